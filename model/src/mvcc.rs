@@ -69,7 +69,7 @@ pub struct GcStats {
 }
 
 /// Refusals of the MVCC rules. Texts follow CockroachDB's where it has one.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum MvccError {
     /// A read, export or write at or below the GC threshold: the history it needs may be gone.
     #[error("batch timestamp {ts} must be after replica GC threshold {threshold}")]
@@ -262,10 +262,14 @@ impl MvccStore {
 
     /// Garbage-collects `span` up to `threshold`: for each key, versions at or below it are
     /// dropped except the newest one, which is kept unless it is a tombstone. Reads at or below
-    /// `threshold` fail afterwards. A threshold lower than the current one changes nothing.
+    /// `threshold` fail afterwards. A threshold at or below the one every key of the span already
+    /// has changes nothing.
     pub fn gc(&mut self, span: &Span, threshold: Timestamp) -> GcStats {
         let mut stats = GcStats::default();
-        if span.is_empty() || threshold <= self.gc_threshold(span) && self.gc_thresholds.iter().any(|(s, _)| s.contains(span)) {
+        // Nothing to do only if every key of the span already has a threshold at or above this
+        // one, i.e. spans recorded with such thresholds cover it.
+        let done: Vec<Span> = self.gc_thresholds.iter().filter(|(_, t)| *t >= threshold).map(|(s, _)| s.clone()).collect();
+        if span.is_empty() || span.subtract(&done).is_empty() {
             return stats;
         }
         let keys: Vec<Key> = self.keys_in(span).map(|(k, _)| k.clone()).collect();

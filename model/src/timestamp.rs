@@ -55,9 +55,11 @@ impl Timestamp {
         *self == Self::ZERO
     }
 
-    /// The smallest timestamp strictly greater than `self`.
+    /// The smallest timestamp strictly greater than `self` (saturating at [`Timestamp::MAX`]).
     pub fn next(&self) -> Self {
-        if self.logical == u32::MAX {
+        if *self == Self::MAX {
+            Self::MAX
+        } else if self.logical == u32::MAX {
             Timestamp { wall: self.wall.saturating_add(1), logical: 0 }
         } else {
             Timestamp { wall: self.wall, logical: self.logical + 1 }
@@ -77,12 +79,12 @@ impl Timestamp {
 
     /// `self` moved forward by `d` on the wall clock (logical reset).
     pub fn add(&self, d: Duration) -> Self {
-        Timestamp::from_nanos(self.wall.saturating_add(d.as_nanos() as u64))
+        Timestamp::from_nanos(self.wall.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)))
     }
 
     /// `self` moved back by `d` on the wall clock (logical reset), saturating at zero.
     pub fn sub(&self, d: Duration) -> Self {
-        Timestamp::from_nanos(self.wall.saturating_sub(d.as_nanos() as u64))
+        Timestamp::from_nanos(self.wall.saturating_sub(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)))
     }
 
     /// Parses an `AS OF SYSTEM TIME` argument. Relative intervals are taken against `now`.
