@@ -4,11 +4,14 @@
 //! `model` is the bottom of the dependency chain (`model ← backup ← sim ← scenarios`). It
 //! never knows whether it runs in a simulation: time comes from whoever implements the KV API.
 
+pub mod catalog;
 pub mod datum;
 pub mod encoding;
 pub mod key;
 pub mod kv;
+pub mod local;
 pub mod mvcc;
+pub mod sql;
 pub mod timestamp;
 
 pub use datum::Datum;
@@ -16,3 +19,6 @@ pub use key::{Key, Span};
 pub use kv::{ClusterKv, ExportRequest, ExportResponse, Kv, KvError, NodeId, RangeId, RangeInfo, WriteOp};
 pub use mvcc::{Entry, Export, GcStats, Intent, MvccError, MvccFilter, MvccStore, TxnId, Value};
 pub use timestamp::{Timestamp, TimestampError};
+pub use catalog::{Catalog, CatalogError, Descriptor, TableDescriptor};
+pub use local::{Clock, LocalKv, ManualClock, SystemClock};
+pub use sql::{ExecResult, Session, SqlError, TableRows};
