@@ -1,1 +1,25 @@
-//! placeholder
+//! The simulated world on madsim: nodes with their own clocks and crash-durable disks, ranges
+//! with replicas and leaseholders, a replicated log per range, MVCC garbage collection, the
+//! network, fault injection and the trace.
+//!
+//! `sim` implements `model`'s KV API ([`kv_client::SimKv`]) for a simulated deployment so that
+//! the real `backup` code runs in it unchanged. It must never be used outside madsim: every
+//! wait is simulated time and every random choice comes from the seed.
+
+pub mod clock;
+pub mod command;
+pub mod config;
+pub mod directory;
+pub mod disk;
+pub mod faults;
+pub mod kv_client;
+pub mod messages;
+pub mod node;
+pub mod replica;
+pub mod trace;
+pub mod world;
+
+pub use config::WorldConfig;
+pub use kv_client::SimKv;
+pub use trace::Trace;
+pub use world::{ClientMachine, NodeLife, World};

@@ -1,0 +1,59 @@
+//! The knobs of a simulated world. One value of [`WorldConfig`] plus one seed is one run.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Shape and timing of a simulated cluster. Every duration is simulated time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorldConfig {
+    /// Number of database nodes (3 to 9).
+    pub nodes: usize,
+    /// Replicas per range (3, or fewer when there are fewer nodes).
+    pub replication: usize,
+    /// Extra ranges created at start-up by splitting user keyspace at table boundaries.
+    pub initial_ranges: usize,
+    /// Largest clock offset between any two nodes; each node's offset stays within half of it.
+    pub max_clock_offset: Duration,
+    /// How often each leaseholder runs the GC queue over its ranges.
+    pub gc_interval: Duration,
+    /// How often each leaseholder runs the split queue over its ranges.
+    pub split_interval: Duration,
+    /// A range whose versions exceed this many bytes is split at its middle key.
+    pub range_max_bytes: usize,
+    /// How long a lease survives its holder being dead or cut off from a quorum.
+    pub lease_duration: Duration,
+    /// How long a client waits for one node to answer one request.
+    pub rpc_timeout: Duration,
+    /// Fastest and slowest fsync of a node's log.
+    pub sync_latency: (Duration, Duration),
+    /// A pending transaction older than this may be aborted by a reader blocked on its intents.
+    pub txn_abandon_after: Duration,
+    /// How long a client keeps retrying one request through lease moves and outages.
+    pub request_deadline: Duration,
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        WorldConfig {
+            nodes: 5,
+            replication: 3,
+            initial_ranges: 4,
+            max_clock_offset: Duration::from_millis(500),
+            gc_interval: Duration::from_secs(10),
+            split_interval: Duration::from_secs(2),
+            range_max_bytes: 64 * 1024,
+            lease_duration: Duration::from_secs(3),
+            rpc_timeout: Duration::from_millis(500),
+            sync_latency: (Duration::from_micros(100), Duration::from_millis(2)),
+            txn_abandon_after: Duration::from_secs(2),
+            request_deadline: Duration::from_secs(120),
+        }
+    }
+}
+
+impl WorldConfig {
+    /// Quorum size of a range.
+    pub fn quorum(&self) -> usize {
+        self.replication.min(self.nodes) / 2 + 1
+    }
+}

@@ -1,0 +1,748 @@
+//! One simulated database node: its replicas, the leaseholder's request evaluation, a small
+//! Raft-style replication of each range's log, and the per-node queues (heartbeat, GC, split).
+//!
+//! A node's memory is lost when madsim kills it; its [`NodeDisk`] is not, and [`start`] rebuilds
+//! every replica from it. The node never trusts a client: every request is checked against the
+//! range's lease (the [`Directory`] must name this node for the epoch this replica initialised)
+//! and span, and answered with a typed [`NodeError`] otherwise.
+//!
+//! Replication: the leaseholder appends a command to its log, syncs, sends it to the followers,
+//! and applies it once a quorum has synced it. A new leaseholder first collects the logs of a
+//! quorum, adopts the most up-to-date one, and commits a `LeaseStart` entry of its own epoch
+//! before serving — Raft's leader-completeness rule, with the lease epoch as the term.
+
+use crate::clock::{Hlc, PhysicalClock};
+use crate::command::{Command, LogEntry, TxnStatus};
+use crate::config::WorldConfig;
+use crate::directory::Directory;
+use crate::disk::{NodeDisk, RangeLog};
+use crate::kv_client::SimKv;
+use crate::messages::{Envelope, NodeError, NodeRequest, NodeResponse, Reply};
+use crate::replica::{Applied, IntentRefusal, Replica, TxnRecord};
+use crate::trace::Trace;
+use crate::trace_event;
+use futures::lock::Mutex as AsyncMutex;
+use madsim::net::Endpoint;
+use model::{encoding, Key, MvccError, NodeId, RangeId, Span, Timestamp};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The port every node serves on.
+pub const NODE_PORT: u16 = 26257;
+
+/// The simulated address of node `id`.
+pub fn node_addr(id: NodeId) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, id as u8], NODE_PORT))
+}
+
+/// Reads the GC TTL that applies to a table, through the cluster (zone configs are MVCC data).
+/// Supplied by whoever builds the world, because the catalog's encoding is `model`'s business.
+pub type TtlSource = Arc<dyn Fn(SimKv, Span) -> futures::future::BoxFuture<'static, Option<Duration>> + Send + Sync>;
+
+/// Everything a node needs to (re)start; cloned into madsim's init closure.
+#[derive(Clone)]
+pub struct NodeContext {
+    /// This node.
+    pub id: NodeId,
+    /// The world's configuration.
+    pub cfg: WorldConfig,
+    /// The durable state, shared with the world so it outlives a crash.
+    pub disk: Arc<Mutex<NodeDisk>>,
+    /// This node's physical clock (hardware: survives restarts).
+    pub clock: PhysicalClock,
+    /// The range directory.
+    pub directory: Directory,
+    /// The trace.
+    pub trace: Trace,
+    /// Where running servers register, so the world can reach them.
+    pub registry: Arc<Mutex<BTreeMap<NodeId, Arc<NodeServer>>>>,
+    /// Seed of this node's random stream (combined with the incarnation).
+    pub seed: u64,
+    /// How the GC queue learns TTLs.
+    pub ttl_source: Option<TtlSource>,
+}
+
+/// A running node.
+pub struct NodeServer {
+    /// This node.
+    pub id: NodeId,
+    name: String,
+    cfg: WorldConfig,
+    disk: Arc<Mutex<NodeDisk>>,
+    replicas: Mutex<BTreeMap<RangeId, Replica>>,
+    locks: Mutex<BTreeMap<RangeId, Arc<AsyncMutex<()>>>>,
+    hlc: Hlc,
+    directory: Directory,
+    trace: Trace,
+    ep: Endpoint,
+    rng: Mutex<ChaCha8Rng>,
+    kv: SimKv,
+    ttl_source: Option<TtlSource>,
+}
+
+/// Starts (or restarts) a node: replays its disk, binds its address, serves, runs its queues.
+pub async fn start(ctx: NodeContext) {
+    let incarnation = {
+        let mut disk = ctx.disk.lock().expect("disk lock");
+        disk.incarnation += 1;
+        disk.incarnation
+    };
+    let name = format!("n{}", ctx.id);
+    let (replicas, replayed) = match replay(&ctx.disk.lock().expect("disk lock")) {
+        Ok(r) => r,
+        Err(e) => panic!("invariant violated: {name} cannot replay its log: {e}"),
+    };
+    let ep = Endpoint::bind(node_addr(ctx.id)).await.expect("bind node address");
+    let hlc = Hlc::new(ctx.clock.clone(), ctx.cfg.max_clock_offset);
+    let kv = SimKv::new(name.clone(), ctx.id, ep.clone(), hlc.clone(), ctx.directory.clone(), ctx.trace.clone(), ctx.cfg.clone(), ctx.seed ^ 0x6b76, incarnation);
+    let server = Arc::new(NodeServer {
+        id: ctx.id,
+        name: name.clone(),
+        cfg: ctx.cfg.clone(),
+        disk: ctx.disk.clone(),
+        replicas: Mutex::new(replicas),
+        locks: Mutex::new(BTreeMap::new()),
+        hlc,
+        directory: ctx.directory.clone(),
+        trace: ctx.trace.clone(),
+        ep: ep.clone(),
+        rng: Mutex::new(ChaCha8Rng::seed_from_u64(ctx.seed.wrapping_add(incarnation.wrapping_mul(0x9E37_79B9)))),
+        kv,
+        ttl_source: ctx.ttl_source.clone(),
+    });
+    trace_event!(ctx.trace, name, "start", "incarnation={incarnation} replicas={} replayed={replayed}", server.replicas.lock().expect("replicas").len());
+    ctx.registry.lock().expect("registry").insert(ctx.id, server.clone());
+    let s = server.clone();
+    ep.add_rpc_handler(move |env: Envelope| {
+        let s = s.clone();
+        async move { s.handle(env).await }
+    });
+    // Leases this node held before a restart must be re-initialised under a new epoch.
+    for d in server.directory.all() {
+        if d.lease.holder == server.id && server.has_replica(d.range_id) {
+            if let Some(lease) = server.directory.next_lease(d.range_id, server.id) {
+                madsim::task::spawn(server.clone().acquire_lease(d.range_id, lease.epoch));
+            }
+        }
+    }
+    madsim::task::spawn(server.clone().heartbeat_loop());
+    madsim::task::spawn(server.clone().gc_loop());
+    madsim::task::spawn(server.clone().split_loop());
+    // madsim ends a node whose initial task returns: a node lives until it is killed.
+    std::future::pending::<()>().await;
+}
+
+/// Rebuilds replicas from the synced logs: parents before the ranges split off them.
+fn replay(disk: &NodeDisk) -> Result<(BTreeMap<RangeId, Replica>, u64), String> {
+    let mut replicas: BTreeMap<RangeId, Replica> = BTreeMap::new();
+    let mut replayed = 0;
+    for (&range, log) in &disk.logs {
+        let mut replica = replicas.remove(&range).unwrap_or_else(|| Replica::new(range, log.initial_span.clone()));
+        for entry in log.entries.iter().take(log.commit as usize) {
+            if entry.index <= replica.applied {
+                continue;
+            }
+            let applied = replica.apply(entry).map_err(|e| e.to_string())?;
+            if let Some(right) = applied.new_replica {
+                replicas.insert(right.range_id, right);
+            }
+            replayed += 1;
+        }
+        replica.serving_epoch = None;
+        replicas.insert(range, replica);
+    }
+    // A split applied here whose right-hand log was never created has no data of its own yet.
+    replicas.retain(|id, _| disk.logs.contains_key(id));
+    Ok((replicas, replayed))
+}
+
+impl NodeServer {
+    /// This node's KV client (what a job coordinator on this node uses).
+    pub fn kv(&self) -> SimKv {
+        self.kv.clone()
+    }
+
+    /// This node's clock.
+    pub fn hlc(&self) -> &Hlc {
+        &self.hlc
+    }
+
+    /// True when the node has a replica of `range`.
+    pub fn has_replica(&self, range: RangeId) -> bool {
+        self.replicas.lock().expect("replicas").contains_key(&range)
+    }
+
+    /// True when this node is serving `range` under the directory's current lease.
+    pub fn is_serving(&self, range: RangeId) -> bool {
+        self.serving_epoch(range).is_some()
+    }
+
+    /// A copy of a replica's state (for checks and snapshots).
+    pub fn replica(&self, range: RangeId) -> Option<Replica> {
+        self.replicas.lock().expect("replicas").get(&range).cloned()
+    }
+
+    /// Ranges this node has a replica of.
+    pub fn replica_ids(&self) -> Vec<RangeId> {
+        self.replicas.lock().expect("replicas").keys().copied().collect()
+    }
+
+    fn lock_for(&self, range: RangeId) -> Arc<AsyncMutex<()>> {
+        self.locks.lock().expect("locks").entry(range).or_insert_with(|| Arc::new(AsyncMutex::new(()))).clone()
+    }
+
+    /// The epoch under which this node serves `range` now, if it does.
+    fn serving_epoch(&self, range: RangeId) -> Option<u64> {
+        let desc = self.directory.get(range)?;
+        if desc.lease.holder != self.id {
+            return None;
+        }
+        let replicas = self.replicas.lock().expect("replicas");
+        let r = replicas.get(&range)?;
+        (r.serving_epoch == Some(desc.lease.epoch)).then_some(desc.lease.epoch)
+    }
+
+    fn not_leaseholder(&self, range: RangeId) -> NodeError {
+        let leaseholder = self.directory.get(range).map(|d| d.lease.holder).filter(|h| *h != self.id);
+        NodeError::NotLeaseholder { range, leaseholder }
+    }
+
+    async fn handle(self: Arc<Self>, env: Envelope) -> Reply {
+        let result = match self.hlc.update(env.sent_at) {
+            Err(e) => Err(NodeError::ClockOffset(e.to_string())),
+            Ok(()) => self.clone().dispatch(env.req).await,
+        };
+        Reply { sent_at: self.hlc.now(), result }
+    }
+
+    async fn dispatch(self: Arc<Self>, req: NodeRequest) -> Result<NodeResponse, NodeError> {
+        let range = req.range();
+        let lock = self.lock_for(range);
+        let _guard = lock.lock().await;
+        match req {
+            NodeRequest::Append { range, epoch, prev_index, prev_epoch, entries, commit } => self.on_append(range, epoch, prev_index, prev_epoch, entries, commit).await,
+            NodeRequest::FetchLog { range, epoch } => self.on_fetch_log(range, epoch),
+            other => {
+                let epoch = self.serving_epoch(range).ok_or_else(|| self.not_leaseholder(range))?;
+                self.serve(epoch, other).await
+            }
+        }
+    }
+
+    /// Evaluates a leaseholder request. The range lock is held.
+    async fn serve(&self, epoch: u64, req: NodeRequest) -> Result<NodeResponse, NodeError> {
+        match req {
+            NodeRequest::Scan { range, span, ts } => {
+                let rows = self.read(range, &span, ts, |r| r.engine.scan(&span, ts))?;
+                Ok(NodeResponse::Rows(rows))
+            }
+            NodeRequest::Export { range, req } => {
+                let export = self.read(range, &req.span, req.end, |r| r.engine.export(&req.span, req.start, req.end, req.filter))?;
+                Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: range, export }))
+            }
+            NodeRequest::GcThreshold { range } => {
+                let r = self.replica(range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
+                Ok(NodeResponse::Timestamp(r.engine.gc_threshold(&r.span)))
+            }
+            NodeRequest::PutIntents { range, txn, anchor, ts, read_ts, writes } => {
+                {
+                    let replicas = self.replicas.lock().expect("replicas");
+                    let r = replicas.get(&range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
+                    if r.txn_records.get(&txn).is_some_and(|t| t.status == TxnStatus::Aborted) {
+                        return Err(NodeError::TxnAborted(txn));
+                    }
+                    r.evaluate_intents(txn, ts, read_ts, &writes).map_err(|refusal| match refusal {
+                        IntentRefusal::Pushed { to } => NodeError::Pushed { to },
+                        IntentRefusal::Conflict { key, other } => NodeError::Conflict { key, other },
+                        IntentRefusal::Stale { key, newest } => NodeError::Stale { key, newest },
+                        IntentRefusal::OutsideRange => NodeError::RangeKeyMismatch { range, span: r.span.clone() },
+                    })?;
+                }
+                self.propose(range, epoch, Command::PutIntents { txn, anchor, ts, writes }).await?;
+                Ok(NodeResponse::Ok)
+            }
+            NodeRequest::EndTxn { range, txn, anchor, commit } => {
+                let wanted = if commit { TxnStatus::Committed } else { TxnStatus::Aborted };
+                if let Some(existing) = self.txn_record(range, txn)? {
+                    return Ok(NodeResponse::TxnStatus(Some(existing.status)));
+                }
+                self.check_anchor(range, &anchor)?;
+                self.propose(range, epoch, Command::SetTxnStatus { txn, anchor, status: wanted }).await?;
+                Ok(NodeResponse::TxnStatus(Some(wanted)))
+            }
+            NodeRequest::PushTxn { range, txn, anchor, txn_ts } => {
+                if let Some(existing) = self.txn_record(range, txn)? {
+                    return Ok(NodeResponse::TxnStatus(Some(existing.status)));
+                }
+                self.check_anchor(range, &anchor)?;
+                let now = self.hlc.now();
+                if now.wall.saturating_sub(txn_ts.wall) < self.cfg.txn_abandon_after.as_nanos() as u64 {
+                    return Ok(NodeResponse::TxnStatus(None));
+                }
+                trace_event!(self.trace, self.name, "txn-abort-abandoned", "r{range} txn={txn:x}");
+                self.propose(range, epoch, Command::SetTxnStatus { txn, anchor, status: TxnStatus::Aborted }).await?;
+                Ok(NodeResponse::TxnStatus(Some(TxnStatus::Aborted)))
+            }
+            NodeRequest::ResolveIntents { range, txn, commit } => {
+                let has = self.replica(range).is_some_and(|r| r.engine.intents_in(&r.span).iter().any(|(_, i)| i.txn == txn));
+                if has {
+                    self.propose(range, epoch, Command::ResolveIntents { txn, commit }).await?;
+                }
+                Ok(NodeResponse::Ok)
+            }
+            NodeRequest::Ingest { range, entries } => {
+                let r = self.replica(range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
+                if let Some(e) = entries.iter().find(|e| !r.span.contains_key(&e.key)) {
+                    return Err(NodeError::RangeKeyMismatch { range, span: Span::new(e.key.clone(), e.key.next()) });
+                }
+                self.propose(range, epoch, Command::Ingest { entries }).await?;
+                Ok(NodeResponse::Ok)
+            }
+            NodeRequest::Append { .. } | NodeRequest::FetchLog { .. } => Err(NodeError::Invalid("replication request routed as a leaseholder request".into())),
+        }
+    }
+
+    fn txn_record(&self, range: RangeId, txn: model::TxnId) -> Result<Option<TxnRecord>, NodeError> {
+        let replicas = self.replicas.lock().expect("replicas");
+        let r = replicas.get(&range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
+        Ok(r.txn_records.get(&txn).cloned())
+    }
+
+    fn check_anchor(&self, range: RangeId, anchor: &Key) -> Result<(), NodeError> {
+        let replicas = self.replicas.lock().expect("replicas");
+        let r = replicas.get(&range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
+        if r.span.contains_key(anchor) {
+            Ok(())
+        } else {
+            Err(NodeError::RangeKeyMismatch { range, span: Span::new(anchor.clone(), anchor.next()) })
+        }
+    }
+
+    /// A read at `ts` under the range lock: checks the span, records `ts` in the timestamp cache,
+    /// and turns an intent refusal into the error a reader can push with.
+    fn read<T>(&self, range: RangeId, span: &Span, ts: Timestamp, f: impl FnOnce(&Replica) -> Result<T, MvccError>) -> Result<T, NodeError> {
+        let mut replicas = self.replicas.lock().expect("replicas");
+        let r = replicas.get_mut(&range).ok_or(NodeError::RangeKeyMismatch { range, span: span.clone() })?;
+        if !r.span.contains(span) || span.is_empty() {
+            return Err(NodeError::RangeKeyMismatch { range, span: span.clone() });
+        }
+        if ts > r.max_read {
+            r.max_read = ts;
+        }
+        match f(r) {
+            Ok(v) => Ok(v),
+            Err(MvccError::WriteIntent { key, txn, ts }) => {
+                let anchor = r.intent_anchors.get(&txn).cloned().unwrap_or(key);
+                Err(NodeError::Intent { txn, ts, anchor })
+            }
+            Err(e) => Err(NodeError::Mvcc(e)),
+        }
+    }
+
+    async fn sync_delay(&self) {
+        let (lo, hi) = self.cfg.sync_latency;
+        let d = {
+            let mut rng = self.rng.lock().expect("rng");
+            if hi > lo { rng.gen_range(lo..=hi) } else { lo }
+        };
+        madsim::time::sleep(d).await;
+    }
+
+    /// Marks the log of `range` synced up to `index`.
+    fn mark_synced(&self, range: RangeId, index: u64) {
+        let mut disk = self.disk.lock().expect("disk lock");
+        if let Some(log) = disk.logs.get_mut(&range) {
+            let upto = (index as usize).min(log.entries.len());
+            log.synced = log.synced.max(upto);
+        }
+    }
+
+    /// Appends `cmd` under `epoch`, replicates it to a quorum and applies it. The range lock
+    /// must be held. Fails with `NotLeaseholder` once the lease has moved on.
+    async fn propose(&self, range: RangeId, epoch: u64, cmd: Command) -> Result<Applied, NodeError> {
+        trace_event!(self.trace, self.name, "propose", "r{range} {}", cmd.kind());
+        let index = {
+            let mut disk = self.disk.lock().expect("disk lock");
+            let log = disk.logs.get_mut(&range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
+            let index = log.last_index() + 1;
+            log.entries.push(LogEntry { index, epoch, cmd });
+            index
+        };
+        self.sync_delay().await;
+        self.mark_synced(range, index);
+        let mut backoff = Duration::from_millis(20);
+        loop {
+            let lease = self.directory.get(range).map(|d| d.lease);
+            if lease.map(|l| (l.holder, l.epoch)) != Some((self.id, epoch)) {
+                return Err(self.not_leaseholder(range));
+            }
+            let acks = self.replicate(range, epoch, index).await;
+            if acks + 1 >= self.cfg.quorum() {
+                break;
+            }
+            madsim::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+        self.commit_and_apply(range, index)
+    }
+
+    /// Sends the log up to `upto` to every follower; returns how many have it synced.
+    async fn replicate(&self, range: RangeId, epoch: u64, upto: u64) -> usize {
+        let Some(desc) = self.directory.get(range) else { return 0 };
+        let followers: Vec<NodeId> = desc.replicas.iter().copied().filter(|n| *n != self.id).collect();
+        let calls = followers.into_iter().map(|f| self.replicate_to(range, epoch, f, upto));
+        futures::future::join_all(calls).await.into_iter().filter(|ok| *ok).count()
+    }
+
+    async fn replicate_to(&self, range: RangeId, epoch: u64, follower: NodeId, upto: u64) -> bool {
+        for _ in 0..4 {
+            let (req, sent_upto) = {
+                let disk = self.disk.lock().expect("disk lock");
+                let Some(log) = disk.logs.get(&range) else { return false };
+                let replicas = self.replicas.lock().expect("replicas");
+                let next = replicas.get(&range).and_then(|r| r.next_index.get(&follower).copied()).unwrap_or(upto).clamp(1, upto.max(1));
+                let prev_index = next - 1;
+                let prev_epoch = log.epoch_at(prev_index).unwrap_or(0);
+                let entries: Vec<LogEntry> = log.entries[prev_index as usize..(upto as usize).min(log.entries.len())].to_vec();
+                let sent_upto = prev_index + entries.len() as u64;
+                (NodeRequest::Append { range, epoch, prev_index, prev_epoch, entries, commit: log.commit.min(sent_upto) }, sent_upto)
+            };
+            let prev_index = match &req {
+                NodeRequest::Append { prev_index, .. } => *prev_index,
+                _ => 0,
+            };
+            match self.call(follower, req).await {
+                Ok(NodeResponse::Appended { success: true, .. }) => {
+                    self.set_next_index(range, follower, sent_upto + 1);
+                    return sent_upto >= upto;
+                }
+                Ok(NodeResponse::Appended { success: false, last_index }) => {
+                    trace_event!(self.trace, self.name, "append-rejected", "r{range} -> n{follower} prev={prev_index} their_last={last_index}");
+                    let next = prev_index.min(last_index + 1).max(1);
+                    self.set_next_index(range, follower, next);
+                }
+                other => {
+                    trace_event!(self.trace, self.name, "append-failed", "r{range} -> n{follower} {other:?}");
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
+    fn set_next_index(&self, range: RangeId, follower: NodeId, next: u64) {
+        if let Some(r) = self.replicas.lock().expect("replicas").get_mut(&range) {
+            r.next_index.insert(follower, next);
+        }
+    }
+
+    /// Records `index` as committed and applies everything up to it.
+    fn commit_and_apply(&self, range: RangeId, index: u64) -> Result<Applied, NodeError> {
+        {
+            let mut disk = self.disk.lock().expect("disk lock");
+            if let Some(log) = disk.logs.get_mut(&range) {
+                log.commit = log.commit.max(index.min(log.synced as u64));
+            }
+        }
+        self.apply_committed(range)
+    }
+
+    /// Applies committed but unapplied entries of `range`; returns what the last one produced.
+    fn apply_committed(&self, range: RangeId) -> Result<Applied, NodeError> {
+        let entries = {
+            let disk = self.disk.lock().expect("disk lock");
+            let Some(log) = disk.logs.get(&range) else { return Ok(Applied::default()) };
+            let applied = self.replicas.lock().expect("replicas").get(&range).map(|r| r.applied).unwrap_or(0);
+            log.entries[(applied as usize).min(log.commit as usize)..log.commit as usize].to_vec()
+        };
+        let mut last = Applied::default();
+        for entry in entries {
+            let result = {
+                let mut replicas = self.replicas.lock().expect("replicas");
+                let Some(r) = replicas.get_mut(&range) else { break };
+                r.apply(&entry)
+            };
+            let applied = match result {
+                Ok(a) => a,
+                Err(e) => panic!("invariant violated on {}: {e}", self.name),
+            };
+            if let Some((epoch, holder)) = applied.lease_start {
+                let mut replicas = self.replicas.lock().expect("replicas");
+                if let Some(r) = replicas.get_mut(&range) {
+                    if holder == self.id {
+                        r.serving_epoch = Some(epoch);
+                        // Reads the previous leaseholder served may be up to a clock offset ahead
+                        // of ours on either side: stay above them.
+                        r.low_water = self.hlc.now().add(self.cfg.max_clock_offset * 2);
+                        r.next_index.clear();
+                    } else {
+                        r.serving_epoch = None;
+                    }
+                }
+            }
+            if let Some(right) = &applied.new_replica {
+                let mut disk = self.disk.lock().expect("disk lock");
+                // The new range's log starts in the epoch the split was proposed in, on every
+                // replica alike, which is also the epoch of the lease it inherits.
+                disk.logs.entry(right.range_id).or_insert_with(|| RangeLog { initial_span: right.span.clone(), max_epoch: entry.epoch, ..Default::default() });
+                drop(disk);
+                let mut right = right.clone();
+                let leads = right.serving_epoch.is_some() && self.directory.get(range).map(|d| d.lease.holder) == Some(self.id);
+                if !leads {
+                    right.serving_epoch = None;
+                }
+                // Whichever replica applies a split first records it: normally the leaseholder
+                // that proposed it, but a new leaseholder may apply it while catching up.
+                if let Command::Split { at, new_range } = &entry.cmd {
+                    if self.directory.split(range, at, *new_range) {
+                        trace_event!(self.trace, self.name, "split", "r{range} at {at} -> r{new_range}");
+                    }
+                }
+                self.replicas.lock().expect("replicas").insert(right.range_id, right);
+            }
+            if applied.gc_removed > 0 || matches!(entry.cmd, Command::Gc { .. }) {
+                if let Command::Gc { threshold } = &entry.cmd {
+                    if self.serving_epoch(range).is_some() {
+                        trace_event!(self.trace, self.name, "gc", "r{range} threshold={threshold} removed={}", applied.gc_removed);
+                    }
+                }
+            }
+            last = applied;
+        }
+        Ok(last)
+    }
+
+    async fn on_append(&self, range: RangeId, epoch: u64, prev_index: u64, prev_epoch: u64, entries: Vec<LogEntry>, commit: u64) -> Result<NodeResponse, NodeError> {
+        if !self.has_replica(range) {
+            return Err(NodeError::RangeKeyMismatch { range, span: Span::default() });
+        }
+        let applied = self.replica(range).map(|r| r.applied).unwrap_or(0);
+        let last_new = {
+            let mut disk = self.disk.lock().expect("disk lock");
+            let log = disk.logs.get_mut(&range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
+            if epoch < log.max_epoch {
+                return Ok(NodeResponse::Appended { success: false, last_index: log.last_index() });
+            }
+            log.max_epoch = epoch;
+            if log.epoch_at(prev_index) != Some(prev_epoch) {
+                let last_index = log.last_index().min(prev_index.saturating_sub(1));
+                return Ok(NodeResponse::Appended { success: false, last_index });
+            }
+            for e in entries.iter() {
+                match log.epoch_at(e.index) {
+                    Some(existing) if existing == e.epoch => {}
+                    Some(_) => {
+                        assert!(e.index > applied, "invariant violated: n{} r{range} would truncate applied entry {}", self.id, e.index);
+                        log.truncate_after(e.index - 1);
+                        log.entries.push(e.clone());
+                    }
+                    None => log.entries.push(e.clone()),
+                }
+            }
+            prev_index + entries.len() as u64
+        };
+        self.sync_delay().await;
+        self.mark_synced(range, last_new);
+        {
+            let mut disk = self.disk.lock().expect("disk lock");
+            if let Some(log) = disk.logs.get_mut(&range) {
+                log.commit = log.commit.max(commit.min(last_new).min(log.synced as u64));
+            }
+        }
+        self.apply_committed(range)?;
+        Ok(NodeResponse::Appended { success: true, last_index: last_new })
+    }
+
+    fn on_fetch_log(&self, range: RangeId, epoch: u64) -> Result<NodeResponse, NodeError> {
+        let mut disk = self.disk.lock().expect("disk lock");
+        let log = disk.logs.get_mut(&range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
+        if epoch < log.max_epoch {
+            return Err(NodeError::NotLeaseholder { range, leaseholder: None });
+        }
+        log.max_epoch = epoch;
+        Ok(NodeResponse::Log { entries: log.entries[..log.synced].to_vec(), max_epoch: log.max_epoch })
+    }
+
+    /// Takes up the lease of `range` under `epoch` (already recorded in the directory): gathers a
+    /// quorum's logs, adopts the most up-to-date, and commits a `LeaseStart`. Gives up when the
+    /// directory moves the lease elsewhere.
+    pub async fn acquire_lease(self: Arc<Self>, range: RangeId, epoch: u64) {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let current = self.directory.get(range).map(|d| d.lease);
+            if current.map(|l| (l.holder, l.epoch)) != Some((self.id, epoch)) || !self.has_replica(range) {
+                return;
+            }
+            let lock = self.lock_for(range);
+            let guard = lock.lock().await;
+            match self.try_acquire(range, epoch).await {
+                Ok(()) => {
+                    trace_event!(self.trace, self.name, "lease-acquired", "r{range} epoch={epoch}");
+                    return;
+                }
+                Err(reason) => trace_event!(self.trace, self.name, "lease-acquire-retry", "r{range} epoch={epoch} {reason}"),
+            }
+            drop(guard);
+            madsim::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    async fn try_acquire(&self, range: RangeId, epoch: u64) -> Result<(), String> {
+        let desc = self.directory.get(range).ok_or("range gone")?;
+        {
+            let mut disk = self.disk.lock().expect("disk lock");
+            let log = disk.logs.get_mut(&range).ok_or("no log")?;
+            log.max_epoch = log.max_epoch.max(epoch);
+        }
+        let others: Vec<NodeId> = desc.replicas.iter().copied().filter(|n| *n != self.id).collect();
+        let answers = futures::future::join_all(others.iter().map(|n| self.call(*n, NodeRequest::FetchLog { range, epoch }))).await;
+        let logs: Vec<Vec<LogEntry>> = answers
+            .into_iter()
+            .filter_map(|a| match a {
+                Ok(NodeResponse::Log { entries, .. }) => Some(entries),
+                _ => None,
+            })
+            .collect();
+        if logs.len() + 1 < self.cfg.quorum() {
+            return Err(format!("heard from {} of {} replicas", logs.len() + 1, desc.replicas.len()));
+        }
+        let position = |entries: &[LogEntry]| (entries.last().map(|e| e.epoch).unwrap_or(0), entries.len() as u64);
+        let mine = {
+            let disk = self.disk.lock().expect("disk lock");
+            disk.logs.get(&range).map(|l| l.entries[..l.synced].to_vec()).unwrap_or_default()
+        };
+        let best = logs.into_iter().filter(|l| position(l) > position(&mine)).max_by_key(|l| position(l));
+        if let Some(best) = best {
+            let applied = self.replica(range).map(|r| r.applied).unwrap_or(0);
+            {
+                let mut disk = self.disk.lock().expect("disk lock");
+                let log = disk.logs.get_mut(&range).ok_or("no log")?;
+                let common = log.entries.iter().zip(best.iter()).take_while(|(a, b)| a.epoch == b.epoch && a.index == b.index).count() as u64;
+                assert!(common >= applied, "invariant violated: n{} r{range} adopting a log that drops applied entries", self.id);
+                log.truncate_after(common);
+                log.entries.extend(best[common as usize..].iter().cloned());
+            }
+            self.sync_delay().await;
+            self.mark_synced(range, best.len() as u64);
+        }
+        self.propose(range, epoch, Command::LeaseStart { epoch, holder: self.id }).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Splits `range` at `at` if this node serves it and `at` is strictly inside it.
+    pub async fn split_range(self: Arc<Self>, range: RangeId, at: Key) -> bool {
+        let lock = self.lock_for(range);
+        let _guard = lock.lock().await;
+        let Some(epoch) = self.serving_epoch(range) else { return false };
+        let Some(r) = self.replica(range) else { return false };
+        if !r.span.contains_key(&at) || r.span.start == at {
+            return false;
+        }
+        let new_range = self.directory.alloc_range_id();
+        self.propose(range, epoch, Command::Split { at, new_range }).await.is_ok()
+    }
+
+    /// Runs one GC pass over `range` up to `threshold` if this node serves it.
+    pub async fn gc_range(self: Arc<Self>, range: RangeId, threshold: Timestamp) -> bool {
+        let lock = self.lock_for(range);
+        let _guard = lock.lock().await;
+        let Some(epoch) = self.serving_epoch(range) else { return false };
+        let Some(r) = self.replica(range) else { return false };
+        if threshold <= r.engine.gc_threshold(&r.span) {
+            return false;
+        }
+        self.propose(range, epoch, Command::Gc { threshold }).await.is_ok()
+    }
+
+    async fn call(&self, to: NodeId, req: NodeRequest) -> Result<NodeResponse, NodeError> {
+        let (kind, range) = (req.kind(), req.range());
+        let env = Envelope { sent_at: self.hlc.now(), from: self.name.clone(), req };
+        match self.ep.call_timeout(node_addr(to), env, self.cfg.rpc_timeout).await {
+            Ok(reply) => {
+                let _ = self.hlc.update(reply.sent_at);
+                reply.result
+            }
+            Err(e) => {
+                trace_event!(self.trace, self.name, "call-failed", "{kind} r{range} -> n{to}: {e}");
+                Err(NodeError::Invalid(format!("n{to} unreachable: {e}")))
+            }
+        }
+    }
+
+    fn led_ranges(&self) -> Vec<(RangeId, u64)> {
+        self.replica_ids().into_iter().filter_map(|r| self.serving_epoch(r).map(|e| (r, e))).collect()
+    }
+
+    async fn heartbeat_loop(self: Arc<Self>) {
+        loop {
+            madsim::time::sleep(Duration::from_millis(500)).await;
+            for (range, epoch) in self.led_ranges() {
+                let lock = self.lock_for(range);
+                // A range busy with a proposal is replicating anyway; never wait for it, or a
+                // proposal waiting on followers that need this heartbeat (to learn of the split
+                // that created its range) would wait forever.
+                let Some(_guard) = lock.try_lock() else { continue };
+                if self.serving_epoch(range) != Some(epoch) {
+                    continue;
+                }
+                let last = self.disk.lock().expect("disk lock").logs.get(&range).map(|l| l.last_index()).unwrap_or(0);
+                if last > 0 {
+                    self.replicate(range, epoch, last).await;
+                }
+            }
+        }
+    }
+
+    async fn gc_loop(self: Arc<Self>) {
+        loop {
+            let jitter = self.rng.lock().expect("rng").gen_range(0..=self.cfg.gc_interval.as_millis() as u64 / 4);
+            madsim::time::sleep(self.cfg.gc_interval + Duration::from_millis(jitter)).await;
+            let Some(source) = self.ttl_source.clone() else { continue };
+            for (range, _) in self.led_ranges() {
+                let Some(r) = self.replica(range) else { continue };
+                let Some(ttl) = source(self.kv.clone(), r.span.clone()).await else { continue };
+                let threshold = self.hlc.now().sub(ttl);
+                self.clone().gc_range(range, threshold).await;
+            }
+        }
+    }
+
+    async fn split_loop(self: Arc<Self>) {
+        loop {
+            madsim::time::sleep(self.cfg.split_interval).await;
+            for (range, _) in self.led_ranges() {
+                let Some(r) = self.replica(range) else { continue };
+                if let Some(at) = split_point(&r, self.cfg.range_max_bytes) {
+                    self.clone().split_range(range, at).await;
+                }
+            }
+        }
+    }
+}
+
+/// Where the split queue would split a replica: at the first table boundary inside it, else at
+/// its middle key when it is larger than `max_bytes`.
+pub fn split_point(r: &Replica, max_bytes: usize) -> Option<Key> {
+    let mut keys = r.engine.all_versions().map(|e| e.key);
+    let first = keys.next()?;
+    let first_table = encoding::table_of(&first)?;
+    let boundary = encoding::table_span(first_table).end;
+    if r.span.contains_key(&boundary) && r.span.start != boundary && r.engine.all_versions().any(|e| e.key >= boundary) {
+        return Some(boundary);
+    }
+    if r.span.start < encoding::table_span(first_table).start && r.span.contains_key(&encoding::table_span(first_table).start) {
+        return Some(encoding::table_span(first_table).start);
+    }
+    let bytes: usize = r.engine.all_versions().map(|e| e.key.0.len() + e.value.map(|v| v.len()).unwrap_or(0) + 12).sum();
+    if bytes <= max_bytes {
+        return None;
+    }
+    let mut distinct: Vec<Key> = r.engine.all_versions().map(|e| e.key).collect();
+    distinct.dedup();
+    let mid = distinct.get(distinct.len() / 2)?.clone();
+    (mid != r.span.start).then_some(mid)
+}

@@ -1,0 +1,423 @@
+//! The simulated deployment: nodes, their disks and clocks, the directory, the network's
+//! partitions, the lease manager — and the verbs a scenario or fault injector uses to disturb it.
+//!
+//! One seed feeds one `rand_chacha` stream here ([`World::rng`]); every decision the world makes
+//! (topology, clock shapes, replica placement, lease targets) is drawn from it, in a fixed order,
+//! so one seed is one world.
+
+use crate::clock::{ClockShape, Hlc, PhysicalClock};
+use crate::command::{Command, LogEntry};
+use crate::config::WorldConfig;
+use crate::directory::{key_max, Directory};
+use crate::disk::{NodeDisk, RangeLog};
+use crate::kv_client::SimKv;
+use crate::node::{self, node_addr, NodeContext, NodeServer, TtlSource};
+use crate::trace::Trace;
+use crate::trace_event;
+use madsim::net::{Endpoint, NetSim};
+use madsim::runtime::{Handle, NodeHandle};
+use madsim::time::Instant;
+use model::{encoding, Key, NodeId, RangeId, Span};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Whether a node is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeLife {
+    /// Running.
+    Up,
+    /// Killed; its disk keeps only what was synced.
+    Down,
+    /// Frozen: alive but executing nothing (a long GC pause, a stopped VM).
+    Paused,
+}
+
+struct NodeSlot {
+    handle: NodeHandle,
+    disk: Arc<Mutex<NodeDisk>>,
+    clock: PhysicalClock,
+    life: NodeLife,
+}
+
+/// The whole simulated deployment. Lives in the simulation's main task; create it inside
+/// `Runtime::block_on`.
+pub struct World {
+    /// The configuration.
+    pub cfg: WorldConfig,
+    /// The seed everything derives from.
+    pub seed: u64,
+    /// The event trace.
+    pub trace: Trace,
+    /// The range directory.
+    pub directory: Directory,
+    /// Random number generator used for all of the world's decisions. To make execution
+    /// deterministic, reuse the same seed.
+    pub rng: ChaCha8Rng,
+    handle: Handle,
+    nodes: BTreeMap<NodeId, NodeSlot>,
+    registry: Arc<Mutex<BTreeMap<NodeId, Arc<NodeServer>>>>,
+    cut: BTreeSet<(NodeId, NodeId)>,
+    unhealthy_since: BTreeMap<RangeId, Instant>,
+    clients: u8,
+}
+
+/// The first keys of the initial ranges: system keyspace, then user tables from id 50.
+fn initial_splits(extra: usize) -> Vec<Key> {
+    let mut v = vec![Key::MIN, encoding::table_span(encoding::FIRST_USER_TABLE_ID).start];
+    for i in 1..=extra as u32 {
+        v.push(encoding::table_span(encoding::FIRST_USER_TABLE_ID + i * 2).start);
+    }
+    v
+}
+
+impl World {
+    /// Builds and starts a world. `ttl_source` lets the GC queue read zone configs.
+    pub fn start(cfg: WorldConfig, seed: u64, ttl_source: Option<TtlSource>, echo_trace: bool) -> World {
+        assert!((1..=9).contains(&cfg.nodes), "a world has 1 to 9 nodes");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let trace = Trace::new(echo_trace);
+        let node_ids: Vec<NodeId> = (1..=cfg.nodes as NodeId).collect();
+        let rf = cfg.replication.min(cfg.nodes).max(1);
+
+        // Ranges, replicas and first leaseholders.
+        let starts = initial_splits(cfg.initial_ranges);
+        let mut layout = Vec::new();
+        for (i, start) in starts.iter().enumerate() {
+            let end = starts.get(i + 1).cloned().unwrap_or_else(key_max);
+            let mut replicas: Vec<NodeId> = node_ids.choose_multiple(&mut rng, rf).copied().collect();
+            replicas.sort();
+            let holder = *replicas.choose(&mut rng).expect("at least one replica");
+            layout.push((Span::new(start.clone(), end), replicas, holder));
+        }
+        let directory = Directory::bootstrap(layout.clone());
+
+        // Disks: every replica starts with the range's first lease committed.
+        let mut disks: BTreeMap<NodeId, NodeDisk> = node_ids.iter().map(|n| (*n, NodeDisk::default())).collect();
+        for (i, (span, replicas, holder)) in layout.iter().enumerate() {
+            let range = i as RangeId + 1;
+            for n in replicas {
+                let log = RangeLog {
+                    initial_span: span.clone(),
+                    entries: vec![LogEntry { index: 1, epoch: 1, cmd: Command::LeaseStart { epoch: 1, holder: *holder } }],
+                    synced: 1,
+                    commit: 1,
+                    max_epoch: 1,
+                };
+                disks.get_mut(n).expect("node exists").logs.insert(range, log);
+            }
+        }
+        trace_event!(trace, "world", "config", "seed={seed} nodes={} replication={rf} ranges={} max_offset={:?}", cfg.nodes, layout.len(), cfg.max_clock_offset);
+        for (i, (span, replicas, holder)) in layout.iter().enumerate() {
+            trace_event!(trace, "world", "range", "r{} {span} replicas={replicas:?} leaseholder=n{holder}", i + 1);
+        }
+
+        let handle = Handle::current();
+        let registry = Arc::new(Mutex::new(BTreeMap::new()));
+        let mut nodes = BTreeMap::new();
+        for id in node_ids {
+            let shape = ClockShape::random(&mut rng, (cfg.max_clock_offset.as_nanos() / 2) as i64);
+            trace_event!(trace, "world", "clock", "n{id} {shape:?}");
+            let clock = PhysicalClock::new(shape, cfg.max_clock_offset, trace.clone());
+            let disk = Arc::new(Mutex::new(disks.remove(&id).expect("disk made above")));
+            let ctx = NodeContext {
+                id,
+                cfg: cfg.clone(),
+                disk: disk.clone(),
+                clock: clock.clone(),
+                directory: directory.clone(),
+                trace: trace.clone(),
+                registry: registry.clone(),
+                seed: rng.gen(),
+                ttl_source: ttl_source.clone(),
+            };
+            let node_handle = handle
+                .create_node()
+                .name(format!("n{id}"))
+                .ip(node_addr(id).ip())
+                .init(move || node::start(ctx.clone()))
+                .build();
+            nodes.insert(id, NodeSlot { handle: node_handle, disk, clock, life: NodeLife::Up });
+        }
+        World { cfg, seed, trace, directory, rng, handle, nodes, registry, cut: BTreeSet::new(), unhealthy_since: BTreeMap::new(), clients: 0 }
+    }
+
+    /// Ids of all database nodes.
+    pub fn node_ids(&self) -> Vec<NodeId> {
+        self.nodes.keys().copied().collect()
+    }
+
+    /// Whether `node` is up, down or paused.
+    pub fn life(&self, node: NodeId) -> Option<NodeLife> {
+        self.nodes.get(&node).map(|s| s.life)
+    }
+
+    /// The running server of `node`, if it is up.
+    pub fn server(&self, node: NodeId) -> Option<Arc<NodeServer>> {
+        self.registry.lock().expect("registry").get(&node).cloned()
+    }
+
+    /// A new machine outside the cluster (a SQL client, a test driver) with its own clock.
+    /// Returns the madsim handle to spawn on, and a function that connects a [`SimKv`] from
+    /// inside it.
+    pub fn add_client(&mut self, name: &str) -> ClientMachine {
+        self.clients += 1;
+        let ip = std::net::Ipv4Addr::new(10, 0, 1, self.clients);
+        let handle = self.handle.create_node().name(name).ip(ip.into()).build();
+        let clock = PhysicalClock::new(ClockShape::Constant { offset_ns: 0 }, self.cfg.max_clock_offset, self.trace.clone());
+        ClientMachine {
+            handle,
+            name: name.to_string(),
+            addr: SocketAddr::from((ip, 1)),
+            clock,
+            directory: self.directory.clone(),
+            trace: self.trace.clone(),
+            cfg: self.cfg.clone(),
+            seed: self.rng.gen(),
+        }
+    }
+
+    /// Kills `node`: its tasks stop, and its disk keeps only synced log entries.
+    pub fn crash(&mut self, node: NodeId) -> bool {
+        let Some(slot) = self.nodes.get_mut(&node) else { return false };
+        if slot.life == NodeLife::Down {
+            return false;
+        }
+        if slot.life == NodeLife::Paused {
+            self.handle.resume(slot.handle.id());
+        }
+        self.handle.kill(slot.handle.id());
+        let lost = slot.disk.lock().expect("disk lock").crash();
+        slot.life = NodeLife::Down;
+        self.registry.lock().expect("registry").remove(&node);
+        trace_event!(self.trace, "world", "crash", "n{node} unsynced_entries_lost={lost}");
+        true
+    }
+
+    /// Restarts a crashed node, which replays its disk.
+    pub fn restart(&mut self, node: NodeId) -> bool {
+        let Some(slot) = self.nodes.get_mut(&node) else { return false };
+        if slot.life != NodeLife::Down {
+            return false;
+        }
+        slot.life = NodeLife::Up;
+        trace_event!(self.trace, "world", "restart", "n{node}");
+        self.handle.restart(slot.handle.id());
+        true
+    }
+
+    /// Freezes a node without losing anything.
+    pub fn pause(&mut self, node: NodeId) -> bool {
+        let Some(slot) = self.nodes.get_mut(&node) else { return false };
+        if slot.life != NodeLife::Up {
+            return false;
+        }
+        self.handle.pause(slot.handle.id());
+        slot.life = NodeLife::Paused;
+        trace_event!(self.trace, "world", "pause", "n{node}");
+        true
+    }
+
+    /// Unfreezes a paused node.
+    pub fn resume(&mut self, node: NodeId) -> bool {
+        let Some(slot) = self.nodes.get_mut(&node) else { return false };
+        if slot.life != NodeLife::Paused {
+            return false;
+        }
+        self.handle.resume(slot.handle.id());
+        slot.life = NodeLife::Up;
+        trace_event!(self.trace, "world", "resume", "n{node}");
+        true
+    }
+
+    /// Cuts the links between `a` and `b` in both directions.
+    pub fn partition(&mut self, a: NodeId, b: NodeId) {
+        let (Some(sa), Some(sb)) = (self.nodes.get(&a), self.nodes.get(&b)) else { return };
+        let net = NetSim::current();
+        net.clog_link(sa.handle.id(), sb.handle.id());
+        net.clog_link(sb.handle.id(), sa.handle.id());
+        self.cut.insert((a.min(b), a.max(b)));
+        trace_event!(self.trace, "world", "partition", "n{a} <-/-> n{b}");
+    }
+
+    /// Cuts every link between the two groups.
+    pub fn partition_groups(&mut self, left: &[NodeId], right: &[NodeId]) {
+        for a in left {
+            for b in right {
+                if a != b {
+                    self.partition(*a, *b);
+                }
+            }
+        }
+    }
+
+    /// Restores every cut link.
+    pub fn heal(&mut self) {
+        if self.cut.is_empty() {
+            return;
+        }
+        let net = NetSim::current();
+        for (a, b) in std::mem::take(&mut self.cut) {
+            let (ia, ib) = (self.nodes[&a].handle.id(), self.nodes[&b].handle.id());
+            net.unclog_link(ia, ib);
+            net.unclog_link(ib, ia);
+        }
+        trace_event!(self.trace, "world", "heal", "all links restored");
+    }
+
+    /// True when `a` and `b` can exchange messages.
+    pub fn connected(&self, a: NodeId, b: NodeId) -> bool {
+        a == b || !self.cut.contains(&(a.min(b), a.max(b)))
+    }
+
+    /// Sets message latency and loss for the whole network.
+    pub fn set_network(&mut self, latency: std::ops::Range<Duration>, loss: f64) {
+        NetSim::current().update_config(|c| {
+            c.send_latency = latency.clone();
+            c.packet_loss_rate = loss;
+        });
+        trace_event!(self.trace, "world", "network", "latency={:?}..{:?} loss={loss:.3}", latency.start, latency.end);
+    }
+
+    /// Changes how `node`'s clock deviates (skew, jumps), within the maximum offset.
+    pub fn set_clock(&mut self, node: NodeId, shape: ClockShape) {
+        if let Some(slot) = self.nodes.get(&node) {
+            trace_event!(self.trace, "world", "clock", "n{node} {shape:?}");
+            slot.clock.set_shape(shape);
+        }
+    }
+
+    /// True when `node` is up and reaches a quorum of `replicas` (itself included).
+    fn reaches_quorum(&self, node: NodeId, replicas: &[NodeId]) -> bool {
+        if self.life(node) != Some(NodeLife::Up) {
+            return false;
+        }
+        let reachable = replicas.iter().filter(|r| **r == node || (self.life(**r) == Some(NodeLife::Up) && self.connected(node, **r))).count();
+        reachable >= self.cfg.quorum()
+    }
+
+    /// Moves the lease of `range` to `to` (a replica that is up and reaches a quorum).
+    pub fn transfer_lease(&mut self, range: RangeId, to: NodeId) -> bool {
+        let Some(desc) = self.directory.get(range) else { return false };
+        if desc.lease.holder == to || !desc.replicas.contains(&to) || !self.reaches_quorum(to, &desc.replicas) {
+            return false;
+        }
+        let Some(server) = self.server(to).filter(|s| s.has_replica(range)) else { return false };
+        let Some(lease) = self.directory.next_lease(range, to) else { return false };
+        trace_event!(self.trace, "world", "lease-transfer", "r{range} n{} -> n{to} epoch={}", desc.lease.holder, lease.epoch);
+        self.nodes[&to].handle.spawn(server.acquire_lease(range, lease.epoch));
+        true
+    }
+
+    /// Asks the leaseholder of `range` to split it at `at`.
+    pub fn split(&mut self, range: RangeId, at: Key) -> bool {
+        let Some(desc) = self.directory.get(range) else { return false };
+        let Some(server) = self.server(desc.lease.holder) else { return false };
+        trace_event!(self.trace, "world", "split-request", "r{range} at {at}");
+        self.nodes[&desc.lease.holder].handle.spawn(server.split_range(range, at));
+        true
+    }
+
+    /// Asks the leaseholder of `range` to garbage-collect up to `now - ttl` immediately.
+    pub fn gc_now(&mut self, range: RangeId, ttl: Duration) -> bool {
+        let Some(desc) = self.directory.get(range) else { return false };
+        let Some(server) = self.server(desc.lease.holder) else { return false };
+        let threshold = server.hlc().now().sub(ttl);
+        trace_event!(self.trace, "world", "gc-request", "r{range} threshold={threshold}");
+        self.nodes[&desc.lease.holder].handle.spawn(server.gc_range(range, threshold));
+        true
+    }
+
+    /// The lease manager (node liveness): moves leases away from holders that are down, paused
+    /// or cut off from a quorum for longer than the lease duration, and re-initialises leases
+    /// whose holder restarted. Call it regularly from the scenario's control loop.
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        for desc in self.directory.all() {
+            let holder = desc.lease.holder;
+            let serving = self.server(holder).is_some_and(|s| s.is_serving(desc.range_id));
+            if self.reaches_quorum(holder, &desc.replicas) && serving {
+                self.unhealthy_since.remove(&desc.range_id);
+                continue;
+            }
+            let since = *self.unhealthy_since.entry(desc.range_id).or_insert(now);
+            if now.duration_since(since) < self.cfg.lease_duration {
+                continue;
+            }
+            let mut candidates: Vec<NodeId> = desc
+                .replicas
+                .iter()
+                .copied()
+                .filter(|n| self.reaches_quorum(*n, &desc.replicas) && self.server(*n).is_some_and(|s| s.has_replica(desc.range_id)))
+                .collect();
+            candidates.sort();
+            let Some(&to) = candidates.choose(&mut self.rng) else { continue };
+            let Some(server) = self.server(to) else { continue };
+            let Some(lease) = self.directory.next_lease(desc.range_id, to) else { continue };
+            trace_event!(self.trace, "world", "lease-expired", "r{} n{holder} -> n{to} epoch={}", desc.range_id, lease.epoch);
+            self.unhealthy_since.insert(desc.range_id, now);
+            self.nodes[&to].handle.spawn(server.acquire_lease(desc.range_id, lease.epoch));
+        }
+    }
+
+    /// Ends every fault: resumes paused nodes, restarts crashed ones, heals the network and
+    /// restores clean latency. The liveness phase starts from here.
+    pub fn calm(&mut self) {
+        for id in self.node_ids() {
+            match self.life(id) {
+                Some(NodeLife::Paused) => {
+                    self.resume(id);
+                }
+                Some(NodeLife::Down) => {
+                    self.restart(id);
+                }
+                _ => {}
+            }
+        }
+        self.heal();
+        self.set_network(Duration::from_millis(1)..Duration::from_millis(10), 0.0);
+    }
+
+    /// True when every range is served by an up leaseholder that reaches a quorum.
+    pub fn all_ranges_served(&self) -> bool {
+        self.directory.all().iter().all(|d| self.reaches_quorum(d.lease.holder, &d.replicas) && self.server(d.lease.holder).is_some_and(|s| s.is_serving(d.range_id)))
+    }
+}
+
+/// A machine outside the cluster that runs clients.
+#[derive(Clone)]
+pub struct ClientMachine {
+    /// The madsim node to spawn client tasks on.
+    pub handle: NodeHandle,
+    name: String,
+    addr: SocketAddr,
+    clock: PhysicalClock,
+    directory: Directory,
+    trace: Trace,
+    cfg: WorldConfig,
+    seed: u64,
+}
+
+impl ClientMachine {
+    /// Runs `f` with a connected KV client on this machine.
+    pub fn spawn<F, Fut>(&self, f: F) -> madsim::task::JoinHandle<Fut::Output>
+    where
+        F: FnOnce(SimKv) -> Fut + Send + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let me = self.clone();
+        self.handle.spawn(async move { f(me.connect().await).await })
+    }
+
+    /// Connects a KV client; call from a task running on [`ClientMachine::handle`].
+    pub async fn connect(&self) -> SimKv {
+        let ep = Endpoint::bind(self.addr).await.expect("bind client address");
+        let hlc = Hlc::new(self.clock.clone(), self.cfg.max_clock_offset);
+        SimKv::new(self.name.clone(), 0, ep, hlc, self.directory.clone(), self.trace.clone(), self.cfg.clone(), self.seed, 1)
+    }
+}
