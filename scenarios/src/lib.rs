@@ -1,1 +1,10 @@
-//! placeholder
+//! Scenarios for the simulated cluster: workloads, the oracle, property checks, the runner and
+//! the `backup-sim` command line.
+//!
+//! A scenario is setup → run under faults → check, and it never trusts the system under test:
+//! every check compares what the database answered with what the workload itself recorded.
+
+pub mod check;
+pub mod oracle;
+pub mod run;
+pub mod workload;

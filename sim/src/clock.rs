@@ -119,29 +119,18 @@ impl PhysicalClock {
     }
 }
 
-/// Why a remote timestamp was refused by the hybrid-logical clock.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("remote timestamp {remote} is more than the maximum clock offset ahead of local clock {local}")]
-pub struct ClockOffsetError {
-    /// The timestamp received.
-    pub remote: Timestamp,
-    /// The local physical reading.
-    pub local: Timestamp,
-}
-
 /// A hybrid-logical clock over a [`PhysicalClock`]: never goes backwards, and moves past any
 /// timestamp it receives, so causally later events get later timestamps across nodes.
 #[derive(Clone, Debug)]
 pub struct Hlc {
     physical: PhysicalClock,
     last: Arc<Mutex<Timestamp>>,
-    max_offset_ns: u64,
 }
 
 impl Hlc {
     /// A clock starting at the physical reading.
-    pub fn new(physical: PhysicalClock, max_offset: Duration) -> Self {
-        Hlc { physical, last: Arc::new(Mutex::new(Timestamp::ZERO)), max_offset_ns: max_offset.as_nanos() as u64 }
+    pub fn new(physical: PhysicalClock) -> Self {
+        Hlc { physical, last: Arc::new(Mutex::new(Timestamp::ZERO)) }
     }
 
     /// A fresh timestamp, greater than every one this clock returned or received before.
@@ -152,18 +141,13 @@ impl Hlc {
         *last
     }
 
-    /// Advances the clock past `remote` (a timestamp carried by a message). Refuses timestamps
-    /// further ahead than the maximum offset, which would mean a clock outside its bound.
-    pub fn update(&self, remote: Timestamp) -> Result<(), ClockOffsetError> {
-        let phys = self.physical.now_nanos();
-        if remote.wall > phys.saturating_add(self.max_offset_ns) {
-            return Err(ClockOffsetError { remote, local: Timestamp::from_nanos(phys) });
-        }
+    /// Advances the clock to at least `remote` (a timestamp carried by a message, or a push from
+    /// a leaseholder's timestamp cache), so later timestamps from this clock are above it.
+    pub fn update(&self, remote: Timestamp) {
         let mut last = self.last.lock().expect("hlc lock");
         if remote > *last {
             *last = remote;
         }
-        Ok(())
     }
 
     /// The physical clock underneath.

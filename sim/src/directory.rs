@@ -8,7 +8,7 @@
 //! through errors, and a node serves a range only while this directory names it leaseholder for
 //! the epoch it has itself initialised.
 
-use model::{Key, NodeId, RangeId, RangeInfo, Span};
+use model::{Key, NodeId, RangeId, RangeInfo, Span, Timestamp};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -56,6 +56,7 @@ pub struct Directory {
 struct DirectoryInner {
     by_start: BTreeMap<Key, RangeDesc>,
     next_range_id: RangeId,
+    read_high_water: BTreeMap<RangeId, Timestamp>,
 }
 
 impl Directory {
@@ -127,6 +128,24 @@ impl Directory {
         let right = RangeDesc { range_id: new_range, span: Span::new(at.clone(), d.span.end.clone()), replicas: d.replicas.clone(), lease: d.lease };
         d.span.end = at.clone();
         inner.by_start.insert(at.clone(), right);
+        let high = inner.read_high_water.get(&range_id).copied().unwrap_or_default();
+        inner.read_high_water.insert(new_range, high);
         true
+    }
+
+    /// Records that `range` served a read at `ts`. The lease record carries the highest such
+    /// time to the next leaseholder, which never writes at or below it — what CockroachDB gets
+    /// from starting a new lease above every read the previous one could have served.
+    pub fn note_read(&self, range: RangeId, ts: Timestamp) {
+        let mut inner = self.inner.lock().expect("directory lock");
+        let e = inner.read_high_water.entry(range).or_default();
+        if ts > *e {
+            *e = ts;
+        }
+    }
+
+    /// The highest read `range` has served under any lease.
+    pub fn read_high_water(&self, range: RangeId) -> Timestamp {
+        self.inner.lock().expect("directory lock").read_high_water.get(&range).copied().unwrap_or_default()
     }
 }

@@ -44,6 +44,7 @@ struct Inner {
     cache: Mutex<BTreeMap<Key, RangeDesc>>,
     rng: Mutex<ChaCha8Rng>,
     txn_seq: Mutex<u64>,
+    machine: u8,
     incarnation: u64,
 }
 
@@ -66,8 +67,10 @@ impl SendError {
 
 impl SimKv {
     /// A client on an existing endpoint. `node` is 0 for machines outside the cluster.
+    /// `machine` (unique per simulated machine) and `incarnation` (unique per client on that
+    /// machine, across restarts) make the client's transaction ids unique in the world.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(name: String, node: NodeId, ep: Endpoint, hlc: Hlc, directory: Directory, trace: Trace, cfg: WorldConfig, seed: u64, incarnation: u64) -> Self {
+    pub fn new(name: String, node: NodeId, machine: u8, ep: Endpoint, hlc: Hlc, directory: Directory, trace: Trace, cfg: WorldConfig, seed: u64, incarnation: u64) -> Self {
         SimKv {
             inner: Arc::new(Inner {
                 name,
@@ -80,6 +83,7 @@ impl SimKv {
                 cache: Mutex::new(BTreeMap::new()),
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ incarnation.wrapping_mul(0x2545_F491_4F6C_DD1D))),
                 txn_seq: Mutex::new(0),
+                machine,
                 incarnation,
             }),
         }
@@ -136,7 +140,7 @@ impl SimKv {
         let env = Envelope { sent_at: self.inner.hlc.now(), from: self.inner.name.clone(), req };
         let result = match self.inner.ep.call_timeout(node_addr(to), env, self.inner.cfg.rpc_timeout).await {
             Ok(reply) => {
-                let _ = self.inner.hlc.update(reply.sent_at);
+                self.inner.hlc.update(reply.sent_at);
                 reply.result
             }
             Err(e) => Err(NodeError::Invalid(format!("unreachable: {e}"))),
@@ -174,7 +178,7 @@ impl SimKv {
                     self.evict(&desc);
                     return Err(SendError::Node(desc.lease.holder, e));
                 }
-                Err(e @ (NodeError::NotLeaseholder { .. } | NodeError::RangeKeyMismatch { .. } | NodeError::NoQuorum { .. } | NodeError::ClockOffset(_))) => {
+                Err(e @ (NodeError::NotLeaseholder { .. } | NodeError::RangeKeyMismatch { .. } | NodeError::NoQuorum { .. })) => {
                     last = e.to_string();
                     self.evict(&desc);
                 }
@@ -221,7 +225,7 @@ impl SimKv {
     fn new_txn_id(&self) -> TxnId {
         let mut seq = self.inner.txn_seq.lock().expect("txn seq");
         *seq += 1;
-        ((self.inner.node as u64) << 56) | ((self.inner.incarnation & 0xff) << 48) | (*seq & 0xffff_ffff_ffff)
+        ((self.inner.machine as u64) << 56) | ((self.inner.incarnation & 0xffff) << 40) | (*seq & 0xff_ffff_ffff)
     }
 
     /// Resolves `txn`'s intents in every range touched, retrying until each is done.
@@ -242,13 +246,16 @@ impl SimKv {
         Ok(groups.into_values().collect())
     }
 
-    async fn try_commit(&self, writes: &[WriteOp], read_ts: Option<Timestamp>) -> Result<Timestamp, KvError> {
+    /// One attempt at a two-phase commit. `Err((e, true))` means only the timestamp was too
+    /// low: the attempt left nothing behind and may be repeated at a later timestamp.
+    async fn try_commit(&self, writes: &[WriteOp], read_ts: Option<Timestamp>) -> Result<Timestamp, (KvError, bool)> {
         let txn = self.new_txn_id();
         let ts = self.inner.hlc.now();
         let anchor = writes[0].key().clone();
         let mut touched: Vec<Key> = Vec::new();
-        let mut pending: Vec<(Key, Vec<WriteOp>)> = self.group_by_range(writes)?;
+        let mut pending: Vec<(Key, Vec<WriteOp>)> = self.group_by_range(writes).map_err(|e| (e, false))?;
         let mut failure: Option<KvError> = None;
+        let mut pushed = false;
         while let Some((first, group)) = pending.pop() {
             touched.push(first.clone());
             let result = self.send_inner(&first, false, |d| NodeRequest::PutIntents { range: d.range_id, txn, anchor: anchor.clone(), ts, read_ts, writes: group.clone() }).await;
@@ -256,10 +263,17 @@ impl SimKv {
                 Ok(_) => {}
                 // The range split under us: regroup this group's writes.
                 Err(SendError::Node(_, NodeError::RangeKeyMismatch { .. })) => {
-                    pending.extend(self.group_by_range(&group)?);
+                    match self.group_by_range(&group) {
+                        Ok(g) => pending.extend(g),
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
                 }
                 Err(SendError::Node(_, NodeError::Pushed { to })) => {
-                    let _ = self.inner.hlc.update(to);
+                    self.inner.hlc.update(to);
+                    pushed = true;
                     failure = Some(KvError::TxnAborted(format!("timestamp {ts} pushed to {to}")));
                     break;
                 }
@@ -297,7 +311,7 @@ impl SimKv {
         // readers abort and clean anything left behind.
         let _ = self.send(&anchor, |d| NodeRequest::EndTxn { range: d.range_id, txn, anchor: anchor.clone(), commit: false }).await;
         self.resolve_all(&touched, txn, false).await;
-        Err(failure)
+        Err((failure, pushed))
     }
 }
 
@@ -334,7 +348,16 @@ impl Kv for SimKv {
         if writes.is_empty() {
             return Ok(self.inner.hlc.now());
         }
-        self.try_commit(&writes, read_ts).await
+        // A transaction refused only because its timestamp was too low is retried above it, as
+        // CockroachDB retries server-side: first-committer-wins still compares with `read_ts`.
+        let mut attempts = 0;
+        loop {
+            match self.try_commit(&writes, read_ts).await {
+                Ok(ts) => return Ok(ts),
+                Err((_, true)) if attempts < 8 => attempts += 1,
+                Err((e, _)) => return Err(e),
+            }
+        }
     }
 }
 

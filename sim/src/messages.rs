@@ -138,9 +138,6 @@ pub enum NodeError {
     /// The leaseholder could not reach a quorum in time.
     #[error("r{range} could not reach a quorum")]
     NoQuorum { range: RangeId },
-    /// The sender's clock is further ahead than the maximum offset.
-    #[error("clock offset: {0}")]
-    ClockOffset(String),
     /// The request is malformed.
     #[error("invalid: {0}")]
     Invalid(String),
@@ -159,7 +156,6 @@ impl NodeError {
             NodeError::TxnAborted(t) => KvError::TxnAborted(format!("transaction {t} was aborted")),
             NodeError::Mvcc(m) => KvError::Mvcc(m),
             NodeError::NoQuorum { range } => KvError::RangeUnavailable { range, reason: "no quorum".into() },
-            NodeError::ClockOffset(s) => KvError::Unavailable { node, reason: s },
             NodeError::Invalid(s) => KvError::Invalid(s),
         }
     }

@@ -39,8 +39,7 @@ pub fn node_addr(id: NodeId) -> SocketAddr {
     SocketAddr::from(([10, 0, 0, id as u8], NODE_PORT))
 }
 
-/// Reads the GC TTL that applies to a table, through the cluster (zone configs are MVCC data).
-/// Supplied by whoever builds the world, because the catalog's encoding is `model`'s business.
+/// Reads the GC TTL that applies to a span, through the cluster (zone configs are MVCC data).
 pub type TtlSource = Arc<dyn Fn(SimKv, Span) -> futures::future::BoxFuture<'static, Option<Duration>> + Send + Sync>;
 
 /// Everything a node needs to (re)start; cloned into madsim's init closure.
@@ -97,8 +96,8 @@ pub async fn start(ctx: NodeContext) {
         Err(e) => panic!("invariant violated: {name} cannot replay its log: {e}"),
     };
     let ep = Endpoint::bind(node_addr(ctx.id)).await.expect("bind node address");
-    let hlc = Hlc::new(ctx.clock.clone(), ctx.cfg.max_clock_offset);
-    let kv = SimKv::new(name.clone(), ctx.id, ep.clone(), hlc.clone(), ctx.directory.clone(), ctx.trace.clone(), ctx.cfg.clone(), ctx.seed ^ 0x6b76, incarnation);
+    let hlc = Hlc::new(ctx.clock.clone());
+    let kv = SimKv::new(name.clone(), ctx.id, ctx.id as u8, ep.clone(), hlc.clone(), ctx.directory.clone(), ctx.trace.clone(), ctx.cfg.clone(), ctx.seed ^ 0x6b76, incarnation);
     let server = Arc::new(NodeServer {
         id: ctx.id,
         name: name.clone(),
@@ -212,10 +211,8 @@ impl NodeServer {
     }
 
     async fn handle(self: Arc<Self>, env: Envelope) -> Reply {
-        let result = match self.hlc.update(env.sent_at) {
-            Err(e) => Err(NodeError::ClockOffset(e.to_string())),
-            Ok(()) => self.clone().dispatch(env.req).await,
-        };
+        self.hlc.update(env.sent_at);
+        let result = self.clone().dispatch(env.req).await;
         Reply { sent_at: self.hlc.now(), result }
     }
 
@@ -333,6 +330,7 @@ impl NodeServer {
         if ts > r.max_read {
             r.max_read = ts;
         }
+        self.directory.note_read(range, ts);
         match f(r) {
             Ok(v) => Ok(v),
             Err(MvccError::WriteIntent { key, txn, ts }) => {
@@ -475,9 +473,8 @@ impl NodeServer {
                 if let Some(r) = replicas.get_mut(&range) {
                     if holder == self.id {
                         r.serving_epoch = Some(epoch);
-                        // Reads the previous leaseholder served may be up to a clock offset ahead
-                        // of ours on either side: stay above them.
-                        r.low_water = self.hlc.now().add(self.cfg.max_clock_offset * 2);
+                        // Never write at or below a read a previous leaseholder served.
+                        r.low_water = self.directory.read_high_water(range).max(self.hlc.now());
                         r.next_index.clear();
                     } else {
                         r.serving_epoch = None;
@@ -663,7 +660,7 @@ impl NodeServer {
         let env = Envelope { sent_at: self.hlc.now(), from: self.name.clone(), req };
         match self.ep.call_timeout(node_addr(to), env, self.cfg.rpc_timeout).await {
             Ok(reply) => {
-                let _ = self.hlc.update(reply.sent_at);
+                self.hlc.update(reply.sent_at);
                 reply.result
             }
             Err(e) => {
@@ -745,4 +742,17 @@ pub fn split_point(r: &Replica, max_bytes: usize) -> Option<Key> {
     distinct.dedup();
     let mid = distinct.get(distinct.len() / 2)?.clone();
     (mid != r.span.start).then_some(mid)
+}
+
+/// The GC queue's view of zone configs, as CockroachDB's GC queue has it: the smallest TTL of any
+/// table (dropped ones included) the span overlaps, else the default zone's, read from the
+/// catalog as of now through the cluster itself.
+pub fn zone_config_ttls() -> TtlSource {
+    Arc::new(|kv: SimKv, span: Span| {
+        Box::pin(async move {
+            let catalog = model::catalog::Catalog::read(&kv, model::Kv::now(&kv)).await.ok()?;
+            let overlapping = catalog.all_tables().into_iter().filter(|t| encoding::table_span(t.id).overlaps(&span)).map(|t| catalog.gc_ttl(t.id)).min();
+            Some(overlapping.unwrap_or_else(|| catalog.gc_ttl(0)))
+        })
+    })
 }

@@ -11,7 +11,7 @@ use crate::config::WorldConfig;
 use crate::directory::{key_max, Directory};
 use crate::disk::{NodeDisk, RangeLog};
 use crate::kv_client::SimKv;
-use crate::node::{self, node_addr, NodeContext, NodeServer, TtlSource};
+use crate::node::{self, node_addr, NodeContext, NodeServer};
 use crate::trace::Trace;
 use crate::trace_event;
 use madsim::net::{Endpoint, NetSim};
@@ -76,8 +76,10 @@ fn initial_splits(extra: usize) -> Vec<Key> {
 }
 
 impl World {
-    /// Builds and starts a world. `ttl_source` lets the GC queue read zone configs.
-    pub fn start(cfg: WorldConfig, seed: u64, ttl_source: Option<TtlSource>, echo_trace: bool) -> World {
+    /// Builds and starts a world; with `echo_trace` every trace line is also printed to stderr
+    /// as it happens.
+    pub fn start(cfg: WorldConfig, seed: u64, echo_trace: bool) -> World {
+        let ttl_source = Some(node::zone_config_ttls());
         assert!((1..=9).contains(&cfg.nodes), "a world has 1 to 9 nodes");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let trace = Trace::new(echo_trace);
@@ -146,6 +148,19 @@ impl World {
         World { cfg, seed, trace, directory, rng, handle, nodes, registry, cut: BTreeSet::new(), unhealthy_since: BTreeMap::new(), clients: 0 }
     }
 
+    /// Runs `fut` on `node`'s current incarnation. (A madsim node handle taken before a restart
+    /// points at the killed incarnation, where spawned tasks never run.)
+    fn spawn_on<F>(&self, node: NodeId, fut: F)
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let Some(slot) = self.nodes.get(&node) else { return };
+        if let Some(current) = self.handle.get_node(slot.handle.id()) {
+            current.spawn(fut);
+        }
+    }
+
     /// Ids of all database nodes.
     pub fn node_ids(&self) -> Vec<NodeId> {
         self.nodes.keys().copied().collect()
@@ -178,6 +193,8 @@ impl World {
             trace: self.trace.clone(),
             cfg: self.cfg.clone(),
             seed: self.rng.gen(),
+            machine: 100 + self.clients,
+            connections: Arc::default(),
         }
     }
 
@@ -309,7 +326,7 @@ impl World {
         let Some(server) = self.server(to).filter(|s| s.has_replica(range)) else { return false };
         let Some(lease) = self.directory.next_lease(range, to) else { return false };
         trace_event!(self.trace, "world", "lease-transfer", "r{range} n{} -> n{to} epoch={}", desc.lease.holder, lease.epoch);
-        self.nodes[&to].handle.spawn(server.acquire_lease(range, lease.epoch));
+        self.spawn_on(to, server.acquire_lease(range, lease.epoch));
         true
     }
 
@@ -318,7 +335,7 @@ impl World {
         let Some(desc) = self.directory.get(range) else { return false };
         let Some(server) = self.server(desc.lease.holder) else { return false };
         trace_event!(self.trace, "world", "split-request", "r{range} at {at}");
-        self.nodes[&desc.lease.holder].handle.spawn(server.split_range(range, at));
+        self.spawn_on(desc.lease.holder, server.split_range(range, at));
         true
     }
 
@@ -328,7 +345,7 @@ impl World {
         let Some(server) = self.server(desc.lease.holder) else { return false };
         let threshold = server.hlc().now().sub(ttl);
         trace_event!(self.trace, "world", "gc-request", "r{range} threshold={threshold}");
-        self.nodes[&desc.lease.holder].handle.spawn(server.gc_range(range, threshold));
+        self.spawn_on(desc.lease.holder, server.gc_range(range, threshold));
         true
     }
 
@@ -360,7 +377,7 @@ impl World {
             let Some(lease) = self.directory.next_lease(desc.range_id, to) else { continue };
             trace_event!(self.trace, "world", "lease-expired", "r{} n{holder} -> n{to} epoch={}", desc.range_id, lease.epoch);
             self.unhealthy_since.insert(desc.range_id, now);
-            self.nodes[&to].handle.spawn(server.acquire_lease(desc.range_id, lease.epoch));
+            self.spawn_on(to, server.acquire_lease(desc.range_id, lease.epoch));
         }
     }
 
@@ -400,6 +417,8 @@ pub struct ClientMachine {
     trace: Trace,
     cfg: WorldConfig,
     seed: u64,
+    machine: u8,
+    connections: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ClientMachine {
@@ -416,8 +435,10 @@ impl ClientMachine {
 
     /// Connects a KV client; call from a task running on [`ClientMachine::handle`].
     pub async fn connect(&self) -> SimKv {
-        let ep = Endpoint::bind(self.addr).await.expect("bind client address");
-        let hlc = Hlc::new(self.clock.clone(), self.cfg.max_clock_offset);
-        SimKv::new(self.name.clone(), 0, ep, hlc, self.directory.clone(), self.trace.clone(), self.cfg.clone(), self.seed, 1)
+        let port = self.addr.port() + self.connections.load(std::sync::atomic::Ordering::Relaxed) as u16;
+        let ep = Endpoint::bind(SocketAddr::new(self.addr.ip(), port)).await.expect("bind client address");
+        let hlc = Hlc::new(self.clock.clone());
+        let incarnation = self.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        SimKv::new(self.name.clone(), 0, self.machine, ep, hlc, self.directory.clone(), self.trace.clone(), self.cfg.clone(), self.seed ^ incarnation, incarnation)
     }
 }

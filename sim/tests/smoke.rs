@@ -25,7 +25,7 @@ fn run(seed: u64) -> (String, usize) {
     rt.set_time_limit(Duration::from_secs(300));
     rt.block_on(async move {
         let cfg = WorldConfig::default();
-        let mut world = World::start(cfg.clone(), seed, None, std::env::var("ECHO").is_ok());
+        let mut world = World::start(cfg.clone(), seed, std::env::var("ECHO").is_ok());
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 1);
         let plan = faults::schedule(&Swarm::everything(), cfg.nodes, cfg.max_clock_offset, Duration::from_secs(30), &mut rng);
         let client = world.add_client("client");

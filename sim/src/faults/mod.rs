@@ -208,7 +208,7 @@ pub fn schedule(swarm: &Swarm, nodes: usize, max_offset: Duration, duration: Dur
                 }
                 FaultKind::LeaseTransfer => out.push(ScheduledFault { at, fault: Fault::TransferLease { range_pick: rng.gen(), to_pick: rng.gen() } }),
                 FaultKind::Split => out.push(ScheduledFault { at, fault: Fault::Split { range_pick: rng.gen(), key_pick: rng.gen() } }),
-                FaultKind::Gc => out.push(ScheduledFault { at, fault: Fault::Gc { range_pick: rng.gen(), ttl_ms: rng.gen_range(1_000..30_000) } }),
+                FaultKind::Gc => out.push(ScheduledFault { at, fault: Fault::Gc { range_pick: rng.gen(), ttl_ms: rng.gen_range(5_000..30_000) } }),
             }
         }
     }

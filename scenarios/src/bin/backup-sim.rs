@@ -1,0 +1,220 @@
+//! `backup-sim`: run the simulation's scenarios over many seeds, or replay one seed.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use scenarios::run::{replay_command, run_cluster, FaultMix, RunOptions, RunReport, CLUSTER};
+use sim::faults::FaultKind;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "backup-sim", version, about = "Deterministic simulation of a CockroachDB-style cluster and its BACKUP / RESTORE, seed by seed")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Faults {
+    /// Every fault kind on at a moderate rate.
+    Everything,
+    /// Swarm testing: each seed draws which fault kinds are on and how often.
+    Swarm,
+    /// No faults.
+    None,
+}
+
+impl From<Faults> for FaultMix {
+    fn from(f: Faults) -> Self {
+        match f {
+            Faults::Everything => FaultMix::Everything,
+            Faults::Swarm => FaultMix::Swarm,
+            Faults::None => FaultMix::None,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario over a range of seeds on all cores and print a summary. Exits non-zero if
+    /// any seed fails, printing the command that replays it.
+    Sweep {
+        /// The scenario (see `list`).
+        #[arg(long, default_value = CLUSTER)]
+        scenario: String,
+        /// First seed.
+        #[arg(long, default_value_t = 0)]
+        first: u64,
+        /// Number of seeds.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// Which faults each seed injects.
+        #[arg(long, value_enum, default_value_t = Faults::Swarm)]
+        faults: Faults,
+        /// Worker threads (default: all cores). Each seed runs in its own simulator.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print one JSON object per seed instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one seed and print its whole trace (the same bytes on every run).
+    Replay {
+        /// The scenario (see `list`).
+        scenario: String,
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+        /// Which faults (must match the run being replayed; sweeps use `swarm`).
+        #[arg(long, value_enum, default_value_t = Faults::Swarm)]
+        faults: Faults,
+        /// Write the trace to this file instead of standard output.
+        #[arg(long)]
+        trace: Option<std::path::PathBuf>,
+    },
+    /// List scenarios and fault kinds.
+    List,
+}
+
+/// Every scenario name.
+const SCENARIOS: [&str; 1] = [CLUSTER];
+
+fn run_one(scenario: &str, seed: u64, faults: Faults) -> Result<RunReport, String> {
+    match scenario {
+        CLUSTER => {
+            let mut opts = RunOptions::new(seed);
+            opts.faults = faults.into();
+            Ok(run_cluster(&opts))
+        }
+        other => Err(format!("unknown scenario {other:?}; `backup-sim list` shows them")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::List => {
+            println!("scenarios:\n  {CLUSTER:<10} SQL workload on a 5-node cluster; reads at past times must equal the oracle");
+            println!("fault kinds:");
+            for k in FaultKind::ALL {
+                println!("  {k:?}");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Replay { scenario, seed, faults, trace } => {
+            let report = match run_one(&scenario, seed, faults) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let written = match &trace {
+                Some(path) => std::fs::write(path, &report.trace).map_err(|e| format!("cannot write {}: {e}", path.display())),
+                None => std::io::stdout().write_all(report.trace.as_bytes()).map_err(|e| e.to_string()),
+            };
+            if let Err(e) = written {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+            eprintln!("seed {seed}: trace crc32 {:08x}, {} lines", report.digest(), report.trace.lines().count());
+            match report.failure {
+                None => {
+                    eprintln!("seed {seed}: ok");
+                    ExitCode::SUCCESS
+                }
+                Some(f) => {
+                    eprintln!("seed {seed}: FAILED {}: {}", f.property, f.message);
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Sweep { scenario, first, seeds, faults, jobs, json } => {
+            if !SCENARIOS.contains(&scenario.as_str()) {
+                eprintln!("error: unknown scenario {scenario:?}; `backup-sim list` shows them");
+                return ExitCode::from(2);
+            }
+            sweep(&scenario, first, seeds, faults, jobs, json)
+        }
+    }
+}
+
+fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<usize>, json: bool) -> ExitCode {
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let next = AtomicU64::new(first);
+    let results: Mutex<Vec<RunReport>> = Mutex::new(Vec::new());
+    let started = Instant::now();
+    // Silence madsim's panic messages: failures are reported below, with their replay command.
+    std::panic::set_hook(Box::new(|_| {}));
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= first + seeds {
+                    break;
+                }
+                let mut r = run_one(scenario, seed, faults).expect("scenario checked above");
+                r.trace = String::new();
+                if let Some(f) = &r.failure {
+                    eprintln!("seed {seed}: FAILED {}: {}\n  replay: {} --faults {}", f.property, f.message.lines().next().unwrap_or(""), replay_command(scenario, seed), fault_name(faults));
+                }
+                results.lock().expect("results").push(r);
+            });
+        }
+    });
+    let _ = std::panic::take_hook();
+    let wall = started.elapsed().as_secs_f64();
+    let mut results = results.into_inner().expect("results");
+    results.sort_by_key(|r| r.seed);
+    let failed: Vec<&RunReport> = results.iter().filter(|r| r.failure.is_some()).collect();
+    if json {
+        for r in &results {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "scenario": r.scenario, "seed": r.seed, "ok": r.failure.is_none(),
+                    "property": r.failure.as_ref().map(|f| f.property), "message": r.failure.as_ref().map(|f| f.message.clone()),
+                    "sim_seconds": r.sim_seconds, "committed": r.committed, "aborted": r.aborted,
+                    "reads_matched": r.reads_matched, "gc_refused": r.gc_refused, "faults": r.faults, "swarm": r.swarm,
+                })
+            );
+        }
+    } else {
+        let sim: f64 = results.iter().map(|r| r.sim_seconds).sum();
+        let sum = |f: fn(&RunReport) -> usize| results.iter().map(f).sum::<usize>();
+        println!("scenario {scenario}: {} seeds ({first}..{}), faults {}", results.len(), first + seeds, fault_name(faults));
+        println!("  passed            {}", results.len() - failed.len());
+        println!("  failed            {}", failed.len());
+        let mut by_property: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for r in &failed {
+            *by_property.entry(r.failure.as_ref().expect("failed").property).or_default() += 1;
+        }
+        for (p, n) in by_property {
+            println!("    {p:<22}{n}");
+        }
+        println!("  commits           {}", sum(|r| r.committed));
+        println!("  reads checked     {}", sum(|r| r.reads_matched));
+        println!("  reads GC-refused  {}", sum(|r| r.gc_refused));
+        println!("  faults injected   {}", sum(|r| r.faults));
+        println!("  wall time         {wall:.1}s on {jobs} threads ({:.1} seeds/s)", results.len() as f64 / wall.max(1e-9));
+        println!("  simulated time    {sim:.0}s ({:.0}x wall)", sim / wall.max(1e-9));
+        for r in &failed {
+            println!("  FAILED seed {}: {}", r.seed, replay_command(scenario, r.seed) + " --faults " + fault_name(faults));
+        }
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn fault_name(f: Faults) -> &'static str {
+    match f {
+        Faults::Everything => "everything",
+        Faults::Swarm => "swarm",
+        Faults::None => "none",
+    }
+}

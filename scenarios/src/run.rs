@@ -1,0 +1,313 @@
+//! The runner: one seed of one scenario in a fresh simulator, from world creation to verdict.
+//!
+//! A run has a safety phase (the workload writes and reads are observed while the seed's fault
+//! schedule is injected) and then a liveness phase (faults stop, nodes restart, partitions heal,
+//! and the workload must finish within a bound). Everything it decides comes from the seed, so a
+//! failing seed replays exactly with [`replay_command`].
+
+use crate::check::{self, Observation};
+use crate::oracle::Oracle;
+use crate::workload::{self, Shared, WorkloadConfig, WorkloadError, WriterStats, VIEW_BIG_ACCOUNTS};
+use model::sql::Session;
+use model::{Kv, Timestamp};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sim::faults::{self, Swarm};
+use sim::{Trace, World, WorldConfig};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Which faults a run draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultMix {
+    /// Every kind on at a moderate rate (the pinned test seeds).
+    Everything,
+    /// Swarm testing: the seed draws which kinds are on and how often.
+    Swarm,
+    /// No faults (a baseline).
+    None,
+}
+
+/// How to run one seed.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The seed.
+    pub seed: u64,
+    /// Which faults.
+    pub faults: FaultMix,
+    /// Length of the safety phase (simulated).
+    pub safety: Duration,
+    /// The workload.
+    pub workload: WorkloadConfig,
+    /// Print every trace line as it happens.
+    pub echo_trace: bool,
+}
+
+impl RunOptions {
+    /// The defaults for `seed`.
+    pub fn new(seed: u64) -> Self {
+        RunOptions { seed, faults: FaultMix::Everything, safety: Duration::from_secs(30), workload: WorkloadConfig::default(), echo_trace: false }
+    }
+}
+
+/// A property that failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Which property: `reads-match-oracle`, `liveness`, `workload`, `invariant`.
+    pub property: &'static str,
+    /// What happened, readable on its own.
+    pub message: String,
+}
+
+/// The outcome of one seed.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// Scenario name.
+    pub scenario: &'static str,
+    /// The seed.
+    pub seed: u64,
+    /// `None` when every property held.
+    pub failure: Option<Failure>,
+    /// The whole trace.
+    pub trace: String,
+    /// Simulated seconds the run took.
+    pub sim_seconds: f64,
+    /// Statements and transactions committed by the writers.
+    pub committed: usize,
+    /// Refused as retryable.
+    pub aborted: usize,
+    /// Reads that matched the oracle.
+    pub reads_matched: usize,
+    /// Reads refused below the GC threshold.
+    pub gc_refused: usize,
+    /// Faults injected.
+    pub faults: usize,
+    /// The swarm (which fault kinds were on).
+    pub swarm: String,
+}
+
+impl RunReport {
+    /// CRC-32 of the trace, for one-line comparisons.
+    pub fn digest(&self) -> u32 {
+        crc32fast::hash(self.trace.as_bytes())
+    }
+}
+
+/// The single command that replays `seed` of `scenario` and prints its whole trace.
+pub fn replay_command(scenario: &str, seed: u64) -> String {
+    format!("cargo run --release -p scenarios -- replay {scenario} --seed {seed}")
+}
+
+/// The cluster scenario's name.
+pub const CLUSTER: &str = "cluster";
+
+/// Runs the cluster scenario for one seed in a fresh simulator. Never panics: a panic inside
+/// the simulation (an invariant violation, a time limit) is reported as a failure.
+pub fn run_cluster(opts: &RunOptions) -> RunReport {
+    let trace_slot: Arc<Mutex<Option<Trace>>> = Arc::default();
+    let slot = trace_slot.clone();
+    let o = opts.clone();
+    let mut rt = madsim::runtime::Runtime::with_seed_and_config(opts.seed, madsim::Config::default());
+    rt.set_time_limit(opts.safety + Duration::from_secs(600));
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || rt.block_on(cluster(o, slot))));
+    let trace = trace_slot.lock().expect("trace slot").as_ref().map(|t| t.text()).unwrap_or_default();
+    match outcome {
+        Ok(mut report) => {
+            report.trace = trace;
+            report
+        }
+        Err(panic) => {
+            let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into());
+            let property = if message.contains("time limit exceeded") { "liveness" } else { "invariant" };
+            RunReport {
+                scenario: CLUSTER,
+                seed: opts.seed,
+                failure: Some(Failure { property, message }),
+                trace,
+                sim_seconds: 0.0,
+                committed: 0,
+                aborted: 0,
+                reads_matched: 0,
+                gc_refused: 0,
+                faults: 0,
+                swarm: String::new(),
+            }
+        }
+    }
+}
+
+async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
+    let seed = opts.seed;
+    let cfg = WorldConfig::default();
+    let mut world = World::start(cfg.clone(), seed, opts.echo_trace);
+    *trace_slot.lock().expect("trace slot") = Some(world.trace.clone());
+    let trace = world.trace.clone();
+    workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5c4e_d01e);
+    let swarm = match opts.faults {
+        FaultMix::Everything => Swarm::everything(),
+        FaultMix::Swarm => Swarm::draw(&mut rng),
+        FaultMix::None => Swarm::none(),
+    };
+    let plan = faults::schedule(&swarm, cfg.nodes, cfg.max_clock_offset, opts.safety, &mut rng);
+    sim::trace_event!(trace, "runner", "swarm", "{swarm}");
+    for f in &plan {
+        sim::trace_event!(trace, "runner", "schedule", "at={:?} {}", f.at, f.fault);
+    }
+    let mut report = RunReport {
+        scenario: CLUSTER,
+        seed,
+        failure: None,
+        trace: String::new(),
+        sim_seconds: 0.0,
+        committed: 0,
+        aborted: 0,
+        reads_matched: 0,
+        gc_refused: 0,
+        faults: plan.len(),
+        swarm: swarm.to_string(),
+    };
+    let oracle: Arc<Mutex<Oracle>> = Arc::default();
+    let start = madsim::time::Instant::now();
+
+    // Setup: bootstrap the catalog and create the schema, before any fault.
+    let setup_client = world.add_client("setup");
+    let o = oracle.clone();
+    let setup = setup_client.spawn(move |kv| async move {
+        let kv: Arc<dyn Kv> = Arc::new(kv);
+        model::catalog::bootstrap(&*kv).await.map_err(|e| WorkloadError::Unavailable(format!("bootstrap: {e}")))?;
+        let mut s = Session::root(kv);
+        workload::setup(&mut s, &o).await
+    });
+    while !setup.is_finished() {
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        world.tick();
+    }
+    if let Err(e) = setup.await.expect("setup task") {
+        report.failure = Some(Failure { property: "workload", message: format!("setup: {e}") });
+        return report;
+    }
+
+    // Safety phase: writers, an observer, and the fault schedule.
+    let shared: Arc<Mutex<Shared>> = Arc::default();
+    let mut writers = Vec::new();
+    for w in 0..opts.workload.writers {
+        let client = world.add_client(&format!("writer{w}"));
+        let (o, sh, wc) = (oracle.clone(), shared.clone(), opts.workload.clone());
+        writers.push(client.spawn(move |kv| async move {
+            let clock = kv.hlc().clone();
+            let mut s = Session::root(Arc::new(kv));
+            workload::writer(&mut s, &clock, w, &wc, seed, &o, &sh).await
+        }));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let observations: Arc<Mutex<Vec<Observation>>> = Arc::default();
+    let observer = {
+        let client = world.add_client("observer");
+        let (o, stop, obs) = (oracle.clone(), stop.clone(), observations.clone());
+        client.spawn(move |kv| async move {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0b5e);
+            while !stop.load(Ordering::Relaxed) {
+                madsim::time::sleep(Duration::from_millis(rng.gen_range(200..1_000))).await;
+                let (table, ts) = {
+                    let oracle = o.lock().expect("oracle");
+                    let mut tables = oracle.tables();
+                    tables.push(VIEW_BIG_ACCOUNTS.into());
+                    let Some(table) = tables.choose(&mut rng).cloned() else { continue };
+                    let source = if table == VIEW_BIG_ACCOUNTS { "bank.accounts" } else { table.as_str() };
+                    let stamps = oracle.timestamps(source);
+                    let Some(first) = stamps.first().copied() else { continue };
+                    let now = kv.now();
+                    let ts = if rng.gen_ratio(1, 2) && !stamps.is_empty() {
+                        let t = stamps[rng.gen_range(0..stamps.len())];
+                        if rng.gen() { t } else { t.prev() }
+                    } else {
+                        Timestamp::from_nanos(rng.gen_range(first.wall..=now.wall.max(first.wall)))
+                    };
+                    (table, ts)
+                };
+                let ob = check::observe(&kv, &table, ts).await;
+                obs.lock().expect("observations").push(ob);
+            }
+        })
+    };
+    let mut next = 0;
+    let liveness_deadline = opts.safety + Duration::from_secs(240);
+    let mut calmed = false;
+    loop {
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        let elapsed = start.elapsed();
+        while next < plan.len() && plan[next].at <= elapsed {
+            faults::inject(&mut world, &plan[next].fault);
+            next += 1;
+        }
+        if !calmed && elapsed >= opts.safety {
+            sim::trace_event!(trace, "runner", "liveness-phase", "faults stop; nodes restart; network heals");
+            world.calm();
+            calmed = true;
+        }
+        world.tick();
+        if writers.iter().all(|w| w.is_finished()) {
+            break;
+        }
+        if elapsed > liveness_deadline {
+            report.failure = Some(Failure { property: "liveness", message: format!("writers did not finish within {:?} of simulated time after faults stopped", liveness_deadline - opts.safety) });
+            return report;
+        }
+    }
+    if !calmed {
+        world.calm();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = observer.await;
+    for w in writers {
+        match w.await.expect("writer task") {
+            Ok(WriterStats { committed, aborted }) => {
+                report.committed += committed;
+                report.aborted += aborted;
+            }
+            Err(e) => {
+                report.failure = Some(Failure { property: "workload", message: e.to_string() });
+                return report;
+            }
+        }
+    }
+
+    // Final reads at commit boundaries of every table, faults off.
+    let checker = world.add_client("checker");
+    let (o, obs) = (oracle.clone(), observations.clone());
+    let final_reads = checker.spawn(move |kv| async move {
+        let tables = {
+            let mut t = o.lock().expect("oracle").tables();
+            t.push(VIEW_BIG_ACCOUNTS.into());
+            t
+        };
+        for table in tables {
+            let source = if table == VIEW_BIG_ACCOUNTS { "bank.accounts".to_string() } else { table.clone() };
+            let times = check::boundary_times(&o.lock().expect("oracle"), &source, 9);
+            for ts in times {
+                let ob = check::observe(&kv, &table, ts).await;
+                obs.lock().expect("observations").push(ob);
+            }
+        }
+    });
+    while !final_reads.is_finished() {
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        world.tick();
+    }
+    let _ = final_reads.await;
+    report.sim_seconds = start.elapsed().as_secs_f64();
+    let observations = observations.lock().expect("observations").clone();
+    match check::verify(&oracle.lock().expect("oracle"), &observations) {
+        Ok(stats) => {
+            report.reads_matched = stats.matched;
+            report.gc_refused = stats.gc_refused;
+        }
+        Err(message) => report.failure = Some(Failure { property: "reads-match-oracle", message }),
+    }
+    sim::trace_event!(trace, "runner", "verdict", "{}", report.failure.as_ref().map(|f| format!("FAIL {}: {}", f.property, f.message.lines().next().unwrap_or(""))).unwrap_or_else(|| "ok".into()));
+    report
+}
