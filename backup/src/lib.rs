@@ -1,1 +1,8 @@
-//! placeholder
+//! The real BACKUP / RESTORE / SHOW BACKUP implementation (CockroachDB's `backupccl`, in
+//! Rust): statements, planning, the job, the per-range export, the manifest, restore, and the
+//! storage URLs and backends.
+//!
+//! What it must never do: import `sim` or know it is being simulated. It reaches the database
+//! only through `model`'s KV API (`model::kv::ClusterKv`) and storage only through its own
+//! `ExternalStorage` trait, so the very same code runs in the simulated cluster and against real
+//! storage. The implementation arrives with issue #3; until then this crate is empty.

@@ -154,7 +154,9 @@ fn parse_decimal(s: &str) -> Result<Option<Timestamp>, TimestampError> {
     let logical = match logical {
         None => 0,
         Some(l) if l.len() > 10 => return Err(TimestampError::BadLogical(s.into())),
-        Some(l) => l.parse::<u64>().ok().and_then(|v| u32::try_from(v).ok()).ok_or_else(|| TimestampError::BadLogical(s.into()))?,
+        // CockroachDB reads the fraction as a decimal: ".1" is logical 1000000000, so pad to ten
+        // digits before parsing.
+        Some(l) => format!("{l:0<10}").parse::<u64>().ok().and_then(|v| u32::try_from(v).ok()).ok_or_else(|| TimestampError::BadLogical(s.into()))?,
     };
     Ok(Some(Timestamp { wall, logical }))
 }
@@ -198,6 +200,7 @@ mod tests {
         let p = |s| Timestamp::parse_as_of(s, NOW);
         assert_eq!(p("1585000000000000000.0000000003"), Ok(NOW));
         assert_eq!(p("1585000000000000000"), Ok(Timestamp::from_nanos(1_585_000_000_000_000_000)));
+        assert_eq!(p("1585000000000000000.1"), Ok(Timestamp { wall: 1_585_000_000_000_000_000, logical: 1_000_000_000 }));
         assert_eq!(p("-10s"), Ok(Timestamp::from_nanos(NOW.wall - 10_000_000_000)));
         assert_eq!(p("-1h30m"), Ok(Timestamp::from_nanos(NOW.wall - 5_400_000_000_000)));
         assert_eq!(p("2020-03-27 10:00:00"), Ok(Timestamp::from_nanos(1_585_303_200_000_000_000)));

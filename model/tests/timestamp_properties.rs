@@ -155,7 +155,8 @@ proptest! {
     fn decimal_text_parses_to_its_digits(wall in "[0-9]{1,21}", logical in prop::option::of("[0-9]{0,12}"), now in ts()) {
         // An independent oracle for the decimal form `wall[.logical]`: the wall part must fit a
         // u64 (else Unrecognised); the logical part must have 1 to 10 digits (else BadLogical,
-        // or Unrecognised when empty) and fit a u32 (else BadLogical).
+        // or Unrecognised when empty) and, read as a decimal fraction of ten digits as
+        // CockroachDB does (".1" is 1000000000), fit a u32 (else BadLogical).
         let text = match &logical {
             Some(l) => format!("{wall}.{l}"),
             None => wall.clone(),
@@ -163,8 +164,8 @@ proptest! {
         let want = match (wall.parse::<u128>().unwrap(), &logical) {
             (_, Some(l)) if l.is_empty() => Err(TimestampError::Unrecognised(text.clone())),
             (w, _) if w > u64::MAX as u128 => Err(TimestampError::Unrecognised(text.clone())),
-            (_, Some(l)) if l.len() > 10 || l.parse::<u64>().unwrap() > u32::MAX as u64 => Err(TimestampError::BadLogical(text.clone())),
-            (w, l) => Ok(Timestamp { wall: w as u64, logical: l.as_ref().map_or(0, |l| l.parse().unwrap()) }),
+            (_, Some(l)) if l.len() > 10 || format!("{l:0<10}").parse::<u64>().unwrap() > u32::MAX as u64 => Err(TimestampError::BadLogical(text.clone())),
+            (w, l) => Ok(Timestamp { wall: w as u64, logical: l.as_ref().map_or(0, |l| format!("{l:0<10}").parse().unwrap()) }),
         };
         prop_assert_eq!(Timestamp::parse_decimal(&text), want.clone());
         if want.is_ok() || matches!(want, Err(TimestampError::BadLogical(_))) {

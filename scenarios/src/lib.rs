@@ -7,4 +7,5 @@
 pub mod check;
 pub mod oracle;
 pub mod run;
+pub mod sabotage;
 pub mod workload;

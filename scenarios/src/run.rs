@@ -7,6 +7,7 @@
 
 use crate::check::{self, Observation};
 use crate::oracle::Oracle;
+use crate::sabotage::{Sabotage, SabotagedKv};
 use crate::workload::{self, Shared, WorkloadConfig, WorkloadError, WriterStats, VIEW_BIG_ACCOUNTS};
 use model::sql::Session;
 use model::{Kv, Timestamp};
@@ -44,12 +45,14 @@ pub struct RunOptions {
     pub workload: WorkloadConfig,
     /// Print every trace line as it happens.
     pub echo_trace: bool,
+    /// Break the database as the workload sees it (negative tests only).
+    pub sabotage: Option<Sabotage>,
 }
 
 impl RunOptions {
     /// The defaults for `seed`.
     pub fn new(seed: u64) -> Self {
-        RunOptions { seed, faults: FaultMix::Everything, safety: Duration::from_secs(30), workload: WorkloadConfig::default(), echo_trace: false }
+        RunOptions { seed, faults: FaultMix::Everything, safety: Duration::from_secs(30), workload: WorkloadConfig::default(), echo_trace: false, sabotage: None }
     }
 }
 
@@ -96,9 +99,22 @@ impl RunReport {
     }
 }
 
-/// The single command that replays `seed` of `scenario` and prints its whole trace.
-pub fn replay_command(scenario: &str, seed: u64) -> String {
-    format!("cargo run --release -p scenarios -- replay {scenario} --seed {seed}")
+/// The single command that replays `seed` of `scenario` with `faults` and prints its trace.
+pub fn replay_command(scenario: &str, seed: u64, faults: FaultMix) -> String {
+    let mix = match faults {
+        FaultMix::Everything => "everything",
+        FaultMix::Swarm => "swarm",
+        FaultMix::None => "none",
+    };
+    format!("cargo run --release -p scenarios -- replay {scenario} --seed {seed} --faults {mix}")
+}
+
+fn wrap(kv: sim::SimKv, sabotage: Option<Sabotage>, applies: bool) -> Arc<dyn Kv> {
+    let kv: Arc<dyn Kv> = Arc::new(kv);
+    match sabotage {
+        Some(kind) if applies => Arc::new(SabotagedKv::new(kv, kind)),
+        _ => kv,
+    }
 }
 
 /// The cluster scenario's name.
@@ -191,15 +207,17 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
         return report;
     }
 
-    // Safety phase: writers, an observer, and the fault schedule.
+    // Safety phase: writers, an observer, and the fault schedule (its times count from here).
+    let safety_start = madsim::time::Instant::now();
     let shared: Arc<Mutex<Shared>> = Arc::default();
     let mut writers = Vec::new();
     for w in 0..opts.workload.writers {
         let client = world.add_client(&format!("writer{w}"));
-        let (o, sh, wc) = (oracle.clone(), shared.clone(), opts.workload.clone());
+        let (o, sh, wc, sabotage) = (oracle.clone(), shared.clone(), opts.workload.clone(), opts.sabotage);
         writers.push(client.spawn(move |kv| async move {
             let clock = kv.hlc().clone();
-            let mut s = Session::root(Arc::new(kv));
+            let writes_broken = matches!(sabotage, Some(Sabotage::DropTombstones | Sabotage::HangCommits));
+            let mut s = Session::root(wrap(kv, sabotage, writes_broken));
             workload::writer(&mut s, &clock, w, &wc, seed, &o, &sh).await
         }));
     }
@@ -207,8 +225,9 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
     let observations: Arc<Mutex<Vec<Observation>>> = Arc::default();
     let observer = {
         let client = world.add_client("observer");
-        let (o, stop, obs) = (oracle.clone(), stop.clone(), observations.clone());
+        let (o, stop, obs, sabotage) = (oracle.clone(), stop.clone(), observations.clone(), opts.sabotage);
         client.spawn(move |kv| async move {
+            let kv = wrap(kv, sabotage, sabotage == Some(Sabotage::StaleReads));
             let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0b5e);
             while !stop.load(Ordering::Relaxed) {
                 madsim::time::sleep(Duration::from_millis(rng.gen_range(200..1_000))).await;
@@ -229,7 +248,7 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
                     };
                     (table, ts)
                 };
-                let ob = check::observe(&kv, &table, ts).await;
+                let ob = check::observe(&*kv, &table, ts).await;
                 obs.lock().expect("observations").push(ob);
             }
         })
@@ -239,7 +258,7 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
     let mut calmed = false;
     loop {
         madsim::time::sleep(Duration::from_millis(50)).await;
-        let elapsed = start.elapsed();
+        let elapsed = safety_start.elapsed();
         while next < plan.len() && plan[next].at <= elapsed {
             faults::inject(&mut world, &plan[next].fault);
             next += 1;
@@ -278,8 +297,9 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
 
     // Final reads at commit boundaries of every table, faults off.
     let checker = world.add_client("checker");
-    let (o, obs) = (oracle.clone(), observations.clone());
+    let (o, obs, sabotage) = (oracle.clone(), observations.clone(), opts.sabotage);
     let final_reads = checker.spawn(move |kv| async move {
+        let kv = wrap(kv, sabotage, sabotage == Some(Sabotage::StaleReads));
         let tables = {
             let mut t = o.lock().expect("oracle").tables();
             t.push(VIEW_BIG_ACCOUNTS.into());
@@ -289,7 +309,7 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
             let source = if table == VIEW_BIG_ACCOUNTS { "bank.accounts".to_string() } else { table.clone() };
             let times = check::boundary_times(&o.lock().expect("oracle"), &source, 9);
             for ts in times {
-                let ob = check::observe(&kv, &table, ts).await;
+                let ob = check::observe(&*kv, &table, ts).await;
                 obs.lock().expect("observations").push(ob);
             }
         }

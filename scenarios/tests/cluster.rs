@@ -1,15 +1,82 @@
-//! The cluster scenario over pinned seeds: every fault kind on, reads checked against the oracle.
+//! The cluster scenario over pinned seeds, every fault kind on: reads at past times, taken while
+//! nodes crash and restart, leases move, ranges split, GC runs, clocks skew and the network
+//! partitions, must equal the oracle. A failure names the seed and the command that replays it.
 
-use scenarios::run::{replay_command, run_cluster, RunOptions, CLUSTER};
+use scenarios::run::{replay_command, run_cluster, FaultMix, RunOptions, CLUSTER};
+
+/// Runs `seeds` with every fault kind on; panics listing every failing seed with its replay
+/// command.
+fn pinned(seeds: std::ops::Range<u64>) {
+    let mut failures = Vec::new();
+    for seed in seeds {
+        let opts = RunOptions::new(seed);
+        let r = run_cluster(&opts);
+        assert!(r.committed > 50, "seed {seed}: only {} commits; the workload did not run\nreplay: {}", r.committed, replay_command(CLUSTER, seed, FaultMix::Everything));
+        assert!(r.reads_matched > 20, "seed {seed}: only {} reads checked\nreplay: {}", r.reads_matched, replay_command(CLUSTER, seed, FaultMix::Everything));
+        if let Some(f) = r.failure {
+            failures.push(format!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(CLUSTER, seed, FaultMix::Everything)));
+        }
+    }
+    assert!(failures.is_empty(), "{} seeds failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+// 60 pinned seeds, in four tests so the test harness spreads them over the cores.
+#[test]
+fn pinned_seeds_0_to_15() {
+    pinned(0..15);
+}
 
 #[test]
-fn debug_one() {
-    let seed: u64 = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
-    let mut opts = RunOptions::new(seed);
-    opts.echo_trace = std::env::var("ECHO").is_ok();
-    let r = run_cluster(&opts);
-    eprintln!("seed {seed}: committed={} aborted={} reads={} gc_refused={} faults={} sim={:.1}s", r.committed, r.aborted, r.reads_matched, r.gc_refused, r.faults, r.sim_seconds);
-    if let Some(f) = &r.failure {
-        panic!("seed {seed} failed {}: {}\nreplay: {}", f.property, f.message, replay_command(CLUSTER, seed));
+fn pinned_seeds_15_to_30() {
+    pinned(15..30);
+}
+
+#[test]
+fn pinned_seeds_30_to_45() {
+    pinned(30..45);
+}
+
+#[test]
+fn pinned_seeds_45_to_60() {
+    pinned(45..60);
+}
+
+/// Shows where two traces first differ.
+fn first_difference(a: &str, b: &str) -> String {
+    for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
+        if x != y {
+            return format!("line {}:\n  first run:  {x}\n  second run: {y}", i + 1);
+        }
     }
+    format!("one trace is a prefix of the other ({} vs {} lines)", a.lines().count(), b.lines().count())
+}
+
+#[test]
+fn same_seed_gives_the_same_trace_byte_for_byte() {
+    for seed in [3, 11] {
+        let a = run_cluster(&RunOptions::new(seed));
+        let b = run_cluster(&RunOptions::new(seed));
+        assert!(a.trace.lines().count() > 1_000, "seed {seed}: trace suspiciously short");
+        assert!(a.trace == b.trace, "seed {seed}: two runs differ at {}", first_difference(&a.trace, &b.trace));
+    }
+}
+
+#[test]
+fn different_seeds_give_different_traces() {
+    let a = run_cluster(&RunOptions::new(5));
+    let b = run_cluster(&RunOptions::new(6));
+    assert_ne!(a.digest(), b.digest());
+}
+
+#[test]
+fn swarm_seeds_draw_different_fault_mixes() {
+    let mixes: std::collections::BTreeSet<String> = (0..6)
+        .map(|seed| {
+            let mut o = RunOptions::new(seed);
+            o.faults = FaultMix::Swarm;
+            o.workload.ops_per_writer = 10;
+            run_cluster(&o).swarm
+        })
+        .collect();
+    assert!(mixes.len() >= 4, "swarm testing drew only {mixes:?}");
 }

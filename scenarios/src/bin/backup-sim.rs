@@ -158,7 +158,7 @@ fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<us
                 let mut r = run_one(scenario, seed, faults).expect("scenario checked above");
                 r.trace = String::new();
                 if let Some(f) = &r.failure {
-                    eprintln!("seed {seed}: FAILED {}: {}\n  replay: {} --faults {}", f.property, f.message.lines().next().unwrap_or(""), replay_command(scenario, seed), fault_name(faults));
+                    eprintln!("seed {seed}: FAILED {}: {}\n  replay: {}", f.property, f.message.lines().next().unwrap_or(""), replay_command(scenario, seed, faults.into()));
                 }
                 results.lock().expect("results").push(r);
             });
@@ -201,7 +201,7 @@ fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<us
         println!("  wall time         {wall:.1}s on {jobs} threads ({:.1} seeds/s)", results.len() as f64 / wall.max(1e-9));
         println!("  simulated time    {sim:.0}s ({:.0}x wall)", sim / wall.max(1e-9));
         for r in &failed {
-            println!("  FAILED seed {}: {}", r.seed, replay_command(scenario, r.seed) + " --faults " + fault_name(faults));
+            println!("  FAILED seed {}: {}", r.seed, replay_command(scenario, r.seed, faults.into()));
         }
     }
     if failed.is_empty() {
