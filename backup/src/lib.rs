@@ -5,4 +5,13 @@
 //! What it must never do: import `sim` or know it is being simulated. It reaches the database
 //! only through `model`'s KV API (`model::kv::ClusterKv`) and storage only through its own
 //! `ExternalStorage` trait, so the very same code runs in the simulated cluster and against real
-//! storage. The implementation arrives with issue #3; until then this crate is empty.
+//! storage.
+
+pub mod format;
+pub mod statement;
+pub mod storage;
+pub mod backup_job;
+pub mod env;
+pub mod error;
+pub mod jobs;
+pub mod plan;

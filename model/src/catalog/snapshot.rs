@@ -35,6 +35,18 @@ pub enum DependencyReason {
     InterleaveParent,
 }
 
+impl std::fmt::Display for DependencyReason {
+    /// The seed page's words for each kind of dependency.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DependencyReason::ForeignKey { constraint } => write!(f, "foreign key constraint \"{constraint}\" references it"),
+            DependencyReason::SequenceDefault { column } => write!(f, "column \"{column}\" uses the sequence"),
+            DependencyReason::View => write!(f, "the view selects from it"),
+            DependencyReason::InterleaveParent => write!(f, "it is the parent in the interleaved hierarchy"),
+        }
+    }
+}
+
 /// `from` depends on `on` because of `reason`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Dependency {

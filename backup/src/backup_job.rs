@@ -1,0 +1,357 @@
+//! Running a BACKUP job: the coordinator that exports every span from the leaseholder that serves
+//! it, writes data files, checkpoints progress into `BACKUP-CHECKPOINT`, and finally writes the
+//! `BACKUP` manifest that replaces it.
+//!
+//! The coordinator runs on whichever node holds the job's lease: first the gateway that ran the
+//! statement, later any node that adopts the job after the lease lapses. It resumes from the
+//! checkpoint: spans covered by a file listed there are never exported again, spans not covered
+//! are exported exactly once into the finished backup (a file whose write failed is simply not
+//! listed and its span is exported again into a new file). Exports go to the leaseholder the
+//! range descriptors name, grouped by node so that each node exports only what it serves and
+//! no two nodes the same span; a not-leaseholder answer, a split, an unreachable node or a
+//! transient storage error sends the span back to be re-resolved and retried.
+
+use crate::env::Env;
+use crate::error::BackupError;
+use crate::format::checkpoint::Checkpoint;
+use crate::format::data::DataFile;
+use crate::format::manifest::{FileInfo, Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
+use crate::jobs::{self, JobId, JobRecord, JobStatus, JobTotals};
+use crate::plan::BackupDetails;
+use crate::storage::ExternalStorage;
+use futures::lock::Mutex as AsyncMutex;
+use model::{ExportRequest, KvError, NodeId, Span};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A backup job's record.
+pub type BackupRecord = JobRecord<BackupDetails>;
+
+/// How a coordinator's run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The manifest is written and the job marked succeeded.
+    Succeeded(JobTotals),
+    /// Paused on request.
+    Paused,
+    /// Canceled on request.
+    Canceled,
+    /// Failed with this (redacted) error.
+    Failed(String),
+    /// Another node holds the job (this node never had it, or lost it).
+    NotCoordinator,
+}
+
+/// Runs (or resumes) backup job `id` on this node until it ends or this node loses it.
+pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
+    let node = env.node();
+    let lease = env.jobs.lease;
+    let claimed = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| jobs::claim(r, now, node, lease)).await?;
+    let record = match claimed {
+        Ok(r) => r,
+        Err(_) => return Ok(RunOutcome::NotCoordinator),
+    };
+    let details = record.payload.clone();
+    let lost = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    spawn_heartbeat(env, id, lost.clone(), done.clone());
+    let result = coordinate(env, id, &details, &lost).await;
+    done.store(true, Ordering::Relaxed);
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(e) => RunOutcome::Failed(e.to_string()),
+    };
+    finish(env, id, &outcome).await?;
+    Ok(outcome)
+}
+
+/// Records the outcome in the job record (only if this node still coordinates it).
+async fn finish(env: &Env, id: JobId, outcome: &RunOutcome) -> Result<(), BackupError> {
+    let node = env.node();
+    let outcome = outcome.clone();
+    let _ = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| {
+        if !jobs::holds(r, now, node) {
+            return Err("lease lost".into());
+        }
+        match &outcome {
+            RunOutcome::Succeeded(totals) => {
+                r.status = JobStatus::Succeeded;
+                r.totals = *totals;
+                r.progress_millis = 1000;
+                r.running_status.clear();
+                r.finished = Some(now);
+            }
+            RunOutcome::Paused => {
+                r.status = JobStatus::Paused;
+                r.running_status = "paused".into();
+            }
+            RunOutcome::Canceled => {
+                r.status = JobStatus::Canceled;
+                r.finished = Some(now);
+            }
+            RunOutcome::Failed(e) => {
+                r.status = JobStatus::Failed;
+                r.error = Some(e.clone());
+                r.finished = Some(now);
+            }
+            RunOutcome::NotCoordinator => return Err("not coordinator".into()),
+        }
+        r.lease = None;
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// Renews the lease every third of its duration until `done`; sets `lost` if refused.
+fn spawn_heartbeat(env: &Env, id: JobId, lost: Arc<AtomicBool>, done: Arc<AtomicBool>) {
+    let env2 = env.clone();
+    let fut = async move {
+        let node = env2.node();
+        let every = env2.jobs.lease / 3;
+        loop {
+            env2.sleep(every).await;
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            let renewed = jobs::update::<BackupDetails, _>(&*env2.kv, id, |r, now| {
+                if !jobs::holds(r, now, node) {
+                    return Err("lease lost".into());
+                }
+                jobs::claim(r, now, node, env2.jobs.lease)
+            })
+            .await;
+            match renewed {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => {
+                    lost.store(true, Ordering::Relaxed);
+                    return;
+                }
+                // The cluster did not answer: keep trying; the lease may lapse meanwhile, and
+                // then the next renewal is refused.
+                Err(_) => {}
+            }
+        }
+    };
+    env.runtime.spawn(Box::pin(fut));
+}
+
+/// What the job record asks of the coordinator right now.
+async fn control_check(env: &Env, id: JobId) -> Option<RunOutcome> {
+    let node = env.node();
+    match jobs::load::<BackupDetails>(&*env.kv, id).await {
+        Ok(Some(r)) => {
+            let now = env.kv.now();
+            if !jobs::holds(&r, now, node) {
+                return Some(RunOutcome::NotCoordinator);
+            }
+            match r.status {
+                JobStatus::PauseRequested => Some(RunOutcome::Paused),
+                JobStatus::CancelRequested => Some(RunOutcome::Canceled),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The pieces of `spans` with the node serving each, from the cluster's range descriptors.
+async fn resolve(env: &Env, spans: &[Span]) -> Result<BTreeMap<NodeId, Vec<Span>>, KvError> {
+    let mut by_node: BTreeMap<NodeId, Vec<Span>> = BTreeMap::new();
+    for span in spans {
+        for range in env.kv.ranges(span).await? {
+            if let Some(piece) = range.span.intersect(span) {
+                by_node.entry(range.leaseholder).or_default().push(piece);
+            }
+        }
+    }
+    Ok(by_node)
+}
+
+/// True for errors that re-resolving and retrying can get past.
+fn retryable(e: &KvError) -> bool {
+    e.is_retryable()
+}
+
+async fn coordinate(env: &Env, id: JobId, details: &BackupDetails, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
+    let (_, storage) = crate::plan::open_location(env, &details.destination)?;
+    // A previous coordinator may have finished the manifest and died before recording success.
+    if let Some(manifest) = read_manifest_if_ours(&*storage, details).await {
+        return Ok(RunOutcome::Succeeded(totals(&manifest)));
+    }
+    let checkpoint = match read_checkpoint(&*storage, details).await {
+        Some(c) => c,
+        None => Checkpoint::new(plan_manifest(details)),
+    };
+    let attempt = env.kv.now().wall;
+    let checkpoint = Arc::new(AsyncMutex::new(checkpoint));
+    let mut seq: u64 = 0;
+    let mut last_progress = env.kv.now();
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        if lost.load(Ordering::Relaxed) {
+            return Ok(RunOutcome::NotCoordinator);
+        }
+        if let Some(stop) = control_check(env, id).await {
+            return Ok(stop);
+        }
+        let todo = checkpoint.lock().await.remaining_spans();
+        if todo.is_empty() {
+            break;
+        }
+        let by_node = match resolve(env, &todo).await {
+            Ok(m) => m,
+            Err(e) if retryable(&e) => BTreeMap::new(),
+            Err(e) => return Err(e.into()),
+        };
+        // One worker per leaseholder node, all nodes at once, each exporting its pieces in
+        // key order.
+        let before = checkpoint.lock().await.completed_spans.clone();
+        let mut workers = Vec::new();
+        for (node, pieces) in by_node {
+            let first_seq = seq;
+            seq += pieces.len() as u64;
+            workers.push(export_pieces(env, id, details, storage.clone(), node, pieces, attempt, first_seq, checkpoint.clone()));
+        }
+        for r in futures::future::join_all(workers).await {
+            r?;
+        }
+        let cp = checkpoint.lock().await.clone();
+        if cp.completed_spans != before {
+            last_progress = env.kv.now();
+            backoff = Duration::from_millis(50);
+            update_progress(env, id, &cp).await;
+        } else {
+            if env.kv.now().wall.saturating_sub(last_progress.wall) > env.jobs.retry_budget.as_nanos() as u64 {
+                return Err(BackupError::Job(format!("job {id}: no progress for {:?}; giving up", env.jobs.retry_budget)));
+            }
+            env.sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+    if let Some(stop) = control_check(env, id).await {
+        return Ok(stop);
+    }
+    let cp = checkpoint.lock().await.clone();
+    let manifest = cp.into_manifest().map_err(|e| BackupError::Internal(format!("job {id}: finished checkpoint is not a valid manifest: {e}")))?;
+    write_verified(env, &*storage, MANIFEST_NAME, manifest.encode()).await?;
+    let _ = storage.delete(CHECKPOINT_NAME).await;
+    Ok(RunOutcome::Succeeded(totals(&manifest)))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn export_pieces(
+    env: &Env,
+    id: JobId,
+    details: &BackupDetails,
+    storage: Arc<dyn ExternalStorage>,
+    node: NodeId,
+    pieces: Vec<Span>,
+    attempt: u64,
+    first_seq: u64,
+    checkpoint: Arc<AsyncMutex<Checkpoint>>,
+) -> Result<(), BackupError> {
+    for (i, piece) in pieces.into_iter().enumerate() {
+        let req = ExportRequest { span: piece.clone(), start: details.start_time, end: details.end_time, filter: details.mvcc_filter };
+        let resp = match env.kv.export(node, req).await {
+            Ok(r) => r,
+            Err(e) if retryable(&e) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let files = if resp.export.entries.is_empty() {
+            Vec::new()
+        } else {
+            let data = DataFile::from_export(piece.clone(), resp.export).map_err(|e| BackupError::Internal(format!("export of {piece} from n{}: {e}", resp.served_by)))?;
+            let bytes = data.encode();
+            // Unique per job, coordinator attempt, serving node and piece: a file whose write
+            // failed is never overwritten by a different one, and no two nodes share a name.
+            let path = format!("data/{id}/{attempt:x}-n{}-{}.sst", resp.served_by, first_seq + i as u64);
+            if let Err(e) = storage.write(&path, bytes.clone()).await {
+                if e.is_retryable() {
+                    continue;
+                }
+                return Err(e.into());
+            }
+            vec![FileInfo::new(path, &data, &bytes)]
+        };
+        // Checkpoints are written one at a time, each listing every span completed so far.
+        let mut cp = checkpoint.lock().await;
+        cp.record(piece.clone(), files).map_err(|e| BackupError::Internal(format!("job {id}: recording {piece}: {e}")))?;
+        if let Err(e) = storage.write(CHECKPOINT_NAME, cp.encode()).await {
+            if !e.is_retryable() {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` and reads it back until the stored bytes are exactly those: a write
+/// that landed torn, or that reported failure, is written again.
+async fn write_verified(env: &Env, storage: &dyn ExternalStorage, path: &str, bytes: Vec<u8>) -> Result<(), BackupError> {
+    let mut backoff = Duration::from_millis(50);
+    for _ in 0..30 {
+        if let Err(e) = storage.write(path, bytes.clone()).await {
+            if !e.is_retryable() {
+                return Err(e.into());
+            }
+        }
+        match storage.read(path).await {
+            Ok(back) if back == bytes => return Ok(()),
+            Err(e) if !e.is_retryable() && !e.is_not_found() => return Err(e.into()),
+            _ => {}
+        }
+        env.sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+    Err(BackupError::Job(format!("could not write {path}: storage kept failing")))
+}
+
+async fn read_manifest_if_ours(storage: &dyn ExternalStorage, details: &BackupDetails) -> Option<Manifest> {
+    let bytes = storage.read(MANIFEST_NAME).await.ok()?;
+    let m = Manifest::decode(MANIFEST_NAME, &bytes).ok()?;
+    (m.backup_id == details.backup_id).then_some(m)
+}
+
+async fn read_checkpoint(storage: &dyn ExternalStorage, details: &BackupDetails) -> Option<Checkpoint> {
+    let bytes = storage.read(CHECKPOINT_NAME).await.ok()?;
+    let c = Checkpoint::decode(CHECKPOINT_NAME, &bytes).ok()?;
+    (c.plan.backup_id == details.backup_id).then_some(c)
+}
+
+async fn update_progress(env: &Env, id: JobId, cp: &Checkpoint) {
+    let total = cp.plan.spans.len().max(1) as u64;
+    let left = cp.remaining_spans().len() as u64;
+    let fraction = (total.saturating_sub(left.min(total)) * 1000 / total) as u32;
+    let node = env.node();
+    let n = cp.completed.len();
+    let _ = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| {
+        if !jobs::holds(r, now, node) {
+            return Err("lease lost".into());
+        }
+        r.progress_millis = r.progress_millis.max(fraction.min(999));
+        r.running_status = format!("exported {n} files");
+        Ok(())
+    })
+    .await;
+}
+
+fn totals(m: &Manifest) -> JobTotals {
+    JobTotals { rows: m.entry_counts.rows, index_entries: m.entry_counts.index_entries, bytes: m.entry_counts.data_size }
+}
+
+/// The manifest as planned: everything but the files.
+pub fn plan_manifest(details: &BackupDetails) -> Manifest {
+    let mut m = Manifest::new(details.backup_id.clone(), "", details.start_time, details.end_time, details.mvcc_filter);
+    m.spans = details.spans.clone();
+    m.descriptors = details.descriptors.clone();
+    m.complete_dbs = details.complete_dbs.clone();
+    m.is_full_cluster = details.is_full_cluster;
+    m.cluster_data = details.cluster_data.clone();
+    m.depends_on = details.depends_on.clone();
+    m.targets_description = details.targets_description.clone();
+    m.cluster_id = details.cluster_id.clone();
+    m
+}

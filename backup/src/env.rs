@@ -1,0 +1,70 @@
+//! What BACKUP and RESTORE need from the process they run in: the cluster (through `model`'s KV
+//! API), storage (through [`crate::storage::StorageProvider`]), and a [`Runtime`] to wait and to
+//! run background work.
+//!
+//! Nothing here knows whether it is simulated: the simulator implements [`Runtime`] on madsim's
+//! simulated time and hands in its own KV client and storage; a real process hands in tokio and
+//! real backends. No wall clock is read here: time comes from the cluster's clock, `Kv::now`.
+
+use crate::storage::url::ExternalIoSettings;
+use crate::storage::StorageProvider;
+use futures::future::BoxFuture;
+use model::ClusterKv;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Waiting and background tasks, supplied by the host process.
+pub trait Runtime: Send + Sync {
+    /// Completes after `d` of the host's time (simulated time in the simulator).
+    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()>;
+    /// Runs `fut` in the background on this node.
+    fn spawn(&self, fut: BoxFuture<'static, ()>);
+}
+
+/// Tunables of the job system.
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    /// How long a coordinator's claim on a job lasts without a heartbeat; after that any node
+    /// may adopt the job and resume it from its checkpoint.
+    pub lease: Duration,
+    /// How often a node looks for jobs to adopt.
+    pub adopt_interval: Duration,
+    /// How long a job keeps retrying an export, ingest or storage operation that fails with a
+    /// retryable error before it gives up and fails.
+    pub retry_budget: Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings { lease: Duration::from_secs(10), adopt_interval: Duration::from_secs(3), retry_budget: Duration::from_secs(600) }
+    }
+}
+
+/// Everything a node needs to run bulk statements and jobs.
+#[derive(Clone)]
+pub struct Env {
+    /// The cluster, as seen from this node.
+    pub kv: Arc<dyn ClusterKv>,
+    /// Opens the storage a URL names.
+    pub storage: Arc<dyn StorageProvider>,
+    /// Sleep and spawn.
+    pub runtime: Arc<dyn Runtime>,
+    /// Which URLs this node refuses (`--external-io-dir`, `--external-io-disable-http`, ...).
+    pub io: ExternalIoSettings,
+    /// Identifies the cluster in manifests (a chain from another cluster is refused).
+    pub cluster_id: String,
+    /// Job system tunables.
+    pub jobs: JobSettings,
+}
+
+impl Env {
+    /// This node's id.
+    pub fn node(&self) -> model::NodeId {
+        self.kv.node_id()
+    }
+
+    /// Sleeps on the host's clock.
+    pub async fn sleep(&self, d: Duration) {
+        self.runtime.sleep(d).await
+    }
+}

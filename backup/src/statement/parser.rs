@@ -1,0 +1,474 @@
+//! The recursive-descent parser over the lexer's tokens. One method per grammar rule; each
+//! error names the token it stopped at (see [`Parser::error_at`] for what is never shown).
+//!
+//! Grammar (keywords case-insensitive; `name` is an identifier, unquoted names folded to
+//! lower case; `str` a string literal):
+//! ```text
+//! statement  := (backup | restore | show | job) ';'*
+//! backup     := BACKUP targets? TO locations as_of? (INCREMENTAL FROM str (',' str)*)? with?
+//! restore    := RESTORE targets? FROM str (',' str)* as_of? with?
+//! show       := SHOW JOBS | SHOW BACKUP (SCHEMAS | FILES | RANGES)? str with?
+//! job        := (PAUSE | RESUME | CANCEL) JOB integer
+//! targets    := DATABASE name (',' name)* | TABLE? pattern (',' pattern)*
+//! pattern    := name | name '.' name | name '.' '*' | name '.' public '.' (name | '*')
+//! locations  := str | '(' str (',' str)* ')'
+//! as_of      := AS OF SYSTEM TIME (str | number | '-' number)
+//! with       := WITH option (',' option)* | WITH OPTIONS '(' option (',' option)* ')'
+//! option     := (name | str) ('=' str)?
+//! ```
+
+use super::lexer::{Lexed, Tok};
+use super::*;
+use sqlparser::tokenizer::Token;
+use std::collections::BTreeMap;
+
+/// Words that end a list or start a clause, so they cannot be bare identifiers.
+const RESERVED: [&str; 9] = ["TO", "FROM", "AS", "WITH", "INCREMENTAL", "DATABASE", "TABLE", "OPTIONS", "OF"];
+
+/// Option names whose value (and anything right after them) is secret.
+const SECRET_OPTIONS: [&str; 1] = ["encryption_passphrase"];
+
+/// Whether an option is a bare flag or takes `= 'string'`.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum OptKind {
+    Flag,
+    Value,
+}
+
+/// A parsed option's value.
+enum OptValue {
+    Flag,
+    Str(String),
+}
+
+pub(super) struct Parser {
+    toks: Vec<Tok>,
+    end: (u64, u64),
+    pos: usize,
+}
+
+type Result<T> = std::result::Result<T, ParseError>;
+
+impl Parser {
+    pub(super) fn new(lexed: Lexed) -> Self {
+        Parser { toks: lexed.toks, end: lexed.end, pos: 0 }
+    }
+
+    // ---- token helpers ----
+
+    fn peek(&self) -> Option<&Token> {
+        self.toks.get(self.pos).map(|t| &t.token)
+    }
+
+    /// The unquoted word at `pos`, upper-cased.
+    fn kw(&self) -> Option<String> {
+        match self.peek() {
+            Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+            _ => None,
+        }
+    }
+
+    fn is_kw(&self, k: &str) -> bool {
+        self.kw().as_deref() == Some(k)
+    }
+
+    fn eat_kw(&mut self, k: &str) -> bool {
+        let yes = self.is_kw(k);
+        if yes {
+            self.pos += 1;
+        }
+        yes
+    }
+
+    fn expect_kw(&mut self, k: &str, message: &str) -> Result<()> {
+        if self.eat_kw(k) {
+            Ok(())
+        } else {
+            Err(self.error(message))
+        }
+    }
+
+    fn eat(&mut self, t: &Token) -> bool {
+        let yes = self.peek() == Some(t);
+        if yes {
+            self.pos += 1;
+        }
+        yes
+    }
+
+    fn error(&self, message: impl Into<String>) -> ParseError {
+        self.error_at(self.pos, message)
+    }
+
+    /// An error at token `i`. The token is shown unless it is a string literal (it may be a
+    /// URL with credentials or a passphrase) or is a word or number in a secret option's value
+    /// (from the option's name to the next comma or parenthesis), where it shows as `redacted`.
+    fn error_at(&self, i: usize, message: impl Into<String>) -> ParseError {
+        let message = message.into();
+        let Some(tok) = self.toks.get(i) else {
+            return ParseError { message, line: self.end.0, column: self.end.1, near: "EOF".into() };
+        };
+        let punctuation = matches!(
+            tok.token,
+            Token::Comma | Token::Eq | Token::LParen | Token::RParen | Token::SemiColon | Token::Period
+        );
+        let near = if self.sensitive(i) && !punctuation {
+            "redacted".to_string()
+        } else {
+            near_text(&tok.token)
+        };
+        ParseError { message, line: tok.line, column: tok.column, near }
+    }
+
+    /// True if token `i` follows a secret option's name within the same option.
+    fn sensitive(&self, i: usize) -> bool {
+        for t in self.toks[..i.min(self.toks.len())].iter().rev() {
+            match &t.token {
+                Token::Comma | Token::LParen | Token::RParen => return false,
+                Token::Word(w) if SECRET_OPTIONS.contains(&w.value.to_ascii_lowercase().as_str()) => return true,
+                Token::SingleQuotedString(s) if SECRET_OPTIONS.contains(&s.to_ascii_lowercase().as_str()) => return true,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// An identifier: an unquoted word that is not one of the grammar's keywords (folded to
+    /// lower case, as CockroachDB does) or a double-quoted one (kept as written).
+    fn ident(&mut self, what: &str) -> Result<String> {
+        match self.peek() {
+            Some(Token::Word(w)) if w.quote_style.is_none() && !RESERVED.contains(&w.value.to_ascii_uppercase().as_str()) => {
+                let v = w.value.to_lowercase();
+                self.pos += 1;
+                Ok(v)
+            }
+            Some(Token::Word(w)) if w.quote_style == Some('"') && !w.value.is_empty() => {
+                let v = w.value.clone();
+                self.pos += 1;
+                Ok(v)
+            }
+            _ => Err(self.error(format!("expected {what}"))),
+        }
+    }
+
+    /// A string literal's contents.
+    fn string(&mut self, what: &str) -> Result<String> {
+        match self.peek() {
+            Some(Token::SingleQuotedString(s)) | Some(Token::EscapedStringLiteral(s)) => {
+                let v = s.clone();
+                self.pos += 1;
+                Ok(v)
+            }
+            _ => Err(self.error(format!("expected {what} (a string literal)"))),
+        }
+    }
+
+    /// `str (',' str)*`.
+    fn string_list(&mut self, what: &str) -> Result<Vec<String>> {
+        let mut out = vec![self.string(what)?];
+        while self.eat(&Token::Comma) {
+            out.push(self.string(what)?);
+        }
+        Ok(out)
+    }
+
+    // ---- statements ----
+
+    pub(super) fn statement(mut self) -> Result<Statement> {
+        let stmt = match self.kw().as_deref() {
+            Some("BACKUP") => {
+                self.pos += 1;
+                Statement::Backup(self.backup()?)
+            }
+            Some("RESTORE") => {
+                self.pos += 1;
+                Statement::Restore(self.restore()?)
+            }
+            Some("SHOW") => {
+                self.pos += 1;
+                self.show()?
+            }
+            Some(k @ ("PAUSE" | "RESUME" | "CANCEL")) => {
+                let k = k.to_string();
+                self.pos += 1;
+                self.expect_kw("JOB", &format!("expected JOB after {k}"))?;
+                let id = self.job_id()?;
+                match k.as_str() {
+                    "PAUSE" => Statement::PauseJob(id),
+                    "RESUME" => Statement::ResumeJob(id),
+                    _ => Statement::CancelJob(id),
+                }
+            }
+            _ => {
+                return Err(self.error(
+                    "expected BACKUP, RESTORE, SHOW BACKUP, SHOW JOBS, PAUSE JOB, RESUME JOB or CANCEL JOB",
+                ))
+            }
+        };
+        while self.eat(&Token::SemiColon) {}
+        if self.pos < self.toks.len() {
+            return Err(self.error("unexpected text after the end of the statement"));
+        }
+        Ok(stmt)
+    }
+
+    fn backup(&mut self) -> Result<BackupStmt> {
+        let targets = self.targets("TO")?;
+        self.expect_kw("TO", "expected TO and the backup's destination")?;
+        let to = if self.eat(&Token::LParen) {
+            let list = self.string_list("a destination URL")?;
+            if !self.eat(&Token::RParen) {
+                return Err(self.error("expected , or ) in the destination list"));
+            }
+            list
+        } else {
+            vec![self.string("a destination URL")?]
+        };
+        let as_of = self.as_of()?;
+        let mut incremental_from = Vec::new();
+        if self.eat_kw("INCREMENTAL") {
+            self.expect_kw("FROM", "expected FROM after INCREMENTAL")?;
+            incremental_from = self.string_list("a previous backup's URL")?;
+        }
+        let mut opts = self.with_options(&[("revision_history", OptKind::Flag), ("encryption_passphrase", OptKind::Value)])?;
+        let options = BackupOptions {
+            revision_history: opts.remove("revision_history").is_some(),
+            encryption_passphrase: take_str(&mut opts, "encryption_passphrase").map(Secret),
+        };
+        Ok(BackupStmt { targets, to, as_of, incremental_from, options })
+    }
+
+    fn restore(&mut self) -> Result<RestoreStmt> {
+        let targets = self.targets("FROM")?;
+        self.expect_kw("FROM", "expected FROM and the backup's location")?;
+        if self.peek() == Some(&Token::LParen) {
+            return Err(self.error("locality-aware RESTORE from a parenthesised list of URLs is not supported"));
+        }
+        let from = self.string_list("a backup URL")?;
+        let as_of = self.as_of()?;
+        let mut opts = self.with_options(&[
+            ("into_db", OptKind::Value),
+            ("skip_missing_foreign_keys", OptKind::Flag),
+            ("skip_missing_sequences", OptKind::Flag),
+            ("skip_missing_views", OptKind::Flag),
+            ("encryption_passphrase", OptKind::Value),
+        ])?;
+        let options = RestoreOptions {
+            into_db: take_str(&mut opts, "into_db"),
+            skip_missing_foreign_keys: opts.remove("skip_missing_foreign_keys").is_some(),
+            skip_missing_sequences: opts.remove("skip_missing_sequences").is_some(),
+            skip_missing_views: opts.remove("skip_missing_views").is_some(),
+            encryption_passphrase: take_str(&mut opts, "encryption_passphrase").map(Secret),
+        };
+        Ok(RestoreStmt { targets, from, as_of, options })
+    }
+
+    fn show(&mut self) -> Result<Statement> {
+        if self.eat_kw("JOBS") {
+            return Ok(Statement::ShowJobs);
+        }
+        if self.is_kw("BACKUPS") {
+            return Err(self.error("SHOW BACKUPS IN is not supported; use SHOW BACKUP 'location'"));
+        }
+        self.expect_kw("BACKUP", "expected BACKUP or JOBS after SHOW")?;
+        let kind = match self.kw().as_deref() {
+            Some("SCHEMAS") => ShowBackupKind::Schemas,
+            Some("FILES") => ShowBackupKind::Files,
+            Some("RANGES") => ShowBackupKind::Ranges,
+            _ => ShowBackupKind::Objects,
+        };
+        if kind != ShowBackupKind::Objects {
+            self.pos += 1;
+        }
+        let location = self.string("the backup's location")?;
+        let mut opts = self.with_options(&[("privileges", OptKind::Flag), ("encryption_passphrase", OptKind::Value)])?;
+        Ok(Statement::ShowBackup(ShowBackupStmt {
+            kind,
+            location,
+            with_privileges: opts.remove("privileges").is_some(),
+            encryption_passphrase: take_str(&mut opts, "encryption_passphrase").map(Secret),
+        }))
+    }
+
+    fn job_id(&mut self) -> Result<u64> {
+        match self.peek() {
+            Some(Token::Number(n, _)) => match n.parse::<u64>() {
+                Ok(id) => {
+                    self.pos += 1;
+                    Ok(id)
+                }
+                Err(_) => Err(self.error("a job ID is a non-negative integer")),
+            },
+            _ => Err(self.error("expected a job ID")),
+        }
+    }
+
+    /// Targets up to `stop` (`TO` or `FROM`); none means the whole cluster.
+    fn targets(&mut self, stop: &str) -> Result<Targets> {
+        if self.is_kw(stop) {
+            return Ok(Targets::Cluster);
+        }
+        if self.eat_kw("DATABASE") {
+            let mut names = vec![self.ident("a database name")?];
+            while self.eat(&Token::Comma) {
+                names.push(self.ident("a database name")?);
+            }
+            return Ok(Targets::Databases(names));
+        }
+        self.eat_kw("TABLE");
+        let mut patterns = vec![self.pattern()?];
+        while self.eat(&Token::Comma) {
+            patterns.push(self.pattern()?);
+        }
+        Ok(Targets::Tables(patterns))
+    }
+
+    /// `t`, `db.t`, `db.*`, `db.public.t`, `db.public.*`.
+    fn pattern(&mut self) -> Result<TablePattern> {
+        if self.peek() == Some(&Token::Mul) {
+            return Err(self.error("a bare * is not supported: name the database, as in db.*"));
+        }
+        let first = self.ident("a table name")?;
+        if !self.eat(&Token::Period) {
+            return Ok(TablePattern::Table { database: None, table: first });
+        }
+        if self.eat(&Token::Mul) {
+            return Ok(TablePattern::AllTablesIn(first));
+        }
+        let schema_at = self.pos;
+        let second = self.ident("a table name or * after '.'")?;
+        if !self.eat(&Token::Period) {
+            return Ok(TablePattern::Table { database: Some(first), table: second });
+        }
+        if second != "public" {
+            return Err(self.error_at(schema_at, "user-defined schemas are not supported: only db.public.table"));
+        }
+        if self.eat(&Token::Mul) {
+            return Ok(TablePattern::AllTablesIn(first));
+        }
+        let table = self.ident("a table name or * after '.'")?;
+        Ok(TablePattern::Table { database: Some(first), table })
+    }
+
+    /// `AS OF SYSTEM TIME (str | number | '-' number)`, if present.
+    fn as_of(&mut self) -> Result<Option<AsOf>> {
+        if !self.eat_kw("AS") {
+            return Ok(None);
+        }
+        for k in ["OF", "SYSTEM", "TIME"] {
+            self.expect_kw(k, "expected AS OF SYSTEM TIME")?;
+        }
+        let text = match self.peek() {
+            Some(Token::SingleQuotedString(s)) | Some(Token::EscapedStringLiteral(s)) | Some(Token::Number(s, _)) => {
+                let s = s.clone();
+                self.pos += 1;
+                s
+            }
+            Some(Token::Minus) => match self.toks.get(self.pos + 1).map(|t| &t.token) {
+                Some(Token::Number(n, _)) => {
+                    let s = format!("-{n}");
+                    self.pos += 2;
+                    s
+                }
+                _ => return Err(self.error_at(self.pos + 1, "expected a number after '-'")),
+            },
+            _ => return Err(self.error("AS OF SYSTEM TIME expects a string literal or a decimal timestamp")),
+        };
+        Ok(Some(AsOf(text)))
+    }
+
+    /// `WITH option, …` or `WITH OPTIONS (option, …)`, checked against `spec`: unknown,
+    /// duplicate, missing value and unexpected value are errors at the offending token.
+    fn with_options(&mut self, spec: &[(&'static str, OptKind)]) -> Result<BTreeMap<&'static str, OptValue>> {
+        let mut out = BTreeMap::new();
+        if !self.eat_kw("WITH") {
+            return Ok(out);
+        }
+        let parens = if self.eat_kw("OPTIONS") {
+            if !self.eat(&Token::LParen) {
+                return Err(self.error("expected ( after WITH OPTIONS"));
+            }
+            true
+        } else {
+            false
+        };
+        loop {
+            let (name, quoted) = match self.peek() {
+                Some(Token::Word(w)) if !w.value.is_empty() => (w.value.to_ascii_lowercase(), false),
+                Some(Token::SingleQuotedString(s)) if !s.is_empty() => (s.to_ascii_lowercase(), true),
+                _ => return Err(self.error("expected an option name")),
+            };
+            let Some(&(key, kind)) = spec.iter().find(|(k, _)| *k == name) else {
+                let known: Vec<&str> = spec.iter().map(|(k, _)| *k).collect();
+                // A string literal is never echoed: it might be a misplaced secret.
+                let shown = if quoted { String::new() } else { format!(" {name:?}") };
+                return Err(self.error(format!("unknown option{shown} (expected one of: {})", known.join(", "))));
+            };
+            if out.contains_key(key) {
+                return Err(self.error(format!("option {key:?} specified more than once")));
+            }
+            self.pos += 1;
+            let value = match kind {
+                OptKind::Flag => {
+                    if self.peek() == Some(&Token::Eq) {
+                        return Err(self.error(format!("option {key:?} takes no value")));
+                    }
+                    OptValue::Flag
+                }
+                OptKind::Value => {
+                    if !self.eat(&Token::Eq) {
+                        return Err(self.error(format!("option {key:?} requires a value: {key} = '…'")));
+                    }
+                    match self.peek() {
+                        Some(Token::SingleQuotedString(s)) | Some(Token::EscapedStringLiteral(s)) => {
+                            let s = s.clone();
+                            self.pos += 1;
+                            OptValue::Str(s)
+                        }
+                        _ => return Err(self.error(format!("option {key:?} requires a string value: {key} = '…'"))),
+                    }
+                }
+            };
+            out.insert(key, value);
+            if !self.eat(&Token::Comma) {
+                break;
+            }
+        }
+        if parens && !self.eat(&Token::RParen) {
+            return Err(self.error("expected , or ) in WITH OPTIONS (…)"));
+        }
+        Ok(out)
+    }
+}
+
+/// How a token is shown in an error: words, numbers and punctuation as written, every kind of
+/// string literal as `'…'`.
+fn near_text(t: &Token) -> String {
+    match t {
+        Token::SingleQuotedString(_)
+        | Token::DoubleQuotedString(_)
+        | Token::TripleSingleQuotedString(_)
+        | Token::TripleDoubleQuotedString(_)
+        | Token::DollarQuotedString(_)
+        | Token::SingleQuotedByteStringLiteral(_)
+        | Token::DoubleQuotedByteStringLiteral(_)
+        | Token::TripleSingleQuotedByteStringLiteral(_)
+        | Token::TripleDoubleQuotedByteStringLiteral(_)
+        | Token::SingleQuotedRawStringLiteral(_)
+        | Token::DoubleQuotedRawStringLiteral(_)
+        | Token::TripleSingleQuotedRawStringLiteral(_)
+        | Token::TripleDoubleQuotedRawStringLiteral(_)
+        | Token::NationalStringLiteral(_)
+        | Token::EscapedStringLiteral(_)
+        | Token::UnicodeStringLiteral(_)
+        | Token::HexStringLiteral(_) => "'…'".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn take_str(opts: &mut BTreeMap<&'static str, OptValue>, key: &str) -> Option<String> {
+    match opts.remove(key) {
+        Some(OptValue::Str(s)) => Some(s),
+        _ => None,
+    }
+}

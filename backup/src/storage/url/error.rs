@@ -1,0 +1,105 @@
+//! The one error type of storage URLs. No variant ever holds a secret value: only parameter
+//! names, schemes, hosts and the `AUTH` value are shown.
+
+use super::Scheme;
+
+/// Why a storage URL was refused. No variant ever holds a secret value: parameter names,
+/// schemes and hosts are shown, values only for `AUTH`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// The text is not a URL at all (the `url` crate's reason; the text is not repeated).
+    #[error("invalid storage URL: {reason}")]
+    Invalid {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A scheme outside the seed's table.
+    #[error("unsupported storage scheme {scheme:?} (supported: s3, gs, azure, http, https, nodelocal)")]
+    UnsupportedScheme {
+        /// The scheme as written.
+        scheme: String,
+    },
+    /// The bucket, container, server or node is missing.
+    #[error("{scheme} URL is missing its {what}")]
+    MissingHost {
+        /// The URL's scheme.
+        scheme: Scheme,
+        /// What the host stands for in this scheme.
+        what: &'static str,
+    },
+    /// A `nodelocal` host that is neither a node id nor `self`.
+    #[error("nodelocal URL host {host:?} must be a node ID (from 1) or \"self\"")]
+    BadNodelocalHost {
+        /// The host as written.
+        host: String,
+    },
+    /// Credentials in `user:password@`: the services take them as parameters.
+    #[error("{scheme} URL must not carry credentials before the host (user:password@); use the URL parameters")]
+    UserInfo {
+        /// The URL's scheme.
+        scheme: Scheme,
+    },
+    /// A `#fragment`: usually an unencoded `#` inside a parameter value.
+    #[error("storage URL must not contain '#' (URI-encode it as %23 in parameter values)")]
+    Fragment,
+    /// A path with `.`, `..` or empty components.
+    #[error("invalid path in {scheme} URL: {reason}")]
+    BadPath {
+        /// The URL's scheme.
+        scheme: Scheme,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A parameter this scheme does not take.
+    #[error("unknown parameter {name} in {scheme} URL (accepted: {accepted})")]
+    UnknownParameter {
+        /// The URL's scheme.
+        scheme: Scheme,
+        /// The parameter's name.
+        name: String,
+        /// The parameters the scheme takes, or "none".
+        accepted: String,
+    },
+    /// The same parameter twice.
+    #[error("parameter {name} given more than once")]
+    DuplicateParameter {
+        /// The parameter's name.
+        name: String,
+    },
+    /// A required parameter is absent or empty.
+    #[error("{scheme} URL is missing the {name} parameter ({why})")]
+    MissingParameter {
+        /// The URL's scheme.
+        scheme: Scheme,
+        /// The parameter's name.
+        name: &'static str,
+        /// Why it is required.
+        why: &'static str,
+    },
+    /// A parameter value that cannot be used (the value itself is shown only if not secret).
+    #[error("invalid value for {name}: {reason}")]
+    BadParameterValue {
+        /// The parameter's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `--external-io-disable-http`.
+    #[error("external http access disabled")]
+    HttpDisabled,
+    /// `--external-io-disable-http` also refuses custom S3 endpoints.
+    #[error("custom endpoints disallowed")]
+    CustomEndpointDisabled,
+    /// `--external-io-disable-implicit-credentials`.
+    #[error("implicit credentials disallowed")]
+    ImplicitCredentialsDisabled,
+    /// `--external-io-dir=disabled`.
+    #[error("local file access is disabled")]
+    LocalFileAccessDisabled,
+    /// A `nodelocal` path that leaves the external-io directory.
+    #[error("local file access to paths outside of external-io-dir is not allowed: {path}")]
+    OutsideExternalIoDir {
+        /// The relative path as given.
+        path: String,
+    },
+}

@@ -1,0 +1,293 @@
+use super::*;
+use proptest::prelude::*;
+use std::path::{Path, PathBuf};
+
+fn ok(text: &str) -> StorageUrl {
+    match StorageUrl::parse(text) {
+        Ok(u) => u,
+        Err(e) => panic!("{text:?}: {e}"),
+    }
+}
+
+fn err(text: &str) -> UrlError {
+    match StorageUrl::parse(text) {
+        Ok(u) => panic!("{text:?} parsed as {u:?}"),
+        Err(e) => e,
+    }
+}
+
+/// base64 of `{"type": "service_account"}`.
+const KEY_B64: &str = "eyJ0eXBlIjogInNlcnZpY2VfYWNjb3VudCJ9";
+
+#[test]
+fn seed_example_urls() {
+    let s3 = ok("s3://acme-co/employees.sql?AWS_ACCESS_KEY_ID=123&AWS_SECRET_ACCESS_KEY=456");
+    assert_eq!((s3.scheme(), s3.host(), s3.path()), (Scheme::S3, "acme-co", "employees.sql"));
+    assert_eq!(s3.param("AWS_SECRET_ACCESS_KEY"), Some("456"));
+    assert_eq!(s3.auth(), Some(Auth::Specified));
+    let az = ok("azure://employees.sql?AZURE_ACCOUNT_KEY=123&AZURE_ACCOUNT_NAME=acme-co");
+    assert_eq!((az.scheme(), az.host(), az.path()), (Scheme::Azure, "employees.sql", ""));
+    let gs = ok("gs://acme-co/employees.sql");
+    assert_eq!((gs.scheme(), gs.host(), gs.path(), gs.auth()), (Scheme::Gs, "acme-co", "employees.sql", None));
+    let http = ok("http://localhost:8080/employees.sql");
+    assert_eq!((http.scheme(), http.host(), http.port(), http.path()), (Scheme::Http, "localhost", Some(8080), "employees.sql"));
+    let n1 = ok("nodelocal://1/path/employees");
+    assert_eq!((n1.nodelocal_target(), n1.path()), (Some(NodelocalTarget::Node(1)), "path/employees"));
+    let ns = ok("nodelocal://self/nfsmount/backups/employees");
+    assert_eq!((ns.nodelocal_target(), ns.path()), (Some(NodelocalTarget::SelfNode), "nfsmount/backups/employees"));
+    // The seed's BACKUP examples' destinations.
+    ok("gs://acme-co-backup/test-cluster");
+    ok("gs://acme-co-backup/database-bank-2017-03-27-weekly");
+}
+
+#[test]
+fn every_scheme_and_parameter() {
+    let s3 = ok("s3://b/p?AUTH=implicit");
+    assert_eq!(s3.auth(), Some(Auth::Implicit));
+    let s3 = ok("s3://b/p?AWS_ACCESS_KEY_ID=a&AWS_SECRET_ACCESS_KEY=s&AWS_SESSION_TOKEN=t&AWS_REGION=us-east-1&AWS_ENDPOINT=http%3A%2F%2Fminio%3A9000");
+    assert_eq!(s3.param("AWS_ENDPOINT"), Some("http://minio:9000"));
+    assert_eq!(s3.param("AWS_REGION"), Some("us-east-1"));
+    assert_eq!(s3.param("AWS_SESSION_TOKEN"), Some("t"));
+    ok("s3://b/p?AUTH=specified&AWS_ACCESS_KEY_ID=a&AWS_SECRET_ACCESS_KEY=s");
+    assert_eq!(ok("gs://b/p?AUTH=default").auth(), Some(Auth::Default));
+    assert_eq!(ok("gs://b/p?AUTH=implicit").auth(), Some(Auth::Implicit));
+    let gs = ok(&format!("gs://b/p?AUTH=specified&CREDENTIALS={KEY_B64}"));
+    assert_eq!(gs.auth(), Some(Auth::Specified));
+    ok(&format!("gs://b/p?AUTH=specified&CREDENTIALS={KEY_B64}%3D%3D")); // padded, URI-encoded
+    let https = ok("https://example.com/backups/");
+    assert_eq!((https.scheme(), https.host(), https.path(), https.port()), (Scheme::Https, "example.com", "backups", None));
+    assert_eq!(ok("nodelocal://12/x").nodelocal_target(), Some(NodelocalTarget::Node(12)));
+    assert_eq!(ok("nodelocal://1").path(), "");
+    // Dot segments are resolved by the URL standard, never above the root.
+    assert_eq!(ok("nodelocal://1/a/%2e%2e/b").path(), "b");
+    assert_eq!(ok("nodelocal://1/../../b").path(), "b");
+}
+
+#[test]
+fn every_error() {
+    let cases: Vec<(&str, UrlError)> = vec![
+        ("not a url", UrlError::Invalid { reason: "relative URL without a base".into() }),
+        ("ftp://h/p", UrlError::UnsupportedScheme { scheme: "ftp".into() }),
+        ("s3:///p?AUTH=implicit", UrlError::MissingHost { scheme: Scheme::S3, what: "bucket name" }),
+        ("azure:///p", UrlError::MissingHost { scheme: Scheme::Azure, what: "container name" }),
+        (
+            "nodelocal:///p",
+            UrlError::MissingHost { scheme: Scheme::Nodelocal, what: "node ID (use nodelocal://1/path or nodelocal://self/path)" },
+        ),
+        ("nodelocal://0/p", UrlError::BadNodelocalHost { host: "0".into() }),
+        ("nodelocal://node1/p", UrlError::BadNodelocalHost { host: "node1".into() }),
+        ("nodelocal://1/p?AUTH=implicit", UrlError::UnknownParameter { scheme: Scheme::Nodelocal, name: "AUTH".into(), accepted: "none".into() }),
+        ("http://h/p?x=1", UrlError::UnknownParameter { scheme: Scheme::Http, name: "x".into(), accepted: "none".into() }),
+        (
+            "s3://b/p?AUTH=implicit&AWS_BOGUS=1",
+            UrlError::UnknownParameter { scheme: Scheme::S3, name: "AWS_BOGUS".into(), accepted: S3_PARAMS.join(", ") },
+        ),
+        ("gs://b/p?AWS_REGION=x", UrlError::UnknownParameter { scheme: Scheme::Gs, name: "AWS_REGION".into(), accepted: "AUTH, CREDENTIALS".into() }),
+        ("s3://b/p?AUTH=implicit&AUTH=implicit", UrlError::DuplicateParameter { name: "AUTH".into() }),
+        (
+            "s3://b/p",
+            UrlError::MissingParameter { scheme: Scheme::S3, name: "AWS_ACCESS_KEY_ID", why: "required unless AUTH=implicit" },
+        ),
+        (
+            "s3://b/p?AWS_ACCESS_KEY_ID=a&AWS_SECRET_ACCESS_KEY=",
+            UrlError::MissingParameter { scheme: Scheme::S3, name: "AWS_SECRET_ACCESS_KEY", why: "required unless AUTH=implicit" },
+        ),
+        ("gs://b/p?AUTH=specified", UrlError::MissingParameter { scheme: Scheme::Gs, name: "CREDENTIALS", why: "required when AUTH=specified" }),
+        (
+            "azure://c/p?AZURE_ACCOUNT_KEY=k",
+            UrlError::MissingParameter { scheme: Scheme::Azure, name: "AZURE_ACCOUNT_NAME", why: "always required" },
+        ),
+        (
+            "azure://c/p?AZURE_ACCOUNT_NAME=n",
+            UrlError::MissingParameter { scheme: Scheme::Azure, name: "AZURE_ACCOUNT_KEY", why: "always required" },
+        ),
+        ("s3://b/p?AUTH=sometimes", UrlError::BadParameterValue {
+            name: "AUTH".into(),
+            reason: "unsupported value \"sometimes\" for s3 (expected specified or implicit)".into(),
+        }),
+        ("s3://b/p?AUTH=default", UrlError::BadParameterValue {
+            name: "AUTH".into(),
+            reason: "unsupported value \"default\" for s3 (expected specified or implicit)".into(),
+        }),
+        ("s3://b/p?AUTH=implicit&AWS_ENDPOINT=minio", UrlError::BadParameterValue {
+            name: "AWS_ENDPOINT".into(),
+            reason: "must be an http:// or https:// URL".into(),
+        }),
+        ("s3://user:pw@b/p?AUTH=implicit", UrlError::UserInfo { scheme: Scheme::S3 }),
+        ("gs://b/p#frag", UrlError::Fragment),
+        ("gs://b/a//c", UrlError::BadPath { scheme: Scheme::Gs, reason: "empty path component".into() }),
+        ("nodelocal://1/a%2F..%2Fb", UrlError::BadPath { scheme: Scheme::Nodelocal, reason: "\"..\" path component".into() }),
+        ("s3://b:99/p?AUTH=implicit", UrlError::Invalid { reason: "s3 URL must not have a port".into() }),
+    ];
+    for (text, want) in cases {
+        assert_eq!(err(text), want, "{text:?}");
+    }
+    for bad_creds in ["!!!", "aGVsbG8=", "a"] {
+        // invalid base64; valid base64 of "hello" (not a JSON object); impossible length
+        match err(&format!("gs://b/p?AUTH=specified&CREDENTIALS={bad_creds}")) {
+            UrlError::BadParameterValue { name, .. } => assert_eq!(name, "CREDENTIALS"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn values_are_percent_decoded() {
+    let u = ok("s3://b/my%20dir/f?AWS_ACCESS_KEY_ID=a%2Bb&AWS_SECRET_ACCESS_KEY=x%2Fy%3Dz%26w+v");
+    assert_eq!(u.param("AWS_ACCESS_KEY_ID"), Some("a+b"));
+    assert_eq!(u.param("AWS_SECRET_ACCESS_KEY"), Some("x/y=z&w v"));
+    assert_eq!(u.path(), "my dir/f");
+    // Re-rendered text decodes to the same URL.
+    assert_eq!(ok(&u.expose()), u);
+}
+
+#[test]
+fn redaction() {
+    let u = ok("s3://b/p?AWS_ACCESS_KEY_ID=id&AWS_SECRET_ACCESS_KEY=s3cr3t&AWS_SESSION_TOKEN=t0k3n&AWS_REGION=r");
+    assert_eq!(u.redacted(), "s3://b/p?AWS_ACCESS_KEY_ID=id&AWS_REGION=r&AWS_SECRET_ACCESS_KEY=redacted&AWS_SESSION_TOKEN=redacted");
+    assert_eq!(u.to_string(), u.redacted());
+    assert!(!format!("{u:?}").contains("s3cr3t"));
+    assert_eq!(u.without_credentials(), "s3://b/p?AWS_REGION=r");
+    let az = ok("azure://c/p?AZURE_ACCOUNT_NAME=n&AZURE_ACCOUNT_KEY=k3y");
+    assert_eq!(az.redacted(), "azure://c/p?AZURE_ACCOUNT_KEY=redacted&AZURE_ACCOUNT_NAME=n");
+    let gs = ok(&format!("gs://b/p?AUTH=specified&CREDENTIALS={KEY_B64}"));
+    assert_eq!(gs.redacted(), "gs://b/p?AUTH=specified&CREDENTIALS=redacted");
+    assert_eq!(redact_location("s3://b/p?AWS_SECRET_ACCESS_KEY=s3cr3t"), "s3://b/p?AWS_SECRET_ACCESS_KEY=redacted");
+    assert_eq!(redact_location("garbage s3cr3t"), "redacted");
+    assert!(!redact_location("s3://b/p?aws_secret_access_key=s3cr3t").contains("s3cr3t"));
+}
+
+#[test]
+fn errors_never_contain_secrets() {
+    for text in [
+        "s3://b/p?AWS_SECRET_ACCESS_KEY=s3cr3t",
+        "s3://b/p?AWS_SECRET_ACCESS_KEY=s3cr3t&AWS_SECRET_ACCESS_KEY=s3cr3t",
+        "s3://b/p?AWS_ACCESS_KEY_ID=a&AWS_SECRET_ACCESS_KEY=s3cr3t&BOGUS=1",
+        "gs://b/p?AUTH=specified&CREDENTIALS=s3cr3t!",
+        "azure://c/p?AZURE_ACCOUNT_KEY=s3cr3t",
+        "s3://u:s3cr3t@b/p",
+        "s3://b/p?AWS_SECRET_ACCESS_KEY=s3#cr3t",
+        "http://h:99999999/s3cr3t",
+    ] {
+        let e = err(text);
+        assert!(!e.to_string().contains("s3cr3t") && !e.to_string().contains("cr3t"), "{text}: {e}");
+    }
+}
+
+#[test]
+fn join_builds_subdirectories() {
+    let u = ok("nodelocal://1/dest");
+    let inc = u.join("20200327/100000.00").unwrap();
+    assert_eq!(inc.path(), "dest/20200327/100000.00");
+    assert_eq!(inc.redacted(), "nodelocal://1/dest/20200327/100000.00");
+    assert_eq!(ok("gs://b").join("x").unwrap().path(), "x");
+    assert_eq!(u.join("/").unwrap(), u);
+    for bad in ["..", "a/../b", "a//b", "."] {
+        assert!(matches!(u.join(bad), Err(UrlError::BadPath { .. })), "{bad}");
+    }
+    // Secrets survive a join (the backend needs them) but stay redacted in print.
+    let s3 = ok("s3://b/p?AWS_ACCESS_KEY_ID=a&AWS_SECRET_ACCESS_KEY=s3cr3t").join("sub").unwrap();
+    assert_eq!(s3.param("AWS_SECRET_ACCESS_KEY"), Some("s3cr3t"));
+    assert_eq!(s3.to_string(), "s3://b/p/sub?AWS_ACCESS_KEY_ID=a&AWS_SECRET_ACCESS_KEY=redacted");
+}
+
+#[test]
+fn settings_refuse_urls() {
+    let all = ExternalIoSettings::default();
+    let strict = ExternalIoSettings { external_io_dir: None, disable_http: true, disable_implicit_credentials: true };
+    let refused = [
+        ("http://h/p", UrlError::HttpDisabled, "external http access disabled"),
+        ("https://h/p", UrlError::HttpDisabled, "external http access disabled"),
+        ("s3://b/p?AUTH=implicit&AWS_ENDPOINT=http://minio:9000", UrlError::CustomEndpointDisabled, "custom endpoints disallowed"),
+        ("s3://b/p?AUTH=implicit", UrlError::ImplicitCredentialsDisabled, "implicit credentials disallowed"),
+        ("gs://b/p?AUTH=implicit", UrlError::ImplicitCredentialsDisabled, "implicit credentials disallowed"),
+        ("nodelocal://1/p", UrlError::LocalFileAccessDisabled, "local file access is disabled"),
+        ("nodelocal://self/p", UrlError::LocalFileAccessDisabled, "local file access is disabled"),
+    ];
+    for (text, want, msg) in refused {
+        let u = ok(text);
+        assert_eq!(all.check(&u), Ok(()), "{text}");
+        let e = strict.check(&u).unwrap_err();
+        assert_eq!(e, want, "{text}");
+        assert_eq!(e.to_string(), msg);
+    }
+    for text in ["s3://b/p?AWS_ACCESS_KEY_ID=a&AWS_SECRET_ACCESS_KEY=s", "gs://b/p?AUTH=default", "azure://c?AZURE_ACCOUNT_NAME=n&AZURE_ACCOUNT_KEY=k"] {
+        assert_eq!(strict.check(&ok(text)), Ok(()), "{text}");
+    }
+}
+
+#[test]
+fn confine_stays_inside_the_external_io_dir() {
+    let dir = Path::new("/data/extern");
+    assert_eq!(confine(dir, "path/employees").unwrap(), PathBuf::from("/data/extern/path/employees"));
+    assert_eq!(confine(dir, "/a/./b/../c/").unwrap(), PathBuf::from("/data/extern/a/c"));
+    assert_eq!(confine(dir, "").unwrap(), PathBuf::from("/data/extern"));
+    for bad in ["..", "../x", "a/../../x", "/../etc/passwd", "a\0b"] {
+        let e = confine(dir, bad).unwrap_err();
+        assert!(matches!(e, UrlError::OutsideExternalIoDir { .. }), "{bad}");
+    }
+}
+
+#[test]
+fn base64_decoder() {
+    assert_eq!(decode_base64("aGVsbG8=").as_deref(), Some(&b"hello"[..]));
+    assert_eq!(decode_base64("aGVsbG8").as_deref(), Some(&b"hello"[..]));
+    assert_eq!(decode_base64("").as_deref(), Some(&b""[..]));
+    assert_eq!(decode_base64("+/+/").as_deref(), Some(&[0xfb, 0xff, 0xbf][..]));
+    assert_eq!(decode_base64("a==="), None);
+    assert_eq!(decode_base64("a-b_"), None);
+}
+
+fn secret_text() -> impl Strategy<Value = String> {
+    // A marker that no rendering produces, plus characters that need encoding.
+    "[A-Za-z0-9+/=&?# %]{4,16}".prop_map(|s| format!("ZqX{s}"))
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+proptest! {
+    #[test]
+    fn parse_never_panics(s in any::<String>()) {
+        if let Ok(u) = StorageUrl::parse(&s) {
+            let _ = (u.redacted(), u.without_credentials(), u.join("a/b"));
+        }
+        let _ = redact_location(&s);
+    }
+
+    #[test]
+    fn parse_never_panics_on_url_like_text(s in "(s3|gs|azure|http|https|nodelocal|x)://[a-z0-9%./?&=#@:+-]{0,40}") {
+        let _ = StorageUrl::parse(&s);
+        let _ = redact_location(&s);
+    }
+
+    #[test]
+    fn redacted_never_contains_a_secret(
+        secret in secret_text(),
+        which in 0usize..4,
+        extra in "[A-Za-z_]{0,8}",
+    ) {
+        let s = enc(&secret);
+        let text = match which {
+            0 => format!("s3://b/p?AWS_ACCESS_KEY_ID=id&AWS_SECRET_ACCESS_KEY={s}"),
+            1 => format!("s3://b/p?AUTH=implicit&AWS_SESSION_TOKEN={s}"),
+            2 => format!("azure://c/p?AZURE_ACCOUNT_NAME=n&AZURE_ACCOUNT_KEY={s}"),
+            _ => format!("gs://b/p?AUTH=specified&CREDENTIALS={s}"),
+        };
+        let with_extra = format!("{text}&{extra}=1");
+        for t in [text.as_str(), with_extra.as_str()] {
+            let shown = redact_location(t);
+            prop_assert!(!shown.contains(&secret) && !shown.contains(&s) && !shown.contains("ZqX"), "{} -> {}", t, shown);
+            match StorageUrl::parse(t) {
+                Ok(u) => {
+                    prop_assert_eq!(u.param(SECRET_PARAMS.iter().find(|p| u.param(p).is_some()).copied().unwrap_or("")), Some(secret.as_str()));
+                    let r = u.redacted();
+                    let shown = format!("{} {:?} {}", r, u, u);
+                    prop_assert!(!shown.contains("ZqX"), "{}", shown);
+                }
+                Err(e) => prop_assert!(!e.to_string().contains("ZqX"), "{}", e),
+            }
+        }
+    }
+}
