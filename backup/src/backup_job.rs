@@ -53,6 +53,7 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
         Ok(r) => r,
         Err(_) => return Ok(RunOutcome::NotCoordinator),
     };
+    env.event("job-claimed", format!("job {id} by n{node}"));
     let details = record.payload.clone();
     let lost = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
@@ -64,6 +65,7 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
         Err(e) => RunOutcome::Failed(e.to_string()),
     };
     finish(env, id, &outcome).await?;
+    env.event("job-run-ended", format!("job {id} on n{node}: {outcome:?}"));
     Ok(outcome)
 }
 
@@ -179,10 +181,15 @@ async fn coordinate(env: &Env, id: JobId, details: &BackupDetails, lost: &Atomic
     let (_, storage) = crate::plan::open_location(env, &details.destination)?;
     // A previous coordinator may have finished the manifest and died before recording success.
     if let Some(manifest) = read_manifest_if_ours(&*storage, details).await {
+        env.event("job-found-manifest", format!("job {id}: a previous coordinator wrote the manifest and died before recording success"));
+        remove_checkpoint(env, &*storage).await;
         return Ok(RunOutcome::Succeeded(totals(&manifest)));
     }
     let checkpoint = match read_checkpoint(&*storage, details).await {
-        Some(c) => c,
+        Some(c) => {
+            env.event("job-resumed-from-checkpoint", format!("job {id}: {} spans done, {} to go", c.completed_spans.len(), c.remaining_spans().len()));
+            c
+        }
         None => Checkpoint::new(plan_manifest(details)),
     };
     let attempt = env.kv.now().wall;
@@ -237,8 +244,25 @@ async fn coordinate(env: &Env, id: JobId, details: &BackupDetails, lost: &Atomic
     let cp = checkpoint.lock().await.clone();
     let manifest = cp.into_manifest().map_err(|e| BackupError::Internal(format!("job {id}: finished checkpoint is not a valid manifest: {e}")))?;
     write_verified(env, &*storage, MANIFEST_NAME, manifest.encode()).await?;
-    let _ = storage.delete(CHECKPOINT_NAME).await;
+    env.event("job-manifest-written", format!("job {id}: {} files", manifest.files.len()));
+    remove_checkpoint(env, &*storage).await;
     Ok(RunOutcome::Succeeded(totals(&manifest)))
+}
+
+/// The manifest replaces the checkpoint. A checkpoint left behind would do no harm (readers look
+/// for the manifest first) but would misreport the destination as busy: retry a while.
+async fn remove_checkpoint(env: &Env, storage: &dyn ExternalStorage) {
+    let mut backoff = Duration::from_millis(50);
+    for _ in 0..20 {
+        match storage.delete(CHECKPOINT_NAME).await {
+            Ok(()) => return,
+            Err(e) if !e.is_retryable() => return,
+            Err(_) => {
+                env.sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -21,6 +21,20 @@ pub trait Runtime: Send + Sync {
     fn spawn(&self, fut: BoxFuture<'static, ()>);
 }
 
+/// Where a node reports what its jobs do (claimed, adopted, checkpointed, finished): the
+/// simulator's trace, a real process's log. Never given a secret.
+pub trait EventLog: Send + Sync {
+    /// Records one event.
+    fn event(&self, what: &str, detail: String);
+}
+
+/// An [`EventLog`] that drops everything.
+pub struct NoEventLog;
+
+impl EventLog for NoEventLog {
+    fn event(&self, _what: &str, _detail: String) {}
+}
+
 /// Tunables of the job system.
 #[derive(Clone, Debug)]
 pub struct JobSettings {
@@ -55,12 +69,19 @@ pub struct Env {
     pub cluster_id: String,
     /// Job system tunables.
     pub jobs: JobSettings,
+    /// Where job events go.
+    pub log: Arc<dyn EventLog>,
 }
 
 impl Env {
     /// This node's id.
     pub fn node(&self) -> model::NodeId {
         self.kv.node_id()
+    }
+
+    /// Records a job event.
+    pub fn event(&self, what: &str, detail: String) {
+        self.log.event(what, detail)
     }
 
     /// Sleeps on the host's clock.

@@ -338,7 +338,7 @@ mod tests {
     #[test]
     fn leases_exclude_other_nodes_until_they_lapse() {
         let mut r = rec(JobStatus::Running);
-        let t = |n| Timestamp::from_nanos(n * 1_000_000_000);
+        let t = |n: u64| Timestamp::from_nanos(n * 1_000_000_000);
         claim(&mut r, t(1), 1, Duration::from_secs(10)).unwrap();
         assert!(holds(&r, t(5), 1));
         assert!(claim(&mut r, t(5), 2, Duration::from_secs(10)).is_err());

@@ -13,5 +13,8 @@ pub mod storage;
 pub mod backup_job;
 pub mod env;
 pub mod error;
+pub mod exec;
 pub mod jobs;
 pub mod plan;
+pub mod restore;
+pub mod show;

@@ -15,7 +15,6 @@ use crate::statement::{BackupStmt, TablePattern, Targets};
 use crate::storage::url::StorageUrl;
 use crate::storage::ExternalStorage;
 use model::catalog::{Catalog, DatabaseDescriptor, Descriptor, TableDescriptor};
-use model::key::merge_spans;
 use model::{MvccError, MvccFilter, Span, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -217,7 +216,12 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     let catalog = catalog_at(env, end_time).await?;
     let resolved = resolve_targets(&catalog, &stmt.targets, &ctx.database)?;
     check_dependencies(&catalog, &resolved.tables)?;
-    let spans = merge_spans(&resolved.tables.iter().filter(|t| !t.is_view()).map(|t| t.span()).collect::<Vec<_>>());
+    // One span per table, never merged across tables (CockroachDB's ranges split at table
+    // boundaries too): a data file then holds one table's keys, so SHOW BACKUP can give each
+    // table its own size and row count.
+    let mut spans: Vec<Span> = resolved.tables.iter().filter(|t| !t.is_view()).map(|t| t.span()).collect();
+    spans.sort();
+    spans.dedup();
     for span in &spans {
         let threshold = env.kv.gc_threshold(span).await?;
         if !threshold.is_zero() && end_time <= threshold {

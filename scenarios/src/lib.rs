@@ -4,6 +4,7 @@
 //! A scenario is setup → run under faults → check, and it never trusts the system under test:
 //! every check compares what the database answered with what the workload itself recorded.
 
+pub mod backup_scenario;
 pub mod check;
 pub mod oracle;
 pub mod run;

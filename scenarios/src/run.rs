@@ -90,6 +90,8 @@ pub struct RunReport {
     pub faults: usize,
     /// The swarm (which fault kinds were on).
     pub swarm: String,
+    /// A scenario-specific one-line summary (what was backed up and restored).
+    pub detail: String,
 }
 
 impl RunReport {
@@ -123,12 +125,34 @@ pub const CLUSTER: &str = "cluster";
 /// Runs the cluster scenario for one seed in a fresh simulator. Never panics: a panic inside
 /// the simulation (an invariant violation, a time limit) is reported as a failure.
 pub fn run_cluster(opts: &RunOptions) -> RunReport {
+    simulate(opts, CLUSTER, cluster)
+}
+
+/// Runs a scenario by name; `None` for an unknown name.
+pub fn run_named(scenario: &str, opts: &RunOptions) -> Option<RunReport> {
+    match scenario {
+        CLUSTER => Some(run_cluster(opts)),
+        crate::backup_scenario::BACKUP => Some(crate::backup_scenario::run_backup(opts)),
+        _ => None,
+    }
+}
+
+/// Every scenario's name.
+pub const SCENARIOS: [&str; 2] = [CLUSTER, crate::backup_scenario::BACKUP];
+
+/// Runs `body` for one seed in a fresh madsim runtime seeded with it, turning a panic inside
+/// the simulation into a failure report that still carries the trace up to that point.
+pub fn simulate<F, Fut>(opts: &RunOptions, scenario: &'static str, body: F) -> RunReport
+where
+    F: FnOnce(RunOptions, Arc<Mutex<Option<Trace>>>) -> Fut,
+    Fut: std::future::Future<Output = RunReport>,
+{
     let trace_slot: Arc<Mutex<Option<Trace>>> = Arc::default();
     let slot = trace_slot.clone();
     let o = opts.clone();
     let mut rt = madsim::runtime::Runtime::with_seed_and_config(opts.seed, madsim::Config::default());
-    rt.set_time_limit(opts.safety + Duration::from_secs(600));
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || rt.block_on(cluster(o, slot))));
+    rt.set_time_limit(opts.safety + Duration::from_secs(900));
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || rt.block_on(body(o, slot))));
     let trace = trace_slot.lock().expect("trace slot").as_ref().map(|t| t.text()).unwrap_or_default();
     match outcome {
         Ok(mut report) => {
@@ -138,20 +162,18 @@ pub fn run_cluster(opts: &RunOptions) -> RunReport {
         Err(panic) => {
             let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into());
             let property = if message.contains("time limit exceeded") { "liveness" } else { "invariant" };
-            RunReport {
-                scenario: CLUSTER,
-                seed: opts.seed,
-                failure: Some(Failure { property, message }),
-                trace,
-                sim_seconds: 0.0,
-                committed: 0,
-                aborted: 0,
-                reads_matched: 0,
-                gc_refused: 0,
-                faults: 0,
-                swarm: String::new(),
-            }
+            let mut r = RunReport::new(scenario, opts.seed);
+            r.failure = Some(Failure { property, message });
+            r.trace = trace;
+            r
         }
+    }
+}
+
+impl RunReport {
+    /// An empty report for `seed` of `scenario`.
+    pub fn new(scenario: &'static str, seed: u64) -> Self {
+        RunReport { scenario, seed, failure: None, trace: String::new(), sim_seconds: 0.0, committed: 0, aborted: 0, reads_matched: 0, gc_refused: 0, faults: 0, swarm: String::new(), detail: String::new() }
     }
 }
 
@@ -173,19 +195,9 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
     for f in &plan {
         sim::trace_event!(trace, "runner", "schedule", "at={:?} {}", f.at, f.fault);
     }
-    let mut report = RunReport {
-        scenario: CLUSTER,
-        seed,
-        failure: None,
-        trace: String::new(),
-        sim_seconds: 0.0,
-        committed: 0,
-        aborted: 0,
-        reads_matched: 0,
-        gc_refused: 0,
-        faults: plan.len(),
-        swarm: swarm.to_string(),
-    };
+    let mut report = RunReport::new(CLUSTER, seed);
+    report.faults = plan.len();
+    report.swarm = swarm.to_string();
     let oracle: Arc<Mutex<Oracle>> = Arc::default();
     let start = madsim::time::Instant::now();
 

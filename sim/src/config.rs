@@ -30,6 +30,9 @@ pub struct WorldConfig {
     pub txn_abandon_after: Duration,
     /// How long a client keeps retrying one request through lease moves and outages.
     pub request_deadline: Duration,
+    /// Second octet of every address in this world (`10.<network>.0.<node>`), so that two
+    /// worlds — a source cluster and a restore target — can share one simulation.
+    pub network: u8,
 }
 
 impl Default for WorldConfig {
@@ -47,6 +50,7 @@ impl Default for WorldConfig {
             sync_latency: (Duration::from_micros(100), Duration::from_millis(2)),
             txn_abandon_after: Duration::from_secs(2),
             request_deadline: Duration::from_secs(120),
+            network: 0,
         }
     }
 }

@@ -89,6 +89,25 @@ impl SimKv {
         }
     }
 
+    /// Runs a BACKUP / RESTORE / SHOW BACKUP / job statement on `gateway`, waiting up to
+    /// `timeout`. `Err` carries the statement's error, or says the gateway could not be reached
+    /// or did not answer in time (the job may still be running elsewhere).
+    pub async fn bulk(&self, gateway: NodeId, sql: &str, user: &str, database: &str, timeout: Duration) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
+        let req = NodeRequest::Bulk { sql: sql.to_string(), user: user.to_string(), database: database.to_string() };
+        let env = Envelope { sent_at: self.inner.hlc.now(), from: self.inner.name.clone(), req };
+        match self.inner.ep.call_timeout(node_addr(self.inner.cfg.network, gateway), env, timeout).await {
+            Ok(reply) => {
+                self.inner.hlc.update(reply.sent_at);
+                match reply.result {
+                    Ok(NodeResponse::Bulk(r)) => r,
+                    Ok(other) => Err(format!("unexpected reply {other:?}")),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Err(e) => Err(format!("gateway n{gateway} unreachable: {e}")),
+        }
+    }
+
     /// The name used in the trace.
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -138,7 +157,7 @@ impl SimKv {
         let range = req.range();
         trace_event!(self.inner.trace, self.inner.name, "send", "{kind} r{range} -> n{to}");
         let env = Envelope { sent_at: self.inner.hlc.now(), from: self.inner.name.clone(), req };
-        let result = match self.inner.ep.call_timeout(node_addr(to), env, self.inner.cfg.rpc_timeout).await {
+        let result = match self.inner.ep.call_timeout(node_addr(self.inner.cfg.network, to), env, self.inner.cfg.rpc_timeout).await {
             Ok(reply) => {
                 self.inner.hlc.update(reply.sent_at);
                 reply.result

@@ -53,6 +53,8 @@ pub enum NodeRequest {
     Append { range: RangeId, epoch: u64, prev_index: u64, prev_epoch: u64, entries: Vec<LogEntry>, commit: u64 },
     /// A new leaseholder asks a replica for its log.
     FetchLog { range: RangeId, epoch: u64 },
+    /// Run a BACKUP / RESTORE / SHOW BACKUP / job statement on this node as its SQL gateway.
+    Bulk { sql: String, user: String, database: String },
 }
 
 impl NodeRequest {
@@ -69,6 +71,7 @@ impl NodeRequest {
             NodeRequest::GcThreshold { .. } => "gc-threshold",
             NodeRequest::Append { .. } => "append",
             NodeRequest::FetchLog { .. } => "fetch-log",
+            NodeRequest::Bulk { .. } => "bulk",
         }
     }
 
@@ -85,6 +88,7 @@ impl NodeRequest {
             | NodeRequest::GcThreshold { range }
             | NodeRequest::Append { range, .. }
             | NodeRequest::FetchLog { range, .. } => *range,
+            NodeRequest::Bulk { .. } => 0,
         }
     }
 }
@@ -106,6 +110,8 @@ pub enum NodeResponse {
     Appended { success: bool, last_index: u64 },
     /// A replica's log: its entries and the highest epoch it has seen.
     Log { entries: Vec<LogEntry>, max_epoch: u64 },
+    /// A bulk statement's result (columns, rows), or its error as text.
+    Bulk(Result<(Vec<String>, Vec<Vec<model::Datum>>), String>),
 }
 
 /// Why a node refused a request.

@@ -34,9 +34,9 @@ use std::time::Duration;
 /// The port every node serves on.
 pub const NODE_PORT: u16 = 26257;
 
-/// The simulated address of node `id`.
-pub fn node_addr(id: NodeId) -> SocketAddr {
-    SocketAddr::from(([10, 0, 0, id as u8], NODE_PORT))
+/// The simulated address of node `id` in world network `net`.
+pub fn node_addr(net: u8, id: NodeId) -> SocketAddr {
+    SocketAddr::from(([10, net, 0, id as u8], NODE_PORT))
 }
 
 /// Reads the GC TTL that applies to a span, through the cluster (zone configs are MVCC data).
@@ -63,6 +63,10 @@ pub struct NodeContext {
     pub seed: u64,
     /// How the GC queue learns TTLs.
     pub ttl_source: Option<TtlSource>,
+    /// The storage backend every URL resolves to.
+    pub storage: crate::storage::SimStorage,
+    /// The cluster's id (written into manifests).
+    pub cluster_id: String,
 }
 
 /// A running node.
@@ -81,6 +85,7 @@ pub struct NodeServer {
     rng: Mutex<ChaCha8Rng>,
     kv: SimKv,
     ttl_source: Option<TtlSource>,
+    env: backup::env::Env,
 }
 
 /// Starts (or restarts) a node: replays its disk, binds its address, serves, runs its queues.
@@ -95,9 +100,20 @@ pub async fn start(ctx: NodeContext) {
         Ok(r) => r,
         Err(e) => panic!("invariant violated: {name} cannot replay its log: {e}"),
     };
-    let ep = Endpoint::bind(node_addr(ctx.id)).await.expect("bind node address");
+    let ep = Endpoint::bind(node_addr(ctx.cfg.network, ctx.id)).await.expect("bind node address");
     let hlc = Hlc::new(ctx.clock.clone());
     let kv = SimKv::new(name.clone(), ctx.id, ctx.id as u8, ep.clone(), hlc.clone(), ctx.directory.clone(), ctx.trace.clone(), ctx.cfg.clone(), ctx.seed ^ 0x6b76, incarnation);
+    // The real backup implementation, as this node runs it: this node's KV client, the shared
+    // storage backend, simulated time.
+    let env = backup::env::Env {
+        kv: Arc::new(kv.clone()),
+        storage: Arc::new(ctx.storage.provider()),
+        runtime: Arc::new(crate::storage::MadsimRuntime),
+        io: backup::storage::url::ExternalIoSettings::default(),
+        cluster_id: ctx.cluster_id.clone(),
+        jobs: backup::env::JobSettings::default(),
+        log: Arc::new(crate::storage::TraceEventLog { trace: ctx.trace.clone(), who: name.clone() }),
+    };
     let server = Arc::new(NodeServer {
         id: ctx.id,
         name: name.clone(),
@@ -112,6 +128,7 @@ pub async fn start(ctx: NodeContext) {
         rng: Mutex::new(ChaCha8Rng::seed_from_u64(ctx.seed.wrapping_add(incarnation.wrapping_mul(0x9E37_79B9)))),
         kv,
         ttl_source: ctx.ttl_source.clone(),
+        env: env.clone(),
     });
     trace_event!(ctx.trace, name, "start", "incarnation={incarnation} replicas={} replayed={replayed}", server.replicas.lock().expect("replicas").len());
     ctx.registry.lock().expect("registry").insert(ctx.id, server.clone());
@@ -131,6 +148,7 @@ pub async fn start(ctx: NodeContext) {
     madsim::task::spawn(server.clone().heartbeat_loop());
     madsim::task::spawn(server.clone().gc_loop());
     madsim::task::spawn(server.clone().split_loop());
+    madsim::task::spawn(backup::exec::adopt_forever(env));
     // madsim ends a node whose initial task returns: a node lives until it is killed.
     std::future::pending::<()>().await;
 }
@@ -217,6 +235,9 @@ impl NodeServer {
     }
 
     async fn dispatch(self: Arc<Self>, req: NodeRequest) -> Result<NodeResponse, NodeError> {
+        if let NodeRequest::Bulk { sql, user, database } = req {
+            return Ok(NodeResponse::Bulk(self.bulk(&sql, user, database).await));
+        }
         let range = req.range();
         let lock = self.lock_for(range);
         let _guard = lock.lock().await;
@@ -228,6 +249,18 @@ impl NodeServer {
                 self.serve(epoch, other).await
             }
         }
+    }
+
+    /// Runs a bulk statement with this node as the gateway.
+    async fn bulk(&self, sql: &str, user: String, database: String) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
+        let ctx = backup::plan::SessionContext { user, database, in_transaction: false };
+        trace_event!(self.trace, self.name, "bulk", "{}", backup::statement::parse(sql).map(|s| s.redacted()).unwrap_or_else(|_| "(unparsable statement)".into()));
+        let result = backup::exec::execute(&self.env, &ctx, sql).await;
+        match &result {
+            Ok(r) => trace_event!(self.trace, self.name, "bulk-ok", "{} rows", r.rows.len()),
+            Err(e) => trace_event!(self.trace, self.name, "bulk-err", "{e}"),
+        }
+        result.map(|r| (r.columns, r.rows)).map_err(|e| e.to_string())
     }
 
     /// Evaluates a leaseholder request. The range lock is held.
@@ -299,7 +332,7 @@ impl NodeServer {
                 self.propose(range, epoch, Command::Ingest { entries }).await?;
                 Ok(NodeResponse::Ok)
             }
-            NodeRequest::Append { .. } | NodeRequest::FetchLog { .. } => Err(NodeError::Invalid("replication request routed as a leaseholder request".into())),
+            NodeRequest::Append { .. } | NodeRequest::FetchLog { .. } | NodeRequest::Bulk { .. } => Err(NodeError::Invalid("request routed as a leaseholder request".into())),
         }
     }
 
@@ -658,7 +691,7 @@ impl NodeServer {
     async fn call(&self, to: NodeId, req: NodeRequest) -> Result<NodeResponse, NodeError> {
         let (kind, range) = (req.kind(), req.range());
         let env = Envelope { sent_at: self.hlc.now(), from: self.name.clone(), req };
-        match self.ep.call_timeout(node_addr(to), env, self.cfg.rpc_timeout).await {
+        match self.ep.call_timeout(node_addr(self.cfg.network, to), env, self.cfg.rpc_timeout).await {
             Ok(reply) => {
                 self.hlc.update(reply.sent_at);
                 reply.result

@@ -12,6 +12,7 @@ use crate::directory::{key_max, Directory};
 use crate::disk::{NodeDisk, RangeLog};
 use crate::kv_client::SimKv;
 use crate::node::{self, node_addr, NodeContext, NodeServer};
+use crate::storage::SimStorage;
 use crate::trace::Trace;
 use crate::trace_event;
 use madsim::net::{Endpoint, NetSim};
@@ -64,6 +65,8 @@ pub struct World {
     cut: BTreeSet<(NodeId, NodeId)>,
     unhealthy_since: BTreeMap<RangeId, Instant>,
     clients: u8,
+    /// The storage backend every URL of this world resolves to.
+    pub storage: SimStorage,
 }
 
 /// The first keys of the initial ranges: system keyspace, then user tables from id 50.
@@ -76,13 +79,22 @@ fn initial_splits(extra: usize) -> Vec<Key> {
 }
 
 impl World {
-    /// Builds and starts a world; with `echo_trace` every trace line is also printed to stderr
-    /// as it happens.
+    /// Builds and starts a world with its own trace and storage backend; with `echo_trace`
+    /// every trace line is also printed to stderr as it happens.
     pub fn start(cfg: WorldConfig, seed: u64, echo_trace: bool) -> World {
+        let trace = Trace::new(echo_trace);
+        let storage = SimStorage::new(seed ^ 0x5707_a6e5, trace.clone());
+        World::start_with(cfg, seed, trace, storage)
+    }
+
+    /// Builds and starts a world that shares `trace` and `storage` with others (a restore target
+    /// reads the source cluster's backups; one trace tells the whole story). Give each world its
+    /// own `cfg.network`.
+    pub fn start_with(cfg: WorldConfig, seed: u64, trace: Trace, storage: SimStorage) -> World {
         let ttl_source = Some(node::zone_config_ttls());
         assert!((1..=9).contains(&cfg.nodes), "a world has 1 to 9 nodes");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let trace = Trace::new(echo_trace);
+        let cluster_id = format!("sim-{seed:x}-{}", cfg.network);
         let node_ids: Vec<NodeId> = (1..=cfg.nodes as NodeId).collect();
         let rf = cfg.replication.min(cfg.nodes).max(1);
 
@@ -113,6 +125,7 @@ impl World {
                 disks.get_mut(n).expect("node exists").logs.insert(range, log);
             }
         }
+        trace_event!(trace, "world", "config", "network=10.{}.0.0/16 seed={seed} nodes={}", cfg.network, cfg.nodes);
         trace_event!(trace, "world", "config", "seed={seed} nodes={} replication={rf} ranges={} max_offset={:?}", cfg.nodes, layout.len(), cfg.max_clock_offset);
         for (i, (span, replicas, holder)) in layout.iter().enumerate() {
             trace_event!(trace, "world", "range", "r{} {span} replicas={replicas:?} leaseholder=n{holder}", i + 1);
@@ -136,16 +149,18 @@ impl World {
                 registry: registry.clone(),
                 seed: rng.gen(),
                 ttl_source: ttl_source.clone(),
+                storage: storage.clone(),
+                cluster_id: cluster_id.clone(),
             };
             let node_handle = handle
                 .create_node()
                 .name(format!("n{id}"))
-                .ip(node_addr(id).ip())
+                .ip(node_addr(cfg.network, id).ip())
                 .init(move || node::start(ctx.clone()))
                 .build();
             nodes.insert(id, NodeSlot { handle: node_handle, disk, clock, life: NodeLife::Up });
         }
-        World { cfg, seed, trace, directory, rng, handle, nodes, registry, cut: BTreeSet::new(), unhealthy_since: BTreeMap::new(), clients: 0 }
+        World { cfg, seed, trace, directory, rng, handle, nodes, registry, cut: BTreeSet::new(), unhealthy_since: BTreeMap::new(), clients: 0, storage }
     }
 
     /// Runs `fut` on `node`'s current incarnation. (A madsim node handle taken before a restart
@@ -181,7 +196,7 @@ impl World {
     /// inside it.
     pub fn add_client(&mut self, name: &str) -> ClientMachine {
         self.clients += 1;
-        let ip = std::net::Ipv4Addr::new(10, 0, 1, self.clients);
+        let ip = std::net::Ipv4Addr::new(10, self.cfg.network, 1, self.clients);
         let handle = self.handle.create_node().name(name).ip(ip.into()).build();
         let clock = PhysicalClock::new(ClockShape::Constant { offset_ns: 0 }, self.cfg.max_clock_offset, self.trace.clone());
         ClientMachine {

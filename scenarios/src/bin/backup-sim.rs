@@ -1,7 +1,7 @@
 //! `backup-sim`: run the simulation's scenarios over many seeds, or replay one seed.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use scenarios::run::{replay_command, run_cluster, FaultMix, RunOptions, RunReport, CLUSTER};
+use scenarios::run::{replay_command, run_named, FaultMix, RunOptions, RunReport, CLUSTER, SCENARIOS};
 use sim::faults::FaultKind;
 use std::io::Write;
 use std::process::ExitCode;
@@ -78,25 +78,19 @@ enum Command {
     List,
 }
 
-/// Every scenario name.
-const SCENARIOS: [&str; 1] = [CLUSTER];
-
 fn run_one(scenario: &str, seed: u64, faults: Faults) -> Result<RunReport, String> {
-    match scenario {
-        CLUSTER => {
-            let mut opts = RunOptions::new(seed);
-            opts.faults = faults.into();
-            Ok(run_cluster(&opts))
-        }
-        other => Err(format!("unknown scenario {other:?}; `backup-sim list` shows them")),
-    }
+    let mut opts = RunOptions::new(seed);
+    opts.faults = faults.into();
+    run_named(scenario, &opts).ok_or_else(|| format!("unknown scenario {scenario:?}; `backup-sim list` shows them"))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::List => {
-            println!("scenarios:\n  {CLUSTER:<10} SQL workload on a 5-node cluster; reads at past times must equal the oracle");
+            println!("scenarios:");
+            println!("  {CLUSTER:<10} SQL workload on a 5-node cluster under faults; reads at past times must equal the oracle");
+            println!("  {:<10} the same, plus a BACKUP under faults (coordinator crashes, PAUSE/RESUME) restored into a fresh cluster; restored data must equal the oracle at the backup's time", scenarios::backup_scenario::BACKUP);
             println!("fault kinds:");
             for k in FaultKind::ALL {
                 println!("  {k:?}");
@@ -177,7 +171,7 @@ fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<us
                     "scenario": r.scenario, "seed": r.seed, "ok": r.failure.is_none(),
                     "property": r.failure.as_ref().map(|f| f.property), "message": r.failure.as_ref().map(|f| f.message.clone()),
                     "sim_seconds": r.sim_seconds, "committed": r.committed, "aborted": r.aborted,
-                    "reads_matched": r.reads_matched, "gc_refused": r.gc_refused, "faults": r.faults, "swarm": r.swarm,
+                    "reads_matched": r.reads_matched, "gc_refused": r.gc_refused, "faults": r.faults, "swarm": r.swarm, "detail": r.detail,
                 })
             );
         }

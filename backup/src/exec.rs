@@ -1,0 +1,208 @@
+//! The front door: runs one BACKUP, RESTORE, SHOW BACKUP, SHOW JOBS or PAUSE / RESUME / CANCEL
+//! JOB statement, as a SQL gateway node would, and the adoption loop every node runs.
+//!
+//! BACKUP plans, records a job and coordinates it on this node, returning CockroachDB's result
+//! row (job_id, status, fraction_completed, rows, index_entries, bytes) when the job succeeds. If
+//! another node ends up coordinating it (this one lost its lease), the statement waits for the
+//! job's outcome. RESTORE runs to completion the same way.
+
+use crate::backup_job::{self, RunOutcome};
+use crate::env::Env;
+use crate::error::BackupError;
+use crate::jobs::{self, ControlOp, JobId, JobRecord, JobStatus, JobTotals, JobType, UpdateRefused};
+use crate::plan::{self, check_session, BackupDetails, SessionContext};
+use crate::restore;
+use crate::show::{self, QueryResult};
+use crate::statement::{self, Statement};
+use model::{Datum, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// True when `sql` is a statement this crate handles (route it here, not to the SQL layer).
+pub fn is_bulk_statement(sql: &str) -> bool {
+    statement::is_bulk_statement(sql)
+}
+
+fn result_row(id: JobId, status: &str, fraction: f64, t: JobTotals) -> QueryResult {
+    QueryResult {
+        columns: ["job_id", "status", "fraction_completed", "rows", "index_entries", "bytes"].iter().map(|c| c.to_string()).collect(),
+        rows: vec![vec![Datum::Int(id), Datum::String(status.into()), Datum::Float(fraction), Datum::Int(t.rows as i64), Datum::Int(t.index_entries as i64), Datum::Int(t.bytes as i64)]],
+    }
+}
+
+fn new_record<P>(job_type: JobType, description: String, user: &str, payload: P) -> JobRecord<P> {
+    JobRecord {
+        id: 0,
+        job_type,
+        description,
+        user_name: user.to_string(),
+        status: JobStatus::Pending,
+        running_status: String::new(),
+        created: Timestamp::ZERO,
+        started: None,
+        finished: None,
+        modified: Timestamp::ZERO,
+        progress_millis: 0,
+        error: None,
+        lease: None,
+        totals: JobTotals::default(),
+        payload,
+    }
+}
+
+/// Runs one bulk statement.
+pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<QueryResult, BackupError> {
+    let stmt = statement::parse(sql)?;
+    match &stmt {
+        Statement::Backup(b) => {
+            let details = plan::plan_backup(env, ctx, b).await?;
+            let id = jobs::create(&*env.kv, new_record(JobType::Backup, stmt.redacted(), &ctx.user, details)).await?;
+            let outcome = backup_job::run(env, id).await?;
+            backup_outcome(env, id, outcome).await
+        }
+        Statement::Restore(r) => {
+            // Who may run it and where are checked before a job exists, as for BACKUP: a refused
+            // session leaves no job record behind.
+            check_session(env, ctx, "RESTORE").await?;
+            let id = jobs::create(&*env.kv, new_record(JobType::Restore, stmt.redacted(), &ctx.user, RestorePayload { source: r.from.clone() })).await?;
+            let _ = jobs::update::<RestorePayload, _>(&*env.kv, id, |rec, now| jobs::claim(rec, now, env.node(), Duration::from_secs(3600))).await?;
+            let result = restore::restore(env, ctx, r).await;
+            let _ = jobs::update::<RestorePayload, _>(&*env.kv, id, |rec, now| {
+                match &result {
+                    Ok(o) => {
+                        rec.status = JobStatus::Succeeded;
+                        rec.totals = o.totals;
+                        rec.progress_millis = 1000;
+                    }
+                    Err(e) => {
+                        rec.status = JobStatus::Failed;
+                        rec.error = Some(e.to_string());
+                    }
+                }
+                rec.finished = Some(now);
+                rec.lease = None;
+                Ok(())
+            })
+            .await?;
+            let o = result?;
+            Ok(result_row(id, "succeeded", 1.0, o.totals))
+        }
+        Statement::ShowBackup(s) => show::show_backup(env, ctx, s).await,
+        Statement::ShowJobs => show::show_jobs(env, ctx).await,
+        Statement::PauseJob(id) => control(env, ctx, *id as JobId, ControlOp::Pause).await,
+        Statement::ResumeJob(id) => control(env, ctx, *id as JobId, ControlOp::Resume).await,
+        Statement::CancelJob(id) => control(env, ctx, *id as JobId, ControlOp::Cancel).await,
+    }
+}
+
+/// A restore job's payload: the locations (credentials included; never printed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RestorePayload {
+    /// FROM locations.
+    pub source: Vec<String>,
+}
+
+async fn backup_outcome(env: &Env, id: JobId, outcome: RunOutcome) -> Result<QueryResult, BackupError> {
+    match outcome {
+        RunOutcome::Succeeded(t) => Ok(result_row(id, "succeeded", 1.0, t)),
+        RunOutcome::Paused => Err(BackupError::Job(format!("job {id} was paused before it completed; RESUME JOB {id} to continue it"))),
+        RunOutcome::Canceled => Err(BackupError::Job(format!("job {id} was canceled"))),
+        RunOutcome::Failed(e) => Err(BackupError::Job(format!("job {id} failed: {e}"))),
+        RunOutcome::NotCoordinator => wait_for(env, id).await,
+    }
+}
+
+/// Waits until job `id` ends and reports it like BACKUP does.
+pub async fn wait_for(env: &Env, id: JobId) -> Result<QueryResult, BackupError> {
+    loop {
+        if let Some(r) = jobs::load::<serde_json::Value>(&*env.kv, id).await? {
+            match r.status {
+                JobStatus::Succeeded => return Ok(result_row(id, "succeeded", 1.0, r.totals)),
+                JobStatus::Failed => return Err(BackupError::Job(format!("job {id} failed: {}", r.error.unwrap_or_default()))),
+                JobStatus::Canceled => return Err(BackupError::Job(format!("job {id} was canceled"))),
+                JobStatus::Paused => return Err(BackupError::Job(format!("job {id} was paused before it completed; RESUME JOB {id} to continue it"))),
+                _ => {}
+            }
+        }
+        env.sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn control(env: &Env, ctx: &SessionContext, id: JobId, op: ControlOp) -> Result<QueryResult, BackupError> {
+    check_session(env, ctx, "control jobs").await?;
+    let updated = jobs::update::<serde_json::Value, _>(&*env.kv, id, |r, _| jobs::control(r, op)).await?;
+    match updated {
+        Ok(r) => {
+            if op == ControlOp::Resume && r.job_type == JobType::Backup && r.status == JobStatus::Running {
+                let env2 = env.clone();
+                env.runtime.spawn(Box::pin(async move {
+                    let _ = backup_job::run(&env2, id).await;
+                }));
+            }
+            Ok(QueryResult { columns: Vec::new(), rows: Vec::new() })
+        }
+        Err(UpdateRefused::NotFound) => Err(BackupError::Job(format!("job with ID {id} does not exist"))),
+        Err(UpdateRefused::Refused(reason)) => Err(BackupError::Job(reason)),
+    }
+}
+
+/// Every node runs this forever: it adopts backup jobs whose coordinator's lease lapsed and
+/// resumes them from their checkpoint, finishes pause and cancel requests that a dead
+/// coordinator never saw, and fails restores whose coordinator died (a restore publishes
+/// nothing until its last step, so failing it leaves nothing half-visible).
+pub async fn adopt_forever(env: Env) {
+    loop {
+        env.sleep(env.jobs.adopt_interval).await;
+        let Ok(all) = jobs::list(&*env.kv).await else { continue };
+        let now = env.kv.now();
+        for j in all {
+            let lapsed = j.lease.is_none_or(|l| l.expires <= now);
+            if !lapsed {
+                continue;
+            }
+            match (j.job_type, j.status) {
+                (JobType::Backup, JobStatus::Running | JobStatus::Pending) => {
+                    let env2 = env.clone();
+                    let id = j.id;
+                    env.runtime.spawn(Box::pin(async move {
+                        let _ = backup_job::run(&env2, id).await;
+                    }));
+                }
+                (_, JobStatus::PauseRequested | JobStatus::CancelRequested) => {
+                    let _ = jobs::update::<serde_json::Value, _>(&*env.kv, j.id, |r, now| {
+                        if r.lease.is_some_and(|l| l.expires > now) {
+                            return Err("coordinated".into());
+                        }
+                        // Decide on the record as read now: another node may have finished
+                        // the request already.
+                        r.status = match r.status {
+                            JobStatus::PauseRequested => JobStatus::Paused,
+                            JobStatus::CancelRequested => JobStatus::Canceled,
+                            other => return Err(format!("already {}", other.as_str())),
+                        };
+                        r.lease = None;
+                        Ok(())
+                    })
+                    .await;
+                }
+                (JobType::Restore, JobStatus::Running | JobStatus::Pending) => {
+                    let _ = jobs::update::<serde_json::Value, _>(&*env.kv, j.id, |r, now| {
+                        if r.lease.is_some_and(|l| l.expires > now) || r.status.is_terminal() {
+                            return Err("not lapsed".into());
+                        }
+                        r.status = JobStatus::Failed;
+                        r.error = Some("the node running this restore died; nothing was published: run the RESTORE again".into());
+                        r.finished = Some(now);
+                        r.lease = None;
+                        Ok(())
+                    })
+                    .await;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The backup job payload type, re-exported for callers that inspect jobs.
+pub type BackupJobRecord = JobRecord<BackupDetails>;

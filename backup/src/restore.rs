@@ -1,0 +1,402 @@
+//! RESTORE: reads a backup's manifest, checks that what it would create does not collide with
+//! anything, gives every restored object a fresh id, ingests the data with keys rewritten to the
+//! new ids, and publishes all descriptors in one commit — so a restore is all or nothing to SQL.
+//!
+//! Refusals: inside a transaction; not an admin; options and backup chains a later version
+//! implements; a location without a complete manifest (a lone `BACKUP-CHECKPOINT` is an
+//! incomplete backup); a corrupted manifest or data file (each error names the file; no row of
+//! a damaged backup is ever published); targets not in the backup; an object that already
+//! exists; a dependency left behind without its `skip_missing_*` option; a full-cluster restore
+//! into a cluster that holds user data.
+
+use crate::env::Env;
+use crate::error::BackupError;
+use crate::format::data::DataFile;
+use crate::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
+use crate::jobs::JobTotals;
+use crate::plan::{check_session, open_location, qualified, resolve_targets, SessionContext};
+use crate::statement::{RestoreStmt, Targets};
+use crate::storage::ExternalStorage;
+use model::catalog::{self, Catalog, DatabaseDescriptor, DefaultExpr, Descriptor, DescriptorState, TableDescriptor, TableKind, DEFAULT_DATABASE, POSTGRES_DATABASE};
+use model::{Entry, Key, KvError, Timestamp, WriteOp};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Reads and checks the manifest at a location, telling an incomplete backup from no backup.
+pub async fn read_manifest(location_redacted: &str, storage: &dyn ExternalStorage) -> Result<Manifest, BackupError> {
+    match storage.read(MANIFEST_NAME).await {
+        Ok(bytes) => Ok(Manifest::decode(&format!("{location_redacted}/{MANIFEST_NAME}"), &bytes)?),
+        Err(e) if e.is_not_found() => {
+            let reason = if storage.exists(CHECKPOINT_NAME).await? {
+                format!("the backup is incomplete: {CHECKPOINT_NAME} is present but no {MANIFEST_NAME} manifest (the backup job did not finish)")
+            } else {
+                format!("no {MANIFEST_NAME} manifest found: not a backup location")
+            };
+            Err(BackupError::NotABackup { url: location_redacted.to_string(), reason })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What RESTORE produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreOutcome {
+    /// Totals of the data ingested.
+    pub totals: JobTotals,
+    /// The commit time at which the restored objects became visible.
+    pub published_at: Timestamp,
+}
+
+/// Runs a RESTORE statement to completion.
+pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result<RestoreOutcome, BackupError> {
+    let current = check_session(env, ctx, "RESTORE").await?;
+    if stmt.options.encryption_passphrase.is_some() {
+        return Err(BackupError::NotSupportedYet("RESTORE ... WITH encryption_passphrase"));
+    }
+    if stmt.from.len() != 1 {
+        return Err(BackupError::NotSupportedYet("RESTORE from a chain of backups"));
+    }
+    let (url, storage) = open_location(env, &stmt.from[0])?;
+    let manifest = read_manifest(&url.redacted(), &*storage).await?;
+    if let Some(a) = &stmt.as_of {
+        let ts = Timestamp::parse_as_of(&a.0, env.kv.now())?;
+        if ts != manifest.end_time {
+            return Err(BackupError::Job(format!(
+                "invalid RESTORE timestamp: restoring to arbitrary time requires that BACKUP for requested time be created with 'revision_history' option. nearest backup time is {}",
+                manifest.end_time.to_datetime_string()
+            )));
+        }
+    }
+    let backup = manifest.catalog();
+    let plan = plan_restore(&backup, &current, &manifest, stmt, ctx)?;
+    let new_ids = allocate_ids(env, plan.count()).await?;
+    let rewrite = plan.rewrite(new_ids);
+    let restore_ts = env.kv.now();
+    let totals = ingest(env, &url.redacted(), &*storage, &manifest, &rewrite, restore_ts).await?;
+    let published_at = publish(env, &plan, &rewrite, &manifest, stmt).await?;
+    Ok(RestoreOutcome { totals, published_at })
+}
+
+/// What a restore will create, in backup ids.
+struct RestorePlan {
+    /// Databases to create (backup descriptors).
+    new_databases: Vec<DatabaseDescriptor>,
+    /// Relations to create, with the id of the database they go into: a backup id (a database
+    /// created by this restore) or an existing database's id.
+    tables: Vec<(TableDescriptor, Target)>,
+    cluster: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    /// Into a database this restore creates (its backup id).
+    NewDatabase(u32),
+    /// Into an existing database.
+    Existing(u32),
+}
+
+/// Old (backup) id → new id for every restored descriptor.
+struct Rewrite {
+    ids: BTreeMap<u32, u32>,
+}
+
+impl RestorePlan {
+    fn count(&self) -> u32 {
+        (self.new_databases.len() + self.tables.len()) as u32
+    }
+
+    fn rewrite(&self, first: u32) -> Rewrite {
+        let mut ids = BTreeMap::new();
+        let mut next = first;
+        for d in &self.new_databases {
+            ids.insert(d.id, next);
+            next += 1;
+        }
+        for (t, _) in &self.tables {
+            ids.insert(t.id, next);
+            next += 1;
+        }
+        Rewrite { ids }
+    }
+}
+
+fn plan_restore(backup: &Catalog, current: &Catalog, manifest: &Manifest, stmt: &RestoreStmt, ctx: &SessionContext) -> Result<RestorePlan, BackupError> {
+    let opts = &stmt.options;
+    let mut plan = RestorePlan { new_databases: Vec::new(), tables: Vec::new(), cluster: false };
+    let backed_up = |t: &TableDescriptor| t.is_public();
+    match &stmt.targets {
+        Targets::Cluster => {
+            if !manifest.is_full_cluster {
+                return Err(BackupError::NotABackup { url: "the backup".into(), reason: "is not a full cluster backup: RESTORE FROM restores a whole cluster".into() });
+            }
+            let user_dbs: Vec<&DatabaseDescriptor> = current.databases().into_iter().filter(|d| d.name != DEFAULT_DATABASE && d.name != POSTGRES_DATABASE && d.name != "system").collect();
+            let user_tables = current.all_tables().into_iter().filter(|t| t.is_public()).count();
+            if !user_dbs.is_empty() || user_tables > 0 {
+                return Err(BackupError::RestoreConflict("full cluster restore can only be run on a cluster with no tables or databases but the system database".into()));
+            }
+            plan.cluster = true;
+            for db in backup.databases() {
+                if db.name == DEFAULT_DATABASE || db.name == POSTGRES_DATABASE {
+                    // Present in every cluster: restore into the existing one.
+                    let existing = current.database_by_name(&db.name).ok_or_else(|| BackupError::Internal(format!("bootstrap database {} missing", db.name)))?;
+                    for t in backup.tables_in(db.id).into_iter().filter(|t| backed_up(t)) {
+                        plan.tables.push((t.clone(), Target::Existing(existing.id)));
+                    }
+                    continue;
+                }
+                plan.new_databases.push(db.clone());
+                for t in backup.tables_in(db.id).into_iter().filter(|t| backed_up(t)) {
+                    plan.tables.push((t.clone(), Target::NewDatabase(db.id)));
+                }
+            }
+        }
+        Targets::Databases(names) => {
+            if opts.into_db.is_some() {
+                return Err(BackupError::RestoreConflict("cannot use \"into_db\" option when restoring database(s)".into()));
+            }
+            for name in names {
+                let db = backup.database_by_name(name).filter(|d| manifest.complete_dbs.contains(&d.id)).ok_or_else(|| BackupError::TargetNotFound(format!("database \"{name}\" not found in the backup (or not backed up whole)")))?;
+                if current.database_by_name(name).is_some() {
+                    return Err(BackupError::RestoreConflict(format!("database \"{name}\" already exists")));
+                }
+                plan.new_databases.push(db.clone());
+                for t in backup.tables_in(db.id).into_iter().filter(|t| backed_up(t)) {
+                    plan.tables.push((t.clone(), Target::NewDatabase(db.id)));
+                }
+            }
+        }
+        Targets::Tables(_) => {
+            let resolved = resolve_targets(backup, &stmt.targets, &ctx.database).map_err(|e| match e {
+                BackupError::TargetNotFound(m) => BackupError::TargetNotFound(format!("{m} in the backup")),
+                other => other,
+            })?;
+            for t in resolved.tables {
+                let source_db = backup.database(t.parent_id).map(|d| d.name.clone()).unwrap_or_default();
+                let into = opts.into_db.clone().unwrap_or(source_db);
+                let db = current.database_by_name(&into).ok_or_else(|| BackupError::TargetNotFound(format!("a database named \"{into}\" needs to exist to restore table \"{}\" into it", t.name)))?;
+                if current.table_by_name(&into, &t.name).is_some() {
+                    return Err(BackupError::RestoreConflict(format!("relation \"{into}.{}\" already exists", t.name)));
+                }
+                plan.tables.push((t, Target::Existing(db.id)));
+            }
+        }
+    }
+    check_restore_dependencies(backup, &mut plan, stmt)?;
+    Ok(plan)
+}
+
+/// Dependencies of restored relations on relations not restored: refused unless the matching
+/// `skip_missing_*` option removes them (views are skipped whole).
+fn check_restore_dependencies(backup: &Catalog, plan: &mut RestorePlan, stmt: &RestoreStmt) -> Result<(), BackupError> {
+    let opts = &stmt.options;
+    loop {
+        let ids: BTreeSet<u32> = plan.tables.iter().map(|(t, _)| t.id).collect();
+        let mut drop_view = None;
+        for (t, _) in plan.tables.iter_mut() {
+            let name = qualified(backup, t);
+            // Foreign keys.
+            let missing_fks: Vec<_> = t.foreign_keys.iter().filter(|fk| fk.referenced_table_id != t.id && !ids.contains(&fk.referenced_table_id)).cloned().collect();
+            if !missing_fks.is_empty() {
+                if !opts.skip_missing_foreign_keys {
+                    let fk = &missing_fks[0];
+                    return Err(BackupError::MissingDependency {
+                        action: "restore",
+                        object: format!("table {name}"),
+                        dependency: format!("referenced table {}", backup.table(fk.referenced_table_id).map(|r| qualified(backup, r)).unwrap_or_else(|| fk.referenced_table_id.to_string())),
+                        reason: "use the \"skip_missing_foreign_keys\" option to restore without the constraint".into(),
+                    });
+                }
+                t.foreign_keys.retain(|fk| fk.referenced_table_id == t.id || ids.contains(&fk.referenced_table_id));
+            }
+            // Sequences used by column defaults.
+            for c in t.columns.iter_mut() {
+                if let Some(DefaultExpr::Nextval(seq)) = c.default {
+                    if !ids.contains(&seq) {
+                        if !opts.skip_missing_sequences {
+                            return Err(BackupError::MissingDependency {
+                                action: "restore",
+                                object: format!("table {name}"),
+                                dependency: format!("sequence {}", backup.table(seq).map(|r| qualified(backup, r)).unwrap_or_else(|| seq.to_string())),
+                                reason: "use the \"skip_missing_sequences\" option to restore without the column default".into(),
+                            });
+                        }
+                        c.default = None;
+                    }
+                }
+            }
+            // Views.
+            if let TableKind::View { depends_on, .. } = &t.kind {
+                if let Some(missing) = depends_on.iter().find(|d| !ids.contains(d)) {
+                    if !opts.skip_missing_views {
+                        return Err(BackupError::MissingDependency {
+                            action: "restore",
+                            object: format!("view {name}"),
+                            dependency: format!("relation {}", backup.table(*missing).map(|r| qualified(backup, r)).unwrap_or_else(|| missing.to_string())),
+                            reason: "use the \"skip_missing_views\" option to skip the view".into(),
+                        });
+                    }
+                    drop_view = Some(t.id);
+                    break;
+                }
+            }
+            // Interleave parents cannot be skipped.
+            if let Some(parent) = t.interleave_parent {
+                if !ids.contains(&parent) {
+                    return Err(BackupError::MissingDependency { action: "restore", object: format!("table {name}"), dependency: format!("interleave parent {}", backup.table(parent).map(|r| qualified(backup, r)).unwrap_or_else(|| parent.to_string())), reason: "an interleaved table needs its parent".into() });
+                }
+            }
+        }
+        match drop_view {
+            // Skipping a view may strand views built on it: check again.
+            Some(v) => plan.tables.retain(|(t, _)| t.id != v),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Reserves `n` consecutive descriptor ids; returns the first.
+async fn allocate_ids(env: &Env, n: u32) -> Result<u32, BackupError> {
+    for _ in 0..100 {
+        let now = env.kv.now();
+        let catalog = Catalog::read(&*env.kv, now).await?;
+        let first = catalog.next_descriptor_id();
+        match env.kv.commit(vec![catalog::descriptor_id_gen_write(first + n)], Some(now)).await {
+            Ok(_) => return Ok(first),
+            Err(KvError::TxnAborted(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(BackupError::Internal("could not allocate descriptor ids".into()))
+}
+
+/// Rewrites a key's table id; `None` for keys of tables not restored.
+fn rewrite_key(key: &Key, ids: &BTreeMap<u32, u32>) -> Option<Key> {
+    let old = model::encoding::table_of(key)?;
+    let new = *ids.get(&old)?;
+    let mut bytes = key.0.clone();
+    bytes[..4].copy_from_slice(&new.to_be_bytes());
+    Some(Key(bytes))
+}
+
+/// Reads every data file the restored tables need, checking each against the manifest, and
+/// ingests its entries with rewritten keys at `ts`.
+async fn ingest(env: &Env, location: &str, storage: &dyn ExternalStorage, manifest: &Manifest, rewrite: &Rewrite, ts: Timestamp) -> Result<JobTotals, BackupError> {
+    let wanted: Vec<model::Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
+    let mut totals = JobTotals::default();
+    for file in &manifest.files {
+        if !wanted.iter().any(|s| s.overlaps(&file.span)) {
+            continue;
+        }
+        let path = format!("{location}/{}", file.path);
+        let bytes = storage.read(&file.path).await.map_err(|e| match e {
+            e if e.is_not_found() => BackupError::NotABackup { url: location.to_string(), reason: format!("data file {} listed in the manifest is missing", file.path) },
+            e => e.into(),
+        })?;
+        let data = DataFile::decode_listed(&path, file, &bytes)?;
+        let mut batch = Vec::new();
+        for e in data.entries {
+            let Some(value) = e.value else { continue };
+            if let Some(key) = rewrite_key(&e.key, &rewrite.ids) {
+                let (_, index) = model::encoding::index_of(&key).unwrap_or((0, 0));
+                if index == model::encoding::PRIMARY_INDEX_ID {
+                    totals.rows += 1;
+                } else {
+                    totals.index_entries += 1;
+                }
+                totals.bytes += (key.0.len() + value.len()) as u64;
+                batch.push(Entry { key, ts, value: Some(value) });
+            }
+        }
+        if !batch.is_empty() {
+            env.kv.ingest(batch).await?;
+        }
+    }
+    Ok(totals)
+}
+
+/// Writes every restored descriptor (and, for a cluster restore, users, roles and zones) in one
+/// commit: the moment the restore becomes visible.
+async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, manifest: &Manifest, stmt: &RestoreStmt) -> Result<Timestamp, BackupError> {
+    let ids = &rewrite.ids;
+    let map = |id: u32| ids.get(&id).copied().unwrap_or(id);
+    // Where each restored relation lands (database name, relation name), by backup id: a view's
+    // query names its source by name, so it is rewritten to the restored source.
+    let current = Catalog::read(&*env.kv, env.kv.now()).await?;
+    let db_name = |target: &Target| match target {
+        Target::NewDatabase(old) => plan.new_databases.iter().find(|d| d.id == *old).map(|d| d.name.clone()),
+        Target::Existing(id) => current.database(*id).map(|d| d.name.clone()),
+    };
+    let landing: BTreeMap<u32, (String, String)> = plan.tables.iter().filter_map(|(t, target)| Some((t.id, (db_name(target)?, t.name.clone())))).collect();
+    let mut writes: Vec<WriteOp> = Vec::new();
+    for d in &plan.new_databases {
+        let mut d = d.clone();
+        d.id = map(d.id);
+        writes.push(catalog::descriptor_write(&Descriptor::Database(d)));
+    }
+    for (t, target) in &plan.tables {
+        let mut t = t.clone();
+        t.id = map(t.id);
+        t.parent_id = match target {
+            Target::NewDatabase(old) => map(*old),
+            Target::Existing(id) => *id,
+        };
+        t.state = DescriptorState::Public;
+        for fk in t.foreign_keys.iter_mut() {
+            fk.referenced_table_id = map(fk.referenced_table_id);
+        }
+        for c in t.columns.iter_mut() {
+            if let Some(DefaultExpr::Nextval(seq)) = c.default {
+                c.default = Some(DefaultExpr::Nextval(map(seq)));
+            }
+        }
+        if let TableKind::View { depends_on, query } = &mut t.kind {
+            let view_db = db_name(target).unwrap_or_default();
+            if let Some((src_db, src_name)) = depends_on.first().and_then(|d| landing.get(d)) {
+                *query = rewrite_view_source(query, &view_db, src_db, src_name).map_err(|e| BackupError::Internal(format!("view {}: {e}", t.name)))?;
+            }
+            for d in depends_on.iter_mut() {
+                *d = map(*d);
+            }
+        }
+        t.interleave_parent = t.interleave_parent.map(map);
+        writes.push(catalog::descriptor_write(&Descriptor::Table(t)));
+    }
+    if plan.cluster {
+        if let Some(data) = &manifest.cluster_data {
+            for u in &data.users {
+                writes.push(catalog::user_write(u));
+            }
+            for m in &data.role_memberships {
+                writes.push(catalog::role_member_write(m));
+            }
+            for (id, z) in &data.zones {
+                writes.push(catalog::zone_write(map(*id), z));
+            }
+        }
+    } else if let Some(data) = &manifest.cluster_data {
+        // Zone configs of restored tables travel with them.
+        for (id, z) in &data.zones {
+            if ids.contains_key(id) {
+                writes.push(catalog::zone_write(map(*id), z));
+            }
+        }
+    }
+    let _ = stmt;
+    Ok(env.kv.commit(writes, None).await?)
+}
+
+/// Rewrites the relation a view's query selects from to `src_db.src_name`, written the way
+/// CREATE VIEW stores it: unqualified when in the view's own database `view_db`, qualified
+/// otherwise. (CockroachDB rewrites view queries on restore too: restored into another
+/// database, a view must read the restored relation, never a same-named one of the
+/// destination.) Views select from one relation (the SQL layer's subset).
+fn rewrite_view_source(query: &str, view_db: &str, src_db: &str, src_name: &str) -> Result<String, String> {
+    use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, SetExpr, TableFactor};
+    let mut q = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {}).try_with_sql(query).and_then(|mut p| p.parse_query()).map_err(|e| e.to_string())?;
+    if let SetExpr::Select(s) = q.body.as_mut() {
+        if let Some(TableFactor::Table { name, .. }) = s.from.first_mut().map(|f| &mut f.relation) {
+            let part = |n: &str| ObjectNamePart::Identifier(Ident::with_quote('"', n));
+            *name = ObjectName(if src_db == view_db { vec![part(src_name)] } else { vec![part(src_db), part(src_name)] });
+        }
+    }
+    Ok(q.to_string())
+}

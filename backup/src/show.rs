@@ -1,0 +1,155 @@
+//! SHOW BACKUP and SHOW JOBS: what a backup holds and what jobs are doing, as rows.
+//!
+//! SHOW BACKUP uses CockroachDB v20.2's columns (database_name, parent_schema_name,
+//! object_name, object_type, start_time, end_time, size_bytes, rows, is_full_cluster): one row
+//! per database (size and rows NULL) and one per relation. start_time is NULL for a full backup.
+//! Reading a location without a complete manifest is the same error RESTORE gives.
+
+use crate::env::Env;
+use crate::error::BackupError;
+use crate::format::manifest::Manifest;
+use crate::jobs::{self, JobSummary};
+use crate::plan::{check_session, open_location, SessionContext};
+use crate::restore::read_manifest;
+use crate::statement::ShowBackupStmt;
+use model::catalog::Descriptor;
+use model::{Datum, Timestamp};
+
+/// Column names and rows of a statement's result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryResult {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows.
+    pub rows: Vec<Vec<Datum>>,
+}
+
+impl QueryResult {
+    fn new(columns: &[&str]) -> Self {
+        QueryResult { columns: columns.iter().map(|c| c.to_string()).collect(), rows: Vec::new() }
+    }
+
+    /// A plain-text table, for the shell and for snapshots.
+    pub fn render(&self) -> String {
+        let cells: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(render_datum).collect()).collect();
+        let mut widths: Vec<usize> = self.columns.iter().map(|c| c.len()).collect();
+        for row in &cells {
+            for (i, c) in row.iter().enumerate() {
+                if i < widths.len() {
+                    widths[i] = widths[i].max(c.len());
+                }
+            }
+        }
+        let line = |vals: &[String]| vals.iter().enumerate().map(|(i, v)| format!("{v:<w$}", w = widths[i])).collect::<Vec<_>>().join(" | ").trim_end().to_string();
+        let mut out = line(&self.columns);
+        out.push('\n');
+        out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+        out.push('\n');
+        for row in &cells {
+            out.push_str(&line(row));
+            out.push('\n');
+        }
+        out.push_str(&format!("({} row{})\n", cells.len(), if cells.len() == 1 { "" } else { "s" }));
+        out
+    }
+}
+
+fn render_datum(d: &Datum) -> String {
+    match d {
+        Datum::Null => "NULL".into(),
+        Datum::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn ts_datum(t: Timestamp) -> Datum {
+    Datum::String(t.to_datetime_string())
+}
+
+/// The rows SHOW BACKUP prints for a manifest.
+pub fn backup_rows(m: &Manifest, with_privileges: bool) -> QueryResult {
+    let mut cols = vec!["database_name", "parent_schema_name", "object_name", "object_type", "start_time", "end_time", "size_bytes", "rows", "is_full_cluster"];
+    if with_privileges {
+        cols.push("privileges");
+    }
+    let mut out = QueryResult::new(&cols);
+    let catalog = m.catalog();
+    let start = if m.is_full() { Datum::Null } else { ts_datum(m.start_time) };
+    for d in &m.descriptors {
+        let mut row = match d {
+            Descriptor::Database(db) => vec![Datum::Null, Datum::Null, Datum::String(db.name.clone()), Datum::String("database".into()), start.clone(), ts_datum(m.end_time), Datum::Null, Datum::Null, Datum::Bool(m.is_full_cluster)],
+            Descriptor::Table(t) => {
+                let span = t.span();
+                let (mut size, mut rows) = (0u64, 0u64);
+                for f in m.files.iter().filter(|f| span.contains(&f.span)) {
+                    size += f.data_size;
+                    rows += f.rows;
+                }
+                let db = catalog.database(t.parent_id).map(|d| d.name.clone()).unwrap_or_default();
+                vec![
+                    Datum::String(db),
+                    Datum::String("public".into()),
+                    Datum::String(t.name.clone()),
+                    Datum::String(t.kind_name().into()),
+                    start.clone(),
+                    ts_datum(m.end_time),
+                    Datum::Int(size as i64),
+                    Datum::Int(rows as i64),
+                    Datum::Bool(m.is_full_cluster),
+                ]
+            }
+        };
+        if with_privileges {
+            let privs = match d {
+                Descriptor::Database(db) => &db.privileges,
+                Descriptor::Table(t) => &t.privileges,
+            };
+            let text = privs.users.iter().map(|u| format!("GRANT {} ON {} TO {}", u.privileges.iter().map(|p| format!("{p:?}").to_uppercase()).collect::<Vec<_>>().join(", "), d.name(), u.user)).collect::<Vec<_>>().join("; ");
+            row.push(Datum::String(text));
+        }
+        out.rows.push(row);
+    }
+    out
+}
+
+/// SHOW BACKUP 'location'.
+pub async fn show_backup(env: &Env, ctx: &SessionContext, stmt: &ShowBackupStmt) -> Result<QueryResult, BackupError> {
+    check_session(env, ctx, "SHOW BACKUP").await?;
+    if stmt.encryption_passphrase.is_some() {
+        return Err(BackupError::NotSupportedYet("SHOW BACKUP ... WITH encryption_passphrase"));
+    }
+    let (url, storage) = open_location(env, &stmt.location)?;
+    let m = read_manifest(&url.redacted(), &*storage).await?;
+    Ok(backup_rows(&m, stmt.with_privileges))
+}
+
+/// The rows SHOW JOBS prints.
+pub fn job_rows(jobs: &[JobSummary]) -> QueryResult {
+    let mut out = QueryResult::new(&["job_id", "job_type", "description", "statement", "user_name", "status", "running_status", "created", "started", "finished", "modified", "fraction_completed", "error", "coordinator_id"]);
+    let opt_ts = |t: Option<Timestamp>| t.map(ts_datum).unwrap_or(Datum::Null);
+    for j in jobs {
+        out.rows.push(vec![
+            Datum::Int(j.id),
+            Datum::String(j.job_type.to_string()),
+            Datum::String(j.description.clone()),
+            Datum::String(String::new()),
+            Datum::String(j.user_name.clone()),
+            Datum::String(j.status.as_str().into()),
+            if j.running_status.is_empty() { Datum::Null } else { Datum::String(j.running_status.clone()) },
+            ts_datum(j.created),
+            opt_ts(j.started),
+            opt_ts(j.finished),
+            ts_datum(j.modified),
+            Datum::Float(j.fraction_completed()),
+            j.error.clone().map(Datum::String).unwrap_or(Datum::String(String::new())),
+            j.lease.map(|l| Datum::Int(l.node as i64)).unwrap_or(Datum::Null),
+        ]);
+    }
+    out
+}
+
+/// SHOW JOBS.
+pub async fn show_jobs(env: &Env, ctx: &SessionContext) -> Result<QueryResult, BackupError> {
+    check_session(env, ctx, "SHOW JOBS").await?;
+    Ok(job_rows(&jobs::list(&*env.kv).await?))
+}

@@ -1,0 +1,294 @@
+//! The simulated storage backend: one store outside every node that serves every URL scheme
+//! (`s3`, `gs`, `azure`, `http`, `nodelocal`), as the backup sees it through
+//! `backup::storage::ExternalStorage`.
+//!
+//! Fault model. Objects live outside the nodes, so no node crash loses them; each operation
+//! takes a random simulated latency and may, per the seed's [`StorageFaults`]:
+//! - fail transiently without taking effect (a 503) — the backup must retry;
+//! - be slow (hundreds of milliseconds to seconds) — the backup must not time out wrongly;
+//! - land but report failure (the write happened, the reply was lost) — retrying must be safe;
+//! - list without an object written in the last second (eventually consistent listing) — the
+//!   backup must not decide by listing what a read can tell it.
+//!
+//! Faults that destroy data behind the backup's back — a torn or lost write reported as success,
+//! bit rot at rest — are injected explicitly with [`SimStorage::corrupt`] and friends, since no
+//! backup can survive them; the properties there are that RESTORE and SHOW BACKUP detect them and
+//! name the file, never restore wrong data.
+//!
+//! Objects are keyed by scheme, host and path; credentials play no part, and `nodelocal://self`
+//! resolves to the opening node's own directory.
+
+use crate::trace::Trace;
+use crate::trace_event;
+use async_trait::async_trait;
+use backup::storage::url::{NodelocalTarget, Scheme, StorageUrl};
+use backup::storage::{check_path, check_prefix, ExternalStorage, StorageError, StorageProvider};
+use madsim::time::Instant;
+use model::NodeId;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Fault rates of the storage backend, each in parts per thousand of operations.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageFaults {
+    /// Chance out of 1000 that an operation fails without taking effect.
+    pub transient_per_mille: u32,
+    /// Chance out of 1000 that an operation takes 0.2–2 s.
+    pub slow_per_mille: u32,
+    /// Chance out of 1000 that a write lands but reports failure.
+    pub lands_but_fails_per_mille: u32,
+    /// Chance out of 1000 that a listing omits objects written in the last second.
+    pub stale_list_per_mille: u32,
+}
+
+struct Object {
+    data: Vec<u8>,
+    written: Instant,
+}
+
+struct State {
+    objects: BTreeMap<String, Object>,
+    faults: StorageFaults,
+    rng: ChaCha8Rng,
+    ops: u64,
+}
+
+/// The shared backend. Cheap to clone.
+#[derive(Clone)]
+pub struct SimStorage {
+    state: Arc<Mutex<State>>,
+    trace: Trace,
+}
+
+impl SimStorage {
+    /// An empty store whose faults draw from `seed`.
+    pub fn new(seed: u64, trace: Trace) -> Self {
+        SimStorage { state: Arc::new(Mutex::new(State { objects: BTreeMap::new(), faults: StorageFaults::default(), rng: ChaCha8Rng::seed_from_u64(seed), ops: 0 })), trace }
+    }
+
+    /// Sets the fault rates (a fault of the schedule, or a scenario's choice).
+    pub fn set_faults(&self, faults: StorageFaults) {
+        trace_event!(self.trace, "storage", "faults", "{faults:?}");
+        self.state.lock().expect("storage").faults = faults;
+    }
+
+    /// The provider nodes open URLs through.
+    pub fn provider(&self) -> SimStorageProvider {
+        SimStorageProvider { storage: self.clone() }
+    }
+
+    /// Every object key with its size, in key order (for checks and snapshots).
+    pub fn list_all(&self) -> Vec<(String, usize)> {
+        self.state.lock().expect("storage").objects.iter().map(|(k, o)| (k.clone(), o.data.len())).collect()
+    }
+
+    /// The bytes of an object by its full key.
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.state.lock().expect("storage").objects.get(key).map(|o| o.data.clone())
+    }
+
+    /// Replaces an object's bytes behind the backup's back (bit rot, a torn write): returns
+    /// false if there is no such object.
+    pub fn corrupt(&self, key: &str, f: impl FnOnce(&mut Vec<u8>)) -> bool {
+        let mut s = self.state.lock().expect("storage");
+        match s.objects.get_mut(key) {
+            Some(o) => {
+                f(&mut o.data);
+                trace_event!(self.trace, "storage", "corrupt", "{key} now {} bytes", o.data.len());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes an object behind the backup's back (a lost write).
+    pub fn lose(&self, key: &str) -> bool {
+        let removed = self.state.lock().expect("storage").objects.remove(key).is_some();
+        if removed {
+            trace_event!(self.trace, "storage", "lose", "{key}");
+        }
+        removed
+    }
+
+    /// The full key under which the storage a URL names keeps `path`.
+    pub fn key(url: &StorageUrl, node: NodeId, path: &str) -> String {
+        root_of(url, node) + "/" + path
+    }
+
+    /// Draws the fate of one operation: its latency and whether it fails.
+    fn draw(&self) -> (Duration, Fate) {
+        let mut s = self.state.lock().expect("storage");
+        s.ops += 1;
+        let f = s.faults.clone();
+        let mut latency = Duration::from_micros(s.rng.gen_range(500..5_000));
+        if s.rng.gen_range(0..1000) < f.slow_per_mille {
+            latency += Duration::from_millis(s.rng.gen_range(200..2_000));
+        }
+        let roll = s.rng.gen_range(0..1000);
+        let fate = if roll < f.transient_per_mille {
+            Fate::Fail
+        } else if roll < f.transient_per_mille + f.lands_but_fails_per_mille {
+            Fate::LandThenFail
+        } else {
+            Fate::Succeed
+        };
+        let stale = s.rng.gen_range(0..1000) < f.stale_list_per_mille;
+        (latency, if stale && fate == Fate::Succeed { Fate::StaleList } else { fate })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Succeed,
+    Fail,
+    LandThenFail,
+    StaleList,
+}
+
+fn root_of(url: &StorageUrl, node: NodeId) -> String {
+    let scheme = match url.scheme() {
+        Scheme::S3 => "s3",
+        Scheme::Gs => "gs",
+        Scheme::Azure => "azure",
+        Scheme::Http => "http",
+        Scheme::Https => "https",
+        Scheme::Nodelocal => "nodelocal",
+    };
+    let host = match url.nodelocal_target() {
+        Some(NodelocalTarget::SelfNode) => node.to_string(),
+        Some(NodelocalTarget::Node(n)) => n.to_string(),
+        None => url.host().to_string(),
+    };
+    let path = url.path().trim_matches('/');
+    if path.is_empty() {
+        format!("{scheme}://{host}")
+    } else {
+        format!("{scheme}://{host}/{path}")
+    }
+}
+
+/// Opens URLs on the shared backend.
+#[derive(Clone)]
+pub struct SimStorageProvider {
+    storage: SimStorage,
+}
+
+impl StorageProvider for SimStorageProvider {
+    fn open(&self, url: &StorageUrl, node: NodeId) -> Result<Arc<dyn ExternalStorage>, StorageError> {
+        Ok(Arc::new(SimBucket { storage: self.storage.clone(), root: root_of(url, node), shown: url.redacted() }))
+    }
+}
+
+/// One location on the backend.
+struct SimBucket {
+    storage: SimStorage,
+    root: String,
+    shown: String,
+}
+
+impl SimBucket {
+    fn key(&self, path: &str) -> String {
+        format!("{}/{path}", self.root)
+    }
+
+    fn transient(&self, path: &str, what: &str) -> StorageError {
+        StorageError::Transient { path: format!("{}/{path}", self.shown), reason: format!("simulated {what} failure (503)") }
+    }
+}
+
+#[async_trait]
+impl ExternalStorage for SimBucket {
+    async fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        check_path(path)?;
+        let (latency, fate) = self.storage.draw();
+        madsim::time::sleep(latency).await;
+        if fate == Fate::Fail {
+            trace_event!(self.storage.trace, "storage", "write-failed", "{}", self.key(path));
+            return Err(self.transient(path, "write"));
+        }
+        let len = data.len();
+        self.storage.state.lock().expect("storage").objects.insert(self.key(path), Object { data, written: Instant::now() });
+        if fate == Fate::LandThenFail {
+            trace_event!(self.storage.trace, "storage", "write-landed-reported-failed", "{} {len} bytes", self.key(path));
+            return Err(self.transient(path, "write reply"));
+        }
+        trace_event!(self.storage.trace, "storage", "write", "{} {len} bytes", self.key(path));
+        Ok(())
+    }
+
+    async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+        check_path(path)?;
+        let (latency, fate) = self.storage.draw();
+        madsim::time::sleep(latency).await;
+        if matches!(fate, Fate::Fail | Fate::LandThenFail) {
+            return Err(self.transient(path, "read"));
+        }
+        let data = self.storage.state.lock().expect("storage").objects.get(&self.key(path)).map(|o| o.data.clone());
+        data.ok_or_else(|| StorageError::NotFound { path: format!("{}/{path}", self.shown) })
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        check_prefix(prefix)?;
+        let (latency, fate) = self.storage.draw();
+        madsim::time::sleep(latency).await;
+        if matches!(fate, Fate::Fail | Fate::LandThenFail) {
+            return Err(self.transient(prefix, "list"));
+        }
+        let root = format!("{}/", self.root);
+        let full = format!("{root}{prefix}");
+        let now = Instant::now();
+        let s = self.storage.state.lock().expect("storage");
+        Ok(s.objects
+            .range(full.clone()..)
+            .take_while(|(k, _)| k.starts_with(&full))
+            .filter(|(_, o)| fate != Fate::StaleList || now.duration_since(o.written) >= Duration::from_secs(1))
+            .map(|(k, _)| k[root.len()..].to_string())
+            .collect())
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), StorageError> {
+        check_path(path)?;
+        let (latency, fate) = self.storage.draw();
+        madsim::time::sleep(latency).await;
+        if fate == Fate::Fail {
+            return Err(self.transient(path, "delete"));
+        }
+        self.storage.state.lock().expect("storage").objects.remove(&self.key(path));
+        trace_event!(self.storage.trace, "storage", "delete", "{}", self.key(path));
+        if fate == Fate::LandThenFail {
+            return Err(self.transient(path, "delete reply"));
+        }
+        Ok(())
+    }
+}
+
+/// `backup`'s runtime on madsim: simulated sleeps, tasks on the current simulated node.
+pub struct MadsimRuntime;
+
+impl backup::env::Runtime for MadsimRuntime {
+    fn sleep(&self, d: Duration) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(madsim::time::sleep(d))
+    }
+
+    fn spawn(&self, fut: futures::future::BoxFuture<'static, ()>) {
+        madsim::task::spawn(fut);
+    }
+}
+
+/// `backup`'s job events, written into the trace as the node that had them.
+pub struct TraceEventLog {
+    /// The trace.
+    pub trace: Trace,
+    /// The node (`n3`).
+    pub who: String,
+}
+
+impl backup::env::EventLog for TraceEventLog {
+    fn event(&self, what: &str, detail: String) {
+        self.trace.event(&self.who, what, format_args!("{detail}"));
+    }
+}
