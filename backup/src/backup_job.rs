@@ -48,7 +48,9 @@ pub enum RunOutcome {
 pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     let node = env.node();
     let lease = env.jobs.lease;
-    let claimed = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| jobs::claim(r, now, node, lease)).await?;
+    // This run's fencing token: unique on this node.
+    let run = env.kv.now().wall;
+    let claimed = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| jobs::claim(r, now, node, run, lease)).await?;
     let record = match claimed {
         Ok(r) => r,
         Err(_) => return Ok(RunOutcome::NotCoordinator),
@@ -57,24 +59,24 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     let details = record.payload.clone();
     let lost = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
-    spawn_heartbeat(env, id, lost.clone(), done.clone());
-    let result = coordinate(env, id, &details, &lost).await;
+    spawn_heartbeat(env, id, run, lost.clone(), done.clone());
+    let result = coordinate(env, id, run, &details, &lost).await;
     done.store(true, Ordering::Relaxed);
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(e) => RunOutcome::Failed(e.to_string()),
     };
-    finish(env, id, &outcome).await?;
+    finish(env, id, run, &outcome).await?;
     env.event("job-run-ended", format!("job {id} on n{node}: {outcome:?}"));
     Ok(outcome)
 }
 
 /// Records the outcome in the job record (only if this node still coordinates it).
-async fn finish(env: &Env, id: JobId, outcome: &RunOutcome) -> Result<(), BackupError> {
+async fn finish(env: &Env, id: JobId, run: u64, outcome: &RunOutcome) -> Result<(), BackupError> {
     let node = env.node();
     let outcome = outcome.clone();
     let _ = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| {
-        if !jobs::holds(r, now, node) {
+        if !jobs::holds(r, now, node, run) {
             return Err("lease lost".into());
         }
         match &outcome {
@@ -108,7 +110,7 @@ async fn finish(env: &Env, id: JobId, outcome: &RunOutcome) -> Result<(), Backup
 }
 
 /// Renews the lease every third of its duration until `done`; sets `lost` if refused.
-fn spawn_heartbeat(env: &Env, id: JobId, lost: Arc<AtomicBool>, done: Arc<AtomicBool>) {
+fn spawn_heartbeat(env: &Env, id: JobId, run: u64, lost: Arc<AtomicBool>, done: Arc<AtomicBool>) {
     let env2 = env.clone();
     let fut = async move {
         let node = env2.node();
@@ -119,10 +121,10 @@ fn spawn_heartbeat(env: &Env, id: JobId, lost: Arc<AtomicBool>, done: Arc<Atomic
                 return;
             }
             let renewed = jobs::update::<BackupDetails, _>(&*env2.kv, id, |r, now| {
-                if !jobs::holds(r, now, node) {
+                if !jobs::holds(r, now, node, run) {
                     return Err("lease lost".into());
                 }
-                jobs::claim(r, now, node, env2.jobs.lease)
+                jobs::claim(r, now, node, run, env2.jobs.lease)
             })
             .await;
             match renewed {
@@ -141,12 +143,12 @@ fn spawn_heartbeat(env: &Env, id: JobId, lost: Arc<AtomicBool>, done: Arc<Atomic
 }
 
 /// What the job record asks of the coordinator right now.
-async fn control_check(env: &Env, id: JobId) -> Option<RunOutcome> {
+async fn control_check(env: &Env, id: JobId, run: u64) -> Option<RunOutcome> {
     let node = env.node();
     match jobs::load::<BackupDetails>(&*env.kv, id).await {
         Ok(Some(r)) => {
             let now = env.kv.now();
-            if !jobs::holds(&r, now, node) {
+            if !jobs::holds(&r, now, node, run) {
                 return Some(RunOutcome::NotCoordinator);
             }
             match r.status {
@@ -177,7 +179,7 @@ fn retryable(e: &KvError) -> bool {
     e.is_retryable()
 }
 
-async fn coordinate(env: &Env, id: JobId, details: &BackupDetails, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
+async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
     let (_, storage) = crate::plan::open_location(env, &details.destination)?;
     // A previous coordinator may have finished the manifest and died before recording success.
     if let Some(manifest) = read_manifest_if_ours(&*storage, details).await {
@@ -201,7 +203,7 @@ async fn coordinate(env: &Env, id: JobId, details: &BackupDetails, lost: &Atomic
         if lost.load(Ordering::Relaxed) {
             return Ok(RunOutcome::NotCoordinator);
         }
-        if let Some(stop) = control_check(env, id).await {
+        if let Some(stop) = control_check(env, id, run).await {
             return Ok(stop);
         }
         let todo = checkpoint.lock().await.remaining_spans();
@@ -229,7 +231,7 @@ async fn coordinate(env: &Env, id: JobId, details: &BackupDetails, lost: &Atomic
         if cp.completed_spans != before {
             last_progress = env.kv.now();
             backoff = Duration::from_millis(50);
-            update_progress(env, id, &cp).await;
+            update_progress(env, id, run, &cp).await;
         } else {
             if env.kv.now().wall.saturating_sub(last_progress.wall) > env.jobs.retry_budget.as_nanos() as u64 {
                 return Err(BackupError::Job(format!("job {id}: no progress for {:?}; giving up", env.jobs.retry_budget)));
@@ -238,7 +240,7 @@ async fn coordinate(env: &Env, id: JobId, details: &BackupDetails, lost: &Atomic
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
     }
-    if let Some(stop) = control_check(env, id).await {
+    if let Some(stop) = control_check(env, id, run).await {
         return Ok(stop);
     }
     let cp = checkpoint.lock().await.clone();
@@ -345,14 +347,14 @@ async fn read_checkpoint(storage: &dyn ExternalStorage, details: &BackupDetails)
     (c.plan.backup_id == details.backup_id).then_some(c)
 }
 
-async fn update_progress(env: &Env, id: JobId, cp: &Checkpoint) {
+async fn update_progress(env: &Env, id: JobId, run: u64, cp: &Checkpoint) {
     let total = cp.plan.spans.len().max(1) as u64;
     let left = cp.remaining_spans().len() as u64;
     let fraction = (total.saturating_sub(left.min(total)) * 1000 / total) as u32;
     let node = env.node();
     let n = cp.completed.len();
     let _ = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| {
-        if !jobs::holds(r, now, node) {
+        if !jobs::holds(r, now, node, run) {
             return Err("lease lost".into());
         }
         r.progress_millis = r.progress_millis.max(fraction.min(999));

@@ -65,7 +65,7 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
             // session leaves no job record behind.
             check_session(env, ctx, "RESTORE").await?;
             let id = jobs::create(&*env.kv, new_record(JobType::Restore, stmt.redacted(), &ctx.user, RestorePayload { source: r.from.clone() })).await?;
-            let _ = jobs::update::<RestorePayload, _>(&*env.kv, id, |rec, now| jobs::claim(rec, now, env.node(), Duration::from_secs(3600))).await?;
+            let _ = jobs::update::<RestorePayload, _>(&*env.kv, id, |rec, now| jobs::claim(rec, now, env.node(), 0, Duration::from_secs(3600))).await?;
             let result = restore::restore(env, ctx, r).await;
             let _ = jobs::update::<RestorePayload, _>(&*env.kv, id, |rec, now| {
                 match &result {
@@ -133,7 +133,9 @@ async fn control(env: &Env, ctx: &SessionContext, id: JobId, op: ControlOp) -> R
     let updated = jobs::update::<serde_json::Value, _>(&*env.kv, id, |r, _| jobs::control(r, op)).await?;
     match updated {
         Ok(r) => {
-            if op == ControlOp::Resume && r.job_type == JobType::Backup && r.status == JobStatus::Running {
+            // Resuming a paused job (its lease was released) starts a coordinator here; resuming
+            // one whose pause was only requested leaves its coordinator running.
+            if op == ControlOp::Resume && r.job_type == JobType::Backup && r.status == JobStatus::Running && r.lease.is_none() {
                 let env2 = env.clone();
                 env.runtime.spawn(Box::pin(async move {
                     let _ = backup_job::run(&env2, id).await;

@@ -85,6 +85,10 @@ impl JobStatus {
 pub struct JobLease {
     /// The coordinating node.
     pub node: NodeId,
+    /// Which run on that node (a fencing token): a second run of the same job on the same node
+    /// takes the lease over, and the first one sees it has lost it.
+    #[serde(default)]
+    pub run: u64,
     /// The claim lapses at this cluster time unless renewed.
     pub expires: Timestamp,
 }
@@ -231,7 +235,7 @@ where
 
 /// Renews or takes `node`'s lease on a job for `lease` from now. Refused when another node holds
 /// an unexpired lease, or when the job no longer wants a coordinator.
-pub fn claim<P>(r: &mut JobRecord<P>, now: Timestamp, node: NodeId, lease: Duration) -> Result<(), String> {
+pub fn claim<P>(r: &mut JobRecord<P>, now: Timestamp, node: NodeId, run: u64, lease: Duration) -> Result<(), String> {
     if let Some(l) = r.lease {
         if l.node != node && l.expires > now {
             return Err(format!("job {} is coordinated by n{} until {}", r.id, l.node, l.expires));
@@ -244,13 +248,13 @@ pub fn claim<P>(r: &mut JobRecord<P>, now: Timestamp, node: NodeId, lease: Durat
         r.status = JobStatus::Running;
     }
     r.started.get_or_insert(now);
-    r.lease = Some(JobLease { node, expires: now.add(lease) });
+    r.lease = Some(JobLease { node, run, expires: now.add(lease) });
     Ok(())
 }
 
-/// True when `node` holds an unexpired lease on the job.
-pub fn holds<P>(r: &JobRecord<P>, now: Timestamp, node: NodeId) -> bool {
-    r.lease.is_some_and(|l| l.node == node && l.expires > now)
+/// True when run `run` on `node` holds an unexpired lease on the job.
+pub fn holds<P>(r: &JobRecord<P>, now: Timestamp, node: NodeId, run: u64) -> bool {
+    r.lease.is_some_and(|l| l.node == node && l.run == run && l.expires > now)
 }
 
 /// PAUSE / RESUME / CANCEL JOB applied to a record: the state machine of job control.
@@ -326,7 +330,7 @@ mod tests {
         control(&mut r, ControlOp::Pause).unwrap();
         assert_eq!(r.status, JobStatus::PauseRequested);
         r.status = JobStatus::Paused;
-        r.lease = Some(JobLease { node: 2, expires: Timestamp::from_nanos(5) });
+        r.lease = Some(JobLease { node: 2, run: 1, expires: Timestamp::from_nanos(5) });
         control(&mut r, ControlOp::Resume).unwrap();
         assert_eq!((r.status, r.lease), (JobStatus::Running, None));
         control(&mut r, ControlOp::Cancel).unwrap();
@@ -339,12 +343,15 @@ mod tests {
     fn leases_exclude_other_nodes_until_they_lapse() {
         let mut r = rec(JobStatus::Running);
         let t = |n: u64| Timestamp::from_nanos(n * 1_000_000_000);
-        claim(&mut r, t(1), 1, Duration::from_secs(10)).unwrap();
-        assert!(holds(&r, t(5), 1));
-        assert!(claim(&mut r, t(5), 2, Duration::from_secs(10)).is_err());
-        claim(&mut r, t(12), 2, Duration::from_secs(10)).unwrap();
-        assert!(!holds(&r, t(12), 1) && holds(&r, t(12), 2));
+        claim(&mut r, t(1), 1, 7, Duration::from_secs(10)).unwrap();
+        assert!(holds(&r, t(5), 1, 7));
+        assert!(claim(&mut r, t(5), 2, 8, Duration::from_secs(10)).is_err());
+        claim(&mut r, t(12), 2, 8, Duration::from_secs(10)).unwrap();
+        assert!(!holds(&r, t(12), 1, 7) && holds(&r, t(12), 2, 8));
+        // A second run on the same node takes over and fences the first.
+        claim(&mut r, t(13), 2, 9, Duration::from_secs(10)).unwrap();
+        assert!(!holds(&r, t(13), 2, 8) && holds(&r, t(13), 2, 9));
         let mut paused = rec(JobStatus::Paused);
-        assert!(claim(&mut paused, t(1), 1, Duration::from_secs(1)).is_err());
+        assert!(claim(&mut paused, t(1), 1, 1, Duration::from_secs(1)).is_err());
     }
 }

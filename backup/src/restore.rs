@@ -369,7 +369,18 @@ async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, manifest: &Ma
                 writes.push(catalog::role_member_write(m));
             }
             for (id, z) in &data.zones {
-                writes.push(catalog::zone_write(map(*id), z));
+                // Only the default zone and zones of what is restored, under their new ids (the
+                // bootstrap databases restore into the destination's own): a zone left behind
+                // by a dropped object must not land on whichever restored object got its id.
+                let bootstrap_db = manifest.descriptors.iter().find_map(|d| d.as_database().filter(|d| d.id == *id && (d.name == DEFAULT_DATABASE || d.name == POSTGRES_DATABASE)));
+                let target = match bootstrap_db {
+                    _ if *id == catalog::DEFAULT_ZONE_ID => Some(*id),
+                    Some(db) => current.database_by_name(&db.name).map(|d| d.id),
+                    None => ids.get(id).copied(),
+                };
+                if let Some(target) = target {
+                    writes.push(catalog::zone_write(target, z));
+                }
             }
         }
     } else if let Some(data) = &manifest.cluster_data {

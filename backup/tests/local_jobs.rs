@@ -231,3 +231,31 @@ fn job_control_errors() {
     let e = c.err("PAUSE JOB abc");
     assert_eq!(e, "syntax error at or near \"abc\" (line 1, column 11): expected a job ID");
 }
+
+#[test]
+fn a_corrupted_checkpoint_makes_the_resumed_job_start_over_without_duplicates() {
+    let c = bank();
+    control_mid_backup(&c, 2, &["PAUSE JOB {id}"]);
+    c.err(BACKUP_ALL);
+    c.kv.clear_hook();
+    let id = backup_jobs(&c)[0].id;
+    let store = c.store("nodelocal://1/paused");
+    let mut cp = read_obj(&store, "BACKUP-CHECKPOINT");
+    let mid = cp.len() / 2;
+    cp[mid] ^= 1;
+    write_obj(&store, "BACKUP-CHECKPOINT", cp);
+    c.ok(&format!("RESUME JOB {id}"));
+    c.runtime.run_spawned();
+    assert_eq!(job(&c, id).status, JobStatus::Succeeded);
+    assert!(c.log.named("job-resumed-from-checkpoint").is_empty(), "the damaged checkpoint was not trusted");
+    let m = c.manifest("nodelocal://1/paused");
+    // Every span is in the backup once, though two were exported twice.
+    assert_eq!(m.files.iter().map(|f| f.span.clone()).collect::<Vec<_>>(), m.spans);
+    let ok = c.kv.exports.lock().unwrap().iter().filter(|(_, ok)| *ok).count();
+    assert_eq!(ok, 5 + 2);
+    let dst = c.fresh_destination();
+    dst.ok("RESTORE DATABASE bank FROM 'nodelocal://1/paused'");
+    for (t, _) in BANK_TABLES {
+        assert_eq!(dst.read_now("bank", t).rows, c.read("bank", t, m.end_time).rows, "{t}");
+    }
+}

@@ -386,3 +386,15 @@ fn later_features_are_refused_as_not_supported_yet() {
     assert!(!jobs.contains("hunter2"), "{jobs}");
     assert_eq!(block_on(backup::jobs::list(&*c.local)).unwrap().iter().filter(|j| j.job_type == backup::jobs::JobType::Backup).count(), 1);
 }
+
+#[test]
+fn a_backup_as_of_before_a_tables_creation_does_not_see_it() {
+    let mut c = bank();
+    c.sql("CREATE TABLE bank.recent (k INT PRIMARY KEY); INSERT INTO bank.recent VALUES (1)");
+    c.advance(Duration::from_secs(5));
+    assert_eq!(c.err("BACKUP bank.recent TO 'nodelocal://1/recent' AS OF SYSTEM TIME '-10s'"), "table \"bank.recent\" does not exist");
+    c.ok("BACKUP DATABASE bank TO 'nodelocal://1/recent' AS OF SYSTEM TIME '-10s'");
+    let m = c.manifest("nodelocal://1/recent");
+    assert!(m.descriptors.iter().all(|d| d.name() != "recent"), "the database as it was then");
+    c.ok("BACKUP bank.recent TO 'nodelocal://1/recent-now'");
+}

@@ -215,6 +215,7 @@ fn a_full_cluster_restore_gives_zone_configs_only_to_the_objects_they_belong_to(
     src.sql("DROP TABLE scratch.tmp");
     src.sql(SCHEMA);
     src.sql(DATA);
+    src.sql("ALTER DATABASE defaultdb CONFIGURE ZONE USING gc.ttlseconds = 1234");
     let zones_before: Vec<u32> = src.catalog().zones().map(|(id, _)| id).collect();
     src.ok("BACKUP TO 'nodelocal://1/zones'");
     let dst = src.fresh_destination();
@@ -224,6 +225,26 @@ fn a_full_cluster_restore_gives_zone_configs_only_to_the_objects_they_belong_to(
         assert_eq!(cat.gc_ttl(t.id), std::time::Duration::from_secs(model::catalog::DEFAULT_GC_TTL_SECONDS), "{} (id {}) got another object's zone config (source zones {zones_before:?}, dropped table {tmp})", t.name, t.id);
     }
     for d in cat.databases() {
-        assert!(cat.zone(d.id).is_none(), "database {} got a zone config", d.name);
+        let want = (d.name == "defaultdb").then_some(1234);
+        assert_eq!(cat.zone(d.id).map(|z| z.gc_ttl_seconds), want, "database {}", d.name);
     }
+}
+
+#[test]
+fn restore_as_of_system_time_must_be_the_backups_time() {
+    let src = bank_cluster(Arc::new(MemStorageProvider::new()));
+    src.ok("BACKUP DATABASE bank TO 'nodelocal://1/rt' AS OF SYSTEM TIME '-10s'");
+    let end = src.manifest("nodelocal://1/rt").end_time;
+    let dst = src.fresh_destination();
+    let e = dst.err("RESTORE DATABASE bank FROM 'nodelocal://1/rt' AS OF SYSTEM TIME '-1s'");
+    assert_eq!(
+        e,
+        format!(
+            "invalid RESTORE timestamp: restoring to arbitrary time requires that BACKUP for requested time be created with 'revision_history' option. nearest backup time is {}",
+            end.to_datetime_string()
+        )
+    );
+    assert!(dst.catalog().database_by_name("bank").is_none());
+    dst.ok(&format!("RESTORE DATABASE bank FROM 'nodelocal://1/rt' AS OF SYSTEM TIME '{end}'"));
+    same_table(&src, "bank", &dst, "bank", "customers", end);
 }
