@@ -132,7 +132,9 @@ pub fn job_rows(jobs: &[JobSummary]) -> QueryResult {
             Datum::Int(j.id),
             Datum::String(j.job_type.to_string()),
             Datum::String(j.description.clone()),
-            Datum::String(String::new()),
+            // The statement as run, redacted like the description (which CockroachDB lets a
+            // user edit; here the two are the same).
+            Datum::String(j.description.clone()),
             Datum::String(j.user_name.clone()),
             Datum::String(j.status.as_str().into()),
             if j.running_status.is_empty() { Datum::Null } else { Datum::String(j.running_status.clone()) },
