@@ -222,7 +222,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         for (node, pieces) in by_node {
             let first_seq = seq;
             seq += pieces.len() as u64;
-            workers.push(export_pieces(env, id, details, storage.clone(), node, pieces, attempt, first_seq, checkpoint.clone()));
+            workers.push(export_pieces(env, id, details, storage.clone(), node, pieces, attempt, first_seq, checkpoint.clone(), lost));
         }
         for r in futures::future::join_all(workers).await {
             r?;
@@ -278,8 +278,13 @@ async fn export_pieces(
     attempt: u64,
     first_seq: u64,
     checkpoint: Arc<AsyncMutex<Checkpoint>>,
+    lost: &AtomicBool,
 ) -> Result<(), BackupError> {
     for (i, piece) in pieces.into_iter().enumerate() {
+        // A coordinator that lost its lease stops before touching the destination again.
+        if lost.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let req = ExportRequest { span: piece.clone(), start: details.start_time, end: details.end_time, filter: details.mvcc_filter };
         let resp = match env.kv.export(node, req).await {
             Ok(r) => r,
@@ -304,6 +309,9 @@ async fn export_pieces(
         };
         // Checkpoints are written one at a time, each listing every span completed so far.
         let mut cp = checkpoint.lock().await;
+        if lost.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         cp.record(piece.clone(), files).map_err(|e| BackupError::Internal(format!("job {id}: recording {piece}: {e}")))?;
         if let Err(e) = storage.write(CHECKPOINT_NAME, cp.encode()).await {
             if !e.is_retryable() {

@@ -237,7 +237,9 @@ where
 /// an unexpired lease, or when the job no longer wants a coordinator.
 pub fn claim<P>(r: &mut JobRecord<P>, now: Timestamp, node: NodeId, run: u64, lease: Duration) -> Result<(), String> {
     if let Some(l) = r.lease {
-        if l.node != node && l.expires > now {
+        // Another run — on another node, or an earlier or later run on this one — keeps the job
+        // until its lease lapses: at most one coordinator at a time.
+        if (l.node, l.run) != (node, run) && l.expires > now {
             return Err(format!("job {} is coordinated by n{} until {}", r.id, l.node, l.expires));
         }
     }
@@ -348,9 +350,10 @@ mod tests {
         assert!(claim(&mut r, t(5), 2, 8, Duration::from_secs(10)).is_err());
         claim(&mut r, t(12), 2, 8, Duration::from_secs(10)).unwrap();
         assert!(!holds(&r, t(12), 1, 7) && holds(&r, t(12), 2, 8));
-        // A second run on the same node takes over and fences the first.
-        claim(&mut r, t(13), 2, 9, Duration::from_secs(10)).unwrap();
-        assert!(!holds(&r, t(13), 2, 8) && holds(&r, t(13), 2, 9));
+        // A second run on the same node waits for the first one's lease to lapse, then fences it.
+        assert!(claim(&mut r, t(13), 2, 9, Duration::from_secs(10)).is_err());
+        claim(&mut r, t(23), 2, 9, Duration::from_secs(10)).unwrap();
+        assert!(!holds(&r, t(23), 2, 8) && holds(&r, t(23), 2, 9));
         let mut paused = rec(JobStatus::Paused);
         assert!(claim(&mut paused, t(1), 1, 1, Duration::from_secs(1)).is_err());
     }

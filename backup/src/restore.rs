@@ -21,9 +21,25 @@ use model::catalog::{self, Catalog, DatabaseDescriptor, DefaultExpr, Descriptor,
 use model::{Entry, Key, KvError, Timestamp, WriteOp};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Reads `path`, retrying transient failures for a while (object stores answer 503s).
+pub async fn read_retrying(env: &Env, storage: &dyn ExternalStorage, path: &str) -> Result<Vec<u8>, crate::storage::StorageError> {
+    let mut backoff = std::time::Duration::from_millis(50);
+    let mut attempts = 0;
+    loop {
+        match storage.read(path).await {
+            Err(e) if e.is_retryable() && attempts < 20 => {
+                attempts += 1;
+                env.sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Reads and checks the manifest at a location, telling an incomplete backup from no backup.
-pub async fn read_manifest(location_redacted: &str, storage: &dyn ExternalStorage) -> Result<Manifest, BackupError> {
-    match storage.read(MANIFEST_NAME).await {
+pub async fn read_manifest(env: &Env, location_redacted: &str, storage: &dyn ExternalStorage) -> Result<Manifest, BackupError> {
+    match read_retrying(env, storage, MANIFEST_NAME).await {
         Ok(bytes) => Ok(Manifest::decode(&format!("{location_redacted}/{MANIFEST_NAME}"), &bytes)?),
         Err(e) if e.is_not_found() => {
             let reason = if storage.exists(CHECKPOINT_NAME).await? {
@@ -56,7 +72,7 @@ pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Res
         return Err(BackupError::NotSupportedYet("RESTORE from a chain of backups"));
     }
     let (url, storage) = open_location(env, &stmt.from[0])?;
-    let manifest = read_manifest(&url.redacted(), &*storage).await?;
+    let manifest = read_manifest(env, &url.redacted(), &*storage).await?;
     if let Some(a) = &stmt.as_of {
         let ts = Timestamp::parse_as_of(&a.0, env.kv.now())?;
         if ts != manifest.end_time {
@@ -287,7 +303,7 @@ async fn ingest(env: &Env, location: &str, storage: &dyn ExternalStorage, manife
             continue;
         }
         let path = format!("{location}/{}", file.path);
-        let bytes = storage.read(&file.path).await.map_err(|e| match e {
+        let bytes = read_retrying(env, storage, &file.path).await.map_err(|e| match e {
             e if e.is_not_found() => BackupError::NotABackup { url: location.to_string(), reason: format!("data file {} listed in the manifest is missing", file.path) },
             e => e.into(),
         })?;

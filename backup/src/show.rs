@@ -119,7 +119,7 @@ pub async fn show_backup(env: &Env, ctx: &SessionContext, stmt: &ShowBackupStmt)
         return Err(BackupError::NotSupportedYet("SHOW BACKUP ... WITH encryption_passphrase"));
     }
     let (url, storage) = open_location(env, &stmt.location)?;
-    let m = read_manifest(&url.redacted(), &*storage).await?;
+    let m = read_manifest(env, &url.redacted(), &*storage).await?;
     Ok(backup_rows(&m, stmt.with_privileges))
 }
 

@@ -291,6 +291,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     }
     if !calmed {
         world.calm();
+        world.storage.set_faults(sim::storage::StorageFaults::default());
     }
     for w in writers {
         match w.await.expect("writer task") {

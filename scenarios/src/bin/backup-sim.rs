@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use scenarios::run::{replay_command, run_named, FaultMix, RunOptions, RunReport, CLUSTER, SCENARIOS};
+
 use sim::faults::FaultKind;
 use std::io::Write;
 use std::process::ExitCode;
@@ -41,8 +42,8 @@ enum Command {
     /// Run a scenario over a range of seeds on all cores and print a summary. Exits non-zero if
     /// any seed fails, printing the command that replays it.
     Sweep {
-        /// The scenario (see `list`).
-        #[arg(long, default_value = CLUSTER)]
+        /// The scenario (see `list`), or `all` for every scenario in turn.
+        #[arg(long, default_value = "all")]
         scenario: String,
         /// First seed.
         #[arg(long, default_value_t = 0)]
@@ -126,11 +127,18 @@ fn main() -> ExitCode {
             }
         }
         Command::Sweep { scenario, first, seeds, faults, jobs, json } => {
-            if !SCENARIOS.contains(&scenario.as_str()) {
-                eprintln!("error: unknown scenario {scenario:?}; `backup-sim list` shows them");
+            let names: Vec<&str> = if scenario == "all" { SCENARIOS.to_vec() } else { vec![scenario.as_str()] };
+            if let Some(bad) = names.iter().find(|n| !SCENARIOS.contains(n)) {
+                eprintln!("error: unknown scenario {bad:?}; `backup-sim list` shows them");
                 return ExitCode::from(2);
             }
-            sweep(&scenario, first, seeds, faults, jobs, json)
+            let mut code = ExitCode::SUCCESS;
+            for name in names {
+                if sweep(name, first, seeds, faults, jobs, json) != ExitCode::SUCCESS {
+                    code = ExitCode::FAILURE;
+                }
+            }
+            code
         }
     }
 }
