@@ -16,7 +16,7 @@ use crate::error::BackupError;
 use crate::format::checkpoint::Checkpoint;
 use crate::format::data::DataFile;
 use crate::format::manifest::{FileInfo, Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
-use crate::jobs::{self, JobId, JobRecord, JobStatus, JobTotals};
+use crate::jobs::{self, JobId, JobStatus, JobTotals};
 use crate::plan::BackupDetails;
 use crate::storage::ExternalStorage;
 use futures::lock::Mutex as AsyncMutex;
@@ -25,9 +25,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A backup job's record.
-pub type BackupRecord = JobRecord<BackupDetails>;
 
 /// How a coordinator's run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,8 +45,10 @@ pub enum RunOutcome {
 pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     let node = env.node();
     let lease = env.jobs.lease;
-    // This run's fencing token: unique on this node.
-    let run = env.kv.now().wall;
+    // This run's fencing token: the full HLC reading, unique on this node (two runs started in
+    // the same instant still differ in the logical part).
+    let now = env.kv.now();
+    let run = now.wall.wrapping_mul(1 << 16).wrapping_add(now.logical as u64);
     let claimed = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| jobs::claim(r, now, node, run, lease)).await?;
     let record = match claimed {
         Ok(r) => r,
@@ -115,6 +114,7 @@ fn spawn_heartbeat(env: &Env, id: JobId, run: u64, lost: Arc<AtomicBool>, done: 
     let fut = async move {
         let node = env2.node();
         let every = env2.jobs.lease / 3;
+        let mut last_renewed = env2.kv.now();
         loop {
             env2.sleep(every).await;
             if done.load(Ordering::Relaxed) {
@@ -128,36 +128,54 @@ fn spawn_heartbeat(env: &Env, id: JobId, run: u64, lost: Arc<AtomicBool>, done: 
             })
             .await;
             match renewed {
-                Ok(Ok(_)) => {}
+                Ok(Ok(_)) => last_renewed = env2.kv.now(),
                 Ok(Err(_)) => {
                     lost.store(true, Ordering::Relaxed);
                     return;
                 }
-                // The cluster did not answer: keep trying; the lease may lapse meanwhile, and
-                // then the next renewal is refused.
-                Err(_) => {}
+                // The cluster did not answer. Once the lease may have lapsed (two thirds of it
+                // gone without a renewal, leaving room for clock offsets), assume another node
+                // has adopted the job and stop touching the destination.
+                Err(_) => {
+                    if env2.kv.now().wall.saturating_sub(last_renewed.wall) > (env2.jobs.lease * 2 / 3).as_nanos() as u64 {
+                        lost.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                }
             }
         }
     };
     env.runtime.spawn(Box::pin(fut));
 }
 
-/// What the job record asks of the coordinator right now.
-async fn control_check(env: &Env, id: JobId, run: u64) -> Option<RunOutcome> {
+/// What the job record asks of the coordinator right now. A record that cannot be read is
+/// asked again (with backoff) rather than taken as "carry on": a coordinator cut off from the
+/// cluster must not keep writing on a lease it can no longer confirm.
+async fn control_check(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> Option<RunOutcome> {
     let node = env.node();
-    match jobs::load::<BackupDetails>(&*env.kv, id).await {
-        Ok(Some(r)) => {
-            let now = env.kv.now();
-            if !jobs::holds(&r, now, node, run) {
-                return Some(RunOutcome::NotCoordinator);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if lost.load(Ordering::Relaxed) {
+            return Some(RunOutcome::NotCoordinator);
+        }
+        match jobs::load::<BackupDetails>(&*env.kv, id).await {
+            Ok(Some(r)) => {
+                let now = env.kv.now();
+                if !jobs::holds(&r, now, node, run) {
+                    return Some(RunOutcome::NotCoordinator);
+                }
+                return match r.status {
+                    JobStatus::PauseRequested => Some(RunOutcome::Paused),
+                    JobStatus::CancelRequested => Some(RunOutcome::Canceled),
+                    _ => None,
+                };
             }
-            match r.status {
-                JobStatus::PauseRequested => Some(RunOutcome::Paused),
-                JobStatus::CancelRequested => Some(RunOutcome::Canceled),
-                _ => None,
+            Ok(None) => return Some(RunOutcome::NotCoordinator),
+            Err(_) => {
+                env.sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
             }
         }
-        _ => None,
     }
 }
 
@@ -174,27 +192,22 @@ async fn resolve(env: &Env, spans: &[Span]) -> Result<BTreeMap<NodeId, Vec<Span>
     Ok(by_node)
 }
 
-/// True for errors that re-resolving and retrying can get past.
-fn retryable(e: &KvError) -> bool {
-    e.is_retryable()
-}
-
 async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
     let (_, storage) = crate::plan::open_location(env, &details.destination)?;
     // A previous coordinator may have finished the manifest and died before recording success.
-    if let Some(manifest) = read_manifest_if_ours(&*storage, details).await {
+    if let Some(manifest) = read_manifest_if_ours(env, &*storage, details).await? {
         env.event("job-found-manifest", format!("job {id}: a previous coordinator wrote the manifest and died before recording success"));
         remove_checkpoint(env, &*storage).await;
         return Ok(RunOutcome::Succeeded(totals(&manifest)));
     }
-    let checkpoint = match read_checkpoint(&*storage, details).await {
+    let checkpoint = match read_checkpoint(env, &*storage, details).await? {
         Some(c) => {
             env.event("job-resumed-from-checkpoint", format!("job {id}: {} spans done, {} to go", c.completed_spans.len(), c.remaining_spans().len()));
             c
         }
         None => Checkpoint::new(plan_manifest(details)),
     };
-    let attempt = env.kv.now().wall;
+    let attempt = run;
     let checkpoint = Arc::new(AsyncMutex::new(checkpoint));
     let mut seq: u64 = 0;
     let mut last_progress = env.kv.now();
@@ -203,7 +216,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         if lost.load(Ordering::Relaxed) {
             return Ok(RunOutcome::NotCoordinator);
         }
-        if let Some(stop) = control_check(env, id, run).await {
+        if let Some(stop) = control_check(env, id, run, lost).await {
             return Ok(stop);
         }
         let todo = checkpoint.lock().await.remaining_spans();
@@ -212,7 +225,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         }
         let by_node = match resolve(env, &todo).await {
             Ok(m) => m,
-            Err(e) if retryable(&e) => BTreeMap::new(),
+            Err(e) if e.is_retryable() => BTreeMap::new(),
             Err(e) => return Err(e.into()),
         };
         // One worker per leaseholder node, all nodes at once, each exporting its pieces in
@@ -240,7 +253,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
     }
-    if let Some(stop) = control_check(env, id, run).await {
+    if let Some(stop) = control_check(env, id, run, lost).await {
         return Ok(stop);
     }
     let cp = checkpoint.lock().await.clone();
@@ -288,7 +301,7 @@ async fn export_pieces(
         let req = ExportRequest { span: piece.clone(), start: details.start_time, end: details.end_time, filter: details.mvcc_filter };
         let resp = match env.kv.export(node, req).await {
             Ok(r) => r,
-            Err(e) if retryable(&e) => continue,
+            Err(e) if e.is_retryable() => continue,
             Err(e) => return Err(e.into()),
         };
         let files = if resp.export.entries.is_empty() {
@@ -298,7 +311,7 @@ async fn export_pieces(
             let bytes = data.encode();
             // Unique per job, coordinator attempt, serving node and piece: a file whose write
             // failed is never overwritten by a different one, and no two nodes share a name.
-            let path = format!("data/{id}/{attempt:x}-n{}-{}.sst", resp.served_by, first_seq + i as u64);
+            let path = format!("data/{id}/n{}-{attempt:x}-n{}-{}.sst", env.node(), resp.served_by, first_seq + i as u64);
             if let Err(e) = storage.write(&path, bytes.clone()).await {
                 if e.is_retryable() {
                     continue;
@@ -343,16 +356,24 @@ async fn write_verified(env: &Env, storage: &dyn ExternalStorage, path: &str, by
     Err(BackupError::Job(format!("could not write {path}: storage kept failing")))
 }
 
-async fn read_manifest_if_ours(storage: &dyn ExternalStorage, details: &BackupDetails) -> Option<Manifest> {
-    let bytes = storage.read(MANIFEST_NAME).await.ok()?;
-    let m = Manifest::decode(MANIFEST_NAME, &bytes).ok()?;
-    (m.backup_id == details.backup_id).then_some(m)
+/// The manifest at the destination if this job wrote it. Transient read failures are retried;
+/// only a manifest that is really absent (or another backup's) counts as none.
+async fn read_manifest_if_ours(env: &Env, storage: &dyn ExternalStorage, details: &BackupDetails) -> Result<Option<Manifest>, BackupError> {
+    match crate::restore::read_retrying(env, storage, MANIFEST_NAME).await {
+        Ok(bytes) => Ok(Manifest::decode(MANIFEST_NAME, &bytes).ok().filter(|m| m.backup_id == details.backup_id)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
-async fn read_checkpoint(storage: &dyn ExternalStorage, details: &BackupDetails) -> Option<Checkpoint> {
-    let bytes = storage.read(CHECKPOINT_NAME).await.ok()?;
-    let c = Checkpoint::decode(CHECKPOINT_NAME, &bytes).ok()?;
-    (c.plan.backup_id == details.backup_id).then_some(c)
+/// This job's checkpoint, if any. A checkpoint that is absent, unreadable garbage or another
+/// backup's means starting over; a storage that keeps failing is an error, not a fresh start.
+async fn read_checkpoint(env: &Env, storage: &dyn ExternalStorage, details: &BackupDetails) -> Result<Option<Checkpoint>, BackupError> {
+    match crate::restore::read_retrying(env, storage, CHECKPOINT_NAME).await {
+        Ok(bytes) => Ok(Checkpoint::decode(CHECKPOINT_NAME, &bytes).ok().filter(|c| c.plan.backup_id == details.backup_id)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn update_progress(env: &Env, id: JobId, run: u64, cp: &Checkpoint) {

@@ -10,7 +10,7 @@ use crate::backup_job::{self, RunOutcome};
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::jobs::{self, ControlOp, JobId, JobRecord, JobStatus, JobTotals, JobType, UpdateRefused};
-use crate::plan::{self, check_session, BackupDetails, SessionContext};
+use crate::plan::{self, check_session, SessionContext};
 use crate::restore;
 use crate::show::{self, QueryResult};
 use crate::statement::{self, Statement};
@@ -57,7 +57,9 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
         Statement::Backup(b) => {
             let details = plan::plan_backup(env, ctx, b).await?;
             let id = jobs::create(&*env.kv, new_record(JobType::Backup, stmt.redacted(), &ctx.user, details)).await?;
-            let outcome = backup_job::run(env, id).await?;
+            // Once the job exists, a failure to coordinate it here (the cluster did not answer a
+            // lease update) is not the job's failure: another node adopts it; follow it.
+            let outcome = backup_job::run(env, id).await.unwrap_or(RunOutcome::NotCoordinator);
             backup_outcome(env, id, outcome).await
         }
         Statement::Restore(r) => {
@@ -205,6 +207,3 @@ pub async fn adopt_forever(env: Env) {
         }
     }
 }
-
-/// The backup job payload type, re-exported for callers that inspect jobs.
-pub type BackupJobRecord = JobRecord<BackupDetails>;

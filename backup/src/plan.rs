@@ -230,6 +230,13 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     }
     let (url, storage) = open_location(env, &stmt.to[0])?;
     check_destination(&url, &*storage).await?;
+    // `nodelocal://self` means this gateway's directory: pin it, so that a node adopting the job
+    // later writes to the same place rather than to its own.
+    let destination = match url.nodelocal_target() {
+        Some(crate::storage::url::NodelocalTarget::SelfNode) => stmt.to[0].replacen("nodelocal://self", &format!("nodelocal://{}", env.node()), 1),
+        _ => stmt.to[0].clone(),
+    };
+    let destination_redacted = crate::storage::url::redact_location(&destination);
     let is_full_cluster = matches!(stmt.targets, Targets::Cluster);
     let cluster_data = is_full_cluster.then(|| ClusterData {
         users: catalog.users().cloned().collect(),
@@ -239,8 +246,8 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     let mut descriptors: Vec<Descriptor> = resolved.databases.iter().cloned().map(Descriptor::Database).collect();
     descriptors.extend(resolved.tables.iter().cloned().map(Descriptor::Table));
     Ok(BackupDetails {
-        destination: stmt.to[0].clone(),
-        destination_redacted: url.redacted(),
+        destination,
+        destination_redacted,
         start_time: Timestamp::ZERO,
         end_time,
         mvcc_filter: MvccFilter::Latest,
@@ -249,7 +256,8 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         complete_dbs: resolved.complete_dbs,
         is_full_cluster,
         cluster_data,
-        backup_id: format!("{}-{}", env.cluster_id, end_time),
+        // Unique per statement: two BACKUPs with the same AS OF SYSTEM TIME still differ.
+        backup_id: format!("{}-{}-{}", env.cluster_id, end_time, env.kv.now()),
         depends_on: Vec::new(),
         cluster_id: env.cluster_id.clone(),
         targets_description: describe_targets(&stmt.targets),

@@ -408,7 +408,48 @@ async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, manifest: &Ma
         }
     }
     let _ = stmt;
-    Ok(env.kv.commit(writes, None).await?)
+    // Publish only if nothing appeared meanwhile that the restored objects would collide with:
+    // re-check names against a fresh catalog, and re-write the descriptor-id counter that every
+    // DDL statement writes, so a concurrent CREATE or RESTORE makes this commit conflict.
+    for _ in 0..50 {
+        let now = env.kv.now();
+        let catalog = Catalog::read(&*env.kv, now).await?;
+        check_no_collisions(&catalog, plan, rewrite)?;
+        let mut all = writes.clone();
+        all.push(catalog::descriptor_id_gen_write(catalog.next_descriptor_id()));
+        match env.kv.commit(all, Some(now)).await {
+            Ok(ts) => return Ok(ts),
+            Err(KvError::TxnAborted(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(BackupError::Internal("could not publish the restored descriptors: too many conflicting schema changes".into()))
+}
+
+/// Refuses to publish objects whose names are taken now (by something created during the
+/// restore), or that collide with each other.
+fn check_no_collisions(current: &Catalog, plan: &RestorePlan, rewrite: &Rewrite) -> Result<(), BackupError> {
+    let mut names: BTreeSet<(u32, String)> = BTreeSet::new();
+    for d in &plan.new_databases {
+        if current.database_by_name(&d.name).is_some() {
+            return Err(BackupError::RestoreConflict(format!("database \"{}\" already exists", d.name)));
+        }
+    }
+    for (t, target) in &plan.tables {
+        let parent = match target {
+            Target::NewDatabase(old) => rewrite.ids.get(old).copied().unwrap_or(*old),
+            Target::Existing(id) => *id,
+        };
+        if let Some(db) = current.database(parent) {
+            if current.table_by_name(&db.name, &t.name).is_some() {
+                return Err(BackupError::RestoreConflict(format!("relation \"{}.{}\" already exists", db.name, t.name)));
+            }
+        }
+        if !names.insert((parent, t.name.clone())) {
+            return Err(BackupError::RestoreConflict(format!("two restored relations would both be named \"{}\"", t.name)));
+        }
+    }
+    Ok(())
 }
 
 /// Rewrites the relation a view's query selects from to `src_db.src_name`, written the way

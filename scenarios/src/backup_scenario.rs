@@ -10,15 +10,15 @@
 
 use crate::check::{self, Observation};
 use crate::oracle::Oracle;
-use crate::run::{simulate, Failure, FaultMix, RunOptions, RunReport};
+use crate::run::{draw_faults, setup, simulate, Failure, FaultMix, RunOptions, RunReport};
 use crate::workload::{self, Shared, WorkloadConfig, WriterStats, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
 use model::sql::Session;
-use model::{Datum, Kv, Timestamp};
+use model::{Datum, Kv};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sim::faults::{self, Swarm};
+use sim::faults;
 use sim::storage::SimStorage;
 use sim::{SimKv, Trace, World, WorldConfig};
 use std::sync::{Arc, Mutex};
@@ -163,13 +163,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     *trace_slot.lock().expect("trace slot") = Some(trace.clone());
     workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xbac4_0bac);
-    let swarm = match opts.faults {
-        FaultMix::Everything => Swarm::everything(),
-        FaultMix::Swarm => Swarm::draw(&mut rng),
-        FaultMix::None => Swarm::none(),
-    };
     let faulty = opts.faults != FaultMix::None;
-    let plan = faults::schedule(&swarm, cfg.nodes, cfg.max_clock_offset, opts.safety, &mut rng);
+    let (swarm, plan) = draw_faults(&world, opts.faults, opts.safety, &mut rng);
     let kind = [Kind::Cluster, Kind::Database, Kind::Tables][rng.gen_range(0..3)];
     let dest = destination(&mut rng, seed);
     let backup_at = Duration::from_millis(rng.gen_range(6_000..24_000));
@@ -189,10 +184,6 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     };
     world.storage.set_faults(storage_faults);
     let sql = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME '-1s'", kind.targets());
-    sim::trace_event!(trace, "runner", "swarm", "{swarm}");
-    for f in &plan {
-        sim::trace_event!(trace, "runner", "schedule", "at={:?} {}", f.at, f.fault);
-    }
     sim::trace_event!(trace, "runner", "backup-plan", "at={backup_at:?} gateway=n{gateway} crash_gateway_after={crash_after:?} pause={pause:?} kind={kind:?}");
     let mut report = RunReport::new(BACKUP, seed);
     report.faults = plan.len() + crash_after.is_some() as usize + pause.is_some() as usize;
@@ -200,21 +191,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let oracle: Arc<Mutex<Oracle>> = Arc::default();
     let start = madsim::time::Instant::now();
 
-    // Setup, before any fault.
-    let setup_client = world.add_client("setup");
-    let o = oracle.clone();
-    let setup = setup_client.spawn(move |kv| async move {
-        let kv: Arc<dyn Kv> = Arc::new(kv);
-        model::catalog::bootstrap(&*kv).await.map_err(|e| workload::WorkloadError::Unavailable(format!("bootstrap: {e}")))?;
-        let mut s = Session::root(kv);
-        workload::setup(&mut s, &o).await
-    });
-    while !setup.is_finished() {
-        madsim::time::sleep(Duration::from_millis(50)).await;
-        world.tick();
-    }
-    if let Err(e) = setup.await.expect("setup task") {
-        report.failure = Some(Failure { property: "workload", message: format!("setup: {e}") });
+    if let Err(f) = setup(&mut world, &oracle).await {
+        report.failure = Some(f);
         return report;
     }
 
@@ -382,7 +360,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
             let mut s = Session::root(shared.clone());
             s.execute("CREATE DATABASE bank").await.map_err(|e| format!("CREATE DATABASE bank: {e}"))?;
         }
-        kv.bulk(restore_gateway, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await.map_err(|e| format!("{restore_sql}: {e}"))?;
+        kv.bulk(restore_gateway, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await.map_err(|e| format!("{}: {e}", backup::statement::parse(&restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())))?;
         let now = kv.now();
         let mut obs = Vec::new();
         for t in &read_tables {
@@ -428,6 +406,5 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     report.reads_matched = observations.len();
     report.sim_seconds = start.elapsed().as_secs_f64();
     report.detail = format!("{kind:?} backup at {backup_time} ({} files) restored: {rows} rows in {} relations match the oracle", manifest.files.len(), observations.len());
-    let _ = Timestamp::ZERO;
     report
 }

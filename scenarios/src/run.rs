@@ -177,31 +177,8 @@ impl RunReport {
     }
 }
 
-async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
-    let seed = opts.seed;
-    let cfg = WorldConfig::default();
-    let mut world = World::start(cfg.clone(), seed, opts.echo_trace);
-    *trace_slot.lock().expect("trace slot") = Some(world.trace.clone());
-    let trace = world.trace.clone();
-    workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5c4e_d01e);
-    let swarm = match opts.faults {
-        FaultMix::Everything => Swarm::everything(),
-        FaultMix::Swarm => Swarm::draw(&mut rng),
-        FaultMix::None => Swarm::none(),
-    };
-    let plan = faults::schedule(&swarm, cfg.nodes, cfg.max_clock_offset, opts.safety, &mut rng);
-    sim::trace_event!(trace, "runner", "swarm", "{swarm}");
-    for f in &plan {
-        sim::trace_event!(trace, "runner", "schedule", "at={:?} {}", f.at, f.fault);
-    }
-    let mut report = RunReport::new(CLUSTER, seed);
-    report.faults = plan.len();
-    report.swarm = swarm.to_string();
-    let oracle: Arc<Mutex<Oracle>> = Arc::default();
-    let start = madsim::time::Instant::now();
-
-    // Setup: bootstrap the catalog and create the schema, before any fault.
+/// Bootstraps the catalog and creates the workload's schema through a client, before any fault.
+pub async fn setup(world: &mut World, oracle: &Arc<Mutex<Oracle>>) -> Result<(), Failure> {
     let setup_client = world.add_client("setup");
     let o = oracle.clone();
     let setup = setup_client.spawn(move |kv| async move {
@@ -214,8 +191,41 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
         madsim::time::sleep(Duration::from_millis(50)).await;
         world.tick();
     }
-    if let Err(e) = setup.await.expect("setup task") {
-        report.failure = Some(Failure { property: "workload", message: format!("setup: {e}") });
+    setup.await.expect("setup task").map_err(|e| Failure { property: "workload", message: format!("setup: {e}") })
+}
+
+/// The seed's swarm and fault schedule over the safety phase, both written into the trace.
+pub fn draw_faults(world: &World, faults: FaultMix, safety: Duration, rng: &mut ChaCha8Rng) -> (Swarm, faults::Schedule) {
+    let swarm = match faults {
+        FaultMix::Everything => Swarm::everything(),
+        FaultMix::Swarm => Swarm::draw(rng),
+        FaultMix::None => Swarm::none(),
+    };
+    let plan = faults::schedule(&swarm, world.cfg.nodes, world.cfg.max_clock_offset, safety, rng);
+    sim::trace_event!(world.trace, "runner", "swarm", "{swarm}");
+    for f in &plan {
+        sim::trace_event!(world.trace, "runner", "schedule", "at={:?} {}", f.at, f.fault);
+    }
+    (swarm, plan)
+}
+
+async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
+    let seed = opts.seed;
+    let cfg = WorldConfig::default();
+    let mut world = World::start(cfg.clone(), seed, opts.echo_trace);
+    *trace_slot.lock().expect("trace slot") = Some(world.trace.clone());
+    let trace = world.trace.clone();
+    workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5c4e_d01e);
+    let (swarm, plan) = draw_faults(&world, opts.faults, opts.safety, &mut rng);
+    let mut report = RunReport::new(CLUSTER, seed);
+    report.faults = plan.len();
+    report.swarm = swarm.to_string();
+    let oracle: Arc<Mutex<Oracle>> = Arc::default();
+    let start = madsim::time::Instant::now();
+
+    if let Err(f) = setup(&mut world, &oracle).await {
+        report.failure = Some(f);
         return report;
     }
 

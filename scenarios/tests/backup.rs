@@ -54,5 +54,7 @@ fn no_secret_reaches_the_trace() {
     for seed in 0..12 {
         let r = run_backup(&RunOptions::new(seed));
         assert!(!r.trace.contains("sim-secret"), "seed {seed}: a credential reached the trace");
+        assert!(!r.detail.contains("sim-secret"), "seed {seed}: a credential reached the report");
+        assert!(!r.failure.as_ref().is_some_and(|f| f.message.contains("sim-secret")), "seed {seed}: a credential reached the failure message");
     }
 }

@@ -21,7 +21,7 @@
 use crate::trace::Trace;
 use crate::trace_event;
 use async_trait::async_trait;
-use backup::storage::url::{NodelocalTarget, Scheme, StorageUrl};
+use backup::storage::url::{NodelocalTarget, StorageUrl};
 use backup::storage::{check_path, check_prefix, ExternalStorage, StorageError, StorageProvider};
 use madsim::time::Instant;
 use model::NodeId;
@@ -150,14 +150,7 @@ enum Fate {
 }
 
 fn root_of(url: &StorageUrl, node: NodeId) -> String {
-    let scheme = match url.scheme() {
-        Scheme::S3 => "s3",
-        Scheme::Gs => "gs",
-        Scheme::Azure => "azure",
-        Scheme::Http => "http",
-        Scheme::Https => "https",
-        Scheme::Nodelocal => "nodelocal",
-    };
+    let scheme = url.scheme().as_str();
     let host = match url.nodelocal_target() {
         Some(NodelocalTarget::SelfNode) => node.to_string(),
         Some(NodelocalTarget::Node(n)) => n.to_string(),

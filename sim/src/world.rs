@@ -450,10 +450,11 @@ impl ClientMachine {
 
     /// Connects a KV client; call from a task running on [`ClientMachine::handle`].
     pub async fn connect(&self) -> SimKv {
-        let port = self.addr.port() + self.connections.load(std::sync::atomic::Ordering::Relaxed) as u16;
+        // Take this connection's number before awaiting, so concurrent connects never share a port.
+        let incarnation = self.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let port = self.addr.port() + (incarnation - 1) as u16;
         let ep = Endpoint::bind(SocketAddr::new(self.addr.ip(), port)).await.expect("bind client address");
         let hlc = Hlc::new(self.clock.clone());
-        let incarnation = self.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         SimKv::new(self.name.clone(), 0, self.machine, ep, hlc, self.directory.clone(), self.trace.clone(), self.cfg.clone(), self.seed ^ incarnation, incarnation)
     }
 }
