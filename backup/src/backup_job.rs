@@ -301,7 +301,10 @@ async fn export_pieces(
         let req = ExportRequest { span: piece.clone(), start: details.start_time, end: details.end_time, filter: details.mvcc_filter };
         let resp = match env.kv.export(node, req).await {
             Ok(r) => r,
-            Err(e) if e.is_retryable() => continue,
+            Err(e) if e.is_retryable() => {
+                env.event("export-retried", format!("job {id}: export of {piece} from n{node}: {e}"));
+                continue;
+            }
             Err(e) => return Err(e.into()),
         };
         let files = if resp.export.entries.is_empty() {

@@ -7,6 +7,7 @@
 pub mod backup_scenario;
 pub mod check;
 pub mod oracle;
+pub mod probes;
 pub mod run;
 pub mod sabotage;
 pub mod workload;

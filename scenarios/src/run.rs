@@ -92,6 +92,8 @@ pub struct RunReport {
     pub swarm: String,
     /// A scenario-specific one-line summary (what was backed up and restored).
     pub detail: String,
+    /// How often each coverage probe fired ([`crate::probes`]).
+    pub probes: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl RunReport {
@@ -137,6 +139,33 @@ pub fn run_named(scenario: &str, opts: &RunOptions) -> Option<RunReport> {
     }
 }
 
+/// Runs `scenario` over `seeds` on `jobs` threads, each seed in its own simulator (threads run
+/// whole simulations, never inside one), calling `each` as seeds finish; returns the reports in
+/// seed order, traces dropped.
+pub fn sweep_seeds(scenario: &str, seeds: std::ops::Range<u64>, faults: FaultMix, jobs: usize, each: impl Fn(&RunReport) + Sync) -> Vec<RunReport> {
+    let next = std::sync::atomic::AtomicU64::new(seeds.start);
+    let results: Mutex<Vec<RunReport>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if seed >= seeds.end {
+                    break;
+                }
+                let mut opts = RunOptions::new(seed);
+                opts.faults = faults;
+                let Some(mut r) = run_named(scenario, &opts) else { break };
+                r.trace = String::new();
+                each(&r);
+                results.lock().expect("results").push(r);
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results");
+    results.sort_by_key(|r| r.seed);
+    results
+}
+
 /// Every scenario's name.
 pub const SCENARIOS: [&str; 2] = [CLUSTER, crate::backup_scenario::BACKUP];
 
@@ -154,9 +183,11 @@ where
     rt.set_time_limit(opts.safety + Duration::from_secs(900));
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || rt.block_on(body(o, slot))));
     let trace = trace_slot.lock().expect("trace slot").as_ref().map(|t| t.text()).unwrap_or_default();
+    let probes = crate::probes::count(&trace);
     match outcome {
         Ok(mut report) => {
             report.trace = trace;
+            report.probes = probes;
             report
         }
         Err(panic) => {
@@ -165,6 +196,7 @@ where
             let mut r = RunReport::new(scenario, opts.seed);
             r.failure = Some(Failure { property, message });
             r.trace = trace;
+            r.probes = probes;
             r
         }
     }
@@ -173,7 +205,7 @@ where
 impl RunReport {
     /// An empty report for `seed` of `scenario`.
     pub fn new(scenario: &'static str, seed: u64) -> Self {
-        RunReport { scenario, seed, failure: None, trace: String::new(), sim_seconds: 0.0, committed: 0, aborted: 0, reads_matched: 0, gc_refused: 0, faults: 0, swarm: String::new(), detail: String::new() }
+        RunReport { scenario, seed, failure: None, trace: String::new(), sim_seconds: 0.0, committed: 0, aborted: 0, reads_matched: 0, gc_refused: 0, faults: 0, swarm: String::new(), detail: String::new(), probes: Default::default() }
     }
 }
 

@@ -6,8 +6,6 @@ use scenarios::run::{replay_command, run_named, FaultMix, RunOptions, RunReport,
 use sim::faults::FaultKind;
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -145,31 +143,16 @@ fn main() -> ExitCode {
 
 fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<usize>, json: bool) -> ExitCode {
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
-    let next = AtomicU64::new(first);
-    let results: Mutex<Vec<RunReport>> = Mutex::new(Vec::new());
     let started = Instant::now();
     // Silence madsim's panic messages: failures are reported below, with their replay command.
     std::panic::set_hook(Box::new(|_| {}));
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= first + seeds {
-                    break;
-                }
-                let mut r = run_one(scenario, seed, faults).expect("scenario checked above");
-                r.trace = String::new();
-                if let Some(f) = &r.failure {
-                    eprintln!("seed {seed}: FAILED {}: {}\n  replay: {}", f.property, f.message.lines().next().unwrap_or(""), replay_command(scenario, seed, faults.into()));
-                }
-                results.lock().expect("results").push(r);
-            });
+    let results = scenarios::run::sweep_seeds(scenario, first..first + seeds, faults.into(), jobs, |r| {
+        if let Some(f) = &r.failure {
+            eprintln!("seed {}: FAILED {}: {}\n  replay: {}", r.seed, f.property, f.message.lines().next().unwrap_or(""), replay_command(scenario, r.seed, faults.into()));
         }
     });
     let _ = std::panic::take_hook();
     let wall = started.elapsed().as_secs_f64();
-    let mut results = results.into_inner().expect("results");
-    results.sort_by_key(|r| r.seed);
     let failed: Vec<&RunReport> = results.iter().filter(|r| r.failure.is_some()).collect();
     if json {
         for r in &results {
@@ -179,7 +162,7 @@ fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<us
                     "scenario": r.scenario, "seed": r.seed, "ok": r.failure.is_none(),
                     "property": r.failure.as_ref().map(|f| f.property), "message": r.failure.as_ref().map(|f| f.message.clone()),
                     "sim_seconds": r.sim_seconds, "committed": r.committed, "aborted": r.aborted,
-                    "reads_matched": r.reads_matched, "gc_refused": r.gc_refused, "faults": r.faults, "swarm": r.swarm, "detail": r.detail,
+                    "reads_matched": r.reads_matched, "gc_refused": r.gc_refused, "faults": r.faults, "swarm": r.swarm, "detail": r.detail, "probes": r.probes,
                 })
             );
         }
@@ -202,6 +185,12 @@ fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<us
         println!("  faults injected   {}", sum(|r| r.faults));
         println!("  wall time         {wall:.1}s on {jobs} threads ({:.1} seeds/s)", results.len() as f64 / wall.max(1e-9));
         println!("  simulated time    {sim:.0}s ({:.0}x wall)", sim / wall.max(1e-9));
+        println!("  coverage probes   (seeds reaching it / total hits)");
+        for p in scenarios::probes::PROBES {
+            let seeds = results.iter().filter(|r| r.probes.get(p.name).copied().unwrap_or(0) > 0).count();
+            let hits: u64 = results.iter().map(|r| r.probes.get(p.name).copied().unwrap_or(0)).sum();
+            println!("    {:<70} {seeds:>5} {hits:>7}{}", p.name, if seeds == 0 { "   NOT REACHED" } else { "" });
+        }
         for r in &failed {
             println!("  FAILED seed {}: {}", r.seed, replay_command(scenario, r.seed, faults.into()));
         }
