@@ -203,6 +203,8 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     let checkpoint = match read_checkpoint(env, &*storage, details).await? {
         Some(c) => {
             env.event("job-resumed-from-checkpoint", format!("job {id}: {} spans done, {} to go", c.completed_spans.len(), c.remaining_spans().len()));
+            #[cfg(feature = "planted-bugs")]
+            let c = planted_resume(env, c);
             c
         }
         None => Checkpoint::new(plan_manifest(details)),
@@ -257,6 +259,8 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         return Ok(stop);
     }
     let cp = checkpoint.lock().await.clone();
+    #[cfg(feature = "planted-bugs")]
+    let cp = if env.planted(crate::planted::PlantedBug::ManifestBeforeLastFile) { drop_last_file(cp) } else { cp };
     let manifest = cp.into_manifest().map_err(|e| BackupError::Internal(format!("job {id}: finished checkpoint is not a valid manifest: {e}")))?;
     write_verified(env, &*storage, MANIFEST_NAME, manifest.encode()).await?;
     env.event("job-manifest-written", format!("job {id}: {} files", manifest.files.len()));
@@ -298,7 +302,11 @@ async fn export_pieces(
         if lost.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let req = ExportRequest { span: piece.clone(), start: details.start_time, end: details.end_time, filter: details.mvcc_filter };
+        #[cfg(feature = "planted-bugs")]
+        let end = if env.planted(crate::planted::PlantedBug::WindowEndExclusive) { details.end_time.prev() } else { details.end_time };
+        #[cfg(not(feature = "planted-bugs"))]
+        let end = details.end_time;
+        let req = ExportRequest { span: piece.clone(), start: details.start_time, end, filter: details.mvcc_filter };
         let resp = match env.kv.export(node, req).await {
             Ok(r) => r,
             Err(e) if e.is_retryable() => {
@@ -412,4 +420,36 @@ pub fn plan_manifest(details: &BackupDetails) -> Manifest {
     m.targets_description = details.targets_description.clone();
     m.cluster_id = details.cluster_id.clone();
     m
+}
+
+/// `ResumeSkipsSpan` / `ResumeRepeatsSpan`: a resumed checkpoint that forgets a finished span
+/// (so it is exported again) or claims an unfinished one (so it is never exported).
+#[cfg(feature = "planted-bugs")]
+fn planted_resume(env: &Env, mut c: Checkpoint) -> Checkpoint {
+    use crate::planted::PlantedBug;
+    if env.planted(PlantedBug::ResumeSkipsSpan) {
+        if let Some(first) = c.remaining_spans().into_iter().next() {
+            let mut spans = c.completed_spans.clone();
+            spans.push(first);
+            c.completed_spans = model::key::merge_spans(&spans);
+        }
+    }
+    if env.planted(PlantedBug::ResumeRepeatsSpan) {
+        if let Some(first) = c.completed_spans.first().cloned() {
+            c.completed_spans.remove(0);
+            // The files of that span stay listed: the span is exported into a second file.
+            let _ = first;
+        }
+    }
+    c
+}
+
+/// `ManifestBeforeLastFile`: the manifest as it would be if written before the last data file
+/// was recorded — that file's rows are missing from the backup.
+#[cfg(feature = "planted-bugs")]
+fn drop_last_file(mut cp: Checkpoint) -> Checkpoint {
+    if let Some(last) = cp.completed.pop() {
+        let _ = last;
+    }
+    cp
 }

@@ -71,12 +71,21 @@ pub struct Env {
     pub jobs: JobSettings,
     /// Where job events go.
     pub log: Arc<dyn EventLog>,
+    /// The planted bug this run selected, if any (`planted-bugs` feature only).
+    #[cfg(feature = "planted-bugs")]
+    pub planted: Option<crate::planted::PlantedBug>,
 }
 
 impl Env {
     /// This node's id.
     pub fn node(&self) -> model::NodeId {
         self.kv.node_id()
+    }
+
+    /// True when this run planted `bug`.
+    #[cfg(feature = "planted-bugs")]
+    pub fn planted(&self, bug: crate::planted::PlantedBug) -> bool {
+        self.planted == Some(bug)
     }
 
     /// Records a job event.

@@ -18,3 +18,5 @@ pub mod jobs;
 pub mod plan;
 pub mod restore;
 pub mod show;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;

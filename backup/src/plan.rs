@@ -215,16 +215,26 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     let end_time = resolve_as_of(stmt.as_of.as_ref().map(|a| a.0.as_str()), now)?;
     let catalog = catalog_at(env, end_time).await?;
     let resolved = resolve_targets(&catalog, &stmt.targets, &ctx.database)?;
-    check_dependencies(&catalog, &resolved.tables)?;
+    #[cfg(feature = "planted-bugs")]
+    let skip_dependencies = env.planted(crate::planted::PlantedBug::DependencyNotChecked);
+    #[cfg(not(feature = "planted-bugs"))]
+    let skip_dependencies = false;
+    if !skip_dependencies {
+        check_dependencies(&catalog, &resolved.tables)?;
+    }
     // One span per table, never merged across tables (CockroachDB's ranges split at table
     // boundaries too): a data file then holds one table's keys, so SHOW BACKUP can give each
     // table its own size and row count.
     let mut spans: Vec<Span> = resolved.tables.iter().filter(|t| !t.is_view()).map(|t| t.span()).collect();
     spans.sort();
     spans.dedup();
+    #[cfg(feature = "planted-bugs")]
+    let checked_time = if env.planted(crate::planted::PlantedBug::GcCheckWrongTimestamp) { now } else { end_time };
+    #[cfg(not(feature = "planted-bugs"))]
+    let checked_time = end_time;
     for span in &spans {
         let threshold = env.kv.gc_threshold(span).await?;
-        if !threshold.is_zero() && end_time <= threshold {
+        if !threshold.is_zero() && checked_time <= threshold {
             return Err(BackupError::Kv(MvccError::BelowGcThreshold { ts: end_time, threshold }.into()));
         }
     }

@@ -298,8 +298,13 @@ fn rewrite_key(key: &Key, ids: &BTreeMap<u32, u32>) -> Option<Key> {
 async fn ingest(env: &Env, location: &str, storage: &dyn ExternalStorage, manifest: &Manifest, rewrite: &Rewrite, ts: Timestamp) -> Result<JobTotals, BackupError> {
     let wanted: Vec<model::Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
     let mut totals = JobTotals::default();
-    for file in &manifest.files {
-        if !wanted.iter().any(|s| s.overlaps(&file.span)) {
+    #[cfg(feature = "planted-bugs")]
+    let skip_last = env.planted(crate::planted::PlantedBug::RestoreIgnoresAFile);
+    #[cfg(not(feature = "planted-bugs"))]
+    let skip_last = false;
+    let last = manifest.files.len().saturating_sub(1);
+    for (i, file) in manifest.files.iter().enumerate() {
+        if !wanted.iter().any(|s| s.overlaps(&file.span)) || (skip_last && i == last) {
             continue;
         }
         let path = format!("{location}/{}", file.path);

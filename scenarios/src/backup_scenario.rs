@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::faults;
 use sim::storage::SimStorage;
-use sim::{SimKv, Trace, World, WorldConfig};
+use sim::{SimKv, Trace, World};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -157,7 +157,7 @@ async fn pause_and_resume(kv: &SimKv, nodes: u32, pause_after: Duration, paused_
 
 async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
     let seed = opts.seed;
-    let cfg = WorldConfig::default();
+    let cfg = opts.world_config(0);
     let mut world = World::start(cfg.clone(), seed, opts.echo_trace);
     let trace = world.trace.clone();
     *trace_slot.lock().expect("trace slot") = Some(trace.clone());
@@ -183,7 +183,11 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         sim::storage::StorageFaults::default()
     };
     world.storage.set_faults(storage_faults);
-    let sql = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME '-1s'", kind.targets());
+    // Half the seeds back up as of exactly the newest commit the workload knows of when the
+    // backup starts: a write at the very end of the window must be in the backup.
+    let exact_time = rng.gen_ratio(1, 2);
+    let sql_template = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME ", kind.targets());
+    let sql = format!("{sql_template}'-1s'");
     sim::trace_event!(trace, "runner", "backup-plan", "at={backup_at:?} gateway=n{gateway} crash_gateway_after={crash_after:?} pause={pause:?} kind={kind:?}");
     let mut report = RunReport::new(BACKUP, seed);
     report.faults = plan.len() + crash_after.is_some() as usize + pause.is_some() as usize;
@@ -214,9 +218,20 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let nodes = cfg.nodes as u32;
     let backup_client = {
         let client = world.add_client("backup-client");
-        let (sql, started) = (sql.clone(), started.clone());
+        let (sql, started, o) = (sql.clone(), started.clone(), oracle.clone());
         client.spawn(move |kv| async move {
             madsim::time::sleep(backup_at).await;
+            let newest = {
+                let oracle = o.lock().expect("oracle");
+                oracle.tables().iter().flat_map(|t| oracle.timestamps(t)).max()
+            };
+            let sql = match newest {
+                Some(ts) if exact_time => {
+                    kv.hlc().update(ts);
+                    format!("{sql_template}'{ts}'")
+                }
+                _ => sql,
+            };
             *started.lock().expect("started") = Some((gateway, madsim::time::Instant::now()));
             run_and_follow(&kv, gateway, nodes, &sql).await
         })
@@ -333,8 +348,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let backup_time = manifest.end_time;
 
     // Restore into a fresh cluster that shares the storage, then compare with the oracle.
-    let mut cfg_b = WorldConfig::default();
-    cfg_b.network = 1;
+    let cfg_b = opts.world_config(1);
     let mut target = World::start_with(cfg_b.clone(), seed ^ 0x7a46_e7, trace.clone(), storage.clone());
     let restore_targets = kind.targets();
     let restore_sql = format!("RESTORE {}FROM '{dest}'", restore_targets);
@@ -404,6 +418,52 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         }
     }
     report.reads_matched = observations.len();
+
+    // Refusals, in the source cluster with faults off: a backup missing a dependency, and one
+    // below a GC threshold, must be refused at planning, before any job exists.
+    let refusals = world.add_client("refusals");
+    // The table to garbage-collect (set by the client), and whether the GC ran (set here).
+    let gc_table: Arc<Mutex<Option<u32>>> = Arc::default();
+    let gc_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (gc_t, gc_d) = (gc_table.clone(), gc_done.clone());
+    let refusal_checks = refusals.spawn(move |kv| async move {
+        let dep = kv.bulk(1, &format!("BACKUP bank.accounts TO 'nodelocal://1/refusals/{seed}/dependency'"), "root", "defaultdb", Duration::from_secs(300)).await;
+        match &dep {
+            Err(e) if e.contains("cannot back up") && e.contains("bank.customers") => {}
+            other => return Err(format!("BACKUP of bank.accounts without bank.customers was not refused for its missing dependency: {other:?}")),
+        }
+        let catalog = model::catalog::Catalog::read(&kv, kv.now()).await.map_err(|e| format!("catalog: {e}"))?;
+        let id = catalog.table_by_name("bank", "customers").map(|t| t.id).ok_or("bank.customers is gone")?;
+        *gc_t.lock().expect("gc table") = Some(id);
+        while !gc_d.load(std::sync::atomic::Ordering::Relaxed) {
+            madsim::time::sleep(Duration::from_millis(100)).await;
+        }
+        madsim::time::sleep(Duration::from_millis(500)).await;
+        let gc = kv.bulk(1, &format!("BACKUP bank.customers TO 'nodelocal://1/refusals/{seed}/gc' AS OF SYSTEM TIME '-5s'"), "root", "defaultdb", Duration::from_secs(300)).await;
+        match &gc {
+            Err(e) if e.contains("must be after replica GC threshold") && !e.starts_with("job ") => Ok(()),
+            other => Err(format!("BACKUP AS OF SYSTEM TIME below the GC threshold was not refused at planning: {other:?}")),
+        }
+    });
+    while !refusal_checks.is_finished() {
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        world.tick();
+        if !gc_done.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Some(id) = *gc_table.lock().expect("gc table") {
+                // GC the table's range with a one-second TTL, as a zone config of 1 s would.
+                if let Some(desc) = world.directory.lookup(&model::encoding::table_span(id).start) {
+                    if world.gc_now(desc.range_id, Duration::from_secs(1)) {
+                        madsim::time::sleep(Duration::from_millis(300)).await;
+                        gc_done.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+    if let Err(message) = refusal_checks.await.expect("refusal task") {
+        report.failure = Some(Failure { property: "refusals", message });
+        return report;
+    }
     report.sim_seconds = start.elapsed().as_secs_f64();
     report.detail = format!("{kind:?} backup at {backup_time} ({} files) restored: {rows} rows in {} relations match the oracle", manifest.files.len(), observations.len());
     report

@@ -6,6 +6,8 @@
 
 pub mod backup_scenario;
 pub mod check;
+#[cfg(feature = "planted-bugs")]
+pub mod mutants;
 pub mod oracle;
 pub mod probes;
 pub mod run;

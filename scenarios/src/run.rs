@@ -47,12 +47,26 @@ pub struct RunOptions {
     pub echo_trace: bool,
     /// Break the database as the workload sees it (negative tests only).
     pub sabotage: Option<Sabotage>,
+    /// The planted bug to run with (`planted-bugs` feature only; `backup-sim mutants`).
+    #[cfg(feature = "planted-bugs")]
+    pub planted: Option<backup::planted::PlantedBug>,
 }
 
 impl RunOptions {
+    /// The simulated world's configuration for this run, on network `10.<network>.0.0/16`.
+    pub fn world_config(&self, network: u8) -> WorldConfig {
+        #[allow(unused_mut)]
+        let mut cfg = WorldConfig { network, ..WorldConfig::default() };
+        #[cfg(feature = "planted-bugs")]
+        {
+            cfg.planted = self.planted;
+        }
+        cfg
+    }
+
     /// The defaults for `seed`.
     pub fn new(seed: u64) -> Self {
-        RunOptions { seed, faults: FaultMix::Everything, safety: Duration::from_secs(30), workload: WorkloadConfig::default(), echo_trace: false, sabotage: None }
+        RunOptions { seed, faults: FaultMix::Everything, safety: Duration::from_secs(30), workload: WorkloadConfig::default(), echo_trace: false, sabotage: None, #[cfg(feature = "planted-bugs")] planted: None }
     }
 }
 
@@ -143,6 +157,11 @@ pub fn run_named(scenario: &str, opts: &RunOptions) -> Option<RunReport> {
 /// whole simulations, never inside one), calling `each` as seeds finish; returns the reports in
 /// seed order, traces dropped.
 pub fn sweep_seeds(scenario: &str, seeds: std::ops::Range<u64>, faults: FaultMix, jobs: usize, each: impl Fn(&RunReport) + Sync) -> Vec<RunReport> {
+    sweep_with(scenario, seeds, jobs, |seed| RunOptions { faults, ..RunOptions::new(seed) }, each)
+}
+
+/// As [`sweep_seeds`], with the options of each seed made by `options`.
+pub fn sweep_with(scenario: &str, seeds: std::ops::Range<u64>, jobs: usize, options: impl Fn(u64) -> RunOptions + Sync, each: impl Fn(&RunReport) + Sync) -> Vec<RunReport> {
     let next = std::sync::atomic::AtomicU64::new(seeds.start);
     let results: Mutex<Vec<RunReport>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -152,8 +171,7 @@ pub fn sweep_seeds(scenario: &str, seeds: std::ops::Range<u64>, faults: FaultMix
                 if seed >= seeds.end {
                     break;
                 }
-                let mut opts = RunOptions::new(seed);
-                opts.faults = faults;
+                let opts = options(seed);
                 let Some(mut r) = run_named(scenario, &opts) else { break };
                 r.trace = String::new();
                 each(&r);
@@ -243,7 +261,7 @@ pub fn draw_faults(world: &World, faults: FaultMix, safety: Duration, rng: &mut 
 
 async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
     let seed = opts.seed;
-    let cfg = WorldConfig::default();
+    let cfg = opts.world_config(0);
     let mut world = World::start(cfg.clone(), seed, opts.echo_trace);
     *trace_slot.lock().expect("trace slot") = Some(world.trace.clone());
     let trace = world.trace.clone();

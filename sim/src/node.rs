@@ -113,6 +113,8 @@ pub async fn start(ctx: NodeContext) {
         cluster_id: ctx.cluster_id.clone(),
         jobs: backup::env::JobSettings::default(),
         log: Arc::new(crate::storage::TraceEventLog { trace: ctx.trace.clone(), who: name.clone() }),
+        #[cfg(feature = "planted-bugs")]
+        planted: ctx.cfg.planted,
     };
     let server = Arc::new(NodeServer {
         id: ctx.id,
@@ -245,6 +247,14 @@ impl NodeServer {
             NodeRequest::Append { range, epoch, prev_index, prev_epoch, entries, commit } => self.on_append(range, epoch, prev_index, prev_epoch, entries, commit).await,
             NodeRequest::FetchLog { range, epoch } => self.on_fetch_log(range, epoch),
             other => {
+                #[cfg(feature = "planted-bugs")]
+                if let NodeRequest::Export { range, req } = &other {
+                    // Planted: answer an export from any replica, leaseholder or not.
+                    if self.cfg.planted == Some(backup::planted::PlantedBug::ExportFromStaleLeaseholder) && self.serving_epoch(*range).is_none() && self.has_replica(*range) {
+                        let export = self.read(*range, &req.span, req.end, |r| r.engine.export(&req.span, req.start, req.end, req.filter))?;
+                        return Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: *range, export }));
+                    }
+                }
                 let epoch = self.serving_epoch(range).ok_or_else(|| self.not_leaseholder(range))?;
                 self.serve(epoch, other).await
             }

@@ -73,8 +73,18 @@ enum Command {
         #[arg(long)]
         trace: Option<std::path::PathBuf>,
     },
-    /// List scenarios and fault kinds.
+    /// List scenarios, fault kinds and coverage probes.
     List,
+    /// Measure the test bed: switch on each planted bug in turn and sweep the backup scenario
+    /// until a seed catches it (needs a build with `--features planted-bugs`).
+    Mutants {
+        /// Seeds to try per bug before calling it escaped.
+        #[arg(long, default_value_t = 200)]
+        budget: u64,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
 }
 
 fn run_one(scenario: &str, seed: u64, faults: Faults) -> Result<RunReport, String> {
@@ -86,6 +96,7 @@ fn run_one(scenario: &str, seed: u64, faults: Faults) -> Result<RunReport, Strin
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Mutants { budget, jobs } => mutants(budget, jobs),
         Command::List => {
             println!("scenarios:");
             println!("  {CLUSTER:<10} SQL workload on a 5-node cluster under faults; reads at past times must equal the oracle");
@@ -93,6 +104,10 @@ fn main() -> ExitCode {
             println!("fault kinds:");
             for k in FaultKind::ALL {
                 println!("  {k:?}");
+            }
+            println!("coverage probes:");
+            for p in scenarios::probes::PROBES {
+                println!("  {}", p.name);
             }
             ExitCode::SUCCESS
         }
@@ -208,4 +223,36 @@ fn fault_name(f: Faults) -> &'static str {
         Faults::Swarm => "swarm",
         Faults::None => "none",
     }
+}
+
+#[cfg(feature = "planted-bugs")]
+fn mutants(budget: u64, jobs: Option<usize>) -> ExitCode {
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    std::panic::set_hook(Box::new(|_| {}));
+    let started = Instant::now();
+    println!("{:<32} {:>8} {:>12}  caught by", "planted bug", "seeds", "first seed");
+    let mut escaped = 0;
+    for bug in backup::planted::PlantedBug::ALL {
+        let r = scenarios::mutants::hunt(bug, budget, jobs);
+        match r.caught {
+            Some((seed, property)) => println!("{:<32} {:>8} {:>12}  {property}", bug.name(), r.seeds_run, seed),
+            None => {
+                escaped += 1;
+                println!("{:<32} {:>8} {:>12}  ESCAPED", bug.name(), r.seeds_run, "-");
+            }
+        }
+    }
+    let _ = std::panic::take_hook();
+    println!("{} of {} planted bugs caught in {:.1}s", backup::planted::PlantedBug::ALL.len() - escaped, backup::planted::PlantedBug::ALL.len(), started.elapsed().as_secs_f64());
+    if escaped == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(not(feature = "planted-bugs"))]
+fn mutants(_budget: u64, _jobs: Option<usize>) -> ExitCode {
+    eprintln!("error: this build has no planted bugs; run `cargo run --release -p scenarios --features planted-bugs -- mutants`");
+    ExitCode::from(2)
 }

@@ -1,0 +1,65 @@
+//! Planted bugs: deliberate, realistic mistakes that measure the test bed's power. Compiled only
+//! with the `planted-bugs` feature (off by default) and active only when a run selects one by
+//! name; a build without the feature contains none of them.
+//!
+//! Each is modelled on a real class of backup bug. `backup-sim mutants` sweeps every scenario
+//! with each one in turn and reports how many seeds it took to catch it.
+
+use serde::{Deserialize, Serialize};
+
+/// One planted bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PlantedBug {
+    /// A node answers an export for a range it holds a replica of but does not lease: a stale
+    /// leaseholder, whose replica may lag the range (planted in the simulated node).
+    ExportFromStaleLeaseholder,
+    /// A resumed job treats the first span still to do as done: a span is skipped.
+    ResumeSkipsSpan,
+    /// A resumed job exports a span it already finished again: a span repeated.
+    ResumeRepeatsSpan,
+    /// The manifest is written without the last data file finished: its rows are lost.
+    ManifestBeforeLastFile,
+    /// The GC-threshold check at planning compares the threshold with now instead of the
+    /// backup's time: a backup below the threshold is planned (and fails later, or worse).
+    GcCheckWrongTimestamp,
+    /// The export window is taken as (start, end) instead of (start, end]: writes at exactly
+    /// the backup's time are lost.
+    WindowEndExclusive,
+    /// A table's dependencies are not checked: a backup without the table it references.
+    DependencyNotChecked,
+    /// RESTORE skips the last data file of the backup.
+    RestoreIgnoresAFile,
+}
+
+impl PlantedBug {
+    /// Every planted bug, in a fixed order.
+    pub const ALL: [PlantedBug; 8] = [
+        PlantedBug::ExportFromStaleLeaseholder,
+        PlantedBug::ResumeSkipsSpan,
+        PlantedBug::ResumeRepeatsSpan,
+        PlantedBug::ManifestBeforeLastFile,
+        PlantedBug::GcCheckWrongTimestamp,
+        PlantedBug::WindowEndExclusive,
+        PlantedBug::DependencyNotChecked,
+        PlantedBug::RestoreIgnoresAFile,
+    ];
+
+    /// The bug's name on the command line (`resume-skips-span`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PlantedBug::ExportFromStaleLeaseholder => "export-from-stale-leaseholder",
+            PlantedBug::ResumeSkipsSpan => "resume-skips-span",
+            PlantedBug::ResumeRepeatsSpan => "resume-repeats-span",
+            PlantedBug::ManifestBeforeLastFile => "manifest-before-last-file",
+            PlantedBug::GcCheckWrongTimestamp => "gc-check-wrong-timestamp",
+            PlantedBug::WindowEndExclusive => "window-end-exclusive",
+            PlantedBug::DependencyNotChecked => "dependency-not-checked",
+            PlantedBug::RestoreIgnoresAFile => "restore-ignores-a-file",
+        }
+    }
+
+    /// The bug with this name.
+    pub fn by_name(name: &str) -> Option<PlantedBug> {
+        PlantedBug::ALL.into_iter().find(|b| b.name() == name)
+    }
+}
