@@ -160,17 +160,16 @@ pub fn sweep_seeds(scenario: &str, seeds: std::ops::Range<u64>, faults: FaultMix
     sweep_with(scenario, seeds, jobs, |seed| RunOptions { faults, ..RunOptions::new(seed) }, each)
 }
 
-/// As [`sweep_seeds`], with the options of each seed made by `options`.
-pub fn sweep_with(scenario: &str, seeds: std::ops::Range<u64>, jobs: usize, options: impl Fn(u64) -> RunOptions + Sync, each: impl Fn(&RunReport) + Sync) -> Vec<RunReport> {
-    let next = std::sync::atomic::AtomicU64::new(seeds.start);
+/// As [`sweep_seeds`], over any seeds, with the options of each seed made by `options`.
+pub fn sweep_with(scenario: &str, seeds: impl IntoIterator<Item = u64>, jobs: usize, options: impl Fn(u64) -> RunOptions + Sync, each: impl Fn(&RunReport) + Sync) -> Vec<RunReport> {
+    let seeds: Vec<u64> = seeds.into_iter().collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Mutex<Vec<RunReport>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
             s.spawn(|| loop {
-                let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if seed >= seeds.end {
-                    break;
-                }
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&seed) = seeds.get(i) else { break };
                 let opts = options(seed);
                 let Some(mut r) = run_named(scenario, &opts) else { break };
                 r.trace = String::new();

@@ -5,6 +5,9 @@ use scenarios::run::{replay_command, run_named, FaultMix, RunOptions, RunReport,
 
 use sim::faults::FaultKind;
 use std::io::Write;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -55,9 +58,19 @@ enum Command {
         /// Worker threads (default: all cores). Each seed runs in its own simulator.
         #[arg(long)]
         jobs: Option<usize>,
-        /// Print one JSON object per seed instead of the table.
+        /// Print one JSON object per seed instead of the table (`sweep-merge` combines them).
         #[arg(long)]
         json: bool,
+        /// Run only shard I of N (seeds whose offset from --first is I modulo N). `/N` reads I
+        /// from JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job or a CI matrix sets it.
+        #[arg(long)]
+        shard: Option<String>,
+    },
+    /// Combine the `--json` output of several shards into one report.
+    SweepMerge {
+        /// Files of JSON lines written by `sweep --json`.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
     },
     /// Run one seed and print its whole trace (the same bytes on every run).
     Replay {
@@ -139,7 +152,15 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Sweep { scenario, first, seeds, faults, jobs, json } => {
+        Command::SweepMerge { files } => merge(&files),
+        Command::Sweep { scenario, first, seeds, faults, jobs, json, shard } => {
+            let shard = match shard.as_deref().map(parse_shard).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let names: Vec<&str> = if scenario == "all" { SCENARIOS.to_vec() } else { vec![scenario.as_str()] };
             if let Some(bad) = names.iter().find(|n| !SCENARIOS.contains(n)) {
                 eprintln!("error: unknown scenario {bad:?}; `backup-sim list` shows them");
@@ -147,7 +168,7 @@ fn main() -> ExitCode {
             }
             let mut code = ExitCode::SUCCESS;
             for name in names {
-                if sweep(name, first, seeds, faults, jobs, json) != ExitCode::SUCCESS {
+                if sweep(name, first, seeds, faults, jobs, json, shard) != ExitCode::SUCCESS {
                     code = ExitCode::FAILURE;
                 }
             }
@@ -156,61 +177,165 @@ fn main() -> ExitCode {
     }
 }
 
-fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<usize>, json: bool) -> ExitCode {
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
-    let started = Instant::now();
-    // Silence madsim's panic messages: failures are reported below, with their replay command.
-    std::panic::set_hook(Box::new(|_| {}));
-    let results = scenarios::run::sweep_seeds(scenario, first..first + seeds, faults.into(), jobs, |r| {
-        if let Some(f) = &r.failure {
-            eprintln!("seed {}: FAILED {}: {}\n  replay: {}", r.seed, f.property, f.message.lines().next().unwrap_or(""), replay_command(scenario, r.seed, faults.into()));
-        }
-    });
-    let _ = std::panic::take_hook();
-    let wall = started.elapsed().as_secs_f64();
-    let failed: Vec<&RunReport> = results.iter().filter(|r| r.failure.is_some()).collect();
-    if json {
-        for r in &results {
-            println!(
-                "{}",
-                serde_json::json!({
-                    "scenario": r.scenario, "seed": r.seed, "ok": r.failure.is_none(),
-                    "property": r.failure.as_ref().map(|f| f.property), "message": r.failure.as_ref().map(|f| f.message.clone()),
-                    "sim_seconds": r.sim_seconds, "committed": r.committed, "aborted": r.aborted,
-                    "reads_matched": r.reads_matched, "gc_refused": r.gc_refused, "faults": r.faults, "swarm": r.swarm, "detail": r.detail, "probes": r.probes,
-                })
-            );
-        }
-    } else {
-        let sim: f64 = results.iter().map(|r| r.sim_seconds).sum();
-        let sum = |f: fn(&RunReport) -> usize| results.iter().map(f).sum::<usize>();
-        println!("scenario {scenario}: {} seeds ({first}..{}), faults {}", results.len(), first + seeds, fault_name(faults));
-        println!("  passed            {}", results.len() - failed.len());
-        println!("  failed            {}", failed.len());
-        let mut by_property: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-        for r in &failed {
-            *by_property.entry(r.failure.as_ref().expect("failed").property).or_default() += 1;
-        }
-        for (p, n) in by_property {
-            println!("    {p:<22}{n}");
-        }
-        println!("  commits           {}", sum(|r| r.committed));
-        println!("  reads checked     {}", sum(|r| r.reads_matched));
-        println!("  reads GC-refused  {}", sum(|r| r.gc_refused));
-        println!("  faults injected   {}", sum(|r| r.faults));
-        println!("  wall time         {wall:.1}s on {jobs} threads ({:.1} seeds/s)", results.len() as f64 / wall.max(1e-9));
-        println!("  simulated time    {sim:.0}s ({:.0}x wall)", sim / wall.max(1e-9));
-        println!("  coverage probes   (seeds reaching it / total hits)");
-        for p in scenarios::probes::PROBES {
-            let seeds = results.iter().filter(|r| r.probes.get(p.name).copied().unwrap_or(0) > 0).count();
-            let hits: u64 = results.iter().map(|r| r.probes.get(p.name).copied().unwrap_or(0)).sum();
-            println!("    {:<70} {seeds:>5} {hits:>7}{}", p.name, if seeds == 0 { "   NOT REACHED" } else { "" });
-        }
-        for r in &failed {
-            println!("  FAILED seed {}: {}", r.seed, replay_command(scenario, r.seed, faults.into()));
+/// One seed's outcome as a JSON line: what `--json` prints and `sweep-merge` reads back.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SweepLine {
+    scenario: String,
+    seed: u64,
+    ok: bool,
+    property: Option<String>,
+    message: Option<String>,
+    replay: String,
+    sim_seconds: f64,
+    committed: usize,
+    aborted: usize,
+    reads_matched: usize,
+    gc_refused: usize,
+    faults: usize,
+    swarm: String,
+    detail: String,
+    probes: BTreeMap<String, u64>,
+}
+
+impl SweepLine {
+    fn from(r: &RunReport, faults: Faults) -> Self {
+        SweepLine {
+            scenario: r.scenario.to_string(),
+            seed: r.seed,
+            ok: r.failure.is_none(),
+            property: r.failure.as_ref().map(|f| f.property.to_string()),
+            message: r.failure.as_ref().map(|f| f.message.clone()),
+            replay: replay_command(r.scenario, r.seed, faults.into()),
+            sim_seconds: r.sim_seconds,
+            committed: r.committed,
+            aborted: r.aborted,
+            reads_matched: r.reads_matched,
+            gc_refused: r.gc_refused,
+            faults: r.faults,
+            swarm: r.swarm.clone(),
+            detail: r.detail.clone(),
+            probes: r.probes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         }
     }
-    if failed.is_empty() {
+}
+
+/// Parses `--shard`: `I/N`, or `/N` (or `auto/N`) to read I from `JOB_COMPLETION_INDEX`, as a
+/// Kubernetes Indexed Job sets it.
+fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let (i, n) = text.split_once('/').ok_or_else(|| format!("--shard {text:?}: expected I/N, e.g. 3/100, or /100 to read I from JOB_COMPLETION_INDEX"))?;
+    let n: u64 = n.parse().map_err(|_| format!("--shard {text:?}: N must be a positive whole number"))?;
+    let i: u64 = if i.is_empty() || i == "auto" {
+        let env = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| format!("--shard {text:?}: JOB_COMPLETION_INDEX is not set"))?;
+        env.trim().parse().map_err(|_| format!("JOB_COMPLETION_INDEX={env:?} is not a whole number"))?
+    } else {
+        i.parse().map_err(|_| format!("--shard {text:?}: I must be a whole number"))?
+    };
+    if n == 0 || i >= n {
+        return Err(format!("--shard {i}/{n}: need 0 <= I < N"));
+    }
+    Ok((i, n))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<usize>, json: bool, shard: Option<(u64, u64)>) -> ExitCode {
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let (index, count) = shard.unwrap_or((0, 1));
+    let mine: Vec<u64> = (first..first + seeds).filter(|s| (s - first) % count == index).collect();
+    let started = Instant::now();
+    let bar = ProgressBar::new(mine.len() as u64);
+    bar.set_style(ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} seeds, {msg} ({eta} left)").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+    bar.set_prefix(scenario.to_string());
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    // Silence madsim's panic messages: failures are reported below, with their replay command.
+    std::panic::set_hook(Box::new(|_| {}));
+    let results = scenarios::run::sweep_with(scenario, mine, jobs, |seed| RunOptions { faults: faults.into(), ..RunOptions::new(seed) }, |r| {
+        if let Some(f) = &r.failure {
+            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            bar.suspend(|| eprintln!("seed {}: FAILED {}: {}\n  replay: {}", r.seed, f.property, f.message.lines().next().unwrap_or(""), replay_command(scenario, r.seed, faults.into())));
+        }
+        bar.set_message(format!("{} failed", failures.load(std::sync::atomic::Ordering::Relaxed)));
+        bar.inc(1);
+    });
+    let _ = std::panic::take_hook();
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    let lines: Vec<SweepLine> = results.iter().map(|r| SweepLine::from(r, faults)).collect();
+    if json {
+        for l in &lines {
+            println!("{}", serde_json::to_string(l).unwrap_or_default());
+        }
+    } else {
+        let shard_note = shard.map(|(i, n)| format!(", shard {i}/{n}")).unwrap_or_default();
+        println!("scenario {scenario}: {} seeds ({first}..{}{shard_note}), faults {}", lines.len(), first + seeds, fault_name(faults));
+        summarize(&lines);
+        println!("  wall time         {wall:.1}s on {jobs} threads ({:.1} seeds/s)", lines.len() as f64 / wall.max(1e-9));
+        let sim: f64 = lines.iter().map(|l| l.sim_seconds).sum();
+        println!("  simulated time    {sim:.0}s ({:.0}x wall)", sim / wall.max(1e-9));
+    }
+    if lines.iter().all(|l| l.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The summary table of a sweep (or of merged shards): failures by property, totals, probes,
+/// and the command that replays each failure.
+fn summarize(lines: &[SweepLine]) {
+    let failed: Vec<&SweepLine> = lines.iter().filter(|l| !l.ok).collect();
+    println!("  passed            {}", lines.len() - failed.len());
+    println!("  failed            {}", failed.len());
+    let mut by_property: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in &failed {
+        *by_property.entry(l.property.as_deref().unwrap_or("?")).or_default() += 1;
+    }
+    for (p, n) in by_property {
+        println!("    {p:<22}{n}");
+    }
+    let sum = |f: fn(&SweepLine) -> usize| lines.iter().map(f).sum::<usize>();
+    println!("  commits           {}", sum(|l| l.committed));
+    println!("  reads checked     {}", sum(|l| l.reads_matched));
+    println!("  reads GC-refused  {}", sum(|l| l.gc_refused));
+    println!("  faults injected   {}", sum(|l| l.faults));
+    println!("  coverage probes   (seeds reaching it / total hits)");
+    for p in scenarios::probes::PROBES {
+        let seeds = lines.iter().filter(|l| l.probes.get(p.name).copied().unwrap_or(0) > 0).count();
+        let hits: u64 = lines.iter().map(|l| l.probes.get(p.name).copied().unwrap_or(0)).sum();
+        println!("    {:<70} {seeds:>5} {hits:>7}{}", p.name, if seeds == 0 { "   NOT REACHED" } else { "" });
+    }
+    for l in &failed {
+        println!("  FAILED {} seed {}: {}", l.scenario, l.seed, l.replay);
+    }
+}
+
+/// `sweep-merge`: one report from the JSON lines of several shards.
+fn merge(files: &[std::path::PathBuf]) -> ExitCode {
+    let mut lines: Vec<SweepLine> = Vec::new();
+    for f in files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", f.display());
+                return ExitCode::from(2);
+            }
+        };
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            match serde_json::from_str::<SweepLine>(line) {
+                Ok(l) => lines.push(l),
+                Err(e) => {
+                    eprintln!("error: {}:{}: not a sweep JSON line: {e}", f.display(), n + 1);
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    }
+    lines.sort_by(|a, b| (a.scenario.as_str(), a.seed).cmp(&(b.scenario.as_str(), b.seed)));
+    let before = lines.len();
+    lines.dedup_by(|a, b| a.scenario == b.scenario && a.seed == b.seed);
+    let scenarios: std::collections::BTreeSet<&str> = lines.iter().map(|l| l.scenario.as_str()).collect();
+    println!("merged {} files: {} seeds of {scenarios:?}{}", files.len(), lines.len(), if before != lines.len() { format!(" ({} duplicates dropped)", before - lines.len()) } else { String::new() });
+    summarize(&lines);
+    if lines.iter().all(|l| l.ok) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
