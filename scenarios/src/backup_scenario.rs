@@ -27,6 +27,9 @@ use std::time::Duration;
 /// The scenario's name.
 pub const BACKUP: &str = "backup";
 
+/// Salt of the scenario's random stream (seed ^ salt).
+pub const RNG_SALT: u64 = 0xbac4_0bac;
+
 /// Runs the backup scenario for one seed in a fresh simulator.
 pub fn run_backup(opts: &RunOptions) -> RunReport {
     simulate(opts, BACKUP, body)
@@ -162,9 +165,9 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let trace = world.trace.clone();
     *trace_slot.lock().expect("trace slot") = Some(trace.clone());
     workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xbac4_0bac);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ RNG_SALT);
     let faulty = opts.faults != FaultMix::None;
-    let (swarm, plan) = draw_faults(&world, opts.faults, opts.safety, &mut rng);
+    let (swarm, plan) = draw_faults(&world, opts.faults, opts.safety, opts.schedule.as_ref(), &mut rng);
     let kind = [Kind::Cluster, Kind::Database, Kind::Tables][rng.gen_range(0..3)];
     let dest = destination(&mut rng, seed);
     let backup_at = Duration::from_millis(rng.gen_range(6_000..24_000));

@@ -12,4 +12,5 @@ pub mod oracle;
 pub mod probes;
 pub mod run;
 pub mod sabotage;
+pub mod shrink;
 pub mod workload;

@@ -47,6 +47,9 @@ pub struct RunOptions {
     pub echo_trace: bool,
     /// Break the database as the workload sees it (negative tests only).
     pub sabotage: Option<Sabotage>,
+    /// Run this fault schedule instead of the one the seed draws (a shrunk or edited schedule;
+    /// everything else still comes from the seed).
+    pub schedule: Option<faults::Schedule>,
     /// The planted bug to run with (`planted-bugs` feature only; `backup-sim mutants`).
     #[cfg(feature = "planted-bugs")]
     pub planted: Option<backup::planted::PlantedBug>,
@@ -66,7 +69,7 @@ impl RunOptions {
 
     /// The defaults for `seed`.
     pub fn new(seed: u64) -> Self {
-        RunOptions { seed, faults: FaultMix::Everything, safety: Duration::from_secs(30), workload: WorkloadConfig::default(), echo_trace: false, sabotage: None, #[cfg(feature = "planted-bugs")] planted: None }
+        RunOptions { seed, faults: FaultMix::Everything, safety: Duration::from_secs(30), workload: WorkloadConfig::default(), echo_trace: false, sabotage: None, schedule: None, #[cfg(feature = "planted-bugs")] planted: None }
     }
 }
 
@@ -244,19 +247,45 @@ pub async fn setup(world: &mut World, oracle: &Arc<Mutex<Oracle>>) -> Result<(),
 }
 
 /// The seed's swarm and fault schedule over the safety phase, both written into the trace.
-pub fn draw_faults(world: &World, faults: FaultMix, safety: Duration, rng: &mut ChaCha8Rng) -> (Swarm, faults::Schedule) {
+/// With `explicit`, that schedule runs instead — drawn from the same stream first, so that every
+/// other choice the seed makes stays the same.
+pub fn draw_faults(world: &World, faults: FaultMix, safety: Duration, explicit: Option<&faults::Schedule>, rng: &mut ChaCha8Rng) -> (Swarm, faults::Schedule) {
     let swarm = match faults {
         FaultMix::Everything => Swarm::everything(),
         FaultMix::Swarm => Swarm::draw(rng),
         FaultMix::None => Swarm::none(),
     };
-    let plan = faults::schedule(&swarm, world.cfg.nodes, world.cfg.max_clock_offset, safety, rng);
+    let mut plan = faults::schedule(&swarm, world.cfg.nodes, world.cfg.max_clock_offset, safety, rng);
     sim::trace_event!(world.trace, "runner", "swarm", "{swarm}");
+    if let Some(explicit) = explicit {
+        sim::trace_event!(world.trace, "runner", "explicit-schedule", "{} faults instead of the seed's {}", explicit.len(), plan.len());
+        plan = explicit.clone();
+    }
     for f in &plan {
         sim::trace_event!(world.trace, "runner", "schedule", "at={:?} {}", f.at, f.fault);
     }
     (swarm, plan)
 }
+
+/// The schedule a run uses: the explicit one, or the one its seed draws (with the same stream
+/// the runner uses, so the two agree).
+pub fn schedule_of(scenario: &str, opts: &RunOptions) -> faults::Schedule {
+    if let Some(s) = &opts.schedule {
+        return s.clone();
+    }
+    let cfg = opts.world_config(0);
+    let salt = if scenario == crate::backup_scenario::BACKUP { crate::backup_scenario::RNG_SALT } else { CLUSTER_RNG_SALT };
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ salt);
+    let swarm = match opts.faults {
+        FaultMix::Everything => Swarm::everything(),
+        FaultMix::Swarm => Swarm::draw(&mut rng),
+        FaultMix::None => Swarm::none(),
+    };
+    faults::schedule(&swarm, cfg.nodes, cfg.max_clock_offset, opts.safety, &mut rng)
+}
+
+/// Salt of the cluster scenario's random stream.
+pub const CLUSTER_RNG_SALT: u64 = 0x5c4e_d01e;
 
 async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
     let seed = opts.seed;
@@ -265,8 +294,8 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
     *trace_slot.lock().expect("trace slot") = Some(world.trace.clone());
     let trace = world.trace.clone();
     workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5c4e_d01e);
-    let (swarm, plan) = draw_faults(&world, opts.faults, opts.safety, &mut rng);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ CLUSTER_RNG_SALT);
+    let (swarm, plan) = draw_faults(&world, opts.faults, opts.safety, opts.schedule.as_ref(), &mut rng);
     let mut report = RunReport::new(CLUSTER, seed);
     report.faults = plan.len();
     report.swarm = swarm.to_string();

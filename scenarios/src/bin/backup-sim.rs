@@ -85,6 +85,29 @@ enum Command {
         /// Write the trace to this file instead of standard output.
         #[arg(long)]
         trace: Option<std::path::PathBuf>,
+        /// Run this fault schedule (JSON, as `shrink` or `--print-schedule` writes it) instead of
+        /// the one the seed draws.
+        #[arg(long)]
+        schedule: Option<std::path::PathBuf>,
+        /// Print the run's fault schedule as JSON (to edit, or to replay with `--schedule`) and
+        /// exit without running.
+        #[arg(long)]
+        print_schedule: bool,
+    },
+    /// Reduce a failing seed's fault schedule to a minimal one that still fails the same
+    /// property, write it to a file, and print the command that replays it.
+    Shrink {
+        /// The scenario (see `list`).
+        scenario: String,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Which faults the failing run had.
+        #[arg(long, value_enum, default_value_t = Faults::Swarm)]
+        faults: Faults,
+        /// Where to write the shrunk schedule (default shrunk-<scenario>-<seed>.json).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
     /// List scenarios, fault kinds and coverage probes.
     List,
@@ -98,12 +121,6 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
-}
-
-fn run_one(scenario: &str, seed: u64, faults: Faults) -> Result<RunReport, String> {
-    let mut opts = RunOptions::new(seed);
-    opts.faults = faults.into();
-    run_named(scenario, &opts).ok_or_else(|| format!("unknown scenario {scenario:?}; `backup-sim list` shows them"))
 }
 
 fn main() -> ExitCode {
@@ -124,11 +141,29 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Replay { scenario, seed, faults, trace } => {
-            let report = match run_one(&scenario, seed, faults) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: {e}");
+        Command::Replay { scenario, seed, faults, trace, schedule, print_schedule } => {
+            let mut opts = RunOptions { faults: faults.into(), ..RunOptions::new(seed) };
+            if let Some(path) = &schedule {
+                match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<sim::faults::Schedule>(&t).map_err(|e| e.to_string())) {
+                    Ok(s) => opts.schedule = Some(s),
+                    Err(e) => {
+                        eprintln!("error: schedule {}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            if print_schedule {
+                if !SCENARIOS.contains(&scenario.as_str()) {
+                    eprintln!("error: unknown scenario {scenario:?}; `backup-sim list` shows them");
+                    return ExitCode::from(2);
+                }
+                println!("{}", serde_json::to_string_pretty(&scenarios::run::schedule_of(&scenario, &opts)).unwrap_or_default());
+                return ExitCode::SUCCESS;
+            }
+            let report = match run_named(&scenario, &opts) {
+                Some(r) => r,
+                None => {
+                    eprintln!("error: unknown scenario {scenario:?}; `backup-sim list` shows them");
                     return ExitCode::from(2);
                 }
             };
@@ -153,6 +188,32 @@ fn main() -> ExitCode {
             }
         }
         Command::SweepMerge { files } => merge(&files),
+        Command::Shrink { scenario, seed, faults, out } => {
+            let opts = RunOptions { faults: faults.into(), ..RunOptions::new(seed) };
+            std::panic::set_hook(Box::new(|_| {}));
+            let result = scenarios::shrink::shrink(&scenario, &opts);
+            let _ = std::panic::take_hook();
+            match result {
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+                Ok(s) => {
+                    let path = out.unwrap_or_else(|| format!("shrunk-{scenario}-{seed}.json").into());
+                    if let Err(e) = std::fs::write(&path, serde_json::to_string_pretty(&s.schedule).unwrap_or_default()) {
+                        eprintln!("error: cannot write {}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                    println!("seed {seed} fails {}: its schedule of {} faults shrinks to {} in {} runs:", s.property, s.original.len(), s.schedule.len(), s.runs);
+                    for f in &s.schedule {
+                        println!("  at {:>9.3}s  {}", f.at.as_secs_f64(), f.fault);
+                    }
+                    println!("written to {}; replay it with:", path.display());
+                    println!("  {} --schedule {}", replay_command(&scenario, seed, faults.into()), path.display());
+                    ExitCode::SUCCESS
+                }
+            }
+        }
         Command::Sweep { scenario, first, seeds, faults, jobs, json, shard } => {
             let shard = match shard.as_deref().map(parse_shard).transpose() {
                 Ok(s) => s,
