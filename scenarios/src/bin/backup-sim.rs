@@ -143,6 +143,7 @@ fn main() -> ExitCode {
         }
         Command::Replay { scenario, seed, faults, trace, schedule, print_schedule } => {
             let mut opts = RunOptions { faults: faults.into(), ..RunOptions::new(seed) };
+            plant(&mut opts);
             if let Some(path) = &schedule {
                 match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<sim::faults::Schedule>(&t).map_err(|e| e.to_string())) {
                     Ok(s) => opts.schedule = Some(s),
@@ -189,7 +190,8 @@ fn main() -> ExitCode {
         }
         Command::SweepMerge { files } => merge(&files),
         Command::Shrink { scenario, seed, faults, out } => {
-            let opts = RunOptions { faults: faults.into(), ..RunOptions::new(seed) };
+            let mut opts = RunOptions { faults: faults.into(), ..RunOptions::new(seed) };
+            plant(&mut opts);
             std::panic::set_hook(Box::new(|_| {}));
             let result = scenarios::shrink::shrink(&scenario, &opts);
             let _ = std::panic::take_hook();
@@ -442,3 +444,18 @@ fn mutants(_budget: u64, _jobs: Option<usize>) -> ExitCode {
     eprintln!("error: this build has no planted bugs; run `cargo run --release -p scenarios --features planted-bugs -- mutants`");
     ExitCode::from(2)
 }
+
+/// With the `planted-bugs` feature, `BACKUP_SIM_PLANTED=<bug name>` makes `replay` and `shrink`
+/// run with that planted bug, so a mutant's failing seed can be replayed and shrunk.
+#[cfg(feature = "planted-bugs")]
+fn plant(opts: &mut RunOptions) {
+    if let Ok(name) = std::env::var("BACKUP_SIM_PLANTED") {
+        match backup::planted::PlantedBug::by_name(&name) {
+            Some(bug) => opts.planted = Some(bug),
+            None => eprintln!("warning: BACKUP_SIM_PLANTED={name:?} names no planted bug; running without one"),
+        }
+    }
+}
+
+#[cfg(not(feature = "planted-bugs"))]
+fn plant(_opts: &mut RunOptions) {}
