@@ -355,6 +355,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let mut target = World::start_with(cfg_b.clone(), seed ^ 0x7a46_e7, trace.clone(), storage.clone());
     let restore_targets = kind.targets();
     let restore_sql = format!("RESTORE {}FROM '{dest}'", restore_targets);
+    let rot_restore_sql = restore_sql.clone();
     let restorer = target.add_client("restorer");
     let o = oracle.clone();
     let tables: Vec<String> = {
@@ -421,6 +422,72 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         }
     }
     report.reads_matched = observations.len();
+
+    // Bit rot: flip one bit of one file of the backup (the seed picks which file and which bit).
+    // A RESTORE into a third, fresh cluster must refuse, naming the file, and publish nothing.
+    if !manifest.files.is_empty() || rng.gen_ratio(1, 4) {
+        let mut paths: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
+        paths.push(MANIFEST_NAME.to_string());
+        let victim = paths[rng.gen_range(0..paths.len())].clone();
+        let key = SimStorage::key(&url, gateway, &victim);
+        let bit = rng.gen::<u64>();
+        storage.corrupt(&key, |bytes| {
+            if !bytes.is_empty() {
+                let at = (bit as usize / 8) % bytes.len();
+                bytes[at] ^= 1 << (bit % 8);
+            }
+        });
+        let cfg_c = opts.world_config(2);
+        let mut third = World::start_with(cfg_c, seed ^ 0xb17_407, trace.clone(), storage.clone());
+        let client = third.add_client("rot-restorer");
+        let (restore_sql, read_tables) = (rot_restore_sql, tables.clone());
+        let rot = client.spawn(move |kv| async move {
+            let shared: Arc<dyn Kv> = Arc::new(kv.clone());
+            model::catalog::bootstrap(&*shared).await.map_err(|e| format!("bootstrap: {e}"))?;
+            if kind == Kind::Tables {
+                let mut s = Session::root(shared.clone());
+                s.execute("CREATE DATABASE bank").await.map_err(|e| format!("CREATE DATABASE bank: {e}"))?;
+            }
+            let restored = kv.bulk(1, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await;
+            let now = kv.now();
+            let mut visible = Vec::new();
+            for t in &read_tables {
+                if t == VIEW_BIG_ACCOUNTS {
+                    continue;
+                }
+                if let Ok((_, rows)) = check::observe(&*shared, t, now).await.result {
+                    if kind != Kind::Tables || !rows.is_empty() {
+                        visible.push(t.clone());
+                    }
+                }
+            }
+            Ok::<_, String>((restored, visible))
+        });
+        while !rot.is_finished() {
+            madsim::time::sleep(Duration::from_millis(50)).await;
+            third.tick();
+        }
+        let (restored, visible) = match rot.await.expect("bit-rot restore task") {
+            Ok(r) => r,
+            Err(e) => {
+                report.failure = Some(Failure { property: "corruption-detected", message: e });
+                return report;
+            }
+        };
+        let shown_victim = victim.rsplit('/').next().unwrap_or(&victim).to_string();
+        match restored {
+            Err(e) if e.contains(&shown_victim) => {}
+            other => {
+                report.failure = Some(Failure { property: "corruption-detected", message: format!("after flipping one bit of {victim}, RESTORE gave {other:?} instead of an error naming the file") });
+                return report;
+            }
+        }
+        if !visible.is_empty() {
+            report.failure = Some(Failure { property: "corruption-detected", message: format!("a refused RESTORE of a corrupted backup published {visible:?}") });
+            return report;
+        }
+        sim::trace_event!(trace, "runner", "bit-rot-detected", "{victim}");
+    }
 
     // Refusals, in the source cluster with faults off: a backup missing a dependency, and one
     // below a GC threshold, must be refused at planning, before any job exists.

@@ -34,6 +34,7 @@ pub const PROBES: &[Probe] = &[
     Probe { name: "backup job adopted and resumed from its checkpoint", hit: |l| event(l, "job-resumed-from-checkpoint") },
     Probe { name: "coordinator died between writing the manifest and recording success", hit: |l| event(l, "job-found-manifest") },
     Probe { name: "backup gateway crashed mid-statement", hit: |l| event(l, "inject") && l.contains("crash the backup's gateway") },
+    Probe { name: "a flipped bit in a backup file refused by RESTORE", hit: |l| event(l, "bit-rot-detected") },
 ];
 
 /// How often each probe fired in `trace`.
