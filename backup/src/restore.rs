@@ -37,10 +37,19 @@ pub async fn read_retrying(env: &Env, storage: &dyn ExternalStorage, path: &str)
     }
 }
 
+/// How errors name a file of a backup: the location's redacted URL with the file's path joined
+/// to its path (before any query string), so that the name reads as one URL.
+pub fn shown_path(location_redacted: &str, path: &str) -> String {
+    match location_redacted.split_once('?') {
+        Some((base, query)) => format!("{}/{path}?{query}", base.trim_end_matches('/')),
+        None => format!("{}/{path}", location_redacted.trim_end_matches('/')),
+    }
+}
+
 /// Reads and checks the manifest at a location, telling an incomplete backup from no backup.
 pub async fn read_manifest(env: &Env, location_redacted: &str, storage: &dyn ExternalStorage) -> Result<Manifest, BackupError> {
     match read_retrying(env, storage, MANIFEST_NAME).await {
-        Ok(bytes) => Ok(Manifest::decode(&format!("{location_redacted}/{MANIFEST_NAME}"), &bytes)?),
+        Ok(bytes) => Ok(Manifest::decode(&shown_path(location_redacted, MANIFEST_NAME), &bytes)?),
         Err(e) if e.is_not_found() => {
             let reason = if storage.exists(CHECKPOINT_NAME).await? {
                 format!("the backup is incomplete: {CHECKPOINT_NAME} is present but no {MANIFEST_NAME} manifest (the backup job did not finish)")
@@ -307,7 +316,7 @@ async fn ingest(env: &Env, location: &str, storage: &dyn ExternalStorage, manife
         if !wanted.iter().any(|s| s.overlaps(&file.span)) || (skip_last && i == last) {
             continue;
         }
-        let path = format!("{location}/{}", file.path);
+        let path = shown_path(location, &file.path);
         let bytes = read_retrying(env, storage, &file.path).await.map_err(|e| match e {
             e if e.is_not_found() => BackupError::NotABackup { url: location.to_string(), reason: format!("data file {} listed in the manifest is missing", file.path) },
             e => e.into(),
