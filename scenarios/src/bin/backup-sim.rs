@@ -111,6 +111,16 @@ enum Command {
     },
     /// List scenarios, fault kinds and coverage probes.
     List,
+    /// Measure seeds per second and simulated seconds per wall second of each scenario, against
+    /// madsim's bare runtime start-up measured in the same run.
+    Bench {
+        /// Seeds per scenario.
+        #[arg(long, default_value_t = 200)]
+        seeds: u64,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Measure the test bed: switch on each planted bug in turn and sweep the backup scenario
     /// until a seed catches it (needs a build with `--features planted-bugs`).
     Mutants {
@@ -127,6 +137,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Mutants { budget, jobs } => mutants(budget, jobs),
+        Command::Bench { seeds, jobs } => bench(seeds, jobs),
         Command::List => {
             println!("scenarios:");
             println!("  {CLUSTER:<10} SQL workload on a 5-node cluster under faults; reads at past times must equal the oracle");
@@ -459,3 +470,48 @@ fn plant(opts: &mut RunOptions) {
 
 #[cfg(not(feature = "planted-bugs"))]
 fn plant(_opts: &mut RunOptions) {}
+
+/// `bench`: the baseline is the cost of an empty seeded madsim runtime with five nodes (what a
+/// seed costs before our code runs); each scenario's seed cost is reported as a multiple of it.
+fn bench(seeds: u64, jobs: Option<usize>) -> ExitCode {
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let n = 2_000;
+    let started = Instant::now();
+    for seed in 0..n {
+        let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        rt.block_on(async {
+            let handle = madsim::runtime::Handle::current();
+            for i in 1..=5u8 {
+                handle.create_node().name(format!("n{i}")).ip(std::net::IpAddr::from([10, 0, 0, i])).build();
+            }
+        });
+    }
+    let baseline = started.elapsed().as_secs_f64() / n as f64;
+    println!("baseline: empty 5-node madsim runtime, {n} seeds on 1 thread: {:.1} µs per seed", baseline * 1e6);
+    println!("{:<10} {:>7} {:>9} {:>10} {:>12} {:>14} {:>16}", "scenario", "seeds", "wall s", "seeds/s", "seeds/min", "sim s/wall s", "x baseline/seed");
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut failed = false;
+    for scenario in SCENARIOS {
+        let t = Instant::now();
+        let results = scenarios::run::sweep_seeds(scenario, 0..seeds, FaultMix::Swarm, jobs, |_| {});
+        let wall = t.elapsed().as_secs_f64();
+        failed |= results.iter().any(|r| r.failure.is_some());
+        let sim: f64 = results.iter().map(|r| r.sim_seconds).sum();
+        let per_seed_cpu = wall * jobs as f64 / results.len().max(1) as f64;
+        println!(
+            "{scenario:<10} {:>7} {wall:>9.1} {:>10.1} {:>12.0} {:>14.0} {:>16.0}",
+            results.len(),
+            results.len() as f64 / wall,
+            results.len() as f64 / wall * 60.0,
+            sim / wall,
+            per_seed_cpu / baseline
+        );
+    }
+    let _ = std::panic::take_hook();
+    println!("({jobs} worker threads; a seed's cost is wall time x threads / seeds)");
+    if failed {
+        eprintln!("some seeds failed: run `sweep` to see which");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
