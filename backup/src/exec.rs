@@ -14,7 +14,7 @@ use crate::plan::{self, check_session, SessionContext};
 use crate::restore;
 use crate::show::{self, QueryResult};
 use crate::statement::{self, Statement};
-use model::{Datum, Timestamp};
+use model::Datum;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -30,33 +30,13 @@ fn result_row(id: JobId, status: &str, fraction: f64, t: JobTotals) -> QueryResu
     }
 }
 
-fn new_record<P>(job_type: JobType, description: String, user: &str, payload: P) -> JobRecord<P> {
-    JobRecord {
-        id: 0,
-        job_type,
-        description,
-        user_name: user.to_string(),
-        status: JobStatus::Pending,
-        running_status: String::new(),
-        created: Timestamp::ZERO,
-        started: None,
-        finished: None,
-        modified: Timestamp::ZERO,
-        progress_millis: 0,
-        error: None,
-        lease: None,
-        totals: JobTotals::default(),
-        payload,
-    }
-}
-
 /// Runs one bulk statement.
 pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<QueryResult, BackupError> {
     let stmt = statement::parse(sql)?;
     match &stmt {
         Statement::Backup(b) => {
             let details = plan::plan_backup(env, ctx, b).await?;
-            let id = jobs::create(&*env.kv, new_record(JobType::Backup, stmt.redacted(), &ctx.user, details)).await?;
+            let id = jobs::create(&*env.kv, JobRecord::new(JobType::Backup, stmt.redacted(), &ctx.user, details)).await?;
             // Once the job exists, a failure to coordinate it here (the cluster did not answer a
             // lease update) is not the job's failure: another node adopts it; follow it.
             let outcome = backup_job::run(env, id).await.unwrap_or(RunOutcome::NotCoordinator);
@@ -66,7 +46,7 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
             // Who may run it and where are checked before a job exists, as for BACKUP: a refused
             // session leaves no job record behind.
             check_session(env, ctx, "RESTORE").await?;
-            let id = jobs::create(&*env.kv, new_record(JobType::Restore, stmt.redacted(), &ctx.user, RestorePayload { source: r.from.clone() })).await?;
+            let id = jobs::create(&*env.kv, JobRecord::new(JobType::Restore, stmt.redacted(), &ctx.user, RestorePayload { source: r.from.clone() })).await?;
             let _ = jobs::update::<RestorePayload, _>(&*env.kv, id, |rec, now| jobs::claim(rec, now, env.node(), 0, Duration::from_secs(3600))).await?;
             let result = restore::restore(env, ctx, r).await;
             let _ = jobs::update::<RestorePayload, _>(&*env.kv, id, |rec, now| {

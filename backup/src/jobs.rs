@@ -140,6 +140,27 @@ pub struct JobRecord<P> {
 }
 
 impl<P> JobRecord<P> {
+    /// A pending job with nothing done yet; [`create`] gives it its id and times.
+    pub fn new(job_type: JobType, description: String, user: &str, payload: P) -> Self {
+        JobRecord {
+            id: 0,
+            job_type,
+            description,
+            user_name: user.to_string(),
+            status: JobStatus::Pending,
+            running_status: String::new(),
+            created: Timestamp::ZERO,
+            started: None,
+            finished: None,
+            modified: Timestamp::ZERO,
+            progress_millis: 0,
+            error: None,
+            lease: None,
+            totals: JobTotals::default(),
+            payload,
+        }
+    }
+
     /// Progress as SHOW JOBS prints it.
     pub fn fraction_completed(&self) -> f64 {
         self.progress_millis as f64 / 1000.0
@@ -307,23 +328,7 @@ mod tests {
     use super::*;
 
     fn rec(status: JobStatus) -> JobRecord<()> {
-        JobRecord {
-            id: 1,
-            job_type: JobType::Backup,
-            description: String::new(),
-            user_name: "root".into(),
-            status,
-            running_status: String::new(),
-            created: Timestamp::ZERO,
-            started: None,
-            finished: None,
-            modified: Timestamp::ZERO,
-            progress_millis: 0,
-            error: None,
-            lease: None,
-            totals: JobTotals::default(),
-            payload: (),
-        }
+        JobRecord { id: 1, status, ..JobRecord::new(JobType::Backup, String::new(), "root", ()) }
     }
 
     #[test]

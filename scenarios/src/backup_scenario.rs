@@ -10,8 +10,8 @@
 
 use crate::check::{self, Observation};
 use crate::oracle::Oracle;
-use crate::run::{draw_faults, setup, simulate, Failure, FaultMix, RunOptions, RunReport};
-use crate::workload::{self, Shared, WorkloadConfig, WriterStats, VIEW_BIG_ACCOUNTS};
+use crate::run::{draw_faults, setup, simulate, spawn_writers, Failure, FaultMix, RunOptions, RunReport};
+use crate::workload::{self, WorkloadConfig, WriterStats, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
 use model::sql::Session;
@@ -205,18 +205,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
 
     // Safety phase: writers, the backup (and its controller), the fault schedule.
     let safety_start = madsim::time::Instant::now();
-    let shared: Arc<Mutex<Shared>> = Arc::default();
     let wc = WorkloadConfig { ops_per_writer: opts.workload.ops_per_writer.min(80), ..opts.workload.clone() };
-    let mut writers = Vec::new();
-    for w in 0..wc.writers {
-        let client = world.add_client(&format!("writer{w}"));
-        let (o, sh, wc) = (oracle.clone(), shared.clone(), wc.clone());
-        writers.push(client.spawn(move |kv| async move {
-            let clock = kv.hlc().clone();
-            let mut s = Session::root(Arc::new(kv));
-            workload::writer(&mut s, &clock, w, &wc, seed, &o, &sh).await
-        }));
-    }
+    let writers = spawn_writers(&mut world, &wc, seed, &oracle, None);
     let started: Started = Arc::default();
     let nodes = cfg.nodes as u32;
     let backup_client = {

@@ -246,6 +246,24 @@ pub async fn setup(world: &mut World, oracle: &Arc<Mutex<Oracle>>) -> Result<(),
     setup.await.expect("setup task").map_err(|e| Failure { property: "workload", message: format!("setup: {e}") })
 }
 
+/// Starts the workload's writers, each on its own client machine (through a sabotaged KV layer
+/// when a negative test asks for one).
+pub fn spawn_writers(world: &mut World, wc: &WorkloadConfig, seed: u64, oracle: &Arc<Mutex<Oracle>>, sabotage: Option<Sabotage>) -> Vec<madsim::task::JoinHandle<Result<WriterStats, WorkloadError>>> {
+    let shared: Arc<Mutex<Shared>> = Arc::default();
+    (0..wc.writers)
+        .map(|w| {
+            let client = world.add_client(&format!("writer{w}"));
+            let (o, sh, wc) = (oracle.clone(), shared.clone(), wc.clone());
+            client.spawn(move |kv| async move {
+                let clock = kv.hlc().clone();
+                let writes_broken = matches!(sabotage, Some(Sabotage::DropTombstones | Sabotage::HangCommits));
+                let mut s = Session::root(wrap(kv, sabotage, writes_broken));
+                workload::writer(&mut s, &clock, w, &wc, seed, &o, &sh).await
+            })
+        })
+        .collect()
+}
+
 /// The seed's swarm and fault schedule over the safety phase, both written into the trace.
 /// With `explicit`, that schedule runs instead — drawn from the same stream first, so that every
 /// other choice the seed makes stays the same.
@@ -309,18 +327,7 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
 
     // Safety phase: writers, an observer, and the fault schedule (its times count from here).
     let safety_start = madsim::time::Instant::now();
-    let shared: Arc<Mutex<Shared>> = Arc::default();
-    let mut writers = Vec::new();
-    for w in 0..opts.workload.writers {
-        let client = world.add_client(&format!("writer{w}"));
-        let (o, sh, wc, sabotage) = (oracle.clone(), shared.clone(), opts.workload.clone(), opts.sabotage);
-        writers.push(client.spawn(move |kv| async move {
-            let clock = kv.hlc().clone();
-            let writes_broken = matches!(sabotage, Some(Sabotage::DropTombstones | Sabotage::HangCommits));
-            let mut s = Session::root(wrap(kv, sabotage, writes_broken));
-            workload::writer(&mut s, &clock, w, &wc, seed, &o, &sh).await
-        }));
-    }
+    let writers = spawn_writers(&mut world, &opts.workload, seed, &oracle, opts.sabotage);
     let stop = Arc::new(AtomicBool::new(false));
     let observations: Arc<Mutex<Vec<Observation>>> = Arc::default();
     let observer = {
