@@ -293,6 +293,11 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     }
     let end = backup_client.await.expect("backup client");
     sim::trace_event!(trace, "runner", "backup-ended", "{end:?}");
+    // Every export was answered by the range's leaseholder of the moment.
+    if let Some(line) = trace.lines().into_iter().find(|l| l.contains(" export-served ") && l.ends_with("as-leaseholder=false")) {
+        report.failure = Some(Failure { property: "exports-from-leaseholders", message: format!("an export was answered by a node not holding the range's lease: {}", line.trim()) });
+        return report;
+    }
 
     // Verify the destination, straight from storage.
     let url = match StorageUrl::parse(&dest) {

@@ -252,6 +252,7 @@ impl NodeServer {
                     // Planted: answer an export from any replica, leaseholder or not.
                     if self.cfg.planted == Some(backup::planted::PlantedBug::ExportFromStaleLeaseholder) && self.serving_epoch(*range).is_none() && self.has_replica(*range) {
                         let export = self.read(*range, &req.span, req.end, |r| r.engine.export(&req.span, req.start, req.end, req.filter))?;
+                        trace_event!(self.trace, self.name, "export-served", "r{range} {} entries as-leaseholder=false", export.entries.len());
                         return Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: *range, export }));
                     }
                 }
@@ -282,6 +283,11 @@ impl NodeServer {
             }
             NodeRequest::Export { range, req } => {
                 let export = self.read(range, &req.span, req.end, |r| r.engine.export(&req.span, req.start, req.end, req.filter))?;
+                // The simulator's own record of who answered each export, checked by the
+                // scenarios against the lease (it is the truth the directory holds, not the
+                // backup's claim).
+                let leaseholder = self.serving_epoch(range) == Some(epoch);
+                trace_event!(self.trace, self.name, "export-served", "r{range} {} entries as-leaseholder={leaseholder}", export.entries.len());
                 Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: range, export }))
             }
             NodeRequest::GcThreshold { range } => {
