@@ -10,7 +10,7 @@
 
 use crate::check::{self, Observation};
 use crate::oracle::Oracle;
-use crate::run::{draw_faults, setup, simulate, spawn_writers, Failure, FaultMix, RunOptions, RunReport};
+use crate::run::{draw_faults, drive, setup, simulate, spawn_writers, Failure, FaultMix, RunOptions, RunReport};
 use crate::workload::{self, WorkloadConfig, WriterStats, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
@@ -381,11 +381,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         }
         Ok(obs)
     });
-    while !restored.is_finished() {
-        madsim::time::sleep(Duration::from_millis(50)).await;
-        target.tick();
-    }
-    let observations: Vec<Observation> = match restored.await.expect("restore task") {
+    let observations: Vec<Observation> = match drive(&mut target, restored).await {
         Ok(o) => o,
         Err(e) => {
             report.failure = Some(Failure { property: "restore-succeeds", message: e });
@@ -458,11 +454,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
             }
             Ok::<_, String>((restored, visible))
         });
-        while !rot.is_finished() {
-            madsim::time::sleep(Duration::from_millis(50)).await;
-            third.tick();
-        }
-        let (restored, visible) = match rot.await.expect("bit-rot restore task") {
+        let (restored, visible) = match drive(&mut third, rot).await {
             Ok(r) => r,
             Err(e) => {
                 report.failure = Some(Failure { property: "corruption-detected", message: e });

@@ -229,6 +229,15 @@ impl RunReport {
     }
 }
 
+/// Waits for a client task while keeping the world's lease manager ticking; returns its output.
+pub async fn drive<T>(world: &mut World, task: madsim::task::JoinHandle<T>) -> T {
+    while !task.is_finished() {
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        world.tick();
+    }
+    task.await.expect("client task")
+}
+
 /// Bootstraps the catalog and creates the workload's schema through a client, before any fault.
 pub async fn setup(world: &mut World, oracle: &Arc<Mutex<Oracle>>) -> Result<(), Failure> {
     let setup_client = world.add_client("setup");
@@ -239,11 +248,7 @@ pub async fn setup(world: &mut World, oracle: &Arc<Mutex<Oracle>>) -> Result<(),
         let mut s = Session::root(kv);
         workload::setup(&mut s, &o).await
     });
-    while !setup.is_finished() {
-        madsim::time::sleep(Duration::from_millis(50)).await;
-        world.tick();
-    }
-    setup.await.expect("setup task").map_err(|e| Failure { property: "workload", message: format!("setup: {e}") })
+    drive(world, setup).await.map_err(|e| Failure { property: "workload", message: format!("setup: {e}") })
 }
 
 /// Starts the workload's writers, each on its own client machine (through a sabotaged KV layer
@@ -421,11 +426,7 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
             }
         }
     });
-    while !final_reads.is_finished() {
-        madsim::time::sleep(Duration::from_millis(50)).await;
-        world.tick();
-    }
-    let _ = final_reads.await;
+    drive(&mut world, final_reads).await;
     report.sim_seconds = start.elapsed().as_secs_f64();
     let observations = observations.lock().expect("observations").clone();
     match check::verify(&oracle.lock().expect("oracle"), &observations) {

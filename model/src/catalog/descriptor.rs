@@ -194,6 +194,25 @@ pub struct TableDescriptor {
 }
 
 impl TableDescriptor {
+    /// A public relation with no columns or indexes yet (views and sequences keep it so).
+    pub fn empty(id: u32, name: String, parent_id: u32, kind: TableKind, privileges: PrivilegeDescriptor) -> Self {
+        TableDescriptor {
+            id,
+            name,
+            parent_id,
+            kind,
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            indexes: Vec::new(),
+            foreign_keys: Vec::new(),
+            interleave_parent: None,
+            state: DescriptorState::Public,
+            privileges,
+            next_column_id: 1,
+            next_index_id: 1,
+        }
+    }
+
     /// The key span of the relation's data (all indexes; a sequence's value).
     pub fn span(&self) -> Span {
         encoding::table_span(self.id)

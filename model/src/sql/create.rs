@@ -385,21 +385,7 @@ pub(crate) async fn create_view(ctx: &mut Ctx<'_>, name: &ObjectName, query: &Qu
     // Validate by running it once (checks columns, types and SELECT on the source).
     select::evaluate(&ctx.txn.view(), ctx.txn.read_ts, &cat, Some(ctx.user), &dbd.name, &q, &mut NoSequences).await?;
     let mut ids = IdAlloc::new(&cat);
-    let t = TableDescriptor {
-        id: ids.next(),
-        name: vname,
-        parent_id: dbd.id,
-        kind: TableKind::View { query: q.to_string(), depends_on },
-        columns: Vec::new(),
-        primary_key: Vec::new(),
-        indexes: Vec::new(),
-        foreign_keys: Vec::new(),
-        interleave_parent: None,
-        state: DescriptorState::Public,
-        privileges: new_relation_privileges(&dbd, ctx.user),
-        next_column_id: 1,
-        next_index_id: 1,
-    };
+    let t = TableDescriptor::empty(ids.next(), vname, dbd.id, TableKind::View { query: q.to_string(), depends_on }, new_relation_privileges(&dbd, ctx.user));
     schema::put_table(ctx.txn, &t);
     ids.finish(ctx.txn);
     Ok(Outcome::write(ExecResult::tag("CREATE VIEW")))
@@ -434,21 +420,7 @@ pub(crate) async fn create_sequence(ctx: &mut Ctx<'_>, name: &ObjectName, if_not
         return Ok(Outcome::write(ExecResult::tag("CREATE SEQUENCE")));
     };
     let mut ids = IdAlloc::new(&cat);
-    let t = TableDescriptor {
-        id: ids.next(),
-        name: sname,
-        parent_id: dbd.id,
-        kind: TableKind::Sequence { start: start.unwrap_or(if increment > 0 { 1 } else { -1 }), increment },
-        columns: Vec::new(),
-        primary_key: Vec::new(),
-        indexes: Vec::new(),
-        foreign_keys: Vec::new(),
-        interleave_parent: None,
-        state: DescriptorState::Public,
-        privileges: new_relation_privileges(&dbd, ctx.user),
-        next_column_id: 1,
-        next_index_id: 1,
-    };
+    let t = TableDescriptor::empty(ids.next(), sname, dbd.id, TableKind::Sequence { start: start.unwrap_or(if increment > 0 { 1 } else { -1 }), increment }, new_relation_privileges(&dbd, ctx.user));
     schema::put_table(ctx.txn, &t);
     ids.finish(ctx.txn);
     Ok(Outcome::write(ExecResult::tag("CREATE SEQUENCE")))
