@@ -10,7 +10,7 @@
 
 use crate::check::{self, Observation};
 use crate::oracle::Oracle;
-use crate::run::{draw_faults, drive, setup, simulate, spawn_writers, Failure, FaultMix, RunOptions, RunReport};
+use crate::run::{draw_swarm, drive, settle_schedule, setup, simulate, spawn_writers, Failure, FaultMix, RunOptions, RunReport};
 use crate::workload::{self, WorkloadConfig, WriterStats, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use sim::faults;
 use sim::storage::SimStorage;
 use sim::{SimKv, Trace, World};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,6 +59,8 @@ impl Kind {
 enum JobEnd {
     Succeeded,
     Failed(String),
+    /// CANCEL JOB took effect.
+    Canceled,
 }
 
 /// When the backup started, and on which gateway.
@@ -89,8 +92,9 @@ fn backup_job(rows: &[Vec<Datum>]) -> Option<(i64, String, String)> {
 
 /// Runs the BACKUP statement on `gateway` and follows the job until it ends, whatever happens to
 /// the gateway: if the statement's connection fails or the job is paused, it watches SHOW JOBS
-/// through any reachable node until the job succeeds or fails.
-async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u32, sql: &str) -> JobEnd {
+/// through any reachable node until the job succeeds, fails or is canceled. A paused job is
+/// resumed once `calm` is set (the liveness phase: the operator lets jobs finish).
+async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u32, sql: &str, calm: &AtomicBool) -> JobEnd {
     // A gateway that dies never answers (there is no connection to reset): stop waiting after
     // a while and follow the job through SHOW JOBS instead.
     match kv.bulk(gateway, sql, "root", "defaultdb", Duration::from_secs(20)).await {
@@ -120,8 +124,9 @@ async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u32, sql: &st
         }
         match backup_job(&rows) {
             Some((_, status, _)) if status == "succeeded" => return JobEnd::Succeeded,
-            Some((_, status, error)) if status == "failed" || status == "canceled" => return JobEnd::Failed(format!("{status}: {error}")),
-            Some((id, status, _)) if status == "paused" => {
+            Some((_, status, _)) if status == "canceled" => return JobEnd::Canceled,
+            Some((_, status, error)) if status == "failed" => return JobEnd::Failed(format!("{status}: {error}")),
+            Some((id, status, _)) if status == "paused" && calm.load(Ordering::Relaxed) => {
                 let _ = kv.bulk(n, &format!("RESUME JOB {id}"), "root", "defaultdb", Duration::from_secs(30)).await;
             }
             _ => {}
@@ -129,52 +134,27 @@ async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u32, sql: &st
     }
 }
 
-/// Pauses the backup job once it runs, then resumes it.
-async fn pause_and_resume(kv: &SimKv, nodes: u32, pause_after: Duration, paused_for: Duration) {
-    let mut n = 1;
-    loop {
-        madsim::time::sleep(Duration::from_millis(200)).await;
-        n = n % nodes + 1;
-        let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(30)).await else { continue };
-        let Some((id, status, _)) = backup_job(&rows) else { continue };
-        if status != "running" && status != "pending" {
-            return;
-        }
-        madsim::time::sleep(pause_after).await;
-        if kv.bulk(n, &format!("PAUSE JOB {id}"), "root", "defaultdb", Duration::from_secs(30)).await.is_err() {
-            return;
-        }
-        madsim::time::sleep(paused_for).await;
-        for _ in 0..30 {
-            n = n % nodes + 1;
-            match kv.bulk(n, &format!("RESUME JOB {id}"), "root", "defaultdb", Duration::from_secs(30)).await {
-                Ok(_) => return,
-                // A job that finished or was already resumed cannot be resumed: nothing to do.
-                Err(e) if e.contains("cannot resume") => return,
-                Err(_) => madsim::time::sleep(Duration::from_millis(500)).await,
-            }
-        }
-        return;
-    }
+/// Everything the seed decides about a run before it starts, drawn in a fixed order from the
+/// scenario's stream (so [`seed_schedule`] and the run agree).
+struct Choices {
+    swarm: faults::Swarm,
+    /// The seed's whole schedule: the swarm's cluster faults and the faults aimed at the job.
+    schedule: faults::Schedule,
+    kind: Kind,
+    dest: String,
+    backup_at: Duration,
+    gateway: model::NodeId,
+    storage_faults: sim::storage::StorageFaults,
+    exact_time: bool,
 }
 
-async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
-    let seed = opts.seed;
-    let cfg = opts.world_config(0);
-    let mut world = World::start(cfg.clone(), seed, opts.echo_trace);
-    let trace = world.trace.clone();
-    *trace_slot.lock().expect("trace slot") = Some(trace.clone());
-    workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ RNG_SALT);
+fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, rng: &mut ChaCha8Rng) -> Choices {
     let faulty = opts.faults != FaultMix::None;
-    let (swarm, plan) = draw_faults(&world, opts.faults, opts.safety, opts.schedule.as_ref(), &mut rng);
+    let (swarm, mut schedule) = draw_swarm(cfg, opts.faults, opts.safety, rng);
     let kind = [Kind::Cluster, Kind::Database, Kind::Tables][rng.gen_range(0..3)];
-    let dest = destination(&mut rng, seed);
+    let dest = destination(rng, opts.seed);
     let backup_at = Duration::from_millis(rng.gen_range(6_000..24_000));
     let gateway = rng.gen_range(1..=cfg.nodes as u32);
-    let crash_after = (faulty && rng.gen_ratio(1, 2)).then(|| Duration::from_millis(rng.gen_range(20..1_500)));
-    let downtime = Duration::from_millis(rng.gen_range(1_000..8_000));
-    let pause = (faulty && rng.gen_ratio(1, 2)).then(|| (Duration::from_millis(rng.gen_range(0..2_000)), Duration::from_millis(rng.gen_range(200..5_000))));
     let storage_faults = if faulty {
         sim::storage::StorageFaults {
             transient_per_mille: rng.gen_range(0..80),
@@ -185,15 +165,74 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     } else {
         sim::storage::StorageFaults::default()
     };
-    world.storage.set_faults(storage_faults);
     // Half the seeds back up as of exactly the newest commit the workload knows of when the
     // backup starts: a write at the very end of the window must be in the backup.
     let exact_time = rng.gen_ratio(1, 2);
+    if faulty {
+        schedule.extend(job_faults(rng, backup_at, gateway));
+        schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| format!("{:?}", a.fault).cmp(&format!("{:?}", b.fault))));
+    }
+    Choices { swarm, schedule, kind, dest, backup_at, gateway, storage_faults, exact_time }
+}
+
+/// The faults aimed at the backup job, timed from its start: its gateway crashed mid-statement,
+/// its coordinator killed at a chosen phase, PAUSE / RESUME / CANCEL, torn and lost writes, bit
+/// rot. Each is on for a share of the seeds (swarm testing at the job's level).
+fn job_faults(rng: &mut ChaCha8Rng, backup_at: Duration, gateway: model::NodeId) -> faults::Schedule {
+    use faults::{Fault, JobAction, JobPhase, ScheduledFault};
+    let ms = |rng: &mut ChaCha8Rng, lo: u64, hi: u64| Duration::from_millis(rng.gen_range(lo..hi));
+    let mut out = Vec::new();
+    if rng.gen_ratio(1, 2) {
+        let at = backup_at + ms(rng, 20, 1_500);
+        out.push(ScheduledFault { at, fault: Fault::Crash { node: gateway } });
+        out.push(ScheduledFault { at: at + ms(rng, 1_000, 8_000), fault: Fault::Restart { node: gateway } });
+    }
+    if rng.gen_ratio(1, 2) {
+        let at = backup_at + ms(rng, 0, 2_000);
+        out.push(ScheduledFault { at, fault: Fault::Job { action: JobAction::Pause } });
+        out.push(ScheduledFault { at: at + ms(rng, 200, 5_000), fault: Fault::Job { action: JobAction::Resume } });
+    }
+    if rng.gen_ratio(1, 5) {
+        out.push(ScheduledFault { at: backup_at + ms(rng, 0, 1_500), fault: Fault::Job { action: JobAction::Cancel } });
+    }
+    if rng.gen_ratio(1, 3) {
+        let phase = [JobPhase::Exporting, JobPhase::BeforeManifest, JobPhase::WritingManifest][rng.gen_range(0..3)];
+        out.push(ScheduledFault { at: backup_at, fault: Fault::KillCoordinator { phase, down_ms: rng.gen_range(1_000..6_000) } });
+    }
+    if rng.gen_ratio(1, 4) {
+        let fault = if rng.gen() { Fault::TornWrite } else { Fault::LostWrite };
+        out.push(ScheduledFault { at: backup_at + ms(rng, 0, 3_000), fault });
+    }
+    if rng.gen_ratio(1, 4) {
+        out.push(ScheduledFault { at: backup_at + ms(rng, 0, 15_000), fault: Fault::BitRot { pick: rng.gen(), bit: rng.gen() } });
+    }
+    out
+}
+
+/// The schedule `opts.seed` draws for this scenario (what `replay --print-schedule` prints and
+/// `shrink` starts from).
+pub fn seed_schedule(opts: &RunOptions) -> faults::Schedule {
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ RNG_SALT);
+    choose(opts, &opts.world_config(0), &mut rng).schedule
+}
+
+async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
+    let seed = opts.seed;
+    let cfg = opts.world_config(0);
+    let mut world = World::start(cfg.clone(), seed, opts.echo_trace);
+    let trace = world.trace.clone();
+    *trace_slot.lock().expect("trace slot") = Some(trace.clone());
+    workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ RNG_SALT);
+    let Choices { swarm, schedule, kind, dest, backup_at, gateway, storage_faults, exact_time } = choose(&opts, &cfg, &mut rng);
+    let plan = settle_schedule(&world, &swarm, schedule, opts.schedule.as_ref());
+    let cancel_planned = plan.iter().any(|f| f.fault == faults::Fault::Job { action: faults::JobAction::Cancel });
+    world.storage.set_faults(storage_faults);
     let sql_template = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME ", kind.targets());
     let sql = format!("{sql_template}'-1s'");
-    sim::trace_event!(trace, "runner", "backup-plan", "at={backup_at:?} gateway=n{gateway} crash_gateway_after={crash_after:?} pause={pause:?} kind={kind:?}");
+    sim::trace_event!(trace, "runner", "backup-plan", "at={backup_at:?} gateway=n{gateway} kind={kind:?}");
     let mut report = RunReport::new(BACKUP, seed);
-    report.faults = plan.len() + crash_after.is_some() as usize + pause.is_some() as usize;
+    report.faults = plan.len();
     report.swarm = swarm.to_string();
     let oracle: Arc<Mutex<Oracle>> = Arc::default();
     let start = madsim::time::Instant::now();
@@ -208,10 +247,11 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let wc = WorkloadConfig { ops_per_writer: opts.workload.ops_per_writer.min(80), ..opts.workload.clone() };
     let writers = spawn_writers(&mut world, &wc, seed, &oracle, None);
     let started: Started = Arc::default();
+    let calm = Arc::new(AtomicBool::new(false));
     let nodes = cfg.nodes as u32;
     let backup_client = {
         let client = world.add_client("backup-client");
-        let (sql, started, o) = (sql.clone(), started.clone(), oracle.clone());
+        let (sql, started, o, calm) = (sql.clone(), started.clone(), oracle.clone(), calm.clone());
         client.spawn(move |kv| async move {
             madsim::time::sleep(backup_at).await;
             let newest = {
@@ -226,44 +266,27 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                 _ => sql,
             };
             *started.lock().expect("started") = Some((gateway, madsim::time::Instant::now()));
-            run_and_follow(&kv, gateway, nodes, &sql).await
+            run_and_follow(&kv, gateway, nodes, &sql, &calm).await
         })
     };
-    if let Some((after, paused_for)) = pause {
-        let client = world.add_client("job-controller");
-        client.spawn(move |kv| async move {
-            madsim::time::sleep(backup_at).await;
-            pause_and_resume(&kv, nodes, after, paused_for).await;
-        });
-    }
     let mut next = 0;
     let mut calmed = false;
-    let mut crashed_at: Option<madsim::time::Instant> = None;
     let deadline = opts.safety + Duration::from_secs(600);
     loop {
         madsim::time::sleep(Duration::from_millis(50)).await;
         let elapsed = safety_start.elapsed();
         while !calmed && next < plan.len() && plan[next].at <= elapsed {
+            if plan[next].fault == (faults::Fault::Crash { node: gateway }) && started.lock().expect("started").is_some() && !backup_client.is_finished() {
+                sim::trace_event!(trace, "runner", "gateway-crash", "the backup's gateway n{gateway} crashes with the statement in flight");
+            }
             faults::inject(&mut world, &plan[next].fault);
             next += 1;
-        }
-        if let (Some(after), Some((g, t0))) = (crash_after, *started.lock().expect("started")) {
-            if crashed_at.is_none() && !calmed && t0.elapsed() >= after {
-                sim::trace_event!(trace, "nemesis", "inject", "crash the backup's gateway n{g}");
-                if world.crash(g) {
-                    crashed_at = Some(madsim::time::Instant::now());
-                }
-            }
-        }
-        if let Some(t) = crashed_at {
-            if t.elapsed() >= downtime && world.life(gateway) == Some(sim::NodeLife::Down) {
-                world.restart(gateway);
-            }
         }
         if !calmed && elapsed >= opts.safety {
             sim::trace_event!(trace, "runner", "liveness-phase", "faults stop; nodes restart; network heals; storage behaves");
             world.calm();
             world.storage.set_faults(sim::storage::StorageFaults::default());
+            calm.store(true, Ordering::Relaxed);
             calmed = true;
         }
         world.tick();
@@ -308,9 +331,23 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         }
     };
     let storage = world.storage.clone();
-    let manifest_bytes = storage.get(&SimStorage::key(&url, gateway, MANIFEST_NAME));
-    let checkpoint_left = storage.get(&SimStorage::key(&url, gateway, CHECKPOINT_NAME)).is_some();
-    let manifest = match (&end, manifest_bytes) {
+    let key_of = |path: &str| SimStorage::key(&url, gateway, path);
+    let tables: Vec<String> = {
+        let oracle = oracle.lock().expect("oracle");
+        let mut t: Vec<String> = match kind {
+            Kind::Cluster => oracle.tables().into_iter().filter(|t| t != VIEW_BIG_ACCOUNTS).collect(),
+            Kind::Database | Kind::Tables => vec!["bank.customers".into(), "bank.accounts".into()],
+        };
+        t.push(VIEW_BIG_ACCOUNTS.into());
+        t
+    };
+    let restore_sql = format!("RESTORE {}FROM '{dest}'", kind.targets());
+    let show_sql = format!("SHOW BACKUP '{dest}'");
+    let probe = RestoreProbe { opts: &opts, trace: &trace, storage: &storage, kind, restore_sql: &restore_sql, tables: &tables };
+    let manifest_bytes = storage.get(&key_of(MANIFEST_NAME));
+    let checkpoint_left = storage.get(&key_of(CHECKPOINT_NAME)).is_some();
+    let damaged = storage.damaged();
+    match (&end, &manifest_bytes) {
         (JobEnd::Failed(e), None) if e.contains("GC threshold") => {
             // The GC threshold passed the backup's time mid-job: the job must fail, and did.
             report.detail = format!("backup of {kind:?} failed as it must: {e}");
@@ -321,159 +358,84 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
             report.failure = Some(Failure { property: "backup-job-succeeds", message: format!("the backup job failed: {e}") });
             return report;
         }
+        (JobEnd::Canceled, _) if !cancel_planned => {
+            report.failure = Some(Failure { property: "backup-job-succeeds", message: "the backup job ended canceled, and nobody canceled it".into() });
+            return report;
+        }
+        (JobEnd::Canceled, None) => {
+            // Canceled before its manifest: whatever it left must be refused, nothing published.
+            match probe.refused(1, &[], None, "a canceled backup").await {
+                Ok(e) => report.detail = format!("{kind:?} backup canceled; RESTORE refused what it left: {e}"),
+                Err(f) => {
+                    report.failure = Some(f);
+                    return report;
+                }
+            }
+        }
         (JobEnd::Succeeded, None) => {
             report.failure = Some(Failure { property: "backup-complete", message: "the job succeeded but the destination holds no BACKUP manifest".into() });
             return report;
         }
-        (JobEnd::Succeeded, Some(bytes)) => match Manifest::decode(MANIFEST_NAME, &bytes) {
-            Ok(m) => m,
-            Err(e) => {
-                report.failure = Some(Failure { property: "backup-complete", message: format!("the manifest does not decode: {e}") });
-                return report;
-            }
-        },
-    };
-    if checkpoint_left {
-        report.failure = Some(Failure { property: "backup-complete", message: "BACKUP-CHECKPOINT is still present next to the finished manifest".into() });
-        return report;
-    }
-    for f in &manifest.files {
-        if storage.get(&SimStorage::key(&url, gateway, &f.path)).is_none() {
-            report.failure = Some(Failure { property: "backup-complete", message: format!("the manifest lists {} but storage has no such file", f.path) });
-            return report;
-        }
-    }
-    let backup_time = manifest.end_time;
-
-    // Restore into a fresh cluster that shares the storage, then compare with the oracle.
-    let cfg_b = opts.world_config(1);
-    let mut target = World::start_with(cfg_b.clone(), seed ^ 0x7a46_e7, trace.clone(), storage.clone());
-    let restore_targets = kind.targets();
-    let restore_sql = format!("RESTORE {}FROM '{dest}'", restore_targets);
-    let rot_restore_sql = restore_sql.clone();
-    let restorer = target.add_client("restorer");
-    let o = oracle.clone();
-    let tables: Vec<String> = {
-        let oracle = o.lock().expect("oracle");
-        let mut t: Vec<String> = match kind {
-            Kind::Cluster => oracle.tables().into_iter().filter(|t| t != VIEW_BIG_ACCOUNTS).collect(),
-            Kind::Database | Kind::Tables => vec!["bank.customers".into(), "bank.accounts".into()],
-        };
-        t.push(VIEW_BIG_ACCOUNTS.into());
-        t
-    };
-    let restore_gateway = rng.gen_range(1..=cfg_b.nodes as u32);
-    let read_tables = tables.clone();
-    let restored = restorer.spawn(move |kv| async move {
-        let shared: Arc<dyn Kv> = Arc::new(kv.clone());
-        if let Err(e) = model::catalog::bootstrap(&*shared).await {
-            return Err(format!("bootstrap of the restore target: {e}"));
-        }
-        if kind == Kind::Tables {
-            let mut s = Session::root(shared.clone());
-            s.execute("CREATE DATABASE bank").await.map_err(|e| format!("CREATE DATABASE bank: {e}"))?;
-        }
-        kv.bulk(restore_gateway, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await.map_err(|e| format!("{}: {e}", backup::statement::parse(&restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())))?;
-        let now = kv.now();
-        let mut obs = Vec::new();
-        for t in &read_tables {
-            obs.push(check::observe(&*shared, t, now).await);
-        }
-        Ok(obs)
-    });
-    let observations: Vec<Observation> = match drive(&mut target, restored).await {
-        Ok(o) => o,
-        Err(e) => {
-            report.failure = Some(Failure { property: "restore-succeeds", message: e });
-            return report;
-        }
-    };
-    // The oracle's state at the backup's time, read back from the restored cluster.
-    let oracle = oracle.lock().expect("oracle").clone();
-    let mut rows = 0;
-    for ob in &observations {
-        let want = check::expected(&oracle, &ob.table, backup_time);
-        match (&ob.result, want) {
-            (Ok((columns, got)), Some(want)) => {
-                if let Some(d) = crate::oracle::diff(&ob.table, backup_time, &want, columns, got) {
-                    report.failure = Some(Failure { property: "restore-matches-oracle", message: format!("after restoring the backup taken at {backup_time}: {d}") });
+        (JobEnd::Succeeded | JobEnd::Canceled, Some(bytes)) => {
+            // A finished manifest (a CANCEL that came too late finds one too): either it and
+            // every file it lists are intact and restore to the oracle, or storage damaged one
+            // of them and RESTORE (and SHOW BACKUP, for the manifest) must refuse naming it.
+            if let Some(cause) = damaged.get(&key_of(MANIFEST_NAME)) {
+                match probe.refused(1, &[MANIFEST_NAME.to_string()], Some(&show_sql), cause).await {
+                    Ok(e) => {
+                        sim::trace_event!(trace, "runner", "damage-detected", "{MANIFEST_NAME} ({cause}): {e}");
+                        report.detail = format!("{kind:?} backup's manifest damaged by a {cause}; RESTORE and SHOW BACKUP refused it");
+                    }
+                    Err(f) => {
+                        report.failure = Some(f);
+                        return report;
+                    }
+                }
+            } else {
+                let manifest = match Manifest::decode(MANIFEST_NAME, bytes) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        report.failure = Some(Failure { property: "backup-complete", message: format!("the manifest does not decode: {e}") });
+                        return report;
+                    }
+                };
+                if checkpoint_left {
+                    report.failure = Some(Failure { property: "backup-complete", message: "BACKUP-CHECKPOINT is still present next to the finished manifest".into() });
                     return report;
                 }
-                rows += got.len();
-            }
-            (Err(model::sql::SqlError::UndefinedRelation(_)), None) => {}
-            (Ok(_), None) => {
-                report.failure = Some(Failure { property: "restore-matches-oracle", message: format!("{} was restored but did not exist at the backup's time {backup_time}", ob.table) });
-                return report;
-            }
-            (Err(e), _) => {
-                report.failure = Some(Failure { property: "restore-matches-oracle", message: format!("reading restored {}: {e}", ob.table) });
-                return report;
-            }
-        }
-    }
-    report.reads_matched = observations.len();
-
-    // Bit rot: flip one bit of one file of the backup (the seed picks which file and which bit).
-    // A RESTORE into a third, fresh cluster must refuse, naming the file, and publish nothing.
-    if !manifest.files.is_empty() || rng.gen_ratio(1, 4) {
-        let mut paths: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
-        paths.push(MANIFEST_NAME.to_string());
-        let victim = paths[rng.gen_range(0..paths.len())].clone();
-        let key = SimStorage::key(&url, gateway, &victim);
-        let bit = rng.gen::<u64>();
-        storage.corrupt(&key, |bytes| {
-            if !bytes.is_empty() {
-                let at = (bit as usize / 8) % bytes.len();
-                bytes[at] ^= 1 << (bit % 8);
-            }
-        });
-        let cfg_c = opts.world_config(2);
-        let mut third = World::start_with(cfg_c, seed ^ 0xb17_407, trace.clone(), storage.clone());
-        let client = third.add_client("rot-restorer");
-        let (restore_sql, read_tables) = (rot_restore_sql, tables.clone());
-        let rot = client.spawn(move |kv| async move {
-            let shared: Arc<dyn Kv> = Arc::new(kv.clone());
-            model::catalog::bootstrap(&*shared).await.map_err(|e| format!("bootstrap: {e}"))?;
-            if kind == Kind::Tables {
-                let mut s = Session::root(shared.clone());
-                s.execute("CREATE DATABASE bank").await.map_err(|e| format!("CREATE DATABASE bank: {e}"))?;
-            }
-            let restored = kv.bulk(1, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await;
-            let now = kv.now();
-            let mut visible = Vec::new();
-            for t in &read_tables {
-                if t == VIEW_BIG_ACCOUNTS {
-                    continue;
+                let hurt: Vec<(String, &str)> = manifest.files.iter().filter_map(|f| damaged.get(&key_of(&f.path)).map(|c| (f.path.clone(), *c))).collect();
+                for f in &manifest.files {
+                    if storage.get(&key_of(&f.path)).is_none() && !damaged.contains_key(&key_of(&f.path)) {
+                        report.failure = Some(Failure { property: "backup-complete", message: format!("the manifest lists {} but storage has no such file", f.path) });
+                        return report;
+                    }
                 }
-                if let Ok((_, rows)) = check::observe(&*shared, t, now).await.result {
-                    if kind != Kind::Tables || !rows.is_empty() {
-                        visible.push(t.clone());
+                if !hurt.is_empty() {
+                    let names: Vec<String> = hurt.iter().map(|(p, _)| p.clone()).collect();
+                    match probe.refused(1, &names, None, hurt[0].1).await {
+                        Ok(e) => {
+                            sim::trace_event!(trace, "runner", "damage-detected", "{hurt:?}: {e}");
+                            report.detail = format!("{kind:?} backup with {} damaged file(s) ({}): RESTORE refused it", hurt.len(), hurt[0].1);
+                        }
+                        Err(f) => {
+                            report.failure = Some(f);
+                            return report;
+                        }
+                    }
+                } else {
+                    match verify_restore(&probe, &url, gateway, &manifest, &oracle, &mut rng).await {
+                        Ok((rows, relations)) => {
+                            report.reads_matched = relations;
+                            report.detail = format!("{kind:?} backup at {} ({} files) restored: {rows} rows in {relations} relations match the oracle", manifest.end_time, manifest.files.len());
+                        }
+                        Err(f) => {
+                            report.failure = Some(f);
+                            return report;
+                        }
                     }
                 }
             }
-            Ok::<_, String>((restored, visible))
-        });
-        let (restored, visible) = match drive(&mut third, rot).await {
-            Ok(r) => r,
-            Err(e) => {
-                report.failure = Some(Failure { property: "corruption-detected", message: e });
-                return report;
-            }
-        };
-        let shown_victim = victim.rsplit('/').next().unwrap_or(&victim).to_string();
-        match restored {
-            Err(e) if e.contains(&shown_victim) => {}
-            other => {
-                report.failure = Some(Failure { property: "corruption-detected", message: format!("after flipping one bit of {victim}, RESTORE gave {other:?} instead of an error naming the file") });
-                return report;
-            }
         }
-        if !visible.is_empty() {
-            report.failure = Some(Failure { property: "corruption-detected", message: format!("a refused RESTORE of a corrupted backup published {visible:?}") });
-            return report;
-        }
-        sim::trace_event!(trace, "runner", "bit-rot-detected", "{victim}");
     }
 
     // Refusals, in the source cluster with faults off: a backup missing a dependency, and one
@@ -522,6 +484,125 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         return report;
     }
     report.sim_seconds = start.elapsed().as_secs_f64();
-    report.detail = format!("{kind:?} backup at {backup_time} ({} files) restored: {rows} rows in {} relations match the oracle", manifest.files.len(), observations.len());
     report
+}
+
+/// Restores of this run's backup into fresh clusters that share its storage.
+struct RestoreProbe<'a> {
+    opts: &'a RunOptions,
+    trace: &'a Trace,
+    storage: &'a SimStorage,
+    kind: Kind,
+    restore_sql: &'a str,
+    tables: &'a [String],
+}
+
+/// What a RESTORE (and optional SHOW BACKUP) in a fresh cluster did: the statements' results,
+/// and what reading every relation afterwards found.
+type Attempt = (Result<(), String>, Option<Result<(), String>>, Vec<Observation>);
+
+impl RestoreProbe<'_> {
+    /// Runs the RESTORE in a fresh cluster on `network` (and `show`, a SHOW BACKUP, first), then
+    /// reads every relation of the backup there.
+    async fn attempt(&self, network: u8, show: Option<&str>) -> Result<Attempt, String> {
+        let mut world = World::start_with(self.opts.world_config(network), self.opts.seed ^ 0x7a46_e7 ^ network as u64, self.trace.clone(), self.storage.clone());
+        let client = world.add_client("restorer");
+        let (kind, restore_sql, tables, show) = (self.kind, self.restore_sql.to_string(), self.tables.to_vec(), show.map(str::to_string));
+        let task = client.spawn(move |kv| async move {
+            let shared: Arc<dyn Kv> = Arc::new(kv.clone());
+            model::catalog::bootstrap(&*shared).await.map_err(|e| format!("bootstrap of the restore target: {e}"))?;
+            if kind == Kind::Tables {
+                let mut s = Session::root(shared.clone());
+                s.execute("CREATE DATABASE bank").await.map_err(|e| format!("CREATE DATABASE bank: {e}"))?;
+            }
+            let shown = match show {
+                Some(sql) => Some(kv.bulk(1, &sql, "root", "defaultdb", Duration::from_secs(300)).await.map(|_| ())),
+                None => None,
+            };
+            let restored = kv.bulk(1, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await.map(|_| ());
+            let now = kv.now();
+            let mut obs = Vec::new();
+            for t in &tables {
+                obs.push(check::observe(&*shared, t, now).await);
+            }
+            Ok::<_, String>((restored, shown, obs))
+        });
+        drive(&mut world, task).await
+    }
+
+    /// A RESTORE that must be refused — with an error naming one of `names` (any error when
+    /// empty) — publishing nothing; with `show`, SHOW BACKUP must be refused the same way.
+    /// Returns the RESTORE's error.
+    async fn refused(&self, network: u8, names: &[String], show: Option<&str>, why: &str) -> Result<String, Failure> {
+        let fail = |message: String| Failure { property: "damage-detected", message };
+        let (restored, shown, observations) = self.attempt(network, show).await.map_err(fail)?;
+        let names_one = |e: &str| names.is_empty() || names.iter().any(|n| names_file(e, n));
+        let error = match restored {
+            Err(e) if names_one(&e) => e,
+            other => return Err(fail(format!("after a {why} of {names:?}, RESTORE gave {other:?} instead of an error naming the file"))),
+        };
+        if let Some(shown) = shown {
+            match shown {
+                Err(e) if names_one(&e) => {}
+                other => return Err(fail(format!("after a {why} of {names:?}, SHOW BACKUP gave {other:?} instead of an error naming the file"))),
+            }
+        }
+        let visible: Vec<&str> = observations.iter().filter(|o| o.result.is_ok()).map(|o| o.table.as_str()).collect();
+        if !visible.is_empty() {
+            return Err(fail(format!("a refused RESTORE ({why}) published {visible:?}")));
+        }
+        Ok(error)
+    }
+}
+
+/// True when error text `e` names the backup file at `path` (relative to the destination): its
+/// last path segment appears as a whole word (`BACKUP` is not named by `BACKUP-CHECKPOINT`).
+fn names_file(e: &str, path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let part = |c: Option<char>| matches!(c, Some(c) if c.is_alphanumeric() || c == '-' || c == '_');
+    e.match_indices(name).any(|(i, _)| !part(e[i + name.len()..].chars().next()) && !part(e[..i].chars().next_back()))
+}
+
+/// Restores the backup into a fresh cluster and compares every relation with the oracle at the
+/// manifest's end time; then flips one bit of one of its files (the seed picks which) and checks
+/// that a RESTORE into a third cluster refuses naming it (and SHOW BACKUP, for the manifest).
+/// Returns (rows, relations) matched.
+async fn verify_restore(probe: &RestoreProbe<'_>, url: &StorageUrl, gateway: model::NodeId, manifest: &Manifest, oracle: &Arc<Mutex<Oracle>>, rng: &mut ChaCha8Rng) -> Result<(usize, usize), Failure> {
+    let backup_time = manifest.end_time;
+    let (restored, _, observations) = probe.attempt(1, None).await.map_err(|message| Failure { property: "restore-succeeds", message })?;
+    restored.map_err(|e| Failure { property: "restore-succeeds", message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())) })?;
+    let oracle = oracle.lock().expect("oracle").clone();
+    let mut rows = 0;
+    for ob in &observations {
+        let want = check::expected(&oracle, &ob.table, backup_time);
+        match (&ob.result, want) {
+            (Ok((columns, got)), Some(want)) => {
+                if let Some(d) = crate::oracle::diff(&ob.table, backup_time, &want, columns, got) {
+                    return Err(Failure { property: "restore-matches-oracle", message: format!("after restoring the backup taken at {backup_time}: {d}") });
+                }
+                rows += got.len();
+            }
+            (Err(model::sql::SqlError::UndefinedRelation(_)), None) => {}
+            (Ok(_), None) => return Err(Failure { property: "restore-matches-oracle", message: format!("{} was restored but did not exist at the backup's time {backup_time}", ob.table) }),
+            (Err(e), _) => return Err(Failure { property: "restore-matches-oracle", message: format!("reading restored {}: {e}", ob.table) }),
+        }
+    }
+
+    // Bit rot after the fact: one flipped bit in one file of the backup.
+    if !manifest.files.is_empty() || rng.gen_ratio(1, 4) {
+        let mut paths: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
+        paths.push(MANIFEST_NAME.to_string());
+        let victim = paths[rng.gen_range(0..paths.len())].clone();
+        let bit = rng.gen::<u64>();
+        probe.storage.corrupt(&SimStorage::key(url, gateway, &victim), |bytes| {
+            if !bytes.is_empty() {
+                let at = (bit as usize / 8) % bytes.len();
+                bytes[at] ^= 1 << (bit % 8);
+            }
+        });
+        let show = (victim == MANIFEST_NAME).then(|| probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets()), "SHOW BACKUP", 1));
+        probe.refused(2, std::slice::from_ref(&victim), show.as_deref(), "flipped bit").await.map_err(|f| Failure { property: "corruption-detected", ..f })?;
+        sim::trace_event!(probe.trace, "runner", "bit-rot-detected", "{victim}");
+    }
+    Ok((rows, observations.len()))
 }

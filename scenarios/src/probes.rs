@@ -33,7 +33,15 @@ pub const PROBES: &[Probe] = &[
     Probe { name: "backup job paused mid-run", hit: |l| event(l, "job-run-ended") && l.ends_with(": Paused") },
     Probe { name: "backup job adopted and resumed from its checkpoint", hit: |l| event(l, "job-resumed-from-checkpoint") },
     Probe { name: "coordinator died between writing the manifest and recording success", hit: |l| event(l, "job-found-manifest") },
-    Probe { name: "backup gateway crashed mid-statement", hit: |l| event(l, "inject") && l.contains("crash the backup's gateway") },
+    Probe { name: "backup gateway crashed mid-statement", hit: |l| event(l, "gateway-crash") },
+    Probe { name: "coordinator killed while exporting", hit: |l| event(l, "inject") && l.ends_with("coordinator killed at Exporting") },
+    Probe { name: "coordinator killed between last checkpoint and manifest", hit: |l| event(l, "inject") && l.ends_with("coordinator killed at BeforeManifest") },
+    Probe { name: "coordinator killed while writing the manifest", hit: |l| event(l, "inject") && l.ends_with("coordinator killed at WritingManifest") },
+    Probe { name: "backup job canceled mid-run", hit: |l| event(l, "job-run-ended") && l.ends_with(": Canceled") },
+    Probe { name: "torn write reported as success", hit: |l| event(l, "write-torn") },
+    Probe { name: "lost write reported as success", hit: |l| event(l, "write-lost") },
+    Probe { name: "bit rot at rest during the job", hit: |l| event(l, "bit-rot") },
+    Probe { name: "storage damage to a finished backup refused by RESTORE", hit: |l| event(l, "damage-detected") },
     Probe { name: "a flipped bit in a backup file refused by RESTORE", hit: |l| event(l, "bit-rot-detected") },
 ];
 

@@ -269,24 +269,40 @@ pub fn spawn_writers(world: &mut World, wc: &WorkloadConfig, seed: u64, oracle: 
         .collect()
 }
 
-/// The seed's swarm and fault schedule over the safety phase, both written into the trace.
-/// With `explicit`, that schedule runs instead — drawn from the same stream first, so that every
-/// other choice the seed makes stays the same.
-pub fn draw_faults(world: &World, faults: FaultMix, safety: Duration, explicit: Option<&faults::Schedule>, rng: &mut ChaCha8Rng) -> (Swarm, faults::Schedule) {
+/// The seed's swarm and the schedule it expands to over the safety phase, drawn from `rng`.
+pub fn draw_swarm(cfg: &WorldConfig, faults: FaultMix, safety: Duration, rng: &mut ChaCha8Rng) -> (Swarm, faults::Schedule) {
     let swarm = match faults {
         FaultMix::Everything => Swarm::everything(),
         FaultMix::Swarm => Swarm::draw(rng),
         FaultMix::None => Swarm::none(),
     };
-    let mut plan = faults::schedule(&swarm, world.cfg.nodes, world.cfg.max_clock_offset, safety, rng);
+    let plan = faults::schedule(&swarm, cfg.nodes, cfg.max_clock_offset, safety, rng);
+    (swarm, plan)
+}
+
+/// The schedule a run executes — `explicit` when given (a shrunk or edited one), else the
+/// seed's `drawn` — written into the trace with the swarm it came from.
+pub fn settle_schedule(world: &World, swarm: &Swarm, drawn: faults::Schedule, explicit: Option<&faults::Schedule>) -> faults::Schedule {
     sim::trace_event!(world.trace, "runner", "swarm", "{swarm}");
-    if let Some(explicit) = explicit {
-        sim::trace_event!(world.trace, "runner", "explicit-schedule", "{} faults instead of the seed's {}", explicit.len(), plan.len());
-        plan = explicit.clone();
-    }
+    let plan = match explicit {
+        Some(explicit) => {
+            sim::trace_event!(world.trace, "runner", "explicit-schedule", "{} faults instead of the seed's {}", explicit.len(), drawn.len());
+            explicit.clone()
+        }
+        None => drawn,
+    };
     for f in &plan {
         sim::trace_event!(world.trace, "runner", "schedule", "at={:?} {}", f.at, f.fault);
     }
+    plan
+}
+
+/// The seed's swarm and fault schedule over the safety phase, both written into the trace.
+/// With `explicit`, that schedule runs instead — drawn from the same stream first, so that every
+/// other choice the seed makes stays the same.
+pub fn draw_faults(world: &World, faults: FaultMix, safety: Duration, explicit: Option<&faults::Schedule>, rng: &mut ChaCha8Rng) -> (Swarm, faults::Schedule) {
+    let (swarm, drawn) = draw_swarm(&world.cfg, faults, safety, rng);
+    let plan = settle_schedule(world, &swarm, drawn, explicit);
     (swarm, plan)
 }
 
@@ -296,15 +312,12 @@ pub fn schedule_of(scenario: &str, opts: &RunOptions) -> faults::Schedule {
     if let Some(s) = &opts.schedule {
         return s.clone();
     }
+    if scenario == crate::backup_scenario::BACKUP {
+        return crate::backup_scenario::seed_schedule(opts);
+    }
     let cfg = opts.world_config(0);
-    let salt = if scenario == crate::backup_scenario::BACKUP { crate::backup_scenario::RNG_SALT } else { CLUSTER_RNG_SALT };
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ salt);
-    let swarm = match opts.faults {
-        FaultMix::Everything => Swarm::everything(),
-        FaultMix::Swarm => Swarm::draw(&mut rng),
-        FaultMix::None => Swarm::none(),
-    };
-    faults::schedule(&swarm, cfg.nodes, cfg.max_clock_offset, opts.safety, &mut rng)
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ CLUSTER_RNG_SALT);
+    draw_swarm(&cfg, opts.faults, opts.safety, &mut rng).1
 }
 
 /// Salt of the cluster scenario's random stream.

@@ -1,23 +1,30 @@
 //! The backup scenario over pinned seeds, every fault kind on: a BACKUP (cluster, database or
 //! tables, to s3 / gs / azure / nodelocal) runs while nodes crash — its own gateway included —
 //! leases move, ranges split, GC runs, clocks skew, the network partitions, storage fails
-//! transiently and the job may be paused and resumed; the backup is restored into a fresh
-//! simulated cluster and must equal the oracle at the backup's time.
+//! transiently and the job may be paused, resumed or canceled, its coordinator killed at a chosen
+//! phase, and storage may tear, lose or rot its files; the backup is restored into a fresh
+//! simulated cluster and must equal the oracle at the backup's time — or, where storage damaged
+//! a file or the job was canceled, RESTORE must refuse it naming the file and publish nothing.
 
 use scenarios::backup_scenario::{run_backup, BACKUP};
 use scenarios::run::{replay_command, FaultMix, RunOptions};
 
 fn pinned(seeds: std::ops::Range<u64>) {
     let mut failures = Vec::new();
+    let (mut matched, mut total) = (0, 0);
     for seed in seeds {
+        total += 1;
         let r = run_backup(&RunOptions::new(seed));
         if let Some(f) = r.failure {
             failures.push(format!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(BACKUP, seed, FaultMix::Everything)));
         } else {
-            assert!(r.detail.contains("match the oracle") || r.detail.contains("failed as it must"), "seed {seed}: no verdict: {}", r.detail);
+            assert!(r.detail.contains("match the oracle") || r.detail.contains("failed as it must") || r.detail.contains("refused"), "seed {seed}: no verdict: {}", r.detail);
+            matched += r.detail.contains("match the oracle") as usize;
         }
     }
     assert!(failures.is_empty(), "{} seeds failed:\n{}", failures.len(), failures.join("\n"));
+    // Damage and cancellation are each on for a share of the seeds: most must restore.
+    assert!(matched * 2 >= total, "only {matched} of {total} seeds restored and matched the oracle");
 }
 
 // 100 pinned seeds, in four tests so the harness spreads them over the cores.

@@ -11,9 +11,17 @@
 //!   backup must not decide by listing what a read can tell it.
 //!
 //! Faults that destroy data behind the backup's back — a torn or lost write reported as success,
-//! bit rot at rest — are injected explicitly with [`SimStorage::corrupt`] and friends, since no
-//! backup can survive them; the properties there are that RESTORE and SHOW BACKUP detect them and
-//! name the file, never restore wrong data.
+//! bit rot at rest — are armed by the schedule ([`Trap`], [`SimStorage::bit_rot`]) or injected
+//! directly with [`SimStorage::corrupt`] / [`SimStorage::lose`]. No backup can be expected to
+//! survive them unnoticed; the properties are that a write the backup verifies (the manifest) is
+//! repaired, and that RESTORE and SHOW BACKUP detect every other damaged file and name it, never
+//! restore wrong data. The store remembers which objects hold damage ([`SimStorage::damaged`]) so
+//! a scenario knows which verdict to expect.
+//!
+//! A trap can also kill the node that makes a chosen write ([`Trap::KillWriter`]): the write
+//! hangs, half-landed or not at all, and the world crashes that node at its next tick. That is
+//! how a schedule kills the job coordinator at a chosen phase of its job — while exporting,
+//! between its last checkpoint and the manifest, or in the middle of writing the manifest.
 //!
 //! Objects are keyed by scheme, host and path; credentials play no part, and `nodelocal://self`
 //! resolves to the opening node's own directory.
@@ -45,6 +53,28 @@ pub struct StorageFaults {
     pub stale_list_per_mille: u32,
 }
 
+/// Where in a backup job a coordinator-kill trap fires, told apart by the write it is making.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum JobPhase {
+    /// At a data file write (the job is exporting): the file never lands.
+    Exporting,
+    /// At the manifest write, before any of it lands: every span is checkpointed, no manifest.
+    BeforeManifest,
+    /// Halfway through the manifest write: a torn prefix of it lands.
+    WritingManifest,
+}
+
+/// A fault armed on the store that fires at the next write it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Trap {
+    /// The next write lands only a prefix of its bytes and reports success.
+    TornWrite,
+    /// The next write reports success and never lands (an older object stays).
+    LostWrite,
+    /// The next write of `phase` hangs and the node making it is killed.
+    KillWriter(JobPhase),
+}
+
 struct Object {
     data: Vec<u8>,
     written: Instant,
@@ -55,6 +85,19 @@ struct State {
     faults: StorageFaults,
     rng: ChaCha8Rng,
     ops: u64,
+    traps: Vec<Trap>,
+    /// Objects whose bytes are not what their writer last wrote, and why.
+    damaged: BTreeMap<String, &'static str>,
+    /// A node a [`Trap::KillWriter`] caught, for the world to crash.
+    doomed: Option<(NodeId, JobPhase)>,
+}
+
+/// What a trap decided for one write.
+enum Sprung {
+    None,
+    Torn,
+    Lost,
+    Kill(JobPhase),
 }
 
 /// The shared backend. Cheap to clone.
@@ -67,13 +110,74 @@ pub struct SimStorage {
 impl SimStorage {
     /// An empty store whose faults draw from `seed`.
     pub fn new(seed: u64, trace: Trace) -> Self {
-        SimStorage { state: Arc::new(Mutex::new(State { objects: BTreeMap::new(), faults: StorageFaults::default(), rng: ChaCha8Rng::seed_from_u64(seed), ops: 0 })), trace }
+        SimStorage {
+            state: Arc::new(Mutex::new(State { objects: BTreeMap::new(), faults: StorageFaults::default(), rng: ChaCha8Rng::seed_from_u64(seed), ops: 0, traps: Vec::new(), damaged: BTreeMap::new(), doomed: None })),
+            trace,
+        }
     }
 
-    /// Sets the fault rates (a fault of the schedule, or a scenario's choice).
+    /// Sets the fault rates (a fault of the schedule, or a scenario's choice). Setting the
+    /// defaults (no faults) also disarms every trap: the liveness phase starts from here.
     pub fn set_faults(&self, faults: StorageFaults) {
         trace_event!(self.trace, "storage", "faults", "{faults:?}");
-        self.state.lock().expect("storage").faults = faults;
+        let mut s = self.state.lock().expect("storage");
+        if faults == StorageFaults::default() {
+            s.traps.clear();
+        }
+        s.faults = faults;
+    }
+
+    /// Arms `trap` for the next write it matches.
+    pub fn arm(&self, trap: Trap) {
+        trace_event!(self.trace, "storage", "trap-armed", "{trap:?}");
+        self.state.lock().expect("storage").traps.push(trap);
+    }
+
+    /// The node a [`Trap::KillWriter`] caught since the last call, with the phase it was in.
+    pub fn take_doomed(&self) -> Option<(NodeId, JobPhase)> {
+        self.state.lock().expect("storage").doomed.take()
+    }
+
+    /// Objects whose bytes are not what their writer last wrote (torn, lost, rotted), by key,
+    /// with the cause. A later successful write of the key repairs it.
+    pub fn damaged(&self) -> BTreeMap<String, &'static str> {
+        self.state.lock().expect("storage").damaged.clone()
+    }
+
+    /// Bit rot at rest: flips bit `bit` (modulo its size) of the `pick`-th stored object (modulo
+    /// their count, in key order). Returns the object's key, or `None` when nothing is stored.
+    pub fn bit_rot(&self, pick: u32, bit: u64) -> Option<String> {
+        let mut s = self.state.lock().expect("storage");
+        let keys: Vec<String> = s.objects.iter().filter(|(_, o)| !o.data.is_empty()).map(|(k, _)| k.clone()).collect();
+        if keys.is_empty() {
+            return None;
+        }
+        let key = keys[pick as usize % keys.len()].clone();
+        let o = s.objects.get_mut(&key).expect("picked from the map");
+        let at = (bit / 8) as usize % o.data.len();
+        o.data[at] ^= 1 << (bit % 8);
+        s.damaged.insert(key.clone(), "bit rot");
+        trace_event!(self.trace, "storage", "bit-rot", "{key} byte {at} bit {}", bit % 8);
+        Some(key)
+    }
+
+    /// Takes the first armed trap that a write of `path` springs.
+    fn spring(&self, path: &str) -> Sprung {
+        let mut s = self.state.lock().expect("storage");
+        let manifest = path == backup::format::manifest::MANIFEST_NAME;
+        let data = path.starts_with("data/");
+        let Some(i) = s.traps.iter().position(|t| match t {
+            Trap::TornWrite | Trap::LostWrite => true,
+            Trap::KillWriter(JobPhase::Exporting) => data,
+            Trap::KillWriter(_) => manifest,
+        }) else {
+            return Sprung::None;
+        };
+        match s.traps.remove(i) {
+            Trap::TornWrite => Sprung::Torn,
+            Trap::LostWrite => Sprung::Lost,
+            Trap::KillWriter(phase) => Sprung::Kill(phase),
+        }
     }
 
     /// The provider nodes open URLs through.
@@ -99,6 +203,7 @@ impl SimStorage {
             Some(o) => {
                 f(&mut o.data);
                 trace_event!(self.trace, "storage", "corrupt", "{key} now {} bytes", o.data.len());
+                s.damaged.insert(key.to_string(), "corrupted");
                 true
             }
             None => false,
@@ -107,7 +212,12 @@ impl SimStorage {
 
     /// Removes an object behind the backup's back (a lost write).
     pub fn lose(&self, key: &str) -> bool {
-        let removed = self.state.lock().expect("storage").objects.remove(key).is_some();
+        let mut s = self.state.lock().expect("storage");
+        let removed = s.objects.remove(key).is_some();
+        if removed {
+            s.damaged.insert(key.to_string(), "lost write");
+        }
+        drop(s);
         if removed {
             trace_event!(self.trace, "storage", "lose", "{key}");
         }
@@ -172,7 +282,7 @@ pub struct SimStorageProvider {
 
 impl StorageProvider for SimStorageProvider {
     fn open(&self, url: &StorageUrl, node: NodeId) -> Result<Arc<dyn ExternalStorage>, StorageError> {
-        Ok(Arc::new(SimBucket { storage: self.storage.clone(), root: root_of(url, node), shown: url.redacted() }))
+        Ok(Arc::new(SimBucket { storage: self.storage.clone(), root: root_of(url, node), shown: url.redacted(), node }))
     }
 }
 
@@ -181,6 +291,8 @@ struct SimBucket {
     storage: SimStorage,
     root: String,
     shown: String,
+    /// The node that opened it (the one a kill trap kills).
+    node: NodeId,
 }
 
 impl SimBucket {
@@ -203,8 +315,47 @@ impl ExternalStorage for SimBucket {
             trace_event!(self.storage.trace, "storage", "write-failed", "{}", self.key(path));
             return Err(self.transient(path, "write"));
         }
+        let key = self.key(path);
+        let mut data = data;
+        match self.storage.spring(path) {
+            Sprung::None => {}
+            Sprung::Lost => {
+                trace_event!(self.storage.trace, "storage", "write-lost", "{key} {} bytes reported written, none landed", data.len());
+                self.storage.state.lock().expect("storage").damaged.insert(key, "lost write");
+                return Ok(());
+            }
+            Sprung::Torn => {
+                let mut s = self.storage.state.lock().expect("storage");
+                let keep = if data.is_empty() { 0 } else { s.rng.gen_range(0..data.len()) };
+                trace_event!(self.storage.trace, "storage", "write-torn", "{key} {keep} of {} bytes landed, reported written", data.len());
+                data.truncate(keep);
+                s.objects.insert(key.clone(), Object { data, written: Instant::now() });
+                s.damaged.insert(key, "torn write");
+                return Ok(());
+            }
+            Sprung::Kill(phase) => {
+                {
+                    let mut s = self.storage.state.lock().expect("storage");
+                    if phase == JobPhase::WritingManifest {
+                        let keep = s.rng.gen_range(0..data.len().max(1));
+                        data.truncate(keep);
+                        s.objects.insert(key.clone(), Object { data, written: Instant::now() });
+                        s.damaged.insert(key.clone(), "torn write");
+                    }
+                    trace_event!(self.storage.trace, "storage", "writer-doomed", "n{} at {phase:?} writing {key}", self.node);
+                    s.doomed = Some((self.node, phase));
+                }
+                // The node dies before this write returns.
+                std::future::pending::<()>().await;
+                unreachable!("a pending future never completes");
+            }
+        }
         let len = data.len();
-        self.storage.state.lock().expect("storage").objects.insert(self.key(path), Object { data, written: Instant::now() });
+        {
+            let mut s = self.storage.state.lock().expect("storage");
+            s.damaged.remove(&key);
+            s.objects.insert(key, Object { data, written: Instant::now() });
+        }
         if fate == Fate::LandThenFail {
             trace_event!(self.storage.trace, "storage", "write-landed-reported-failed", "{} {len} bytes", self.key(path));
             return Err(self.transient(path, "write reply"));
@@ -250,7 +401,11 @@ impl ExternalStorage for SimBucket {
         if fate == Fate::Fail {
             return Err(self.transient(path, "delete"));
         }
-        self.storage.state.lock().expect("storage").objects.remove(&self.key(path));
+        {
+            let mut s = self.storage.state.lock().expect("storage");
+            s.objects.remove(&self.key(path));
+            s.damaged.remove(&self.key(path));
+        }
         trace_event!(self.storage.trace, "storage", "delete", "{}", self.key(path));
         if fate == Fate::LandThenFail {
             return Err(self.transient(path, "delete reply"));
@@ -270,6 +425,7 @@ impl backup::env::Runtime for MadsimRuntime {
     fn spawn(&self, fut: futures::future::BoxFuture<'static, ()>) {
         madsim::task::spawn(fut);
     }
+
 }
 
 /// `backup`'s job events, written into the trace as the node that had them.

@@ -67,6 +67,12 @@ pub struct World {
     clients: u8,
     /// The storage backend every URL of this world resolves to.
     pub storage: SimStorage,
+    /// The machine job-control faults send their statements from (made on first use).
+    operator: Option<ClientMachine>,
+    /// How long a node killed by a storage trap stays down.
+    doomed_downtime: Duration,
+    /// Nodes killed by a storage trap, and when to restart them.
+    restart_due: BTreeMap<NodeId, Instant>,
 }
 
 /// The first keys of the initial ranges: system keyspace, then user tables from id 50.
@@ -160,7 +166,7 @@ impl World {
                 .build();
             nodes.insert(id, NodeSlot { handle: node_handle, disk, clock, life: NodeLife::Up });
         }
-        World { cfg, seed, trace, directory, rng, handle, nodes, registry, cut: BTreeSet::new(), unhealthy_since: BTreeMap::new(), clients: 0, storage }
+        World { cfg, seed, trace, directory, rng, handle, nodes, registry, cut: BTreeSet::new(), unhealthy_since: BTreeMap::new(), clients: 0, storage, operator: None, doomed_downtime: Duration::from_secs(3), restart_due: BTreeMap::new() }
     }
 
     /// Runs `fut` on `node`'s current incarnation. (A madsim node handle taken before a restart
@@ -211,6 +217,21 @@ impl World {
             machine: 100 + self.clients,
             connections: Arc::default(),
         }
+    }
+
+    /// The operator's machine (job-control statements), made on first use.
+    pub fn operator(&mut self) -> ClientMachine {
+        if let Some(m) = &self.operator {
+            return m.clone();
+        }
+        let m = self.add_client("operator");
+        self.operator = Some(m.clone());
+        m
+    }
+
+    /// How long the next node a storage trap kills stays down.
+    pub fn set_doomed_downtime(&mut self, down: Duration) {
+        self.doomed_downtime = down;
     }
 
     /// Kills `node`: its tasks stop, and its disk keeps only synced log entries.
@@ -369,6 +390,17 @@ impl World {
     /// whose holder restarted. Call it regularly from the scenario's control loop.
     pub fn tick(&mut self) {
         let now = Instant::now();
+        if let Some((node, phase)) = self.storage.take_doomed() {
+            trace_event!(self.trace, "nemesis", "inject", "crash n{node}: coordinator killed at {phase:?}");
+            if self.crash(node) {
+                self.restart_due.insert(node, now + self.doomed_downtime);
+            }
+        }
+        let due: Vec<NodeId> = self.restart_due.iter().filter(|(_, t)| **t <= now).map(|(n, _)| *n).collect();
+        for node in due {
+            self.restart_due.remove(&node);
+            self.restart(node);
+        }
         for desc in self.directory.all() {
             let holder = desc.lease.holder;
             let serving = self.server(holder).is_some_and(|s| s.is_serving(desc.range_id));
@@ -399,6 +431,12 @@ impl World {
     /// Ends every fault: resumes paused nodes, restarts crashed ones, heals the network and
     /// restores clean latency. The liveness phase starts from here.
     pub fn calm(&mut self) {
+        // A node caught by a kill trap is stuck in its write: it dies now, and restarts below.
+        if let Some((node, phase)) = self.storage.take_doomed() {
+            trace_event!(self.trace, "nemesis", "inject", "crash n{node}: coordinator killed at {phase:?}");
+            self.crash(node);
+        }
+        self.restart_due.clear();
         for id in self.node_ids() {
             match self.life(id) {
                 Some(NodeLife::Paused) => {

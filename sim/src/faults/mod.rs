@@ -11,11 +11,15 @@
 //! documented in its own module.
 
 pub mod clock;
+pub mod jobs;
 pub mod network;
 pub mod node;
 pub mod ranges;
+pub mod storage;
 
 use crate::clock::ClockShape;
+pub use crate::storage::JobPhase;
+pub use jobs::JobAction;
 use crate::world::World;
 use model::NodeId;
 use rand::seq::SliceRandom;
@@ -44,11 +48,20 @@ pub enum FaultKind {
     Split,
     /// GC runs with a short TTL, racing readers.
     Gc,
+    /// The backup job's coordinator killed at a chosen phase of its job (backup scenario).
+    CoordinatorKill,
+    /// Torn and lost writes reported as success, bit rot at rest (backup scenario).
+    StorageDamage,
+    /// PAUSE, RESUME and CANCEL of the running backup job (backup scenario).
+    JobControl,
 }
 
 impl FaultKind {
-    /// Every kind, in a fixed order.
+    /// Every cluster-level kind, in a fixed order: what [`Swarm`] draws from.
     pub const ALL: [FaultKind; 8] = [FaultKind::Crash, FaultKind::Pause, FaultKind::Partition, FaultKind::Network, FaultKind::Clock, FaultKind::LeaseTransfer, FaultKind::Split, FaultKind::Gc];
+    /// The kinds aimed at a running backup job; a scenario with a job draws these itself,
+    /// timed against the job's start.
+    pub const JOB: [FaultKind; 3] = [FaultKind::CoordinatorKill, FaultKind::StorageDamage, FaultKind::JobControl];
 }
 
 /// One fault, ready to inject.
@@ -77,6 +90,17 @@ pub enum Fault {
     Split { range_pick: u32, key_pick: u32 },
     /// Run GC on the `range_pick`-th range with a TTL of `ttl_ms`.
     Gc { range_pick: u32, ttl_ms: u64 },
+    /// Kill whichever node next makes the storage write of `phase` (the job's coordinator), and
+    /// restart it `down_ms` later.
+    KillCoordinator { phase: JobPhase, down_ms: u64 },
+    /// The next storage write lands torn and reports success.
+    TornWrite,
+    /// The next storage write reports success and never lands.
+    LostWrite,
+    /// Flip bit `bit` of the `pick`-th stored object.
+    BitRot { pick: u32, bit: u64 },
+    /// PAUSE, RESUME or CANCEL the newest backup job, through SQL on any live node.
+    Job { action: JobAction },
 }
 
 impl fmt::Display for Fault {
@@ -93,6 +117,11 @@ impl fmt::Display for Fault {
             Fault::TransferLease { range_pick, to_pick } => write!(f, "lease-transfer range#{range_pick} to#{to_pick}"),
             Fault::Split { range_pick, key_pick } => write!(f, "split range#{range_pick} key#{key_pick}"),
             Fault::Gc { range_pick, ttl_ms } => write!(f, "gc range#{range_pick} ttl={ttl_ms}ms"),
+            Fault::KillCoordinator { phase, down_ms } => write!(f, "kill-coordinator at={phase:?} down={down_ms}ms"),
+            Fault::TornWrite => write!(f, "torn-write"),
+            Fault::LostWrite => write!(f, "lost-write"),
+            Fault::BitRot { pick, bit } => write!(f, "bit-rot object#{pick} bit#{bit}"),
+            Fault::Job { action } => write!(f, "job {action:?}"),
         }
     }
 }
@@ -209,6 +238,8 @@ pub fn schedule(swarm: &Swarm, nodes: usize, max_offset: Duration, duration: Dur
                 FaultKind::LeaseTransfer => out.push(ScheduledFault { at, fault: Fault::TransferLease { range_pick: rng.gen(), to_pick: rng.gen() } }),
                 FaultKind::Split => out.push(ScheduledFault { at, fault: Fault::Split { range_pick: rng.gen(), key_pick: rng.gen() } }),
                 FaultKind::Gc => out.push(ScheduledFault { at, fault: Fault::Gc { range_pick: rng.gen(), ttl_ms: rng.gen_range(5_000..30_000) } }),
+                // Job faults are timed against a job by the scenario that runs one.
+                FaultKind::CoordinatorKill | FaultKind::StorageDamage | FaultKind::JobControl => {}
             }
         }
     }
@@ -232,5 +263,10 @@ pub fn inject(world: &mut World, fault: &Fault) -> bool {
         Fault::TransferLease { range_pick, to_pick } => ranges::transfer_lease(world, *range_pick, *to_pick),
         Fault::Split { range_pick, key_pick } => ranges::split(world, *range_pick, *key_pick),
         Fault::Gc { range_pick, ttl_ms } => ranges::gc(world, *range_pick, Duration::from_millis(*ttl_ms)),
+        Fault::KillCoordinator { phase, down_ms } => storage::kill_coordinator(world, *phase, Duration::from_millis(*down_ms)),
+        Fault::TornWrite => storage::torn_write(world),
+        Fault::LostWrite => storage::lost_write(world),
+        Fault::BitRot { pick, bit } => storage::bit_rot(world, *pick, *bit),
+        Fault::Job { action } => jobs::control(world, *action),
     }
 }

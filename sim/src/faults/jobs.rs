@@ -1,0 +1,69 @@
+//! Job control faults: an operator pausing, resuming or cancelling the running backup job.
+//!
+//! Fault model. PAUSE JOB, RESUME JOB and CANCEL JOB may arrive at any moment of a job's life,
+//! through any live node, in any order, and more than once. A paused job must stop touching the
+//! destination and resume from its checkpoint; a cancelled job must end `canceled` and leave no
+//! manifest (a destination it touched is never taken for a finished backup); a statement that
+//! does not apply (resuming a running job, cancelling a finished one) must be refused with an
+//! error, changing nothing.
+
+use crate::world::World;
+use model::Datum;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What the operator does to the job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum JobAction {
+    /// PAUSE JOB.
+    Pause,
+    /// RESUME JOB.
+    Resume,
+    /// CANCEL JOB.
+    Cancel,
+}
+
+impl JobAction {
+    fn verb(self) -> &'static str {
+        match self {
+            JobAction::Pause => "PAUSE",
+            JobAction::Resume => "RESUME",
+            JobAction::Cancel => "CANCEL",
+        }
+    }
+}
+
+/// The newest BACKUP job's id in SHOW JOBS rows.
+fn newest_backup(rows: &[Vec<Datum>]) -> Option<i64> {
+    rows.iter().rev().find(|r| matches!(r.get(1), Some(Datum::String(t)) if t == "BACKUP")).and_then(|r| match r.first() {
+        Some(Datum::Int(i)) => Some(*i),
+        _ => None,
+    })
+}
+
+/// Sends `action` for the newest backup job from the world's operator machine, trying live
+/// nodes in turn; the outcome goes into the trace. Returns false when no node is up.
+pub fn control(world: &mut World, action: JobAction) -> bool {
+    let nodes: Vec<_> = world.node_ids().into_iter().filter(|n| world.life(*n) == Some(crate::NodeLife::Up)).collect();
+    if nodes.is_empty() {
+        return false;
+    }
+    let operator = world.operator();
+    let trace = world.trace.clone();
+    operator.spawn(move |kv| async move {
+        for n in nodes {
+            let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(5)).await else { continue };
+            let Some(id) = newest_backup(&rows) else {
+                crate::trace_event!(trace, "operator", "job-control", "{} JOB: no backup job yet", action.verb());
+                return;
+            };
+            let outcome = match kv.bulk(n, &format!("{} JOB {id}", action.verb()), "root", "defaultdb", Duration::from_secs(5)).await {
+                Ok(_) => "ok".to_string(),
+                Err(e) => format!("refused: {e}"),
+            };
+            crate::trace_event!(trace, "operator", "job-control", "{} JOB {id} via n{n}: {outcome}", action.verb());
+            return;
+        }
+    });
+    true
+}
