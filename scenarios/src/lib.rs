@@ -13,4 +13,5 @@ pub mod probes;
 pub mod run;
 pub mod sabotage;
 pub mod shrink;
+pub mod summary;
 pub mod workload;
