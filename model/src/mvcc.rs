@@ -272,23 +272,26 @@ impl MvccStore {
         if span.is_empty() || span.subtract(&done).is_empty() {
             return stats;
         }
-        let keys: Vec<Key> = self.keys_in(span).map(|(k, _)| k.clone()).collect();
-        for k in keys {
-            let vs = self.versions.get_mut(&k).expect("key listed above");
-            let old: Vec<Timestamp> = vs.range(..=threshold).map(|(t, _)| *t).collect();
-            if let Some((&newest, rest)) = old.split_last() {
-                for t in rest {
-                    vs.remove(t);
-                    stats.versions_removed += 1;
-                }
-                if vs.get(&newest).is_some_and(|v| v.is_none()) {
-                    vs.remove(&newest);
-                    stats.versions_removed += 1;
-                }
+        // One pass, in place: most keys have a single version at or below the threshold and
+        // are left untouched without copying anything.
+        let mut emptied: Vec<Key> = Vec::new();
+        for (k, vs) in self.versions.range_mut((Bound::Included(span.start.clone()), Bound::Excluded(span.end.clone()))) {
+            let Some((&newest, _)) = vs.range(..=threshold).next_back() else { continue };
+            if vs.range(..newest).next().is_some() {
+                let kept = vs.split_off(&newest);
+                stats.versions_removed += vs.len();
+                *vs = kept;
+            }
+            if vs.get(&newest).is_some_and(|v| v.is_none()) {
+                vs.remove(&newest);
+                stats.versions_removed += 1;
             }
             if vs.is_empty() {
-                self.versions.remove(&k);
+                emptied.push(k.clone());
             }
+        }
+        for k in emptied {
+            self.versions.remove(&k);
         }
         self.record_threshold(span.clone(), threshold);
         stats
@@ -335,6 +338,23 @@ impl MvccStore {
     /// Records a GC threshold without collecting (used when rebuilding a replica from a snapshot).
     pub fn set_gc_threshold(&mut self, span: Span, threshold: Timestamp) {
         self.record_threshold(span, threshold);
+    }
+
+    /// The distinct keys stored, in order, borrowed: what a split queue needs without copying
+    /// every version.
+    pub fn keys(&self) -> impl Iterator<Item = &Key> + '_ {
+        self.versions.keys()
+    }
+
+    /// Number of distinct keys stored.
+    pub fn key_count(&self) -> usize {
+        self.versions.len()
+    }
+
+    /// Approximate size in bytes of every version (key, value and 12 bytes of timestamp each),
+    /// the measure a split queue compares with its range size limit.
+    pub fn approx_bytes(&self) -> usize {
+        self.versions.iter().map(|(k, vs)| vs.values().map(|v| k.0.len() + v.as_ref().map_or(0, |v| v.len()) + 12).sum::<usize>()).sum()
     }
 
     /// Number of versions stored.

@@ -152,6 +152,7 @@ pub fn run_named(scenario: &str, opts: &RunOptions) -> Option<RunReport> {
     match scenario {
         CLUSTER => Some(run_cluster(opts)),
         crate::backup_scenario::BACKUP => Some(crate::backup_scenario::run_backup(opts)),
+        crate::backup_scenario::STANDARD => Some(crate::backup_scenario::run_standard(opts)),
         _ => None,
     }
 }
@@ -186,8 +187,12 @@ pub fn sweep_with(scenario: &str, seeds: impl IntoIterator<Item = u64>, jobs: us
     results
 }
 
-/// Every scenario's name.
+/// The scenarios a default sweep runs (`--scenario all`).
 pub const SCENARIOS: [&str; 2] = [CLUSTER, crate::backup_scenario::BACKUP];
+
+/// Every scenario by name: the default set and the standard benchmark scenario (10,000 rows,
+/// slower per seed; run it by name or through `bench`).
+pub const ALL_SCENARIOS: [&str; 3] = [CLUSTER, crate::backup_scenario::BACKUP, crate::backup_scenario::STANDARD];
 
 /// Runs `body` for one seed in a fresh madsim runtime seeded with it, turning a panic inside
 /// the simulation into a failure report that still carries the trace up to that point.
@@ -312,7 +317,7 @@ pub fn schedule_of(scenario: &str, opts: &RunOptions) -> faults::Schedule {
     if let Some(s) = &opts.schedule {
         return s.clone();
     }
-    if scenario == crate::backup_scenario::BACKUP {
+    if scenario == crate::backup_scenario::BACKUP || scenario == crate::backup_scenario::STANDARD {
         return crate::backup_scenario::seed_schedule(opts);
     }
     let cfg = opts.world_config(0);

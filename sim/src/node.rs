@@ -205,6 +205,12 @@ impl NodeServer {
         self.replicas.lock().expect("replicas").get(&range).cloned()
     }
 
+    /// Runs `f` on this node's replica of `range` without copying it (a replica holds its whole
+    /// MVCC store: cloning one per request dominated the cost of large scenarios).
+    pub fn with_replica<T>(&self, range: RangeId, f: impl FnOnce(&Replica) -> T) -> Option<T> {
+        self.replicas.lock().expect("replicas").get(&range).map(f)
+    }
+
     /// Ranges this node has a replica of.
     pub fn replica_ids(&self) -> Vec<RangeId> {
         self.replicas.lock().expect("replicas").keys().copied().collect()
@@ -291,8 +297,8 @@ impl NodeServer {
                 Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: range, export }))
             }
             NodeRequest::GcThreshold { range } => {
-                let r = self.replica(range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
-                Ok(NodeResponse::Timestamp(r.engine.gc_threshold(&r.span)))
+                let threshold = self.with_replica(range, |r| r.engine.gc_threshold(&r.span)).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
+                Ok(NodeResponse::Timestamp(threshold))
             }
             NodeRequest::PutIntents { range, txn, anchor, ts, read_ts, writes } => {
                 {
@@ -334,15 +340,15 @@ impl NodeServer {
                 Ok(NodeResponse::TxnStatus(Some(TxnStatus::Aborted)))
             }
             NodeRequest::ResolveIntents { range, txn, commit } => {
-                let has = self.replica(range).is_some_and(|r| r.engine.intents_in(&r.span).iter().any(|(_, i)| i.txn == txn));
+                let has = self.with_replica(range, |r| r.engine.intents_in(&r.span).iter().any(|(_, i)| i.txn == txn)).unwrap_or(false);
                 if has {
                     self.propose(range, epoch, Command::ResolveIntents { txn, commit }).await?;
                 }
                 Ok(NodeResponse::Ok)
             }
             NodeRequest::Ingest { range, entries } => {
-                let r = self.replica(range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
-                if let Some(e) = entries.iter().find(|e| !r.span.contains_key(&e.key)) {
+                let span = self.with_replica(range, |r| r.span.clone()).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
+                if let Some(e) = entries.iter().find(|e| !span.contains_key(&e.key)) {
                     return Err(NodeError::RangeKeyMismatch { range, span: Span::new(e.key.clone(), e.key.next()) });
                 }
                 self.propose(range, epoch, Command::Ingest { entries }).await?;
@@ -566,7 +572,7 @@ impl NodeServer {
         if !self.has_replica(range) {
             return Err(NodeError::RangeKeyMismatch { range, span: Span::default() });
         }
-        let applied = self.replica(range).map(|r| r.applied).unwrap_or(0);
+        let applied = self.with_replica(range, |r| r.applied).unwrap_or(0);
         let last_new = {
             let mut disk = self.disk.lock().expect("disk lock");
             let log = disk.logs.get_mut(&range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
@@ -664,7 +670,7 @@ impl NodeServer {
         };
         let best = logs.into_iter().filter(|l| position(l) > position(&mine)).max_by_key(|l| position(l));
         if let Some(best) = best {
-            let applied = self.replica(range).map(|r| r.applied).unwrap_or(0);
+            let applied = self.with_replica(range, |r| r.applied).unwrap_or(0);
             {
                 let mut disk = self.disk.lock().expect("disk lock");
                 let log = disk.logs.get_mut(&range).ok_or("no log")?;
@@ -684,8 +690,8 @@ impl NodeServer {
         let lock = self.lock_for(range);
         let _guard = lock.lock().await;
         let Some(epoch) = self.serving_epoch(range) else { return false };
-        let Some(r) = self.replica(range) else { return false };
-        if !r.span.contains_key(&at) || r.span.start == at {
+        let Some(span) = self.with_replica(range, |r| r.span.clone()) else { return false };
+        if !span.contains_key(&at) || span.start == at {
             return false;
         }
         let new_range = self.directory.alloc_range_id();
@@ -697,8 +703,8 @@ impl NodeServer {
         let lock = self.lock_for(range);
         let _guard = lock.lock().await;
         let Some(epoch) = self.serving_epoch(range) else { return false };
-        let Some(r) = self.replica(range) else { return false };
-        if threshold <= r.engine.gc_threshold(&r.span) {
+        let Some(current) = self.with_replica(range, |r| r.engine.gc_threshold(&r.span)) else { return false };
+        if threshold <= current {
             return false;
         }
         self.propose(range, epoch, Command::Gc { threshold }).await.is_ok()
@@ -749,8 +755,8 @@ impl NodeServer {
             madsim::time::sleep(self.cfg.gc_interval + Duration::from_millis(jitter)).await;
             let Some(source) = self.ttl_source.clone() else { continue };
             for (range, _) in self.led_ranges() {
-                let Some(r) = self.replica(range) else { continue };
-                let Some(ttl) = source(self.kv.clone(), r.span.clone()).await else { continue };
+                let Some(span) = self.with_replica(range, |r| r.span.clone()) else { continue };
+                let Some(ttl) = source(self.kv.clone(), span).await else { continue };
                 let threshold = self.hlc.now().sub(ttl);
                 self.clone().gc_range(range, threshold).await;
             }
@@ -761,8 +767,7 @@ impl NodeServer {
         loop {
             madsim::time::sleep(self.cfg.split_interval).await;
             for (range, _) in self.led_ranges() {
-                let Some(r) = self.replica(range) else { continue };
-                if let Some(at) = split_point(&r, self.cfg.range_max_bytes) {
+                if let Some(Some(at)) = self.with_replica(range, |r| split_point(r, self.cfg.range_max_bytes)) {
                     self.clone().split_range(range, at).await;
                 }
             }
@@ -773,23 +778,19 @@ impl NodeServer {
 /// Where the split queue would split a replica: at the first table boundary inside it, else at
 /// its middle key when it is larger than `max_bytes`.
 pub fn split_point(r: &Replica, max_bytes: usize) -> Option<Key> {
-    let mut keys = r.engine.all_versions().map(|e| e.key);
-    let first = keys.next()?;
-    let first_table = encoding::table_of(&first)?;
+    let first = r.engine.keys().next()?;
+    let first_table = encoding::table_of(first)?;
     let boundary = encoding::table_span(first_table).end;
-    if r.span.contains_key(&boundary) && r.span.start != boundary && r.engine.all_versions().any(|e| e.key >= boundary) {
+    if r.span.contains_key(&boundary) && r.span.start != boundary && r.engine.keys().any(|k| *k >= boundary) {
         return Some(boundary);
     }
     if r.span.start < encoding::table_span(first_table).start && r.span.contains_key(&encoding::table_span(first_table).start) {
         return Some(encoding::table_span(first_table).start);
     }
-    let bytes: usize = r.engine.all_versions().map(|e| e.key.0.len() + e.value.map(|v| v.len()).unwrap_or(0) + 12).sum();
-    if bytes <= max_bytes {
+    if r.engine.approx_bytes() <= max_bytes {
         return None;
     }
-    let mut distinct: Vec<Key> = r.engine.all_versions().map(|e| e.key).collect();
-    distinct.dedup();
-    let mid = distinct.get(distinct.len() / 2)?.clone();
+    let mid = r.engine.keys().nth(r.engine.key_count() / 2)?.clone();
     (mid != r.span.start).then_some(mid)
 }
 

@@ -32,5 +32,6 @@ mod tests;
 pub use context::ExecResult;
 pub use error::SqlError;
 pub use prepass::{bulk_statement_kind, split_statements};
+pub use rows::row_entries;
 pub use select::{read_table, read_table_by_id, TableRows};
 pub use session::{Session, MAX_IMPLICIT_RETRIES};
