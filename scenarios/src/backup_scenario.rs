@@ -212,7 +212,9 @@ fn job_faults(rng: &mut ChaCha8Rng, backup_at: Duration, gateway: model::NodeId)
     }
     if rng.gen_ratio(1, 3) {
         let phase = [JobPhase::Exporting, JobPhase::BeforeManifest, JobPhase::WritingManifest][rng.gen_range(0..3)];
-        out.push(ScheduledFault { at: backup_at, fault: Fault::KillCoordinator { phase, down_ms: rng.gen_range(1_000..6_000) } });
+        // While exporting, let it write a few files first, so that it dies with a checkpoint.
+        let skip = if phase == JobPhase::Exporting { rng.gen_range(0..4) } else { 0 };
+        out.push(ScheduledFault { at: backup_at, fault: Fault::KillCoordinator { phase, skip, down_ms: rng.gen_range(1_000..6_000) } });
     }
     if rng.gen_ratio(1, 4) {
         let fault = if rng.gen() { Fault::TornWrite } else { Fault::LostWrite };

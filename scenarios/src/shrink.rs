@@ -1,11 +1,53 @@
-//! Shrinking: reduce a failing run's fault schedule to a minimal one that still fails the same
-//! property (delta debugging, Zeller's ddmin, over the schedule's faults).
+//! Shrinking: reduce a failing run to a minimal one that still fails the same property — first
+//! its fault schedule (delta debugging, Zeller's ddmin, over the injected faults), then its
+//! workload steps (fewer writers, then fewer operations per writer, each writer's operations
+//! being a prefix of the original's since they come from the writer's own seeded stream).
 //!
-//! Everything but the schedule still comes from the seed, so a shrunk schedule plus the seed is a
-//! complete, replayable run: `replay <scenario> --seed N --schedule FILE`.
+//! Everything else still comes from the seed, so a shrunk run file plus the seed is a complete,
+//! replayable run: `replay <scenario> --seed N --schedule FILE`.
 
 use crate::run::{run_named, schedule_of, RunOptions};
+use serde::{Deserialize, Serialize};
 use sim::faults::Schedule;
+
+/// How big a run's workload is: what workload shrinking reduces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadSteps {
+    /// Concurrent writers.
+    pub writers: usize,
+    /// Operations per writer.
+    pub ops_per_writer: usize,
+}
+
+/// A run file: the faults to inject and, optionally, the workload's size. `shrink` writes one;
+/// `replay --schedule` reads one (or a bare JSON list of faults, as `--print-schedule` prints).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunFile {
+    /// The fault schedule.
+    pub faults: Schedule,
+    /// The workload's size, when it differs from the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadSteps>,
+}
+
+impl RunFile {
+    /// Parses a run file, or a bare schedule.
+    pub fn parse(text: &str) -> Result<RunFile, String> {
+        match serde_json::from_str::<RunFile>(text) {
+            Ok(f) => Ok(f),
+            Err(e) => serde_json::from_str::<Schedule>(text).map(|faults| RunFile { faults, workload: None }).map_err(|_| format!("neither a run file nor a list of faults: {e}")),
+        }
+    }
+
+    /// Applies the file to `opts`: its schedule, and its workload size if it has one.
+    pub fn apply(&self, opts: &mut RunOptions) {
+        opts.schedule = Some(self.faults.clone());
+        if let Some(w) = self.workload {
+            opts.workload.writers = w.writers;
+            opts.workload.ops_per_writer = w.ops_per_writer;
+        }
+    }
+}
 
 /// The outcome of a shrink.
 #[derive(Clone, Debug)]
@@ -16,8 +58,19 @@ pub struct Shrunk {
     pub original: Schedule,
     /// The smallest schedule found that still fails the same property.
     pub schedule: Schedule,
+    /// The workload before shrinking.
+    pub original_workload: WorkloadSteps,
+    /// The smallest workload found (with `schedule`) that still fails the same property.
+    pub workload: WorkloadSteps,
     /// Runs it took.
     pub runs: usize,
+}
+
+impl Shrunk {
+    /// The run file that replays the shrunk run.
+    pub fn run_file(&self) -> RunFile {
+        RunFile { faults: self.schedule.clone(), workload: Some(self.workload) }
+    }
 }
 
 /// Why a run could not be shrunk.
@@ -37,9 +90,12 @@ pub fn shrink(scenario: &str, base: &RunOptions) -> Result<Shrunk, ShrinkError> 
     let property = first.failure.map(|f| f.property).ok_or(ShrinkError::Passes(base.seed))?;
     let original = schedule_of(scenario, base);
     let mut runs = 1;
-    let mut fails = |candidate: &Schedule| {
+    let original_workload = WorkloadSteps { writers: base.workload.writers, ops_per_writer: base.workload.ops_per_writer };
+    let mut fails = |candidate: &Schedule, w: WorkloadSteps| {
         runs += 1;
-        let opts = RunOptions { schedule: Some(candidate.clone()), ..base.clone() };
+        let mut opts = RunOptions { schedule: Some(candidate.clone()), ..base.clone() };
+        opts.workload.writers = w.writers;
+        opts.workload.ops_per_writer = w.ops_per_writer;
         run_named(scenario, &opts).and_then(|r| r.failure).is_some_and(|f| f.property == property)
     };
     let mut current = original.clone();
@@ -50,7 +106,7 @@ pub fn shrink(scenario: &str, base: &RunOptions) -> Result<Shrunk, ShrinkError> 
         let mut reduced = false;
         for start in (0..current.len()).step_by(chunk.max(1)) {
             let candidate: Schedule = current.iter().enumerate().filter(|(i, _)| *i < start || *i >= start + chunk).map(|(_, f)| f.clone()).collect();
-            if fails(&candidate) {
+            if fails(&candidate, original_workload) {
                 current = candidate;
                 n = (n - 1).max(2);
                 reduced = true;
@@ -64,5 +120,22 @@ pub fn shrink(scenario: &str, base: &RunOptions) -> Result<Shrunk, ShrinkError> 
             n = (n * 2).min(current.len());
         }
     }
-    Ok(Shrunk { property, original, schedule: current, runs })
+    // Workload steps: fewer writers, then the shortest prefix of each writer's operations
+    // (a binary search for the smallest count that still fails; failures need not be monotone
+    // in the count, so this finds a small one, not always the smallest).
+    let mut workload = original_workload;
+    while workload.writers > 1 && fails(&current, WorkloadSteps { writers: workload.writers - 1, ..workload }) {
+        workload.writers -= 1;
+    }
+    let (mut lo, mut hi) = (0, workload.ops_per_writer);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if fails(&current, WorkloadSteps { ops_per_writer: mid, ..workload }) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    workload.ops_per_writer = hi;
+    Ok(Shrunk { property, original, schedule: current, original_workload, workload, runs })
 }

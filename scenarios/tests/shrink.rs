@@ -1,10 +1,10 @@
 //! Shrinking keeps the failure and drops what it does not need: a run that fails because of a
-//! broken KV layer (not because of any fault) shrinks to an empty schedule that still fails the
-//! same property when replayed.
+//! broken KV layer (not because of any fault) shrinks to an empty schedule and a much smaller
+//! workload that still fail the same property when replayed from the run file.
 
 use scenarios::run::{run_cluster, schedule_of, FaultMix, RunOptions, CLUSTER};
 use scenarios::sabotage::Sabotage;
-use scenarios::shrink::{shrink, ShrinkError};
+use scenarios::shrink::{shrink, RunFile, ShrinkError};
 
 #[test]
 fn a_failure_that_needs_no_fault_shrinks_to_an_empty_schedule() {
@@ -15,12 +15,31 @@ fn a_failure_that_needs_no_fault_shrinks_to_an_empty_schedule() {
     assert_eq!(s.property, "reads-match-oracle");
     assert_eq!(s.original, original);
     assert!(s.schedule.is_empty(), "kept {} faults it does not need: {:?}", s.schedule.len(), s.schedule);
-    let replayed = run_cluster(&RunOptions { schedule: Some(s.schedule.clone()), ..base });
+    // Dropped tombstones need a delete to show: a handful of operations, not the default 120.
+    assert!(s.workload.ops_per_writer * 4 < s.original_workload.ops_per_writer, "workload barely shrank: {:?} -> {:?}", s.original_workload, s.workload);
+    assert!(s.workload.ops_per_writer > 0);
+    // The run file round-trips through JSON and replays the same failure.
+    let file = RunFile::parse(&serde_json::to_string(&s.run_file()).unwrap()).unwrap();
+    let mut opts = base.clone();
+    file.apply(&mut opts);
+    let replayed = run_cluster(&opts);
     assert_eq!(replayed.failure.map(|f| f.property), Some("reads-match-oracle"));
+    // One fewer operation per writer passes (or fails otherwise): the count found is minimal
+    // for this binary search.
+    let mut fewer = opts.clone();
+    fewer.workload.ops_per_writer -= 1;
+    assert_ne!(run_cluster(&fewer).failure.map(|f| f.property), Some("reads-match-oracle"));
 }
 
 #[test]
 fn a_passing_seed_has_nothing_to_shrink() {
     let base = RunOptions { faults: FaultMix::None, ..RunOptions::new(2) };
     assert_eq!(shrink(CLUSTER, &base).unwrap_err(), ShrinkError::Passes(2));
+}
+
+#[test]
+fn a_bare_schedule_is_still_a_run_file() {
+    let f = RunFile::parse("[]").unwrap();
+    assert!(f.faults.is_empty() && f.workload.is_none());
+    assert!(RunFile::parse("{").unwrap_err().contains("neither a run file nor a list of faults"));
 }

@@ -71,8 +71,9 @@ pub enum Trap {
     TornWrite,
     /// The next write reports success and never lands (an older object stays).
     LostWrite,
-    /// The next write of `phase` hangs and the node making it is killed.
-    KillWriter(JobPhase),
+    /// The write of `phase` after the next `skip` such writes hangs and the node making it is
+    /// killed (a skip lets a job checkpoint some spans before its coordinator dies).
+    KillWriter(JobPhase, u32),
 }
 
 struct Object {
@@ -168,15 +169,21 @@ impl SimStorage {
         let data = path.starts_with("data/");
         let Some(i) = s.traps.iter().position(|t| match t {
             Trap::TornWrite | Trap::LostWrite => true,
-            Trap::KillWriter(JobPhase::Exporting) => data,
-            Trap::KillWriter(_) => manifest,
+            Trap::KillWriter(JobPhase::Exporting, _) => data,
+            Trap::KillWriter(..) => manifest,
         }) else {
             return Sprung::None;
         };
+        if let Trap::KillWriter(_, skip) = &mut s.traps[i] {
+            if *skip > 0 {
+                *skip -= 1;
+                return Sprung::None;
+            }
+        }
         match s.traps.remove(i) {
             Trap::TornWrite => Sprung::Torn,
             Trap::LostWrite => Sprung::Lost,
-            Trap::KillWriter(phase) => Sprung::Kill(phase),
+            Trap::KillWriter(phase, _) => Sprung::Kill(phase),
         }
     }
 

@@ -17,10 +17,10 @@ use crate::storage::{JobPhase, Trap};
 use crate::world::World;
 use std::time::Duration;
 
-/// Arms a trap that kills the node making the next write of `phase`; the world crashes it at its
-/// next tick and restarts it `down` later.
-pub fn kill_coordinator(world: &mut World, phase: JobPhase, down: Duration) -> bool {
-    world.storage.arm(Trap::KillWriter(phase));
+/// Arms a trap that kills the node making the write of `phase` after the next `skip` such
+/// writes; the world crashes it at its next tick and restarts it `down` later.
+pub fn kill_coordinator(world: &mut World, phase: JobPhase, skip: u32, down: Duration) -> bool {
+    world.storage.arm(Trap::KillWriter(phase, skip));
     world.set_doomed_downtime(down);
     true
 }
