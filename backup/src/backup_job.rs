@@ -11,6 +11,7 @@
 //! no two nodes the same span; a not-leaseholder answer, a split, an unreachable node or a
 //! transient storage error sends the span back to be re-resolved and retried.
 
+use crate::crypto::FileCipher;
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::checkpoint::Checkpoint;
@@ -20,7 +21,7 @@ use crate::jobs::{self, JobId, JobStatus, JobTotals};
 use crate::plan::BackupDetails;
 use crate::storage::ExternalStorage;
 use futures::lock::Mutex as AsyncMutex;
-use model::{ExportRequest, KvError, NodeId, Span};
+use model::{ExportRequest, KvError, NodeId, Span, Timestamp};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -262,7 +263,9 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     #[cfg(feature = "planted-bugs")]
     let cp = if env.planted(crate::planted::PlantedBug::ManifestBeforeLastFile) { drop_last_file(cp) } else { cp };
     let manifest = cp.into_manifest().map_err(|e| BackupError::Internal(format!("job {id}: finished checkpoint is not a valid manifest: {e}")))?;
-    write_verified(env, &*storage, MANIFEST_NAME, manifest.encode()).await?;
+    crate::crypto::check_before_manifest(env, details).await?;
+    let sealed = FileCipher::for_backup(details).seal(&*env.runtime, MANIFEST_NAME, manifest.encode())?;
+    write_verified(env, &*storage, MANIFEST_NAME, sealed).await?;
     env.event("job-manifest-written", format!("job {id}: {} files", manifest.files.len()));
     remove_checkpoint(env, &*storage).await;
     Ok(RunOutcome::Succeeded(totals(&manifest)))
@@ -306,7 +309,12 @@ async fn export_pieces(
         let end = if env.planted(crate::planted::PlantedBug::WindowEndExclusive) { details.end_time.prev() } else { details.end_time };
         #[cfg(not(feature = "planted-bugs"))]
         let end = details.end_time;
-        let req = ExportRequest { span: piece.clone(), start: details.start_time, end, filter: details.mvcc_filter };
+        // A span new since the base (an incremental's new table) is exported from time zero.
+        let introduced = details.introduced_spans.iter().any(|s| s.overlaps(&piece));
+        #[cfg(feature = "planted-bugs")]
+        let introduced = introduced && !env.planted(crate::planted::PlantedBug::IntroducedSpanFromBaseTime);
+        let start = if introduced { Timestamp::ZERO } else { details.start_time };
+        let req = ExportRequest { span: piece.clone(), start, end, filter: details.mvcc_filter };
         let resp = match env.kv.export(node, req).await {
             Ok(r) => r,
             Err(e) if e.is_retryable() => {
@@ -315,6 +323,7 @@ async fn export_pieces(
             }
             Err(e) => return Err(e.into()),
         };
+        let revision_start = resp.export.revision_start;
         let files = if resp.export.entries.is_empty() {
             Vec::new()
         } else {
@@ -323,13 +332,20 @@ async fn export_pieces(
             // Unique per job, coordinator attempt, serving node and piece: a file whose write
             // failed is never overwritten by a different one, and no two nodes share a name.
             let path = format!("data/{id}/n{}-{attempt:x}-n{}-{}.sst", env.node(), resp.served_by, first_seq + i as u64);
-            if let Err(e) = storage.write(&path, bytes.clone()).await {
+            // The manifest records the checksum of the plaintext envelope (checked after
+            // decryption); an encrypted backup stores the sealed bytes.
+            let stored = FileCipher::for_backup(details).seal(&*env.runtime, &path, bytes.clone())?;
+            if let Err(e) = storage.write(&path, stored).await {
                 if e.is_retryable() {
                     continue;
                 }
                 return Err(e.into());
             }
-            vec![FileInfo::new(path, &data, &bytes)]
+            let mut info = FileInfo::new(path, &data, &bytes);
+            if start != details.start_time {
+                info.start_time = Some(start);
+            }
+            vec![info]
         };
         // Checkpoints are written one at a time, each listing every span completed so far.
         let mut cp = checkpoint.lock().await;
@@ -337,7 +353,11 @@ async fn export_pieces(
             return Ok(());
         }
         cp.record(piece.clone(), files).map_err(|e| BackupError::Internal(format!("job {id}: recording {piece}: {e}")))?;
-        if let Err(e) = storage.write(CHECKPOINT_NAME, cp.encode()).await {
+        // A revision-history export from time zero covers history only from its range's GC
+        // threshold: the backup's history starts at the latest such threshold.
+        cp.plan.revision_start_time = cp.plan.revision_start_time.max(revision_start.min(details.end_time.prev()));
+        let stored = FileCipher::for_backup(details).seal(&*env.runtime, CHECKPOINT_NAME, cp.encode())?;
+        if let Err(e) = storage.write(CHECKPOINT_NAME, stored).await {
             if !e.is_retryable() {
                 return Err(e.into());
             }
@@ -371,7 +391,10 @@ async fn write_verified(env: &Env, storage: &dyn ExternalStorage, path: &str, by
 /// only a manifest that is really absent (or another backup's) counts as none.
 async fn read_manifest_if_ours(env: &Env, storage: &dyn ExternalStorage, details: &BackupDetails) -> Result<Option<Manifest>, BackupError> {
     match crate::restore::read_retrying(env, storage, MANIFEST_NAME).await {
-        Ok(bytes) => Ok(Manifest::decode(MANIFEST_NAME, &bytes).ok().filter(|m| m.backup_id == details.backup_id)),
+        Ok(bytes) => {
+            let plain = FileCipher::for_backup(details).open(MANIFEST_NAME, bytes).ok();
+            Ok(plain.and_then(|b| Manifest::decode(MANIFEST_NAME, &b).ok()).filter(|m| m.backup_id == details.backup_id))
+        }
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -381,7 +404,10 @@ async fn read_manifest_if_ours(env: &Env, storage: &dyn ExternalStorage, details
 /// backup's means starting over; a storage that keeps failing is an error, not a fresh start.
 async fn read_checkpoint(env: &Env, storage: &dyn ExternalStorage, details: &BackupDetails) -> Result<Option<Checkpoint>, BackupError> {
     match crate::restore::read_retrying(env, storage, CHECKPOINT_NAME).await {
-        Ok(bytes) => Ok(Checkpoint::decode(CHECKPOINT_NAME, &bytes).ok().filter(|c| c.plan.backup_id == details.backup_id)),
+        Ok(bytes) => {
+            let plain = FileCipher::for_backup(details).open(CHECKPOINT_NAME, bytes).ok();
+            Ok(plain.and_then(|b| Checkpoint::decode(CHECKPOINT_NAME, &b).ok()).filter(|c| c.plan.backup_id == details.backup_id))
+        }
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -412,7 +438,9 @@ fn totals(m: &Manifest) -> JobTotals {
 pub fn plan_manifest(details: &BackupDetails) -> Manifest {
     let mut m = Manifest::new(details.backup_id.clone(), "", details.start_time, details.end_time, details.mvcc_filter);
     m.spans = details.spans.clone();
+    m.introduced_spans = details.introduced_spans.clone();
     m.descriptors = details.descriptors.clone();
+    m.descriptor_changes = details.descriptor_changes.clone();
     m.complete_dbs = details.complete_dbs.clone();
     m.is_full_cluster = details.is_full_cluster;
     m.cluster_data = details.cluster_data.clone();

@@ -19,6 +19,11 @@ pub trait Runtime: Send + Sync {
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()>;
     /// Runs `fut` in the background on this node.
     fn spawn(&self, fut: BoxFuture<'static, ()>);
+    /// Fills `buf` with random bytes: the salts and IVs of encrypted backups. A real process
+    /// must use a cryptographically secure source (the OS's); the simulator draws from its
+    /// seeded generator, so that a replayed seed writes the very same encrypted bytes. Only
+    /// encrypted backups call it: an unencrypted run draws nothing.
+    fn fill_random(&self, buf: &mut [u8]);
 }
 
 /// Where a node reports what its jobs do (claimed, adopted, checkpointed, finished): the

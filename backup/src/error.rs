@@ -1,6 +1,7 @@
 //! [`BackupError`]: every way a bulk statement or job fails, each naming what to fix. No variant
 //! ever carries a secret: URLs are redacted and passphrases never enter a message.
 
+use crate::crypto::EncryptionError;
 use crate::format::FormatError;
 use crate::statement::ParseError;
 use crate::storage::url::UrlError;
@@ -38,6 +39,14 @@ pub enum BackupError {
     /// A location holds no complete backup.
     #[error("{url}: {reason}")]
     NotABackup { url: String, reason: String },
+    /// A chain of backups that cannot be built on or restored: not starting with a full
+    /// backup, out of order, with a gap, from another cluster, or an incremental whose tables
+    /// changed since its base.
+    #[error("{0}")]
+    BadChain(String),
+    /// An `AS OF SYSTEM TIME` that the backups given to RESTORE do not cover.
+    #[error("invalid RESTORE timestamp: {0}")]
+    BadRestoreTime(String),
     /// A feature of the statement that a later version implements.
     #[error("{0} is not supported yet")]
     NotSupportedYet(&'static str),
@@ -47,6 +56,9 @@ pub enum BackupError {
     /// A file failed its format checks.
     #[error(transparent)]
     Format(#[from] FormatError),
+    /// An encrypted file, or the passphrase given for it, did not check out.
+    #[error(transparent)]
+    Encryption(#[from] EncryptionError),
     /// A storage operation failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

@@ -104,8 +104,10 @@ pub struct JobTotals {
     pub bytes: u64,
 }
 
-/// A job as stored in `system.jobs`. `P` is the job-type-specific payload.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A job as stored in `system.jobs`. `P` is the job-type-specific payload. Its `Debug` leaves
+/// the payload out: it may hold credentials and an encrypted backup's key, and a record read as
+/// [`JobSummary`] (raw JSON) would print them.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord<P> {
     /// Id.
     pub id: JobId,
@@ -137,6 +139,28 @@ pub struct JobRecord<P> {
     pub totals: JobTotals,
     /// Type-specific state needed to run or resume it (may contain credentials: never printed).
     pub payload: P,
+}
+
+impl<P> fmt::Debug for JobRecord<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobRecord")
+            .field("id", &self.id)
+            .field("job_type", &self.job_type)
+            .field("description", &self.description)
+            .field("user_name", &self.user_name)
+            .field("status", &self.status)
+            .field("running_status", &self.running_status)
+            .field("created", &self.created)
+            .field("started", &self.started)
+            .field("finished", &self.finished)
+            .field("modified", &self.modified)
+            .field("progress_millis", &self.progress_millis)
+            .field("error", &self.error)
+            .field("lease", &self.lease)
+            .field("totals", &self.totals)
+            .field("payload", &format_args!("<not printed>"))
+            .finish()
+    }
 }
 
 impl<P> JobRecord<P> {

@@ -11,6 +11,8 @@ pub mod format;
 pub mod statement;
 pub mod storage;
 pub mod backup_job;
+pub mod chain;
+pub mod crypto;
 pub mod env;
 pub mod error;
 pub mod exec;
@@ -18,5 +20,7 @@ pub mod jobs;
 pub mod plan;
 pub mod restore;
 pub mod show;
+#[cfg(feature = "real-storage")]
+pub mod tokio_runtime;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;

@@ -10,7 +10,7 @@
 
 use crate::env::Env;
 use crate::error::BackupError;
-use crate::format::manifest::{ClusterData, CHECKPOINT_NAME, MANIFEST_NAME};
+use crate::format::manifest::{ClusterData, DescriptorChange, CHECKPOINT_NAME, MANIFEST_NAME};
 use crate::statement::{BackupStmt, TablePattern, Targets};
 use crate::storage::url::StorageUrl;
 use crate::storage::ExternalStorage;
@@ -53,8 +53,15 @@ pub struct BackupDetails {
     pub mvcc_filter: MvccFilter,
     /// The spans to export, sorted and merged.
     pub spans: Vec<Span>,
+    /// Spans new since the previous backup (an incremental's new tables), exported from time
+    /// zero.
+    #[serde(default)]
+    pub introduced_spans: Vec<Span>,
     /// Databases and relations backed up.
     pub descriptors: Vec<Descriptor>,
+    /// With revision history: every descriptor revision in the window.
+    #[serde(default)]
+    pub descriptor_changes: Vec<DescriptorChange>,
     /// Databases backed up whole.
     pub complete_dbs: Vec<u32>,
     /// True for a cluster backup.
@@ -69,6 +76,11 @@ pub struct BackupDetails {
     pub cluster_id: String,
     /// The statement's targets, as printed (no secrets).
     pub targets_description: String,
+    /// `WITH encryption_passphrase`: the derived key (never the passphrase) and where the
+    /// chain's `ENCRYPTION-INFO` is. Absent, and left out of the stored job record, for an
+    /// unencrypted backup, whose record is then exactly what it was before encryption existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<crate::crypto::JobEncryption>,
 }
 
 /// The catalog as of `ts`, with a GC refusal given in CockroachDB's words.
@@ -197,17 +209,12 @@ pub fn check_dependencies(catalog: &Catalog, tables: &[TableDescriptor]) -> Resu
 }
 
 /// Plans a BACKUP statement: every check, then the job's payload.
+///
+/// A full backup, or an incremental: with `INCREMENTAL FROM` the listed chain is its base; a
+/// destination that already holds a full backup makes it an automatic incremental in a
+/// date-named subdirectory, chained onto everything there ([`crate::chain`]).
 pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> Result<BackupDetails, BackupError> {
     check_session(env, ctx, "BACKUP").await?;
-    if stmt.options.revision_history {
-        return Err(BackupError::NotSupportedYet("BACKUP ... WITH revision_history"));
-    }
-    if stmt.options.encryption_passphrase.is_some() {
-        return Err(BackupError::NotSupportedYet("BACKUP ... WITH encryption_passphrase"));
-    }
-    if !stmt.incremental_from.is_empty() {
-        return Err(BackupError::NotSupportedYet("BACKUP ... INCREMENTAL FROM"));
-    }
     if stmt.to.len() != 1 {
         return Err(BackupError::NotSupportedYet("BACKUP to a list of locality-aware destinations"));
     }
@@ -222,32 +229,133 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     if !skip_dependencies {
         check_dependencies(&catalog, &resolved.tables)?;
     }
+    let is_full_cluster = matches!(stmt.targets, Targets::Cluster);
+    let mvcc_filter = if stmt.options.revision_history { MvccFilter::AllRevisions } else { MvccFilter::Latest };
+
+    // Where it goes, and what it builds on.
+    let passphrase = stmt.options.encryption_passphrase.as_ref();
+    let (url, storage) = open_location(env, &stmt.to[0])?;
+    let (base, target) = if !stmt.incremental_from.is_empty() {
+        check_destination(&url, &*storage).await?;
+        (Some(crate::chain::base_chain(env, &stmt.incremental_from, passphrase).await?), stmt.to[0].clone())
+    } else if storage.exists(MANIFEST_NAME).await? {
+        if matches!(url.scheme(), crate::storage::url::Scheme::Http | crate::storage::url::Scheme::Https) {
+            return Err(BackupError::BadChain(format!(
+                "{} already contains a {MANIFEST_NAME} file: automatic incremental backups do not work with HTTP storage; use BACKUP ... INCREMENTAL FROM to say where each incremental goes",
+                url.redacted()
+            )));
+        }
+        let locations = crate::chain::expand(env, std::slice::from_ref(&stmt.to[0])).await?;
+        let base = crate::chain::base_chain(env, &locations, passphrase).await?;
+        let sub = crate::chain::join_location(&stmt.to[0], &crate::chain::subdir_name(end_time));
+        let (sub_url, sub_storage) = open_location(env, &sub)?;
+        check_destination(&sub_url, &*sub_storage).await?;
+        (Some(base), sub)
+    } else {
+        check_destination(&url, &*storage).await?;
+        (None, stmt.to[0].clone())
+    };
+
     // One span per table, never merged across tables (CockroachDB's ranges split at table
     // boundaries too): a data file then holds one table's keys, so SHOW BACKUP can give each
     // table its own size and row count.
     let mut spans: Vec<Span> = resolved.tables.iter().filter(|t| !t.is_view()).map(|t| t.span()).collect();
-    spans.sort();
-    spans.dedup();
+    let (start_time, introduced_spans, depends_on) = match &base {
+        None => (Timestamp::ZERO, Vec::new(), Vec::new()),
+        Some(layers) => {
+            let last = layers.last().expect("a validated chain is not empty");
+            let start = last.manifest.end_time;
+            if end_time <= start {
+                return Err(BackupError::BadChain(format!("the backup's time {end_time} is not after the end time {start} of the previous backup {}", last.shown)));
+            }
+            if last.manifest.cluster_id != env.cluster_id {
+                return Err(BackupError::BadChain(format!("previous BACKUP {} belongs to cluster {}", last.shown, last.manifest.cluster_id)));
+            }
+            if !is_full_cluster {
+                check_same_tables(&catalog, &resolved, last)?;
+            }
+            let covered: Vec<Span> = model::key::merge_spans(&layers.iter().flat_map(|l| l.manifest.spans.iter().cloned()).collect::<Vec<_>>());
+            let introduced: Vec<Span> = spans.iter().filter(|s| !s.subtract(&covered).is_empty()).cloned().collect();
+            (start, introduced, crate::chain::depends_on(layers))
+        }
+    };
+    #[cfg(feature = "planted-bugs")]
+    let start_time = match &base {
+        Some(layers) if env.planted(crate::planted::PlantedBug::IncrementalStartFromFirstBase) => layers[0].manifest.end_time,
+        _ => start_time,
+    };
     #[cfg(feature = "planted-bugs")]
     let checked_time = if env.planted(crate::planted::PlantedBug::GcCheckWrongTimestamp) { now } else { end_time };
     #[cfg(not(feature = "planted-bugs"))]
     let checked_time = end_time;
-    for span in &spans {
-        let threshold = env.kv.gc_threshold(span).await?;
-        if !threshold.is_zero() && checked_time <= threshold {
-            return Err(BackupError::Kv(MvccError::BelowGcThreshold { ts: end_time, threshold }.into()));
+    // The GC window, checked before any history is read: reading the descriptors' history
+    // from a base older than it would otherwise fail with the KV layer's bare "start timestamp
+    // must be after replica GC threshold" rather than saying a new full backup is needed.
+    check_gc_window(env, &spans, start_time, &introduced_spans, checked_time, end_time).await?;
+    // Revision history: the descriptors' own history in the window, and the spans of tables of
+    // the backed-up databases that existed in the window but are gone at its end (a restore to
+    // a time before their drop needs their rows).
+    let descriptor_changes = if mvcc_filter == MvccFilter::AllRevisions {
+        if !start_time.is_zero() {
+            check_gc_window(env, &[model::catalog::descriptors_span()], start_time, &[], checked_time, end_time).await?;
         }
-    }
-    let (url, storage) = open_location(env, &stmt.to[0])?;
-    check_destination(&url, &*storage).await?;
+        // A cluster backup covers every user database and table, including those dropped in
+        // the window with their database (DROP DATABASE ... CASCADE): the catalog as of the end
+        // time no longer names them, but a restore to a time before the drop needs their
+        // descriptors and rows (their drop, replayed, leaves them out of later times).
+        let user_object = |d: &Descriptor| match d {
+            Descriptor::Database(db) => db.name != "system",
+            Descriptor::Table(t) => t.id >= model::encoding::FIRST_USER_TABLE_ID,
+        };
+        let relevant = |d: &Descriptor| match d {
+            _ if is_full_cluster => user_object(d),
+            Descriptor::Database(db) => resolved.databases.iter().any(|x| x.id == db.id) || resolved.complete_dbs.contains(&db.id),
+            Descriptor::Table(t) => resolved.tables.iter().any(|x| x.id == t.id) || resolved.complete_dbs.contains(&t.parent_id),
+        };
+        let mut changes = descriptor_history(env, start_time, end_time, &relevant).await?;
+        // An incremental that introduces objects (a cluster chain whose base held less) records
+        // their state at its start, so a restore to any time in its window knows them even if
+        // they do not change in it.
+        if let Some(layers) = &base {
+            let before: BTreeSet<u32> = layers.last().map(|l| l.manifest.descriptors.iter().map(|d| d.id()).collect()).unwrap_or_default();
+            let at_start = catalog_at(env, start_time).await?;
+            let mut initial: Vec<DescriptorChange> = at_start
+                .descriptors()
+                .filter(|d| !before.contains(&d.id()) && relevant(d))
+                .map(|d| DescriptorChange { time: start_time, id: d.id(), desc: Some(d.clone()) })
+                .collect();
+            initial.append(&mut changes);
+            changes = initial;
+        }
+        for c in &changes {
+            if let Some(Descriptor::Table(t)) = &c.desc {
+                if (is_full_cluster || resolved.complete_dbs.contains(&t.parent_id)) && !t.is_view() {
+                    spans.push(t.span());
+                }
+            }
+        }
+        changes
+    } else {
+        Vec::new()
+    };
+    spans.sort();
+    spans.dedup();
+    // Again with the spans revision history added (tables dropped in the window).
+    check_gc_window(env, &spans, start_time, &introduced_spans, checked_time, end_time).await?;
     // `nodelocal://self` means this gateway's directory: pin it, so that a node adopting the job
     // later writes to the same place rather than to its own.
-    let destination = match url.nodelocal_target() {
-        Some(crate::storage::url::NodelocalTarget::SelfNode) => stmt.to[0].replacen("nodelocal://self", &format!("nodelocal://{}", env.node()), 1),
-        _ => stmt.to[0].clone(),
+    let pin = |location: &str| match StorageUrl::parse(location).ok().and_then(|u| u.nodelocal_target()) {
+        Some(crate::storage::url::NodelocalTarget::SelfNode) => location.replacen("nodelocal://self", &format!("nodelocal://{}", env.node()), 1),
+        _ => location.to_string(),
     };
+    let destination = pin(&target);
     let destination_redacted = crate::storage::url::redact_location(&destination);
-    let is_full_cluster = matches!(stmt.targets, Targets::Cluster);
+    // The chain's ENCRYPTION-INFO lives in its full backup's directory.
+    let info_location = match &base {
+        Some(layers) => pin(&layers[0].location),
+        None => destination.clone(),
+    };
+    let encryption = crate::crypto::plan_backup_encryption(env, passphrase, &info_location).await?;
     let cluster_data = is_full_cluster.then(|| ClusterData {
         users: catalog.users().cloned().collect(),
         role_memberships: catalog.role_memberships().cloned().collect(),
@@ -258,20 +366,121 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     Ok(BackupDetails {
         destination,
         destination_redacted,
-        start_time: Timestamp::ZERO,
+        start_time,
         end_time,
-        mvcc_filter: MvccFilter::Latest,
+        mvcc_filter,
         spans,
+        introduced_spans,
         descriptors,
+        descriptor_changes,
         complete_dbs: resolved.complete_dbs,
         is_full_cluster,
         cluster_data,
         // Unique per statement: two BACKUPs with the same AS OF SYSTEM TIME still differ.
         backup_id: format!("{}-{}-{}", env.cluster_id, end_time, env.kv.now()),
-        depends_on: Vec::new(),
+        depends_on,
         cluster_id: env.cluster_id.clone(),
         targets_description: describe_targets(&stmt.targets),
+        encryption,
     })
+}
+
+/// Refuses a backup whose history is (or may be) garbage collected: a full backup (or a span
+/// an incremental introduces, exported from time zero) whose time is at or below a span's GC
+/// threshold; an incremental whose base ends at or below it, which needs a new full backup.
+async fn check_gc_window(env: &Env, spans: &[Span], start_time: Timestamp, introduced_spans: &[Span], checked_time: Timestamp, end_time: Timestamp) -> Result<(), BackupError> {
+    for span in spans {
+        let threshold = env.kv.gc_threshold(span).await?;
+        if threshold.is_zero() {
+            continue;
+        }
+        let from_zero = start_time.is_zero() || introduced_spans.iter().any(|s| s.overlaps(span));
+        if from_zero {
+            if checked_time <= threshold {
+                return Err(BackupError::Kv(MvccError::BelowGcThreshold { ts: end_time, threshold }.into()));
+            }
+        } else if start_time <= threshold {
+            return Err(BackupError::BadChain(format!(
+                "the previous backup's end time {start_time} is at or below the GC threshold {threshold} of {span}: the changes since it may already be garbage collected, so a new full backup is needed"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An incremental of an explicit table or database list must back up exactly the tables its
+/// base did: a table created, dropped or truncated (TRUNCATE gives a table a new id) since then
+/// has no base to build on (the seed's note on `full_backup_location`).
+fn check_same_tables(catalog: &Catalog, resolved: &Resolved, base: &crate::chain::Layer) -> Result<(), BackupError> {
+    let before: BTreeSet<u32> = base.manifest.descriptors.iter().filter_map(|d| match d {
+        Descriptor::Table(t) => Some(t.id),
+        Descriptor::Database(_) => None,
+    }).collect();
+    let now: BTreeSet<u32> = resolved.tables.iter().map(|t| t.id).collect();
+    let advice = "a new full backup is required after tables are created, dropped or truncated (or back up the whole cluster, whose incrementals carry new tables)";
+    if let Some(t) = resolved.tables.iter().find(|t| !before.contains(&t.id)) {
+        return Err(BackupError::BadChain(format!("previous backup {} does not contain table \"{}\": {advice}", base.shown, qualified(catalog, t))));
+    }
+    if let Some(id) = before.iter().find(|id| !now.contains(id)) {
+        let name = base.manifest.descriptors.iter().find_map(|d| match d {
+            Descriptor::Table(t) if t.id == *id => Some(t.name.clone()),
+            _ => None,
+        });
+        return Err(BackupError::BadChain(format!(
+            "table \"{}\" of the previous backup {} is no longer among the targets (dropped or truncated since): {advice}",
+            name.unwrap_or_else(|| format!("[{id}]")),
+            base.shown
+        )));
+    }
+    Ok(())
+}
+
+/// Every revision of the descriptors `relevant` selects in the window `(start, end]`, read from
+/// the catalog's own MVCC history (the descriptor table's span, exported with all revisions from
+/// its leaseholders), oldest first. What a point-in-time restore replays.
+pub async fn descriptor_history(env: &Env, start: Timestamp, end: Timestamp, relevant: impl Fn(&Descriptor) -> bool) -> Result<Vec<DescriptorChange>, BackupError> {
+    let span = model::catalog::descriptors_span();
+    let mut entries = Vec::new();
+    let mut backoff = std::time::Duration::from_millis(50);
+    let mut attempts = 0;
+    'whole: loop {
+        entries.clear();
+        let ranges = env.kv.ranges(&span).await?;
+        for r in ranges {
+            let Some(piece) = r.span.intersect(&span) else { continue };
+            let req = model::ExportRequest { span: piece, start, end, filter: MvccFilter::AllRevisions };
+            match env.kv.export(r.leaseholder, req).await {
+                Ok(resp) => entries.extend(resp.export.entries),
+                Err(e) if e.is_retryable() && attempts < 60 => {
+                    attempts += 1;
+                    env.sleep(backoff).await;
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+                    continue 'whole;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        break;
+    }
+    let mut changes = Vec::new();
+    for e in entries {
+        let id = match model::encoding::decode_index_key(&e.key) {
+            Ok((_, _, datums)) => match datums.first() {
+                Some(model::Datum::Int(i)) => *i as u32,
+                _ => continue,
+            },
+            Err(_) => continue,
+        };
+        let desc = match &e.value {
+            Some(v) => Some(model::catalog::decode_descriptor(&e.key, v)?),
+            None => None,
+        };
+        if desc.as_ref().is_none_or(&relevant) {
+            changes.push(DescriptorChange { time: e.ts, id, desc });
+        }
+    }
+    changes.sort_by(|a, b| a.time.cmp(&b.time).then(a.id.cmp(&b.id)));
+    Ok(changes)
 }
 
 /// The targets as SQL prints them.

@@ -29,11 +29,17 @@ pub enum PlantedBug {
     DependencyNotChecked,
     /// RESTORE skips the last data file of the backup.
     RestoreIgnoresAFile,
+    /// An incremental takes its start time from the first backup of its base chain instead of
+    /// the newest: it overlaps its base (and its chain no longer lines up).
+    IncrementalStartFromFirstBase,
+    /// A span an incremental introduces (a table new since the base) is exported from the
+    /// base's end time instead of from time zero: the new table's older rows are lost.
+    IntroducedSpanFromBaseTime,
 }
 
 impl PlantedBug {
     /// Every planted bug, in a fixed order.
-    pub const ALL: [PlantedBug; 8] = [
+    pub const ALL: [PlantedBug; 10] = [
         PlantedBug::ExportFromStaleLeaseholder,
         PlantedBug::ResumeSkipsSpan,
         PlantedBug::ResumeRepeatsSpan,
@@ -42,6 +48,8 @@ impl PlantedBug {
         PlantedBug::WindowEndExclusive,
         PlantedBug::DependencyNotChecked,
         PlantedBug::RestoreIgnoresAFile,
+        PlantedBug::IncrementalStartFromFirstBase,
+        PlantedBug::IntroducedSpanFromBaseTime,
     ];
 
     /// The bug's name on the command line (`resume-skips-span`).
@@ -55,6 +63,8 @@ impl PlantedBug {
             PlantedBug::WindowEndExclusive => "window-end-exclusive",
             PlantedBug::DependencyNotChecked => "dependency-not-checked",
             PlantedBug::RestoreIgnoresAFile => "restore-ignores-a-file",
+            PlantedBug::IncrementalStartFromFirstBase => "incremental-start-from-first-base",
+            PlantedBug::IntroducedSpanFromBaseTime => "introduced-span-from-base-time",
         }
     }
 

@@ -3,18 +3,20 @@
 //! new ids, and publishes all descriptors in one commit — so a restore is all or nothing to SQL.
 //!
 //! Refusals: inside a transaction; not an admin; options and backup chains a later version
-//! implements; a location without a complete manifest (a lone `BACKUP-CHECKPOINT` is an
+//! implements; a missing, wrong or superfluous `encryption_passphrase` ([`crate::crypto`]); a
+//! location without a complete manifest (a lone `BACKUP-CHECKPOINT` is an
 //! incomplete backup); a corrupted manifest or data file (each error names the file; no row of
 //! a damaged backup is ever published); targets not in the backup; an object that already
 //! exists; a dependency left behind without its `skip_missing_*` option; a full-cluster restore
 //! into a cluster that holds user data.
 
+use crate::crypto::FileCipher;
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::data::DataFile;
 use crate::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use crate::jobs::JobTotals;
-use crate::plan::{check_session, open_location, qualified, resolve_targets, SessionContext};
+use crate::plan::{check_session, qualified, resolve_targets, SessionContext};
 use crate::statement::{RestoreStmt, Targets};
 use crate::storage::ExternalStorage;
 use model::catalog::{self, Catalog, DatabaseDescriptor, DefaultExpr, Descriptor, DescriptorState, TableDescriptor, TableKind, DEFAULT_DATABASE, POSTGRES_DATABASE};
@@ -46,10 +48,14 @@ pub fn shown_path(location_redacted: &str, path: &str) -> String {
     }
 }
 
-/// Reads and checks the manifest at a location, telling an incomplete backup from no backup.
-pub async fn read_manifest(env: &Env, location_redacted: &str, storage: &dyn ExternalStorage) -> Result<Manifest, BackupError> {
+/// Reads and checks the manifest at a location (decrypted by `cipher`), telling an incomplete
+/// backup from no backup.
+pub async fn read_manifest(env: &Env, location_redacted: &str, storage: &dyn ExternalStorage, cipher: &FileCipher) -> Result<Manifest, BackupError> {
     match read_retrying(env, storage, MANIFEST_NAME).await {
-        Ok(bytes) => Ok(Manifest::decode(&shown_path(location_redacted, MANIFEST_NAME), &bytes)?),
+        Ok(bytes) => {
+            let path = shown_path(location_redacted, MANIFEST_NAME);
+            Ok(Manifest::decode(&path, &cipher.open(&path, bytes)?)?)
+        }
         Err(e) if e.is_not_found() => {
             let reason = if storage.exists(CHECKPOINT_NAME).await? {
                 format!("the backup is incomplete: {CHECKPOINT_NAME} is present but no {MANIFEST_NAME} manifest (the backup job did not finish)")
@@ -72,33 +78,175 @@ pub struct RestoreOutcome {
 }
 
 /// Runs a RESTORE statement to completion.
+///
+/// The backups named by `FROM` form a chain ([`crate::chain`]: a full backup and its
+/// incrementals, listed or found in the location's date-named subdirectories), validated before
+/// anything else. Without `AS OF SYSTEM TIME` the restore is of the chain's last end time; with
+/// one, of that time, which needs a backup ending exactly then or one with revision history
+/// covering it. The state at that time is the newest version of each key at or below it across
+/// the chain's layers up to it, and the descriptors are those of that time.
 pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result<RestoreOutcome, BackupError> {
     let current = check_session(env, ctx, "RESTORE").await?;
-    if stmt.options.encryption_passphrase.is_some() {
-        return Err(BackupError::NotSupportedYet("RESTORE ... WITH encryption_passphrase"));
-    }
-    if stmt.from.len() != 1 {
-        return Err(BackupError::NotSupportedYet("RESTORE from a chain of backups"));
-    }
-    let (url, storage) = open_location(env, &stmt.from[0])?;
-    let manifest = read_manifest(env, &url.redacted(), &*storage).await?;
-    if let Some(a) = &stmt.as_of {
-        let ts = Timestamp::parse_as_of(&a.0, env.kv.now())?;
-        if ts != manifest.end_time {
-            return Err(BackupError::Job(format!(
-                "invalid RESTORE timestamp: restoring to arbitrary time requires that BACKUP for requested time be created with 'revision_history' option. nearest backup time is {}",
-                manifest.end_time.to_datetime_string()
-            )));
-        }
-    }
+    let locations = crate::chain::expand(env, &stmt.from).await?;
+    let (layers, cipher) = crate::chain::read_chain(env, &locations, stmt.options.encryption_passphrase.as_ref()).await?;
+    crate::chain::validate(&layers)?;
+    let wanted_time = match &stmt.as_of {
+        Some(a) => Some(Timestamp::parse_as_of(&a.0, env.kv.now())?),
+        None => None,
+    };
+    let (cut, ts) = pick_time(&layers, wanted_time)?;
+    let layers = &layers[..cut];
+    let manifest = state_at(layers, ts);
     let backup = manifest.catalog();
     let plan = plan_restore(&backup, &current, &manifest, stmt, ctx)?;
     let new_ids = allocate_ids(env, plan.count()).await?;
     let rewrite = plan.rewrite(new_ids);
     let restore_ts = env.kv.now();
-    let totals = ingest(env, &url.redacted(), &*storage, &manifest, &rewrite, restore_ts).await?;
+    let totals = if layers.len() == 1 && ts == layers[0].manifest.end_time && layers[0].manifest.mvcc_filter == model::MvccFilter::Latest {
+        let only = &layers[0];
+        ingest(env, &only.shown, &*only.storage, &cipher, &only.manifest, &rewrite, restore_ts).await?
+    } else {
+        ingest_at(env, layers, &cipher, &rewrite, ts, restore_ts).await?
+    };
     let published_at = publish(env, &plan, &rewrite, &manifest, stmt).await?;
     Ok(RestoreOutcome { totals, published_at })
+}
+
+/// Which prefix of the chain a restore to `wanted` needs, and the time it restores to. CockroachDB's
+/// rules and texts: the backup whose window `(start, end]` holds the time; its end time, or any
+/// time its revision history covers.
+pub fn pick_time(layers: &[crate::chain::Layer], wanted: Option<Timestamp>) -> Result<(usize, Timestamp), BackupError> {
+    let last = layers.last().ok_or_else(|| BackupError::Internal("an empty chain".into()))?;
+    let Some(t) = wanted else { return Ok((layers.len(), last.manifest.end_time)) };
+    let Some(i) = layers.iter().position(|l| l.manifest.start_time < t && t <= l.manifest.end_time) else {
+        let from = layers[0].manifest.revision_start_time;
+        return Err(BackupError::BadRestoreTime(format!(
+            "supplied backups do not cover requested time {} (they cover {} to {})",
+            t.to_datetime_string(),
+            if from.is_zero() { "their start".to_string() } else { from.to_datetime_string() },
+            last.manifest.end_time.to_datetime_string()
+        )));
+    };
+    let m = &layers[i].manifest;
+    if t != m.end_time {
+        if m.mvcc_filter != model::MvccFilter::AllRevisions {
+            let nearest = if i == 0 {
+                format!("nearest backup time is {}", m.end_time.to_datetime_string())
+            } else {
+                format!("nearest BACKUP times are {} or {}", layers[i - 1].manifest.end_time.to_datetime_string(), m.end_time.to_datetime_string())
+            };
+            return Err(BackupError::BadRestoreTime(format!("restoring to arbitrary time requires that BACKUP for requested time be created with 'revision_history' option. {nearest}")));
+        }
+        if !m.revision_start_time.is_zero() && t <= m.revision_start_time {
+            return Err(BackupError::BadRestoreTime(format!("BACKUP for requested time only has revision history from {}", m.revision_start_time.to_datetime_string())));
+        }
+    }
+    Ok((i + 1, t))
+}
+
+/// The backup as of `ts` (the last layer's time window holds it): the last layer's manifest
+/// with the descriptors of that time — its own when `ts` is its end time, else the previous
+/// layer's replayed forward through its descriptor changes up to `ts`. Dropped descriptors are
+/// left out: a table dropped by `ts` is not restored, one created by then is.
+pub fn state_at(layers: &[crate::chain::Layer], ts: Timestamp) -> Manifest {
+    let top = &layers[layers.len() - 1].manifest;
+    let mut m = top.clone();
+    if ts != top.end_time {
+        let mut by_id: BTreeMap<u32, Descriptor> = BTreeMap::new();
+        if layers.len() > 1 {
+            for d in &layers[layers.len() - 2].manifest.descriptors {
+                by_id.insert(d.id(), d.clone());
+            }
+        }
+        for c in top.descriptor_changes.iter().filter(|c| c.time <= ts) {
+            match &c.desc {
+                Some(d) => by_id.insert(c.id, d.clone()),
+                None => by_id.remove(&c.id),
+            };
+        }
+        m.descriptors = by_id
+            .into_values()
+            .filter(|d| match d {
+                Descriptor::Table(t) => t.is_public(),
+                Descriptor::Database(_) => true,
+            })
+            .collect();
+        // A cluster backup holds every database whole: those of that time (a database dropped
+        // after it is still restorable by name; one created after it is not there).
+        if m.is_full_cluster {
+            m.complete_dbs = m.descriptors.iter().filter_map(|d| d.as_database().map(|db| db.id)).collect();
+        }
+        m.end_time = ts;
+    }
+    m
+}
+
+/// The chain's data as of `ts`: for every key of the restored tables, the newest version at or
+/// below `ts` across all layers (a tombstone: the key is absent), ingested at `restore_ts`.
+/// Every file read is checked against its manifest.
+async fn ingest_at(env: &Env, layers: &[crate::chain::Layer], cipher: &FileCipher, rewrite: &Rewrite, ts: Timestamp, restore_ts: Timestamp) -> Result<JobTotals, BackupError> {
+    let wanted: Vec<model::Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
+    #[cfg(feature = "planted-bugs")]
+    let skip_last = env.planted(crate::planted::PlantedBug::RestoreIgnoresAFile);
+    #[cfg(not(feature = "planted-bugs"))]
+    let skip_last = false;
+    let mut newest: BTreeMap<Key, (Timestamp, Option<Vec<u8>>)> = BTreeMap::new();
+    for (l, layer) in layers.iter().enumerate() {
+        let last = layer.manifest.files.len().saturating_sub(1);
+        for (i, file) in layer.manifest.files.iter().enumerate() {
+            if !wanted.iter().any(|s| s.overlaps(&file.span)) || (skip_last && l + 1 == layers.len() && i == last) {
+                continue;
+            }
+            let data = read_data_file(env, &layer.shown, &*layer.storage, cipher, file).await?;
+            for e in data.entries {
+                if e.ts > ts {
+                    continue;
+                }
+                match newest.get(&e.key) {
+                    Some((seen, _)) if *seen >= e.ts => {}
+                    _ => {
+                        newest.insert(e.key, (e.ts, e.value));
+                    }
+                }
+            }
+        }
+    }
+    let mut totals = JobTotals::default();
+    let mut batch = Vec::new();
+    for (key, (_, value)) in newest {
+        let Some(value) = value else { continue };
+        let Some(key) = rewrite_key(&key, &rewrite.ids) else { continue };
+        count_entry(&mut totals, &key, &value);
+        batch.push(Entry { key, ts: restore_ts, value: Some(value) });
+        if batch.len() >= 1_000 {
+            env.kv.ingest(std::mem::take(&mut batch)).await?;
+        }
+    }
+    if !batch.is_empty() {
+        env.kv.ingest(batch).await?;
+    }
+    Ok(totals)
+}
+
+/// Reads one listed data file, decrypts it and checks it against the manifest's record.
+async fn read_data_file(env: &Env, location: &str, storage: &dyn ExternalStorage, cipher: &FileCipher, file: &crate::format::manifest::FileInfo) -> Result<DataFile, BackupError> {
+    let path = shown_path(location, &file.path);
+    let bytes = read_retrying(env, storage, &file.path).await.map_err(|e| match e {
+        e if e.is_not_found() => BackupError::NotABackup { url: location.to_string(), reason: format!("data file {} listed in the manifest is missing", file.path) },
+        e => e.into(),
+    })?;
+    let bytes = cipher.open(&path, bytes)?;
+    Ok(DataFile::decode_listed(&path, file, &bytes)?)
+}
+
+fn count_entry(totals: &mut JobTotals, key: &Key, value: &[u8]) {
+    let (_, index) = model::encoding::index_of(key).unwrap_or((0, 0));
+    if index == model::encoding::PRIMARY_INDEX_ID {
+        totals.rows += 1;
+    } else {
+        totals.index_entries += 1;
+    }
+    totals.bytes += (key.0.len() + value.len()) as u64;
 }
 
 /// What a restore will create, in backup ids.
@@ -304,7 +452,7 @@ fn rewrite_key(key: &Key, ids: &BTreeMap<u32, u32>) -> Option<Key> {
 
 /// Reads every data file the restored tables need, checking each against the manifest, and
 /// ingests its entries with rewritten keys at `ts`.
-async fn ingest(env: &Env, location: &str, storage: &dyn ExternalStorage, manifest: &Manifest, rewrite: &Rewrite, ts: Timestamp) -> Result<JobTotals, BackupError> {
+async fn ingest(env: &Env, location: &str, storage: &dyn ExternalStorage, cipher: &FileCipher, manifest: &Manifest, rewrite: &Rewrite, ts: Timestamp) -> Result<JobTotals, BackupError> {
     let wanted: Vec<model::Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
     let mut totals = JobTotals::default();
     #[cfg(feature = "planted-bugs")]
@@ -316,23 +464,12 @@ async fn ingest(env: &Env, location: &str, storage: &dyn ExternalStorage, manife
         if !wanted.iter().any(|s| s.overlaps(&file.span)) || (skip_last && i == last) {
             continue;
         }
-        let path = shown_path(location, &file.path);
-        let bytes = read_retrying(env, storage, &file.path).await.map_err(|e| match e {
-            e if e.is_not_found() => BackupError::NotABackup { url: location.to_string(), reason: format!("data file {} listed in the manifest is missing", file.path) },
-            e => e.into(),
-        })?;
-        let data = DataFile::decode_listed(&path, file, &bytes)?;
+        let data = read_data_file(env, location, storage, cipher, file).await?;
         let mut batch = Vec::new();
         for e in data.entries {
             let Some(value) = e.value else { continue };
             if let Some(key) = rewrite_key(&e.key, &rewrite.ids) {
-                let (_, index) = model::encoding::index_of(&key).unwrap_or((0, 0));
-                if index == model::encoding::PRIMARY_INDEX_ID {
-                    totals.rows += 1;
-                } else {
-                    totals.index_entries += 1;
-                }
-                totals.bytes += (key.0.len() + value.len()) as u64;
+                count_entry(&mut totals, &key, &value);
                 batch.push(Entry { key, ts, value: Some(value) });
             }
         }

@@ -9,8 +9,7 @@ use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::manifest::Manifest;
 use crate::jobs::{self, JobSummary};
-use crate::plan::{check_session, open_location, SessionContext};
-use crate::restore::read_manifest;
+use crate::plan::{check_session, SessionContext};
 use crate::statement::ShowBackupStmt;
 use model::catalog::Descriptor;
 use model::{Datum, Timestamp};
@@ -68,16 +67,18 @@ fn ts_datum(t: Timestamp) -> Datum {
 
 /// The rows SHOW BACKUP prints for a manifest.
 pub fn backup_rows(m: &Manifest, with_privileges: bool) -> QueryResult {
-    let mut cols = vec!["database_name", "parent_schema_name", "object_name", "object_type", "start_time", "end_time", "size_bytes", "rows", "is_full_cluster"];
+    let mut cols = vec!["database_name", "parent_schema_name", "object_name", "object_type", "start_time", "end_time", "size_bytes", "rows", "is_full_cluster", "backup_type", "revision_history"];
     if with_privileges {
         cols.push("privileges");
     }
     let mut out = QueryResult::new(&cols);
     let catalog = m.catalog();
     let start = if m.is_full() { Datum::Null } else { ts_datum(m.start_time) };
+    let kind = Datum::String(if m.is_full() { "full" } else { "incremental" }.into());
+    let history = Datum::Bool(m.mvcc_filter == model::MvccFilter::AllRevisions);
     for d in &m.descriptors {
         let mut row = match d {
-            Descriptor::Database(db) => vec![Datum::Null, Datum::Null, Datum::String(db.name.clone()), Datum::String("database".into()), start.clone(), ts_datum(m.end_time), Datum::Null, Datum::Null, Datum::Bool(m.is_full_cluster)],
+            Descriptor::Database(db) => vec![Datum::Null, Datum::Null, Datum::String(db.name.clone()), Datum::String("database".into()), start.clone(), ts_datum(m.end_time), Datum::Null, Datum::Null, Datum::Bool(m.is_full_cluster), kind.clone(), history.clone()],
             Descriptor::Table(t) => {
                 let span = t.span();
                 let (mut size, mut rows) = (0u64, 0u64);
@@ -96,6 +97,8 @@ pub fn backup_rows(m: &Manifest, with_privileges: bool) -> QueryResult {
                     Datum::Int(size as i64),
                     Datum::Int(rows as i64),
                     Datum::Bool(m.is_full_cluster),
+                    kind.clone(),
+                    history.clone(),
                 ]
             }
         };
@@ -112,15 +115,25 @@ pub fn backup_rows(m: &Manifest, with_privileges: bool) -> QueryResult {
     out
 }
 
-/// SHOW BACKUP 'location'.
+/// SHOW BACKUP 'location': the backup there, followed by its automatic incrementals (each
+/// layer's rows say whether it is the full backup or an incremental, its window, and whether it
+/// holds revision history). A chain with a missing or misplaced member is refused.
 pub async fn show_backup(env: &Env, ctx: &SessionContext, stmt: &ShowBackupStmt) -> Result<QueryResult, BackupError> {
     check_session(env, ctx, "SHOW BACKUP").await?;
-    if stmt.encryption_passphrase.is_some() {
-        return Err(BackupError::NotSupportedYet("SHOW BACKUP ... WITH encryption_passphrase"));
+    let locations = crate::chain::expand(env, std::slice::from_ref(&stmt.location)).await?;
+    let (layers, _) = crate::chain::read_chain(env, &locations, stmt.encryption_passphrase.as_ref()).await?;
+    if layers.len() > 1 {
+        crate::chain::validate(&layers)?;
     }
-    let (url, storage) = open_location(env, &stmt.location)?;
-    let m = read_manifest(env, &url.redacted(), &*storage).await?;
-    Ok(backup_rows(&m, stmt.with_privileges))
+    let mut out: Option<QueryResult> = None;
+    for layer in &layers {
+        let rows = backup_rows(&layer.manifest, stmt.with_privileges);
+        match &mut out {
+            None => out = Some(rows),
+            Some(o) => o.rows.extend(rows.rows),
+        }
+    }
+    out.ok_or_else(|| BackupError::Internal("an empty chain".into()))
 }
 
 /// The rows SHOW JOBS prints.

@@ -6,6 +6,7 @@ mod common;
 use backup::storage::MemStorageProvider;
 use common::*;
 use model::{Datum, Timestamp};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,17 +88,30 @@ fn seed_example_row_counts_are_the_data_written() {
 }
 
 #[test]
-fn the_seeds_incremental_example_is_refused_until_incrementals_exist() {
+fn the_seeds_incremental_example_makes_an_incremental_in_a_date_named_subdirectory() {
     // "If you backup to a destination already containing a full backup, an incremental backup
-    // will be produced": the incremental issue builds that; until then the same statement is
-    // refused with CockroachDB's words and the first backup is left intact.
-    let c = bank_cluster(Arc::new(MemStorageProvider::new()));
+    // will be produced in a subdirectory with a date-based name": the second statement leaves
+    // the full backup as it was and adds `<YYYYMMDD>/<HHMMSS.ss>/BACKUP`, which holds only what
+    // changed; RESTORE from the location restores the chain's latest state.
+    let mut c = bank_cluster(Arc::new(MemStorageProvider::new()));
     let sql = "BACKUP TO 'gs://acme-co-backup/test-cluster' AS OF SYSTEM TIME '-10s';";
     c.ok(sql);
     let before = c.store("gs://acme-co-backup/test-cluster").snapshot();
-    c.advance(Duration::from_secs(5));
-    assert_eq!(c.err(sql), "gs://acme-co-backup/test-cluster already contains a BACKUP file");
-    assert_eq!(c.store("gs://acme-co-backup/test-cluster").snapshot(), before);
+    c.sql("UPDATE bank.customers SET name = 'changed' WHERE id = 1");
+    c.advance(Duration::from_secs(15));
+    c.ok(sql);
+    let after = c.store("gs://acme-co-backup/test-cluster").snapshot();
+    for (path, size) in &before {
+        assert_eq!(after.get(path), Some(size), "{path} changed");
+    }
+    let subdir = after.keys().find(|p| p.ends_with("/BACKUP") && p.len() == "20200913/122645.00/BACKUP".len()).unwrap_or_else(|| panic!("no dated subdirectory: {after:?}")).clone();
+    let inc = c.manifest(&format!("gs://acme-co-backup/test-cluster/{}", subdir.trim_end_matches("/BACKUP")));
+    let full = c.manifest("gs://acme-co-backup/test-cluster");
+    assert_eq!(inc.start_time, full.end_time);
+    assert_eq!(inc.entry_counts.rows, 1, "only the changed row: {}", inc.dump());
+    let r = c.ok("SHOW BACKUP 'gs://acme-co-backup/test-cluster'");
+    let kinds: BTreeSet<String> = r.rows.iter().map(|row| format!("{:?}", row[9])).collect();
+    assert_eq!(kinds.len(), 2, "{}", r.render());
 }
 
 #[test]
@@ -153,19 +167,20 @@ fn show_backup_lists_the_database_and_its_relations() {
     let r = c.ok("SHOW BACKUP 'nodelocal://1/show'");
     assert_eq!(
         r.columns,
-        vec!["database_name", "parent_schema_name", "object_name", "object_type", "start_time", "end_time", "size_bytes", "rows", "is_full_cluster"]
+        vec!["database_name", "parent_schema_name", "object_name", "object_type", "start_time", "end_time", "size_bytes", "rows", "is_full_cluster", "backup_type", "revision_history"]
     );
     let f = Datum::Bool(false);
     let n = Datum::Null;
+    let full = s("full");
     assert_eq!(
         r.rows,
         vec![
-            vec![n.clone(), n.clone(), s("bank"), s("database"), n.clone(), end.clone(), n.clone(), n.clone(), f.clone()],
-            vec![s("bank"), s("public"), s("customers"), s("table"), n.clone(), end.clone(), i(size("customers")), i(4), f.clone()],
-            vec![s("bank"), s("public"), s("accounts"), s("table"), n.clone(), end.clone(), i(size("accounts")), i(5), f.clone()],
-            vec![s("bank"), s("public"), s("transfer_ids"), s("sequence"), n.clone(), end.clone(), i(size("transfer_ids")), i(1), f.clone()],
-            vec![s("bank"), s("public"), s("transfers"), s("table"), n.clone(), end.clone(), i(size("transfers")), i(3), f.clone()],
-            vec![s("bank"), s("public"), s("rich_accounts"), s("view"), n.clone(), end.clone(), i(0), i(0), f.clone()],
+            vec![n.clone(), n.clone(), s("bank"), s("database"), n.clone(), end.clone(), n.clone(), n.clone(), f.clone(), full.clone(), f.clone()],
+            vec![s("bank"), s("public"), s("customers"), s("table"), n.clone(), end.clone(), i(size("customers")), i(4), f.clone(), full.clone(), f.clone()],
+            vec![s("bank"), s("public"), s("accounts"), s("table"), n.clone(), end.clone(), i(size("accounts")), i(5), f.clone(), full.clone(), f.clone()],
+            vec![s("bank"), s("public"), s("transfer_ids"), s("sequence"), n.clone(), end.clone(), i(size("transfer_ids")), i(1), f.clone(), full.clone(), f.clone()],
+            vec![s("bank"), s("public"), s("transfers"), s("table"), n.clone(), end.clone(), i(size("transfers")), i(3), f.clone(), full.clone(), f.clone()],
+            vec![s("bank"), s("public"), s("rich_accounts"), s("view"), n.clone(), end.clone(), i(0), i(0), f.clone(), full.clone(), f.clone()],
         ],
         "{}",
         r.render()
@@ -209,7 +224,7 @@ fn show_jobs_lists_the_backup_with_its_secrets_redacted() {
     assert!(!shown.contains("supersecret") && shown.contains("customers"));
     // Errors naming that location do not leak it: a second backup there, a restore and a
     // SHOW BACKUP of an empty location.
-    let e = c.err(&format!("BACKUP DATABASE bank TO '{url}'"));
+    let e = c.err(&format!("BACKUP DATABASE bank TO '{url}' INCREMENTAL FROM '{url}'"));
     assert_eq!(e, "s3://acme-co/bank-weekly?AWS_ACCESS_KEY_ID=AKIA123&AWS_SECRET_ACCESS_KEY=redacted already contains a BACKUP file");
     let empty = "s3://acme-co/nothing?AWS_ACCESS_KEY_ID=AKIA123&AWS_SECRET_ACCESS_KEY=supersecret";
     let e = c.err(&format!("RESTORE DATABASE bank FROM '{empty}'"));

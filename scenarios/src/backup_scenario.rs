@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use sim::faults;
 use sim::storage::SimStorage;
 use sim::{SimKv, Trace, World};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,14 +54,14 @@ pub fn run_standard(opts: &RunOptions) -> RunReport {
 
 /// What is backed up: the seed picks one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Cluster,
     Database,
     Tables,
 }
 
 impl Kind {
-    fn targets(self) -> &'static str {
+    pub(crate) fn targets(self) -> &'static str {
         match self {
             Kind::Cluster => "",
             Kind::Database => "DATABASE bank ",
@@ -71,7 +72,7 @@ impl Kind {
 
 /// How the backup job ended, as its client saw it.
 #[derive(Clone, Debug, PartialEq)]
-enum JobEnd {
+pub(crate) enum JobEnd {
     Succeeded,
     Failed(String),
     /// CANCEL JOB took effect.
@@ -81,7 +82,7 @@ enum JobEnd {
 /// When the backup started, and on which gateway.
 type Started = Arc<Mutex<Option<(model::NodeId, madsim::time::Instant)>>>;
 
-fn destination(rng: &mut ChaCha8Rng, seed: u64) -> String {
+pub(crate) fn destination(rng: &mut ChaCha8Rng, seed: u64) -> String {
     match rng.gen_range(0..4) {
         0 => format!("nodelocal://1/backups/seed-{seed}"),
         1 => format!("s3://acme-co/backups/seed-{seed}?AWS_ACCESS_KEY_ID=AKIAEXAMPLE&AWS_SECRET_ACCESS_KEY=sim-secret-{seed}"),
@@ -90,9 +91,17 @@ fn destination(rng: &mut ChaCha8Rng, seed: u64) -> String {
     }
 }
 
-/// The job's row in SHOW JOBS: (id, status, error).
-fn backup_job(rows: &[Vec<Datum>]) -> Option<(i64, String, String)> {
-    rows.iter().rev().find(|r| matches!(r.get(1), Some(Datum::String(t)) if t == "BACKUP")).map(|r| {
+/// True for a statement error that is a verdict, not a reason to retry: the planner refused the
+/// backup (a GC threshold, a chain that does not line up) and will refuse it again.
+fn is_refusal(e: &str) -> bool {
+    ["GC threshold", "invalid previous backups", "listed out of order", "does not contain table", "no longer among the targets", "new full backup is needed", "belongs to cluster", "already contains", "is not after the end time"]
+        .iter()
+        .any(|p| e.contains(p))
+}
+
+/// The newest BACKUP job's row in SHOW JOBS that is not among `known`: (id, status, error).
+fn backup_job(rows: &[Vec<Datum>], known: &BTreeSet<i64>) -> Option<(i64, String, String)> {
+    rows.iter().rev().find(|r| matches!(r.get(1), Some(Datum::String(t)) if t == "BACKUP") && !matches!(r.first(), Some(Datum::Int(i)) if known.contains(i))).map(|r| {
         let id = match r.first() {
             Some(Datum::Int(i)) => *i,
             _ => 0,
@@ -109,12 +118,24 @@ fn backup_job(rows: &[Vec<Datum>]) -> Option<(i64, String, String)> {
 /// the gateway: if the statement's connection fails or the job is paused, it watches SHOW JOBS
 /// through any reachable node until the job succeeds, fails or is canceled. A paused job is
 /// resumed once `calm` is set (the liveness phase: the operator lets jobs finish).
-async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u32, sql: &str, calm: &AtomicBool) -> JobEnd {
+pub(crate) async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u32, sql: &str, calm: &AtomicBool) -> JobEnd {
+    // The jobs that exist before this statement: following must never mistake one of them
+    // (an earlier backup of a chain) for this statement's job.
+    let mut known: BTreeSet<i64> = BTreeSet::new();
+    for n in (0..nodes * 3).map(|i| (gateway + i - 1) % nodes + 1) {
+        if let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(5)).await {
+            known = rows.iter().filter_map(|r| match r.first() {
+                Some(Datum::Int(i)) => Some(*i),
+                _ => None,
+            }).collect();
+            break;
+        }
+    }
     // A gateway that dies never answers (there is no connection to reset): stop waiting after
     // a while and follow the job through SHOW JOBS instead.
     match kv.bulk(gateway, sql, "root", "defaultdb", Duration::from_secs(20)).await {
         Ok(_) => return JobEnd::Succeeded,
-        Err(e) if e.contains("GC threshold") => return JobEnd::Failed(e),
+        Err(e) if is_refusal(&e) => return JobEnd::Failed(e),
         Err(_) => {}
     }
     let mut n = gateway;
@@ -123,7 +144,7 @@ async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u32, sql: &st
         madsim::time::sleep(Duration::from_secs(1)).await;
         n = n % nodes + 1;
         let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(30)).await else { continue };
-        if backup_job(&rows).is_none() {
+        if backup_job(&rows, &known).is_none() {
             // The gateway died before it recorded the job: nothing ran, so run the statement
             // again elsewhere, as a client whose connection broke would.
             without_job += 1;
@@ -131,13 +152,13 @@ async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u32, sql: &st
                 without_job = 0;
                 match kv.bulk(n, sql, "root", "defaultdb", Duration::from_secs(20)).await {
                     Ok(_) => return JobEnd::Succeeded,
-                    Err(e) if e.contains("GC threshold") => return JobEnd::Failed(e),
+                    Err(e) if is_refusal(&e) => return JobEnd::Failed(e),
                     Err(_) => {}
                 }
             }
             continue;
         }
-        match backup_job(&rows) {
+        match backup_job(&rows, &known) {
             Some((_, status, _)) if status == "succeeded" => return JobEnd::Succeeded,
             Some((_, status, _)) if status == "canceled" => return JobEnd::Canceled,
             Some((_, status, error)) if status == "failed" => return JobEnd::Failed(format!("{status}: {error}")),
@@ -523,13 +544,13 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
 }
 
 /// Restores of this run's backup into fresh clusters that share its storage.
-struct RestoreProbe<'a> {
-    opts: &'a RunOptions,
-    trace: &'a Trace,
-    storage: &'a SimStorage,
-    kind: Kind,
-    restore_sql: &'a str,
-    tables: &'a [String],
+pub(crate) struct RestoreProbe<'a> {
+    pub(crate) opts: &'a RunOptions,
+    pub(crate) trace: &'a Trace,
+    pub(crate) storage: &'a SimStorage,
+    pub(crate) kind: Kind,
+    pub(crate) restore_sql: &'a str,
+    pub(crate) tables: &'a [String],
 }
 
 /// What a RESTORE (and optional SHOW BACKUP) in a fresh cluster did: the statements' results,
@@ -539,7 +560,7 @@ type Attempt = (Result<(), String>, Option<Result<(), String>>, Vec<Observation>
 impl RestoreProbe<'_> {
     /// Runs the RESTORE in a fresh cluster on `network` (and `show`, a SHOW BACKUP, first), then
     /// reads every relation of the backup there.
-    async fn attempt(&self, network: u8, show: Option<&str>) -> Result<Attempt, String> {
+    pub(crate) async fn attempt(&self, network: u8, show: Option<&str>) -> Result<Attempt, String> {
         let mut world = World::start_with(self.opts.world_config(network), self.opts.seed ^ 0x7a46_e7 ^ network as u64, self.trace.clone(), self.storage.clone());
         let client = world.add_client("restorer");
         let (kind, restore_sql, tables, show) = (self.kind, self.restore_sql.to_string(), self.tables.to_vec(), show.map(str::to_string));
@@ -568,7 +589,7 @@ impl RestoreProbe<'_> {
     /// A RESTORE that must be refused — with an error naming one of `names` (any error when
     /// empty) — publishing nothing; with `show`, SHOW BACKUP must be refused the same way.
     /// Returns the RESTORE's error.
-    async fn refused(&self, network: u8, names: &[String], show: Option<&str>, why: &str) -> Result<String, Failure> {
+    pub(crate) async fn refused(&self, network: u8, names: &[String], show: Option<&str>, why: &str) -> Result<String, Failure> {
         let fail = |message: String| Failure { property: "damage-detected", message };
         let (restored, shown, observations) = self.attempt(network, show).await.map_err(fail)?;
         let names_one = |e: &str| names.is_empty() || names.iter().any(|n| names_file(e, n));
@@ -592,7 +613,7 @@ impl RestoreProbe<'_> {
 
 /// True when error text `e` names the backup file at `path` (relative to the destination): its
 /// last path segment appears as a whole word (`BACKUP` is not named by `BACKUP-CHECKPOINT`).
-fn names_file(e: &str, path: &str) -> bool {
+pub(crate) fn names_file(e: &str, path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     let part = |c: Option<char>| matches!(c, Some(c) if c.is_alphanumeric() || c == '-' || c == '_');
     e.match_indices(name).any(|(i, _)| !part(e[i + name.len()..].chars().next()) && !part(e[..i].chars().next_back()))
@@ -606,22 +627,7 @@ async fn verify_restore(probe: &RestoreProbe<'_>, url: &StorageUrl, gateway: mod
     let backup_time = manifest.end_time;
     let (restored, _, observations) = probe.attempt(1, None).await.map_err(|message| Failure { property: "restore-succeeds", message })?;
     restored.map_err(|e| Failure { property: "restore-succeeds", message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())) })?;
-    let oracle = oracle.lock().expect("oracle").clone();
-    let mut rows = 0;
-    for ob in &observations {
-        let want = check::expected(&oracle, &ob.table, backup_time);
-        match (&ob.result, want) {
-            (Ok((columns, got)), Some(want)) => {
-                if let Some(d) = crate::oracle::diff(&ob.table, backup_time, &want, columns, got) {
-                    return Err(Failure { property: "restore-matches-oracle", message: format!("after restoring the backup taken at {backup_time}: {d}") });
-                }
-                rows += got.len();
-            }
-            (Err(model::sql::SqlError::UndefinedRelation(_)), None) => {}
-            (Ok(_), None) => return Err(Failure { property: "restore-matches-oracle", message: format!("{} was restored but did not exist at the backup's time {backup_time}", ob.table) }),
-            (Err(e), _) => return Err(Failure { property: "restore-matches-oracle", message: format!("reading restored {}: {e}", ob.table) }),
-        }
-    }
+    let (rows, _) = compare_with_oracle(&observations, &oracle.lock().expect("oracle"), backup_time, "the backup taken at")?;
 
     // Bit rot after the fact: one flipped bit in one file of the backup.
     if !manifest.files.is_empty() || rng.gen_ratio(1, 4) {
@@ -638,6 +644,27 @@ async fn verify_restore(probe: &RestoreProbe<'_>, url: &StorageUrl, gateway: mod
         let show = (victim == MANIFEST_NAME).then(|| probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets()), "SHOW BACKUP", 1));
         probe.refused(2, std::slice::from_ref(&victim), show.as_deref(), "flipped bit").await.map_err(|f| Failure { property: "corruption-detected", ..f })?;
         sim::trace_event!(probe.trace, "runner", "bit-rot-detected", "{victim}");
+    }
+    Ok((rows, observations.len()))
+}
+
+/// Compares every observed relation of a restored cluster with the oracle at `ts`; returns
+/// (rows, relations) matched. `what` says what was restored (for the message).
+pub(crate) fn compare_with_oracle(observations: &[Observation], oracle: &Oracle, ts: model::Timestamp, what: &str) -> Result<(usize, usize), Failure> {
+    let mut rows = 0;
+    for ob in observations {
+        let want = check::expected(oracle, &ob.table, ts);
+        match (&ob.result, want) {
+            (Ok((columns, got)), Some(want)) => {
+                if let Some(d) = crate::oracle::diff(&ob.table, ts, &want, columns, got) {
+                    return Err(Failure { property: "restore-matches-oracle", message: format!("after restoring {what} {ts}: {d}") });
+                }
+                rows += got.len();
+            }
+            (Err(model::sql::SqlError::UndefinedRelation(_)), None) => {}
+            (Ok(_), None) => return Err(Failure { property: "restore-matches-oracle", message: format!("{} was restored but did not exist at {ts} ({what})", ob.table) }),
+            (Err(e), _) => return Err(Failure { property: "restore-matches-oracle", message: format!("reading restored {}: {e}", ob.table) }),
+        }
     }
     Ok((rows, observations.len()))
 }

@@ -5,6 +5,8 @@
 //! every check compares what the database answered with what the workload itself recorded.
 
 pub mod backup_scenario;
+pub mod chain_scenario;
+pub mod bench_local;
 pub mod check;
 #[cfg(feature = "planted-bugs")]
 pub mod mutants;
@@ -12,6 +14,7 @@ pub mod oracle;
 pub mod probes;
 pub mod run;
 pub mod sabotage;
+pub mod shell;
 pub mod shrink;
 pub mod summary;
 pub mod workload;

@@ -1,9 +1,11 @@
 //! `backup-sim mutants`: how strong is the test bed? Each planted bug (`backup::planted`, built
-//! only with the `planted-bugs` feature) is switched on in turn and the backup scenario is swept
-//! until a seed fails; the report gives, per bug, the seeds it took and the property that caught
-//! it. A bug the budget does not catch is reported as escaped.
+//! only with the `planted-bugs` feature) is switched on in turn and the backup and chain
+//! scenarios are swept, seed by seed, until one fails; the report gives, per bug, the seeds it
+//! took and the scenario and property that caught it. A bug the budget does not catch is
+//! reported as escaped.
 
 use crate::backup_scenario::BACKUP;
+use crate::chain_scenario::CHAIN;
 use crate::run::{sweep_with, FaultMix, RunOptions};
 use backup::planted::PlantedBug;
 
@@ -12,23 +14,26 @@ use backup::planted::PlantedBug;
 pub struct MutantResult {
     /// The bug.
     pub bug: PlantedBug,
-    /// The first failing seed and the property that failed, or `None` if it escaped.
-    pub caught: Option<(u64, &'static str)>,
+    /// The first failing seed and the property that failed (`scenario/property`), or `None`
+    /// if it escaped.
+    pub caught: Option<(u64, String)>,
     /// Seeds run before it was caught (or the whole budget).
     pub seeds_run: u64,
 }
 
-/// Sweeps the backup scenario with `bug` planted, `jobs` seeds at a time, until a seed fails or
-/// `budget` seeds have run.
+/// Sweeps the backup and chain scenarios with `bug` planted, `jobs` seeds at a time, until a
+/// seed of either fails or `budget` seeds of each have run.
 pub fn hunt(bug: PlantedBug, budget: u64, jobs: usize) -> MutantResult {
     let mut first = 0;
     let step = (jobs.max(1) * 2) as u64;
     while first < budget {
         let end = (first + step).min(budget);
-        let reports = sweep_with(BACKUP, first..end, jobs, |seed| RunOptions { faults: FaultMix::Swarm, planted: Some(bug), ..RunOptions::new(seed) }, |_| {});
-        if let Some(r) = reports.iter().find(|r| r.failure.is_some()) {
-            let property = r.failure.as_ref().map(|f| f.property).unwrap_or("?");
-            return MutantResult { bug, caught: Some((r.seed, property)), seeds_run: r.seed + 1 };
+        for scenario in [BACKUP, CHAIN] {
+            let reports = sweep_with(scenario, first..end, jobs, |seed| RunOptions { faults: FaultMix::Swarm, planted: Some(bug), ..RunOptions::new(seed) }, |_| {});
+            if let Some(r) = reports.iter().find(|r| r.failure.is_some()) {
+                let property = r.failure.as_ref().map(|f| f.property).unwrap_or("?");
+                return MutantResult { bug, caught: Some((r.seed, format!("{scenario}/{property}"))), seeds_run: r.seed + 1 };
+            }
         }
         first = end;
     }

@@ -87,6 +87,14 @@ impl Oracle {
         state
     }
 
+    /// The events of `table` committed in the window `(start, end]`, in commit order; `None`
+    /// for a table the oracle never saw.
+    pub fn events_between(&self, table: &str, start: Timestamp, end: Timestamp) -> Option<Vec<&Event>> {
+        let mut events: Vec<&(Timestamp, u64, Event)> = self.tables.get(table)?.iter().filter(|(t, _, _)| start < *t && *t <= end).collect();
+        events.sort_by_key(|(t, seq, _)| (*t, *seq));
+        Some(events.into_iter().map(|(_, _, e)| e).collect())
+    }
+
     /// Every commit timestamp recorded for `table`, sorted.
     pub fn timestamps(&self, table: &str) -> Vec<Timestamp> {
         let mut v: Vec<Timestamp> = self.tables.get(table).map(|e| e.iter().map(|(t, _, _)| *t).collect()).unwrap_or_default();

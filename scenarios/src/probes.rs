@@ -43,6 +43,10 @@ pub const PROBES: &[Probe] = &[
     Probe { name: "bit rot at rest during the job", hit: |l| event(l, "bit-rot") },
     Probe { name: "storage damage to a finished backup refused by RESTORE", hit: |l| event(l, "damage-detected") },
     Probe { name: "a flipped bit in a backup file refused by RESTORE", hit: |l| event(l, "bit-rot-detected") },
+    Probe { name: "an incremental introduced a table, exported from time zero", hit: |l| event(l, "chain-layer") && !l.ends_with("introduced=0") },
+    Probe { name: "an automatic incremental in a date-named subdirectory", hit: |l| event(l, "chain-layer") && l.contains("\"2020") },
+    Probe { name: "a point-in-time restore matched the oracle", hit: |l| event(l, "point-in-time-restored") },
+    Probe { name: "a chain with a missing, reordered or corrupted member refused", hit: |l| event(l, "damaged-chain-refused") },
 ];
 
 /// How often each probe fired in `trace`.

@@ -153,6 +153,7 @@ pub fn run_named(scenario: &str, opts: &RunOptions) -> Option<RunReport> {
         CLUSTER => Some(run_cluster(opts)),
         crate::backup_scenario::BACKUP => Some(crate::backup_scenario::run_backup(opts)),
         crate::backup_scenario::STANDARD => Some(crate::backup_scenario::run_standard(opts)),
+        crate::chain_scenario::CHAIN => Some(crate::chain_scenario::run_chain(opts)),
         _ => None,
     }
 }
@@ -188,11 +189,11 @@ pub fn sweep_with(scenario: &str, seeds: impl IntoIterator<Item = u64>, jobs: us
 }
 
 /// The scenarios a default sweep runs (`--scenario all`).
-pub const SCENARIOS: [&str; 2] = [CLUSTER, crate::backup_scenario::BACKUP];
+pub const SCENARIOS: [&str; 3] = [CLUSTER, crate::backup_scenario::BACKUP, crate::chain_scenario::CHAIN];
 
 /// Every scenario by name: the default set and the standard benchmark scenario (10,000 rows,
 /// slower per seed; run it by name or through `bench`).
-pub const ALL_SCENARIOS: [&str; 3] = [CLUSTER, crate::backup_scenario::BACKUP, crate::backup_scenario::STANDARD];
+pub const ALL_SCENARIOS: [&str; 4] = [CLUSTER, crate::backup_scenario::BACKUP, crate::chain_scenario::CHAIN, crate::backup_scenario::STANDARD];
 
 /// Runs `body` for one seed in a fresh madsim runtime seeded with it, turning a panic inside
 /// the simulation into a failure report that still carries the trace up to that point.
@@ -319,6 +320,9 @@ pub fn schedule_of(scenario: &str, opts: &RunOptions) -> faults::Schedule {
     }
     if scenario == crate::backup_scenario::BACKUP || scenario == crate::backup_scenario::STANDARD {
         return crate::backup_scenario::seed_schedule(opts);
+    }
+    if scenario == crate::chain_scenario::CHAIN {
+        return crate::chain_scenario::seed_schedule(opts);
     }
     let cfg = opts.world_config(0);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ CLUSTER_RNG_SALT);

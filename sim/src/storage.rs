@@ -433,6 +433,12 @@ impl backup::env::Runtime for MadsimRuntime {
         madsim::task::spawn(fut);
     }
 
+    /// From madsim's generator, seeded by the simulation seed: an encrypted backup's salt and
+    /// IVs are the same on every replay of a seed.
+    fn fill_random(&self, buf: &mut [u8]) {
+        use madsim::rand::RngCore;
+        madsim::rand::thread_rng().fill_bytes(buf);
+    }
 }
 
 /// `backup`'s job events, written into the trace as the node that had them.

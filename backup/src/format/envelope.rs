@@ -69,7 +69,7 @@ pub enum FileKind {
     Manifest = 2,
     /// The `BACKUP-CHECKPOINT` progress file ([`super::Checkpoint`]).
     Checkpoint = 3,
-    /// `ENCRYPTION-INFO`: reserved for the encryption issue (salt and key check).
+    /// `ENCRYPTION-INFO`: a chain's salt and key check ([`crate::crypto::EncryptionInfo`]).
     EncryptionInfo = 4,
 }
 

@@ -28,7 +28,8 @@ use std::fmt::Write as _;
 pub const MANIFEST_NAME: &str = "BACKUP";
 /// The progress file of a running backup; present without a manifest: an incomplete backup.
 pub const CHECKPOINT_NAME: &str = "BACKUP-CHECKPOINT";
-/// The encryption salt, in the full backup's directory only (reserved for the encryption issue).
+/// The encryption salt and key check, in the full backup's directory only
+/// ([`crate::crypto::EncryptionInfo`]).
 pub const ENCRYPTION_INFO_NAME: &str = "ENCRYPTION-INFO";
 
 /// A descriptor as of one time, for revision-history backups: replaying the changes up to `T`

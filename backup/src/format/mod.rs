@@ -9,8 +9,8 @@
 //! - [`checkpoint`]: [`Checkpoint`], the progress of a running backup job.
 //!
 //! What this module must never do: perform I/O (callers read and write bytes through
-//! `ExternalStorage`), encrypt (encryption wraps these bytes from outside), hold or print a
-//! secret, panic on any input, or hand back a value from a file that failed any check: a
+//! `ExternalStorage`), encrypt (encryption, [`crate::crypto`], wraps these bytes from
+//! outside), hold or print a secret, panic on any input, or hand back a value from a file that failed any check: a
 //! corrupted, truncated, foreign or too-new file is always a [`FormatError`], never a silent
 //! wrong restore.
 

@@ -9,6 +9,8 @@
 //! [`StorageError::is_retryable`].
 
 pub mod url;
+#[cfg(feature = "real-storage")]
+pub mod real;
 
 pub use self::url::{confine, Auth, ExternalIoSettings, NodelocalTarget, Scheme, StorageUrl, UrlError};
 

@@ -470,7 +470,7 @@ pub(crate) fn check_components(path: &str) -> Result<(), String> {
 
 /// Standard base64 (RFC 4648, `+/`, padding optional) as CockroachDB expects for gs
 /// `CREDENTIALS`. Returns `None` on any invalid character or length.
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     let body = text.trim_end_matches('=');
     if text.len() - body.len() > 2 || body.len() % 4 == 1 {
         return None;

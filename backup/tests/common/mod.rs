@@ -41,6 +41,10 @@ pub struct TestRuntime {
     queue: Mutex<VecDeque<BoxFuture<'static, ()>>>,
     /// Every duration slept, in order.
     pub slept: Mutex<Vec<Duration>>,
+    /// The state of `fill_random`'s deterministic generator (SplitMix64).
+    random: Mutex<u64>,
+    /// How many bytes `fill_random` produced.
+    pub random_bytes: Mutex<usize>,
 }
 
 impl Runtime for TestRuntime {
@@ -52,6 +56,20 @@ impl Runtime for TestRuntime {
 
     fn spawn(&self, fut: BoxFuture<'static, ()>) {
         self.queue.lock().unwrap().push_back(fut);
+    }
+
+    /// SplitMix64 from a fixed seed: the same bytes on every run of a test.
+    fn fill_random(&self, buf: &mut [u8]) {
+        let mut state = self.random.lock().unwrap();
+        for chunk in buf.chunks_mut(8) {
+            *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = *state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+        *self.random_bytes.lock().unwrap() += buf.len();
     }
 }
 
@@ -201,7 +219,7 @@ impl Cluster {
         let local = Arc::new(LocalKv::new(clock.clone()));
         block_on(catalog::bootstrap(&*local)).unwrap();
         let kv = Arc::new(HookedKv { inner: local.clone(), hook: Mutex::new(None), exports: Mutex::new(Vec::new()) });
-        let runtime = Arc::new(TestRuntime { clock: clock.clone(), queue: Mutex::new(VecDeque::new()), slept: Mutex::new(Vec::new()) });
+        let runtime = Arc::new(TestRuntime { clock: clock.clone(), queue: Mutex::new(VecDeque::new()), slept: Mutex::new(Vec::new()), random: Mutex::new(0), random_bytes: Mutex::new(0) });
         let log = Arc::new(TestLog::default());
         let env = Env {
             kv: kv.clone(),
@@ -452,3 +470,8 @@ pub fn in_txn() -> SessionContext {
 pub fn as_user(user: &str) -> SessionContext {
     SessionContext { user: user.into(), ..SessionContext::root() }
 }
+
+#[cfg(feature = "real-storage")]
+pub mod proxy;
+#[cfg(feature = "real-storage")]
+pub mod real;

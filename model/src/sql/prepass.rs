@@ -85,7 +85,17 @@ pub fn split_statements(sql: &str) -> Result<Vec<String>, SqlError> {
 }
 
 fn render(tokens: &[TokenWithSpan]) -> String {
-    tokens.iter().map(|t| t.token.to_string()).collect::<String>().trim().to_string()
+    tokens
+        .iter()
+        .map(|t| match &t.token {
+            // sqlparser prints a string token's value between quotes without escaping it again:
+            // double embedded quotes so that the text means what was typed ('it''s').
+            Token::SingleQuotedString(v) | Token::EscapedStringLiteral(v) => format!("'{}'", v.replace('\'', "''")),
+            other => other.to_string(),
+        })
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 /// If `sql` is a statement the `backup` crate handles (BACKUP, RESTORE, SHOW BACKUP, SHOW JOBS,
@@ -383,6 +393,7 @@ mod tests {
     #[test]
     fn scripts_split_on_top_level_semicolons_only() {
         assert_eq!(split_statements("SELECT ';'; ; SELECT 2 -- c;\n").unwrap(), vec!["SELECT ';'", "SELECT 2 -- c;"]);
+        assert_eq!(split_statements("SELECT 'it''s'; SELECT E'a\\'b'").unwrap(), vec!["SELECT 'it''s'", "SELECT 'a''b'"]);
         assert_eq!(bulk_statement_kind("BACKUP TO 'x'").as_deref(), Some("BACKUP"));
         assert_eq!(bulk_statement_kind("show jobs").as_deref(), Some("SHOW JOBS"));
         assert_eq!(bulk_statement_kind("SELECT 1"), None);

@@ -1,0 +1,253 @@
+//! `nodelocal://` on the local file system: objects are files under the external-io directory
+//! (CockroachDB's `--external-io-dir`, default `extern`), at the URL's path.
+//!
+//! Two confinement checks keep every file inside that directory: [`confine`] refuses `..`
+//! lexically when the store is opened, and before every operation the deepest existing
+//! ancestor of the file is canonicalized (following symlinks) and must still lie under the
+//! canonical external-io directory, so a symlink planted inside cannot lead out. A write goes to
+//! a temporary file in the same directory, is fsynced, renamed over the target and the
+//! directory fsynced, so a reader sees the old object or the new one, never half of one, and a
+//! crash leaves at worst a temporary file that listings ignore.
+//!
+//! What it must never do: touch a file outside the external-io directory, or block an async
+//! executor's thread on disk I/O when running inside tokio (the work goes to
+//! `spawn_blocking`).
+//!
+//! [`confine`]: crate::storage::url::confine
+
+use crate::storage::url::{confine, StorageUrl, UrlError};
+use crate::storage::{check_path, check_prefix, ExternalStorage, StorageError};
+use async_trait::async_trait;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Marks temporary files of unfinished writes; listings skip names containing it.
+const TEMP_MARK: &str = ".backup-sim-tmp.";
+
+/// Distinguishes the temporary files of concurrent writes in one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// One `nodelocal` location: a directory under the external-io directory.
+#[derive(Clone, Debug)]
+pub struct NodelocalStorage {
+    /// The canonical external-io directory: nothing outside it is ever touched.
+    base: PathBuf,
+    /// The location's directory (the URL's path under `base`, lexically confined).
+    root: PathBuf,
+}
+
+impl NodelocalStorage {
+    /// Opens the location `url` names under `external_io_dir`, creating the external-io
+    /// directory if it does not exist yet (as a CockroachDB node does at start). The location's
+    /// own directory is created by the first write.
+    pub fn open(external_io_dir: &Path, url: &StorageUrl) -> Result<NodelocalStorage, StorageError> {
+        let shown = external_io_dir.display().to_string();
+        fs::create_dir_all(external_io_dir).map_err(|e| io_error(&shown, "cannot create the external-io directory", e))?;
+        let base = fs::canonicalize(external_io_dir).map_err(|e| io_error(&shown, "cannot resolve the external-io directory", e))?;
+        let root = confine(&base, url.path())?;
+        let store = NodelocalStorage { base, root };
+        store.check_inside(&store.root, url.path())?;
+        Ok(store)
+    }
+
+    /// The directory this location's objects live in.
+    pub fn dir(&self) -> &Path {
+        &self.root
+    }
+
+    /// Refuses `target` unless its deepest existing ancestor (itself if it exists), with every
+    /// symlink resolved, lies under the external-io directory. `shown` names it in the error.
+    fn check_inside(&self, target: &Path, shown: &str) -> Result<(), StorageError> {
+        let mut probe = target.to_path_buf();
+        loop {
+            match fs::canonicalize(&probe) {
+                Ok(real) if real.starts_with(&self.base) => return Ok(()),
+                Ok(_) => return Err(UrlError::OutsideExternalIoDir { path: shown.to_string() }.into()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    // A dangling symlink must not be written through either.
+                    if fs::symlink_metadata(&probe).is_ok() {
+                        return Err(UrlError::OutsideExternalIoDir { path: shown.to_string() }.into());
+                    }
+                    if !probe.pop() || !probe.starts_with(&self.base) {
+                        return Err(UrlError::OutsideExternalIoDir { path: shown.to_string() }.into());
+                    }
+                }
+                Err(e) => return Err(io_error(shown, "cannot resolve", e)),
+            }
+        }
+    }
+
+    /// The file of object `path`, after the path and confinement checks.
+    fn file(&self, path: &str) -> Result<PathBuf, StorageError> {
+        check_path(path)?;
+        let full = self.root.join(path);
+        let parent = full.parent().unwrap_or(&self.root).to_path_buf();
+        self.check_inside(&parent, path)?;
+        Ok(full)
+    }
+
+    fn write_sync(&self, path: &str, data: &[u8]) -> Result<(), StorageError> {
+        let full = self.file(path)?;
+        let dir = full.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| io_error(path, "cannot create directory", e))?;
+        // The directories now exist: check again that creating them went nowhere else.
+        self.check_inside(&dir, path)?;
+        let name = full.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = dir.join(format!(".{name}{TEMP_MARK}{}.{}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
+        let written = (|| {
+            let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            f.write_all(data)?;
+            f.sync_all()?;
+            drop(f);
+            // rename replaces a symlink at `full` itself, never the file it points to.
+            fs::rename(&tmp, &full)?;
+            fs::File::open(&dir)?.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_error(path, "write failed", e));
+        }
+        Ok(())
+    }
+
+    fn read_sync(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+        let full = self.file(path)?;
+        // The file itself may be a symlink: resolve it too.
+        match fs::canonicalize(&full) {
+            Ok(real) if !real.starts_with(&self.base) => return Err(UrlError::OutsideExternalIoDir { path: path.to_string() }.into()),
+            Ok(_) => {}
+            Err(e) => return Err(io_error(path, "cannot read", e)),
+        }
+        fs::read(&full).map_err(|e| io_error(path, "cannot read", e))
+    }
+
+    fn exists_sync(&self, path: &str) -> Result<bool, StorageError> {
+        match self.read_meta(path) {
+            Ok(m) => Ok(m.is_file()),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn read_meta(&self, path: &str) -> Result<fs::Metadata, StorageError> {
+        let full = self.file(path)?;
+        match fs::canonicalize(&full) {
+            Ok(real) if !real.starts_with(&self.base) => Err(UrlError::OutsideExternalIoDir { path: path.to_string() }.into()),
+            Ok(real) => fs::metadata(real).map_err(|e| io_error(path, "cannot stat", e)),
+            Err(e) => Err(io_error(path, "cannot stat", e)),
+        }
+    }
+
+    fn delete_sync(&self, path: &str) -> Result<(), StorageError> {
+        let full = self.file(path)?;
+        // remove_file removes a symlink itself, never its target.
+        match fs::remove_file(&full) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error(path, "cannot delete", e)),
+        }
+    }
+
+    fn list_sync(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        check_prefix(prefix)?;
+        // Walk only the directory the prefix's complete components name.
+        let dir_part = match prefix.rfind('/') {
+            Some(i) => &prefix[..i],
+            None => "",
+        };
+        let start = if dir_part.is_empty() { self.root.clone() } else { self.root.join(dir_part) };
+        self.check_inside(&start, prefix)?;
+        let mut out = Vec::new();
+        let mut stack = vec![(start, dir_part.to_string())];
+        while let Some((dir, rel)) = stack.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => continue,
+                Err(e) => return Err(io_error(&rel, "cannot list", e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| io_error(&rel, "cannot list", e))?;
+                let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+                if name.contains(TEMP_MARK) {
+                    continue;
+                }
+                let child_rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+                let ty = entry.file_type().map_err(|e| io_error(&child_rel, "cannot list", e))?;
+                if ty.is_dir() {
+                    // Only descend where the prefix can still match.
+                    if format!("{child_rel}/").starts_with(prefix) || prefix.starts_with(&format!("{child_rel}/")) {
+                        stack.push((entry.path(), child_rel));
+                    }
+                } else if ty.is_file() {
+                    if child_rel.starts_with(prefix) {
+                        out.push(child_rel);
+                    }
+                } else if ty.is_symlink() {
+                    // A symlinked file is listed only if it resolves inside; symlinked
+                    // directories are not followed (no loops, no escapes).
+                    let inside = fs::canonicalize(entry.path()).is_ok_and(|r| r.starts_with(&self.base) && r.is_file());
+                    if inside && child_rel.starts_with(prefix) {
+                        out.push(child_rel);
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Runs blocking file-system work off the async executor when inside tokio, inline otherwise
+/// (a plain `block_on` in tests).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StorageError> + Send + 'static) -> Result<T, StorageError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => h
+            .spawn_blocking(f)
+            .await
+            .unwrap_or_else(|e| Err(StorageError::Transient { path: String::new(), reason: format!("file-system task failed: {e}") })),
+        Err(_) => f(),
+    }
+}
+
+/// Maps an I/O error: absent → not found; interruptions and timeouts → transient; the rest
+/// (permissions, a full disk, a file where a directory should be) → permanent.
+fn io_error(path: &str, what: &str, e: io::Error) -> StorageError {
+    let path = path.to_string();
+    match e.kind() {
+        io::ErrorKind::NotFound => StorageError::NotFound { path },
+        io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+            StorageError::Transient { path, reason: format!("{what}: {e}") }
+        }
+        _ => StorageError::Permanent { path, reason: format!("{what}: {e}") },
+    }
+}
+
+#[async_trait]
+impl ExternalStorage for NodelocalStorage {
+    async fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        let (s, p) = (self.clone(), path.to_string());
+        blocking(move || s.write_sync(&p, &data)).await
+    }
+
+    async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+        let (s, p) = (self.clone(), path.to_string());
+        blocking(move || s.read_sync(&p)).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let (s, p) = (self.clone(), prefix.to_string());
+        blocking(move || s.list_sync(&p)).await
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), StorageError> {
+        let (s, p) = (self.clone(), path.to_string());
+        blocking(move || s.delete_sync(&p)).await
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool, StorageError> {
+        let (s, p) = (self.clone(), path.to_string());
+        blocking(move || s.exists_sync(&p)).await
+    }
+}

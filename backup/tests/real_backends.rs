@@ -1,0 +1,526 @@
+//! BACKUP, SHOW BACKUP and RESTORE against real storage (`real-storage` feature), through the
+//! in-process harness on tokio.
+//!
+//! - `nodelocal` runs on a temporary directory and always runs: a round trip, atomic writes,
+//!   and the refusals (symlink escapes, a disabled directory, another node's directory).
+//! - `s3`, `azure` and `http` run against the local servers `scripts/test-servers.sh` starts
+//!   (moto, Azurite, wsgidav), found through `BACKUP_SIM_S3_URL`, `BACKUP_SIM_AZURE_URL` (+
+//!   `BACKUP_SIM_AZURE_ENDPOINT`) and `BACKUP_SIM_HTTP_URL`. For each: a round trip; the server
+//!   stopping mid-backup (the job fails cleanly with no manifest published, or, if the server
+//!   comes back within the retry budget, finishes); and 503s, retried. Faults come from a small
+//!   proxy in front of the real server (`common/proxy.rs`). Without the variables these tests
+//!   print a `skipped:` line and pass, unless `BACKUP_SIM_REQUIRE_SERVERS=1`.
+//! - `gs` has no emulator that accepts object_store's uploads: its URL-to-client mapping is
+//!   covered by unit tests in `backup/src/storage/real/tests.rs` only.
+//!
+//!   scripts/test-servers.sh run cargo test -p backup --features real-storage --test real_backends
+
+mod common;
+
+use backup::env::JobSettings;
+use backup::storage::real::{RealStorageOptions, RequestRetry};
+use backup::storage::url::ExternalIoSettings;
+use backup::storage::{StorageError, StorageProvider};
+use common::proxy::Proxy;
+use common::real::{quick_jobs, tokio_runtime, RealCluster};
+use common::{result_row, BANK_TABLES};
+use model::Datum;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A name no earlier run used (the servers keep their objects while they run).
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// A fresh temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let d = std::env::temp_dir().join(unique(&format!("backup-sim-{name}")));
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The relations of `bank` that hold rows.
+const BANK: [&str; 3] = ["customers", "accounts", "transfers"];
+
+fn expected_rows() -> i64 {
+    BANK_TABLES.iter().map(|(_, n)| n).sum()
+}
+
+/// Every restored relation equals the source's.
+fn same_tables(src: &RealCluster, src_db: &str, dst: &RealCluster, dst_db: &str, tables: &[&str]) {
+    for t in tables {
+        let want = src.read(src_db, t, src.now());
+        let got = dst.read(dst_db, t, dst.now());
+        assert_eq!(got.columns, want.columns, "{dst_db}.{t}");
+        assert_eq!(got.rows, want.rows, "{dst_db}.{t}");
+        assert!(!got.rows.is_empty(), "{dst_db}.{t} is empty");
+    }
+}
+
+/// SHOW BACKUP's row for `table`: (rows, size_bytes).
+fn show_row(r: &backup::show::QueryResult, table: &str) -> (i64, i64) {
+    let obj = r.columns.iter().position(|c| c == "object_name").unwrap();
+    let rows = r.columns.iter().position(|c| c == "rows").unwrap();
+    let size = r.columns.iter().position(|c| c == "size_bytes").unwrap();
+    let row = r.rows.iter().find(|row| row[obj] == Datum::String(table.into())).unwrap_or_else(|| panic!("{table} not in\n{}", r.render()));
+    let int = |d: &Datum| match d {
+        Datum::Int(i) => *i,
+        other => panic!("not an int: {other:?}"),
+    };
+    (int(&row[rows]), int(&row[size]))
+}
+
+/// BACKUP DATABASE bank to `loc`, SHOW BACKUP, list, RESTORE (the database, and tables
+/// `into_db`) into a second cluster, compare rows. `secrets` must appear in no output.
+fn round_trip(src: &RealCluster, dst: &mut RealCluster, loc: &str, secrets: &[&str]) {
+    let (_, rows, _, bytes) = result_row(&src.ok(&format!("BACKUP DATABASE bank TO '{loc}'")));
+    assert_eq!(rows, expected_rows());
+    assert!(bytes > 0);
+    let show = src.ok(&format!("SHOW BACKUP '{loc}'"));
+    assert_eq!(show_row(&show, "customers").0, 4, "{}", show.render());
+    assert_eq!(show_row(&show, "accounts").0, 5, "{}", show.render());
+    let files = src.list(loc).unwrap_or_else(|e| panic!("list: {e}"));
+    assert!(files.contains(&"BACKUP".to_string()), "{files:?}");
+    assert!(!files.contains(&"BACKUP-CHECKPOINT".to_string()), "the checkpoint is removed: {files:?}");
+    assert!(files.iter().any(|f| f.starts_with("data/") && f.ends_with(".sst")), "{files:?}");
+    // Listing with a plain string prefix.
+    let data = src.rt.block_on(src.open(loc).list("data/")).unwrap();
+    assert_eq!(data, files.iter().filter(|f| f.starts_with("data/")).cloned().collect::<Vec<_>>());
+
+    result_row(&dst.ok(&format!("RESTORE DATABASE bank FROM '{loc}'")));
+    same_tables(src, "bank", dst, "bank", &BANK);
+    dst.sql("CREATE DATABASE copy");
+    result_row(&dst.ok(&format!("RESTORE bank.customers, bank.accounts FROM '{loc}' WITH into_db = 'copy'")));
+    same_tables(src, "bank", dst, "copy", &["customers", "accounts"]);
+
+    // No secret in what a user or a log sees.
+    let mut seen = src.ok("SHOW JOBS").render() + &dst.ok("SHOW JOBS").render() + &show.render();
+    for c in [src, &*dst] {
+        for (w, d) in c.log.events.lock().unwrap().iter() {
+            seen.push_str(&format!("{w} {d}\n"));
+        }
+    }
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        assert!(!seen.contains(s), "a secret leaked into SHOW JOBS / SHOW BACKUP / the job log");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// nodelocal: always runs.
+
+#[test]
+fn nodelocal_backup_show_list_restore() {
+    let rt = tokio_runtime();
+    let dir = TempDir::new("nodelocal");
+    let src = RealCluster::at_dir(&rt, &dir.0).with_bank();
+    let mut dst = RealCluster::at_dir(&rt, &dir.0);
+    round_trip(&src, &mut dst, "nodelocal://1/bank/full", &[]);
+    // The files are where the URL says, under the external-io directory.
+    assert!(dir.0.join("bank/full/BACKUP").is_file());
+    // nodelocal://self is this node's directory too.
+    let (_, rows, _, _) = result_row(&src.ok("BACKUP bank.customers TO 'nodelocal://self/customers'"));
+    assert_eq!(rows, 4);
+    assert!(dir.0.join("customers/BACKUP").is_file());
+    // No temporary file is left behind by the atomic writes.
+    let leftovers: Vec<_> = walk(&dir.0).into_iter().filter(|p| p.contains(".backup-sim-tmp.")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn nodelocal_refuses_symlink_escapes_disabled_dirs_and_other_nodes() {
+    let rt = tokio_runtime();
+    let dir = TempDir::new("nodelocal-refusals");
+    let ext = dir.0.join("extern");
+    let outside = dir.0.join("outside");
+    std::fs::create_dir_all(&ext).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    // A directory symlink that leads out of the external-io directory.
+    std::os::unix::fs::symlink(&outside, ext.join("escape")).unwrap();
+    let c = RealCluster::at_dir(&rt, &ext).with_bank();
+    let e = c.err("BACKUP DATABASE bank TO 'nodelocal://1/escape/b'");
+    assert!(e.contains("outside of external-io-dir"), "{e}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing written outside");
+    // A file symlink (a planted BACKUP) that leads out is not read either.
+    std::fs::write(outside.join("secret"), b"not yours").unwrap();
+    std::fs::create_dir_all(ext.join("planted")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret"), ext.join("planted/BACKUP")).unwrap();
+    let e = c.err("SHOW BACKUP 'nodelocal://1/planted'");
+    assert!(e.contains("outside of external-io-dir"), "{e}");
+    // `..` never climbs out: the URL standard resolves dot segments at the root.
+    c.ok("BACKUP DATABASE bank TO 'nodelocal://1/a/%2E%2E/%2E%2E/up'");
+    assert!(ext.join("up/BACKUP").is_file());
+    assert!(!dir.0.join("up").exists());
+    // Another node's directory is not reachable from this one-node process.
+    let e = c.err("BACKUP DATABASE bank TO 'nodelocal://2/b'");
+    assert!(e.contains("node 1") && e.contains("nodelocal://self"), "{e}");
+    // A disabled external-io directory refuses every nodelocal URL.
+    let io = ExternalIoSettings { external_io_dir: None, ..ExternalIoSettings::default() };
+    let off = RealCluster::new(&rt, io, RealStorageOptions::default(), JobSettings::default()).with_bank();
+    for url in ["nodelocal://1/b", "nodelocal://self/b"] {
+        let e = off.err(&format!("BACKUP DATABASE bank TO '{url}'"));
+        assert!(e.contains("local file access is disabled"), "{e}");
+    }
+}
+
+#[test]
+fn nodelocal_writes_are_atomic_and_listings_skip_unfinished_ones() {
+    let rt = tokio_runtime();
+    let dir = TempDir::new("nodelocal-atomic");
+    let c = RealCluster::at_dir(&rt, &dir.0);
+    let s = c.open("nodelocal://1/loc");
+    rt.block_on(async {
+        s.write("a/b/file", b"one".to_vec()).await.unwrap();
+        s.write("a/b/file", b"two".to_vec()).await.unwrap();
+        assert_eq!(s.read("a/b/file").await.unwrap(), b"two");
+        assert!(s.exists("a/b/file").await.unwrap());
+        assert!(!s.exists("a/b/none").await.unwrap());
+        assert!(s.read("a/b/none").await.unwrap_err().is_not_found());
+        // What a crash mid-write leaves: a temporary file, never listed.
+        std::fs::write(dir.0.join("loc/a/b/.file.backup-sim-tmp.1.1"), b"half").unwrap();
+        s.write("a2", b"x".to_vec()).await.unwrap();
+        assert_eq!(s.list("").await.unwrap(), vec!["a/b/file", "a2"]);
+        assert_eq!(s.list("a").await.unwrap(), vec!["a/b/file", "a2"], "a plain string prefix");
+        assert_eq!(s.list("a/").await.unwrap(), vec!["a/b/file"]);
+        assert_eq!(s.list("zzz/").await.unwrap(), Vec::<String>::new());
+        s.delete("a/b/file").await.unwrap();
+        s.delete("a/b/file").await.unwrap();
+        assert_eq!(s.list("").await.unwrap(), vec!["a2"]);
+        for bad in ["", "../x", "a/../../x", "a//b", "./a"] {
+            assert!(matches!(s.write(bad, vec![]).await, Err(StorageError::Permanent { .. })), "{bad:?}");
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers started by scripts/test-servers.sh.
+
+/// The server variable's value, or `None` after printing why the test is skipped (a failure
+/// when BACKUP_SIM_REQUIRE_SERVERS=1).
+fn server(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            if std::env::var("BACKUP_SIM_REQUIRE_SERVERS").as_deref() == Ok("1") {
+                panic!("{var} is not set but BACKUP_SIM_REQUIRE_SERVERS=1: start the servers with scripts/test-servers.sh");
+            }
+            println!("skipped: {var} is not set; start servers with scripts/test-servers.sh (scripts/test-servers.sh run cargo test -p backup --features real-storage --test real_backends)");
+            None
+        }
+    }
+}
+
+/// A real server: its base URL, the options it needs, and its `host:port` (for the proxy).
+#[derive(Clone)]
+struct Target {
+    url: url::Url,
+    options: RealStorageOptions,
+    upstream: String,
+    secrets: Vec<String>,
+}
+
+fn host_port(u: &url::Url) -> String {
+    format!("{}:{}", u.host_str().unwrap_or_default(), u.port_or_known_default().unwrap_or(80))
+}
+
+impl Target {
+    fn s3() -> Option<Target> {
+        let url = url::Url::parse(&server("BACKUP_SIM_S3_URL")?).expect("BACKUP_SIM_S3_URL");
+        let endpoint = url.query_pairs().find(|(k, _)| k == "AWS_ENDPOINT").map(|(_, v)| v.into_owned()).expect("AWS_ENDPOINT in BACKUP_SIM_S3_URL");
+        let secret = url.query_pairs().find(|(k, _)| k == "AWS_SECRET_ACCESS_KEY").map(|(_, v)| v.into_owned()).unwrap_or_default();
+        Some(Target { upstream: host_port(&url::Url::parse(&endpoint).unwrap()), url, options: RealStorageOptions::default(), secrets: vec![secret] })
+    }
+
+    fn azure() -> Option<Target> {
+        let url = url::Url::parse(&server("BACKUP_SIM_AZURE_URL")?).expect("BACKUP_SIM_AZURE_URL");
+        let endpoint = server("BACKUP_SIM_AZURE_ENDPOINT")?;
+        let key = url.query_pairs().find(|(k, _)| k == "AZURE_ACCOUNT_KEY").map(|(_, v)| v.into_owned()).unwrap_or_default();
+        let options = RealStorageOptions { azure_endpoint: Some(endpoint.clone()), ..RealStorageOptions::default() };
+        Some(Target { upstream: host_port(&url::Url::parse(&endpoint).unwrap()), url, options, secrets: vec![key] })
+    }
+
+    fn http() -> Option<Target> {
+        let url = url::Url::parse(&server("BACKUP_SIM_HTTP_URL")?).expect("BACKUP_SIM_HTTP_URL");
+        Some(Target { upstream: host_port(&url), url, options: RealStorageOptions::default(), secrets: vec![] })
+    }
+
+    /// The same server reached through a proxy at `addr`.
+    fn via(&self, addr: &str) -> Target {
+        let mut t = self.clone();
+        let proxied = format!("http://{addr}");
+        match self.url.scheme() {
+            "s3" => {
+                let pairs: Vec<(String, String)> = self
+                    .url
+                    .query_pairs()
+                    .map(|(k, v)| if k == "AWS_ENDPOINT" { (k.into_owned(), proxied.clone()) } else { (k.into_owned(), v.into_owned()) })
+                    .collect();
+                t.url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            "azure" => t.options.azure_endpoint = Some(proxied),
+            _ => {
+                let (h, p) = addr.split_once(':').unwrap();
+                t.url.set_host(Some(h)).unwrap();
+                t.url.set_port(Some(p.parse().unwrap())).unwrap();
+            }
+        }
+        t
+    }
+
+    /// A fresh location under the base URL.
+    fn location(&self, name: &str) -> String {
+        let mut u = self.url.clone();
+        let path = format!("{}/{}", u.path().trim_end_matches('/'), unique(name));
+        u.set_path(&path);
+        u.to_string()
+    }
+
+    fn cluster(&self, rt: &Arc<tokio::runtime::Runtime>, jobs: JobSettings) -> RealCluster {
+        RealCluster::new(rt, ExternalIoSettings::default(), self.options.clone(), jobs)
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        self.secrets.iter().map(String::as_str).collect()
+    }
+}
+
+/// Quick request retries for fault tests, so a stopped server is noticed in about a second.
+fn quick_requests(max_retries: usize) -> RequestRetry {
+    RequestRetry {
+        max_retries,
+        retry_timeout: Duration::from_secs(2),
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(10),
+    }
+}
+
+fn server_round_trip(t: Option<Target>) {
+    let Some(t) = t else { return };
+    let rt = tokio_runtime();
+    let src = t.cluster(&rt, JobSettings::default()).with_bank();
+    let mut dst = t.cluster(&rt, JobSettings::default());
+    let started = Instant::now();
+    round_trip(&src, &mut dst, &t.location("bank"), &t.secrets());
+    println!("{} round trip took {:?}", t.url.scheme(), started.elapsed());
+}
+
+/// The server stops after a few uploads and stays down: the job fails within its retry budget,
+/// no manifest is published, and SHOW BACKUP / RESTORE refuse the location once it is back.
+fn server_stops_mid_backup(t: Option<Target>) {
+    let Some(t) = t else { return };
+    let rt = tokio_runtime();
+    let proxy = Proxy::start(rt.handle(), &t.upstream);
+    let mut via = t.via(&proxy.addr());
+    via.options.retry = quick_requests(1);
+    let src = via.cluster(&rt, quick_jobs(Duration::from_secs(3))).with_bank();
+    let loc = via.location("stopped");
+    proxy.state.stop_after_puts.store(3, Ordering::SeqCst);
+    let started = Instant::now();
+    let e = src.err(&format!("BACKUP DATABASE bank TO '{loc}'"));
+    assert!(e.contains("failed") || e.contains("giving up"), "{e}");
+    assert!(proxy.state.stopped.load(Ordering::SeqCst), "the proxy stopped mid-backup");
+    assert_eq!(proxy.state.puts.load(Ordering::SeqCst), 3, "three uploads reached the server");
+    assert!(started.elapsed() < Duration::from_secs(90), "failed cleanly within the budget, took {:?}", started.elapsed());
+    for s in t.secrets() {
+        assert!(s.is_empty() || !e.contains(s), "a secret leaked into the error");
+    }
+    let jobs = src.ok("SHOW JOBS").render();
+    assert!(jobs.contains("failed"), "{jobs}");
+    // The server is back: nothing was published.
+    proxy.state.stop_after_puts.store(0, Ordering::SeqCst);
+    proxy.restart();
+    let files = src.list(&loc).unwrap();
+    assert!(!files.contains(&"BACKUP".to_string()), "no manifest: {files:?}");
+    let e = src.err(&format!("SHOW BACKUP '{loc}'"));
+    assert!(e.contains("incomplete") || e.contains("does not exist") || e.contains("not a backup") || e.contains("BACKUP"), "{e}");
+    let dst = via.cluster(&rt, quick_jobs(Duration::from_secs(3)));
+    let e = dst.err(&format!("RESTORE DATABASE bank FROM '{loc}'"));
+    assert!(!e.is_empty());
+    assert!(block_on_catalog_has_no_bank(&dst), "RESTORE published nothing");
+}
+
+fn block_on_catalog_has_no_bank(c: &RealCluster) -> bool {
+    let cat = futures::executor::block_on(model::Catalog::read(&*c.local, c.now())).unwrap();
+    cat.table_by_name("bank", "customers").is_none()
+}
+
+/// The server stops after a few uploads and comes back 1.5 s later, within the retry budget:
+/// the job carries on from where it was and the backup restores exactly.
+fn server_comes_back_within_budget(t: Option<Target>) {
+    let Some(t) = t else { return };
+    let rt = tokio_runtime();
+    let proxy = Proxy::start(rt.handle(), &t.upstream);
+    let mut via = t.via(&proxy.addr());
+    via.options.retry = quick_requests(1);
+    let src = via.cluster(&rt, quick_jobs(Duration::from_secs(60))).with_bank();
+    let dst = via.cluster(&rt, quick_jobs(Duration::from_secs(60)));
+    let loc = via.location("comeback");
+    proxy.state.stop_after_puts.store(3, Ordering::SeqCst);
+    let p2 = proxy.clone();
+    let restarter = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !p2.state.stopped.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        p2.state.stop_after_puts.store(0, Ordering::SeqCst);
+        p2.restart();
+    });
+    let (_, rows, _, _) = result_row(&src.ok(&format!("BACKUP DATABASE bank TO '{loc}'")));
+    restarter.join().unwrap();
+    assert_eq!(rows, expected_rows());
+    assert!(proxy.state.puts.load(Ordering::SeqCst) > 3);
+    result_row(&dst.ok(&format!("RESTORE DATABASE bank FROM '{loc}'")));
+    same_tables(&src, "bank", &dst, "bank", &BANK);
+}
+
+/// 503s, from both layers of retries. With object_store's own retries off, every third upload
+/// answers 503: the error maps to transient and the backup job's retry loop writes the file
+/// again, so BACKUP succeeds. With object_store's retries on (the default), every third request
+/// of any kind answers 503 and RESTORE succeeds on object_store's retries.
+fn server_503s_are_retried(t: Option<Target>) {
+    let Some(t) = t else { return };
+    let rt = tokio_runtime();
+    let proxy = Proxy::start(rt.handle(), &t.upstream);
+    let mut via = t.via(&proxy.addr());
+    via.options.retry = quick_requests(0);
+    let src = via.cluster(&rt, quick_jobs(Duration::from_secs(60))).with_bank();
+    let loc = via.location("503");
+    // One storage call straight into a 503: transient, and no secret in the message.
+    proxy.state.fail_every.store(1, Ordering::SeqCst);
+    let e = rt.block_on(src.open(&loc).write("probe", b"x".to_vec())).unwrap_err();
+    assert!(e.is_retryable(), "a 503 is transient: {e}");
+    assert!(e.to_string().contains("503"), "{e}");
+    for s in t.secrets() {
+        assert!(s.is_empty() || !e.to_string().contains(s), "a secret leaked into a storage error");
+    }
+    proxy.state.fail_only_puts.store(true, Ordering::SeqCst);
+    proxy.state.fail_every.store(3, Ordering::SeqCst);
+    let (_, rows, _, _) = result_row(&src.ok(&format!("BACKUP DATABASE bank TO '{loc}'")));
+    assert_eq!(rows, expected_rows());
+    let on_uploads = proxy.state.injected.load(Ordering::SeqCst) - 1;
+    assert!(on_uploads >= 2, "503s were injected on uploads: {on_uploads}");
+    proxy.state.fail_only_puts.store(false, Ordering::SeqCst);
+    let mut with_retries = via.clone();
+    with_retries.options.retry = RequestRetry { max_retries: 3, ..quick_requests(3) };
+    let dst = with_retries.cluster(&rt, quick_jobs(Duration::from_secs(60)));
+    result_row(&dst.ok(&format!("RESTORE DATABASE bank FROM '{loc}'")));
+    same_tables(&src, "bank", &dst, "bank", &BANK);
+    assert!(proxy.state.injected.load(Ordering::SeqCst) > on_uploads + 1, "503s were injected on reads");
+}
+
+#[test]
+fn s3_backup_show_list_restore() {
+    server_round_trip(Target::s3());
+}
+
+#[test]
+fn s3_server_stopped_mid_backup_fails_cleanly() {
+    server_stops_mid_backup(Target::s3());
+}
+
+#[test]
+fn s3_server_back_within_the_retry_budget() {
+    server_comes_back_within_budget(Target::s3());
+}
+
+#[test]
+fn s3_503s_are_retried() {
+    server_503s_are_retried(Target::s3());
+}
+
+#[test]
+fn azure_backup_show_list_restore() {
+    server_round_trip(Target::azure());
+}
+
+#[test]
+fn azure_server_stopped_mid_backup_fails_cleanly() {
+    server_stops_mid_backup(Target::azure());
+}
+
+#[test]
+fn azure_server_back_within_the_retry_budget() {
+    server_comes_back_within_budget(Target::azure());
+}
+
+#[test]
+fn azure_503s_are_retried() {
+    server_503s_are_retried(Target::azure());
+}
+
+#[test]
+fn azure_wrong_key_is_permanent_and_not_shown() {
+    let Some(t) = Target::azure() else { return };
+    let rt = tokio_runtime();
+    let c = t.cluster(&rt, JobSettings::default());
+    // Another valid base64 key of the same length.
+    let wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==";
+    let mut u = url::Url::parse(&t.location("wrong-key")).unwrap();
+    let pairs: Vec<(String, String)> =
+        u.query_pairs().map(|(k, v)| if k == "AZURE_ACCOUNT_KEY" { (k.into_owned(), wrong.to_string()) } else { (k.into_owned(), v.into_owned()) }).collect();
+    u.query_pairs_mut().clear().extend_pairs(pairs);
+    let url = backup::storage::url::StorageUrl::parse(u.as_str()).unwrap();
+    let s = c.storage.open(&url, 1).unwrap();
+    let e = rt.block_on(s.write("x", b"x".to_vec())).unwrap_err();
+    assert!(!e.is_retryable() && !e.is_not_found(), "{e}");
+    assert!(!e.to_string().contains(wrong) && !e.to_string().contains("AAAAAAAAAAAA"), "{e}");
+}
+
+#[test]
+fn http_backup_show_list_restore() {
+    server_round_trip(Target::http());
+}
+
+#[test]
+fn http_server_stopped_mid_backup_fails_cleanly() {
+    server_stops_mid_backup(Target::http());
+}
+
+#[test]
+fn http_server_back_within_the_retry_budget() {
+    server_comes_back_within_budget(Target::http());
+}
+
+#[test]
+fn http_503s_are_retried() {
+    server_503s_are_retried(Target::http());
+}
+
+#[test]
+fn http_is_refused_when_disabled() {
+    let Some(t) = Target::http() else { return };
+    let rt = tokio_runtime();
+    let io = ExternalIoSettings { disable_http: true, ..ExternalIoSettings::default() };
+    let c = RealCluster::new(&rt, io, t.options.clone(), JobSettings::default()).with_bank();
+    let e = c.err(&format!("BACKUP DATABASE bank TO '{}'", t.location("off")));
+    assert!(e.contains("external http access disabled"), "{e}");
+}

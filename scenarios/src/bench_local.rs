@@ -1,0 +1,184 @@
+//! `backup-sim bench-local`: how fast the real BACKUP and RESTORE move a large table to and from
+//! a local directory (`nodelocal`, fsynced atomic writes), against `cp` of the very same files
+//! and against restic (if installed; `scripts/bench-local.sh` installs it), in one run, with the
+//! process's peak memory.
+//!
+//! It builds the table through SQL on the shell's in-process cluster (the load is timed
+//! separately and is not part of any figure), so what it measures is this project's export,
+//! file encoding, storage writes, reads, checks and ingest. Everything stays under one
+//! directory, removed at the end unless `--keep`.
+
+use crate::shell::Shell;
+use backup::storage::real::RealStorageOptions;
+use backup::storage::url::ExternalIoSettings;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// The arguments of `bench-local`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchLocalArgs {
+    /// Size of the table's payload in MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub mib: u64,
+    /// Payload bytes per row.
+    #[arg(long, default_value_t = 1000)]
+    pub row_bytes: usize,
+    /// Working directory (default: a new directory under the system's temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Keep the working directory.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// One measured step.
+struct Step {
+    what: String,
+    bytes: u64,
+    secs: f64,
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    let mut n = 0;
+    for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            n += dir_bytes(&path);
+        } else if let Ok(m) = e.metadata() {
+            n += m.len();
+        }
+    }
+    n
+}
+
+/// Peak resident memory of this process (VmHWM), in KiB.
+fn peak_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn run(cmd: &mut Command) -> Result<f64, String> {
+    let t = Instant::now();
+    let out = cmd.output().map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
+    if !out.status.success() {
+        return Err(format!("{:?} failed: {}", cmd.get_program(), String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Pseudo-random printable payload (xorshift), so that neither restic's compression nor its
+/// deduplication gets an unfair edge.
+fn payload(state: &mut u64, len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut s = String::with_capacity(len);
+    for _ in 0..len {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        s.push(ALPHABET[(*state % ALPHABET.len() as u64) as usize] as char);
+    }
+    s
+}
+
+/// Runs the benchmark and prints its table.
+pub fn main(args: &BenchLocalArgs) -> ExitCode {
+    match bench(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(args: &BenchLocalArgs) -> Result<(), String> {
+    if args.row_bytes == 0 || args.mib == 0 {
+        return Err("--mib and --row-bytes must be positive".into());
+    }
+    let dir = args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("backup-sim-bench-{}", std::process::id())));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let ext = dir.join("extern");
+    let io = ExternalIoSettings { external_io_dir: Some(ext.clone()), ..ExternalIoSettings::default() };
+    let mut shell = Shell::new(io, RealStorageOptions::default()).map_err(|e| e.to_string())?;
+    let mut sink = std::io::sink();
+    let exec = |shell: &mut Shell, sql: &str| shell.execute_script(sql, &mut std::io::sink()).map_err(|e| format!("{}: {e}", &sql[..sql.len().min(80)]));
+    exec(&mut shell, "CREATE DATABASE bench; CREATE TABLE bench.t (id INT PRIMARY KEY, payload STRING NOT NULL); CREATE DATABASE restored")?;
+
+    let rows = (args.mib * 1024 * 1024) / args.row_bytes as u64;
+    let batch = (1_000_000 / args.row_bytes).clamp(1, 1000) as u64;
+    eprintln!("loading {rows} rows of {} bytes ({} MiB) through SQL…", args.row_bytes, args.mib);
+    let load = Instant::now();
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut id = 0u64;
+    while id < rows {
+        let n = batch.min(rows - id);
+        let mut sql = String::with_capacity((args.row_bytes + 16) * n as usize + 40);
+        sql.push_str("INSERT INTO bench.t VALUES ");
+        for i in 0..n {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("({}, '{}')", id + i, payload(&mut state, args.row_bytes)));
+        }
+        shell.execute_script(&sql, &mut sink).map_err(|e| format!("insert: {e}"))?;
+        id += n;
+    }
+    let load_secs = load.elapsed().as_secs_f64();
+    let after_load = peak_kib();
+
+    let mut steps = Vec::new();
+    let t = Instant::now();
+    exec(&mut shell, "BACKUP TABLE bench.t TO 'nodelocal://1/bench'")?;
+    let backup_dir = ext.join("bench");
+    let stored = dir_bytes(&backup_dir);
+    steps.push(Step { what: "BACKUP to nodelocal (fsynced)".into(), bytes: stored, secs: t.elapsed().as_secs_f64() });
+    let t = Instant::now();
+    exec(&mut shell, "RESTORE TABLE bench.t FROM 'nodelocal://1/bench' WITH into_db = 'restored'")?;
+    steps.push(Step { what: "RESTORE from nodelocal".into(), bytes: stored, secs: t.elapsed().as_secs_f64() });
+    let check = shell.execute_one("SELECT count(*) FROM restored.t").map_err(|e| e.to_string())?;
+    if !check.contains(&format!("\n{rows}\n")) {
+        return Err(format!("restored row count differs: {check}"));
+    }
+
+    // The same bytes with cp (then sync, since BACKUP fsyncs every file).
+    let copy = dir.join("cp-copy");
+    let secs = run(Command::new("cp").arg("-r").arg(&backup_dir).arg(&copy))? + run(&mut Command::new("sync"))?;
+    steps.push(Step { what: "cp -r of the backup's files + sync".into(), bytes: stored, secs });
+    let secs = run(Command::new("cp").arg("-r").arg(&copy).arg(dir.join("cp-copy-2")))?;
+    steps.push(Step { what: "cp -r (no sync, page cache)".into(), bytes: stored, secs });
+
+    // restic, if installed.
+    let repo = dir.join("restic-repo");
+    let restic = |sub: &[&str]| {
+        let mut c = Command::new("restic");
+        c.env("RESTIC_PASSWORD", "bench").arg("--repo").arg(&repo).arg("--quiet").args(sub);
+        c
+    };
+    match run(&mut restic(&["init"])) {
+        Ok(_) => {
+            let secs = run(restic(&["backup"]).arg(&copy))?;
+            steps.push(Step { what: "restic backup of the same files".into(), bytes: stored, secs });
+            let target = dir.join("restic-restore");
+            let secs = run(restic(&["restore", "latest", "--target"]).arg(&target))?;
+            steps.push(Step { what: "restic restore".into(), bytes: stored, secs });
+        }
+        Err(e) => eprintln!("restic skipped ({e}); scripts/bench-local.sh installs it"),
+    }
+
+    println!("table: {rows} rows x {} payload bytes = {} MiB; loaded through SQL in {load_secs:.1} s (not counted)", args.row_bytes, args.mib);
+    println!("{:<40} {:>10} {:>9} {:>9}", "step", "MiB", "seconds", "MiB/s");
+    for s in &steps {
+        let mib = s.bytes as f64 / (1024.0 * 1024.0);
+        println!("{:<40} {:>10.1} {:>9.2} {:>9.1}", s.what, mib, s.secs, mib / s.secs.max(1e-9));
+    }
+    let kib = |k: Option<u64>| k.map(|k| format!("{:.0} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "unknown".into());
+    println!("peak memory (VmHWM): {} after the load, {} at the end", kib(after_load), kib(peak_kib()));
+    if args.keep {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
