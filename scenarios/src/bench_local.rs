@@ -39,7 +39,7 @@ struct Step {
     secs: f64,
 }
 
-fn dir_bytes(p: &Path) -> u64 {
+pub(crate) fn dir_bytes(p: &Path) -> u64 {
     let mut n = 0;
     for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
         let path = e.path();
@@ -70,7 +70,7 @@ fn run(cmd: &mut Command) -> Result<f64, String> {
 
 /// Pseudo-random printable payload (xorshift), so that neither restic's compression nor its
 /// deduplication gets an unfair edge.
-fn payload(state: &mut u64, len: usize) -> String {
+pub(crate) fn payload(state: &mut u64, len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut s = String::with_capacity(len);
     for _ in 0..len {

@@ -5,6 +5,7 @@
 //! every check compares what the database answered with what the workload itself recorded.
 
 pub mod backup_scenario;
+pub mod bench_chain;
 pub mod chain_scenario;
 pub mod bench_local;
 pub mod check;

@@ -47,6 +47,10 @@ enum Command {
     /// Back up and restore a large table to a local directory with the real backends, against
     /// `cp` and restic on the same bytes, with peak memory (`scripts/bench-local.sh`).
     BenchLocal(scenarios::bench_local::BenchLocalArgs),
+    /// Measure an incremental chain against full backups on the real implementation: an
+    /// incremental's bytes after changing 1% of the rows, and restoring a chain of five against
+    /// restoring the equivalent full backup.
+    BenchChain(scenarios::bench_chain::BenchChainArgs),
     /// Run a scenario over a range of seeds on all cores and print a summary. Exits non-zero if
     /// any seed fails, printing the command that replays it.
     Sweep {
@@ -147,6 +151,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Shell(args) => scenarios::shell::main(&args, matches.subcommand_matches("shell")),
         Command::BenchLocal(args) => scenarios::bench_local::main(&args),
+        Command::BenchChain(args) => scenarios::bench_chain::main(&args),
         Command::Mutants { budget, jobs } => mutants(budget, jobs),
         Command::Bench { seeds, jobs } => bench(seeds, jobs),
         Command::List => {

@@ -1,0 +1,119 @@
+//! `backup-sim bench-chain`: what an incremental chain costs against full backups, measured on
+//! the real implementation in process (the shell's cluster, the real `nodelocal` backend):
+//!
+//! - bytes: after changing 1% of a table's rows, the incremental's stored bytes as a share of the
+//!   full backup's (goal: at most 2%);
+//! - restore: restoring a chain of a full backup and four incrementals, against restoring one
+//!   full backup of the same final state (goal: at most 1.5x).
+//!
+//! Both sides of each ratio are measured in the same run, on the same data.
+
+use crate::bench_local::{dir_bytes, payload};
+use crate::shell::Shell;
+use backup::storage::real::RealStorageOptions;
+use backup::storage::url::ExternalIoSettings;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Options of `bench-chain`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BenchChainArgs {
+    /// Rows in the table.
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: u64,
+    /// Payload bytes per row.
+    #[arg(long, default_value_t = 100)]
+    pub row_bytes: usize,
+    /// Incrementals in the chain (each after changing 1% of the rows).
+    #[arg(long, default_value_t = 4)]
+    pub incrementals: u64,
+}
+
+/// Runs the benchmark and prints its table; non-zero exit on error or on a missed goal.
+pub fn main(args: &BenchChainArgs) -> ExitCode {
+    match bench(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(args: &BenchChainArgs) -> Result<bool, String> {
+    if args.rows < 100 || args.row_bytes == 0 {
+        return Err("--rows must be at least 100 and --row-bytes positive".into());
+    }
+    let dir = std::env::temp_dir().join(format!("backup-sim-bench-chain-{}", std::process::id()));
+    let ext = dir.join("extern");
+    std::fs::create_dir_all(&ext).map_err(|e| format!("{}: {e}", ext.display()))?;
+    let io = ExternalIoSettings { external_io_dir: Some(ext.clone()), ..ExternalIoSettings::default() };
+    let mut shell = Shell::new(io, RealStorageOptions::default()).map_err(|e| e.to_string())?;
+    let exec = |shell: &mut Shell, sql: &str| shell.execute_script(sql, &mut std::io::sink()).map_err(|e| format!("{}: {e}", &sql[..sql.len().min(80)]));
+    exec(&mut shell, "CREATE DATABASE bench; CREATE TABLE bench.t (id INT PRIMARY KEY, payload STRING NOT NULL)")?;
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let upsert = |shell: &mut Shell, ids: &[u64], state: &mut u64| -> Result<(), String> {
+        for chunk in ids.chunks(1000) {
+            let values: Vec<String> = chunk.iter().map(|id| format!("({id}, '{}')", payload(state, args.row_bytes))).collect();
+            exec(shell, &format!("UPSERT INTO bench.t VALUES {}", values.join(",")))?;
+        }
+        Ok(())
+    };
+    eprintln!("loading {} rows of {} bytes…", args.rows, args.row_bytes);
+    let all: Vec<u64> = (0..args.rows).collect();
+    upsert(&mut shell, &all, &mut state)?;
+
+    let chain = ext.join("chain");
+    let t = Instant::now();
+    exec(&mut shell, "BACKUP TABLE bench.t TO 'nodelocal://1/chain'")?;
+    let full_secs = t.elapsed().as_secs_f64();
+    let full_bytes = dir_bytes(&chain);
+    let mut incs = Vec::new();
+    let one_percent = (args.rows / 100).max(1);
+    for i in 0..args.incrementals {
+        // 1% of the rows, spread over the table.
+        let ids: Vec<u64> = (0..one_percent).map(|k| (k * 100 + i * 7 + 3) % args.rows).collect();
+        upsert(&mut shell, &ids, &mut state)?;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let before = dir_bytes(&chain);
+        let t = Instant::now();
+        exec(&mut shell, "BACKUP TABLE bench.t TO 'nodelocal://1/chain'")?;
+        incs.push((dir_bytes(&chain) - before, t.elapsed().as_secs_f64()));
+    }
+    // The equivalent full backup of the final state.
+    exec(&mut shell, "BACKUP TABLE bench.t TO 'nodelocal://1/final-full'")?;
+    let count = |shell: &mut Shell, db: &str| shell.execute_one(&format!("SELECT count(*) FROM {db}.t")).map_err(|e| e.to_string());
+    let want = count(&mut shell, "bench")?;
+    exec(&mut shell, "CREATE DATABASE from_chain; CREATE DATABASE from_full")?;
+    let t = Instant::now();
+    exec(&mut shell, "RESTORE TABLE bench.t FROM 'nodelocal://1/chain' WITH into_db = 'from_chain'")?;
+    let chain_restore = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    exec(&mut shell, "RESTORE TABLE bench.t FROM 'nodelocal://1/final-full' WITH into_db = 'from_full'")?;
+    let full_restore = t.elapsed().as_secs_f64();
+    let (a, b) = (count(&mut shell, "from_chain")?, count(&mut shell, "from_full")?);
+    if a != want || b != want {
+        return Err(format!("restored row counts differ: source {want:?}, chain {a:?}, full {b:?}"));
+    }
+    let same = shell.execute_one("SELECT id, payload FROM from_chain.t ORDER BY id").map_err(|e| e.to_string())? == shell.execute_one("SELECT id, payload FROM from_full.t ORDER BY id").map_err(|e| e.to_string())?;
+    if !same {
+        return Err("the chain's restore and the full backup's restore differ".into());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("table: {} rows x {} payload bytes; {} incrementals, each after changing 1% ({one_percent} rows)", args.rows, args.row_bytes, args.incrementals);
+    println!("{:<44} {:>12} {:>9}", "backup", "bytes", "seconds");
+    println!("{:<44} {:>12} {:>9.2}", "full", full_bytes, full_secs);
+    let mut worst = 0.0f64;
+    for (i, (bytes, secs)) in incs.iter().enumerate() {
+        let ratio = *bytes as f64 / full_bytes.max(1) as f64;
+        worst = worst.max(ratio);
+        println!("{:<44} {:>12} {:>9.2}   {:.2}% of the full", format!("incremental #{}", i + 1), bytes, secs, ratio * 100.0);
+    }
+    let restore_ratio = chain_restore / full_restore.max(1e-9);
+    println!("restore of the chain (1 full + {}): {chain_restore:.2} s; of the equivalent full backup: {full_restore:.2} s; ratio {restore_ratio:.2}x", args.incrementals);
+    let ok = worst <= 0.02 && restore_ratio <= 1.5;
+    println!("goals: incremental <= 2% of the full ({}), chain restore <= 1.5x the full's ({})", if worst <= 0.02 { "met" } else { "MISSED" }, if restore_ratio <= 1.5 { "met" } else { "MISSED" });
+    Ok(ok)
+}

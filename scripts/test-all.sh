@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every test: the README's test command and what .ci/run runs.
+#
+# 1. `cargo test` over the workspace — the simulation scenarios, the in-process end-to-end
+#    tests, the property tests, the snapshots — with the local storage servers of
+#    scripts/test-servers.sh (S3: moto, Azure: Azurite, http: WsgiDAV) installed into .tools/ and
+#    started on 127.0.0.1, so the real-backend tests run against them and a server that did not
+#    come up is a failure. Without python3 and npm the servers cannot be installed: the script
+#    says so and those tests print "skipped" (everything else still runs).
+# 2. The planted-bug build: every planted bug must be caught within its seed budget.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if command -v python3 >/dev/null && command -v npm >/dev/null; then
+    scripts/test-servers.sh run cargo test
+else
+    echo "test-all: python3 or npm missing: the S3/Azure/http server tests will be skipped" >&2
+    cargo test
+fi
+cargo test -p scenarios --features planted-bugs --test mutants
