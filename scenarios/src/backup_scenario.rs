@@ -629,8 +629,9 @@ async fn verify_restore(probe: &RestoreProbe<'_>, url: &StorageUrl, gateway: mod
     restored.map_err(|e| Failure { property: "restore-succeeds", message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())) })?;
     let (rows, _) = compare_with_oracle(&observations, &oracle.lock().expect("oracle"), backup_time, "the backup taken at")?;
 
-    // Bit rot after the fact: one flipped bit in one file of the backup.
-    if !manifest.files.is_empty() || rng.gen_ratio(1, 4) {
+    // Bit rot after the fact: one flipped bit in one file of the backup. (Not in the standard
+    // scenario, whose unit of work is one backup and one restore: the backup scenario checks it.)
+    if probe.opts.workload.preload_rows == 0 && (!manifest.files.is_empty() || rng.gen_ratio(1, 4)) {
         let mut paths: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
         paths.push(MANIFEST_NAME.to_string());
         let victim = paths[rng.gen_range(0..paths.len())].clone();

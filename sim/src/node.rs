@@ -519,7 +519,7 @@ impl NodeServer {
                 let Some(r) = replicas.get_mut(&range) else { break };
                 r.apply(&entry)
             };
-            let applied = match result {
+            let mut applied = match result {
                 Ok(a) => a,
                 Err(e) => panic!("invariant violated on {}: {e}", self.name),
             };
@@ -536,13 +536,14 @@ impl NodeServer {
                     }
                 }
             }
-            if let Some(right) = &applied.new_replica {
+            // The split-off half moves into the node's replicas (it holds half the range's data:
+            // never copied).
+            if let Some(mut right) = applied.new_replica.take() {
                 let mut disk = self.disk.lock().expect("disk lock");
                 // The new range's log starts in the epoch the split was proposed in, on every
                 // replica alike, which is also the epoch of the lease it inherits.
                 disk.logs.entry(right.range_id).or_insert_with(|| RangeLog { initial_span: right.span.clone(), max_epoch: entry.epoch, ..Default::default() });
                 drop(disk);
-                let mut right = right.clone();
                 let leads = right.serving_epoch.is_some() && self.directory.get(range).map(|d| d.lease.holder) == Some(self.id);
                 if !leads {
                     right.serving_epoch = None;
