@@ -91,8 +91,8 @@ pub fn join_location(location: &str, sub: &str) -> String {
 }
 
 /// The automatic incrementals' subdirectories under a location, in time order.
-pub async fn auto_subdirs(storage: &dyn ExternalStorage) -> Result<Vec<String>, BackupError> {
-    let mut dirs: Vec<String> = storage.list("").await?.iter().filter_map(|p| is_auto_manifest(p).map(str::to_string)).collect();
+pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage) -> Result<Vec<String>, BackupError> {
+    let mut dirs: Vec<String> = crate::restore::retrying(env, || storage.list("")).await?.iter().filter_map(|p| is_auto_manifest(p).map(str::to_string)).collect();
     dirs.sort();
     dirs.dedup();
     Ok(dirs)
@@ -105,7 +105,7 @@ pub async fn expand(env: &Env, from: &[String]) -> Result<Vec<String>, BackupErr
         [one] => {
             let (_, storage) = open_location(env, one)?;
             let mut out = vec![one.clone()];
-            out.extend(auto_subdirs(&*storage).await?.iter().map(|d| join_location(one, d)));
+            out.extend(auto_subdirs(env, &*storage).await?.iter().map(|d| join_location(one, d)));
             Ok(out)
         }
         many => Ok(many.to_vec()),

@@ -236,9 +236,9 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     let passphrase = stmt.options.encryption_passphrase.as_ref();
     let (url, storage) = open_location(env, &stmt.to[0])?;
     let (base, target) = if !stmt.incremental_from.is_empty() {
-        check_destination(&url, &*storage).await?;
+        check_destination(env, &url, &*storage).await?;
         (Some(crate::chain::base_chain(env, &stmt.incremental_from, passphrase).await?), stmt.to[0].clone())
-    } else if storage.exists(MANIFEST_NAME).await? {
+    } else if crate::restore::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
         if matches!(url.scheme(), crate::storage::url::Scheme::Http | crate::storage::url::Scheme::Https) {
             return Err(BackupError::BadChain(format!(
                 "{} already contains a {MANIFEST_NAME} file: automatic incremental backups do not work with HTTP storage; use BACKUP ... INCREMENTAL FROM to say where each incremental goes",
@@ -249,10 +249,10 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         let base = crate::chain::base_chain(env, &locations, passphrase).await?;
         let sub = crate::chain::join_location(&stmt.to[0], &crate::chain::subdir_name(end_time));
         let (sub_url, sub_storage) = open_location(env, &sub)?;
-        check_destination(&sub_url, &*sub_storage).await?;
+        check_destination(env, &sub_url, &*sub_storage).await?;
         (Some(base), sub)
     } else {
-        check_destination(&url, &*storage).await?;
+        check_destination(env, &url, &*storage).await?;
         (None, stmt.to[0].clone())
     };
 
@@ -502,12 +502,13 @@ pub fn describe_targets(t: &Targets) -> String {
     }
 }
 
-/// Refuses a destination that already holds a backup, or a backup in progress.
-pub async fn check_destination(url: &StorageUrl, storage: &dyn ExternalStorage) -> Result<(), BackupError> {
-    if storage.exists(MANIFEST_NAME).await? {
+/// Refuses a destination that already holds a backup, or a backup in progress (transient
+/// storage failures are retried, not taken for an answer).
+pub async fn check_destination(env: &Env, url: &StorageUrl, storage: &dyn ExternalStorage) -> Result<(), BackupError> {
+    if crate::restore::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
         return Err(BackupError::DestinationNotEmpty { url: url.redacted(), file: MANIFEST_NAME, hint: "" });
     }
-    if storage.exists(CHECKPOINT_NAME).await? {
+    if crate::restore::retrying(env, || storage.exists(CHECKPOINT_NAME)).await? {
         return Err(BackupError::DestinationNotEmpty { url: url.redacted(), file: CHECKPOINT_NAME, hint: " (is another operation already in progress?)" });
     }
     Ok(())

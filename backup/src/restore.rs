@@ -23,12 +23,17 @@ use model::catalog::{self, Catalog, DatabaseDescriptor, DefaultExpr, Descriptor,
 use model::{Entry, Key, KvError, Timestamp, WriteOp};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Reads `path`, retrying transient failures for a while (object stores answer 503s).
-pub async fn read_retrying(env: &Env, storage: &dyn ExternalStorage, path: &str) -> Result<Vec<u8>, crate::storage::StorageError> {
+/// Runs a storage operation, retrying transient failures for a while with backoff (object
+/// stores answer 503s): what every read, listing and existence check of a backup goes through.
+pub async fn retrying<T, F, Fut>(env: &Env, mut op: F) -> Result<T, crate::storage::StorageError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::storage::StorageError>>,
+{
     let mut backoff = std::time::Duration::from_millis(50);
     let mut attempts = 0;
     loop {
-        match storage.read(path).await {
+        match op().await {
             Err(e) if e.is_retryable() && attempts < 20 => {
                 attempts += 1;
                 env.sleep(backoff).await;
@@ -37,6 +42,11 @@ pub async fn read_retrying(env: &Env, storage: &dyn ExternalStorage, path: &str)
             other => return other,
         }
     }
+}
+
+/// Reads `path`, retrying transient failures for a while.
+pub async fn read_retrying(env: &Env, storage: &dyn ExternalStorage, path: &str) -> Result<Vec<u8>, crate::storage::StorageError> {
+    retrying(env, || storage.read(path)).await
 }
 
 /// How errors name a file of a backup: the location's redacted URL with the file's path joined
@@ -57,7 +67,7 @@ pub async fn read_manifest(env: &Env, location_redacted: &str, storage: &dyn Ext
             Ok(Manifest::decode(&path, &cipher.open(&path, bytes)?)?)
         }
         Err(e) if e.is_not_found() => {
-            let reason = if storage.exists(CHECKPOINT_NAME).await? {
+            let reason = if retrying(env, || storage.exists(CHECKPOINT_NAME)).await? {
                 format!("the backup is incomplete: {CHECKPOINT_NAME} is present but no {MANIFEST_NAME} manifest (the backup job did not finish)")
             } else {
                 format!("no {MANIFEST_NAME} manifest found: not a backup location")
