@@ -314,39 +314,59 @@ async fn export_pieces(
         #[cfg(feature = "planted-bugs")]
         let introduced = introduced && !env.planted(crate::planted::PlantedBug::IntroducedSpanFromBaseTime);
         let start = if introduced { Timestamp::ZERO } else { details.start_time };
-        let req = ExportRequest { span: piece.clone(), start, end, filter: details.mvcc_filter };
-        let resp = match env.kv.export(node, req).await {
-            Ok(r) => r,
-            Err(e) if e.is_retryable() => {
-                env.event("export-retried", format!("job {id}: export of {piece} from n{node}: {e}"));
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let revision_start = resp.export.revision_start;
-        let files = if resp.export.entries.is_empty() {
-            Vec::new()
-        } else {
-            let data = DataFile::from_export(piece.clone(), resp.export).map_err(|e| BackupError::Internal(format!("export of {piece} from n{}: {e}", resp.served_by)))?;
-            let bytes = data.encode();
-            // Unique per job, coordinator attempt, serving node and piece: a file whose write
-            // failed is never overwritten by a different one, and no two nodes share a name.
-            let path = format!("data/{id}/n{}-{attempt:x}-n{}-{}.sst", env.node(), resp.served_by, first_seq + i as u64);
-            // The manifest records the checksum of the plaintext envelope (checked after
-            // decryption); an encrypted backup stores the sealed bytes.
-            let stored = FileCipher::for_backup(details).seal(&*env.runtime, &path, bytes.clone())?;
-            if let Err(e) = storage.write(&path, stored).await {
-                if e.is_retryable() {
-                    continue;
+        // The piece is exported page by page, a data file per page of at most about
+        // TARGET_FILE_BYTES, so a large range never sits in memory whole.
+        let mut files = Vec::new();
+        let mut revision_start = Timestamp::ZERO;
+        let mut cursor = piece.start.clone();
+        let mut page = 0u32;
+        let retry_piece = loop {
+            let req = ExportRequest { span: Span::new(cursor.clone(), piece.end.clone()), start, end, filter: details.mvcc_filter, target_bytes: TARGET_FILE_BYTES };
+            let resp = match env.kv.export(node, req).await {
+                Ok(r) => r,
+                Err(e) if e.is_retryable() => {
+                    env.event("export-retried", format!("job {id}: export of {piece} from n{node}: {e}"));
+                    break true;
                 }
-                return Err(e.into());
+                Err(e) => return Err(e.into()),
+            };
+            revision_start = revision_start.max(resp.export.revision_start);
+            let resume = resp.export.resume.clone();
+            let file_span = Span::new(cursor.clone(), resume.clone().unwrap_or_else(|| piece.end.clone()));
+            if !resp.export.entries.is_empty() {
+                let data = DataFile::from_export(file_span.clone(), resp.export).map_err(|e| BackupError::Internal(format!("export of {file_span} from n{}: {e}", resp.served_by)))?;
+                let bytes = data.encode();
+                // Unique per job, coordinator attempt, serving node, piece and page: a file
+                // whose write failed is never overwritten by a different one, and no two nodes
+                // share a name.
+                let seq = first_seq + i as u64;
+                let path = if page == 0 { format!("data/{id}/n{}-{attempt:x}-n{}-{seq}.sst", env.node(), resp.served_by) } else { format!("data/{id}/n{}-{attempt:x}-n{}-{seq}.{page}.sst", env.node(), resp.served_by) };
+                // The manifest records the checksum of the plaintext envelope (checked after
+                // decryption); an encrypted backup stores the sealed bytes.
+                let stored = FileCipher::for_backup(details).seal(&*env.runtime, &path, bytes.clone())?;
+                if let Err(e) = storage.write(&path, stored).await {
+                    if e.is_retryable() {
+                        break true;
+                    }
+                    return Err(e.into());
+                }
+                let mut info = FileInfo::new(path, &data, &bytes);
+                if start != details.start_time {
+                    info.start_time = Some(start);
+                }
+                files.push(info);
             }
-            let mut info = FileInfo::new(path, &data, &bytes);
-            if start != details.start_time {
-                info.start_time = Some(start);
+            match resume {
+                Some(next) => {
+                    cursor = next;
+                    page += 1;
+                }
+                None => break false,
             }
-            vec![info]
         };
+        if retry_piece {
+            continue;
+        }
         // Checkpoints are written one at a time, each listing every span completed so far.
         let mut cp = checkpoint.lock().await;
         if lost.load(Ordering::Relaxed) {
@@ -365,6 +385,11 @@ async fn export_pieces(
     }
     Ok(())
 }
+
+/// About how many bytes of keys and values one data file holds (CockroachDB's
+/// `bulkio.backup.file_size` is 128 MiB; smaller here keeps the coordinator's memory — a page,
+/// its encoding and its sealed copy — well under a gigabyte whatever the range's size).
+pub const TARGET_FILE_BYTES: u64 = 64 << 20;
 
 /// Writes `bytes` to `path` and reads it back until the stored bytes are exactly those: a write
 /// that landed torn, or that reported failure, is written again.

@@ -448,7 +448,7 @@ pub async fn descriptor_history(env: &Env, start: Timestamp, end: Timestamp, rel
         let ranges = env.kv.ranges(&span).await?;
         for r in ranges {
             let Some(piece) = r.span.intersect(&span) else { continue };
-            let req = model::ExportRequest { span: piece, start, end, filter: MvccFilter::AllRevisions };
+            let req = model::ExportRequest { span: piece, start, end, filter: MvccFilter::AllRevisions, target_bytes: 0 };
             match env.kv.export(r.leaseholder, req).await {
                 Ok(resp) => entries.extend(resp.export.entries),
                 Err(e) if e.is_retryable() && attempts < 60 => {

@@ -67,6 +67,11 @@ pub struct ExportRequest {
     pub end: Timestamp,
     /// Latest values only, or every revision.
     pub filter: MvccFilter,
+    /// Stop after about this many bytes of keys and values, at a key boundary, and say where
+    /// to resume ([`Export::resume`]); 0: no limit. Bounds the memory one export takes (as
+    /// CockroachDB's `TargetFileSize` does).
+    #[serde(default)]
+    pub target_bytes: u64,
 }
 
 /// What a leaseholder returns for an export.

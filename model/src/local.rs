@@ -245,7 +245,7 @@ impl ClusterKv for LocalKv {
         if !whole_keyspace().contains(&req.span) {
             return Err(KvError::RangeKeyMismatch { node, span: req.span });
         }
-        let export = self.store().export(&req.span, req.start, req.end, req.filter)?;
+        let export = self.store().export_paged(&req.span, req.start, req.end, req.filter, req.target_bytes)?;
         Ok(ExportResponse { served_by: LOCAL_NODE_ID, range_id: LOCAL_RANGE_ID, export })
     }
 
@@ -313,7 +313,7 @@ mod tests {
         let ranges = block_on(kv.ranges(&Span::new(k("a"), k("b")))).unwrap();
         assert_eq!(ranges.len(), 1);
         assert_eq!((ranges[0].leaseholder, kv.node_id(), kv.nodes()), (1, 1, vec![1]));
-        let req = ExportRequest { span: Span::new(k("a"), k("b")), start: Timestamp::ZERO, end: kv.now(), filter: MvccFilter::Latest };
+        let req = ExportRequest { span: Span::new(k("a"), k("b")), start: Timestamp::ZERO, end: kv.now(), filter: MvccFilter::Latest, target_bytes: 0 };
         assert!(matches!(block_on(kv.export(2, req.clone())), Err(KvError::NotLeaseholder { leaseholder: Some(1), .. })));
         let resp = block_on(kv.export(1, req)).unwrap();
         assert_eq!((resp.served_by, resp.export.entries.len()), (1, 1));

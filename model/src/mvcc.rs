@@ -59,6 +59,10 @@ pub struct Export {
     /// For a revision-history export from time zero: the earliest time the history really
     /// covers (the GC threshold). Zero otherwise.
     pub revision_start: Timestamp,
+    /// Where the next page starts when the export stopped at its byte target; `None`: the
+    /// span is done.
+    #[serde(default)]
+    pub resume: Option<Key>,
 }
 
 /// What a garbage collection pass did.
@@ -222,6 +226,13 @@ impl MvccStore {
     /// tombstones are kept, since an incremental must restore deletions. A window that starts
     /// above zero must start after the GC threshold, or deletions in it may already be gone.
     pub fn export(&self, span: &Span, start: Timestamp, end: Timestamp, filter: MvccFilter) -> Result<Export, MvccError> {
+        self.export_paged(span, start, end, filter, 0)
+    }
+
+    /// As [`MvccStore::export`], stopping once the entries reach `target_bytes` of keys and
+    /// values (0: no limit) — always after a whole key, so a key's revisions stay together —
+    /// with [`Export::resume`] set to the next key.
+    pub fn export_paged(&self, span: &Span, start: Timestamp, end: Timestamp, filter: MvccFilter, target_bytes: u64) -> Result<Export, MvccError> {
         if start >= end {
             return Err(MvccError::BadWindow { start, end });
         }
@@ -231,7 +242,14 @@ impl MvccStore {
             return Err(MvccError::StartBelowGcThreshold { ts: start, threshold });
         }
         let mut entries = Vec::new();
+        let mut bytes = 0u64;
+        let mut resume = None;
         for (k, vs) in self.keys_in(span) {
+            if target_bytes > 0 && bytes >= target_bytes {
+                resume = Some(k.clone());
+                break;
+            }
+            let before = entries.len();
             let window = vs.range((Bound::Excluded(start), Bound::Included(end)));
             match filter {
                 MvccFilter::Latest => {
@@ -247,9 +265,10 @@ impl MvccStore {
                     }
                 }
             }
+            bytes += entries[before..].iter().map(|e| (e.key.0.len() + e.value.as_ref().map_or(0, |v| v.len())) as u64).sum::<u64>();
         }
         let revision_start = if filter == MvccFilter::AllRevisions && start.is_zero() { threshold } else { Timestamp::ZERO };
-        Ok(Export { entries, revision_start })
+        Ok(Export { entries, revision_start, resume })
     }
 
     /// Writes versions exactly as given (the AddSSTable of restore and of replica snapshots).
@@ -444,5 +463,35 @@ mod tests {
         assert_eq!(right.version_count(), 1);
         assert_eq!(right.gc_threshold(&Span::new(k("h"), k("z"))), t(5));
         assert_eq!(s.gc_threshold(&Span::new(k("a"), k("b"))), t(5));
+    }
+
+    #[test]
+    fn paged_exports_stop_at_key_boundaries_and_together_equal_the_whole() {
+        let mut s = MvccStore::new();
+        for i in 0..50u32 {
+            for v in 0..3u64 {
+                s.put(k(&format!("k{i:03}")), t(10 + v), Some(vec![b'x'; 10])).unwrap();
+            }
+        }
+        for filter in [MvccFilter::Latest, MvccFilter::AllRevisions] {
+            let whole = s.export(&all(), t(0), t(30), filter).unwrap();
+            assert!(whole.resume.is_none());
+            let mut pages = Vec::new();
+            let mut span = all();
+            loop {
+                let page = s.export_paged(&span, t(0), t(30), filter, 100).unwrap();
+                assert!(!page.entries.is_empty(), "a page is never empty while keys remain");
+                // A key's revisions never straddle two pages.
+                if let Some(next) = &page.resume {
+                    assert!(page.entries.iter().all(|e| e.key < *next));
+                }
+                pages.extend(page.entries);
+                match page.resume {
+                    Some(next) => span = Span::new(next, span.end.clone()),
+                    None => break,
+                }
+            }
+            assert_eq!(pages, whole.entries, "{filter:?}");
+        }
     }
 }

@@ -59,6 +59,19 @@ fn peak_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Resets the kernel's peak-memory mark to the current resident size (`/proc/self/clear_refs`,
+/// value 5), so the next [`peak_kib`] reports the peak of what ran since.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Resident memory now, in KiB.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn run(cmd: &mut Command) -> Result<f64, String> {
     let t = Instant::now();
     let out = cmd.output().map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
@@ -129,13 +142,20 @@ fn bench(args: &BenchLocalArgs) -> Result<(), String> {
     let after_load = peak_kib();
 
     let mut steps = Vec::new();
+    let before_backup = rss_kib();
+    reset_peak();
     let t = Instant::now();
     exec(&mut shell, "BACKUP TABLE bench.t TO 'nodelocal://1/bench'")?;
+    let backup_peak = peak_kib();
     let backup_dir = ext.join("bench");
     let stored = dir_bytes(&backup_dir);
     steps.push(Step { what: "BACKUP to nodelocal (fsynced)".into(), bytes: stored, secs: t.elapsed().as_secs_f64() });
+    let before_restore = rss_kib();
+    reset_peak();
     let t = Instant::now();
     exec(&mut shell, "RESTORE TABLE bench.t FROM 'nodelocal://1/bench' WITH into_db = 'restored'")?;
+    let restore_peak = peak_kib();
+    let after_restore = rss_kib();
     steps.push(Step { what: "RESTORE from nodelocal".into(), bytes: stored, secs: t.elapsed().as_secs_f64() });
     let check = shell.execute_one("SELECT count(*) FROM restored.t").map_err(|e| e.to_string())?;
     if !check.contains(&format!("\n{rows}\n")) {
@@ -175,6 +195,18 @@ fn bench(args: &BenchLocalArgs) -> Result<(), String> {
     }
     let kib = |k: Option<u64>| k.map(|k| format!("{:.0} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "unknown".into());
     println!("peak memory (VmHWM): {} after the load, {} at the end", kib(after_load), kib(peak_kib()));
+    // What BACKUP and RESTORE themselves take above the in-memory database they read or fill
+    // (the restored table is itself data: the rise in resident memory it leaves is not overhead).
+    let over = |peak: Option<u64>, base: Option<u64>| match (peak, base) {
+        (Some(p), Some(b)) => format!("{:.0} MiB", p.saturating_sub(b) as f64 / 1024.0),
+        _ => "unknown".into(),
+    };
+    println!(
+        "memory above the database: BACKUP peak +{} over the resident size before it; RESTORE peak +{} over the size before it, of which +{} stays as the restored table",
+        over(backup_peak, before_backup),
+        over(restore_peak, before_restore),
+        over(after_restore, before_restore)
+    );
     if args.keep {
         println!("kept {}", dir.display());
     } else {

@@ -257,7 +257,7 @@ impl NodeServer {
                 if let NodeRequest::Export { range, req } = &other {
                     // Planted: answer an export from any replica, leaseholder or not.
                     if self.cfg.planted == Some(backup::planted::PlantedBug::ExportFromStaleLeaseholder) && self.serving_epoch(*range).is_none() && self.has_replica(*range) {
-                        let export = self.read(*range, &req.span, req.end, |r| r.engine.export(&req.span, req.start, req.end, req.filter))?;
+                        let export = self.read(*range, &req.span, req.end, |r| r.engine.export_paged(&req.span, req.start, req.end, req.filter, req.target_bytes))?;
                         trace_event!(self.trace, self.name, "export-served", "r{range} {} entries as-leaseholder=false", export.entries.len());
                         return Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: *range, export }));
                     }
@@ -288,7 +288,7 @@ impl NodeServer {
                 Ok(NodeResponse::Rows(rows))
             }
             NodeRequest::Export { range, req } => {
-                let export = self.read(range, &req.span, req.end, |r| r.engine.export(&req.span, req.start, req.end, req.filter))?;
+                let export = self.read(range, &req.span, req.end, |r| r.engine.export_paged(&req.span, req.start, req.end, req.filter, req.target_bytes))?;
                 // The simulator's own record of who answered each export, checked by the
                 // scenarios against the lease (it is the truth the directory holds, not the
                 // backup's claim).

@@ -230,7 +230,7 @@ pub(crate) mod tests {
     #[test]
     fn from_export_keeps_the_entries() {
         let f = sample();
-        let got = DataFile::from_export(f.span.clone(), Export { entries: f.entries.clone(), revision_start: ts(3) }).unwrap();
+        let got = DataFile::from_export(f.span.clone(), Export { entries: f.entries.clone(), revision_start: ts(3), resume: None }).unwrap();
         assert_eq!(got, f);
     }
 
