@@ -215,7 +215,7 @@ impl Model {
             }
         }
         let revision_start = if filter == MvccFilter::AllRevisions && start == Timestamp::ZERO { threshold } else { Timestamp::ZERO };
-        Ok(Export { entries, revision_start })
+        Ok(Export { entries, revision_start, resume: None })
     }
 
     fn gc(&mut self, start: &Key, end: &Key, threshold: Timestamp) -> GcStats {
