@@ -10,8 +10,8 @@
 
 use crate::check::{self, Observation};
 use crate::oracle::Oracle;
-use crate::run::{draw_swarm, drive, settle_schedule, setup, simulate, spawn_writers, Failure, FaultMix, RunOptions, RunReport};
-use crate::workload::{self, WorkloadConfig, WriterStats, VIEW_BIG_ACCOUNTS};
+use crate::run::{draw_swarm, drive, join_writers, settle_schedule, setup, simulate, spawn_writers, Failure, FaultDriver, FaultMix, RunOptions, RunReport};
+use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
 use model::sql::Session;
@@ -300,7 +300,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let wc = WorkloadConfig { ops_per_writer: opts.workload.ops_per_writer.min(80), ..opts.workload.clone() };
     let writers = spawn_writers(&mut world, &wc, seed, &oracle, None);
     let started: Started = Arc::default();
-    let calm = Arc::new(AtomicBool::new(false));
+    let mut driver = FaultDriver::new(&plan, opts.safety);
+    let calm = driver.calm.clone();
     let nodes = cfg.nodes as u32;
     let backup_client = {
         let client = world.add_client("backup-client");
@@ -322,26 +323,15 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             run_and_follow(&kv, gateway, nodes, &sql, &calm).await
         })
     };
-    let mut next = 0;
-    let mut calmed = false;
     let deadline = opts.safety + Duration::from_secs(600);
     loop {
         madsim::time::sleep(Duration::from_millis(50)).await;
         let elapsed = safety_start.elapsed();
-        while !calmed && next < plan.len() && plan[next].at <= elapsed {
-            if plan[next].fault == (faults::Fault::Crash { node: gateway }) && started.lock().expect("started").is_some() && !backup_client.is_finished() {
+        driver.step(&mut world, elapsed, |fault| {
+            if *fault == (faults::Fault::Crash { node: gateway }) && started.lock().expect("started").is_some() && !backup_client.is_finished() {
                 sim::trace_event!(trace, "runner", "gateway-crash", "the backup's gateway n{gateway} crashes with the statement in flight");
             }
-            faults::inject(&mut world, &plan[next].fault);
-            next += 1;
-        }
-        if !calmed && elapsed >= opts.safety {
-            sim::trace_event!(trace, "runner", "liveness-phase", "faults stop; nodes restart; network heals; storage behaves");
-            world.calm();
-            world.storage.set_faults(sim::storage::StorageFaults::default());
-            calm.store(true, Ordering::Relaxed);
-            calmed = true;
-        }
+        });
         world.tick();
         if backup_client.is_finished() && writers.iter().all(|w| w.is_finished()) {
             break;
@@ -351,21 +341,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             return report;
         }
     }
-    if !calmed {
-        world.calm();
-        world.storage.set_faults(sim::storage::StorageFaults::default());
-    }
-    for w in writers {
-        match w.await.expect("writer task") {
-            Ok(WriterStats { committed, aborted }) => {
-                report.committed += committed;
-                report.aborted += aborted;
-            }
-            Err(e) => {
-                report.failure = Some(Failure { property: "workload", message: e.to_string() });
-                return report;
-            }
-        }
+    driver.end(&mut world);
+    if let Err(f) = join_writers(writers, &mut report).await {
+        report.failure = Some(f);
+        return report;
     }
     let end = backup_client.await.expect("backup client");
     sim::trace_event!(trace, "runner", "backup-ended", "{end:?}");

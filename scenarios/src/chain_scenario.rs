@@ -15,8 +15,8 @@
 
 use crate::backup_scenario::{compare_with_oracle, destination, names_file, run_and_follow, JobEnd, Kind, RestoreProbe};
 use crate::oracle::{Event, Oracle};
-use crate::run::{draw_swarm, settle_schedule, setup, simulate, spawn_writers, Failure, FaultMix, RunOptions, RunReport};
-use crate::workload::{self, WorkloadConfig, WriterStats, VIEW_BIG_ACCOUNTS};
+use crate::run::{draw_swarm, join_writers, settle_schedule, setup, simulate, spawn_writers, Failure, FaultDriver, FaultMix, RunOptions, RunReport};
+use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::data::DataFile;
 use backup::format::manifest::{Manifest, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
@@ -28,7 +28,6 @@ use sim::faults;
 use sim::storage::SimStorage;
 use sim::{Trace, World};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -128,7 +127,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let safety_start = madsim::time::Instant::now();
     let wc = WorkloadConfig { ops_per_writer: opts.workload.ops_per_writer.min(100), ..opts.workload.clone() };
     let writers = spawn_writers(&mut world, &wc, seed, &oracle, None);
-    let calm = Arc::new(AtomicBool::new(false));
+    let mut driver = FaultDriver::new(&plan, opts.safety);
+    let calm = driver.calm.clone();
     let nodes = cfg.nodes as u32;
     let with = if revision_history { " WITH revision_history" } else { "" };
     let targets = kind.targets().to_string();
@@ -165,23 +165,11 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
             (taken, ends)
         })
     };
-    let mut next = 0;
-    let mut calmed = false;
     let deadline = opts.safety + Duration::from_secs(900);
     loop {
         madsim::time::sleep(Duration::from_millis(50)).await;
         let elapsed = safety_start.elapsed();
-        while !calmed && next < plan.len() && plan[next].at <= elapsed {
-            faults::inject(&mut world, &plan[next].fault);
-            next += 1;
-        }
-        if !calmed && elapsed >= opts.safety {
-            sim::trace_event!(trace, "runner", "liveness-phase", "faults stop; nodes restart; network heals; storage behaves");
-            world.calm();
-            world.storage.set_faults(sim::storage::StorageFaults::default());
-            calm.store(true, Ordering::Relaxed);
-            calmed = true;
-        }
+        driver.step(&mut world, elapsed, |_| {});
         world.tick();
         if taker.is_finished() && writers.iter().all(|w| w.is_finished()) {
             break;
@@ -191,20 +179,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
             return report;
         }
     }
-    if !calmed {
-        world.calm();
-    }
-    for w in writers {
-        match w.await.expect("writer task") {
-            Ok(WriterStats { committed, aborted }) => {
-                report.committed += committed;
-                report.aborted += aborted;
-            }
-            Err(e) => {
-                report.failure = Some(Failure { property: "workload", message: e.to_string() });
-                return report;
-            }
-        }
+    driver.end(&mut world);
+    if let Err(f) = join_writers(writers, &mut report).await {
+        report.failure = Some(f);
+        return report;
     }
     let (taken, ends) = taker.await.expect("backup client");
     sim::trace_event!(trace, "runner", "chain-taken", "{} of {} backups: {ends:?}", taken.len(), gaps.len() + 1);

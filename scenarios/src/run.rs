@@ -461,3 +461,72 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
     sim::trace_event!(trace, "runner", "verdict", "{}", report.failure.as_ref().map(|f| format!("FAIL {}: {}", f.property, f.message.lines().next().unwrap_or(""))).unwrap_or_else(|| "ok".into()));
     report
 }
+
+/// The safety phase's fault injection and the switch to the liveness phase, shared by the
+/// scenarios that run a job: call [`FaultDriver::step`] from the control loop.
+pub struct FaultDriver<'a> {
+    plan: &'a faults::Schedule,
+    next: usize,
+    safety: Duration,
+    /// Set when the liveness phase starts (clients that wait for it read it).
+    pub calm: Arc<AtomicBool>,
+}
+
+impl<'a> FaultDriver<'a> {
+    /// Drives `plan` over a safety phase of `safety`.
+    pub fn new(plan: &'a faults::Schedule, safety: Duration) -> Self {
+        FaultDriver { plan, next: 0, safety, calm: Arc::default() }
+    }
+
+    /// True once the liveness phase has started.
+    pub fn calmed(&self) -> bool {
+        self.calm.load(Ordering::Relaxed)
+    }
+
+    /// Injects every fault due by `elapsed` (calling `before` with each first), and at the end
+    /// of the safety phase ends every fault — nodes, network, storage — for the liveness phase.
+    pub fn step(&mut self, world: &mut World, elapsed: Duration, mut before: impl FnMut(&faults::Fault)) {
+        while !self.calmed() && self.next < self.plan.len() && self.plan[self.next].at <= elapsed {
+            before(&self.plan[self.next].fault);
+            faults::inject(world, &self.plan[self.next].fault);
+            self.next += 1;
+        }
+        if !self.calmed() && elapsed >= self.safety {
+            self.finish(world);
+        }
+    }
+
+    /// Starts the liveness phase now (idempotent).
+    pub fn finish(&mut self, world: &mut World) {
+        if self.calmed() {
+            return;
+        }
+        sim::trace_event!(world.trace, "runner", "liveness-phase", "faults stop; nodes restart; network heals; storage behaves");
+        self.end(world);
+    }
+
+    /// After a run that finished inside its safety phase: ends every fault before the checks.
+    pub fn end(&mut self, world: &mut World) {
+        if self.calmed() {
+            return;
+        }
+        world.calm();
+        world.storage.set_faults(sim::storage::StorageFaults::default());
+        self.calm.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Awaits the writers, adding what they committed to `report`; a writer's error is the
+/// `workload` property failing.
+pub async fn join_writers(writers: Vec<madsim::task::JoinHandle<Result<WriterStats, WorkloadError>>>, report: &mut RunReport) -> Result<(), Failure> {
+    for w in writers {
+        match w.await.expect("writer task") {
+            Ok(WriterStats { committed, aborted }) => {
+                report.committed += committed;
+                report.aborted += aborted;
+            }
+            Err(e) => return Err(Failure { property: "workload", message: e.to_string() }),
+        }
+    }
+    Ok(())
+}
