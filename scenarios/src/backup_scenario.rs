@@ -10,7 +10,7 @@
 
 use crate::check::{self, Observation};
 use crate::oracle::Oracle;
-use crate::run::{draw_swarm, drive, join_writers, settle_schedule, setup, simulate, spawn_writers, Failure, FaultDriver, FaultMix, RunOptions, RunReport};
+use crate::run::{draw_swarm, start_world, drive, join_writers, settle_schedule, setup, simulate, spawn_writers, Failure, FaultDriver, FaultMix, RunOptions, RunReport};
 use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
@@ -257,11 +257,7 @@ pub fn seed_schedule(opts: &RunOptions) -> faults::Schedule {
 async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario: &'static str) -> RunReport {
     let seed = opts.seed;
     let cfg = opts.world_config(0);
-    let mut world = World::start(cfg.clone(), seed, opts.echo_trace);
-    let trace = world.trace.clone();
-    *trace_slot.lock().expect("trace slot") = Some(trace.clone());
-    workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ RNG_SALT);
+    let (mut world, trace, mut rng) = start_world(&opts, RNG_SALT, &trace_slot);
     let Choices { swarm, schedule, kind, dest, backup_at, gateway, storage_faults, exact_time } = choose(&opts, &cfg, &mut rng);
     let preload = opts.workload.preload_rows;
     // The bulk table is not among the explicit table list: back up its database instead.

@@ -15,8 +15,8 @@
 
 use crate::backup_scenario::{compare_with_oracle, destination, names_file, run_and_follow, JobEnd, Kind, RestoreProbe};
 use crate::oracle::{Event, Oracle};
-use crate::run::{draw_swarm, join_writers, settle_schedule, setup, simulate, spawn_writers, Failure, FaultDriver, FaultMix, RunOptions, RunReport};
-use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
+use crate::run::{draw_swarm, start_world, join_writers, settle_schedule, setup, simulate, spawn_writers, Failure, FaultDriver, FaultMix, RunOptions, RunReport};
+use crate::workload::{WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::data::DataFile;
 use backup::format::manifest::{Manifest, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
@@ -26,7 +26,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::faults;
 use sim::storage::SimStorage;
-use sim::{Trace, World};
+use sim::Trace;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -101,11 +101,7 @@ struct Taken {
 async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
     let seed = opts.seed;
     let cfg = opts.world_config(0);
-    let mut world = World::start(cfg.clone(), seed, opts.echo_trace);
-    let trace = world.trace.clone();
-    *trace_slot.lock().expect("trace slot") = Some(trace.clone());
-    workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ RNG_SALT);
+    let (mut world, trace, mut rng) = start_world(&opts, RNG_SALT, &trace_slot);
     let Choices { swarm, schedule, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, widen } = choose(&opts, &cfg, &mut rng);
     let plan = settle_schedule(&world, &swarm, schedule, opts.schedule.as_ref());
     sim::trace_event!(trace, "runner", "chain-plan", "kind={kind:?} incrementals={} automatic={automatic} revision_history={revision_history} widen={widen} gateway=n{gateway}", gaps.len());

@@ -332,14 +332,20 @@ pub fn schedule_of(scenario: &str, opts: &RunOptions) -> faults::Schedule {
 /// Salt of the cluster scenario's random stream.
 pub const CLUSTER_RNG_SALT: u64 = 0x5c4e_d01e;
 
+/// The start every scenario shares: the source world on network 0 (its trace handed to the
+/// runner through `trace_slot` and to the workload's statement log), and the scenario's own
+/// random stream (`seed ^ salt`).
+pub fn start_world(opts: &RunOptions, salt: u64, trace_slot: &Mutex<Option<Trace>>) -> (World, Trace, ChaCha8Rng) {
+    let world = World::start(opts.world_config(0), opts.seed, opts.echo_trace);
+    let trace = world.trace.clone();
+    *trace_slot.lock().expect("trace slot") = Some(trace.clone());
+    workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
+    (world, trace, ChaCha8Rng::seed_from_u64(opts.seed ^ salt))
+}
+
 async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
     let seed = opts.seed;
-    let cfg = opts.world_config(0);
-    let mut world = World::start(cfg.clone(), seed, opts.echo_trace);
-    *trace_slot.lock().expect("trace slot") = Some(world.trace.clone());
-    let trace = world.trace.clone();
-    workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ CLUSTER_RNG_SALT);
+    let (mut world, trace, mut rng) = start_world(&opts, CLUSTER_RNG_SALT, &trace_slot);
     let (swarm, plan) = draw_faults(&world, opts.faults, opts.safety, opts.schedule.as_ref(), &mut rng);
     let mut report = RunReport::new(CLUSTER, seed);
     report.faults = plan.len();
