@@ -9,10 +9,8 @@
 mod common;
 
 use backup::crypto::{self, EncryptionInfo};
-use backup::exec;
 use backup::format::Manifest;
 use backup::jobs::{self, JobStatus};
-use backup::plan::SessionContext;
 use backup::statement::Secret;
 use backup::storage::MemStorageProvider;
 use common::*;
@@ -242,29 +240,10 @@ fn encryption_info_is_written_once_per_chain_and_never_overwritten() {
     }
 }
 
-/// Before export number `at` of the next backup, pauses the running backup job and fails that
-/// export and every later one retryably, so their spans stay to do.
-fn pause_mid_backup(c: &Cluster, at: usize) {
-    let env = c.env.clone();
-    c.kv.set_hook(Box::new(move |n, _req| {
-        let env = env.clone();
-        Box::pin(async move {
-            if n < at {
-                return None;
-            }
-            if n == at {
-                let id = jobs::list(&*env.kv).await.unwrap().into_iter().find(|j| j.status == JobStatus::Running).unwrap().id;
-                exec::execute(&env, &SessionContext::root(), &format!("PAUSE JOB {id}")).await.unwrap();
-            }
-            Some(KvError::Unavailable { node: 1, reason: "injected after the pause".into() })
-        })
-    }));
-}
-
 #[test]
 fn a_paused_encrypted_backup_resumes_from_its_encrypted_checkpoint_with_the_key_its_job_holds() {
     let src = source();
-    pause_mid_backup(&src, 2);
+    control_mid_backup(&src, 2, &["PAUSE JOB {id}"]);
     let e = src.err(&backup_sql(LOC, PW));
     src.kv.clear_hook();
     let id = block_on(jobs::list(&*src.local)).unwrap().into_iter().find(|j| j.job_type == jobs::JobType::Backup).unwrap().id;

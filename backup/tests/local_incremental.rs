@@ -22,13 +22,11 @@ mod common;
 use backup::crypto::{self, EncryptionInfo};
 use backup::format::{DataFile, Manifest};
 use backup::jobs::{self, JobLease, JobStatus, JobSummary};
-use backup::plan::SessionContext;
 use backup::statement::Secret;
 use backup::storage::MemStorageProvider;
 use common::*;
 use futures::executor::block_on;
 use model::catalog::{Catalog, Descriptor};
-use model::kv::KvError;
 use model::{Datum, Entry, Key, MvccFilter, Span, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -887,28 +885,6 @@ fn a_chain_with_a_missing_reordered_or_corrupted_member_is_refused_and_nothing_i
 // Jobs: pause, resume, cancel, adoption.
 // ---------------------------------------------------------------------------------------------
 
-/// Before export number `at` (counting from 0) of the next backup, runs `statement` on the
-/// running backup job (`{id}` replaced by its id) and fails that export and every later one
-/// retryably, so their spans stay to do.
-fn control_mid_backup(c: &Cluster, at: usize, statement: &'static str) {
-    let env = c.env.clone();
-    c.kv.set_hook(Box::new(move |n, _req| {
-        let env = env.clone();
-        Box::pin(async move {
-            if n < at {
-                return None;
-            }
-            if n == at {
-                let running: Vec<_> = jobs::list(&*env.kv).await.unwrap().into_iter().filter(|j| j.status == JobStatus::Running).collect();
-                assert_eq!(running.len(), 1, "{running:?}");
-                let sql = statement.replace("{id}", &running[0].id.to_string());
-                backup::exec::execute(&env, &SessionContext::root(), &sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-            }
-            Some(KvError::Unavailable { node: 1, reason: "injected after the control statement".into() })
-        })
-    }));
-}
-
 /// The dated subdirectories under `loc` holding a checkpoint but no manifest.
 fn in_progress(c: &Cluster, loc: &str) -> Vec<String> {
     let files = c.store(loc).snapshot();
@@ -934,7 +910,7 @@ fn an_incremental_paused_mid_way_resumes_from_its_checkpoint_and_a_canceled_one_
     let full = c.manifest(loc);
     change(&mut c, 1);
     c.kv.exports.lock().unwrap().clear();
-    control_mid_backup(&c, 2, "PAUSE JOB {id}");
+    control_mid_backup(&c, 2, &["PAUSE JOB {id}"]);
     let e = c.err(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
     c.kv.clear_hook();
     let id = backup_jobs(&c).iter().map(|j| j.id).max().unwrap();
@@ -969,7 +945,7 @@ fn an_incremental_paused_mid_way_resumes_from_its_checkpoint_and_a_canceled_one_
     // A canceled incremental leaves its checkpoint behind; the chain ignores it, and the next
     // incremental chains onto the last finished one.
     change(&mut c, 2);
-    control_mid_backup(&c, 1, "CANCEL JOB {id}");
+    control_mid_backup(&c, 1, &["CANCEL JOB {id}"]);
     let e = c.err(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
     c.kv.clear_hook();
     let canceled = backup_jobs(&c).iter().map(|j| j.id).max().unwrap();
@@ -996,7 +972,7 @@ fn an_incremental_whose_coordinator_died_is_adopted_and_finishes_from_its_checkp
     change(&mut c, 1);
     c.kv.exports.lock().unwrap().clear();
     // The coordinator stops after two spans (paused)...
-    control_mid_backup(&c, 2, "PAUSE JOB {id}");
+    control_mid_backup(&c, 2, &["PAUSE JOB {id}"]);
     c.err(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
     c.kv.clear_hook();
     c.runtime.drop_spawned();
@@ -1167,7 +1143,7 @@ fn a_paused_automatic_incremental_overtaken_by_another_leaves_the_location_resto
     let loc = "nodelocal://1/overtake";
     c.ok(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
     change(&mut c, 1);
-    control_mid_backup(&c, 2, "PAUSE JOB {id}");
+    control_mid_backup(&c, 2, &["PAUSE JOB {id}"]);
     c.err(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
     c.kv.clear_hook();
     let a = backup_jobs(&c).iter().map(|j| j.id).max().unwrap();

@@ -34,30 +34,6 @@ fn show_job(c: &Cluster, id: i64) -> Vec<Datum> {
     r.rows.iter().find(|row| row[0] == i(id)).cloned().unwrap_or_else(|| panic!("job {id} not in\n{}", r.render()))
 }
 
-/// Before export number `at` (counting from 0) of the next backup, runs `statements` (with
-/// `{id}` replaced by the running backup's job id) and fails that export and every later one
-/// retryably, so their spans stay to do.
-fn control_mid_backup(c: &Cluster, at: usize, statements: &'static [&'static str]) {
-    let env = c.env.clone();
-    c.kv.set_hook(Box::new(move |n, _req| {
-        let env = env.clone();
-        Box::pin(async move {
-            if n < at {
-                return None;
-            }
-            if n == at {
-                let running: Vec<_> = jobs::list(&*env.kv).await.unwrap().into_iter().filter(|j| j.status == JobStatus::Running).collect();
-                assert_eq!(running.len(), 1, "{running:?}");
-                for sql in statements {
-                    let sql = sql.replace("{id}", &running[0].id.to_string());
-                    exec::execute(&env, &SessionContext::root(), &sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-                }
-            }
-            Some(KvError::Unavailable { node: 1, reason: "injected after the control statement".into() })
-        })
-    }));
-}
-
 const BACKUP_ALL: &str = "BACKUP DATABASE bank, employees TO 'nodelocal://1/paused'";
 
 #[test]

@@ -475,3 +475,27 @@ pub fn as_user(user: &str) -> SessionContext {
 pub mod proxy;
 #[cfg(feature = "real-storage")]
 pub mod real;
+
+/// Before export number `at` (counting from 0) of the next backup, runs `statements` (with
+/// `{id}` replaced by the running backup's job id) and fails that export and every later one
+/// retryably, so their spans stay to do.
+pub fn control_mid_backup(c: &Cluster, at: usize, statements: &'static [&'static str]) {
+    let env = c.env.clone();
+    c.kv.set_hook(Box::new(move |n, _req| {
+        let env = env.clone();
+        Box::pin(async move {
+            if n < at {
+                return None;
+            }
+            if n == at {
+                let running: Vec<_> = backup::jobs::list(&*env.kv).await.unwrap().into_iter().filter(|j| j.status == backup::jobs::JobStatus::Running).collect();
+                assert_eq!(running.len(), 1, "{running:?}");
+                for sql in statements {
+                    let sql = sql.replace("{id}", &running[0].id.to_string());
+                    backup::exec::execute(&env, &SessionContext::root(), &sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+                }
+            }
+            Some(KvError::Unavailable { node: 1, reason: "injected after the control statement".into() })
+        })
+    }));
+}
