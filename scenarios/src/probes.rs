@@ -11,50 +11,54 @@ use std::collections::BTreeMap;
 pub struct Probe {
     /// What state was reached, in words.
     pub name: &'static str,
-    /// True for a trace line that shows the state.
+    /// The trace event (the line's third word) that can show the state.
+    pub event: &'static str,
+    /// True for a line of that event that shows the state.
     pub hit: fn(&str) -> bool,
 }
 
-fn event(line: &str, what: &str) -> bool {
-    line.split_whitespace().nth(2) == Some(what)
+/// Any line of the event.
+fn any(_: &str) -> bool {
+    true
 }
 
 /// Every probe, in report order.
 pub const PROBES: &[Probe] = &[
-    Probe { name: "lease moved off a failed leaseholder", hit: |l| event(l, "lease-expired") },
-    Probe { name: "lease acquisition had to retry", hit: |l| event(l, "lease-acquire-retry") },
-    Probe { name: "replica log diverged and was repaired", hit: |l| event(l, "append-rejected") },
-    Probe { name: "crash lost unsynced log entries", hit: |l| event(l, "crash") && !l.ends_with("unsynced_entries_lost=0") },
-    Probe { name: "abandoned transaction aborted by a reader", hit: |l| event(l, "txn-abort-abandoned") },
-    Probe { name: "range split under traffic", hit: |l| event(l, "split") },
-    Probe { name: "GC removed versions", hit: |l| event(l, "gc") && !l.ends_with("removed=0") },
-    Probe { name: "storage write landed but reported failure", hit: |l| event(l, "write-landed-reported-failed") },
-    Probe { name: "backup export retried after a routing or node failure", hit: |l| event(l, "export-retried") },
-    Probe { name: "backup job paused mid-run", hit: |l| event(l, "job-run-ended") && l.ends_with(": Paused") },
-    Probe { name: "backup job adopted and resumed from its checkpoint", hit: |l| event(l, "job-resumed-from-checkpoint") },
-    Probe { name: "coordinator died between writing the manifest and recording success", hit: |l| event(l, "job-found-manifest") },
-    Probe { name: "backup gateway crashed mid-statement", hit: |l| event(l, "gateway-crash") },
-    Probe { name: "coordinator killed while exporting", hit: |l| event(l, "inject") && l.ends_with("coordinator killed at Exporting") },
-    Probe { name: "coordinator killed between last checkpoint and manifest", hit: |l| event(l, "inject") && l.ends_with("coordinator killed at BeforeManifest") },
-    Probe { name: "coordinator killed while writing the manifest", hit: |l| event(l, "inject") && l.ends_with("coordinator killed at WritingManifest") },
-    Probe { name: "backup job canceled mid-run", hit: |l| event(l, "job-run-ended") && l.ends_with(": Canceled") },
-    Probe { name: "torn write reported as success", hit: |l| event(l, "write-torn") },
-    Probe { name: "lost write reported as success", hit: |l| event(l, "write-lost") },
-    Probe { name: "bit rot at rest during the job", hit: |l| event(l, "bit-rot") },
-    Probe { name: "storage damage to a finished backup refused by RESTORE", hit: |l| event(l, "damage-detected") },
-    Probe { name: "a flipped bit in a backup file refused by RESTORE", hit: |l| event(l, "bit-rot-detected") },
-    Probe { name: "an incremental introduced a table, exported from time zero", hit: |l| event(l, "chain-layer") && !l.ends_with("introduced=0") },
-    Probe { name: "an automatic incremental in a date-named subdirectory", hit: |l| event(l, "chain-layer") && l.contains("\"2020") },
-    Probe { name: "a point-in-time restore matched the oracle", hit: |l| event(l, "point-in-time-restored") },
-    Probe { name: "a chain with a missing, reordered or corrupted member refused", hit: |l| event(l, "damaged-chain-refused") },
+    Probe { name: "lease moved off a failed leaseholder", event: "lease-expired", hit: any },
+    Probe { name: "lease acquisition had to retry", event: "lease-acquire-retry", hit: any },
+    Probe { name: "replica log diverged and was repaired", event: "append-rejected", hit: any },
+    Probe { name: "crash lost unsynced log entries", event: "crash", hit: |l| !l.ends_with("unsynced_entries_lost=0") },
+    Probe { name: "abandoned transaction aborted by a reader", event: "txn-abort-abandoned", hit: any },
+    Probe { name: "range split under traffic", event: "split", hit: any },
+    Probe { name: "GC removed versions", event: "gc", hit: |l| !l.ends_with("removed=0") },
+    Probe { name: "storage write landed but reported failure", event: "write-landed-reported-failed", hit: any },
+    Probe { name: "backup export retried after a routing or node failure", event: "export-retried", hit: any },
+    Probe { name: "backup job paused mid-run", event: "job-run-ended", hit: |l| l.ends_with(": Paused") },
+    Probe { name: "backup job adopted and resumed from its checkpoint", event: "job-resumed-from-checkpoint", hit: any },
+    Probe { name: "coordinator died between writing the manifest and recording success", event: "job-found-manifest", hit: any },
+    Probe { name: "backup gateway crashed mid-statement", event: "gateway-crash", hit: any },
+    Probe { name: "coordinator killed while exporting", event: "inject", hit: |l| l.ends_with("coordinator killed at Exporting") },
+    Probe { name: "coordinator killed between last checkpoint and manifest", event: "inject", hit: |l| l.ends_with("coordinator killed at BeforeManifest") },
+    Probe { name: "coordinator killed while writing the manifest", event: "inject", hit: |l| l.ends_with("coordinator killed at WritingManifest") },
+    Probe { name: "backup job canceled mid-run", event: "job-run-ended", hit: |l| l.ends_with(": Canceled") },
+    Probe { name: "torn write reported as success", event: "write-torn", hit: any },
+    Probe { name: "lost write reported as success", event: "write-lost", hit: any },
+    Probe { name: "bit rot at rest during the job", event: "bit-rot", hit: any },
+    Probe { name: "storage damage to a finished backup refused by RESTORE", event: "damage-detected", hit: any },
+    Probe { name: "a flipped bit in a backup file refused by RESTORE", event: "bit-rot-detected", hit: any },
+    Probe { name: "an incremental introduced a table, exported from time zero", event: "chain-layer", hit: |l| !l.ends_with("introduced=0") },
+    Probe { name: "an automatic incremental in a date-named subdirectory", event: "chain-layer", hit: |l| l.contains("\"2020") },
+    Probe { name: "a point-in-time restore matched the oracle", event: "point-in-time-restored", hit: any },
+    Probe { name: "a chain with a missing, reordered or corrupted member refused", event: "damaged-chain-refused", hit: any },
 ];
 
 /// How often each probe fired in `trace`.
 pub fn count(trace: &str) -> BTreeMap<&'static str, u64> {
     let mut hits: BTreeMap<&'static str, u64> = PROBES.iter().map(|p| (p.name, 0)).collect();
     for line in trace.lines() {
+        let Some(event) = line.split_whitespace().nth(2) else { continue };
         for p in PROBES {
-            if (p.hit)(line) {
+            if p.event == event && (p.hit)(line) {
                 *hits.entry(p.name).or_default() += 1;
             }
         }

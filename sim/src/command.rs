@@ -32,8 +32,9 @@ pub enum Command {
     Gc { threshold: Timestamp },
     /// Splits the range at `at`; keys from `at` on move to the new range `new_range`.
     Split { at: Key, new_range: RangeId },
-    /// Bulk-writes versions (restore).
-    Ingest { entries: Vec<Entry> },
+    /// Bulk-writes versions (restore). Shared, not copied, as the entry moves through the log,
+    /// the followers' appends and the apply loop: an ingest batch can hold thousands of rows.
+    Ingest { entries: std::sync::Arc<Vec<Entry>> },
 }
 
 impl Command {

@@ -244,7 +244,9 @@ impl NodeServer {
 
     async fn dispatch(self: Arc<Self>, req: NodeRequest) -> Result<NodeResponse, NodeError> {
         if let NodeRequest::Bulk { sql, user, database } = req {
-            return Ok(NodeResponse::Bulk(self.bulk(&sql, user, database).await));
+            // Boxed: a bulk statement's future (a whole BACKUP or RESTORE) would otherwise size
+            // every RPC's task, which madsim copies into place on each spawn.
+            return Ok(NodeResponse::Bulk(Box::pin(self.bulk(&sql, user, database)).await));
         }
         let range = req.range();
         let lock = self.lock_for(range);
@@ -351,7 +353,7 @@ impl NodeServer {
                 if let Some(e) = entries.iter().find(|e| !span.contains_key(&e.key)) {
                     return Err(NodeError::RangeKeyMismatch { range, span: Span::new(e.key.clone(), e.key.next()) });
                 }
-                self.propose(range, epoch, Command::Ingest { entries }).await?;
+                self.propose(range, epoch, Command::Ingest { entries: std::sync::Arc::new(entries) }).await?;
                 Ok(NodeResponse::Ok)
             }
             NodeRequest::Append { .. } | NodeRequest::FetchLog { .. } | NodeRequest::Bulk { .. } => Err(NodeError::Invalid("request routed as a leaseholder request".into())),

@@ -145,6 +145,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    scenarios::keep_freed_memory();
     // Parsed through ArgMatches so that `shell` can run its -e / -f inputs in command-line order.
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
