@@ -343,14 +343,15 @@ async fn export_pieces(
                 let path = if page == 0 { format!("data/{id}/n{}-{attempt:x}-n{}-{seq}.sst", env.node(), resp.served_by) } else { format!("data/{id}/n{}-{attempt:x}-n{}-{seq}.{page}.sst", env.node(), resp.served_by) };
                 // The manifest records the checksum of the plaintext envelope (checked after
                 // decryption); an encrypted backup stores the sealed bytes.
-                let stored = FileCipher::for_backup(details).seal(&*env.runtime, &path, bytes.clone())?;
+                let mut info = FileInfo::new(path.clone(), &data, &bytes);
+                drop(data);
+                let stored = FileCipher::for_backup(details).seal(&*env.runtime, &path, bytes)?;
                 if let Err(e) = storage.write(&path, stored).await {
                     if e.is_retryable() {
                         break true;
                     }
                     return Err(e.into());
                 }
-                let mut info = FileInfo::new(path, &data, &bytes);
                 if start != details.start_time {
                     info.start_time = Some(start);
                 }

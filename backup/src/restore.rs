@@ -22,6 +22,7 @@ use crate::storage::ExternalStorage;
 use model::catalog::{self, Catalog, DatabaseDescriptor, DefaultExpr, Descriptor, DescriptorState, TableDescriptor, TableKind, DEFAULT_DATABASE, POSTGRES_DATABASE};
 use model::{Entry, Key, KvError, Timestamp, WriteOp};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Runs a storage operation, retrying transient failures for a while with backoff (object
 /// stores answer 503s): what every read, listing and existence check of a backup goes through.
@@ -114,7 +115,7 @@ pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Res
     let restore_ts = env.kv.now();
     let totals = if layers.len() == 1 && ts == layers[0].manifest.end_time && layers[0].manifest.mvcc_filter == model::MvccFilter::Latest {
         let only = &layers[0];
-        ingest(env, &only.shown, &*only.storage, &cipher, &only.manifest, &rewrite, restore_ts).await?
+        ingest(env, &only.shown, &only.storage, &cipher, &only.manifest, &rewrite, restore_ts).await?
     } else {
         ingest_at(env, layers, &cipher, &rewrite, ts, restore_ts).await?
     };
@@ -225,7 +226,7 @@ async fn ingest_at(env: &Env, layers: &[crate::chain::Layer], cipher: &FileCiphe
     let mut batch = Vec::new();
     for (key, (_, value)) in newest {
         let Some(value) = value else { continue };
-        let Some(key) = rewrite_key(&key, &rewrite.ids) else { continue };
+        let Some(key) = rewrite_key(key, &rewrite.ids) else { continue };
         count_entry(&mut totals, &key, &value);
         batch.push(Entry { key, ts: restore_ts, value: Some(value) });
         if batch.len() >= 1_000 {
@@ -452,42 +453,89 @@ async fn allocate_ids(env: &Env, n: u32) -> Result<u32, BackupError> {
 }
 
 /// Rewrites a key's table id; `None` for keys of tables not restored.
-fn rewrite_key(key: &Key, ids: &BTreeMap<u32, u32>) -> Option<Key> {
-    let old = model::encoding::table_of(key)?;
+fn rewrite_key(mut key: Key, ids: &BTreeMap<u32, u32>) -> Option<Key> {
+    let old = model::encoding::table_of(&key)?;
     let new = *ids.get(&old)?;
-    let mut bytes = key.0.clone();
-    bytes[..4].copy_from_slice(&new.to_be_bytes());
-    Some(Key(bytes))
+    key.0[..4].copy_from_slice(&new.to_be_bytes());
+    Some(key)
+}
+
+/// How many data files RESTORE prepares ahead of the one it ingests.
+const READ_AHEAD: usize = 2;
+
+/// One data file ready to ingest: its live entries re-keyed to the new ids, and their totals.
+struct Prepared {
+    batch: Vec<Entry>,
+    totals: JobTotals,
 }
 
 /// Reads every data file the restored tables need, checking each against the manifest, and
 /// ingests its entries with rewritten keys at `ts`.
-async fn ingest(env: &Env, location: &str, storage: &dyn ExternalStorage, cipher: &FileCipher, manifest: &Manifest, rewrite: &Rewrite, ts: Timestamp) -> Result<JobTotals, BackupError> {
+///
+/// Reading, decrypting, checking and re-keying a file run as a task on the runtime, up to
+/// [`READ_AHEAD`] files ahead, while this task ingests the previous one: in a real process the
+/// two sides keep two cores busy (the restore of one 1 GiB table went from one core to two). In
+/// the simulator the tasks run on the same node, in an order the seed fixes. Files are ingested
+/// in manifest order whatever order their reads finish in, and the first error stops the
+/// restore before anything later is ingested; files still in flight are dropped unread.
+async fn ingest(env: &Env, location: &str, storage: &Arc<dyn ExternalStorage>, cipher: &FileCipher, manifest: &Manifest, rewrite: &Rewrite, ts: Timestamp) -> Result<JobTotals, BackupError> {
     let wanted: Vec<model::Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
-    let mut totals = JobTotals::default();
     #[cfg(feature = "planted-bugs")]
     let skip_last = env.planted(crate::planted::PlantedBug::RestoreIgnoresAFile);
     #[cfg(not(feature = "planted-bugs"))]
     let skip_last = false;
     let last = manifest.files.len().saturating_sub(1);
-    for (i, file) in manifest.files.iter().enumerate() {
-        if !wanted.iter().any(|s| s.overlaps(&file.span)) || (skip_last && i == last) {
-            continue;
+    let files: Vec<&crate::format::manifest::FileInfo> = manifest
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(i, file)| wanted.iter().any(|s| s.overlaps(&file.span)) && !(skip_last && *i == last))
+        .map(|(_, file)| file)
+        .collect();
+    let ids = Arc::new(rewrite.ids.clone());
+    let start = |file: &crate::format::manifest::FileInfo| {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let (env2, location, storage, cipher, file, ids) = (env.clone(), location.to_string(), storage.clone(), cipher.clone(), file.clone(), ids.clone());
+        env.runtime.spawn(Box::pin(async move {
+            let prepared = read_data_file(&env2, &location, &*storage, &cipher, &file).await.map(|data| prepare(data, &ids, ts));
+            // The restore may have failed meanwhile and dropped the receiver: nothing to do.
+            let _ = tx.send(prepared);
+        }));
+        rx
+    };
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut next = 0;
+    let mut totals = JobTotals::default();
+    loop {
+        while next < files.len() && in_flight.len() < READ_AHEAD {
+            in_flight.push_back(start(files[next]));
+            next += 1;
         }
-        let data = read_data_file(env, location, storage, cipher, file).await?;
-        let mut batch = Vec::new();
-        for e in data.entries {
-            let Some(value) = e.value else { continue };
-            if let Some(key) = rewrite_key(&e.key, &rewrite.ids) {
-                count_entry(&mut totals, &key, &value);
-                batch.push(Entry { key, ts, value: Some(value) });
-            }
-        }
-        if !batch.is_empty() {
-            env.kv.ingest(batch).await?;
+        let Some(rx) = in_flight.pop_front() else { break };
+        let prepared = rx.await.map_err(|_| BackupError::Internal("a data file's read task ended without an answer".into()))??;
+        totals.rows += prepared.totals.rows;
+        totals.index_entries += prepared.totals.index_entries;
+        totals.bytes += prepared.totals.bytes;
+        if !prepared.batch.is_empty() {
+            env.kv.ingest(prepared.batch).await?;
         }
     }
     Ok(totals)
+}
+
+/// A data file's live entries (a full backup holds no tombstones worth restoring), re-keyed to
+/// the new ids and stamped `ts`.
+fn prepare(data: DataFile, ids: &BTreeMap<u32, u32>, ts: Timestamp) -> Prepared {
+    let mut totals = JobTotals::default();
+    let mut batch = Vec::with_capacity(data.entries.len());
+    for e in data.entries {
+        let Some(value) = e.value else { continue };
+        if let Some(key) = rewrite_key(e.key, ids) {
+            count_entry(&mut totals, &key, &value);
+            batch.push(Entry { key, ts, value: Some(value) });
+        }
+    }
+    Prepared { batch, totals }
 }
 
 /// Writes every restored descriptor (and, for a cluster restore, users, roles and zones) in one

@@ -218,6 +218,42 @@ fn nodelocal_writes_are_atomic_and_listings_skip_unfinished_ones() {
     });
 }
 
+#[test]
+fn nodelocal_large_files_written_past_the_page_cache_read_back_exactly() {
+    // Files from 1 MiB on go through O_DIRECT in aligned 8 MiB chunks, the last one padded and
+    // the file cut back to its length: every length around those boundaries must come back
+    // byte for byte, at its exact size, and replace an older, longer file whole.
+    let rt = tokio_runtime();
+    let dir = TempDir::new("nodelocal-direct");
+    let c = RealCluster::at_dir(&rt, &dir.0);
+    let s = c.open("nodelocal://1/loc");
+    const MIB: usize = 1 << 20;
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut bytes = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    };
+    rt.block_on(async {
+        for len in [MIB - 1, MIB, MIB + 1, MIB + 4096, 8 * MIB, 8 * MIB + 4097, 16 * MIB + 1] {
+            let data = bytes(len);
+            let name = format!("f{len}");
+            s.write(&name, data.clone()).await.unwrap();
+            assert_eq!(std::fs::metadata(dir.0.join("loc").join(&name)).unwrap().len(), len as u64, "{len}");
+            assert!(s.read(&name).await.unwrap() == data, "{len} bytes did not read back");
+        }
+        let shorter = bytes(2 * MIB + 3);
+        s.write(&format!("f{}", 16 * MIB + 1), shorter.clone()).await.unwrap();
+        assert!(s.read(&format!("f{}", 16 * MIB + 1)).await.unwrap() == shorter, "an overwrite must replace the whole file");
+        assert_eq!(s.list("").await.unwrap().len(), 7, "no temporary file is left or listed");
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Servers started by scripts/test-servers.sh.
 

@@ -9,7 +9,12 @@ use std::fmt;
 
 /// A key: an ordered byte string. Ordering is plain lexicographic byte order.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Key(pub Vec<u8>);
+pub struct Key(
+    /// Serialized as bytes, not as a sequence of numbers: the same encoding in postcard (a
+    /// length, then the bytes) and in JSON (an array of numbers), copied in one piece.
+    #[serde(with = "serde_bytes")]
+    pub Vec<u8>,
+);
 
 impl Key {
     /// The smallest key.

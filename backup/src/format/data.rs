@@ -153,7 +153,8 @@ impl DataFile {
 
     /// The file's bytes, in a [`FileKind::Data`] envelope.
     pub fn encode(&self) -> Vec<u8> {
-        envelope::encode(FileKind::Data, self)
+        let hint = self.entries.iter().map(|e| e.key.0.len() + e.value.as_ref().map_or(0, Vec::len) + 16).sum::<usize>() + 64;
+        envelope::encode_sized(FileKind::Data, envelope::FORMAT_VERSION, self, hint)
     }
 
     /// Reads a data file: envelope checks, then the invariants of [`DataFile::validate`].

@@ -248,8 +248,28 @@ pub fn encode<T: Serialize + ?Sized>(kind: FileKind, value: &T) -> Vec<u8> {
 
 /// [`encode`] at an explicit version: the writer of tomorrow's format, for tests of refusal.
 pub(crate) fn encode_version<T: Serialize + ?Sized>(kind: FileKind, version: u16, value: &T) -> Vec<u8> {
-    let payload = postcard::to_stdvec(value).unwrap_or_default();
-    frame(kind.to_byte(), version, &payload)
+    encode_sized(kind, version, value, 0)
+}
+
+/// [`encode`] into a buffer reserved for about `size_hint` payload bytes. The payload is
+/// serialized straight into the envelope, then its length and CRC filled in: a 64 MiB data file
+/// is neither regrown step by step nor copied into its frame.
+pub fn encode_sized<T: Serialize + ?Sized>(kind: FileKind, version: u16, value: &T, size_hint: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + size_hint + TRAILER_LEN);
+    out.extend_from_slice(&MAGIC);
+    out.push(kind.to_byte());
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes());
+    let mut out = match postcard::to_extend(value, out) {
+        Ok(out) => out,
+        // See above: an empty payload, refused by every decoder.
+        Err(_) => return frame(kind.to_byte(), version, &[]),
+    };
+    let len = (out.len() - HEADER_LEN) as u64;
+    out[HEADER_LEN - 8..HEADER_LEN].copy_from_slice(&len.to_le_bytes());
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
 }
 
 /// Builds the envelope around raw payload bytes.

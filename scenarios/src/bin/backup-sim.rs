@@ -145,10 +145,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    scenarios::keep_freed_memory();
     // Parsed through ArgMatches so that `shell` can run its -e / -f inputs in command-line order.
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    scenarios::no_transparent_huge_pages();
+    if !matches!(cli.command, Command::Shell(_) | Command::BenchLocal(_) | Command::BenchChain(_)) {
+        // The simulation's subcommands: seed after seed of allocating and freeing whole clusters.
+        scenarios::keep_freed_memory();
+    }
     match cli.command {
         Command::Shell(args) => scenarios::shell::main(&args, matches.subcommand_matches("shell")),
         Command::BenchLocal(args) => scenarios::bench_local::main(&args),

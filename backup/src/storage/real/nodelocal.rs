@@ -9,6 +9,12 @@
 //! directory fsynced, so a reader sees the old object or the new one, never half of one, and a
 //! crash leaves at worst a temporary file that listings ignore.
 //!
+//! Large files (data files) are written with `O_DIRECT`, past the page cache: a backup's files
+//! are not read again soon, and copying a gigabyte into the page cache was two thirds of a
+//! BACKUP's time here (the kernel's copy ran at 400-700 MiB/s, the direct write at 2.7 GiB/s).
+//! A file system that refuses `O_DIRECT` (older tmpfs) gets the same write through the page
+//! cache.
+//!
 //! What it must never do: touch a file outside the external-io directory, or block an async
 //! executor's thread on disk I/O when running inside tokio (the work goes to
 //! `spawn_blocking`).
@@ -28,6 +34,52 @@ const TEMP_MARK: &str = ".backup-sim-tmp.";
 
 /// Distinguishes the temporary files of concurrent writes in one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Files at least this large are written with `O_DIRECT`; smaller ones (manifests, checkpoints)
+/// through the page cache, where a direct write's padding and alignment buy nothing.
+const DIRECT_MIN_BYTES: usize = 1 << 20;
+
+/// `O_DIRECT` needs the buffer, the file offset and the length aligned to the device's logical
+/// block size; 4 KiB covers 512-byte and 4K-native devices.
+const DIRECT_ALIGN: usize = 4096;
+
+/// Bytes copied into the aligned buffer and written per `write` call.
+const DIRECT_CHUNK: usize = 8 << 20;
+
+/// Creates `tmp` and writes `data` to it with `O_DIRECT`, then fsyncs it. Returns `Ok(false)`,
+/// with no file left behind, if the file system does not support direct I/O, so the caller
+/// writes through the page cache instead.
+fn write_direct(tmp: &Path, data: &[u8]) -> io::Result<bool> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let unsupported = |e: &io::Error| e.raw_os_error() == Some(libc::EINVAL);
+    let mut f = match fs::OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_DIRECT).open(tmp) {
+        Ok(f) => f,
+        Err(e) if unsupported(&e) => {
+            // Linux may have created the file before refusing the flag.
+            let _ = fs::remove_file(tmp);
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
+    // An aligned window into a plain buffer: no unsafe allocation needed.
+    let mut scratch = vec![0u8; DIRECT_CHUNK + DIRECT_ALIGN];
+    let start = scratch.as_ptr().align_offset(DIRECT_ALIGN);
+    let aligned = &mut scratch[start..start + DIRECT_CHUNK];
+    for chunk in data.chunks(DIRECT_CHUNK) {
+        let padded = chunk.len().next_multiple_of(DIRECT_ALIGN);
+        aligned[..chunk.len()].copy_from_slice(chunk);
+        aligned[chunk.len()..padded].fill(0);
+        if let Err(e) = f.write_all(&aligned[..padded]) {
+            drop(f);
+            let _ = fs::remove_file(tmp);
+            return if unsupported(&e) { Ok(false) } else { Err(e) };
+        }
+    }
+    // Only the last chunk was padded: cut the file back to the data's length.
+    f.set_len(data.len() as u64)?;
+    f.sync_all()?;
+    Ok(true)
+}
 
 /// One `nodelocal` location: a directory under the external-io directory.
 #[derive(Clone, Debug)]
@@ -97,10 +149,11 @@ impl NodelocalStorage {
         let name = full.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dir.join(format!(".{name}{TEMP_MARK}{}.{}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
         let written = (|| {
-            let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            f.write_all(data)?;
-            f.sync_all()?;
-            drop(f);
+            if !(data.len() >= DIRECT_MIN_BYTES && write_direct(&tmp, data)?) {
+                let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+                f.write_all(data)?;
+                f.sync_all()?;
+            }
             // rename replaces a symlink at `full` itself, never the file it points to.
             fs::rename(&tmp, &full)?;
             fs::File::open(&dir)?.sync_all()
