@@ -271,6 +271,20 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     Ok(RunOutcome::Succeeded(totals(&manifest)))
 }
 
+/// Before a CANCEL is recorded for a backup whose coordinator died: if that coordinator had
+/// already written the manifest, the backup at the destination is complete, so the checkpoint
+/// it had no time to remove is removed now. The job still ends canceled, as asked; RESTORE
+/// accepts the finished backup either way. Best effort: a destination that cannot be read is
+/// left as it is (a leftover checkpoint never makes RESTORE read a wrong backup).
+pub async fn tidy_before_cancel(env: &Env, id: JobId) {
+    let Ok(Some(r)) = jobs::load::<BackupDetails>(&*env.kv, id).await else { return };
+    let Ok((_, storage)) = crate::plan::open_location(env, &r.payload.destination) else { return };
+    if let Ok(Some(_)) = read_manifest_if_ours(env, &*storage, &r.payload).await {
+        env.event("job-found-manifest", format!("job {id}: a previous coordinator wrote the manifest and died before recording success; canceled with the backup complete"));
+        remove_checkpoint(env, &*storage).await;
+    }
+}
+
 /// The manifest replaces the checkpoint. A checkpoint left behind would do no harm (readers look
 /// for the manifest first) but would misreport the destination as busy: retry a while.
 async fn remove_checkpoint(env: &Env, storage: &dyn ExternalStorage) {

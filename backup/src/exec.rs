@@ -153,6 +153,9 @@ pub async fn adopt_forever(env: Env) {
                     }));
                 }
                 (_, JobStatus::PauseRequested | JobStatus::CancelRequested) => {
+                    if (j.job_type, j.status) == (JobType::Backup, JobStatus::CancelRequested) {
+                        backup_job::tidy_before_cancel(&env, j.id).await;
+                    }
                     let _ = jobs::update::<serde_json::Value, _>(&*env.kv, j.id, |r, now| {
                         if r.lease.is_some_and(|l| l.expires > now) {
                             return Err("coordinated".into());

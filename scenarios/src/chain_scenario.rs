@@ -292,7 +292,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     } else if revision_history {
         let l = rng.gen_range(lowest..layers.len());
         let m = &layers[l];
-        let lo = if l == 0 { m.revision_start_time.wall.max(schema_ready.wall) } else { m.start_time.wall };
+        // A layer's history starts at its window's start, or later where it exported a span
+        // from time zero (a full backup; an incremental's introduced tables): from the GC
+        // threshold such an export met, which RESTORE rightly refuses to go below.
+        let lo = if l == 0 { m.revision_start_time.wall.max(schema_ready.wall) } else { m.start_time.wall.max(m.revision_start_time.wall) };
         Some(Timestamp::from_nanos(rng.gen_range(lo + 1..=m.end_time.wall)))
     } else if layers.len() > 1 + lowest {
         Some(layers[rng.gen_range(lowest..layers.len() - 1)].end_time)

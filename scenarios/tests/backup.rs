@@ -65,3 +65,18 @@ fn no_secret_reaches_the_trace() {
         assert!(!r.failure.as_ref().is_some_and(|f| f.message.contains("sim-secret")), "seed {seed}: a credential reached the failure message");
     }
 }
+
+/// Found by a swarm sweep (seeds 10000..11500): the coordinator died right after writing the
+/// manifest, and a CANCEL reached the job before another node adopted it. The adoption loop
+/// recorded the cancel and left `BACKUP-CHECKPOINT` next to the finished manifest. It now
+/// removes it first (`backup_job::tidy_before_cancel`).
+#[test]
+fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
+    for seed in [10928, 11181] {
+        let r = run_backup(&RunOptions { faults: FaultMix::Swarm, ..RunOptions::new(seed) });
+        if let Some(f) = r.failure {
+            panic!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(BACKUP, seed, FaultMix::Swarm));
+        }
+        assert!(r.trace.contains("canceled with the backup complete"), "seed {seed} no longer reaches the state it pins:\n{}", r.detail);
+    }
+}
