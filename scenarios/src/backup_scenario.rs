@@ -385,6 +385,25 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             report.sim_seconds = start.elapsed().as_secs_f64();
             return report;
         }
+        (JobEnd::Failed(e), Some(_)) if e.contains("GC threshold") && damaged.contains_key(&key_of(MANIFEST_NAME)) => {
+            // The coordinator wrote the manifest and died before recording success; storage then
+            // damaged that manifest, so the node that adopted the job found no backup of its own
+            // and exported again, by now below the GC threshold. The job must fail, and RESTORE
+            // and SHOW BACKUP must refuse the damaged manifest naming it.
+            let cause = damaged[&key_of(MANIFEST_NAME)];
+            match probe.refused(1, &[MANIFEST_NAME.to_string()], Some(&show_sql), &cause).await {
+                Ok(refusal) => {
+                    sim::trace_event!(trace, "runner", "damage-detected", "{MANIFEST_NAME} ({cause}): {refusal}");
+                    report.detail = format!("backup of {kind:?} failed as it must after its manifest was damaged by a {cause}: {e}; RESTORE and SHOW BACKUP refused the manifest");
+                }
+                Err(f) => {
+                    report.failure = Some(f);
+                    return report;
+                }
+            }
+            report.sim_seconds = start.elapsed().as_secs_f64();
+            return report;
+        }
         (JobEnd::Failed(e), _) => {
             report.failure = Some(Failure { property: "backup-job-succeeds", message: format!("the backup job failed: {e}") });
             return report;

@@ -80,3 +80,19 @@ fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
         assert!(r.trace.contains("canceled with the backup complete"), "seed {seed} no longer reaches the state it pins:\n{}", r.detail);
     }
 }
+
+/// Found by a swarm sweep (seeds 50000..53000): the coordinator wrote the manifest and died,
+/// bit rot then damaged that manifest, and the node that adopted the job, finding no intact
+/// backup of its own, exported again below a GC threshold that had moved on. The job failing
+/// is right; the verdict now asks that RESTORE and SHOW BACKUP refuse the damaged manifest.
+#[test]
+fn a_rerun_over_a_rotted_manifest_fails_and_the_manifest_is_refused() {
+    for seed in [50373, 52464] {
+        let r = run_backup(&RunOptions { faults: FaultMix::Swarm, ..RunOptions::new(seed) });
+        if let Some(f) = r.failure {
+            panic!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(BACKUP, seed, FaultMix::Swarm));
+        }
+        assert!(r.detail.contains("failed as it must after its manifest was damaged"), "seed {seed} no longer reaches the state it pins: {}", r.detail);
+        assert!(r.trace.contains("damage-detected"), "seed {seed}: no refusal recorded");
+    }
+}
