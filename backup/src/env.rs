@@ -19,6 +19,14 @@ pub trait Runtime: Send + Sync {
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()>;
     /// Runs `fut` in the background on this node.
     fn spawn(&self, fut: BoxFuture<'static, ()>);
+    /// Starts `fut` alongside the caller, which will await the returned future for its end:
+    /// CPU work that may use another core (RESTORE reads and decodes the next data files while
+    /// it ingests the current one). A runtime with threads runs it on one of them; the default
+    /// runs it in place when the returned future is awaited, so a runtime that runs spawned
+    /// tasks only when told (a test's) still finishes the caller's work.
+    fn start(&self, fut: BoxFuture<'static, ()>) -> BoxFuture<'static, ()> {
+        fut
+    }
     /// Fills `buf` with random bytes: the salts and IVs of encrypted backups. A real process
     /// must use a cryptographically secure source (the OS's); the simulator draws from its
     /// seeded generator, so that a replayed seed writes the very same encrypted bytes. Only

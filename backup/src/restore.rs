@@ -472,10 +472,11 @@ struct Prepared {
 /// Reads every data file the restored tables need, checking each against the manifest, and
 /// ingests its entries with rewritten keys at `ts`.
 ///
-/// Reading, decrypting, checking and re-keying a file run as a task on the runtime, up to
-/// [`READ_AHEAD`] files ahead, while this task ingests the previous one: in a real process the
-/// two sides keep two cores busy (the restore of one 1 GiB table went from one core to two). In
-/// the simulator the tasks run on the same node, in an order the seed fixes. Files are ingested
+/// Reading, decrypting, checking and re-keying a file are started on the runtime
+/// ([`Runtime::start`](crate::env::Runtime::start)) up to [`READ_AHEAD`] files ahead, while this
+/// task ingests the previous one: in a real process the two sides keep two cores busy (the
+/// restore of one 1 GiB table went from one core to two). In the simulator they are tasks of
+/// the same node, in an order the seed fixes. Files are ingested
 /// in manifest order whatever order their reads finish in, and the first error stops the
 /// restore before anything later is ingested; files still in flight are dropped unread.
 async fn ingest(env: &Env, location: &str, storage: &Arc<dyn ExternalStorage>, cipher: &FileCipher, manifest: &Manifest, rewrite: &Rewrite, ts: Timestamp) -> Result<JobTotals, BackupError> {
@@ -496,12 +497,12 @@ async fn ingest(env: &Env, location: &str, storage: &Arc<dyn ExternalStorage>, c
     let start = |file: &crate::format::manifest::FileInfo| {
         let (tx, rx) = futures::channel::oneshot::channel();
         let (env2, location, storage, cipher, file, ids) = (env.clone(), location.to_string(), storage.clone(), cipher.clone(), file.clone(), ids.clone());
-        env.runtime.spawn(Box::pin(async move {
+        let work = env.runtime.start(Box::pin(async move {
             let prepared = read_data_file(&env2, &location, &*storage, &cipher, &file).await.map(|data| prepare(data, &ids, ts));
             // The restore may have failed meanwhile and dropped the receiver: nothing to do.
             let _ = tx.send(prepared);
         }));
-        rx
+        (work, rx)
     };
     let mut in_flight = std::collections::VecDeque::new();
     let mut next = 0;
@@ -511,7 +512,8 @@ async fn ingest(env: &Env, location: &str, storage: &Arc<dyn ExternalStorage>, c
             in_flight.push_back(start(files[next]));
             next += 1;
         }
-        let Some(rx) = in_flight.pop_front() else { break };
+        let Some((work, rx)) = in_flight.pop_front() else { break };
+        work.await;
         let prepared = rx.await.map_err(|_| BackupError::Internal("a data file's read task ended without an answer".into()))??;
         totals.rows += prepared.totals.rows;
         totals.index_entries += prepared.totals.index_entries;

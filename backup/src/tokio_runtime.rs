@@ -32,6 +32,14 @@ impl Runtime for TokioRuntime {
         drop(self.handle.spawn(fut));
     }
 
+    fn start(&self, fut: BoxFuture<'static, ()>) -> BoxFuture<'static, ()> {
+        let task = self.handle.spawn(fut);
+        Box::pin(async move {
+            // A panic in the task is the task's: the caller sees its result channel closed.
+            let _ = task.await;
+        })
+    }
+
     fn fill_random(&self, buf: &mut [u8]) {
         // The OS's generator (getrandom(2)) does not fail on a running Linux system; if it
         // ever did, going on with predictable salts and IVs would silently weaken every

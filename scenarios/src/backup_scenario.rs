@@ -391,16 +391,11 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             // and exported again, by now below the GC threshold. The job must fail, and RESTORE
             // and SHOW BACKUP must refuse the damaged manifest naming it.
             let cause = damaged[&key_of(MANIFEST_NAME)];
-            match probe.refused(1, &[MANIFEST_NAME.to_string()], Some(&show_sql), &cause).await {
-                Ok(refusal) => {
-                    sim::trace_event!(trace, "runner", "damage-detected", "{MANIFEST_NAME} ({cause}): {refusal}");
-                    report.detail = format!("backup of {kind:?} failed as it must after its manifest was damaged by a {cause}: {e}; RESTORE and SHOW BACKUP refused the manifest");
-                }
-                Err(f) => {
-                    report.failure = Some(f);
-                    return report;
-                }
+            if let Err(f) = probe.manifest_refused(&show_sql, cause).await {
+                report.failure = Some(f);
+                return report;
             }
+            report.detail = format!("backup of {kind:?} failed as it must after its manifest was damaged by a {cause}: {e}; RESTORE and SHOW BACKUP refused the manifest");
             report.sim_seconds = start.elapsed().as_secs_f64();
             return report;
         }
@@ -431,16 +426,11 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             // every file it lists are intact and restore to the oracle, or storage damaged one
             // of them and RESTORE (and SHOW BACKUP, for the manifest) must refuse naming it.
             if let Some(cause) = damaged.get(&key_of(MANIFEST_NAME)) {
-                match probe.refused(1, &[MANIFEST_NAME.to_string()], Some(&show_sql), cause).await {
-                    Ok(e) => {
-                        sim::trace_event!(trace, "runner", "damage-detected", "{MANIFEST_NAME} ({cause}): {e}");
-                        report.detail = format!("{kind:?} backup's manifest damaged by a {cause}; RESTORE and SHOW BACKUP refused it");
-                    }
-                    Err(f) => {
-                        report.failure = Some(f);
-                        return report;
-                    }
+                if let Err(f) = probe.manifest_refused(&show_sql, cause).await {
+                    report.failure = Some(f);
+                    return report;
                 }
+                report.detail = format!("{kind:?} backup's manifest damaged by a {cause}; RESTORE and SHOW BACKUP refused it");
             } else {
                 let manifest = match Manifest::decode(MANIFEST_NAME, bytes) {
                     Ok(m) => m,
@@ -583,6 +573,14 @@ impl RestoreProbe<'_> {
     /// A RESTORE that must be refused — with an error naming one of `names` (any error when
     /// empty) — publishing nothing; with `show`, SHOW BACKUP must be refused the same way.
     /// Returns the RESTORE's error.
+    /// A damaged manifest: RESTORE and `show_sql` (SHOW BACKUP) must both refuse it naming it;
+    /// the refusal goes into the trace.
+    async fn manifest_refused(&self, show_sql: &str, cause: &str) -> Result<(), Failure> {
+        let refusal = self.refused(1, &[MANIFEST_NAME.to_string()], Some(show_sql), cause).await?;
+        sim::trace_event!(self.trace, "runner", "damage-detected", "{MANIFEST_NAME} ({cause}): {refusal}");
+        Ok(())
+    }
+
     pub(crate) async fn refused(&self, network: u8, names: &[String], show: Option<&str>, why: &str) -> Result<String, Failure> {
         let fail = |message: String| Failure { property: "damage-detected", message };
         let (restored, shown, observations) = self.attempt(network, show).await.map_err(fail)?;

@@ -66,6 +66,15 @@ fn no_secret_reaches_the_trace() {
     }
 }
 
+/// Runs `seed` with swarm faults (how a sweep found it); a failure names the replay command.
+fn passing_swarm_seed(seed: u64) -> scenarios::run::RunReport {
+    let r = run_backup(&RunOptions { faults: FaultMix::Swarm, ..RunOptions::new(seed) });
+    if let Some(f) = &r.failure {
+        panic!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(BACKUP, seed, FaultMix::Swarm));
+    }
+    r
+}
+
 /// Found by a swarm sweep (seeds 10000..11500): the coordinator died right after writing the
 /// manifest, and a CANCEL reached the job before another node adopted it. The adoption loop
 /// recorded the cancel and left `BACKUP-CHECKPOINT` next to the finished manifest. It now
@@ -73,10 +82,7 @@ fn no_secret_reaches_the_trace() {
 #[test]
 fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
     for seed in [10928, 11181] {
-        let r = run_backup(&RunOptions { faults: FaultMix::Swarm, ..RunOptions::new(seed) });
-        if let Some(f) = r.failure {
-            panic!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(BACKUP, seed, FaultMix::Swarm));
-        }
+        let r = passing_swarm_seed(seed);
         assert!(r.trace.contains("canceled with the backup complete"), "seed {seed} no longer reaches the state it pins:\n{}", r.detail);
     }
 }
@@ -88,10 +94,7 @@ fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
 #[test]
 fn a_rerun_over_a_rotted_manifest_fails_and_the_manifest_is_refused() {
     for seed in [50373, 52464] {
-        let r = run_backup(&RunOptions { faults: FaultMix::Swarm, ..RunOptions::new(seed) });
-        if let Some(f) = r.failure {
-            panic!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(BACKUP, seed, FaultMix::Swarm));
-        }
+        let r = passing_swarm_seed(seed);
         assert!(r.detail.contains("failed as it must after its manifest was damaged"), "seed {seed} no longer reaches the state it pins: {}", r.detail);
         assert!(r.trace.contains("damage-detected"), "seed {seed}: no refusal recorded");
     }

@@ -433,6 +433,15 @@ impl backup::env::Runtime for MadsimRuntime {
         madsim::task::spawn(fut);
     }
 
+    /// A task of this node, started now: the simulation runs what a real process would run
+    /// alongside (RESTORE's read-ahead) concurrently too, in an order the seed fixes.
+    fn start(&self, fut: futures::future::BoxFuture<'static, ()>) -> futures::future::BoxFuture<'static, ()> {
+        let task = madsim::task::spawn(fut);
+        Box::pin(async move {
+            let _ = task.await;
+        })
+    }
+
     /// From madsim's generator, seeded by the simulation seed: an encrypted backup's salt and
     /// IVs are the same on every replay of a seed.
     fn fill_random(&self, buf: &mut [u8]) {
