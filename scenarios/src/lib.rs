@@ -11,14 +11,17 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Tells the allocator to keep freed memory instead of returning it to the OS 10 ms later: each
+/// `mi_option_purge_delay` in mimalloc.h (v2 and v3 alike); libmimalloc-sys exports no name
+/// for it. A test checks that this index holds that option's documented default.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Tells the allocator to keep freed memory instead of returning it to the OS a second later (mimalloc v3's default): each
 /// seed frees its whole cluster and the next one allocates it again, and re-faulting those pages
 /// (the kernel zeroing them) took 5-30% of a standard sweep's time, varying run to run. Memory
 /// stays bounded by the largest seed in flight per thread (about 200 MB for a standard sweep).
 /// Call it once at the start of `main`, before threads start.
 pub fn keep_freed_memory() {
-    // `mi_option_purge_delay` in mimalloc.h (v2 and v3 alike); -1 means never purge.
-    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // -1 means never purge.
     // SAFETY: sets one integer option; called before other threads exist.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
 }
@@ -50,3 +53,17 @@ pub mod shell;
 pub mod shrink;
 pub mod summary;
 pub mod workload;
+
+#[cfg(test)]
+mod allocator_tests {
+    #[test]
+    fn the_purge_delay_option_is_where_keep_freed_memory_sets_it() {
+        // 1000 ms is mimalloc v3's default purge delay (src/options.c); no option near it
+        // defaults to 1000. A mimalloc update that renumbered its options would fail here
+        // rather than silently set another one.
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            // SAFETY: reads one integer option.
+            assert_eq!(unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) }, 1000);
+        }
+    }
+}
