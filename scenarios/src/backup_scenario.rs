@@ -320,22 +320,14 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         })
     };
     let deadline = opts.safety + Duration::from_secs(600);
-    loop {
-        madsim::time::sleep(Duration::from_millis(50)).await;
-        let elapsed = safety_start.elapsed();
-        driver.step(&mut world, elapsed, |fault| {
-            if *fault == (faults::Fault::Crash { node: gateway }) && started.lock().expect("started").is_some() && !backup_client.is_finished() {
-                sim::trace_event!(trace, "runner", "gateway-crash", "the backup's gateway n{gateway} crashes with the statement in flight");
-            }
-        });
-        world.tick();
-        if backup_client.is_finished() && writers.iter().all(|w| w.is_finished()) {
-            break;
+    let gateway_crash = |fault: &faults::Fault| {
+        if *fault == (faults::Fault::Crash { node: gateway }) && started.lock().expect("started").is_some() && !backup_client.is_finished() {
+            sim::trace_event!(trace, "runner", "gateway-crash", "the backup's gateway n{gateway} crashes with the statement in flight");
         }
-        if elapsed > deadline {
-            report.failure = Some(Failure { property: "liveness", message: format!("the backup job or the writers did not finish within {:?} of simulated time after faults stopped", deadline - opts.safety) });
-            return report;
-        }
+    };
+    if !driver.run_until(&mut world, safety_start, deadline, || backup_client.is_finished() && writers.iter().all(|w| w.is_finished()), gateway_crash).await {
+        report.failure = Some(Failure { property: "liveness", message: format!("the backup job or the writers did not finish within {:?} of simulated time after faults stopped", deadline - opts.safety) });
+        return report;
     }
     driver.end(&mut world);
     if let Err(f) = join_writers(writers, &mut report).await {

@@ -162,18 +162,9 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         })
     };
     let deadline = opts.safety + Duration::from_secs(900);
-    loop {
-        madsim::time::sleep(Duration::from_millis(50)).await;
-        let elapsed = safety_start.elapsed();
-        driver.step(&mut world, elapsed, |_| {});
-        world.tick();
-        if taker.is_finished() && writers.iter().all(|w| w.is_finished()) {
-            break;
-        }
-        if elapsed > deadline {
-            report.failure = Some(Failure { property: "liveness", message: format!("the backup chain or the writers did not finish within {:?} after faults stopped", deadline - opts.safety) });
-            return report;
-        }
+    if !driver.run_until(&mut world, safety_start, deadline, || taker.is_finished() && writers.iter().all(|w| w.is_finished()), |_| {}).await {
+        report.failure = Some(Failure { property: "liveness", message: format!("the backup chain or the writers did not finish within {:?} after faults stopped", deadline - opts.safety) });
+        return report;
     }
     driver.end(&mut world);
     if let Err(f) = join_writers(writers, &mut report).await {

@@ -511,6 +511,24 @@ impl<'a> FaultDriver<'a> {
         self.end(world);
     }
 
+    /// The control loop of a scenario that runs jobs: every 50 ms of simulated time since
+    /// `safety_start`, injects the faults due (calling `before` with each) and ticks the world,
+    /// until `done` (true) — or, past `deadline`, gives up (false: the liveness property fails).
+    pub async fn run_until(&mut self, world: &mut World, safety_start: madsim::time::Instant, deadline: Duration, done: impl Fn() -> bool, mut before: impl FnMut(&faults::Fault)) -> bool {
+        loop {
+            madsim::time::sleep(Duration::from_millis(50)).await;
+            let elapsed = safety_start.elapsed();
+            self.step(world, elapsed, &mut before);
+            world.tick();
+            if done() {
+                return true;
+            }
+            if elapsed > deadline {
+                return false;
+            }
+        }
+    }
+
     /// After a run that finished inside its safety phase: ends every fault before the checks.
     pub fn end(&mut self, world: &mut World) {
         if self.calmed() {
