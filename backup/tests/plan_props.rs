@@ -594,8 +594,7 @@ fn job_count(c: &Cluster) -> usize {
     block_on(backup::jobs::list(&*c.local)).unwrap().len()
 }
 
-/// Sorted, adjacent spans coalesced (the union as a canonical list).
-/// Merges overlapping or touching spans. Not `model::merge_spans`: that one drops empty spans,
+/// Sorted, adjacent spans coalesced (the union as a canonical list). Not `model::merge_spans`: that one drops empty spans,
 /// and a planner that emitted an empty span must fail the coverage check, not pass it.
 fn union(mut spans: Vec<Span>) -> Vec<Span> {
     spans.sort();
