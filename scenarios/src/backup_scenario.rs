@@ -32,6 +32,10 @@ pub const BACKUP: &str = "backup";
 /// Salt of the scenario's random stream (seed ^ salt).
 pub const RNG_SALT: u64 = 0xbac4_0bac;
 
+/// Salt of the stream that draws the rival backup (a stream of its own, so that adding it left
+/// every other draw of a seed as it was).
+pub const RIVAL_SALT: u64 = 0x41fa_1bac;
+
 /// Runs the backup scenario for one seed in a fresh simulator.
 pub fn run_backup(opts: &RunOptions) -> RunReport {
     simulate(opts, BACKUP, |o, t| body(o, t, BACKUP))
@@ -92,16 +96,35 @@ pub(crate) fn destination(rng: &mut ChaCha8Rng, seed: u64) -> String {
 }
 
 /// True for a statement error that is a verdict, not a reason to retry: the planner refused the
-/// backup (a GC threshold, a chain that does not line up) and will refuse it again.
+/// backup (a GC threshold, a chain that does not line up, another backup at the destination)
+/// and will refuse it again.
 fn is_refusal(e: &str) -> bool {
-    ["GC threshold", "invalid previous backups", "listed out of order", "does not contain table", "no longer among the targets", "new full backup is needed", "belongs to cluster", "already contains", "is not after the end time"]
+    ["GC threshold", "invalid previous backups", "listed out of order", "does not contain table", "no longer among the targets", "new full backup is needed", "belongs to cluster", "is not after the end time"]
         .iter()
         .any(|p| e.contains(p))
+        || is_conflict(e)
+        || is_damage(e)
 }
 
-/// The newest BACKUP job's row in SHOW JOBS that is not among `known`: (id, status, error).
-fn backup_job(rows: &[Vec<Datum>], known: &BTreeSet<i64>) -> Option<(i64, String, String)> {
-    rows.iter().rev().find(|r| matches!(r.get(1), Some(Datum::String(t)) if t == "BACKUP") && !matches!(r.first(), Some(Datum::Int(i)) if known.contains(i))).map(|r| {
+/// True for an error that names a backup file storage damaged: refused now, refused again.
+fn is_damage(e: &str) -> bool {
+    ["checksum mismatch", "truncated (", "bad magic", "undecodable payload", "bytes beyond the length"].iter().any(|p| e.contains(p))
+}
+
+/// True for the refusal of a backup because another backup holds or held its destination (a
+/// manifest already there, another job's lock, targets that do not match the backup there).
+pub(crate) fn is_conflict(e: &str) -> bool {
+    // A backup at the destination that this one cannot build on is a conflict too: one of
+    // other targets (refused as an incremental of it), or one newer than this one's time.
+    ["already contains", "another backup", "BACKUP-LOCK", "cannot append", "do not match", "no longer among the targets", "does not contain table", "is not after the end time"].iter().any(|p| e.contains(p))
+}
+
+/// The newest BACKUP job's row in SHOW JOBS that is not among `known` and, when `description`
+/// is given, was recorded for that statement: (id, status, error). Two clients backing up at
+/// once each follow their own job.
+fn backup_job(rows: &[Vec<Datum>], known: &BTreeSet<i64>, description: Option<&str>) -> Option<(i64, String, String)> {
+    let ours = |r: &Vec<Datum>| description.is_none_or(|d| matches!(r.get(2), Some(Datum::String(t)) if t == d));
+    rows.iter().rev().find(|r| matches!(r.get(1), Some(Datum::String(t)) if t == "BACKUP") && !matches!(r.first(), Some(Datum::Int(i)) if known.contains(i)) && ours(r)).map(|r| {
         let id = match r.first() {
             Some(Datum::Int(i)) => *i,
             _ => 0,
@@ -131,6 +154,10 @@ pub(crate) async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u3
             break;
         }
     }
+    // The job's description is the statement, redacted: what tells this statement's job apart
+    // from another client's.
+    let description = backup::statement::parse(sql).ok().map(|s| s.redacted());
+    let description = description.as_deref();
     // A gateway that dies never answers (there is no connection to reset): stop waiting after
     // a while and follow the job through SHOW JOBS instead.
     match kv.bulk(gateway, sql, "root", "defaultdb", Duration::from_secs(20)).await {
@@ -144,7 +171,7 @@ pub(crate) async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u3
         madsim::time::sleep(Duration::from_secs(1)).await;
         n = n % nodes + 1;
         let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(30)).await else { continue };
-        if backup_job(&rows, &known).is_none() {
+        if backup_job(&rows, &known, description).is_none() {
             // The gateway died before it recorded the job: nothing ran, so run the statement
             // again elsewhere, as a client whose connection broke would.
             without_job += 1;
@@ -158,7 +185,7 @@ pub(crate) async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u3
             }
             continue;
         }
-        match backup_job(&rows, &known) {
+        match backup_job(&rows, &known, description) {
             Some((_, status, _)) if status == "succeeded" => return JobEnd::Succeeded,
             Some((_, status, _)) if status == "canceled" => return JobEnd::Canceled,
             Some((_, status, error)) if status == "failed" => return JobEnd::Failed(format!("{status}: {error}")),
@@ -182,6 +209,9 @@ struct Choices {
     gateway: model::NodeId,
     storage_faults: sim::storage::StorageFaults,
     exact_time: bool,
+    /// What a rival backup (if the schedule starts one) backs up: other targets than the job's,
+    /// to the same destination.
+    rival_kind: Kind,
 }
 
 fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, rng: &mut ChaCha8Rng) -> Choices {
@@ -206,9 +236,20 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, rng: &mut ChaCha8Rng) -> Ch
     let exact_time = rng.gen_ratio(1, 2);
     if faulty {
         schedule.extend(job_faults(rng, backup_at, gateway));
-        schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| format!("{:?}", a.fault).cmp(&format!("{:?}", b.fault))));
     }
-    Choices { swarm, schedule, kind, dest, backup_at, gateway, storage_faults, exact_time }
+    // A rival: a second client backs up other targets to the same destination, from just
+    // before the job to a few seconds into it — concurrent with it, or after it. Not in the
+    // standard scenario (the benchmark's unit of work is one backup and one restore).
+    let mut rival_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ RIVAL_SALT);
+    let others: Vec<Kind> = [Kind::Cluster, Kind::Database, Kind::Tables].into_iter().filter(|k| *k != kind).collect();
+    let rival_kind = others[rival_rng.gen_range(0..others.len())];
+    let rival_at = backup_at.saturating_sub(Duration::from_millis(500)) + Duration::from_millis(rival_rng.gen_range(0..4_000));
+    let rival_node = rival_rng.gen_range(1..=cfg.nodes as u32);
+    if faulty && opts.workload.preload_rows == 0 && rival_rng.gen_ratio(1, 4) {
+        schedule.push(faults::ScheduledFault { at: rival_at, fault: faults::Fault::RivalBackup { node: rival_node } });
+    }
+    schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| format!("{:?}", a.fault).cmp(&format!("{:?}", b.fault))));
+    Choices { swarm, schedule, kind, dest, backup_at, gateway, storage_faults, exact_time, rival_kind }
 }
 
 /// The faults aimed at the backup job, timed from its start: its gateway crashed mid-statement,
@@ -258,7 +299,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let seed = opts.seed;
     let cfg = opts.world_config(0);
     let (mut world, trace, mut rng) = start_world(&opts, RNG_SALT, &trace_slot);
-    let Choices { swarm, schedule, kind, dest, backup_at, gateway, storage_faults, exact_time } = choose(&opts, &cfg, &mut rng);
+    let Choices { swarm, schedule, kind, dest, backup_at, gateway, storage_faults, exact_time, rival_kind } = choose(&opts, &cfg, &mut rng);
     let preload = opts.workload.preload_rows;
     // The bulk table is not among the explicit table list: back up its database instead.
     let kind = if preload > 0 && kind == Kind::Tables { Kind::Database } else { kind };
@@ -319,13 +360,38 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             run_and_follow(&kv, gateway, nodes, &sql, &calm).await
         })
     };
+    // The rival backup, when the schedule holds one: its client waits for the fault to name the
+    // node it goes through (or for the liveness phase, if the fault never came).
+    let rival_go: Arc<Mutex<Option<model::NodeId>>> = Arc::default();
+    let rival_client = plan.iter().any(|f| matches!(f.fault, faults::Fault::RivalBackup { .. })).then(|| {
+        let client = world.add_client("rival-client");
+        let (go, calm) = (rival_go.clone(), calm.clone());
+        let sql = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME '-1s'", rival_kind.targets());
+        client.spawn(move |kv| async move {
+            let node = loop {
+                if let Some(n) = *go.lock().expect("rival") {
+                    break n;
+                }
+                if calm.load(Ordering::Relaxed) {
+                    return None;
+                }
+                madsim::time::sleep(Duration::from_millis(50)).await;
+            };
+            Some(run_and_follow(&kv, node, nodes, &sql, &calm).await)
+        })
+    });
     let deadline = opts.safety + Duration::from_secs(600);
-    let gateway_crash = |fault: &faults::Fault| {
+    let before_fault = |fault: &faults::Fault| {
         if *fault == (faults::Fault::Crash { node: gateway }) && started.lock().expect("started").is_some() && !backup_client.is_finished() {
             sim::trace_event!(trace, "runner", "gateway-crash", "the backup's gateway n{gateway} crashes with the statement in flight");
         }
+        if let faults::Fault::RivalBackup { node } = fault {
+            sim::trace_event!(trace, "runner", "rival-backup", "a second client backs up {rival_kind:?} to the same destination via n{node}");
+            *rival_go.lock().expect("rival") = Some(*node);
+        }
     };
-    if !driver.run_until(&mut world, safety_start, deadline, || backup_client.is_finished() && writers.iter().all(|w| w.is_finished()), gateway_crash).await {
+    let all_done = || backup_client.is_finished() && rival_client.as_ref().is_none_or(|r| r.is_finished()) && writers.iter().all(|w| w.is_finished());
+    if !driver.run_until(&mut world, safety_start, deadline, all_done, before_fault).await {
         report.failure = Some(Failure { property: "liveness", message: format!("the backup job or the writers did not finish within {:?} of simulated time after faults stopped", deadline - opts.safety) });
         return report;
     }
@@ -336,6 +402,24 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     }
     let end = backup_client.await.expect("backup client");
     sim::trace_event!(trace, "runner", "backup-ended", "{end:?}");
+    let rival_end = match rival_client {
+        Some(r) => r.await.expect("rival client"),
+        None => None,
+    };
+    // With a rival, the verdict follows whichever backup holds the destination.
+    let (kind, end) = match rival_end {
+        None => (kind, end),
+        Some(rival) => {
+            sim::trace_event!(trace, "runner", "rival-ended", "{rival:?}");
+            match settle_rivals((kind, end), (rival_kind, rival)) {
+                Ok(winner) => winner,
+                Err(f) => {
+                    report.failure = Some(f);
+                    return report;
+                }
+            }
+        }
+    };
     // Every export was answered by the range's leaseholder of the moment.
     if let Some(line) = trace.lines().into_iter().find(|l| l.contains(" export-served ") && l.ends_with("as-leaseholder=false")) {
         report.failure = Some(Failure { property: "exports-from-leaseholders", message: format!("an export was answered by a node not holding the range's lease: {}", line.trim()) });
@@ -517,6 +601,38 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     }
     report.sim_seconds = start.elapsed().as_secs_f64();
     report
+}
+
+/// Two BACKUPs to one destination, of different targets (so neither may build on the other):
+/// at most one may succeed, and the other must be refused for the conflict (or have been
+/// canceled, or have met the GC threshold). Returns the backup the destination must now hold,
+/// or the job's own end when neither succeeded — never two successes (one of them would be
+/// lost), never two refusals for the conflict (neither would be there).
+fn settle_rivals(job: (Kind, JobEnd), rival: (Kind, JobEnd)) -> Result<(Kind, JobEnd), Failure> {
+    let fail = |message: String| Failure { property: "one-backup-per-location", message };
+    // An end that is a legitimate loss to the other backup, or to the run's other faults.
+    let stood_aside = |end: &JobEnd| match end {
+        JobEnd::Canceled => true,
+        JobEnd::Failed(e) => is_conflict(e) || is_damage(e) || e.contains("GC threshold"),
+        JobEnd::Succeeded => false,
+    };
+    match (&job.1, &rival.1) {
+        (JobEnd::Succeeded, JobEnd::Succeeded) => Err(fail(format!(
+            "two BACKUPs to the same destination ({:?} and {:?}) both succeeded: the destination holds one manifest, so one of them is lost",
+            job.0, rival.0
+        ))),
+        (JobEnd::Succeeded, r) if stood_aside(r) => Ok(job),
+        (JobEnd::Succeeded, r) => Err(fail(format!("the rival BACKUP of {:?} failed for another reason than the job holding the destination: {r:?}", rival.0))),
+        (j, JobEnd::Succeeded) if stood_aside(j) => Ok(rival),
+        (JobEnd::Failed(a), JobEnd::Failed(b)) if is_conflict(a) && is_conflict(b) => {
+            Err(fail(format!("two BACKUPs to the same destination refused each other, so neither is there: {a} / {b}")))
+        }
+        // The job gave way to the rival, which then ended without a backup of its own (canceled,
+        // or past the GC threshold): judge the rival's end.
+        (JobEnd::Failed(a), _) if is_conflict(a) => Ok(rival),
+        // Neither succeeded for other reasons (a cancel, a GC threshold): judge the job's own end.
+        _ => Ok(job),
+    }
 }
 
 /// Restores of this run's backup into fresh clusters that share its storage.

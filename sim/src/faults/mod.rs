@@ -54,6 +54,9 @@ pub enum FaultKind {
     StorageDamage,
     /// PAUSE, RESUME and CANCEL of the running backup job (backup scenario).
     JobControl,
+    /// A second BACKUP to the destination the running job writes to, started by another client
+    /// while it runs (backup and chain scenarios).
+    ConcurrentBackup,
 }
 
 impl FaultKind {
@@ -61,7 +64,7 @@ impl FaultKind {
     pub const ALL: [FaultKind; 8] = [FaultKind::Crash, FaultKind::Pause, FaultKind::Partition, FaultKind::Network, FaultKind::Clock, FaultKind::LeaseTransfer, FaultKind::Split, FaultKind::Gc];
     /// The kinds aimed at a running backup job; a scenario with a job draws these itself,
     /// timed against the job's start.
-    pub const JOB: [FaultKind; 3] = [FaultKind::CoordinatorKill, FaultKind::StorageDamage, FaultKind::JobControl];
+    pub const JOB: [FaultKind; 4] = [FaultKind::CoordinatorKill, FaultKind::StorageDamage, FaultKind::JobControl, FaultKind::ConcurrentBackup];
 }
 
 /// One fault, ready to inject.
@@ -106,6 +109,10 @@ pub enum Fault {
     BitRot { pick: u32, bit: u64 },
     /// PAUSE, RESUME or CANCEL the newest backup job, through SQL on any live node.
     Job { action: JobAction },
+    /// Another client starts a second BACKUP to the running job's destination through node
+    /// `node`. The scenario that scheduled it runs the statement (it alone knows the destination
+    /// and the targets, and follows the job to judge the outcome); the world only records it.
+    RivalBackup { node: NodeId },
 }
 
 impl fmt::Display for Fault {
@@ -127,6 +134,7 @@ impl fmt::Display for Fault {
             Fault::LostWrite => write!(f, "lost-write"),
             Fault::BitRot { pick, bit } => write!(f, "bit-rot object#{pick} bit#{bit}"),
             Fault::Job { action } => write!(f, "job {action:?}"),
+            Fault::RivalBackup { node } => write!(f, "rival-backup via n{node}"),
         }
     }
 }
@@ -244,7 +252,7 @@ pub fn schedule(swarm: &Swarm, nodes: usize, max_offset: Duration, duration: Dur
                 FaultKind::Split => out.push(ScheduledFault { at, fault: Fault::Split { range_pick: rng.gen(), key_pick: rng.gen() } }),
                 FaultKind::Gc => out.push(ScheduledFault { at, fault: Fault::Gc { range_pick: rng.gen(), ttl_ms: rng.gen_range(5_000..30_000) } }),
                 // Job faults are timed against a job by the scenario that runs one.
-                FaultKind::CoordinatorKill | FaultKind::StorageDamage | FaultKind::JobControl => {}
+                FaultKind::CoordinatorKill | FaultKind::StorageDamage | FaultKind::JobControl | FaultKind::ConcurrentBackup => {}
             }
         }
     }
@@ -273,5 +281,7 @@ pub fn inject(world: &mut World, fault: &Fault) -> bool {
         Fault::LostWrite => storage::lost_write(world),
         Fault::BitRot { pick, bit } => storage::bit_rot(world, *pick, *bit),
         Fault::Job { action } => jobs::control(world, *action),
+        // The scenario runs the statement from its own client; see the variant's comment.
+        Fault::RivalBackup { .. } => true,
     }
 }
