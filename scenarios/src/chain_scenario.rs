@@ -13,7 +13,7 @@
 //! - a chain with a member missing, out of order or corrupted is refused, naming the problem,
 //!   and publishes nothing.
 
-use crate::backup_scenario::{compare_with_oracle, destination, names_file, run_and_follow, JobEnd, Kind, RestoreProbe};
+use crate::backup_scenario::{compare_with_oracle, destination, is_conflict, names_file, run_and_follow, JobEnd, Kind, RestoreProbe};
 use crate::oracle::{Event, Oracle};
 use crate::run::{draw_swarm, start_world, join_writers, settle_schedule, setup, simulate, spawn_writers, Failure, FaultDriver, FaultMix, RunOptions, RunReport};
 use crate::workload::{WorkloadConfig, VIEW_BIG_ACCOUNTS};
@@ -28,6 +28,7 @@ use sim::faults;
 use sim::storage::SimStorage;
 use sim::Trace;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,6 +37,10 @@ pub const CHAIN: &str = "chain";
 
 /// Salt of the scenario's random stream.
 pub const RNG_SALT: u64 = 0xc4a1_2bac;
+
+/// Salt of the stream that draws the rival incremental (its own stream, so that adding it left
+/// every other draw of a seed as it was).
+pub const RIVAL_SALT: u64 = 0x41fa_1c4a;
 
 /// Runs the chain scenario for one seed in a fresh simulator.
 pub fn run_chain(opts: &RunOptions) -> RunReport {
@@ -78,8 +83,16 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, rng: &mut ChaCha8Rng) -> Ch
         // A coordinator killed mid-export in one of the incrementals.
         let at = first_at + Duration::from_millis(rng.gen_range(2_000..10_000));
         schedule.push(faults::ScheduledFault { at, fault: faults::Fault::KillCoordinator { phase: faults::JobPhase::Exporting, skip: rng.gen_range(0..3), down_ms: rng.gen_range(1_000..5_000) } });
-        schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| format!("{:?}", a.fault).cmp(&format!("{:?}", b.fault))));
     }
+    // A rival: a second client takes an automatic incremental of the same chain at a moment
+    // of the chain's life (racing one of its incrementals, or between two): never a fork.
+    let mut rival_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ RIVAL_SALT);
+    let rival_at = first_at + Duration::from_millis(rival_rng.gen_range(1_000..15_000));
+    let rival_node = rival_rng.gen_range(1..=cfg.nodes as u32);
+    if opts.faults != FaultMix::None && automatic && rival_rng.gen_ratio(1, 3) {
+        schedule.push(faults::ScheduledFault { at: rival_at, fault: faults::Fault::RivalBackup { node: rival_node } });
+    }
+    schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| format!("{:?}", a.fault).cmp(&format!("{:?}", b.fault))));
     Choices { swarm, schedule, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, widen }
 }
 
@@ -128,9 +141,30 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let nodes = cfg.nodes as u32;
     let with = if revision_history { " WITH revision_history" } else { "" };
     let targets = kind.targets().to_string();
+    // Set once the chain's full backup exists: a rival incremental needs one to build on.
+    let full_done = Arc::new(AtomicBool::new(false));
+    let rival_go: Arc<Mutex<Option<model::NodeId>>> = Arc::default();
+    let rival_client = plan.iter().any(|f| matches!(f.fault, faults::Fault::RivalBackup { .. })).then(|| {
+        let client = world.add_client("rival-client");
+        let (go, calm, full_done) = (rival_go.clone(), calm.clone(), full_done.clone());
+        // '-2s', not the chain's '-1s': its job's description tells it apart from the chain's.
+        let sql = format!("BACKUP {targets}TO '{dest}' AS OF SYSTEM TIME '-2s'{with}");
+        client.spawn(move |kv| async move {
+            let node = loop {
+                if let (Some(n), true) = (*go.lock().expect("rival"), full_done.load(Ordering::Relaxed)) {
+                    break n;
+                }
+                if calm.load(Ordering::Relaxed) {
+                    return None;
+                }
+                madsim::time::sleep(Duration::from_millis(50)).await;
+            };
+            Some(run_and_follow(&kv, node, nodes, &sql, &calm).await)
+        })
+    });
     let taker = {
         let client = world.add_client("backup-client");
-        let (calm, dest, gaps) = (calm.clone(), dest.clone(), gaps.clone());
+        let (calm, dest, gaps, full_done) = (calm.clone(), dest.clone(), gaps.clone(), full_done.clone());
         client.spawn(move |kv| async move {
             let mut taken: Vec<Taken> = Vec::new();
             let mut ends = Vec::new();
@@ -152,7 +186,13 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                 let end = run_and_follow(&kv, gateway, nodes, &sql, &calm).await;
                 ends.push(end.clone());
                 match end {
-                    JobEnd::Succeeded => taken.push(Taken { location, subdir }),
+                    JobEnd::Succeeded => {
+                        taken.push(Taken { location, subdir });
+                        full_done.store(true, Ordering::Relaxed);
+                    }
+                    // The rival incremental holds the destination: the next incremental builds
+                    // on whatever it left.
+                    JobEnd::Failed(e) if i > 0 && is_conflict(&e) => {}
                     // A GC threshold past the base (a new full backup is needed), a canceled
                     // job: the chain stops here, as it would for an operator.
                     _ => break,
@@ -162,7 +202,14 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         })
     };
     let deadline = opts.safety + Duration::from_secs(900);
-    if !driver.run_until(&mut world, safety_start, deadline, || taker.is_finished() && writers.iter().all(|w| w.is_finished()), |_| {}).await {
+    let before_fault = |fault: &faults::Fault| {
+        if let faults::Fault::RivalBackup { node } = fault {
+            sim::trace_event!(trace, "runner", "rival-backup", "a second client takes an automatic incremental of the chain via n{node}");
+            *rival_go.lock().expect("rival") = Some(*node);
+        }
+    };
+    let all_done = || taker.is_finished() && rival_client.as_ref().is_none_or(|r| r.is_finished()) && writers.iter().all(|w| w.is_finished());
+    if !driver.run_until(&mut world, safety_start, deadline, all_done, before_fault).await {
         report.failure = Some(Failure { property: "liveness", message: format!("the backup chain or the writers did not finish within {:?} after faults stopped", deadline - opts.safety) });
         return report;
     }
@@ -173,8 +220,30 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     }
     let (taken, ends) = taker.await.expect("backup client");
     sim::trace_event!(trace, "runner", "chain-taken", "{} of {} backups: {ends:?}", taken.len(), gaps.len() + 1);
+    let rival_end = match rival_client {
+        Some(r) => r.await.expect("rival client"),
+        None => None,
+    };
+    let rival_layers = usize::from(rival_end == Some(JobEnd::Succeeded));
+    if let Some(r) = &rival_end {
+        sim::trace_event!(trace, "runner", "rival-ended", "{r:?}");
+        if let JobEnd::Failed(e) = r {
+            if !(is_conflict(e) || e.contains("GC threshold") || e.contains("new full backup is needed")) {
+                report.failure = Some(Failure { property: "one-backup-per-location", message: format!("the rival incremental failed for another reason than the chain's own incremental holding the destination: {e}") });
+                return report;
+            }
+        }
+    }
     for end in &ends {
         match end {
+            // Refused because the rival held the destination: only if the rival's backup is
+            // there now (one refused, the other intact).
+            JobEnd::Failed(e) if is_conflict(e) => {
+                if rival_layers == 0 {
+                    report.failure = Some(Failure { property: "one-backup-per-location", message: format!("an incremental of the chain was refused for a conflict, and the rival incremental did not succeed either ({rival_end:?}): {e}") });
+                    return report;
+                }
+            }
             JobEnd::Failed(e) if !(e.contains("GC threshold") || e.contains("new full backup is needed")) => {
                 report.failure = Some(Failure { property: "backup-job-succeeds", message: format!("a backup of the chain failed: {e}") });
                 return report;
@@ -215,8 +284,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         d
     };
     let subdirs: Vec<String> = std::iter::once(String::new()).chain(if automatic { auto_dirs.clone() } else { taken.iter().skip(1).filter_map(|t| t.subdir.clone()).collect() }).collect();
-    if subdirs.len() != taken.len() {
-        report.failure = Some(Failure { property: "backup-complete", message: format!("{} backups succeeded but storage holds {} manifests ({subdirs:?})", taken.len(), subdirs.len()) });
+    if subdirs.len() != taken.len() + rival_layers {
+        report.failure = Some(Failure { property: "backup-complete", message: format!("{} backups succeeded but storage holds {} manifests ({subdirs:?})", taken.len() + rival_layers, subdirs.len()) });
         return report;
     }
     let mut layers: Vec<Manifest> = Vec::new();
