@@ -461,3 +461,37 @@ fn databases_indexes_sequences_and_views() {
     assert!(matches!(err(&mut s, "INSERT INTO app.kv VALUES ('d', 1), ('a', 1)"), SqlError::UniqueViolation { .. }));
     assert_eq!(rows(&mut s, "SELECT count(*) FROM app.kv"), vec![vec![i(3)]]);
 }
+
+#[test]
+fn show_tables_from_a_database_lists_that_database() {
+    let env = Env::new();
+    let mut s = env.session("root");
+    run(&mut s, "CREATE DATABASE shop");
+    run(&mut s, "CREATE TABLE shop.items (id INT PRIMARY KEY)");
+    run(&mut s, "CREATE TABLE shop.orders (id INT PRIMARY KEY)");
+    run(&mut s, "CREATE DATABASE \"Odd\"\"Name\"");
+    run(&mut s, "CREATE TABLE \"Odd\"\"Name\".t (id INT PRIMARY KEY)");
+    let shop = vec![vec![st("items")], vec![st("orders")]];
+    // From defaultdb: the named database's tables, whatever the session's database is.
+    assert_eq!(s.database(), "defaultdb");
+    assert_eq!(rows(&mut s, "SHOW TABLES"), Vec::<Vec<Datum>>::new());
+    for sql in ["SHOW TABLES FROM shop", "SHOW TABLES IN shop", "SHOW TABLES FROM shop.public", "show tables from SHOP"] {
+        assert_eq!(rows(&mut s, sql), shop, "{sql}");
+    }
+    assert_eq!(rows(&mut s, "SHOW TABLES FROM \"Odd\"\"Name\""), vec![vec![st("t")]]);
+    // `public` alone is the current database's schema.
+    run(&mut s, "USE shop");
+    assert_eq!(rows(&mut s, "SHOW TABLES"), shop);
+    assert_eq!(rows(&mut s, "SHOW TABLES FROM public"), shop);
+    assert_eq!(rows(&mut s, "SHOW TABLES FROM defaultdb"), Vec::<Vec<Datum>>::new());
+    // An unknown database or schema is an error naming it.
+    let e = err(&mut s, "SHOW TABLES FROM nosuch");
+    assert_eq!(e, SqlError::UndefinedDatabase("nosuch".into()));
+    assert_eq!(e.to_string(), "database \"nosuch\" does not exist");
+    assert!(err(&mut s, "SHOW TABLES FROM shop.private").to_string().contains("schema \"shop.private\" does not exist"));
+    assert_eq!(err(&mut s, "SHOW TABLES FROM nosuch.public"), SqlError::UndefinedDatabase("nosuch".into()));
+    // Filters are refused rather than ignored.
+    for sql in ["SHOW TABLES LIKE 'i%'", "SHOW TABLES FROM shop LIMIT 1", "SHOW DATABASES LIKE 's%'"] {
+        assert!(matches!(err(&mut s, sql), SqlError::Unsupported(_)), "{sql}");
+    }
+}
