@@ -13,6 +13,7 @@ use crate::plan::{check_session, SessionContext};
 use crate::statement::ShowBackupStmt;
 use model::catalog::Descriptor;
 use model::{Datum, Timestamp};
+use unicode_width::UnicodeWidthStr;
 
 /// Column names and rows of a statement's result.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,25 +29,45 @@ impl QueryResult {
         QueryResult { columns: columns.iter().map(|c| c.to_string()).collect(), rows: Vec::new() }
     }
 
-    /// A plain-text table, for the shell and for snapshots.
+    /// A plain-text table, for the shell and for snapshots. Columns are padded by hand to their
+    /// widest cell (counted in displayed columns), so no cell or column name is too wide:
+    /// `format!`'s `{:<w$}` panics for a width above 65,535. A cell of several lines (a CREATE
+    /// statement) takes as many lines, the other columns left blank; tabs print as four spaces.
     pub fn render(&self) -> String {
-        let cells: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(render_datum).collect()).collect();
-        let mut widths: Vec<usize> = self.columns.iter().map(|c| c.len()).collect();
+        // Tabs (in CREATE statements) become spaces: a terminal's tab stops would break the
+        // alignment.
+        let cells: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(|d| render_datum(d).replace('\t', "    ")).collect()).collect();
+        let mut widths: Vec<usize> = self.columns.iter().map(|c| c.width()).collect();
         for row in &cells {
             for (i, c) in row.iter().enumerate() {
                 if i < widths.len() {
-                    widths[i] = widths[i].max(c.len());
+                    widths[i] = widths[i].max(c.lines().map(|l| l.width()).max().unwrap_or(0));
                 }
             }
         }
-        let line = |vals: &[String]| vals.iter().enumerate().map(|(i, v)| format!("{v:<w$}", w = widths[i])).collect::<Vec<_>>().join(" | ").trim_end().to_string();
-        let mut out = line(&self.columns);
-        out.push('\n');
+        let line = |vals: &[&str]| {
+            let mut out = String::new();
+            for (i, v) in vals.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(" | ");
+                }
+                out.push_str(v);
+                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(v.width());
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+            out.truncate(out.trim_end().len());
+            out.push('\n');
+            out
+        };
+        let mut out = line(&self.columns.iter().map(String::as_str).collect::<Vec<_>>());
         out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
         out.push('\n');
         for row in &cells {
-            out.push_str(&line(row));
-            out.push('\n');
+            let lines: Vec<Vec<&str>> = row.iter().map(|c| c.lines().collect()).collect();
+            let height = lines.iter().map(Vec::len).max().unwrap_or(0).max(1);
+            for k in 0..height {
+                out.push_str(&line(&lines.iter().map(|l| l.get(k).copied().unwrap_or("")).collect::<Vec<_>>()));
+            }
         }
         out.push_str(&format!("({} row{})\n", cells.len(), if cells.len() == 1 { "" } else { "s" }));
         out
