@@ -205,7 +205,15 @@ impl StorageUrl {
     /// Parses and validates `text` against the seed's table: scheme, host, known parameters
     /// only, required parameters present. Errors never contain secret values.
     pub fn parse(text: &str) -> Result<StorageUrl, UrlError> {
-        let u = url::Url::parse(text.trim()).map_err(|e| UrlError::Invalid { reason: e.to_string() })?;
+        if text.trim().is_empty() {
+            return Err(UrlError::Invalid { reason: "the URL is empty".into() });
+        }
+        let u = url::Url::parse(text.trim()).map_err(|e| UrlError::Invalid {
+            reason: match e {
+                url::ParseError::RelativeUrlWithoutBase => "it has no scheme (expected scheme://host/path, as in nodelocal://1/backups)".into(),
+                other => other.to_string(),
+            },
+        })?;
         let scheme = Scheme::from_str(u.scheme()).ok_or_else(|| UrlError::UnsupportedScheme { scheme: u.scheme().to_string() })?;
         if !u.username().is_empty() || u.password().is_some() {
             return Err(UrlError::UserInfo { scheme });
@@ -214,7 +222,7 @@ impl StorageUrl {
             return Err(UrlError::Fragment);
         }
         if !check_escapes(u.path()) {
-            return Err(UrlError::BadEscape { scheme, place: "its path".into() });
+            return Err(UrlError::BadEscape { scheme, place: "the path".into() });
         }
         for pair in u.query().unwrap_or("").split('&') {
             let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));

@@ -49,7 +49,7 @@ pub enum UrlError {
     BadEscape {
         /// The URL's scheme.
         scheme: Scheme,
-        /// Where: "its path", "the value of parameter X", "a parameter name".
+        /// Where: "the path", "the value of parameter X", "a parameter name".
         place: String,
     },
     /// A `nodelocal` URL without a path (or only `/`): the backup would be written straight

@@ -70,7 +70,9 @@ fn every_scheme_and_parameter() {
 #[test]
 fn every_error() {
     let cases: Vec<(&str, UrlError)> = vec![
-        ("not a url", UrlError::Invalid { reason: "relative URL without a base".into() }),
+        ("not a url", UrlError::Invalid { reason: "it has no scheme (expected scheme://host/path, as in nodelocal://1/backups)".into() }),
+        ("", UrlError::Invalid { reason: "the URL is empty".into() }),
+        ("  ", UrlError::Invalid { reason: "the URL is empty".into() }),
         ("ftp://h/p", UrlError::UnsupportedScheme { scheme: "ftp".into() }),
         ("s3:///p?AUTH=implicit", UrlError::MissingHost { scheme: Scheme::S3, what: "bucket name" }),
         ("azure:///p", UrlError::MissingHost { scheme: Scheme::Azure, what: "container name" }),
@@ -335,9 +337,9 @@ fn a_bad_percent_escape_is_refused_naming_where_it_is() {
         UrlError::BadEscape { place, .. } => place,
         other => panic!("{text}: {other:?}"),
     };
-    assert_eq!(place("nodelocal://1/back%zzups"), "its path");
-    assert_eq!(place("s3://b/a%2/b?AUTH=implicit"), "its path");
-    assert_eq!(place("gs://b/a%"), "its path");
+    assert_eq!(place("nodelocal://1/back%zzups"), "the path");
+    assert_eq!(place("s3://b/a%2/b?AUTH=implicit"), "the path");
+    assert_eq!(place("gs://b/a%"), "the path");
     assert_eq!(place("s3://b/p?AWS_ACCESS_KEY_ID=a&AWS_SECRET_ACCESS_KEY=s3cr3t%zz"), "the value of parameter AWS_SECRET_ACCESS_KEY");
     assert_eq!(place("s3://b/p?AUTH=implicit&AWS_REGION=us%-east"), "the value of parameter AWS_REGION");
     assert_eq!(place("s3://b/p?AUTH=implicit&s3cr3t%zz=1"), "a parameter name");
