@@ -301,12 +301,14 @@ impl Parser {
 
     fn job_id(&mut self) -> Result<u64> {
         match self.peek() {
-            Some(Token::Number(n, _)) => match n.parse::<u64>() {
+            // Job ids are INT8, as in CockroachDB: a larger number names no job (and would
+            // wrap to a negative id).
+            Some(Token::Number(n, _)) => match n.parse::<u64>().ok().filter(|id| i64::try_from(*id).is_ok()).ok_or(()) {
                 Ok(id) => {
                     self.pos += 1;
                     Ok(id)
                 }
-                Err(_) => Err(self.error("a job ID is a non-negative integer")),
+                Err(()) => Err(self.error(format!("a job ID is a non-negative integer of at most {}", i64::MAX))),
             },
             _ => Err(self.error("expected a job ID")),
         }

@@ -75,6 +75,7 @@ fn seed_examples_parse_verbatim() {
     assert_eq!(ok("PAUSE JOB 27536791415282"), Statement::PauseJob(27536791415282));
     assert_eq!(ok("RESUME JOB 27536791415282;"), Statement::ResumeJob(27536791415282));
     assert_eq!(ok("cancel job 1"), Statement::CancelJob(1));
+    assert_eq!(ok("CANCEL JOB 9223372036854775807"), Statement::CancelJob(i64::MAX as u64));
     // The synopsis, filled in.
     let b = backup(
         "BACKUP TABLE bank.customers, bank.* TO 'gs://b/inc2' AS OF SYSTEM TIME '-10s' \
@@ -198,6 +199,7 @@ fn errors_name_the_offending_token() {
         ("PAUSE JOB", "EOF", "expected a job ID"),
         ("PAUSE JOBS 1", "JOBS", "expected JOB"),
         ("CANCEL JOB 1.5", "1.5", "non-negative integer"),
+        ("CANCEL JOB 9223372036854775808", "9223372036854775808", "of at most 9223372036854775807"),
         ("RESUME JOB -1", "-", "expected a job ID"),
         ("SELECT 1", "SELECT", "expected BACKUP, RESTORE"),
         ("", "EOF", "expected BACKUP"),
