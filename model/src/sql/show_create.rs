@@ -6,7 +6,7 @@
 //! resolve (a foreign key to a table that is not in the backup) is left out, as CockroachDB's
 //! `OmitMissingFKClausesFromCreate` does; it never panics on a descriptor from outside.
 
-use crate::catalog::{Catalog, Column, DefaultExpr, TableDescriptor, TableKind};
+use crate::catalog::{Catalog, Column, ColumnType, DefaultExpr, TableDescriptor, TableKind};
 
 /// Words that must be double-quoted to be read as names (the SQL reserved words a CREATE
 /// statement could otherwise trip over).
@@ -61,11 +61,11 @@ fn column_names(t: &TableDescriptor, ids: &[u32]) -> Vec<String> {
 
 fn column_def(catalog: &Catalog, t: &TableDescriptor, c: &Column) -> String {
     let ty = match c.ty {
-        crate::catalog::ColumnType::Int => "INT8",
-        crate::catalog::ColumnType::Float => "FLOAT8",
-        crate::catalog::ColumnType::Bool => "BOOL",
-        crate::catalog::ColumnType::String => "STRING",
-        crate::catalog::ColumnType::Bytes => "BYTES",
+        ColumnType::Int => "INT8",
+        ColumnType::Float => "FLOAT8",
+        ColumnType::Bool => "BOOL",
+        ColumnType::String => "STRING",
+        ColumnType::Bytes => "BYTES",
     };
     let mut out = format!("{} {ty}", quote_ident(&c.name));
     out.push_str(if c.nullable { " NULL" } else { " NOT NULL" });
