@@ -174,7 +174,7 @@ fn cells_and_column_names_wider_than_65535_characters_render() {
     let r = QueryResult { columns: vec![wide.clone(), "b".into()], rows: vec![vec![s(&"v".repeat(70_001)), Datum::Int(1)], vec![Datum::Null, Datum::Int(22)]] };
     let out = r.render();
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], format!("{wide}{} | b", " ".repeat(1)));
+    assert_eq!(lines[0], format!("{wide}  | b"), "the name padded by one to the 70,001-character cell");
     assert_eq!(lines[1], format!("{}-+---", "-".repeat(70_001)));
     assert_eq!(lines[2], format!("{} | 1", "v".repeat(70_001)));
     assert_eq!(lines[3], format!("NULL{} | 22", " ".repeat(70_001 - 4)));
