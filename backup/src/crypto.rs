@@ -93,12 +93,31 @@ pub enum EncryptionError {
         /// The file.
         path: String,
     },
-    /// A chunk failed authentication (wrong key, or the bytes were changed), or
-    /// `ENCRYPTION-INFO`'s key check does not match the passphrase given.
+    /// `ENCRYPTION-INFO`'s key check does not match the passphrase given (the passphrase is
+    /// wrong), or a chunk failed authentication under a key nothing vouched for (the raw
+    /// [`open`]), where a wrong key and changed bytes cannot be told apart.
     #[error("{path}: failed to decrypt — maybe incorrect key")]
     DecryptFailed {
         /// The file.
         path: String,
+    },
+    /// A chunk failed authentication under a key that matched the chain's `ENCRYPTION-INFO`:
+    /// the passphrase is right, so the file itself was changed, cut or replaced.
+    #[error(
+        "{path}: file is damaged: chunk {chunk} of {chunks} (bytes {start} to {end}) fails its authentication check, \
+         although the passphrase matches the backup's ENCRYPTION-INFO (the file was changed, cut short or replaced)"
+    )]
+    Damaged {
+        /// The file.
+        path: String,
+        /// The chunk that failed, from 1.
+        chunk: u64,
+        /// How many chunks the file's length makes.
+        chunks: u64,
+        /// The chunk's first byte in the file.
+        start: usize,
+        /// The byte after the chunk.
+        end: usize,
     },
     /// An encryption format version this build does not read.
     #[error("{path}: unexpected encryption scheme/config version {version}")]
@@ -226,18 +245,42 @@ pub fn seal(path: &str, key: &EncryptionKey, iv: [u8; IV_LEN], plaintext: &[u8])
 
 /// Decrypts a file [`seal`] wrote. Checks, in order: the preamble (else
 /// [`EncryptionError::NotEncrypted`]), the header's length and version, then every chunk's tag
-/// (else [`EncryptionError::DecryptFailed`]), and that the file ends with a short final chunk
-/// (else [`EncryptionError::Truncated`]). `path` only names the file in errors.
+/// (else [`EncryptionError::DecryptFailed`]: with a key nothing vouched for, a wrong key and
+/// changed bytes look alike), and that the file ends with a short final chunk (else
+/// [`EncryptionError::Truncated`]). `path` only names the file in errors.
 pub fn open(path: &str, key: &EncryptionKey, bytes: &[u8]) -> Result<Vec<u8>, EncryptionError> {
+    open_chunks(path, key, bytes).map_err(|e| match e {
+        OpenFailure::Chunk { .. } => EncryptionError::DecryptFailed { path: path.into() },
+        OpenFailure::Other(e) => e,
+    })
+}
+
+/// Why [`open_chunks`] failed: a chunk's tag (what the caller's knowledge of the key must
+/// explain), or anything else.
+enum OpenFailure {
+    /// Chunk `index` (from 0) of `count`, at bytes `start..end`, failed authentication.
+    Chunk { index: u64, count: u64, start: usize, end: usize },
+    /// Not encrypted, truncated, or an unknown version.
+    Other(EncryptionError),
+}
+
+impl From<EncryptionError> for OpenFailure {
+    fn from(e: EncryptionError) -> Self {
+        OpenFailure::Other(e)
+    }
+}
+
+/// [`open`], reporting which chunk failed.
+fn open_chunks(path: &str, key: &EncryptionKey, bytes: &[u8]) -> Result<Vec<u8>, OpenFailure> {
     if !appears_encrypted(bytes) {
-        return Err(EncryptionError::NotEncrypted { path: path.into() });
+        return Err(EncryptionError::NotEncrypted { path: path.into() }.into());
     }
     if bytes.len() < HEADER_LEN {
-        return Err(EncryptionError::Truncated { path: path.into(), detail: format!("{} bytes, its header alone has {HEADER_LEN}", bytes.len()) });
+        return Err(EncryptionError::Truncated { path: path.into(), detail: format!("{} bytes, its header alone has {HEADER_LEN}", bytes.len()) }.into());
     }
     let version = bytes[PREAMBLE.len()];
     if version != VERSION_CHUNKED {
-        return Err(EncryptionError::UnsupportedVersion { path: path.into(), version });
+        return Err(EncryptionError::UnsupportedVersion { path: path.into(), version }.into());
     }
     let mut iv = [0u8; IV_LEN];
     iv.copy_from_slice(&bytes[PREAMBLE.len() + 1..HEADER_LEN]);
@@ -256,14 +299,16 @@ pub fn open(path: &str, key: &EncryptionKey, bytes: &[u8]) -> Result<Vec<u8>, En
             } else {
                 format!("its final chunk has {} bytes, less than a tag", piece.len())
             };
-            return Err(EncryptionError::Truncated { path: path.into(), detail });
+            return Err(EncryptionError::Truncated { path: path.into(), detail }.into());
         }
         let (ciphertext, tag) = piece.split_at(piece.len() - TAG_LEN);
         let start = out.len();
         out.extend_from_slice(ciphertext);
-        cipher
-            .decrypt_in_place_detached(&chunk_nonce(&iv, n), b"", &mut out[start..], Tag::from_slice(tag))
-            .map_err(|_| EncryptionError::DecryptFailed { path: path.into() })?;
+        if cipher.decrypt_in_place_detached(&chunk_nonce(&iv, n), b"", &mut out[start..], Tag::from_slice(tag)).is_err() {
+            let body = bytes.len() - HEADER_LEN;
+            let at = HEADER_LEN + (n as usize) * full;
+            return Err(OpenFailure::Chunk { index: n, count: (body / full) as u64 + 1, start: at, end: at + piece.len() });
+        }
         if last {
             return Ok(out);
         }
@@ -326,6 +371,11 @@ impl EncryptionInfo {
 
 /// How the files of one backup are written and read: sealed under a key, or left as they are.
 /// One value serves a whole job or restore, so the call sites stay the same either way.
+///
+/// Its key is always one that matched the chain's `ENCRYPTION-INFO` (checked when a restore or
+/// SHOW BACKUP derived it, or when the backup job was planned), so a chunk that fails to
+/// decrypt under it is reported as a damaged file ([`EncryptionError::Damaged`]), never as a
+/// wrong passphrase.
 #[derive(Clone, Debug, Default)]
 pub struct FileCipher {
     key: Option<EncryptionKey>,
@@ -338,8 +388,9 @@ impl FileCipher {
         FileCipher { key: None }
     }
 
-    /// Encryption under `key`.
-    pub fn with_key(key: EncryptionKey) -> FileCipher {
+    /// Encryption under `key`, which must be one that matched the chain's `ENCRYPTION-INFO`
+    /// ([`EncryptionInfo::key`]): a file that fails to decrypt under it is called damaged.
+    pub fn with_checked_key(key: EncryptionKey) -> FileCipher {
         FileCipher { key: Some(key) }
     }
 
@@ -371,7 +422,12 @@ impl FileCipher {
         match &self.key {
             None if appears_encrypted(&bytes) => Err(EncryptionError::KeyRequired { path: path.into() }),
             None => Ok(bytes),
-            Some(key) => open(path, key, &bytes),
+            Some(key) => open_chunks(path, key, &bytes).map_err(|e| match e {
+                OpenFailure::Chunk { index, count, start, end } => {
+                    EncryptionError::Damaged { path: path.into(), chunk: index + 1, chunks: count, start, end }
+                }
+                OpenFailure::Other(e) => e,
+            }),
         }
     }
 }
@@ -481,7 +537,7 @@ pub async fn cipher_for_reading(env: &Env, location_redacted: &str, storage: &dy
     match read_retrying(env, storage, ENCRYPTION_INFO_NAME).await {
         Ok(bytes) => {
             let info = EncryptionInfo::decode(&info_path, &bytes)?;
-            Ok(FileCipher::with_key(info.key(&info_path, passphrase)?))
+            Ok(FileCipher::with_checked_key(info.key(&info_path, passphrase)?))
         }
         Err(e) if e.is_not_found() => match read_retrying(env, storage, MANIFEST_NAME).await {
             Ok(manifest) if appears_encrypted(&manifest) => Err(EncryptionError::InfoMissing { path: info_path }.into()),
@@ -642,6 +698,47 @@ mod tests {
     }
 
     #[test]
+    fn a_checked_key_calls_a_failing_chunk_damage_naming_the_file_and_the_chunk() {
+        let p = plaintext(2 * CHUNK_SIZE + 3);
+        let c = seal("f", &key(1), IV, &p).unwrap();
+        let full = CHUNK_SIZE + TAG_LEN;
+        let checked = FileCipher::with_checked_key(key(1));
+        // A flip in the IV fails the first chunk; one in each chunk (and in the last tag) fails
+        // that chunk.
+        for (at, chunk) in [(8, 1), (HEADER_LEN + 5, 1), (HEADER_LEN + full + 9, 2), (c.len() - 1, 3)] {
+            let mut b = c.clone();
+            b[at] ^= 0x01;
+            let start = HEADER_LEN + (chunk as usize - 1) * full;
+            let end = if chunk == 3 { c.len() } else { start + full };
+            assert_eq!(
+                checked.open("d/data/1.sst", b.clone()),
+                Err(EncryptionError::Damaged { path: "d/data/1.sst".into(), chunk, chunks: 3, start, end }),
+                "flip at {at}"
+            );
+            // The raw function has no knowledge of the key: it keeps CockroachDB's words.
+            assert_eq!(open("d/data/1.sst", &key(1), &b), Err(EncryptionError::DecryptFailed { path: "d/data/1.sst".into() }));
+        }
+        let mut b = c.clone();
+        b[HEADER_LEN] ^= 0x80;
+        let text = checked.open("d/BACKUP", b).unwrap_err().to_string();
+        assert_eq!(
+            text,
+            format!(
+                "d/BACKUP: file is damaged: chunk 1 of 3 (bytes 20 to {}) fails its authentication check, although the passphrase \
+                 matches the backup's ENCRYPTION-INFO (the file was changed, cut short or replaced)",
+                HEADER_LEN + full
+            )
+        );
+        assert!(!text.contains("incorrect key"));
+        // A file of another chain (another key) under the checked key is damaged too: it is not
+        // the file this backup wrote.
+        let foreign = seal("f", &key(2), IV, b"x").unwrap();
+        assert!(matches!(checked.open("f", foreign), Err(EncryptionError::Damaged { chunk: 1, chunks: 1, .. })));
+        // Cuts keep their own, more precise, error.
+        assert!(matches!(checked.open("f", c[..HEADER_LEN + full].to_vec()), Err(EncryptionError::Truncated { .. })));
+    }
+
+    #[test]
     fn ivs_make_equal_plaintexts_differ() {
         let a = seal("f", &key(1), [1; IV_LEN], b"same").unwrap();
         let b = seal("f", &key(1), [2; IV_LEN], b"same").unwrap();
@@ -729,7 +826,7 @@ mod tests {
         let bytes = b"\x89BKPSIM\n...".to_vec();
         assert_eq!(FileCipher::plaintext().seal(&rt, "f", bytes.clone()).unwrap(), bytes);
         assert_eq!(*rt.0.lock().unwrap(), 0);
-        let c = FileCipher::with_key(key(4));
+        let c = FileCipher::with_checked_key(key(4));
         let a = c.seal(&rt, "f", bytes.clone()).unwrap();
         let b = c.seal(&rt, "f", bytes.clone()).unwrap();
         assert_ne!(a, b, "a fresh IV per file");

@@ -3,7 +3,7 @@
 
 use crate::crypto::EncryptionError;
 use crate::format::FormatError;
-use crate::statement::ParseError;
+use crate::statement::{ParseError, ParseErrorKind};
 use crate::storage::url::UrlError;
 use crate::storage::StorageError;
 use model::catalog::CatalogError;
@@ -77,4 +77,80 @@ pub enum BackupError {
     /// Something that should not happen; the message says what.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The class of a [`BackupError`], for callers and tests that must tell failures apart without
+/// reading prose (a message may be reworded; its class may not change).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind {
+    /// The statement does not parse.
+    Syntax,
+    /// A `WITH` option is unknown, repeated, missing its value or given a refused value.
+    Option,
+    /// The user lacks the admin role.
+    Privilege,
+    /// Run inside BEGIN ... COMMIT.
+    Transaction,
+    /// A target that does not exist.
+    TargetNotFound,
+    /// A dependency left out.
+    Dependency,
+    /// An `AS OF SYSTEM TIME` that is unreadable, in the future, or not covered.
+    Timestamp,
+    /// A destination that already holds a backup.
+    DestinationNotEmpty,
+    /// A location holding no complete backup.
+    NotABackup,
+    /// A chain of backups that cannot be used.
+    Chain,
+    /// A feature a later version implements.
+    Unsupported,
+    /// A restore target that collides with an existing object.
+    Conflict,
+    /// A file that fails its format checks.
+    Format,
+    /// An encrypted file or its passphrase that does not check out.
+    Encryption,
+    /// A storage operation that failed.
+    Storage,
+    /// A storage URL that was refused (invalid, or forbidden by the node's settings).
+    Url,
+    /// The cluster refused.
+    Kv,
+    /// The catalog could not be read.
+    Catalog,
+    /// A job that cannot do what was asked, or that failed.
+    Job,
+    /// A bug.
+    Internal,
+}
+
+impl BackupError {
+    /// This error's class.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            BackupError::Parse(e) => match e.kind {
+                ParseErrorKind::Syntax => ErrorKind::Syntax,
+                ParseErrorKind::Option => ErrorKind::Option,
+            },
+            BackupError::NotAdmin(_) => ErrorKind::Privilege,
+            BackupError::InTransaction(_) => ErrorKind::Transaction,
+            BackupError::TargetNotFound(_) => ErrorKind::TargetNotFound,
+            BackupError::MissingDependency { .. } => ErrorKind::Dependency,
+            BackupError::BadTimestamp(_) | BackupError::FutureTimestamp { .. } | BackupError::BadRestoreTime(_) => ErrorKind::Timestamp,
+            BackupError::DestinationNotEmpty { .. } => ErrorKind::DestinationNotEmpty,
+            BackupError::NotABackup { .. } => ErrorKind::NotABackup,
+            BackupError::BadChain(_) => ErrorKind::Chain,
+            BackupError::NotSupportedYet(_) => ErrorKind::Unsupported,
+            BackupError::RestoreConflict(_) => ErrorKind::Conflict,
+            BackupError::Format(_) => ErrorKind::Format,
+            BackupError::Encryption(_) => ErrorKind::Encryption,
+            BackupError::Storage(StorageError::Refused(_)) | BackupError::Url(_) => ErrorKind::Url,
+            BackupError::Storage(_) => ErrorKind::Storage,
+            BackupError::Kv(_) => ErrorKind::Kv,
+            BackupError::Catalog(_) => ErrorKind::Catalog,
+            BackupError::Job(_) => ErrorKind::Job,
+            BackupError::Internal(_) => ErrorKind::Internal,
+        }
+    }
 }

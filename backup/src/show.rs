@@ -1,18 +1,26 @@
 //! SHOW BACKUP and SHOW JOBS: what a backup holds and what jobs are doing, as rows.
 //!
 //! SHOW BACKUP uses CockroachDB v20.2's columns (database_name, parent_schema_name,
-//! object_name, object_type, start_time, end_time, size_bytes, rows, is_full_cluster): one row
-//! per database (size and rows NULL) and one per relation. start_time is NULL for a full backup.
-//! Reading a location without a complete manifest is the same error RESTORE gives.
+//! object_name, object_type, start_time, end_time, size_bytes, rows, is_full_cluster, then this
+//! project's backup_type and revision_history): one row per database (size and rows NULL) and
+//! one per relation. start_time is NULL for a full backup. `SCHEMAS` adds `create_statement`;
+//! `FILES` lists the data files (`path, backup_type, start_pretty, end_pretty, start_key,
+//! end_key, size_bytes, rows`) and `RANGES` the spans (`start_pretty, end_pretty, start_key,
+//! end_key`), as CockroachDB's `backupShowerFiles` / `backupShowerRanges` do. Reading a
+//! location without a complete manifest is the same error RESTORE gives.
+//!
+//! Nothing here may panic on what a backup holds: names and values of any length print.
 
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::manifest::Manifest;
 use crate::jobs::{self, JobSummary};
 use crate::plan::{check_session, SessionContext};
-use crate::statement::ShowBackupStmt;
+use crate::statement::{ShowBackupKind, ShowBackupStmt};
+use crate::storage::StorageUrl;
 use model::catalog::Descriptor;
 use model::{Datum, Timestamp};
+use unicode_width::UnicodeWidthStr;
 
 /// Column names and rows of a statement's result.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,25 +36,45 @@ impl QueryResult {
         QueryResult { columns: columns.iter().map(|c| c.to_string()).collect(), rows: Vec::new() }
     }
 
-    /// A plain-text table, for the shell and for snapshots.
+    /// A plain-text table, for the shell and for snapshots. Columns are padded by hand to their
+    /// widest cell (counted in displayed columns), so no cell or column name is too wide:
+    /// `format!`'s `{:<w$}` panics for a width above 65,535. A cell of several lines (a CREATE
+    /// statement) takes as many lines, the other columns left blank; tabs print as four spaces.
     pub fn render(&self) -> String {
-        let cells: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(render_datum).collect()).collect();
-        let mut widths: Vec<usize> = self.columns.iter().map(|c| c.len()).collect();
+        // Tabs (in CREATE statements) become spaces: a terminal's tab stops would break the
+        // alignment.
+        let cells: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(|d| render_datum(d).replace('\t', "    ")).collect()).collect();
+        let mut widths: Vec<usize> = self.columns.iter().map(|c| c.width()).collect();
         for row in &cells {
             for (i, c) in row.iter().enumerate() {
                 if i < widths.len() {
-                    widths[i] = widths[i].max(c.len());
+                    widths[i] = widths[i].max(c.lines().map(|l| l.width()).max().unwrap_or(0));
                 }
             }
         }
-        let line = |vals: &[String]| vals.iter().enumerate().map(|(i, v)| format!("{v:<w$}", w = widths[i])).collect::<Vec<_>>().join(" | ").trim_end().to_string();
-        let mut out = line(&self.columns);
-        out.push('\n');
+        let line = |vals: &[&str]| {
+            let mut out = String::new();
+            for (i, v) in vals.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(" | ");
+                }
+                out.push_str(v);
+                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(v.width());
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+            out.truncate(out.trim_end().len());
+            out.push('\n');
+            out
+        };
+        let mut out = line(&self.columns.iter().map(String::as_str).collect::<Vec<_>>());
         out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
         out.push('\n');
         for row in &cells {
-            out.push_str(&line(row));
-            out.push('\n');
+            let lines: Vec<Vec<&str>> = row.iter().map(|c| c.lines().collect()).collect();
+            let height = lines.iter().map(Vec::len).max().unwrap_or(0).max(1);
+            for k in 0..height {
+                out.push_str(&line(&lines.iter().map(|l| l.get(k).copied().unwrap_or("")).collect::<Vec<_>>()));
+            }
         }
         out.push_str(&format!("({} row{})\n", cells.len(), if cells.len() == 1 { "" } else { "s" }));
         out
@@ -65,16 +93,43 @@ fn ts_datum(t: Timestamp) -> Datum {
     Datum::String(t.to_datetime_string())
 }
 
+/// The columns SHOW BACKUP (and SHOW BACKUP SCHEMAS) print before the optional ones.
+const OBJECT_COLUMNS: [&str; 11] =
+    ["database_name", "parent_schema_name", "object_name", "object_type", "start_time", "end_time", "size_bytes", "rows", "is_full_cluster", "backup_type", "revision_history"];
+
+/// SHOW BACKUP FILES' columns (CockroachDB v20.2's).
+pub const FILE_COLUMNS: [&str; 8] = ["path", "backup_type", "start_pretty", "end_pretty", "start_key", "end_key", "size_bytes", "rows"];
+
+/// SHOW BACKUP RANGES' columns (CockroachDB v20.2's).
+pub const RANGE_COLUMNS: [&str; 4] = ["start_pretty", "end_pretty", "start_key", "end_key"];
+
 /// The rows SHOW BACKUP prints for a manifest.
 pub fn backup_rows(m: &Manifest, with_privileges: bool) -> QueryResult {
-    let mut cols = vec!["database_name", "parent_schema_name", "object_name", "object_type", "start_time", "end_time", "size_bytes", "rows", "is_full_cluster", "backup_type", "revision_history"];
+    object_rows(m, false, with_privileges)
+}
+
+/// The rows SHOW BACKUP SCHEMAS prints for a manifest: SHOW BACKUP's, plus each relation's
+/// CREATE statement (`create_statement`, NULL for a database), as CockroachDB adds it.
+pub fn schema_rows(m: &Manifest, with_privileges: bool) -> QueryResult {
+    object_rows(m, true, with_privileges)
+}
+
+fn backup_type(m: &Manifest) -> Datum {
+    Datum::String(if m.is_full() { "full" } else { "incremental" }.into())
+}
+
+fn object_rows(m: &Manifest, schemas: bool, with_privileges: bool) -> QueryResult {
+    let mut cols = OBJECT_COLUMNS.to_vec();
+    if schemas {
+        cols.push("create_statement");
+    }
     if with_privileges {
         cols.push("privileges");
     }
     let mut out = QueryResult::new(&cols);
     let catalog = m.catalog();
     let start = if m.is_full() { Datum::Null } else { ts_datum(m.start_time) };
-    let kind = Datum::String(if m.is_full() { "full" } else { "incremental" }.into());
+    let kind = backup_type(m);
     let history = Datum::Bool(m.mvcc_filter == model::MvccFilter::AllRevisions);
     for d in &m.descriptors {
         let mut row = match d {
@@ -102,6 +157,12 @@ pub fn backup_rows(m: &Manifest, with_privileges: bool) -> QueryResult {
                 ]
             }
         };
+        if schemas {
+            row.push(match d {
+                Descriptor::Database(_) => Datum::Null,
+                Descriptor::Table(t) => Datum::String(model::sql::create_statement(&catalog, t)),
+            });
+        }
         if with_privileges {
             let privs = match d {
                 Descriptor::Database(db) => &db.privileges,
@@ -115,9 +176,47 @@ pub fn backup_rows(m: &Manifest, with_privileges: bool) -> QueryResult {
     out
 }
 
-/// SHOW BACKUP 'location': the backup there, followed by its automatic incrementals (each
-/// layer's rows say whether it is the full backup or an incremental, its window, and whether it
-/// holds revision history). A chain with a missing or misplaced member is refused.
+/// The rows SHOW BACKUP FILES prints for a manifest: each data file with its span (readable
+/// and raw), its size in key and value bytes and its row count. `dir` is the backup's
+/// directory relative to the location SHOW BACKUP was given (empty for the full backup, the
+/// subdirectory for an automatic incremental), so that each path names the file from there.
+pub fn file_rows(m: &Manifest, dir: &str) -> QueryResult {
+    let mut out = QueryResult::new(&FILE_COLUMNS);
+    let kind = backup_type(m);
+    for f in &m.files {
+        let path = if dir.is_empty() { f.path.clone() } else { format!("{dir}/{}", f.path) };
+        out.rows.push(vec![
+            Datum::String(path),
+            kind.clone(),
+            Datum::String(f.span.start.to_string()),
+            Datum::String(f.span.end.to_string()),
+            Datum::Bytes(f.span.start.0.clone()),
+            Datum::Bytes(f.span.end.0.clone()),
+            Datum::Int(f.data_size as i64),
+            Datum::Int(f.rows as i64),
+        ]);
+    }
+    out
+}
+
+/// The rows SHOW BACKUP RANGES prints for a manifest: each span it backed up, readable and raw.
+pub fn range_rows(m: &Manifest) -> QueryResult {
+    let mut out = QueryResult::new(&RANGE_COLUMNS);
+    for span in &m.spans {
+        out.rows.push(vec![
+            Datum::String(span.start.to_string()),
+            Datum::String(span.end.to_string()),
+            Datum::Bytes(span.start.0.clone()),
+            Datum::Bytes(span.end.0.clone()),
+        ]);
+    }
+    out
+}
+
+/// SHOW BACKUP [SCHEMAS | FILES | RANGES] 'location': the backup there, followed by its
+/// automatic incrementals, each layer's rows in turn (CockroachDB's shape: the objects, the
+/// objects with their CREATE statements, the data files, or the spans). A chain with a missing
+/// or misplaced member is refused.
 pub async fn show_backup(env: &Env, ctx: &SessionContext, stmt: &ShowBackupStmt) -> Result<QueryResult, BackupError> {
     check_session(env, ctx, "SHOW BACKUP").await?;
     let locations = crate::chain::expand(env, std::slice::from_ref(&stmt.location)).await?;
@@ -125,15 +224,31 @@ pub async fn show_backup(env: &Env, ctx: &SessionContext, stmt: &ShowBackupStmt)
     if layers.len() > 1 {
         crate::chain::validate(&layers)?;
     }
+    let base = StorageUrl::parse(&stmt.location)?;
     let mut out: Option<QueryResult> = None;
     for layer in &layers {
-        let rows = backup_rows(&layer.manifest, stmt.with_privileges);
+        let rows = match stmt.kind {
+            ShowBackupKind::Objects => backup_rows(&layer.manifest, stmt.with_privileges),
+            ShowBackupKind::Schemas => schema_rows(&layer.manifest, stmt.with_privileges),
+            ShowBackupKind::Files => file_rows(&layer.manifest, &relative_dir(&base, &layer.location)?),
+            ShowBackupKind::Ranges => range_rows(&layer.manifest),
+        };
         match &mut out {
             None => out = Some(rows),
             Some(o) => o.rows.extend(rows.rows),
         }
     }
     out.ok_or_else(|| BackupError::Internal("an empty chain".into()))
+}
+
+/// Where `layer` (a location of the chain) lies under `base` (the location SHOW BACKUP was
+/// given): empty for `base` itself, else the subdirectory.
+fn relative_dir(base: &StorageUrl, layer: &str) -> Result<String, BackupError> {
+    let url = StorageUrl::parse(layer)?;
+    match url.path().strip_prefix(base.path()) {
+        Some(rest) => Ok(rest.trim_start_matches('/').to_string()),
+        None => Err(BackupError::Internal(format!("{} is not under {}", url.redacted(), base.redacted()))),
+    }
 }
 
 /// The rows SHOW JOBS prints.

@@ -332,3 +332,46 @@ fn encrypted_backups_are_deterministic_and_plain_ones_draw_no_randomness() {
     assert_eq!((*c.runtime.random_bytes.lock().unwrap(), *dst.runtime.random_bytes.lock().unwrap()), (0, 0));
     assert!(!c.store("nodelocal://1/plain").snapshot().contains_key("ENCRYPTION-INFO"));
 }
+
+#[test]
+fn with_the_right_passphrase_a_changed_file_is_called_damaged_and_a_wrong_passphrase_wrong() {
+    let src = source();
+    src.ok(&backup_sql(LOC, PW));
+    let store = src.store(LOC);
+    let dst = src.fresh_destination();
+    let data = store.snapshot().into_keys().find(|k| k.starts_with("data/")).unwrap();
+    let wrong = "nodelocal://1/enc/ENCRYPTION-INFO: failed to decrypt — maybe incorrect key";
+    for name in ["BACKUP".to_string(), data] {
+        let original = read_obj(&store, &name);
+        // One flipped bit in the first ciphertext byte, then one in the last tag byte.
+        for at in [crypto::HEADER_LEN, original.len() - 1] {
+            let mut b = original.clone();
+            b[at] ^= 0x01;
+            write_obj(&store, &name, b);
+            for sql in [
+                format!("RESTORE DATABASE bank FROM '{LOC}' WITH encryption_passphrase = '{PW}'"),
+                format!("SHOW BACKUP FILES '{LOC}' WITH encryption_passphrase = '{PW}'"),
+            ] {
+                // Only the manifest is read by SHOW BACKUP.
+                if sql.starts_with("SHOW") && name != "BACKUP" {
+                    continue;
+                }
+                dst.advance(Duration::from_millis(1));
+                let e = dst.exec(&sql).unwrap_err();
+                let text = e.to_string();
+                assert!(
+                    matches!(e, backup::error::BackupError::Encryption(crypto::EncryptionError::Damaged { chunk: 1, chunks: 1, .. })),
+                    "{name} byte {at}: {text}"
+                );
+                assert!(text.starts_with(&format!("nodelocal://1/enc/{name}: file is damaged: chunk 1 of 1")), "{text}");
+                assert!(!text.contains("incorrect key") && !text.contains(PW), "{text}");
+                // The wrong passphrase is still told apart, at ENCRYPTION-INFO, whatever the
+                // state of the other files.
+                let w = sql.replace(PW, "not-the-passphrase");
+                assert_eq!(dst.err(&w), wrong);
+            }
+        }
+        write_obj(&store, &name, original);
+    }
+    dst.ok(&format!("RESTORE DATABASE bank FROM '{LOC}' WITH encryption_passphrase = '{PW}'"));
+}

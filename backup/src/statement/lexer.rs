@@ -6,7 +6,7 @@
 //! Never builds tokens by slicing text, and never copies tokenizer messages that could carry
 //! a piece of the input into an error.
 
-use super::ParseError;
+use super::{ParseError, ParseErrorKind};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
@@ -40,6 +40,7 @@ fn is_blank(t: &Token) -> bool {
 /// Tokenizes `sql` into significant tokens.
 pub(super) fn lex(sql: &str) -> Result<Lexed, ParseError> {
     let raw = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize_with_location().map_err(|e| ParseError {
+        kind: ParseErrorKind::Syntax,
         // sqlparser's messages sometimes quote a character of the input after a colon; keep
         // only the fixed part.
         message: e.message.split(':').next().unwrap_or("invalid token").trim().to_string(),
@@ -71,6 +72,7 @@ pub(super) fn lex(sql: &str) -> Result<Lexed, ParseError> {
                 continue;
             }
             return Err(ParseError {
+                kind: ParseErrorKind::Syntax,
                 message: "a backslash is accepted only at the end of a line, as a line continuation".into(),
                 line: t.span.start.line,
                 column: t.span.start.column,

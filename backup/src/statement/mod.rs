@@ -176,12 +176,26 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Which part of a statement a [`ParseError`] is about, so that callers can tell a malformed
+/// statement from a well-formed one with a bad `WITH` option without reading the message.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ParseErrorKind {
+    /// The text is not a statement of this grammar.
+    #[default]
+    Syntax,
+    /// A `WITH` option is unknown, repeated, missing its value, given one it does not take, or
+    /// given a value it refuses (an empty `encryption_passphrase`).
+    Option,
+}
+
 /// A statement that does not parse: what is wrong, where (1-based line and column, as
 /// sqlparser counts them), and the offending token (`EOF` at the end; string literals and
 /// whatever follows `encryption_passphrase` are never shown; empty for a lexical error, where
 /// no token could be read).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
+    /// A malformed statement or a bad option.
+    pub kind: ParseErrorKind,
     /// What was expected or is wrong.
     pub message: String,
     /// Line of the offending token, from 1.

@@ -106,7 +106,7 @@ impl Parser {
     fn error_at(&self, i: usize, message: impl Into<String>) -> ParseError {
         let message = message.into();
         let Some(tok) = self.toks.get(i) else {
-            return ParseError { message, line: self.end.0, column: self.end.1, near: "EOF".into() };
+            return ParseError { kind: ParseErrorKind::Syntax, message, line: self.end.0, column: self.end.1, near: "EOF".into() };
         };
         let punctuation = matches!(
             tok.token,
@@ -117,7 +117,16 @@ impl Parser {
         } else {
             near_text(&tok.token)
         };
-        ParseError { message, line: tok.line, column: tok.column, near }
+        ParseError { kind: ParseErrorKind::Syntax, message, line: tok.line, column: tok.column, near }
+    }
+
+    /// An error about a `WITH` option at token `i` (shown as [`Parser::error_at`] shows it).
+    fn option_error_at(&self, i: usize, message: impl Into<String>) -> ParseError {
+        ParseError { kind: ParseErrorKind::Option, ..self.error_at(i, message) }
+    }
+
+    fn option_error(&self, message: impl Into<String>) -> ParseError {
+        self.option_error_at(self.pos, message)
     }
 
     /// True if token `i` follows a secret option's name within the same option.
@@ -292,12 +301,14 @@ impl Parser {
 
     fn job_id(&mut self) -> Result<u64> {
         match self.peek() {
-            Some(Token::Number(n, _)) => match n.parse::<u64>() {
+            // Job ids are INT8, as in CockroachDB: a larger number names no job (and would
+            // wrap to a negative id).
+            Some(Token::Number(n, _)) => match n.parse::<u64>().ok().filter(|id| i64::try_from(*id).is_ok()).ok_or(()) {
                 Ok(id) => {
                     self.pos += 1;
                     Ok(id)
                 }
-                Err(_) => Err(self.error("a job ID is a non-negative integer")),
+                Err(()) => Err(self.error(format!("a job ID is a non-negative integer of at most {}", i64::MAX))),
             },
             _ => Err(self.error("expected a job ID")),
         }
@@ -402,30 +413,31 @@ impl Parser {
                 let known: Vec<&str> = spec.iter().map(|(k, _)| *k).collect();
                 // A string literal is never echoed: it might be a misplaced secret.
                 let shown = if quoted { String::new() } else { format!(" {name:?}") };
-                return Err(self.error(format!("unknown option{shown} (expected one of: {})", known.join(", "))));
+                return Err(self.option_error(format!("unknown option{shown} (expected one of: {})", known.join(", "))));
             };
             if out.contains_key(key) {
-                return Err(self.error(format!("option {key:?} specified more than once")));
+                return Err(self.option_error(format!("option {key:?} specified more than once")));
             }
             self.pos += 1;
             let value = match kind {
                 OptKind::Flag => {
                     if self.peek() == Some(&Token::Eq) {
-                        return Err(self.error(format!("option {key:?} takes no value")));
+                        return Err(self.option_error(format!("option {key:?} takes no value")));
                     }
                     OptValue::Flag
                 }
                 OptKind::Value => {
                     if !self.eat(&Token::Eq) {
-                        return Err(self.error(format!("option {key:?} requires a value: {key} = '…'")));
+                        return Err(self.option_error(format!("option {key:?} requires a value: {key} = '…'")));
                     }
                     match self.peek() {
                         Some(Token::SingleQuotedString(s)) | Some(Token::EscapedStringLiteral(s)) => {
                             let s = s.clone();
+                            check_option_value(key, &s).map_err(|why| self.option_error(why))?;
                             self.pos += 1;
                             OptValue::Str(s)
                         }
-                        _ => return Err(self.error(format!("option {key:?} requires a string value: {key} = '…'"))),
+                        _ => return Err(self.option_error(format!("option {key:?} requires a string value: {key} = '…'"))),
                     }
                 }
             };
@@ -462,8 +474,25 @@ fn near_text(t: &Token) -> String {
         | Token::EscapedStringLiteral(_)
         | Token::UnicodeStringLiteral(_)
         | Token::HexStringLiteral(_) => "'…'".to_string(),
+        // sqlparser prints a quoted word without doubling its embedded quotes.
+        Token::Word(w) if w.quote_style == Some('"') => format!("\"{}\"", w.value.replace('"', "\"\"")),
         other => other.to_string(),
     }
+}
+
+/// Refuses option values that are well-formed SQL but cannot be meant: an empty or blank
+/// passphrase (it would "encrypt" with a key anyone can derive from `''`) and an empty
+/// `into_db`. The message never contains the value.
+fn check_option_value(key: &str, value: &str) -> std::result::Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(match key {
+            "encryption_passphrase" => {
+                "option \"encryption_passphrase\" must not be empty or only whitespace: anyone could decrypt a backup encrypted with it".to_string()
+            }
+            _ => format!("option {key:?} must not be empty"),
+        });
+    }
+    Ok(())
 }
 
 fn take_str(opts: &mut BTreeMap<&'static str, OptValue>, key: &str) -> Option<String> {

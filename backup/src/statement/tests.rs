@@ -75,6 +75,7 @@ fn seed_examples_parse_verbatim() {
     assert_eq!(ok("PAUSE JOB 27536791415282"), Statement::PauseJob(27536791415282));
     assert_eq!(ok("RESUME JOB 27536791415282;"), Statement::ResumeJob(27536791415282));
     assert_eq!(ok("cancel job 1"), Statement::CancelJob(1));
+    assert_eq!(ok("CANCEL JOB 9223372036854775807"), Statement::CancelJob(i64::MAX as u64));
     // The synopsis, filled in.
     let b = backup(
         "BACKUP TABLE bank.customers, bank.* TO 'gs://b/inc2' AS OF SYSTEM TIME '-10s' \
@@ -198,6 +199,7 @@ fn errors_name_the_offending_token() {
         ("PAUSE JOB", "EOF", "expected a job ID"),
         ("PAUSE JOBS 1", "JOBS", "expected JOB"),
         ("CANCEL JOB 1.5", "1.5", "non-negative integer"),
+        ("CANCEL JOB 9223372036854775808", "9223372036854775808", "of at most 9223372036854775807"),
         ("RESUME JOB -1", "-", "expected a job ID"),
         ("SELECT 1", "SELECT", "expected BACKUP, RESTORE"),
         ("", "EOF", "expected BACKUP"),
@@ -209,6 +211,55 @@ fn errors_name_the_offending_token() {
         assert!(e.message.contains(msg), "{sql:?}: {e}");
         assert!(e.to_string().contains(&format!("at or near {near:?}")), "{sql:?}: {e}");
     }
+}
+
+#[test]
+fn option_errors_are_their_own_kind() {
+    for sql in [
+        "BACKUP TO 'x' WITH revision_histroy",
+        "BACKUP TO 'x' WITH revision_history, revision_history",
+        "BACKUP TO 'x' WITH encryption_passphrase",
+        "BACKUP TO 'x' WITH revision_history = 'yes'",
+        "RESTORE FROM 'x' WITH into_db = newdb",
+        "RESTORE FROM 'x' WITH into_db = ''",
+        "SHOW BACKUP 'x' WITH encryption_passphrase = ''",
+    ] {
+        assert_eq!(err(sql).kind, ParseErrorKind::Option, "{sql}");
+    }
+    for sql in ["BACKUP DATABASE TO 'x'", "BACKUP TO 'x' WITH", "SHOW BACKUP", "BACKUP TO 'unterminated"] {
+        assert_eq!(err(sql).kind, ParseErrorKind::Syntax, "{sql}");
+    }
+}
+
+#[test]
+fn an_empty_or_blank_passphrase_is_refused_for_every_statement() {
+    for stmt in ["BACKUP DATABASE bank TO 'x'", "RESTORE DATABASE bank FROM 'x'", "SHOW BACKUP 'x'", "SHOW BACKUP FILES 'x'"] {
+        for value in ["''", "'   '", "E'\\t'", "'\n'"] {
+            let sql = format!("{stmt} WITH encryption_passphrase = {value}");
+            let e = err(&sql);
+            assert_eq!(e.kind, ParseErrorKind::Option, "{sql}");
+            assert!(e.message.contains("\"encryption_passphrase\" must not be empty"), "{sql}: {e}");
+            assert_eq!(e.near, "redacted", "{sql}: {e}");
+        }
+        // A passphrase with spaces around text is a passphrase.
+        ok(&format!("{stmt} WITH encryption_passphrase = ' pw '"));
+    }
+    let e = err("RESTORE DATABASE bank FROM 'x' WITH into_db = ''");
+    assert!(e.message.contains("\"into_db\" must not be empty"), "{e}");
+}
+
+#[test]
+fn doubled_quotes_in_quoted_identifiers_are_one_quote() {
+    let b = backup("BACKUP DATABASE \"bank\"\"quote\" TO 'x'");
+    assert_eq!(b.targets, Targets::Databases(vec!["bank\"quote".into()]));
+    let b = backup("BACKUP TABLE \"a\"\"b\".\"c\"\"\"\"d\" TO 'nodelocal://1/x'");
+    assert_eq!(b.targets, Targets::Tables(vec![table("a\"b", "c\"\"d")]));
+    assert_eq!(ok(&Statement::Backup(b.clone()).redacted()), Statement::Backup(b));
+    let r = restore("RESTORE DATABASE \"bank\"\"quote\" FROM 'x'");
+    assert_eq!(r.targets, Targets::Databases(vec!["bank\"quote".into()]));
+    // An error near such a name shows it as written.
+    let e = err("BACKUP DATABASE bank \"q\"\"x\" TO 'x'");
+    assert_eq!(e.near, "\"q\"\"x\"", "{e}");
 }
 
 #[test]

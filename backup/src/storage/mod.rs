@@ -23,13 +23,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StorageError {
     /// The object does not exist.
-    #[error("{path}: file does not exist")]
+    #[error("{}: file does not exist", shown(path))]
     NotFound {
         /// The path asked for, relative to the storage root.
         path: String,
     },
     /// A failure that retrying may cure (timeouts, throttling, a connection reset).
-    #[error("{path}: transient storage error: {reason}")]
+    #[error("{}: transient storage error: {reason}", shown(path))]
     Transient {
         /// The path involved.
         path: String,
@@ -37,7 +37,7 @@ pub enum StorageError {
         reason: String,
     },
     /// A failure retrying will not cure (bad path, permission denied, malformed response).
-    #[error("{path}: storage error: {reason}")]
+    #[error("{}: storage error: {reason}", shown(path))]
     Permanent {
         /// The path involved.
         path: String,
@@ -47,6 +47,16 @@ pub enum StorageError {
     /// The URL itself is refused (invalid, or forbidden by [`ExternalIoSettings`]).
     #[error(transparent)]
     Refused(#[from] UrlError),
+}
+
+/// A path in a message: an operation on the location itself (a listing of its top, say) has
+/// the empty path, which would print as a message starting with ": ".
+fn shown(path: &str) -> &str {
+    if path.is_empty() {
+        "the storage location's own directory"
+    } else {
+        path
+    }
 }
 
 impl StorageError {
@@ -102,7 +112,7 @@ pub trait StorageProvider: Send + Sync {
 /// Every backend calls it first so a path can never leave its root.
 pub fn check_path(path: &str) -> Result<(), StorageError> {
     if path.is_empty() {
-        return Err(StorageError::Permanent { path: String::new(), reason: "empty path".into() });
+        return Err(StorageError::Permanent { path: String::new(), reason: "an object path must not be empty".into() });
     }
     url::check_components(path).map_err(|reason| StorageError::Permanent { path: path.to_string(), reason })
 }

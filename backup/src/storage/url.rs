@@ -5,9 +5,11 @@
 //! confinement of `nodelocal` paths to the external-io directory.
 //!
 //! What this module must never do: print a secret. Secret parameters (`AWS_SECRET_ACCESS_KEY`,
-//! `AWS_SESSION_TOKEN`, `AZURE_ACCOUNT_KEY`, `CREDENTIALS`) and any user-info password appear
-//! only through [`StorageUrl::param`] and [`StorageUrl::expose`]; `Display`, `Debug`,
-//! [`StorageUrl::redacted`] and every [`UrlError`] show them as `redacted` or not at all. It
+//! `AWS_SESSION_TOKEN`, `AZURE_ACCOUNT_KEY`, `CREDENTIALS`) and any user-info (the URL's own,
+//! which is refused, and that of a URL-valued parameter such as `AWS_ENDPOINT`) appear only
+//! through [`StorageUrl::param`], [`StorageUrl::expose`] and [`StorageUrl::secret_values`];
+//! `Display`, `Debug`, [`StorageUrl::redacted`], [`StorageUrl::without_credentials`],
+//! [`redact_location`] and every [`UrlError`] show them as `redacted` or not at all. It
 //! never touches the network or the file system either: that is the backends' job.
 
 mod error;
@@ -26,6 +28,10 @@ pub const REDACTED: &str = "redacted";
 /// Query parameters whose values are secrets.
 pub const SECRET_PARAMS: [&str; 4] = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_ACCOUNT_KEY", "CREDENTIALS"];
 
+/// Query parameters whose values are URLs. Their user-info (`user:password@`) is a secret: it
+/// is passed on to the backend but printed as `redacted`.
+pub const URL_PARAMS: [&str; 1] = ["AWS_ENDPOINT"];
+
 /// Query parameters that authenticate rather than locate: left out of
 /// [`StorageUrl::without_credentials`].
 const CREDENTIAL_PARAMS: [&str; 6] =
@@ -43,6 +49,63 @@ const SEGMENT: &AsciiSet =
 /// True if `name` is a query parameter whose value is a secret.
 pub fn is_secret_param(name: &str) -> bool {
     SECRET_PARAMS.contains(&name)
+}
+
+/// `value` of parameter `name` as it may be printed: a secret's is `redacted`, a URL's has its
+/// user-info replaced ([`redact_userinfo`]), any other is as given.
+fn shown_value(name: &str, value: &str) -> String {
+    if is_secret_param(name) {
+        REDACTED.to_string()
+    } else if URL_PARAMS.contains(&name) {
+        redact_userinfo(value)
+    } else {
+        value.to_string()
+    }
+}
+
+/// A URL-valued parameter as it may be printed: the URL with its user-info (name and password)
+/// replaced by `redacted`; unchanged when it has none. Text with an `@` that does not read as a
+/// URL with a host might hide a credential, so it prints as `redacted` whole.
+pub fn redact_userinfo(value: &str) -> String {
+    match url::Url::parse(value) {
+        Ok(u) if u.username().is_empty() && u.password().is_none() => {
+            if value.contains('@') {
+                REDACTED.to_string()
+            } else {
+                value.to_string()
+            }
+        }
+        Ok(mut u) => {
+            if u.set_password(None).is_ok() && u.set_username(REDACTED).is_ok() {
+                u.to_string()
+            } else {
+                REDACTED.to_string()
+            }
+        }
+        Err(_) if value.contains('@') => REDACTED.to_string(),
+        Err(_) => value.to_string(),
+    }
+}
+
+/// Checks that every `%` in `raw` (a path or a query parameter's name or value, as written)
+/// starts a valid escape: two hexadecimal digits. The `url` crate and percent decoding keep a
+/// bad escape such as `%zz` as literal text, which would quietly name another directory or
+/// another secret.
+fn check_escapes(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    true
 }
 
 /// The storage services of the seed's table. `Https` is HTTP over TLS (the seed's footnote 3).
@@ -142,13 +205,37 @@ impl StorageUrl {
     /// Parses and validates `text` against the seed's table: scheme, host, known parameters
     /// only, required parameters present. Errors never contain secret values.
     pub fn parse(text: &str) -> Result<StorageUrl, UrlError> {
-        let u = url::Url::parse(text.trim()).map_err(|e| UrlError::Invalid { reason: e.to_string() })?;
+        if text.trim().is_empty() {
+            return Err(UrlError::Invalid { reason: "the URL is empty".into() });
+        }
+        let u = url::Url::parse(text.trim()).map_err(|e| UrlError::Invalid {
+            reason: match e {
+                url::ParseError::RelativeUrlWithoutBase => "it has no scheme (expected scheme://host/path, as in nodelocal://1/backups)".into(),
+                other => other.to_string(),
+            },
+        })?;
         let scheme = Scheme::from_str(u.scheme()).ok_or_else(|| UrlError::UnsupportedScheme { scheme: u.scheme().to_string() })?;
         if !u.username().is_empty() || u.password().is_some() {
             return Err(UrlError::UserInfo { scheme });
         }
         if u.fragment().is_some() {
             return Err(UrlError::Fragment);
+        }
+        if !check_escapes(u.path()) {
+            return Err(UrlError::BadEscape { scheme, place: "the path".into() });
+        }
+        for pair in u.query().unwrap_or("").split('&') {
+            let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            if !check_escapes(raw_name) {
+                // The name is not shown: it might be a misplaced secret.
+                return Err(UrlError::BadEscape { scheme, place: "a parameter name".into() });
+            }
+            if !check_escapes(raw_value) {
+                let name = percent_decode_str(&raw_name.replace('+', " ")).decode_utf8_lossy().into_owned();
+                let known = scheme.allowed_params().contains(&name.as_str());
+                let place = if known { format!("the value of parameter {name}") } else { "a parameter value".to_string() };
+                return Err(UrlError::BadEscape { scheme, place });
+            }
         }
         let host = u.host_str().unwrap_or("").to_string();
         if host.is_empty() {
@@ -168,6 +255,9 @@ impl StorageUrl {
             return Err(UrlError::Invalid { reason: format!("{scheme} URL must not have a port") });
         }
         let path = normalise_path(scheme, u.path())?;
+        if path.is_empty() && scheme == Scheme::Nodelocal {
+            return Err(UrlError::EmptyPath { scheme });
+        }
         let mut params = BTreeMap::new();
         for (k, v) in u.query_pairs() {
             let name = k.into_owned();
@@ -350,7 +440,7 @@ impl StorageUrl {
     /// The URL text with every secret parameter's value replaced by `redacted`: what job
     /// descriptions, errors and traces show. Parameters are in sorted order.
     pub fn redacted(&self) -> String {
-        self.render(|name, value| if is_secret_param(name) { REDACTED.to_string() } else { value.to_string() })
+        self.render(shown_value)
     }
 
     /// The full URL text, secrets included, for handing the location on to where it is needed
@@ -359,12 +449,36 @@ impl StorageUrl {
         self.render(|_, v| v.to_string())
     }
 
-    /// The URL without any credential parameter (`AUTH`, keys, tokens, `CREDENTIALS`): the
-    /// identity of the storage location, e.g. to key an in-memory store.
+    /// The URL without any credential parameter (`AUTH`, keys, tokens, `CREDENTIALS`) and with
+    /// the user-info of URL-valued parameters redacted: the identity of the storage location,
+    /// e.g. to key an in-memory store.
     pub fn without_credentials(&self) -> String {
         let mut clone = self.clone();
         clone.params.retain(|k, _| !CREDENTIAL_PARAMS.contains(&k.as_str()));
-        clone.render(|_, v| v.to_string())
+        clone.render(shown_value)
+    }
+
+    /// Every secret value the URL holds, so that text from elsewhere (a library's or a server's
+    /// error) can be scrubbed of them: secret parameters' values, and the user-info of
+    /// URL-valued parameters (name, password, and both as written, percent-encoded). Empty
+    /// values are left out.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut out: Vec<String> = SECRET_PARAMS.iter().filter_map(|p| self.param(p)).map(str::to_string).collect();
+        for value in URL_PARAMS.iter().filter_map(|p| self.param(p)) {
+            let Ok(u) = url::Url::parse(value) else { continue };
+            let (user, password) = (u.username(), u.password().unwrap_or(""));
+            for raw in [user, password] {
+                out.push(raw.to_string());
+                out.push(percent_decode_str(raw).decode_utf8_lossy().into_owned());
+            }
+            if !password.is_empty() {
+                out.push(format!("{user}:{password}"));
+            }
+        }
+        out.retain(|v| !v.is_empty());
+        out.sort();
+        out.dedup();
+        out
     }
 
     fn render(&self, value: impl Fn(&str, &str) -> String) -> String {
@@ -421,6 +535,9 @@ pub fn redact_location(text: &str) -> String {
     if u.password().is_some() && u.set_password(Some(REDACTED)).is_err() {
         return REDACTED.to_string();
     }
+    if !u.username().is_empty() && u.set_username(REDACTED).is_err() {
+        return REDACTED.to_string();
+    }
     if u.fragment().is_some() {
         u.set_fragment(None);
     }
@@ -430,7 +547,8 @@ pub fn redact_location(text: &str) -> String {
             .map(|(k, v)| {
                 // Unknown names might be misspelt secrets: keep only names we know to be safe.
                 let safe = S3_PARAMS.iter().chain(&GS_PARAMS).chain(&AZURE_PARAMS).any(|p| *p == k) && !is_secret_param(&k);
-                (k.into_owned(), if safe { v.into_owned() } else { REDACTED.to_string() })
+                let shown = if safe { shown_value(&k, &v) } else { REDACTED.to_string() };
+                (k.into_owned(), shown)
             })
             .collect();
         u.query_pairs_mut().clear().extend_pairs(pairs);

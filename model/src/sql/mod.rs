@@ -23,6 +23,7 @@ mod schema;
 mod select;
 mod sequence;
 mod session;
+mod show_create;
 mod txn;
 mod users;
 
@@ -35,3 +36,4 @@ pub use prepass::{bulk_statement_kind, split_statements};
 pub use rows::row_entries;
 pub use select::{read_table, read_table_by_id, TableRows};
 pub use session::{Session, MAX_IMPLICIT_RETRIES};
+pub use show_create::{create_statement, quote_ident};

@@ -88,9 +88,14 @@ fn render(tokens: &[TokenWithSpan]) -> String {
     tokens
         .iter()
         .map(|t| match &t.token {
-            // sqlparser prints a string token's value between quotes without escaping it again:
-            // double embedded quotes so that the text means what was typed ('it''s').
-            Token::SingleQuotedString(v) | Token::EscapedStringLiteral(v) => format!("'{}'", v.replace('\'', "''")),
+            // sqlparser prints a string token's (already unescaped) value between quotes without
+            // escaping it again: double embedded quotes so that the text means what was typed
+            // ('it''s'). National and Unicode-escape literals hold plain text once read too.
+            Token::SingleQuotedString(v) | Token::EscapedStringLiteral(v) | Token::NationalStringLiteral(v) | Token::UnicodeStringLiteral(v) => {
+                format!("'{}'", v.replace('\'', "''"))
+            }
+            // The same for quoted identifiers: "bank""quote" is the name bank"quote.
+            Token::Word(w) if w.quote_style == Some('"') => format!("\"{}\"", w.value.replace('"', "\"\"")),
             other => other.to_string(),
         })
         .collect::<String>()
@@ -394,6 +399,17 @@ mod tests {
     fn scripts_split_on_top_level_semicolons_only() {
         assert_eq!(split_statements("SELECT ';'; ; SELECT 2 -- c;\n").unwrap(), vec!["SELECT ';'", "SELECT 2 -- c;"]);
         assert_eq!(split_statements("SELECT 'it''s'; SELECT E'a\\'b'").unwrap(), vec!["SELECT 'it''s'", "SELECT 'a''b'"]);
+        // Doubled quotes inside a quoted name or a literal stay doubled in the split text, so it
+        // means what was typed; national and Unicode-escape literals become plain ones.
+        assert_eq!(
+            split_statements("CREATE DATABASE \"bank\"\"quote\"; BACKUP DATABASE \"bank\"\"quote\" TO 'nodelocal://1/q'").unwrap(),
+            vec!["CREATE DATABASE \"bank\"\"quote\"", "BACKUP DATABASE \"bank\"\"quote\" TO 'nodelocal://1/q'"]
+        );
+        assert_eq!(split_statements("SELECT N'it''s', U&'d\\0061t''a'").unwrap(), vec!["SELECT 'it''s', 'dat''a'"]);
+        for text in ["SELECT \"a\"\"b\" FROM t", "SELECT 'x''y'"] {
+            let again = split_statements(text).unwrap();
+            assert_eq!(split_statements(&again[0]).unwrap(), again, "{text}: splitting is idempotent");
+        }
         assert_eq!(bulk_statement_kind("BACKUP TO 'x'").as_deref(), Some("BACKUP"));
         assert_eq!(bulk_statement_kind("show jobs").as_deref(), Some("SHOW JOBS"));
         assert_eq!(bulk_statement_kind("SELECT 1"), None);

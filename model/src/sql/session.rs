@@ -20,7 +20,7 @@ use crate::catalog::{Catalog, DEFAULT_DATABASE, ROOT_USER};
 use crate::datum::Datum;
 use crate::kv::Kv;
 use crate::timestamp::Timestamp;
-use sqlparser::ast::{CreateTableOptions, ObjectName, Set, Statement, Use};
+use sqlparser::ast::{CreateTableOptions, ObjectName, Set, ShowStatementIn, ShowStatementInParentType, ShowStatementOptions, Statement, Use};
 use std::sync::Arc;
 
 /// How many times an implicit statement is retried after losing a write-write conflict.
@@ -246,6 +246,48 @@ fn no_extensions(ext: &Extensions, head: &str) -> Result<(), SqlError> {
     Ok(())
 }
 
+/// Refuses the filters of a SHOW statement (`LIKE`, `STARTS WITH`, `LIMIT`, `WHERE`) rather than
+/// ignoring them, which would list more than was asked for.
+fn no_filters(options: &ShowStatementOptions, what: &str) -> Result<(), SqlError> {
+    if options.starts_with.is_some() || options.limit.is_some() || options.limit_from.is_some() || options.filter_position.is_some() {
+        return Err(SqlError::Unsupported(format!("LIKE / STARTS WITH / LIMIT / WHERE in {what}")));
+    }
+    Ok(())
+}
+
+/// The database `SHOW TABLES [FROM | IN name]` lists, resolved as CockroachDB does: no name is
+/// the session's database; `db` or `DATABASE db` a database; `public` the session database's
+/// public schema; `db.public` that database's. Only the public schema exists, so any other
+/// schema name is an error naming it; a database that does not exist is one too (the
+/// caller's lookup names it).
+fn show_tables_database(cat: &Catalog, current: &str, show_in: Option<&ShowStatementIn>) -> Result<String, SqlError> {
+    let Some(show_in) = show_in else { return Ok(current.to_string()) };
+    let Some(name) = &show_in.parent_name else {
+        return Err(SqlError::Invalid("SHOW TABLES FROM needs a database or schema name".into()));
+    };
+    let parts = names::parts(name)?;
+    match (show_in.parent_type.as_ref(), parts.as_slice()) {
+        (Some(ShowStatementInParentType::Database), [db]) => Ok(db.clone()),
+        // CockroachDB reads a single name as a database first, then as a schema of the
+        // current database.
+        (None, [db]) if db == "public" && cat.database_by_name(db).is_none() => Ok(current.to_string()),
+        (None, [db]) => Ok(db.clone()),
+        (None | Some(ShowStatementInParentType::Schema), [db, schema]) => {
+            if schema != "public" {
+                return Err(SqlError::Invalid(format!("schema \"{db}.{schema}\" does not exist (only the public schema is supported)")));
+            }
+            Ok(db.clone())
+        }
+        (Some(ShowStatementInParentType::Schema), [schema]) => {
+            if schema != "public" {
+                return Err(SqlError::Invalid(format!("schema \"{schema}\" does not exist (only the public schema is supported)")));
+            }
+            Ok(current.to_string())
+        }
+        _ => Err(SqlError::Unsupported(format!("SHOW TABLES {show_in}"))),
+    }
+}
+
 /// Runs one prepared statement inside `ctx`'s transaction.
 async fn exec(ctx: &mut Ctx<'_>, p: &Prepared) -> Result<Outcome, SqlError> {
     let (stmt, ext, head) = match p {
@@ -301,13 +343,26 @@ async fn exec(ctx: &mut Ctx<'_>, p: &Prepared) -> Result<Outcome, SqlError> {
             },
             _ => Err(SqlError::Invalid("SET DATABASE takes a database name".into())),
         },
-        Statement::ShowTables { .. } => {
+        Statement::ShowTables { terse, history, extended, full, external, show_options } => {
             no_extensions(ext, head)?;
+            if *terse || *history || *extended || *full || *external {
+                return Err(SqlError::Unsupported("SHOW TERSE / HISTORY / EXTENDED / FULL / EXTERNAL TABLES".into()));
+            }
+            no_filters(show_options, "SHOW TABLES")?;
             let cat = ctx.catalog().await?;
-            let db = crate::sql::access::database(&cat, ctx.database)?;
+            let db_name = show_tables_database(&cat, ctx.database, show_options.show_in.as_ref())?;
+            let db = crate::sql::access::database(&cat, &db_name)?;
             Ok(listing("table_name", cat.tables_in(db.id).iter().map(|t| t.name.clone()).collect()))
         }
-        Statement::ShowDatabases { .. } => {
+        Statement::ShowDatabases { terse, history, show_options } => {
+            no_extensions(ext, head)?;
+            if *terse || *history {
+                return Err(SqlError::Unsupported("SHOW TERSE / HISTORY DATABASES".into()));
+            }
+            no_filters(show_options, "SHOW DATABASES")?;
+            if show_options.show_in.is_some() {
+                return Err(SqlError::Unsupported("SHOW DATABASES IN / FROM".into()));
+            }
             let cat = ctx.catalog().await?;
             Ok(listing("database_name", cat.databases().iter().map(|d| d.name.clone()).collect()))
         }

@@ -461,3 +461,86 @@ fn databases_indexes_sequences_and_views() {
     assert!(matches!(err(&mut s, "INSERT INTO app.kv VALUES ('d', 1), ('a', 1)"), SqlError::UniqueViolation { .. }));
     assert_eq!(rows(&mut s, "SELECT count(*) FROM app.kv"), vec![vec![i(3)]]);
 }
+
+#[test]
+fn show_tables_from_a_database_lists_that_database() {
+    let env = Env::new();
+    let mut s = env.session("root");
+    run(&mut s, "CREATE DATABASE shop");
+    run(&mut s, "CREATE TABLE shop.items (id INT PRIMARY KEY)");
+    run(&mut s, "CREATE TABLE shop.orders (id INT PRIMARY KEY)");
+    run(&mut s, "CREATE DATABASE \"Odd\"\"Name\"");
+    run(&mut s, "CREATE TABLE \"Odd\"\"Name\".t (id INT PRIMARY KEY)");
+    let shop = vec![vec![st("items")], vec![st("orders")]];
+    // From defaultdb: the named database's tables, whatever the session's database is.
+    assert_eq!(s.database(), "defaultdb");
+    assert_eq!(rows(&mut s, "SHOW TABLES"), Vec::<Vec<Datum>>::new());
+    for sql in ["SHOW TABLES FROM shop", "SHOW TABLES IN shop", "SHOW TABLES FROM shop.public", "show tables from SHOP"] {
+        assert_eq!(rows(&mut s, sql), shop, "{sql}");
+    }
+    assert_eq!(rows(&mut s, "SHOW TABLES FROM \"Odd\"\"Name\""), vec![vec![st("t")]]);
+    // `public` alone is the current database's schema.
+    run(&mut s, "USE shop");
+    assert_eq!(rows(&mut s, "SHOW TABLES"), shop);
+    assert_eq!(rows(&mut s, "SHOW TABLES FROM public"), shop);
+    assert_eq!(rows(&mut s, "SHOW TABLES FROM defaultdb"), Vec::<Vec<Datum>>::new());
+    // An unknown database or schema is an error naming it.
+    let e = err(&mut s, "SHOW TABLES FROM nosuch");
+    assert_eq!(e, SqlError::UndefinedDatabase("nosuch".into()));
+    assert_eq!(e.to_string(), "database \"nosuch\" does not exist");
+    assert!(err(&mut s, "SHOW TABLES FROM shop.private").to_string().contains("schema \"shop.private\" does not exist"));
+    assert_eq!(err(&mut s, "SHOW TABLES FROM nosuch.public"), SqlError::UndefinedDatabase("nosuch".into()));
+    // Filters are refused rather than ignored.
+    for sql in ["SHOW TABLES LIKE 'i%'", "SHOW TABLES FROM shop LIMIT 1", "SHOW DATABASES LIKE 's%'"] {
+        assert!(matches!(err(&mut s, sql), SqlError::Unsupported(_)), "{sql}");
+    }
+}
+
+#[test]
+fn create_statements_read_back_the_schema() {
+    let env = Env::new();
+    let mut s = env.session("root");
+    for sql in [
+        "CREATE DATABASE bank",
+        "USE bank",
+        "CREATE TABLE customers (id INT PRIMARY KEY, name STRING NOT NULL, email STRING UNIQUE)",
+        "CREATE TABLE accounts (id INT PRIMARY KEY, customer_id INT NOT NULL REFERENCES customers (id), balance FLOAT DEFAULT 0.0, kind STRING)",
+        "CREATE INDEX accounts_by_customer ON accounts (customer_id)",
+        "CREATE SEQUENCE transfer_ids",
+        "CREATE TABLE transfers (id INT PRIMARY KEY DEFAULT nextval('transfer_ids'), account_id INT NOT NULL REFERENCES accounts (id), amount FLOAT)",
+        "CREATE VIEW rich_accounts AS SELECT id, balance FROM accounts WHERE balance > 1000",
+        "CREATE TABLE \"Odd \"\"t\"\"\" (\"select\" STRING DEFAULT 'it''s', b BYTES, ok BOOL DEFAULT true)",
+        "CREATE SEQUENCE down INCREMENT BY -2 START WITH 7",
+    ] {
+        run(&mut s, sql);
+    }
+    let cat = env.catalog();
+    let show = |name: &str| create_statement(&cat, cat.table_by_name("bank", name).unwrap());
+    assert_eq!(
+        show("customers"),
+        "CREATE TABLE customers (\n\tid INT8 NOT NULL,\n\tname STRING NOT NULL,\n\temail STRING NULL,\n\tCONSTRAINT \"primary\" PRIMARY KEY (id ASC),\n\tUNIQUE INDEX customers_email_key (email ASC)\n)"
+    );
+    assert_eq!(
+        show("accounts"),
+        "CREATE TABLE accounts (\n\tid INT8 NOT NULL,\n\tcustomer_id INT8 NOT NULL,\n\tbalance FLOAT8 NULL DEFAULT 0.0,\n\tkind STRING NULL,\n\t\
+         CONSTRAINT \"primary\" PRIMARY KEY (id ASC),\n\tCONSTRAINT fk_customer_id_ref_customers FOREIGN KEY (customer_id) REFERENCES customers(id),\n\t\
+         INDEX accounts_by_customer (customer_id ASC)\n)"
+    );
+    assert_eq!(
+        show("transfers"),
+        "CREATE TABLE transfers (\n\tid INT8 NOT NULL DEFAULT nextval('transfer_ids'),\n\taccount_id INT8 NOT NULL,\n\tamount FLOAT8 NULL,\n\t\
+         CONSTRAINT \"primary\" PRIMARY KEY (id ASC),\n\tCONSTRAINT fk_account_id_ref_accounts FOREIGN KEY (account_id) REFERENCES accounts(id)\n)"
+    );
+    assert_eq!(show("transfer_ids"), "CREATE SEQUENCE transfer_ids MINVALUE 1 MAXVALUE 9223372036854775807 INCREMENT 1 START 1");
+    assert_eq!(show("down"), "CREATE SEQUENCE down MINVALUE -9223372036854775808 MAXVALUE -1 INCREMENT -2 START 7");
+    assert!(show("rich_accounts").starts_with("CREATE VIEW rich_accounts AS SELECT id, balance FROM"), "{}", show("rich_accounts"));
+    // Names are quoted when they must be; the implicit rowid key is not shown.
+    assert_eq!(
+        show("Odd \"t\""),
+        "CREATE TABLE \"Odd \"\"t\"\"\" (\n\t\"select\" STRING NULL DEFAULT 'it''s',\n\tb BYTES NULL,\n\tok BOOL NULL DEFAULT true\n)"
+    );
+    // A foreign key to a table the catalog does not hold is left out, as CockroachDB does.
+    let mut partial = cat.table_by_name("bank", "accounts").unwrap().clone();
+    partial.foreign_keys[0].referenced_table_id = 9_999;
+    assert!(!create_statement(&cat, &partial).contains("FOREIGN KEY"));
+}

@@ -26,7 +26,7 @@ pub use nodelocal::NodelocalStorage;
 pub use object::ObjectStorage;
 pub use provider::RealStorageProvider;
 
-use super::url::{StorageUrl, SECRET_PARAMS};
+use super::url::StorageUrl;
 use std::time::Duration;
 
 /// What the real backends need besides the URL: CockroachDB takes these from cluster settings
@@ -93,9 +93,10 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
-    /// The secret parameters of `url` plus `extra` values (e.g. the gs default key).
+    /// The secret values of `url` (secret parameters, and the user-info of URL-valued ones such
+    /// as `AWS_ENDPOINT`) plus `extra` values (e.g. the gs default key).
     pub fn of(url: &StorageUrl, extra: &[&str]) -> Secrets {
-        let mut values: Vec<String> = SECRET_PARAMS.iter().filter_map(|p| url.param(p)).map(str::to_string).collect();
+        let mut values: Vec<String> = url.secret_values();
         values.extend(extra.iter().map(|s| s.to_string()));
         // Percent-encoded forms can appear in request URLs; the decoded JSON inside gs
         // CREDENTIALS can appear in a parse error.

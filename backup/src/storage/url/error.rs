@@ -33,8 +33,9 @@ pub enum UrlError {
         /// The host as written.
         host: String,
     },
-    /// Credentials in `user:password@`: the services take them as parameters.
-    #[error("{scheme} URL must not carry credentials before the host (user:password@); use the URL parameters")]
+    /// Credentials in `user:password@`: the services take them as parameters (and http(s)
+    /// servers are reached without authentication).
+    #[error("{scheme} URL must not carry credentials before the host (user:password@); {}", userinfo_advice(*scheme))]
     UserInfo {
         /// The URL's scheme.
         scheme: Scheme,
@@ -42,6 +43,22 @@ pub enum UrlError {
     /// A `#fragment`: usually an unencoded `#` inside a parameter value.
     #[error("storage URL must not contain '#' (URI-encode it as %23 in parameter values)")]
     Fragment,
+    /// A `%` that does not start a two-digit hexadecimal escape (`%zz`), which would otherwise
+    /// be kept as literal text. The place is named; a value never shown.
+    #[error("invalid percent-escape in {place} of the {scheme} URL: '%' must be followed by two hexadecimal digits (write a literal '%' as %25)")]
+    BadEscape {
+        /// The URL's scheme.
+        scheme: Scheme,
+        /// Where: "the path", "the value of parameter X", "a parameter name".
+        place: String,
+    },
+    /// A `nodelocal` URL without a path (or only `/`): the backup would be written straight
+    /// into the external-io directory that every import and export of the node shares.
+    #[error("{scheme} URL has no path: name a directory under the external-io directory, as in nodelocal://1/backups/name")]
+    EmptyPath {
+        /// The URL's scheme.
+        scheme: Scheme,
+    },
     /// A path with `.`, `..` or empty components.
     #[error("invalid path in {scheme} URL: {reason}")]
     BadPath {
@@ -97,9 +114,27 @@ pub enum UrlError {
     #[error("local file access is disabled")]
     LocalFileAccessDisabled,
     /// A `nodelocal` path that leaves the external-io directory.
-    #[error("local file access to paths outside of external-io-dir is not allowed: {path}")]
+    #[error("local file access to paths outside of external-io-dir is not allowed: {}", shown_path(path))]
     OutsideExternalIoDir {
         /// The relative path as given.
         path: String,
     },
+}
+
+/// What to do instead of user-info, per scheme.
+fn userinfo_advice(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Http | Scheme::Https => "basic authentication is not supported",
+        Scheme::Nodelocal => "nodelocal takes no credentials",
+        Scheme::S3 | Scheme::Gs | Scheme::Azure => "use the URL parameters",
+    }
+}
+
+/// A relative path in a message; the empty one is the location's own directory.
+fn shown_path(path: &str) -> &str {
+    if path.is_empty() {
+        "the location's own directory"
+    } else {
+        path
+    }
 }

@@ -57,7 +57,11 @@ fn every_scheme_and_parameter() {
     let https = ok("https://example.com/backups/");
     assert_eq!((https.scheme(), https.host(), https.path(), https.port()), (Scheme::Https, "example.com", "backups", None));
     assert_eq!(ok("nodelocal://12/x").nodelocal_target(), Some(NodelocalTarget::Node(12)));
-    assert_eq!(ok("nodelocal://1").path(), "");
+    // Only nodelocal needs a path: a bucket, container or server root is a location of its own
+    // (CockroachDB writes there too; the seed's azure example has no path).
+    for root in ["s3://b?AUTH=implicit", "gs://b/", "azure://c?AZURE_ACCOUNT_NAME=n&AZURE_ACCOUNT_KEY=k", "http://h", "https://h/"] {
+        assert_eq!(ok(root).path(), "", "{root}");
+    }
     // Dot segments are resolved by the URL standard, never above the root.
     assert_eq!(ok("nodelocal://1/a/%2e%2e/b").path(), "b");
     assert_eq!(ok("nodelocal://1/../../b").path(), "b");
@@ -66,7 +70,9 @@ fn every_scheme_and_parameter() {
 #[test]
 fn every_error() {
     let cases: Vec<(&str, UrlError)> = vec![
-        ("not a url", UrlError::Invalid { reason: "relative URL without a base".into() }),
+        ("not a url", UrlError::Invalid { reason: "it has no scheme (expected scheme://host/path, as in nodelocal://1/backups)".into() }),
+        ("", UrlError::Invalid { reason: "the URL is empty".into() }),
+        ("  ", UrlError::Invalid { reason: "the URL is empty".into() }),
         ("ftp://h/p", UrlError::UnsupportedScheme { scheme: "ftp".into() }),
         ("s3:///p?AUTH=implicit", UrlError::MissingHost { scheme: Scheme::S3, what: "bucket name" }),
         ("azure:///p", UrlError::MissingHost { scheme: Scheme::Azure, what: "container name" }),
@@ -263,6 +269,25 @@ proptest! {
     }
 
     #[test]
+    fn an_endpoints_user_info_never_prints(secret in secret_text(), user in "[a-z]{1,6}", bad_name in proptest::bool::ANY) {
+        // Percent-encoded as user-info is ('+' is no space there).
+        let password = percent_encoding::utf8_percent_encode(&secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let endpoint = format!("http://{user}:{password}@minio.local:9000");
+        let extra = if bad_name { "&BOGUS=1" } else { "" };
+        let text = format!("s3://b/p?AUTH=implicit&AWS_ENDPOINT={}{extra}", enc(&endpoint));
+        let shown = redact_location(&text);
+        prop_assert!(!shown.contains("ZqX"), "{} -> {}", text, shown);
+        match StorageUrl::parse(&text) {
+            Ok(u) => {
+                let all = format!("{} {:?} {} {}", u.redacted(), u, u, u.without_credentials());
+                prop_assert!(!all.contains("ZqX"), "{}", all);
+                prop_assert!(u.secret_values().iter().any(|v| v == &secret), "{:?}", u.secret_values().len());
+            }
+            Err(e) => prop_assert!(!e.to_string().contains("ZqX"), "{}", e),
+        }
+    }
+
+    #[test]
     fn redacted_never_contains_a_secret(
         secret in secret_text(),
         which in 0usize..4,
@@ -289,5 +314,85 @@ proptest! {
                 Err(e) => prop_assert!(!e.to_string().contains("ZqX"), "{}", e),
             }
         }
+    }
+}
+
+#[test]
+fn a_nodelocal_url_needs_a_path() {
+    for text in ["nodelocal://1", "nodelocal://1/", "nodelocal://self", "nodelocal://self//", "nodelocal://2/?"] {
+        assert_eq!(err(text), UrlError::EmptyPath { scheme: Scheme::Nodelocal }, "{text}");
+    }
+    assert_eq!(
+        err("nodelocal://1").to_string(),
+        "nodelocal URL has no path: name a directory under the external-io directory, as in nodelocal://1/backups/name"
+    );
+    // Dot segments that resolve to the root leave no path either.
+    assert_eq!(err("nodelocal://1/a/.."), UrlError::EmptyPath { scheme: Scheme::Nodelocal });
+    assert_eq!(ok("nodelocal://1/a").path(), "a");
+}
+
+#[test]
+fn a_bad_percent_escape_is_refused_naming_where_it_is() {
+    let place = |text: &str| match err(text) {
+        UrlError::BadEscape { place, .. } => place,
+        other => panic!("{text}: {other:?}"),
+    };
+    assert_eq!(place("nodelocal://1/back%zzups"), "the path");
+    assert_eq!(place("s3://b/a%2/b?AUTH=implicit"), "the path");
+    assert_eq!(place("gs://b/a%"), "the path");
+    assert_eq!(place("s3://b/p?AWS_ACCESS_KEY_ID=a&AWS_SECRET_ACCESS_KEY=s3cr3t%zz"), "the value of parameter AWS_SECRET_ACCESS_KEY");
+    assert_eq!(place("s3://b/p?AUTH=implicit&AWS_REGION=us%-east"), "the value of parameter AWS_REGION");
+    assert_eq!(place("s3://b/p?AUTH=implicit&s3cr3t%zz=1"), "a parameter name");
+    assert_eq!(place("s3://b/p?AUTH=implicit&BOGUS=s3cr3t%zz"), "a parameter value");
+    let e = err("s3://b/p?AWS_ACCESS_KEY_ID=a&AWS_SECRET_ACCESS_KEY=s3cr3t%zz");
+    assert_eq!(
+        e.to_string(),
+        "invalid percent-escape in the value of parameter AWS_SECRET_ACCESS_KEY of the s3 URL: '%' must be followed by two \
+         hexadecimal digits (write a literal '%' as %25)"
+    );
+    assert!(!e.to_string().contains("s3cr3t"));
+    // Valid escapes, upper and lower case, still decode; %25 is a literal '%'.
+    assert_eq!(ok("nodelocal://1/a%2fb%2Fc%25d").path(), "a/b/c%d");
+    assert_eq!(ok("s3://b/p?AUTH=implicit&AWS_REGION=us%2deast").param("AWS_REGION"), Some("us-east"));
+}
+
+#[test]
+fn url_valued_parameters_keep_their_user_info_out_of_print() {
+    let u = ok("s3://b/p?AUTH=implicit&AWS_ENDPOINT=http%3A%2F%2Fminio%3Ahunter2%40minio.local%3A9000");
+    // The backend gets it whole.
+    assert_eq!(u.param("AWS_ENDPOINT"), Some("http://minio:hunter2@minio.local:9000"));
+    assert_eq!(u.expose(), "s3://b/p?AUTH=implicit&AWS_ENDPOINT=http%3A%2F%2Fminio%3Ahunter2%40minio.local%3A9000");
+    // Every printed form hides it.
+    for shown in [u.redacted(), u.to_string(), format!("{u:?}"), u.without_credentials(), redact_location(&u.expose())] {
+        assert!(!shown.contains("hunter2") && !shown.contains("minio%3Ahunter2"), "{shown}");
+        assert!(shown.contains("redacted%40minio.local%3A9000"), "{shown}");
+    }
+    assert_eq!(u.secret_values(), vec!["hunter2".to_string(), "minio".to_string(), "minio:hunter2".to_string()]);
+    // Without user-info an endpoint prints as given.
+    let plain = ok("s3://b/p?AUTH=implicit&AWS_ENDPOINT=http%3A%2F%2Fminio%3A9000");
+    assert_eq!(plain.redacted(), "s3://b/p?AUTH=implicit&AWS_ENDPOINT=http%3A%2F%2Fminio%3A9000");
+    assert!(plain.secret_values().is_empty());
+    // A user name alone is user-info too; an '@' in text that is no URL hides it whole.
+    assert_eq!(redact_userinfo("https://key@host/x"), "https://redacted@host/x");
+    assert_eq!(redact_userinfo("user:pw@host"), "redacted");
+    assert_eq!(redact_userinfo("http://host:9000"), "http://host:9000");
+    // In a location that does not parse (an unknown parameter here), too.
+    let bad = "s3://b/p?AWS_ENDPOINT=http%3A%2F%2Fu%3Ahunter2%40h&BOGUS=1";
+    assert!(!redact_location(bad).contains("hunter2"), "{}", redact_location(bad));
+}
+
+#[test]
+fn the_urls_own_user_info_is_refused_and_never_shown() {
+    for (text, scheme, advice) in [
+        ("s3://key:hunter2@b/p?AUTH=implicit", Scheme::S3, "use the URL parameters"),
+        ("https://user:hunter2@h/p", Scheme::Https, "basic authentication is not supported"),
+        ("http://hunter2@h/p", Scheme::Http, "basic authentication is not supported"),
+        ("nodelocal://u:hunter2@1/p", Scheme::Nodelocal, "nodelocal takes no credentials"),
+    ] {
+        let e = err(text);
+        assert_eq!(e, UrlError::UserInfo { scheme }, "{text}");
+        assert!(e.to_string().ends_with(advice) && !e.to_string().contains("hunter2"), "{e}");
+        let shown = redact_location(text);
+        assert!(!shown.contains("hunter2") && !shown.contains("key") && !shown.contains("user"), "{shown}");
     }
 }
