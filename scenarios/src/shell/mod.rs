@@ -17,6 +17,13 @@
 //! What it must never do: run inside the simulator (it uses real tokio and real files), or print
 //! a secret (job descriptions and errors carry redacted URLs only).
 
+pub mod cluster_id;
+pub mod history;
+pub mod input;
+pub mod interrupt;
+pub mod progress;
+pub mod redact;
+
 use backup::env::{Env, JobSettings};
 use backup::exec;
 use backup::plan::SessionContext;
