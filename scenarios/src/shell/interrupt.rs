@@ -11,9 +11,8 @@
 //! - a RESTORE job: a restore publishes nothing until its last step, so its future is dropped and
 //!   the job is recorded `canceled` at once.
 //!
-//! Which job is the statement's: the one that exists after Ctrl-C and did not before the
-//! statement started (the shell runs one statement at a time; background adoption creates no
-//! jobs). While the statement runs, [`Attended::run`] also prints what it waits for
+//! Which job is the statement's: the one created after the statement started (the shell runs
+//! one statement at a time; background adoption creates no jobs). While the statement runs, [`Attended::run`] also prints what it waits for
 //! ([`super::progress`]) every few seconds.
 //!
 //! Signals: the shell listens to SIGINT through tokio. A script (`-e`, `-f`, standard input)
@@ -28,7 +27,6 @@ use backup::exec;
 use backup::jobs::{self, JobId, JobStatus, JobType};
 use backup::plan::SessionContext;
 use backup::show::QueryResult;
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -113,30 +111,22 @@ impl Attended<'_> {
     }
 
     async fn run_inner(&mut self, sql: &str) -> Ended {
-        let before = job_ids(self.env).await;
+        // The statement's job, if it makes one, is created after this (the HLC only moves on).
+        let started_at = self.env.kv.now();
         self.activity.forget_failures();
+        let mut notes = Notes::new(self.activity);
         // Boxed, so that dropping it (a restore or a job-less statement being canceled) ends it.
         let mut statement = Box::pin(exec::execute(self.env, self.ctx, sql));
-        let started = tokio::time::Instant::now();
-        let mut notes = tokio::time::interval_at(started + FIRST_NOTE_AFTER, Duration::from_secs(1));
-        let mut last_note: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 r = &mut statement => return Ended::Finished(r),
                 _ = self.interrupts.signal.recv() => break,
-                now = notes.tick() => {
-                    if last_note.is_none_or(|t| now - t >= NOTE_EVERY) {
-                        if let Some(what) = self.activity.describe(now.into_std(), FIRST_NOTE_AFTER) {
-                            note(&format!("{what} (Ctrl-C cancels)"));
-                            last_note = Some(now);
-                        }
-                    }
-                }
+                () = notes.next() => {}
             }
         }
         // Ctrl-C. Which job is the statement's?
-        let after = jobs::list(&*self.env.kv).await.unwrap_or_default();
-        let job = after.iter().rev().find(|j| !before.contains(&j.id)).map(|j| (j.id, j.job_type, j.status.is_terminal()));
+        let all = jobs::list(&*self.env.kv).await.unwrap_or_default();
+        let job = all.iter().rev().find(|j| j.created >= started_at).map(|j| (j.id, j.job_type, j.status.is_terminal()));
         match job {
             None => Ended::Canceled("query canceled before it started a job: nothing was written".into()),
             // Its job has just ended: the statement is reporting how.
@@ -151,24 +141,50 @@ impl Attended<'_> {
                     // It ended meanwhile (succeeded or failed): the statement reports how.
                     note(&format!("could not cancel job {id}: {e}"));
                 }
-                tokio::select! {
-                    r = &mut statement => match r {
-                        Ok(result) => Ended::Finished(Ok(result)),
-                        Err(e) => Ended::Canceled(format!("query canceled: {e}")),
-                    },
-                    _ = self.interrupts.signal.recv() => Ended::Abandoned(format!(
-                        "job {id} was still being canceled; its destination may keep a BACKUP-CHECKPOINT file"
-                    )),
+                loop {
+                    tokio::select! {
+                        r = &mut statement => return match r {
+                            Ok(result) => Ended::Finished(Ok(result)),
+                            Err(e) => Ended::Canceled(format!("query canceled: {e}")),
+                        },
+                        _ = self.interrupts.signal.recv() => return Ended::Abandoned(format!(
+                            "job {id} was still being canceled; its destination may keep a BACKUP-CHECKPOINT file"
+                        )),
+                        // The coordinator notices the cancel between storage calls: say what
+                        // it is still waiting for.
+                        () = notes.next() => {}
+                    }
                 }
             }
         }
     }
 }
 
-/// The ids of every job now (empty if they cannot be read: then any job found later counts as
-/// the statement's).
-async fn job_ids(env: &Env) -> BTreeSet<JobId> {
-    jobs::list(&*env.kv).await.map(|all| all.into_iter().map(|j| j.id).collect()).unwrap_or_default()
+/// The progress notes of one statement: the first after [`FIRST_NOTE_AFTER`], then at most one
+/// every [`NOTE_EVERY`] while there is something to say.
+struct Notes<'a> {
+    activity: &'a Activity,
+    ticks: tokio::time::Interval,
+    last: Option<tokio::time::Instant>,
+}
+
+impl<'a> Notes<'a> {
+    fn new(activity: &'a Activity) -> Self {
+        let ticks = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_NOTE_AFTER, Duration::from_secs(1));
+        Notes { activity, ticks, last: None }
+    }
+
+    /// Waits for the next tick and prints a note if one is due (cancel-safe: a tick not taken
+    /// is taken by the next call).
+    async fn next(&mut self) {
+        let now = self.ticks.tick().await;
+        if self.last.is_none_or(|t| now - t >= NOTE_EVERY) {
+            if let Some(what) = self.activity.describe(now.into_std(), FIRST_NOTE_AFTER) {
+                note(&format!("{what} (Ctrl-C cancels)"));
+                self.last = Some(now);
+            }
+        }
+    }
 }
 
 /// Records restore job `id` canceled (its statement's future is already dropped).
