@@ -285,7 +285,7 @@ fn the_history_file_holds_no_secret() {
     run(&mut s, "BACKUP DATABASE d TO 'nodelocal://1/enc' WITH encryption_passphrase = 'right-pass-1';", "succeeded");
     wait_prompt(&mut s);
     for failing in [
-        "RESTORE DATABASE d FROM 'nodelocal://1/enc' WITH encryption_passphrase = 'wrong-pass-2', new_db_name = 'd2';",
+        "RESTORE DATABASE d FROM 'nodelocal://1/enc' WITH encryption_passphrase = 'wrong-pass-2';",
         "BACKUP DATABASE nosuch TO 's3://bucket/p?AWS_ACCESS_KEY_ID=id&AWS_SECRET_ACCESS_KEY=aws-secret-3&AWS_SESSION_TOKEN=session-token-4';",
         "BACKUP DATABASE nosuch TO 'azure://container/p?AZURE_ACCOUNT_NAME=acct&AZURE_ACCOUNT_KEY=azure-key-5';",
         "BACKUP DATABASE nosuch TO 'gs://bucket/p?AUTH=specified&CREDENTIALS=Z3Mtc2VjcmV0LTY=';",
@@ -441,3 +441,35 @@ fn an_error_says_which_statements_were_not_run() {
     s.exp_eof().unwrap();
 }
 
+
+#[test]
+fn ctrl_c_cancels_a_running_restore() {
+    let dir = TempDir::new("ctrl-c-restore");
+    let server = Server::start();
+    let url = format!("http://127.0.0.1:{}/rs", server.port);
+    let mut s = prompt(&dir.0, &["--history", "hist"], 60_000);
+    run(&mut s, "CREATE DATABASE src; CREATE TABLE src.t (id INT PRIMARY KEY); INSERT INTO src.t VALUES (1), (2); CREATE DATABASE copy;", "CREATE DATABASE\r\n");
+    wait_prompt(&mut s);
+    run(&mut s, &format!("BACKUP DATABASE src TO '{url}';"), "| succeeded |");
+    wait_prompt(&mut s);
+
+    // The server stops serving data files: the RESTORE retries, and says so.
+    server.fail_data_reads(true);
+    run(&mut s, &format!("RESTORE src.* FROM '{url}' WITH into_db = 'copy';"), &format!("still retrying {url}"));
+    s.send_control('c').unwrap();
+    let said = s.exp_string("root@backup-sim/").unwrap();
+    assert!(said.contains("ERROR: query canceled: job") && said.contains("was canceled; nothing was restored"), "{said}");
+    let jobs = run(&mut s, "SHOW JOBS;", "(2 rows)");
+    assert!(jobs.lines().any(|l| l.contains("| RESTORE ") && l.contains("| canceled ")), "{jobs}");
+    wait_prompt(&mut s);
+    let missing = run(&mut s, "SELECT * FROM copy.t;", "root@backup-sim/");
+    assert!(missing.contains("ERROR"), "nothing of the canceled restore is visible: {missing}");
+
+    // It runs to the end once the server answers again.
+    server.fail_data_reads(false);
+    run(&mut s, &format!("RESTORE src.* FROM '{url}' WITH into_db = 'copy';"), "| succeeded |");
+    wait_prompt(&mut s);
+    run(&mut s, "SELECT count(*) FROM copy.t;", "2\r\n(1 row)");
+    s.send_line("\\q").unwrap();
+    s.exp_eof().unwrap();
+}

@@ -1,7 +1,8 @@
 //! A tiny in-memory HTTP object server on 127.0.0.1 for the shell's tests: PUT stores, GET and
 //! HEAD read, DELETE removes, PROPFIND (listing) answers 404. It can be told to answer data-file
 //! uploads with 503 Service Unavailable, which keeps a BACKUP job retrying (a slow backup to
-//! interrupt) after its first data file and checkpoint landed.
+//! interrupt) after its first data file and checkpoint landed, and data-file reads likewise (a
+//! slow RESTORE).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -15,6 +16,8 @@ struct State {
     objects: Mutex<BTreeMap<String, Vec<u8>>>,
     /// Answer 503 to every data-file PUT after the first one.
     fail_data_after_first: AtomicBool,
+    /// Answer 503 to every data-file GET.
+    fail_data_reads: AtomicBool,
     stopped: AtomicBool,
 }
 
@@ -46,6 +49,11 @@ impl Server {
     /// From now on, data-file uploads after the first fail with 503 (or all succeed again).
     pub fn fail_data_uploads_after_the_first(&self, yes: bool) {
         self.state.fail_data_after_first.store(yes, Ordering::SeqCst);
+    }
+
+    /// From now on, data-file reads fail with 503 (or succeed again).
+    pub fn fail_data_reads(&self, yes: bool) {
+        self.state.fail_data_reads.store(yes, Ordering::SeqCst);
     }
 
     /// The paths stored now.
@@ -105,6 +113,7 @@ fn serve(conn: TcpStream, st: &State) {
                     ("201 Created", Vec::new())
                 }
             }
+            "GET" if path.contains("/data/") && st.fail_data_reads.load(Ordering::SeqCst) => ("503 Service Unavailable", Vec::new()),
             "GET" | "HEAD" => match st.objects.lock().unwrap().get(&path) {
                 Some(b) => ("200 OK", b.clone()),
                 None => ("404 Not Found", Vec::new()),
