@@ -473,3 +473,31 @@ fn ctrl_c_cancels_a_running_restore() {
     s.send_line("\\q").unwrap();
     s.exp_eof().unwrap();
 }
+
+#[test]
+fn a_second_ctrl_c_exits_while_a_cancel_waits_on_storage() {
+    let dir = TempDir::new("ctrl-c-twice");
+    let server = Server::start();
+    let url = format!("http://127.0.0.1:{}/hang", server.port);
+    let mut s = prompt(&dir.0, &["--history", "hist"], 60_000);
+    run(&mut s, "CREATE DATABASE big; CREATE TABLE big.a (id INT PRIMARY KEY); CREATE TABLE big.b (id INT PRIMARY KEY);", "CREATE TABLE");
+    wait_prompt(&mut s);
+    run(&mut s, "INSERT INTO big.a VALUES (1); INSERT INTO big.b VALUES (2);", "INSERT 1");
+    wait_prompt(&mut s);
+    // The second data file's upload gets no answer: the job's coordinator is stuck in it and
+    // cannot see a cancel until the request times out. The shell says what it waits for.
+    server.hang_data_uploads_after_the_first();
+    run(&mut s, &format!("BACKUP DATABASE big TO '{url}';"), &format!("waiting for {url}: write of data/"));
+    s.send_control('c').unwrap();
+    s.exp_string("canceling job").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pressed = Instant::now();
+    s.send_control('c').unwrap();
+    let said = s.exp_eof().unwrap();
+    assert!(pressed.elapsed() < Duration::from_secs(5), "exit took {:?}", pressed.elapsed());
+    assert!(said.contains("ERROR: exiting: job") && said.contains("was still being canceled"), "{said}");
+    match s.process().wait().unwrap() {
+        nix::sys::wait::WaitStatus::Exited(_, code) => assert_eq!(code, 130),
+        other => panic!("{other:?}"),
+    }
+}

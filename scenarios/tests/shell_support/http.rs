@@ -2,7 +2,7 @@
 //! HEAD read, DELETE removes, PROPFIND (listing) answers 404. It can be told to answer data-file
 //! uploads with 503 Service Unavailable, which keeps a BACKUP job retrying (a slow backup to
 //! interrupt) after its first data file and checkpoint landed, and data-file reads likewise (a
-//! slow RESTORE).
+//! slow RESTORE); or never answer such an upload (a backup that cannot even see a cancel).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -18,6 +18,8 @@ struct State {
     fail_data_after_first: AtomicBool,
     /// Answer 503 to every data-file GET.
     fail_data_reads: AtomicBool,
+    /// Never answer a data-file PUT after the first one.
+    hang_data_after_first: AtomicBool,
     stopped: AtomicBool,
 }
 
@@ -49,6 +51,11 @@ impl Server {
     /// From now on, data-file uploads after the first fail with 503 (or all succeed again).
     pub fn fail_data_uploads_after_the_first(&self, yes: bool) {
         self.state.fail_data_after_first.store(yes, Ordering::SeqCst);
+    }
+
+    /// From now on, data-file uploads after the first get no answer at all.
+    pub fn hang_data_uploads_after_the_first(&self) {
+        self.state.hang_data_after_first.store(true, Ordering::SeqCst);
     }
 
     /// From now on, data-file reads fail with 503 (or succeed again).
@@ -106,6 +113,14 @@ fn serve(conn: TcpStream, st: &State) {
             "PUT" => {
                 let mut objects = st.objects.lock().unwrap();
                 let data_files = objects.keys().filter(|k| k.contains("/data/")).count();
+                if path.contains("/data/") && data_files >= 1 && st.hang_data_after_first.load(Ordering::SeqCst) {
+                    drop(objects);
+                    // Hold the connection without a word until the server stops.
+                    while !st.stopped.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    return;
+                }
                 if path.contains("/data/") && data_files >= 1 && st.fail_data_after_first.load(Ordering::SeqCst) {
                     ("503 Service Unavailable", Vec::new())
                 } else {
