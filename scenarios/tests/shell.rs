@@ -501,3 +501,35 @@ fn a_second_ctrl_c_exits_while_a_cancel_waits_on_storage() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn ctrl_c_between_statements_still_ends_a_script() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = TempDir::new("ctrl-c-idle");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
+        .current_dir(&dir.0)
+        .arg("shell")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = collect(child.stdout.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"SELECT 20 + 1 AS waiting;\n").unwrap();
+    stdin.flush().unwrap();
+    // The script now waits for more input, with the shell's SIGINT handling installed.
+    wait_for(&out, "21", Duration::from_secs(20));
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "the shell ignored Ctrl-C while waiting for input");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    drop(stdin);
+}
