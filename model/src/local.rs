@@ -134,7 +134,10 @@ impl LocalKv {
 
     /// The "GC queue": collects every table's span (dropped tables included) up to
     /// `now - gc_ttl(table)` and system keyspace up to `now - default ttl`, using the zone
-    /// configs of the catalog as of now.
+    /// configs of the catalog as of now. Nothing calls it on its own: tests call it when they
+    /// mean to, and the shell from a background task every few seconds, as each leaseholder of
+    /// the simulated cluster runs its GC queue. The store is locked one span at a time, so a
+    /// pass over a large store does not hold up statements for its whole length.
     pub async fn run_gc(&self) -> Result<GcStats, CatalogError> {
         let now = self.now();
         let cat = Catalog::read(self, now).await?;
@@ -144,12 +147,11 @@ impl LocalKv {
             plan.insert(encoding::table_span(t.id), now.sub(cat.gc_ttl(t.id)));
         }
         let mut total = GcStats::default();
-        let mut store = self.store();
         for (span, threshold) in plan {
             if threshold.is_zero() {
                 continue;
             }
-            total.versions_removed += store.gc(&span, threshold).versions_removed;
+            total.versions_removed += self.store().gc(&span, threshold).versions_removed;
         }
         Ok(total)
     }

@@ -1,7 +1,12 @@
-//! `backup-sim shell` driven as a user would, with `-e`, `-f` and standard input, in a
-//! temporary directory: create and fill a database, back it up to nodelocal, restore it under
-//! another name (`into_db`) and compare; then a second shell process (a fresh in-memory
-//! cluster) restores the same files from disk; errors stop a script with exit status 1.
+//! `backup-sim shell` driven as a user would, with `-e`, `-f`, standard input and its prompt in a
+//! pseudo-terminal, in a temporary directory: create and fill a database, back it up to
+//! nodelocal, restore it under another name (`into_db`) and compare; then a second shell process
+//! (a fresh in-memory cluster) restores the same files from disk and, sharing the cluster id kept
+//! beside them, adds an incremental; errors stop a script with exit status 1 and say what was not
+//! run; `gc.ttlseconds` takes effect; the history file keeps no secret and is written as
+//! statements are entered; Ctrl-C clears a half-typed line, cancels a running BACKUP (its job
+//! ends `canceled`) and stops a statement stuck on an unreachable endpoint, which says what it
+//! retries meanwhile.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -137,4 +142,394 @@ fn errors_stop_a_script_with_a_message_and_exit_status_1() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1));
     assert!(!out.contains("hunter2") && !err.contains("hunter2"), "{err}");
+}
+
+mod shell_support;
+
+use shell_support::http::Server;
+use shell_support::{prompt, run, wait_prompt};
+use std::io::{BufRead, BufReader, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Reads a child's pipe on a thread into a buffer the test can look at while the child runs.
+fn collect(pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
+    let buf = Arc::new(Mutex::new(String::new()));
+    let b = buf.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { return };
+            let mut b = b.lock().unwrap();
+            b.push_str(&line);
+            b.push('\n');
+        }
+    });
+    buf
+}
+
+/// Waits until `buf` contains `needle` (or panics after `within`).
+fn wait_for(buf: &Arc<Mutex<String>>, needle: &str, within: Duration) {
+    let start = Instant::now();
+    while !buf.lock().unwrap().contains(needle) {
+        assert!(start.elapsed() < within, "no {needle:?} within {within:?} in:\n{}", buf.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_later_shell_adds_an_incremental_to_an_earlier_shells_backup() {
+    let dir = TempDir::new("chain");
+    std::fs::write(dir.0.join("setup.sql"), SETUP).unwrap();
+    let o = shell(&dir.0, &["-f", "setup.sql", "-e", "BACKUP DATABASE shop TO 'nodelocal://1/chain'"], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    let id = std::fs::read_to_string(dir.0.join("extern/.backup-sim-cluster-id")).expect("the cluster id is kept in the external-io directory");
+
+    // A second process (a new in-memory cluster, the same cluster id) restores the backup, adds a
+    // row and backs up to the same location: an incremental on the first shell's full backup.
+    let o = shell(
+        &dir.0,
+        &[
+            "-e",
+            "RESTORE DATABASE shop FROM 'nodelocal://1/chain'",
+            "-e",
+            "INSERT INTO shop.items VALUES (5, 'kiwi', 1.25)",
+            "-e",
+            "BACKUP DATABASE shop TO 'nodelocal://1/chain'",
+            "-e",
+            "SHOW BACKUP 'nodelocal://1/chain'",
+        ],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("shop ") && l.contains("| items ")).count(), 2, "a full backup and an incremental:\n{out}");
+    assert_eq!(std::fs::read_to_string(dir.0.join("extern/.backup-sim-cluster-id")).unwrap(), id, "the id file is not rewritten");
+
+    // A third restores the chain: the second shell's row is there.
+    let o = shell(&dir.0, &["-e", "RESTORE DATABASE shop FROM 'nodelocal://1/chain'", "-e", "SELECT id, name FROM shop.items ORDER BY id"], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("5  | kiwi") && out.contains("(5 rows)"), "{out}");
+
+    // Another cluster id (the flag) is another cluster: its incremental is refused.
+    let o = shell(
+        &dir.0,
+        &["--cluster-id", "someone-else", "-e", "RESTORE DATABASE shop FROM 'nodelocal://1/chain'", "-e", "BACKUP DATABASE shop TO 'nodelocal://1/chain'"],
+        None,
+    );
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("belongs to cluster {}", id.trim())), "{err}");
+    // A bad id is refused before anything runs; so is a corrupt id file.
+    let o = shell(&dir.0, &["--cluster-id", "has space", "-e", "SELECT 1"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("invalid --cluster-id \"has space\""), "{}", text(&o).1);
+    std::fs::write(dir.0.join("extern/.backup-sim-cluster-id"), "\u{1b}[31m\n").unwrap();
+    let o = shell(&dir.0, &["-e", "SELECT 1"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains(".backup-sim-cluster-id does not hold a valid id"), "{}", text(&o).1);
+}
+
+#[test]
+fn standard_input_runs_as_it_arrives_and_gc_ttl_takes_effect() {
+    let dir = TempDir::new("gc");
+    // Two scripts, each ending with a statement the GC threshold refuses (a script stops at its
+    // first error): an AS OF SYSTEM TIME read, and a BACKUP as of the same old time.
+    for last in ["SELECT v FROM g.t AS OF SYSTEM TIME '-2s';", "BACKUP DATABASE g TO 'nodelocal://1/g' AS OF SYSTEM TIME '-2s';"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
+            .current_dir(&dir.0)
+            .args(["shell", "--gc-interval", "200ms"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = collect(child.stdout.take().unwrap());
+        let err = collect(child.stderr.take().unwrap());
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(
+                b"CREATE DATABASE g;\nCREATE TABLE g.t (id INT PRIMARY KEY, v STRING);\nINSERT INTO g.t VALUES (1, 'old');\n\
+                  ALTER TABLE g.t CONFIGURE ZONE USING gc.ttlseconds = 1;\nUPDATE g.t SET v = 'new' WHERE id = 1;\n",
+            )
+            .unwrap();
+        stdin.flush().unwrap();
+        // Each statement ran as soon as it arrived: the input is still open.
+        wait_for(&out, "UPDATE 1", Duration::from_secs(20));
+        // Past the TTL and a few GC passes, the version from 2 s ago is gone.
+        std::thread::sleep(Duration::from_secs(3));
+        stdin.write_all(last.as_bytes()).unwrap();
+        drop(stdin);
+        let status = child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let (out, err) = (out.lock().unwrap().clone(), err.lock().unwrap().clone());
+        assert_eq!(status.code(), Some(1), "{last}\nstdout:\n{out}\nstderr:\n{err}");
+        assert!(err.contains("must be after replica GC threshold"), "{last}\nstderr:\n{err}");
+        assert!(!out.contains("old"), "{out}");
+    }
+}
+
+#[test]
+fn the_history_file_holds_no_secret() {
+    let dir = TempDir::new("history");
+    let hist = dir.0.join("hist");
+    // A history file an older shell wrote, with a secret in clear.
+    std::fs::write(&hist, "#V2\nBACKUP DATABASE d TO 'nodelocal://1/old' WITH encryption_passphrase = 'old-secret-0'\n").unwrap();
+    let secrets = ["old-secret-0", "right-pass-1", "wrong-pass-2", "aws-secret-3", "session-token-4", "azure-key-5", "Z3Mtc2VjcmV0LTY", "typo-pass-7", "userinfo-pass-8", "unfinished-9"];
+    let mut s = prompt(&dir.0, &["--history", "hist"], 30_000);
+    run(&mut s, "CREATE DATABASE d;", "CREATE DATABASE");
+    wait_prompt(&mut s);
+    run(&mut s, "CREATE TABLE d.t (id INT PRIMARY KEY);", "CREATE TABLE");
+    wait_prompt(&mut s);
+    run(&mut s, "BACKUP DATABASE d TO 'nodelocal://1/enc' WITH encryption_passphrase = 'right-pass-1';", "succeeded");
+    wait_prompt(&mut s);
+    for failing in [
+        "RESTORE DATABASE d FROM 'nodelocal://1/enc' WITH encryption_passphrase = 'wrong-pass-2';",
+        "BACKUP DATABASE nosuch TO 's3://bucket/p?AWS_ACCESS_KEY_ID=id&AWS_SECRET_ACCESS_KEY=aws-secret-3&AWS_SESSION_TOKEN=session-token-4';",
+        "BACKUP DATABASE nosuch TO 'azure://container/p?AZURE_ACCOUNT_NAME=acct&AZURE_ACCOUNT_KEY=azure-key-5';",
+        "BACKUP DATABASE nosuch TO 'gs://bucket/p?AUTH=specified&CREDENTIALS=Z3Mtc2VjcmV0LTY=';",
+        "BACKUP DATABASE d TO 'nodelocal://1/x' WITH encryption_passphrase = 'typo-pass-7', no_such_option;",
+        "BACKUP DATABASE nosuch TO 'http://user:userinfo-pass-8@127.0.0.1:1/p';",
+    ] {
+        run(&mut s, failing, "ERROR");
+        wait_prompt(&mut s);
+    }
+    // A statement left unfinished at Ctrl-D (twice: the first only warns).
+    s.send_line("BACKUP DATABASE d TO 'nodelocal://1/y' WITH encryption_passphrase = 'unfinished-9").unwrap();
+    s.exp_string("  -> ").unwrap();
+    s.send_control('d').unwrap();
+    s.exp_string("Ctrl-D again").unwrap();
+    s.send_control('d').unwrap();
+    s.exp_eof().unwrap();
+    let saved = std::fs::read_to_string(&hist).unwrap();
+    for secret in secrets {
+        assert!(!saved.contains(secret), "{secret} in the history file:\n{saved}");
+    }
+    assert!(saved.contains("CREATE TABLE d.t (id INT PRIMARY KEY);"), "{saved}");
+    assert!(saved.contains("encryption_passphrase = 'redacted'"), "{saved}");
+    assert!(saved.contains("AWS_SECRET_ACCESS_KEY=redacted"), "{saved}");
+    assert!(saved.contains("nodelocal://1/y"), "the unfinished statement is kept, redacted:\n{saved}");
+}
+
+#[test]
+fn history_is_written_as_each_statement_is_entered() {
+    let dir = TempDir::new("history-kill");
+    let mut s = prompt(&dir.0, &["--history", "hist"], 30_000);
+    run(&mut s, "SELECT 40 + 2 AS kept_after_kill;", "42");
+    wait_prompt(&mut s);
+    // Killed, not exited: nothing runs at exit.
+    s.process_mut().kill(nix::sys::signal::Signal::SIGKILL).unwrap();
+    let saved = std::fs::read_to_string(dir.0.join("hist")).unwrap_or_default();
+    assert!(saved.contains("SELECT 40 + 2 AS kept_after_kill;"), "{saved:?}");
+}
+
+#[test]
+fn ctrl_c_clears_a_half_typed_line_and_cancels_a_running_backup() {
+    let dir = TempDir::new("ctrl-c");
+    let server = Server::start();
+    let url = format!("http://127.0.0.1:{}/bk", server.port);
+    let mut s = prompt(&dir.0, &["--history", "hist"], 60_000);
+    run(&mut s, "CREATE DATABASE big; CREATE TABLE big.a (id INT PRIMARY KEY); CREATE TABLE big.b (id INT PRIMARY KEY);", "CREATE TABLE");
+    wait_prompt(&mut s);
+    run(&mut s, "INSERT INTO big.a VALUES (1), (2); INSERT INTO big.b VALUES (3);", "INSERT 1");
+    wait_prompt(&mut s);
+
+    // Ctrl-C on a half-typed line drops it.
+    s.send("SELECT 'half typed").unwrap();
+    s.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    s.send_control('c').unwrap();
+    // (Typed only once the new prompt is up: the line editor drops what arrives together with
+    // the Ctrl-C byte.)
+    wait_prompt(&mut s);
+    let before = run(&mut s, "SELECT 41 + 1 AS answer;", "42");
+    assert!(!before.contains("ERROR"), "{before}");
+    wait_prompt(&mut s);
+
+    // A BACKUP whose second data file the server refuses keeps retrying; the shell says so.
+    server.fail_data_uploads_after_the_first(true);
+    run(&mut s, &format!("BACKUP DATABASE big TO '{url}';"), &format!("still retrying {url}"));
+    assert!(server.paths().iter().any(|p| p.ends_with("/BACKUP-CHECKPOINT")), "{:?}", server.paths());
+    let pressed = Instant::now();
+    s.send_control('c').unwrap();
+    s.exp_string("canceling job").unwrap();
+    let said = s.exp_string("root@backup-sim/").unwrap();
+    assert!(said.contains("ERROR: query canceled: job") && said.contains("was canceled"), "{said}");
+    assert!(pressed.elapsed() < Duration::from_secs(20), "cancel took {:?}", pressed.elapsed());
+    // The shell is alive, the job is canceled.
+    let jobs = run(&mut s, "SHOW JOBS;", "(1 row)");
+    assert!(jobs.contains("| canceled "), "{jobs}");
+    wait_prompt(&mut s);
+
+    // A new BACKUP to the same location works once the server does (CANCEL's cleanup left no
+    // checkpoint to refuse it).
+    server.fail_data_uploads_after_the_first(false);
+    let again = run(&mut s, &format!("BACKUP DATABASE big TO '{url}';"), "root@backup-sim/");
+    assert!(again.contains("| succeeded |"), "{again}");
+    s.send_line("\\q").unwrap();
+    s.exp_eof().unwrap();
+}
+
+#[test]
+fn an_unreachable_endpoint_says_what_it_retries_and_ctrl_c_stops_it() {
+    let dir = TempDir::new("unreachable");
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("s3://bucket/p?AWS_ACCESS_KEY_ID=k&AWS_SECRET_ACCESS_KEY=hunter2&AWS_ENDPOINT=http%3A%2F%2F127.0.0.1%3A{closed}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
+        .current_dir(&dir.0)
+        .args(["shell", "-e", "CREATE DATABASE d", "-e", &format!("BACKUP DATABASE d TO '{url}'"), "-e", "SELECT 'never'"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    wait_for(&err, "note: still retrying s3://bucket/p?", Duration::from_secs(20));
+    let pressed = Instant::now();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    assert!(pressed.elapsed() < Duration::from_secs(5), "Ctrl-C took {:?}", pressed.elapsed());
+    std::thread::sleep(Duration::from_millis(100));
+    let (out, err) = (out.lock().unwrap().clone(), err.lock().unwrap().clone());
+    assert_eq!(status.code(), Some(130), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("AWS_SECRET_ACCESS_KEY=redacted") && err.contains("(Ctrl-C cancels)"), "{err}");
+    assert!(err.contains("ERROR: query canceled before it started a job"), "{err}");
+    assert!(err.contains("1 statement not run after the cancel:\n  SELECT 'never';"), "{err}");
+    assert!(!err.contains("hunter2") && !out.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn an_error_says_which_statements_were_not_run() {
+    let dir = TempDir::new("not-run");
+    // Scripts: the first error stops everything after it, and says what.
+    let o = shell(
+        &dir.0,
+        &["-e", "SELECT 1; SELECT * FROM nope; SELECT 2", "-e", "BACKUP DATABASE d TO 'nodelocal://1/x' WITH encryption_passphrase = 'np-secret'", "-f", "later.sql"],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains("3 statements not run after the error:\n  SELECT 2;\n  BACKUP DATABASE d TO 'nodelocal://1/x' WITH encryption_passphrase = 'redacted';\n  (every statement of -f later.sql)"),
+        "{err}"
+    );
+    assert!(!err.contains("np-secret"), "{err}");
+    let o = shell(&dir.0, &[], Some("SELECT 1;\nSELECT * FROM nope;\nSELECT 2;\n"));
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("not run after the error:\n  (the rest of standard input, not read)") && !out.contains("\n2\n"), "{out}\n{err}");
+
+    // The prompt: the rest of the line is not run either, it says so, and the prompt goes on.
+    let mut s = prompt(&dir.0, &["--history", "hist"], 30_000);
+    let said = run(&mut s, "SELECT 1; SELECT * FROM nope; SELECT 'after-error';", "root@backup-sim/");
+    assert!(said.contains("1 statement not run after the error:") && said.contains("  SELECT 'after-error';"), "{said}");
+    run(&mut s, "SELECT 6 * 7 AS alive;", "42");
+    wait_prompt(&mut s);
+
+    // Ctrl-D on a half-typed statement warns and keeps it; `;` then runs it.
+    s.send_line("SELECT 6 * 7").unwrap();
+    s.exp_string("  -> ").unwrap();
+    s.send_control('d').unwrap();
+    s.exp_string("has no ';' yet and was not run").unwrap();
+    run(&mut s, " + 1 AS finished;", "43");
+    wait_prompt(&mut s);
+    s.send_control('d').unwrap();
+    s.exp_eof().unwrap();
+}
+
+
+#[test]
+fn ctrl_c_cancels_a_running_restore() {
+    let dir = TempDir::new("ctrl-c-restore");
+    let server = Server::start();
+    let url = format!("http://127.0.0.1:{}/rs", server.port);
+    let mut s = prompt(&dir.0, &["--history", "hist"], 60_000);
+    run(&mut s, "CREATE DATABASE src; CREATE TABLE src.t (id INT PRIMARY KEY); INSERT INTO src.t VALUES (1), (2); CREATE DATABASE copy;", "CREATE DATABASE\r\n");
+    wait_prompt(&mut s);
+    run(&mut s, &format!("BACKUP DATABASE src TO '{url}';"), "| succeeded |");
+    wait_prompt(&mut s);
+
+    // The server stops serving data files: the RESTORE retries, and says so.
+    server.fail_data_reads(true);
+    run(&mut s, &format!("RESTORE src.* FROM '{url}' WITH into_db = 'copy';"), &format!("still retrying {url}"));
+    s.send_control('c').unwrap();
+    let said = s.exp_string("root@backup-sim/").unwrap();
+    assert!(said.contains("ERROR: query canceled: job") && said.contains("was canceled; nothing was restored"), "{said}");
+    let jobs = run(&mut s, "SHOW JOBS;", "(2 rows)");
+    assert!(jobs.lines().any(|l| l.contains("| RESTORE ") && l.contains("| canceled ")), "{jobs}");
+    wait_prompt(&mut s);
+    let missing = run(&mut s, "SELECT * FROM copy.t;", "root@backup-sim/");
+    assert!(missing.contains("ERROR"), "nothing of the canceled restore is visible: {missing}");
+
+    // It runs to the end once the server answers again.
+    server.fail_data_reads(false);
+    run(&mut s, &format!("RESTORE src.* FROM '{url}' WITH into_db = 'copy';"), "| succeeded |");
+    wait_prompt(&mut s);
+    run(&mut s, "SELECT count(*) FROM copy.t;", "2\r\n(1 row)");
+    s.send_line("\\q").unwrap();
+    s.exp_eof().unwrap();
+}
+
+#[test]
+fn a_second_ctrl_c_exits_while_a_cancel_waits_on_storage() {
+    let dir = TempDir::new("ctrl-c-twice");
+    let server = Server::start();
+    let url = format!("http://127.0.0.1:{}/hang", server.port);
+    let mut s = prompt(&dir.0, &["--history", "hist"], 60_000);
+    run(&mut s, "CREATE DATABASE big; CREATE TABLE big.a (id INT PRIMARY KEY); CREATE TABLE big.b (id INT PRIMARY KEY);", "CREATE TABLE");
+    wait_prompt(&mut s);
+    run(&mut s, "INSERT INTO big.a VALUES (1); INSERT INTO big.b VALUES (2);", "INSERT 1");
+    wait_prompt(&mut s);
+    // The second data file's upload gets no answer: the job's coordinator is stuck in it and
+    // cannot see a cancel until the request times out. The shell says what it waits for.
+    server.hang_data_uploads_after_the_first();
+    run(&mut s, &format!("BACKUP DATABASE big TO '{url}';"), &format!("waiting for {url}: write of data/"));
+    s.send_control('c').unwrap();
+    s.exp_string("canceling job").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pressed = Instant::now();
+    s.send_control('c').unwrap();
+    let said = s.exp_eof().unwrap();
+    assert!(pressed.elapsed() < Duration::from_secs(5), "exit took {:?}", pressed.elapsed());
+    assert!(said.contains("ERROR: exiting: job") && said.contains("was still being canceled"), "{said}");
+    match s.process().wait().unwrap() {
+        nix::sys::wait::WaitStatus::Exited(_, code) => assert_eq!(code, 130),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ctrl_c_between_statements_still_ends_a_script() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = TempDir::new("ctrl-c-idle");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
+        .current_dir(&dir.0)
+        .arg("shell")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = collect(child.stdout.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"SELECT 20 + 1 AS waiting;\n").unwrap();
+    stdin.flush().unwrap();
+    // The script now waits for more input, with the shell's SIGINT handling installed.
+    wait_for(&out, "21", Duration::from_secs(20));
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "the shell ignored Ctrl-C while waiting for input");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    drop(stdin);
 }

@@ -1,0 +1,29 @@
+//! Helpers for tests/shell.rs: the prompt in a pseudo-terminal, and a tiny HTTP object server.
+
+pub mod http;
+
+use rexpect::session::PtySession;
+use std::path::Path;
+use std::process::Command;
+
+/// `backup-sim shell ARGS` at its prompt, in a pseudo-terminal, in `dir` (also its HOME, so the
+/// default history file lands there). `expect` calls fail after `timeout_ms`.
+pub fn prompt(dir: &Path, args: &[&str], timeout_ms: u64) -> PtySession {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-sim"));
+    // A terminal the line editor drives in raw mode (a "dumb" one would read lines as a pipe).
+    cmd.current_dir(dir).arg("shell").args(args).env("TERM", "xterm").env("HOME", dir);
+    let mut s = rexpect::session::spawn_command(cmd, Some(timeout_ms)).expect("spawn the shell in a pty");
+    s.exp_string("root@backup-sim/defaultdb> ").expect("the first prompt");
+    s
+}
+
+/// Types `line` and Enter, and waits for `expect` to appear; returns what came before it.
+pub fn run(s: &mut PtySession, line: &str, expect: &str) -> String {
+    s.send_line(line).expect("type");
+    s.exp_string(expect).unwrap_or_else(|e| panic!("after typing {line:?}, no {expect:?}: {e}"))
+}
+
+/// Waits for the next main prompt.
+pub fn wait_prompt(s: &mut PtySession) -> String {
+    s.exp_string("root@backup-sim/").expect("the prompt")
+}
