@@ -1322,3 +1322,46 @@ fn locations_written_with_centisecond_names_still_read_and_take_new_incrementals
     assert_eq!(c.ok(&format!("SHOW BACKUP '{loc}'")).rows.len(), 4 * 8);
     restores_to(&c, &format!("RESTORE DATABASE bank, employees FROM '{loc}'"), &ALL, c.manifest(&sub(loc, &subs[2])).end_time);
 }
+
+#[test]
+fn an_incremental_must_back_up_what_its_chain_backs_up() {
+    // Issue #11's examples: each used to be appended, after which the location's RESTORE
+    // failed until the next incremental of the original targets.
+    let mut c = bank();
+    let refused = |c: &Cluster, sql: &str, loc: &str| {
+        let before = c.store(loc).snapshot();
+        let e = c.err(sql);
+        assert_eq!(c.store(loc).snapshot(), before, "{sql}: nothing written");
+        e
+    };
+    // Naming every user database is not a cluster backup.
+    c.ok("BACKUP TO 'nodelocal://1/cl'");
+    change(&mut c, 1);
+    assert_eq!(
+        refused(&c, "BACKUP DATABASE bank, employees TO 'nodelocal://1/cl'", "nodelocal://1/cl"),
+        "cannot append a backup of specific tables or databases to a cluster backup: nodelocal://1/cl is a backup of the cluster, this one of DATABASE bank, employees; back up the cluster to append to it, or back up DATABASE bank, employees to a new location"
+    );
+    c.ok("BACKUP TO 'nodelocal://1/cl'");
+    c.fresh_destination().ok("RESTORE FROM 'nodelocal://1/cl'");
+    // A database's tables listed one by one are not the database.
+    c.ok("BACKUP DATABASE bank TO 'nodelocal://1/db'");
+    change(&mut c, 2);
+    assert_eq!(
+        refused(&c, "BACKUP bank.customers, bank.accounts TO 'nodelocal://1/db'", "nodelocal://1/db"),
+        "cannot append a backup of TABLE bank.customers, bank.accounts to nodelocal://1/db, a backup of DATABASE bank: it backs up the complete database bank, this one only tables; an incremental must back up the same targets as the backups it builds on (back up DATABASE bank to append to it, or use a new location)"
+    );
+    assert_eq!(
+        refused(&c, "BACKUP DATABASE bank, employees TO 'nodelocal://1/db'", "nodelocal://1/db"),
+        "cannot append a backup of DATABASE bank, employees to nodelocal://1/db, a backup of DATABASE bank: it backs up the complete database bank, this one bank, employees; an incremental must back up the same targets as the backups it builds on (back up DATABASE bank to append to it, or use a new location)"
+    );
+    assert!(refused(&c, "BACKUP TO 'nodelocal://1/db'", "nodelocal://1/db").starts_with("cannot append a cluster backup to a backup of specific tables or databases: nodelocal://1/db is a backup of DATABASE bank"));
+    c.ok("BACKUP DATABASE bank TO 'nodelocal://1/db'");
+    let bank_tables: Vec<(&str, &str)> = ALL.iter().copied().filter(|(db, _)| *db == "bank").collect();
+    restores_to(&c, "RESTORE DATABASE bank FROM 'nodelocal://1/db'", &bank_tables, c.manifest(&sub("nodelocal://1/db", &dated_subdirs(&c, "nodelocal://1/db")[0])).end_time);
+    // Tables: the same tables append; the database they are in does not.
+    c.ok("BACKUP bank.customers, bank.accounts TO 'nodelocal://1/tb'");
+    change(&mut c, 3);
+    assert!(refused(&c, "BACKUP DATABASE bank TO 'nodelocal://1/tb'", "nodelocal://1/tb").starts_with("cannot append a backup of DATABASE bank to nodelocal://1/tb, a backup of TABLE bank.customers, bank.accounts: it backs up tables, this one the complete database bank"));
+    c.ok("BACKUP bank.customers, bank.accounts TO 'nodelocal://1/tb'");
+    assert_eq!(dated_subdirs(&c, "nodelocal://1/tb").len(), 1);
+}
