@@ -145,6 +145,11 @@ pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage, shown: &str)
         if rest.contains(&MANIFEST_NAME) {
             out.push(dir.to_string());
         } else if !running.contains(*dir) {
+            // A manifest the listing cannot show (a directory on nodelocal) is named as such.
+            let manifest = format!("{dir}/{MANIFEST_NAME}");
+            if let Err(e @ crate::storage::StorageError::Permanent { .. }) = crate::restore::retrying(env, || storage.exists(&manifest)).await {
+                return Err(BackupError::NotABackup { url: join_location(shown, dir), reason: format!("its {MANIFEST_NAME} manifest cannot be read: {}", e.to_string().replacen(&format!("{dir}/"), "", 1)) });
+            }
             return Err(incomplete_layer(shown, dir, rest));
         }
     }

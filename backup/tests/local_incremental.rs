@@ -1365,3 +1365,32 @@ fn an_incremental_must_back_up_what_its_chain_backs_up() {
     c.ok("BACKUP bank.customers, bank.accounts TO 'nodelocal://1/tb'");
     assert_eq!(dated_subdirs(&c, "nodelocal://1/tb").len(), 1);
 }
+
+#[test]
+fn a_newest_incremental_without_its_manifest_is_refused_naming_it_not_skipped() {
+    // What a killed incremental whose lock is gone (or a damaged one) leaves: a date directory
+    // with a checkpoint and data files but no manifest. It used to be skipped, and RESTORE
+    // returned the previous backup's data as the location's newest.
+    let mut c = bank();
+    let loc = "nodelocal://1/newest";
+    c.ok(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
+    change(&mut c, 1);
+    c.ok(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
+    let store = c.store(loc);
+    let dir = "20991231/235959.000000000";
+    write_obj(&store, &format!("{dir}/BACKUP-CHECKPOINT"), b"cp".to_vec());
+    write_obj(&store, &format!("{dir}/data/7/n1-1-n1-0.sst"), b"x".to_vec());
+    let at = sub(loc, dir);
+    let want = format!(
+        "{at}: an incomplete incremental backup: it holds BACKUP-CHECKPOINT and 1 data file but no BACKUP manifest (an incremental that failed, was canceled or was killed before it finished, or a damaged one). RESTORE and SHOW BACKUP refuse the location while it is there, rather than restore older data than it claims to hold; if no backup job is running there, delete the directory {at} and run the statement again"
+    );
+    let dst = c.fresh_destination();
+    assert_eq!(dst.err(&format!("RESTORE DATABASE bank, employees FROM '{loc}'")), want);
+    assert_eq!(dst.err(&format!("SHOW BACKUP '{loc}'")), want);
+    assert_eq!(c.err(&format!("BACKUP DATABASE bank, employees TO '{loc}'")), want);
+    assert!(dst.catalog().database_by_name("bank").is_none());
+    // Following the advice: the chain reads again.
+    delete_obj(&store, &format!("{dir}/BACKUP-CHECKPOINT"));
+    delete_obj(&store, &format!("{dir}/data/7/n1-1-n1-0.sst"));
+    dst.ok(&format!("RESTORE DATABASE bank, employees FROM '{loc}'"));
+}
