@@ -1,6 +1,8 @@
-//! Running a BACKUP job: the coordinator that exports every span from the leaseholder that serves
-//! it, writes data files, checkpoints progress into `BACKUP-CHECKPOINT`, and finally writes the
-//! `BACKUP` manifest that replaces it.
+//! Running a BACKUP job: the coordinator that takes its location ([`crate::lock`]), exports
+//! every span from the leaseholder that serves it, writes data files, checkpoints progress into
+//! `BACKUP-CHECKPOINT`, and finally writes the `BACKUP` manifest that replaces it — create-only,
+//! so that it never replaces another backup's. A job that ends removes its lock; one that fails
+//! or is canceled also removes what it wrote ([`clean_up`]).
 //!
 //! The coordinator runs on whichever node holds the job's lease: first the gateway that ran the
 //! statement, later any node that adopts the job after the lease lapses. It resumes from the
@@ -69,8 +71,11 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     let recorded = finish(env, id, run, &outcome).await?;
     // Only the run that recorded the end cleans up: one that lost the job leaves everything to
     // the coordinator that has it.
-    if recorded && matches!(outcome, RunOutcome::Succeeded(_) | RunOutcome::Failed(_) | RunOutcome::Canceled) {
-        clean_up(env, id, &details).await;
+    match outcome {
+        // The run that wrote the manifest removed the checkpoint already.
+        RunOutcome::Succeeded(_) if recorded => clean_up(env, id, &details, Some(true)).await,
+        RunOutcome::Failed(_) | RunOutcome::Canceled if recorded => clean_up(env, id, &details, None).await,
+        _ => {}
     }
     env.event("job-run-ended", format!("job {id} on n{node}: {outcome:?}"));
     Ok(outcome)
@@ -85,17 +90,25 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
 /// refuse the chain). Nothing is removed unless the lock there is still this job's: a job that
 /// never got the location (another job's lock, or one with its id from another cluster) wrote
 /// nothing there and must not touch what is there.
-pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails) {
+///
+/// `complete` says whether this backup's manifest is known to be at the destination (with its
+/// checkpoint already removed); `None` reads the destination to find out.
+pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: Option<bool>) {
     let mine = details.lock_file(id);
     let Ok((_, lock_storage)) = crate::plan::open_location(env, details.lock_location()) else { return };
     if !crate::lock::holds(env, &*lock_storage, &mine).await {
         return;
     }
     let Ok((_, storage)) = crate::plan::open_location(env, &details.destination) else { return };
-    let finished = matches!(read_manifest_if_ours(env, &*storage, details).await, Ok(Some(_)));
+    let finished = match complete {
+        Some(known) => known,
+        None => matches!(read_manifest_if_ours(env, &*storage, details).await, Ok(Some(_))),
+    };
     if finished {
         env.event("job-cleanup", format!("job {id}: removing its lock"));
-        remove_checkpoint(env, &*storage).await;
+        if complete.is_none() {
+            remove_checkpoint(env, &*storage).await;
+        }
     } else {
         env.event("job-cleanup", format!("job {id}: removing its lock, checkpoint and data files"));
         let data = format!("data/{id}/");
@@ -344,7 +357,7 @@ pub async fn tidy_before_cancel(env: &Env, id: JobId) {
             env.event("job-found-manifest", format!("job {id}: a previous coordinator wrote the manifest and died before recording success; canceled with the backup complete"));
         }
     }
-    clean_up(env, id, &r.payload).await;
+    clean_up(env, id, &r.payload, None).await;
 }
 
 /// The manifest replaces the checkpoint. A checkpoint left behind would do no harm (readers look

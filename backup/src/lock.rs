@@ -79,15 +79,25 @@ impl LockFile {
         lock_name(self.job_id)
     }
 
-    /// The bytes stored.
+    /// The bytes stored: the JSON of the lock with a CRC-32 of that JSON, so that a torn or
+    /// rotted lock never reads as some other job's lock.
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("integers and strings always encode")
+        let json = serde_json::to_string(self).expect("integers and strings always encode");
+        serde_json::to_vec(&Stored { crc: crc32fast::hash(json.as_bytes()), lock: json }).expect("strings always encode")
     }
 
     /// The lock in `bytes`, or `None` if they are not one (torn, damaged, foreign).
     pub fn decode(bytes: &[u8]) -> Option<LockFile> {
-        serde_json::from_slice(bytes).ok()
+        let stored: Stored = serde_json::from_slice(bytes).ok()?;
+        (crc32fast::hash(stored.lock.as_bytes()) == stored.crc).then(|| serde_json::from_str(&stored.lock).ok()).flatten()
     }
+}
+
+/// A lock as stored: its JSON and the JSON's checksum.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    lock: String,
+    crc: u32,
 }
 
 /// The lock file name of job `id`.
@@ -290,10 +300,14 @@ pub async fn acquire(env: &Env, storage: &dyn ExternalStorage, shown: &str, mine
 }
 
 /// True if the lock at the location is `mine` (this job still holds the location and may
-/// remove what it wrote there).
+/// remove what it wrote there). A lock with this job's name that cannot be read (torn or
+/// rotted) is taken for its own, as [`acquire`] does.
 pub async fn holds(env: &Env, storage: &dyn ExternalStorage, mine: &LockFile) -> bool {
     let name = mine.name();
-    matches!(retrying(env, || storage.read(&name)).await.ok().and_then(|b| LockFile::decode(&b)), Some(l) if l.backup_id == mine.backup_id)
+    match retrying(env, || storage.read(&name)).await {
+        Ok(bytes) => LockFile::decode(&bytes).is_none_or(|l| l.backup_id == mine.backup_id),
+        Err(_) => false,
+    }
 }
 
 /// Claims the base ending at `base_end` for the automatic incremental `mine`, at the chain's
@@ -360,6 +374,14 @@ mod tests {
         assert_eq!(job_of("BACKUP-CHECKPOINT"), None);
         assert_eq!(LockFile::decode(&l.encode()), Some(l.clone()));
         assert_eq!(LockFile::decode(b"{\"job_id\""), None);
+        // Any flipped bit of the JSON is caught, so damage never reads as another job's lock.
+        let good = l.encode();
+        for at in 0..good.len() {
+            let mut bad = good.clone();
+            bad[at] ^= 1;
+            assert_ne!(LockFile::decode(&bad), Some(LockFile { backup_id: "c-1-3".into(), ..l.clone() }));
+            assert!(LockFile::decode(&bad).is_none_or(|d| d == l), "byte {at}");
+        }
         assert_eq!(append_claim_name(Timestamp { wall: 5, logical: 2 }), "BACKUP-APPENDED-5.2");
     }
 }

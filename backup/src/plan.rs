@@ -4,9 +4,11 @@
 //! Refusals, in the order they are checked: inside a transaction; not an admin; options a later
 //! version implements; an `AS OF SYSTEM TIME` that does not parse or lies in the future; targets
 //! that do not exist; a dependency (foreign key, sequence, view, interleave parent) left out; an
-//! end time at or below a span's GC threshold; a destination that already holds a backup or a
-//! backup in progress. Planning reads the catalog as of the backup's own time, so what is backed
-//! up is what existed then.
+//! end time at or below a span's GC threshold; a destination that already holds a backup, or
+//! that another job holds (its lock file, or a checkpoint no lock explains — each refusal names
+//! the job, its status and how to free the location, [`crate::lock`]); an incremental whose
+//! targets are not its chain's. Planning reads the catalog as of the backup's own time, so what
+//! is backed up is what existed then.
 
 use crate::env::Env;
 use crate::error::BackupError;
