@@ -94,7 +94,7 @@ pub(crate) fn destination(rng: &mut ChaCha8Rng, seed: u64) -> String {
 /// True for a statement error that is a verdict, not a reason to retry: the planner refused the
 /// backup (a GC threshold, a chain that does not line up) and will refuse it again.
 fn is_refusal(e: &str) -> bool {
-    ["GC threshold", "invalid previous backups", "listed out of order", "does not contain table", "no longer among the targets", "new full backup is needed", "belongs to cluster", "already contains", "is not after the end time"]
+    ["GC threshold", "invalid previous backups", "listed out of order", "does not contain table", "no longer among the targets", "new full backup is needed", "belongs to cluster", "already contains", "is not after the end time", "cannot append"]
         .iter()
         .any(|p| e.contains(p))
 }

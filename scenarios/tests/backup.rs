@@ -78,10 +78,11 @@ fn passing_swarm_seed(seed: u64) -> scenarios::run::RunReport {
 /// Found by a swarm sweep (seeds 10000..11500): the coordinator died right after writing the
 /// manifest, and a CANCEL reached the job before another node adopted it. The adoption loop
 /// recorded the cancel and left `BACKUP-CHECKPOINT` next to the finished manifest. It now
-/// removes it first (`backup_job::tidy_before_cancel`).
+/// removes it first (`backup_job::tidy_before_cancel`). (Seed 11181 reached the same state
+/// until lock files added storage operations and moved its schedule; 10928 still does.)
 #[test]
 fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
-    for seed in [10928, 11181] {
+    for seed in [10928] {
         let r = passing_swarm_seed(seed);
         assert!(r.trace.contains("canceled with the backup complete"), "seed {seed} no longer reaches the state it pins:\n{}", r.detail);
     }
