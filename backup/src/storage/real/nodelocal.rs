@@ -151,19 +151,26 @@ impl NodelocalStorage {
     /// symlink resolved, lies under the external-io directory. `shown` names it in the error.
     fn check_inside(&self, target: &Path, shown: &str) -> Result<(), StorageError> {
         let mut probe = target.to_path_buf();
+        // Another process may create the directory between the two looks below (two backups to
+        // one new location): look again a few times rather than take it for a dangling symlink.
+        let mut appeared = 0;
         loop {
             match fs::canonicalize(&probe) {
                 Ok(real) if real.starts_with(&self.base) => return Ok(()),
                 Ok(_) => return Err(UrlError::OutsideExternalIoDir { path: shown.to_string() }.into()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::symlink_metadata(&probe) {
                     // A dangling symlink must not be written through either.
-                    if fs::symlink_metadata(&probe).is_ok() {
+                    Ok(m) if m.file_type().is_symlink() || appeared >= 8 => {
                         return Err(UrlError::OutsideExternalIoDir { path: shown.to_string() }.into());
                     }
-                    if !probe.pop() || !probe.starts_with(&self.base) {
-                        return Err(UrlError::OutsideExternalIoDir { path: shown.to_string() }.into());
+                    // Created since canonicalize looked: resolve it again.
+                    Ok(_) => appeared += 1,
+                    Err(_) => {
+                        if !probe.pop() || !probe.starts_with(&self.base) {
+                            return Err(UrlError::OutsideExternalIoDir { path: shown.to_string() }.into());
+                        }
                     }
-                }
+                },
                 Err(e) => return Err(io_error(shown, "cannot resolve", e)),
             }
         }
