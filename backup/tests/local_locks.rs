@@ -385,3 +385,45 @@ fn a_leftover_lock_of_an_ended_job_of_this_cluster_blocks_nothing() {
     write_obj(&store, &stale.name(), stale.encode());
     c.ok("BACKUP DATABASE bank TO 'nodelocal://1/ended2'");
 }
+
+#[test]
+fn a_cancel_finished_after_the_coordinator_died_cleans_up_too() {
+    // What exec::adopt_forever does for a CANCEL its dead coordinator never saw: the job is
+    // left running with a lapsed lease and cancel-requested; tidy_before_cancel removes its
+    // lock, checkpoint and data files before the cancel is recorded.
+    let c = bank();
+    let loc = "nodelocal://1/cancel-dead";
+    let id = paused_backup(&c, loc);
+    block_on(jobs::update::<serde_json::Value, _>(&*c.env.kv, id, |r, _| {
+        r.status = JobStatus::CancelRequested;
+        r.lease = None;
+        Ok(())
+    }))
+    .unwrap()
+    .unwrap();
+    assert!(c.store(loc).snapshot().keys().any(|k| k.starts_with("BACKUP-LOCK-")));
+    block_on(backup_job::tidy_before_cancel(&c.env, id));
+    assert!(c.store(loc).snapshot().is_empty(), "{:?}", c.store(loc).snapshot());
+    c.ok(&format!("BACKUP DATABASE bank TO '{loc}'"));
+}
+
+#[test]
+fn a_failed_automatic_incremental_removes_its_directory_and_the_chain_goes_on() {
+    let mut c = bank();
+    let loc = "nodelocal://1/failed-inc";
+    c.ok(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
+    c.sql("UPDATE bank.customers SET name = 'changed' WHERE id = 1");
+    c.advance(Duration::from_secs(1));
+    let before = c.store(loc).snapshot();
+    // The second export fails for good: the incremental fails after writing a data file and a
+    // checkpoint in its date directory.
+    c.kv.set_hook(Box::new(|n, _| Box::pin(async move { (n >= 1).then(|| model::kv::KvError::Invalid("injected export failure".into())) })));
+    let e = c.err(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
+    c.kv.clear_hook();
+    assert!(e.ends_with("failed: invalid request: injected export failure"), "{e}");
+    assert_eq!(c.store(loc).snapshot(), before, "the failed incremental left nothing behind");
+    let dst = Cluster::new(c.storage.clone());
+    dst.ok(&format!("RESTORE DATABASE bank, employees FROM '{loc}'"));
+    c.ok(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
+    assert_eq!(c.ok(&format!("SHOW BACKUP '{loc}'")).rows.iter().filter(|r| r[9] == s("incremental")).count(), 8);
+}
