@@ -163,3 +163,34 @@ fn a_backup_manifest_that_is_a_symlink_or_a_directory_is_an_error_naming_it() {
     let e = c.err("RESTORE DATABASE bank FROM 'nodelocal://1/chain'");
     assert!(e.starts_with(&format!("nodelocal://1/chain/{sub}: its BACKUP manifest cannot be read: BACKUP: storage error: is a directory")), "{e}");
 }
+
+/// The object stores' create-only write (`PutMode::Create`) against the test servers of
+/// scripts/test-servers.sh when they run (skipped otherwise, as in real_backends.rs): a second
+/// create of one key is `AlreadyExists` and leaves the first object; http (WebDAV) takes the
+/// checked fallback.
+#[test]
+fn object_store_create_only_writes_refuse_an_existing_object() {
+    let rt = tokio_runtime();
+    let mut ran = 0;
+    for (var, extra) in [("BACKUP_SIM_S3_URL", None), ("BACKUP_SIM_AZURE_URL", Some("BACKUP_SIM_AZURE_ENDPOINT")), ("BACKUP_SIM_HTTP_URL", None)] {
+        let Some(base) = std::env::var(var).ok().filter(|v| !v.is_empty()) else {
+            println!("skipped {var}: not set (scripts/test-servers.sh starts the servers)");
+            continue;
+        };
+        let options = backup::storage::real::RealStorageOptions { azure_endpoint: extra.and_then(|e| std::env::var(e).ok()), ..Default::default() };
+        let c = RealCluster::new(&rt, backup::storage::url::ExternalIoSettings::default(), options, backup::env::JobSettings::default());
+        let mut url = url::Url::parse(&base).unwrap();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        url.set_path(&format!("{}/create-only-{nanos}", url.path().trim_end_matches('/')));
+        let s = c.open(url.as_str());
+        rt.block_on(async {
+            s.write_new("BACKUP-LOCK-1", b"first".to_vec()).await.unwrap_or_else(|e| panic!("{var}: {e}"));
+            let e = s.write_new("BACKUP-LOCK-1", b"second".to_vec()).await.unwrap_err();
+            assert!(e.is_already_exists(), "{var}: {e}");
+            assert_eq!(s.read("BACKUP-LOCK-1").await.unwrap(), b"first", "{var}");
+            s.delete("BACKUP-LOCK-1").await.unwrap();
+        });
+        ran += 1;
+    }
+    println!("{ran} object stores checked");
+}
