@@ -92,14 +92,11 @@ fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
 /// bit rot then damaged that manifest, and the node that adopted the job, finding no intact
 /// backup of its own, exported again below a GC threshold that had moved on. The job failing
 /// is right; the verdict now asks that RESTORE and SHOW BACKUP refuse the damaged manifest.
-/// Lock files (issue #11 item 1) add storage operations and moved both seeds off that state,
-/// and a sweep of swarm seeds 50000..51500 found no seed reaching it again: re-pin from a wider
-/// sweep (`backup-sim sweep --scenario backup --faults swarm --json`, detail "failed as it must
-/// after its manifest was damaged").
+/// Lock files (issue #11 item 1) add storage operations and moved both seeds off that state;
+/// a sweep of swarm seeds 50000..53500 found 52637 reaching it again.
 #[test]
-#[ignore = "its pinned seeds no longer reach the rotted-manifest state since lock files moved the schedules; needs new seeds from a sweep"]
 fn a_rerun_over_a_rotted_manifest_fails_and_the_manifest_is_refused() {
-    for seed in [50373, 52464] {
+    for seed in [52637] {
         let r = passing_swarm_seed(seed);
         assert!(r.detail.contains("failed as it must after its manifest was damaged"), "seed {seed} no longer reaches the state it pins: {}", r.detail);
         assert!(r.trace.contains("damage-detected"), "seed {seed}: no refusal recorded");
