@@ -1,6 +1,8 @@
-//! Running a BACKUP job: the coordinator that exports every span from the leaseholder that serves
-//! it, writes data files, checkpoints progress into `BACKUP-CHECKPOINT`, and finally writes the
-//! `BACKUP` manifest that replaces it.
+//! Running a BACKUP job: the coordinator that takes its location ([`crate::lock`]), exports
+//! every span from the leaseholder that serves it, writes data files, checkpoints progress into
+//! `BACKUP-CHECKPOINT`, and finally writes the `BACKUP` manifest that replaces it — create-only,
+//! so that it never replaces another backup's. A job that ends removes its lock; one that fails
+//! or is canceled also removes what it wrote ([`clean_up`]).
 //!
 //! The coordinator runs on whichever node holds the job's lease: first the gateway that ran the
 //! statement, later any node that adopts the job after the lease lapses. It resumes from the
@@ -66,16 +68,71 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
         Ok(outcome) => outcome,
         Err(e) => RunOutcome::Failed(e.to_string()),
     };
-    finish(env, id, run, &outcome).await?;
+    let recorded = finish(env, id, run, &outcome).await?;
+    // Only the run that recorded the end cleans up: one that lost the job leaves everything to
+    // the coordinator that has it.
+    match outcome {
+        // The run that wrote the manifest removed the checkpoint already.
+        RunOutcome::Succeeded(_) if recorded => clean_up(env, id, &details, Some(true)).await,
+        RunOutcome::Failed(_) | RunOutcome::Canceled if recorded => clean_up(env, id, &details, None).await,
+        _ => {}
+    }
     env.event("job-run-ended", format!("job {id} on n{node}: {outcome:?}"));
     Ok(outcome)
 }
 
-/// Records the outcome in the job record (only if this node still coordinates it).
-async fn finish(env: &Env, id: JobId, run: u64, outcome: &RunOutcome) -> Result<(), BackupError> {
+/// What a job that ended (succeeded, failed or canceled) removes from its location, best effort
+/// with retries: always its lock file (a paused job keeps it: it will be back). A backup that
+/// did not finish also removes what it wrote — its data files, its checkpoint and, for an
+/// automatic incremental, its claim on its base — so that neither a leftover checkpoint nor a
+/// half-written date directory blocks the location or the chain (CockroachDB's resumer deletes
+/// its checkpoint on fail and cancel; a half-written incremental directory would make RESTORE
+/// refuse the chain). Nothing is removed unless the lock there is still this job's: a job that
+/// never got the location (another job's lock, or one with its id from another cluster) wrote
+/// nothing there and must not touch what is there.
+///
+/// `complete` says whether this backup's manifest is known to be at the destination (with its
+/// checkpoint already removed); `None` reads the destination to find out.
+pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: Option<bool>) {
+    let mine = details.lock_file(id);
+    let Ok((_, lock_storage)) = crate::plan::open_location(env, details.lock_location()) else { return };
+    if !crate::lock::holds(env, &*lock_storage, &mine).await {
+        return;
+    }
+    let Ok((_, storage)) = crate::plan::open_location(env, &details.destination) else { return };
+    let finished = match complete {
+        Some(known) => known,
+        None => matches!(read_manifest_if_ours(env, &*storage, details).await, Ok(Some(_))),
+    };
+    if finished {
+        env.event("job-cleanup", format!("job {id}: removing its lock"));
+        if complete.is_none() {
+            remove_checkpoint(env, &*storage).await;
+        }
+    } else {
+        env.event("job-cleanup", format!("job {id}: removing its lock, checkpoint and data files"));
+        let data = format!("data/{id}/");
+        if let Ok(files) = crate::restore::retrying(env, || storage.list(&data)).await {
+            for f in files {
+                crate::lock::remove(env, &*storage, &f).await;
+            }
+        }
+        if let Ok(Some(_)) = read_checkpoint(env, &*storage, details).await {
+            remove_checkpoint(env, &*storage).await;
+        }
+        if details.chain_root.is_some() {
+            crate::lock::remove_if_mine(env, &*lock_storage, &crate::lock::append_claim_name(details.start_time), &mine).await;
+        }
+    }
+    crate::lock::remove(env, &*lock_storage, &mine.name()).await;
+}
+
+/// Records the outcome in the job record (only if this node still coordinates it); true if it
+/// did.
+async fn finish(env: &Env, id: JobId, run: u64, outcome: &RunOutcome) -> Result<bool, BackupError> {
     let node = env.node();
     let outcome = outcome.clone();
-    let _ = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| {
+    let recorded = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| {
         if !jobs::holds(r, now, node, run) {
             return Err("lease lost".into());
         }
@@ -106,7 +163,7 @@ async fn finish(env: &Env, id: JobId, run: u64, outcome: &RunOutcome) -> Result<
         Ok(())
     })
     .await?;
-    Ok(())
+    Ok(recorded.is_ok())
 }
 
 /// Renews the lease every third of its duration until `done`; sets `lost` if refused.
@@ -201,6 +258,10 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         remove_checkpoint(env, &*storage).await;
         return Ok(RunOutcome::Succeeded(totals(&manifest)));
     }
+    // The location is this job's alone from here on, or the job fails naming the one that has
+    // it ([`crate::lock`]).
+    let (lock_url, lock_storage) = crate::plan::open_location(env, details.lock_location())?;
+    crate::lock::acquire(env, &*lock_storage, &lock_url.redacted(), &details.lock_file(id)).await?;
     let checkpoint = match read_checkpoint(env, &*storage, details).await? {
         Some(c) => {
             env.event("job-resumed-from-checkpoint", format!("job {id}: {} spans done, {} to go", c.completed_spans.len(), c.remaining_spans().len()));
@@ -264,41 +325,45 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     let cp = if env.planted(crate::planted::PlantedBug::ManifestBeforeLastFile) { drop_last_file(cp) } else { cp };
     let manifest = cp.into_manifest().map_err(|e| BackupError::Internal(format!("job {id}: finished checkpoint is not a valid manifest: {e}")))?;
     crate::crypto::check_before_manifest(env, details).await?;
+    if details.chain_root.is_some() {
+        // An automatic incremental publishes only onto the newest backup of its chain, and only
+        // one incremental per base ever does.
+        let shown = lock_url.redacted();
+        if let Some(newer) = crate::chain::member_after(env, &*lock_storage, details.start_time, &crate::chain::subdir_name(details.end_time)).await? {
+            return Err(BackupError::BadChain(format!(
+                "another incremental backup ({}) was appended to the chain at {shown} while this one ran: publishing this one too would fork the chain; run the BACKUP again to append to the newest backup",
+                crate::storage::join_path(&shown, &newer)
+            )));
+        }
+        crate::lock::claim_append(env, &*lock_storage, &shown, &details.lock_file(id), details.start_time).await?;
+    }
     let sealed = FileCipher::for_backup(details).seal(&*env.runtime, MANIFEST_NAME, manifest.encode())?;
-    write_verified(env, &*storage, MANIFEST_NAME, sealed).await?;
+    write_verified(env, &*storage, &*lock_storage, id, details, sealed).await?;
     env.event("job-manifest-written", format!("job {id}: {} files", manifest.files.len()));
     remove_checkpoint(env, &*storage).await;
     Ok(RunOutcome::Succeeded(totals(&manifest)))
 }
 
-/// Before a CANCEL is recorded for a backup whose coordinator died: if that coordinator had
-/// already written the manifest, the backup at the destination is complete, so the checkpoint
-/// it had no time to remove is removed now. The job still ends canceled, as asked; RESTORE
-/// accepts the finished backup either way. Best effort: a destination that cannot be read is
-/// left as it is (a leftover checkpoint never makes RESTORE read a wrong backup).
+/// Before a CANCEL is recorded for a backup whose coordinator died (or that was paused, so has
+/// none): [`clean_up`] as its coordinator would have. If that coordinator had already written
+/// the manifest, the backup at the destination is complete and stays (only the checkpoint and
+/// lock it had no time to remove go); the job still ends canceled, as asked, and RESTORE accepts
+/// the finished backup either way. Best effort: a destination that cannot be read is left as it
+/// is, and whoever meets the leftovers is told whose they are.
 pub async fn tidy_before_cancel(env: &Env, id: JobId) {
     let Ok(Some(r)) = jobs::load::<BackupDetails>(&*env.kv, id).await else { return };
-    let Ok((_, storage)) = crate::plan::open_location(env, &r.payload.destination) else { return };
-    if let Ok(Some(_)) = read_manifest_if_ours(env, &*storage, &r.payload).await {
-        env.event("job-found-manifest", format!("job {id}: a previous coordinator wrote the manifest and died before recording success; canceled with the backup complete"));
-        remove_checkpoint(env, &*storage).await;
+    if let Ok((_, storage)) = crate::plan::open_location(env, &r.payload.destination) {
+        if let Ok(Some(_)) = read_manifest_if_ours(env, &*storage, &r.payload).await {
+            env.event("job-found-manifest", format!("job {id}: a previous coordinator wrote the manifest and died before recording success; canceled with the backup complete"));
+        }
     }
+    clean_up(env, id, &r.payload, None).await;
 }
 
 /// The manifest replaces the checkpoint. A checkpoint left behind would do no harm (readers look
 /// for the manifest first) but would misreport the destination as busy: retry a while.
 async fn remove_checkpoint(env: &Env, storage: &dyn ExternalStorage) {
-    let mut backoff = Duration::from_millis(50);
-    for _ in 0..20 {
-        match storage.delete(CHECKPOINT_NAME).await {
-            Ok(()) => return,
-            Err(e) if !e.is_retryable() => return,
-            Err(_) => {
-                env.sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-            }
-        }
-    }
+    crate::lock::remove(env, storage, CHECKPOINT_NAME).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -406,18 +471,49 @@ async fn export_pieces(
 /// its encoding and its sealed copy — well under a gigabyte whatever the range's size).
 pub const TARGET_FILE_BYTES: u64 = 64 << 20;
 
-/// Writes `bytes` to `path` and reads it back until the stored bytes are exactly those: a write
-/// that landed torn, or that reported failure, is written again.
-async fn write_verified(env: &Env, storage: &dyn ExternalStorage, path: &str, bytes: Vec<u8>) -> Result<(), BackupError> {
+/// Publishes the manifest: a create-only write of `bytes`, read back until the stored bytes are
+/// exactly those, so a backup never replaces another backup's manifest.
+///
+/// What the read-back can find: our bytes (done: also after a write that landed but reported
+/// failure, whose retry then met its own object); this backup's manifest sealed in an earlier
+/// run (done); another backup's manifest, readable with this backup's key or an intact
+/// unencrypted one (this job fails and leaves it alone); nothing (a lost write: write again);
+/// or bytes that are no manifest at all — a torn write, ours when our coordinator was killed
+/// mid-write. Those are replaced, but only while this job's lock is still at the location, so
+/// that only the job the location belongs to ever overwrites anything. (An encrypted manifest
+/// of another backup with another passphrase looks like damage to this key: the lock is what
+/// keeps such a backup from having written there.)
+async fn write_verified(env: &Env, storage: &dyn ExternalStorage, lock_storage: &dyn ExternalStorage, id: JobId, details: &BackupDetails, bytes: Vec<u8>) -> Result<(), BackupError> {
+    let path = MANIFEST_NAME;
     let mut backoff = Duration::from_millis(50);
+    let mut replace = false;
     for _ in 0..30 {
-        if let Err(e) = storage.write(path, bytes.clone()).await {
-            if !e.is_retryable() {
-                return Err(e.into());
-            }
+        let wrote = if replace { storage.write(path, bytes.clone()).await } else { storage.write_new(path, bytes.clone()).await };
+        match wrote {
+            Ok(()) => {}
+            Err(e) if e.is_retryable() || e.is_already_exists() => {}
+            Err(e) => return Err(e.into()),
         }
         match storage.read(path).await {
             Ok(back) if back == bytes => return Ok(()),
+            Ok(back) => match whose_manifest(details, back) {
+                Whose::Ours => return Ok(()),
+                Whose::Another(backup) => {
+                    return Err(BackupError::Job(format!(
+                        "job {id}: {} already holds the manifest of another backup ({backup}), written while this one ran; that backup is left as it is and this one is abandoned",
+                        details.destination_redacted
+                    )))
+                }
+                Whose::Damaged => {
+                    if !crate::lock::holds(env, lock_storage, &details.lock_file(id)).await {
+                        return Err(BackupError::Job(format!(
+                            "job {id}: {} holds a damaged {path} that this job cannot tell is its own, and this job no longer holds the location's lock: not replacing it",
+                            details.destination_redacted
+                        )));
+                    }
+                    replace = true;
+                }
+            },
             Err(e) if !e.is_retryable() && !e.is_not_found() => return Err(e.into()),
             _ => {}
         }
@@ -425,6 +521,26 @@ async fn write_verified(env: &Env, storage: &dyn ExternalStorage, path: &str, by
         backoff = (backoff * 2).min(Duration::from_secs(2));
     }
     Err(BackupError::Job(format!("could not write {path}: storage kept failing")))
+}
+
+/// Whose manifest some bytes at the destination are.
+enum Whose {
+    /// This backup's (sealed in another run).
+    Ours,
+    /// Another backup's, by backup id (or "unknown" for an intact one this key cannot read).
+    Another(String),
+    /// Not a manifest: torn or damaged.
+    Damaged,
+}
+
+fn whose_manifest(details: &BackupDetails, bytes: Vec<u8>) -> Whose {
+    let intact_plain = !crate::crypto::appears_encrypted(&bytes) && crate::format::envelope::peek_kind(MANIFEST_NAME, &bytes).is_ok();
+    match FileCipher::for_backup(details).open(MANIFEST_NAME, bytes).ok().and_then(|b| Manifest::decode(MANIFEST_NAME, &b).ok()) {
+        Some(m) if m.backup_id == details.backup_id => Whose::Ours,
+        Some(m) => Whose::Another(m.backup_id),
+        None if intact_plain => Whose::Another("one this job cannot read".into()),
+        None => Whose::Damaged,
+    }
 }
 
 /// The manifest at the destination if this job wrote it. Transient read failures are retried;

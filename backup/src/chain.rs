@@ -5,8 +5,9 @@
 //! backup's end time (the manifest's `depends_on` also records the bases, redacted, so errors can
 //! name them). A chain is given either as a list of locations (`INCREMENTAL FROM full, inc1, …`;
 //! `RESTORE FROM full, inc1, …`) or as one location holding a full backup whose automatic
-//! incrementals live in date-named subdirectories (`<YYYYMMDD>/<HHMMSS.ss>`, CockroachDB's Go
-//! layout `/20060102/150405.00`), which sort in time order.
+//! incrementals live in date-named subdirectories (`<YYYYMMDD>/<HHMMSS.nnnnnnnnn>`: CockroachDB's
+//! Go layout `/20060102/150405.00` to the nanosecond, whose older names are still read), ordered
+//! by the time their names encode.
 //!
 //! [`validate`] refuses a chain that does not start with a full backup, has a member out of
 //! order or missing, or mixes clusters — with an error naming the backups involved — so no
@@ -15,13 +16,14 @@
 use crate::crypto::FileCipher;
 use crate::env::Env;
 use crate::error::BackupError;
-use crate::format::manifest::{Manifest, MANIFEST_NAME};
+use crate::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use crate::plan::open_location;
 use crate::restore::read_manifest;
 use crate::statement::Secret;
 use crate::storage::url::redact_location;
 use crate::storage::ExternalStorage;
 use model::Timestamp;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// One backup of a chain: where it is and what its manifest says.
@@ -47,15 +49,49 @@ impl Layer {
     }
 }
 
-/// The subdirectory an automatic incremental ending at `end` goes to: `YYYYMMDD/HHMMSS.ss` in
-/// UTC (CockroachDB's `/20060102/150405.00`), so names sort in time order.
+/// The subdirectory an automatic incremental ending at `end` goes to: `YYYYMMDD/HHMMSS.nnnnnnnnn`
+/// in UTC, to the nanosecond, with `_<logical>` appended when the time's logical part is not
+/// zero, so two different end times always get different names (CockroachDB's
+/// `/20060102/150405.00` has 10 ms precision, and two quick incrementals collided in it).
+/// Members are ordered by the time their name encodes ([`subdir_time`]), which also reads the
+/// older `HHMMSS.ss` names.
 pub fn subdir_name(end: Timestamp) -> String {
     let secs = (end.wall / 1_000_000_000) as i64;
-    let centis = (end.wall % 1_000_000_000) / 10_000_000;
+    let nanos = end.wall % 1_000_000_000;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}{m:02}{d:02}/{:02}{:02}{:02}.{centis:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    let logical = if end.logical == 0 { String::new() } else { format!("_{}", end.logical) };
+    format!("{y:04}{m:02}{d:02}/{:02}{:02}{:02}.{nanos:09}{logical}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// The time a date-named subdirectory's name (`YYYYMMDD/HHMMSS.ff…`) encodes, as a sort key:
+/// (day, second of the day, nanoseconds, logical). Reads both CockroachDB's `HHMMSS.ss` and
+/// [`subdir_name`]'s `HHMMSS.nnnnnnnnn[_logical]`; `None` for any other name.
+pub fn subdir_time(dir: &str) -> Option<(u32, u32, u32, u32)> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (day, time) = dir.split_once('/')?;
+    let (clock, frac) = time.split_once('.')?;
+    let (frac, logical) = match frac.split_once('_') {
+        Some((f, l)) if digits(l) => (f, l.parse().ok()?),
+        Some(_) => return None,
+        None => (frac, 0),
+    };
+    if !(day.len() == 8 && digits(day) && clock.len() == 6 && digits(clock) && (frac.len() == 2 || frac.len() == 9) && digits(frac)) {
+        return None;
+    }
+    let nanos = frac.parse::<u32>().ok()? * 10u32.pow(9 - frac.len() as u32);
+    Some((day.parse().ok()?, clock.parse().ok()?, nanos, logical))
+}
+
+/// A path inside an automatic incremental's subdirectory, split into that subdirectory and the
+/// rest (`20200327/100009.360000000/data/1.sst` → its directory and `data/1.sst`).
+fn in_subdir(path: &str) -> Option<(&str, &str)> {
+    let day_end = path.find('/')?;
+    let time_end = day_end + 1 + path[day_end + 1..].find('/')?;
+    let dir = &path[..time_end];
+    subdir_time(dir)?;
+    Some((dir, &path[time_end + 1..]))
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's
@@ -73,29 +109,93 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// True for a path `YYYYMMDD/HHMMSS.ss/BACKUP` (an automatic incremental's manifest).
-fn is_auto_manifest(path: &str) -> Option<&str> {
-    let dir = path.strip_suffix(&format!("/{MANIFEST_NAME}"))?;
-    let (day, time) = dir.split_once('/')?;
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let ok = day.len() == 8 && digits(day) && time.len() == 9 && digits(&time[..6]) && &time[6..7] == "." && digits(&time[7..]);
-    ok.then_some(dir)
-}
-
 /// `location` with `sub` appended to its path (before any query string).
 pub fn join_location(location: &str, sub: &str) -> String {
-    match location.split_once('?') {
-        Some((base, query)) => format!("{}/{sub}?{query}", base.trim_end_matches('/')),
-        None => format!("{}/{sub}", location.trim_end_matches('/')),
-    }
+    crate::storage::join_path(location, sub)
 }
 
-/// The automatic incrementals' subdirectories under a location, in time order.
-pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage) -> Result<Vec<String>, BackupError> {
-    let mut dirs: Vec<String> = crate::restore::retrying(env, || storage.list("")).await?.iter().filter_map(|p| is_auto_manifest(p).map(str::to_string)).collect();
-    dirs.sort();
-    dirs.dedup();
-    Ok(dirs)
+/// The automatic incrementals' subdirectories under a location `shown`, in the time order
+/// their names encode.
+///
+/// Every date-named subdirectory is looked at, not only those holding a manifest: one that
+/// holds files but no `BACKUP` manifest (or whose `BACKUP` is a directory) is an incremental
+/// that failed, was canceled or killed before it finished, or a damaged one, and skipping it
+/// would silently restore older data than the location claims to hold. It is refused, naming
+/// it and saying what to do — unless a live lock at the location names it: then it is an
+/// incremental still running (or paused), not part of the chain yet, and left out as before.
+/// (A failed or canceled incremental removes its own subdirectory, so only a killed process or
+/// damage leaves one behind.)
+pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage, shown: &str) -> Result<Vec<String>, BackupError> {
+    let paths = crate::restore::retrying(env, || storage.list("")).await?;
+    let mut dirs: BTreeMap<((u32, u32, u32, u32), &str), Vec<&str>> = BTreeMap::new();
+    for p in &paths {
+        if let Some((dir, rest)) = in_subdir(p) {
+            dirs.entry((subdir_time(dir).expect("in_subdir checked it"), dir)).or_default().push(rest);
+        }
+    }
+    let incomplete: Vec<&str> = dirs.iter().filter(|(_, rest)| !rest.contains(&MANIFEST_NAME)).map(|((_, d), _)| *d).collect();
+    let running: BTreeSet<String> = if incomplete.is_empty() {
+        BTreeSet::new()
+    } else {
+        let locks = paths.iter().map(String::as_str).filter(|p| p.starts_with(crate::lock::LOCK_PREFIX));
+        crate::lock::read_locks(env, storage, locks).await?.into_iter().filter(|f| f.is_live()).filter_map(|f| f.lock.map(|l| l.subdir)).collect()
+    };
+    let mut out = Vec::new();
+    for ((_, dir), rest) in &dirs {
+        if rest.contains(&MANIFEST_NAME) {
+            out.push(dir.to_string());
+        } else if !running.contains(*dir) {
+            // A manifest the listing cannot show (a directory on nodelocal) is named as such.
+            let manifest = format!("{dir}/{MANIFEST_NAME}");
+            if let Err(e @ crate::storage::StorageError::Permanent { .. }) = crate::restore::retrying(env, || storage.exists(&manifest)).await {
+                return Err(BackupError::NotABackup { url: join_location(shown, dir), reason: format!("its {MANIFEST_NAME} manifest cannot be read: {}", e.to_string().replacen(&format!("{dir}/"), "", 1)) });
+            }
+            return Err(incomplete_layer(shown, dir, rest));
+        }
+    }
+    Ok(out)
+}
+
+/// The first automatic incremental at a location whose name says it ends after `after`, other
+/// than `except`: one that was appended after the base `after` ends (a plain listing of the
+/// manifests, so it may miss one written in the last moment; the create-only claim on the base
+/// is what guarantees a single successor, this check names it when it can).
+pub async fn member_after(env: &Env, storage: &dyn ExternalStorage, after: Timestamp, except: &str) -> Result<Option<String>, BackupError> {
+    let base = subdir_time(&subdir_name(after)).expect("subdir_name makes names subdir_time reads");
+    let paths = crate::restore::retrying(env, || storage.list("")).await?;
+    Ok(paths.iter().filter_map(|p| in_subdir(p)).find(|(dir, rest)| *rest == MANIFEST_NAME && *dir != except && subdir_time(dir) > Some(base)).map(|(dir, _)| dir.to_string()))
+}
+
+/// The refusal of a date-named subdirectory without a manifest, saying what it holds.
+fn incomplete_layer(shown: &str, dir: &str, rest: &[&str]) -> BackupError {
+    let at = join_location(shown, dir);
+    let manifest_dir = format!("{MANIFEST_NAME}/");
+    let reason = if rest.iter().any(|r| r.starts_with(&manifest_dir)) {
+        format!("its {MANIFEST_NAME} is a directory, not a manifest: a damaged or tampered incremental backup")
+    } else {
+        let data = rest.iter().filter(|r| r.starts_with("data/")).count();
+        let mut held = Vec::new();
+        if rest.contains(&CHECKPOINT_NAME) {
+            held.push(CHECKPOINT_NAME.to_string());
+        }
+        if data > 0 {
+            held.push(format!("{data} data file{}", if data == 1 { "" } else { "s" }));
+        }
+        let others = rest.len() - data - usize::from(rest.contains(&CHECKPOINT_NAME));
+        if others > 0 {
+            held.push(format!("{others} other file{}", if others == 1 { "" } else { "s" }));
+        }
+        format!(
+            "an incomplete incremental backup: it holds {} but no {MANIFEST_NAME} manifest (an incremental that failed, was canceled or was killed before it finished, or a damaged one)",
+            held.join(" and ")
+        )
+    };
+    BackupError::NotABackup {
+        url: at.clone(),
+        reason: format!(
+            "{reason}. RESTORE and SHOW BACKUP refuse the location while it is there, rather than restore older data than it claims to hold; if no backup job is running there, delete the directory {at} and run the statement again"
+        ),
+    }
 }
 
 /// The chain's locations: a single location is its full backup followed by its automatic
@@ -103,9 +203,9 @@ pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage) -> Result<Ve
 pub async fn expand(env: &Env, from: &[String]) -> Result<Vec<String>, BackupError> {
     match from {
         [one] => {
-            let (_, storage) = open_location(env, one)?;
+            let (url, storage) = open_location(env, one)?;
             let mut out = vec![one.clone()];
-            out.extend(auto_subdirs(env, &*storage).await?.iter().map(|d| join_location(one, d)));
+            out.extend(auto_subdirs(env, &*storage, &url.redacted()).await?.iter().map(|d| join_location(one, d)));
             Ok(out)
         }
         many => Ok(many.to_vec()),
@@ -187,18 +287,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn subdirectories_follow_cockroachdbs_layout_and_sort_in_time_order() {
+    fn subdirectories_follow_cockroachdbs_layout_to_the_nanosecond() {
         // 2020-03-27 10:00:09.363393 UTC
         let t = Timestamp::from_nanos(1_585_303_209_363_393_000);
-        assert_eq!(subdir_name(t), "20200327/100009.36");
-        assert_eq!(subdir_name(Timestamp::from_nanos(0)), "19700101/000000.00");
-        assert_eq!(subdir_name(Timestamp::from_nanos(951_782_400_000_000_000)), "20000229/000000.00");
-        let later = Timestamp::from_nanos(1_585_303_209_363_393_000 + 50_000_000);
-        assert!(subdir_name(later) > subdir_name(t));
-        assert_eq!(is_auto_manifest("20200327/100009.36/BACKUP"), Some("20200327/100009.36"));
-        assert_eq!(is_auto_manifest("20200327/100009.36/BACKUP-CHECKPOINT"), None);
-        assert_eq!(is_auto_manifest("data/1/x.sst"), None);
-        assert_eq!(is_auto_manifest("2020032/100009.36/BACKUP"), None);
+        assert_eq!(subdir_name(t), "20200327/100009.363393000");
+        assert_eq!(subdir_name(Timestamp { logical: 3, ..t }), "20200327/100009.363393000_3");
+        assert_eq!(subdir_name(Timestamp::from_nanos(0)), "19700101/000000.000000000");
+        assert_eq!(subdir_name(Timestamp::from_nanos(951_782_400_000_000_000)), "20000229/000000.000000000");
+        // Two end times 1 ns or one logical tick apart get different names (10 ms apart used
+        // to be needed).
+        let next = Timestamp::from_nanos(1_585_303_209_363_393_001);
+        assert_ne!(subdir_name(next), subdir_name(t));
+        assert_ne!(subdir_name(Timestamp { logical: 1, ..t }), subdir_name(t));
+        assert_eq!(subdir_time("20200327/100009.36"), Some((20200327, 100009, 360_000_000, 0)));
+        assert_eq!(subdir_time("20200327/100009.363393000_3"), Some((20200327, 100009, 363_393_000, 3)));
+        for bad in ["2020032/100009.36", "20200327/100009", "20200327/100009.3", "20200327/100009.36_", "20200327/10000a.36", "data/1"] {
+            assert_eq!(subdir_time(bad), None, "{bad}");
+        }
+        assert_eq!(in_subdir("20200327/100009.36/BACKUP"), Some(("20200327/100009.36", "BACKUP")));
+        assert_eq!(in_subdir("20200327/100009.363393000/data/1/x.sst"), Some(("20200327/100009.363393000", "data/1/x.sst")));
+        assert_eq!(in_subdir("data/1/x.sst"), None);
+        assert_eq!(in_subdir("20200327/100009.36"), None);
+    }
+
+    #[test]
+    fn old_and_new_names_sort_by_the_time_they_encode() {
+        // As strings, "100009.36" sorts after "100009.355000000" and "100009.4_1" style
+        // names would mislead; by time, the order is the end times' order.
+        let mut names = vec!["20200327/100009.36", "20200327/100009.355000000", "20200327/100009.360000001", "20200327/100009.360000001_2", "20200326/235959.99"];
+        names.sort_by_key(|n| subdir_time(n).unwrap());
+        assert_eq!(names, vec!["20200326/235959.99", "20200327/100009.355000000", "20200327/100009.36", "20200327/100009.360000001", "20200327/100009.360000001_2"]);
+        let mut times: Vec<Timestamp> = (0..50).map(|i| Timestamp { wall: 1_585_303_209_000_000_000 + i / 3 * 7, logical: (i % 3) as u32 }).collect();
+        times.reverse();
+        let mut by_name: Vec<String> = times.iter().map(|t| subdir_name(*t)).collect();
+        by_name.sort_by_key(|n| subdir_time(n).unwrap());
+        times.sort();
+        assert_eq!(by_name, times.iter().map(|t| subdir_name(*t)).collect::<Vec<_>>());
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub enum BackupError {
     /// The destination already holds a backup or a backup in progress.
     #[error("{url} already contains a {file} file{hint}")]
     DestinationNotEmpty { url: String, file: &'static str, hint: &'static str },
+    /// The destination is in use by another backup job, or holds what one left behind (its
+    /// lock file or checkpoint): `detail` names the job, its status and how to free the location.
+    #[error("{url} already contains a {file} file (is another operation already in progress?): {detail}")]
+    DestinationInUse { url: String, file: String, detail: String },
     /// A location holds no complete backup.
     #[error("{url}: {reason}")]
     NotABackup { url: String, reason: String },
@@ -99,6 +103,8 @@ pub enum ErrorKind {
     Timestamp,
     /// A destination that already holds a backup.
     DestinationNotEmpty,
+    /// A destination another backup job is writing to (its lock file is there).
+    DestinationInUse,
     /// A location holding no complete backup.
     NotABackup,
     /// A chain of backups that cannot be used.
@@ -139,6 +145,7 @@ impl BackupError {
             BackupError::MissingDependency { .. } => ErrorKind::Dependency,
             BackupError::BadTimestamp(_) | BackupError::FutureTimestamp { .. } | BackupError::BadRestoreTime(_) => ErrorKind::Timestamp,
             BackupError::DestinationNotEmpty { .. } => ErrorKind::DestinationNotEmpty,
+            BackupError::DestinationInUse { .. } => ErrorKind::DestinationInUse,
             BackupError::NotABackup { .. } => ErrorKind::NotABackup,
             BackupError::BadChain(_) => ErrorKind::Chain,
             BackupError::NotSupportedYet(_) => ErrorKind::Unsupported,

@@ -115,6 +115,11 @@ async fn control(env: &Env, ctx: &SessionContext, id: JobId, op: ControlOp) -> R
     let updated = jobs::update::<serde_json::Value, _>(&*env.kv, id, |r, _| jobs::control(r, op)).await?;
     match updated {
         Ok(r) => {
+            // A paused backup canceled goes straight to canceled, with no coordinator to clean
+            // up after it: its lock, checkpoint and data files go now.
+            if op == ControlOp::Cancel && r.job_type == JobType::Backup && r.status == JobStatus::Canceled {
+                backup_job::tidy_before_cancel(env, id).await;
+            }
             // Resuming a paused job (its lease was released) starts a coordinator here; resuming
             // one whose pause was only requested leaves its coordinator running.
             if op == ControlOp::Resume && r.job_type == JobType::Backup && r.status == JobStatus::Running && r.lease.is_none() {

@@ -17,8 +17,10 @@ pub mod env;
 pub mod error;
 pub mod exec;
 pub mod jobs;
+pub mod lock;
 pub mod plan;
 pub mod restore;
+pub mod retry;
 pub mod show;
 #[cfg(feature = "real-storage")]
 pub mod tokio_runtime;

@@ -4,9 +4,11 @@
 //! Refusals, in the order they are checked: inside a transaction; not an admin; options a later
 //! version implements; an `AS OF SYSTEM TIME` that does not parse or lies in the future; targets
 //! that do not exist; a dependency (foreign key, sequence, view, interleave parent) left out; an
-//! end time at or below a span's GC threshold; a destination that already holds a backup or a
-//! backup in progress. Planning reads the catalog as of the backup's own time, so what is backed
-//! up is what existed then.
+//! end time at or below a span's GC threshold; a destination that already holds a backup, or
+//! that another job holds (its lock file, or a checkpoint no lock explains — each refusal names
+//! the job, its status and how to free the location, [`crate::lock`]); an incremental whose
+//! targets are not its chain's. Planning reads the catalog as of the backup's own time, so what
+//! is backed up is what existed then.
 
 use crate::env::Env;
 use crate::error::BackupError;
@@ -81,6 +83,29 @@ pub struct BackupDetails {
     /// unencrypted backup, whose record is then exactly what it was before encryption existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<crate::crypto::JobEncryption>,
+    /// An automatic incremental's chain root: the location its statement named, holding the
+    /// full backup, where its lock file goes (so that every incremental of the chain conflicts
+    /// there) and its claim on its base ([`crate::lock`]). Absent for every other backup, whose
+    /// lock is at its destination (and from a record written before locks existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_root: Option<String>,
+}
+
+impl BackupDetails {
+    /// Where this job's lock file goes: the chain root of an automatic incremental, else the
+    /// destination.
+    pub fn lock_location(&self) -> &str {
+        self.chain_root.as_deref().unwrap_or(&self.destination)
+    }
+
+    /// This job's lock file content.
+    pub fn lock_file(&self, job_id: crate::jobs::JobId) -> crate::lock::LockFile {
+        let subdir = match &self.chain_root {
+            Some(_) => crate::chain::subdir_name(self.end_time),
+            None => String::new(),
+        };
+        crate::lock::LockFile { job_id, cluster_id: self.cluster_id.clone(), backup_id: self.backup_id.clone(), subdir }
+    }
 }
 
 /// The catalog as of `ts`, with a GC refusal given in CockroachDB's words.
@@ -235,9 +260,9 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     // Where it goes, and what it builds on.
     let passphrase = stmt.options.encryption_passphrase.as_ref();
     let (url, storage) = open_location(env, &stmt.to[0])?;
-    let (base, target) = if !stmt.incremental_from.is_empty() {
+    let (base, target, chain_root) = if !stmt.incremental_from.is_empty() {
         check_destination(env, &url, &*storage).await?;
-        (Some(crate::chain::base_chain(env, &stmt.incremental_from, passphrase).await?), stmt.to[0].clone())
+        (Some(crate::chain::base_chain(env, &stmt.incremental_from, passphrase).await?), stmt.to[0].clone(), None)
     } else if crate::restore::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
         if matches!(url.scheme(), crate::storage::url::Scheme::Http | crate::storage::url::Scheme::Https) {
             return Err(BackupError::BadChain(format!(
@@ -245,15 +270,17 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
                 url.redacted()
             )));
         }
+        // Another job appending to this chain (running or paused) holds the root.
+        check_locks(env, &url.redacted(), &*storage).await?;
         let locations = crate::chain::expand(env, std::slice::from_ref(&stmt.to[0])).await?;
         let base = crate::chain::base_chain(env, &locations, passphrase).await?;
         let sub = crate::chain::join_location(&stmt.to[0], &crate::chain::subdir_name(end_time));
         let (sub_url, sub_storage) = open_location(env, &sub)?;
         check_destination(env, &sub_url, &*sub_storage).await?;
-        (Some(base), sub)
+        (Some(base), sub, Some(stmt.to[0].clone()))
     } else {
         check_destination(env, &url, &*storage).await?;
-        (None, stmt.to[0].clone())
+        (None, stmt.to[0].clone(), None)
     };
 
     // One span per table, never merged across tables (CockroachDB's ranges split at table
@@ -271,6 +298,7 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
             if last.manifest.cluster_id != env.cluster_id {
                 return Err(BackupError::BadChain(format!("previous BACKUP {} belongs to cluster {}", last.shown, last.manifest.cluster_id)));
             }
+            check_same_targets(&stmt.targets, &catalog, &resolved, layers)?;
             if !is_full_cluster {
                 check_same_tables(&catalog, &resolved, last)?;
             }
@@ -382,6 +410,7 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         cluster_id: env.cluster_id.clone(),
         targets_description: describe_targets(&stmt.targets),
         encryption,
+        chain_root: chain_root.map(|r| pin(&r)),
     })
 }
 
@@ -402,6 +431,61 @@ async fn check_gc_window(env: &Env, spans: &[Span], start_time: Timestamp, intro
         } else if start_time <= threshold {
             return Err(BackupError::BadChain(format!(
                 "the previous backup's end time {start_time} is at or below the GC threshold {threshold} of {span}: the changes since it may already be garbage collected, so a new full backup is needed"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An incremental must back up what its chain backs up, so that the chain at a location never
+/// degrades: a cluster backup appends only to a cluster backup (CockroachDB: "cannot append a
+/// backup of specific tables or databases to a cluster backup"), a backup of databases only to
+/// a backup of the same complete databases, and a backup of tables only to a backup of tables
+/// (their exact set is [`check_same_tables`]'s). Naming every user database is not a cluster
+/// backup (no users, zone configs or future databases), and a database's tables listed one by
+/// one are not the database. Checked against every member of the chain, so a chain that
+/// degraded before this check existed is refused too, naming the member that differs.
+fn check_same_targets(targets: &Targets, catalog: &Catalog, resolved: &Resolved, layers: &[crate::chain::Layer]) -> Result<(), BackupError> {
+    let this = describe_targets(targets);
+    let db_names = |ids: &[u32], names: &dyn Fn(u32) -> Option<String>| ids.iter().map(|id| names(*id).unwrap_or_else(|| format!("[{id}]"))).collect::<Vec<_>>().join(", ");
+    let is_cluster = matches!(targets, Targets::Cluster);
+    let mut wanted: Vec<u32> = if matches!(targets, Targets::Databases(_)) { resolved.complete_dbs.clone() } else { Vec::new() };
+    wanted.sort_unstable();
+    for base in layers {
+        let m = &base.manifest;
+        let base_targets = if m.targets_description.is_empty() { "an unnamed target list".to_string() } else { m.targets_description.clone() };
+        if m.is_full_cluster && !is_cluster {
+            return Err(BackupError::BadChain(format!(
+                "cannot append a backup of specific tables or databases to a cluster backup: {} is a backup of the cluster, this one of {this}; back up the cluster to append to it, or back up {this} to a new location",
+                base.shown
+            )));
+        }
+        if !m.is_full_cluster && is_cluster {
+            return Err(BackupError::BadChain(format!(
+                "cannot append a cluster backup to a backup of specific tables or databases: {} is a backup of {base_targets}; back up the cluster to a new location",
+                base.shown
+            )));
+        }
+        if is_cluster {
+            continue;
+        }
+        let mut had = m.complete_dbs.clone();
+        had.sort_unstable();
+        if had != wanted {
+            let base_db = |id: u32| m.descriptors.iter().find_map(|d| match d {
+                Descriptor::Database(db) if db.id == id => Some(db.name.clone()),
+                _ => None,
+            });
+            let now_db = |id: u32| catalog.database(id).map(|d| d.name.clone());
+            let (was, is) = (db_names(&had, &base_db), db_names(&wanted, &now_db));
+            let detail = match (had.is_empty(), wanted.is_empty()) {
+                (true, _) => format!("it backs up tables, this one the complete database{} {is}", if wanted.len() == 1 { "" } else { "s" }),
+                (false, true) => format!("it backs up the complete database{} {was}, this one only tables", if had.len() == 1 { "" } else { "s" }),
+                (false, false) => format!("it backs up the complete database{} {was}, this one {is}", if had.len() == 1 { "" } else { "s" }),
+            };
+            return Err(BackupError::BadChain(format!(
+                "cannot append a backup of {this} to {}, a backup of {base_targets}: {detail}; an incremental must back up the same targets as the backups it builds on (back up {base_targets} to append to it, or use a new location)",
+                base.shown
             )));
         }
     }
@@ -502,14 +586,27 @@ pub fn describe_targets(t: &Targets) -> String {
     }
 }
 
-/// Refuses a destination that already holds a backup, or a backup in progress (transient
-/// storage failures are retried, not taken for an answer).
+/// Refuses a destination that already holds a backup, or a backup in progress (another job's
+/// lock file, or a checkpoint no lock explains: what a killed backup leaves), naming the job
+/// that holds it, its status and how to free the location (transient storage failures are
+/// retried, not taken for an answer).
 pub async fn check_destination(env: &Env, url: &StorageUrl, storage: &dyn ExternalStorage) -> Result<(), BackupError> {
     if crate::restore::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
         return Err(BackupError::DestinationNotEmpty { url: url.redacted(), file: MANIFEST_NAME, hint: "" });
     }
-    if crate::restore::retrying(env, || storage.exists(CHECKPOINT_NAME)).await? {
-        return Err(BackupError::DestinationNotEmpty { url: url.redacted(), file: CHECKPOINT_NAME, hint: " (is another operation already in progress?)" });
+    check_locks(env, &url.redacted(), storage).await?;
+    match crate::restore::read_retrying(env, storage, CHECKPOINT_NAME).await {
+        Ok(bytes) => Err(crate::lock::leftover_checkpoint(env, &url.redacted(), Some(bytes)).await?),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
+}
+
+/// Refuses a location where another backup job holds a lock (a running or paused job, or the
+/// leftover of one whose process was killed), naming it.
+pub async fn check_locks(env: &Env, shown: &str, storage: &dyn ExternalStorage) -> Result<(), BackupError> {
+    match crate::lock::found_locks(env, storage).await?.iter().find(|f| f.is_live()) {
+        Some(f) => Err(crate::lock::in_use(shown, f)),
+        None => Ok(()),
+    }
 }

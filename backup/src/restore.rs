@@ -24,39 +24,12 @@ use model::{Entry, Key, KvError, Timestamp, WriteOp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// Runs a storage operation, retrying transient failures for a while with backoff (object
-/// stores answer 503s): what every read, listing and existence check of a backup goes through.
-pub async fn retrying<T, F, Fut>(env: &Env, mut op: F) -> Result<T, crate::storage::StorageError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, crate::storage::StorageError>>,
-{
-    let mut backoff = std::time::Duration::from_millis(50);
-    let mut attempts = 0;
-    loop {
-        match op().await {
-            Err(e) if e.is_retryable() && attempts < 20 => {
-                attempts += 1;
-                env.sleep(backoff).await;
-                backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Reads `path`, retrying transient failures for a while.
-pub async fn read_retrying(env: &Env, storage: &dyn ExternalStorage, path: &str) -> Result<Vec<u8>, crate::storage::StorageError> {
-    retrying(env, || storage.read(path)).await
-}
+pub use crate::retry::{read_retrying, retrying};
 
 /// How errors name a file of a backup: the location's redacted URL with the file's path joined
 /// to its path (before any query string), so that the name reads as one URL.
 pub fn shown_path(location_redacted: &str, path: &str) -> String {
-    match location_redacted.split_once('?') {
-        Some((base, query)) => format!("{}/{path}?{query}", base.trim_end_matches('/')),
-        None => format!("{}/{path}", location_redacted.trim_end_matches('/')),
-    }
+    crate::storage::join_path(location_redacted, path)
 }
 
 /// Reads and checks the manifest at a location (decrypted by `cipher`), telling an incomplete
@@ -74,6 +47,11 @@ pub async fn read_manifest(env: &Env, location_redacted: &str, storage: &dyn Ext
                 format!("no {MANIFEST_NAME} manifest found: not a backup location")
             };
             Err(BackupError::NotABackup { url: location_redacted.to_string(), reason })
+        }
+        // A manifest that is there but cannot be read (a directory or a symlink on nodelocal,
+        // a permission problem) is named with its location.
+        Err(e @ crate::storage::StorageError::Permanent { .. }) => {
+            Err(BackupError::NotABackup { url: location_redacted.to_string(), reason: format!("its {MANIFEST_NAME} manifest cannot be read: {e}") })
         }
         Err(e) => Err(e.into()),
     }

@@ -104,7 +104,7 @@ fn the_seeds_incremental_example_makes_an_incremental_in_a_date_named_subdirecto
     for (path, size) in &before {
         assert_eq!(after.get(path), Some(size), "{path} changed");
     }
-    let subdir = after.keys().find(|p| p.ends_with("/BACKUP") && p.len() == "20200913/122645.00/BACKUP".len()).unwrap_or_else(|| panic!("no dated subdirectory: {after:?}")).clone();
+    let subdir = after.keys().find(|p| p.ends_with("/BACKUP") && p.len() == "20200913/122645.000000000/BACKUP".len()).unwrap_or_else(|| panic!("no dated subdirectory: {after:?}")).clone();
     let inc = c.manifest(&format!("gs://acme-co-backup/test-cluster/{}", subdir.trim_end_matches("/BACKUP")));
     let full = c.manifest("gs://acme-co-backup/test-cluster");
     assert_eq!(inc.start_time, full.end_time);

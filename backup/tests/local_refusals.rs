@@ -9,6 +9,7 @@ use futures::executor::block_on;
 use model::catalog::Catalog;
 use model::kv::{ClusterKv, KvError};
 use model::Timestamp;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -160,20 +161,22 @@ fn a_destination_already_holding_a_backup_or_a_checkpoint_is_refused() {
     // Writing into the full backup's own directory is refused; backing up other tables to it
     // would be an automatic incremental with a different table set, refused as such.
     assert_eq!(c.err("BACKUP DATABASE bank TO 'nodelocal://1/full' INCREMENTAL FROM 'nodelocal://1/full'"), "nodelocal://1/full already contains a BACKUP file");
-    assert!(c.err("BACKUP DATABASE employees TO 'nodelocal://1/full'").starts_with("previous backup nodelocal://1/full does not contain table \"employees.staff\""));
+    assert!(
+        c.err("BACKUP DATABASE employees TO 'nodelocal://1/full'").starts_with("cannot append a backup of DATABASE employees to nodelocal://1/full, a backup of DATABASE bank")
+    );
     assert_eq!(c.store("nodelocal://1/full").snapshot(), before);
-    // A backup that failed half-way leaves only its checkpoint.
+    // A backup that failed half-way removes what it wrote (its data files, checkpoint and lock),
+    // so it never blocks the location.
     let e = failed_backup(&c, "nodelocal://1/half");
     assert!(e.starts_with("job ") && e.ends_with(" failed: invalid request: injected export failure"), "{e}");
-    let files = c.store("nodelocal://1/half").snapshot();
-    assert!(files.contains_key("BACKUP-CHECKPOINT") && !files.contains_key("BACKUP"), "{files:?}");
-    assert!(files.keys().any(|k| k.starts_with("data/")), "the first span's file was written: {files:?}");
-    assert_eq!(
-        c.err("BACKUP DATABASE bank TO 'nodelocal://1/half'"),
-        "nodelocal://1/half already contains a BACKUP-CHECKPOINT file (is another operation already in progress?)"
-    );
-    let incomplete = "nodelocal://1/half: the backup is incomplete: BACKUP-CHECKPOINT is present but no BACKUP manifest (the backup job did not finish)";
+    assert_eq!(c.store("nodelocal://1/half").snapshot(), BTreeMap::new(), "a failed backup cleans up after itself");
+    assert_eq!(c.log.named("job-cleanup").iter().filter(|e| e.contains("data files")).count(), 1);
     let dst = c.fresh_destination();
+    assert_eq!(dst.err("SHOW BACKUP 'nodelocal://1/half'"), "nodelocal://1/half: no BACKUP manifest found: not a backup location");
+    // A checkpoint alone (what a killed backup of an older version leaves) is an incomplete
+    // backup to RESTORE and SHOW BACKUP.
+    write_obj(&c.store("nodelocal://1/half"), "BACKUP-CHECKPOINT", b"cp".to_vec());
+    let incomplete = "nodelocal://1/half: the backup is incomplete: BACKUP-CHECKPOINT is present but no BACKUP manifest (the backup job did not finish)";
     assert_eq!(dst.err("RESTORE DATABASE bank FROM 'nodelocal://1/half'"), incomplete);
     assert_eq!(dst.err("SHOW BACKUP 'nodelocal://1/half'"), incomplete);
     assert!(dst.catalog().database_by_name("bank").is_none());

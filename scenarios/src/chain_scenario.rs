@@ -61,8 +61,9 @@ struct Choices {
     revision_history: bool,
     /// Which damage to try on the finished chain: 0 none, 1 drop a member, 2 swap two, 3 flip a bit.
     damage: u8,
-    /// A cluster chain whose full backup is of database `bank` only: the first incremental
-    /// introduces every other table, exported from time zero.
+    /// A cluster chain whose full backup is of database `bank` only: its first (cluster)
+    /// incremental is refused, as an append must back up what its base backs up, and the chain
+    /// stops at its full backup.
     widen: bool,
 }
 
@@ -238,13 +239,15 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         match end {
             // Refused because the rival held the destination: only if the rival's backup is
             // there now (one refused, the other intact).
-            JobEnd::Failed(e) if is_conflict(e) => {
+            JobEnd::Failed(e) if is_conflict(e) && !(widen && e.contains("cannot append a cluster backup")) => {
                 if rival_layers == 0 {
                     report.failure = Some(Failure { property: "one-backup-per-location", message: format!("an incremental of the chain was refused for a conflict, and the rival incremental did not succeed either ({rival_end:?}): {e}") });
                     return report;
                 }
             }
-            JobEnd::Failed(e) if !(e.contains("GC threshold") || e.contains("new full backup is needed")) => {
+            // A widened chain's cluster incremental is refused: an append must back up what its
+            // base backs up (issue #11 item 4), so that chain stops at its full backup.
+            JobEnd::Failed(e) if !(e.contains("GC threshold") || e.contains("new full backup is needed") || (widen && e.contains("cannot append a cluster backup"))) => {
                 report.failure = Some(Failure { property: "backup-job-succeeds", message: format!("a backup of the chain failed: {e}") });
                 return report;
             }
@@ -278,9 +281,9 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
             .list_all()
             .into_iter()
             .filter_map(|(k, _)| k.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix("/BACKUP")).map(str::to_string))
-            .filter(|d| d.len() == 18 && d.as_bytes()[8] == b'/')
+            .filter(|d| backup::chain::subdir_time(d).is_some())
             .collect();
-        d.sort();
+        d.sort_by_key(|d| backup::chain::subdir_time(d));
         d
     };
     let subdirs: Vec<String> = std::iter::once(String::new()).chain(if automatic { auto_dirs.clone() } else { taken.iter().skip(1).filter_map(|t| t.subdir.clone()).collect() }).collect();
@@ -419,7 +422,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         let probe = RestoreProbe { restore_sql: &sql, ..probe };
         match probe.refused(3, &names, None, why).await {
             Ok(e) => {
-                if names.is_empty() && !(e.contains("out of order") || e.contains("invalid previous backups") || e.contains("is missing")) {
+                if names.is_empty() && !(e.contains("out of order") || e.contains("invalid previous backups") || e.contains("is missing") || e.contains("an incomplete incremental backup")) {
                     report.failure = Some(Failure { property: "damage-detected", message: format!("a chain with a {why} was refused for another reason: {e}") });
                     return report;
                 }

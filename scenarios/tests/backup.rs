@@ -78,10 +78,11 @@ fn passing_swarm_seed(seed: u64) -> scenarios::run::RunReport {
 /// Found by a swarm sweep (seeds 10000..11500): the coordinator died right after writing the
 /// manifest, and a CANCEL reached the job before another node adopted it. The adoption loop
 /// recorded the cancel and left `BACKUP-CHECKPOINT` next to the finished manifest. It now
-/// removes it first (`backup_job::tidy_before_cancel`).
+/// removes it first (`backup_job::tidy_before_cancel`). (Seed 11181 reached the same state
+/// until lock files added storage operations and moved its schedule; 10928 still does.)
 #[test]
 fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
-    for seed in [10928, 11181] {
+    for seed in [10928] {
         let r = passing_swarm_seed(seed);
         assert!(r.trace.contains("canceled with the backup complete"), "seed {seed} no longer reaches the state it pins:\n{}", r.detail);
     }
@@ -91,9 +92,11 @@ fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
 /// bit rot then damaged that manifest, and the node that adopted the job, finding no intact
 /// backup of its own, exported again below a GC threshold that had moved on. The job failing
 /// is right; the verdict now asks that RESTORE and SHOW BACKUP refuse the damaged manifest.
+/// Lock files (issue #11 item 1) add storage operations and moved both seeds off that state;
+/// a sweep of swarm seeds 50000..53500 found 52637 reaching it again.
 #[test]
 fn a_rerun_over_a_rotted_manifest_fails_and_the_manifest_is_refused() {
-    for seed in [50373, 52464] {
+    for seed in [52637] {
         let r = passing_swarm_seed(seed);
         assert!(r.detail.contains("failed as it must after its manifest was damaged"), "seed {seed} no longer reaches the state it pins: {}", r.detail);
         assert!(r.trace.contains("damage-detected"), "seed {seed}: no refusal recorded");

@@ -23,6 +23,15 @@
 //! how a schedule kills the job coordinator at a chosen phase of its job — while exporting,
 //! between its last checkpoint and the manifest, or in the middle of writing the manifest.
 //!
+//! Create-only writes (`write_new`: lock files, manifests) are atomic here, as on the real
+//! backends: the existence check and the landing are one step. They take the same faults as
+//! plain writes: a transient failure writes nothing; slow is slow; lands-but-reports-failure
+//! lands, and the writer's retry then meets its own object (`AlreadyExists`) and must compare
+//! bytes; a torn or lost trap tears or loses it (a lost create-only write leaves the name
+//! free); a kill trap kills its writer as for a plain write. An object already there makes a
+//! create-only write fail before any trap springs. Stale listings may omit a lock file written
+//! in the last second: the create-only manifest is what must hold then.
+//!
 //! Objects are keyed by scheme, host and path; credentials play no part, and `nodelocal://self`
 //! resolves to the opening node's own directory.
 
@@ -310,11 +319,13 @@ impl SimBucket {
     fn transient(&self, path: &str, what: &str) -> StorageError {
         StorageError::Transient { path: format!("{}/{path}", self.shown), reason: format!("simulated {what} failure (503)") }
     }
-}
 
-#[async_trait]
-impl ExternalStorage for SimBucket {
-    async fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+    /// A whole-object write: plain (`create_only` false) or create-only. Both draw their fate
+    /// and spring traps the same way; a create-only write checks for an existing object at the
+    /// moment it would land, in the same step as landing (nothing else runs in between), so it
+    /// is atomic, and an existing object makes it fail with `AlreadyExists` before any trap is
+    /// sprung or anything lands.
+    async fn put(&self, path: &str, data: Vec<u8>, create_only: bool) -> Result<(), StorageError> {
         check_path(path)?;
         let (latency, fate) = self.storage.draw();
         madsim::time::sleep(latency).await;
@@ -323,6 +334,10 @@ impl ExternalStorage for SimBucket {
             return Err(self.transient(path, "write"));
         }
         let key = self.key(path);
+        if create_only && self.storage.state.lock().expect("storage").objects.contains_key(&key) {
+            trace_event!(self.storage.trace, "storage", "write-new-exists", "{key}");
+            return Err(StorageError::AlreadyExists { path: format!("{}/{path}", self.shown) });
+        }
         let mut data = data;
         match self.storage.spring(path) {
             Sprung::None => {}
@@ -369,6 +384,17 @@ impl ExternalStorage for SimBucket {
         }
         trace_event!(self.storage.trace, "storage", "write", "{} {len} bytes", self.key(path));
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ExternalStorage for SimBucket {
+    async fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.put(path, data, false).await
+    }
+
+    async fn write_new(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.put(path, data, true).await
     }
 
     async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {

@@ -44,6 +44,13 @@ pub enum StorageError {
         /// What happened.
         reason: String,
     },
+    /// A create-only write ([`ExternalStorage::write_new`]) found an object already at the
+    /// path: nothing was written.
+    #[error("{path}: already exists")]
+    AlreadyExists {
+        /// The path written, relative to the storage root.
+        path: String,
+    },
     /// The URL itself is refused (invalid, or forbidden by [`ExternalIoSettings`]).
     #[error(transparent)]
     Refused(#[from] UrlError),
@@ -69,6 +76,12 @@ impl StorageError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, StorageError::NotFound { .. })
     }
+
+    /// True for [`StorageError::AlreadyExists`]: a create-only write lost to an object already
+    /// there (possibly its own earlier attempt, whose success report was lost).
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, StorageError::AlreadyExists { .. })
+    }
 }
 
 /// One storage location (the URL's bucket and path): whole objects written, read, listed and
@@ -78,6 +91,15 @@ impl StorageError {
 pub trait ExternalStorage: Send + Sync {
     /// Writes a whole object (replacing it).
     async fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError>;
+
+    /// Writes a whole object only if nothing is at `path` yet, else fails with
+    /// [`StorageError::AlreadyExists`] and leaves the object there untouched. This is what makes
+    /// two backups to one location exclusive (their lock files, their manifests): it must be
+    /// atomic wherever the backend allows it (a conditional PUT, `link(2)`, a check under the
+    /// store's own lock). A backend that cannot do it atomically uses [`write_new_checked`] and
+    /// says so. A write that lands but reports a failure is retried by callers, which then get
+    /// `AlreadyExists` for their own bytes: they compare what is there with what they wrote.
+    async fn write_new(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError>;
 
     /// Reads a whole object; [`StorageError::NotFound`] if it is absent.
     async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError>;
@@ -100,12 +122,41 @@ pub trait ExternalStorage: Send + Sync {
     }
 }
 
+/// The create-only write of a backend that has no atomic one: an existence check, a plain
+/// write, and a read-back compare. What it does NOT guarantee: two writers that both pass the
+/// existence check before either writes both write, and the later write replaces the earlier
+/// one; the read-back then tells the earlier writer (if its read comes after the later write)
+/// that its object was replaced ([`StorageError::AlreadyExists`]), but a writer whose read-back
+/// ran between the two writes believes it won. The window is the time between one writer's
+/// check and the other's write. Used only where the backend refuses conditional writes
+/// (HTTP/WebDAV through `object_store`).
+pub async fn write_new_checked(storage: &dyn ExternalStorage, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+    if storage.exists(path).await? {
+        return Err(StorageError::AlreadyExists { path: path.to_string() });
+    }
+    storage.write(path, data.clone()).await?;
+    match storage.read(path).await {
+        Ok(back) if back == data => Ok(()),
+        Ok(_) => Err(StorageError::AlreadyExists { path: path.to_string() }),
+        Err(e) => Err(e),
+    }
+}
+
 /// How a backup opens the storage a URL names (the simulator and the real backends implement
 /// it). `node` is the node doing the I/O: it resolves `nodelocal://self` and lets a simulated
 /// backend fail per node.
 pub trait StorageProvider: Send + Sync {
     /// Opens the location `url` names, or refuses it.
     fn open(&self, url: &StorageUrl, node: NodeId) -> Result<Arc<dyn ExternalStorage>, StorageError>;
+}
+
+/// `location` (a URL, redacted or not) with `path` appended to its path, before any query
+/// string: how a file or subdirectory of a location is named in messages and opened.
+pub fn join_path(location: &str, path: &str) -> String {
+    match location.split_once('?') {
+        Some((base, query)) => format!("{}/{path}?{query}", base.trim_end_matches('/')),
+        None => format!("{}/{path}", location.trim_end_matches('/')),
+    }
 }
 
 /// Checks an object path: non-empty, `/`-separated, no empty, `.` or `..` components, no NUL.
@@ -189,6 +240,18 @@ impl ExternalStorage for MemStorage {
         check_path(path)?;
         lock(&self.objects).insert(self.full(path), data);
         Ok(())
+    }
+
+    async fn write_new(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        check_path(path)?;
+        // Checked and inserted under one lock: atomic.
+        match lock(&self.objects).entry(self.full(path)) {
+            std::collections::btree_map::Entry::Occupied(_) => Err(StorageError::AlreadyExists { path: path.to_string() }),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(data);
+                Ok(())
+            }
+        }
     }
 
     async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {

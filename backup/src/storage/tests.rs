@@ -65,6 +65,9 @@ impl ExternalStorage for ReadOnly {
     async fn write(&self, _: &str, _: Vec<u8>) -> Result<(), StorageError> {
         Err(StorageError::Permanent { path: String::new(), reason: "read-only".into() })
     }
+    async fn write_new(&self, _: &str, _: Vec<u8>) -> Result<(), StorageError> {
+        Err(StorageError::Permanent { path: String::new(), reason: "read-only".into() })
+    }
     async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
         self.0.read(path).await
     }
@@ -130,5 +133,55 @@ fn provider_resolves_nodelocal_self_and_applies_settings() {
         assert_eq!(e.to_string(), "local file access is disabled");
         let http = StorageUrl::parse("http://h/p").unwrap();
         assert_eq!(strict.open(&http, 1).err().unwrap().to_string(), "external http access disabled");
+    });
+}
+
+#[test]
+fn mem_storage_create_only_writes_never_replace() {
+    block_on(async {
+        let s = MemStorage::new();
+        s.write_new("BACKUP-LOCK-1", b"one".to_vec()).await.unwrap();
+        let e = s.write_new("BACKUP-LOCK-1", b"two".to_vec()).await.unwrap_err();
+        assert_eq!(e, StorageError::AlreadyExists { path: "BACKUP-LOCK-1".into() });
+        assert!(e.is_already_exists() && !e.is_retryable());
+        assert_eq!(e.to_string(), "BACKUP-LOCK-1: already exists");
+        assert_eq!(s.read("BACKUP-LOCK-1").await.unwrap(), b"one", "the first object stays");
+        // Seen through a subdirectory, the same object.
+        let sub = s.at("d").unwrap();
+        sub.write_new("x", b"a".to_vec()).await.unwrap();
+        assert!(s.write_new("d/x", b"b".to_vec()).await.unwrap_err().is_already_exists());
+        assert!(s.write_new("..", vec![]).await.is_err());
+    });
+}
+
+/// A backend without an atomic create-only write: the checked fallback over its plain writes.
+struct Plain(MemStorage);
+
+#[async_trait]
+impl ExternalStorage for Plain {
+    async fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.0.write(path, data).await
+    }
+    async fn write_new(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        write_new_checked(self, path, data).await
+    }
+    async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+        self.0.read(path).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.0.list(prefix).await
+    }
+    async fn delete(&self, path: &str) -> Result<(), StorageError> {
+        self.0.delete(path).await
+    }
+}
+
+#[test]
+fn checked_create_only_fallback_refuses_an_existing_object() {
+    block_on(async {
+        let p = Plain(MemStorage::new());
+        p.write_new("BACKUP", b"mine".to_vec()).await.unwrap();
+        assert!(p.write_new("BACKUP", b"theirs".to_vec()).await.unwrap_err().is_already_exists());
+        assert_eq!(p.read("BACKUP").await.unwrap(), b"mine");
     });
 }

@@ -153,6 +153,10 @@ impl ExternalStorage for Watched {
         self.watch("write of", path, self.inner.write(path, data)).await
     }
 
+    async fn write_new(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.watch("write of", path, self.inner.write_new(path, data)).await
+    }
+
     async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
         self.watch("read of", path, self.inner.read(path)).await
     }
@@ -188,6 +192,9 @@ mod tests {
                 return Err(StorageError::Transient { path: path.into(), reason: "connection refused".into() });
             }
             self.mem.write(path, data).await
+        }
+        async fn write_new(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+            self.mem.write_new(path, data).await
         }
         async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
             self.mem.read(path).await

@@ -7,7 +7,13 @@
 //! canonical external-io directory, so a symlink planted inside cannot lead out. A write goes to
 //! a temporary file in the same directory, is fsynced, renamed over the target and the
 //! directory fsynced, so a reader sees the old object or the new one, never half of one, and a
-//! crash leaves at worst a temporary file that listings ignore.
+//! crash leaves at worst a temporary file that listings ignore. A create-only write
+//! ([`ExternalStorage::write_new`]: lock files, manifests) does the same but publishes the
+//! temporary file with `link(2)` (or `renameat2(RENAME_NOREPLACE)`), which refuses an existing
+//! name atomically, so two processes writing one manifest never both succeed.
+//!
+//! Backups write only plain files: an object path that is a symlink or a directory is refused
+//! by name on read and existence checks (listings show symlinks without following them).
 //!
 //! Large files (data files) are written with `O_DIRECT`, past the page cache: a backup's files
 //! are not read again soon, and copying a gigabyte into the page cache was two thirds of a
@@ -81,6 +87,38 @@ fn write_direct(tmp: &Path, data: &[u8]) -> io::Result<bool> {
     Ok(true)
 }
 
+/// Gives the finished temporary file `tmp` the name `full` only if nothing (file, directory,
+/// symlink) has that name: `link(2)` fails with `EEXIST` rather than replace anything, atomically,
+/// so of two processes creating one name exactly one succeeds. The temporary name is removed
+/// after. A file system without hard links (some FUSE and SMB mounts) gets
+/// `renameat2(RENAME_NOREPLACE)`, which is just as atomic; one that has neither is refused
+/// rather than given a create-only write that is not one.
+fn publish_new(tmp: &Path, full: &Path) -> io::Result<()> {
+    match fs::hard_link(tmp, full) {
+        Ok(()) => {
+            fs::remove_file(tmp)?;
+            Ok(())
+        }
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EOPNOTSUPP | libc::EXDEV | libc::EMLINK)) => rename_noreplace(tmp, full),
+        Err(e) => Err(e),
+    }
+}
+
+/// `renameat2(tmp, full, RENAME_NOREPLACE)`.
+fn rename_noreplace(tmp: &Path, full: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"));
+    let (from, to) = (c(tmp)?, c(full)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_NOREPLACE) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// One `nodelocal` location: a directory under the external-io directory.
 #[derive(Clone, Debug)]
 pub struct NodelocalStorage {
@@ -113,19 +151,26 @@ impl NodelocalStorage {
     /// symlink resolved, lies under the external-io directory. `shown` names it in the error.
     fn check_inside(&self, target: &Path, shown: &str) -> Result<(), StorageError> {
         let mut probe = target.to_path_buf();
+        // Another process may create the directory between the two looks below (two backups to
+        // one new location): look again a few times rather than take it for a dangling symlink.
+        let mut appeared = 0;
         loop {
             match fs::canonicalize(&probe) {
                 Ok(real) if real.starts_with(&self.base) => return Ok(()),
                 Ok(_) => return Err(UrlError::OutsideExternalIoDir { path: shown.to_string() }.into()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::symlink_metadata(&probe) {
                     // A dangling symlink must not be written through either.
-                    if fs::symlink_metadata(&probe).is_ok() {
+                    Ok(m) if m.file_type().is_symlink() || appeared >= 8 => {
                         return Err(UrlError::OutsideExternalIoDir { path: shown.to_string() }.into());
                     }
-                    if !probe.pop() || !probe.starts_with(&self.base) {
-                        return Err(UrlError::OutsideExternalIoDir { path: shown.to_string() }.into());
+                    // Created since canonicalize looked: resolve it again.
+                    Ok(_) => appeared += 1,
+                    Err(_) => {
+                        if !probe.pop() || !probe.starts_with(&self.base) {
+                            return Err(UrlError::OutsideExternalIoDir { path: shown.to_string() }.into());
+                        }
                     }
-                }
+                },
                 Err(e) => return Err(io_error(shown, "cannot resolve", e)),
             }
         }
@@ -140,7 +185,7 @@ impl NodelocalStorage {
         Ok(full)
     }
 
-    fn write_sync(&self, path: &str, data: &[u8]) -> Result<(), StorageError> {
+    fn write_sync(&self, path: &str, data: &[u8], replace: bool) -> Result<(), StorageError> {
         let full = self.file(path)?;
         let dir = full.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| io_error(path, "cannot create directory", e))?;
@@ -154,12 +199,19 @@ impl NodelocalStorage {
                 f.write_all(data)?;
                 f.sync_all()?;
             }
-            // rename replaces a symlink at `full` itself, never the file it points to.
-            fs::rename(&tmp, &full)?;
+            if replace {
+                // rename replaces a symlink at `full` itself, never the file it points to.
+                fs::rename(&tmp, &full)?;
+            } else {
+                publish_new(&tmp, &full)?;
+            }
             fs::File::open(&dir)?.sync_all()
         })();
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                return Err(StorageError::AlreadyExists { path: path.to_string() });
+            }
             return Err(io_error(path, "write failed", e));
         }
         Ok(())
@@ -173,23 +225,18 @@ impl NodelocalStorage {
             Ok(_) => {}
             Err(e) => return Err(io_error(path, "cannot read", e)),
         }
+        not_a_plain_file(&full, path)?;
         fs::read(&full).map_err(|e| io_error(path, "cannot read", e))
     }
 
     fn exists_sync(&self, path: &str) -> Result<bool, StorageError> {
-        match self.read_meta(path) {
-            Ok(m) => Ok(m.is_file()),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn read_meta(&self, path: &str) -> Result<fs::Metadata, StorageError> {
         let full = self.file(path)?;
-        match fs::canonicalize(&full) {
-            Ok(real) if !real.starts_with(&self.base) => Err(UrlError::OutsideExternalIoDir { path: path.to_string() }.into()),
-            Ok(real) => fs::metadata(real).map_err(|e| io_error(path, "cannot stat", e)),
+        match fs::symlink_metadata(&full) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(io_error(path, "cannot stat", e)),
+            // Something is there: a plain file exists; a symlink or a directory is an error
+            // naming it, never "absent" (a create-only write would then fail on it anyway).
+            Ok(_) => not_a_plain_file(&full, path).map(|()| true),
         }
     }
 
@@ -233,15 +280,11 @@ impl NodelocalStorage {
                     if format!("{child_rel}/").starts_with(prefix) || prefix.starts_with(&format!("{child_rel}/")) {
                         stack.push((entry.path(), child_rel));
                     }
-                } else if ty.is_file() {
+                } else if ty.is_file() || ty.is_symlink() {
+                    // Symlinks are listed but never followed (no loops, no escapes): reading
+                    // one is refused naming it, so a planted or damaged name never hides from
+                    // a caller that looks at every name (a chain's date directories).
                     if child_rel.starts_with(prefix) {
-                        out.push(child_rel);
-                    }
-                } else if ty.is_symlink() {
-                    // A symlinked file is listed only if it resolves inside; symlinked
-                    // directories are not followed (no loops, no escapes).
-                    let inside = fs::canonicalize(entry.path()).is_ok_and(|r| r.starts_with(&self.base) && r.is_file());
-                    if inside && child_rel.starts_with(prefix) {
                         out.push(child_rel);
                     }
                 }
@@ -264,6 +307,26 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StorageError>
     }
 }
 
+/// Refuses an object path that names a symlink or a directory: backups write only plain files,
+/// so either one is damage or a planted file, and reading through it (or taking a directory for
+/// "absent") would hide that. The error names the path and what is there.
+fn not_a_plain_file(full: &Path, path: &str) -> Result<(), StorageError> {
+    let meta = match fs::symlink_metadata(full) {
+        Ok(m) => m,
+        Err(e) => return Err(io_error(path, "cannot stat", e)),
+    };
+    let what = if meta.file_type().is_symlink() {
+        "is a symbolic link"
+    } else if meta.is_dir() {
+        "is a directory"
+    } else if !meta.is_file() {
+        "is not a regular file"
+    } else {
+        return Ok(());
+    };
+    Err(StorageError::Permanent { path: path.to_string(), reason: format!("{what}, not a file a backup wrote (remove it, or restore the file that belongs there)") })
+}
+
 /// Maps an I/O error: absent → not found; interruptions and timeouts → transient; the rest
 /// (permissions, a full disk, a file where a directory should be) → permanent.
 fn io_error(path: &str, what: &str, e: io::Error) -> StorageError {
@@ -281,7 +344,12 @@ fn io_error(path: &str, what: &str, e: io::Error) -> StorageError {
 impl ExternalStorage for NodelocalStorage {
     async fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
         let (s, p) = (self.clone(), path.to_string());
-        blocking(move || s.write_sync(&p, &data)).await
+        blocking(move || s.write_sync(&p, &data, true)).await
+    }
+
+    async fn write_new(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        let (s, p) = (self.clone(), path.to_string());
+        blocking(move || s.write_sync(&p, &data, false)).await
     }
 
     async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {

@@ -6,12 +6,12 @@
 //! of the URL's secret values ([`Secrets::scrub`]) before it enters a [`StorageError`].
 
 use super::Secrets;
-use crate::storage::{check_path, check_prefix, ExternalStorage, StorageError};
+use crate::storage::{check_path, check_prefix, write_new_checked, ExternalStorage, StorageError};
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use object_store::client::{HttpError, HttpErrorKind};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use percent_encoding::percent_decode_str;
 use std::sync::Arc;
 
@@ -113,6 +113,24 @@ impl ExternalStorage for ObjectStorage {
     async fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
         check_path(path)?;
         self.store.put(&self.key(path), PutPayload::from(data)).await.map(|_| ()).map_err(|e| self.error(path, e))
+    }
+
+    /// A conditional PUT (`PutMode::Create`): S3 and S3-compatible stores send
+    /// `If-None-Match: *` (AWS S3 honours it since 2024; moto, MinIO and R2 do too), GCS
+    /// `ifGenerationMatch=0`, Azure Blob `If-None-Match: *` — each atomic on the server. The
+    /// HTTP/WebDAV store has no conditional PUT in `object_store`, so it falls back to
+    /// [`write_new_checked`], with the window that function's comment describes; an S3
+    /// endpoint that ignores the header would replace the object, and the manifest's
+    /// read-back compare is then what notices.
+    async fn write_new(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        check_path(path)?;
+        let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+        match self.store.put_opts(&self.key(path), PutPayload::from(data.clone()), opts).await {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. }) => Err(StorageError::AlreadyExists { path: path.to_string() }),
+            Err(object_store::Error::NotImplemented { .. }) => write_new_checked(self, path, data).await,
+            Err(e) => Err(self.error(path, e)),
+        }
     }
 
     async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {

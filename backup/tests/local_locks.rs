@@ -1,0 +1,429 @@
+//! Two BACKUPs to one location (issue #11 item 1) and what a backup leaves behind (item 2), in
+//! process: two clusters (distinct cluster ids) share one `MemStorageProvider`, their jobs are
+//! planned first and their coordinators then run in every order the test can force — one after
+//! the other, one inside the other's first export (so it starts while the other holds the
+//! location), with listings that hide every lock file (a stale, eventually consistent
+//! listing) — and never do both succeed, and the location always restores the winner's data.
+
+mod common;
+
+use async_trait::async_trait;
+use backup::backup_job::{self, RunOutcome};
+use backup::jobs::{self, JobId, JobRecord, JobStatus, JobType};
+use backup::lock::{self, LockFile};
+use backup::plan::{self, SessionContext};
+use backup::statement::{self, Statement};
+use backup::storage::url::StorageUrl;
+use backup::storage::{ExternalStorage, MemStorageProvider, StorageError, StorageProvider};
+use common::*;
+use futures::executor::block_on;
+use model::{NodeId, Timestamp};
+use std::sync::Arc;
+use std::time::Duration;
+
+const TABLES: [(&str, &str); 3] = [("bank", "customers"), ("bank", "accounts"), ("employees", "staff")];
+
+/// Listings that never show a lock file: what a stale listing does to a lock written a moment
+/// ago. Everything else goes to the shared store.
+struct HideLocks(Arc<MemStorageProvider>);
+
+struct HideLocksStorage(Arc<dyn ExternalStorage>);
+
+impl StorageProvider for HideLocks {
+    fn open(&self, url: &StorageUrl, node: NodeId) -> Result<Arc<dyn ExternalStorage>, StorageError> {
+        Ok(Arc::new(HideLocksStorage(self.0.open(url, node)?)))
+    }
+}
+
+#[async_trait]
+impl ExternalStorage for HideLocksStorage {
+    async fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.0.write(path, data).await
+    }
+    async fn write_new(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.0.write_new(path, data).await
+    }
+    async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+        self.0.read(path).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        Ok(self.0.list(prefix).await?.into_iter().filter(|p| !p.contains(lock::LOCK_PREFIX)).collect())
+    }
+    async fn delete(&self, path: &str) -> Result<(), StorageError> {
+        self.0.delete(path).await
+    }
+    async fn exists(&self, path: &str) -> Result<bool, StorageError> {
+        self.0.exists(path).await
+    }
+}
+
+/// A bank cluster with its own cluster id on shared storage, its data changed by `tweak` so
+/// that a restore tells whose backup it is.
+fn cluster(storage: &Arc<MemStorageProvider>, id: &str, tweak: &str, stale: bool) -> Cluster {
+    let mut c = bank_cluster(storage.clone());
+    c.env.cluster_id = id.into();
+    c.sql(tweak);
+    c.advance(Duration::from_secs(1));
+    if stale {
+        c.env.storage = Arc::new(HideLocks(storage.clone()));
+    }
+    c
+}
+
+/// Plans `sql` and records its job without running it (as if its gateway stopped right after).
+fn planned(c: &Cluster, sql: &str) -> JobId {
+    let Statement::Backup(stmt) = statement::parse(sql).unwrap() else { panic!("{sql}") };
+    let details = block_on(plan::plan_backup(&c.env, &SessionContext::root(), &stmt)).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    block_on(jobs::create(&*c.env.kv, JobRecord::new(JobType::Backup, sql.into(), "root", details))).unwrap()
+}
+
+fn outcome(c: &Cluster, id: JobId) -> RunOutcome {
+    let o = block_on(backup_job::run(&c.env, id)).unwrap();
+    c.runtime.drop_spawned();
+    o
+}
+
+fn job(c: &Cluster, id: JobId) -> jobs::JobSummary {
+    block_on(jobs::load::<serde_json::Value>(&*c.env.kv, id)).unwrap().unwrap()
+}
+
+/// During `first`'s first export, runs `second`'s job to its end; returns both outcomes.
+fn nested(first: &Cluster, first_id: JobId, second: &Cluster, second_id: JobId) -> (RunOutcome, RunOutcome) {
+    let env2 = second.env.clone();
+    let got: Arc<std::sync::Mutex<Option<RunOutcome>>> = Arc::default();
+    let got2 = got.clone();
+    first.kv.set_hook(Box::new(move |n, _| {
+        let (env2, got2) = (env2.clone(), got2.clone());
+        Box::pin(async move {
+            if n == 0 {
+                let o = backup_job::run(&env2, second_id).await.unwrap();
+                *got2.lock().unwrap() = Some(o);
+            }
+            None
+        })
+    }));
+    let o1 = outcome(first, first_id);
+    first.kv.clear_hook();
+    second.runtime.drop_spawned();
+    let o2 = got.lock().unwrap().take().expect("the second job ran");
+    (o1, o2)
+}
+
+/// Exactly one of two outcomes succeeded; returns which (0 or 1) and the other's error.
+fn one_winner(outcomes: [&RunOutcome; 2], what: &str) -> (usize, String) {
+    match outcomes {
+        [RunOutcome::Succeeded(_), RunOutcome::Failed(e)] => (0, e.clone()),
+        [RunOutcome::Failed(e), RunOutcome::Succeeded(_)] => (1, e.clone()),
+        other => panic!("{what}: not exactly one success and one failure: {other:?}"),
+    }
+}
+
+/// The location restores exactly `winner`'s data as of its backup's time.
+fn restores_winner(storage: &Arc<MemStorageProvider>, winner: &Cluster, winner_id: JobId, loc: &str) {
+    let dst = Cluster::new(storage.clone());
+    dst.ok(&format!("RESTORE DATABASE bank, employees FROM '{loc}'"));
+    let end: Timestamp = serde_json::from_value(job(winner, winner_id).payload["end_time"].clone()).unwrap();
+    for (db, t) in TABLES {
+        let (want, got) = (winner.read(db, t, end), dst.read_now(db, t));
+        assert_eq!((&got.columns, &got.rows), (&want.columns, &want.rows), "{db}.{t}");
+    }
+}
+
+/// What is left at a location: no lock file and no checkpoint (both jobs ended).
+fn no_leftovers(storage: &Arc<MemStorageProvider>, loc: &str) {
+    let url = StorageUrl::parse(loc).unwrap();
+    let files = storage.store(&url, 1).unwrap().at(url.path()).unwrap().snapshot();
+    assert!(!files.keys().any(|k| k.contains("BACKUP-LOCK-") || k.ends_with("BACKUP-CHECKPOINT")), "{files:?}");
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Order {
+    /// A's job runs to its end, then B's.
+    AThenB,
+    /// B's, then A's.
+    BThenA,
+    /// B's job runs during A's first export (A holds the location).
+    BInsideA,
+    /// A's during B's first export.
+    AInsideB,
+}
+
+const ORDERS: [Order; 4] = [Order::AThenB, Order::BThenA, Order::BInsideA, Order::AInsideB];
+
+fn race(order: Order, stale: bool, sql: &str, setup: &dyn Fn(&Cluster, &Cluster)) -> (Arc<MemStorageProvider>, Cluster, Cluster, JobId, JobId, usize, String) {
+    let storage = Arc::new(MemStorageProvider::new());
+    let a = cluster(&storage, "cluster-a", "UPDATE bank.customers SET name = 'from-a' WHERE id = 1", stale);
+    let b = cluster(&storage, "cluster-b", "UPDATE bank.customers SET name = 'from-b' WHERE id = 1", stale);
+    setup(&a, &b);
+    // Both plan before either writes anything: each sees an empty location (or the same
+    // chain).
+    let ia = planned(&a, sql);
+    b.advance(Duration::from_millis(3));
+    let ib = planned(&b, sql);
+    let (oa, ob) = match order {
+        Order::AThenB => {
+            let oa = outcome(&a, ia);
+            (oa, outcome(&b, ib))
+        }
+        Order::BThenA => {
+            let ob = outcome(&b, ib);
+            (outcome(&a, ia), ob)
+        }
+        Order::BInsideA => nested(&a, ia, &b, ib),
+        Order::AInsideB => {
+            let (ob, oa) = nested(&b, ib, &a, ia);
+            (oa, ob)
+        }
+    };
+    let (w, e) = one_winner([&oa, &ob], &format!("{order:?}, stale listings {stale}"));
+    (storage, a, b, ia, ib, w, e)
+}
+
+#[test]
+fn two_full_backups_planned_together_to_one_location_never_both_succeed() {
+    let loc = "nodelocal://1/both";
+    let sql = format!("BACKUP DATABASE bank, employees TO '{loc}'");
+    for stale in [false, true] {
+        for order in ORDERS {
+            let (storage, a, b, ia, ib, w, e) = race(order, stale, &sql, &|_, _| {});
+            let (winner, wid, lid) = if w == 0 { (&a, ia, ib) } else { (&b, ib, ia) };
+            let what = format!("{order:?}, stale {stale}: {e}");
+            match (order, stale) {
+                // One after the other: the second finds the first's manifest when it publishes.
+                (Order::AThenB | Order::BThenA, _) | (_, true) => {
+                    assert!(e.contains("already holds the manifest of another backup"), "{what}")
+                }
+                // One inside the other: the lock refuses it, naming the job holding the location.
+                (Order::BInsideA | Order::AInsideB, false) => {
+                    assert!(e.contains(&format!("already contains a BACKUP-LOCK-{wid} file")), "{what}");
+                    assert!(e.contains("of another cluster"), "{what}");
+                }
+            }
+            // Who wins: the first to run, or with one inside the other, the outer one (it holds
+            // the location) — unless stale listings hid its lock, and the inner one, which
+            // publishes first, wins.
+            let expected = match order {
+                Order::AThenB => 0,
+                Order::BThenA => 1,
+                Order::BInsideA => usize::from(stale),
+                Order::AInsideB => usize::from(!stale),
+            };
+            assert_eq!(w, expected, "{what}");
+            restores_winner(&storage, winner, wid, loc);
+            no_leftovers(&storage, loc);
+            let url = StorageUrl::parse(loc).unwrap();
+            let files = storage.store(&url, 1).unwrap().at(url.path()).unwrap().snapshot();
+            assert!(!files.keys().any(|k| k.starts_with(&format!("data/{lid}/"))), "the loser removed its data files: {files:?}");
+        }
+    }
+}
+
+#[test]
+fn two_automatic_incrementals_planned_onto_one_chain_never_fork_it() {
+    let loc = "nodelocal://1/chain";
+    let sql = format!("BACKUP DATABASE bank, employees TO '{loc}'");
+    // Both jobs are one cluster's (two sessions): another cluster's incremental is refused
+    // at planning as from another cluster.
+    for stale in [false, true] {
+        for nest in [false, true] {
+            let storage = Arc::new(MemStorageProvider::new());
+            let mut a = cluster(&storage, "cluster-a", "UPDATE bank.customers SET name = 'first' WHERE id = 1", stale);
+            a.ok(&sql);
+            a.sql("UPDATE bank.customers SET name = 'second' WHERE id = 1");
+            a.advance(Duration::from_secs(1));
+            let i1 = planned(&a, &sql);
+            a.advance(Duration::from_secs(1));
+            a.sql("UPDATE bank.customers SET name = 'third' WHERE id = 1");
+            a.advance(Duration::from_secs(1));
+            let i2 = planned(&a, &sql);
+            let (o1, o2) = if nest {
+                nested(&a, i1, &a, i2)
+            } else {
+                let o1 = outcome(&a, i1);
+                (o1, outcome(&a, i2))
+            };
+            let what = format!("stale {stale}, nested {nest}");
+            let (w, e) = one_winner([&o1, &o2], &what);
+            let wid = if w == 0 { i1 } else { i2 };
+            assert_eq!(w, usize::from(nest && stale), "{what}: the first to publish wins");
+            if nest && !stale {
+                assert!(e.contains(&format!("already contains a BACKUP-LOCK-{wid} file")) && e.contains("of this cluster, whose status is running"), "{what}: {e}");
+            } else {
+                assert!(e.contains("appended to the chain") || e.contains("was appended to the backup ending at"), "{what}: {e}");
+            }
+            // The chain is whole: SHOW BACKUP and RESTORE read it, and it takes the next one.
+            assert_eq!(a.ok(&format!("SHOW BACKUP '{loc}'")).rows.iter().filter(|r| r[9] == s("incremental")).count(), 8, "{what}: one incremental layer");
+            restores_winner(&storage, &a, wid, loc);
+            no_leftovers(&storage, loc);
+            a.advance(Duration::from_secs(1));
+            a.ok(&sql);
+            let dst = Cluster::new(storage.clone());
+            dst.ok(&format!("RESTORE DATABASE bank, employees FROM '{loc}'"));
+        }
+    }
+}
+
+fn bank() -> Cluster {
+    bank_cluster(Arc::new(MemStorageProvider::new()))
+}
+
+fn lock_of(c: &Cluster, id: JobId, backup: &str) -> LockFile {
+    LockFile { job_id: id, cluster_id: c.env.cluster_id.clone(), backup_id: backup.into(), subdir: String::new() }
+}
+
+#[test]
+fn when_two_jobs_see_each_others_locks_the_smaller_id_goes_on() {
+    let c = bank();
+    let store = c.store("nodelocal://1/locks");
+    let (small, large) = (lock_of(&c, 10, "b10"), lock_of(&c, 20, "b20"));
+    block_on(store.write_new(&small.name(), small.encode())).unwrap();
+    block_on(store.write_new(&large.name(), large.encode())).unwrap();
+    // The larger sees the smaller and gives up at once, naming it.
+    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &large)).unwrap_err().to_string();
+    assert!(e.starts_with("nodelocal://1/locks already contains a BACKUP-LOCK-10 file (is another operation already in progress?): it belongs to job 10, which does not exist in this cluster"), "{e}");
+    // The smaller waits for the larger's lock to go; while it stays (the larger went on
+    // first), it gives up after LOCK_WAIT, naming it.
+    let slept = c.runtime.slept.lock().unwrap().len();
+    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small)).unwrap_err().to_string();
+    assert!(e.contains("a BACKUP-LOCK-20 file"), "{e}");
+    let waited: Duration = c.runtime.slept.lock().unwrap()[slept..].iter().sum();
+    assert!(waited >= lock::LOCK_WAIT, "{waited:?}");
+    // Once the larger has given up and removed its lock, the smaller goes on; its own lock
+    // (from an earlier run of the same job) is taken as is.
+    block_on(store.delete(&large.name())).unwrap();
+    block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small)).unwrap();
+    assert_eq!(LockFile::decode(&read_obj(&store, &small.name())), Some(small.clone()));
+    // A lock with this job's name but another backup's id (another cluster's job with the same
+    // id) is not taken over.
+    let twin = LockFile { cluster_id: "elsewhere".into(), backup_id: "other".into(), ..small.clone() };
+    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &twin)).unwrap_err().to_string();
+    assert!(e.contains("a BACKUP-LOCK-10 file") && e.contains("does not exist in this cluster"), "{e}");
+    // A torn lock of its own is written whole again.
+    write_obj(&store, &small.name(), b"{\"job_i".to_vec());
+    block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small)).unwrap();
+    assert_eq!(LockFile::decode(&read_obj(&store, &small.name())), Some(small));
+}
+
+/// A backup of bank, employees to `loc` paused after its first span: it leaves its lock, its
+/// checkpoint and a data file. Returns its job id.
+fn paused_backup(c: &Cluster, loc: &str) -> JobId {
+    control_mid_backup(c, 1, &["PAUSE JOB {id}"]);
+    let e = c.err(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
+    c.kv.clear_hook();
+    c.runtime.drop_spawned();
+    assert!(e.contains("was paused"), "{e}");
+    block_on(jobs::list(&*c.env.kv)).unwrap().iter().map(|j| j.id).max().unwrap()
+}
+
+#[test]
+fn what_a_killed_backup_leaves_is_refused_naming_its_job_and_how_to_clear_it() {
+    let c = bank();
+    let loc = "nodelocal://1/left";
+    let id = paused_backup(&c, loc);
+    let files = c.store(loc).snapshot();
+    assert!(files.contains_key(&format!("BACKUP-LOCK-{id}")) && files.contains_key("BACKUP-CHECKPOINT"), "{files:?}");
+    // Seen from this cluster: the paused job, and what to do about it.
+    assert_eq!(
+        c.err(&format!("BACKUP DATABASE bank TO '{loc}'")),
+        format!("{loc} already contains a BACKUP-LOCK-{id} file (is another operation already in progress?): it belongs to job {id} of this cluster, whose status is paused; RESUME JOB {id} to finish that backup, or CANCEL JOB {id} to discard it and free the location")
+    );
+    // Seen from a cluster that does not know the job (the same cluster id after a restart of
+    // a process that kept its jobs in memory): the job is gone, and the files are named.
+    let restarted = bank_cluster(c.storage.clone());
+    let e = restarted.err(&format!("BACKUP DATABASE bank TO '{loc}'"));
+    assert_eq!(
+        e,
+        format!(
+            "{loc} already contains a BACKUP-LOCK-{id} file (is another operation already in progress?): it belongs to job {id}, which does not exist in this cluster; if no backup is running there any more (for example its process was killed), it is safe to delete {loc}/BACKUP-LOCK-{id}, {loc}/BACKUP-CHECKPOINT and {loc}/data/{id}/; if one is, deleting them makes one of the two backups fail at its end, never both succeed"
+        )
+    );
+    // Another cluster: named as such.
+    let mut other = bank_cluster(c.storage.clone());
+    other.env.cluster_id = "another".into();
+    let e = other.err(&format!("BACKUP DATABASE bank TO '{loc}'"));
+    assert!(e.contains(&format!("it belongs to job {id} of another cluster (test-cluster-id), whose status cannot be seen from this one")), "{e}");
+    // Without its lock (deleted by hand, or left by a version before locks), the checkpoint is
+    // still traced to its job through its backup id.
+    let store = c.store(loc);
+    delete_obj(&store, &format!("BACKUP-LOCK-{id}"));
+    assert_eq!(
+        c.err(&format!("BACKUP DATABASE bank TO '{loc}'")),
+        format!("{loc} already contains a BACKUP-CHECKPOINT file (is another operation already in progress?): it belongs to job {id} of this cluster, whose status is paused; RESUME JOB {id} to finish that backup, or CANCEL JOB {id} to discard it and free the location")
+    );
+    let e = restarted.err(&format!("BACKUP DATABASE bank TO '{loc}'"));
+    assert!(e.starts_with(&format!("{loc} already contains a BACKUP-CHECKPOINT file (is another operation already in progress?): it belongs to backup test-cluster-id-")), "{e}");
+    assert!(e.contains("whose job does not exist in this cluster") && e.contains(&format!("it is safe to delete {loc}/BACKUP-CHECKPOINT and its data/ files")), "{e}");
+    // Following the advice frees the location.
+    for k in store.snapshot().into_keys() {
+        delete_obj(&store, &k);
+    }
+    restarted.ok(&format!("BACKUP DATABASE bank TO '{loc}'"));
+}
+
+#[test]
+fn canceling_a_paused_backup_frees_its_location() {
+    let c = bank();
+    let loc = "nodelocal://1/cancel-paused";
+    let id = paused_backup(&c, loc);
+    assert!(!c.store(loc).snapshot().is_empty());
+    c.ok(&format!("CANCEL JOB {id}"));
+    assert_eq!(job(&c, id).status, JobStatus::Canceled);
+    assert!(c.store(loc).snapshot().is_empty(), "{:?}", c.store(loc).snapshot());
+    c.ok(&format!("BACKUP DATABASE bank TO '{loc}'"));
+}
+
+#[test]
+fn a_leftover_lock_of_an_ended_job_of_this_cluster_blocks_nothing() {
+    let c = bank();
+    let loc = "nodelocal://1/ended";
+    c.ok(&format!("BACKUP DATABASE bank TO '{loc}'"));
+    let id = block_on(jobs::list(&*c.env.kv)).unwrap().iter().map(|j| j.id).max().unwrap();
+    let details: plan::BackupDetails = serde_json::from_value(job(&c, id).payload).unwrap();
+    // Its cleanup did not run (the process died right after recording success).
+    let store = c.store("nodelocal://1/ended2");
+    let stale = LockFile { subdir: String::new(), ..details.lock_file(id) };
+    write_obj(&store, &stale.name(), stale.encode());
+    c.ok("BACKUP DATABASE bank TO 'nodelocal://1/ended2'");
+}
+
+#[test]
+fn a_cancel_finished_after_the_coordinator_died_cleans_up_too() {
+    // What exec::adopt_forever does for a CANCEL its dead coordinator never saw: the job is
+    // left running with a lapsed lease and cancel-requested; tidy_before_cancel removes its
+    // lock, checkpoint and data files before the cancel is recorded.
+    let c = bank();
+    let loc = "nodelocal://1/cancel-dead";
+    let id = paused_backup(&c, loc);
+    block_on(jobs::update::<serde_json::Value, _>(&*c.env.kv, id, |r, _| {
+        r.status = JobStatus::CancelRequested;
+        r.lease = None;
+        Ok(())
+    }))
+    .unwrap()
+    .unwrap();
+    assert!(c.store(loc).snapshot().keys().any(|k| k.starts_with("BACKUP-LOCK-")));
+    block_on(backup_job::tidy_before_cancel(&c.env, id));
+    assert!(c.store(loc).snapshot().is_empty(), "{:?}", c.store(loc).snapshot());
+    c.ok(&format!("BACKUP DATABASE bank TO '{loc}'"));
+}
+
+#[test]
+fn a_failed_automatic_incremental_removes_its_directory_and_the_chain_goes_on() {
+    let mut c = bank();
+    let loc = "nodelocal://1/failed-inc";
+    c.ok(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
+    c.sql("UPDATE bank.customers SET name = 'changed' WHERE id = 1");
+    c.advance(Duration::from_secs(1));
+    let before = c.store(loc).snapshot();
+    // The second export fails for good: the incremental fails after writing a data file and a
+    // checkpoint in its date directory.
+    c.kv.set_hook(Box::new(|n, _| Box::pin(async move { (n >= 1).then(|| model::kv::KvError::Invalid("injected export failure".into())) })));
+    let e = c.err(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
+    c.kv.clear_hook();
+    assert!(e.ends_with("failed: invalid request: injected export failure"), "{e}");
+    assert_eq!(c.store(loc).snapshot(), before, "the failed incremental left nothing behind");
+    let dst = Cluster::new(c.storage.clone());
+    dst.ok(&format!("RESTORE DATABASE bank, employees FROM '{loc}'"));
+    c.ok(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
+    assert_eq!(c.ok(&format!("SHOW BACKUP '{loc}'")).rows.iter().filter(|r| r[9] == s("incremental")).count(), 8);
+}
