@@ -109,6 +109,12 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
         if complete.is_none() {
             remove_checkpoint(env, &*storage).await;
         }
+        // The manifest is there and checked: its claim has done its work, and a finished full
+        // backup holds nothing but the backup. (An automatic incremental's append claim stays:
+        // it is what keeps a second incremental off the same base when listings are stale.)
+        if details.chain_root.is_none() {
+            crate::lock::remove_if_mine(env, &*storage, crate::lock::MANIFEST_CLAIM, &mine).await;
+        }
     } else {
         env.event("job-cleanup", format!("job {id}: removing its lock, checkpoint and data files"));
         let data = format!("data/{id}/");
@@ -122,6 +128,8 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
         }
         if details.chain_root.is_some() {
             crate::lock::remove_if_mine(env, &*lock_storage, &crate::lock::append_claim_name(details.start_time), &mine).await;
+        } else {
+            crate::lock::remove_if_mine(env, &*storage, crate::lock::MANIFEST_CLAIM, &mine).await;
         }
     }
     crate::lock::remove(env, &*lock_storage, &mine.name()).await;
@@ -262,6 +270,13 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     // it ([`crate::lock`]).
     let (lock_url, lock_storage) = crate::plan::open_location(env, details.lock_location())?;
     crate::lock::acquire(env, &*lock_storage, &lock_url.redacted(), &details.lock_file(id)).await?;
+    // A manifest that is not this job's, found with the lock held: a backup that finished
+    // between this one's planning and its lock. Refuse before exporting anything — unless this
+    // job's claim is there, in which case it is this job's own manifest, torn by a run that died
+    // writing it, which the manifest write will replace.
+    if details.chain_root.is_none() && crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await? && !owns_manifest_claim(env, &*storage, &*lock_storage, id, details).await {
+        return Err(BackupError::DestinationNotEmpty { url: details.destination_redacted.clone(), file: MANIFEST_NAME, hint: " (written by another backup after this one was planned)" });
+    }
     let checkpoint = match read_checkpoint(env, &*storage, details).await? {
         Some(c) => {
             env.event("job-resumed-from-checkpoint", format!("job {id}: {} spans done, {} to go", c.completed_spans.len(), c.remaining_spans().len()));
@@ -336,6 +351,8 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
             )));
         }
         crate::lock::claim_append(env, &*lock_storage, &shown, &details.lock_file(id), details.start_time).await?;
+    } else {
+        crate::lock::claim_manifest(env, &*storage, &crate::storage::url::redact_location(&details.destination), &details.lock_file(id)).await?;
     }
     let sealed = FileCipher::for_backup(details).seal(&*env.runtime, MANIFEST_NAME, manifest.encode())?;
     write_verified(env, &*storage, &*lock_storage, id, details, sealed).await?;
@@ -505,9 +522,12 @@ async fn write_verified(env: &Env, storage: &dyn ExternalStorage, lock_storage: 
                     )))
                 }
                 Whose::Damaged => {
-                    if !crate::lock::holds(env, lock_storage, &details.lock_file(id)).await {
+                    // Only the job whose claim guards the manifest path can have written it: a
+                    // torn write of its own (an earlier run died mid-write). Anyone else's
+                    // damaged manifest stays as it is, for RESTORE to refuse naming it.
+                    if !owns_manifest_claim(env, storage, lock_storage, id, details).await {
                         return Err(BackupError::Job(format!(
-                            "job {id}: {} holds a damaged {path} that this job cannot tell is its own, and this job no longer holds the location's lock: not replacing it",
+                            "job {id}: {} holds a damaged {path} that this job did not claim: not replacing another backup's manifest",
                             details.destination_redacted
                         )));
                     }
@@ -521,6 +541,17 @@ async fn write_verified(env: &Env, storage: &dyn ExternalStorage, lock_storage: 
         backoff = (backoff * 2).min(Duration::from_secs(2));
     }
     Err(BackupError::Job(format!("could not write {path}: storage kept failing")))
+}
+
+/// True if this job holds the claim that guards its manifest path (the append claim at the
+/// chain's root for an automatic incremental, [`crate::lock::MANIFEST_CLAIM`] beside the
+/// manifest otherwise).
+async fn owns_manifest_claim(env: &Env, storage: &dyn ExternalStorage, lock_storage: &dyn ExternalStorage, id: JobId, details: &BackupDetails) -> bool {
+    let mine = details.lock_file(id);
+    match details.chain_root {
+        Some(_) => crate::lock::owns_claim(env, lock_storage, &crate::lock::append_claim_name(details.start_time), &mine).await,
+        None => crate::lock::owns_claim(env, storage, crate::lock::MANIFEST_CLAIM, &mine).await,
+    }
 }
 
 /// Whose manifest some bytes at the destination are.

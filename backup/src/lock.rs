@@ -19,11 +19,18 @@
 //! Listings may be stale (an eventually consistent object store, the simulator's stale-listing
 //! fault) and both jobs may then see no other lock. The lock is the early, friendly refusal; the
 //! guarantee that two jobs never both succeed is the create-only write of what they publish:
-//! the `BACKUP` manifest of a full backup (one path at one location), and for an automatic
-//! incremental, whose manifest lands in its own date-named subdirectory, the create-only
-//! [`append_claim_name`] at the chain's root, one per base backup, written just before its
-//! manifest. Of two incrementals planned onto the same base, only the one whose claim lands
-//! publishes; the other fails, so the chain at a location never forks.
+//! a claim written create-only just before the manifest: [`MANIFEST_CLAIM`] beside the
+//! `BACKUP` manifest of a full backup (or of an incremental with its own destination), and for
+//! an automatic incremental, whose manifest lands in its own date-named subdirectory,
+//! [`append_claim_name`] at the chain's root, one per base backup. Of two jobs that reach their
+//! manifests at one place, only the one whose claim lands publishes; the other fails, so a
+//! finished backup is never overwritten and the chain at a location never forks. The claim is
+//! also what lets a job replace a torn or damaged `BACKUP` — only its own, from an earlier run
+//! that died mid-write — and never another job's manifest that storage damaged later. A
+//! finished full backup's claim is removed with its lock once success is recorded (a job that
+//! starts after that finds the manifest itself and refuses); an append claim stays, since it is
+//! what keeps a second incremental off the same base when listings are stale. A failed or
+//! canceled job removes its claim with the rest of what it wrote.
 //!
 //! A lock names its job, its cluster and its backup (ids only: no secret), and for an automatic
 //! incremental the subdirectory it writes (its lock is at the chain's root, where every
@@ -50,6 +57,9 @@ pub const LOCK_PREFIX: &str = "BACKUP-LOCK-";
 /// An automatic incremental's claim on its base: `BACKUP-APPENDED-<base end time>` at the
 /// chain's root.
 pub const APPEND_PREFIX: &str = "BACKUP-APPENDED-";
+
+/// A job's claim on the `BACKUP` manifest path of its own destination, beside it.
+pub const MANIFEST_CLAIM: &str = "BACKUP-CLAIM";
 
 /// How long a job waits for the locks of jobs with larger ids to go away (they are giving up
 /// after seeing its lock, which takes a few reads, a listing and a delete) before it decides
@@ -314,27 +324,71 @@ pub async fn holds(env: &Env, storage: &dyn ExternalStorage, mine: &LockFile) ->
 /// root: create-only, so of two incrementals planned onto one base only one ever publishes. Its
 /// own claim from an earlier run is taken as is.
 pub async fn claim_append(env: &Env, root: &dyn ExternalStorage, shown: &str, mine: &LockFile, base_end: Timestamp) -> Result<(), BackupError> {
-    let name = append_claim_name(base_end);
-    match retrying(env, || root.write_new(&name, mine.encode())).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.is_already_exists() => {
-            let there = retrying(env, || root.read(&name)).await.ok().and_then(|b| LockFile::decode(&b));
-            match there {
-                Some(l) if l.backup_id == mine.backup_id => Ok(()),
-                other => {
-                    let by = match other {
-                        Some(l) if !l.subdir.is_empty() => format!("by job {} (in {})", l.job_id, join_path(shown, &l.subdir)),
-                        Some(l) => format!("by job {}", l.job_id),
-                        None => format!("({} cannot be read)", join_path(shown, &name)),
-                    };
-                    Err(BackupError::BadChain(format!(
-                        "another incremental backup was appended to the backup ending at {base_end} at {shown} {by} while this one ran: publishing this one too would fork the chain; run the BACKUP again to append to the newest backup"
-                    )))
+    claim(env, root, shown, &append_claim_name(base_end), mine, None, |by| {
+        BackupError::BadChain(format!(
+            "another incremental backup was appended to the backup ending at {base_end} at {shown} {by} while this one ran: publishing this one too would fork the chain; run the BACKUP again to append to the newest backup"
+        ))
+    })
+    .await
+}
+
+/// Claims the `BACKUP` manifest path of the destination `storage` for `mine` ([`MANIFEST_CLAIM`],
+/// create-only): of two jobs that reach their manifests at one destination (listings that hid
+/// each other's locks, or one that started after the other finished), only one publishes. Its
+/// own claim from an earlier run is taken as is.
+pub async fn claim_manifest(env: &Env, storage: &dyn ExternalStorage, shown: &str, mine: &LockFile) -> Result<(), BackupError> {
+    claim(env, storage, shown, MANIFEST_CLAIM, mine, Some(crate::format::manifest::MANIFEST_NAME), |by| BackupError::DestinationInUse {
+        url: shown.to_string(),
+        file: MANIFEST_CLAIM.to_string(),
+        detail: format!("another backup {by} claimed this location's BACKUP manifest while this one ran; that backup is left as it is and this one is abandoned: back up to another location"),
+    })
+    .await
+}
+
+/// True if the claim `name` at `storage` is `mine`: this job may then replace a torn or damaged
+/// manifest that the claim guards, which can only be its own.
+pub async fn owns_claim(env: &Env, storage: &dyn ExternalStorage, name: &str, mine: &LockFile) -> bool {
+    matches!(retrying(env, || storage.read(name)).await.ok().and_then(|b| LockFile::decode(&b)), Some(l) if l.backup_id == mine.backup_id)
+}
+
+/// Writes the claim `name` for `mine` create-only and reads it back until it holds `mine`: an
+/// existing claim of this job is its own, anyone else's is refused with `refusal` given who
+/// holds it. A claim that cannot be read (torn or rotted) is this job's own only if this call
+/// created it (storage reported success and then showed a torn copy: it is written whole), or —
+/// for a claim that `guards` a manifest path — if that manifest does not exist yet: whoever
+/// wrote the damaged claim has published nothing, and the manifest's create-only write still
+/// lets only one of them publish. Otherwise it is refused: its owner cannot be told.
+async fn claim(env: &Env, storage: &dyn ExternalStorage, shown: &str, name: &str, mine: &LockFile, guards: Option<&str>, refusal: impl Fn(String) -> BackupError) -> Result<(), BackupError> {
+    let mut created = false;
+    for _ in 0..10 {
+        match retrying(env, || storage.write_new(name, mine.encode())).await {
+            Ok(()) => created = true,
+            Err(e) if e.is_already_exists() => {}
+            Err(e) => return Err(e.into()),
+        }
+        let bytes = match retrying(env, || storage.read(name)).await {
+            Ok(b) => b,
+            // A write that reported success and never landed: write it again.
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(e.into()),
+        };
+        match LockFile::decode(&bytes) {
+            Some(l) if l.backup_id == mine.backup_id => return Ok(()),
+            Some(l) if !l.subdir.is_empty() => return Err(refusal(format!("(job {}, in {})", l.job_id, join_path(shown, &l.subdir)))),
+            Some(l) => return Err(refusal(format!("(job {})", l.job_id))),
+            None => {
+                let unpublished = match guards {
+                    Some(manifest) => !retrying(env, || storage.exists(manifest)).await?,
+                    None => false,
+                };
+                if !(created || unpublished) {
+                    return Err(refusal(format!("({} cannot be read)", join_path(shown, name))));
                 }
+                retrying(env, || storage.write(name, mine.encode())).await?;
             }
         }
-        Err(e) => Err(e.into()),
     }
+    Err(BackupError::Job(format!("could not write {}: storage kept failing", join_path(shown, name))))
 }
 
 /// Deletes `path` if it holds `mine` (a lock or claim of this job), retrying a while. Best

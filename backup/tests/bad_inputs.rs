@@ -141,7 +141,7 @@ const BULK: &[(&str, ErrorKind, &str)] = &[
     ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' AS OF SYSTEM TIME '-1000h'", Timestamp, "invalid RESTORE timestamp"),
     ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' AS OF SYSTEM TIME 'soon'", Timestamp, "AS OF SYSTEM TIME"),
     // Destinations and locations.
-    ("BACKUP DATABASE bank TO 'nodelocal://1/incomplete'", DestinationNotEmpty, "BACKUP-CHECKPOINT"),
+    ("BACKUP DATABASE bank TO 'nodelocal://1/incomplete'", DestinationInUse, "safe to delete nodelocal://1/incomplete/BACKUP-CHECKPOINT"),
     ("RESTORE DATABASE bank FROM 'nodelocal://1/none'", NotABackup, "no BACKUP manifest found"),
     ("RESTORE DATABASE bank FROM 'nodelocal://1/incomplete'", NotABackup, "the backup is incomplete"),
     ("SHOW BACKUP 'nodelocal://1/none'", NotABackup, "nodelocal://1/none: no BACKUP manifest found"),

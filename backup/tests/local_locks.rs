@@ -189,10 +189,14 @@ fn two_full_backups_planned_together_to_one_location_never_both_succeed() {
             let (winner, wid, lid) = if w == 0 { (&a, ia, ib) } else { (&b, ib, ia) };
             let what = format!("{order:?}, stale {stale}: {e}");
             match (order, stale) {
-                // One after the other: the second finds the first's manifest when it publishes.
-                (Order::AThenB | Order::BThenA, _) | (_, true) => {
-                    assert!(e.contains("already holds the manifest of another backup"), "{what}")
+                // One after the other: the second finds the first's manifest as soon as it holds
+                // the location, before exporting anything.
+                (Order::AThenB | Order::BThenA, _) => {
+                    assert!(e.contains("already contains a BACKUP file (written by another backup after this one was planned)"), "{what}")
                 }
+                // Listings that hid each other's locks: the claim on the manifest path (or the
+                // manifest's own create-only write) decides.
+                (_, true) => assert!(e.contains("claimed this location's BACKUP manifest") || e.contains("already holds the manifest of another backup"), "{what}"),
                 // One inside the other: the lock refuses it, naming the job holding the location.
                 (Order::BInsideA | Order::AInsideB, false) => {
                     assert!(e.contains(&format!("already contains a BACKUP-LOCK-{wid} file")), "{what}");
@@ -426,4 +430,36 @@ fn a_failed_automatic_incremental_removes_its_directory_and_the_chain_goes_on() 
     dst.ok(&format!("RESTORE DATABASE bank, employees FROM '{loc}'"));
     c.ok(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
     assert_eq!(c.ok(&format!("SHOW BACKUP '{loc}'")).rows.iter().filter(|r| r[9] == s("incremental")).count(), 8);
+}
+
+/// Found by the backup scenario's rival backup (seed 216 of the first sweep): two backups to one
+/// location, planned together; the first finishes, storage then damages its manifest, and the
+/// second — holding the location's lock by now, the first's gone — took the damaged manifest for
+/// a torn one of its own and replaced it: two successes, the first backup lost. A damaged
+/// manifest that a job did not claim is never replaced, and a job that finds another backup's
+/// manifest when it takes the location is refused before it exports anything.
+#[test]
+fn a_damaged_manifest_of_another_backup_is_never_replaced() {
+    let loc = "nodelocal://1/rotted";
+    let sql = format!("BACKUP DATABASE bank, employees TO '{loc}'");
+    for stale in [false, true] {
+        let storage = Arc::new(MemStorageProvider::new());
+        let a = cluster(&storage, "cluster-a", "UPDATE bank.customers SET name = 'from-a' WHERE id = 1", stale);
+        let b = cluster(&storage, "cluster-b", "UPDATE bank.customers SET name = 'from-b' WHERE id = 1", stale);
+        let ia = planned(&a, &sql);
+        b.advance(Duration::from_millis(3));
+        let ib = planned(&b, &sql);
+        assert!(matches!(outcome(&a, ia), RunOutcome::Succeeded(_)));
+        let store = a.store(loc);
+        let mut rotted = block_on(store.read("BACKUP")).unwrap();
+        let at = rotted.len() / 2;
+        rotted[at] ^= 0x10;
+        write_obj(&store, "BACKUP", rotted.clone());
+        match outcome(&b, ib) {
+            RunOutcome::Failed(e) => assert!(e.contains("already contains a BACKUP file (written by another backup after this one was planned)"), "stale {stale}: {e}"),
+            other => panic!("stale {stale}: the second backup replaced the first's damaged manifest: {other:?}"),
+        }
+        assert_eq!(block_on(store.read("BACKUP")).unwrap(), rotted, "stale {stale}: the damaged manifest was touched");
+        no_leftovers(&storage, loc);
+    }
 }

@@ -116,7 +116,7 @@ fn is_damage(e: &str) -> bool {
 pub(crate) fn is_conflict(e: &str) -> bool {
     // A backup at the destination that this one cannot build on is a conflict too: one of
     // other targets (refused as an incremental of it), or one newer than this one's time.
-    ["already contains", "another backup", "BACKUP-LOCK", "cannot append", "do not match", "no longer among the targets", "does not contain table", "is not after the end time"].iter().any(|p| e.contains(p))
+    ["already contains", "another backup", "another incremental backup", "BACKUP-LOCK", "cannot append", "do not match", "no longer among the targets", "does not contain table", "is not after the end time"].iter().any(|p| e.contains(p))
 }
 
 /// The newest BACKUP job's row in SHOW JOBS that is not among `known` and, when `description`

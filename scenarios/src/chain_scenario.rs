@@ -240,7 +240,9 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
             // Refused because the rival held the destination: only if the rival's backup is
             // there now (one refused, the other intact).
             JobEnd::Failed(e) if is_conflict(e) && !(widen && e.contains("cannot append a cluster backup")) => {
-                if rival_layers == 0 {
+                // (A rival that then failed for its own reason — a GC threshold — or was
+                // canceled leaves nothing to lose; two refusing each other leave nothing either.)
+                if matches!(&rival_end, Some(JobEnd::Failed(r)) if is_conflict(r)) || rival_end.is_none() {
                     report.failure = Some(Failure { property: "one-backup-per-location", message: format!("an incremental of the chain was refused for a conflict, and the rival incremental did not succeed either ({rival_end:?}): {e}") });
                     return report;
                 }
