@@ -14,6 +14,7 @@
 //!   and publishes nothing.
 
 use crate::backup_scenario::{compare_with_oracle, destination, is_conflict, names_file, run_and_follow, JobEnd, Kind, RestoreProbe};
+use crate::check::{self, Observation};
 use crate::oracle::{Event, Oracle};
 use crate::run::{draw_swarm, start_world, join_writers, settle_schedule, setup, simulate, spawn_writers, Failure, FaultDriver, FaultMix, RunOptions, RunReport};
 use crate::workload::{WorkloadConfig, VIEW_BIG_ACCOUNTS};
@@ -21,7 +22,7 @@ use backup::format::data::DataFile;
 use backup::format::manifest::{Manifest, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
 use model::catalog::Descriptor;
-use model::{Datum, Timestamp};
+use model::{Datum, Kv, Timestamp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::faults;
@@ -42,6 +43,12 @@ pub const RNG_SALT: u64 = 0xc4a1_2bac;
 /// every other draw of a seed as it was).
 pub const RIVAL_SALT: u64 = 0x41fa_1c4a;
 
+/// Salt of the stream that draws when a cluster chain restores a table mid-chain.
+pub const RESTORE_SALT: u64 = 0x2e57_0c4a;
+
+/// Where the mid-chain restore puts its copy of `bank.customers`.
+const RESTORED_TABLE: &str = "restored.customers";
+
 /// Runs the chain scenario for one seed in a fresh simulator.
 pub fn run_chain(opts: &RunOptions) -> RunReport {
     simulate(opts, CHAIN, body)
@@ -61,10 +68,14 @@ struct Choices {
     revision_history: bool,
     /// Which damage to try on the finished chain: 0 none, 1 drop a member, 2 swap two, 3 flip a bit.
     damage: u8,
-    /// A cluster chain whose full backup is of database `bank` only: its first (cluster)
-    /// incremental is refused, as an append must back up what its base backs up, and the chain
-    /// stops at its full backup.
-    widen: bool,
+    /// A cluster chain that restores a table into the cluster while one of its incrementals
+    /// is taken: before incremental #.0, database `restored` is created and a RESTORE of
+    /// `bank.customers` into it starts, and the incremental follows .1 later, with no `AS OF SYSTEM TIME`,
+    /// so that its end time often falls between the restore's ingest and its publication. The
+    /// next incremental then meets a table whose rows are older than its base: an introduced
+    /// span, which must be exported from time zero (CockroachDB's restored and imported tables
+    /// in incrementals).
+    restore_during: Option<(usize, Duration)>,
 }
 
 fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, rng: &mut ChaCha8Rng) -> Choices {
@@ -74,12 +85,16 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, rng: &mut ChaCha8Rng) -> Ch
     let kind = [Kind::Cluster, Kind::Cluster, Kind::Database, Kind::Tables][rng.gen_range(0..4)];
     let dest = destination(rng, opts.seed);
     let first_at = Duration::from_millis(rng.gen_range(3_000..8_000));
-    let gaps = (0..rng.gen_range(1..=5)).map(|_| Duration::from_millis(rng.gen_range(1_500..5_000))).collect();
+    let gaps: Vec<Duration> = (0..rng.gen_range(1..=5)).map(|_| Duration::from_millis(rng.gen_range(1_500..5_000))).collect();
     let gateway = rng.gen_range(1..=cfg.nodes as u32);
     let automatic = rng.gen();
     let revision_history = rng.gen();
     let damage = rng.gen_range(0..4);
-    let widen = kind == Kind::Cluster && rng.gen_ratio(1, 2);
+    let restore_mid = kind == Kind::Cluster && rng.gen_ratio(3, 4);
+    let mut restore_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ RESTORE_SALT);
+    // Before an incremental that has another after it where there is one, so that a copy still
+    // offline at the first one's end is introduced by the next.
+    let restore_during = (restore_mid && !gaps.is_empty()).then(|| (restore_rng.gen_range(1..=gaps.len().saturating_sub(1).max(1)), Duration::from_millis(restore_rng.gen_range(0..1_500))));
     if opts.faults != FaultMix::None && rng.gen_ratio(1, 3) {
         // A coordinator killed mid-export in one of the incrementals.
         let at = first_at + Duration::from_millis(rng.gen_range(2_000..10_000));
@@ -94,7 +109,7 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, rng: &mut ChaCha8Rng) -> Ch
         schedule.push(faults::ScheduledFault { at: rival_at, fault: faults::Fault::RivalBackup { node: rival_node } });
     }
     schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| format!("{:?}", a.fault).cmp(&format!("{:?}", b.fault))));
-    Choices { swarm, schedule, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, widen }
+    Choices { swarm, schedule, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during }
 }
 
 /// The schedule `opts.seed` draws for this scenario.
@@ -116,9 +131,9 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let seed = opts.seed;
     let cfg = opts.world_config(0);
     let (mut world, trace, mut rng) = start_world(&opts, RNG_SALT, &trace_slot);
-    let Choices { swarm, schedule, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, widen } = choose(&opts, &cfg, &mut rng);
+    let Choices { swarm, schedule, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during } = choose(&opts, &cfg, &mut rng);
     let plan = settle_schedule(&world, &swarm, schedule, opts.schedule.as_ref());
-    sim::trace_event!(trace, "runner", "chain-plan", "kind={kind:?} incrementals={} automatic={automatic} revision_history={revision_history} widen={widen} gateway=n{gateway}", gaps.len());
+    sim::trace_event!(trace, "runner", "chain-plan", "kind={kind:?} incrementals={} automatic={automatic} revision_history={revision_history} restore_during={restore_during:?} gateway=n{gateway}", gaps.len());
     let mut report = RunReport::new(CHAIN, seed);
     report.faults = plan.len();
     report.swarm = swarm.to_string();
@@ -169,20 +184,28 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         client.spawn(move |kv| async move {
             let mut taken: Vec<Taken> = Vec::new();
             let mut ends = Vec::new();
+            let mut restore: Option<madsim::task::JoinHandle<RestoreDuring>> = None;
             madsim::time::sleep(first_at).await;
             for i in 0..=gaps.len() {
                 if i > 0 {
                     madsim::time::sleep(gaps[i - 1]).await;
                 }
+                // The mid-chain restore starts, and this incremental follows it at once.
+                let mut as_of = " AS OF SYSTEM TIME '-1s'";
+                if let Some((_, delay)) = restore_during.filter(|(before, _)| *before == i && !taken.is_empty()) {
+                    create_restored_database(&kv).await;
+                    restore = Some(start_restore(&kv, gateway, &taken[0].location));
+                    madsim::time::sleep(delay).await;
+                    as_of = "";
+                }
                 let (location, subdir, sql) = if i == 0 {
-                    let first_targets = if widen { "DATABASE bank " } else { targets.as_str() };
-                    (dest.clone(), None, format!("BACKUP {first_targets}TO '{dest}' AS OF SYSTEM TIME '-1s'{with}"))
+                    (dest.clone(), None, format!("BACKUP {targets}TO '{dest}'{as_of}{with}"))
                 } else if automatic {
-                    (dest.clone(), Some(String::new()), format!("BACKUP {targets}TO '{dest}' AS OF SYSTEM TIME '-1s'{with}"))
+                    (dest.clone(), Some(String::new()), format!("BACKUP {targets}TO '{dest}'{as_of}{with}"))
                 } else {
                     let to = backup::chain::join_location(&dest, &format!("inc{i}"));
                     let from: Vec<String> = taken.iter().map(|t| format!("'{}'", t.location)).collect();
-                    (to.clone(), Some(format!("inc{i}")), format!("BACKUP {targets}TO '{to}' AS OF SYSTEM TIME '-1s' INCREMENTAL FROM {}{with}", from.join(", ")))
+                    (to.clone(), Some(format!("inc{i}")), format!("BACKUP {targets}TO '{to}'{as_of} INCREMENTAL FROM {}{with}", from.join(", ")))
                 };
                 let end = run_and_follow(&kv, gateway, nodes, &sql, &calm).await;
                 ends.push(end.clone());
@@ -199,7 +222,11 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                     _ => break,
                 }
             }
-            (taken, ends)
+            let restore = match restore {
+                Some(r) => Some(r.await.expect("mid-chain restore")),
+                None => None,
+            };
+            (taken, ends, restore)
         })
     };
     let deadline = opts.safety + Duration::from_secs(900);
@@ -219,7 +246,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         report.failure = Some(f);
         return report;
     }
-    let (taken, ends) = taker.await.expect("backup client");
+    let (taken, ends, restore) = taker.await.expect("backup client");
+    if let Some(r) = &restore {
+        sim::trace_event!(trace, "runner", "mid-chain-restore", "issued at {} returned at {:?}: {}", r.issued, r.returned, r.error.as_deref().unwrap_or("ok"));
+    }
     sim::trace_event!(trace, "runner", "chain-taken", "{} of {} backups: {ends:?}", taken.len(), gaps.len() + 1);
     let rival_end = match rival_client {
         Some(r) => r.await.expect("rival client"),
@@ -239,7 +269,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         match end {
             // Refused because the rival held the destination: only if the rival's backup is
             // there now (one refused, the other intact).
-            JobEnd::Failed(e) if is_conflict(e) && !(widen && e.contains("cannot append a cluster backup")) => {
+            JobEnd::Failed(e) if is_conflict(e) => {
                 // (A rival that then failed for its own reason — a GC threshold — or was
                 // canceled leaves nothing to lose; two refusing each other leave nothing either.)
                 if matches!(&rival_end, Some(JobEnd::Failed(r)) if is_conflict(r)) || rival_end.is_none() {
@@ -247,9 +277,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                     return report;
                 }
             }
-            // A widened chain's cluster incremental is refused: an append must back up what its
-            // base backs up (issue #11 item 4), so that chain stops at its full backup.
-            JobEnd::Failed(e) if !(e.contains("GC threshold") || e.contains("new full backup is needed") || (widen && e.contains("cannot append a cluster backup"))) => {
+            JobEnd::Failed(e) if !(e.contains("GC threshold") || e.contains("new full backup is needed")) => {
                 report.failure = Some(Failure { property: "backup-job-succeeds", message: format!("a backup of the chain failed: {e}") });
                 return report;
             }
@@ -326,15 +354,30 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         }
     }
 
+    // The mid-chain restore's copy, as the source cluster holds it now: what the restored chain
+    // must hold wherever the copy was published by then. It must be bank.customers as the
+    // oracle has it at the end of one of the chain's backups (the restore read the chain).
+    let copy = match &restore {
+        None => None,
+        Some(during) => match restored_copy(&mut world, during, &oracle_now, &layers).await {
+            Ok(c) => Some(c),
+            Err(f) => {
+                report.failure = Some(f);
+                return report;
+            }
+        },
+    };
+
     // Restores: the whole chain, and a point in time.
-    // A widened chain that stopped at its full backup holds one database.
-    let kind = if widen && layers.len() == 1 { Kind::Database } else { kind };
     let tables: Vec<String> = {
         let mut t: Vec<String> = match kind {
             Kind::Cluster => oracle_now.tables().into_iter().filter(|t| t != VIEW_BIG_ACCOUNTS).collect(),
             Kind::Database | Kind::Tables => vec!["bank.customers".into(), "bank.accounts".into()],
         };
         t.push(VIEW_BIG_ACCOUNTS.into());
+        if copy.is_some() {
+            t.push(RESTORED_TABLE.into());
+        }
         t
     };
     let from_list: Vec<String> = if automatic { vec![dest.clone()] } else { taken.iter().map(|t| t.location.clone()).collect() };
@@ -342,7 +385,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let last_end = layers.last().map(|m| m.end_time).unwrap_or_default();
     let restore_sql = format!("RESTORE {}FROM {}", kind.targets(), from(&from_list));
     let probe = RestoreProbe { opts: &opts, trace: &trace, storage: &storage, kind, restore_sql: &restore_sql, tables: &tables };
-    let (rows, relations) = match restore_and_compare(&probe, &oracle_now, last_end, 1, "the chain up to").await {
+    let (rows, relations) = match restore_and_compare(&probe, &oracle_now, copy.as_ref(), last_end, 1, "the chain up to").await {
         Ok(r) => r,
         Err(f) => {
             report.failure = Some(f);
@@ -350,27 +393,23 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         }
     };
     // A point in time: inside a revision-history layer's window, or an earlier layer's end.
-    // (A widened chain's full backup holds one database: a cluster restore starts above it.)
-    let lowest = usize::from(widen);
-    let pit = if widen && layers.len() < 2 {
-        None
-    } else if revision_history {
-        let l = rng.gen_range(lowest..layers.len());
+    let pit = if revision_history {
+        let l = rng.gen_range(0..layers.len());
         let m = &layers[l];
         // A layer's history starts at its window's start, or later where it exported a span
         // from time zero (a full backup; an incremental's introduced tables): from the GC
         // threshold such an export met, which RESTORE rightly refuses to go below.
         let lo = if l == 0 { m.revision_start_time.wall.max(schema_ready.wall) } else { m.start_time.wall.max(m.revision_start_time.wall) };
         Some(Timestamp::from_nanos(rng.gen_range(lo + 1..=m.end_time.wall)))
-    } else if layers.len() > 1 + lowest {
-        Some(layers[rng.gen_range(lowest..layers.len() - 1)].end_time)
+    } else if layers.len() > 1 {
+        Some(layers[rng.gen_range(0..layers.len() - 1)].end_time)
     } else {
         None
     };
     if let Some(t) = pit {
         let sql = format!("RESTORE {}FROM {} AS OF SYSTEM TIME '{t}'", kind.targets(), from(&from_list));
         let probe = RestoreProbe { restore_sql: &sql, ..probe };
-        match restore_and_compare(&probe, &oracle_now, t, 2, "the chain as of").await {
+        match restore_and_compare(&probe, &oracle_now, copy.as_ref(), t, 2, "the chain as of").await {
             Ok(_) => sim::trace_event!(trace, "runner", "point-in-time-restored", "{t}"),
             Err(f) => {
                 report.failure = Some(Failure { property: "point-in-time-restore", ..f });
@@ -454,12 +493,111 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     report
 }
 
-/// Restores in a fresh cluster on `network` and compares with the oracle at `ts`.
-async fn restore_and_compare(probe: &RestoreProbe<'_>, oracle: &Oracle, ts: Timestamp, network: u8, what: &str) -> Result<(usize, usize), Failure> {
+/// Restores in a fresh cluster on `network` and compares with the oracle at `ts`; the copy a
+/// mid-chain restore made, with what the source cluster holds of it.
+async fn restore_and_compare(probe: &RestoreProbe<'_>, oracle: &Oracle, copy: Option<&RestoredCopy>, ts: Timestamp, network: u8, what: &str) -> Result<(usize, usize), Failure> {
     let (restored, _, observations) = probe.attempt(network, None).await.map_err(|message| Failure { property: "restore-succeeds", message })?;
     restored.map_err(|e| Failure { property: "restore-succeeds", message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())) })?;
+    let (copies, observations): (Vec<Observation>, Vec<Observation>) = observations.into_iter().partition(|o| o.table == RESTORED_TABLE);
+    if let (Some(copy), Some(seen)) = (copy, copies.first()) {
+        copy.check(seen, ts, what)?;
+    }
     compare_with_oracle(&observations, oracle, ts, what)
 }
+
+/// How the mid-chain RESTORE went, as its client saw it.
+#[derive(Clone, Debug)]
+struct RestoreDuring {
+    /// The client's clock when it sent the statement.
+    issued: Timestamp,
+    /// The client's clock when the statement succeeded (at or after its publication, since the
+    /// reply carries the gateway's clock); `None` if it failed or its gateway never answered.
+    returned: Option<Timestamp>,
+    /// The error, if any.
+    error: Option<String>,
+}
+
+/// Creates the database the mid-chain restore goes into (retrying a few times under faults;
+/// if it never succeeds, the RESTORE fails and publishes nothing, which the checks allow).
+async fn create_restored_database(kv: &sim::SimKv) {
+    let mut session = model::sql::Session::root(Arc::new(kv.clone()));
+    for _ in 0..20 {
+        match session.execute("CREATE DATABASE IF NOT EXISTS restored").await {
+            Ok(_) => break,
+            Err(_) => madsim::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Starts restoring `bank.customers` from the chain's full
+/// backup location into it, on `gateway`, in a task of the calling client.
+fn start_restore(kv: &sim::SimKv, gateway: model::NodeId, location: &str) -> madsim::task::JoinHandle<RestoreDuring> {
+    let kv = kv.clone();
+    let sql = format!("RESTORE TABLE bank.customers FROM '{location}' WITH into_db = 'restored'");
+    madsim::task::spawn(async move {
+        let issued = kv.now();
+        match kv.bulk(gateway, &sql, "root", "defaultdb", Duration::from_secs(120)).await {
+            Ok(_) => RestoreDuring { issued, returned: Some(kv.now()), error: None },
+            Err(e) => RestoreDuring { issued, returned: None, error: Some(e) },
+        }
+    })
+}
+
+/// The copy a mid-chain restore made, as the source cluster holds it at the end of the run.
+struct RestoredCopy {
+    /// Its columns and rows, if the restore published it.
+    rows: Option<(Vec<String>, Vec<Vec<Datum>>)>,
+    during: RestoreDuring,
+}
+
+impl RestoredCopy {
+    /// A restored chain's view of the copy at `ts`: exactly the source's copy if it was published
+    /// by `ts` (for certain when the statement had returned by then), absent if it was issued
+    /// after `ts`, either in between.
+    fn check(&self, seen: &Observation, ts: Timestamp, what: &str) -> Result<(), Failure> {
+        let fail = |message: String| Failure { property: "restore-matches-oracle", message: format!("after restoring {what} {ts}: {RESTORED_TABLE} (restored into the source mid-chain) {message}") };
+        match (&seen.result, &self.rows) {
+            (Ok((columns, rows)), Some((want_columns, want_rows))) => {
+                if (columns, rows) != (want_columns, want_rows) {
+                    return Err(fail(format!("differs from the source's copy: {} rows, the source has {}", rows.len(), want_rows.len())));
+                }
+                if ts < self.during.issued {
+                    return Err(fail(format!("is there although its RESTORE was issued at {}, after this time", self.during.issued)));
+                }
+                Ok(())
+            }
+            (Ok(_), None) => Err(fail("is there, but the source never published it".into())),
+            // (The database it goes into is created just before the RESTORE: a time before that
+            // has neither.)
+            (Err(model::sql::SqlError::UndefinedRelation(_) | model::sql::SqlError::UndefinedDatabase(_)), _) => match self.during.returned {
+                Some(r) if r < ts && self.rows.is_some() => Err(fail(format!("is missing, though its RESTORE had returned at {r}, before this time"))),
+                _ => Ok(()),
+            },
+            (Err(e), _) => Err(fail(format!("cannot be read: {e}"))),
+        }
+    }
+}
+
+/// Reads the mid-chain restore's copy in the source cluster and checks it against the oracle:
+/// bank.customers as of the end of one of the chain's backups.
+async fn restored_copy(world: &mut sim::World, during: &RestoreDuring, oracle: &Oracle, layers: &[Manifest]) -> Result<RestoredCopy, Failure> {
+    let reader = world.add_client("copy-reader");
+    let task = reader.spawn(|kv| async move { check::observe(&kv, RESTORED_TABLE, kv.now()).await });
+    let seen = crate::run::drive(world, task).await;
+    let rows = match seen.result {
+        Ok(r) => Some(r),
+        Err(model::sql::SqlError::UndefinedRelation(_)) if during.returned.is_none() => None,
+        Err(e) => return Err(Failure { property: "restore-succeeds", message: format!("the mid-chain RESTORE ({during:?}): reading {RESTORED_TABLE} in the source: {e}") }),
+    };
+    if let Some((columns, got)) = &rows {
+        let matches_a_backup = layers.iter().any(|m| check::expected(oracle, "bank.customers", m.end_time).is_some_and(|want| crate::oracle::diff(RESTORED_TABLE, m.end_time, &want, columns, got).is_none()));
+        if !matches_a_backup {
+            return Err(Failure { property: "restore-matches-oracle", message: format!("{RESTORED_TABLE}, restored into the source mid-chain, is bank.customers as of no backup of the chain ({} rows)", got.len()) });
+        }
+    }
+    Ok(RestoredCopy { rows, during: during.clone() })
+}
+
 
 /// Checks that an incremental's rows are exactly its window's changes: every primary key whose
 /// row differs between the window's two ends is in the layer, and every key in it had a change

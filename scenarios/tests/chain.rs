@@ -30,22 +30,25 @@ fn chain_scenario_is_deterministic() {
     assert!(a.trace == b.trace, "two runs of seed 5 differ");
 }
 
-/// Found by a swarm sweep (seeds 10000..10500): a widened chain's first cluster incremental
-/// exported the tables new to it from time zero, so its revision history started at the GC
-/// threshold those exports met, later than its window's start, and RESTORE rightly refused a
-/// time below it; the scenario now draws point-in-time targets from where each layer's history
-/// starts. Since issue #11 item 4 an incremental must back up what its base backs up, so a
-/// cluster incremental onto a backup of database bank is refused and that chain stops at its
-/// full backup: the seed now pins that refusal (and that the full backup still restores). A
-/// sweep of chain seeds 10300..10700 found no other seed whose layer history starts after its
-/// window's start, so the point-in-time guard has no pinned seed of its own any more.
+/// A cluster chain that restores a table into its own cluster while an incremental is taken
+/// (the chain scenario's mid-chain restore): on this seed the RESTORE ingests before inc1's end
+/// time and publishes after it, so inc1 leaves the table out (it was offline) and inc2 meets a
+/// table whose rows are older than its base: an introduced span, which must be exported from
+/// time zero. The planted bug `introduced-span-from-base-time` (exporting it from the base's end)
+/// fails this seed, and its whole-chain restore loses the copy's rows. (The seed the widened
+/// chains pinned until issue #11 item 4 refused appending a cluster backup to a database
+/// backup; that refusal is pinned in backup/tests/local_incremental.rs.)
 #[test]
-fn a_widened_chains_cluster_incremental_is_refused_and_its_full_backup_restores() {
-    let seed = 10155;
+fn a_table_restored_mid_chain_is_introduced_by_the_next_incremental_from_time_zero() {
+    let seed = 52;
     let r = run_chain(&RunOptions { faults: FaultMix::Swarm, ..RunOptions::new(seed) });
     if let Some(f) = r.failure {
         panic!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(CHAIN, seed, FaultMix::Swarm));
     }
-    assert!(r.trace.contains("widen=true") && r.trace.contains("cannot append a cluster backup to a backup of specific tables or databases"), "seed {seed} no longer widens a chain:\n{}", r.detail);
+    let pinned = r.trace.contains("restore_during=Some((1,")
+        && r.trace.lines().any(|l| l.contains("runner mid-chain-restore") && l.ends_with(": ok"))
+        && r.trace.lines().any(|l| l.contains("runner chain-layer \"inc2\"") && l.ends_with("introduced=1"))
+        && r.trace.contains("point-in-time-restored");
+    assert!(pinned, "seed {seed} no longer restores a table mid-chain that the next incremental introduces:\n{}", r.detail);
     assert!(r.detail.contains("match the oracle"), "seed {seed}: {}", r.detail);
 }

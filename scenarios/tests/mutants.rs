@@ -7,9 +7,11 @@
 use backup::planted::PlantedBug;
 use scenarios::mutants::hunt;
 
-/// Seeds each planted bug may take before the test bed counts as too weak (the slowest one,
-/// the stale-leaseholder export, is caught at seed 45).
-const BUDGET: u64 = 64;
+/// Seeds each planted bug may take before the test bed counts as too weak. The slowest are the
+/// stale-leaseholder export, caught at backup seed 75 (45 before issue #11 added the rival
+/// backup to the backup scenario's draws, which moved every seed's schedule), and the introduced
+/// span exported from the base's end, caught at chain seed 52 by the mid-chain restore.
+const BUDGET: u64 = 96;
 
 #[test]
 fn every_planted_bug_is_caught_within_its_budget() {
