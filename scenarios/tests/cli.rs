@@ -1,11 +1,49 @@
-//! The `backup-sim` command line as a user meets it, outside the `shell`: `list` names every
-//! scenario the runner accepts; the replay commands a sweep prints match how the program was
-//! started; a warning about the environment prints once, not once per seed.
+//! The `backup-sim` command line as a user meets it: output into a pipe that is closed early
+//! (`backup-sim list | head -1`) ends the program quietly, never with a panic; `list` names
+//! every scenario the runner accepts; the replay commands a sweep prints match how the program
+//! was started; a warning about the environment prints once, not once per seed.
 
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_backup-sim");
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("backup-sim-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The write end of a pipe whose read end is already closed: every write to it fails with
+/// EPIPE (and raises SIGPIPE), as `| head -1` does once head has exited.
+fn closed_pipe() -> Stdio {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid array of two ints for pipe(2) to fill.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe(2)");
+    // SAFETY: pipe(2) succeeded, so both descriptors are open and owned by nobody else.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    Stdio::from(write)
+}
+
+/// Runs `backup-sim args` in `dir` with standard output into a closed pipe.
+fn into_closed_pipe(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).current_dir(dir).args(args).stdin(Stdio::null()).stdout(closed_pipe()).stderr(Stdio::piped()).output().expect("backup-sim runs")
+}
 
 /// Runs `backup-sim args` with the environment cargo gives `cargo run` (`CARGO`,
 /// `CARGO_MANIFEST_DIR`) present or removed, and `BACKUP_SIM_PLANTED` removed.
@@ -31,6 +69,35 @@ fn stderr(o: &Output) -> String {
 /// One seed of the cluster scenario without faults, as JSON lines: quick, and its `replay`
 /// field is the command a user would copy.
 const ONE_SEED_JSON: [&str; 10] = ["sweep", "--scenario", "cluster", "--seeds", "1", "--faults", "none", "--jobs", "1", "--json"];
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = TempDir::new("pipe");
+    let json = run(&ONE_SEED_JSON, true);
+    assert!(json.status.success(), "{}", stderr(&json));
+    std::fs::write(dir.0.join("shard.jsonl"), &json.stdout).unwrap();
+    let cases: [&[&str]; 8] = [
+        &["list"],
+        &["replay", "cluster", "--seed", "3", "--print-schedule"],
+        &["replay", "cluster", "--seed", "3", "--faults", "none"],
+        &["sweep", "--scenario", "cluster", "--seeds", "1", "--faults", "none", "--jobs", "1"],
+        &ONE_SEED_JSON,
+        &["sweep-merge", "shard.jsonl"],
+        &["bench-chain", "--rows", "100", "--row-bytes", "10", "--incrementals", "1"],
+        // The shell keeps SIGPIPE ignored (it writes to sockets); its output is written without
+        // panicking on errors.
+        &["shell", "-e", "CREATE DATABASE d; CREATE TABLE d.t (a INT PRIMARY KEY); INSERT INTO d.t VALUES (1); SELECT * FROM d.t"],
+    ];
+    let mut failures = Vec::new();
+    for args in cases {
+        let o = into_closed_pipe(&dir.0, args);
+        let err = stderr(&o);
+        if o.status.code() == Some(101) || err.contains("panicked") || err.contains("Broken pipe") {
+            failures.push(format!("backup-sim {}: {:?}\n{err}", args.join(" "), o.status));
+        }
+    }
+    assert!(failures.is_empty(), "not quiet on a closed pipe:\n{}", failures.join("\n"));
+}
 
 #[test]
 fn list_names_every_scenario() {

@@ -145,6 +145,20 @@ enum Command {
     },
 }
 
+/// Lets a write to a closed pipe end the program as it ends `cat` or `ls`: by SIGPIPE, silently.
+/// Rust starts every program with SIGPIPE ignored, so `backup-sim list | head -1` would make
+/// `println!` fail with EPIPE and panic (exit status 101, a panic message on stderr). Not for
+/// `shell`: it talks to storage servers over sockets, and a vectored socket write (`writev`,
+/// which hyper uses) raises SIGPIPE when the server has closed the connection, which must stay
+/// an I/O error the shell reports instead of killing it.
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: signal(2) with SIG_DFL installs no handler code; it only resets the disposition
+    // Rust's start-up set. Called first thing in main, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// How this process was started, for the replay commands it prints.
 fn invocation() -> &'static Invocation {
     static INVOCATION: OnceLock<Invocation> = OnceLock::new();
@@ -170,6 +184,9 @@ fn main() -> ExitCode {
     // Parsed through ArgMatches so that `shell` can run its -e / -f inputs in command-line order.
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if !matches!(cli.command, Command::Shell(_)) {
+        die_quietly_on_closed_pipe();
+    }
     scenarios::no_transparent_huge_pages();
     if !matches!(cli.command, Command::Shell(_) | Command::BenchLocal(_) | Command::BenchChain(_)) {
         // The simulation's subcommands: seed after seed of allocating and freeing whole clusters.
