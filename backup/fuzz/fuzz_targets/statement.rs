@@ -1,8 +1,9 @@
 //! `backup::statement::parse`: BACKUP / RESTORE / SHOW BACKUP / SHOW JOBS / PAUSE, RESUME,
-//! CANCEL JOB, as typed in the shell. Never panics. A parsed statement's redacted rendering
-//! (what job descriptions and logs show) parses again to the same statement, secrets and
-//! locations aside: the same targets, time and options; every location that is a valid storage
-//! URL shows as the same URL (secret parameters redacted); and a passphrase never shows.
+//! CANCEL JOB, as typed in the shell. Never panics; whatever parses is recognised by
+//! `is_bulk_statement` (how the shell routes statements here). A parsed statement's redacted
+//! rendering (what job descriptions and logs show) parses again to the same statement, secrets
+//! and locations aside: the same targets, time and options; every location that is a valid
+//! storage URL shows as the same URL (secret parameters redacted); and a passphrase never shows.
 //!
 //! Locations that are not valid storage URLs are redacted as well as can be (the statement
 //! fails at planning anyway), so for them only the parse-back is required: a fragment, for one,
@@ -60,8 +61,10 @@ fn shape(s: &Statement) -> Statement {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(sql) = std::str::from_utf8(data) else { return };
-    let _ = is_bulk_statement(sql);
+    let bulk = is_bulk_statement(sql);
     let Ok(stmt) = parse(sql) else { return };
+    // The shell routes a statement here only if it looks like one of these.
+    assert!(bulk, "{sql:?} parses, but is_bulk_statement says it is not a bulk statement");
     let text = stmt.redacted();
     assert_eq!(format!("{stmt}"), text);
     let again = parse(&text).unwrap_or_else(|e| panic!("the rendering {text:?} of {sql:?} does not parse: {e}"));
