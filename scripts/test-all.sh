@@ -8,6 +8,9 @@
 #    come up is a failure. Without python3 and npm the servers cannot be installed: the script
 #    says so and those tests print "skipped" (everything else still runs).
 # 2. The planted-bug build: every planted bug must be caught within its seed budget.
+# 3. scripts/fuzz.sh: every fuzz target (backup/fuzz, scenarios/fuzz) for 10 s each after
+#    replaying its regression inputs; any panic, hang or runaway allocation fails. Needs the
+#    nightly toolchain; installs cargo-fuzz if missing. FUZZ_SECONDS changes the time per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v python3 >/dev/null && command -v npm >/dev/null; then
@@ -17,3 +20,4 @@ else
     cargo test
 fi
 cargo test -p scenarios --features planted-bugs --test mutants
+scripts/fuzz.sh

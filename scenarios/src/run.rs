@@ -120,14 +120,67 @@ impl RunReport {
     }
 }
 
-/// The single command that replays `seed` of `scenario` with `faults` and prints its trace.
+/// The single command that replays `seed` of `scenario` with `faults` and prints its trace,
+/// through `cargo run` (what the test harnesses print: they run under cargo). `backup-sim`
+/// prints [`Invocation::replay_command`] instead, in the form the user started it with.
 pub fn replay_command(scenario: &str, seed: u64, faults: FaultMix) -> String {
-    let mix = match faults {
-        FaultMix::Everything => "everything",
-        FaultMix::Swarm => "swarm",
-        FaultMix::None => "none",
-    };
-    format!("cargo run --release -p scenarios -- replay {scenario} --seed {seed} --faults {mix}")
+    Invocation::Cargo.replay_command(scenario, seed, faults, false)
+}
+
+/// How the user started `backup-sim`, so that a command it prints to run it again (a failing
+/// seed's replay) can be pasted as it is: `cargo run ...` in a checkout, the binary's own path
+/// or name where it was installed or built and run directly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invocation {
+    /// Through `cargo run`.
+    Cargo,
+    /// As a program, by this name or path (`argv[0]` as typed, quoted for a POSIX shell when
+    /// it needs to be).
+    Binary(String),
+}
+
+impl Invocation {
+    /// The invocation of the running process: [`Invocation::Cargo`] when cargo started it
+    /// (`cargo run` sets `CARGO` and `CARGO_MANIFEST_DIR` in the program's environment, which a
+    /// shell never has of itself), else the program as `argv[0]` names it.
+    pub fn of_this_process() -> Invocation {
+        let under_cargo = std::env::var_os("CARGO").is_some() && std::env::var_os("CARGO_MANIFEST_DIR").is_some();
+        match std::env::args_os().next() {
+            Some(argv0) if !under_cargo => Invocation::Binary(shell_word(&argv0.to_string_lossy())),
+            _ => Invocation::Cargo,
+        }
+    }
+
+    /// The command that starts the program again; with `planted`, in a build with the
+    /// planted bugs (the binary running one already is such a build).
+    pub fn program(&self, planted: bool) -> String {
+        match self {
+            Invocation::Cargo if planted => "cargo run --release -p scenarios --features planted-bugs --".to_string(),
+            Invocation::Cargo => "cargo run --release -p scenarios --".to_string(),
+            Invocation::Binary(argv0) => argv0.clone(),
+        }
+    }
+
+    /// The command that replays `seed` of `scenario` with `faults` and prints its trace.
+    pub fn replay_command(&self, scenario: &str, seed: u64, faults: FaultMix, planted: bool) -> String {
+        let mix = match faults {
+            FaultMix::Everything => "everything",
+            FaultMix::Swarm => "swarm",
+            FaultMix::None => "none",
+        };
+        format!("{} replay {scenario} --seed {seed} --faults {mix}", self.program(planted))
+    }
+}
+
+/// `word` as one word of a POSIX shell command: as it is if it holds only characters no shell
+/// treats specially, else in single quotes (an embedded quote as `'\''`).
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_-./+=:,@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 fn wrap(kv: sim::SimKv, sabotage: Option<Sabotage>, applies: bool) -> Arc<dyn Kv> {
@@ -147,8 +200,13 @@ pub fn run_cluster(opts: &RunOptions) -> RunReport {
     simulate(opts, CLUSTER, cluster)
 }
 
-/// Runs a scenario by name; `None` for an unknown name.
+/// Runs a scenario by name; `None` for an unknown name. Only the names in [`ALL_SCENARIOS`]
+/// run, so a scenario added here but not there (and so missing from `backup-sim list`) is
+/// refused by its own tests at once.
 pub fn run_named(scenario: &str, opts: &RunOptions) -> Option<RunReport> {
+    if !ALL_SCENARIOS.contains(&scenario) {
+        return None;
+    }
     match scenario {
         CLUSTER => Some(run_cluster(opts)),
         crate::backup_scenario::BACKUP => Some(crate::backup_scenario::run_backup(opts)),

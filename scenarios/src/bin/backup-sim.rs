@@ -1,7 +1,7 @@
 //! `backup-sim`: run the simulation's scenarios over many seeds, or replay one seed.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use scenarios::run::{replay_command, run_named, FaultMix, RunOptions, RunReport, ALL_SCENARIOS, CLUSTER, SCENARIOS};
+use scenarios::run::{run_named, FaultMix, Invocation, RunOptions, RunReport, ALL_SCENARIOS, SCENARIOS};
 
 use sim::faults::FaultKind;
 use std::io::Write;
@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::{Once, OnceLock};
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -144,10 +145,48 @@ enum Command {
     },
 }
 
+/// Lets a write to a closed pipe end the program as it ends `cat` or `ls`: by SIGPIPE, silently.
+/// Rust starts every program with SIGPIPE ignored, so `backup-sim list | head -1` would make
+/// `println!` fail with EPIPE and panic (exit status 101, a panic message on stderr). Not for
+/// `shell`: it talks to storage servers over sockets, and a vectored socket write (`writev`,
+/// which hyper uses) raises SIGPIPE when the server has closed the connection, which must stay
+/// an I/O error the shell reports instead of killing it.
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: signal(2) with SIG_DFL installs no handler code; it only resets the disposition
+    // Rust's start-up set. Called first thing in main, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// How this process was started, for the replay commands it prints.
+fn invocation() -> &'static Invocation {
+    static INVOCATION: OnceLock<Invocation> = OnceLock::new();
+    INVOCATION.get_or_init(Invocation::of_this_process)
+}
+
+/// What `list` says of each scenario. A scenario without an entry here is still listed (the list
+/// comes from [`ALL_SCENARIOS`]), with a note that it has no description.
+fn describe(scenario: &str) -> String {
+    let text = match scenario {
+        scenarios::run::CLUSTER => "SQL workload on a 5-node cluster under faults; reads at past times must equal the oracle",
+        scenarios::backup_scenario::BACKUP => "the same, plus a BACKUP under faults (coordinator killed at chosen phases, PAUSE/RESUME/CANCEL, torn/lost writes, bit rot) restored into a fresh cluster; restored data must equal the oracle at the backup's time, damage must be refused naming the file",
+        scenarios::chain_scenario::CHAIN => "a full backup and up to five incrementals (automatic or INCREMENTAL FROM, with or without revision history) under the workload and faults; each layer must hold exactly its window's changes, the chain and point-in-time restores must equal the oracle, a broken chain must be refused",
+        scenarios::backup_scenario::STANDARD => {
+            return format!("the backup scenario over a {}-row table spread over ~20 ranges; run it by name (what `bench` measures)", scenarios::backup_scenario::STANDARD_ROWS)
+        }
+        _ => "(no description)",
+    };
+    text.to_string()
+}
+
 fn main() -> ExitCode {
     // Parsed through ArgMatches so that `shell` can run its -e / -f inputs in command-line order.
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if !matches!(cli.command, Command::Shell(_)) {
+        die_quietly_on_closed_pipe();
+    }
     scenarios::no_transparent_huge_pages();
     if !matches!(cli.command, Command::Shell(_) | Command::BenchLocal(_) | Command::BenchChain(_)) {
         // The simulation's subcommands: seed after seed of allocating and freeing whole clusters.
@@ -161,9 +200,10 @@ fn main() -> ExitCode {
         Command::Bench { seeds, jobs } => bench(seeds, jobs),
         Command::List => {
             println!("scenarios:");
-            println!("  {CLUSTER:<10} SQL workload on a 5-node cluster under faults; reads at past times must equal the oracle");
-            println!("  {:<10} the same, plus a BACKUP under faults (coordinator killed at chosen phases, PAUSE/RESUME/CANCEL, torn/lost writes, bit rot) restored into a fresh cluster; restored data must equal the oracle at the backup's time, damage must be refused naming the file", scenarios::backup_scenario::BACKUP);
-            println!("  {:<10} the backup scenario over a {}-row table spread over ~20 ranges (not in the default sweep; what `bench` measures)", scenarios::backup_scenario::STANDARD, scenarios::backup_scenario::STANDARD_ROWS);
+            for name in ALL_SCENARIOS {
+                let default = if SCENARIOS.contains(&name) { "(default sweep) " } else { "" };
+                println!("  {name:<10} {default}{}", describe(name));
+            }
             println!("fault kinds (cluster, drawn by the swarm):");
             for k in FaultKind::ALL {
                 println!("  {k:?}");
@@ -500,11 +540,17 @@ fn mutants(_budget: u64, _jobs: Option<usize>) -> ExitCode {
 /// The command that replays `seed`; in a build with planted bugs and one chosen, the command
 /// chooses it too.
 fn replay_line(scenario: &str, seed: u64, faults: FaultMix) -> String {
-    let plain = replay_command(scenario, seed, faults);
     match std::env::var("BACKUP_SIM_PLANTED") {
-        Ok(bug) if cfg!(feature = "planted-bugs") => format!("BACKUP_SIM_PLANTED={bug} {}", plain.replacen("-p scenarios --", "-p scenarios --features planted-bugs --", 1)),
-        _ => plain,
+        Ok(bug) if cfg!(feature = "planted-bugs") => format!("BACKUP_SIM_PLANTED={bug} {}", invocation().replay_command(scenario, seed, faults, true)),
+        _ => invocation().replay_command(scenario, seed, faults, false),
     }
+}
+
+/// A warning about the environment, printed once per process: `plant` runs once per seed, and
+/// a sweep of a thousand seeds must not print it a thousand times.
+fn warn_once(message: impl FnOnce() -> String) {
+    static WARNED: Once = Once::new();
+    WARNED.call_once(|| eprintln!("warning: {}", message()));
 }
 
 /// With the `planted-bugs` feature, `BACKUP_SIM_PLANTED=<bug name>` makes `sweep`, `replay` and
@@ -514,7 +560,7 @@ fn plant(opts: &mut RunOptions) {
     if let Ok(name) = std::env::var("BACKUP_SIM_PLANTED") {
         match backup::planted::PlantedBug::by_name(&name) {
             Some(bug) => opts.planted = Some(bug),
-            None => eprintln!("warning: BACKUP_SIM_PLANTED={name:?} names no planted bug; running without one"),
+            None => warn_once(|| format!("BACKUP_SIM_PLANTED={name:?} names no planted bug; running without one")),
         }
     }
 }
@@ -522,7 +568,7 @@ fn plant(opts: &mut RunOptions) {
 #[cfg(not(feature = "planted-bugs"))]
 fn plant(_opts: &mut RunOptions) {
     if let Ok(name) = std::env::var("BACKUP_SIM_PLANTED") {
-        eprintln!("warning: BACKUP_SIM_PLANTED={name:?} is ignored: this build has no planted bugs (build with --features planted-bugs)");
+        warn_once(|| format!("BACKUP_SIM_PLANTED={name:?} is ignored: this build has no planted bugs (build with --features planted-bugs)"));
     }
 }
 

@@ -1,0 +1,145 @@
+//! The `backup-sim` command line as a user meets it: output into a pipe that is closed early
+//! (`backup-sim list | head -1`) ends the program quietly, never with a panic; `list` names
+//! every scenario the runner accepts; the replay commands a sweep prints match how the program
+//! was started; a warning about the environment prints once, not once per seed.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_backup-sim");
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("backup-sim-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The write end of a pipe whose read end is already closed: every write to it fails with
+/// EPIPE (and raises SIGPIPE), as `| head -1` does once head has exited.
+fn closed_pipe() -> Stdio {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid array of two ints for pipe(2) to fill.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe(2)");
+    // SAFETY: pipe(2) succeeded, so both descriptors are open and owned by nobody else.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    Stdio::from(write)
+}
+
+/// Runs `backup-sim args` in `dir` with standard output into a closed pipe.
+fn into_closed_pipe(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).current_dir(dir).args(args).stdin(Stdio::null()).stdout(closed_pipe()).stderr(Stdio::piped()).output().expect("backup-sim runs")
+}
+
+/// Runs `backup-sim args` with the environment cargo gives `cargo run` (`CARGO`,
+/// `CARGO_MANIFEST_DIR`) present or removed, and `BACKUP_SIM_PLANTED` removed.
+fn run(args: &[&str], under_cargo: bool) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("BACKUP_SIM_PLANTED");
+    if under_cargo {
+        cmd.env("CARGO", "cargo").env("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
+    } else {
+        cmd.env_remove("CARGO").env_remove("CARGO_MANIFEST_DIR");
+    }
+    cmd.stdin(Stdio::null()).output().expect("backup-sim runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// One seed of the cluster scenario without faults, as JSON lines: quick, and its `replay`
+/// field is the command a user would copy.
+const ONE_SEED_JSON: [&str; 10] = ["sweep", "--scenario", "cluster", "--seeds", "1", "--faults", "none", "--jobs", "1", "--json"];
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = TempDir::new("pipe");
+    let json = run(&ONE_SEED_JSON, true);
+    assert!(json.status.success(), "{}", stderr(&json));
+    std::fs::write(dir.0.join("shard.jsonl"), &json.stdout).unwrap();
+    let cases: [&[&str]; 8] = [
+        &["list"],
+        &["replay", "cluster", "--seed", "3", "--print-schedule"],
+        &["replay", "cluster", "--seed", "3", "--faults", "none"],
+        &["sweep", "--scenario", "cluster", "--seeds", "1", "--faults", "none", "--jobs", "1"],
+        &ONE_SEED_JSON,
+        &["sweep-merge", "shard.jsonl"],
+        &["bench-chain", "--rows", "100", "--row-bytes", "10", "--incrementals", "1"],
+        // The shell keeps SIGPIPE ignored (it writes to sockets); its output is written without
+        // panicking on errors.
+        &["shell", "-e", "CREATE DATABASE d; CREATE TABLE d.t (a INT PRIMARY KEY); INSERT INTO d.t VALUES (1); SELECT * FROM d.t"],
+    ];
+    let mut failures = Vec::new();
+    for args in cases {
+        let o = into_closed_pipe(&dir.0, args);
+        let err = stderr(&o);
+        if o.status.code() == Some(101) || err.contains("panicked") || err.contains("Broken pipe") {
+            failures.push(format!("backup-sim {}: {:?}\n{err}", args.join(" "), o.status));
+        }
+    }
+    assert!(failures.is_empty(), "not quiet on a closed pipe:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn list_names_every_scenario() {
+    let o = run(&["list"], false);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let listed: Vec<&str> = out.lines().skip_while(|l| *l != "scenarios:").skip(1).take_while(|l| l.starts_with("  ")).filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(listed, scenarios::run::ALL_SCENARIOS, "{out}");
+    assert!(!out.contains("(no description)"), "{out}");
+    for name in scenarios::run::SCENARIOS {
+        assert!(out.lines().any(|l| l.trim_start().starts_with(name) && l.contains("default sweep")), "{name} not marked as in the default sweep:\n{out}");
+    }
+}
+
+/// The `replay` field of the one JSON line of [`ONE_SEED_JSON`].
+fn replay_field(o: &Output) -> String {
+    assert!(o.status.success(), "{}", stderr(o));
+    let line: serde_json::Value = serde_json::from_str(stdout(o).trim()).expect("one JSON line");
+    line["replay"].as_str().expect("a replay field").to_string()
+}
+
+#[test]
+fn replay_commands_match_how_the_program_was_started() {
+    let tail = "replay cluster --seed 0 --faults none";
+    assert_eq!(replay_field(&run(&ONE_SEED_JSON, true)), format!("cargo run --release -p scenarios -- {tail}"));
+    assert_eq!(replay_field(&run(&ONE_SEED_JSON, false)), format!("{BIN} {tail}"));
+    // A program name a shell would split or expand is quoted.
+    let quoted = Command::new(BIN).arg0("my backup-sim's").args(ONE_SEED_JSON).env_remove("BACKUP_SIM_PLANTED").env_remove("CARGO").env_remove("CARGO_MANIFEST_DIR").output().unwrap();
+    assert_eq!(replay_field(&quoted), format!("'my backup-sim'\\''s' {tail}"));
+    // The library's own form, which the test harnesses print, stays the cargo one.
+    assert_eq!(scenarios::run::replay_command("cluster", 0, scenarios::run::FaultMix::None), format!("cargo run --release -p scenarios -- {tail}"));
+}
+
+#[test]
+fn the_planted_bug_warning_prints_once() {
+    let o = Command::new(BIN)
+        .args(["sweep", "--scenario", "cluster", "--seeds", "3", "--faults", "none", "--jobs", "2"])
+        .env("BACKUP_SIM_PLANTED", "no-such-bug")
+        .stdin(Stdio::null())
+        .output()
+        .expect("backup-sim runs");
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.matches("warning: BACKUP_SIM_PLANTED=\"no-such-bug\"").count(), 1, "{err}");
+}
