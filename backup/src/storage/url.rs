@@ -224,6 +224,11 @@ impl StorageUrl {
         if !check_escapes(u.path()) {
             return Err(UrlError::BadEscape { scheme, place: "the path".into() });
         }
+        // The URL standard resolves `.` and `..` segments (`nodelocal://1/../x` would become
+        // `nodelocal://1/x`): a location written that way is refused rather than moved.
+        if let Some(segment) = dot_segment(text.trim()) {
+            return Err(UrlError::BadPath { scheme, reason: format!("{segment:?} path component") });
+        }
         for pair in u.query().unwrap_or("").split('&') {
             let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
             if !check_escapes(raw_name) {
@@ -569,6 +574,19 @@ fn normalise_path(scheme: Scheme, raw: &str) -> Result<String, UrlError> {
     }
     check_components(trimmed).map_err(|reason| UrlError::BadPath { scheme, reason })?;
     Ok(trimmed.to_string())
+}
+
+/// The first `.` or `..` segment (also percent-encoded, as `%2e%2E`) of the path of URL
+/// text `text`, before the URL standard resolves it away.
+fn dot_segment(text: &str) -> Option<&'static str> {
+    let after_scheme = text.split_once("://").map(|(_, rest)| rest)?;
+    let path = after_scheme.find('/').map(|i| &after_scheme[i..])?;
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    path.split('/').find_map(|seg| match percent_decode_str(seg).decode_utf8_lossy().as_ref() {
+        "." => Some("."),
+        ".." => Some(".."),
+        _ => None,
+    })
 }
 
 /// Refuses empty, `.` and `..` components and NUL bytes in a `/`-separated relative path.

@@ -62,9 +62,12 @@ fn every_scheme_and_parameter() {
     for root in ["s3://b?AUTH=implicit", "gs://b/", "azure://c?AZURE_ACCOUNT_NAME=n&AZURE_ACCOUNT_KEY=k", "http://h", "https://h/"] {
         assert_eq!(ok(root).path(), "", "{root}");
     }
-    // Dot segments are resolved by the URL standard, never above the root.
-    assert_eq!(ok("nodelocal://1/a/%2e%2e/b").path(), "b");
-    assert_eq!(ok("nodelocal://1/../../b").path(), "b");
+    // Dot segments, which the URL standard would resolve (and clamp at the root, so that
+    // `/../../b` became `/b`), are refused in every spelling.
+    for bad in ["nodelocal://1/a/%2e%2e/b", "nodelocal://1/../../b", "nodelocal://1/a/./b", "s3://b/x/..?AUTH=implicit", "https://h/%2E/x"] {
+        let err = StorageUrl::parse(bad).unwrap_err();
+        assert!(matches!(&err, UrlError::BadPath { reason, .. } if reason.ends_with("path component\"") || reason.contains("path component")), "{bad}: {err:?}");
+    }
 }
 
 #[test]
@@ -326,8 +329,8 @@ fn a_nodelocal_url_needs_a_path() {
         err("nodelocal://1").to_string(),
         "nodelocal URL has no path: name a directory under the external-io directory, as in nodelocal://1/backups/name"
     );
-    // Dot segments that resolve to the root leave no path either.
-    assert_eq!(err("nodelocal://1/a/.."), UrlError::EmptyPath { scheme: Scheme::Nodelocal });
+    // Dot segments that would resolve to the root are refused as dot segments.
+    assert_eq!(err("nodelocal://1/a/.."), UrlError::BadPath { scheme: Scheme::Nodelocal, reason: "\"..\" path component".into() });
     assert_eq!(ok("nodelocal://1/a").path(), "a");
 }
 
