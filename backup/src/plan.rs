@@ -320,6 +320,24 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     // from a base older than it would otherwise fail with the KV layer's bare "start timestamp
     // must be after replica GC threshold" rather than saying a new full backup is needed.
     check_gc_window(env, &spans, start_time, &introduced_spans, checked_time, end_time).await?;
+    // A table that this cluster's catalog as of the base's end time does not hold under the same
+    // id was not in this cluster then: created, restored or imported since, or this cluster (a
+    // later shell session with the same cluster id) started after the base. Its changes since
+    // the base are its whole history, so it is an introduced span, exported from time zero, and
+    // replaces on restore whatever the chain holds in its span (rows of another table that had
+    // its id). Within one cluster this only repeats what the base's spans say.
+    let mut introduced_spans = introduced_spans;
+    if base.is_some() {
+        check_gc_window(env, &[model::catalog::descriptors_span()], start_time, &[], checked_time, end_time).await?;
+        let then = catalog_at(env, start_time).await?;
+        for t in resolved.tables.iter().filter(|t| !t.is_view() && then.table(t.id).is_none()) {
+            let span = t.span();
+            if !introduced_spans.contains(&span) {
+                introduced_spans.push(span);
+            }
+        }
+        introduced_spans.sort();
+    }
     // Revision history: the descriptors' own history in the window, and the spans of tables of
     // the backed-up databases that existed in the window but are gone at its end (a restore to
     // a time before their drop needs their rows).

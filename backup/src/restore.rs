@@ -181,6 +181,17 @@ async fn ingest_at(env: &Env, layers: &[crate::chain::Layer], cipher: &FileCiphe
     let skip_last = false;
     let mut newest: BTreeMap<Key, (Timestamp, Option<Vec<u8>>)> = BTreeMap::new();
     for (l, layer) in layers.iter().enumerate() {
+        // A span a layer introduces holds, in that layer, the whole history of a table that the
+        // earlier layers did not back up: whatever they hold in it is not that table's (another
+        // table that had its id, backed up by a shell session that shared the cluster id).
+        if l > 0 {
+            for span in &layer.manifest.introduced_spans {
+                let stale: Vec<Key> = newest.range(span.start.clone()..span.end.clone()).map(|(k, _)| k.clone()).collect();
+                for k in stale {
+                    newest.remove(&k);
+                }
+            }
+        }
         let last = layer.manifest.files.len().saturating_sub(1);
         for (i, file) in layer.manifest.files.iter().enumerate() {
             if !wanted.iter().any(|s| s.overlaps(&file.span)) || (skip_last && l + 1 == layers.len() && i == last) {

@@ -602,6 +602,40 @@ fn an_introduced_span_is_restored_with_its_rows_from_before_the_base() {
     assert_eq!(dst.read_now("emp2", "staff").rows.len(), 4, "3 rows from before the base and 1 after");
 }
 
+/// Two clusters sharing a cluster id, one after the other (two shell sessions on one
+/// external-io directory): the second creates its own `shop.items`, under the same table id as
+/// the first's, and backs up to the first's location. Its table did not exist in it at the
+/// base's end time, so the incremental exports it from time zero as an introduced span, and
+/// the restored chain is the second cluster's table. Before, the incremental exported only the
+/// second cluster's rows as changes since the first's backup, and the restore mixed the two
+/// clusters' rows (1 and 2 came back beside 3).
+#[test]
+fn a_later_cluster_with_the_same_id_appends_its_own_tables_whole() {
+    let mut first = Cluster::alone();
+    first.sql("CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name STRING); INSERT INTO shop.items VALUES (1, 'a1'), (2, 'a2')");
+    first.advance(Duration::from_secs(1));
+    let loc = "nodelocal://1/shop";
+    first.ok(&format!("BACKUP DATABASE shop TO '{loc}'"));
+    let mut second = first.fresh_destination();
+    second.advance(Duration::from_secs(60));
+    second.sql("CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name STRING); INSERT INTO shop.items VALUES (3, 'b3')");
+    assert_eq!(second.table_id("shop", "items"), first.table_id("shop", "items"), "the same table id in both clusters");
+    second.advance(Duration::from_secs(1));
+    second.ok(&format!("BACKUP DATABASE shop TO '{loc}'"));
+    let inc = second.manifest(&sub(loc, &dated_subdirs(&second, loc)[0]));
+    assert_eq!(inc.introduced_spans, vec![model::encoding::table_span(second.table_id("shop", "items"))]);
+    let mut dst = second.fresh_destination();
+    dst.advance(Duration::from_secs(120));
+    dst.ok(&format!("RESTORE DATABASE shop FROM '{loc}'"));
+    assert_eq!(dst.rows("SELECT id, name FROM shop.items ORDER BY id"), vec![vec![i(3), s("b3")]], "the second cluster's table, alone");
+    // A restore to the first backup's time still gives the first cluster's rows.
+    let mut then = second.fresh_destination();
+    then.advance(Duration::from_secs(120));
+    let full = second.manifest(loc);
+    then.ok(&format!("RESTORE DATABASE shop FROM '{loc}' AS OF SYSTEM TIME '{}'", full.end_time));
+    assert_eq!(then.rows("SELECT id FROM shop.items ORDER BY id"), vec![vec![i(1)], vec![i(2)]]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Revision history and point-in-time restore.
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 //! `BACKUP DATABASE ... TO 'nodelocal://1/r'` on one external-io directory at the same moment.
 //! Before lock files and create-only manifests both often printed success and one backup
 //! overwrote the other. Now, over 20 trials, never both succeed, and a third process restores
-//! the winner's rows from what is left.
+//! the winner's rows from what is left. Each shell is given a cluster id of its own: the two are
+//! two clusters whatever their timing (two shells sharing the directory's id file cannot run at
+//! once: the second gets an id of its own, `cluster_id::resolve`; one that starts after the
+//! other has ended is the same cluster continuing, which may append).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,9 +27,9 @@ impl Drop for TempDir {
     }
 }
 
-fn shell(dir: &Path, statements: &[String]) -> Child {
+fn shell(dir: &Path, cluster: &str, statements: &[String]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-sim"));
-    cmd.current_dir(dir).arg("shell").arg("--external-io-dir").arg(dir.join("extern"));
+    cmd.current_dir(dir).arg("shell").arg("--external-io-dir").arg(dir.join("extern")).arg("--cluster-id").arg(cluster);
     for s in statements {
         cmd.arg("-e").arg(s);
     }
@@ -45,7 +48,7 @@ fn two_shell_processes_backing_up_to_one_location_never_both_succeed() {
     for trial in 0..20 {
         let loc = format!("nodelocal://1/r{trial}");
         let backup = format!("BACKUP DATABASE shop TO '{loc}'");
-        let (a, b) = (shell(&dir.0, &[setup("a"), backup.clone()]), shell(&dir.0, &[setup("b"), backup.clone()]));
+        let (a, b) = (shell(&dir.0, "cluster-a", &[setup("a"), backup.clone()]), shell(&dir.0, "cluster-b", &[setup("b"), backup.clone()]));
         let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
         let ok = [a.status.success(), b.status.success()];
         let err = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
@@ -64,7 +67,7 @@ fn two_shell_processes_backing_up_to_one_location_never_both_succeed() {
             raced += 1;
         }
         let tag = if w == 0 { "a" } else { "b" };
-        let restore = shell(&dir.0, &[format!("RESTORE DATABASE shop FROM '{loc}'"), "SELECT count(*) FROM shop.items".into(), "SELECT name FROM shop.items WHERE id = 7".into()]).wait_with_output().unwrap();
+        let restore = shell(&dir.0, "cluster-c", &[format!("RESTORE DATABASE shop FROM '{loc}'"), "SELECT count(*) FROM shop.items".into(), "SELECT name FROM shop.items WHERE id = 7".into()]).wait_with_output().unwrap();
         let out = String::from_utf8_lossy(&restore.stdout);
         assert!(restore.status.success(), "trial {trial}: {}", err(&restore));
         assert!(out.contains("200") && out.contains(&format!("item-7-{tag}")), "trial {trial}: the winner ({tag}) restores whole:\n{out}");

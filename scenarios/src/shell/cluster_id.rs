@@ -4,6 +4,12 @@
 //! an incremental to it. The id is therefore kept with the backups it belongs to: in a small file
 //! inside the external-io directory, created once with a random id (the OS's generator, never
 //! the clock), or given with `--cluster-id`.
+//!
+//! One id is one live cluster: a shell holds an exclusive lock on the id file for as long as it
+//! runs. Two shells running at once on one directory are two clusters with two histories; had
+//! they shared the id, each could append incrementals to the other's backups, exporting only its
+//! own changes since the other's end time (a restore would then mix the two clusters' rows). A
+//! second shell therefore gets an id of its own while the first runs, and says so.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -64,7 +70,15 @@ pub enum Origin {
     Created(PathBuf),
     /// Generated now for this session only (no external-io directory to keep it in).
     SessionOnly,
+    /// Generated now for this session only, because another running shell holds the id in this
+    /// file.
+    Busy(PathBuf),
 }
+
+/// The lock a shell holds on the id file while it runs (released when dropped, or when the
+/// process ends however it ends).
+#[derive(Debug)]
+pub struct IdLock(#[allow(dead_code)] std::fs::File);
 
 /// Checks an id: 1 to 128 characters of letters, digits, `-`, `_` and `.` (a UUID fits), so that
 /// it prints safely everywhere a manifest's cluster id is shown.
@@ -101,24 +115,31 @@ fn shown(value: &str) -> String {
 }
 
 /// The session's id: `flag` if given; else the one recorded in `dir`'s id file, creating the
-/// file (and `dir`) with a fresh id the first time; else, with no directory, a fresh id for this
-/// session only. `random` fills the bytes of a fresh id.
-pub fn resolve(flag: Option<&str>, dir: Option<&Path>, random: impl FnOnce(&mut [u8])) -> Result<(String, Origin), ClusterIdError> {
+/// file (and `dir`) with a fresh id the first time, and locked for this session (while another
+/// running shell holds it, a fresh id for this session only); else, with no directory, a fresh
+/// id for this session only. `random` fills the bytes of a fresh id.
+pub fn resolve(flag: Option<&str>, dir: Option<&Path>, random: impl FnOnce(&mut [u8])) -> Result<(String, Origin, Option<IdLock>), ClusterIdError> {
     if let Some(id) = flag {
         check(id).map_err(|reason| ClusterIdError::InvalidFlag { shown: shown(id), reason })?;
-        return Ok((id.to_string(), Origin::Flag));
+        return Ok((id.to_string(), Origin::Flag, None));
     }
-    let Some(dir) = dir else { return Ok((generate(random), Origin::SessionOnly)) };
+    let Some(dir) = dir else { return Ok((generate(random), Origin::SessionOnly, None)) };
     let path = dir.join(ID_FILE);
-    if let Some(id) = read(&path)? {
-        return Ok((id, Origin::File(path)));
-    }
-    let id = generate(random);
-    match create(dir, &path, &id) {
-        Ok(true) => Ok((id, Origin::Created(path))),
-        // Another shell created it first: both use its id.
-        Ok(false) => read(&path)?.map(|id| (id, Origin::File(path.clone()))).ok_or(ClusterIdError::Corrupt { path, reason: "it vanished while being read" }),
-        Err(source) => Err(ClusterIdError::Write { path, source }),
+    let fresh = generate(random);
+    let (id, origin) = match read(&path)? {
+        Some(id) => (id, Origin::File(path.clone())),
+        None => match create(dir, &path, &fresh) {
+            Ok(true) => (fresh.clone(), Origin::Created(path.clone())),
+            // Another shell created it first: its id is the directory's.
+            Ok(false) => (read(&path)?.ok_or(ClusterIdError::Corrupt { path: path.clone(), reason: "it vanished while being read" })?, Origin::File(path.clone())),
+            Err(source) => return Err(ClusterIdError::Write { path, source }),
+        },
+    };
+    let file = std::fs::File::open(&path).map_err(|source| ClusterIdError::Read { path: path.clone(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok((id, origin, Some(IdLock(file)))),
+        Err(std::fs::TryLockError::WouldBlock) => Ok((fresh, Origin::Busy(path), None)),
+        Err(std::fs::TryLockError::Error(source)) => Err(ClusterIdError::Read { path, source }),
     }
 }
 
@@ -184,13 +205,20 @@ mod tests {
     fn the_file_is_created_once_and_then_read() {
         let d = dir("once");
         let ext = d.0.join("extern");
-        let (a, origin) = resolve(None, Some(&ext), bytes(1)).unwrap();
+        let (a, origin, lock) = resolve(None, Some(&ext), bytes(1)).unwrap();
         assert_eq!(origin, Origin::Created(ext.join(ID_FILE)));
-        let (b, origin) = resolve(None, Some(&ext), bytes(2)).unwrap();
+        assert!(lock.is_some());
+        // While that session runs, another gets an id of its own: one id, one live cluster.
+        let (busy, origin, none) = resolve(None, Some(&ext), bytes(5)).unwrap();
+        assert_eq!((origin, none.is_none()), (Origin::Busy(ext.join(ID_FILE)), true));
+        assert_ne!(busy, a);
+        drop(lock);
+        let (b, origin, _lock) = resolve(None, Some(&ext), bytes(2)).unwrap();
         assert_eq!((b, origin), (a.clone(), Origin::File(ext.join(ID_FILE))));
         // The flag wins over the file; no directory means a session-only id.
-        assert_eq!(resolve(Some("prod-1"), Some(&ext), bytes(3)).unwrap(), ("prod-1".to_string(), Origin::Flag));
-        let (c, origin) = resolve(None, None, bytes(4)).unwrap();
+        let (flag, origin, _) = resolve(Some("prod-1"), Some(&ext), bytes(3)).unwrap();
+        assert_eq!((flag.as_str(), origin), ("prod-1", Origin::Flag));
+        let (c, origin, _) = resolve(None, None, bytes(4)).unwrap();
         assert_eq!(origin, Origin::SessionOnly);
         assert_ne!(c, a);
     }

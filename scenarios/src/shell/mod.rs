@@ -166,6 +166,8 @@ pub struct Shell {
     session: Session,
     activity: Arc<Activity>,
     interrupts: Option<Interrupts>,
+    /// The lock on the external-io directory's cluster id file, held while the shell runs.
+    id_lock: Option<cluster_id::IdLock>,
 }
 
 impl Shell {
@@ -198,7 +200,7 @@ impl Shell {
         if let Some(every) = cluster.gc_interval.filter(|d| !d.is_zero()) {
             rt.spawn(gc_queue(local.clone(), every));
         }
-        Ok(Shell { rt, env, session: Session::root(local), activity, interrupts: None })
+        Ok(Shell { rt, env, session: Session::root(local), activity, interrupts: None, id_lock: None })
     }
 
     /// The settings of `args`, and where the cluster id came from.
@@ -207,22 +209,29 @@ impl Shell {
             "disabled" => None,
             d => Some(PathBuf::from(d)),
         };
-        let (id, origin) = match cluster_id::resolve(args.cluster_id.as_deref(), dir.as_deref(), os_random) {
+        let (id, origin, id_lock) = match cluster_id::resolve(args.cluster_id.as_deref(), dir.as_deref(), os_random) {
             Ok(r) => r,
             // Backups still work; only continuing this session's chains from another needs the id.
             Err(e @ cluster_id::ClusterIdError::Write { .. }) => {
                 eprintln!("warning: {e}; this session uses a cluster id of its own (pass --cluster-id to continue another session's backups)");
-                (cluster_id::generate(os_random), cluster_id::Origin::SessionOnly)
+                (cluster_id::generate(os_random), cluster_id::Origin::SessionOnly, None)
             }
             Err(e) => return Err(e.into()),
         };
+        if let cluster_id::Origin::Busy(path) = &origin {
+            eprintln!(
+                "note: another running shell holds the cluster id in {}: this session is a cluster of its own, id {id}, and cannot add incrementals to that shell's backups (nor it to this one's)",
+                path.display()
+            );
+        }
         let io = ExternalIoSettings {
             external_io_dir: dir,
             disable_http: args.external_io_disable_http,
             disable_implicit_credentials: args.external_io_disable_implicit_credentials,
         };
         let options = RealStorageOptions { azure_endpoint: args.azure_endpoint.clone(), ..RealStorageOptions::default() };
-        let shell = Shell::start(io, options, ClusterOptions { cluster_id: id, gc_interval: Some(args.gc_interval) })?;
+        let mut shell = Shell::start(io, options, ClusterOptions { cluster_id: id, gc_interval: Some(args.gc_interval) })?;
+        shell.id_lock = id_lock;
         Ok((shell, origin))
     }
 
@@ -387,6 +396,7 @@ fn origin_note(origin: &cluster_id::Origin) -> String {
         cluster_id::Origin::File(p) => format!("from {}, shared by every shell using this external-io directory", p.display()),
         cluster_id::Origin::Created(p) => format!("new, kept in {} for later shells using this external-io directory", p.display()),
         cluster_id::Origin::SessionOnly => "this session's own (no external-io directory to keep it in): pass --cluster-id to add incrementals to another session's backups".into(),
+        cluster_id::Origin::Busy(p) => format!("this session's own: another running shell holds the id in {}", p.display()),
     }
 }
 
