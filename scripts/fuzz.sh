@@ -16,7 +16,7 @@
 #
 # The fuzz crates are their own workspaces (not members of the root one), so `cargo test` never
 # builds them. backup/fuzz needs no `--cfg madsim` (model and backup never look at it);
-# scenarios/fuzz does (sim and scenarios only build in madsim's simulation mode), and since
+# sim/fuzz does (sim only builds in madsim's simulation mode), and since
 # cargo-fuzz sets RUSTFLAGS, which overrides .cargo/config.toml's build.rustflags, it is passed
 # here explicitly.
 set -euo pipefail
@@ -27,7 +27,7 @@ TIMEOUT=${FUZZ_TIMEOUT:-10}
 TOOLCHAIN=${FUZZ_TOOLCHAIN:-nightly}
 
 BACKUP_TARGETS="statement storage_url as_of envelope manifest checkpoint data_file encryption_info crypto_open sql"
-SCENARIOS_TARGETS="run_file"
+SIM_TARGETS="run_file"
 
 if ! rustup run "$TOOLCHAIN" rustc --version >/dev/null 2>&1; then
     echo "fuzz: installing the $TOOLCHAIN toolchain (libFuzzer's sanitizer flags need it)" >&2
@@ -95,7 +95,7 @@ fuzz_crate() {
 
 ONLY=("$@")
 fuzz_crate backup/fuzz "" "$BACKUP_TARGETS"
-fuzz_crate scenarios/fuzz "--cfg madsim" "$SCENARIOS_TARGETS"
+fuzz_crate sim/fuzz "--cfg madsim" "$SIM_TARGETS"
 
 printf '%-16s %12s %9s %6s %6s  %s\n' target executions "execs/s" edges corpus result
 printf '%s\n' "${summary[@]}"

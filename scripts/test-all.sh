@@ -8,7 +8,7 @@
 #    come up is a failure. Without python3 and npm the servers cannot be installed: the script
 #    says so and those tests print "skipped" (everything else still runs).
 # 2. The planted-bug build: every planted bug must be caught within its seed budget.
-# 3. scripts/fuzz.sh: every fuzz target (backup/fuzz, scenarios/fuzz) for 10 s each after
+# 3. scripts/fuzz.sh: every fuzz target (backup/fuzz, sim/fuzz) for 10 s each after
 #    replaying its regression inputs; any panic, hang or runaway allocation fails. Needs the
 #    nightly toolchain; installs cargo-fuzz if missing. FUZZ_SECONDS changes the time per target.
 set -euo pipefail

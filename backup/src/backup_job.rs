@@ -96,9 +96,10 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
 pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: Option<bool>) {
     let mine = details.lock_file(id);
     let Ok((_, lock_storage)) = crate::plan::open_location(env, details.lock_location()) else { return };
-    if !crate::lock::holds(env, &*lock_storage, &mine).await {
-        return;
-    }
+    // Without its lock (a lock write that never landed, or one an operator deleted) the job
+    // still removes what is provably its own — its data directory, a checkpoint and claims
+    // carrying its backup id — and nothing else.
+    let holds = crate::lock::holds(env, &*lock_storage, &mine).await;
     let Ok((_, storage)) = crate::plan::open_location(env, &details.destination) else { return };
     let finished = match complete {
         Some(known) => known,
@@ -106,7 +107,7 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
     };
     if finished {
         env.event("job-cleanup", format!("job {id}: removing its lock"));
-        if complete.is_none() {
+        if complete.is_none() && (holds || matches!(read_checkpoint(env, &*storage, details).await, Ok(Some(_)))) {
             remove_checkpoint(env, &*storage).await;
         }
         // The manifest is there and checked: its claim has done its work, and a finished full
@@ -132,7 +133,9 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
             crate::lock::remove_if_mine(env, &*storage, crate::lock::MANIFEST_CLAIM, &mine).await;
         }
     }
-    crate::lock::remove(env, &*lock_storage, &mine.name()).await;
+    if holds {
+        crate::lock::remove(env, &*lock_storage, &mine.name()).await;
+    }
 }
 
 /// Records the outcome in the job record (only if this node still coordinates it); true if it
@@ -275,6 +278,21 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     // job's claim is there, in which case it is this job's own manifest, torn by a run that died
     // writing it, which the manifest write will replace.
     if details.chain_root.is_none() && crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await? && !owns_manifest_claim(env, &*storage, &*lock_storage, id, details).await {
+        // A claim that storage damaged cannot say whose the manifest is: the job refuses rather
+        // than risk replacing another backup's, and says what it could not tell.
+        if crate::lock::claim_state(env, &*storage, crate::lock::MANIFEST_CLAIM, &details.lock_file(id)).await == crate::lock::ClaimState::Unreadable {
+            let url = &details.destination_redacted;
+            return Err(BackupError::DestinationInUse {
+                url: url.clone(),
+                file: MANIFEST_NAME.to_string(),
+                detail: format!(
+                    "its {claim} cannot be read (damaged), so this job cannot prove that the BACKUP is its own (written by an earlier run of it that died mid-write) rather than another backup's; both are left untouched: if no other backup uses this location, delete {} and {} and run the backup again",
+                    crate::storage::join_path(url, MANIFEST_NAME),
+                    crate::storage::join_path(url, crate::lock::MANIFEST_CLAIM),
+                    claim = crate::lock::MANIFEST_CLAIM,
+                ),
+            });
+        }
         return Err(BackupError::DestinationNotEmpty { url: details.destination_redacted.clone(), file: MANIFEST_NAME, hint: " (written by another backup after this one was planned)" });
     }
     let checkpoint = match read_checkpoint(env, &*storage, details).await? {

@@ -296,6 +296,16 @@ pub async fn acquire(env: &Env, storage: &dyn ExternalStorage, shown: &str, mine
         },
         Err(e) => return Err(e.into()),
     }
+    // Read it back: a write that reported success may not have landed (or landed torn), and a
+    // job whose lock is missing would go on unseen by the others.
+    for _ in 0..10 {
+        match retrying(env, || storage.read(&name)).await {
+            Ok(bytes) if LockFile::decode(&bytes).is_some_and(|l| l.backup_id == mine.backup_id) => break,
+            Ok(_) => retrying(env, || storage.write(&name, mine.encode())).await?,
+            Err(e) if e.is_not_found() => retrying(env, || storage.write(&name, mine.encode())).await?,
+            Err(e) => return Err(e.into()),
+        }
+    }
     let mut waited = Duration::ZERO;
     let step = Duration::from_millis(500);
     loop {
@@ -348,7 +358,32 @@ pub async fn claim_manifest(env: &Env, storage: &dyn ExternalStorage, shown: &st
 /// True if the claim `name` at `storage` is `mine`: this job may then replace a torn or damaged
 /// manifest that the claim guards, which can only be its own.
 pub async fn owns_claim(env: &Env, storage: &dyn ExternalStorage, name: &str, mine: &LockFile) -> bool {
-    matches!(retrying(env, || storage.read(name)).await.ok().and_then(|b| LockFile::decode(&b)), Some(l) if l.backup_id == mine.backup_id)
+    claim_state(env, storage, name, mine).await == ClaimState::Mine
+}
+
+/// What a claim file says about who may publish where it guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimState {
+    /// This job's.
+    Mine,
+    /// Another job's.
+    Another,
+    /// There, but unreadable (torn, or damaged at rest): its owner cannot be told.
+    Unreadable,
+    /// Not there (or storage would not say).
+    Absent,
+}
+
+/// Whose the claim `name` at `storage` is.
+pub async fn claim_state(env: &Env, storage: &dyn ExternalStorage, name: &str, mine: &LockFile) -> ClaimState {
+    match retrying(env, || storage.read(name)).await {
+        Ok(bytes) => match LockFile::decode(&bytes) {
+            Some(l) if l.backup_id == mine.backup_id => ClaimState::Mine,
+            Some(_) => ClaimState::Another,
+            None => ClaimState::Unreadable,
+        },
+        Err(_) => ClaimState::Absent,
+    }
 }
 
 /// Writes the claim `name` for `mine` create-only and reads it back until it holds `mine`: an

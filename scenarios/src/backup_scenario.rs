@@ -475,6 +475,21 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             report.sim_seconds = start.elapsed().as_secs_f64();
             return report;
         }
+        (JobEnd::Failed(e), _) if e.contains("cannot prove that the BACKUP is its own") && damaged.contains_key(&key_of(backup::lock::MANIFEST_CLAIM)) => {
+            // Storage damaged the job's claim on its manifest path, and a run that adopted the
+            // job found a manifest there it could not prove its own (its own, torn by a run that
+            // died writing it): it must refuse rather than replace what might be another
+            // backup's, and what is there must not restore.
+            if manifest_bytes.is_some() {
+                if let Err(f) = probe.refused(1, &[MANIFEST_NAME.to_string()], None, "a damaged claim").await {
+                    report.failure = Some(f);
+                    return report;
+                }
+            }
+            report.detail = format!("backup of {kind:?} refused as it must after storage damaged its claim ({}): {e}", damaged[&key_of(backup::lock::MANIFEST_CLAIM)]);
+            report.sim_seconds = start.elapsed().as_secs_f64();
+            return report;
+        }
         (JobEnd::Failed(e), _) => {
             report.failure = Some(Failure { property: "backup-job-succeeds", message: format!("the backup job failed: {e}") });
             return report;

@@ -7,45 +7,16 @@
 //! replayable run: `replay <scenario> --seed N --schedule FILE`.
 
 use crate::run::{run_named, schedule_of, RunOptions};
-use serde::{Deserialize, Serialize};
 use sim::faults::Schedule;
 
-/// How big a run's workload is: what workload shrinking reduces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkloadSteps {
-    /// Concurrent writers.
-    pub writers: usize,
-    /// Operations per writer.
-    pub ops_per_writer: usize,
-}
+pub use sim::run_file::{RunFile, WorkloadSteps};
 
-/// A run file: the faults to inject and, optionally, the workload's size. `shrink` writes one;
-/// `replay --schedule` reads one (or a bare JSON list of faults, as `--print-schedule` prints).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunFile {
-    /// The fault schedule.
-    pub faults: Schedule,
-    /// The workload's size, when it differs from the default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload: Option<WorkloadSteps>,
-}
-
-impl RunFile {
-    /// Parses a run file, or a bare schedule.
-    pub fn parse(text: &str) -> Result<RunFile, String> {
-        match serde_json::from_str::<RunFile>(text) {
-            Ok(f) => Ok(f),
-            Err(e) => serde_json::from_str::<Schedule>(text).map(|faults| RunFile { faults, workload: None }).map_err(|_| format!("neither a run file nor a list of faults: {e}")),
-        }
-    }
-
-    /// Applies the file to `opts`: its schedule, and its workload size if it has one.
-    pub fn apply(&self, opts: &mut RunOptions) {
-        opts.schedule = Some(self.faults.clone());
-        if let Some(w) = self.workload {
-            opts.workload.writers = w.writers;
-            opts.workload.ops_per_writer = w.ops_per_writer;
-        }
+/// Applies a run file to `opts`: its schedule, and its workload size if it has one.
+pub fn apply(file: &RunFile, opts: &mut RunOptions) {
+    opts.schedule = Some(file.faults.clone());
+    if let Some(w) = file.workload {
+        opts.workload.writers = w.writers;
+        opts.workload.ops_per_writer = w.ops_per_writer;
     }
 }
 

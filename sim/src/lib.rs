@@ -16,6 +16,7 @@ pub mod kv_client;
 pub mod messages;
 pub mod node;
 pub mod replica;
+pub mod run_file;
 pub mod storage;
 pub mod trace;
 pub mod world;

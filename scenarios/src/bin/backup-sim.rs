@@ -223,7 +223,7 @@ fn main() -> ExitCode {
             plant(&mut opts);
             if let Some(path) = &schedule {
                 match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| scenarios::shrink::RunFile::parse(&t)) {
-                    Ok(f) => f.apply(&mut opts),
+                    Ok(f) => scenarios::shrink::apply(&f, &mut opts),
                     Err(e) => {
                         eprintln!("error: schedule {}: {e}", path.display());
                         return ExitCode::from(2);
