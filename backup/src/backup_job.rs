@@ -130,6 +130,13 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
         if details.chain_root.is_some() {
             crate::lock::remove_if_mine(env, &*lock_storage, &crate::lock::append_claim_name(details.start_time), &mine).await;
         } else {
+            // A manifest under this job's claim that is not a finished backup of it is its own,
+            // torn by a run that died writing it (no one else publishes under this claim):
+            // removed first, then the claim, so the location is free for the next backup.
+            if crate::lock::owns_claim(env, &*storage, crate::lock::MANIFEST_CLAIM, &mine).await && matches!(crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await, Ok(true)) {
+                env.event("job-cleanup", format!("job {id}: removing its own torn manifest"));
+                crate::lock::remove(env, &*storage, MANIFEST_NAME).await;
+            }
             crate::lock::remove_if_mine(env, &*storage, crate::lock::MANIFEST_CLAIM, &mine).await;
         }
     }
@@ -277,6 +284,17 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     // between this one's planning and its lock. Refuse before exporting anything — unless this
     // job's claim is there, in which case it is this job's own manifest, torn by a run that died
     // writing it, which the manifest write will replace.
+    // A torn manifest under another job's claim is that job's, which fails and removes it (a
+    // job whose run died writing it, refused now by this one's lock): wait a while for that.
+    let mut waited = Duration::ZERO;
+    while details.chain_root.is_none()
+        && waited < crate::lock::LOCK_WAIT
+        && crate::lock::claim_state(env, &*storage, crate::lock::MANIFEST_CLAIM, &details.lock_file(id)).await == crate::lock::ClaimState::Another
+        && matches!(crate::restore::read_retrying(env, &*storage, MANIFEST_NAME).await.map(|b| whose_manifest(details, b)), Ok(Whose::Damaged))
+    {
+        env.sleep(Duration::from_millis(500)).await;
+        waited += Duration::from_millis(500);
+    }
     if details.chain_root.is_none() && crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await? && !owns_manifest_claim(env, &*storage, &*lock_storage, id, details).await {
         // A claim that storage damaged cannot say whose the manifest is: the job refuses rather
         // than risk replacing another backup's, and says what it could not tell.
