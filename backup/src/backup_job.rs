@@ -110,12 +110,11 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
         if complete.is_none() && (holds || matches!(read_checkpoint(env, &*storage, details).await, Ok(Some(_)))) {
             remove_checkpoint(env, &*storage).await;
         }
-        // The manifest is there and checked: its claim has done its work, and a finished full
-        // backup holds nothing but the backup. (An automatic incremental's append claim stays:
-        // it is what keeps a second incremental off the same base when listings are stale.)
-        if details.chain_root.is_none() {
-            crate::lock::remove_if_mine(env, &*storage, crate::lock::MANIFEST_CLAIM, &mine).await;
-        }
+        // The claim stays with the finished backup, as an automatic incremental's append claim
+        // does: while it is there no other job can claim the manifest path, so a job that
+        // raced this one past a stale listing fails at its claim and never touches the
+        // manifest. (Removed, it let such a job claim the path, fail at the manifest's
+        // create-only write, and take the finished manifest for its own torn one.)
     } else {
         env.event("job-cleanup", format!("job {id}: removing its lock, checkpoint and data files"));
         let data = format!("data/{id}/");
@@ -133,7 +132,8 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
             // A manifest under this job's claim that is not a finished backup of it is its own,
             // torn by a run that died writing it (no one else publishes under this claim):
             // removed first, then the claim, so the location is free for the next backup.
-            if crate::lock::owns_claim(env, &*storage, crate::lock::MANIFEST_CLAIM, &mine).await && matches!(crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await, Ok(true)) {
+            let torn = matches!(crate::restore::read_retrying(env, &*storage, MANIFEST_NAME).await.map(|b| whose_manifest(details, b)), Ok(Whose::Damaged));
+            if torn && crate::lock::owns_claim(env, &*storage, crate::lock::MANIFEST_CLAIM, &mine).await {
                 env.event("job-cleanup", format!("job {id}: removing its own torn manifest"));
                 crate::lock::remove(env, &*storage, MANIFEST_NAME).await;
             }

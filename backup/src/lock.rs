@@ -26,11 +26,11 @@
 //! manifests at one place, only the one whose claim lands publishes; the other fails, so a
 //! finished backup is never overwritten and the chain at a location never forks. The claim is
 //! also what lets a job replace a torn or damaged `BACKUP` — only its own, from an earlier run
-//! that died mid-write — and never another job's manifest that storage damaged later. A
-//! finished full backup's claim is removed with its lock once success is recorded (a job that
-//! starts after that finds the manifest itself and refuses); an append claim stays, since it is
-//! what keeps a second incremental off the same base when listings are stale. A failed or
-//! canceled job removes its claim with the rest of what it wrote.
+//! that died mid-write — and never another job's manifest that storage damaged later. Claims
+//! stay with the finished backup (a few hundred bytes each): while one is there no other job can
+//! claim that path, so a job that raced past a stale listing fails at its claim and never
+//! touches the manifest. A failed or canceled job removes its claim with the rest of what it
+//! wrote, its own torn manifest first.
 //!
 //! A lock names its job, its cluster and its backup (ids only: no secret), and for an automatic
 //! incremental the subdirectory it writes (its lock is at the chain's root, where every

@@ -625,6 +625,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
 /// lost), never two refusals for the conflict (neither would be there).
 fn settle_rivals(job: (Kind, JobEnd), rival: (Kind, JobEnd)) -> Result<(Kind, JobEnd), Failure> {
     let fail = |message: String| Failure { property: "one-backup-per-location", message };
+    // A refusal because storage damaged the job's own claim, not because of the other backup.
+    let cannot_prove = |e: &str| e.contains("cannot prove that the BACKUP is its own");
     // An end that is a legitimate loss to the other backup, or to the run's other faults.
     let stood_aside = |end: &JobEnd| match end {
         JobEnd::Canceled => true,
@@ -639,12 +641,16 @@ fn settle_rivals(job: (Kind, JobEnd), rival: (Kind, JobEnd)) -> Result<(Kind, Jo
         (JobEnd::Succeeded, r) if stood_aside(r) => Ok(job),
         (JobEnd::Succeeded, r) => Err(fail(format!("the rival BACKUP of {:?} failed for another reason than the job holding the destination: {r:?}", rival.0))),
         (j, JobEnd::Succeeded) if stood_aside(j) => Ok(rival),
-        (JobEnd::Failed(a), JobEnd::Failed(b)) if is_conflict(a) && is_conflict(b) => {
+        (JobEnd::Failed(a), JobEnd::Failed(b)) if is_conflict(a) && is_conflict(b) && !cannot_prove(a) && !cannot_prove(b) => {
             Err(fail(format!("two BACKUPs to the same destination refused each other, so neither is there: {a} / {b}")))
         }
+        // The rival's claim was damaged at rest and it refused to replace the manifest it found
+        // (its own, torn): the job was refused by that torn manifest or the rival's lock. Judge
+        // the rival's end (whose refusal the verdict checks against the damage).
+        (JobEnd::Failed(a), JobEnd::Failed(b)) if (is_damage(a) || is_conflict(a)) && !cannot_prove(a) && cannot_prove(b) => Ok(rival),
         // The job gave way to the rival, which then ended without a backup of its own (canceled,
         // or past the GC threshold): judge the rival's end.
-        (JobEnd::Failed(a), _) if is_conflict(a) => Ok(rival),
+        (JobEnd::Failed(a), _) if is_conflict(a) && !cannot_prove(a) => Ok(rival),
         // Neither succeeded for other reasons (a cancel, a GC threshold): judge the job's own end.
         _ => Ok(job),
     }
