@@ -78,6 +78,11 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
         _ => {}
     }
     env.event("job-run-ended", format!("job {id} on n{node}: {outcome:?}"));
+    // A run that lost the job (another node adopted it) does not speak for it: the statement
+    // waits for the job's recorded end instead of reporting this run's.
+    if !recorded {
+        return Ok(RunOutcome::NotCoordinator);
+    }
     Ok(outcome)
 }
 
