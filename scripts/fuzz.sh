@@ -15,10 +15,10 @@
 # and results, and exits non-zero if any target failed.
 #
 # The fuzz crates are their own workspaces (not members of the root one), so `cargo test` never
-# builds them. backup/fuzz needs no `--cfg madsim` (model and backup never look at it);
-# sim/fuzz does (sim only builds in madsim's simulation mode), and since
-# cargo-fuzz sets RUSTFLAGS, which overrides .cargo/config.toml's build.rustflags, it is passed
-# here explicitly.
+# builds them. sim/fuzz needs `--cfg madsim` (sim only builds in madsim's simulation mode), and
+# since cargo-fuzz sets RUSTFLAGS, which overrides .cargo/config.toml's build.rustflags, it is
+# passed here explicitly, to both crates (model and backup never look at it), which share one
+# target directory, target/fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,7 +52,7 @@ fuzz_crate() {
     [ ${#selected[@]} -eq 0 ] && return 0
     local start=$SECONDS
     echo "fuzz: building $dir" >&2
-    if ! (cd "$dir" && RUSTFLAGS="$flags" cargo "+$TOOLCHAIN" fuzz build 2>&1 | tail -n 20) >&2; then
+    if ! (cd "$dir" && RUSTFLAGS="$flags" cargo "+$TOOLCHAIN" fuzz build --target-dir "$TARGET_DIR" 2>&1 | tail -n 20) >&2; then
         summary+=("$(printf '%-16s %12s %9s %6s %6s  %s' "$dir" - - - - "BUILD FAILED")")
         failed=1
         return 0
@@ -60,7 +60,7 @@ fuzz_crate() {
     echo "fuzz: $dir built in $((SECONDS - start)) s" >&2
     # Run the built binaries directly: `cargo fuzz run` would check the build again each time.
     local bin
-    bin="$dir/target/$(rustup run "$TOOLCHAIN" rustc -vV | sed -n 's/^host: //p')/release"
+    bin="$TARGET_DIR/$(rustup run "$TOOLCHAIN" rustc -vV | sed -n 's/^host: //p')/release"
     for t in "${selected[@]}"; do
         local log result runs rate cov corp
         log=$(mktemp)
@@ -94,7 +94,11 @@ fuzz_crate() {
 }
 
 ONLY=("$@")
-fuzz_crate backup/fuzz "" "$BACKUP_TARGETS"
+# One target directory and one set of flags for both crates, so that what they share (model,
+# backup and their dependencies, built with the sanitizer) is built once: `--cfg madsim`, which
+# sim needs and model and backup ignore.
+TARGET_DIR="$PWD/target/fuzz"
+fuzz_crate backup/fuzz "--cfg madsim" "$BACKUP_TARGETS"
 fuzz_crate sim/fuzz "--cfg madsim" "$SIM_TARGETS"
 
 printf '%-16s %12s %9s %6s %6s  %s\n' target executions "execs/s" edges corpus result
