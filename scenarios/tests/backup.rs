@@ -94,8 +94,12 @@ fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
 /// backup of its own, exported again below a GC threshold that had moved on. The job failing
 /// is right; the verdict now asks that RESTORE and SHOW BACKUP refuse the damaged manifest.
 /// Lock files (issue #11 item 1) add storage operations and moved both seeds off that state;
-/// a sweep of swarm seeds 50000..53500 found 52637 reaching it again.
+/// a sweep of swarm seeds 50000..53500 found 52637 reaching it again. The claims, lock
+/// read-backs and the rival backup moved it off again, and swarm seeds 50000..52500 do not reach
+/// the state (a wider sweep is running): ignored until it has a seed, so that it pins something.
+/// The verdict's arm for the state stays, and sweeps still judge every seed that reaches it.
 #[test]
+#[ignore = "no pinned seed reaches the state since issue #11's claims moved the schedules (swarm seeds 50000..52500 searched)"]
 fn a_rerun_over_a_rotted_manifest_fails_and_the_manifest_is_refused() {
     for seed in [52637] {
         let r = passing_swarm_seed(seed);
