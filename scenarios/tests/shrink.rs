@@ -21,7 +21,7 @@ fn a_failure_that_needs_no_fault_shrinks_to_an_empty_schedule() {
     // The run file round-trips through JSON and replays the same failure.
     let file = RunFile::parse(&serde_json::to_string(&s.run_file()).unwrap()).unwrap();
     let mut opts = base.clone();
-    file.apply(&mut opts);
+    scenarios::shrink::apply(&file, &mut opts);
     let replayed = run_cluster(&opts);
     assert_eq!(replayed.failure.map(|f| f.property), Some("reads-match-oracle"));
     // One fewer operation per writer passes (or fails otherwise): the count found is minimal
