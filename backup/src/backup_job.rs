@@ -104,7 +104,9 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
     // Without its lock (a lock write that never landed, or one an operator deleted) the job
     // still removes what is provably its own — its data directory, a checkpoint and claims
     // carrying its backup id — and nothing else.
-    let holds = crate::lock::holds(env, &*lock_storage, &mine).await;
+    // Storage that does not answer (a server gone) gets no round of retried removals: what the
+    // job wrote stays, named by the next job's refusal.
+    let Some(holds) = crate::lock::holds_or_unreachable(env, &*lock_storage, &mine).await else { return };
     let Ok((_, storage)) = crate::plan::open_location(env, &details.destination) else { return };
     let finished = match complete {
         Some(known) => known,

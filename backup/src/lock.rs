@@ -323,10 +323,17 @@ pub async fn acquire(env: &Env, storage: &dyn ExternalStorage, shown: &str, mine
 /// remove what it wrote there). A lock with this job's name that cannot be read (torn or
 /// rotted) is taken for its own, as [`acquire`] does.
 pub async fn holds(env: &Env, storage: &dyn ExternalStorage, mine: &LockFile) -> bool {
+    holds_or_unreachable(env, storage, mine).await == Some(true)
+}
+
+/// [`holds`], or `None` when storage does not answer (other than "not found"): a location that
+/// cannot be read is not worth a round of retried removals.
+pub async fn holds_or_unreachable(env: &Env, storage: &dyn ExternalStorage, mine: &LockFile) -> Option<bool> {
     let name = mine.name();
     match retrying(env, || storage.read(&name)).await {
-        Ok(bytes) => LockFile::decode(&bytes).is_none_or(|l| l.backup_id == mine.backup_id),
-        Err(_) => false,
+        Ok(bytes) => Some(LockFile::decode(&bytes).is_none_or(|l| l.backup_id == mine.backup_id)),
+        Err(e) if e.is_not_found() => Some(false),
+        Err(_) => None,
     }
 }
 

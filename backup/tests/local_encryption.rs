@@ -43,7 +43,13 @@ fn backup_sql(loc: &str, pw: &str) -> String {
 /// Every object at a location, with its bytes.
 fn objects(c: &Cluster, loc: &str) -> Vec<(String, Vec<u8>)> {
     let store = c.store(loc);
-    store.snapshot().into_keys().map(|k| (k.clone(), read_obj(&store, &k))).collect()
+    store.snapshot().into_keys().filter(|k| !is_coordination_file(k)).map(|k| (k.clone(), read_obj(&store, &k))).collect()
+}
+
+/// Lock and claim files: plain JSON holding ids only, readable without the passphrase so that
+/// anyone can tell whose they are, and never read by RESTORE (backup/src/lock.rs).
+fn is_coordination_file(name: &str) -> bool {
+    name == backup::lock::MANIFEST_CLAIM || name.starts_with(backup::lock::LOCK_PREFIX) || name.starts_with(backup::lock::APPEND_PREFIX)
 }
 
 /// The manifest of an encrypted backup, decrypted through the public API alone: the salt from
@@ -71,6 +77,9 @@ fn an_encrypted_backup_restores_to_the_source_and_shows_with_its_passphrase() {
     // What is stored: ENCRYPTION-INFO in the envelope, everything else in the chunked format;
     // the checkpoint is gone.
     let stored = objects(&src, LOC);
+    // The claim stays, plain: it names the job and the backup, never a secret.
+    let claim = read_obj(&src.store(LOC), backup::lock::MANIFEST_CLAIM);
+    assert!(claim.starts_with(b"{") && !String::from_utf8_lossy(&claim).contains(PW), "{}", String::from_utf8_lossy(&claim));
     let names: Vec<&str> = stored.iter().map(|(k, _)| k.as_str()).collect();
     assert!(names.contains(&"ENCRYPTION-INFO") && names.contains(&"BACKUP") && !names.contains(&"BACKUP-CHECKPOINT"), "{names:?}");
     assert_eq!(stored.iter().filter(|(k, _)| k.starts_with("data/")).count(), m.files.len());

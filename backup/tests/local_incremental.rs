@@ -1113,7 +1113,7 @@ fn an_encrypted_chain_is_encrypted_throughout() {
     assert_eq!(files.keys().filter(|k| k.ends_with("ENCRYPTION-INFO")).collect::<Vec<_>>(), vec!["ENCRYPTION-INFO"], "one per chain, in the full backup's directory");
     assert!(!c.store("nodelocal://1/enc-inc2").snapshot().contains_key("ENCRYPTION-INFO"));
     for (store, k) in files.keys().map(|k| (c.store(loc), k.clone())).chain(c.store("nodelocal://1/enc-inc2").snapshot().into_keys().map(|k| (c.store("nodelocal://1/enc-inc2"), k))) {
-        if k.starts_with("BACKUP-LOCK-") || k.starts_with("BACKUP-APPENDED-") {
+        if k.starts_with("BACKUP-LOCK-") || k.starts_with("BACKUP-APPENDED-") || k == backup::lock::MANIFEST_CLAIM {
             // Lock files and claims hold ids only (job, cluster, backup), readable without
             // the passphrase so that anyone can tell whose they are.
             assert!(backup::lock::LockFile::decode(&read_obj(&store, &k)).is_some(), "{k}");
