@@ -8,25 +8,9 @@
 //! ends `canceled`) and stops a statement stuck on an unreachable endpoint, which says what it
 //! retries meanwhile.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let d = std::env::temp_dir().join(format!("backup-sim-shell-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Runs `backup-sim shell` in `dir` (so the default `./extern` lands there) with `args`.
 fn shell(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -147,7 +131,7 @@ fn errors_stop_a_script_with_a_message_and_exit_status_1() {
 mod shell_support;
 
 use shell_support::http::Server;
-use shell_support::{prompt, run, wait_prompt};
+use shell_support::{prompt, run, wait_prompt, TempDir};
 use std::io::{BufRead, BufReader, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

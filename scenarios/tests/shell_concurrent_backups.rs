@@ -7,25 +7,13 @@
 //! once: the second gets an id of its own, `cluster_id::resolve`; one that starts after the
 //! other has ended is the same cluster continuing, which may append).
 
-use std::path::{Path, PathBuf};
+#[allow(dead_code)] // the pseudo-terminal and HTTP helpers are tests/shell.rs's
+mod shell_support;
+
+use shell_support::TempDir;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let d = std::env::temp_dir().join(format!("backup-sim-shell-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn shell(dir: &Path, cluster: &str, statements: &[String]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-sim"));
