@@ -436,8 +436,7 @@ async fn claim(env: &Env, storage: &dyn ExternalStorage, shown: &str, name: &str
 /// Deletes `path` if it holds `mine` (a lock or claim of this job), retrying a while. Best
 /// effort: a leftover is reported by name to whoever meets it later.
 pub async fn remove_if_mine(env: &Env, storage: &dyn ExternalStorage, path: &str, mine: &LockFile) {
-    let ours = matches!(retrying(env, || storage.read(path)).await.ok().and_then(|b| LockFile::decode(&b)), Some(l) if l.backup_id == mine.backup_id);
-    if ours {
+    if owns_claim(env, storage, path, mine).await {
         remove(env, storage, path).await;
     }
 }
