@@ -442,7 +442,9 @@ impl ClusterKv for SimKv {
         let mut max = Timestamp::ZERO;
         let mut cursor = span.start.clone();
         while cursor < span.end {
-            let (d, resp) = self.read(&cursor, |d| NodeRequest::GcThreshold { range: d.range_id }).await?;
+            let end = span.end.clone();
+            let c = cursor.clone();
+            let (d, resp) = self.read(&cursor, move |d| NodeRequest::GcThreshold { range: d.range_id, span: Span::new(c.clone(), end.clone().min(d.span.end.clone())) }).await?;
             if let NodeResponse::Timestamp(t) = resp {
                 max = max.max(t);
             }

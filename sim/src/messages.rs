@@ -47,8 +47,10 @@ pub enum NodeRequest {
     Export { range: RangeId, req: ExportRequest },
     /// Bulk-write versions (restore).
     Ingest { range: RangeId, entries: Vec<Entry> },
-    /// The range's GC threshold.
-    GcThreshold { range: RangeId },
+    /// The range's GC threshold, asked for the part of a span the sender's cache says the range
+    /// holds: a range that no longer holds all of it (it split) refuses, so no part of the span
+    /// goes unchecked.
+    GcThreshold { range: RangeId, span: Span },
     /// Raft-style append from the leaseholder to a follower.
     Append { range: RangeId, epoch: u64, prev_index: u64, prev_epoch: u64, entries: Vec<LogEntry>, commit: u64 },
     /// A new leaseholder asks a replica for its log.
@@ -85,7 +87,7 @@ impl NodeRequest {
             | NodeRequest::ResolveIntents { range, .. }
             | NodeRequest::Export { range, .. }
             | NodeRequest::Ingest { range, .. }
-            | NodeRequest::GcThreshold { range }
+            | NodeRequest::GcThreshold { range, .. }
             | NodeRequest::Append { range, .. }
             | NodeRequest::FetchLog { range, .. } => *range,
             NodeRequest::Bulk { .. } => 0,

@@ -298,8 +298,11 @@ impl NodeServer {
                 trace_event!(self.trace, self.name, "export-served", "r{range} {} entries as-leaseholder={leaseholder}", export.entries.len());
                 Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: range, export }))
             }
-            NodeRequest::GcThreshold { range } => {
-                let threshold = self.with_replica(range, |r| r.engine.gc_threshold(&r.span)).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
+            NodeRequest::GcThreshold { range, span } => {
+                let threshold = self
+                    .with_replica(range, |r| (r.span.contains(&span) && !span.is_empty()).then(|| r.engine.gc_threshold(&r.span)))
+                    .flatten()
+                    .ok_or(NodeError::RangeKeyMismatch { range, span })?;
                 Ok(NodeResponse::Timestamp(threshold))
             }
             NodeRequest::PutIntents { range, txn, anchor, ts, read_ts, writes } => {
