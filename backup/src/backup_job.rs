@@ -286,7 +286,12 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     // The location is this job's alone from here on, or the job fails naming the one that has
     // it ([`crate::lock`]).
     let (lock_url, lock_storage) = crate::plan::open_location(env, details.lock_location())?;
-    crate::lock::acquire(env, &*lock_storage, &lock_url.redacted(), &details.lock_file(id)).await?;
+    let append_claim = crate::lock::append_claim_name(details.start_time);
+    let claim: (&dyn crate::storage::ExternalStorage, &str) = match details.chain_root {
+        Some(_) => (&*lock_storage, &append_claim),
+        None => (&*storage, crate::lock::MANIFEST_CLAIM),
+    };
+    crate::lock::acquire(env, &*lock_storage, &lock_url.redacted(), &details.lock_file(id), Some(claim)).await?;
     // A manifest that is not this job's, found with the lock held: a backup that finished
     // between this one's planning and its lock. Refuse before exporting anything — unless this
     // job's claim is there, in which case it is this job's own manifest, torn by a run that died

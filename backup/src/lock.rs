@@ -279,7 +279,13 @@ pub async fn leftover_checkpoint(env: &Env, shown: &str, bytes: Option<Vec<u8>>)
 
 /// Takes the location for `mine` (see the module comment): writes its lock create-only (its
 /// own lock from an earlier run is taken as is), then checks for other jobs' locks.
-pub async fn acquire(env: &Env, storage: &dyn ExternalStorage, shown: &str, mine: &LockFile) -> Result<(), BackupError> {
+///
+/// `claim` names where this job claims its manifest path (storage and file). A job that already
+/// holds that claim (a run of it got as far as publishing and died, and this is its adoption or
+/// RESUME) keeps the location whatever other locks it finds: no other job can publish there
+/// while the claim stands, so standing aside would only leave both refused (a smaller-id job
+/// that arrived while this one's coordinator was dead waits for this lock and gives up).
+pub async fn acquire(env: &Env, storage: &dyn ExternalStorage, shown: &str, mine: &LockFile, claim: Option<(&dyn ExternalStorage, &str)>) -> Result<(), BackupError> {
     let name = mine.name();
     match retrying(env, || storage.write_new(&name, mine.encode())).await {
         Ok(()) => {}
@@ -312,6 +318,11 @@ pub async fn acquire(env: &Env, storage: &dyn ExternalStorage, shown: &str, mine
         let others: Vec<Found> = found_locks(env, storage).await?.into_iter().filter(|f| f.name != name && f.is_live()).collect();
         let Some(first) = others.iter().min_by_key(|f| f.job_id) else { return Ok(()) };
         if first.job_id < mine.job_id || waited >= LOCK_WAIT {
+            if let Some((claim_storage, claim_name)) = claim {
+                if owns_claim(env, claim_storage, claim_name, mine).await {
+                    return Ok(());
+                }
+            }
             return Err(in_use(shown, first));
         }
         env.sleep(step).await;
