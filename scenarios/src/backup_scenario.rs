@@ -456,8 +456,18 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let damaged = storage.damaged();
     match (&end, &manifest_bytes) {
         (JobEnd::Failed(e), None) if e.contains("GC threshold") => {
-            // The GC threshold passed the backup's time mid-job: the job must fail, and did.
-            report.detail = format!("backup of {kind:?} failed as it must: {e}");
+            // The GC threshold passed the backup's time mid-job: the job must fail, and did. If
+            // storage rotted the manifest a dead coordinator had written, the run that adopted
+            // the job found it damaged under its own claim, exported again (below the threshold
+            // by now) and, failing, removed that manifest as its own: nothing is left to restore.
+            let manifest_key = key_of(MANIFEST_NAME);
+            let rotted = trace.lines().iter().any(|l| l.contains(&format!(" bit-rot {manifest_key} ")));
+            let removed = trace.lines().iter().any(|l| l.ends_with(&format!(" delete {manifest_key}")));
+            report.detail = if rotted && removed {
+                format!("backup of {kind:?} failed as it must after its manifest was damaged by bit rot, and removed that manifest as its own: {e}")
+            } else {
+                format!("backup of {kind:?} failed as it must: {e}")
+            };
             report.sim_seconds = start.elapsed().as_secs_f64();
             return report;
         }

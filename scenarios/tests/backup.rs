@@ -89,21 +89,21 @@ fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
     }
 }
 
-/// Found by a swarm sweep (seeds 50000..53000): the coordinator wrote the manifest and died,
-/// bit rot then damaged that manifest, and the node that adopted the job, finding no intact
-/// backup of its own, exported again below a GC threshold that had moved on. The job failing
-/// is right; the verdict now asks that RESTORE and SHOW BACKUP refuse the damaged manifest.
-/// Lock files (issue #11 item 1) add storage operations and moved both seeds off that state;
-/// a sweep of swarm seeds 50000..53500 found 52637 reaching it again. The claims, lock
-/// read-backs and the rival backup moved it off again, and swarm seeds 50000..52500 do not reach
-/// the state (a wider sweep is running): ignored until it has a seed, so that it pins something.
-/// The verdict's arm for the state stays, and sweeps still judge every seed that reaches it.
+/// Found by a swarm sweep (seeds 50000..53000): the coordinator wrote the manifest and died, bit
+/// rot then damaged that manifest, and the node that adopted the job exported again below a GC
+/// threshold that had moved on. Since issue #11 the failing job removes that damaged manifest as
+/// its own (its claim proves it), so the state ends with nothing left to restore; no swarm seed in
+/// 50000..58000 reaches it any more, and `backup/tests/local_locks.rs`
+/// (`a_job_that_fails_after_its_own_manifest_rotted_removes_it`) pins it deterministically. The
+/// state the sweeps reach instead is its sibling: bit rot damaged the job's claim, so the run that
+/// adopted the job cannot prove the manifest there its own. It must refuse (replacing it might
+/// destroy another backup) and what is there must not restore. Seeds 50394 and 52600 reach it
+/// (13 seeds in 50000..58000 do).
 #[test]
-#[ignore = "no pinned seed reaches the state since issue #11's claims moved the schedules (swarm seeds 50000..52500 searched)"]
-fn a_rerun_over_a_rotted_manifest_fails_and_the_manifest_is_refused() {
-    for seed in [52637] {
+fn a_rerun_that_cannot_prove_its_manifest_its_own_refuses_and_nothing_restores() {
+    for seed in [50394, 52600] {
         let r = passing_swarm_seed(seed);
-        assert!(r.detail.contains("failed as it must after its manifest was damaged"), "seed {seed} no longer reaches the state it pins: {}", r.detail);
-        assert!(r.trace.contains("damage-detected"), "seed {seed}: no refusal recorded");
+        assert!(r.detail.contains("refused as it must after storage damaged its claim"), "seed {seed} no longer reaches the state it pins: {}", r.detail);
+        assert!(r.detail.contains("cannot prove that the BACKUP is its own"), "seed {seed}: the refusal does not say why: {}", r.detail);
     }
 }
