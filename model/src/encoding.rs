@@ -240,6 +240,20 @@ fn hex(b: &[u8]) -> String {
     s
 }
 
+// A key prints decoded (`/Table/53/1/7`): how to decode it is this module's knowledge, so its
+// `Debug` and `Display` live here rather than in `key` (which would then import this module).
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", pretty_key(self))
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", pretty_key(self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
