@@ -14,7 +14,7 @@ use crate::command::TxnStatus;
 use crate::config::WorldConfig;
 use crate::directory::{Directory, RangeDesc};
 use crate::messages::{Envelope, NodeError, NodeRequest, NodeResponse};
-use crate::node::node_addr;
+use crate::addr::node_addr;
 use crate::trace::Trace;
 use crate::trace_event;
 use async_trait::async_trait;

@@ -6,6 +6,7 @@
 //! the real `backup` code runs in it unchanged. It must never be used outside madsim: every
 //! wait is simulated time and every random choice comes from the seed.
 
+pub mod addr;
 pub mod clock;
 pub mod command;
 pub mod config;

@@ -27,17 +27,9 @@ use model::{encoding, Key, MvccError, NodeId, RangeId, Span, Timestamp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use crate::addr::node_addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// The port every node serves on.
-pub const NODE_PORT: u16 = 26257;
-
-/// The simulated address of node `id` in world network `net`.
-pub fn node_addr(net: u8, id: NodeId) -> SocketAddr {
-    SocketAddr::from(([10, net, 0, id as u8], NODE_PORT))
-}
 
 /// Reads the GC TTL that applies to a span, through the cluster (zone configs are MVCC data).
 pub type TtlSource = Arc<dyn Fn(SimKv, Span) -> futures::future::BoxFuture<'static, Option<Duration>> + Send + Sync>;

@@ -11,7 +11,8 @@ use crate::config::WorldConfig;
 use crate::directory::{key_max, Directory};
 use crate::disk::{NodeDisk, RangeLog};
 use crate::kv_client::SimKv;
-use crate::node::{self, node_addr, NodeContext, NodeServer};
+use crate::addr::{client_addr, node_addr};
+use crate::node::{self, NodeContext, NodeServer};
 use crate::storage::SimStorage;
 use crate::trace::Trace;
 use crate::trace_event;
@@ -225,14 +226,14 @@ impl World {
     /// inside it.
     pub fn add_client(&mut self, name: &str) -> ClientMachine {
         self.clients += 1;
-        let ip = std::net::Ipv4Addr::new(10, self.cfg.network, 1, self.clients);
-        let handle = self.handle.create_node().name(name).ip(ip.into()).build();
+        let addr = client_addr(self.cfg.network, self.clients);
+        let handle = self.handle.create_node().name(name).ip(addr.ip()).build();
         self.client_nodes.push(handle.id());
         let clock = PhysicalClock::new(ClockShape::Constant { offset_ns: 0 }, self.cfg.max_clock_offset, self.trace.clone());
         ClientMachine {
             handle,
             name: name.to_string(),
-            addr: SocketAddr::from((ip, 1)),
+            addr,
             clock,
             directory: self.directory.clone(),
             trace: self.trace.clone(),
