@@ -13,7 +13,6 @@
 //! no two nodes the same span; a not-leaseholder answer, a split, an unreachable node or a
 //! transient storage error sends the span back to be re-resolved and retried.
 
-use crate::crypto::FileCipher;
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::checkpoint::Checkpoint;
@@ -21,6 +20,7 @@ use crate::format::data::DataFile;
 use crate::format::manifest::{FileInfo, Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use crate::jobs::{self, JobId, JobStatus, JobTotals};
 use crate::plan::BackupDetails;
+use crate::retry::Backoff;
 use crate::storage::ExternalStorage;
 use futures::lock::Mutex as AsyncMutex;
 use model::{ExportRequest, KvError, NodeId, Span, Timestamp};
@@ -100,14 +100,14 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
 /// checkpoint already removed); `None` reads the destination to find out.
 pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: Option<bool>) {
     let mine = details.lock_file(id);
-    let Ok((_, lock_storage)) = crate::plan::open_location(env, details.lock_location()) else { return };
+    let Ok((_, lock_storage)) = crate::location::open(env, details.lock_location()) else { return };
     // Without its lock (a lock write that never landed, or one an operator deleted) the job
     // still removes what is provably its own — its data directory, a checkpoint and claims
     // carrying its backup id — and nothing else.
     // Storage that does not answer (a server gone) gets no round of retried removals: what the
     // job wrote stays, named by the next job's refusal.
     let Some(holds) = crate::lock::holds_or_unreachable(env, &*lock_storage, &mine).await else { return };
-    let Ok((_, storage)) = crate::plan::open_location(env, &details.destination) else { return };
+    let Ok((_, storage)) = crate::location::open(env, &details.destination) else { return };
     let finished = match complete {
         Some(known) => known,
         None => matches!(read_manifest_if_ours(env, &*storage, details).await, Ok(Some(_))),
@@ -125,7 +125,7 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
     } else {
         env.event("job-cleanup", format!("job {id}: removing its lock, checkpoint and data files"));
         let data = format!("data/{id}/");
-        if let Ok(files) = crate::restore::retrying(env, || storage.list(&data)).await {
+        if let Ok(files) = crate::retry::retrying(env, || storage.list(&data)).await {
             for f in files {
                 crate::lock::remove(env, &*storage, &f).await;
             }
@@ -139,7 +139,7 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
             // A manifest under this job's claim that is not a finished backup of it is its own,
             // torn by a run that died writing it (no one else publishes under this claim):
             // removed first, then the claim, so the location is free for the next backup.
-            let torn = matches!(crate::restore::read_retrying(env, &*storage, MANIFEST_NAME).await.map(|b| whose_manifest(details, b)), Ok(Whose::Damaged));
+            let torn = matches!(crate::retry::read_retrying(env, &*storage, MANIFEST_NAME).await.map(|b| whose_manifest(details, b)), Ok(Whose::Damaged));
             if torn && crate::lock::owns_claim(env, &*storage, crate::lock::MANIFEST_CLAIM, &mine).await {
                 env.event("job-cleanup", format!("job {id}: removing its own torn manifest"));
                 crate::lock::remove(env, &*storage, MANIFEST_NAME).await;
@@ -236,7 +236,7 @@ fn spawn_heartbeat(env: &Env, id: JobId, run: u64, lost: Arc<AtomicBool>, done: 
 /// cluster must not keep writing on a lease it can no longer confirm.
 async fn control_check(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> Option<RunOutcome> {
     let node = env.node();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::starting_at(Duration::from_millis(100));
     loop {
         if lost.load(Ordering::Relaxed) {
             return Some(RunOutcome::NotCoordinator);
@@ -254,10 +254,7 @@ async fn control_check(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> Opt
                 };
             }
             Ok(None) => return Some(RunOutcome::NotCoordinator),
-            Err(_) => {
-                env.sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-            }
+            Err(_) => backoff.wait(env).await,
         }
     }
 }
@@ -276,7 +273,7 @@ async fn resolve(env: &Env, spans: &[Span]) -> Result<BTreeMap<NodeId, Vec<Span>
 }
 
 async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
-    let (_, storage) = crate::plan::open_location(env, &details.destination)?;
+    let (_, storage) = crate::location::open(env, &details.destination)?;
     // A previous coordinator may have finished the manifest and died before recording success.
     if let Some(manifest) = read_manifest_if_ours(env, &*storage, details).await? {
         env.event("job-found-manifest", format!("job {id}: a previous coordinator wrote the manifest and died before recording success"));
@@ -285,7 +282,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     }
     // The location is this job's alone from here on, or the job fails naming the one that has
     // it ([`crate::lock`]).
-    let (lock_url, lock_storage) = crate::plan::open_location(env, details.lock_location())?;
+    let (lock_url, lock_storage) = crate::location::open(env, details.lock_location())?;
     let append_claim = crate::lock::append_claim_name(details.start_time);
     let claim: (&dyn crate::storage::ExternalStorage, &str) = match details.chain_root {
         Some(_) => (&*lock_storage, &append_claim),
@@ -302,7 +299,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     while details.chain_root.is_none()
         && waited < crate::lock::LOCK_WAIT
         && crate::lock::claim_state(env, &*storage, crate::lock::MANIFEST_CLAIM, &details.lock_file(id)).await == crate::lock::ClaimState::Another
-        && matches!(crate::restore::read_retrying(env, &*storage, MANIFEST_NAME).await.map(|b| whose_manifest(details, b)), Ok(Whose::Damaged))
+        && matches!(crate::retry::read_retrying(env, &*storage, MANIFEST_NAME).await.map(|b| whose_manifest(details, b)), Ok(Whose::Damaged))
     {
         env.sleep(Duration::from_millis(500)).await;
         waited += Duration::from_millis(500);
@@ -338,7 +335,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     let checkpoint = Arc::new(AsyncMutex::new(checkpoint));
     let mut seq: u64 = 0;
     let mut last_progress = env.kv.now();
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = Backoff::new();
     loop {
         if lost.load(Ordering::Relaxed) {
             return Ok(RunOutcome::NotCoordinator);
@@ -370,14 +367,13 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         let cp = checkpoint.lock().await.clone();
         if cp.completed_spans != before {
             last_progress = env.kv.now();
-            backoff = Duration::from_millis(50);
+            backoff.reset();
             update_progress(env, id, run, &cp).await;
         } else {
             if env.kv.now().wall.saturating_sub(last_progress.wall) > env.jobs.retry_budget.as_nanos() as u64 {
                 return Err(BackupError::Job(format!("job {id}: no progress for {:?}; giving up", env.jobs.retry_budget)));
             }
-            env.sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(2));
+            backoff.wait(env).await;
         }
     }
     if let Some(stop) = control_check(env, id, run, lost).await {
@@ -387,7 +383,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     #[cfg(feature = "planted-bugs")]
     let cp = if env.planted(crate::planted::PlantedBug::ManifestBeforeLastFile) { drop_last_file(cp) } else { cp };
     let manifest = cp.into_manifest().map_err(|e| BackupError::Internal(format!("job {id}: finished checkpoint is not a valid manifest: {e}")))?;
-    crate::crypto::check_before_manifest(env, details).await?;
+    crate::encryption::check_before_manifest(env, details.encryption.as_ref()).await?;
     if details.chain_root.is_some() {
         // An automatic incremental publishes only onto the newest backup of its chain, and only
         // one incremental per base ever does.
@@ -402,7 +398,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     } else {
         crate::lock::claim_manifest(env, &*storage, &crate::storage::url::redact_location(&details.destination), &details.lock_file(id)).await?;
     }
-    let sealed = FileCipher::for_backup(details).seal(&*env.runtime, MANIFEST_NAME, manifest.encode())?;
+    let sealed = details.cipher().seal(&*env.runtime, MANIFEST_NAME, manifest.encode())?;
     write_verified(env, &*storage, &*lock_storage, id, details, sealed).await?;
     env.event("job-manifest-written", format!("job {id}: {} files", manifest.files.len()));
     remove_checkpoint(env, &*storage).await;
@@ -417,7 +413,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
 /// is, and whoever meets the leftovers is told whose they are.
 pub async fn tidy_before_cancel(env: &Env, id: JobId) {
     let Ok(Some(r)) = jobs::load::<BackupDetails>(&*env.kv, id).await else { return };
-    if let Ok((_, storage)) = crate::plan::open_location(env, &r.payload.destination) {
+    if let Ok((_, storage)) = crate::location::open(env, &r.payload.destination) {
         if let Ok(Some(_)) = read_manifest_if_ours(env, &*storage, &r.payload).await {
             env.event("job-found-manifest", format!("job {id}: a previous coordinator wrote the manifest and died before recording success; canceled with the backup complete"));
         }
@@ -489,7 +485,7 @@ async fn export_pieces(
                 // decryption); an encrypted backup stores the sealed bytes.
                 let mut info = FileInfo::new(path.clone(), &data, &bytes);
                 drop(data);
-                let stored = FileCipher::for_backup(details).seal(&*env.runtime, &path, bytes)?;
+                let stored = details.cipher().seal(&*env.runtime, &path, bytes)?;
                 if let Err(e) = storage.write(&path, stored).await {
                     if e.is_retryable() {
                         break true;
@@ -521,7 +517,7 @@ async fn export_pieces(
         // A revision-history export from time zero covers history only from its range's GC
         // threshold: the backup's history starts at the latest such threshold.
         cp.plan.revision_start_time = cp.plan.revision_start_time.max(revision_start.min(details.end_time.prev()));
-        let stored = FileCipher::for_backup(details).seal(&*env.runtime, CHECKPOINT_NAME, cp.encode())?;
+        let stored = details.cipher().seal(&*env.runtime, CHECKPOINT_NAME, cp.encode())?;
         if let Err(e) = storage.write(CHECKPOINT_NAME, stored).await {
             if !e.is_retryable() {
                 return Err(e.into());
@@ -550,7 +546,7 @@ pub const TARGET_FILE_BYTES: u64 = 64 << 20;
 /// keeps such a backup from having written there.)
 async fn write_verified(env: &Env, storage: &dyn ExternalStorage, lock_storage: &dyn ExternalStorage, id: JobId, details: &BackupDetails, bytes: Vec<u8>) -> Result<(), BackupError> {
     let path = MANIFEST_NAME;
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = Backoff::new();
     let mut replace = false;
     for _ in 0..30 {
         let wrote = if replace { storage.write(path, bytes.clone()).await } else { storage.write_new(path, bytes.clone()).await };
@@ -585,8 +581,7 @@ async fn write_verified(env: &Env, storage: &dyn ExternalStorage, lock_storage: 
             Err(e) if !e.is_retryable() && !e.is_not_found() => return Err(e.into()),
             _ => {}
         }
-        env.sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(2));
+        backoff.wait(env).await;
     }
     Err(BackupError::Job(format!("could not write {path}: storage kept failing")))
 }
@@ -614,7 +609,7 @@ enum Whose {
 
 fn whose_manifest(details: &BackupDetails, bytes: Vec<u8>) -> Whose {
     let intact_plain = !crate::crypto::appears_encrypted(&bytes) && crate::format::envelope::peek_kind(MANIFEST_NAME, &bytes).is_ok();
-    match FileCipher::for_backup(details).open(MANIFEST_NAME, bytes).ok().and_then(|b| Manifest::decode(MANIFEST_NAME, &b).ok()) {
+    match details.cipher().open(MANIFEST_NAME, bytes).ok().and_then(|b| Manifest::decode(MANIFEST_NAME, &b).ok()) {
         Some(m) if m.backup_id == details.backup_id => Whose::Ours,
         Some(m) => Whose::Another(m.backup_id),
         None if intact_plain => Whose::Another("one this job cannot read".into()),
@@ -625,9 +620,9 @@ fn whose_manifest(details: &BackupDetails, bytes: Vec<u8>) -> Whose {
 /// The manifest at the destination if this job wrote it. Transient read failures are retried;
 /// only a manifest that is really absent (or another backup's) counts as none.
 async fn read_manifest_if_ours(env: &Env, storage: &dyn ExternalStorage, details: &BackupDetails) -> Result<Option<Manifest>, BackupError> {
-    match crate::restore::read_retrying(env, storage, MANIFEST_NAME).await {
+    match crate::retry::read_retrying(env, storage, MANIFEST_NAME).await {
         Ok(bytes) => {
-            let plain = FileCipher::for_backup(details).open(MANIFEST_NAME, bytes).ok();
+            let plain = details.cipher().open(MANIFEST_NAME, bytes).ok();
             Ok(plain.and_then(|b| Manifest::decode(MANIFEST_NAME, &b).ok()).filter(|m| m.backup_id == details.backup_id))
         }
         Err(e) if e.is_not_found() => Ok(None),
@@ -638,9 +633,9 @@ async fn read_manifest_if_ours(env: &Env, storage: &dyn ExternalStorage, details
 /// This job's checkpoint, if any. A checkpoint that is absent, unreadable garbage or another
 /// backup's means starting over; a storage that keeps failing is an error, not a fresh start.
 async fn read_checkpoint(env: &Env, storage: &dyn ExternalStorage, details: &BackupDetails) -> Result<Option<Checkpoint>, BackupError> {
-    match crate::restore::read_retrying(env, storage, CHECKPOINT_NAME).await {
+    match crate::retry::read_retrying(env, storage, CHECKPOINT_NAME).await {
         Ok(bytes) => {
-            let plain = FileCipher::for_backup(details).open(CHECKPOINT_NAME, bytes).ok();
+            let plain = details.cipher().open(CHECKPOINT_NAME, bytes).ok();
             Ok(plain.and_then(|b| Checkpoint::decode(CHECKPOINT_NAME, &b).ok()).filter(|c| c.plan.backup_id == details.backup_id))
         }
         Err(e) if e.is_not_found() => Ok(None),

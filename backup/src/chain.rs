@@ -17,11 +17,12 @@ use crate::crypto::FileCipher;
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
-use crate::plan::open_location;
-use crate::restore::read_manifest;
+use crate::location::{self, read_manifest};
+use crate::retry::retrying;
 use crate::statement::Secret;
 use crate::storage::url::redact_location;
 use crate::storage::ExternalStorage;
+use model::catalog::Descriptor;
 use model::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -109,11 +110,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// `location` with `sub` appended to its path (before any query string).
-pub fn join_location(location: &str, sub: &str) -> String {
-    crate::storage::join_path(location, sub)
-}
-
 /// The automatic incrementals' subdirectories under a location `shown`, in the time order
 /// their names encode.
 ///
@@ -126,7 +122,7 @@ pub fn join_location(location: &str, sub: &str) -> String {
 /// (A failed or canceled incremental removes its own subdirectory, so only a killed process or
 /// damage leaves one behind.)
 pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage, shown: &str) -> Result<Vec<String>, BackupError> {
-    let paths = crate::restore::retrying(env, || storage.list("")).await?;
+    let paths = retrying(env, || storage.list("")).await?;
     let mut dirs: BTreeMap<((u32, u32, u32, u32), &str), Vec<&str>> = BTreeMap::new();
     for p in &paths {
         if let Some((dir, rest)) = in_subdir(p) {
@@ -147,8 +143,8 @@ pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage, shown: &str)
         } else if !running.contains(*dir) {
             // A manifest the listing cannot show (a directory on nodelocal) is named as such.
             let manifest = format!("{dir}/{MANIFEST_NAME}");
-            if let Err(e @ crate::storage::StorageError::Permanent { .. }) = crate::restore::retrying(env, || storage.exists(&manifest)).await {
-                return Err(BackupError::NotABackup { url: join_location(shown, dir), reason: format!("its {MANIFEST_NAME} manifest cannot be read: {}", e.to_string().replacen(&format!("{dir}/"), "", 1)) });
+            if let Err(e @ crate::storage::StorageError::Permanent { .. }) = retrying(env, || storage.exists(&manifest)).await {
+                return Err(BackupError::NotABackup { url: location::join(shown, dir), reason: format!("its {MANIFEST_NAME} manifest cannot be read: {}", e.to_string().replacen(&format!("{dir}/"), "", 1)) });
             }
             return Err(incomplete_layer(shown, dir, rest));
         }
@@ -162,13 +158,13 @@ pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage, shown: &str)
 /// is what guarantees a single successor, this check names it when it can).
 pub async fn member_after(env: &Env, storage: &dyn ExternalStorage, after: Timestamp, except: &str) -> Result<Option<String>, BackupError> {
     let base = subdir_time(&subdir_name(after)).expect("subdir_name makes names subdir_time reads");
-    let paths = crate::restore::retrying(env, || storage.list("")).await?;
+    let paths = retrying(env, || storage.list("")).await?;
     Ok(paths.iter().filter_map(|p| in_subdir(p)).find(|(dir, rest)| *rest == MANIFEST_NAME && *dir != except && subdir_time(dir) > Some(base)).map(|(dir, _)| dir.to_string()))
 }
 
 /// The refusal of a date-named subdirectory without a manifest, saying what it holds.
 fn incomplete_layer(shown: &str, dir: &str, rest: &[&str]) -> BackupError {
-    let at = join_location(shown, dir);
+    let at = location::join(shown, dir);
     let manifest_dir = format!("{MANIFEST_NAME}/");
     let reason = if rest.iter().any(|r| r.starts_with(&manifest_dir)) {
         format!("its {MANIFEST_NAME} is a directory, not a manifest: a damaged or tampered incremental backup")
@@ -203,9 +199,9 @@ fn incomplete_layer(shown: &str, dir: &str, rest: &[&str]) -> BackupError {
 pub async fn expand(env: &Env, from: &[String]) -> Result<Vec<String>, BackupError> {
     match from {
         [one] => {
-            let (url, storage) = open_location(env, one)?;
+            let (url, storage) = location::open(env, one)?;
             let mut out = vec![one.clone()];
-            out.extend(auto_subdirs(env, &*storage, &url.redacted()).await?.iter().map(|d| join_location(one, d)));
+            out.extend(auto_subdirs(env, &*storage, &url.redacted()).await?.iter().map(|d| location::join(one, d)));
             Ok(out)
         }
         many => Ok(many.to_vec()),
@@ -217,11 +213,11 @@ pub async fn expand(env: &Env, from: &[String]) -> Result<Vec<String>, BackupErr
 /// throughout). Returns the layers, not yet validated, and the cipher.
 pub async fn read_chain(env: &Env, locations: &[String], passphrase: Option<&Secret>) -> Result<(Vec<Layer>, FileCipher), BackupError> {
     let first = locations.first().ok_or_else(|| BackupError::Internal("an empty chain".into()))?;
-    let (url, storage) = open_location(env, first)?;
-    let cipher = crate::crypto::cipher_for_reading(env, &url.redacted(), &*storage, passphrase).await?;
+    let (url, storage) = location::open(env, first)?;
+    let cipher = crate::encryption::cipher_for_reading(env, &url.redacted(), &*storage, passphrase).await?;
     let mut layers = Vec::new();
     for location in locations {
-        let (url, storage) = open_location(env, location)?;
+        let (url, storage) = location::open(env, location)?;
         let shown = url.redacted();
         let manifest = read_manifest(env, &shown, &*storage, &cipher).await?;
         layers.push(Layer { location: location.clone(), shown, storage, manifest });
@@ -282,6 +278,75 @@ pub fn depends_on(layers: &[Layer]) -> Vec<String> {
     layers.iter().map(|l| redact_location(&l.location)).collect()
 }
 
+/// Which prefix of the chain a restore to `wanted` needs, and the time it restores to. CockroachDB's
+/// rules and texts: the backup whose window `(start, end]` holds the time; its end time, or any
+/// time its revision history covers.
+pub fn pick_time(layers: &[Layer], wanted: Option<Timestamp>) -> Result<(usize, Timestamp), BackupError> {
+    let last = layers.last().ok_or_else(|| BackupError::Internal("an empty chain".into()))?;
+    let Some(t) = wanted else { return Ok((layers.len(), last.manifest.end_time)) };
+    let Some(i) = layers.iter().position(|l| l.manifest.start_time < t && t <= l.manifest.end_time) else {
+        let from = layers[0].manifest.revision_start_time;
+        return Err(BackupError::BadRestoreTime(format!(
+            "supplied backups do not cover requested time {} (they cover {} to {})",
+            t.to_datetime_string(),
+            if from.is_zero() { "their start".to_string() } else { from.to_datetime_string() },
+            last.manifest.end_time.to_datetime_string()
+        )));
+    };
+    let m = &layers[i].manifest;
+    if t != m.end_time {
+        if m.mvcc_filter != model::MvccFilter::AllRevisions {
+            let nearest = if i == 0 {
+                format!("nearest backup time is {}", m.end_time.to_datetime_string())
+            } else {
+                format!("nearest BACKUP times are {} or {}", layers[i - 1].manifest.end_time.to_datetime_string(), m.end_time.to_datetime_string())
+            };
+            return Err(BackupError::BadRestoreTime(format!("restoring to arbitrary time requires that BACKUP for requested time be created with 'revision_history' option. {nearest}")));
+        }
+        if !m.revision_start_time.is_zero() && t <= m.revision_start_time {
+            return Err(BackupError::BadRestoreTime(format!("BACKUP for requested time only has revision history from {}", m.revision_start_time.to_datetime_string())));
+        }
+    }
+    Ok((i + 1, t))
+}
+
+/// The backup as of `ts` (the last layer's time window holds it): the last layer's manifest
+/// with the descriptors of that time — its own when `ts` is its end time, else the previous
+/// layer's replayed forward through its descriptor changes up to `ts`. Dropped descriptors are
+/// left out: a table dropped by `ts` is not restored, one created by then is.
+pub fn state_at(layers: &[Layer], ts: Timestamp) -> Manifest {
+    let top = &layers[layers.len() - 1].manifest;
+    let mut m = top.clone();
+    if ts != top.end_time {
+        let mut by_id: BTreeMap<u32, Descriptor> = BTreeMap::new();
+        if layers.len() > 1 {
+            for d in &layers[layers.len() - 2].manifest.descriptors {
+                by_id.insert(d.id(), d.clone());
+            }
+        }
+        for c in top.descriptor_changes.iter().filter(|c| c.time <= ts) {
+            match &c.desc {
+                Some(d) => by_id.insert(c.id, d.clone()),
+                None => by_id.remove(&c.id),
+            };
+        }
+        m.descriptors = by_id
+            .into_values()
+            .filter(|d| match d {
+                Descriptor::Table(t) => t.is_public(),
+                Descriptor::Database(_) => true,
+            })
+            .collect();
+        // A cluster backup holds every database whole: those of that time (a database dropped
+        // after it is still restorable by name; one created after it is not there).
+        if m.is_full_cluster {
+            m.complete_dbs = m.descriptors.iter().filter_map(|d| d.as_database().map(|db| db.id)).collect();
+        }
+        m.end_time = ts;
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,7 +392,7 @@ mod tests {
 
     #[test]
     fn subdirectories_join_before_the_query_string() {
-        assert_eq!(join_location("s3://b/p?AWS_REGION=x", "20200327/100009.36"), "s3://b/p/20200327/100009.36?AWS_REGION=x");
-        assert_eq!(join_location("nodelocal://1/p/", "d/t"), "nodelocal://1/p/d/t");
+        assert_eq!(location::join("s3://b/p?AWS_REGION=x", "20200327/100009.36"), "s3://b/p/20200327/100009.36?AWS_REGION=x");
+        assert_eq!(location::join("nodelocal://1/p/", "d/t"), "nodelocal://1/p/d/t");
     }
 }

@@ -454,15 +454,12 @@ pub async fn remove_if_mine(env: &Env, storage: &dyn ExternalStorage, path: &str
 
 /// Deletes `path`, retrying transient failures a while (best effort).
 pub async fn remove(env: &Env, storage: &dyn ExternalStorage, path: &str) {
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = crate::retry::Backoff::new();
     for _ in 0..20 {
         match storage.delete(path).await {
             Ok(()) => return,
             Err(e) if !e.is_retryable() => return,
-            Err(_) => {
-                env.sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-            }
+            Err(_) => backoff.wait(env).await,
         }
     }
 }

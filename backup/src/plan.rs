@@ -13,32 +13,14 @@
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::manifest::{ClusterData, DescriptorChange, CHECKPOINT_NAME, MANIFEST_NAME};
-use crate::statement::{BackupStmt, TablePattern, Targets};
+use crate::statement::{BackupStmt, Targets};
 use crate::storage::url::StorageUrl;
 use crate::storage::ExternalStorage;
-use model::catalog::{Catalog, DatabaseDescriptor, Descriptor, TableDescriptor};
+use crate::targets::{catalog_at, check_dependencies, check_session, describe_targets, qualified, resolve_as_of, resolve_targets, Resolved, SessionContext};
+use model::catalog::{Catalog, Descriptor};
 use model::{MvccError, MvccFilter, Span, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::sync::Arc;
-
-/// Who runs a statement, and in what state their session is.
-#[derive(Clone, Debug)]
-pub struct SessionContext {
-    /// The user.
-    pub user: String,
-    /// The session's current database (for unqualified table names).
-    pub database: String,
-    /// True inside BEGIN ... COMMIT.
-    pub in_transaction: bool,
-}
-
-impl SessionContext {
-    /// The root user outside any transaction, in `defaultdb`.
-    pub fn root() -> Self {
-        SessionContext { user: "root".into(), database: "defaultdb".into(), in_transaction: false }
-    }
-}
 
 /// Everything a backup job needs to run (and to resume after adoption): its payload.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,7 +80,15 @@ impl BackupDetails {
         self.chain_root.as_deref().unwrap_or(&self.destination)
     }
 
-    /// This job's lock file content.
+    /// The cipher of the job's files, from its payload (so an adopting node has it too).
+    pub fn cipher(&self) -> crate::crypto::FileCipher {
+        match &self.encryption {
+            Some(e) => crate::crypto::FileCipher::with_checked_key(e.key.clone()),
+            None => crate::crypto::FileCipher::plaintext(),
+        }
+    }
+
+    /// The lock file this job writes at its location (and the content of its claims).
     pub fn lock_file(&self, job_id: crate::jobs::JobId) -> crate::lock::LockFile {
         let subdir = match &self.chain_root {
             Some(_) => crate::chain::subdir_name(self.end_time),
@@ -106,131 +96,6 @@ impl BackupDetails {
         };
         crate::lock::LockFile { job_id, cluster_id: self.cluster_id.clone(), backup_id: self.backup_id.clone(), subdir }
     }
-}
-
-/// The catalog as of `ts`, with a GC refusal given in CockroachDB's words.
-pub async fn catalog_at(env: &Env, ts: Timestamp) -> Result<Catalog, BackupError> {
-    Ok(Catalog::read(&*env.kv, ts).await?)
-}
-
-/// Checks that the session may run a bulk statement.
-pub async fn check_session(env: &Env, ctx: &SessionContext, what: &'static str) -> Result<Catalog, BackupError> {
-    if ctx.in_transaction {
-        return Err(BackupError::InTransaction(what));
-    }
-    let catalog = catalog_at(env, env.kv.now()).await?;
-    if !catalog.is_admin(&ctx.user) {
-        return Err(BackupError::NotAdmin(what));
-    }
-    Ok(catalog)
-}
-
-/// Interprets `AS OF SYSTEM TIME` against the cluster clock; `None` means now.
-pub fn resolve_as_of(as_of: Option<&str>, now: Timestamp) -> Result<Timestamp, BackupError> {
-    match as_of {
-        None => Ok(now),
-        Some(text) => {
-            let ts = Timestamp::parse_as_of(text, now)?;
-            if ts > now {
-                return Err(BackupError::FutureTimestamp { ts, now });
-            }
-            Ok(ts)
-        }
-    }
-}
-
-/// Parses a location, applies this node's external-io settings, and opens it.
-pub fn open_location(env: &Env, location: &str) -> Result<(StorageUrl, Arc<dyn ExternalStorage>), BackupError> {
-    let url = StorageUrl::parse(location)?;
-    env.io.check(&url)?;
-    let storage = env.storage.open(&url, env.node())?;
-    Ok((url, storage))
-}
-
-/// The relations and databases a target list names, resolved in `catalog`.
-pub struct Resolved {
-    /// Relations (tables, views, sequences), by id order.
-    pub tables: Vec<TableDescriptor>,
-    /// Databases holding them, by id order.
-    pub databases: Vec<DatabaseDescriptor>,
-    /// Databases named whole.
-    pub complete_dbs: Vec<u32>,
-}
-
-/// Resolves BACKUP targets (or a RESTORE's, against a backup's descriptors).
-pub fn resolve_targets(catalog: &Catalog, targets: &Targets, current_db: &str) -> Result<Resolved, BackupError> {
-    let mut table_ids: BTreeSet<u32> = BTreeSet::new();
-    let mut complete: BTreeSet<u32> = BTreeSet::new();
-    let public_in = |db: &DatabaseDescriptor| catalog.tables_in(db.id).into_iter().filter(|t| t.is_public()).map(|t| t.id).collect::<Vec<_>>();
-    match targets {
-        Targets::Cluster => {
-            for db in catalog.databases() {
-                if db.name == "system" {
-                    continue;
-                }
-                complete.insert(db.id);
-                table_ids.extend(public_in(db));
-            }
-        }
-        Targets::Databases(names) => {
-            for name in names {
-                let db = catalog.database_by_name(name).ok_or_else(|| BackupError::TargetNotFound(format!("database \"{name}\" does not exist")))?;
-                complete.insert(db.id);
-                table_ids.extend(public_in(db));
-            }
-        }
-        Targets::Tables(patterns) => {
-            for p in patterns {
-                match p {
-                    TablePattern::Table { database, table } => {
-                        let db = database.as_deref().unwrap_or(current_db);
-                        let t = catalog.table_by_name(db, table).filter(|t| t.is_public()).ok_or_else(|| BackupError::TargetNotFound(format!("table \"{db}.{table}\" does not exist")))?;
-                        table_ids.insert(t.id);
-                    }
-                    TablePattern::AllTablesIn(db) => {
-                        let d = catalog.database_by_name(db).ok_or_else(|| BackupError::TargetNotFound(format!("database \"{db}\" does not exist")))?;
-                        let ids = public_in(d);
-                        if ids.is_empty() {
-                            return Err(BackupError::TargetNotFound(format!("no tables match \"{db}.*\"")));
-                        }
-                        table_ids.extend(ids);
-                    }
-                }
-            }
-        }
-    }
-    let tables: Vec<TableDescriptor> = table_ids.iter().filter_map(|id| catalog.table(*id).cloned()).collect();
-    let mut db_ids: BTreeSet<u32> = tables.iter().map(|t| t.parent_id).collect();
-    db_ids.extend(complete.iter().copied());
-    let databases = db_ids.iter().filter_map(|id| catalog.database(*id).cloned()).collect();
-    Ok(Resolved { tables, databases, complete_dbs: complete.into_iter().collect() })
-}
-
-/// A relation's name as messages print it: `db.name`.
-pub fn qualified(catalog: &Catalog, t: &TableDescriptor) -> String {
-    let db = catalog.database(t.parent_id).map(|d| d.name.clone()).unwrap_or_else(|| format!("[{}]", t.parent_id));
-    format!("{db}.{}", t.name)
-}
-
-/// Refuses a target set that leaves out something a target depends on (the seed's table of
-/// object dependencies).
-pub fn check_dependencies(catalog: &Catalog, tables: &[TableDescriptor]) -> Result<(), BackupError> {
-    let ids: BTreeSet<u32> = tables.iter().map(|t| t.id).collect();
-    for t in tables {
-        for dep in catalog.dependencies(t.id) {
-            if ids.contains(&dep.on) {
-                continue;
-            }
-            let dependency = catalog.table(dep.on).map(|d| format!("{} {}", d.kind_name(), qualified(catalog, d))).unwrap_or_else(|| format!("relation [{}]", dep.on));
-            return Err(BackupError::MissingDependency {
-                action: "back up",
-                object: format!("{} {}", t.kind_name(), qualified(catalog, t)),
-                dependency,
-                reason: dep.reason.to_string(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Plans a BACKUP statement: every check, then the job's payload.
@@ -259,11 +124,11 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
 
     // Where it goes, and what it builds on.
     let passphrase = stmt.options.encryption_passphrase.as_ref();
-    let (url, storage) = open_location(env, &stmt.to[0])?;
+    let (url, storage) = crate::location::open(env, &stmt.to[0])?;
     let (base, target, chain_root) = if !stmt.incremental_from.is_empty() {
         check_destination(env, &url, &*storage).await?;
         (Some(crate::chain::base_chain(env, &stmt.incremental_from, passphrase).await?), stmt.to[0].clone(), None)
-    } else if crate::restore::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
+    } else if crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
         if matches!(url.scheme(), crate::storage::url::Scheme::Http | crate::storage::url::Scheme::Https) {
             return Err(BackupError::BadChain(format!(
                 "{} already contains a {MANIFEST_NAME} file: automatic incremental backups do not work with HTTP storage; use BACKUP ... INCREMENTAL FROM to say where each incremental goes",
@@ -274,8 +139,8 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         check_locks(env, &url.redacted(), &*storage).await?;
         let locations = crate::chain::expand(env, std::slice::from_ref(&stmt.to[0])).await?;
         let base = crate::chain::base_chain(env, &locations, passphrase).await?;
-        let sub = crate::chain::join_location(&stmt.to[0], &crate::chain::subdir_name(end_time));
-        let (sub_url, sub_storage) = open_location(env, &sub)?;
+        let sub = crate::location::join(&stmt.to[0], &crate::chain::subdir_name(end_time));
+        let (sub_url, sub_storage) = crate::location::open(env, &sub)?;
         check_destination(env, &sub_url, &*sub_storage).await?;
         (Some(base), sub, Some(stmt.to[0].clone()))
     } else {
@@ -401,7 +266,7 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         Some(layers) => pin(&layers[0].location),
         None => destination.clone(),
     };
-    let encryption = crate::crypto::plan_backup_encryption(env, passphrase, &info_location).await?;
+    let encryption = crate::encryption::plan_backup_encryption(env, passphrase, &info_location).await?;
     let cluster_data = is_full_cluster.then(|| ClusterData {
         users: catalog.users().cloned().collect(),
         role_memberships: catalog.role_memberships().cloned().collect(),
@@ -543,7 +408,7 @@ fn check_same_tables(catalog: &Catalog, resolved: &Resolved, base: &crate::chain
 pub async fn descriptor_history(env: &Env, start: Timestamp, end: Timestamp, relevant: impl Fn(&Descriptor) -> bool) -> Result<Vec<DescriptorChange>, BackupError> {
     let span = model::catalog::descriptors_span();
     let mut entries = Vec::new();
-    let mut backoff = std::time::Duration::from_millis(50);
+    let mut backoff = crate::retry::Backoff::new();
     let mut attempts = 0;
     'whole: loop {
         entries.clear();
@@ -555,8 +420,7 @@ pub async fn descriptor_history(env: &Env, start: Timestamp, end: Timestamp, rel
                 Ok(resp) => entries.extend(resp.export.entries),
                 Err(e) if e.is_retryable() && attempts < 60 => {
                     attempts += 1;
-                    env.sleep(backoff).await;
-                    backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+                    backoff.wait(env).await;
                     continue 'whole;
                 }
                 Err(e) => return Err(e.into()),
@@ -585,35 +449,16 @@ pub async fn descriptor_history(env: &Env, start: Timestamp, end: Timestamp, rel
     Ok(changes)
 }
 
-/// The targets as SQL prints them.
-pub fn describe_targets(t: &Targets) -> String {
-    match t {
-        Targets::Cluster => "cluster".into(),
-        Targets::Databases(d) => format!("DATABASE {}", d.join(", ")),
-        Targets::Tables(ts) => format!(
-            "TABLE {}",
-            ts.iter()
-                .map(|p| match p {
-                    TablePattern::Table { database: Some(d), table } => format!("{d}.{table}"),
-                    TablePattern::Table { database: None, table } => table.clone(),
-                    TablePattern::AllTablesIn(d) => format!("{d}.*"),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
 /// Refuses a destination that already holds a backup, or a backup in progress (another job's
 /// lock file, or a checkpoint no lock explains: what a killed backup leaves), naming the job
 /// that holds it, its status and how to free the location (transient storage failures are
 /// retried, not taken for an answer).
 pub async fn check_destination(env: &Env, url: &StorageUrl, storage: &dyn ExternalStorage) -> Result<(), BackupError> {
-    if crate::restore::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
+    if crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
         return Err(BackupError::DestinationNotEmpty { url: url.redacted(), file: MANIFEST_NAME, hint: "" });
     }
     check_locks(env, &url.redacted(), storage).await?;
-    match crate::restore::read_retrying(env, storage, CHECKPOINT_NAME).await {
+    match crate::retry::read_retrying(env, storage, CHECKPOINT_NAME).await {
         Ok(bytes) => Err(crate::lock::leftover_checkpoint(env, &url.redacted(), Some(bytes)).await?),
         Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(e.into()),

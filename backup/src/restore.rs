@@ -14,9 +14,9 @@ use crate::crypto::FileCipher;
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::data::DataFile;
-use crate::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
+use crate::format::manifest::Manifest;
 use crate::jobs::JobTotals;
-use crate::plan::{check_session, qualified, resolve_targets, SessionContext};
+use crate::targets::{check_session, qualified, resolve_targets, SessionContext};
 use crate::statement::{RestoreStmt, Targets};
 use crate::storage::ExternalStorage;
 use model::catalog::{self, Catalog, DatabaseDescriptor, DefaultExpr, Descriptor, DescriptorState, TableDescriptor, TableKind, DEFAULT_DATABASE, POSTGRES_DATABASE};
@@ -24,38 +24,7 @@ use model::{Entry, Key, KvError, Timestamp, WriteOp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-pub use crate::retry::{read_retrying, retrying};
-
-/// How errors name a file of a backup: the location's redacted URL with the file's path joined
-/// to its path (before any query string), so that the name reads as one URL.
-pub fn shown_path(location_redacted: &str, path: &str) -> String {
-    crate::storage::join_path(location_redacted, path)
-}
-
-/// Reads and checks the manifest at a location (decrypted by `cipher`), telling an incomplete
-/// backup from no backup.
-pub async fn read_manifest(env: &Env, location_redacted: &str, storage: &dyn ExternalStorage, cipher: &FileCipher) -> Result<Manifest, BackupError> {
-    match read_retrying(env, storage, MANIFEST_NAME).await {
-        Ok(bytes) => {
-            let path = shown_path(location_redacted, MANIFEST_NAME);
-            Ok(Manifest::decode(&path, &cipher.open(&path, bytes)?)?)
-        }
-        Err(e) if e.is_not_found() => {
-            let reason = if retrying(env, || storage.exists(CHECKPOINT_NAME)).await? {
-                format!("the backup is incomplete: {CHECKPOINT_NAME} is present but no {MANIFEST_NAME} manifest (the backup job did not finish)")
-            } else {
-                format!("no {MANIFEST_NAME} manifest found: not a backup location")
-            };
-            Err(BackupError::NotABackup { url: location_redacted.to_string(), reason })
-        }
-        // A manifest that is there but cannot be read (a directory or a symlink on nodelocal,
-        // a permission problem) is named with its location.
-        Err(e @ crate::storage::StorageError::Permanent { .. }) => {
-            Err(BackupError::NotABackup { url: location_redacted.to_string(), reason: format!("its {MANIFEST_NAME} manifest cannot be read: {e}") })
-        }
-        Err(e) => Err(e.into()),
-    }
-}
+use crate::retry::read_retrying;
 
 /// What RESTORE produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,9 +52,9 @@ pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Res
         Some(a) => Some(Timestamp::parse_as_of(&a.0, env.kv.now())?),
         None => None,
     };
-    let (cut, ts) = pick_time(&layers, wanted_time)?;
+    let (cut, ts) = crate::chain::pick_time(&layers, wanted_time)?;
     let layers = &layers[..cut];
-    let manifest = state_at(layers, ts);
+    let manifest = crate::chain::state_at(layers, ts);
     let backup = manifest.catalog();
     let plan = plan_restore(&backup, &current, &manifest, stmt, ctx)?;
     let new_ids = allocate_ids(env, plan.count()).await?;
@@ -99,75 +68,6 @@ pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Res
     };
     let published_at = publish(env, &plan, &rewrite, &manifest, stmt).await?;
     Ok(RestoreOutcome { totals, published_at })
-}
-
-/// Which prefix of the chain a restore to `wanted` needs, and the time it restores to. CockroachDB's
-/// rules and texts: the backup whose window `(start, end]` holds the time; its end time, or any
-/// time its revision history covers.
-pub fn pick_time(layers: &[crate::chain::Layer], wanted: Option<Timestamp>) -> Result<(usize, Timestamp), BackupError> {
-    let last = layers.last().ok_or_else(|| BackupError::Internal("an empty chain".into()))?;
-    let Some(t) = wanted else { return Ok((layers.len(), last.manifest.end_time)) };
-    let Some(i) = layers.iter().position(|l| l.manifest.start_time < t && t <= l.manifest.end_time) else {
-        let from = layers[0].manifest.revision_start_time;
-        return Err(BackupError::BadRestoreTime(format!(
-            "supplied backups do not cover requested time {} (they cover {} to {})",
-            t.to_datetime_string(),
-            if from.is_zero() { "their start".to_string() } else { from.to_datetime_string() },
-            last.manifest.end_time.to_datetime_string()
-        )));
-    };
-    let m = &layers[i].manifest;
-    if t != m.end_time {
-        if m.mvcc_filter != model::MvccFilter::AllRevisions {
-            let nearest = if i == 0 {
-                format!("nearest backup time is {}", m.end_time.to_datetime_string())
-            } else {
-                format!("nearest BACKUP times are {} or {}", layers[i - 1].manifest.end_time.to_datetime_string(), m.end_time.to_datetime_string())
-            };
-            return Err(BackupError::BadRestoreTime(format!("restoring to arbitrary time requires that BACKUP for requested time be created with 'revision_history' option. {nearest}")));
-        }
-        if !m.revision_start_time.is_zero() && t <= m.revision_start_time {
-            return Err(BackupError::BadRestoreTime(format!("BACKUP for requested time only has revision history from {}", m.revision_start_time.to_datetime_string())));
-        }
-    }
-    Ok((i + 1, t))
-}
-
-/// The backup as of `ts` (the last layer's time window holds it): the last layer's manifest
-/// with the descriptors of that time — its own when `ts` is its end time, else the previous
-/// layer's replayed forward through its descriptor changes up to `ts`. Dropped descriptors are
-/// left out: a table dropped by `ts` is not restored, one created by then is.
-pub fn state_at(layers: &[crate::chain::Layer], ts: Timestamp) -> Manifest {
-    let top = &layers[layers.len() - 1].manifest;
-    let mut m = top.clone();
-    if ts != top.end_time {
-        let mut by_id: BTreeMap<u32, Descriptor> = BTreeMap::new();
-        if layers.len() > 1 {
-            for d in &layers[layers.len() - 2].manifest.descriptors {
-                by_id.insert(d.id(), d.clone());
-            }
-        }
-        for c in top.descriptor_changes.iter().filter(|c| c.time <= ts) {
-            match &c.desc {
-                Some(d) => by_id.insert(c.id, d.clone()),
-                None => by_id.remove(&c.id),
-            };
-        }
-        m.descriptors = by_id
-            .into_values()
-            .filter(|d| match d {
-                Descriptor::Table(t) => t.is_public(),
-                Descriptor::Database(_) => true,
-            })
-            .collect();
-        // A cluster backup holds every database whole: those of that time (a database dropped
-        // after it is still restorable by name; one created after it is not there).
-        if m.is_full_cluster {
-            m.complete_dbs = m.descriptors.iter().filter_map(|d| d.as_database().map(|db| db.id)).collect();
-        }
-        m.end_time = ts;
-    }
-    m
 }
 
 /// The chain's data as of `ts`: for every key of the restored tables, the newest version at or
@@ -230,7 +130,7 @@ async fn ingest_at(env: &Env, layers: &[crate::chain::Layer], cipher: &FileCiphe
 
 /// Reads one listed data file, decrypts it and checks it against the manifest's record.
 async fn read_data_file(env: &Env, location: &str, storage: &dyn ExternalStorage, cipher: &FileCipher, file: &crate::format::manifest::FileInfo) -> Result<DataFile, BackupError> {
-    let path = shown_path(location, &file.path);
+    let path = crate::location::join(location, &file.path);
     let bytes = read_retrying(env, storage, &file.path).await.map_err(|e| match e {
         e if e.is_not_found() => BackupError::NotABackup { url: location.to_string(), reason: format!("data file {} listed in the manifest is missing", file.path) },
         e => e.into(),

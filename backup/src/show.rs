@@ -15,7 +15,7 @@ use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::manifest::Manifest;
 use crate::jobs::{self, JobSummary};
-use crate::plan::{check_session, SessionContext};
+use crate::targets::{check_session, SessionContext};
 use crate::statement::{ShowBackupKind, ShowBackupStmt};
 use crate::storage::StorageUrl;
 use model::catalog::Descriptor;

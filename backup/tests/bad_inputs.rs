@@ -18,7 +18,7 @@ mod common;
 
 use backup::error::{BackupError, ErrorKind};
 use backup::jobs::{self, JobStatus};
-use backup::plan::SessionContext;
+use backup::targets::SessionContext;
 use backup::storage::{MemStorage, MemStorageProvider, StorageUrl};
 use common::*;
 use futures::executor::block_on;

@@ -7,7 +7,7 @@ mod common;
 
 use backup::exec;
 use backup::jobs::{self, JobStatus, JobSummary};
-use backup::plan::SessionContext;
+use backup::targets::SessionContext;
 use backup::storage::MemStorageProvider;
 use common::*;
 use futures::executor::block_on;

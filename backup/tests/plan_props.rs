@@ -46,7 +46,8 @@
 mod common;
 
 use backup::error::BackupError;
-use backup::plan::{plan_backup, BackupDetails, SessionContext};
+use backup::plan::{plan_backup, BackupDetails};
+use backup::targets::SessionContext;
 use backup::statement::{parse, Statement};
 use common::*;
 use futures::executor::block_on;

@@ -203,7 +203,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                 } else if automatic {
                     (dest.clone(), Some(String::new()), format!("BACKUP {targets}TO '{dest}'{as_of}{with}"))
                 } else {
-                    let to = backup::chain::join_location(&dest, &format!("inc{i}"));
+                    let to = backup::location::join(&dest, &format!("inc{i}"));
                     let from: Vec<String> = taken.iter().map(|t| format!("'{}'", t.location)).collect();
                     (to.clone(), Some(format!("inc{i}")), format!("BACKUP {targets}TO '{to}'{as_of} INCREMENTAL FROM {}{with}", from.join(", ")))
                 };

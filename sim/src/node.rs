@@ -264,7 +264,7 @@ impl NodeServer {
 
     /// Runs a bulk statement with this node as the gateway.
     async fn bulk(&self, sql: &str, user: String, database: String) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
-        let ctx = backup::plan::SessionContext { user, database, in_transaction: false };
+        let ctx = backup::targets::SessionContext { user, database, in_transaction: false };
         trace_event!(self.trace, self.name, "bulk", "{}", backup::statement::parse(sql).map(|s| s.redacted()).unwrap_or_else(|_| "(unparsable statement)".into()));
         let result = backup::exec::execute(&self.env, &ctx, sql).await;
         match &result {

@@ -18,7 +18,7 @@ use backup::env::{Env, EventLog, JobSettings, Runtime};
 use backup::error::BackupError;
 use backup::exec;
 use backup::format::Manifest;
-use backup::plan::SessionContext;
+use backup::targets::SessionContext;
 use backup::show::QueryResult;
 use backup::storage::url::{ExternalIoSettings, StorageUrl};
 use backup::storage::{ExternalStorage, MemStorage, MemStorageProvider};

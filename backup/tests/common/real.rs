@@ -8,7 +8,7 @@ use super::{TestLog, DATA, SCHEMA};
 use backup::env::{Env, JobSettings};
 use backup::error::BackupError;
 use backup::exec;
-use backup::plan::SessionContext;
+use backup::targets::SessionContext;
 use backup::show::QueryResult;
 use backup::storage::real::{RealStorageOptions, RealStorageProvider};
 use backup::storage::url::{ExternalIoSettings, StorageUrl};

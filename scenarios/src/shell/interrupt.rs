@@ -25,7 +25,7 @@ use backup::env::Env;
 use backup::error::BackupError;
 use backup::exec;
 use backup::jobs::{self, JobId, JobStatus, JobType};
-use backup::plan::SessionContext;
+use backup::targets::SessionContext;
 use backup::show::QueryResult;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};

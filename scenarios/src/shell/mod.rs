@@ -32,7 +32,7 @@ pub mod redact;
 
 use backup::env::{Env, JobSettings};
 use backup::exec;
-use backup::plan::SessionContext;
+use backup::targets::SessionContext;
 use backup::show::QueryResult;
 use backup::storage::real::{RealStorageOptions, RealStorageProvider};
 use backup::storage::url::ExternalIoSettings;
