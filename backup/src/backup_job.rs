@@ -325,7 +325,6 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     let checkpoint = match read_checkpoint(env, &*storage, details).await? {
         Some(c) => {
             env.event("job-resumed-from-checkpoint", format!("job {id}: {} spans done, {} to go", c.completed_spans.len(), c.remaining_spans().len()));
-            #[cfg(feature = "planted-bugs")]
             let c = planted_resume(env, c);
             c
         }
@@ -380,7 +379,6 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         return Ok(stop);
     }
     let cp = checkpoint.lock().await.clone();
-    #[cfg(feature = "planted-bugs")]
     let cp = if env.planted(crate::planted::PlantedBug::ManifestBeforeLastFile) { drop_last_file(cp) } else { cp };
     let manifest = cp.into_manifest().map_err(|e| BackupError::Internal(format!("job {id}: finished checkpoint is not a valid manifest: {e}")))?;
     crate::encryption::check_before_manifest(env, details.encryption.as_ref()).await?;
@@ -445,13 +443,9 @@ async fn export_pieces(
         if lost.load(Ordering::Relaxed) {
             return Ok(());
         }
-        #[cfg(feature = "planted-bugs")]
         let end = if env.planted(crate::planted::PlantedBug::WindowEndExclusive) { details.end_time.prev() } else { details.end_time };
-        #[cfg(not(feature = "planted-bugs"))]
-        let end = details.end_time;
         // A span new since the base (an incremental's new table) is exported from time zero.
         let introduced = details.introduced_spans.iter().any(|s| s.overlaps(&piece));
-        #[cfg(feature = "planted-bugs")]
         let introduced = introduced && !env.planted(crate::planted::PlantedBug::IntroducedSpanFromBaseTime);
         let start = if introduced { Timestamp::ZERO } else { details.start_time };
         // The piece is exported page by page, a data file per page of at most about
@@ -682,7 +676,6 @@ pub fn plan_manifest(details: &BackupDetails) -> Manifest {
 
 /// `ResumeSkipsSpan` / `ResumeRepeatsSpan`: a resumed checkpoint that forgets a finished span
 /// (so it is exported again) or claims an unfinished one (so it is never exported).
-#[cfg(feature = "planted-bugs")]
 fn planted_resume(env: &Env, mut c: Checkpoint) -> Checkpoint {
     use crate::planted::PlantedBug;
     if env.planted(PlantedBug::ResumeSkipsSpan) {
@@ -704,7 +697,6 @@ fn planted_resume(env: &Env, mut c: Checkpoint) -> Checkpoint {
 
 /// `ManifestBeforeLastFile`: the manifest as it would be if written before the last data file
 /// was recorded — that file's rows are missing from the backup.
-#[cfg(feature = "planted-bugs")]
 fn drop_last_file(mut cp: Checkpoint) -> Checkpoint {
     if let Some(last) = cp.completed.pop() {
         let _ = last;

@@ -175,7 +175,6 @@ mod tests {
             cluster_id: "c".into(),
             jobs: Default::default(),
             log: std::sync::Arc::new(crate::env::NoEventLog),
-            #[cfg(feature = "planted-bugs")]
             planted: None,
         }
     }

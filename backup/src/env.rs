@@ -84,8 +84,8 @@ pub struct Env {
     pub jobs: JobSettings,
     /// Where job events go.
     pub log: Arc<dyn EventLog>,
-    /// The planted bug this run selected, if any (`planted-bugs` feature only).
-    #[cfg(feature = "planted-bugs")]
+    /// The planted bug this run selected, if any. It has an effect only in a build with the
+    /// `planted-bugs` feature ([`Env::planted`]).
     pub planted: Option<crate::planted::PlantedBug>,
 }
 
@@ -95,10 +95,12 @@ impl Env {
         self.kv.node_id()
     }
 
-    /// True when this run planted `bug`.
-    #[cfg(feature = "planted-bugs")]
+    /// True when this run planted `bug`. Constant `false` without the `planted-bugs` feature,
+    /// so a default build's planted branches are dead code the compiler removes, and call sites
+    /// need no `cfg` of their own.
+    #[inline]
     pub fn planted(&self, bug: crate::planted::PlantedBug) -> bool {
-        self.planted == Some(bug)
+        cfg!(feature = "planted-bugs") && self.planted == Some(bug)
     }
 
     /// Records a job event.

@@ -27,5 +27,4 @@ pub mod show;
 pub mod targets;
 #[cfg(feature = "real-storage")]
 pub mod tokio_runtime;
-#[cfg(feature = "planted-bugs")]
 pub mod planted;

@@ -112,10 +112,7 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     let end_time = resolve_as_of(stmt.as_of.as_ref().map(|a| a.0.as_str()), now)?;
     let catalog = catalog_at(env, end_time).await?;
     let resolved = resolve_targets(&catalog, &stmt.targets, &ctx.database)?;
-    #[cfg(feature = "planted-bugs")]
     let skip_dependencies = env.planted(crate::planted::PlantedBug::DependencyNotChecked);
-    #[cfg(not(feature = "planted-bugs"))]
-    let skip_dependencies = false;
     if !skip_dependencies {
         check_dependencies(&catalog, &resolved.tables)?;
     }
@@ -172,15 +169,11 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
             (start, introduced, crate::chain::depends_on(layers))
         }
     };
-    #[cfg(feature = "planted-bugs")]
     let start_time = match &base {
         Some(layers) if env.planted(crate::planted::PlantedBug::IncrementalStartFromFirstBase) => layers[0].manifest.end_time,
         _ => start_time,
     };
-    #[cfg(feature = "planted-bugs")]
     let checked_time = if env.planted(crate::planted::PlantedBug::GcCheckWrongTimestamp) { now } else { end_time };
-    #[cfg(not(feature = "planted-bugs"))]
-    let checked_time = end_time;
     // The GC window, checked before any history is read: reading the descriptors' history
     // from a base older than it would otherwise fail with the KV layer's bare "start timestamp
     // must be after replica GC threshold" rather than saying a new full backup is needed.

@@ -1,6 +1,7 @@
-//! Planted bugs: deliberate, realistic mistakes that measure the test bed's power. Compiled only
-//! with the `planted-bugs` feature (off by default) and active only when a run selects one by
-//! name; a build without the feature contains none of them.
+//! Planted bugs: deliberate, realistic mistakes that measure the test bed's power. Active only
+//! in a build with the `planted-bugs` feature (off by default), and there only when a run
+//! selects one by name: without the feature [`crate::env::Env::planted`] is constant `false`,
+//! so every planted branch is dead code and a default build runs none of them.
 //!
 //! Each is modelled on a real class of backup bug. `backup-sim mutants` sweeps every scenario
 //! with each one in turn and reports how many seeds it took to catch it.

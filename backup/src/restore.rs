@@ -75,10 +75,7 @@ pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Res
 /// Every file read is checked against its manifest.
 async fn ingest_at(env: &Env, layers: &[crate::chain::Layer], cipher: &FileCipher, rewrite: &Rewrite, ts: Timestamp, restore_ts: Timestamp) -> Result<JobTotals, BackupError> {
     let wanted: Vec<model::Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
-    #[cfg(feature = "planted-bugs")]
     let skip_last = env.planted(crate::planted::PlantedBug::RestoreIgnoresAFile);
-    #[cfg(not(feature = "planted-bugs"))]
-    let skip_last = false;
     let mut newest: BTreeMap<Key, (Timestamp, Option<Vec<u8>>)> = BTreeMap::new();
     for (l, layer) in layers.iter().enumerate() {
         // A span a layer introduces holds, in that layer, the whole history of a table that the
@@ -370,10 +367,7 @@ struct Prepared {
 /// restore before anything later is ingested; files still in flight are dropped unread.
 async fn ingest(env: &Env, location: &str, storage: &Arc<dyn ExternalStorage>, cipher: &FileCipher, manifest: &Manifest, rewrite: &Rewrite, ts: Timestamp) -> Result<JobTotals, BackupError> {
     let wanted: Vec<model::Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
-    #[cfg(feature = "planted-bugs")]
     let skip_last = env.planted(crate::planted::PlantedBug::RestoreIgnoresAFile);
-    #[cfg(not(feature = "planted-bugs"))]
-    let skip_last = false;
     let last = manifest.files.len().saturating_sub(1);
     let files: Vec<&crate::format::manifest::FileInfo> = manifest
         .files

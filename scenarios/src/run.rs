@@ -50,26 +50,20 @@ pub struct RunOptions {
     /// Run this fault schedule instead of the one the seed draws (a shrunk or edited schedule;
     /// everything else still comes from the seed).
     pub schedule: Option<faults::Schedule>,
-    /// The planted bug to run with (`planted-bugs` feature only; `backup-sim mutants`).
-    #[cfg(feature = "planted-bugs")]
+    /// The planted bug to run with (an effect only with the `planted-bugs` feature; `backup-sim
+    /// mutants`).
     pub planted: Option<backup::planted::PlantedBug>,
 }
 
 impl RunOptions {
     /// The simulated world's configuration for this run, on network `10.<network>.0.0/16`.
     pub fn world_config(&self, network: u8) -> WorldConfig {
-        #[allow(unused_mut)]
-        let mut cfg = WorldConfig { network, ..WorldConfig::default() };
-        #[cfg(feature = "planted-bugs")]
-        {
-            cfg.planted = self.planted;
-        }
-        cfg
+        WorldConfig { network, planted: self.planted, ..WorldConfig::default() }
     }
 
     /// The defaults for `seed`.
     pub fn new(seed: u64) -> Self {
-        RunOptions { seed, faults: FaultMix::Everything, safety: Duration::from_secs(30), workload: WorkloadConfig::default(), echo_trace: false, sabotage: None, schedule: None, #[cfg(feature = "planted-bugs")] planted: None }
+        RunOptions { seed, faults: FaultMix::Everything, safety: Duration::from_secs(30), workload: WorkloadConfig::default(), echo_trace: false, sabotage: None, schedule: None, planted: None }
     }
 }
 

@@ -33,8 +33,7 @@ pub struct WorldConfig {
     /// Second octet of every address in this world (`10.<network>.0.<node>`), so that two
     /// worlds — a source cluster and a restore target — can share one simulation.
     pub network: u8,
-    /// The planted bug this world runs with (`planted-bugs` feature only).
-    #[cfg(feature = "planted-bugs")]
+    /// The planted bug this world runs with (an effect only with the `planted-bugs` feature).
     #[serde(default)]
     pub planted: Option<backup::planted::PlantedBug>,
 }
@@ -55,7 +54,6 @@ impl Default for WorldConfig {
             txn_abandon_after: Duration::from_secs(2),
             request_deadline: Duration::from_secs(120),
             network: 0,
-            #[cfg(feature = "planted-bugs")]
             planted: None,
         }
     }

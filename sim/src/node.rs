@@ -105,7 +105,6 @@ pub async fn start(ctx: NodeContext) {
         cluster_id: ctx.cluster_id.clone(),
         jobs: backup::env::JobSettings::default(),
         log: Arc::new(crate::storage::TraceEventLog { trace: ctx.trace.clone(), who: name.clone() }),
-        #[cfg(feature = "planted-bugs")]
         planted: ctx.cfg.planted,
     };
     let server = Arc::new(NodeServer {
@@ -247,10 +246,9 @@ impl NodeServer {
             NodeRequest::Append { range, epoch, prev_index, prev_epoch, entries, commit } => self.on_append(range, epoch, prev_index, prev_epoch, entries, commit).await,
             NodeRequest::FetchLog { range, epoch } => self.on_fetch_log(range, epoch),
             other => {
-                #[cfg(feature = "planted-bugs")]
                 if let NodeRequest::Export { range, req } = &other {
                     // Planted: answer an export from any replica, leaseholder or not.
-                    if self.cfg.planted == Some(backup::planted::PlantedBug::ExportFromStaleLeaseholder) && self.serving_epoch(*range).is_none() && self.has_replica(*range) {
+                    if cfg!(feature = "planted-bugs") && self.cfg.planted == Some(backup::planted::PlantedBug::ExportFromStaleLeaseholder) && self.serving_epoch(*range).is_none() && self.has_replica(*range) {
                         let export = self.read(*range, &req.span, req.end, |r| r.engine.export_paged(&req.span, req.start, req.end, req.filter, req.target_bytes))?;
                         trace_event!(self.trace, self.name, "export-served", "r{range} {} entries as-leaseholder=false", export.entries.len());
                         return Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: *range, export }));

@@ -229,6 +229,7 @@ impl Cluster {
             cluster_id: "test-cluster-id".into(),
             jobs: JobSettings::default(),
             log: log.clone(),
+            planted: None,
         };
         let session = Session::root(local.clone());
         clock.advance(Duration::from_secs(1));

@@ -58,6 +58,7 @@ impl RealCluster {
             cluster_id: "real-test-cluster".into(),
             jobs,
             log: log.clone(),
+            planted: None,
         };
         let session = Session::root(local.clone());
         RealCluster { rt: rt.clone(), local, storage, log, env, session }

@@ -193,7 +193,6 @@ impl Shell {
             cluster_id: cluster.cluster_id,
             jobs: JobSettings::default(),
             log: Arc::new(backup::env::NoEventLog),
-            #[cfg(feature = "planted-bugs")]
             planted: None,
         };
         rt.spawn(exec::adopt_forever(env.clone()));
