@@ -325,8 +325,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     let checkpoint = match read_checkpoint(env, &*storage, details).await? {
         Some(c) => {
             env.event("job-resumed-from-checkpoint", format!("job {id}: {} spans done, {} to go", c.completed_spans.len(), c.remaining_spans().len()));
-            let c = planted_resume(env, c);
-            c
+            planted_resume(env, c)
         }
         None => Checkpoint::new(plan_manifest(details)),
     };

@@ -110,6 +110,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// A date-named subdirectory's time as its name spells it: date, hour-minute-second,
+/// nanoseconds, logical (the order the chain's members sort in).
+type SubdirTime = (u32, u32, u32, u32);
+
 /// The automatic incrementals' subdirectories under a location `shown`, in the time order
 /// their names encode.
 ///
@@ -123,7 +127,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// damage leaves one behind.)
 pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage, shown: &str) -> Result<Vec<String>, BackupError> {
     let paths = retrying(env, || storage.list("")).await?;
-    let mut dirs: BTreeMap<((u32, u32, u32, u32), &str), Vec<&str>> = BTreeMap::new();
+    let mut dirs: BTreeMap<(SubdirTime, &str), Vec<&str>> = BTreeMap::new();
     for p in &paths {
         if let Some((dir, rest)) = in_subdir(p) {
             dirs.entry((subdir_time(dir).expect("in_subdir checked it"), dir)).or_default().push(rest);

@@ -270,7 +270,7 @@ mod tests {
             Datum::String("a\0b".into()),
             Datum::String("ab".into()),
         ];
-        let keys: Vec<Key> = vals.iter().map(|d| encode_index_key(53, 1, &[d.clone()])).collect();
+        let keys: Vec<Key> = vals.iter().map(|d| encode_index_key(53, 1, std::slice::from_ref(d))).collect();
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);

@@ -202,7 +202,7 @@ impl Model {
                 .filter(|(wk, t, _)| *wk == k && start < *t && *t <= end)
                 .map(|(wk, t, v)| Entry { key: wk.clone(), ts: *t, value: v.clone() })
                 .collect();
-            window.sort_by(|a, b| b.ts.cmp(&a.ts));
+            window.sort_by_key(|e| std::cmp::Reverse(e.ts));
             match filter {
                 MvccFilter::AllRevisions => entries.extend(window),
                 MvccFilter::Latest => {

@@ -129,8 +129,8 @@ proptest! {
         let (left, right) = s.split_at(&at);
         let l = left.as_ref().map_or(0, model);
         let r = right.as_ref().map_or(0, model);
-        prop_assert!(left.as_ref().map_or(true, |x| !x.is_empty()));
-        prop_assert!(right.as_ref().map_or(true, |x| !x.is_empty()));
+        prop_assert!(left.as_ref().is_none_or(|x| !x.is_empty()));
+        prop_assert!(right.as_ref().is_none_or(|x| !x.is_empty()));
         prop_assert_eq!(l & r, 0);
         prop_assert_eq!(l | r, model(&s));
         // Everything left is below `at`, everything right at or above it.
@@ -220,7 +220,7 @@ proptest! {
                 // would do.
                 let mut below = e.0.clone();
                 *below.last_mut().unwrap() -= 1;
-                below.extend(std::iter::repeat(0xff).take(p.0.len()));
+                below.extend(std::iter::repeat_n(0xff, p.0.len()));
                 prop_assert!(below.starts_with(&p.0), "{:?} does not extend {:?}", below, p);
             }
         }

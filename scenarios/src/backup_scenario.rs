@@ -609,7 +609,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         madsim::time::sleep(Duration::from_millis(50)).await;
         world.tick();
         if !gc_done.load(std::sync::atomic::Ordering::Relaxed) {
-            if let Some(id) = *gc_table.lock().expect("gc table") {
+            let table = *gc_table.lock().expect("gc table");
+            if let Some(id) = table {
                 // GC the table's range with a one-second TTL, as a zone config of 1 s would.
                 if let Some(desc) = world.directory.lookup(&model::encoding::table_span(id).start) {
                     if world.gc_now(desc.range_id, Duration::from_secs(1)) {
@@ -684,7 +685,7 @@ impl RestoreProbe<'_> {
     /// Runs the RESTORE in a fresh cluster on `network` (and `show`, a SHOW BACKUP, first), then
     /// reads every relation of the backup there.
     pub(crate) async fn attempt(&self, network: u8, show: Option<&str>) -> Result<Attempt, String> {
-        let mut world = World::start_with(self.opts.world_config(network), self.opts.seed ^ 0x7a46_e7 ^ network as u64, self.trace.clone(), self.storage.clone());
+        let mut world = World::start_with(self.opts.world_config(network), self.opts.seed ^ 0x7a_46e7 ^ network as u64, self.trace.clone(), self.storage.clone());
         let client = world.add_client("restorer");
         let (kind, restore_sql, tables, show) = (self.kind, self.restore_sql.to_string(), self.tables.to_vec(), show.map(str::to_string));
         let task = client.spawn(move |kv| async move {

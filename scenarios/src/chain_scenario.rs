@@ -127,6 +127,9 @@ struct Taken {
     subdir: Option<String>,
 }
 
+// A conflict refusal is judged by its own arm and must not fall through to the next one, which
+// collapsing its `if` into the match guard would do.
+#[allow(clippy::collapsible_match)]
 async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
     let seed = opts.seed;
     let cfg = opts.world_config(0);

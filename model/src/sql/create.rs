@@ -147,6 +147,10 @@ fn check_actions(on_delete: &Option<ReferentialAction>, on_update: &Option<Refer
     Ok(())
 }
 
+/// A FOREIGN KEY clause as parsed: its name, its columns, the table it references, and the
+/// referenced columns.
+type ForeignKeyDef = (Option<Ident>, Vec<String>, ObjectName, Vec<Ident>);
+
 /// Builds a foreign key of table `t` (which may reference itself).
 fn foreign_key(cat: &Catalog, db: &str, t: &TableDescriptor, name: Option<&Ident>, columns: &[String], target: &ObjectName, referred: &[Ident]) -> Result<ForeignKey, SqlError> {
     let (rdb, rname) = names::relation_of(target, db)?;
@@ -163,7 +167,7 @@ fn foreign_key(cat: &Catalog, db: &str, t: &TableDescriptor, name: Option<&Ident
             .iter()
             .map(|c| {
                 let n = names::ident(c);
-                parent.column_by_name(&n).map(|c| c.id).ok_or_else(|| SqlError::UndefinedColumn(n))
+                parent.column_by_name(&n).map(|c| c.id).ok_or(SqlError::UndefinedColumn(n))
             })
             .collect::<Result<Vec<_>, _>>()?
     };
@@ -216,7 +220,7 @@ pub(crate) async fn create_table(ctx: &mut Ctx<'_>, ct: &CreateTable, interleave
     };
     let mut pk: Option<Vec<String>> = None;
     let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
-    let mut fks: Vec<(Option<Ident>, Vec<String>, ObjectName, Vec<Ident>)> = Vec::new();
+    let mut fks: Vec<ForeignKeyDef> = Vec::new();
     for def in &ct.columns {
         let spec = column_spec(&cat, &dbd.name, def, t.next_column_id)?;
         t.next_column_id += 1;

@@ -101,7 +101,7 @@ fn number(s: &str) -> Result<Datum, SqlError> {
 
 fn hex(s: &str) -> Result<Vec<u8>, SqlError> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return Err(SqlError::Invalid(format!("invalid hexadecimal bytes literal x'{s}'")));
     }
     let digit = |c: u8| -> Result<u8, SqlError> {

@@ -114,7 +114,7 @@ fn resolve(cat: &Catalog, db: &str, from: Option<&ObjectName>, user: Option<&str
             TableKind::Sequence { .. } => return Ok((Source::Sequence(t.clone()), chain)),
             TableKind::View { query, .. } => {
                 let q = parse_query(query)?;
-                let next = from_of(&q)?.map(|n| names::parts(n)).transpose()?;
+                let next = from_of(&q)?.map(names::parts).transpose()?;
                 chain.push(q);
                 match next {
                     None => return Ok((Source::Unit, chain)),
