@@ -304,7 +304,10 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         env.sleep(Duration::from_millis(500)).await;
         waited += Duration::from_millis(500);
     }
-    if details.chain_root.is_none() && crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await? && !owns_manifest_claim(env, &*storage, &*lock_storage, id, details).await {
+    if details.chain_root.is_none()
+        && crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await?
+        && !owns_manifest_claim(env, &*storage, &*lock_storage, id, details).await
+    {
         // A claim that storage damaged cannot say whose the manifest is: the job refuses rather
         // than risk replacing another backup's, and says what it could not tell.
         if crate::lock::claim_state(env, &*storage, crate::lock::MANIFEST_CLAIM, &details.lock_file(id)).await == crate::lock::ClaimState::Unreadable {
@@ -320,7 +323,11 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
                 ),
             });
         }
-        return Err(BackupError::DestinationNotEmpty { url: details.destination_redacted.clone(), file: MANIFEST_NAME, hint: " (written by another backup after this one was planned)" });
+        return Err(BackupError::DestinationNotEmpty {
+            url: details.destination_redacted.clone(),
+            file: MANIFEST_NAME,
+            hint: " (written by another backup after this one was planned)",
+        });
     }
     let checkpoint = match read_checkpoint(env, &*storage, details).await? {
         Some(c) => {
@@ -412,7 +419,10 @@ pub async fn tidy_before_cancel(env: &Env, id: JobId) {
     let Ok(Some(r)) = jobs::load::<BackupDetails>(&*env.kv, id).await else { return };
     if let Ok((_, storage)) = crate::location::open(env, &r.payload.destination) {
         if let Ok(Some(_)) = read_manifest_if_ours(env, &*storage, &r.payload).await {
-            env.event("job-found-manifest", format!("job {id}: a previous coordinator wrote the manifest and died before recording success; canceled with the backup complete"));
+            env.event(
+                "job-found-manifest",
+                format!("job {id}: a previous coordinator wrote the manifest and died before recording success; canceled with the backup complete"),
+            );
         }
     }
     clean_up(env, id, &r.payload, None).await;
@@ -454,7 +464,8 @@ async fn export_pieces(
         let mut cursor = piece.start.clone();
         let mut page = 0u32;
         let retry_piece = loop {
-            let req = ExportRequest { span: Span::new(cursor.clone(), piece.end.clone()), start, end, filter: details.mvcc_filter, target_bytes: TARGET_FILE_BYTES };
+            let req =
+                ExportRequest { span: Span::new(cursor.clone(), piece.end.clone()), start, end, filter: details.mvcc_filter, target_bytes: TARGET_FILE_BYTES };
             let resp = match env.kv.export(node, req).await {
                 Ok(r) => r,
                 Err(e) if e.is_retryable() => {
@@ -467,13 +478,18 @@ async fn export_pieces(
             let resume = resp.export.resume.clone();
             let file_span = Span::new(cursor.clone(), resume.clone().unwrap_or_else(|| piece.end.clone()));
             if !resp.export.entries.is_empty() {
-                let data = DataFile::from_export(file_span.clone(), resp.export).map_err(|e| BackupError::Internal(format!("export of {file_span} from n{}: {e}", resp.served_by)))?;
+                let data = DataFile::from_export(file_span.clone(), resp.export)
+                    .map_err(|e| BackupError::Internal(format!("export of {file_span} from n{}: {e}", resp.served_by)))?;
                 let bytes = data.encode();
                 // Unique per job, coordinator attempt, serving node, piece and page: a file
                 // whose write failed is never overwritten by a different one, and no two nodes
                 // share a name.
                 let seq = first_seq + i as u64;
-                let path = if page == 0 { format!("data/{id}/n{}-{attempt:x}-n{}-{seq}.sst", env.node(), resp.served_by) } else { format!("data/{id}/n{}-{attempt:x}-n{}-{seq}.{page}.sst", env.node(), resp.served_by) };
+                let path = if page == 0 {
+                    format!("data/{id}/n{}-{attempt:x}-n{}-{seq}.sst", env.node(), resp.served_by)
+                } else {
+                    format!("data/{id}/n{}-{attempt:x}-n{}-{seq}.{page}.sst", env.node(), resp.served_by)
+                };
                 // The manifest records the checksum of the plaintext envelope (checked after
                 // decryption); an encrypted backup stores the sealed bytes.
                 let mut info = FileInfo::new(path.clone(), &data, &bytes);
@@ -537,7 +553,14 @@ pub const TARGET_FILE_BYTES: u64 = 64 << 20;
 /// that only the job the location belongs to ever overwrites anything. (An encrypted manifest
 /// of another backup with another passphrase looks like damage to this key: the lock is what
 /// keeps such a backup from having written there.)
-async fn write_verified(env: &Env, storage: &dyn ExternalStorage, lock_storage: &dyn ExternalStorage, id: JobId, details: &BackupDetails, bytes: Vec<u8>) -> Result<(), BackupError> {
+async fn write_verified(
+    env: &Env,
+    storage: &dyn ExternalStorage,
+    lock_storage: &dyn ExternalStorage,
+    id: JobId,
+    details: &BackupDetails,
+    bytes: Vec<u8>,
+) -> Result<(), BackupError> {
     let path = MANIFEST_NAME;
     let mut backoff = Backoff::new();
     let mut replace = false;

@@ -148,7 +148,10 @@ pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage, shown: &str)
             // A manifest the listing cannot show (a directory on nodelocal) is named as such.
             let manifest = format!("{dir}/{MANIFEST_NAME}");
             if let Err(e @ crate::storage::StorageError::Permanent { .. }) = retrying(env, || storage.exists(&manifest)).await {
-                return Err(BackupError::NotABackup { url: location::join(shown, dir), reason: format!("its {MANIFEST_NAME} manifest cannot be read: {}", e.to_string().replacen(&format!("{dir}/"), "", 1)) });
+                return Err(BackupError::NotABackup {
+                    url: location::join(shown, dir),
+                    reason: format!("its {MANIFEST_NAME} manifest cannot be read: {}", e.to_string().replacen(&format!("{dir}/"), "", 1)),
+                });
             }
             return Err(incomplete_layer(shown, dir, rest));
         }
@@ -163,7 +166,11 @@ pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage, shown: &str)
 pub async fn member_after(env: &Env, storage: &dyn ExternalStorage, after: Timestamp, except: &str) -> Result<Option<String>, BackupError> {
     let base = subdir_time(&subdir_name(after)).expect("subdir_name makes names subdir_time reads");
     let paths = retrying(env, || storage.list("")).await?;
-    Ok(paths.iter().filter_map(|p| in_subdir(p)).find(|(dir, rest)| *rest == MANIFEST_NAME && *dir != except && subdir_time(dir) > Some(base)).map(|(dir, _)| dir.to_string()))
+    Ok(paths
+        .iter()
+        .filter_map(|p| in_subdir(p))
+        .find(|(dir, rest)| *rest == MANIFEST_NAME && *dir != except && subdir_time(dir) > Some(base))
+        .map(|(dir, _)| dir.to_string()))
 }
 
 /// The refusal of a date-named subdirectory without a manifest, saying what it holds.
@@ -245,12 +252,17 @@ pub fn validate(layers: &[Layer]) -> Result<(), BackupError> {
     for w in layers.windows(2) {
         let (prev, next) = (&w[0], &w[1]);
         if next.manifest.cluster_id != prev.manifest.cluster_id {
-            return Err(BackupError::BadChain(format!("previous BACKUP {} belongs to cluster {}, not {}", prev.shown, prev.manifest.cluster_id, next.manifest.cluster_id)));
+            return Err(BackupError::BadChain(format!(
+                "previous BACKUP {} belongs to cluster {}, not {}",
+                prev.shown, prev.manifest.cluster_id, next.manifest.cluster_id
+            )));
         }
         if next.manifest.start_time.is_zero() {
             return Err(BackupError::BadChain(format!("{} is a full backup: only incrementals may follow the full backup {}", next.shown, first.shown)));
         }
-        if next.manifest.end_time <= prev.manifest.end_time || next.manifest.start_time < prev.manifest.end_time && next.manifest.start_time < prev.manifest.start_time {
+        if next.manifest.end_time <= prev.manifest.end_time
+            || next.manifest.start_time < prev.manifest.end_time && next.manifest.start_time < prev.manifest.start_time
+        {
             return Err(BackupError::BadChain(format!(
                 "backups listed out of order: {} (up to {}) is listed after {} (up to {})",
                 next.shown, next.manifest.end_time, prev.shown, prev.manifest.end_time
@@ -305,10 +317,15 @@ pub fn pick_time(layers: &[Layer], wanted: Option<Timestamp>) -> Result<(usize, 
             } else {
                 format!("nearest BACKUP times are {} or {}", layers[i - 1].manifest.end_time.to_datetime_string(), m.end_time.to_datetime_string())
             };
-            return Err(BackupError::BadRestoreTime(format!("restoring to arbitrary time requires that BACKUP for requested time be created with 'revision_history' option. {nearest}")));
+            return Err(BackupError::BadRestoreTime(format!(
+                "restoring to arbitrary time requires that BACKUP for requested time be created with 'revision_history' option. {nearest}"
+            )));
         }
         if !m.revision_start_time.is_zero() && t <= m.revision_start_time {
-            return Err(BackupError::BadRestoreTime(format!("BACKUP for requested time only has revision history from {}", m.revision_start_time.to_datetime_string())));
+            return Err(BackupError::BadRestoreTime(format!(
+                "BACKUP for requested time only has revision history from {}",
+                m.revision_start_time.to_datetime_string()
+            )));
         }
     }
     Ok((i + 1, t))
@@ -383,9 +400,13 @@ mod tests {
     fn old_and_new_names_sort_by_the_time_they_encode() {
         // As strings, "100009.36" sorts after "100009.355000000" and "100009.4_1" style
         // names would mislead; by time, the order is the end times' order.
-        let mut names = vec!["20200327/100009.36", "20200327/100009.355000000", "20200327/100009.360000001", "20200327/100009.360000001_2", "20200326/235959.99"];
+        let mut names =
+            vec!["20200327/100009.36", "20200327/100009.355000000", "20200327/100009.360000001", "20200327/100009.360000001_2", "20200326/235959.99"];
         names.sort_by_key(|n| subdir_time(n).unwrap());
-        assert_eq!(names, vec!["20200326/235959.99", "20200327/100009.355000000", "20200327/100009.36", "20200327/100009.360000001", "20200327/100009.360000001_2"]);
+        assert_eq!(
+            names,
+            vec!["20200326/235959.99", "20200327/100009.355000000", "20200327/100009.36", "20200327/100009.360000001", "20200327/100009.360000001_2"]
+        );
         let mut times: Vec<Timestamp> = (0..50).map(|i| Timestamp { wall: 1_585_303_209_000_000_000 + i / 3 * 7, logical: (i % 3) as u32 }).collect();
         times.reverse();
         let mut by_name: Vec<String> = times.iter().map(|t| subdir_name(*t)).collect();

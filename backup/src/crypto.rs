@@ -412,9 +412,7 @@ impl FileCipher {
             None if appears_encrypted(&bytes) => Err(EncryptionError::KeyRequired { path: path.into() }),
             None => Ok(bytes),
             Some(key) => open_chunks(path, key, &bytes).map_err(|e| match e {
-                OpenFailure::Chunk { index, count, start, end } => {
-                    EncryptionError::Damaged { path: path.into(), chunk: index + 1, chunks: count, start, end }
-                }
+                OpenFailure::Chunk { index, count, start, end } => EncryptionError::Damaged { path: path.into(), chunk: index + 1, chunks: count, start, end },
                 OpenFailure::Other(e) => e,
             }),
         }
@@ -434,10 +432,7 @@ pub struct JobEncryption {
 
 impl fmt::Debug for JobEncryption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JobEncryption")
-            .field("key", &self.key)
-            .field("info_location", &crate::storage::url::redact_location(&self.info_location))
-            .finish()
+        f.debug_struct("JobEncryption").field("key", &self.key).field("info_location", &crate::storage::url::redact_location(&self.info_location)).finish()
     }
 }
 
@@ -668,10 +663,7 @@ mod tests {
         let back = EncryptionInfo::decode("d/ENCRYPTION-INFO", &bytes).unwrap();
         assert_eq!(back, info);
         assert_eq!(back.key("d/ENCRYPTION-INFO", &Secret::new("pw")).unwrap(), k);
-        assert_eq!(
-            back.key("d/ENCRYPTION-INFO", &Secret::new("other")).unwrap_err().to_string(),
-            "d/ENCRYPTION-INFO: failed to decrypt — maybe incorrect key"
-        );
+        assert_eq!(back.key("d/ENCRYPTION-INFO", &Secret::new("other")).unwrap_err().to_string(), "d/ENCRYPTION-INFO: failed to decrypt — maybe incorrect key");
         for i in 0..bytes.len() {
             let mut b = bytes.clone();
             b[i] ^= 0x04;

@@ -93,7 +93,12 @@ pub async fn check_before_manifest(env: &Env, encryption: Option<&JobEncryption>
 /// unencrypted manifest: "file does not appear to be encrypted", naming the manifest; an
 /// encrypted manifest: the missing file is named. No manifest at all: the plaintext cipher, so
 /// that reading the manifest reports the location as no (or an incomplete) backup.
-pub async fn cipher_for_reading(env: &Env, location_redacted: &str, storage: &dyn ExternalStorage, passphrase: Option<&Secret>) -> Result<FileCipher, BackupError> {
+pub async fn cipher_for_reading(
+    env: &Env,
+    location_redacted: &str,
+    storage: &dyn ExternalStorage,
+    passphrase: Option<&Secret>,
+) -> Result<FileCipher, BackupError> {
     let Some(passphrase) = passphrase else { return Ok(FileCipher::plaintext()) };
     let info_path = shown_path(location_redacted, ENCRYPTION_INFO_NAME);
     match read_retrying(env, storage, ENCRYPTION_INFO_NAME).await {

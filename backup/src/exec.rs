@@ -11,10 +11,10 @@ use crate::env::Env;
 use crate::error::BackupError;
 use crate::jobs::{self, ControlOp, JobId, JobRecord, JobStatus, JobTotals, JobType, UpdateRefused};
 use crate::plan;
-use crate::targets::{check_session, SessionContext};
 use crate::restore;
 use crate::show::{self, QueryResult};
 use crate::statement::{self, Statement};
+use crate::targets::{check_session, SessionContext};
 use model::Datum;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -27,7 +27,14 @@ pub fn is_bulk_statement(sql: &str) -> bool {
 fn result_row(id: JobId, status: &str, fraction: f64, t: JobTotals) -> QueryResult {
     QueryResult {
         columns: ["job_id", "status", "fraction_completed", "rows", "index_entries", "bytes"].iter().map(|c| c.to_string()).collect(),
-        rows: vec![vec![Datum::Int(id), Datum::String(status.into()), Datum::Float(fraction), Datum::Int(t.rows as i64), Datum::Int(t.index_entries as i64), Datum::Int(t.bytes as i64)]],
+        rows: vec![vec![
+            Datum::Int(id),
+            Datum::String(status.into()),
+            Datum::Float(fraction),
+            Datum::Int(t.rows as i64),
+            Datum::Int(t.index_entries as i64),
+            Datum::Int(t.bytes as i64),
+        ]],
     }
 }
 

@@ -7,9 +7,6 @@
 //! `ExternalStorage` trait, so the very same code runs in the simulated cluster and against real
 //! storage.
 
-pub mod format;
-pub mod statement;
-pub mod storage;
 pub mod backup_job;
 pub mod chain;
 pub mod crypto;
@@ -17,14 +14,17 @@ pub mod encryption;
 pub mod env;
 pub mod error;
 pub mod exec;
+pub mod format;
 pub mod jobs;
 pub mod location;
 pub mod lock;
 pub mod plan;
+pub mod planted;
 pub mod restore;
 pub mod retry;
 pub mod show;
+pub mod statement;
+pub mod storage;
 pub mod targets;
 #[cfg(feature = "real-storage")]
 pub mod tokio_runtime;
-pub mod planted;

@@ -203,10 +203,13 @@ async fn owner(env: &Env, id: Option<JobId>, cluster_id: &str, backup_id: &str) 
     }
     let same_backup = |j: &jobs::JobSummary| j.payload.get("backup_id").and_then(|b| b.as_str()) == Some(backup_id);
     match id {
-        Some(id) => Ok((Some(id), match jobs::load::<serde_json::Value>(&*env.kv, id).await? {
-            Some(j) if same_backup(&j) => Owner::ThisCluster(j.status),
-            _ => Owner::Gone,
-        })),
+        Some(id) => Ok((
+            Some(id),
+            match jobs::load::<serde_json::Value>(&*env.kv, id).await? {
+                Some(j) if same_backup(&j) => Owner::ThisCluster(j.status),
+                _ => Owner::Gone,
+            },
+        )),
         None => Ok(match jobs::list(&*env.kv).await?.into_iter().find(|j| j.job_type == jobs::JobType::Backup && same_backup(j)) {
             Some(j) => (Some(j.id), Owner::ThisCluster(j.status)),
             None => (None, Owner::Gone),
@@ -243,7 +246,11 @@ pub async fn read_locks<'a>(env: &Env, storage: &dyn ExternalStorage, names: imp
 
 /// The refusal for a location `shown` that `found` holds.
 pub fn in_use(shown: &str, found: &Found) -> BackupError {
-    BackupError::DestinationInUse { url: shown.to_string(), file: found.name.clone(), detail: format!("it belongs to {}; {}", found.describe(), found.advice(shown)) }
+    BackupError::DestinationInUse {
+        url: shown.to_string(),
+        file: found.name.clone(),
+        detail: format!("it belongs to {}; {}", found.describe(), found.advice(shown)),
+    }
 }
 
 /// The refusal for a location `shown` holding a `BACKUP-CHECKPOINT` (read as `bytes`) that no
@@ -285,7 +292,13 @@ pub async fn leftover_checkpoint(env: &Env, shown: &str, bytes: Option<Vec<u8>>)
 /// RESUME) keeps the location whatever other locks it finds: no other job can publish there
 /// while the claim stands, so standing aside would only leave both refused (a smaller-id job
 /// that arrived while this one's coordinator was dead waits for this lock and gives up).
-pub async fn acquire(env: &Env, storage: &dyn ExternalStorage, shown: &str, mine: &LockFile, claim: Option<(&dyn ExternalStorage, &str)>) -> Result<(), BackupError> {
+pub async fn acquire(
+    env: &Env,
+    storage: &dyn ExternalStorage,
+    shown: &str,
+    mine: &LockFile,
+    claim: Option<(&dyn ExternalStorage, &str)>,
+) -> Result<(), BackupError> {
     let name = mine.name();
     match retrying(env, || storage.write_new(&name, mine.encode())).await {
         Ok(()) => {}
@@ -411,7 +424,15 @@ pub async fn claim_state(env: &Env, storage: &dyn ExternalStorage, name: &str, m
 /// for a claim that `guards` a manifest path — if that manifest does not exist yet: whoever
 /// wrote the damaged claim has published nothing, and the manifest's create-only write still
 /// lets only one of them publish. Otherwise it is refused: its owner cannot be told.
-async fn claim(env: &Env, storage: &dyn ExternalStorage, shown: &str, name: &str, mine: &LockFile, guards: Option<&str>, refusal: impl Fn(String) -> BackupError) -> Result<(), BackupError> {
+async fn claim(
+    env: &Env,
+    storage: &dyn ExternalStorage,
+    shown: &str,
+    name: &str,
+    mine: &LockFile,
+    guards: Option<&str>,
+    refusal: impl Fn(String) -> BackupError,
+) -> Result<(), BackupError> {
     let mut created = false;
     for _ in 0..10 {
         match retrying(env, || storage.write_new(name, mine.encode())).await {

@@ -155,7 +155,10 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
             let last = layers.last().expect("a validated chain is not empty");
             let start = last.manifest.end_time;
             if end_time <= start {
-                return Err(BackupError::BadChain(format!("the backup's time {end_time} is not after the end time {start} of the previous backup {}", last.shown)));
+                return Err(BackupError::BadChain(format!(
+                    "the backup's time {end_time} is not after the end time {start} of the previous backup {}",
+                    last.shown
+                )));
             }
             if last.manifest.cluster_id != env.cluster_id {
                 return Err(BackupError::BadChain(format!("previous BACKUP {} belongs to cluster {}", last.shown, last.manifest.cluster_id)));
@@ -293,7 +296,14 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
 /// Refuses a backup whose history is (or may be) garbage collected: a full backup (or a span
 /// an incremental introduces, exported from time zero) whose time is at or below a span's GC
 /// threshold; an incremental whose base ends at or below it, which needs a new full backup.
-async fn check_gc_window(env: &Env, spans: &[Span], start_time: Timestamp, introduced_spans: &[Span], checked_time: Timestamp, end_time: Timestamp) -> Result<(), BackupError> {
+async fn check_gc_window(
+    env: &Env,
+    spans: &[Span],
+    start_time: Timestamp,
+    introduced_spans: &[Span],
+    checked_time: Timestamp,
+    end_time: Timestamp,
+) -> Result<(), BackupError> {
     for span in spans {
         let threshold = env.kv.gc_threshold(span).await?;
         if threshold.is_zero() {
@@ -323,7 +333,9 @@ async fn check_gc_window(env: &Env, spans: &[Span], start_time: Timestamp, intro
 /// degraded before this check existed is refused too, naming the member that differs.
 fn check_same_targets(targets: &Targets, catalog: &Catalog, resolved: &Resolved, layers: &[crate::chain::Layer]) -> Result<(), BackupError> {
     let this = describe_targets(targets);
-    let db_names = |ids: &[u32], names: &dyn Fn(u32) -> Option<String>| ids.iter().map(|id| names(*id).unwrap_or_else(|| format!("[{id}]"))).collect::<Vec<_>>().join(", ");
+    let db_names = |ids: &[u32], names: &dyn Fn(u32) -> Option<String>| {
+        ids.iter().map(|id| names(*id).unwrap_or_else(|| format!("[{id}]"))).collect::<Vec<_>>().join(", ")
+    };
     let is_cluster = matches!(targets, Targets::Cluster);
     let mut wanted: Vec<u32> = if matches!(targets, Targets::Databases(_)) { resolved.complete_dbs.clone() } else { Vec::new() };
     wanted.sort_unstable();
@@ -348,10 +360,12 @@ fn check_same_targets(targets: &Targets, catalog: &Catalog, resolved: &Resolved,
         let mut had = m.complete_dbs.clone();
         had.sort_unstable();
         if had != wanted {
-            let base_db = |id: u32| m.descriptors.iter().find_map(|d| match d {
-                Descriptor::Database(db) if db.id == id => Some(db.name.clone()),
-                _ => None,
-            });
+            let base_db = |id: u32| {
+                m.descriptors.iter().find_map(|d| match d {
+                    Descriptor::Database(db) if db.id == id => Some(db.name.clone()),
+                    _ => None,
+                })
+            };
             let now_db = |id: u32| catalog.database(id).map(|d| d.name.clone());
             let (was, is) = (db_names(&had, &base_db), db_names(&wanted, &now_db));
             let detail = match (had.is_empty(), wanted.is_empty()) {
@@ -372,12 +386,18 @@ fn check_same_targets(targets: &Targets, catalog: &Catalog, resolved: &Resolved,
 /// base did: a table created, dropped or truncated (TRUNCATE gives a table a new id) since then
 /// has no base to build on (the seed's note on `full_backup_location`).
 fn check_same_tables(catalog: &Catalog, resolved: &Resolved, base: &crate::chain::Layer) -> Result<(), BackupError> {
-    let before: BTreeSet<u32> = base.manifest.descriptors.iter().filter_map(|d| match d {
-        Descriptor::Table(t) => Some(t.id),
-        Descriptor::Database(_) => None,
-    }).collect();
+    let before: BTreeSet<u32> = base
+        .manifest
+        .descriptors
+        .iter()
+        .filter_map(|d| match d {
+            Descriptor::Table(t) => Some(t.id),
+            Descriptor::Database(_) => None,
+        })
+        .collect();
     let now: BTreeSet<u32> = resolved.tables.iter().map(|t| t.id).collect();
-    let advice = "a new full backup is required after tables are created, dropped or truncated (or back up the whole cluster, whose incrementals carry new tables)";
+    let advice =
+        "a new full backup is required after tables are created, dropped or truncated (or back up the whole cluster, whose incrementals carry new tables)";
     if let Some(t) = resolved.tables.iter().find(|t| !before.contains(&t.id)) {
         return Err(BackupError::BadChain(format!("previous backup {} does not contain table \"{}\": {advice}", base.shown, qualified(catalog, t))));
     }
@@ -398,7 +418,12 @@ fn check_same_tables(catalog: &Catalog, resolved: &Resolved, base: &crate::chain
 /// Every revision of the descriptors `relevant` selects in the window `(start, end]`, read from
 /// the catalog's own MVCC history (the descriptor table's span, exported with all revisions from
 /// its leaseholders), oldest first. What a point-in-time restore replays.
-pub async fn descriptor_history(env: &Env, start: Timestamp, end: Timestamp, relevant: impl Fn(&Descriptor) -> bool) -> Result<Vec<DescriptorChange>, BackupError> {
+pub async fn descriptor_history(
+    env: &Env,
+    start: Timestamp,
+    end: Timestamp,
+    relevant: impl Fn(&Descriptor) -> bool,
+) -> Result<Vec<DescriptorChange>, BackupError> {
     let span = model::catalog::descriptors_span();
     let mut entries = Vec::new();
     let mut backoff = crate::retry::Backoff::new();

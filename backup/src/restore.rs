@@ -16,10 +16,12 @@ use crate::error::BackupError;
 use crate::format::data::DataFile;
 use crate::format::manifest::Manifest;
 use crate::jobs::JobTotals;
-use crate::targets::{check_session, qualified, resolve_targets, SessionContext};
 use crate::statement::{RestoreStmt, Targets};
 use crate::storage::ExternalStorage;
-use model::catalog::{self, Catalog, DatabaseDescriptor, DefaultExpr, Descriptor, DescriptorState, TableDescriptor, TableKind, DEFAULT_DATABASE, POSTGRES_DATABASE};
+use crate::targets::{check_session, qualified, resolve_targets, SessionContext};
+use model::catalog::{
+    self, Catalog, DatabaseDescriptor, DefaultExpr, Descriptor, DescriptorState, TableDescriptor, TableKind, DEFAULT_DATABASE, POSTGRES_DATABASE,
+};
 use model::{Entry, Key, KvError, Timestamp, WriteOp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -73,7 +75,14 @@ pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Res
 /// The chain's data as of `ts`: for every key of the restored tables, the newest version at or
 /// below `ts` across all layers (a tombstone: the key is absent), ingested at `restore_ts`.
 /// Every file read is checked against its manifest.
-async fn ingest_at(env: &Env, layers: &[crate::chain::Layer], cipher: &FileCipher, rewrite: &Rewrite, ts: Timestamp, restore_ts: Timestamp) -> Result<JobTotals, BackupError> {
+async fn ingest_at(
+    env: &Env,
+    layers: &[crate::chain::Layer],
+    cipher: &FileCipher,
+    rewrite: &Rewrite,
+    ts: Timestamp,
+    restore_ts: Timestamp,
+) -> Result<JobTotals, BackupError> {
     let wanted: Vec<model::Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
     let skip_last = env.planted(crate::planted::PlantedBug::RestoreIgnoresAFile);
     let mut newest: BTreeMap<Key, (Timestamp, Option<Vec<u8>>)> = BTreeMap::new();
@@ -126,10 +135,18 @@ async fn ingest_at(env: &Env, layers: &[crate::chain::Layer], cipher: &FileCiphe
 }
 
 /// Reads one listed data file, decrypts it and checks it against the manifest's record.
-async fn read_data_file(env: &Env, location: &str, storage: &dyn ExternalStorage, cipher: &FileCipher, file: &crate::format::manifest::FileInfo) -> Result<DataFile, BackupError> {
+async fn read_data_file(
+    env: &Env,
+    location: &str,
+    storage: &dyn ExternalStorage,
+    cipher: &FileCipher,
+    file: &crate::format::manifest::FileInfo,
+) -> Result<DataFile, BackupError> {
     let path = crate::location::join(location, &file.path);
     let bytes = read_retrying(env, storage, &file.path).await.map_err(|e| match e {
-        e if e.is_not_found() => BackupError::NotABackup { url: location.to_string(), reason: format!("data file {} listed in the manifest is missing", file.path) },
+        e if e.is_not_found() => {
+            BackupError::NotABackup { url: location.to_string(), reason: format!("data file {} listed in the manifest is missing", file.path) }
+        }
         e => e.into(),
     })?;
     let bytes = cipher.open(&path, bytes)?;
@@ -196,18 +213,25 @@ fn plan_restore(backup: &Catalog, current: &Catalog, manifest: &Manifest, stmt: 
     match &stmt.targets {
         Targets::Cluster => {
             if !manifest.is_full_cluster {
-                return Err(BackupError::NotABackup { url: "the backup".into(), reason: "is not a full cluster backup: RESTORE FROM restores a whole cluster".into() });
+                return Err(BackupError::NotABackup {
+                    url: "the backup".into(),
+                    reason: "is not a full cluster backup: RESTORE FROM restores a whole cluster".into(),
+                });
             }
-            let user_dbs: Vec<&DatabaseDescriptor> = current.databases().into_iter().filter(|d| d.name != DEFAULT_DATABASE && d.name != POSTGRES_DATABASE && d.name != "system").collect();
+            let user_dbs: Vec<&DatabaseDescriptor> =
+                current.databases().into_iter().filter(|d| d.name != DEFAULT_DATABASE && d.name != POSTGRES_DATABASE && d.name != "system").collect();
             let user_tables = current.all_tables().into_iter().filter(|t| t.is_public()).count();
             if !user_dbs.is_empty() || user_tables > 0 {
-                return Err(BackupError::RestoreConflict("full cluster restore can only be run on a cluster with no tables or databases but the system database".into()));
+                return Err(BackupError::RestoreConflict(
+                    "full cluster restore can only be run on a cluster with no tables or databases but the system database".into(),
+                ));
             }
             plan.cluster = true;
             for db in backup.databases() {
                 if db.name == DEFAULT_DATABASE || db.name == POSTGRES_DATABASE {
                     // Present in every cluster: restore into the existing one.
-                    let existing = current.database_by_name(&db.name).ok_or_else(|| BackupError::Internal(format!("bootstrap database {} missing", db.name)))?;
+                    let existing =
+                        current.database_by_name(&db.name).ok_or_else(|| BackupError::Internal(format!("bootstrap database {} missing", db.name)))?;
                     for t in backup.tables_in(db.id).into_iter().filter(|t| backed_up(t)) {
                         plan.tables.push((t.clone(), Target::Existing(existing.id)));
                     }
@@ -224,7 +248,10 @@ fn plan_restore(backup: &Catalog, current: &Catalog, manifest: &Manifest, stmt: 
                 return Err(BackupError::RestoreConflict("cannot use \"into_db\" option when restoring database(s)".into()));
             }
             for name in names {
-                let db = backup.database_by_name(name).filter(|d| manifest.complete_dbs.contains(&d.id)).ok_or_else(|| BackupError::TargetNotFound(format!("database \"{name}\" not found in the backup (or not backed up whole)")))?;
+                let db = backup
+                    .database_by_name(name)
+                    .filter(|d| manifest.complete_dbs.contains(&d.id))
+                    .ok_or_else(|| BackupError::TargetNotFound(format!("database \"{name}\" not found in the backup (or not backed up whole)")))?;
                 if current.database_by_name(name).is_some() {
                     return Err(BackupError::RestoreConflict(format!("database \"{name}\" already exists")));
                 }
@@ -242,7 +269,9 @@ fn plan_restore(backup: &Catalog, current: &Catalog, manifest: &Manifest, stmt: 
             for t in resolved.tables {
                 let source_db = backup.database(t.parent_id).map(|d| d.name.clone()).unwrap_or_default();
                 let into = opts.into_db.clone().unwrap_or(source_db);
-                let db = current.database_by_name(&into).ok_or_else(|| BackupError::TargetNotFound(format!("a database named \"{into}\" needs to exist to restore table \"{}\" into it", t.name)))?;
+                let db = current.database_by_name(&into).ok_or_else(|| {
+                    BackupError::TargetNotFound(format!("a database named \"{into}\" needs to exist to restore table \"{}\" into it", t.name))
+                })?;
                 if current.table_by_name(&into, &t.name).is_some() {
                     return Err(BackupError::RestoreConflict(format!("relation \"{into}.{}\" already exists", t.name)));
                 }
@@ -264,14 +293,18 @@ fn check_restore_dependencies(backup: &Catalog, plan: &mut RestorePlan, stmt: &R
         for (t, _) in plan.tables.iter_mut() {
             let name = qualified(backup, t);
             // Foreign keys.
-            let missing_fks: Vec<_> = t.foreign_keys.iter().filter(|fk| fk.referenced_table_id != t.id && !ids.contains(&fk.referenced_table_id)).cloned().collect();
+            let missing_fks: Vec<_> =
+                t.foreign_keys.iter().filter(|fk| fk.referenced_table_id != t.id && !ids.contains(&fk.referenced_table_id)).cloned().collect();
             if !missing_fks.is_empty() {
                 if !opts.skip_missing_foreign_keys {
                     let fk = &missing_fks[0];
                     return Err(BackupError::MissingDependency {
                         action: "restore",
                         object: format!("table {name}"),
-                        dependency: format!("referenced table {}", backup.table(fk.referenced_table_id).map(|r| qualified(backup, r)).unwrap_or_else(|| fk.referenced_table_id.to_string())),
+                        dependency: format!(
+                            "referenced table {}",
+                            backup.table(fk.referenced_table_id).map(|r| qualified(backup, r)).unwrap_or_else(|| fk.referenced_table_id.to_string())
+                        ),
                         reason: "use the \"skip_missing_foreign_keys\" option to restore without the constraint".into(),
                     });
                 }
@@ -311,7 +344,12 @@ fn check_restore_dependencies(backup: &Catalog, plan: &mut RestorePlan, stmt: &R
             // Interleave parents cannot be skipped.
             if let Some(parent) = t.interleave_parent {
                 if !ids.contains(&parent) {
-                    return Err(BackupError::MissingDependency { action: "restore", object: format!("table {name}"), dependency: format!("interleave parent {}", backup.table(parent).map(|r| qualified(backup, r)).unwrap_or_else(|| parent.to_string())), reason: "an interleaved table needs its parent".into() });
+                    return Err(BackupError::MissingDependency {
+                        action: "restore",
+                        object: format!("table {name}"),
+                        dependency: format!("interleave parent {}", backup.table(parent).map(|r| qualified(backup, r)).unwrap_or_else(|| parent.to_string())),
+                        reason: "an interleaved table needs its parent".into(),
+                    });
                 }
             }
         }
@@ -365,7 +403,15 @@ struct Prepared {
 /// the same node, in an order the seed fixes. Files are ingested
 /// in manifest order whatever order their reads finish in, and the first error stops the
 /// restore before anything later is ingested; files still in flight are dropped unread.
-async fn ingest(env: &Env, location: &str, storage: &Arc<dyn ExternalStorage>, cipher: &FileCipher, manifest: &Manifest, rewrite: &Rewrite, ts: Timestamp) -> Result<JobTotals, BackupError> {
+async fn ingest(
+    env: &Env,
+    location: &str,
+    storage: &Arc<dyn ExternalStorage>,
+    cipher: &FileCipher,
+    manifest: &Manifest,
+    rewrite: &Rewrite,
+    ts: Timestamp,
+) -> Result<JobTotals, BackupError> {
     let wanted: Vec<model::Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
     let skip_last = env.planted(crate::planted::PlantedBug::RestoreIgnoresAFile);
     let last = manifest.files.len().saturating_sub(1);
@@ -482,7 +528,10 @@ async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, manifest: &Ma
                 // Only the default zone and zones of what is restored, under their new ids (the
                 // bootstrap databases restore into the destination's own): a zone left behind
                 // by a dropped object must not land on whichever restored object got its id.
-                let bootstrap_db = manifest.descriptors.iter().find_map(|d| d.as_database().filter(|d| d.id == *id && (d.name == DEFAULT_DATABASE || d.name == POSTGRES_DATABASE)));
+                let bootstrap_db = manifest
+                    .descriptors
+                    .iter()
+                    .find_map(|d| d.as_database().filter(|d| d.id == *id && (d.name == DEFAULT_DATABASE || d.name == POSTGRES_DATABASE)));
                 let target = match bootstrap_db {
                     _ if *id == catalog::DEFAULT_ZONE_ID => Some(*id),
                     Some(db) => current.database_by_name(&db.name).map(|d| d.id),
@@ -553,7 +602,10 @@ fn check_no_collisions(current: &Catalog, plan: &RestorePlan, rewrite: &Rewrite)
 /// destination.) Views select from one relation (the SQL layer's subset).
 fn rewrite_view_source(query: &str, view_db: &str, src_db: &str, src_name: &str) -> Result<String, String> {
     use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, SetExpr, TableFactor};
-    let mut q = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {}).try_with_sql(query).and_then(|mut p| p.parse_query()).map_err(|e| e.to_string())?;
+    let mut q = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(query)
+        .and_then(|mut p| p.parse_query())
+        .map_err(|e| e.to_string())?;
     if let SetExpr::Select(s) = q.body.as_mut() {
         if let Some(TableFactor::Table { name, .. }) = s.from.first_mut().map(|f| &mut f.relation) {
             let part = |n: &str| ObjectNamePart::Identifier(Ident::with_quote('"', n));

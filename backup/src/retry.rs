@@ -75,4 +75,3 @@ where
 pub async fn read_retrying(env: &Env, storage: &dyn ExternalStorage, path: &str) -> Result<Vec<u8>, StorageError> {
     retrying(env, || storage.read(path)).await
 }
-

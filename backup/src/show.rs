@@ -15,9 +15,9 @@ use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::manifest::Manifest;
 use crate::jobs::{self, JobSummary};
-use crate::targets::{check_session, SessionContext};
 use crate::statement::{ShowBackupKind, ShowBackupStmt};
 use crate::storage::StorageUrl;
+use crate::targets::{check_session, SessionContext};
 use model::catalog::Descriptor;
 use model::{Datum, Timestamp};
 use unicode_width::UnicodeWidthStr;
@@ -94,8 +94,19 @@ fn ts_datum(t: Timestamp) -> Datum {
 }
 
 /// The columns SHOW BACKUP (and SHOW BACKUP SCHEMAS) print before the optional ones.
-const OBJECT_COLUMNS: [&str; 11] =
-    ["database_name", "parent_schema_name", "object_name", "object_type", "start_time", "end_time", "size_bytes", "rows", "is_full_cluster", "backup_type", "revision_history"];
+const OBJECT_COLUMNS: [&str; 11] = [
+    "database_name",
+    "parent_schema_name",
+    "object_name",
+    "object_type",
+    "start_time",
+    "end_time",
+    "size_bytes",
+    "rows",
+    "is_full_cluster",
+    "backup_type",
+    "revision_history",
+];
 
 /// SHOW BACKUP FILES' columns (CockroachDB v20.2's).
 pub const FILE_COLUMNS: [&str; 8] = ["path", "backup_type", "start_pretty", "end_pretty", "start_key", "end_key", "size_bytes", "rows"];
@@ -133,7 +144,19 @@ fn object_rows(m: &Manifest, schemas: bool, with_privileges: bool) -> QueryResul
     let history = Datum::Bool(m.mvcc_filter == model::MvccFilter::AllRevisions);
     for d in &m.descriptors {
         let mut row = match d {
-            Descriptor::Database(db) => vec![Datum::Null, Datum::Null, Datum::String(db.name.clone()), Datum::String("database".into()), start.clone(), ts_datum(m.end_time), Datum::Null, Datum::Null, Datum::Bool(m.is_full_cluster), kind.clone(), history.clone()],
+            Descriptor::Database(db) => vec![
+                Datum::Null,
+                Datum::Null,
+                Datum::String(db.name.clone()),
+                Datum::String("database".into()),
+                start.clone(),
+                ts_datum(m.end_time),
+                Datum::Null,
+                Datum::Null,
+                Datum::Bool(m.is_full_cluster),
+                kind.clone(),
+                history.clone(),
+            ],
             Descriptor::Table(t) => {
                 let span = t.span();
                 let (mut size, mut rows) = (0u64, 0u64);
@@ -168,7 +191,19 @@ fn object_rows(m: &Manifest, schemas: bool, with_privileges: bool) -> QueryResul
                 Descriptor::Database(db) => &db.privileges,
                 Descriptor::Table(t) => &t.privileges,
             };
-            let text = privs.users.iter().map(|u| format!("GRANT {} ON {} TO {}", u.privileges.iter().map(|p| format!("{p:?}").to_uppercase()).collect::<Vec<_>>().join(", "), d.name(), u.user)).collect::<Vec<_>>().join("; ");
+            let text = privs
+                .users
+                .iter()
+                .map(|u| {
+                    format!(
+                        "GRANT {} ON {} TO {}",
+                        u.privileges.iter().map(|p| format!("{p:?}").to_uppercase()).collect::<Vec<_>>().join(", "),
+                        d.name(),
+                        u.user
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
             row.push(Datum::String(text));
         }
         out.rows.push(row);
@@ -253,7 +288,22 @@ fn relative_dir(base: &StorageUrl, layer: &str) -> Result<String, BackupError> {
 
 /// The rows SHOW JOBS prints.
 pub fn job_rows(jobs: &[JobSummary]) -> QueryResult {
-    let mut out = QueryResult::new(&["job_id", "job_type", "description", "statement", "user_name", "status", "running_status", "created", "started", "finished", "modified", "fraction_completed", "error", "coordinator_id"]);
+    let mut out = QueryResult::new(&[
+        "job_id",
+        "job_type",
+        "description",
+        "statement",
+        "user_name",
+        "status",
+        "running_status",
+        "created",
+        "started",
+        "finished",
+        "modified",
+        "fraction_completed",
+        "error",
+        "coordinator_id",
+    ]);
     let opt_ts = |t: Option<Timestamp>| t.map(ts_datum).unwrap_or(Datum::Null);
     for j in jobs {
         out.rows.push(vec![

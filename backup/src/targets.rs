@@ -97,7 +97,10 @@ pub fn resolve_targets(catalog: &Catalog, targets: &Targets, current_db: &str) -
                 match p {
                     TablePattern::Table { database, table } => {
                         let db = database.as_deref().unwrap_or(current_db);
-                        let t = catalog.table_by_name(db, table).filter(|t| t.is_public()).ok_or_else(|| BackupError::TargetNotFound(format!("table \"{db}.{table}\" does not exist")))?;
+                        let t = catalog
+                            .table_by_name(db, table)
+                            .filter(|t| t.is_public())
+                            .ok_or_else(|| BackupError::TargetNotFound(format!("table \"{db}.{table}\" does not exist")))?;
                         table_ids.insert(t.id);
                     }
                     TablePattern::AllTablesIn(db) => {
@@ -134,7 +137,8 @@ pub fn check_dependencies(catalog: &Catalog, tables: &[TableDescriptor]) -> Resu
             if ids.contains(&dep.on) {
                 continue;
             }
-            let dependency = catalog.table(dep.on).map(|d| format!("{} {}", d.kind_name(), qualified(catalog, d))).unwrap_or_else(|| format!("relation [{}]", dep.on));
+            let dependency =
+                catalog.table(dep.on).map(|d| format!("{} {}", d.kind_name(), qualified(catalog, d))).unwrap_or_else(|| format!("relation [{}]", dep.on));
             return Err(BackupError::MissingDependency {
                 action: "back up",
                 object: format!("{} {}", t.kind_name(), qualified(catalog, t)),

@@ -18,8 +18,8 @@ mod common;
 
 use backup::error::{BackupError, ErrorKind};
 use backup::jobs::{self, JobStatus};
-use backup::targets::SessionContext;
 use backup::storage::{MemStorage, MemStorageProvider, StorageUrl};
+use backup::targets::SessionContext;
 use common::*;
 use futures::executor::block_on;
 use model::sql::SqlError;

@@ -78,7 +78,9 @@ fn make_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let info = object(&c, "nodelocal://1/enc", "ENCRYPTION-INFO");
     let data = data_files(&c, "nodelocal://1/dbs", 3);
     let rev_data = data_files(&c, "nodelocal://1/rev-inc", 2);
-    for (name, file) in [("databases-BACKUP", &dbs), ("incremental-BACKUP", &inc), ("BACKUP-CHECKPOINT", &checkpoint), ("ENCRYPTION-INFO", &info), ("data", &data[0])] {
+    for (name, file) in
+        [("databases-BACKUP", &dbs), ("incremental-BACKUP", &inc), ("BACKUP-CHECKPOINT", &checkpoint), ("ENCRYPTION-INFO", &info), ("data", &data[0])]
+    {
         add("envelope", name, file.clone());
     }
     for (name, file) in [("databases", &dbs), ("cluster-revision-history", &rev), ("cluster-incremental", &inc)] {

@@ -104,7 +104,11 @@ fn the_seeds_incremental_example_makes_an_incremental_in_a_date_named_subdirecto
     for (path, size) in &before {
         assert_eq!(after.get(path), Some(size), "{path} changed");
     }
-    let subdir = after.keys().find(|p| p.ends_with("/BACKUP") && p.len() == "20200913/122645.000000000/BACKUP".len()).unwrap_or_else(|| panic!("no dated subdirectory: {after:?}")).clone();
+    let subdir = after
+        .keys()
+        .find(|p| p.ends_with("/BACKUP") && p.len() == "20200913/122645.000000000/BACKUP".len())
+        .unwrap_or_else(|| panic!("no dated subdirectory: {after:?}"))
+        .clone();
     let inc = c.manifest(&format!("gs://acme-co-backup/test-cluster/{}", subdir.trim_end_matches("/BACKUP")));
     let full = c.manifest("gs://acme-co-backup/test-cluster");
     assert_eq!(inc.start_time, full.end_time);
@@ -167,7 +171,19 @@ fn show_backup_lists_the_database_and_its_relations() {
     let r = c.ok("SHOW BACKUP 'nodelocal://1/show'");
     assert_eq!(
         r.columns,
-        vec!["database_name", "parent_schema_name", "object_name", "object_type", "start_time", "end_time", "size_bytes", "rows", "is_full_cluster", "backup_type", "revision_history"]
+        vec![
+            "database_name",
+            "parent_schema_name",
+            "object_name",
+            "object_type",
+            "start_time",
+            "end_time",
+            "size_bytes",
+            "rows",
+            "is_full_cluster",
+            "backup_type",
+            "revision_history"
+        ]
     );
     let f = Datum::Bool(false);
     let n = Datum::Null;
@@ -178,7 +194,19 @@ fn show_backup_lists_the_database_and_its_relations() {
             vec![n.clone(), n.clone(), s("bank"), s("database"), n.clone(), end.clone(), n.clone(), n.clone(), f.clone(), full.clone(), f.clone()],
             vec![s("bank"), s("public"), s("customers"), s("table"), n.clone(), end.clone(), i(size("customers")), i(4), f.clone(), full.clone(), f.clone()],
             vec![s("bank"), s("public"), s("accounts"), s("table"), n.clone(), end.clone(), i(size("accounts")), i(5), f.clone(), full.clone(), f.clone()],
-            vec![s("bank"), s("public"), s("transfer_ids"), s("sequence"), n.clone(), end.clone(), i(size("transfer_ids")), i(1), f.clone(), full.clone(), f.clone()],
+            vec![
+                s("bank"),
+                s("public"),
+                s("transfer_ids"),
+                s("sequence"),
+                n.clone(),
+                end.clone(),
+                i(size("transfer_ids")),
+                i(1),
+                f.clone(),
+                full.clone(),
+                f.clone()
+            ],
             vec![s("bank"), s("public"), s("transfers"), s("table"), n.clone(), end.clone(), i(size("transfers")), i(3), f.clone(), full.clone(), f.clone()],
             vec![s("bank"), s("public"), s("rich_accounts"), s("view"), n.clone(), end.clone(), i(0), i(0), f.clone(), full.clone(), f.clone()],
         ],
@@ -202,8 +230,20 @@ fn show_jobs_lists_the_backup_with_its_secrets_redacted() {
     assert_eq!(
         r.columns,
         vec![
-            "job_id", "job_type", "description", "statement", "user_name", "status", "running_status", "created", "started", "finished", "modified",
-            "fraction_completed", "error", "coordinator_id"
+            "job_id",
+            "job_type",
+            "description",
+            "statement",
+            "user_name",
+            "status",
+            "running_status",
+            "created",
+            "started",
+            "finished",
+            "modified",
+            "fraction_completed",
+            "error",
+            "coordinator_id"
         ]
     );
     let rendered = r.render();

@@ -127,7 +127,10 @@ fn a_missing_wrong_or_superfluous_passphrase_is_refused_by_name_and_nothing_is_p
         dst.err("RESTORE DATABASE bank FROM 'nodelocal://1/plain' WITH encryption_passphrase = 'nope'"),
         "nodelocal://1/plain/BACKUP: file does not appear to be encrypted"
     );
-    assert_eq!(dst.err("SHOW BACKUP 'nodelocal://1/plain' WITH encryption_passphrase = 'nope'"), "nodelocal://1/plain/BACKUP: file does not appear to be encrypted");
+    assert_eq!(
+        dst.err("SHOW BACKUP 'nodelocal://1/plain' WITH encryption_passphrase = 'nope'"),
+        "nodelocal://1/plain/BACKUP: file does not appear to be encrypted"
+    );
     // Nothing published: no database, no relation.
     let cat = dst.catalog();
     assert_eq!(cat.databases().len(), before);
@@ -142,7 +145,8 @@ fn a_missing_wrong_or_superfluous_passphrase_is_refused_by_name_and_nothing_is_p
     }
     assert_eq!(dst.err(&format!("RESTORE DATABASE bank FROM '{LOC}' WITH encryption_passphrase = 'nope'")), wrong);
     // The failed restores are jobs, failed with those errors.
-    let failed = block_on(jobs::list(&*dst.local)).unwrap().into_iter().filter(|j| j.job_type == jobs::JobType::Restore && j.status == JobStatus::Failed).count();
+    let failed =
+        block_on(jobs::list(&*dst.local)).unwrap().into_iter().filter(|j| j.job_type == jobs::JobType::Restore && j.status == JobStatus::Failed).count();
     assert_eq!(failed, 4);
 }
 

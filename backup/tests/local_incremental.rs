@@ -161,8 +161,9 @@ fn an_incremental_holds_exactly_what_changed_after_its_base_up_to_its_own_time()
     let own_time = c.now();
     // Changes after the incremental's own time (AS OF SYSTEM TIME) are not in it.
     change(&mut c, 2);
-    let (_, rows, index_entries, bytes) =
-        result_row(&c.ok(&format!("BACKUP DATABASE bank, employees TO 'nodelocal://1/inc' AS OF SYSTEM TIME '{own_time}' INCREMENTAL FROM 'nodelocal://1/full'")));
+    let (_, rows, index_entries, bytes) = result_row(
+        &c.ok(&format!("BACKUP DATABASE bank, employees TO 'nodelocal://1/inc' AS OF SYSTEM TIME '{own_time}' INCREMENTAL FROM 'nodelocal://1/full'")),
+    );
     let inc = c.manifest("nodelocal://1/inc");
     assert_eq!(inc.start_time, full.end_time, "starts where its base ends");
     assert_eq!(inc.end_time, own_time, "ends at its own time");
@@ -436,7 +437,8 @@ fn a_base_older_than_the_gc_window_of_any_span_needs_a_new_full_backup() {
 }
 
 /// The seed's note on `full_backup_location`, as the refusals word it.
-const ADVICE: &str = "a new full backup is required after tables are created, dropped or truncated (or back up the whole cluster, whose incrementals carry new tables)";
+const ADVICE: &str =
+    "a new full backup is required after tables are created, dropped or truncated (or back up the whole cluster, whose incrementals carry new tables)";
 
 #[test]
 fn table_and_database_list_incrementals_refuse_tables_created_dropped_or_truncated_since_the_base() {
@@ -455,7 +457,10 @@ fn table_and_database_list_incrementals_refuse_tables_created_dropped_or_truncat
     c.sql("CREATE TABLE employees.extra (id INT PRIMARY KEY); INSERT INTO employees.extra VALUES (1)");
     c.advance(Duration::from_secs(1));
     let created = [
-        ("BACKUP employees.staff, employees.desks, employees.temp, employees.extra TO 'nodelocal://1/t/inc' INCREMENTAL FROM 'nodelocal://1/t/full'", "nodelocal://1/t/full"),
+        (
+            "BACKUP employees.staff, employees.desks, employees.temp, employees.extra TO 'nodelocal://1/t/inc' INCREMENTAL FROM 'nodelocal://1/t/full'",
+            "nodelocal://1/t/full",
+        ),
         ("BACKUP employees.staff, employees.desks, employees.temp, employees.extra TO 'nodelocal://1/t/full'", "nodelocal://1/t/full"),
         ("BACKUP DATABASE employees TO 'nodelocal://1/d/inc' INCREMENTAL FROM 'nodelocal://1/d/full'", "nodelocal://1/d/full"),
         ("BACKUP DATABASE employees TO 'nodelocal://1/d/full'", "nodelocal://1/d/full"),
@@ -679,7 +684,9 @@ fn revision_history_backups_hold_every_revision_and_restore_any_time_they_cover(
     assert_eq!(of(&customer(7)), vec![false, true], "customer 7's insert and its tombstone (newest first)");
     // Restores at any covered time: inside the full backup's window, at its end, inside each
     // incremental's window (between two incrementals), at each end.
-    for (what, t) in [("t_a", t_a), ("t_b", t_b), ("full end", full.end_time), ("t_c", t_c), ("inc1 end", inc1.end_time), ("t_d", t_d), ("inc2 end", inc2.end_time)] {
+    for (what, t) in
+        [("t_a", t_a), ("t_b", t_b), ("full end", full.end_time), ("t_c", t_c), ("inc1 end", inc1.end_time), ("t_d", t_d), ("inc2 end", inc2.end_time)]
+    {
         let dst = c.fresh_destination();
         dst.ok(&format!("RESTORE DATABASE bank FROM '{loc}' AS OF SYSTEM TIME '{t}'"));
         same_tables(&c, &dst, &BANK, t, what);
@@ -733,9 +740,14 @@ fn a_point_in_time_restore_leaves_out_tables_dropped_before_it_and_brings_tables
     assert!(full.descriptor_changes.iter().any(|ch| ch.id == staff_id), "the full backup's history has staff's creation");
     let tables_then = |t: Timestamp| -> Vec<(&'static str, &'static str)> {
         let cat = c.catalog_at(t);
-        [("bank", "customers"), ("bank", "late"), ("bank", "later2"), ("employees", "staff")].into_iter().filter(|(d, n)| cat.table_by_name(d, n).is_some()).collect()
+        [("bank", "customers"), ("bank", "late"), ("bank", "later2"), ("employees", "staff")]
+            .into_iter()
+            .filter(|(d, n)| cat.table_by_name(d, n).is_some())
+            .collect()
     };
-    for (t, has_late, has_staff) in [(t_before, false, true), (t_created, true, true), (t_dropped, true, false), (inc.end_time, true, false), (inc2.end_time, true, false)] {
+    for (t, has_late, has_staff) in
+        [(t_before, false, true), (t_created, true, true), (t_dropped, true, false), (inc.end_time, true, false), (inc2.end_time, true, false)]
+    {
         let dst = c.fresh_destination();
         dst.ok(&format!("RESTORE FROM '{loc}' AS OF SYSTEM TIME '{t}'"));
         let cat = dst.catalog();
@@ -773,8 +785,14 @@ fn point_in_time_restores_outside_what_the_backups_cover_are_refused_in_cockroac
     let after = Timestamp::from_nanos(e1.wall + 1_000_000_000);
     let dt = |t: Timestamp| t.to_datetime_string();
     let arbitrary = "invalid RESTORE timestamp: restoring to arbitrary time requires that BACKUP for requested time be created with 'revision_history' option.";
-    assert_eq!(dst.err(&format!("RESTORE DATABASE bank FROM '{loc}' AS OF SYSTEM TIME '{between}'")), format!("{arbitrary} nearest BACKUP times are {} or {}", dt(e0), dt(e1)));
-    assert_eq!(dst.err(&format!("RESTORE DATABASE bank FROM '{loc}' AS OF SYSTEM TIME '{within_full}'")), format!("{arbitrary} nearest backup time is {}", dt(e0)));
+    assert_eq!(
+        dst.err(&format!("RESTORE DATABASE bank FROM '{loc}' AS OF SYSTEM TIME '{between}'")),
+        format!("{arbitrary} nearest BACKUP times are {} or {}", dt(e0), dt(e1))
+    );
+    assert_eq!(
+        dst.err(&format!("RESTORE DATABASE bank FROM '{loc}' AS OF SYSTEM TIME '{within_full}'")),
+        format!("{arbitrary} nearest backup time is {}", dt(e0))
+    );
     assert_eq!(
         dst.err(&format!("RESTORE DATABASE bank FROM '{loc}' AS OF SYSTEM TIME '{after}'")),
         format!("invalid RESTORE timestamp: supplied backups do not cover requested time {} (they cover their start to {})", dt(after), dt(e1))
@@ -800,7 +818,12 @@ fn point_in_time_restores_outside_what_the_backups_cover_are_refused_in_cockroac
     let too_late = Timestamp::from_nanos(m.end_time.wall + 1_000_000_000);
     assert_eq!(
         dst.err(&format!("RESTORE DATABASE bank FROM '{rh}' AS OF SYSTEM TIME '{too_late}'")),
-        format!("invalid RESTORE timestamp: supplied backups do not cover requested time {} (they cover {} to {})", dt(too_late), dt(threshold), dt(m.end_time))
+        format!(
+            "invalid RESTORE timestamp: supplied backups do not cover requested time {} (they cover {} to {})",
+            dt(too_late),
+            dt(threshold),
+            dt(m.end_time)
+        )
     );
     assert_eq!(descriptors(&dst.catalog()), before, "nothing published");
     // Inside the covered window it restores.
@@ -895,7 +918,8 @@ fn a_chain_with_a_missing_reordered_or_corrupted_member_is_refused_and_nothing_i
     assert_eq!(c.err(&format!("BACKUP DATABASE bank, employees TO '{loc}'")), incomplete);
     assert_eq!(c.store(loc).snapshot(), files_before);
     // With the directory gone as well, what is left is a chain with a gap.
-    let s2_files: Vec<(String, Vec<u8>)> = files_before.keys().filter(|k| k.starts_with(&format!("{}/", subs[1]))).map(|k| (k.clone(), read_obj(&store, k))).collect();
+    let s2_files: Vec<(String, Vec<u8>)> =
+        files_before.keys().filter(|k| k.starts_with(&format!("{}/", subs[1]))).map(|k| (k.clone(), read_obj(&store, k))).collect();
     for (k, _) in &s2_files {
         delete_obj(&store, k);
     }
@@ -1015,7 +1039,8 @@ fn an_incremental_paused_mid_way_resumes_from_its_checkpoint_and_a_canceled_one_
     assert_eq!(e, format!("job {canceled} was canceled"));
     assert_eq!(job(&c, canceled).status, JobStatus::Canceled);
     assert!(in_progress(&c, loc).is_empty());
-    let left: Vec<String> = c.store(loc).snapshot().into_keys().filter(|k| k.contains(&format!("/data/{canceled}/")) || k.starts_with("BACKUP-LOCK-")).collect();
+    let left: Vec<String> =
+        c.store(loc).snapshot().into_keys().filter(|k| k.contains(&format!("/data/{canceled}/")) || k.starts_with("BACKUP-LOCK-")).collect();
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(dated_subdirs(&c, loc).len(), 1);
     c.advance(Duration::from_secs(1));
@@ -1110,9 +1135,17 @@ fn an_encrypted_chain_is_encrypted_throughout() {
     let subs = dated_subdirs(&c, loc);
     assert_eq!(subs.len(), 1);
     let files = c.store(loc).snapshot();
-    assert_eq!(files.keys().filter(|k| k.ends_with("ENCRYPTION-INFO")).collect::<Vec<_>>(), vec!["ENCRYPTION-INFO"], "one per chain, in the full backup's directory");
+    assert_eq!(
+        files.keys().filter(|k| k.ends_with("ENCRYPTION-INFO")).collect::<Vec<_>>(),
+        vec!["ENCRYPTION-INFO"],
+        "one per chain, in the full backup's directory"
+    );
     assert!(!c.store("nodelocal://1/enc-inc2").snapshot().contains_key("ENCRYPTION-INFO"));
-    for (store, k) in files.keys().map(|k| (c.store(loc), k.clone())).chain(c.store("nodelocal://1/enc-inc2").snapshot().into_keys().map(|k| (c.store("nodelocal://1/enc-inc2"), k))) {
+    for (store, k) in files
+        .keys()
+        .map(|k| (c.store(loc), k.clone()))
+        .chain(c.store("nodelocal://1/enc-inc2").snapshot().into_keys().map(|k| (c.store("nodelocal://1/enc-inc2"), k)))
+    {
         if k.starts_with("BACKUP-LOCK-") || k.starts_with("BACKUP-APPENDED-") || k == backup::lock::MANIFEST_CLAIM {
             // Lock files and claims hold ids only (job, cluster, backup), readable without
             // the passphrase so that anyone can tell whose they are.
@@ -1388,10 +1421,16 @@ fn an_incremental_must_back_up_what_its_chain_backs_up() {
         refused(&c, "BACKUP DATABASE bank, employees TO 'nodelocal://1/db'", "nodelocal://1/db"),
         "cannot append a backup of DATABASE bank, employees to nodelocal://1/db, a backup of DATABASE bank: it backs up the complete database bank, this one bank, employees; an incremental must back up the same targets as the backups it builds on (back up DATABASE bank to append to it, or use a new location)"
     );
-    assert!(refused(&c, "BACKUP TO 'nodelocal://1/db'", "nodelocal://1/db").starts_with("cannot append a cluster backup to a backup of specific tables or databases: nodelocal://1/db is a backup of DATABASE bank"));
+    assert!(refused(&c, "BACKUP TO 'nodelocal://1/db'", "nodelocal://1/db")
+        .starts_with("cannot append a cluster backup to a backup of specific tables or databases: nodelocal://1/db is a backup of DATABASE bank"));
     c.ok("BACKUP DATABASE bank TO 'nodelocal://1/db'");
     let bank_tables: Vec<(&str, &str)> = ALL.iter().copied().filter(|(db, _)| *db == "bank").collect();
-    restores_to(&c, "RESTORE DATABASE bank FROM 'nodelocal://1/db'", &bank_tables, c.manifest(&sub("nodelocal://1/db", &dated_subdirs(&c, "nodelocal://1/db")[0])).end_time);
+    restores_to(
+        &c,
+        "RESTORE DATABASE bank FROM 'nodelocal://1/db'",
+        &bank_tables,
+        c.manifest(&sub("nodelocal://1/db", &dated_subdirs(&c, "nodelocal://1/db")[0])).end_time,
+    );
     // Tables: the same tables append; the database they are in does not.
     c.ok("BACKUP bank.customers, bank.accounts TO 'nodelocal://1/tb'");
     change(&mut c, 3);

@@ -7,8 +7,8 @@ mod common;
 
 use backup::exec;
 use backup::jobs::{self, JobStatus, JobSummary};
-use backup::targets::SessionContext;
 use backup::storage::MemStorageProvider;
+use backup::targets::SessionContext;
 use common::*;
 use futures::executor::block_on;
 use model::kv::KvError;

@@ -12,10 +12,10 @@ use backup::backup_job::{self, RunOutcome};
 use backup::jobs::{self, JobId, JobRecord, JobStatus, JobType};
 use backup::lock::{self, LockFile};
 use backup::plan;
-use backup::targets::SessionContext;
 use backup::statement::{self, Statement};
 use backup::storage::url::StorageUrl;
 use backup::storage::{ExternalStorage, MemStorageProvider, StorageError, StorageProvider};
+use backup::targets::SessionContext;
 use common::*;
 use futures::executor::block_on;
 use model::{NodeId, Timestamp};
@@ -197,7 +197,9 @@ fn two_full_backups_planned_together_to_one_location_never_both_succeed() {
                 }
                 // Listings that hid each other's locks: the claim on the manifest path (or the
                 // manifest's own create-only write) decides.
-                (_, true) => assert!(e.contains("claimed this location's BACKUP manifest") || e.contains("already holds the manifest of another backup"), "{what}"),
+                (_, true) => {
+                    assert!(e.contains("claimed this location's BACKUP manifest") || e.contains("already holds the manifest of another backup"), "{what}")
+                }
                 // One inside the other: the lock refuses it, naming the job holding the location.
                 (Order::BInsideA | Order::AInsideB, false) => {
                     assert!(e.contains(&format!("already contains a BACKUP-LOCK-{wid} file")), "{what}");
@@ -252,7 +254,10 @@ fn two_automatic_incrementals_planned_onto_one_chain_never_fork_it() {
             let wid = if w == 0 { i1 } else { i2 };
             assert_eq!(w, usize::from(nest && stale), "{what}: the first to publish wins");
             if nest && !stale {
-                assert!(e.contains(&format!("already contains a BACKUP-LOCK-{wid} file")) && e.contains("of this cluster, whose status is running"), "{what}: {e}");
+                assert!(
+                    e.contains(&format!("already contains a BACKUP-LOCK-{wid} file")) && e.contains("of this cluster, whose status is running"),
+                    "{what}: {e}"
+                );
             } else {
                 assert!(e.contains("appended to the chain") || e.contains("was appended to the backup ending at"), "{what}: {e}");
             }
@@ -382,8 +387,16 @@ fn what_a_killed_backup_leaves_is_refused_naming_its_job_and_how_to_clear_it() {
         format!("{loc} already contains a BACKUP-CHECKPOINT file (is another operation already in progress?): it belongs to job {id} of this cluster, whose status is paused; RESUME JOB {id} to finish that backup, or CANCEL JOB {id} to discard it and free the location")
     );
     let e = restarted.err(&format!("BACKUP DATABASE bank TO '{loc}'"));
-    assert!(e.starts_with(&format!("{loc} already contains a BACKUP-CHECKPOINT file (is another operation already in progress?): it belongs to backup test-cluster-id-")), "{e}");
-    assert!(e.contains("whose job does not exist in this cluster") && e.contains(&format!("it is safe to delete {loc}/BACKUP-CHECKPOINT and its data/ files")), "{e}");
+    assert!(
+        e.starts_with(&format!(
+            "{loc} already contains a BACKUP-CHECKPOINT file (is another operation already in progress?): it belongs to backup test-cluster-id-"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("whose job does not exist in this cluster") && e.contains(&format!("it is safe to delete {loc}/BACKUP-CHECKPOINT and its data/ files")),
+        "{e}"
+    );
     // Following the advice frees the location.
     for k in store.snapshot().into_keys() {
         delete_obj(&store, &k);
@@ -510,7 +523,9 @@ fn a_damaged_manifest_of_another_backup_is_never_replaced() {
         rotted[at] ^= 0x10;
         write_obj(&store, "BACKUP", rotted.clone());
         match outcome(&b, ib) {
-            RunOutcome::Failed(e) => assert!(e.contains("already contains a BACKUP file (written by another backup after this one was planned)"), "stale {stale}: {e}"),
+            RunOutcome::Failed(e) => {
+                assert!(e.contains("already contains a BACKUP file (written by another backup after this one was planned)"), "stale {stale}: {e}")
+            }
             other => panic!("stale {stale}: the second backup replaced the first's damaged manifest: {other:?}"),
         }
         assert_eq!(block_on(store.read("BACKUP")).unwrap(), rotted, "stale {stale}: the damaged manifest was touched");

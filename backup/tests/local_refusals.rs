@@ -160,10 +160,13 @@ fn a_destination_already_holding_a_backup_or_a_checkpoint_is_refused() {
     let before = c.store("nodelocal://1/full").snapshot();
     // Writing into the full backup's own directory is refused; backing up other tables to it
     // would be an automatic incremental with a different table set, refused as such.
-    assert_eq!(c.err("BACKUP DATABASE bank TO 'nodelocal://1/full' INCREMENTAL FROM 'nodelocal://1/full'"), "nodelocal://1/full already contains a BACKUP file");
-    assert!(
-        c.err("BACKUP DATABASE employees TO 'nodelocal://1/full'").starts_with("cannot append a backup of DATABASE employees to nodelocal://1/full, a backup of DATABASE bank")
+    assert_eq!(
+        c.err("BACKUP DATABASE bank TO 'nodelocal://1/full' INCREMENTAL FROM 'nodelocal://1/full'"),
+        "nodelocal://1/full already contains a BACKUP file"
     );
+    assert!(c
+        .err("BACKUP DATABASE employees TO 'nodelocal://1/full'")
+        .starts_with("cannot append a backup of DATABASE employees to nodelocal://1/full, a backup of DATABASE bank"));
     assert_eq!(c.store("nodelocal://1/full").snapshot(), before);
     // A backup that failed half-way removes what it wrote (its data files, checkpoint and lock),
     // so it never blocks the location.
@@ -377,9 +380,15 @@ fn a_superfluous_passphrase_and_a_missing_chain_member_are_refused_by_name() {
     c.ok("BACKUP DATABASE bank TO 'nodelocal://1/base'");
     let cases = [
         // A passphrase for a backup that is not encrypted (encryption itself: local_encryption.rs).
-        ("RESTORE DATABASE bank FROM 'nodelocal://1/base' WITH encryption_passphrase = 'hunter2'", "nodelocal://1/base/BACKUP: file does not appear to be encrypted"),
+        (
+            "RESTORE DATABASE bank FROM 'nodelocal://1/base' WITH encryption_passphrase = 'hunter2'",
+            "nodelocal://1/base/BACKUP: file does not appear to be encrypted",
+        ),
         ("RESTORE DATABASE bank FROM 'nodelocal://1/base', 'nodelocal://1/r'", "nodelocal://1/r: no BACKUP manifest found: not a backup location"),
-        ("BACKUP DATABASE bank TO 'nodelocal://1/r' INCREMENTAL FROM 'nodelocal://1/base', 'nodelocal://1/missing'", "nodelocal://1/missing: no BACKUP manifest found: not a backup location"),
+        (
+            "BACKUP DATABASE bank TO 'nodelocal://1/r' INCREMENTAL FROM 'nodelocal://1/base', 'nodelocal://1/missing'",
+            "nodelocal://1/missing: no BACKUP manifest found: not a backup location",
+        ),
         ("SHOW BACKUP 'nodelocal://1/base' WITH encryption_passphrase = 'hunter2'", "nodelocal://1/base/BACKUP: file does not appear to be encrypted"),
     ];
     for (sql, want) in cases {

@@ -222,7 +222,13 @@ fn a_full_cluster_restore_gives_zone_configs_only_to_the_objects_they_belong_to(
     dst.ok("RESTORE FROM 'nodelocal://1/zones'");
     let cat = dst.catalog();
     for t in cat.all_tables() {
-        assert_eq!(cat.gc_ttl(t.id), std::time::Duration::from_secs(model::catalog::DEFAULT_GC_TTL_SECONDS), "{} (id {}) got another object's zone config (source zones {zones_before:?}, dropped table {tmp})", t.name, t.id);
+        assert_eq!(
+            cat.gc_ttl(t.id),
+            std::time::Duration::from_secs(model::catalog::DEFAULT_GC_TTL_SECONDS),
+            "{} (id {}) got another object's zone config (source zones {zones_before:?}, dropped table {tmp})",
+            t.name,
+            t.id
+        );
     }
     for d in cat.databases() {
         let want = (d.name == "defaultdb").then_some(1234);

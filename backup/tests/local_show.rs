@@ -129,11 +129,7 @@ fn show_backup_files_and_ranges_of_a_chain_list_every_layer() {
     c.ok(&format!("BACKUP DATABASE bank TO '{loc}'"));
     let full = c.manifest(loc);
     let store = c.store(loc);
-    let inc_dir = store
-        .snapshot()
-        .into_keys()
-        .find_map(|k| k.strip_suffix("/BACKUP").map(str::to_string))
-        .expect("an automatic incremental");
+    let inc_dir = store.snapshot().into_keys().find_map(|k| k.strip_suffix("/BACKUP").map(str::to_string)).expect("an automatic incremental");
     let inc = c.manifest(&format!("{loc}/{inc_dir}"));
     assert!(!inc.start_time.is_zero());
     let files = c.ok(&format!("SHOW BACKUP FILES '{loc}'"));
@@ -183,7 +179,10 @@ fn cells_and_column_names_wider_than_65535_characters_render() {
     let r = QueryResult { columns: vec!["a".into(), "b".into()], rows: vec![vec![s("é"), s("x")], vec![s("日"), s("y")], vec![s("abc"), s("z")]] };
     assert_eq!(r.render(), "a   | b\n----+--\né   | x\n日  | y\nabc | z\n(3 rows)\n");
     // A cell of several lines takes as many lines; its widest line sets the column's width.
-    let r = QueryResult { columns: vec!["name".into(), "create_statement".into(), "n".into()], rows: vec![vec![s("t"), s("CREATE TABLE t (\n\tid INT8\n)"), Datum::Int(1)]] };
+    let r = QueryResult {
+        columns: vec!["name".into(), "create_statement".into(), "n".into()],
+        rows: vec![vec![s("t"), s("CREATE TABLE t (\n\tid INT8\n)"), Datum::Int(1)]],
+    };
     assert_eq!(
         r.render(),
         "name | create_statement | n\n-----+------------------+--\nt    | CREATE TABLE t ( | 1\n     |     id INT8      |\n     | )                |\n(1 row)\n"

@@ -47,8 +47,8 @@ mod common;
 
 use backup::error::BackupError;
 use backup::plan::{plan_backup, BackupDetails};
-use backup::targets::SessionContext;
 use backup::statement::{parse, Statement};
+use backup::targets::SessionContext;
 use common::*;
 use futures::executor::block_on;
 use model::catalog::{Catalog, DefaultExpr, TableDescriptor, TableKind};
@@ -394,7 +394,10 @@ enum TargetSeed {
     /// Databases existing at the backup's time, or with `anywhere` any ever created.
     Databases(Vec<Index>, bool),
     /// Patterns; with `close`, the model adds every missing dependency (transitively).
-    Tables { pats: Vec<PatSeed>, close: bool },
+    Tables {
+        pats: Vec<PatSeed>,
+        close: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -415,7 +418,11 @@ fn backup_seed() -> impl Strategy<Value = BackupSeed> {
         3 => (prop::collection::vec(any::<Index>(), 1..4), prop::bool::weighted(0.1)).prop_map(|(dbs, anywhere)| TargetSeed::Databases(dbs, anywhere)),
         6 => (prop::collection::vec(pat, 1..6), any::<bool>()).prop_map(|(pats, close)| TargetSeed::Tables { pats, close }),
     ];
-    (targets, prop::option::weighted(0.3, any::<Index>()), any::<bool>()).prop_map(|(targets, as_of, table_keyword)| BackupSeed { targets, as_of, table_keyword })
+    (targets, prop::option::weighted(0.3, any::<Index>()), any::<bool>()).prop_map(|(targets, as_of, table_keyword)| BackupSeed {
+        targets,
+        as_of,
+        table_keyword,
+    })
 }
 
 /// A resolved table pattern.
@@ -677,13 +684,29 @@ fn check_model(cat: &Catalog, s: &Schema) -> Result<(), TestCaseError> {
 
 /// Property 2 for an accepted plan.
 #[allow(clippy::too_many_arguments)]
-fn check_accepted(d: &BackupDetails, cat: &Catalog, s: &Schema, rels: &BTreeSet<usize>, complete: &BTreeSet<String>, dbs: &BTreeSet<String>, cluster: bool, sql: &str) -> Result<(), TestCaseError> {
+fn check_accepted(
+    d: &BackupDetails,
+    cat: &Catalog,
+    s: &Schema,
+    rels: &BTreeSet<usize>,
+    complete: &BTreeSet<String>,
+    dbs: &BTreeSet<String>,
+    cluster: bool,
+    sql: &str,
+) -> Result<(), TestCaseError> {
     // Spans: non-empty, sorted, pairwise disjoint, each inside one selected relation's span,
     // their union that of the selected non-view relations.
     let data_ids: BTreeSet<u32> = rels.iter().filter(|&&i| s.rels[i].kind != Kind::View).map(|&i| id_of(cat, s, i)).collect();
     for sp in &d.spans {
         prop_assert!(sp.start < sp.end, "{sql}: empty span {:?}", sp);
-        prop_assert!(data_ids.iter().any(|id| { let t = table_span(*id); t.start <= sp.start && sp.end <= t.end }), "{sql}: span {:?} is not inside one selected table", sp);
+        prop_assert!(
+            data_ids.iter().any(|id| {
+                let t = table_span(*id);
+                t.start <= sp.start && sp.end <= t.end
+            }),
+            "{sql}: span {:?} is not inside one selected table",
+            sp
+        );
     }
     for w in d.spans.windows(2) {
         prop_assert!(w[0].end <= w[1].start, "{sql}: spans not sorted and disjoint: {:?} then {:?}", w[0], w[1]);
@@ -697,7 +720,8 @@ fn check_accepted(d: &BackupDetails, cat: &Catalog, s: &Schema, rels: &BTreeSet<
     prop_assert_eq!(got_tables.len(), got_ids.len(), "{}: a relation described twice", sql);
     prop_assert_eq!(&got_ids, &want_ids, "{}: relation descriptors", sql);
     let by_id: BTreeMap<u32, usize> = rels.iter().map(|&i| (id_of(cat, s, i), i)).collect();
-    let db_names: BTreeMap<u32, String> = d.descriptors.iter().filter_map(|x| if let Descriptor::Database(db) = x { Some((db.id, db.name.clone())) } else { None }).collect();
+    let db_names: BTreeMap<u32, String> =
+        d.descriptors.iter().filter_map(|x| if let Descriptor::Database(db) = x { Some((db.id, db.name.clone())) } else { None }).collect();
     let got_dbs: BTreeSet<String> = db_names.values().cloned().collect();
     prop_assert_eq!(db_names.len(), d.descriptors.len() - got_tables.len(), "{}: a database described twice", sql);
     prop_assert_eq!(&got_dbs, dbs, "{}: database descriptors", sql);
@@ -806,7 +830,11 @@ fn run_case(ops: &[OpSeed], backups: &[BackupSeed], seen: &mut Seen) -> Result<(
                 // 3. Determinism.
                 let e = second.as_ref().map_err(|e| TestCaseError::fail(format!("second planning failed: {e}\n{ctx}")))?;
                 prop_assert_ne!(&d.backup_id, &e.backup_id, "backup ids must be unique per statement: {}", ctx);
-                let normalise = |x: &BackupDetails| BackupDetails { backup_id: String::new(), end_time: if at_ts.is_some() { x.end_time } else { Timestamp::ZERO }, ..x.clone() };
+                let normalise = |x: &BackupDetails| BackupDetails {
+                    backup_id: String::new(),
+                    end_time: if at_ts.is_some() { x.end_time } else { Timestamp::ZERO },
+                    ..x.clone()
+                };
                 prop_assert!(normalise(d) == normalise(e), "planning twice differed:\n{:?}\n{:?}\n{ctx}", d, e);
             }
             (Expect::NotFound(want), Err(e)) => {
@@ -816,7 +844,10 @@ fn run_case(ops: &[OpSeed], backups: &[BackupSeed], seen: &mut Seen) -> Result<(
                 prop_assert!(allowed.contains(&e.to_string()), "refusal {:?} names no missing dependency of the model: {ctx}", e.to_string());
             }
             (_, got) => {
-                return Err(TestCaseError::fail(format!("planner disagrees with the model: got {:?}\n{ctx}", got.as_ref().map(|d| (&d.spans, d.descriptors.len())).map_err(|e| e.to_string()))));
+                return Err(TestCaseError::fail(format!(
+                    "planner disagrees with the model: got {:?}\n{ctx}",
+                    got.as_ref().map(|d| (&d.spans, d.descriptors.len())).map_err(|e| e.to_string())
+                )));
             }
         }
         if let Err(e) = &first {

@@ -159,9 +159,7 @@ fn decode_datum(b: &[u8], at: usize) -> Result<(Datum, usize), DecodeError> {
     let tag = b[at];
     let body = at + 1;
     let fixed8 = |b: &[u8]| -> Result<u64, DecodeError> {
-        b.get(body..body + 8)
-            .map(|s| u64::from_be_bytes(s.try_into().expect("8 bytes")))
-            .ok_or(DecodeError::Truncated(b.len()))
+        b.get(body..body + 8).map(|s| u64::from_be_bytes(s.try_into().expect("8 bytes"))).ok_or(DecodeError::Truncated(b.len()))
     };
     match tag {
         TAG_NULL => Ok((Datum::Null, body)),

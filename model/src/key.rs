@@ -103,10 +103,7 @@ impl Span {
         if !self.overlaps(other) {
             return None;
         }
-        Some(Span {
-            start: self.start.clone().max(other.start.clone()),
-            end: self.end.clone().min(other.end.clone()),
-        })
+        Some(Span { start: self.start.clone().max(other.start.clone()), end: self.end.clone().min(other.end.clone()) })
     }
 
     /// Splits at `key`: the part below `key` and the part from `key` on; either may be `None`

@@ -14,11 +14,11 @@ pub mod mvcc;
 pub mod sql;
 pub mod timestamp;
 
+pub use catalog::{Catalog, CatalogError, Descriptor, TableDescriptor};
 pub use datum::Datum;
 pub use key::{Key, Span};
 pub use kv::{ClusterKv, ExportRequest, ExportResponse, Kv, KvError, NodeId, RangeId, RangeInfo, WriteOp};
-pub use mvcc::{Entry, Export, GcStats, Intent, MvccError, MvccFilter, MvccStore, TxnId, Value};
-pub use timestamp::{Timestamp, TimestampError};
-pub use catalog::{Catalog, CatalogError, Descriptor, TableDescriptor};
 pub use local::{Clock, LocalKv, ManualClock, SystemClock};
+pub use mvcc::{Entry, Export, GcStats, Intent, MvccError, MvccFilter, MvccStore, TxnId, Value};
 pub use sql::{ExecResult, Session, SqlError, TableRows};
+pub use timestamp::{Timestamp, TimestampError};

@@ -31,10 +31,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_nanos(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)).unwrap_or(0)
     }
 }
 
@@ -337,7 +334,13 @@ mod tests {
         assert_eq!(cat.next_descriptor_id(), 52);
         assert!(catalog::system_span().contains(&catalog::jobs_span()));
         assert!(!catalog::system_span().overlaps(&encoding::table_span(catalog::FIRST_USER_DESCRIPTOR_ID)));
-        let copy = Catalog::from_parts(ts, cat.descriptors().cloned(), cat.users().cloned(), cat.role_memberships().cloned(), cat.zones().map(|(i, z)| (i, z.clone())));
+        let copy = Catalog::from_parts(
+            ts,
+            cat.descriptors().cloned(),
+            cat.users().cloned(),
+            cat.role_memberships().cloned(),
+            cat.zones().map(|(i, z)| (i, z.clone())),
+        );
         assert_eq!(copy, cat);
     }
 }

@@ -191,10 +191,7 @@ impl MvccStore {
         if span.is_empty() {
             return Vec::new();
         }
-        self.intents
-            .range((Bound::Included(&span.start), Bound::Excluded(&span.end)))
-            .map(|(k, i)| (k.clone(), i.clone()))
-            .collect()
+        self.intents.range((Bound::Included(&span.start), Bound::Excluded(&span.end))).map(|(k, i)| (k.clone(), i.clone())).collect()
     }
 
     /// The value of `key` as of `ts` (`None` if absent or deleted).
@@ -214,11 +211,7 @@ impl MvccStore {
     }
 
     fn keys_in<'a>(&'a self, span: &Span) -> impl Iterator<Item = (&'a Key, &'a Versions)> + 'a {
-        let range = if span.is_empty() {
-            None
-        } else {
-            Some(self.versions.range((Bound::Included(span.start.clone()), Bound::Excluded(span.end.clone()))))
-        };
+        let range = if span.is_empty() { None } else { Some(self.versions.range((Bound::Included(span.start.clone()), Bound::Excluded(span.end.clone())))) };
         range.into_iter().flatten()
     }
 
@@ -324,11 +317,7 @@ impl MvccStore {
     pub fn split_off(&mut self, at: &Key) -> MvccStore {
         let versions = self.versions.split_off(at);
         let intents = self.intents.split_off(at);
-        let gc_thresholds = self
-            .gc_thresholds
-            .iter()
-            .filter_map(|(s, t)| s.split_at(at).1.map(|r| (r, *t)))
-            .collect();
+        let gc_thresholds = self.gc_thresholds.iter().filter_map(|(s, t)| s.split_at(at).1.map(|r| (r, *t))).collect();
         for entry in &mut self.gc_thresholds {
             if let (Some(left), _) = entry.0.split_at(at) {
                 entry.0 = left;

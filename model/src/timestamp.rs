@@ -12,9 +12,7 @@ use std::time::Duration;
 
 /// A point in HLC time: physical wall nanoseconds since the Unix epoch plus a logical counter
 /// that orders events sharing a wall reading.
-#[derive(
-    Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Timestamp {
     /// Nanoseconds since the Unix epoch, as read from a (possibly skewed) physical clock.
     pub wall: u64,

@@ -2,19 +2,13 @@
 //! float bit pattern, NaNs and signed zeros included), key order equal to datum order, canonical
 //! decoding, and no panic on arbitrary bytes.
 
-use model::encoding::{
-    decode_index_key, decode_value, encode_index_key, encode_value, index_prefix, index_span, pretty_key, table_span,
-};
+use model::encoding::{decode_index_key, decode_value, encode_index_key, encode_value, index_prefix, index_span, pretty_key, table_span};
 use model::{Datum, Key};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    }
+    ProptestConfig { cases, failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))), ..ProptestConfig::default() }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -68,13 +62,9 @@ fn small_string() -> impl Strategy<Value = String> {
 fn datum_of(t: ColType) -> BoxedStrategy<Datum> {
     let value = match t {
         ColType::Bool => any::<bool>().prop_map(Datum::Bool).boxed(),
-        ColType::Int => prop_oneof![
-            any::<i64>(),
-            prop::sample::select(vec![i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX]),
-            -3i64..3,
-        ]
-        .prop_map(Datum::Int)
-        .boxed(),
+        ColType::Int => prop_oneof![any::<i64>(), prop::sample::select(vec![i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX]), -3i64..3,]
+            .prop_map(Datum::Int)
+            .boxed(),
         ColType::Float => float().prop_map(Datum::Float).boxed(),
         ColType::String => small_string().prop_map(Datum::String).boxed(),
         ColType::Bytes => small_bytes().prop_map(Datum::Bytes).boxed(),

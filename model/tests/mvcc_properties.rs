@@ -35,11 +35,7 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    }
+    ProptestConfig { cases, failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))), ..ProptestConfig::default() }
 }
 
 const ALPHABET: [u8; 3] = [0x00, 0x61, 0xff];

@@ -15,11 +15,7 @@ use proptest::test_runner::FileFailurePersistence;
 const ALPHABET: [u8; 3] = [0x00, 0x61, 0xff];
 
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    }
+    ProptestConfig { cases, failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))), ..ProptestConfig::default() }
 }
 
 /// Every key of length `0..=max_len` over the alphabet, sorted.
@@ -52,11 +48,7 @@ fn universe() -> &'static [Key] {
 
 /// The exact model of a span: which universe keys it holds, decided without `Span`'s methods.
 fn model(s: &Span) -> u64 {
-    universe()
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| s.start.0 <= k.0 && k.0 < s.end.0)
-        .fold(0, |m, (i, _)| m | 1 << i)
+    universe().iter().enumerate().filter(|(_, k)| s.start.0 <= k.0 && k.0 < s.end.0).fold(0, |m, (i, _)| m | 1 << i)
 }
 
 fn model_all(spans: &[Span]) -> u64 {

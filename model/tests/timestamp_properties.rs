@@ -7,11 +7,7 @@ use proptest::test_runner::FileFailurePersistence;
 use std::time::Duration;
 
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    }
+    ProptestConfig { cases, failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))), ..ProptestConfig::default() }
 }
 
 fn wall() -> impl Strategy<Value = u64> {

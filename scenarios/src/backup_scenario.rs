@@ -10,7 +10,9 @@
 
 use crate::check::{self, Observation};
 use crate::oracle::Oracle;
-use crate::run::{draw_swarm, start_world, drive, join_writers, settle_schedule, setup, simulate, spawn_writers, Failure, FaultDriver, FaultMix, RunOptions, RunReport};
+use crate::run::{
+    draw_swarm, drive, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, FaultMix, RunOptions, RunReport,
+};
 use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
@@ -99,9 +101,18 @@ pub(crate) fn destination(rng: &mut ChaCha8Rng, seed: u64) -> String {
 /// backup (a GC threshold, a chain that does not line up, another backup at the destination)
 /// and will refuse it again.
 fn is_refusal(e: &str) -> bool {
-    ["GC threshold", "invalid previous backups", "listed out of order", "does not contain table", "no longer among the targets", "new full backup is needed", "belongs to cluster", "is not after the end time"]
-        .iter()
-        .any(|p| e.contains(p))
+    [
+        "GC threshold",
+        "invalid previous backups",
+        "listed out of order",
+        "does not contain table",
+        "no longer among the targets",
+        "new full backup is needed",
+        "belongs to cluster",
+        "is not after the end time",
+    ]
+    .iter()
+    .any(|p| e.contains(p))
         || is_conflict(e)
         || is_damage(e)
 }
@@ -116,7 +127,19 @@ fn is_damage(e: &str) -> bool {
 pub(crate) fn is_conflict(e: &str) -> bool {
     // A backup at the destination that this one cannot build on is a conflict too: one of
     // other targets (refused as an incremental of it), or one newer than this one's time.
-    ["already contains", "another backup", "another incremental backup", "BACKUP-LOCK", "cannot append", "do not match", "no longer among the targets", "does not contain table", "is not after the end time"].iter().any(|p| e.contains(p))
+    [
+        "already contains",
+        "another backup",
+        "another incremental backup",
+        "BACKUP-LOCK",
+        "cannot append",
+        "do not match",
+        "no longer among the targets",
+        "does not contain table",
+        "is not after the end time",
+    ]
+    .iter()
+    .any(|p| e.contains(p))
 }
 
 /// The newest BACKUP job's row in SHOW JOBS that is not among `known` and, when `description`
@@ -124,17 +147,20 @@ pub(crate) fn is_conflict(e: &str) -> bool {
 /// once each follow their own job.
 fn backup_job(rows: &[Vec<Datum>], known: &BTreeSet<i64>, description: Option<&str>) -> Option<(i64, String, String)> {
     let ours = |r: &Vec<Datum>| description.is_none_or(|d| matches!(r.get(2), Some(Datum::String(t)) if t == d));
-    rows.iter().rev().find(|r| matches!(r.get(1), Some(Datum::String(t)) if t == "BACKUP") && !matches!(r.first(), Some(Datum::Int(i)) if known.contains(i)) && ours(r)).map(|r| {
-        let id = match r.first() {
-            Some(Datum::Int(i)) => *i,
-            _ => 0,
-        };
-        let text = |i: usize| match r.get(i) {
-            Some(Datum::String(s)) => s.clone(),
-            _ => String::new(),
-        };
-        (id, text(5), text(12))
-    })
+    rows.iter()
+        .rev()
+        .find(|r| matches!(r.get(1), Some(Datum::String(t)) if t == "BACKUP") && !matches!(r.first(), Some(Datum::Int(i)) if known.contains(i)) && ours(r))
+        .map(|r| {
+            let id = match r.first() {
+                Some(Datum::Int(i)) => *i,
+                _ => 0,
+            };
+            let text = |i: usize| match r.get(i) {
+                Some(Datum::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            (id, text(5), text(12))
+        })
 }
 
 /// Runs the BACKUP statement on `gateway` and follows the job until it ends, whatever happens to
@@ -147,10 +173,13 @@ pub(crate) async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u3
     let mut known: BTreeSet<i64> = BTreeSet::new();
     for n in (0..nodes * 3).map(|i| (gateway + i - 1) % nodes + 1) {
         if let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(5)).await {
-            known = rows.iter().filter_map(|r| match r.first() {
-                Some(Datum::Int(i)) => Some(*i),
-                _ => None,
-            }).collect();
+            known = rows
+                .iter()
+                .filter_map(|r| match r.first() {
+                    Some(Datum::Int(i)) => Some(*i),
+                    _ => None,
+                })
+                .collect();
             break;
         }
     }
@@ -392,7 +421,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     };
     let all_done = || backup_client.is_finished() && rival_client.as_ref().is_none_or(|r| r.is_finished()) && writers.iter().all(|w| w.is_finished());
     if !driver.run_until(&mut world, safety_start, deadline, all_done, before_fault).await {
-        report.failure = Some(Failure { property: "liveness", message: format!("the backup job or the writers did not finish within {:?} of simulated time after faults stopped", deadline - opts.safety) });
+        report.failure = Some(Failure {
+            property: "liveness",
+            message: format!("the backup job or the writers did not finish within {:?} of simulated time after faults stopped", deadline - opts.safety),
+        });
         return report;
     }
     driver.end(&mut world);
@@ -422,7 +454,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     };
     // Every export was answered by the range's leaseholder of the moment.
     if let Some(line) = trace.lines().into_iter().find(|l| l.contains(" export-served ") && l.ends_with("as-leaseholder=false")) {
-        report.failure = Some(Failure { property: "exports-from-leaseholders", message: format!("an export was answered by a node not holding the range's lease: {}", line.trim()) });
+        report.failure = Some(Failure {
+            property: "exports-from-leaseholders",
+            message: format!("an export was answered by a node not holding the range's lease: {}", line.trim()),
+        });
         return report;
     }
 
@@ -481,7 +516,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
                 report.failure = Some(f);
                 return report;
             }
-            report.detail = format!("backup of {kind:?} failed as it must after its manifest was damaged by a {cause}: {e}; RESTORE and SHOW BACKUP refused the manifest");
+            report.detail =
+                format!("backup of {kind:?} failed as it must after its manifest was damaged by a {cause}: {e}; RESTORE and SHOW BACKUP refused the manifest");
             report.sim_seconds = start.elapsed().as_secs_f64();
             return report;
         }
@@ -496,7 +532,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
                     return report;
                 }
             }
-            report.detail = format!("backup of {kind:?} refused as it must after storage damaged its claim ({}): {e}", damaged[&key_of(backup::lock::MANIFEST_CLAIM)]);
+            report.detail =
+                format!("backup of {kind:?} refused as it must after storage damaged its claim ({}): {e}", damaged[&key_of(backup::lock::MANIFEST_CLAIM)]);
             report.sim_seconds = start.elapsed().as_secs_f64();
             return report;
         }
@@ -541,13 +578,15 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
                     }
                 };
                 if checkpoint_left {
-                    report.failure = Some(Failure { property: "backup-complete", message: "BACKUP-CHECKPOINT is still present next to the finished manifest".into() });
+                    report.failure =
+                        Some(Failure { property: "backup-complete", message: "BACKUP-CHECKPOINT is still present next to the finished manifest".into() });
                     return report;
                 }
                 let hurt: Vec<(String, &str)> = manifest.files.iter().filter_map(|f| damaged.get(&key_of(&f.path)).map(|c| (f.path.clone(), *c))).collect();
                 for f in &manifest.files {
                     if storage.get(&key_of(&f.path)).is_none() && !damaged.contains_key(&key_of(&f.path)) {
-                        report.failure = Some(Failure { property: "backup-complete", message: format!("the manifest lists {} but storage has no such file", f.path) });
+                        report.failure =
+                            Some(Failure { property: "backup-complete", message: format!("the manifest lists {} but storage has no such file", f.path) });
                         return report;
                     }
                 }
@@ -567,7 +606,11 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
                     match verify_restore(&probe, &url, gateway, &manifest, &oracle, &mut rng).await {
                         Ok((rows, relations)) => {
                             report.reads_matched = relations;
-                            report.detail = format!("{kind:?} backup at {} ({} files) restored: {rows} rows in {relations} relations match the oracle", manifest.end_time, manifest.files.len());
+                            report.detail = format!(
+                                "{kind:?} backup at {} ({} files) restored: {rows} rows in {relations} relations match the oracle",
+                                manifest.end_time,
+                                manifest.files.len()
+                            );
                         }
                         Err(f) => {
                             report.failure = Some(f);
@@ -587,7 +630,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let gc_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (gc_t, gc_d) = (gc_table.clone(), gc_done.clone());
     let refusal_checks = refusals.spawn(move |kv| async move {
-        let dep = kv.bulk(1, &format!("BACKUP bank.accounts TO 'nodelocal://1/refusals/{seed}/dependency'"), "root", "defaultdb", Duration::from_secs(300)).await;
+        let dep =
+            kv.bulk(1, &format!("BACKUP bank.accounts TO 'nodelocal://1/refusals/{seed}/dependency'"), "root", "defaultdb", Duration::from_secs(300)).await;
         match &dep {
             Err(e) if e.contains("cannot back up") && e.contains("bank.customers") => {}
             other => return Err(format!("BACKUP of bank.accounts without bank.customers was not refused for its missing dependency: {other:?}")),
@@ -599,7 +643,15 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             madsim::time::sleep(Duration::from_millis(100)).await;
         }
         madsim::time::sleep(Duration::from_millis(500)).await;
-        let gc = kv.bulk(1, &format!("BACKUP bank.customers TO 'nodelocal://1/refusals/{seed}/gc' AS OF SYSTEM TIME '-5s'"), "root", "defaultdb", Duration::from_secs(300)).await;
+        let gc = kv
+            .bulk(
+                1,
+                &format!("BACKUP bank.customers TO 'nodelocal://1/refusals/{seed}/gc' AS OF SYSTEM TIME '-5s'"),
+                "root",
+                "defaultdb",
+                Duration::from_secs(300),
+            )
+            .await;
         match &gc {
             Err(e) if e.contains("must be after replica GC threshold") && !e.starts_with("job ") => Ok(()),
             other => Err(format!("BACKUP AS OF SYSTEM TIME below the GC threshold was not refused at planning: {other:?}")),
@@ -685,7 +737,8 @@ impl RestoreProbe<'_> {
     /// Runs the RESTORE in a fresh cluster on `network` (and `show`, a SHOW BACKUP, first), then
     /// reads every relation of the backup there.
     pub(crate) async fn attempt(&self, network: u8, show: Option<&str>) -> Result<Attempt, String> {
-        let mut world = World::start_with(self.opts.world_config(network), self.opts.seed ^ 0x7a_46e7 ^ network as u64, self.trace.clone(), self.storage.clone());
+        let mut world =
+            World::start_with(self.opts.world_config(network), self.opts.seed ^ 0x7a_46e7 ^ network as u64, self.trace.clone(), self.storage.clone());
         let client = world.add_client("restorer");
         let (kind, restore_sql, tables, show) = (self.kind, self.restore_sql.to_string(), self.tables.to_vec(), show.map(str::to_string));
         let task = client.spawn(move |kv| async move {
@@ -755,10 +808,20 @@ pub(crate) fn names_file(e: &str, path: &str) -> bool {
 /// manifest's end time; then flips one bit of one of its files (the seed picks which) and checks
 /// that a RESTORE into a third cluster refuses naming it (and SHOW BACKUP, for the manifest).
 /// Returns (rows, relations) matched.
-async fn verify_restore(probe: &RestoreProbe<'_>, url: &StorageUrl, gateway: model::NodeId, manifest: &Manifest, oracle: &Arc<Mutex<Oracle>>, rng: &mut ChaCha8Rng) -> Result<(usize, usize), Failure> {
+async fn verify_restore(
+    probe: &RestoreProbe<'_>,
+    url: &StorageUrl,
+    gateway: model::NodeId,
+    manifest: &Manifest,
+    oracle: &Arc<Mutex<Oracle>>,
+    rng: &mut ChaCha8Rng,
+) -> Result<(usize, usize), Failure> {
     let backup_time = manifest.end_time;
     let (restored, _, observations) = probe.attempt(1, None).await.map_err(|message| Failure { property: "restore-succeeds", message })?;
-    restored.map_err(|e| Failure { property: "restore-succeeds", message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())) })?;
+    restored.map_err(|e| Failure {
+        property: "restore-succeeds",
+        message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())),
+    })?;
     let (rows, _) = compare_with_oracle(&observations, &oracle.lock().expect("oracle"), backup_time, "the backup taken at")?;
 
     // Bit rot after the fact: one flipped bit in one file of the backup. (Not in the standard
@@ -795,7 +858,9 @@ pub(crate) fn compare_with_oracle(observations: &[Observation], oracle: &Oracle,
                 rows += got.len();
             }
             (Err(model::sql::SqlError::UndefinedRelation(_)), None) => {}
-            (Ok(_), None) => return Err(Failure { property: "restore-matches-oracle", message: format!("{} was restored but did not exist at {ts} ({what})", ob.table) }),
+            (Ok(_), None) => {
+                return Err(Failure { property: "restore-matches-oracle", message: format!("{} was restored but did not exist at {ts} ({what})", ob.table) })
+            }
             (Err(e), _) => return Err(Failure { property: "restore-matches-oracle", message: format!("reading restored {}: {e}", ob.table) }),
         }
     }

@@ -96,7 +96,8 @@ fn bench(args: &BenchChainArgs) -> Result<bool, String> {
     if a != want || b != want {
         return Err(format!("restored row counts differ: source {want:?}, chain {a:?}, full {b:?}"));
     }
-    let same = shell.execute_one("SELECT id, payload FROM from_chain.t ORDER BY id").map_err(|e| e.to_string())? == shell.execute_one("SELECT id, payload FROM from_full.t ORDER BY id").map_err(|e| e.to_string())?;
+    let same = shell.execute_one("SELECT id, payload FROM from_chain.t ORDER BY id").map_err(|e| e.to_string())?
+        == shell.execute_one("SELECT id, payload FROM from_full.t ORDER BY id").map_err(|e| e.to_string())?;
     if !same {
         return Err("the chain's restore and the full backup's restore differ".into());
     }
@@ -112,8 +113,15 @@ fn bench(args: &BenchChainArgs) -> Result<bool, String> {
         println!("{:<44} {:>12} {:>9.2}   {:.2}% of the full", format!("incremental #{}", i + 1), bytes, secs, ratio * 100.0);
     }
     let restore_ratio = chain_restore / full_restore.max(1e-9);
-    println!("restore of the chain (1 full + {}): {chain_restore:.2} s; of the equivalent full backup: {full_restore:.2} s; ratio {restore_ratio:.2}x", args.incrementals);
+    println!(
+        "restore of the chain (1 full + {}): {chain_restore:.2} s; of the equivalent full backup: {full_restore:.2} s; ratio {restore_ratio:.2}x",
+        args.incrementals
+    );
     let ok = worst <= 0.02 && restore_ratio <= 1.5;
-    println!("goals: incremental <= 2% of the full ({}), chain restore <= 1.5x the full's ({})", if worst <= 0.02 { "met" } else { "MISSED" }, if restore_ratio <= 1.5 { "met" } else { "MISSED" });
+    println!(
+        "goals: incremental <= 2% of the full ({}), chain restore <= 1.5x the full's ({})",
+        if worst <= 0.02 { "met" } else { "MISSED" },
+        if restore_ratio <= 1.5 { "met" } else { "MISSED" }
+    );
     Ok(ok)
 }

@@ -16,7 +16,9 @@
 use crate::backup_scenario::{compare_with_oracle, destination, is_conflict, names_file, run_and_follow, JobEnd, Kind, RestoreProbe};
 use crate::check::{self, Observation};
 use crate::oracle::{Event, Oracle};
-use crate::run::{draw_swarm, start_world, join_writers, settle_schedule, setup, simulate, spawn_writers, Failure, FaultDriver, FaultMix, RunOptions, RunReport};
+use crate::run::{
+    draw_swarm, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, FaultMix, RunOptions, RunReport,
+};
 use crate::workload::{WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::data::DataFile;
 use backup::format::manifest::{Manifest, MANIFEST_NAME};
@@ -94,11 +96,15 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, rng: &mut ChaCha8Rng) -> Ch
     let mut restore_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ RESTORE_SALT);
     // Before an incremental that has another after it where there is one, so that a copy still
     // offline at the first one's end is introduced by the next.
-    let restore_during = (restore_mid && !gaps.is_empty()).then(|| (restore_rng.gen_range(1..=gaps.len().saturating_sub(1).max(1)), Duration::from_millis(restore_rng.gen_range(0..1_500))));
+    let restore_during = (restore_mid && !gaps.is_empty())
+        .then(|| (restore_rng.gen_range(1..=gaps.len().saturating_sub(1).max(1)), Duration::from_millis(restore_rng.gen_range(0..1_500))));
     if opts.faults != FaultMix::None && rng.gen_ratio(1, 3) {
         // A coordinator killed mid-export in one of the incrementals.
         let at = first_at + Duration::from_millis(rng.gen_range(2_000..10_000));
-        schedule.push(faults::ScheduledFault { at, fault: faults::Fault::KillCoordinator { phase: faults::JobPhase::Exporting, skip: rng.gen_range(0..3), down_ms: rng.gen_range(1_000..5_000) } });
+        schedule.push(faults::ScheduledFault {
+            at,
+            fault: faults::Fault::KillCoordinator { phase: faults::JobPhase::Exporting, skip: rng.gen_range(0..3), down_ms: rng.gen_range(1_000..5_000) },
+        });
     }
     // A rival: a second client takes an automatic incremental of the same chain at a moment
     // of the chain's life (racing one of its incrementals, or between two): never a fork.
@@ -136,7 +142,13 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let (mut world, trace, mut rng) = start_world(&opts, RNG_SALT, &trace_slot);
     let Choices { swarm, schedule, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during } = choose(&opts, &cfg, &mut rng);
     let plan = settle_schedule(&world, &swarm, schedule, opts.schedule.as_ref());
-    sim::trace_event!(trace, "runner", "chain-plan", "kind={kind:?} incrementals={} automatic={automatic} revision_history={revision_history} restore_during={restore_during:?} gateway=n{gateway}", gaps.len());
+    sim::trace_event!(
+        trace,
+        "runner",
+        "chain-plan",
+        "kind={kind:?} incrementals={} automatic={automatic} revision_history={revision_history} restore_during={restore_during:?} gateway=n{gateway}",
+        gaps.len()
+    );
     let mut report = RunReport::new(CHAIN, seed);
     report.faults = plan.len();
     report.swarm = swarm.to_string();
@@ -241,7 +253,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     };
     let all_done = || taker.is_finished() && rival_client.as_ref().is_none_or(|r| r.is_finished()) && writers.iter().all(|w| w.is_finished());
     if !driver.run_until(&mut world, safety_start, deadline, all_done, before_fault).await {
-        report.failure = Some(Failure { property: "liveness", message: format!("the backup chain or the writers did not finish within {:?} after faults stopped", deadline - opts.safety) });
+        report.failure = Some(Failure {
+            property: "liveness",
+            message: format!("the backup chain or the writers did not finish within {:?} after faults stopped", deadline - opts.safety),
+        });
         return report;
     }
     driver.end(&mut world);
@@ -263,7 +278,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         sim::trace_event!(trace, "runner", "rival-ended", "{r:?}");
         if let JobEnd::Failed(e) = r {
             if !(is_conflict(e) || e.contains("GC threshold") || e.contains("new full backup is needed")) {
-                report.failure = Some(Failure { property: "one-backup-per-location", message: format!("the rival incremental failed for another reason than the chain's own incremental holding the destination: {e}") });
+                report.failure = Some(Failure {
+                    property: "one-backup-per-location",
+                    message: format!("the rival incremental failed for another reason than the chain's own incremental holding the destination: {e}"),
+                });
                 return report;
             }
         }
@@ -276,7 +294,12 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                 // (A rival that then failed for its own reason — a GC threshold — or was
                 // canceled leaves nothing to lose; two refusing each other leave nothing either.)
                 if matches!(&rival_end, Some(JobEnd::Failed(r)) if is_conflict(r)) || rival_end.is_none() {
-                    report.failure = Some(Failure { property: "one-backup-per-location", message: format!("an incremental of the chain was refused for a conflict, and the rival incremental did not succeed either ({rival_end:?}): {e}") });
+                    report.failure = Some(Failure {
+                        property: "one-backup-per-location",
+                        message: format!(
+                            "an incremental of the chain was refused for a conflict, and the rival incremental did not succeed either ({rival_end:?}): {e}"
+                        ),
+                    });
                     return report;
                 }
             }
@@ -285,7 +308,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                 return report;
             }
             JobEnd::Canceled => {
-                report.failure = Some(Failure { property: "backup-job-succeeds", message: "a backup of the chain ended canceled, and nobody canceled it".into() });
+                report.failure =
+                    Some(Failure { property: "backup-job-succeeds", message: "a backup of the chain ended canceled, and nobody canceled it".into() });
                 return report;
             }
             _ => {}
@@ -306,7 +330,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         }
     };
     let storage = world.storage.clone();
-    let key_of = |sub: &str, path: &str| if sub.is_empty() { SimStorage::key(&url, gateway, path) } else { SimStorage::key(&url, gateway, &format!("{sub}/{path}")) };
+    let key_of =
+        |sub: &str, path: &str| if sub.is_empty() { SimStorage::key(&url, gateway, path) } else { SimStorage::key(&url, gateway, &format!("{sub}/{path}")) };
     // Automatic incrementals' directories, from storage (the client does not learn them).
     let auto_dirs: Vec<String> = {
         let prefix = SimStorage::key(&url, gateway, "");
@@ -319,9 +344,14 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         d.sort_by_key(|d| backup::chain::subdir_time(d));
         d
     };
-    let subdirs: Vec<String> = std::iter::once(String::new()).chain(if automatic { auto_dirs.clone() } else { taken.iter().skip(1).filter_map(|t| t.subdir.clone()).collect() }).collect();
+    let subdirs: Vec<String> = std::iter::once(String::new())
+        .chain(if automatic { auto_dirs.clone() } else { taken.iter().skip(1).filter_map(|t| t.subdir.clone()).collect() })
+        .collect();
     if subdirs.len() != taken.len() + rival_layers {
-        report.failure = Some(Failure { property: "backup-complete", message: format!("{} backups succeeded but storage holds {} manifests ({subdirs:?})", taken.len() + rival_layers, subdirs.len()) });
+        report.failure = Some(Failure {
+            property: "backup-complete",
+            message: format!("{} backups succeeded but storage holds {} manifests ({subdirs:?})", taken.len() + rival_layers, subdirs.len()),
+        });
         return report;
     }
     let mut layers: Vec<Manifest> = Vec::new();
@@ -332,7 +362,20 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         };
         match Manifest::decode(MANIFEST_NAME, &bytes) {
             Ok(m) => {
-                sim::trace_event!(trace, "runner", "chain-layer", "{sub:?} ({}, {}] {:?} files={} rows={} descriptor_changes={} revision_start={} introduced={}", m.start_time, m.end_time, m.mvcc_filter, m.files.len(), m.entry_counts.rows, m.descriptor_changes.len(), m.revision_start_time, m.introduced_spans.len());
+                sim::trace_event!(
+                    trace,
+                    "runner",
+                    "chain-layer",
+                    "{sub:?} ({}, {}] {:?} files={} rows={} descriptor_changes={} revision_start={} introduced={}",
+                    m.start_time,
+                    m.end_time,
+                    m.mvcc_filter,
+                    m.files.len(),
+                    m.entry_counts.rows,
+                    m.descriptor_changes.len(),
+                    m.revision_start_time,
+                    m.introduced_spans.len()
+                );
                 layers.push(m)
             }
             Err(e) => {
@@ -343,7 +386,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     }
     for w in layers.windows(2) {
         if w[1].start_time != w[0].end_time {
-            report.failure = Some(Failure { property: "chain-contiguous", message: format!("an incremental starts at {} but the backup before it ends at {}", w[1].start_time, w[0].end_time) });
+            report.failure = Some(Failure {
+                property: "chain-contiguous",
+                message: format!("an incremental starts at {} but the backup before it ends at {}", w[1].start_time, w[0].end_time),
+            });
             return report;
         }
     }
@@ -352,7 +398,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     // Each incremental holds exactly its window's changes.
     for (l, (m, sub)) in layers.iter().zip(&subdirs).enumerate().skip(1) {
         if let Err(f) = check_window(&oracle_now, m, |path| storage.get(&key_of(sub, path))) {
-            report.failure = Some(Failure { property: "incremental-holds-its-changes", message: format!("incremental #{l} ({} to {}): {}", m.start_time, m.end_time, f) });
+            report.failure =
+                Some(Failure { property: "incremental-holds-its-changes", message: format!("incremental #{l} ({} to {}): {}", m.start_time, m.end_time, f) });
             return report;
         }
     }
@@ -444,10 +491,18 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
             let l = rng.gen_range(0..layers.len());
             // Only files the restore reads: those of tables that exist at the chain's end (a
             // dropped table's history is kept for point-in-time restores, not read by this one).
-            let live: Vec<model::Span> = layers.last().map(|m| m.descriptors.iter().filter_map(|d| match d {
-                Descriptor::Table(t) if t.is_public() && !t.is_view() => Some(t.span()),
-                _ => None,
-            }).collect()).unwrap_or_default();
+            let live: Vec<model::Span> = layers
+                .last()
+                .map(|m| {
+                    m.descriptors
+                        .iter()
+                        .filter_map(|d| match d {
+                            Descriptor::Table(t) if t.is_public() && !t.is_view() => Some(t.span()),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             let mut paths: Vec<String> = layers[l].files.iter().filter(|f| live.iter().any(|s| s.contains(&f.span))).map(|f| f.path.clone()).collect();
             paths.push(MANIFEST_NAME.to_string());
             let victim = paths[rng.gen_range(0..paths.len())].clone();
@@ -466,8 +521,14 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         let probe = RestoreProbe { restore_sql: &sql, ..probe };
         match probe.refused(3, &names, None, why).await {
             Ok(e) => {
-                if names.is_empty() && !(e.contains("out of order") || e.contains("invalid previous backups") || e.contains("is missing") || e.contains("an incomplete incremental backup")) {
-                    report.failure = Some(Failure { property: "damage-detected", message: format!("a chain with a {why} was refused for another reason: {e}") });
+                if names.is_empty()
+                    && !(e.contains("out of order")
+                        || e.contains("invalid previous backups")
+                        || e.contains("is missing")
+                        || e.contains("an incomplete incremental backup"))
+                {
+                    report.failure =
+                        Some(Failure { property: "damage-detected", message: format!("a chain with a {why} was refused for another reason: {e}") });
                     return report;
                 }
                 if let Some(n) = names.first() {
@@ -498,9 +559,19 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
 
 /// Restores in a fresh cluster on `network` and compares with the oracle at `ts`; the copy a
 /// mid-chain restore made, with what the source cluster holds of it.
-async fn restore_and_compare(probe: &RestoreProbe<'_>, oracle: &Oracle, copy: Option<&RestoredCopy>, ts: Timestamp, network: u8, what: &str) -> Result<(usize, usize), Failure> {
+async fn restore_and_compare(
+    probe: &RestoreProbe<'_>,
+    oracle: &Oracle,
+    copy: Option<&RestoredCopy>,
+    ts: Timestamp,
+    network: u8,
+    what: &str,
+) -> Result<(usize, usize), Failure> {
     let (restored, _, observations) = probe.attempt(network, None).await.map_err(|message| Failure { property: "restore-succeeds", message })?;
-    restored.map_err(|e| Failure { property: "restore-succeeds", message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())) })?;
+    restored.map_err(|e| Failure {
+        property: "restore-succeeds",
+        message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())),
+    })?;
     let (copies, observations): (Vec<Observation>, Vec<Observation>) = observations.into_iter().partition(|o| o.table == RESTORED_TABLE);
     if let (Some(copy), Some(seen)) = (copy, copies.first()) {
         copy.check(seen, ts, what)?;
@@ -558,7 +629,10 @@ impl RestoredCopy {
     /// by `ts` (for certain when the statement had returned by then), absent if it was issued
     /// after `ts`, either in between.
     fn check(&self, seen: &Observation, ts: Timestamp, what: &str) -> Result<(), Failure> {
-        let fail = |message: String| Failure { property: "restore-matches-oracle", message: format!("after restoring {what} {ts}: {RESTORED_TABLE} (restored into the source mid-chain) {message}") };
+        let fail = |message: String| Failure {
+            property: "restore-matches-oracle",
+            message: format!("after restoring {what} {ts}: {RESTORED_TABLE} (restored into the source mid-chain) {message}"),
+        };
         match (&seen.result, &self.rows) {
             (Ok((columns, rows)), Some((want_columns, want_rows))) => {
                 if (columns, rows) != (want_columns, want_rows) {
@@ -590,17 +664,27 @@ async fn restored_copy(world: &mut sim::World, during: &RestoreDuring, oracle: &
     let rows = match seen.result {
         Ok(r) => Some(r),
         Err(model::sql::SqlError::UndefinedRelation(_)) if during.returned.is_none() => None,
-        Err(e) => return Err(Failure { property: "restore-succeeds", message: format!("the mid-chain RESTORE ({during:?}): reading {RESTORED_TABLE} in the source: {e}") }),
+        Err(e) => {
+            return Err(Failure {
+                property: "restore-succeeds",
+                message: format!("the mid-chain RESTORE ({during:?}): reading {RESTORED_TABLE} in the source: {e}"),
+            })
+        }
     };
     if let Some((columns, got)) = &rows {
-        let matches_a_backup = layers.iter().any(|m| check::expected(oracle, "bank.customers", m.end_time).is_some_and(|want| crate::oracle::diff(RESTORED_TABLE, m.end_time, &want, columns, got).is_none()));
+        let matches_a_backup = layers.iter().any(|m| {
+            check::expected(oracle, "bank.customers", m.end_time)
+                .is_some_and(|want| crate::oracle::diff(RESTORED_TABLE, m.end_time, &want, columns, got).is_none())
+        });
         if !matches_a_backup {
-            return Err(Failure { property: "restore-matches-oracle", message: format!("{RESTORED_TABLE}, restored into the source mid-chain, is bank.customers as of no backup of the chain ({} rows)", got.len()) });
+            return Err(Failure {
+                property: "restore-matches-oracle",
+                message: format!("{RESTORED_TABLE}, restored into the source mid-chain, is bank.customers as of no backup of the chain ({} rows)", got.len()),
+            });
         }
     }
     Ok(RestoredCopy { rows, during: during.clone() })
 }
-
 
 /// Checks that an incremental's rows are exactly its window's changes: every primary key whose
 /// row differs between the window's two ends is in the layer, and every key in it had a change
@@ -635,7 +719,9 @@ fn check_window(oracle: &Oracle, m: &Manifest, read: impl Fn(&str) -> Option<Vec
         }
     }
     for table in names.values() {
-        if table == VIEW_BIG_ACCOUNTS || m.introduced_spans.iter().any(|s| names.iter().any(|(id, n)| n == table && s.contains_key(&model::encoding::table_span(*id).start))) {
+        if table == VIEW_BIG_ACCOUNTS
+            || m.introduced_spans.iter().any(|s| names.iter().any(|(id, n)| n == table && s.contains_key(&model::encoding::table_span(*id).start)))
+        {
             continue;
         }
         let Some(events) = oracle.events_between(table, m.start_time, m.end_time) else { continue };

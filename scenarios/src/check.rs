@@ -77,7 +77,9 @@ pub fn verify(oracle: &Oracle, observations: &[Observation]) -> Result<CheckStat
                 }
                 stats.matched += 1;
             }
-            (Ok((_, rows)), None) => return Err(format!("table {} read at {} returned {} rows, but the oracle says it did not exist then", o.table, o.ts, rows.len())),
+            (Ok((_, rows)), None) => {
+                return Err(format!("table {} read at {} returned {} rows, but the oracle says it did not exist then", o.table, o.ts, rows.len()))
+            }
             (Err(SqlError::UndefinedRelation(_)) | Err(SqlError::UndefinedDatabase(_)), None) => stats.matched += 1,
             (Err(e), _) if is_gc_refusal(e, o.ts) => stats.gc_refused += 1,
             (Err(e), _) => return Err(format!("table {} read at {} failed: {e}", o.table, o.ts)),

@@ -40,8 +40,8 @@ pub fn no_transparent_huge_pages() {
 
 pub mod backup_scenario;
 pub mod bench_chain;
-pub mod chain_scenario;
 pub mod bench_local;
+pub mod chain_scenario;
 pub mod check;
 #[cfg(feature = "planted-bugs")]
 pub mod mutants;

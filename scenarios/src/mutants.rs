@@ -29,7 +29,8 @@ pub fn hunt(bug: PlantedBug, budget: u64, jobs: usize) -> MutantResult {
     while first < budget {
         let end = (first + step).min(budget);
         for scenario in [BACKUP, CHAIN] {
-            let reports = sweep_with(scenario, first..end, jobs, |seed| RunOptions { faults: FaultMix::Swarm, planted: Some(bug), ..RunOptions::new(seed) }, |_| {});
+            let reports =
+                sweep_with(scenario, first..end, jobs, |seed| RunOptions { faults: FaultMix::Swarm, planted: Some(bug), ..RunOptions::new(seed) }, |_| {});
             if let Some(r) = reports.iter().find(|r| r.failure.is_some()) {
                 let property = r.failure.as_ref().map(|f| f.property).unwrap_or("?");
                 return MutantResult { bug, caught: Some((r.seed, format!("{scenario}/{property}"))), seeds_run: r.seed + 1 };

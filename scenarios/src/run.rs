@@ -63,7 +63,16 @@ impl RunOptions {
 
     /// The defaults for `seed`.
     pub fn new(seed: u64) -> Self {
-        RunOptions { seed, faults: FaultMix::Everything, safety: Duration::from_secs(30), workload: WorkloadConfig::default(), echo_trace: false, sabotage: None, schedule: None, planted: None }
+        RunOptions {
+            seed,
+            faults: FaultMix::Everything,
+            safety: Duration::from_secs(30),
+            workload: WorkloadConfig::default(),
+            echo_trace: false,
+            sabotage: None,
+            schedule: None,
+            planted: None,
+        }
     }
 }
 
@@ -218,7 +227,13 @@ pub fn sweep_seeds(scenario: &str, seeds: std::ops::Range<u64>, faults: FaultMix
 }
 
 /// As [`sweep_seeds`], over any seeds, with the options of each seed made by `options`.
-pub fn sweep_with(scenario: &str, seeds: impl IntoIterator<Item = u64>, jobs: usize, options: impl Fn(u64) -> RunOptions + Sync, each: impl Fn(&RunReport) + Sync) -> Vec<RunReport> {
+pub fn sweep_with(
+    scenario: &str,
+    seeds: impl IntoIterator<Item = u64>,
+    jobs: usize,
+    options: impl Fn(u64) -> RunOptions + Sync,
+    each: impl Fn(&RunReport) + Sync,
+) -> Vec<RunReport> {
     let seeds: Vec<u64> = seeds.into_iter().collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Mutex<Vec<RunReport>> = Mutex::new(Vec::new());
@@ -269,7 +284,8 @@ where
             report
         }
         Err(panic) => {
-            let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into());
+            let message =
+                panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into());
             let property = if message.contains("time limit exceeded") { "liveness" } else { "invariant" };
             let mut r = RunReport::new(scenario, opts.seed);
             r.failure = Some(Failure { property, message });
@@ -283,7 +299,21 @@ where
 impl RunReport {
     /// An empty report for `seed` of `scenario`.
     pub fn new(scenario: &'static str, seed: u64) -> Self {
-        RunReport { scenario, seed, failure: None, trace: String::new(), sim_seconds: 0.0, committed: 0, aborted: 0, reads_matched: 0, gc_refused: 0, faults: 0, swarm: String::new(), detail: String::new(), probes: Default::default() }
+        RunReport {
+            scenario,
+            seed,
+            failure: None,
+            trace: String::new(),
+            sim_seconds: 0.0,
+            committed: 0,
+            aborted: 0,
+            reads_matched: 0,
+            gc_refused: 0,
+            faults: 0,
+            swarm: String::new(),
+            detail: String::new(),
+            probes: Default::default(),
+        }
     }
 }
 
@@ -311,7 +341,13 @@ pub async fn setup(world: &mut World, oracle: &Arc<Mutex<Oracle>>) -> Result<(),
 
 /// Starts the workload's writers, each on its own client machine (through a sabotaged KV layer
 /// when a negative test asks for one).
-pub fn spawn_writers(world: &mut World, wc: &WorkloadConfig, seed: u64, oracle: &Arc<Mutex<Oracle>>, sabotage: Option<Sabotage>) -> Vec<madsim::task::JoinHandle<Result<WriterStats, WorkloadError>>> {
+pub fn spawn_writers(
+    world: &mut World,
+    wc: &WorkloadConfig,
+    seed: u64,
+    oracle: &Arc<Mutex<Oracle>>,
+    sabotage: Option<Sabotage>,
+) -> Vec<madsim::task::JoinHandle<Result<WriterStats, WorkloadError>>> {
     let shared: Arc<Mutex<Shared>> = Arc::default();
     (0..wc.writers)
         .map(|w| {
@@ -434,7 +470,11 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
                     let now = kv.now();
                     let ts = if rng.gen_ratio(1, 2) && !stamps.is_empty() {
                         let t = stamps[rng.gen_range(0..stamps.len())];
-                        if rng.gen() { t } else { t.prev() }
+                        if rng.gen() {
+                            t
+                        } else {
+                            t.prev()
+                        }
                     } else {
                         Timestamp::from_nanos(rng.gen_range(first.wall..=now.wall.max(first.wall)))
                     };
@@ -465,7 +505,10 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
             break;
         }
         if elapsed > liveness_deadline {
-            report.failure = Some(Failure { property: "liveness", message: format!("writers did not finish within {:?} of simulated time after faults stopped", liveness_deadline - opts.safety) });
+            report.failure = Some(Failure {
+                property: "liveness",
+                message: format!("writers did not finish within {:?} of simulated time after faults stopped", liveness_deadline - opts.safety),
+            });
             return report;
         }
     }
@@ -516,7 +559,13 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
         }
         Err(message) => report.failure = Some(Failure { property: "reads-match-oracle", message }),
     }
-    sim::trace_event!(trace, "runner", "verdict", "{}", report.failure.as_ref().map(|f| format!("FAIL {}: {}", f.property, f.message.lines().next().unwrap_or(""))).unwrap_or_else(|| "ok".into()));
+    sim::trace_event!(
+        trace,
+        "runner",
+        "verdict",
+        "{}",
+        report.failure.as_ref().map(|f| format!("FAIL {}: {}", f.property, f.message.lines().next().unwrap_or(""))).unwrap_or_else(|| "ok".into())
+    );
     report
 }
 
@@ -566,7 +615,14 @@ impl<'a> FaultDriver<'a> {
     /// The control loop of a scenario that runs jobs: every 50 ms of simulated time since
     /// `safety_start`, injects the faults due (calling `before` with each) and ticks the world,
     /// until `done` (true) — or, past `deadline`, gives up (false: the liveness property fails).
-    pub async fn run_until(&mut self, world: &mut World, safety_start: madsim::time::Instant, deadline: Duration, done: impl Fn() -> bool, mut before: impl FnMut(&faults::Fault)) -> bool {
+    pub async fn run_until(
+        &mut self,
+        world: &mut World,
+        safety_start: madsim::time::Instant,
+        deadline: Duration,
+        done: impl Fn() -> bool,
+        mut before: impl FnMut(&faults::Fault),
+    ) -> bool {
         loop {
             madsim::time::sleep(Duration::from_millis(50)).await;
             let elapsed = safety_start.elapsed();

@@ -119,7 +119,8 @@ pub async fn setup(s: &mut Session, oracle: &Mutex<Oracle>) -> Result<(), Worklo
     let ts = must_commit(s, "CREATE TABLE bank.customers (id INT PRIMARY KEY, name STRING NOT NULL, region STRING)").await?;
     created(oracle, "bank.customers", ts, &["id", "name", "region"]);
     must_commit(s, "CREATE INDEX customers_by_region ON bank.customers (region)").await?;
-    let ts = must_commit(s, "CREATE TABLE bank.accounts (id INT PRIMARY KEY, customer_id INT NOT NULL REFERENCES bank.customers (id), balance INT NOT NULL)").await?;
+    let ts = must_commit(s, "CREATE TABLE bank.accounts (id INT PRIMARY KEY, customer_id INT NOT NULL REFERENCES bank.customers (id), balance INT NOT NULL)")
+        .await?;
     created(oracle, "bank.accounts", ts, &["id", "customer_id", "balance"]);
     must_commit(s, "CREATE INDEX accounts_by_customer ON bank.accounts (customer_id)").await?;
     let ts = must_commit(s, "CREATE VIEW bank.big_accounts AS SELECT id, balance FROM bank.accounts WHERE balance > 1000").await?;
@@ -134,7 +135,15 @@ pub async fn setup(s: &mut Session, oracle: &Mutex<Oracle>) -> Result<(), Worklo
 
 /// One writer's loop. Writer `w` inserts ids `w, w + writers, ...`, so inserts never collide,
 /// while updates, transfers and deletes pick any known row and do contend.
-pub async fn writer(s: &mut Session, clock: &sim::clock::Hlc, w: usize, cfg: &WorkloadConfig, seed: u64, oracle: &Mutex<Oracle>, shared: &Arc<Mutex<Shared>>) -> Result<WriterStats, WorkloadError> {
+pub async fn writer(
+    s: &mut Session,
+    clock: &sim::clock::Hlc,
+    w: usize,
+    cfg: &WorkloadConfig,
+    seed: u64,
+    oracle: &Mutex<Oracle>,
+    shared: &Arc<Mutex<Shared>>,
+) -> Result<WriterStats, WorkloadError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (0xa11ce + w as u64));
     let mut stats = WriterStats::default();
     let mut next_id = 1 + w as i64;
@@ -160,7 +169,18 @@ fn pick(rng: &mut ChaCha8Rng, v: &[(i64, Timestamp)]) -> Option<(i64, Timestamp)
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn step(s: &mut Session, clock: &sim::clock::Hlc, w: usize, op: usize, cfg: &WorkloadConfig, rng: &mut ChaCha8Rng, next_id: &mut i64, stride: i64, oracle: &Mutex<Oracle>, shared: &Arc<Mutex<Shared>>) -> Result<bool, WorkloadError> {
+async fn step(
+    s: &mut Session,
+    clock: &sim::clock::Hlc,
+    w: usize,
+    op: usize,
+    cfg: &WorkloadConfig,
+    rng: &mut ChaCha8Rng,
+    next_id: &mut i64,
+    stride: i64,
+    oracle: &Mutex<Oracle>,
+    shared: &Arc<Mutex<Shared>>,
+) -> Result<bool, WorkloadError> {
     let record = |t: &str, ts: Timestamp, e: Event| oracle.lock().expect("oracle").record(t, ts, e);
     let (customer, account, account2, order, has_note, reviews) = {
         let sh = shared.lock().expect("shared");
@@ -255,7 +275,10 @@ async fn step(s: &mut Session, clock: &sim::clock::Hlc, w: usize, op: usize, cfg
                 return Ok(false);
             }
             let x = rng.gen_range(1..=200);
-            let stmts = [format!("UPDATE bank.accounts SET balance = balance - {x} WHERE id = {a}"), format!("UPDATE bank.accounts SET balance = balance + {x} WHERE id = {b}")];
+            let stmts = [
+                format!("UPDATE bank.accounts SET balance = balance - {x} WHERE id = {a}"),
+                format!("UPDATE bank.accounts SET balance = balance + {x} WHERE id = {b}"),
+            ];
             let done = transaction(s, &stmts).await?;
             if let Some((ts, affected)) = &done {
                 if affected[0] == 1 {
@@ -284,19 +307,29 @@ async fn step(s: &mut Session, clock: &sim::clock::Hlc, w: usize, op: usize, cfg
                 None => match exec(s, "SELECT nextval('shop.order_ids')").await? {
                     Ok(r) => match r.rows.first().and_then(|row| row.first()) {
                         Some(Datum::Int(v)) => *v,
-                        other => return Err(WorkloadError::Statement { sql: "SELECT nextval('shop.order_ids')".into(), error: SqlError::Type(format!("returned {other:?}")) }),
+                        other => {
+                            return Err(WorkloadError::Statement {
+                                sql: "SELECT nextval('shop.order_ids')".into(),
+                                error: SqlError::Type(format!("returned {other:?}")),
+                            })
+                        }
                     },
                     Err(_) => return Ok(false),
                 },
             };
-            let (sql, mut row) = (format!("UPSERT INTO shop.orders (id, item, qty) VALUES ({id}, '{item}', {qty})"), vec![Datum::Int(id), Datum::String(item), Datum::Int(qty)]);
+            let (sql, mut row) =
+                (format!("UPSERT INTO shop.orders (id, item, qty) VALUES ({id}, '{item}', {qty})"), vec![Datum::Int(id), Datum::String(item), Datum::Int(qty)]);
             if has_note {
                 row.push(Datum::String("none".into()));
             }
             let ts = ok_ts(s, &sql).await?;
             if let Some(ts) = ts {
                 // UPSERT of an existing row keeps the columns it does not name.
-                let prior_note = oracle.lock().expect("oracle").state_at("shop.orders", ts.prev()).and_then(|st| st.rows.get(&Datum::Int(id)).and_then(|r| r.get(3).cloned()));
+                let prior_note = oracle
+                    .lock()
+                    .expect("oracle")
+                    .state_at("shop.orders", ts.prev())
+                    .and_then(|st| st.rows.get(&Datum::Int(id)).and_then(|r| r.get(3).cloned()));
                 if let (Some(note), true) = (prior_note, has_note) {
                     row[3] = note;
                 }
@@ -399,7 +432,8 @@ pub async fn preload(s: &mut Session, kv: &dyn model::ClusterKv, oracle: &Mutex<
         .map(|id| vec![Datum::Int(id), Datum::Int(rng.gen_range(1..500)), Datum::Int(rng.gen_range(-10_000..10_000)), Datum::String(format!("entry {id}"))])
         .collect();
     let ts = kv.now();
-    let entries: Vec<model::Entry> = all.iter().flat_map(|r| model::sql::row_entries(&desc, r)).map(|(key, value)| model::Entry { key, ts, value: Some(value) }).collect();
+    let entries: Vec<model::Entry> =
+        all.iter().flat_map(|r| model::sql::row_entries(&desc, r)).map(|(key, value)| model::Entry { key, ts, value: Some(value) }).collect();
     for chunk in entries.chunks(PRELOAD_BATCH) {
         let mut tries = 0;
         while let Err(e) = kv.ingest(chunk.to_vec()).await {

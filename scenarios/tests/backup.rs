@@ -18,7 +18,11 @@ fn pinned(seeds: std::ops::Range<u64>) {
         if let Some(f) = r.failure {
             failures.push(format!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(BACKUP, seed, FaultMix::Everything)));
         } else {
-            assert!(r.detail.contains("match the oracle") || r.detail.contains("failed as it must") || r.detail.contains("refused"), "seed {seed}: no verdict: {}", r.detail);
+            assert!(
+                r.detail.contains("match the oracle") || r.detail.contains("failed as it must") || r.detail.contains("refused"),
+                "seed {seed}: no verdict: {}",
+                r.detail
+            );
             matched += r.detail.contains("match the oracle") as usize;
         }
     }

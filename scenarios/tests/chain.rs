@@ -14,7 +14,9 @@ fn chain_pinned_seeds_0_to_40() {
     for seed in 0..40 {
         let r = run_chain(&RunOptions::new(seed));
         match r.failure {
-            Some(f) => failures.push(format!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(CHAIN, seed, FaultMix::Everything))),
+            Some(f) => {
+                failures.push(format!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(CHAIN, seed, FaultMix::Everything)))
+            }
             None => chains += r.detail.contains("match the oracle") as usize,
         }
     }

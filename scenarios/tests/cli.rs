@@ -104,7 +104,8 @@ fn list_names_every_scenario() {
     let o = run(&["list"], false);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    let listed: Vec<&str> = out.lines().skip_while(|l| *l != "scenarios:").skip(1).take_while(|l| l.starts_with("  ")).filter_map(|l| l.split_whitespace().next()).collect();
+    let listed: Vec<&str> =
+        out.lines().skip_while(|l| *l != "scenarios:").skip(1).take_while(|l| l.starts_with("  ")).filter_map(|l| l.split_whitespace().next()).collect();
     assert_eq!(listed, scenarios::run::ALL_SCENARIOS, "{out}");
     assert!(!out.contains("(no description)"), "{out}");
     for name in scenarios::run::SCENARIOS {
@@ -125,7 +126,14 @@ fn replay_commands_match_how_the_program_was_started() {
     assert_eq!(replay_field(&run(&ONE_SEED_JSON, true)), format!("cargo run --release -p scenarios -- {tail}"));
     assert_eq!(replay_field(&run(&ONE_SEED_JSON, false)), format!("{BIN} {tail}"));
     // A program name a shell would split or expand is quoted.
-    let quoted = Command::new(BIN).arg0("my backup-sim's").args(ONE_SEED_JSON).env_remove("BACKUP_SIM_PLANTED").env_remove("CARGO").env_remove("CARGO_MANIFEST_DIR").output().unwrap();
+    let quoted = Command::new(BIN)
+        .arg0("my backup-sim's")
+        .args(ONE_SEED_JSON)
+        .env_remove("BACKUP_SIM_PLANTED")
+        .env_remove("CARGO")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .output()
+        .unwrap();
     assert_eq!(replay_field(&quoted), format!("'my backup-sim'\\''s' {tail}"));
     // The library's own form, which the test harnesses print, stays the cargo one.
     assert_eq!(scenarios::run::replay_command("cluster", 0, scenarios::run::FaultMix::None), format!("cargo run --release -p scenarios -- {tail}"));

@@ -11,7 +11,12 @@ fn pinned(seeds: std::ops::Range<u64>) {
     for seed in seeds {
         let opts = RunOptions::new(seed);
         let r = run_cluster(&opts);
-        assert!(r.committed > 50, "seed {seed}: only {} commits; the workload did not run\nreplay: {}", r.committed, replay_command(CLUSTER, seed, FaultMix::Everything));
+        assert!(
+            r.committed > 50,
+            "seed {seed}: only {} commits; the workload did not run\nreplay: {}",
+            r.committed,
+            replay_command(CLUSTER, seed, FaultMix::Everything)
+        );
         assert!(r.reads_matched > 20, "seed {seed}: only {} reads checked\nreplay: {}", r.reads_matched, replay_command(CLUSTER, seed, FaultMix::Everything));
         if let Some(f) = r.failure {
             failures.push(format!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(CLUSTER, seed, FaultMix::Everything)));

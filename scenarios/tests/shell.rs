@@ -11,11 +11,15 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-
 /// Runs `backup-sim shell` in `dir` (so the default `./extern` lands there) with `args`.
 fn shell(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-sim"));
-    cmd.current_dir(dir).arg("shell").args(args).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.current_dir(dir)
+        .arg("shell")
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("backup-sim runs");
     if let Some(text) = stdin {
         use std::io::Write;
@@ -260,7 +264,18 @@ fn the_history_file_holds_no_secret() {
     let hist = dir.0.join("hist");
     // A history file an older shell wrote, with a secret in clear.
     std::fs::write(&hist, "#V2\nBACKUP DATABASE d TO 'nodelocal://1/old' WITH encryption_passphrase = 'old-secret-0'\n").unwrap();
-    let secrets = ["old-secret-0", "right-pass-1", "wrong-pass-2", "aws-secret-3", "session-token-4", "azure-key-5", "Z3Mtc2VjcmV0LTY", "typo-pass-7", "userinfo-pass-8", "unfinished-9"];
+    let secrets = [
+        "old-secret-0",
+        "right-pass-1",
+        "wrong-pass-2",
+        "aws-secret-3",
+        "session-token-4",
+        "azure-key-5",
+        "Z3Mtc2VjcmV0LTY",
+        "typo-pass-7",
+        "userinfo-pass-8",
+        "unfinished-9",
+    ];
     let mut s = prompt(&dir.0, &["--history", "hist"], 30_000);
     run(&mut s, "CREATE DATABASE d;", "CREATE DATABASE");
     wait_prompt(&mut s);
@@ -392,7 +407,14 @@ fn an_error_says_which_statements_were_not_run() {
     // Scripts: the first error stops everything after it, and says what.
     let o = shell(
         &dir.0,
-        &["-e", "SELECT 1; SELECT * FROM nope; SELECT 2", "-e", "BACKUP DATABASE d TO 'nodelocal://1/x' WITH encryption_passphrase = 'np-secret'", "-f", "later.sql"],
+        &[
+            "-e",
+            "SELECT 1; SELECT * FROM nope; SELECT 2",
+            "-e",
+            "BACKUP DATABASE d TO 'nodelocal://1/x' WITH encryption_passphrase = 'np-secret'",
+            "-f",
+            "later.sql",
+        ],
         None,
     );
     let (out, err) = text(&o);
@@ -425,14 +447,17 @@ fn an_error_says_which_statements_were_not_run() {
     s.exp_eof().unwrap();
 }
 
-
 #[test]
 fn ctrl_c_cancels_a_running_restore() {
     let dir = TempDir::new("ctrl-c-restore");
     let server = Server::start();
     let url = format!("http://127.0.0.1:{}/rs", server.port);
     let mut s = prompt(&dir.0, &["--history", "hist"], 60_000);
-    run(&mut s, "CREATE DATABASE src; CREATE TABLE src.t (id INT PRIMARY KEY); INSERT INTO src.t VALUES (1), (2); CREATE DATABASE copy;", "CREATE DATABASE\r\n");
+    run(
+        &mut s,
+        "CREATE DATABASE src; CREATE TABLE src.t (id INT PRIMARY KEY); INSERT INTO src.t VALUES (1), (2); CREATE DATABASE copy;",
+        "CREATE DATABASE\r\n",
+    );
     wait_prompt(&mut s);
     run(&mut s, &format!("BACKUP DATABASE src TO '{url}';"), "| succeeded |");
     wait_prompt(&mut s);

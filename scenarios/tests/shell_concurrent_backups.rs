@@ -14,7 +14,6 @@ use shell_support::TempDir;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-
 fn shell(dir: &Path, cluster: &str, statements: &[String]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-sim"));
     cmd.current_dir(dir).arg("shell").arg("--external-io-dir").arg(dir.join("extern")).arg("--cluster-id").arg(cluster);
@@ -55,11 +54,18 @@ fn two_shell_processes_backing_up_to_one_location_never_both_succeed() {
             raced += 1;
         }
         let tag = if w == 0 { "a" } else { "b" };
-        let restore = shell(&dir.0, "cluster-c", &[format!("RESTORE DATABASE shop FROM '{loc}'"), "SELECT count(*) FROM shop.items".into(), "SELECT name FROM shop.items WHERE id = 7".into()]).wait_with_output().unwrap();
+        let restore = shell(
+            &dir.0,
+            "cluster-c",
+            &[format!("RESTORE DATABASE shop FROM '{loc}'"), "SELECT count(*) FROM shop.items".into(), "SELECT name FROM shop.items WHERE id = 7".into()],
+        )
+        .wait_with_output()
+        .unwrap();
         let out = String::from_utf8_lossy(&restore.stdout);
         assert!(restore.status.success(), "trial {trial}: {}", err(&restore));
         assert!(out.contains("200") && out.contains(&format!("item-7-{tag}")), "trial {trial}: the winner ({tag}) restores whole:\n{out}");
-        let left: Vec<String> = std::fs::read_dir(dir.0.join("extern").join(format!("r{trial}"))).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let left: Vec<String> =
+            std::fs::read_dir(dir.0.join("extern").join(format!("r{trial}"))).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert!(!left.iter().any(|n| n.starts_with("BACKUP-LOCK-") || n == "BACKUP-CHECKPOINT"), "trial {trial}: {left:?}");
     }
     println!("{raced} trials raced (both past planning), {sequential} found the other's manifest at planning");

@@ -9,12 +9,12 @@
 //! pending transaction that readers abort once it is old enough, so no crash blocks anyone
 //! forever.
 
+use crate::addr::node_addr;
 use crate::clock::Hlc;
 use crate::command::TxnStatus;
 use crate::config::WorldConfig;
 use crate::directory::{Directory, RangeDesc};
 use crate::messages::{Envelope, NodeError, NodeRequest, NodeResponse};
-use crate::addr::node_addr;
 use crate::trace::Trace;
 use crate::trace_event;
 use async_trait::async_trait;
@@ -70,7 +70,18 @@ impl SimKv {
     /// `machine` (unique per simulated machine) and `incarnation` (unique per client on that
     /// machine, across restarts) make the client's transaction ids unique in the world.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(name: String, node: NodeId, machine: u8, ep: Endpoint, hlc: Hlc, directory: Directory, trace: Trace, cfg: WorldConfig, seed: u64, incarnation: u64) -> Self {
+    pub fn new(
+        name: String,
+        node: NodeId,
+        machine: u8,
+        ep: Endpoint,
+        hlc: Hlc,
+        directory: Directory,
+        trace: Trace,
+        cfg: WorldConfig,
+        seed: u64,
+        incarnation: u64,
+    ) -> Self {
         SimKv {
             inner: Arc::new(Inner {
                 name,
@@ -92,7 +103,14 @@ impl SimKv {
     /// Runs a BACKUP / RESTORE / SHOW BACKUP / job statement on `gateway`, waiting up to
     /// `timeout`. `Err` carries the statement's error, or says the gateway could not be reached
     /// or did not answer in time (the job may still be running elsewhere).
-    pub async fn bulk(&self, gateway: NodeId, sql: &str, user: &str, database: &str, timeout: Duration) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
+    pub async fn bulk(
+        &self,
+        gateway: NodeId,
+        sql: &str,
+        user: &str,
+        database: &str,
+        timeout: Duration,
+    ) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
         let req = NodeRequest::Bulk { sql: sql.to_string(), user: user.to_string(), database: database.to_string() };
         let env = Envelope { sent_at: self.inner.hlc.now(), from: self.inner.name.clone(), req };
         match self.inner.ep.call_timeout(node_addr(self.inner.cfg.network, gateway), env, timeout).await {
@@ -216,7 +234,8 @@ impl SimKv {
     /// Learns the fate of the transaction owning a blocking intent, aborting it if abandoned,
     /// and resolves its intents in the range `at` lies in. Returns once the caller may retry.
     async fn push(&self, at: &Key, txn: TxnId, txn_ts: Timestamp, anchor: Key) -> Result<(), KvError> {
-        let (_, resp) = self.send(&anchor, |d| NodeRequest::PushTxn { range: d.range_id, txn, anchor: anchor.clone(), txn_ts }).await.map_err(SendError::into_kv)?;
+        let (_, resp) =
+            self.send(&anchor, |d| NodeRequest::PushTxn { range: d.range_id, txn, anchor: anchor.clone(), txn_ts }).await.map_err(SendError::into_kv)?;
         match resp {
             NodeResponse::TxnStatus(Some(status)) => {
                 let commit = status == TxnStatus::Committed;
@@ -277,19 +296,19 @@ impl SimKv {
         let mut pushed = false;
         while let Some((first, group)) = pending.pop() {
             touched.push(first.clone());
-            let result = self.send_inner(&first, false, |d| NodeRequest::PutIntents { range: d.range_id, txn, anchor: anchor.clone(), ts, read_ts, writes: group.clone() }).await;
+            let result = self
+                .send_inner(&first, false, |d| NodeRequest::PutIntents { range: d.range_id, txn, anchor: anchor.clone(), ts, read_ts, writes: group.clone() })
+                .await;
             match result {
                 Ok(_) => {}
                 // The range split under us: regroup this group's writes.
-                Err(SendError::Node(_, NodeError::RangeKeyMismatch { .. })) => {
-                    match self.group_by_range(&group) {
-                        Ok(g) => pending.extend(g),
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
-                        }
+                Err(SendError::Node(_, NodeError::RangeKeyMismatch { .. })) => match self.group_by_range(&group) {
+                    Ok(g) => pending.extend(g),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
                     }
-                }
+                },
                 Err(SendError::Node(_, NodeError::Pushed { to })) => {
                     self.inner.hlc.update(to);
                     pushed = true;
@@ -427,7 +446,10 @@ impl ClusterKv for SimKv {
             let desc = self.cached(&first).ok_or_else(|| KvError::Invalid(format!("no range holds {first}")))?;
             let (batch, rest): (Vec<Entry>, Vec<Entry>) = pending.into_iter().partition(|e| desc.span.contains_key(&e.key));
             pending = rest;
-            match self.send(&first, |d| NodeRequest::Ingest { range: d.range_id, entries: batch.iter().filter(|e| d.span.contains_key(&e.key)).cloned().collect() }).await {
+            match self
+                .send(&first, |d| NodeRequest::Ingest { range: d.range_id, entries: batch.iter().filter(|e| d.span.contains_key(&e.key)).cloned().collect() })
+                .await
+            {
                 Ok((d, _)) => {
                     // Anything the range no longer held (it split) goes round again.
                     pending.extend(batch.into_iter().filter(|e| !d.span.contains_key(&e.key)));
@@ -444,7 +466,9 @@ impl ClusterKv for SimKv {
         while cursor < span.end {
             let end = span.end.clone();
             let c = cursor.clone();
-            let (d, resp) = self.read(&cursor, move |d| NodeRequest::GcThreshold { range: d.range_id, span: Span::new(c.clone(), end.clone().min(d.span.end.clone())) }).await?;
+            let (d, resp) = self
+                .read(&cursor, move |d| NodeRequest::GcThreshold { range: d.range_id, span: Span::new(c.clone(), end.clone().min(d.span.end.clone())) })
+                .await?;
             if let NodeResponse::Timestamp(t) = resp {
                 max = max.max(t);
             }

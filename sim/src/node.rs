@@ -11,6 +11,7 @@
 //! quorum, adopts the most up-to-date one, and commits a `LeaseStart` entry of its own epoch
 //! before serving — Raft's leader-completeness rule, with the lease epoch as the term.
 
+use crate::addr::node_addr;
 use crate::clock::{Hlc, PhysicalClock};
 use crate::command::{Command, LogEntry, TxnStatus};
 use crate::config::WorldConfig;
@@ -27,7 +28,6 @@ use model::{encoding, Key, MvccError, NodeId, RangeId, Span, Timestamp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
-use crate::addr::node_addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -94,7 +94,18 @@ pub async fn start(ctx: NodeContext) {
     };
     let ep = Endpoint::bind(node_addr(ctx.cfg.network, ctx.id)).await.expect("bind node address");
     let hlc = Hlc::new(ctx.clock.clone());
-    let kv = SimKv::new(name.clone(), ctx.id, ctx.id as u8, ep.clone(), hlc.clone(), ctx.directory.clone(), ctx.trace.clone(), ctx.cfg.clone(), ctx.seed ^ 0x6b76, incarnation);
+    let kv = SimKv::new(
+        name.clone(),
+        ctx.id,
+        ctx.id as u8,
+        ep.clone(),
+        hlc.clone(),
+        ctx.directory.clone(),
+        ctx.trace.clone(),
+        ctx.cfg.clone(),
+        ctx.seed ^ 0x6b76,
+        incarnation,
+    );
     // The real backup implementation, as this node runs it: this node's KV client, the shared
     // storage backend, simulated time.
     let env = backup::env::Env {
@@ -243,13 +254,20 @@ impl NodeServer {
         let lock = self.lock_for(range);
         let _guard = lock.lock().await;
         match req {
-            NodeRequest::Append { range, epoch, prev_index, prev_epoch, entries, commit } => self.on_append(range, epoch, prev_index, prev_epoch, entries, commit).await,
+            NodeRequest::Append { range, epoch, prev_index, prev_epoch, entries, commit } => {
+                self.on_append(range, epoch, prev_index, prev_epoch, entries, commit).await
+            }
             NodeRequest::FetchLog { range, epoch } => self.on_fetch_log(range, epoch),
             other => {
                 if let NodeRequest::Export { range, req } = &other {
                     // Planted: answer an export from any replica, leaseholder or not.
-                    if cfg!(feature = "planted-bugs") && self.cfg.planted == Some(backup::planted::PlantedBug::ExportFromStaleLeaseholder) && self.serving_epoch(*range).is_none() && self.has_replica(*range) {
-                        let export = self.read(*range, &req.span, req.end, |r| r.engine.export_paged(&req.span, req.start, req.end, req.filter, req.target_bytes))?;
+                    if cfg!(feature = "planted-bugs")
+                        && self.cfg.planted == Some(backup::planted::PlantedBug::ExportFromStaleLeaseholder)
+                        && self.serving_epoch(*range).is_none()
+                        && self.has_replica(*range)
+                    {
+                        let export =
+                            self.read(*range, &req.span, req.end, |r| r.engine.export_paged(&req.span, req.start, req.end, req.filter, req.target_bytes))?;
                         trace_event!(self.trace, self.name, "export-served", "r{range} {} entries as-leaseholder=false", export.entries.len());
                         return Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: *range, export }));
                     }
@@ -263,7 +281,13 @@ impl NodeServer {
     /// Runs a bulk statement with this node as the gateway.
     async fn bulk(&self, sql: &str, user: String, database: String) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
         let ctx = backup::targets::SessionContext { user, database, in_transaction: false };
-        trace_event!(self.trace, self.name, "bulk", "{}", backup::statement::parse(sql).map(|s| s.redacted()).unwrap_or_else(|_| "(unparsable statement)".into()));
+        trace_event!(
+            self.trace,
+            self.name,
+            "bulk",
+            "{}",
+            backup::statement::parse(sql).map(|s| s.redacted()).unwrap_or_else(|_| "(unparsable statement)".into())
+        );
         let result = backup::exec::execute(&self.env, &ctx, sql).await;
         match &result {
             Ok(r) => trace_event!(self.trace, self.name, "bulk-ok", "{} rows", r.rows.len()),
@@ -349,7 +373,9 @@ impl NodeServer {
                 self.propose(range, epoch, Command::Ingest { entries: std::sync::Arc::new(entries) }).await?;
                 Ok(NodeResponse::Ok)
             }
-            NodeRequest::Append { .. } | NodeRequest::FetchLog { .. } | NodeRequest::Bulk { .. } => Err(NodeError::Invalid("request routed as a leaseholder request".into())),
+            NodeRequest::Append { .. } | NodeRequest::FetchLog { .. } | NodeRequest::Bulk { .. } => {
+                Err(NodeError::Invalid("request routed as a leaseholder request".into()))
+            }
         }
     }
 
@@ -395,7 +421,11 @@ impl NodeServer {
         let (lo, hi) = self.cfg.sync_latency;
         let d = {
             let mut rng = self.rng.lock().expect("rng");
-            if hi > lo { rng.gen_range(lo..=hi) } else { lo }
+            if hi > lo {
+                rng.gen_range(lo..=hi)
+            } else {
+                lo
+            }
         };
         madsim::time::sleep(d).await;
     }
@@ -564,7 +594,15 @@ impl NodeServer {
         Ok(last)
     }
 
-    async fn on_append(&self, range: RangeId, epoch: u64, prev_index: u64, prev_epoch: u64, entries: Vec<LogEntry>, commit: u64) -> Result<NodeResponse, NodeError> {
+    async fn on_append(
+        &self,
+        range: RangeId,
+        epoch: u64,
+        prev_index: u64,
+        prev_epoch: u64,
+        entries: Vec<LogEntry>,
+        commit: u64,
+    ) -> Result<NodeResponse, NodeError> {
         if !self.has_replica(range) {
             return Err(NodeError::RangeKeyMismatch { range, span: Span::default() });
         }

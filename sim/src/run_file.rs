@@ -31,7 +31,9 @@ impl RunFile {
     pub fn parse(text: &str) -> Result<RunFile, String> {
         match serde_json::from_str::<RunFile>(text) {
             Ok(f) => Ok(f),
-            Err(e) => serde_json::from_str::<Schedule>(text).map(|faults| RunFile { faults, workload: None }).map_err(|_| format!("neither a run file nor a list of faults: {e}")),
+            Err(e) => serde_json::from_str::<Schedule>(text)
+                .map(|faults| RunFile { faults, workload: None })
+                .map_err(|_| format!("neither a run file nor a list of faults: {e}")),
         }
     }
 }

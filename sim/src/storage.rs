@@ -121,7 +121,15 @@ impl SimStorage {
     /// An empty store whose faults draw from `seed`.
     pub fn new(seed: u64, trace: Trace) -> Self {
         SimStorage {
-            state: Arc::new(Mutex::new(State { objects: BTreeMap::new(), faults: StorageFaults::default(), rng: ChaCha8Rng::seed_from_u64(seed), ops: 0, traps: Vec::new(), damaged: BTreeMap::new(), doomed: None })),
+            state: Arc::new(Mutex::new(State {
+                objects: BTreeMap::new(),
+                faults: StorageFaults::default(),
+                rng: ChaCha8Rng::seed_from_u64(seed),
+                ops: 0,
+                traps: Vec::new(),
+                damaged: BTreeMap::new(),
+                doomed: None,
+            })),
             trace,
         }
     }

@@ -5,13 +5,13 @@
 //! (topology, clock shapes, replica placement, lease targets) is drawn from it, in a fixed order,
 //! so one seed is one world.
 
+use crate::addr::{client_addr, node_addr};
 use crate::clock::{ClockShape, Hlc, PhysicalClock};
 use crate::command::{Command, LogEntry};
 use crate::config::WorldConfig;
 use crate::directory::{key_max, Directory};
 use crate::disk::{NodeDisk, RangeLog};
 use crate::kv_client::SimKv;
-use crate::addr::{client_addr, node_addr};
 use crate::node::{self, NodeContext, NodeServer};
 use crate::storage::SimStorage;
 use crate::trace::Trace;
@@ -156,7 +156,15 @@ impl World {
             }
         }
         trace_event!(trace, "world", "config", "network=10.{}.0.0/16 seed={seed} nodes={}", cfg.network, cfg.nodes);
-        trace_event!(trace, "world", "config", "seed={seed} nodes={} replication={rf} ranges={} max_offset={:?}", cfg.nodes, layout.len(), cfg.max_clock_offset);
+        trace_event!(
+            trace,
+            "world",
+            "config",
+            "seed={seed} nodes={} replication={rf} ranges={} max_offset={:?}",
+            cfg.nodes,
+            layout.len(),
+            cfg.max_clock_offset
+        );
         for (i, (span, replicas, holder)) in layout.iter().enumerate() {
             trace_event!(trace, "world", "range", "r{} {span} replicas={replicas:?} leaseholder=n{holder}", i + 1);
         }
@@ -182,15 +190,27 @@ impl World {
                 storage: storage.clone(),
                 cluster_id: cluster_id.clone(),
             };
-            let node_handle = handle
-                .create_node()
-                .name(format!("n{id}"))
-                .ip(node_addr(cfg.network, id).ip())
-                .init(move || node::start(ctx.clone()))
-                .build();
+            let node_handle = handle.create_node().name(format!("n{id}")).ip(node_addr(cfg.network, id).ip()).init(move || node::start(ctx.clone())).build();
             nodes.insert(id, NodeSlot { handle: node_handle, disk, clock, life: NodeLife::Up });
         }
-        World { cfg, seed, trace, directory, rng, handle, nodes, registry, cut: BTreeSet::new(), unhealthy_since: BTreeMap::new(), clients: 0, client_nodes: Vec::new(), storage, operator: None, doomed_downtime: Duration::from_secs(3), restart_due: BTreeMap::new() }
+        World {
+            cfg,
+            seed,
+            trace,
+            directory,
+            rng,
+            handle,
+            nodes,
+            registry,
+            cut: BTreeSet::new(),
+            unhealthy_since: BTreeMap::new(),
+            clients: 0,
+            client_nodes: Vec::new(),
+            storage,
+            operator: None,
+            doomed_downtime: Duration::from_secs(3),
+            restart_due: BTreeMap::new(),
+        }
     }
 
     /// Runs `fut` on `node`'s current incarnation. (A madsim node handle taken before a restart
@@ -479,7 +499,10 @@ impl World {
 
     /// True when every range is served by an up leaseholder that reaches a quorum.
     pub fn all_ranges_served(&self) -> bool {
-        self.directory.all().iter().all(|d| self.reaches_quorum(d.lease.holder, &d.replicas) && self.server(d.lease.holder).is_some_and(|s| s.is_serving(d.range_id)))
+        self.directory
+            .all()
+            .iter()
+            .all(|d| self.reaches_quorum(d.lease.holder, &d.replicas) && self.server(d.lease.holder).is_some_and(|s| s.is_serving(d.range_id)))
     }
 }
 
@@ -518,6 +541,17 @@ impl ClientMachine {
         let port = self.addr.port() + (incarnation - 1) as u16;
         let ep = Endpoint::bind(SocketAddr::new(self.addr.ip(), port)).await.expect("bind client address");
         let hlc = Hlc::new(self.clock.clone());
-        SimKv::new(self.name.clone(), 0, self.machine, ep, hlc, self.directory.clone(), self.trace.clone(), self.cfg.clone(), self.seed ^ incarnation, incarnation)
+        SimKv::new(
+            self.name.clone(),
+            0,
+            self.machine,
+            ep,
+            hlc,
+            self.directory.clone(),
+            self.trace.clone(),
+            self.cfg.clone(),
+            self.seed ^ incarnation,
+            incarnation,
+        )
     }
 }

@@ -39,7 +39,11 @@ fn run(seed: u64) -> (String, usize) {
                 let writes: Vec<WriteOp> = (0..n)
                     .map(|_| {
                         let k = key(rng.gen_range(0..40));
-                        if rng.gen_ratio(1, 5) { WriteOp::Delete(k) } else { WriteOp::Put(k, rng.gen::<u32>().to_be_bytes().to_vec()) }
+                        if rng.gen_ratio(1, 5) {
+                            WriteOp::Delete(k)
+                        } else {
+                            WriteOp::Put(k, rng.gen::<u32>().to_be_bytes().to_vec())
+                        }
                     })
                     .collect();
                 let mut dedup: BTreeMap<Key, WriteOp> = BTreeMap::new();

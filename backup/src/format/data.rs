@@ -124,13 +124,7 @@ impl DataFile {
             let (a, b) = (&w[0], &w[1]);
             let ordered = a.key < b.key || (a.key == b.key && a.ts > b.ts);
             if !ordered {
-                return Err(DataFileError::Unsorted {
-                    index,
-                    prev_key: a.key.clone(),
-                    prev_ts: a.ts,
-                    key: b.key.clone(),
-                    ts: b.ts,
-                });
+                return Err(DataFileError::Unsorted { index, prev_key: a.key.clone(), prev_ts: a.ts, key: b.key.clone(), ts: b.ts });
             }
         }
         Ok(())
@@ -290,14 +284,11 @@ pub(crate) mod tests {
     }
 
     fn arb_file() -> impl Strategy<Value = DataFile> {
-        proptest::collection::btree_map((0i64..50, 1u64..100), proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)), 0..30).prop_map(
-            |m| {
-                let mut entries: Vec<Entry> =
-                    m.into_iter().map(|((k, t), value)| Entry { key: row(52, 1 + (k % 2) as u32, k), ts: ts(t), value }).collect();
-                entries.sort_by(|a, b| a.key.cmp(&b.key).then(b.ts.cmp(&a.ts)));
-                DataFile::new(table_span(52), entries).unwrap()
-            },
-        )
+        proptest::collection::btree_map((0i64..50, 1u64..100), proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)), 0..30).prop_map(|m| {
+            let mut entries: Vec<Entry> = m.into_iter().map(|((k, t), value)| Entry { key: row(52, 1 + (k % 2) as u32, k), ts: ts(t), value }).collect();
+            entries.sort_by(|a, b| a.key.cmp(&b.key).then(b.ts.cmp(&a.ts)));
+            DataFile::new(table_span(52), entries).unwrap()
+        })
     }
 
     proptest! {

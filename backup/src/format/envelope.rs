@@ -323,10 +323,7 @@ fn open<'a>(path: &str, bytes: &'a [u8]) -> Result<Frame<'a>, FormatError> {
         return Err(FormatError::NotBackupFile { path: path.into() });
     }
     if bytes.len() < HEADER_LEN {
-        return Err(FormatError::Truncated {
-            path: path.into(),
-            detail: format!("{} bytes, a backup-sim file has at least {min}", bytes.len()),
-        });
+        return Err(FormatError::Truncated { path: path.into(), detail: format!("{} bytes, a backup-sim file has at least {min}", bytes.len()) });
     }
     let kind = bytes[8];
     let version = u16::from_le_bytes([bytes[9], bytes[10]]);
@@ -337,10 +334,7 @@ fn open<'a>(path: &str, bytes: &'a [u8]) -> Result<Frame<'a>, FormatError> {
     let expected_total = HEADER_LEN as u128 + declared as u128 + TRAILER_LEN as u128;
     let actual_total = bytes.len() as u128;
     if actual_total < expected_total {
-        return Err(FormatError::Truncated {
-            path: path.into(),
-            detail: format!("{actual_total} bytes, its header declares {expected_total}"),
-        });
+        return Err(FormatError::Truncated { path: path.into(), detail: format!("{actual_total} bytes, its header declares {expected_total}") });
     }
     if actual_total > expected_total {
         let extra = u64::try_from(actual_total - expected_total).unwrap_or(u64::MAX);
@@ -386,13 +380,9 @@ pub fn decode<T: DeserializeOwned>(path: &str, kind: FileKind, bytes: &[u8]) -> 
         return Err(FormatError::WrongKind { path: path.into(), found: frame.kind, expected: kind });
     }
     check_version(path, frame.version)?;
-    let (value, rest) =
-        postcard::take_from_bytes::<T>(frame.payload).map_err(|e| FormatError::Undecodable { path: path.into(), reason: e.to_string() })?;
+    let (value, rest) = postcard::take_from_bytes::<T>(frame.payload).map_err(|e| FormatError::Undecodable { path: path.into(), reason: e.to_string() })?;
     if !rest.is_empty() {
-        return Err(FormatError::Undecodable {
-            path: path.into(),
-            reason: format!("{} bytes left over after the {kind}", rest.len()),
-        });
+        return Err(FormatError::Undecodable { path: path.into(), reason: format!("{} bytes left over after the {kind}", rest.len()) });
     }
     Ok(value)
 }
@@ -493,10 +483,7 @@ mod tests {
         assert!(e.to_string().starts_with("b/x: checksum mismatch (expected 0x"), "{e}");
         let mut b = bytes.clone();
         b.push(0);
-        assert_eq!(
-            decode::<Small>("b/x", FileKind::Checkpoint, &b).unwrap_err().to_string(),
-            "b/x: corrupt (1 bytes beyond the length its header declares)"
-        );
+        assert_eq!(decode::<Small>("b/x", FileKind::Checkpoint, &b).unwrap_err().to_string(), "b/x: corrupt (1 bytes beyond the length its header declares)");
     }
 
     #[test]

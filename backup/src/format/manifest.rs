@@ -673,11 +673,8 @@ fn dump_column(c: &Column) -> String {
 }
 
 fn dump_grants(o: &mut String, p: &PrivilegeDescriptor) {
-    let grants: Vec<String> = p
-        .users
-        .iter()
-        .map(|u| format!("{} {}", clean(&u.user), u.privileges.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",")))
-        .collect();
+    let grants: Vec<String> =
+        p.users.iter().map(|u| format!("{} {}", clean(&u.user), u.privileges.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","))).collect();
     let _ = write!(o, "\n      grants: {}", if grants.is_empty() { "none".to_string() } else { grants.join("; ") });
 }
 
@@ -873,10 +870,7 @@ pub(crate) mod tests {
     pub(crate) fn sample_manifest() -> Manifest {
         let mut m = Manifest::new("b-1", "c-1", Timestamp::ZERO, Timestamp { wall: 1_585_000_000_000_000_000, logical: 2 }, MvccFilter::Latest);
         m.spans = vec![table_span(52)];
-        m.descriptors = vec![
-            Descriptor::Database(DatabaseDescriptor { id: 50, name: "bank".into(), privileges: grants() }),
-            Descriptor::Table(accounts()),
-        ];
+        m.descriptors = vec![Descriptor::Database(DatabaseDescriptor { id: 50, name: "bank".into(), privileges: grants() }), Descriptor::Table(accounts())];
         m.complete_dbs = vec![50];
         m.targets_description = "DATABASE bank".into();
         let data = sample();

@@ -22,6 +22,4 @@ pub mod manifest;
 pub use checkpoint::Checkpoint;
 pub use data::{DataFile, DataFileError, EntryCounts};
 pub use envelope::{decode, encode, file_checksum, peek_kind, FileKind, FormatError, FORMAT_VERSION, MAGIC, MIN_READ_VERSION};
-pub use manifest::{
-    ClusterData, DescriptorChange, FileInfo, Manifest, ManifestError, CHECKPOINT_NAME, ENCRYPTION_INFO_NAME, MANIFEST_NAME,
-};
+pub use manifest::{ClusterData, DescriptorChange, FileInfo, Manifest, ManifestError, CHECKPOINT_NAME, ENCRYPTION_INFO_NAME, MANIFEST_NAME};

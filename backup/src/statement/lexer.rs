@@ -48,12 +48,7 @@ pub(super) fn lex(sql: &str) -> Result<Lexed, ParseError> {
         column: e.location.column.max(1),
         near: String::new(),
     })?;
-    let end = raw
-        .iter()
-        .rev()
-        .find(|t| !matches!(t.token, Token::EOF))
-        .map(|t| (t.span.end.line.max(1), t.span.end.column.max(1)))
-        .unwrap_or((1, 1));
+    let end = raw.iter().rev().find(|t| !matches!(t.token, Token::EOF)).map(|t| (t.span.end.line.max(1), t.span.end.column.max(1))).unwrap_or((1, 1));
     let mut toks = Vec::new();
     let mut i = 0;
     while i < raw.len() {

@@ -108,15 +108,8 @@ impl Parser {
         let Some(tok) = self.toks.get(i) else {
             return ParseError { kind: ParseErrorKind::Syntax, message, line: self.end.0, column: self.end.1, near: "EOF".into() };
         };
-        let punctuation = matches!(
-            tok.token,
-            Token::Comma | Token::Eq | Token::LParen | Token::RParen | Token::SemiColon | Token::Period
-        );
-        let near = if self.sensitive(i) && !punctuation {
-            "redacted".to_string()
-        } else {
-            near_text(&tok.token)
-        };
+        let punctuation = matches!(tok.token, Token::Comma | Token::Eq | Token::LParen | Token::RParen | Token::SemiColon | Token::Period);
+        let near = if self.sensitive(i) && !punctuation { "redacted".to_string() } else { near_text(&tok.token) };
         ParseError { kind: ParseErrorKind::Syntax, message, line: tok.line, column: tok.column, near }
     }
 
@@ -208,11 +201,7 @@ impl Parser {
                     _ => Statement::CancelJob(id),
                 }
             }
-            _ => {
-                return Err(self.error(
-                    "expected BACKUP, RESTORE, SHOW BACKUP, SHOW JOBS, PAUSE JOB, RESUME JOB or CANCEL JOB",
-                ))
-            }
+            _ => return Err(self.error("expected BACKUP, RESTORE, SHOW BACKUP, SHOW JOBS, PAUSE JOB, RESUME JOB or CANCEL JOB")),
         };
         while self.eat(&Token::SemiColon) {}
         if self.pos < self.toks.len() {

@@ -11,9 +11,8 @@ const REDACTED_LITERAL: &str = "'redacted'";
 
 /// Words the parser will not take as bare identifiers, plus a few SQL reserved words, quoted
 /// on output so the text parses back.
-const QUOTE_THESE: [&str; 14] = [
-    "to", "from", "as", "with", "incremental", "database", "table", "options", "of", "select", "public", "backup", "restore", "system",
-];
+const QUOTE_THESE: [&str; 14] =
+    ["to", "from", "as", "with", "incremental", "database", "table", "options", "of", "select", "public", "backup", "restore", "system"];
 
 pub(super) fn redacted(stmt: &Statement) -> String {
     match stmt {

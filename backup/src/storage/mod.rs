@@ -8,9 +8,9 @@
 //! behind the trait may fail at any call; callers decide on retries with
 //! [`StorageError::is_retryable`].
 
-pub mod url;
 #[cfg(feature = "real-storage")]
 pub mod real;
+pub mod url;
 
 pub use self::url::{confine, Auth, ExternalIoSettings, NodelocalTarget, Scheme, StorageUrl, UrlError};
 
@@ -219,10 +219,7 @@ impl MemStorage {
     /// Every object under this root with its size, sorted: for test assertions.
     pub fn snapshot(&self) -> BTreeMap<String, usize> {
         let dir = self.full("");
-        lock(&self.objects)
-            .iter()
-            .filter_map(|(k, v)| relative(&dir, k).map(|r| (r.to_string(), v.len())))
-            .collect()
+        lock(&self.objects).iter().filter_map(|(k, v)| relative(&dir, k).map(|r| (r.to_string(), v.len()))).collect()
     }
 }
 
@@ -262,12 +259,7 @@ impl ExternalStorage for MemStorage {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         check_prefix(prefix)?;
         let dir = self.full("");
-        Ok(lock(&self.objects)
-            .keys()
-            .filter_map(|k| relative(&dir, k))
-            .filter(|r| r.starts_with(prefix))
-            .map(str::to_string)
-            .collect())
+        Ok(lock(&self.objects).keys().filter_map(|k| relative(&dir, k)).filter(|r| r.starts_with(prefix)).map(str::to_string).collect())
     }
 
     async fn delete(&self, path: &str) -> Result<(), StorageError> {

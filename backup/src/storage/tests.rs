@@ -123,11 +123,7 @@ fn provider_resolves_nodelocal_self_and_applies_settings() {
         assert!(p.open(&me, 3).unwrap().exists("f").await.unwrap());
         assert!(!p.open(&me, 2).unwrap().exists("f").await.unwrap());
 
-        let strict = MemStorageProvider::with_settings(ExternalIoSettings {
-            external_io_dir: None,
-            disable_http: true,
-            disable_implicit_credentials: false,
-        });
+        let strict = MemStorageProvider::with_settings(ExternalIoSettings { external_io_dir: None, disable_http: true, disable_implicit_credentials: false });
         let e = strict.open(&on3, 1).err().unwrap();
         assert_eq!(e, StorageError::Refused(UrlError::LocalFileAccessDisabled));
         assert_eq!(e.to_string(), "local file access is disabled");

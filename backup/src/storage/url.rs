@@ -34,17 +34,14 @@ pub const URL_PARAMS: [&str; 1] = ["AWS_ENDPOINT"];
 
 /// Query parameters that authenticate rather than locate: left out of
 /// [`StorageUrl::without_credentials`].
-const CREDENTIAL_PARAMS: [&str; 6] =
-    ["AUTH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_ACCOUNT_KEY", "CREDENTIALS"];
+const CREDENTIAL_PARAMS: [&str; 6] = ["AUTH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_ACCOUNT_KEY", "CREDENTIALS"];
 
-const S3_PARAMS: [&str; 6] =
-    ["AUTH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT"];
+const S3_PARAMS: [&str; 6] = ["AUTH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT"];
 const GS_PARAMS: [&str; 2] = ["AUTH", "CREDENTIALS"];
 const AZURE_PARAMS: [&str; 2] = ["AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_KEY"];
 
 /// Characters escaped in a rendered path segment (everything that would change its meaning).
-const SEGMENT: &AsciiSet =
-    &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'/').add(b'<').add(b'>').add(b'?').add(b'`').add(b'{').add(b'}');
+const SEGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'/').add(b'<').add(b'>').add(b'?').add(b'`').add(b'{').add(b'}');
 
 /// True if `name` is a query parameter whose value is a secret.
 pub fn is_secret_param(name: &str) -> bool {
@@ -287,21 +284,14 @@ impl StorageUrl {
                 if auth.unwrap_or(Auth::Specified) == Auth::Specified {
                     for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
                         if self.param(name).is_none_or(str::is_empty) {
-                            return Err(UrlError::MissingParameter {
-                                scheme: self.scheme,
-                                name,
-                                why: "required unless AUTH=implicit",
-                            });
+                            return Err(UrlError::MissingParameter { scheme: self.scheme, name, why: "required unless AUTH=implicit" });
                         }
                     }
                 }
                 if let Some(endpoint) = self.param("AWS_ENDPOINT") {
                     let ok = url::Url::parse(endpoint).is_ok_and(|e| matches!(e.scheme(), "http" | "https") && e.has_host());
                     if !ok {
-                        return Err(UrlError::BadParameterValue {
-                            name: "AWS_ENDPOINT".into(),
-                            reason: "must be an http:// or https:// URL".into(),
-                        });
+                        return Err(UrlError::BadParameterValue { name: "AWS_ENDPOINT".into(), reason: "must be an http:// or https:// URL".into() });
                     }
                 }
             }
@@ -309,13 +299,7 @@ impl StorageUrl {
                 if self.parse_auth(&[Auth::Default, Auth::Implicit, Auth::Specified])? == Some(Auth::Specified) {
                     let creds = match self.param("CREDENTIALS") {
                         Some(c) if !c.is_empty() => c,
-                        _ => {
-                            return Err(UrlError::MissingParameter {
-                                scheme: self.scheme,
-                                name: "CREDENTIALS",
-                                why: "required when AUTH=specified",
-                            })
-                        }
+                        _ => return Err(UrlError::MissingParameter { scheme: self.scheme, name: "CREDENTIALS", why: "required when AUTH=specified" }),
                     };
                     check_gs_credentials(creds)?;
                 }
@@ -564,9 +548,7 @@ pub fn redact_location(text: &str) -> String {
 /// Decodes the URL path, strips the leading and one trailing `/`, and refuses `.`, `..` and
 /// empty components.
 fn normalise_path(scheme: Scheme, raw: &str) -> Result<String, UrlError> {
-    let decoded = percent_decode_str(raw)
-        .decode_utf8()
-        .map_err(|_| UrlError::BadPath { scheme, reason: "path is not valid UTF-8 once decoded".into() })?;
+    let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| UrlError::BadPath { scheme, reason: "path is not valid UTF-8 once decoded".into() })?;
     let trimmed = decoded.strip_prefix('/').unwrap_or(&decoded);
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
     if trimmed.is_empty() {
@@ -637,9 +619,8 @@ pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
 /// real backend parses it); the error never shows the value.
 fn check_gs_credentials(creds: &str) -> Result<(), UrlError> {
     let bad = |reason: &str| UrlError::BadParameterValue { name: "CREDENTIALS".into(), reason: reason.into() };
-    let bytes = decode_base64(creds).ok_or_else(|| {
-        bad("not valid base64 (standard encoding, RFC 4648); URI-encode it, since '+' in a query decodes to a space")
-    })?;
+    let bytes =
+        decode_base64(creds).ok_or_else(|| bad("not valid base64 (standard encoding, RFC 4648); URI-encode it, since '+' in a query decodes to a space"))?;
     let text = std::str::from_utf8(&bytes).map_err(|_| bad("does not decode to a JSON key object"))?;
     let t = text.trim();
     if !(t.starts_with('{') && t.ends_with('}')) {

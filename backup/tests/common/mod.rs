@@ -18,10 +18,10 @@ use backup::env::{Env, EventLog, JobSettings, Runtime};
 use backup::error::BackupError;
 use backup::exec;
 use backup::format::Manifest;
-use backup::targets::SessionContext;
 use backup::show::QueryResult;
 use backup::storage::url::{ExternalIoSettings, StorageUrl};
 use backup::storage::{ExternalStorage, MemStorage, MemStorageProvider};
+use backup::targets::SessionContext;
 use futures::executor::block_on;
 use futures::future::BoxFuture;
 use model::catalog::{self, Catalog};
@@ -219,7 +219,13 @@ impl Cluster {
         let local = Arc::new(LocalKv::new(clock.clone()));
         block_on(catalog::bootstrap(&*local)).unwrap();
         let kv = Arc::new(HookedKv { inner: local.clone(), hook: Mutex::new(None), exports: Mutex::new(Vec::new()) });
-        let runtime = Arc::new(TestRuntime { clock: clock.clone(), queue: Mutex::new(VecDeque::new()), slept: Mutex::new(Vec::new()), random: Mutex::new(0), random_bytes: Mutex::new(0) });
+        let runtime = Arc::new(TestRuntime {
+            clock: clock.clone(),
+            queue: Mutex::new(VecDeque::new()),
+            slept: Mutex::new(Vec::new()),
+            random: Mutex::new(0),
+            random_bytes: Mutex::new(0),
+        });
         let log = Arc::new(TestLog::default());
         let env = Env {
             kv: kv.clone(),
@@ -489,7 +495,8 @@ pub fn control_mid_backup(c: &Cluster, at: usize, statements: &'static [&'static
                 return None;
             }
             if n == at {
-                let running: Vec<_> = backup::jobs::list(&*env.kv).await.unwrap().into_iter().filter(|j| j.status == backup::jobs::JobStatus::Running).collect();
+                let running: Vec<_> =
+                    backup::jobs::list(&*env.kv).await.unwrap().into_iter().filter(|j| j.status == backup::jobs::JobStatus::Running).collect();
                 assert_eq!(running.len(), 1, "{running:?}");
                 for sql in statements {
                     let sql = sql.replace("{id}", &running[0].id.to_string());

@@ -49,7 +49,8 @@ impl Proxy {
     pub fn start(rt: &tokio::runtime::Handle, upstream: &str) -> Arc<Proxy> {
         let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind proxy");
         let port = listener.local_addr().expect("proxy addr").port();
-        let p = Arc::new(Proxy { port, upstream: upstream.to_string(), state: Arc::default(), rt: rt.clone(), task: Mutex::new(None), shutdown: Mutex::default() });
+        let p =
+            Arc::new(Proxy { port, upstream: upstream.to_string(), state: Arc::default(), rt: rt.clone(), task: Mutex::new(None), shutdown: Mutex::default() });
         p.serve(listener);
         p
     }

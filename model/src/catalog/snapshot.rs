@@ -190,11 +190,7 @@ impl Catalog {
 
     /// The public relations of a database, by id.
     pub fn tables_in(&self, database_id: u32) -> Vec<&TableDescriptor> {
-        self.descriptors
-            .values()
-            .filter_map(Descriptor::as_table)
-            .filter(|t| t.parent_id == database_id && t.is_public())
-            .collect()
+        self.descriptors.values().filter_map(Descriptor::as_table).filter(|t| t.parent_id == database_id && t.is_public()).collect()
     }
 
     /// The user or role with this name.
@@ -244,10 +240,7 @@ impl Catalog {
 
     /// Grants on every descriptor: (descriptor id, user, privileges), sorted.
     pub fn grants(&self) -> Vec<(u32, String, Vec<Privilege>)> {
-        self.descriptors
-            .values()
-            .flat_map(|d| d.privileges().users.iter().map(move |u| (d.id(), u.user.clone(), u.privileges.clone())))
-            .collect()
+        self.descriptors.values().flat_map(|d| d.privileges().users.iter().map(move |u| (d.id(), u.user.clone(), u.privileges.clone()))).collect()
     }
 
     /// The zone config recorded for exactly this id (0: default zone).

@@ -31,13 +31,8 @@ pub const SYSTEM_JOBS_TABLE_ID: u32 = 15;
 /// [`RoleMembership`].
 pub const SYSTEM_ROLE_MEMBERS_TABLE_ID: u32 = 23;
 /// Every system table id in use, ascending.
-pub const SYSTEM_TABLE_IDS: [u32; 5] = [
-    SYSTEM_DESCRIPTOR_ID_GEN_TABLE_ID,
-    SYSTEM_DESCRIPTORS_TABLE_ID,
-    SYSTEM_USERS_TABLE_ID,
-    SYSTEM_ZONES_TABLE_ID,
-    SYSTEM_ROLE_MEMBERS_TABLE_ID,
-];
+pub const SYSTEM_TABLE_IDS: [u32; 5] =
+    [SYSTEM_DESCRIPTOR_ID_GEN_TABLE_ID, SYSTEM_DESCRIPTORS_TABLE_ID, SYSTEM_USERS_TABLE_ID, SYSTEM_ZONES_TABLE_ID, SYSTEM_ROLE_MEMBERS_TABLE_ID];
 /// Same list plus the jobs table, for callers that back up all of system keyspace by table.
 pub const SYSTEM_TABLE_IDS_WITH_JOBS: [u32; 6] = [
     SYSTEM_DESCRIPTOR_ID_GEN_TABLE_ID,
@@ -105,11 +100,7 @@ pub fn zones_span() -> Span {
 
 /// The key of one role membership.
 pub fn role_member_key(role: &str, member: &str) -> Key {
-    encode_index_key(
-        SYSTEM_ROLE_MEMBERS_TABLE_ID,
-        PRIMARY_INDEX_ID,
-        &[Datum::String(role.to_string()), Datum::String(member.to_string())],
-    )
+    encode_index_key(SYSTEM_ROLE_MEMBERS_TABLE_ID, PRIMARY_INDEX_ID, &[Datum::String(role.to_string()), Datum::String(member.to_string())])
 }
 
 /// The span of all role memberships.

@@ -12,14 +12,14 @@ use super::rows;
 use super::schema::{self, IdAlloc};
 use super::select;
 use crate::catalog::{
-    Catalog, Column, ColumnType, DatabaseDescriptor, DefaultExpr, DescriptorState, ForeignKey, IndexDescriptor, Privilege, PrivilegeDescriptor, TableDescriptor,
-    TableKind,
+    Catalog, Column, ColumnType, DatabaseDescriptor, DefaultExpr, DescriptorState, ForeignKey, IndexDescriptor, Privilege, PrivilegeDescriptor,
+    TableDescriptor, TableKind,
 };
 use crate::datum::Datum;
 use crate::encoding::PRIMARY_INDEX_ID;
 use sqlparser::ast::{
-    ColumnDef, ColumnOption, CreateIndex, CreateTable, Expr, Ident, ObjectName, ObjectNamePart, Query, ReferentialAction, SequenceOptions, SetExpr, TableConstraint,
-    TableFactor,
+    ColumnDef, ColumnOption, CreateIndex, CreateTable, Expr, Ident, ObjectName, ObjectNamePart, Query, ReferentialAction, SequenceOptions, SetExpr,
+    TableConstraint, TableFactor,
 };
 use std::collections::BTreeSet;
 
@@ -56,7 +56,13 @@ pub(crate) async fn create_database(ctx: &mut Ctx<'_>, name: &ObjectName, if_not
 
 /// Resolves the database of a new relation, checks CREATE on it and that the name is free.
 /// `Ok(None)` means "exists, IF NOT EXISTS given".
-fn new_relation_target(cat: &Catalog, user: &str, db_default: &str, name: &ObjectName, if_not_exists: bool) -> Result<Option<(DatabaseDescriptor, String)>, SqlError> {
+fn new_relation_target(
+    cat: &Catalog,
+    user: &str,
+    db_default: &str,
+    name: &ObjectName,
+    if_not_exists: bool,
+) -> Result<Option<(DatabaseDescriptor, String)>, SqlError> {
     let (db, rel) = names::relation_of(name, db_default)?;
     let dbd = access::database(cat, &db)?.clone();
     access::require_on_database(cat, user, &dbd, Privilege::Create)?;
@@ -152,14 +158,20 @@ fn check_actions(on_delete: &Option<ReferentialAction>, on_update: &Option<Refer
 type ForeignKeyDef = (Option<Ident>, Vec<String>, ObjectName, Vec<Ident>);
 
 /// Builds a foreign key of table `t` (which may reference itself).
-fn foreign_key(cat: &Catalog, db: &str, t: &TableDescriptor, name: Option<&Ident>, columns: &[String], target: &ObjectName, referred: &[Ident]) -> Result<ForeignKey, SqlError> {
+fn foreign_key(
+    cat: &Catalog,
+    db: &str,
+    t: &TableDescriptor,
+    name: Option<&Ident>,
+    columns: &[String],
+    target: &ObjectName,
+    referred: &[Ident],
+) -> Result<ForeignKey, SqlError> {
     let (rdb, rname) = names::relation_of(target, db)?;
     let self_ref = rdb == db && rname == t.name;
     let parent = if self_ref { t } else { access::table(cat, &rdb, &rname)? };
-    let column_ids = columns
-        .iter()
-        .map(|c| t.column_by_name(c).map(|c| c.id).ok_or_else(|| SqlError::UndefinedColumn(c.clone())))
-        .collect::<Result<Vec<_>, _>>()?;
+    let column_ids =
+        columns.iter().map(|c| t.column_by_name(c).map(|c| c.id).ok_or_else(|| SqlError::UndefinedColumn(c.clone()))).collect::<Result<Vec<_>, _>>()?;
     let referenced_column_ids = if referred.is_empty() {
         parent.primary_key.clone()
     } else {
@@ -178,7 +190,10 @@ fn foreign_key(cat: &Catalog, db: &str, t: &TableDescriptor, name: Option<&Ident
         let (ca, cb) = (t.column(*a), parent.column(*b));
         if let (Some(ca), Some(cb)) = (ca, cb) {
             if ca.ty != cb.ty {
-                return Err(SqlError::Type(format!("type of \"{}\" ({}) does not match foreign key \"{}\".\"{}\" ({})", ca.name, ca.ty, parent.name, cb.name, cb.ty)));
+                return Err(SqlError::Type(format!(
+                    "type of \"{}\" ({}) does not match foreign key \"{}\".\"{}\" ({})",
+                    ca.name, ca.ty, parent.name, cb.name, cb.ty
+                )));
             }
         }
     }
@@ -268,7 +283,14 @@ pub(crate) async fn create_table(ctx: &mut Ctx<'_>, ct: &CreateTable, interleave
                 n += 1;
                 rowid = format!("rowid_{n}");
             }
-            t.columns.push(Column { id: t.next_column_id, name: rowid.clone(), ty: ColumnType::Int, nullable: false, default: Some(DefaultExpr::UniqueRowId), hidden: true });
+            t.columns.push(Column {
+                id: t.next_column_id,
+                name: rowid.clone(),
+                ty: ColumnType::Int,
+                nullable: false,
+                default: Some(DefaultExpr::UniqueRowId),
+                hidden: true,
+            });
             t.next_column_id += 1;
             vec![rowid]
         }
@@ -284,10 +306,8 @@ pub(crate) async fn create_table(ctx: &mut Ctx<'_>, ct: &CreateTable, interleave
     }
     t.indexes.push(IndexDescriptor { id: PRIMARY_INDEX_ID, name: "primary".into(), column_ids: t.primary_key.clone(), unique: true });
     for (name, cols) in uniques {
-        let column_ids = cols
-            .iter()
-            .map(|c| t.column_by_name(c).map(|c| c.id).ok_or_else(|| SqlError::UndefinedColumn(c.clone())))
-            .collect::<Result<Vec<_>, _>>()?;
+        let column_ids =
+            cols.iter().map(|c| t.column_by_name(c).map(|c| c.id).ok_or_else(|| SqlError::UndefinedColumn(c.clone()))).collect::<Result<Vec<_>, _>>()?;
         let name = name.unwrap_or_else(|| format!("{}_{}_key", t.name, cols.join("_")));
         if t.index_by_name(&name).is_some() {
             return Err(SqlError::DuplicateObject { kind: "index", name });
@@ -329,10 +349,8 @@ pub(crate) async fn create_index(ctx: &mut Ctx<'_>, ci: &CreateIndex) -> Result<
     let mut t = access::table(&cat, &db, &tname)?.clone();
     access::require_on_table(&cat, ctx.user, &t, Privilege::Create)?;
     let cols = index_column_names(&ci.columns)?;
-    let column_ids = cols
-        .iter()
-        .map(|c| t.column_by_name(c).map(|c| c.id).ok_or_else(|| SqlError::UndefinedColumn(c.clone())))
-        .collect::<Result<Vec<_>, _>>()?;
+    let column_ids =
+        cols.iter().map(|c| t.column_by_name(c).map(|c| c.id).ok_or_else(|| SqlError::UndefinedColumn(c.clone()))).collect::<Result<Vec<_>, _>>()?;
     let name = match &ci.name {
         Some(n) => names::single(n)?,
         None => format!("{}_{}_{}", t.name, cols.join("_"), if ci.unique { "key" } else { "idx" }),
@@ -350,7 +368,10 @@ pub(crate) async fn create_index(ctx: &mut Ctx<'_>, ci: &CreateIndex) -> Result<
     for r in &existing {
         let vals = rows::cols(&t, r, &idx.column_ids);
         if idx.unique && !vals.iter().any(Datum::is_null) && !seen.insert(vals.clone()) {
-            return Err(SqlError::UniqueViolation { constraint: idx.name.clone(), detail: format!("key {} already exists", rows::describe_key(&t, &idx.column_ids, &vals)) });
+            return Err(SqlError::UniqueViolation {
+                constraint: idx.name.clone(),
+                detail: format!("key {} already exists", rows::describe_key(&t, &idx.column_ids, &vals)),
+            });
         }
         ctx.txn.put(rows::index_entry_key(&t, &idx, r), Vec::new());
     }
@@ -403,7 +424,13 @@ fn const_int(e: &Expr, what: &str) -> Result<i64, SqlError> {
 }
 
 /// CREATE SEQUENCE s [START [WITH] n] [INCREMENT [BY] n].
-pub(crate) async fn create_sequence(ctx: &mut Ctx<'_>, name: &ObjectName, if_not_exists: bool, options: &[SequenceOptions], unsupported: bool) -> Result<Outcome, SqlError> {
+pub(crate) async fn create_sequence(
+    ctx: &mut Ctx<'_>,
+    name: &ObjectName,
+    if_not_exists: bool,
+    options: &[SequenceOptions],
+    unsupported: bool,
+) -> Result<Outcome, SqlError> {
     if unsupported {
         return Err(SqlError::Unsupported("TEMPORARY / OWNED BY sequences".into()));
     }
@@ -424,7 +451,13 @@ pub(crate) async fn create_sequence(ctx: &mut Ctx<'_>, name: &ObjectName, if_not
         return Ok(Outcome::write(ExecResult::tag("CREATE SEQUENCE")));
     };
     let mut ids = IdAlloc::new(&cat);
-    let t = TableDescriptor::empty(ids.next(), sname, dbd.id, TableKind::Sequence { start: start.unwrap_or(if increment > 0 { 1 } else { -1 }), increment }, new_relation_privileges(&dbd, ctx.user));
+    let t = TableDescriptor::empty(
+        ids.next(),
+        sname,
+        dbd.id,
+        TableKind::Sequence { start: start.unwrap_or(if increment > 0 { 1 } else { -1 }), increment },
+        new_relation_privileges(&dbd, ctx.user),
+    );
     schema::put_table(ctx.txn, &t);
     ids.finish(ctx.txn);
     Ok(Outcome::write(ExecResult::tag("CREATE SEQUENCE")))

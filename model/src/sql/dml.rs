@@ -105,11 +105,14 @@ pub(crate) async fn insert(ctx: &mut Ctx<'_>, ins: &Insert, upsert: bool) -> Res
     }
     let mut written: Vec<Row> = Vec::new();
     let mut replaced: Vec<Row> = Vec::new();
-    let rowid_pk = desc.primary_key.len() == 1
-        && desc.column(desc.primary_key[0]).is_some_and(|c| matches!(c.default, Some(DefaultExpr::UniqueRowId)));
+    let rowid_pk = desc.primary_key.len() == 1 && desc.column(desc.primary_key[0]).is_some_and(|c| matches!(c.default, Some(DefaultExpr::UniqueRowId)));
     for vals in provided {
         if vals.len() > targets.len() {
-            return Err(SqlError::Invalid(format!("INSERT has more expressions than target columns, {} expressions for {} targets", vals.len(), targets.len())));
+            return Err(SqlError::Invalid(format!(
+                "INSERT has more expressions than target columns, {} expressions for {} targets",
+                vals.len(),
+                targets.len()
+            )));
         }
         let mut given = vec![false; desc.columns.len()];
         let mut row = vec![Datum::Null; desc.columns.len()];

@@ -124,8 +124,7 @@ pub(crate) async fn drop(ctx: &mut Ctx<'_>, object_type: &ObjectType, names_: &[
             for n in names_ {
                 let iname = names::single(n)?;
                 let db = access::database(&cat, ctx.database)?;
-                let found: Vec<&TableDescriptor> =
-                    cat.tables_in(db.id).into_iter().filter(|t| t.secondary_indexes().any(|i| i.name == iname)).collect();
+                let found: Vec<&TableDescriptor> = cat.tables_in(db.id).into_iter().filter(|t| t.secondary_indexes().any(|i| i.name == iname)).collect();
                 let t = match found.as_slice() {
                     [] if if_exists => continue,
                     [] => return Err(SqlError::UndefinedIndex(iname)),
@@ -135,7 +134,9 @@ pub(crate) async fn drop(ctx: &mut Ctx<'_>, object_type: &ObjectType, names_: &[
                 access::require_on_table(&cat, ctx.user, &t, Privilege::Create)?;
                 let idx = t.index_by_name(&iname).cloned().ok_or_else(|| SqlError::UndefinedIndex(iname.clone()))?;
                 let used = cat.all_tables().iter().filter(|c| c.is_public()).any(|c| {
-                    c.foreign_keys.iter().any(|fk| fk.referenced_table_id == t.id && fk.referenced_column_ids == idx.column_ids && idx.column_ids != t.primary_key)
+                    c.foreign_keys
+                        .iter()
+                        .any(|fk| fk.referenced_table_id == t.id && fk.referenced_column_ids == idx.column_ids && idx.column_ids != t.primary_key)
                 });
                 if used && !cascade {
                     return Err(SqlError::DependentObjects(format!("index \"{iname}\" is in use as unique constraint by a foreign key")));

@@ -264,9 +264,7 @@ fn cast(d: Datum, ty: ColumnType) -> Result<Datum, SqlError> {
             Datum::Int(r as i64)
         }
         (ColumnType::Int, Datum::Bool(b)) => Datum::Int(b as i64),
-        (ColumnType::Int, Datum::String(s)) => {
-            Datum::Int(s.trim().parse().map_err(|_| SqlError::Invalid(format!("could not parse \"{s}\" as type int")))?)
-        }
+        (ColumnType::Int, Datum::String(s)) => Datum::Int(s.trim().parse().map_err(|_| SqlError::Invalid(format!("could not parse \"{s}\" as type int")))?),
         (ColumnType::Float, Datum::Int(i)) => Datum::Float(i as f64),
         (ColumnType::Float, Datum::Float(f)) => Datum::Float(f),
         (ColumnType::Float, Datum::String(s)) => {
@@ -280,7 +278,9 @@ fn cast(d: Datum, ty: ColumnType) -> Result<Datum, SqlError> {
             _ => return Err(SqlError::Invalid(format!("could not parse \"{s}\" as type bool"))),
         },
         (ColumnType::String, Datum::String(s)) => Datum::String(s),
-        (ColumnType::String, Datum::Bytes(b)) => Datum::String(String::from_utf8(b).map_err(|_| SqlError::Invalid("invalid UTF-8 in bytes cast to string".into()))?),
+        (ColumnType::String, Datum::Bytes(b)) => {
+            Datum::String(String::from_utf8(b).map_err(|_| SqlError::Invalid("invalid UTF-8 in bytes cast to string".into()))?)
+        }
         (ColumnType::String, Datum::Int(i)) => Datum::String(i.to_string()),
         (ColumnType::String, Datum::Float(f)) => Datum::String(f.to_string()),
         (ColumnType::String, Datum::Bool(b)) => Datum::String(b.to_string()),

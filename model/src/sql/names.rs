@@ -15,9 +15,7 @@ pub(crate) fn ident(i: &Ident) -> String {
 
 /// The parts of a dotted name, case-folded.
 pub(crate) fn parts(n: &ObjectName) -> Result<Vec<String>, SqlError> {
-    n.0.iter()
-        .map(|p| p.as_ident().map(ident).ok_or_else(|| SqlError::Unsupported(format!("name {n}"))))
-        .collect()
+    n.0.iter().map(|p| p.as_ident().map(ident).ok_or_else(|| SqlError::Unsupported(format!("name {n}")))).collect()
 }
 
 /// A relation name resolved to (database, relation): `t`, `db.t`, `public.t`, `db.public.t`.

@@ -442,7 +442,10 @@ mod tests {
         );
         assert_eq!(split_statements("SELECT N'it''s', U&'d\\0061t''a'").unwrap(), vec!["SELECT N'it''s', U&'d\\0061t''a'"]);
         // Found by fuzzing (backup/fuzz/regressions/sql): re-rendering from tokens changed these.
-        assert_eq!(split_statements("SELECT N'it''s', B'0''1';\n  SELECT ?abc1 ;SELECT a &>b").unwrap(), vec!["SELECT N'it''s', B'0''1'", "SELECT ?abc1", "SELECT a &>b"]);
+        assert_eq!(
+            split_statements("SELECT N'it''s', B'0''1';\n  SELECT ?abc1 ;SELECT a &>b").unwrap(),
+            vec!["SELECT N'it''s', B'0''1'", "SELECT ?abc1", "SELECT a &>b"]
+        );
         assert_eq!(split_statements("SELECT 'é'; /* ü */ SELECT 'ß'\r\n; SELECT 1").unwrap(), vec!["SELECT 'é'", "/* ü */ SELECT 'ß'", "SELECT 1"]);
         for text in ["SELECT \"a\"\"b\" FROM t", "SELECT 'x''y'", "CREATE TABLE \"it\"\"s\" (a INT PRIMARY KEY)", "SELECT B'0''1'"] {
             let again = split_statements(text).unwrap();

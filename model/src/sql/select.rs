@@ -19,9 +19,7 @@ use crate::datum::Datum;
 use crate::encoding;
 use crate::kv::Kv;
 use crate::timestamp::Timestamp;
-use sqlparser::ast::{
-    Expr, FunctionArgExpr, GroupByExpr, LimitClause, ObjectName, OrderByKind, Query, Select, SelectItem, SetExpr, TableFactor, Value,
-};
+use sqlparser::ast::{Expr, FunctionArgExpr, GroupByExpr, LimitClause, ObjectName, OrderByKind, Query, Select, SelectItem, SetExpr, TableFactor, Value};
 use sqlparser::parser::Parser;
 use std::cmp::Ordering;
 
@@ -292,11 +290,27 @@ pub(crate) fn apply(q: &Query, input: Relation, seqs: &mut dyn NextVal) -> Resul
                 let nulls_first = it.options.nulls_first.unwrap_or(!desc);
                 let ord = match (x.is_null(), y.is_null()) {
                     (true, true) => Ordering::Equal,
-                    (true, false) => if nulls_first { Ordering::Less } else { Ordering::Greater },
-                    (false, true) => if nulls_first { Ordering::Greater } else { Ordering::Less },
+                    (true, false) => {
+                        if nulls_first {
+                            Ordering::Less
+                        } else {
+                            Ordering::Greater
+                        }
+                    }
+                    (false, true) => {
+                        if nulls_first {
+                            Ordering::Greater
+                        } else {
+                            Ordering::Less
+                        }
+                    }
                     _ => {
                         let o = sort_cmp(x, y);
-                        if desc { o.reverse() } else { o }
+                        if desc {
+                            o.reverse()
+                        } else {
+                            o
+                        }
                     }
                 };
                 if ord != Ordering::Equal {
@@ -327,7 +341,15 @@ pub(crate) fn apply(q: &Query, input: Relation, seqs: &mut dyn NextVal) -> Resul
 }
 
 /// Runs a query at `ts` through `kv`: base relation, view chain, then the query itself.
-pub(crate) async fn evaluate(kv: &dyn Kv, ts: Timestamp, cat: &Catalog, user: Option<&str>, db: &str, q: &Query, seqs: &mut (dyn NextVal + Send)) -> Result<Relation, SqlError> {
+pub(crate) async fn evaluate(
+    kv: &dyn Kv,
+    ts: Timestamp,
+    cat: &Catalog,
+    user: Option<&str>,
+    db: &str,
+    q: &Query,
+    seqs: &mut (dyn NextVal + Send),
+) -> Result<Relation, SqlError> {
     let (src, chain) = resolve(cat, db, from_of(q)?, user)?;
     let mut rel = read_base(kv, ts, &src).await?;
     for vq in chain.iter().rev() {

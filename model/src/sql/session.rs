@@ -313,7 +313,8 @@ async fn exec(ctx: &mut Ctx<'_>, p: &Prepared) -> Result<Outcome, SqlError> {
         Statement::CreateTable(ct) => create::create_table(ctx, ct, ext.interleave.as_ref()).await,
         Statement::CreateIndex(ci) => create::create_index(ctx, ci).await,
         Statement::CreateView { name, query, or_replace, or_alter, materialized, columns, options, to, temporary, .. } => {
-            let unsupported = *or_replace || *or_alter || *materialized || !columns.is_empty() || *temporary || to.is_some() || !matches!(options, CreateTableOptions::None);
+            let unsupported =
+                *or_replace || *or_alter || *materialized || !columns.is_empty() || *temporary || to.is_some() || !matches!(options, CreateTableOptions::None);
             create::create_view(ctx, name, query, unsupported).await
         }
         Statement::CreateSequence { temporary, if_not_exists, name, sequence_options, owned_by, .. } => {

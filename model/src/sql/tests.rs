@@ -280,10 +280,7 @@ fn interleave_and_foreign_keys() {
     assert!(matches!(err(&mut s, "UPDATE p SET code = 'uno'"), SqlError::ForeignKeyViolation(_)));
     run(&mut s, "DELETE FROM c");
     run(&mut s, "DELETE FROM p WHERE id = 1");
-    assert!(matches!(
-        err(&mut s, "CREATE TABLE bad (a INT, b INT, PRIMARY KEY (a, b)) INTERLEAVE IN PARENT p (b)"),
-        SqlError::Invalid(_)
-    ));
+    assert!(matches!(err(&mut s, "CREATE TABLE bad (a INT, b INT, PRIMARY KEY (a, b)) INTERLEAVE IN PARENT p (b)"), SqlError::Invalid(_)));
 }
 
 #[test]
@@ -297,10 +294,7 @@ fn privileges_for_non_admins() {
     let alice = cat.user("alice").unwrap();
     assert!(alice.has_password && !alice.is_role);
     let stored = env.kv.snapshot();
-    assert!(
-        stored.all_versions().all(|e| !String::from_utf8_lossy(e.value.as_deref().unwrap_or_default()).contains("hunter2")),
-        "no password stored anywhere"
-    );
+    assert!(stored.all_versions().all(|e| !String::from_utf8_lossy(e.value.as_deref().unwrap_or_default()).contains("hunter2")), "no password stored anywhere");
     assert!(!cat.is_admin("alice") && cat.is_admin("root"));
     let mut a = env.session("alice");
     assert_eq!(err(&mut a, "SELECT * FROM t").to_string(), "user alice does not have SELECT privilege on relation t");

@@ -11,7 +11,13 @@ use crate::catalog::{self, Catalog, Descriptor, Privilege, RoleMembership, UserR
 use sqlparser::ast::{Action, GrantObjects, Grantee, GranteeName, ObjectName, Password, Privileges};
 
 /// CREATE USER / CREATE ROLE (`is_role`), from sqlparser's CREATE ROLE.
-pub(crate) async fn create_user(ctx: &mut Ctx<'_>, names_: &[ObjectName], if_not_exists: bool, password: Option<&Password>, is_role: bool) -> Result<Outcome, SqlError> {
+pub(crate) async fn create_user(
+    ctx: &mut Ctx<'_>,
+    names_: &[ObjectName],
+    if_not_exists: bool,
+    password: Option<&Password>,
+    is_role: bool,
+) -> Result<Outcome, SqlError> {
     let cat = ctx.catalog().await?;
     access::require_admin(&cat, ctx.user, if is_role { "CREATE ROLE" } else { "CREATE USER" })?;
     let has_password = matches!(password, Some(Password::Password(_)));

@@ -3,11 +3,11 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use scenarios::run::{run_named, FaultMix, Invocation, RunOptions, RunReport, ALL_SCENARIOS, SCENARIOS};
 
-use sim::faults::FaultKind;
-use std::io::Write;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use sim::faults::FaultKind;
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::{Once, OnceLock};
 use std::time::Instant;
@@ -393,7 +393,11 @@ fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<us
     let mine: Vec<u64> = (first..first + seeds).filter(|s| (s - first) % count == index).collect();
     let started = Instant::now();
     let bar = ProgressBar::new(mine.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} seeds, {msg} ({eta} left)").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} seeds, {msg} ({eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
     bar.set_prefix(scenario.to_string());
     let failures = std::sync::atomic::AtomicUsize::new(0);
     // Silence madsim's panic messages: failures are reported below, with their replay command.
@@ -406,7 +410,15 @@ fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<us
     let results = scenarios::run::sweep_with(scenario, mine, jobs, options, |r| {
         if let Some(f) = &r.failure {
             failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            bar.suspend(|| eprintln!("seed {}: FAILED {}: {}\n  replay: {}", r.seed, f.property, f.message.lines().next().unwrap_or(""), replay_line(scenario, r.seed, faults.into())));
+            bar.suspend(|| {
+                eprintln!(
+                    "seed {}: FAILED {}: {}\n  replay: {}",
+                    r.seed,
+                    f.property,
+                    f.message.lines().next().unwrap_or(""),
+                    replay_line(scenario, r.seed, faults.into())
+                )
+            });
         }
         bar.set_message(format!("{} failed", failures.load(std::sync::atomic::Ordering::Relaxed)));
         bar.inc(1);
@@ -488,7 +500,12 @@ fn merge(files: &[std::path::PathBuf]) -> ExitCode {
     let before = lines.len();
     lines.dedup_by(|a, b| a.scenario == b.scenario && a.seed == b.seed);
     let scenarios: std::collections::BTreeSet<&str> = lines.iter().map(|l| l.scenario.as_str()).collect();
-    println!("merged {} files: {} seeds of {scenarios:?}{}", files.len(), lines.len(), if before != lines.len() { format!(" ({} duplicates dropped)", before - lines.len()) } else { String::new() });
+    println!(
+        "merged {} files: {} seeds of {scenarios:?}{}",
+        files.len(),
+        lines.len(),
+        if before != lines.len() { format!(" ({} duplicates dropped)", before - lines.len()) } else { String::new() }
+    );
     summarize(&lines);
     if lines.iter().all(|l| l.ok) {
         ExitCode::SUCCESS
@@ -523,7 +540,12 @@ fn mutants(budget: u64, jobs: Option<usize>) -> ExitCode {
         }
     }
     let _ = std::panic::take_hook();
-    println!("{} of {} planted bugs caught in {:.1}s", backup::planted::PlantedBug::ALL.len() - escaped, backup::planted::PlantedBug::ALL.len(), started.elapsed().as_secs_f64());
+    println!(
+        "{} of {} planted bugs caught in {:.1}s",
+        backup::planted::PlantedBug::ALL.len() - escaped,
+        backup::planted::PlantedBug::ALL.len(),
+        started.elapsed().as_secs_f64()
+    );
     if escaped == 0 {
         ExitCode::SUCCESS
     } else {

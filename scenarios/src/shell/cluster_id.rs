@@ -131,7 +131,9 @@ pub fn resolve(flag: Option<&str>, dir: Option<&Path>, random: impl FnOnce(&mut 
         None => match create(dir, &path, &fresh) {
             Ok(true) => (fresh.clone(), Origin::Created(path.clone())),
             // Another shell created it first: its id is the directory's.
-            Ok(false) => (read(&path)?.ok_or(ClusterIdError::Corrupt { path: path.clone(), reason: "it vanished while being read" })?, Origin::File(path.clone())),
+            Ok(false) => {
+                (read(&path)?.ok_or(ClusterIdError::Corrupt { path: path.clone(), reason: "it vanished while being read" })?, Origin::File(path.clone()))
+            }
             Err(source) => return Err(ClusterIdError::Write { path, source }),
         },
     };

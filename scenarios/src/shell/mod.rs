@@ -32,10 +32,10 @@ pub mod redact;
 
 use backup::env::{Env, JobSettings};
 use backup::exec;
-use backup::targets::SessionContext;
 use backup::show::QueryResult;
 use backup::storage::real::{RealStorageOptions, RealStorageProvider};
 use backup::storage::url::ExternalIoSettings;
+use backup::targets::SessionContext;
 use backup::tokio_runtime::TokioRuntime;
 use interrupt::{Attended, Between, Ended, Interrupts};
 use model::sql::{split_statements, Session};
@@ -358,7 +358,9 @@ impl Shell {
                         eprintln!("note: the unfinished statement was not run: {}", redact::text(buf.trim()));
                         break;
                     }
-                    eprintln!("note: the statement has no ';' yet and was not run: end it with ';' to run it, or press Ctrl-D again to exit without running it");
+                    eprintln!(
+                        "note: the statement has no ';' yet and was not run: end it with ';' to run it, or press Ctrl-D again to exit without running it"
+                    );
                     warned_unfinished = true;
                 }
                 Err(e) => return Err(ShellError::Editor(e.to_string())),
@@ -394,7 +396,9 @@ fn origin_note(origin: &cluster_id::Origin) -> String {
         cluster_id::Origin::Flag => "given with --cluster-id".into(),
         cluster_id::Origin::File(p) => format!("from {}, shared by every shell using this external-io directory", p.display()),
         cluster_id::Origin::Created(p) => format!("new, kept in {} for later shells using this external-io directory", p.display()),
-        cluster_id::Origin::SessionOnly => "this session's own (no external-io directory to keep it in): pass --cluster-id to add incrementals to another session's backups".into(),
+        cluster_id::Origin::SessionOnly => {
+            "this session's own (no external-io directory to keep it in): pass --cluster-id to add incrementals to another session's backups".into()
+        }
         cluster_id::Origin::Busy(p) => format!("this session's own: another running shell holds the id in {}", p.display()),
     }
 }

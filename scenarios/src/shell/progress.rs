@@ -218,7 +218,12 @@ mod tests {
             assert!(futures::executor::block_on(w.write("BACKUP", vec![1])).is_err());
         }
         let d = activity.describe(Instant::now(), Duration::from_secs(60)).unwrap();
-        assert!(d.starts_with("still retrying s3://b/p?AWS_SECRET_ACCESS_KEY=redacted: failed 3 times in 0 s, last: BACKUP: transient storage error: connection refused"), "{d}");
+        assert!(
+            d.starts_with(
+                "still retrying s3://b/p?AWS_SECRET_ACCESS_KEY=redacted: failed 3 times in 0 s, last: BACKUP: transient storage error: connection refused"
+            ),
+            "{d}"
+        );
         // Not-found is an answer: the location is reachable.
         assert!(futures::executor::block_on(w.read("nope")).is_err());
         assert_eq!(activity.describe(Instant::now(), Duration::from_secs(60)), None);

@@ -85,7 +85,9 @@ fn statement(sql: &str, tokens: &[TokenWithSpan], offsets: &Offsets, base: usize
                     None
                 }
             }
-            Token::Word(w) if w.quote_style.is_none() && after_secret_word(&tokens[..i]) && previous(&tokens[..i]) == Some(&Token::Eq) => Some(REDACTED_LITERAL.to_string()),
+            Token::Word(w) if w.quote_style.is_none() && after_secret_word(&tokens[..i]) && previous(&tokens[..i]) == Some(&Token::Eq) => {
+                Some(REDACTED_LITERAL.to_string())
+            }
             Token::Number(..) if after_secret_word(&tokens[..i]) => Some(REDACTED_LITERAL.to_string()),
             _ => None,
         };
@@ -183,7 +185,10 @@ mod tests {
         let plain = "SELECT 'it''s', name FROM shop.items -- a comment\n WHERE id = 1;\nSELECT 2;";
         assert_eq!(text(plain), plain);
         assert_eq!(text("CREATE USER u WITH PASSWORD 'pw'"), "CREATE USER u WITH PASSWORD 'redacted'");
-        assert_eq!(text("SELECT 1; BAKUP INTO 'gs://b/p?AUTH=specified&CREDENTIALS=c2VjcmV0'"), "SELECT 1; BAKUP INTO 'gs://b/p?AUTH=specified&CREDENTIALS=redacted'");
+        assert_eq!(
+            text("SELECT 1; BAKUP INTO 'gs://b/p?AUTH=specified&CREDENTIALS=c2VjcmV0'"),
+            "SELECT 1; BAKUP INTO 'gs://b/p?AUTH=specified&CREDENTIALS=redacted'"
+        );
         // A BACKUP that does not parse hides every literal and secret-named bare values.
         let r = text("BACKUP DATABASE shop TO 'nodelocal://1/x' WITH encryption_passphrase = 'pw2', into_db = 'other', bogus; SELECT 'kept';");
         assert!(!r.contains("pw2") && !r.contains("other") && r.contains("'nodelocal://1/x'") && r.ends_with("SELECT 'kept';"), "{r}");

@@ -19,8 +19,8 @@ pub mod storage;
 
 use crate::clock::ClockShape;
 pub use crate::storage::JobPhase;
-pub use jobs::JobAction;
 use crate::world::World;
+pub use jobs::JobAction;
 use model::NodeId;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -61,7 +61,16 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every cluster-level kind, in a fixed order: what [`Swarm`] draws from.
-    pub const ALL: [FaultKind; 8] = [FaultKind::Crash, FaultKind::Pause, FaultKind::Partition, FaultKind::Network, FaultKind::Clock, FaultKind::LeaseTransfer, FaultKind::Split, FaultKind::Gc];
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::Crash,
+        FaultKind::Pause,
+        FaultKind::Partition,
+        FaultKind::Network,
+        FaultKind::Clock,
+        FaultKind::LeaseTransfer,
+        FaultKind::Split,
+        FaultKind::Gc,
+    ];
     /// The kinds aimed at a running backup job; a scenario with a job draws these itself,
     /// timed against the job's start.
     pub const JOB: [FaultKind; 4] = [FaultKind::CoordinatorKill, FaultKind::StorageDamage, FaultKind::JobControl, FaultKind::ConcurrentBackup];
@@ -221,7 +230,11 @@ pub fn schedule(swarm: &Swarm, nodes: usize, max_offset: Duration, duration: Dur
                     }
                     busy_until = end + Duration::from_millis(500);
                     let node = *ids.choose(rng).expect("nodes");
-                    let (on, off) = if kind == FaultKind::Crash { (Fault::Crash { node }, Fault::Restart { node }) } else { (Fault::Pause { node }, Fault::Resume { node }) };
+                    let (on, off) = if kind == FaultKind::Crash {
+                        (Fault::Crash { node }, Fault::Restart { node })
+                    } else {
+                        (Fault::Pause { node }, Fault::Resume { node })
+                    };
                     out.push(ScheduledFault { at, fault: on });
                     out.push(ScheduledFault { at: end, fault: off });
                 }

@@ -41,13 +41,9 @@ pub fn retry_config(r: &RequestRetry) -> RetryConfig {
 /// The HTTP client options every scheme shares: timeouts, plain http where the URL asks for it,
 /// and the custom root CA.
 pub fn client_options(url: &StorageUrl, opts: &RealStorageOptions, allow_http: bool) -> Result<ClientOptions, StorageError> {
-    let mut c = ClientOptions::new()
-        .with_connect_timeout(opts.retry.connect_timeout)
-        .with_timeout(opts.retry.request_timeout)
-        .with_allow_http(allow_http);
+    let mut c = ClientOptions::new().with_connect_timeout(opts.retry.connect_timeout).with_timeout(opts.retry.request_timeout).with_allow_http(allow_http);
     if let Some(pem) = &opts.custom_ca_pem {
-        let certs = Certificate::from_pem_bundle(pem)
-            .map_err(|e| refused(url, &Secrets::default(), format!("the custom root CA is not valid PEM: {e}")))?;
+        let certs = Certificate::from_pem_bundle(pem).map_err(|e| refused(url, &Secrets::default(), format!("the custom root CA is not valid PEM: {e}")))?;
         if certs.is_empty() {
             return Err(refused(url, &Secrets::default(), "the custom root CA holds no certificate"));
         }
@@ -113,10 +109,7 @@ pub fn gs_credentials(url: &StorageUrl, opts: &RealStorageOptions, settings: &Ex
         Some(Auth::Specified) => {
             let raw = url.param("CREDENTIALS").unwrap_or_default();
             let json = decode_base64(raw).and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| {
-                StorageError::Refused(UrlError::BadParameterValue {
-                    name: "CREDENTIALS".into(),
-                    reason: "not valid base64 of a JSON key".into(),
-                })
+                StorageError::Refused(UrlError::BadParameterValue { name: "CREDENTIALS".into(), reason: "not valid base64 of a JSON key".into() })
             })?;
             Ok(GsCredentials::Key(json))
         }
@@ -150,10 +143,8 @@ pub fn gs(url: &StorageUrl, opts: &RealStorageOptions, settings: &ExternalIoSett
 pub fn azure(url: &StorageUrl, opts: &RealStorageOptions) -> Result<MicrosoftAzureBuilder, StorageError> {
     let secrets = Secrets::of(url, &[]);
     let account = url.param("AZURE_ACCOUNT_NAME").unwrap_or_default();
-    let mut b = MicrosoftAzureBuilder::new()
-        .with_container_name(url.host())
-        .with_account(account)
-        .with_access_key(url.param("AZURE_ACCOUNT_KEY").unwrap_or_default());
+    let mut b =
+        MicrosoftAzureBuilder::new().with_container_name(url.host()).with_account(account).with_access_key(url.param("AZURE_ACCOUNT_KEY").unwrap_or_default());
     let mut allow_http = false;
     if let Some(endpoint) = opts.azure_endpoint.as_deref().filter(|e| !e.is_empty()) {
         let parsed = url::Url::parse(endpoint).map_err(|e| refused(url, &secrets, format!("azure endpoint: {e}")))?;
@@ -171,10 +162,7 @@ pub fn http(url: &StorageUrl, opts: &RealStorageOptions) -> Result<HttpBuilder, 
         Some(p) => format!("{}://{}:{p}/", url.scheme(), url.host()),
         None => format!("{}://{}/", url.scheme(), url.host()),
     };
-    Ok(HttpBuilder::new()
-        .with_url(base)
-        .with_client_options(client_options(url, opts, url.scheme() == Scheme::Http)?)
-        .with_retry(retry_config(&opts.retry)))
+    Ok(HttpBuilder::new().with_url(base).with_client_options(client_options(url, opts, url.scheme() == Scheme::Http)?).with_retry(retry_config(&opts.retry)))
 }
 
 /// Builds the `object_store` client for a cloud or http(s) URL (not nodelocal). Assumes

@@ -299,10 +299,9 @@ impl NodelocalStorage {
 /// (a plain `block_on` in tests).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StorageError> + Send + 'static) -> Result<T, StorageError> {
     match tokio::runtime::Handle::try_current() {
-        Ok(h) => h
-            .spawn_blocking(f)
-            .await
-            .unwrap_or_else(|e| Err(StorageError::Transient { path: String::new(), reason: format!("file-system task failed: {e}") })),
+        Ok(h) => {
+            h.spawn_blocking(f).await.unwrap_or_else(|e| Err(StorageError::Transient { path: String::new(), reason: format!("file-system task failed: {e}") }))
+        }
         Err(_) => f(),
     }
 }
@@ -324,7 +323,10 @@ fn not_a_plain_file(full: &Path, path: &str) -> Result<(), StorageError> {
     } else {
         return Ok(());
     };
-    Err(StorageError::Permanent { path: path.to_string(), reason: format!("{what}, not a file a backup wrote (remove it, or restore the file that belongs there)") })
+    Err(StorageError::Permanent {
+        path: path.to_string(),
+        reason: format!("{what}, not a file a backup wrote (remove it, or restore the file that belongs there)"),
+    })
 }
 
 /// Maps an I/O error: absent → not found; interruptions and timeouts → transient; the rest
@@ -333,9 +335,7 @@ fn io_error(path: &str, what: &str, e: io::Error) -> StorageError {
     let path = path.to_string();
     match e.kind() {
         io::ErrorKind::NotFound => StorageError::NotFound { path },
-        io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-            StorageError::Transient { path, reason: format!("{what}: {e}") }
-        }
+        io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => StorageError::Transient { path, reason: format!("{what}: {e}") },
         _ => StorageError::Permanent { path, reason: format!("{what}: {e}") },
     }
 }

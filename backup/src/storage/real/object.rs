@@ -154,10 +154,8 @@ impl ExternalStorage for ObjectStorage {
             (false, true) => Some(ObjectPath::from_iter(self.root.split('/'))),
             (false, false) => Some(self.key(dir)),
         };
-        let metas: Vec<object_store::ObjectMeta> =
-            self.store.list(dir_key.as_ref()).try_collect().await.map_err(|e| self.error(prefix, e))?;
-        let mut out: Vec<String> =
-            metas.iter().filter_map(|m| self.relative(&m.location)).filter(|r| r.starts_with(prefix)).collect();
+        let metas: Vec<object_store::ObjectMeta> = self.store.list(dir_key.as_ref()).try_collect().await.map_err(|e| self.error(prefix, e))?;
+        let mut out: Vec<String> = metas.iter().filter_map(|m| self.relative(&m.location)).filter(|r| r.starts_with(prefix)).collect();
         out.sort();
         out.dedup();
         Ok(out)

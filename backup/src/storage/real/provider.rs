@@ -60,7 +60,9 @@ impl StorageProvider for RealStorageProvider {
                     if n != node {
                         return Err(StorageError::Permanent {
                             path: url.redacted(),
-                            reason: format!("this process is node {node} and can reach only its own external-io directory; use nodelocal://{node}/… or nodelocal://self/…"),
+                            reason: format!(
+                                "this process is node {node} and can reach only its own external-io directory; use nodelocal://{node}/… or nodelocal://self/…"
+                            ),
                         });
                     }
                 }

@@ -73,10 +73,8 @@ fn s3_implicit_takes_no_key_from_the_url_and_is_refused_when_disabled() {
     let u = url("s3://bucket?AUTH=implicit");
     let b = builders::s3(&u, &RealStorageOptions::default()).unwrap();
     assert_eq!(b.get_config_value(&AmazonS3ConfigKey::Bucket).as_deref(), Some("bucket"));
-    let off = RealStorageProvider::new(
-        ExternalIoSettings { disable_implicit_credentials: true, ..ExternalIoSettings::default() },
-        RealStorageOptions::default(),
-    );
+    let off =
+        RealStorageProvider::new(ExternalIoSettings { disable_implicit_credentials: true, ..ExternalIoSettings::default() }, RealStorageOptions::default());
     assert_eq!(off.open(&u, 1).err(), Some(StorageError::Refused(UrlError::ImplicitCredentialsDisabled)));
     let e = off.open(&u, 1).err().unwrap().to_string();
     assert_eq!(e, "implicit credentials disallowed");
@@ -166,7 +164,10 @@ fn errors_map_to_not_found_transient_and_permanent() {
     let boxed = |s: &str| -> Box<dyn std::error::Error + Send + Sync> { s.to_string().into() };
     let nf = object_store::Error::NotFound { path: "x".into(), source: boxed("gone") };
     assert!(map_error("x", nf, &secrets).is_not_found());
-    let s503 = object_store::Error::Generic { store: "S3", source: boxed("Error performing PUT http://h/b/x in 1ms - Server returned non-2xx status code: 503 Service Unavailable: ") };
+    let s503 = object_store::Error::Generic {
+        store: "S3",
+        source: boxed("Error performing PUT http://h/b/x in 1ms - Server returned non-2xx status code: 503 Service Unavailable: "),
+    };
     assert!(map_error("x", s503, &secrets).is_retryable());
     let s429 = object_store::Error::Generic { store: "S3", source: boxed("Server returned non-2xx status code: 429 Too Many Requests: slow down") };
     assert!(map_error("x", s429, &secrets).is_retryable());
@@ -191,11 +192,7 @@ fn secrets_are_scrubbed_from_library_and_server_text() {
     let out = secrets.scrub(&text);
     assert!(!out.contains(S3_SECRET) && !out.contains(&enc(S3_SECRET)) && !out.contains("tok123") && !out.contains("extra-secret"), "{out}");
     assert_eq!(format!("{secrets:?}"), "Secrets(5 redacted)", "the token needs no encoding: counted once");
-    let e = map_error(
-        "x",
-        object_store::Error::Generic { store: "S3", source: format!("bad request echoing {S3_SECRET}").into() },
-        &secrets,
-    );
+    let e = map_error("x", object_store::Error::Generic { store: "S3", source: format!("bad request echoing {S3_SECRET}").into() }, &secrets);
     assert!(!e.to_string().contains(S3_SECRET), "{e}");
 }
 

@@ -31,9 +31,7 @@ impl ExternalIoSettings {
     pub fn check(&self, url: &StorageUrl) -> Result<(), UrlError> {
         match url.scheme() {
             Scheme::Http | Scheme::Https if self.disable_http => return Err(UrlError::HttpDisabled),
-            Scheme::S3 if self.disable_http && url.param("AWS_ENDPOINT").is_some() => {
-                return Err(UrlError::CustomEndpointDisabled)
-            }
+            Scheme::S3 if self.disable_http && url.param("AWS_ENDPOINT").is_some() => return Err(UrlError::CustomEndpointDisabled),
             Scheme::Nodelocal if self.external_io_dir.is_none() => return Err(UrlError::LocalFileAccessDisabled),
             _ => {}
         }

@@ -66,7 +66,10 @@ fn every_scheme_and_parameter() {
     // `/../../b` became `/b`), are refused in every spelling.
     for bad in ["nodelocal://1/a/%2e%2e/b", "nodelocal://1/../../b", "nodelocal://1/a/./b", "s3://b/x/..?AUTH=implicit", "https://h/%2E/x"] {
         let err = StorageUrl::parse(bad).unwrap_err();
-        assert!(matches!(&err, UrlError::BadPath { reason, .. } if reason.ends_with("path component\"") || reason.contains("path component")), "{bad}: {err:?}");
+        assert!(
+            matches!(&err, UrlError::BadPath { reason, .. } if reason.ends_with("path component\"") || reason.contains("path component")),
+            "{bad}: {err:?}"
+        );
     }
 }
 
@@ -79,49 +82,34 @@ fn every_error() {
         ("ftp://h/p", UrlError::UnsupportedScheme { scheme: "ftp".into() }),
         ("s3:///p?AUTH=implicit", UrlError::MissingHost { scheme: Scheme::S3, what: "bucket name" }),
         ("azure:///p", UrlError::MissingHost { scheme: Scheme::Azure, what: "container name" }),
-        (
-            "nodelocal:///p",
-            UrlError::MissingHost { scheme: Scheme::Nodelocal, what: "node ID (use nodelocal://1/path or nodelocal://self/path)" },
-        ),
+        ("nodelocal:///p", UrlError::MissingHost { scheme: Scheme::Nodelocal, what: "node ID (use nodelocal://1/path or nodelocal://self/path)" }),
         ("nodelocal://0/p", UrlError::BadNodelocalHost { host: "0".into() }),
         ("nodelocal://node1/p", UrlError::BadNodelocalHost { host: "node1".into() }),
         ("nodelocal://1/p?AUTH=implicit", UrlError::UnknownParameter { scheme: Scheme::Nodelocal, name: "AUTH".into(), accepted: "none".into() }),
         ("http://h/p?x=1", UrlError::UnknownParameter { scheme: Scheme::Http, name: "x".into(), accepted: "none".into() }),
-        (
-            "s3://b/p?AUTH=implicit&AWS_BOGUS=1",
-            UrlError::UnknownParameter { scheme: Scheme::S3, name: "AWS_BOGUS".into(), accepted: S3_PARAMS.join(", ") },
-        ),
+        ("s3://b/p?AUTH=implicit&AWS_BOGUS=1", UrlError::UnknownParameter { scheme: Scheme::S3, name: "AWS_BOGUS".into(), accepted: S3_PARAMS.join(", ") }),
         ("gs://b/p?AWS_REGION=x", UrlError::UnknownParameter { scheme: Scheme::Gs, name: "AWS_REGION".into(), accepted: "AUTH, CREDENTIALS".into() }),
         ("s3://b/p?AUTH=implicit&AUTH=implicit", UrlError::DuplicateParameter { name: "AUTH".into() }),
-        (
-            "s3://b/p",
-            UrlError::MissingParameter { scheme: Scheme::S3, name: "AWS_ACCESS_KEY_ID", why: "required unless AUTH=implicit" },
-        ),
+        ("s3://b/p", UrlError::MissingParameter { scheme: Scheme::S3, name: "AWS_ACCESS_KEY_ID", why: "required unless AUTH=implicit" }),
         (
             "s3://b/p?AWS_ACCESS_KEY_ID=a&AWS_SECRET_ACCESS_KEY=",
             UrlError::MissingParameter { scheme: Scheme::S3, name: "AWS_SECRET_ACCESS_KEY", why: "required unless AUTH=implicit" },
         ),
         ("gs://b/p?AUTH=specified", UrlError::MissingParameter { scheme: Scheme::Gs, name: "CREDENTIALS", why: "required when AUTH=specified" }),
+        ("azure://c/p?AZURE_ACCOUNT_KEY=k", UrlError::MissingParameter { scheme: Scheme::Azure, name: "AZURE_ACCOUNT_NAME", why: "always required" }),
+        ("azure://c/p?AZURE_ACCOUNT_NAME=n", UrlError::MissingParameter { scheme: Scheme::Azure, name: "AZURE_ACCOUNT_KEY", why: "always required" }),
         (
-            "azure://c/p?AZURE_ACCOUNT_KEY=k",
-            UrlError::MissingParameter { scheme: Scheme::Azure, name: "AZURE_ACCOUNT_NAME", why: "always required" },
+            "s3://b/p?AUTH=sometimes",
+            UrlError::BadParameterValue { name: "AUTH".into(), reason: "unsupported value \"sometimes\" for s3 (expected specified or implicit)".into() },
         ),
         (
-            "azure://c/p?AZURE_ACCOUNT_NAME=n",
-            UrlError::MissingParameter { scheme: Scheme::Azure, name: "AZURE_ACCOUNT_KEY", why: "always required" },
+            "s3://b/p?AUTH=default",
+            UrlError::BadParameterValue { name: "AUTH".into(), reason: "unsupported value \"default\" for s3 (expected specified or implicit)".into() },
         ),
-        ("s3://b/p?AUTH=sometimes", UrlError::BadParameterValue {
-            name: "AUTH".into(),
-            reason: "unsupported value \"sometimes\" for s3 (expected specified or implicit)".into(),
-        }),
-        ("s3://b/p?AUTH=default", UrlError::BadParameterValue {
-            name: "AUTH".into(),
-            reason: "unsupported value \"default\" for s3 (expected specified or implicit)".into(),
-        }),
-        ("s3://b/p?AUTH=implicit&AWS_ENDPOINT=minio", UrlError::BadParameterValue {
-            name: "AWS_ENDPOINT".into(),
-            reason: "must be an http:// or https:// URL".into(),
-        }),
+        (
+            "s3://b/p?AUTH=implicit&AWS_ENDPOINT=minio",
+            UrlError::BadParameterValue { name: "AWS_ENDPOINT".into(), reason: "must be an http:// or https:// URL".into() },
+        ),
         ("s3://user:pw@b/p?AUTH=implicit", UrlError::UserInfo { scheme: Scheme::S3 }),
         ("gs://b/p#frag", UrlError::Fragment),
         ("gs://b/a//c", UrlError::BadPath { scheme: Scheme::Gs, reason: "empty path component".into() }),
