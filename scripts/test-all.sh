@@ -11,8 +11,18 @@
 # 3. scripts/fuzz.sh: every fuzz target (backup/fuzz, sim/fuzz) for 10 s each after
 #    replaying its regression inputs; any panic, hang or runaway allocation fails. Needs the
 #    nightly toolchain; installs cargo-fuzz if missing. FUZZ_SECONDS changes the time per target.
+#
+# First, the house rules that need no test run: `cargo fmt --check` (rustfmt.toml: 160 columns)
+# over the workspace and both fuzz crates, and `cargo clippy --all-targets -D warnings` (a
+# warning is an error here). rustfmt and clippy come with the stable toolchain (rustup
+# component add installs them where a minimal profile left them out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo fmt --all --check
+(cd backup/fuzz && cargo fmt --check)
+(cd sim/fuzz && cargo fmt --check)
+cargo clippy --workspace --all-targets -- -D warnings
 if command -v python3 >/dev/null && command -v npm >/dev/null; then
     scripts/test-servers.sh run cargo test
 else
