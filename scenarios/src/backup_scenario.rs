@@ -58,6 +58,48 @@ pub fn run_standard(opts: &RunOptions) -> RunReport {
     simulate(&o, STANDARD, |o, t| body(o, t, STANDARD))
 }
 
+/// The backup scenario in the registry.
+pub struct BackupScenario;
+
+impl crate::run::Scenario for BackupScenario {
+    fn name(&self) -> &'static str {
+        BACKUP
+    }
+    fn description(&self) -> String {
+        "the same, plus a BACKUP under faults (coordinator killed at chosen phases, PAUSE/RESUME/CANCEL, torn/lost writes, bit rot) restored into a fresh cluster; restored data must equal the oracle at the backup's time, damage must be refused naming the file".into()
+    }
+    fn in_default_sweep(&self) -> bool {
+        true
+    }
+    fn run(&self, opts: &RunOptions) -> RunReport {
+        run_backup(opts)
+    }
+    fn seed_schedule(&self, opts: &RunOptions) -> faults::Schedule {
+        seed_schedule(opts)
+    }
+}
+
+/// The standard (benchmark) scenario in the registry: run by name, not in the default sweep.
+pub struct StandardScenario;
+
+impl crate::run::Scenario for StandardScenario {
+    fn name(&self) -> &'static str {
+        STANDARD
+    }
+    fn description(&self) -> String {
+        format!("the backup scenario over a {STANDARD_ROWS}-row table spread over ~20 ranges; run it by name (what `bench` measures)")
+    }
+    fn in_default_sweep(&self) -> bool {
+        false
+    }
+    fn run(&self, opts: &RunOptions) -> RunReport {
+        run_standard(opts)
+    }
+    fn seed_schedule(&self, opts: &RunOptions) -> faults::Schedule {
+        seed_schedule(opts)
+    }
+}
+
 /// What is backed up: the seed picks one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {

@@ -56,6 +56,27 @@ pub fn run_chain(opts: &RunOptions) -> RunReport {
     simulate(opts, CHAIN, body)
 }
 
+/// The chain scenario in the registry.
+pub struct ChainScenario;
+
+impl crate::run::Scenario for ChainScenario {
+    fn name(&self) -> &'static str {
+        CHAIN
+    }
+    fn description(&self) -> String {
+        "a full backup and up to five incrementals (automatic or INCREMENTAL FROM, with or without revision history) under the workload and faults; each layer must hold exactly its window's changes, the chain and point-in-time restores must equal the oracle, a broken chain must be refused".into()
+    }
+    fn in_default_sweep(&self) -> bool {
+        true
+    }
+    fn run(&self, opts: &RunOptions) -> RunReport {
+        run_chain(opts)
+    }
+    fn seed_schedule(&self, opts: &RunOptions) -> faults::Schedule {
+        seed_schedule(opts)
+    }
+}
+
 /// What the seed decides before the run.
 struct Choices {
     swarm: faults::Swarm,

@@ -43,10 +43,12 @@ pub mod bench_chain;
 pub mod bench_local;
 pub mod chain_scenario;
 pub mod check;
+pub mod cluster_scenario;
 #[cfg(feature = "planted-bugs")]
 pub mod mutants;
 pub mod oracle;
 pub mod probes;
+pub mod registry;
 pub mod run;
 pub mod sabotage;
 pub mod shell;

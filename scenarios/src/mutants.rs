@@ -6,7 +6,8 @@
 
 use crate::backup_scenario::BACKUP;
 use crate::chain_scenario::CHAIN;
-use crate::run::{sweep_with, FaultMix, RunOptions};
+use crate::registry::sweep_with;
+use crate::run::{FaultMix, RunOptions};
 use backup::planted::PlantedBug;
 
 /// How one planted bug fared.

@@ -5,14 +5,12 @@
 //! and the workload must finish within a bound). Everything it decides comes from the seed, so a
 //! failing seed replays exactly with [`replay_command`].
 
-use crate::check::{self, Observation};
 use crate::oracle::Oracle;
 use crate::sabotage::{Sabotage, SabotagedKv};
-use crate::workload::{self, Shared, WorkloadConfig, WorkloadError, WriterStats, VIEW_BIG_ACCOUNTS};
+use crate::workload::{self, Shared, WorkloadConfig, WorkloadError, WriterStats};
 use model::sql::Session;
-use model::{Kv, Timestamp};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use model::Kv;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sim::faults::{self, Swarm};
 use sim::{Trace, World, WorldConfig};
@@ -20,6 +18,21 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// A scenario: a named, seeded run from world creation to verdict.
+pub trait Scenario: Sync {
+    /// Its name on the command line and in reports.
+    fn name(&self) -> &'static str;
+    /// What `backup-sim list` says of it.
+    fn description(&self) -> String;
+    /// True if `sweep` (`--scenario all`) runs it; the others run by name.
+    fn in_default_sweep(&self) -> bool;
+    /// One seed, in a fresh simulator; never panics (a panic inside is reported as a failure).
+    fn run(&self, opts: &RunOptions) -> RunReport;
+    /// The fault schedule the seed draws, drawn from the same stream the run uses, so the two
+    /// agree (`replay --print-schedule`, `shrink`).
+    fn seed_schedule(&self, opts: &RunOptions) -> faults::Schedule;
+}
 
 /// Which faults a run draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,81 +199,13 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-fn wrap(kv: sim::SimKv, sabotage: Option<Sabotage>, applies: bool) -> Arc<dyn Kv> {
+pub(crate) fn wrap(kv: sim::SimKv, sabotage: Option<Sabotage>, applies: bool) -> Arc<dyn Kv> {
     let kv: Arc<dyn Kv> = Arc::new(kv);
     match sabotage {
         Some(kind) if applies => Arc::new(SabotagedKv::new(kv, kind)),
         _ => kv,
     }
 }
-
-/// The cluster scenario's name.
-pub const CLUSTER: &str = "cluster";
-
-/// Runs the cluster scenario for one seed in a fresh simulator. Never panics: a panic inside
-/// the simulation (an invariant violation, a time limit) is reported as a failure.
-pub fn run_cluster(opts: &RunOptions) -> RunReport {
-    simulate(opts, CLUSTER, cluster)
-}
-
-/// Runs a scenario by name; `None` for an unknown name. Only the names in [`ALL_SCENARIOS`]
-/// run, so a scenario added here but not there (and so missing from `backup-sim list`) is
-/// refused by its own tests at once.
-pub fn run_named(scenario: &str, opts: &RunOptions) -> Option<RunReport> {
-    if !ALL_SCENARIOS.contains(&scenario) {
-        return None;
-    }
-    match scenario {
-        CLUSTER => Some(run_cluster(opts)),
-        crate::backup_scenario::BACKUP => Some(crate::backup_scenario::run_backup(opts)),
-        crate::backup_scenario::STANDARD => Some(crate::backup_scenario::run_standard(opts)),
-        crate::chain_scenario::CHAIN => Some(crate::chain_scenario::run_chain(opts)),
-        _ => None,
-    }
-}
-
-/// Runs `scenario` over `seeds` on `jobs` threads, each seed in its own simulator (threads run
-/// whole simulations, never inside one), calling `each` as seeds finish; returns the reports in
-/// seed order, traces dropped.
-pub fn sweep_seeds(scenario: &str, seeds: std::ops::Range<u64>, faults: FaultMix, jobs: usize, each: impl Fn(&RunReport) + Sync) -> Vec<RunReport> {
-    sweep_with(scenario, seeds, jobs, |seed| RunOptions { faults, ..RunOptions::new(seed) }, each)
-}
-
-/// As [`sweep_seeds`], over any seeds, with the options of each seed made by `options`.
-pub fn sweep_with(
-    scenario: &str,
-    seeds: impl IntoIterator<Item = u64>,
-    jobs: usize,
-    options: impl Fn(u64) -> RunOptions + Sync,
-    each: impl Fn(&RunReport) + Sync,
-) -> Vec<RunReport> {
-    let seeds: Vec<u64> = seeds.into_iter().collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Mutex<Vec<RunReport>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&seed) = seeds.get(i) else { break };
-                let opts = options(seed);
-                let Some(mut r) = run_named(scenario, &opts) else { break };
-                r.trace = String::new();
-                each(&r);
-                results.lock().expect("results").push(r);
-            });
-        }
-    });
-    let mut results = results.into_inner().expect("results");
-    results.sort_by_key(|r| r.seed);
-    results
-}
-
-/// The scenarios a default sweep runs (`--scenario all`).
-pub const SCENARIOS: [&str; 3] = [CLUSTER, crate::backup_scenario::BACKUP, crate::chain_scenario::CHAIN];
-
-/// Every scenario by name: the default set and the standard benchmark scenario (10,000 rows,
-/// slower per seed; run it by name or through `bench`).
-pub const ALL_SCENARIOS: [&str; 4] = [CLUSTER, crate::backup_scenario::BACKUP, crate::chain_scenario::CHAIN, crate::backup_scenario::STANDARD];
 
 /// Runs `body` for one seed in a fresh madsim runtime seeded with it, turning a panic inside
 /// the simulation into a failure report that still carries the trace up to that point.
@@ -400,26 +345,6 @@ pub fn draw_faults(world: &World, faults: FaultMix, safety: Duration, explicit: 
     (swarm, plan)
 }
 
-/// The schedule a run uses: the explicit one, or the one its seed draws (with the same stream
-/// the runner uses, so the two agree).
-pub fn schedule_of(scenario: &str, opts: &RunOptions) -> faults::Schedule {
-    if let Some(s) = &opts.schedule {
-        return s.clone();
-    }
-    if scenario == crate::backup_scenario::BACKUP || scenario == crate::backup_scenario::STANDARD {
-        return crate::backup_scenario::seed_schedule(opts);
-    }
-    if scenario == crate::chain_scenario::CHAIN {
-        return crate::chain_scenario::seed_schedule(opts);
-    }
-    let cfg = opts.world_config(0);
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ CLUSTER_RNG_SALT);
-    draw_swarm(&cfg, opts.faults, opts.safety, &mut rng).1
-}
-
-/// Salt of the cluster scenario's random stream.
-pub const CLUSTER_RNG_SALT: u64 = 0x5c4e_d01e;
-
 /// The start every scenario shares: the source world on network 0 (its trace handed to the
 /// runner through `trace_slot` and to the workload's statement log), and the scenario's own
 /// random stream (`seed ^ salt`).
@@ -429,144 +354,6 @@ pub fn start_world(opts: &RunOptions, salt: u64, trace_slot: &Mutex<Option<Trace
     *trace_slot.lock().expect("trace slot") = Some(trace.clone());
     workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
     (world, trace, ChaCha8Rng::seed_from_u64(opts.seed ^ salt))
-}
-
-async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
-    let seed = opts.seed;
-    let (mut world, trace, mut rng) = start_world(&opts, CLUSTER_RNG_SALT, &trace_slot);
-    let (swarm, plan) = draw_faults(&world, opts.faults, opts.safety, opts.schedule.as_ref(), &mut rng);
-    let mut report = RunReport::new(CLUSTER, seed);
-    report.faults = plan.len();
-    report.swarm = swarm.to_string();
-    let oracle: Arc<Mutex<Oracle>> = Arc::default();
-    let start = madsim::time::Instant::now();
-
-    if let Err(f) = setup(&mut world, &oracle).await {
-        report.failure = Some(f);
-        return report;
-    }
-
-    // Safety phase: writers, an observer, and the fault schedule (its times count from here).
-    let safety_start = madsim::time::Instant::now();
-    let writers = spawn_writers(&mut world, &opts.workload, seed, &oracle, opts.sabotage);
-    let stop = Arc::new(AtomicBool::new(false));
-    let observations: Arc<Mutex<Vec<Observation>>> = Arc::default();
-    let observer = {
-        let client = world.add_client("observer");
-        let (o, stop, obs, sabotage) = (oracle.clone(), stop.clone(), observations.clone(), opts.sabotage);
-        client.spawn(move |kv| async move {
-            let kv = wrap(kv, sabotage, sabotage == Some(Sabotage::StaleReads));
-            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0b5e);
-            while !stop.load(Ordering::Relaxed) {
-                madsim::time::sleep(Duration::from_millis(rng.gen_range(200..1_000))).await;
-                let (table, ts) = {
-                    let oracle = o.lock().expect("oracle");
-                    let mut tables = oracle.tables();
-                    tables.push(VIEW_BIG_ACCOUNTS.into());
-                    let Some(table) = tables.choose(&mut rng).cloned() else { continue };
-                    let source = if table == VIEW_BIG_ACCOUNTS { "bank.accounts" } else { table.as_str() };
-                    let stamps = oracle.timestamps(source);
-                    let Some(first) = stamps.first().copied() else { continue };
-                    let now = kv.now();
-                    let ts = if rng.gen_ratio(1, 2) && !stamps.is_empty() {
-                        let t = stamps[rng.gen_range(0..stamps.len())];
-                        if rng.gen() {
-                            t
-                        } else {
-                            t.prev()
-                        }
-                    } else {
-                        Timestamp::from_nanos(rng.gen_range(first.wall..=now.wall.max(first.wall)))
-                    };
-                    (table, ts)
-                };
-                let ob = check::observe(&*kv, &table, ts).await;
-                obs.lock().expect("observations").push(ob);
-            }
-        })
-    };
-    let mut next = 0;
-    let liveness_deadline = opts.safety + Duration::from_secs(240);
-    let mut calmed = false;
-    loop {
-        madsim::time::sleep(Duration::from_millis(50)).await;
-        let elapsed = safety_start.elapsed();
-        while next < plan.len() && plan[next].at <= elapsed {
-            faults::inject(&mut world, &plan[next].fault);
-            next += 1;
-        }
-        if !calmed && elapsed >= opts.safety {
-            sim::trace_event!(trace, "runner", "liveness-phase", "faults stop; nodes restart; network heals");
-            world.calm();
-            calmed = true;
-        }
-        world.tick();
-        if writers.iter().all(|w| w.is_finished()) {
-            break;
-        }
-        if elapsed > liveness_deadline {
-            report.failure = Some(Failure {
-                property: "liveness",
-                message: format!("writers did not finish within {:?} of simulated time after faults stopped", liveness_deadline - opts.safety),
-            });
-            return report;
-        }
-    }
-    if !calmed {
-        world.calm();
-    }
-    stop.store(true, Ordering::Relaxed);
-    let _ = observer.await;
-    for w in writers {
-        match w.await.expect("writer task") {
-            Ok(WriterStats { committed, aborted }) => {
-                report.committed += committed;
-                report.aborted += aborted;
-            }
-            Err(e) => {
-                report.failure = Some(Failure { property: "workload", message: e.to_string() });
-                return report;
-            }
-        }
-    }
-
-    // Final reads at commit boundaries of every table, faults off.
-    let checker = world.add_client("checker");
-    let (o, obs, sabotage) = (oracle.clone(), observations.clone(), opts.sabotage);
-    let final_reads = checker.spawn(move |kv| async move {
-        let kv = wrap(kv, sabotage, sabotage == Some(Sabotage::StaleReads));
-        let tables = {
-            let mut t = o.lock().expect("oracle").tables();
-            t.push(VIEW_BIG_ACCOUNTS.into());
-            t
-        };
-        for table in tables {
-            let source = if table == VIEW_BIG_ACCOUNTS { "bank.accounts".to_string() } else { table.clone() };
-            let times = check::boundary_times(&o.lock().expect("oracle"), &source, 9);
-            for ts in times {
-                let ob = check::observe(&*kv, &table, ts).await;
-                obs.lock().expect("observations").push(ob);
-            }
-        }
-    });
-    drive(&mut world, final_reads).await;
-    report.sim_seconds = start.elapsed().as_secs_f64();
-    let observations = observations.lock().expect("observations").clone();
-    match check::verify(&oracle.lock().expect("oracle"), &observations) {
-        Ok(stats) => {
-            report.reads_matched = stats.matched;
-            report.gc_refused = stats.gc_refused;
-        }
-        Err(message) => report.failure = Some(Failure { property: "reads-match-oracle", message }),
-    }
-    sim::trace_event!(
-        trace,
-        "runner",
-        "verdict",
-        "{}",
-        report.failure.as_ref().map(|f| format!("FAIL {}: {}", f.property, f.message.lines().next().unwrap_or(""))).unwrap_or_else(|| "ok".into())
-    );
-    report
 }
 
 /// The safety phase's fault injection and the switch to the liveness phase, shared by the

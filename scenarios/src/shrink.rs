@@ -6,7 +6,8 @@
 //! Everything else still comes from the seed, so a shrunk run file plus the seed is a complete,
 //! replayable run: `replay <scenario> --seed N --schedule FILE`.
 
-use crate::run::{run_named, schedule_of, RunOptions};
+use crate::registry::{run_named, schedule_of};
+use crate::run::RunOptions;
 use sim::faults::Schedule;
 
 pub use sim::run_file::{RunFile, WorkloadSteps};

@@ -2,7 +2,8 @@
 //! nodes crash and restart, leases move, ranges split, GC runs, clocks skew and the network
 //! partitions, must equal the oracle. A failure names the seed and the command that replays it.
 
-use scenarios::run::{replay_command, run_cluster, FaultMix, RunOptions, CLUSTER};
+use scenarios::cluster_scenario::{run_cluster, CLUSTER};
+use scenarios::run::{replay_command, FaultMix, RunOptions};
 
 /// Runs `seeds` with every fault kind on; panics listing every failing seed with its replay
 /// command.

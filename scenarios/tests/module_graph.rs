@@ -1,7 +1,8 @@
 //! No module imports one that imports it back, in any crate of the workspace: the check behind
 //! the layering ARCHITECTURE.md describes (within `backup`: storage, statement, format, env and
 //! retry at the bottom; crypto, error, jobs, location, lock, targets above them; chain and
-//! encryption; plan, restore, show, backup_job; exec on top).
+//! encryption; plan, restore, show, backup_job; exec on top; in `scenarios`: the run harness and
+//! the scenario trait, the scenarios, the registry that lists them, the tools that read it).
 //!
 //! A module here is a file or directory directly under a crate's `src/` (`format/` and its files
 //! are one module). An edge `a -> b` is any `crate::b` path in `a`'s code, outside comment lines
@@ -154,24 +155,13 @@ fn describe(g: &Graph, comps: &[BTreeSet<String>]) -> String {
 }
 
 #[test]
-fn no_module_of_model_backup_or_sim_imports_one_that_imports_it_back() {
-    for krate in ["model", "backup", "sim"] {
+fn no_module_of_any_crate_imports_one_that_imports_it_back() {
+    for krate in ["model", "backup", "sim", "scenarios"] {
         let g = graph(krate);
         assert!(g.len() > 5, "{krate}: found only {} modules; is the source tree where the test looks?", g.len());
         let c = cycles(&g);
         assert!(c.is_empty(), "{krate} has import cycles:\n{}", describe(&g, &c));
     }
-}
-
-/// The scenarios crate still has one cycle: the runner dispatches to the scenarios and they
-/// borrow its harness (issue #12's scenario registry removes it). Pinned exactly, so that no
-/// other cycle joins it unseen; when the registry lands this becomes the check above.
-#[test]
-fn the_scenarios_crate_has_only_the_runner_cycle_the_registry_will_remove() {
-    let g = graph("scenarios");
-    let c = cycles(&g);
-    let expected: Vec<BTreeSet<String>> = vec![["backup_scenario", "chain_scenario", "run"].iter().map(|s| s.to_string()).collect()];
-    assert_eq!(c, expected, "{}", describe(&g, &c));
 }
 
 #[test]

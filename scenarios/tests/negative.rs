@@ -1,7 +1,8 @@
 //! Each check fails when what it checks is broken. A sabotaged KV layer sits between the
 //! workload and the correct cluster; the run must fail with the right property.
 
-use scenarios::run::{run_cluster, FaultMix, RunOptions};
+use scenarios::cluster_scenario::run_cluster;
+use scenarios::run::{FaultMix, RunOptions};
 use scenarios::sabotage::Sabotage;
 
 fn sabotaged(seed: u64, kind: Sabotage) -> RunOptions {

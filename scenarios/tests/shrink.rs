@@ -2,7 +2,9 @@
 //! broken KV layer (not because of any fault) shrinks to an empty schedule and a much smaller
 //! workload that still fail the same property when replayed from the run file.
 
-use scenarios::run::{run_cluster, schedule_of, FaultMix, RunOptions, CLUSTER};
+use scenarios::cluster_scenario::{run_cluster, CLUSTER};
+use scenarios::registry::schedule_of;
+use scenarios::run::{FaultMix, RunOptions};
 use scenarios::sabotage::Sabotage;
 use scenarios::shrink::{shrink, RunFile, ShrinkError};
 

@@ -8,7 +8,8 @@
 //! that bug (the README's walkthrough uses it to show a behaviour change in review).
 
 use scenarios::backup_scenario::run_backup;
-use scenarios::run::{run_cluster, FaultMix, RunOptions, RunReport};
+use scenarios::cluster_scenario::run_cluster;
+use scenarios::run::{FaultMix, RunOptions, RunReport};
 use scenarios::summary::summarize;
 
 fn opts(seed: u64, faults: FaultMix) -> RunOptions {

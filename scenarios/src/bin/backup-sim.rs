@@ -1,7 +1,8 @@
 //! `backup-sim`: run the simulation's scenarios over many seeds, or replay one seed.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use scenarios::run::{run_named, FaultMix, Invocation, RunOptions, RunReport, ALL_SCENARIOS, SCENARIOS};
+use scenarios::registry::{self, run_named};
+use scenarios::run::{FaultMix, Invocation, RunOptions, RunReport};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -165,21 +166,6 @@ fn invocation() -> &'static Invocation {
     INVOCATION.get_or_init(Invocation::of_this_process)
 }
 
-/// What `list` says of each scenario. A scenario without an entry here is still listed (the list
-/// comes from [`ALL_SCENARIOS`]), with a note that it has no description.
-fn describe(scenario: &str) -> String {
-    let text = match scenario {
-        scenarios::run::CLUSTER => "SQL workload on a 5-node cluster under faults; reads at past times must equal the oracle",
-        scenarios::backup_scenario::BACKUP => "the same, plus a BACKUP under faults (coordinator killed at chosen phases, PAUSE/RESUME/CANCEL, torn/lost writes, bit rot) restored into a fresh cluster; restored data must equal the oracle at the backup's time, damage must be refused naming the file",
-        scenarios::chain_scenario::CHAIN => "a full backup and up to five incrementals (automatic or INCREMENTAL FROM, with or without revision history) under the workload and faults; each layer must hold exactly its window's changes, the chain and point-in-time restores must equal the oracle, a broken chain must be refused",
-        scenarios::backup_scenario::STANDARD => {
-            return format!("the backup scenario over a {}-row table spread over ~20 ranges; run it by name (what `bench` measures)", scenarios::backup_scenario::STANDARD_ROWS)
-        }
-        _ => "(no description)",
-    };
-    text.to_string()
-}
-
 fn main() -> ExitCode {
     // Parsed through ArgMatches so that `shell` can run its -e / -f inputs in command-line order.
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
@@ -200,9 +186,9 @@ fn main() -> ExitCode {
         Command::Bench { seeds, jobs } => bench(seeds, jobs),
         Command::List => {
             println!("scenarios:");
-            for name in ALL_SCENARIOS {
-                let default = if SCENARIOS.contains(&name) { "(default sweep) " } else { "" };
-                println!("  {name:<10} {default}{}", describe(name));
+            for s in registry::REGISTRY {
+                let default = if s.in_default_sweep() { "(default sweep) " } else { "" };
+                println!("  {:<10} {default}{}", s.name(), s.description());
             }
             println!("fault kinds (cluster, drawn by the swarm):");
             for k in FaultKind::ALL {
@@ -231,11 +217,11 @@ fn main() -> ExitCode {
                 }
             }
             if print_schedule {
-                if !ALL_SCENARIOS.contains(&scenario.as_str()) {
+                if registry::find(&scenario).is_none() {
                     eprintln!("error: unknown scenario {scenario:?}; `backup-sim list` shows them");
                     return ExitCode::from(2);
                 }
-                println!("{}", serde_json::to_string_pretty(&scenarios::run::schedule_of(&scenario, &opts)).unwrap_or_default());
+                println!("{}", serde_json::to_string_pretty(&registry::schedule_of(&scenario, &opts)).unwrap_or_default());
                 return ExitCode::SUCCESS;
             }
             let report = match run_named(&scenario, &opts) {
@@ -311,8 +297,8 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let names: Vec<&str> = if scenario == "all" { SCENARIOS.to_vec() } else { vec![scenario.as_str()] };
-            if let Some(bad) = names.iter().find(|n| !ALL_SCENARIOS.contains(n)) {
+            let names: Vec<&str> = if scenario == "all" { registry::default_names() } else { vec![scenario.as_str()] };
+            if let Some(bad) = names.iter().find(|n| registry::find(n).is_none()) {
                 eprintln!("error: unknown scenario {bad:?}; `backup-sim list` shows them");
                 return ExitCode::from(2);
             }
@@ -407,7 +393,7 @@ fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<us
         plant(&mut o);
         o
     };
-    let results = scenarios::run::sweep_with(scenario, mine, jobs, options, |r| {
+    let results = registry::sweep_with(scenario, mine, jobs, options, |r| {
         if let Some(f) = &r.failure {
             failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             bar.suspend(|| {
@@ -614,11 +600,11 @@ fn bench(seeds: u64, jobs: Option<usize>) -> ExitCode {
     println!("{:<10} {:>7} {:>9} {:>10} {:>12} {:>14} {:>16}", "scenario", "seeds", "wall s", "seeds/s", "seeds/min", "sim s/wall s", "x baseline/seed");
     std::panic::set_hook(Box::new(|_| {}));
     let mut failed = false;
-    for scenario in ALL_SCENARIOS {
+    for scenario in registry::all_names() {
         let t = Instant::now();
         // The standard scenario costs ~10x a backup seed: a fifth of the seeds keeps runs short.
         let count = if scenario == scenarios::backup_scenario::STANDARD { (seeds / 5).max(1) } else { seeds };
-        let results = scenarios::run::sweep_seeds(scenario, 0..count, FaultMix::Swarm, jobs, |_| {});
+        let results = registry::sweep_seeds(scenario, 0..count, FaultMix::Swarm, jobs, |_| {});
         let wall = t.elapsed().as_secs_f64();
         failed |= results.iter().any(|r| r.failure.is_some());
         let sim: f64 = results.iter().map(|r| r.sim_seconds).sum();

@@ -1,0 +1,192 @@
+//! The cluster scenario: the SQL workload on a five-node simulated cluster under the seed's
+//! faults, then liveness; every read the workload made at a past time must equal the oracle,
+//! and every writer must finish. No backup runs: it is the test bed testing its own cluster,
+//! which every other scenario stands on.
+
+use crate::check::{self, Observation};
+use crate::oracle::Oracle;
+use crate::run::{draw_faults, draw_swarm, drive, setup, simulate, spawn_writers, start_world, wrap, Failure, RunOptions, RunReport, Scenario};
+use crate::sabotage::Sabotage;
+use crate::workload::{WriterStats, VIEW_BIG_ACCOUNTS};
+use model::Timestamp;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sim::faults;
+use sim::Trace;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The cluster scenario's name.
+pub const CLUSTER: &str = "cluster";
+
+/// Runs the cluster scenario for one seed in a fresh simulator. Never panics: a panic inside
+/// the simulation (an invariant violation, a time limit) is reported as a failure.
+pub fn run_cluster(opts: &RunOptions) -> RunReport {
+    simulate(opts, CLUSTER, cluster)
+}
+
+/// Salt of the cluster scenario's random stream.
+pub const CLUSTER_RNG_SALT: u64 = 0x5c4e_d01e;
+
+/// The cluster scenario in the registry.
+pub struct ClusterScenario;
+
+impl Scenario for ClusterScenario {
+    fn name(&self) -> &'static str {
+        CLUSTER
+    }
+    fn description(&self) -> String {
+        "SQL workload on a 5-node cluster under faults; reads at past times must equal the oracle".into()
+    }
+    fn in_default_sweep(&self) -> bool {
+        true
+    }
+    fn run(&self, opts: &RunOptions) -> RunReport {
+        run_cluster(opts)
+    }
+    fn seed_schedule(&self, opts: &RunOptions) -> faults::Schedule {
+        let cfg = opts.world_config(0);
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ CLUSTER_RNG_SALT);
+        draw_swarm(&cfg, opts.faults, opts.safety, &mut rng).1
+    }
+}
+
+async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
+    let seed = opts.seed;
+    let (mut world, trace, mut rng) = start_world(&opts, CLUSTER_RNG_SALT, &trace_slot);
+    let (swarm, plan) = draw_faults(&world, opts.faults, opts.safety, opts.schedule.as_ref(), &mut rng);
+    let mut report = RunReport::new(CLUSTER, seed);
+    report.faults = plan.len();
+    report.swarm = swarm.to_string();
+    let oracle: Arc<Mutex<Oracle>> = Arc::default();
+    let start = madsim::time::Instant::now();
+
+    if let Err(f) = setup(&mut world, &oracle).await {
+        report.failure = Some(f);
+        return report;
+    }
+
+    // Safety phase: writers, an observer, and the fault schedule (its times count from here).
+    let safety_start = madsim::time::Instant::now();
+    let writers = spawn_writers(&mut world, &opts.workload, seed, &oracle, opts.sabotage);
+    let stop = Arc::new(AtomicBool::new(false));
+    let observations: Arc<Mutex<Vec<Observation>>> = Arc::default();
+    let observer = {
+        let client = world.add_client("observer");
+        let (o, stop, obs, sabotage) = (oracle.clone(), stop.clone(), observations.clone(), opts.sabotage);
+        client.spawn(move |kv| async move {
+            let kv = wrap(kv, sabotage, sabotage == Some(Sabotage::StaleReads));
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0b5e);
+            while !stop.load(Ordering::Relaxed) {
+                madsim::time::sleep(Duration::from_millis(rng.gen_range(200..1_000))).await;
+                let (table, ts) = {
+                    let oracle = o.lock().expect("oracle");
+                    let mut tables = oracle.tables();
+                    tables.push(VIEW_BIG_ACCOUNTS.into());
+                    let Some(table) = tables.choose(&mut rng).cloned() else { continue };
+                    let source = if table == VIEW_BIG_ACCOUNTS { "bank.accounts" } else { table.as_str() };
+                    let stamps = oracle.timestamps(source);
+                    let Some(first) = stamps.first().copied() else { continue };
+                    let now = kv.now();
+                    let ts = if rng.gen_ratio(1, 2) && !stamps.is_empty() {
+                        let t = stamps[rng.gen_range(0..stamps.len())];
+                        if rng.gen() {
+                            t
+                        } else {
+                            t.prev()
+                        }
+                    } else {
+                        Timestamp::from_nanos(rng.gen_range(first.wall..=now.wall.max(first.wall)))
+                    };
+                    (table, ts)
+                };
+                let ob = check::observe(&*kv, &table, ts).await;
+                obs.lock().expect("observations").push(ob);
+            }
+        })
+    };
+    let mut next = 0;
+    let liveness_deadline = opts.safety + Duration::from_secs(240);
+    let mut calmed = false;
+    loop {
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        let elapsed = safety_start.elapsed();
+        while next < plan.len() && plan[next].at <= elapsed {
+            faults::inject(&mut world, &plan[next].fault);
+            next += 1;
+        }
+        if !calmed && elapsed >= opts.safety {
+            sim::trace_event!(trace, "runner", "liveness-phase", "faults stop; nodes restart; network heals");
+            world.calm();
+            calmed = true;
+        }
+        world.tick();
+        if writers.iter().all(|w| w.is_finished()) {
+            break;
+        }
+        if elapsed > liveness_deadline {
+            report.failure = Some(Failure {
+                property: "liveness",
+                message: format!("writers did not finish within {:?} of simulated time after faults stopped", liveness_deadline - opts.safety),
+            });
+            return report;
+        }
+    }
+    if !calmed {
+        world.calm();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = observer.await;
+    for w in writers {
+        match w.await.expect("writer task") {
+            Ok(WriterStats { committed, aborted }) => {
+                report.committed += committed;
+                report.aborted += aborted;
+            }
+            Err(e) => {
+                report.failure = Some(Failure { property: "workload", message: e.to_string() });
+                return report;
+            }
+        }
+    }
+
+    // Final reads at commit boundaries of every table, faults off.
+    let checker = world.add_client("checker");
+    let (o, obs, sabotage) = (oracle.clone(), observations.clone(), opts.sabotage);
+    let final_reads = checker.spawn(move |kv| async move {
+        let kv = wrap(kv, sabotage, sabotage == Some(Sabotage::StaleReads));
+        let tables = {
+            let mut t = o.lock().expect("oracle").tables();
+            t.push(VIEW_BIG_ACCOUNTS.into());
+            t
+        };
+        for table in tables {
+            let source = if table == VIEW_BIG_ACCOUNTS { "bank.accounts".to_string() } else { table.clone() };
+            let times = check::boundary_times(&o.lock().expect("oracle"), &source, 9);
+            for ts in times {
+                let ob = check::observe(&*kv, &table, ts).await;
+                obs.lock().expect("observations").push(ob);
+            }
+        }
+    });
+    drive(&mut world, final_reads).await;
+    report.sim_seconds = start.elapsed().as_secs_f64();
+    let observations = observations.lock().expect("observations").clone();
+    match check::verify(&oracle.lock().expect("oracle"), &observations) {
+        Ok(stats) => {
+            report.reads_matched = stats.matched;
+            report.gc_refused = stats.gc_refused;
+        }
+        Err(message) => report.failure = Some(Failure { property: "reads-match-oracle", message }),
+    }
+    sim::trace_event!(
+        trace,
+        "runner",
+        "verdict",
+        "{}",
+        report.failure.as_ref().map(|f| format!("FAIL {}: {}", f.property, f.message.lines().next().unwrap_or(""))).unwrap_or_else(|| "ok".into())
+    );
+    report
+}

@@ -1,0 +1,81 @@
+//! The scenario registry: every scenario the runner knows, in one list that `sweep`, `replay`,
+//! `shrink`, `list`, `mutants`, `bench` and the tests all read. A new scenario is one file that
+//! implements [`Scenario`] (copy `cluster_scenario.rs`) plus one line in [`REGISTRY`]. The trait
+//! lives in [`crate::run`], below the scenarios, so that no scenario imports the registry.
+
+use crate::run::{FaultMix, RunOptions, RunReport, Scenario};
+use sim::faults;
+use std::sync::Mutex;
+
+/// Every scenario, in the order `list` prints them and `sweep` runs them.
+pub const REGISTRY: &[&dyn Scenario] = &[
+    &crate::cluster_scenario::ClusterScenario,
+    &crate::backup_scenario::BackupScenario,
+    &crate::chain_scenario::ChainScenario,
+    &crate::backup_scenario::StandardScenario,
+];
+
+/// The scenario called `name`.
+pub fn find(name: &str) -> Option<&'static dyn Scenario> {
+    REGISTRY.iter().copied().find(|s| s.name() == name)
+}
+
+/// The names of the scenarios a default sweep runs (`--scenario all`).
+pub fn default_names() -> Vec<&'static str> {
+    REGISTRY.iter().filter(|s| s.in_default_sweep()).map(|s| s.name()).collect()
+}
+
+/// Every scenario's name, in registry order.
+pub fn all_names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|s| s.name()).collect()
+}
+
+/// Runs a scenario by name; `None` for an unknown name.
+pub fn run_named(scenario: &str, opts: &RunOptions) -> Option<RunReport> {
+    find(scenario).map(|s| s.run(opts))
+}
+
+/// The schedule a run uses: the explicit one, or the one its seed draws. An unknown name draws
+/// the cluster scenario's.
+pub fn schedule_of(scenario: &str, opts: &RunOptions) -> faults::Schedule {
+    if let Some(s) = &opts.schedule {
+        return s.clone();
+    }
+    find(scenario).unwrap_or(&crate::cluster_scenario::ClusterScenario).seed_schedule(opts)
+}
+
+/// Runs `scenario` over `seeds` on `jobs` threads, each seed in its own simulator (threads run
+/// whole simulations, never inside one), calling `each` as seeds finish; returns the reports in
+/// seed order, traces dropped.
+pub fn sweep_seeds(scenario: &str, seeds: std::ops::Range<u64>, faults: FaultMix, jobs: usize, each: impl Fn(&RunReport) + Sync) -> Vec<RunReport> {
+    sweep_with(scenario, seeds, jobs, |seed| RunOptions { faults, ..RunOptions::new(seed) }, each)
+}
+
+/// As [`sweep_seeds`], over any seeds, with the options of each seed made by `options`.
+pub fn sweep_with(
+    scenario: &str,
+    seeds: impl IntoIterator<Item = u64>,
+    jobs: usize,
+    options: impl Fn(u64) -> RunOptions + Sync,
+    each: impl Fn(&RunReport) + Sync,
+) -> Vec<RunReport> {
+    let seeds: Vec<u64> = seeds.into_iter().collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Mutex<Vec<RunReport>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&seed) = seeds.get(i) else { break };
+                let opts = options(seed);
+                let Some(mut r) = run_named(scenario, &opts) else { break };
+                r.trace = String::new();
+                each(&r);
+                results.lock().expect("results").push(r);
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results");
+    results.sort_by_key(|r| r.seed);
+    results
+}
