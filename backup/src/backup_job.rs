@@ -393,10 +393,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         // one incremental per base ever does.
         let shown = lock_url.redacted();
         if let Some(newer) = crate::chain::member_after(env, &*lock_storage, details.start_time, &crate::chain::subdir_name(details.end_time)).await? {
-            return Err(BackupError::BadChain(format!(
-                "another incremental backup ({}) was appended to the chain at {shown} while this one ran: publishing this one too would fork the chain; run the BACKUP again to append to the newest backup",
-                crate::storage::join_path(&shown, &newer)
-            )));
+            return Err(crate::error::ChainError::NewerMember { newer: crate::location::join(&shown, &newer), location: shown }.into());
         }
         crate::lock::claim_append(env, &*lock_storage, &shown, &details.lock_file(id), details.start_time).await?;
     } else {

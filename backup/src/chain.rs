@@ -15,7 +15,7 @@
 
 use crate::crypto::FileCipher;
 use crate::env::Env;
-use crate::error::BackupError;
+use crate::error::{BackupError, ChainError};
 use crate::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use crate::location::{self, read_manifest};
 use crate::retry::retrying;
@@ -241,10 +241,7 @@ pub async fn read_chain(env: &Env, locations: &[String], passphrase: Option<&Sec
 pub fn validate(layers: &[Layer]) -> Result<(), BackupError> {
     let Some(first) = layers.first() else { return Err(BackupError::Internal("an empty chain".into())) };
     if !first.manifest.start_time.is_zero() {
-        return Err(BackupError::BadChain(format!(
-            "{} is an incremental backup (from {}), not a full backup: a chain must start with the full backup it builds on",
-            first.shown, first.manifest.start_time
-        )));
+        return Err(ChainError::StartsWithIncremental { member: first.shown.clone(), start: first.manifest.start_time }.into());
     }
     // Order first, over the whole list: a chain whose members are all there but listed in the
     // wrong order is "out of order", not "missing a backup" (the first pair of [full, inc2,
@@ -252,30 +249,38 @@ pub fn validate(layers: &[Layer]) -> Result<(), BackupError> {
     for w in layers.windows(2) {
         let (prev, next) = (&w[0], &w[1]);
         if next.manifest.cluster_id != prev.manifest.cluster_id {
-            return Err(BackupError::BadChain(format!(
-                "previous BACKUP {} belongs to cluster {}, not {}",
-                prev.shown, prev.manifest.cluster_id, next.manifest.cluster_id
-            )));
+            return Err(ChainError::MixedClusters {
+                previous: prev.shown.clone(),
+                cluster: prev.manifest.cluster_id.clone(),
+                other: next.manifest.cluster_id.clone(),
+            }
+            .into());
         }
         if next.manifest.start_time.is_zero() {
-            return Err(BackupError::BadChain(format!("{} is a full backup: only incrementals may follow the full backup {}", next.shown, first.shown)));
+            return Err(ChainError::FullAfterFull { member: next.shown.clone(), full: first.shown.clone() }.into());
         }
         if next.manifest.end_time <= prev.manifest.end_time
             || next.manifest.start_time < prev.manifest.end_time && next.manifest.start_time < prev.manifest.start_time
         {
-            return Err(BackupError::BadChain(format!(
-                "backups listed out of order: {} (up to {}) is listed after {} (up to {})",
-                next.shown, next.manifest.end_time, prev.shown, prev.manifest.end_time
-            )));
+            return Err(ChainError::OutOfOrder {
+                member: next.shown.clone(),
+                end: next.manifest.end_time,
+                previous: prev.shown.clone(),
+                previous_end: prev.manifest.end_time,
+            }
+            .into());
         }
     }
     for w in layers.windows(2) {
         let (prev, next) = (&w[0], &w[1]);
         if next.manifest.start_time != prev.manifest.end_time {
-            return Err(BackupError::BadChain(format!(
-                "invalid previous backups: {} starts at {} but {} ends at {}; a backup between them is missing or they belong to different chains (a new full backup may be required if a table has been created, dropped or truncated)",
-                next.shown, next.manifest.start_time, prev.shown, prev.manifest.end_time
-            )));
+            return Err(ChainError::Gap {
+                member: next.shown.clone(),
+                start: next.manifest.start_time,
+                previous: prev.shown.clone(),
+                previous_end: prev.manifest.end_time,
+            }
+            .into());
         }
     }
     Ok(())
@@ -419,5 +424,25 @@ mod tests {
     fn subdirectories_join_before_the_query_string() {
         assert_eq!(location::join("s3://b/p?AWS_REGION=x", "20200327/100009.36"), "s3://b/p/20200327/100009.36?AWS_REGION=x");
         assert_eq!(location::join("nodelocal://1/p/", "d/t"), "nodelocal://1/p/d/t");
+    }
+
+    fn layer(name: &str, cluster: &str, start: u64, end: u64) -> Layer {
+        let m = Manifest::new(name, cluster, Timestamp::from_nanos(start), Timestamp::from_nanos(end), model::MvccFilter::Latest);
+        Layer { location: name.into(), shown: name.into(), storage: Arc::new(crate::storage::MemStorage::new()), manifest: m }
+    }
+
+    #[test]
+    fn validate_says_which_way_a_chain_is_broken() {
+        use crate::error::ChainError as C;
+        let kind = |layers: &[Layer]| match validate(layers) {
+            Err(BackupError::Chain(e)) => e,
+            other => panic!("expected a chain error, got {other:?}"),
+        };
+        assert!(validate(&[layer("f", "c", 0, 10), layer("i1", "c", 10, 20), layer("i2", "c", 20, 30)]).is_ok());
+        assert!(matches!(kind(&[layer("i1", "c", 10, 20)]), C::StartsWithIncremental { .. }));
+        assert!(matches!(kind(&[layer("f", "c", 0, 10), layer("i1", "d", 10, 20)]), C::MixedClusters { .. }));
+        assert!(matches!(kind(&[layer("f", "c", 0, 10), layer("f2", "c", 0, 20)]), C::FullAfterFull { .. }));
+        assert!(matches!(kind(&[layer("f", "c", 0, 10), layer("i2", "c", 20, 30), layer("i1", "c", 10, 20)]), C::OutOfOrder { .. }));
+        assert!(matches!(kind(&[layer("f", "c", 0, 10), layer("i2", "c", 20, 30)]), C::Gap { .. }));
     }
 }

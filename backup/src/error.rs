@@ -7,7 +7,70 @@ use crate::statement::{ParseError, ParseErrorKind};
 use crate::storage::url::UrlError;
 use crate::storage::StorageError;
 use model::catalog::CatalogError;
-use model::{KvError, TimestampError};
+use model::{KvError, Span, Timestamp, TimestampError};
+
+/// Why a chain of backups cannot be built on or restored: one variant per cause, so that callers
+/// and tests match on the kind, and each message names the members involved and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    /// The first member listed is an incremental.
+    #[error("{member} is an incremental backup (from {start}), not a full backup: a chain must start with the full backup it builds on")]
+    StartsWithIncremental { member: String, start: Timestamp },
+    /// Two listed members come from different clusters.
+    #[error("previous BACKUP {previous} belongs to cluster {cluster}, not {other}")]
+    MixedClusters { previous: String, cluster: String, other: String },
+    /// The chain to append to belongs to another cluster than this one.
+    #[error("previous BACKUP {previous} belongs to cluster {cluster}")]
+    OtherCluster { previous: String, cluster: String },
+    /// A full backup listed after the first member.
+    #[error("{member} is a full backup: only incrementals may follow the full backup {full}")]
+    FullAfterFull { member: String, full: String },
+    /// Members listed out of time order.
+    #[error("backups listed out of order: {member} (up to {end}) is listed after {previous} (up to {previous_end})")]
+    OutOfOrder { member: String, end: Timestamp, previous: String, previous_end: Timestamp },
+    /// A member does not start where the one before it ends.
+    #[error(
+        "invalid previous backups: {member} starts at {start} but {previous} ends at {previous_end}; a backup between them is missing or they belong to different chains (a new full backup may be required if a table has been created, dropped or truncated)"
+    )]
+    Gap { member: String, start: Timestamp, previous: String, previous_end: Timestamp },
+    /// An automatic incremental asked of HTTP storage, which cannot list subdirectories.
+    #[error(
+        "{location} already contains a BACKUP file: automatic incremental backups do not work with HTTP storage; use BACKUP ... INCREMENTAL FROM to say where each incremental goes"
+    )]
+    AutoIncrementalOverHttp { location: String },
+    /// The incremental's time is not after its base's end.
+    #[error("the backup's time {end} is not after the end time {base_end} of the previous backup {base}")]
+    NotAfterBase { end: Timestamp, base_end: Timestamp, base: String },
+    /// The base ends at or below a GC threshold: the changes since may be gone.
+    #[error(
+        "the previous backup's end time {base_end} is at or below the GC threshold {threshold} of {span}: the changes since it may already be garbage collected, so a new full backup is needed"
+    )]
+    BaseBelowGcThreshold { base_end: Timestamp, threshold: Timestamp, span: Span },
+    /// The incremental's targets are not the chain's (cluster vs. tables or databases, or other
+    /// complete databases); the message names the member and both target lists.
+    #[error("{0}")]
+    TargetsDiffer(String),
+    /// A table among the targets that the base does not hold (created or truncated since).
+    #[error(
+        "previous backup {base} does not contain table \"{table}\": a new full backup is required after tables are created, dropped or truncated (or back up the whole cluster, whose incrementals carry new tables)"
+    )]
+    TableNotInBase { base: String, table: String },
+    /// A table of the base no longer among the targets (dropped or truncated since).
+    #[error(
+        "table \"{table}\" of the previous backup {base} is no longer among the targets (dropped or truncated since): a new full backup is required after tables are created, dropped or truncated (or back up the whole cluster, whose incrementals carry new tables)"
+    )]
+    TableGoneSinceBase { table: String, base: String },
+    /// Another incremental claimed the same base while this one ran.
+    #[error(
+        "another incremental backup was appended to the backup ending at {base_end} at {location} {by} while this one ran: publishing this one too would fork the chain; run the BACKUP again to append to the newest backup"
+    )]
+    BaseClaimed { base_end: Timestamp, location: String, by: String },
+    /// A newer incremental landed in the chain while this one ran.
+    #[error(
+        "another incremental backup ({newer}) was appended to the chain at {location} while this one ran: publishing this one too would fork the chain; run the BACKUP again to append to the newest backup"
+    )]
+    NewerMember { newer: String, location: String },
+}
 
 /// Why a BACKUP, RESTORE, SHOW BACKUP or job statement failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -43,11 +106,9 @@ pub enum BackupError {
     /// A location holds no complete backup.
     #[error("{url}: {reason}")]
     NotABackup { url: String, reason: String },
-    /// A chain of backups that cannot be built on or restored: not starting with a full
-    /// backup, out of order, with a gap, from another cluster, or an incremental whose tables
-    /// changed since its base.
-    #[error("{0}")]
-    BadChain(String),
+    /// A chain of backups that cannot be built on or restored ([`ChainError`] says which way).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
     /// An `AS OF SYSTEM TIME` that the backups given to RESTORE do not cover.
     #[error("invalid RESTORE timestamp: {0}")]
     BadRestoreTime(String),
@@ -147,7 +208,7 @@ impl BackupError {
             BackupError::DestinationNotEmpty { .. } => ErrorKind::DestinationNotEmpty,
             BackupError::DestinationInUse { .. } => ErrorKind::DestinationInUse,
             BackupError::NotABackup { .. } => ErrorKind::NotABackup,
-            BackupError::BadChain(_) => ErrorKind::Chain,
+            BackupError::Chain(_) => ErrorKind::Chain,
             BackupError::NotSupportedYet(_) => ErrorKind::Unsupported,
             BackupError::RestoreConflict(_) => ErrorKind::Conflict,
             BackupError::Format(_) => ErrorKind::Format,

@@ -366,9 +366,7 @@ pub async fn holds_or_unreachable(env: &Env, storage: &dyn ExternalStorage, mine
 /// own claim from an earlier run is taken as is.
 pub async fn claim_append(env: &Env, root: &dyn ExternalStorage, shown: &str, mine: &LockFile, base_end: Timestamp) -> Result<(), BackupError> {
     claim(env, root, shown, &append_claim_name(base_end), mine, None, |by| {
-        BackupError::BadChain(format!(
-            "another incremental backup was appended to the backup ending at {base_end} at {shown} {by} while this one ran: publishing this one too would fork the chain; run the BACKUP again to append to the newest backup"
-        ))
+        crate::error::ChainError::BaseClaimed { base_end, location: shown.to_string(), by }.into()
     })
     .await
 }

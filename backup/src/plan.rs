@@ -11,7 +11,7 @@
 //! is backed up is what existed then.
 
 use crate::env::Env;
-use crate::error::BackupError;
+use crate::error::{BackupError, ChainError};
 use crate::format::manifest::{ClusterData, DescriptorChange, CHECKPOINT_NAME, MANIFEST_NAME};
 use crate::statement::{BackupStmt, Targets};
 use crate::storage::url::StorageUrl;
@@ -127,10 +127,7 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         (Some(crate::chain::base_chain(env, &stmt.incremental_from, passphrase).await?), stmt.to[0].clone(), None)
     } else if crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
         if matches!(url.scheme(), crate::storage::url::Scheme::Http | crate::storage::url::Scheme::Https) {
-            return Err(BackupError::BadChain(format!(
-                "{} already contains a {MANIFEST_NAME} file: automatic incremental backups do not work with HTTP storage; use BACKUP ... INCREMENTAL FROM to say where each incremental goes",
-                url.redacted()
-            )));
+            return Err(ChainError::AutoIncrementalOverHttp { location: url.redacted() }.into());
         }
         // Another job appending to this chain (running or paused) holds the root.
         check_locks(env, &url.redacted(), &*storage).await?;
@@ -155,13 +152,10 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
             let last = layers.last().expect("a validated chain is not empty");
             let start = last.manifest.end_time;
             if end_time <= start {
-                return Err(BackupError::BadChain(format!(
-                    "the backup's time {end_time} is not after the end time {start} of the previous backup {}",
-                    last.shown
-                )));
+                return Err(ChainError::NotAfterBase { end: end_time, base_end: start, base: last.shown.clone() }.into());
             }
             if last.manifest.cluster_id != env.cluster_id {
-                return Err(BackupError::BadChain(format!("previous BACKUP {} belongs to cluster {}", last.shown, last.manifest.cluster_id)));
+                return Err(ChainError::OtherCluster { previous: last.shown.clone(), cluster: last.manifest.cluster_id.clone() }.into());
             }
             check_same_targets(&stmt.targets, &catalog, &resolved, layers)?;
             if !is_full_cluster {
@@ -315,9 +309,7 @@ async fn check_gc_window(
                 return Err(BackupError::Kv(MvccError::BelowGcThreshold { ts: end_time, threshold }.into()));
             }
         } else if start_time <= threshold {
-            return Err(BackupError::BadChain(format!(
-                "the previous backup's end time {start_time} is at or below the GC threshold {threshold} of {span}: the changes since it may already be garbage collected, so a new full backup is needed"
-            )));
+            return Err(ChainError::BaseBelowGcThreshold { base_end: start_time, threshold, span: span.clone() }.into());
         }
     }
     Ok(())
@@ -343,16 +335,16 @@ fn check_same_targets(targets: &Targets, catalog: &Catalog, resolved: &Resolved,
         let m = &base.manifest;
         let base_targets = if m.targets_description.is_empty() { "an unnamed target list".to_string() } else { m.targets_description.clone() };
         if m.is_full_cluster && !is_cluster {
-            return Err(BackupError::BadChain(format!(
+            return Err(ChainError::TargetsDiffer(format!(
                 "cannot append a backup of specific tables or databases to a cluster backup: {} is a backup of the cluster, this one of {this}; back up the cluster to append to it, or back up {this} to a new location",
                 base.shown
-            )));
+            )).into());
         }
         if !m.is_full_cluster && is_cluster {
-            return Err(BackupError::BadChain(format!(
+            return Err(ChainError::TargetsDiffer(format!(
                 "cannot append a cluster backup to a backup of specific tables or databases: {} is a backup of {base_targets}; back up the cluster to a new location",
                 base.shown
-            )));
+            )).into());
         }
         if is_cluster {
             continue;
@@ -373,10 +365,10 @@ fn check_same_targets(targets: &Targets, catalog: &Catalog, resolved: &Resolved,
                 (false, true) => format!("it backs up the complete database{} {was}, this one only tables", if had.len() == 1 { "" } else { "s" }),
                 (false, false) => format!("it backs up the complete database{} {was}, this one {is}", if had.len() == 1 { "" } else { "s" }),
             };
-            return Err(BackupError::BadChain(format!(
+            return Err(ChainError::TargetsDiffer(format!(
                 "cannot append a backup of {this} to {}, a backup of {base_targets}: {detail}; an incremental must back up the same targets as the backups it builds on (back up {base_targets} to append to it, or use a new location)",
                 base.shown
-            )));
+            )).into());
         }
     }
     Ok(())
@@ -396,21 +388,15 @@ fn check_same_tables(catalog: &Catalog, resolved: &Resolved, base: &crate::chain
         })
         .collect();
     let now: BTreeSet<u32> = resolved.tables.iter().map(|t| t.id).collect();
-    let advice =
-        "a new full backup is required after tables are created, dropped or truncated (or back up the whole cluster, whose incrementals carry new tables)";
     if let Some(t) = resolved.tables.iter().find(|t| !before.contains(&t.id)) {
-        return Err(BackupError::BadChain(format!("previous backup {} does not contain table \"{}\": {advice}", base.shown, qualified(catalog, t))));
+        return Err(ChainError::TableNotInBase { base: base.shown.clone(), table: qualified(catalog, t) }.into());
     }
     if let Some(id) = before.iter().find(|id| !now.contains(id)) {
         let name = base.manifest.descriptors.iter().find_map(|d| match d {
             Descriptor::Table(t) if t.id == *id => Some(t.name.clone()),
             _ => None,
         });
-        return Err(BackupError::BadChain(format!(
-            "table \"{}\" of the previous backup {} is no longer among the targets (dropped or truncated since): {advice}",
-            name.unwrap_or_else(|| format!("[{id}]")),
-            base.shown
-        )));
+        return Err(ChainError::TableGoneSinceBase { table: name.unwrap_or_else(|| format!("[{id}]")), base: base.shown.clone() }.into());
     }
     Ok(())
 }
