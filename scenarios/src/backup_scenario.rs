@@ -10,6 +10,7 @@
 
 use crate::check::{self, Observation};
 use crate::oracle::Oracle;
+use crate::property::Property;
 use crate::run::{
     draw_swarm, drive, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, FaultMix, RunOptions, RunReport,
 };
@@ -398,7 +399,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             workload::preload(&mut s, &kv, &o, preload, seed).await
         });
         if let Err(e) = drive(&mut world, load).await {
-            report.failure = Some(Failure { property: "workload", message: format!("preload: {e}") });
+            report.failure = Some(Failure { property: Property::Workload, message: format!("preload: {e}") });
             return report;
         }
     }
@@ -464,7 +465,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let all_done = || backup_client.is_finished() && rival_client.as_ref().is_none_or(|r| r.is_finished()) && writers.iter().all(|w| w.is_finished());
     if !driver.run_until(&mut world, safety_start, deadline, all_done, before_fault).await {
         report.failure = Some(Failure {
-            property: "liveness",
+            property: Property::Liveness,
             message: format!("the backup job or the writers did not finish within {:?} of simulated time after faults stopped", deadline - opts.safety),
         });
         return report;
@@ -497,7 +498,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     // Every export was answered by the range's leaseholder of the moment.
     if let Some(line) = trace.lines().into_iter().find(|l| l.contains(" export-served ") && l.ends_with("as-leaseholder=false")) {
         report.failure = Some(Failure {
-            property: "exports-from-leaseholders",
+            property: Property::ExportsFromLeaseholders,
             message: format!("an export was answered by a node not holding the range's lease: {}", line.trim()),
         });
         return report;
@@ -507,7 +508,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let url = match StorageUrl::parse(&dest) {
         Ok(u) => u,
         Err(e) => {
-            report.failure = Some(Failure { property: "workload", message: format!("scenario destination does not parse: {e}") });
+            report.failure = Some(Failure { property: Property::Workload, message: format!("scenario destination does not parse: {e}") });
             return report;
         }
     };
@@ -580,11 +581,11 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             return report;
         }
         (JobEnd::Failed(e), _) => {
-            report.failure = Some(Failure { property: "backup-job-succeeds", message: format!("the backup job failed: {e}") });
+            report.failure = Some(Failure { property: Property::BackupJobSucceeds, message: format!("the backup job failed: {e}") });
             return report;
         }
         (JobEnd::Canceled, _) if !cancel_planned => {
-            report.failure = Some(Failure { property: "backup-job-succeeds", message: "the backup job ended canceled, and nobody canceled it".into() });
+            report.failure = Some(Failure { property: Property::BackupJobSucceeds, message: "the backup job ended canceled, and nobody canceled it".into() });
             return report;
         }
         (JobEnd::Canceled, None) => {
@@ -598,7 +599,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             }
         }
         (JobEnd::Succeeded, None) => {
-            report.failure = Some(Failure { property: "backup-complete", message: "the job succeeded but the destination holds no BACKUP manifest".into() });
+            report.failure =
+                Some(Failure { property: Property::BackupComplete, message: "the job succeeded but the destination holds no BACKUP manifest".into() });
             return report;
         }
         (JobEnd::Succeeded | JobEnd::Canceled, Some(bytes)) => {
@@ -615,20 +617,24 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
                 let manifest = match Manifest::decode(MANIFEST_NAME, bytes) {
                     Ok(m) => m,
                     Err(e) => {
-                        report.failure = Some(Failure { property: "backup-complete", message: format!("the manifest does not decode: {e}") });
+                        report.failure = Some(Failure { property: Property::BackupComplete, message: format!("the manifest does not decode: {e}") });
                         return report;
                     }
                 };
                 if checkpoint_left {
-                    report.failure =
-                        Some(Failure { property: "backup-complete", message: "BACKUP-CHECKPOINT is still present next to the finished manifest".into() });
+                    report.failure = Some(Failure {
+                        property: Property::BackupComplete,
+                        message: "BACKUP-CHECKPOINT is still present next to the finished manifest".into(),
+                    });
                     return report;
                 }
                 let hurt: Vec<(String, &str)> = manifest.files.iter().filter_map(|f| damaged.get(&key_of(&f.path)).map(|c| (f.path.clone(), *c))).collect();
                 for f in &manifest.files {
                     if storage.get(&key_of(&f.path)).is_none() && !damaged.contains_key(&key_of(&f.path)) {
-                        report.failure =
-                            Some(Failure { property: "backup-complete", message: format!("the manifest lists {} but storage has no such file", f.path) });
+                        report.failure = Some(Failure {
+                            property: Property::BackupComplete,
+                            message: format!("the manifest lists {} but storage has no such file", f.path),
+                        });
                         return report;
                     }
                 }
@@ -716,7 +722,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         }
     }
     if let Err(message) = refusal_checks.await.expect("refusal task") {
-        report.failure = Some(Failure { property: "refusals", message });
+        report.failure = Some(Failure { property: Property::Refusals, message });
         return report;
     }
     report.sim_seconds = start.elapsed().as_secs_f64();
@@ -729,7 +735,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
 /// or the job's own end when neither succeeded — never two successes (one of them would be
 /// lost), never two refusals for the conflict (neither would be there).
 fn settle_rivals(job: (Kind, JobEnd), rival: (Kind, JobEnd)) -> Result<(Kind, JobEnd), Failure> {
-    let fail = |message: String| Failure { property: "one-backup-per-location", message };
+    let fail = |message: String| Failure { property: Property::OneBackupPerLocation, message };
     // A refusal because storage damaged the job's own claim, not because of the other backup.
     let cannot_prove = |e: &str| e.contains("cannot prove that the BACKUP is its own");
     // An end that is a legitimate loss to the other backup, or to the run's other faults.
@@ -817,7 +823,7 @@ impl RestoreProbe<'_> {
     }
 
     pub(crate) async fn refused(&self, network: u8, names: &[String], show: Option<&str>, why: &str) -> Result<String, Failure> {
-        let fail = |message: String| Failure { property: "damage-detected", message };
+        let fail = |message: String| Failure { property: Property::DamageDetected, message };
         let (restored, shown, observations) = self.attempt(network, show).await.map_err(fail)?;
         let names_one = |e: &str| names.is_empty() || names.iter().any(|n| names_file(e, n));
         let error = match restored {
@@ -859,9 +865,9 @@ async fn verify_restore(
     rng: &mut ChaCha8Rng,
 ) -> Result<(usize, usize), Failure> {
     let backup_time = manifest.end_time;
-    let (restored, _, observations) = probe.attempt(1, None).await.map_err(|message| Failure { property: "restore-succeeds", message })?;
+    let (restored, _, observations) = probe.attempt(1, None).await.map_err(|message| Failure { property: Property::RestoreSucceeds, message })?;
     restored.map_err(|e| Failure {
-        property: "restore-succeeds",
+        property: Property::RestoreSucceeds,
         message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())),
     })?;
     let (rows, _) = compare_with_oracle(&observations, &oracle.lock().expect("oracle"), backup_time, "the backup taken at")?;
@@ -880,7 +886,10 @@ async fn verify_restore(
             }
         });
         let show = (victim == MANIFEST_NAME).then(|| probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets()), "SHOW BACKUP", 1));
-        probe.refused(2, std::slice::from_ref(&victim), show.as_deref(), "flipped bit").await.map_err(|f| Failure { property: "corruption-detected", ..f })?;
+        probe
+            .refused(2, std::slice::from_ref(&victim), show.as_deref(), "flipped bit")
+            .await
+            .map_err(|f| Failure { property: Property::CorruptionDetected, ..f })?;
         sim::trace_event!(probe.trace, "runner", "bit-rot-detected", "{victim}");
     }
     Ok((rows, observations.len()))
@@ -895,15 +904,18 @@ pub(crate) fn compare_with_oracle(observations: &[Observation], oracle: &Oracle,
         match (&ob.result, want) {
             (Ok((columns, got)), Some(want)) => {
                 if let Some(d) = crate::oracle::diff(&ob.table, ts, &want, columns, got) {
-                    return Err(Failure { property: "restore-matches-oracle", message: format!("after restoring {what} {ts}: {d}") });
+                    return Err(Failure { property: Property::RestoreMatchesOracle, message: format!("after restoring {what} {ts}: {d}") });
                 }
                 rows += got.len();
             }
             (Err(model::sql::SqlError::UndefinedRelation(_)), None) => {}
             (Ok(_), None) => {
-                return Err(Failure { property: "restore-matches-oracle", message: format!("{} was restored but did not exist at {ts} ({what})", ob.table) })
+                return Err(Failure {
+                    property: Property::RestoreMatchesOracle,
+                    message: format!("{} was restored but did not exist at {ts} ({what})", ob.table),
+                })
             }
-            (Err(e), _) => return Err(Failure { property: "restore-matches-oracle", message: format!("reading restored {}: {e}", ob.table) }),
+            (Err(e), _) => return Err(Failure { property: Property::RestoreMatchesOracle, message: format!("reading restored {}: {e}", ob.table) }),
         }
     }
     Ok((rows, observations.len()))

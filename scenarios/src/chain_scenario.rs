@@ -16,6 +16,7 @@
 use crate::backup_scenario::{compare_with_oracle, destination, is_conflict, names_file, run_and_follow, JobEnd, Kind, RestoreProbe};
 use crate::check::{self, Observation};
 use crate::oracle::{Event, Oracle};
+use crate::property::Property;
 use crate::run::{
     draw_swarm, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, FaultMix, RunOptions, RunReport,
 };
@@ -275,7 +276,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let all_done = || taker.is_finished() && rival_client.as_ref().is_none_or(|r| r.is_finished()) && writers.iter().all(|w| w.is_finished());
     if !driver.run_until(&mut world, safety_start, deadline, all_done, before_fault).await {
         report.failure = Some(Failure {
-            property: "liveness",
+            property: Property::Liveness,
             message: format!("the backup chain or the writers did not finish within {:?} after faults stopped", deadline - opts.safety),
         });
         return report;
@@ -300,7 +301,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         if let JobEnd::Failed(e) = r {
             if !(is_conflict(e) || e.contains("GC threshold") || e.contains("new full backup is needed")) {
                 report.failure = Some(Failure {
-                    property: "one-backup-per-location",
+                    property: Property::OneBackupPerLocation,
                     message: format!("the rival incremental failed for another reason than the chain's own incremental holding the destination: {e}"),
                 });
                 return report;
@@ -316,7 +317,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                 // canceled leaves nothing to lose; two refusing each other leave nothing either.)
                 if matches!(&rival_end, Some(JobEnd::Failed(r)) if is_conflict(r)) || rival_end.is_none() {
                     report.failure = Some(Failure {
-                        property: "one-backup-per-location",
+                        property: Property::OneBackupPerLocation,
                         message: format!(
                             "an incremental of the chain was refused for a conflict, and the rival incremental did not succeed either ({rival_end:?}): {e}"
                         ),
@@ -325,12 +326,12 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                 }
             }
             JobEnd::Failed(e) if !(e.contains("GC threshold") || e.contains("new full backup is needed")) => {
-                report.failure = Some(Failure { property: "backup-job-succeeds", message: format!("a backup of the chain failed: {e}") });
+                report.failure = Some(Failure { property: Property::BackupJobSucceeds, message: format!("a backup of the chain failed: {e}") });
                 return report;
             }
             JobEnd::Canceled => {
                 report.failure =
-                    Some(Failure { property: "backup-job-succeeds", message: "a backup of the chain ended canceled, and nobody canceled it".into() });
+                    Some(Failure { property: Property::BackupJobSucceeds, message: "a backup of the chain ended canceled, and nobody canceled it".into() });
                 return report;
             }
             _ => {}
@@ -346,7 +347,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let url = match StorageUrl::parse(&dest) {
         Ok(u) => u,
         Err(e) => {
-            report.failure = Some(Failure { property: "workload", message: format!("scenario destination does not parse: {e}") });
+            report.failure = Some(Failure { property: Property::Workload, message: format!("scenario destination does not parse: {e}") });
             return report;
         }
     };
@@ -370,7 +371,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         .collect();
     if subdirs.len() != taken.len() + rival_layers {
         report.failure = Some(Failure {
-            property: "backup-complete",
+            property: Property::BackupComplete,
             message: format!("{} backups succeeded but storage holds {} manifests ({subdirs:?})", taken.len() + rival_layers, subdirs.len()),
         });
         return report;
@@ -378,7 +379,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let mut layers: Vec<Manifest> = Vec::new();
     for sub in &subdirs {
         let Some(bytes) = storage.get(&key_of(sub, MANIFEST_NAME)) else {
-            report.failure = Some(Failure { property: "backup-complete", message: format!("no manifest in {sub:?}") });
+            report.failure = Some(Failure { property: Property::BackupComplete, message: format!("no manifest in {sub:?}") });
             return report;
         };
         match Manifest::decode(MANIFEST_NAME, &bytes) {
@@ -400,7 +401,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                 layers.push(m)
             }
             Err(e) => {
-                report.failure = Some(Failure { property: "backup-complete", message: format!("the manifest in {sub:?} does not decode: {e}") });
+                report.failure = Some(Failure { property: Property::BackupComplete, message: format!("the manifest in {sub:?} does not decode: {e}") });
                 return report;
             }
         }
@@ -408,7 +409,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     for w in layers.windows(2) {
         if w[1].start_time != w[0].end_time {
             report.failure = Some(Failure {
-                property: "chain-contiguous",
+                property: Property::ChainContiguous,
                 message: format!("an incremental starts at {} but the backup before it ends at {}", w[1].start_time, w[0].end_time),
             });
             return report;
@@ -419,8 +420,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     // Each incremental holds exactly its window's changes.
     for (l, (m, sub)) in layers.iter().zip(&subdirs).enumerate().skip(1) {
         if let Err(f) = check_window(&oracle_now, m, |path| storage.get(&key_of(sub, path))) {
-            report.failure =
-                Some(Failure { property: "incremental-holds-its-changes", message: format!("incremental #{l} ({} to {}): {}", m.start_time, m.end_time, f) });
+            report.failure = Some(Failure {
+                property: Property::IncrementalHoldsItsChanges,
+                message: format!("incremental #{l} ({} to {}): {}", m.start_time, m.end_time, f),
+            });
             return report;
         }
     }
@@ -483,7 +486,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         match restore_and_compare(&probe, &oracle_now, copy.as_ref(), t, 2, "the chain as of").await {
             Ok(_) => sim::trace_event!(trace, "runner", "point-in-time-restored", "{t}"),
             Err(f) => {
-                report.failure = Some(Failure { property: "point-in-time-restore", ..f });
+                report.failure = Some(Failure { property: Property::PointInTimeRestore, ..f });
                 return report;
             }
         }
@@ -549,12 +552,12 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                         || e.contains("an incomplete incremental backup"))
                 {
                     report.failure =
-                        Some(Failure { property: "damage-detected", message: format!("a chain with a {why} was refused for another reason: {e}") });
+                        Some(Failure { property: Property::DamageDetected, message: format!("a chain with a {why} was refused for another reason: {e}") });
                     return report;
                 }
                 if let Some(n) = names.first() {
                     if !names_file(&e, n) {
-                        report.failure = Some(Failure { property: "damage-detected", message: format!("the refusal does not name {n}: {e}") });
+                        report.failure = Some(Failure { property: Property::DamageDetected, message: format!("the refusal does not name {n}: {e}") });
                         return report;
                     }
                 }
@@ -588,9 +591,9 @@ async fn restore_and_compare(
     network: u8,
     what: &str,
 ) -> Result<(usize, usize), Failure> {
-    let (restored, _, observations) = probe.attempt(network, None).await.map_err(|message| Failure { property: "restore-succeeds", message })?;
+    let (restored, _, observations) = probe.attempt(network, None).await.map_err(|message| Failure { property: Property::RestoreSucceeds, message })?;
     restored.map_err(|e| Failure {
-        property: "restore-succeeds",
+        property: Property::RestoreSucceeds,
         message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())),
     })?;
     let (copies, observations): (Vec<Observation>, Vec<Observation>) = observations.into_iter().partition(|o| o.table == RESTORED_TABLE);
@@ -651,7 +654,7 @@ impl RestoredCopy {
     /// after `ts`, either in between.
     fn check(&self, seen: &Observation, ts: Timestamp, what: &str) -> Result<(), Failure> {
         let fail = |message: String| Failure {
-            property: "restore-matches-oracle",
+            property: Property::RestoreMatchesOracle,
             message: format!("after restoring {what} {ts}: {RESTORED_TABLE} (restored into the source mid-chain) {message}"),
         };
         match (&seen.result, &self.rows) {
@@ -687,7 +690,7 @@ async fn restored_copy(world: &mut sim::World, during: &RestoreDuring, oracle: &
         Err(model::sql::SqlError::UndefinedRelation(_)) if during.returned.is_none() => None,
         Err(e) => {
             return Err(Failure {
-                property: "restore-succeeds",
+                property: Property::RestoreSucceeds,
                 message: format!("the mid-chain RESTORE ({during:?}): reading {RESTORED_TABLE} in the source: {e}"),
             })
         }
@@ -699,7 +702,7 @@ async fn restored_copy(world: &mut sim::World, during: &RestoreDuring, oracle: &
         });
         if !matches_a_backup {
             return Err(Failure {
-                property: "restore-matches-oracle",
+                property: Property::RestoreMatchesOracle,
                 message: format!("{RESTORED_TABLE}, restored into the source mid-chain, is bank.customers as of no backup of the chain ({} rows)", got.len()),
             });
         }

@@ -5,6 +5,7 @@
 
 use crate::check::{self, Observation};
 use crate::oracle::Oracle;
+use crate::property::Property;
 use crate::run::{draw_faults, draw_swarm, drive, setup, simulate, spawn_writers, start_world, wrap, Failure, RunOptions, RunReport, Scenario};
 use crate::sabotage::Sabotage;
 use crate::workload::{WriterStats, VIEW_BIG_ACCOUNTS};
@@ -128,7 +129,7 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
         }
         if elapsed > liveness_deadline {
             report.failure = Some(Failure {
-                property: "liveness",
+                property: Property::Liveness,
                 message: format!("writers did not finish within {:?} of simulated time after faults stopped", liveness_deadline - opts.safety),
             });
             return report;
@@ -146,7 +147,7 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
                 report.aborted += aborted;
             }
             Err(e) => {
-                report.failure = Some(Failure { property: "workload", message: e.to_string() });
+                report.failure = Some(Failure { property: Property::Workload, message: e.to_string() });
                 return report;
             }
         }
@@ -179,7 +180,7 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
             report.reads_matched = stats.matched;
             report.gc_refused = stats.gc_refused;
         }
-        Err(message) => report.failure = Some(Failure { property: "reads-match-oracle", message }),
+        Err(message) => report.failure = Some(Failure { property: Property::ReadsMatchOracle, message }),
     }
     sim::trace_event!(
         trace,

@@ -48,6 +48,7 @@ pub mod cluster_scenario;
 pub mod mutants;
 pub mod oracle;
 pub mod probes;
+pub mod property;
 pub mod registry;
 pub mod run;
 pub mod sabotage;

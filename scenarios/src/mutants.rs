@@ -33,7 +33,7 @@ pub fn hunt(bug: PlantedBug, budget: u64, jobs: usize) -> MutantResult {
             let reports =
                 sweep_with(scenario, first..end, jobs, |seed| RunOptions { faults: FaultMix::Swarm, planted: Some(bug), ..RunOptions::new(seed) }, |_| {});
             if let Some(r) = reports.iter().find(|r| r.failure.is_some()) {
-                let property = r.failure.as_ref().map(|f| f.property).unwrap_or("?");
+                let property = r.failure.as_ref().map(|f| f.property.name()).unwrap_or("?");
                 return MutantResult { bug, caught: Some((r.seed, format!("{scenario}/{property}"))), seeds_run: r.seed + 1 };
             }
         }

@@ -6,6 +6,7 @@
 //! failing seed replays exactly with [`replay_command`].
 
 use crate::oracle::Oracle;
+use crate::property::Property;
 use crate::sabotage::{Sabotage, SabotagedKv};
 use crate::workload::{self, Shared, WorkloadConfig, WorkloadError, WriterStats};
 use model::sql::Session;
@@ -92,8 +93,8 @@ impl RunOptions {
 /// A property that failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
-    /// Which property: `reads-match-oracle`, `liveness`, `workload`, `invariant`.
-    pub property: &'static str,
+    /// Which property.
+    pub property: Property,
     /// What happened, readable on its own.
     pub message: String,
 }
@@ -231,7 +232,7 @@ where
         Err(panic) => {
             let message =
                 panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into());
-            let property = if message.contains("time limit exceeded") { "liveness" } else { "invariant" };
+            let property = if message.contains("time limit exceeded") { Property::Liveness } else { Property::Invariant };
             let mut r = RunReport::new(scenario, opts.seed);
             r.failure = Some(Failure { property, message });
             r.trace = trace;
@@ -281,7 +282,7 @@ pub async fn setup(world: &mut World, oracle: &Arc<Mutex<Oracle>>) -> Result<(),
         let mut s = Session::root(kv);
         workload::setup(&mut s, &o).await
     });
-    drive(world, setup).await.map_err(|e| Failure { property: "workload", message: format!("setup: {e}") })
+    drive(world, setup).await.map_err(|e| Failure { property: Property::Workload, message: format!("setup: {e}") })
 }
 
 /// Starts the workload's writers, each on its own client machine (through a sabotaged KV layer
@@ -444,7 +445,7 @@ pub async fn join_writers(writers: Vec<madsim::task::JoinHandle<Result<WriterSta
                 report.committed += committed;
                 report.aborted += aborted;
             }
-            Err(e) => return Err(Failure { property: "workload", message: e.to_string() }),
+            Err(e) => return Err(Failure { property: Property::Workload, message: e.to_string() }),
         }
     }
     Ok(())

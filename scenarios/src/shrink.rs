@@ -25,7 +25,7 @@ pub fn apply(file: &RunFile, opts: &mut RunOptions) {
 #[derive(Clone, Debug)]
 pub struct Shrunk {
     /// The property the run fails.
-    pub property: &'static str,
+    pub property: crate::property::Property,
     /// The seed's own schedule.
     pub original: Schedule,
     /// The smallest schedule found that still fails the same property.

@@ -2,6 +2,7 @@
 //! workload and the correct cluster; the run must fail with the right property.
 
 use scenarios::cluster_scenario::run_cluster;
+use scenarios::property::Property;
 use scenarios::run::{FaultMix, RunOptions};
 use scenarios::sabotage::Sabotage;
 
@@ -16,7 +17,7 @@ fn sabotaged(seed: u64, kind: Sabotage) -> RunOptions {
 fn a_store_that_drops_tombstones_fails_the_oracle_comparison() {
     let r = run_cluster(&sabotaged(1, Sabotage::DropTombstones));
     let f = r.failure.expect("dropping tombstones must be caught");
-    assert_eq!(f.property, "reads-match-oracle", "{}", f.message);
+    assert_eq!(f.property, Property::ReadsMatchOracle, "{}", f.message);
     assert!(f.message.contains("expected (absent), found ("), "the diff names a key the oracle deleted: {}", f.message);
 }
 
@@ -24,14 +25,14 @@ fn a_store_that_drops_tombstones_fails_the_oracle_comparison() {
 fn stale_reads_fail_the_oracle_comparison() {
     let r = run_cluster(&sabotaged(2, Sabotage::StaleReads));
     let f = r.failure.expect("stale reads must be caught");
-    assert_eq!(f.property, "reads-match-oracle", "{}", f.message);
+    assert_eq!(f.property, Property::ReadsMatchOracle, "{}", f.message);
 }
 
 #[test]
 fn a_cluster_that_stops_committing_fails_liveness() {
     let r = run_cluster(&sabotaged(3, Sabotage::HangCommits));
     let f = r.failure.expect("a hung cluster must be caught");
-    assert_eq!(f.property, "liveness", "{}", f.message);
+    assert_eq!(f.property, Property::Liveness, "{}", f.message);
 }
 
 #[test]

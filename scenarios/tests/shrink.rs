@@ -3,6 +3,7 @@
 //! workload that still fail the same property when replayed from the run file.
 
 use scenarios::cluster_scenario::{run_cluster, CLUSTER};
+use scenarios::property::Property;
 use scenarios::registry::schedule_of;
 use scenarios::run::{FaultMix, RunOptions};
 use scenarios::sabotage::Sabotage;
@@ -14,7 +15,7 @@ fn a_failure_that_needs_no_fault_shrinks_to_an_empty_schedule() {
     let original = schedule_of(CLUSTER, &base);
     assert!(original.len() > 10, "the seed's schedule has faults to remove");
     let s = shrink(CLUSTER, &base).expect("the sabotaged run fails");
-    assert_eq!(s.property, "reads-match-oracle");
+    assert_eq!(s.property, Property::ReadsMatchOracle);
     assert_eq!(s.original, original);
     assert!(s.schedule.is_empty(), "kept {} faults it does not need: {:?}", s.schedule.len(), s.schedule);
     // Dropped tombstones need a delete to show: a handful of operations, not the default 120.
@@ -25,12 +26,12 @@ fn a_failure_that_needs_no_fault_shrinks_to_an_empty_schedule() {
     let mut opts = base.clone();
     scenarios::shrink::apply(&file, &mut opts);
     let replayed = run_cluster(&opts);
-    assert_eq!(replayed.failure.map(|f| f.property), Some("reads-match-oracle"));
+    assert_eq!(replayed.failure.map(|f| f.property), Some(Property::ReadsMatchOracle));
     // One fewer operation per writer passes (or fails otherwise): the count found is minimal
     // for this binary search.
     let mut fewer = opts.clone();
     fewer.workload.ops_per_writer -= 1;
-    assert_ne!(run_cluster(&fewer).failure.map(|f| f.property), Some("reads-match-oracle"));
+    assert_ne!(run_cluster(&fewer).failure.map(|f| f.property), Some(Property::ReadsMatchOracle));
 }
 
 #[test]

@@ -1,0 +1,104 @@
+//! The properties a run checks, as a type: a failure names one, tests and the shrinker compare
+//! them, and the reports print their names (`backup-sim` output, JSON lines, snapshots), which
+//! are the same kebab-case words as before. A property that is not listed here cannot be failed.
+
+use std::fmt;
+
+/// One property of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Property {
+    /// Every read the workload made (at its own time or a past one) equals the oracle.
+    ReadsMatchOracle,
+    /// Once faults stop, the workload and every job finish within the bound.
+    Liveness,
+    /// The workload itself ran as written (setup, preload, its statements' own errors).
+    Workload,
+    /// The simulator's own invariants hold (a panic inside the simulation).
+    Invariant,
+    /// A backup job the scenario expects to succeed does.
+    BackupJobSucceeds,
+    /// A finished backup's manifest decodes, lists only files that exist, and leaves no checkpoint.
+    BackupComplete,
+    /// RESTORE of an intact backup succeeds.
+    RestoreSucceeds,
+    /// What RESTORE publishes equals the oracle at the backup's time.
+    RestoreMatchesOracle,
+    /// RESTORE (and SHOW BACKUP) refuse a backup that storage damaged, naming the file.
+    DamageDetected,
+    /// One flipped bit in a backup file makes RESTORE refuse, naming the file.
+    CorruptionDetected,
+    /// Of two backups to one location, never both succeed; the one that did restores.
+    OneBackupPerLocation,
+    /// Statements the seed page says must be refused are refused (below the GC threshold, ...).
+    Refusals,
+    /// Every export was answered by the range's leaseholder of the moment.
+    ExportsFromLeaseholders,
+    /// A restore to a time inside a revision-history window equals the oracle then.
+    PointInTimeRestore,
+    /// Each incremental holds exactly the changes of its time window.
+    IncrementalHoldsItsChanges,
+    /// Each member of a chain starts where the one before ends.
+    ChainContiguous,
+}
+
+impl Property {
+    /// Every property, in a fixed order.
+    pub const ALL: [Property; 16] = [
+        Property::ReadsMatchOracle,
+        Property::Liveness,
+        Property::Workload,
+        Property::Invariant,
+        Property::BackupJobSucceeds,
+        Property::BackupComplete,
+        Property::RestoreSucceeds,
+        Property::RestoreMatchesOracle,
+        Property::DamageDetected,
+        Property::CorruptionDetected,
+        Property::OneBackupPerLocation,
+        Property::Refusals,
+        Property::ExportsFromLeaseholders,
+        Property::PointInTimeRestore,
+        Property::IncrementalHoldsItsChanges,
+        Property::ChainContiguous,
+    ];
+
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::ReadsMatchOracle => "reads-match-oracle",
+            Property::Liveness => "liveness",
+            Property::Workload => "workload",
+            Property::Invariant => "invariant",
+            Property::BackupJobSucceeds => "backup-job-succeeds",
+            Property::BackupComplete => "backup-complete",
+            Property::RestoreSucceeds => "restore-succeeds",
+            Property::RestoreMatchesOracle => "restore-matches-oracle",
+            Property::DamageDetected => "damage-detected",
+            Property::CorruptionDetected => "corruption-detected",
+            Property::OneBackupPerLocation => "one-backup-per-location",
+            Property::Refusals => "refusals",
+            Property::ExportsFromLeaseholders => "exports-from-leaseholders",
+            Property::PointInTimeRestore => "point-in-time-restore",
+            Property::IncrementalHoldsItsChanges => "incremental-holds-its-changes",
+            Property::ChainContiguous => "chain-contiguous",
+        }
+    }
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_kebab_case() {
+        let names: std::collections::BTreeSet<&str> = Property::ALL.iter().map(|p| p.name()).collect();
+        assert_eq!(names.len(), Property::ALL.len());
+        assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '-')));
+    }
+}
