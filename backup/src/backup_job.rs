@@ -57,7 +57,7 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
         Ok(r) => r,
         Err(_) => return Ok(RunOutcome::NotCoordinator),
     };
-    env.event("job-claimed", format!("job {id} by n{node}"));
+    env.event(crate::event::JOB_CLAIMED, format!("job {id} by n{node}"));
     let details = record.payload.clone();
     let lost = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
@@ -77,7 +77,7 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
         RunOutcome::Failed(_) | RunOutcome::Canceled if recorded => clean_up(env, id, &details, None).await,
         _ => {}
     }
-    env.event("job-run-ended", format!("job {id} on n{node}: {outcome:?}"));
+    env.event(crate::event::JOB_RUN_ENDED, format!("job {id} on n{node}: {outcome:?}"));
     // A run that lost the job (another node adopted it) does not speak for it: the statement
     // waits for the job's recorded end instead of reporting this run's.
     if !recorded {
@@ -113,7 +113,7 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
         None => matches!(read_manifest_if_ours(env, &*storage, details).await, Ok(Some(_))),
     };
     if finished {
-        env.event("job-cleanup", format!("job {id}: removing its lock"));
+        env.event(crate::event::JOB_CLEANUP, format!("job {id}: removing its lock"));
         if complete.is_none() && (holds || matches!(read_checkpoint(env, &*storage, details).await, Ok(Some(_)))) {
             remove_checkpoint(env, &*storage).await;
         }
@@ -123,7 +123,7 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
         // manifest. (Removed, it let such a job claim the path, fail at the manifest's
         // create-only write, and take the finished manifest for its own torn one.)
     } else {
-        env.event("job-cleanup", format!("job {id}: removing its lock, checkpoint and data files"));
+        env.event(crate::event::JOB_CLEANUP, format!("job {id}: removing its lock, checkpoint and data files"));
         let data = format!("data/{id}/");
         if let Ok(files) = crate::retry::retrying(env, || storage.list(&data)).await {
             for f in files {
@@ -141,7 +141,7 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
             // removed first, then the claim, so the location is free for the next backup.
             let torn = matches!(crate::retry::read_retrying(env, &*storage, MANIFEST_NAME).await.map(|b| whose_manifest(details, b)), Ok(Whose::Damaged));
             if torn && crate::lock::owns_claim(env, &*storage, crate::lock::MANIFEST_CLAIM, &mine).await {
-                env.event("job-cleanup", format!("job {id}: removing its own torn manifest"));
+                env.event(crate::event::JOB_CLEANUP, format!("job {id}: removing its own torn manifest"));
                 crate::lock::remove(env, &*storage, MANIFEST_NAME).await;
             }
             crate::lock::remove_if_mine(env, &*storage, crate::lock::MANIFEST_CLAIM, &mine).await;
@@ -276,7 +276,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     let (_, storage) = crate::location::open(env, &details.destination)?;
     // A previous coordinator may have finished the manifest and died before recording success.
     if let Some(manifest) = read_manifest_if_ours(env, &*storage, details).await? {
-        env.event("job-found-manifest", format!("job {id}: a previous coordinator wrote the manifest and died before recording success"));
+        env.event(crate::event::JOB_FOUND_MANIFEST, format!("job {id}: a previous coordinator wrote the manifest and died before recording success"));
         remove_checkpoint(env, &*storage).await;
         return Ok(RunOutcome::Succeeded(totals(&manifest)));
     }
@@ -331,7 +331,10 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     }
     let checkpoint = match read_checkpoint(env, &*storage, details).await? {
         Some(c) => {
-            env.event("job-resumed-from-checkpoint", format!("job {id}: {} spans done, {} to go", c.completed_spans.len(), c.remaining_spans().len()));
+            env.event(
+                crate::event::JOB_RESUMED_FROM_CHECKPOINT,
+                format!("job {id}: {} spans done, {} to go", c.completed_spans.len(), c.remaining_spans().len()),
+            );
             planted_resume(env, c)
         }
         None => Checkpoint::new(plan_manifest(details)),
@@ -401,7 +404,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     }
     let sealed = details.cipher().seal(&*env.runtime, MANIFEST_NAME, manifest.encode())?;
     write_verified(env, &*storage, &*lock_storage, id, details, sealed).await?;
-    env.event("job-manifest-written", format!("job {id}: {} files", manifest.files.len()));
+    env.event(crate::event::JOB_MANIFEST_WRITTEN, format!("job {id}: {} files", manifest.files.len()));
     remove_checkpoint(env, &*storage).await;
     Ok(RunOutcome::Succeeded(totals(&manifest)))
 }
@@ -417,7 +420,7 @@ pub async fn tidy_before_cancel(env: &Env, id: JobId) {
     if let Ok((_, storage)) = crate::location::open(env, &r.payload.destination) {
         if let Ok(Some(_)) = read_manifest_if_ours(env, &*storage, &r.payload).await {
             env.event(
-                "job-found-manifest",
+                crate::event::JOB_FOUND_MANIFEST,
                 format!("job {id}: a previous coordinator wrote the manifest and died before recording success; canceled with the backup complete"),
             );
         }
@@ -466,7 +469,7 @@ async fn export_pieces(
             let resp = match env.kv.export(node, req).await {
                 Ok(r) => r,
                 Err(e) if e.is_retryable() => {
-                    env.event("export-retried", format!("job {id}: export of {piece} from n{node}: {e}"));
+                    env.event(crate::event::EXPORT_RETRIED, format!("job {id}: export of {piece} from n{node}: {e}"));
                     break true;
                 }
                 Err(e) => return Err(e.into()),

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod encryption;
 pub mod env;
 pub mod error;
+pub mod event;
 pub mod exec;
 pub mod format;
 pub mod jobs;

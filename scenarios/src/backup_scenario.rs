@@ -380,7 +380,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     world.storage.set_faults(storage_faults);
     let sql_template = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME ", kind.targets());
     let sql = format!("{sql_template}'-1s'");
-    sim::trace_event!(trace, "runner", "backup-plan", "at={backup_at:?} gateway=n{gateway} kind={kind:?}");
+    sim::trace_event!(trace, "runner", sim::event::BACKUP_PLAN, "at={backup_at:?} gateway=n{gateway} kind={kind:?}");
     let mut report = RunReport::new(scenario, seed);
     report.faults = plan.len();
     report.swarm = swarm.to_string();
@@ -455,10 +455,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let deadline = opts.safety + Duration::from_secs(600);
     let before_fault = |fault: &faults::Fault| {
         if *fault == (faults::Fault::Crash { node: gateway }) && started.lock().expect("started").is_some() && !backup_client.is_finished() {
-            sim::trace_event!(trace, "runner", "gateway-crash", "the backup's gateway n{gateway} crashes with the statement in flight");
+            sim::trace_event!(trace, "runner", sim::event::GATEWAY_CRASH, "the backup's gateway n{gateway} crashes with the statement in flight");
         }
         if let faults::Fault::RivalBackup { node } = fault {
-            sim::trace_event!(trace, "runner", "rival-backup", "a second client backs up {rival_kind:?} to the same destination via n{node}");
+            sim::trace_event!(trace, "runner", sim::event::RIVAL_BACKUP, "a second client backs up {rival_kind:?} to the same destination via n{node}");
             *rival_go.lock().expect("rival") = Some(*node);
         }
     };
@@ -476,7 +476,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         return report;
     }
     let end = backup_client.await.expect("backup client");
-    sim::trace_event!(trace, "runner", "backup-ended", "{end:?}");
+    sim::trace_event!(trace, "runner", sim::event::BACKUP_ENDED, "{end:?}");
     let rival_end = match rival_client {
         Some(r) => r.await.expect("rival client"),
         None => None,
@@ -485,7 +485,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let (kind, end) = match rival_end {
         None => (kind, end),
         Some(rival) => {
-            sim::trace_event!(trace, "runner", "rival-ended", "{rival:?}");
+            sim::trace_event!(trace, "runner", sim::event::RIVAL_ENDED, "{rival:?}");
             match settle_rivals((kind, end), (rival_kind, rival)) {
                 Ok(winner) => winner,
                 Err(f) => {
@@ -642,7 +642,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
                     let names: Vec<String> = hurt.iter().map(|(p, _)| p.clone()).collect();
                     match probe.refused(1, &names, None, hurt[0].1).await {
                         Ok(e) => {
-                            sim::trace_event!(trace, "runner", "damage-detected", "{hurt:?}: {e}");
+                            sim::trace_event!(trace, "runner", sim::event::DAMAGE_DETECTED, "{hurt:?}: {e}");
                             report.detail = format!("{kind:?} backup with {} damaged file(s) ({}): RESTORE refused it", hurt.len(), hurt[0].1);
                         }
                         Err(f) => {
@@ -818,7 +818,7 @@ impl RestoreProbe<'_> {
     /// the refusal goes into the trace.
     async fn manifest_refused(&self, show_sql: &str, cause: &str) -> Result<(), Failure> {
         let refusal = self.refused(1, &[MANIFEST_NAME.to_string()], Some(show_sql), cause).await?;
-        sim::trace_event!(self.trace, "runner", "damage-detected", "{MANIFEST_NAME} ({cause}): {refusal}");
+        sim::trace_event!(self.trace, "runner", sim::event::DAMAGE_DETECTED, "{MANIFEST_NAME} ({cause}): {refusal}");
         Ok(())
     }
 
@@ -890,7 +890,7 @@ async fn verify_restore(
             .refused(2, std::slice::from_ref(&victim), show.as_deref(), "flipped bit")
             .await
             .map_err(|f| Failure { property: Property::CorruptionDetected, ..f })?;
-        sim::trace_event!(probe.trace, "runner", "bit-rot-detected", "{victim}");
+        sim::trace_event!(probe.trace, "runner", sim::event::BIT_ROT_DETECTED, "{victim}");
     }
     Ok((rows, observations.len()))
 }

@@ -167,7 +167,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     sim::trace_event!(
         trace,
         "runner",
-        "chain-plan",
+        sim::event::CHAIN_PLAN,
         "kind={kind:?} incrementals={} automatic={automatic} revision_history={revision_history} restore_during={restore_during:?} gateway=n{gateway}",
         gaps.len()
     );
@@ -269,7 +269,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let deadline = opts.safety + Duration::from_secs(900);
     let before_fault = |fault: &faults::Fault| {
         if let faults::Fault::RivalBackup { node } = fault {
-            sim::trace_event!(trace, "runner", "rival-backup", "a second client takes an automatic incremental of the chain via n{node}");
+            sim::trace_event!(trace, "runner", sim::event::RIVAL_BACKUP, "a second client takes an automatic incremental of the chain via n{node}");
             *rival_go.lock().expect("rival") = Some(*node);
         }
     };
@@ -288,16 +288,24 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     }
     let (taken, ends, restore) = taker.await.expect("backup client");
     if let Some(r) = &restore {
-        sim::trace_event!(trace, "runner", "mid-chain-restore", "issued at {} returned at {:?}: {}", r.issued, r.returned, r.error.as_deref().unwrap_or("ok"));
+        sim::trace_event!(
+            trace,
+            "runner",
+            sim::event::MID_CHAIN_RESTORE,
+            "issued at {} returned at {:?}: {}",
+            r.issued,
+            r.returned,
+            r.error.as_deref().unwrap_or("ok")
+        );
     }
-    sim::trace_event!(trace, "runner", "chain-taken", "{} of {} backups: {ends:?}", taken.len(), gaps.len() + 1);
+    sim::trace_event!(trace, "runner", sim::event::CHAIN_TAKEN, "{} of {} backups: {ends:?}", taken.len(), gaps.len() + 1);
     let rival_end = match rival_client {
         Some(r) => r.await.expect("rival client"),
         None => None,
     };
     let rival_layers = usize::from(rival_end == Some(JobEnd::Succeeded));
     if let Some(r) = &rival_end {
-        sim::trace_event!(trace, "runner", "rival-ended", "{r:?}");
+        sim::trace_event!(trace, "runner", sim::event::RIVAL_ENDED, "{r:?}");
         if let JobEnd::Failed(e) = r {
             if !(is_conflict(e) || e.contains("GC threshold") || e.contains("new full backup is needed")) {
                 report.failure = Some(Failure {
@@ -387,7 +395,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                 sim::trace_event!(
                     trace,
                     "runner",
-                    "chain-layer",
+                    sim::event::CHAIN_LAYER,
                     "{sub:?} ({}, {}] {:?} files={} rows={} descriptor_changes={} revision_start={} introduced={}",
                     m.start_time,
                     m.end_time,
@@ -484,7 +492,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         let sql = format!("RESTORE {}FROM {} AS OF SYSTEM TIME '{t}'", kind.targets(), from(&from_list));
         let probe = RestoreProbe { restore_sql: &sql, ..probe };
         match restore_and_compare(&probe, &oracle_now, copy.as_ref(), t, 2, "the chain as of").await {
-            Ok(_) => sim::trace_event!(trace, "runner", "point-in-time-restored", "{t}"),
+            Ok(_) => sim::trace_event!(trace, "runner", sim::event::POINT_IN_TIME_RESTORED, "{t}"),
             Err(f) => {
                 report.failure = Some(Failure { property: Property::PointInTimeRestore, ..f });
                 return report;
@@ -561,7 +569,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
                         return report;
                     }
                 }
-                sim::trace_event!(trace, "runner", "damaged-chain-refused", "{why}: {e}");
+                sim::trace_event!(trace, "runner", sim::event::DAMAGED_CHAIN_REFUSED, "{why}: {e}");
             }
             Err(f) => {
                 report.failure = Some(f);

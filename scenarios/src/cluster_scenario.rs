@@ -119,7 +119,7 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
             next += 1;
         }
         if !calmed && elapsed >= opts.safety {
-            sim::trace_event!(trace, "runner", "liveness-phase", "faults stop; nodes restart; network heals");
+            sim::trace_event!(trace, "runner", sim::event::LIVENESS_PHASE, "faults stop; nodes restart; network heals");
             world.calm();
             calmed = true;
         }
@@ -185,7 +185,7 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
     sim::trace_event!(
         trace,
         "runner",
-        "verdict",
+        sim::event::VERDICT,
         "{}",
         report.failure.as_ref().map(|f| format!("FAIL {}: {}", f.property, f.message.lines().next().unwrap_or(""))).unwrap_or_else(|| "ok".into())
     );

@@ -323,16 +323,16 @@ pub fn draw_swarm(cfg: &WorldConfig, faults: FaultMix, safety: Duration, rng: &m
 /// The schedule a run executes — `explicit` when given (a shrunk or edited one), else the
 /// seed's `drawn` — written into the trace with the swarm it came from.
 pub fn settle_schedule(world: &World, swarm: &Swarm, drawn: faults::Schedule, explicit: Option<&faults::Schedule>) -> faults::Schedule {
-    sim::trace_event!(world.trace, "runner", "swarm", "{swarm}");
+    sim::trace_event!(world.trace, "runner", sim::event::SWARM, "{swarm}");
     let plan = match explicit {
         Some(explicit) => {
-            sim::trace_event!(world.trace, "runner", "explicit-schedule", "{} faults instead of the seed's {}", explicit.len(), drawn.len());
+            sim::trace_event!(world.trace, "runner", sim::event::EXPLICIT_SCHEDULE, "{} faults instead of the seed's {}", explicit.len(), drawn.len());
             explicit.clone()
         }
         None => drawn,
     };
     for f in &plan {
-        sim::trace_event!(world.trace, "runner", "schedule", "at={:?} {}", f.at, f.fault);
+        sim::trace_event!(world.trace, "runner", sim::event::SCHEDULE, "at={:?} {}", f.at, f.fault);
     }
     plan
 }
@@ -396,7 +396,7 @@ impl<'a> FaultDriver<'a> {
         if self.calmed() {
             return;
         }
-        sim::trace_event!(world.trace, "runner", "liveness-phase", "faults stop; nodes restart; network heals; storage behaves");
+        sim::trace_event!(world.trace, "runner", sim::event::LIVENESS_PHASE, "faults stop; nodes restart; network heals; storage behaves");
         self.end(world);
     }
 

@@ -82,8 +82,10 @@ async fn exec(s: &mut Session, sql: &str) -> Result<Result<model::sql::ExecResul
         let who = s.user().to_string();
         let _ = who;
         match &result {
-            Ok(r) => sim::trace_event!(trace, "sql", "ok", "{sql} -> {} ts={}", r.tag, r.commit_ts.map(|t| t.to_string()).unwrap_or_else(|| "-".into())),
-            Err(e) => sim::trace_event!(trace, "sql", "err", "{sql} -> {e}"),
+            Ok(r) => {
+                sim::trace_event!(trace, "sql", sim::event::OK, "{sql} -> {} ts={}", r.tag, r.commit_ts.map(|t| t.to_string()).unwrap_or_else(|| "-".into()))
+            }
+            Err(e) => sim::trace_event!(trace, "sql", sim::event::ERR, "{sql} -> {e}"),
         }
     }
     match result {
@@ -445,7 +447,7 @@ pub async fn preload(s: &mut Session, kv: &dyn model::ClusterKv, oracle: &Mutex<
         }
     }
     if let Some(trace) = TRACE.with(|t| t.borrow().clone()) {
-        sim::trace_event!(trace, "loader", "ingested", "{LEDGER}: {rows} rows ({} entries) at {ts}", entries.len());
+        sim::trace_event!(trace, "loader", sim::event::INGESTED, "{LEDGER}: {rows} rows ({} entries) at {ts}", entries.len());
     }
     let mut o = oracle.lock().expect("oracle");
     for row in all {

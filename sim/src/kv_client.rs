@@ -173,7 +173,7 @@ impl SimKv {
     async fn call(&self, to: NodeId, req: NodeRequest) -> Result<NodeResponse, NodeError> {
         let kind = req.kind();
         let range = req.range();
-        trace_event!(self.inner.trace, self.inner.name, "send", "{kind} r{range} -> n{to}");
+        trace_event!(self.inner.trace, self.inner.name, crate::event::SEND, "{kind} r{range} -> n{to}");
         let env = Envelope { sent_at: self.inner.hlc.now(), from: self.inner.name.clone(), req };
         let result = match self.inner.ep.call_timeout(node_addr(self.inner.cfg.network, to), env, self.inner.cfg.rpc_timeout).await {
             Ok(reply) => {
@@ -183,8 +183,8 @@ impl SimKv {
             Err(e) => Err(NodeError::Invalid(format!("unreachable: {e}"))),
         };
         match &result {
-            Ok(_) => trace_event!(self.inner.trace, self.inner.name, "recv", "{kind} r{range} <- n{to} ok"),
-            Err(e) => trace_event!(self.inner.trace, self.inner.name, "recv", "{kind} r{range} <- n{to} err: {e}"),
+            Ok(_) => trace_event!(self.inner.trace, self.inner.name, crate::event::RECV, "{kind} r{range} <- n{to} ok"),
+            Err(e) => trace_event!(self.inner.trace, self.inner.name, crate::event::RECV, "{kind} r{range} <- n{to} err: {e}"),
         }
         result
     }
@@ -325,7 +325,7 @@ impl SimKv {
             loop {
                 match self.send(&anchor, |d| NodeRequest::EndTxn { range: d.range_id, txn, anchor: anchor.clone(), commit: true }).await {
                     Ok((_, NodeResponse::TxnStatus(Some(TxnStatus::Committed)))) => {
-                        trace_event!(self.inner.trace, self.inner.name, "txn-commit", "txn={txn:x} ts={ts} writes={}", writes.len());
+                        trace_event!(self.inner.trace, self.inner.name, crate::event::TXN_COMMIT, "txn={txn:x} ts={ts} writes={}", writes.len());
                         self.resolve_all(&touched, txn, true).await;
                         return Ok(ts);
                     }
@@ -344,7 +344,7 @@ impl SimKv {
             }
         }
         let failure = failure.expect("set on every path that gets here");
-        trace_event!(self.inner.trace, self.inner.name, "txn-abort", "txn={txn:x} ts={ts}: {failure}");
+        trace_event!(self.inner.trace, self.inner.name, crate::event::TXN_ABORT, "txn={txn:x} ts={ts}: {failure}");
         // Record the abort so that late intents are refused, then clean up best-effort:
         // readers abort and clean anything left behind.
         let _ = self.send(&anchor, |d| NodeRequest::EndTxn { range: d.range_id, txn, anchor: anchor.clone(), commit: false }).await;

@@ -12,6 +12,7 @@ pub mod command;
 pub mod config;
 pub mod directory;
 pub mod disk;
+pub mod event;
 pub mod faults;
 pub mod kv_client;
 pub mod messages;

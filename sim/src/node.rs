@@ -134,7 +134,13 @@ pub async fn start(ctx: NodeContext) {
         ttl_source: ctx.ttl_source.clone(),
         env: env.clone(),
     });
-    trace_event!(ctx.trace, name, "start", "incarnation={incarnation} replicas={} replayed={replayed}", server.replicas.lock().expect("replicas").len());
+    trace_event!(
+        ctx.trace,
+        name,
+        crate::event::START,
+        "incarnation={incarnation} replicas={} replayed={replayed}",
+        server.replicas.lock().expect("replicas").len()
+    );
     ctx.registry.lock().expect("registry").insert(ctx.id, server.clone());
     let s = server.clone();
     ep.add_rpc_handler(move |env: Envelope| {
@@ -268,7 +274,7 @@ impl NodeServer {
                     {
                         let export =
                             self.read(*range, &req.span, req.end, |r| r.engine.export_paged(&req.span, req.start, req.end, req.filter, req.target_bytes))?;
-                        trace_event!(self.trace, self.name, "export-served", "r{range} {} entries as-leaseholder=false", export.entries.len());
+                        trace_event!(self.trace, self.name, crate::event::EXPORT_SERVED, "r{range} {} entries as-leaseholder=false", export.entries.len());
                         return Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: *range, export }));
                     }
                 }
@@ -284,14 +290,14 @@ impl NodeServer {
         trace_event!(
             self.trace,
             self.name,
-            "bulk",
+            crate::event::BULK,
             "{}",
             backup::statement::parse(sql).map(|s| s.redacted()).unwrap_or_else(|_| "(unparsable statement)".into())
         );
         let result = backup::exec::execute(&self.env, &ctx, sql).await;
         match &result {
-            Ok(r) => trace_event!(self.trace, self.name, "bulk-ok", "{} rows", r.rows.len()),
-            Err(e) => trace_event!(self.trace, self.name, "bulk-err", "{e}"),
+            Ok(r) => trace_event!(self.trace, self.name, crate::event::BULK_OK, "{} rows", r.rows.len()),
+            Err(e) => trace_event!(self.trace, self.name, crate::event::BULK_ERR, "{e}"),
         }
         result.map(|r| (r.columns, r.rows)).map_err(|e| e.to_string())
     }
@@ -309,7 +315,7 @@ impl NodeServer {
                 // scenarios against the lease (it is the truth the directory holds, not the
                 // backup's claim).
                 let leaseholder = self.serving_epoch(range) == Some(epoch);
-                trace_event!(self.trace, self.name, "export-served", "r{range} {} entries as-leaseholder={leaseholder}", export.entries.len());
+                trace_event!(self.trace, self.name, crate::event::EXPORT_SERVED, "r{range} {} entries as-leaseholder={leaseholder}", export.entries.len());
                 Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: range, export }))
             }
             NodeRequest::GcThreshold { range, span } => {
@@ -354,7 +360,7 @@ impl NodeServer {
                 if now.wall.saturating_sub(txn_ts.wall) < self.cfg.txn_abandon_after.as_nanos() as u64 {
                     return Ok(NodeResponse::TxnStatus(None));
                 }
-                trace_event!(self.trace, self.name, "txn-abort-abandoned", "r{range} txn={txn:x}");
+                trace_event!(self.trace, self.name, crate::event::TXN_ABORT_ABANDONED, "r{range} txn={txn:x}");
                 self.propose(range, epoch, Command::SetTxnStatus { txn, anchor, status: TxnStatus::Aborted }).await?;
                 Ok(NodeResponse::TxnStatus(Some(TxnStatus::Aborted)))
             }
@@ -442,7 +448,7 @@ impl NodeServer {
     /// Appends `cmd` under `epoch`, replicates it to a quorum and applies it. The range lock
     /// must be held. Fails with `NotLeaseholder` once the lease has moved on.
     async fn propose(&self, range: RangeId, epoch: u64, cmd: Command) -> Result<Applied, NodeError> {
-        trace_event!(self.trace, self.name, "propose", "r{range} {}", cmd.kind());
+        trace_event!(self.trace, self.name, crate::event::PROPOSE, "r{range} {}", cmd.kind());
         let index = {
             let mut disk = self.disk.lock().expect("disk lock");
             let log = disk.logs.get_mut(&range).ok_or(NodeError::RangeKeyMismatch { range, span: Span::default() })?;
@@ -499,12 +505,12 @@ impl NodeServer {
                     return sent_upto >= upto;
                 }
                 Ok(NodeResponse::Appended { success: false, last_index }) => {
-                    trace_event!(self.trace, self.name, "append-rejected", "r{range} -> n{follower} prev={prev_index} their_last={last_index}");
+                    trace_event!(self.trace, self.name, crate::event::APPEND_REJECTED, "r{range} -> n{follower} prev={prev_index} their_last={last_index}");
                     let next = prev_index.min(last_index + 1).max(1);
                     self.set_next_index(range, follower, next);
                 }
                 other => {
-                    trace_event!(self.trace, self.name, "append-failed", "r{range} -> n{follower} {other:?}");
+                    trace_event!(self.trace, self.name, crate::event::APPEND_FAILED, "r{range} -> n{follower} {other:?}");
                     return false;
                 }
             }
@@ -577,7 +583,7 @@ impl NodeServer {
                 // that proposed it, but a new leaseholder may apply it while catching up.
                 if let Command::Split { at, new_range } = &entry.cmd {
                     if self.directory.split(range, at, *new_range) {
-                        trace_event!(self.trace, self.name, "split", "r{range} at {at} -> r{new_range}");
+                        trace_event!(self.trace, self.name, crate::event::SPLIT, "r{range} at {at} -> r{new_range}");
                     }
                 }
                 self.replicas.lock().expect("replicas").insert(right.range_id, right);
@@ -585,7 +591,7 @@ impl NodeServer {
             if applied.gc_removed > 0 || matches!(entry.cmd, Command::Gc { .. }) {
                 if let Command::Gc { threshold } = &entry.cmd {
                     if self.serving_epoch(range).is_some() {
-                        trace_event!(self.trace, self.name, "gc", "r{range} threshold={threshold} removed={}", applied.gc_removed);
+                        trace_event!(self.trace, self.name, crate::event::GC, "r{range} threshold={threshold} removed={}", applied.gc_removed);
                     }
                 }
             }
@@ -667,10 +673,10 @@ impl NodeServer {
             let guard = lock.lock().await;
             match self.try_acquire(range, epoch).await {
                 Ok(()) => {
-                    trace_event!(self.trace, self.name, "lease-acquired", "r{range} epoch={epoch}");
+                    trace_event!(self.trace, self.name, crate::event::LEASE_ACQUIRED, "r{range} epoch={epoch}");
                     return;
                 }
-                Err(reason) => trace_event!(self.trace, self.name, "lease-acquire-retry", "r{range} epoch={epoch} {reason}"),
+                Err(reason) => trace_event!(self.trace, self.name, crate::event::LEASE_ACQUIRE_RETRY, "r{range} epoch={epoch} {reason}"),
             }
             drop(guard);
             madsim::time::sleep(backoff).await;
@@ -753,7 +759,7 @@ impl NodeServer {
                 reply.result
             }
             Err(e) => {
-                trace_event!(self.trace, self.name, "call-failed", "{kind} r{range} -> n{to}: {e}");
+                trace_event!(self.trace, self.name, crate::event::CALL_FAILED, "{kind} r{range} -> n{to}: {e}");
                 Err(NodeError::Invalid(format!("n{to} unreachable: {e}")))
             }
         }

@@ -137,7 +137,7 @@ impl SimStorage {
     /// Sets the fault rates (a fault of the schedule, or a scenario's choice). Setting the
     /// defaults (no faults) also disarms every trap: the liveness phase starts from here.
     pub fn set_faults(&self, faults: StorageFaults) {
-        trace_event!(self.trace, "storage", "faults", "{faults:?}");
+        trace_event!(self.trace, "storage", crate::event::FAULTS, "{faults:?}");
         let mut s = self.state.lock().expect("storage");
         if faults == StorageFaults::default() {
             s.traps.clear();
@@ -147,7 +147,7 @@ impl SimStorage {
 
     /// Arms `trap` for the next write it matches.
     pub fn arm(&self, trap: Trap) {
-        trace_event!(self.trace, "storage", "trap-armed", "{trap:?}");
+        trace_event!(self.trace, "storage", crate::event::TRAP_ARMED, "{trap:?}");
         self.state.lock().expect("storage").traps.push(trap);
     }
 
@@ -175,7 +175,7 @@ impl SimStorage {
         let at = (bit / 8) as usize % o.data.len();
         o.data[at] ^= 1 << (bit % 8);
         s.damaged.insert(key.clone(), "bit rot");
-        trace_event!(self.trace, "storage", "bit-rot", "{key} byte {at} bit {}", bit % 8);
+        trace_event!(self.trace, "storage", crate::event::BIT_ROT, "{key} byte {at} bit {}", bit % 8);
         Some(key)
     }
 
@@ -226,7 +226,7 @@ impl SimStorage {
         match s.objects.get_mut(key) {
             Some(o) => {
                 f(&mut o.data);
-                trace_event!(self.trace, "storage", "corrupt", "{key} now {} bytes", o.data.len());
+                trace_event!(self.trace, "storage", crate::event::CORRUPT, "{key} now {} bytes", o.data.len());
                 s.damaged.insert(key.to_string(), "corrupted");
                 true
             }
@@ -243,7 +243,7 @@ impl SimStorage {
         }
         drop(s);
         if removed {
-            trace_event!(self.trace, "storage", "lose", "{key}");
+            trace_event!(self.trace, "storage", crate::event::LOSE, "{key}");
         }
         removed
     }
@@ -338,26 +338,26 @@ impl SimBucket {
         let (latency, fate) = self.storage.draw();
         madsim::time::sleep(latency).await;
         if fate == Fate::Fail {
-            trace_event!(self.storage.trace, "storage", "write-failed", "{}", self.key(path));
+            trace_event!(self.storage.trace, "storage", crate::event::WRITE_FAILED, "{}", self.key(path));
             return Err(self.transient(path, "write"));
         }
         let key = self.key(path);
         if create_only && self.storage.state.lock().expect("storage").objects.contains_key(&key) {
-            trace_event!(self.storage.trace, "storage", "write-new-exists", "{key}");
+            trace_event!(self.storage.trace, "storage", crate::event::WRITE_NEW_EXISTS, "{key}");
             return Err(StorageError::AlreadyExists { path: format!("{}/{path}", self.shown) });
         }
         let mut data = data;
         match self.storage.spring(path) {
             Sprung::None => {}
             Sprung::Lost => {
-                trace_event!(self.storage.trace, "storage", "write-lost", "{key} {} bytes reported written, none landed", data.len());
+                trace_event!(self.storage.trace, "storage", crate::event::WRITE_LOST, "{key} {} bytes reported written, none landed", data.len());
                 self.storage.state.lock().expect("storage").damaged.insert(key, "lost write");
                 return Ok(());
             }
             Sprung::Torn => {
                 let mut s = self.storage.state.lock().expect("storage");
                 let keep = if data.is_empty() { 0 } else { s.rng.gen_range(0..data.len()) };
-                trace_event!(self.storage.trace, "storage", "write-torn", "{key} {keep} of {} bytes landed, reported written", data.len());
+                trace_event!(self.storage.trace, "storage", crate::event::WRITE_TORN, "{key} {keep} of {} bytes landed, reported written", data.len());
                 data.truncate(keep);
                 s.objects.insert(key.clone(), Object { data, written: Instant::now() });
                 s.damaged.insert(key, "torn write");
@@ -372,7 +372,7 @@ impl SimBucket {
                         s.objects.insert(key.clone(), Object { data, written: Instant::now() });
                         s.damaged.insert(key.clone(), "torn write");
                     }
-                    trace_event!(self.storage.trace, "storage", "writer-doomed", "n{} at {phase:?} writing {key}", self.node);
+                    trace_event!(self.storage.trace, "storage", crate::event::WRITER_DOOMED, "n{} at {phase:?} writing {key}", self.node);
                     s.doomed = Some((self.node, phase));
                 }
                 // The node dies before this write returns.
@@ -387,10 +387,10 @@ impl SimBucket {
             s.objects.insert(key, Object { data, written: Instant::now() });
         }
         if fate == Fate::LandThenFail {
-            trace_event!(self.storage.trace, "storage", "write-landed-reported-failed", "{} {len} bytes", self.key(path));
+            trace_event!(self.storage.trace, "storage", crate::event::WRITE_LANDED_REPORTED_FAILED, "{} {len} bytes", self.key(path));
             return Err(self.transient(path, "write reply"));
         }
-        trace_event!(self.storage.trace, "storage", "write", "{} {len} bytes", self.key(path));
+        trace_event!(self.storage.trace, "storage", crate::event::WRITE, "{} {len} bytes", self.key(path));
         Ok(())
     }
 }
@@ -447,7 +447,7 @@ impl ExternalStorage for SimBucket {
             s.objects.remove(&self.key(path));
             s.damaged.remove(&self.key(path));
         }
-        trace_event!(self.storage.trace, "storage", "delete", "{}", self.key(path));
+        trace_event!(self.storage.trace, "storage", crate::event::DELETE, "{}", self.key(path));
         if fate == Fate::LandThenFail {
             return Err(self.transient(path, "delete reply"));
         }

@@ -87,7 +87,7 @@ impl Trace {
     }
 }
 
-/// Records an event: `trace_event!(trace, "n3", "crash", "lost={}", n)`.
+/// Records an event: `trace_event!(trace, "n3", crate::event::CRASH, "lost={}", n)`.
 #[macro_export]
 macro_rules! trace_event {
     ($trace:expr, $who:expr, $what:expr) => {

@@ -155,18 +155,18 @@ impl World {
                 disks.get_mut(n).expect("node exists").logs.insert(range, log);
             }
         }
-        trace_event!(trace, "world", "config", "network=10.{}.0.0/16 seed={seed} nodes={}", cfg.network, cfg.nodes);
+        trace_event!(trace, "world", crate::event::CONFIG, "network=10.{}.0.0/16 seed={seed} nodes={}", cfg.network, cfg.nodes);
         trace_event!(
             trace,
             "world",
-            "config",
+            crate::event::CONFIG,
             "seed={seed} nodes={} replication={rf} ranges={} max_offset={:?}",
             cfg.nodes,
             layout.len(),
             cfg.max_clock_offset
         );
         for (i, (span, replicas, holder)) in layout.iter().enumerate() {
-            trace_event!(trace, "world", "range", "r{} {span} replicas={replicas:?} leaseholder=n{holder}", i + 1);
+            trace_event!(trace, "world", crate::event::RANGE, "r{} {span} replicas={replicas:?} leaseholder=n{holder}", i + 1);
         }
 
         let handle = Handle::current();
@@ -174,7 +174,7 @@ impl World {
         let mut nodes = BTreeMap::new();
         for id in node_ids {
             let shape = ClockShape::random(&mut rng, (cfg.max_clock_offset.as_nanos() / 2) as i64);
-            trace_event!(trace, "world", "clock", "n{id} {shape:?}");
+            trace_event!(trace, "world", crate::event::CLOCK, "n{id} {shape:?}");
             let clock = PhysicalClock::new(shape, cfg.max_clock_offset, trace.clone());
             let disk = Arc::new(Mutex::new(disks.remove(&id).expect("disk made above")));
             let ctx = NodeContext {
@@ -292,7 +292,7 @@ impl World {
         let lost = slot.disk.lock().expect("disk lock").crash();
         slot.life = NodeLife::Down;
         self.registry.lock().expect("registry").remove(&node);
-        trace_event!(self.trace, "world", "crash", "n{node} unsynced_entries_lost={lost}");
+        trace_event!(self.trace, "world", crate::event::CRASH, "n{node} unsynced_entries_lost={lost}");
         true
     }
 
@@ -303,7 +303,7 @@ impl World {
             return false;
         }
         slot.life = NodeLife::Up;
-        trace_event!(self.trace, "world", "restart", "n{node}");
+        trace_event!(self.trace, "world", crate::event::RESTART, "n{node}");
         self.handle.restart(slot.handle.id());
         true
     }
@@ -316,7 +316,7 @@ impl World {
         }
         self.handle.pause(slot.handle.id());
         slot.life = NodeLife::Paused;
-        trace_event!(self.trace, "world", "pause", "n{node}");
+        trace_event!(self.trace, "world", crate::event::PAUSE, "n{node}");
         true
     }
 
@@ -328,7 +328,7 @@ impl World {
         }
         self.handle.resume(slot.handle.id());
         slot.life = NodeLife::Up;
-        trace_event!(self.trace, "world", "resume", "n{node}");
+        trace_event!(self.trace, "world", crate::event::RESUME, "n{node}");
         true
     }
 
@@ -339,7 +339,7 @@ impl World {
         net.clog_link(sa.handle.id(), sb.handle.id());
         net.clog_link(sb.handle.id(), sa.handle.id());
         self.cut.insert((a.min(b), a.max(b)));
-        trace_event!(self.trace, "world", "partition", "n{a} <-/-> n{b}");
+        trace_event!(self.trace, "world", crate::event::PARTITION, "n{a} <-/-> n{b}");
     }
 
     /// Cuts every link between the two groups.
@@ -364,7 +364,7 @@ impl World {
             net.unclog_link(ia, ib);
             net.unclog_link(ib, ia);
         }
-        trace_event!(self.trace, "world", "heal", "all links restored");
+        trace_event!(self.trace, "world", crate::event::HEAL, "all links restored");
     }
 
     /// True when `a` and `b` can exchange messages.
@@ -378,13 +378,13 @@ impl World {
             c.send_latency = latency.clone();
             c.packet_loss_rate = loss;
         });
-        trace_event!(self.trace, "world", "network", "latency={:?}..{:?} loss={loss:.3}", latency.start, latency.end);
+        trace_event!(self.trace, "world", crate::event::NETWORK, "latency={:?}..{:?} loss={loss:.3}", latency.start, latency.end);
     }
 
     /// Changes how `node`'s clock deviates (skew, jumps), within the maximum offset.
     pub fn set_clock(&mut self, node: NodeId, shape: ClockShape) {
         if let Some(slot) = self.nodes.get(&node) {
-            trace_event!(self.trace, "world", "clock", "n{node} {shape:?}");
+            trace_event!(self.trace, "world", crate::event::CLOCK, "n{node} {shape:?}");
             slot.clock.set_shape(shape);
         }
     }
@@ -406,7 +406,7 @@ impl World {
         }
         let Some(server) = self.server(to).filter(|s| s.has_replica(range)) else { return false };
         let Some(lease) = self.directory.next_lease(range, to) else { return false };
-        trace_event!(self.trace, "world", "lease-transfer", "r{range} n{} -> n{to} epoch={}", desc.lease.holder, lease.epoch);
+        trace_event!(self.trace, "world", crate::event::LEASE_TRANSFER, "r{range} n{} -> n{to} epoch={}", desc.lease.holder, lease.epoch);
         self.spawn_on(to, server.acquire_lease(range, lease.epoch));
         true
     }
@@ -415,7 +415,7 @@ impl World {
     pub fn split(&mut self, range: RangeId, at: Key) -> bool {
         let Some(desc) = self.directory.get(range) else { return false };
         let Some(server) = self.server(desc.lease.holder) else { return false };
-        trace_event!(self.trace, "world", "split-request", "r{range} at {at}");
+        trace_event!(self.trace, "world", crate::event::SPLIT_REQUEST, "r{range} at {at}");
         self.spawn_on(desc.lease.holder, server.split_range(range, at));
         true
     }
@@ -425,7 +425,7 @@ impl World {
         let Some(desc) = self.directory.get(range) else { return false };
         let Some(server) = self.server(desc.lease.holder) else { return false };
         let threshold = server.hlc().now().sub(ttl);
-        trace_event!(self.trace, "world", "gc-request", "r{range} threshold={threshold}");
+        trace_event!(self.trace, "world", crate::event::GC_REQUEST, "r{range} threshold={threshold}");
         self.spawn_on(desc.lease.holder, server.gc_range(range, threshold));
         true
     }
@@ -436,7 +436,7 @@ impl World {
     pub fn tick(&mut self) {
         let now = Instant::now();
         if let Some((node, phase)) = self.storage.take_doomed() {
-            trace_event!(self.trace, "nemesis", "inject", "crash n{node}: coordinator killed at {phase:?}");
+            trace_event!(self.trace, "nemesis", crate::event::INJECT, "crash n{node}: coordinator killed at {phase:?}");
             if self.crash(node) {
                 self.restart_due.insert(node, now + self.doomed_downtime);
             }
@@ -467,7 +467,7 @@ impl World {
             let Some(&to) = candidates.choose(&mut self.rng) else { continue };
             let Some(server) = self.server(to) else { continue };
             let Some(lease) = self.directory.next_lease(desc.range_id, to) else { continue };
-            trace_event!(self.trace, "world", "lease-expired", "r{} n{holder} -> n{to} epoch={}", desc.range_id, lease.epoch);
+            trace_event!(self.trace, "world", crate::event::LEASE_EXPIRED, "r{} n{holder} -> n{to} epoch={}", desc.range_id, lease.epoch);
             self.unhealthy_since.insert(desc.range_id, now);
             self.spawn_on(to, server.acquire_lease(desc.range_id, lease.epoch));
         }
@@ -478,7 +478,7 @@ impl World {
     pub fn calm(&mut self) {
         // A node caught by a kill trap is stuck in its write: it dies now, and restarts below.
         if let Some((node, phase)) = self.storage.take_doomed() {
-            trace_event!(self.trace, "nemesis", "inject", "crash n{node}: coordinator killed at {phase:?}");
+            trace_event!(self.trace, "nemesis", crate::event::INJECT, "crash n{node}: coordinator killed at {phase:?}");
             self.crash(node);
         }
         self.restart_due.clear();

@@ -54,14 +54,14 @@ pub fn control(world: &mut World, action: JobAction) -> bool {
         for n in nodes {
             let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(5)).await else { continue };
             let Some(id) = newest_backup(&rows) else {
-                crate::trace_event!(trace, "operator", "job-control", "{} JOB: no backup job yet", action.verb());
+                crate::trace_event!(trace, "operator", crate::event::JOB_CONTROL, "{} JOB: no backup job yet", action.verb());
                 return;
             };
             let outcome = match kv.bulk(n, &format!("{} JOB {id}", action.verb()), "root", "defaultdb", Duration::from_secs(5)).await {
                 Ok(_) => "ok".to_string(),
                 Err(e) => format!("refused: {e}"),
             };
-            crate::trace_event!(trace, "operator", "job-control", "{} JOB {id} via n{n}: {outcome}", action.verb());
+            crate::trace_event!(trace, "operator", crate::event::JOB_CONTROL, "{} JOB {id} via n{n}: {outcome}", action.verb());
             return;
         }
     });

@@ -276,7 +276,7 @@ pub fn schedule(swarm: &Swarm, nodes: usize, max_offset: Duration, duration: Dur
 /// Injects one fault into the world; returns false when it did not apply (target gone, already
 /// in that state). Every injection is traced.
 pub fn inject(world: &mut World, fault: &Fault) -> bool {
-    crate::trace_event!(world.trace, "nemesis", "inject", "{fault}");
+    crate::trace_event!(world.trace, "nemesis", crate::event::INJECT, "{fault}");
     match fault {
         Fault::Crash { node: n } => node::crash(world, *n),
         Fault::Restart { node: n } => node::restart(world, *n),

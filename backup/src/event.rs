@@ -1,0 +1,18 @@
+//! The names of the job events the backup code records through [`crate::env::Env::event`]
+//! (the simulator writes them into its trace; the probes and the trace summary read them), as
+//! constants shared by emitter and reader.
+
+/// `export-retried`
+pub const EXPORT_RETRIED: &str = "export-retried";
+/// `job-claimed`
+pub const JOB_CLAIMED: &str = "job-claimed";
+/// `job-cleanup`
+pub const JOB_CLEANUP: &str = "job-cleanup";
+/// `job-found-manifest`
+pub const JOB_FOUND_MANIFEST: &str = "job-found-manifest";
+/// `job-manifest-written`
+pub const JOB_MANIFEST_WRITTEN: &str = "job-manifest-written";
+/// `job-resumed-from-checkpoint`
+pub const JOB_RESUMED_FROM_CHECKPOINT: &str = "job-resumed-from-checkpoint";
+/// `job-run-ended`
+pub const JOB_RUN_ENDED: &str = "job-run-ended";

@@ -1,0 +1,141 @@
+//! The names of the trace's events (the word after the time and the actor on each line), as
+//! constants: the simulator and the scenarios emit them only through these, and the probes and
+//! the trace summary read them only through these, so a reader cannot name an event that
+//! nothing emits. The backup code's own job events are [`backup::event`].
+
+/// `append-failed`
+pub const APPEND_FAILED: &str = "append-failed";
+/// `append-rejected`
+pub const APPEND_REJECTED: &str = "append-rejected";
+/// `backup-ended`
+pub const BACKUP_ENDED: &str = "backup-ended";
+/// `backup-plan`
+pub const BACKUP_PLAN: &str = "backup-plan";
+/// `bit-rot`
+pub const BIT_ROT: &str = "bit-rot";
+/// `bit-rot-detected`
+pub const BIT_ROT_DETECTED: &str = "bit-rot-detected";
+/// `bulk`
+pub const BULK: &str = "bulk";
+/// `bulk-err`
+pub const BULK_ERR: &str = "bulk-err";
+/// `bulk-ok`
+pub const BULK_OK: &str = "bulk-ok";
+/// `call-failed`
+pub const CALL_FAILED: &str = "call-failed";
+/// `chain-layer`
+pub const CHAIN_LAYER: &str = "chain-layer";
+/// `chain-plan`
+pub const CHAIN_PLAN: &str = "chain-plan";
+/// `chain-taken`
+pub const CHAIN_TAKEN: &str = "chain-taken";
+/// `clock`
+pub const CLOCK: &str = "clock";
+/// `config`
+pub const CONFIG: &str = "config";
+/// `corrupt`
+pub const CORRUPT: &str = "corrupt";
+/// `crash`
+pub const CRASH: &str = "crash";
+/// `damage-detected`
+pub const DAMAGE_DETECTED: &str = "damage-detected";
+/// `damaged-chain-refused`
+pub const DAMAGED_CHAIN_REFUSED: &str = "damaged-chain-refused";
+/// `delete`
+pub const DELETE: &str = "delete";
+/// `err`
+pub const ERR: &str = "err";
+/// `explicit-schedule`
+pub const EXPLICIT_SCHEDULE: &str = "explicit-schedule";
+/// `export-served`
+pub const EXPORT_SERVED: &str = "export-served";
+/// `faults`
+pub const FAULTS: &str = "faults";
+/// `gateway-crash`
+pub const GATEWAY_CRASH: &str = "gateway-crash";
+/// `gc`
+pub const GC: &str = "gc";
+/// `gc-request`
+pub const GC_REQUEST: &str = "gc-request";
+/// `heal`
+pub const HEAL: &str = "heal";
+/// `ingested`
+pub const INGESTED: &str = "ingested";
+/// `inject`
+pub const INJECT: &str = "inject";
+/// `job-control`
+pub const JOB_CONTROL: &str = "job-control";
+/// `lease-acquire-retry`
+pub const LEASE_ACQUIRE_RETRY: &str = "lease-acquire-retry";
+/// `lease-acquired`
+pub const LEASE_ACQUIRED: &str = "lease-acquired";
+/// `lease-expired`
+pub const LEASE_EXPIRED: &str = "lease-expired";
+/// `lease-transfer`
+pub const LEASE_TRANSFER: &str = "lease-transfer";
+/// `liveness-phase`
+pub const LIVENESS_PHASE: &str = "liveness-phase";
+/// `lose`
+pub const LOSE: &str = "lose";
+/// `mid-chain-restore`
+pub const MID_CHAIN_RESTORE: &str = "mid-chain-restore";
+/// `network`
+pub const NETWORK: &str = "network";
+/// `ok`
+pub const OK: &str = "ok";
+/// `partition`
+pub const PARTITION: &str = "partition";
+/// `pause`
+pub const PAUSE: &str = "pause";
+/// `point-in-time-restored`
+pub const POINT_IN_TIME_RESTORED: &str = "point-in-time-restored";
+/// `propose`
+pub const PROPOSE: &str = "propose";
+/// `range`
+pub const RANGE: &str = "range";
+/// `recv`
+pub const RECV: &str = "recv";
+/// `restart`
+pub const RESTART: &str = "restart";
+/// `resume`
+pub const RESUME: &str = "resume";
+/// `rival-backup`
+pub const RIVAL_BACKUP: &str = "rival-backup";
+/// `rival-ended`
+pub const RIVAL_ENDED: &str = "rival-ended";
+/// `schedule`
+pub const SCHEDULE: &str = "schedule";
+/// `send`
+pub const SEND: &str = "send";
+/// `split`
+pub const SPLIT: &str = "split";
+/// `split-request`
+pub const SPLIT_REQUEST: &str = "split-request";
+/// `start`
+pub const START: &str = "start";
+/// `swarm`
+pub const SWARM: &str = "swarm";
+/// `trap-armed`
+pub const TRAP_ARMED: &str = "trap-armed";
+/// `txn-abort`
+pub const TXN_ABORT: &str = "txn-abort";
+/// `txn-abort-abandoned`
+pub const TXN_ABORT_ABANDONED: &str = "txn-abort-abandoned";
+/// `txn-commit`
+pub const TXN_COMMIT: &str = "txn-commit";
+/// `verdict`
+pub const VERDICT: &str = "verdict";
+/// `write`
+pub const WRITE: &str = "write";
+/// `write-failed`
+pub const WRITE_FAILED: &str = "write-failed";
+/// `write-landed-reported-failed`
+pub const WRITE_LANDED_REPORTED_FAILED: &str = "write-landed-reported-failed";
+/// `write-lost`
+pub const WRITE_LOST: &str = "write-lost";
+/// `write-new-exists`
+pub const WRITE_NEW_EXISTS: &str = "write-new-exists";
+/// `write-torn`
+pub const WRITE_TORN: &str = "write-torn";
+/// `writer-doomed`
+pub const WRITER_DOOMED: &str = "writer-doomed";
