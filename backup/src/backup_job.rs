@@ -708,10 +708,9 @@ fn planted_resume(env: &Env, mut c: Checkpoint) -> Checkpoint {
         }
     }
     if env.planted(PlantedBug::ResumeRepeatsSpan) {
-        if let Some(first) = c.completed_spans.first().cloned() {
-            c.completed_spans.remove(0);
+        if !c.completed_spans.is_empty() {
             // The files of that span stay listed: the span is exported into a second file.
-            let _ = first;
+            c.completed_spans.remove(0);
         }
     }
     c
@@ -720,8 +719,6 @@ fn planted_resume(env: &Env, mut c: Checkpoint) -> Checkpoint {
 /// `ManifestBeforeLastFile`: the manifest as it would be if written before the last data file
 /// was recorded — that file's rows are missing from the backup.
 fn drop_last_file(mut cp: Checkpoint) -> Checkpoint {
-    if let Some(last) = cp.completed.pop() {
-        let _ = last;
-    }
+    cp.completed.pop();
     cp
 }
