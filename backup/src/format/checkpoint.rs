@@ -152,11 +152,11 @@ impl Checkpoint {
     pub fn dump(&self) -> String {
         let mut out = String::from("checkpoint of:\n");
         self.plan.dump_into(&mut out, false);
-        manifest::list(&mut out, "completed spans", &self.completed_spans, |o, s| {
+        super::manifest_dump::list(&mut out, "completed spans", &self.completed_spans, |o, s| {
             let _ = write!(o, "{s}");
         });
-        manifest::list(&mut out, "completed files", &self.completed, manifest::dump_file_line);
-        manifest::list(&mut out, "remaining spans", &self.remaining_spans(), |o, s| {
+        super::manifest_dump::list(&mut out, "completed files", &self.completed, super::manifest_dump::dump_file_line);
+        super::manifest_dump::list(&mut out, "remaining spans", &self.remaining_spans(), |o, s| {
             let _ = write!(o, "{s}");
         });
         let _ = writeln!(out, "entry counts so far: {}", self.counts());

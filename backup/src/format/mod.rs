@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod envelope;
 pub mod manifest;
+mod manifest_dump;
 
 pub use checkpoint::Checkpoint;
 pub use data::{DataFile, DataFileError, EntryCounts};
