@@ -707,11 +707,9 @@ fn planted_resume(env: &Env, mut c: Checkpoint) -> Checkpoint {
             c.completed_spans = model::key::merge_spans(&spans);
         }
     }
-    if env.planted(PlantedBug::ResumeRepeatsSpan) {
-        if !c.completed_spans.is_empty() {
-            // The files of that span stay listed: the span is exported into a second file.
-            c.completed_spans.remove(0);
-        }
+    // The files of that span stay listed: the span is exported into a second file.
+    if env.planted(PlantedBug::ResumeRepeatsSpan) && !c.completed_spans.is_empty() {
+        c.completed_spans.remove(0);
     }
     c
 }
