@@ -39,8 +39,6 @@ pub fn no_transparent_huge_pages() {
 }
 
 pub mod backup_scenario;
-pub mod bench_chain;
-pub mod bench_local;
 pub mod chain_scenario;
 pub mod check;
 pub mod cluster_scenario;
@@ -52,9 +50,9 @@ pub mod property;
 pub mod registry;
 pub mod run;
 pub mod sabotage;
-pub mod shell;
 pub mod shrink;
 pub mod summary;
+pub mod tools;
 pub mod workload;
 
 #[cfg(test)]

@@ -45,14 +45,14 @@ enum Command {
     /// An interactive SQL prompt on an in-process cluster whose BACKUP / RESTORE use real
     /// storage (nodelocal under --external-io-dir, s3, gs, azure, http). `-e SQL` / `-f FILE`
     /// run statements and exit.
-    Shell(scenarios::shell::ShellArgs),
+    Shell(scenarios::tools::shell::ShellArgs),
     /// Back up and restore a large table to a local directory with the real backends, against
     /// `cp` and restic on the same bytes, with peak memory (`scripts/bench-local.sh`).
-    BenchLocal(scenarios::bench_local::BenchLocalArgs),
+    BenchLocal(scenarios::tools::bench_local::BenchLocalArgs),
     /// Measure an incremental chain against full backups on the real implementation: an
     /// incremental's bytes after changing 1% of the rows, and restoring a chain of five against
     /// restoring the equivalent full backup.
-    BenchChain(scenarios::bench_chain::BenchChainArgs),
+    BenchChain(scenarios::tools::bench_chain::BenchChainArgs),
     /// Run a scenario over a range of seeds on all cores and print a summary. Exits non-zero if
     /// any seed fails, printing the command that replays it.
     Sweep {
@@ -179,9 +179,9 @@ fn main() -> ExitCode {
         scenarios::keep_freed_memory();
     }
     match cli.command {
-        Command::Shell(args) => scenarios::shell::main(&args, matches.subcommand_matches("shell")),
-        Command::BenchLocal(args) => scenarios::bench_local::main(&args),
-        Command::BenchChain(args) => scenarios::bench_chain::main(&args),
+        Command::Shell(args) => scenarios::tools::shell::main(&args, matches.subcommand_matches("shell")),
+        Command::BenchLocal(args) => scenarios::tools::bench_local::main(&args),
+        Command::BenchChain(args) => scenarios::tools::bench_chain::main(&args),
         Command::Mutants { budget, jobs } => mutants(budget, jobs),
         Command::Bench { seeds, jobs } => bench(seeds, jobs),
         Command::List => {

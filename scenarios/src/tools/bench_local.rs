@@ -8,7 +8,7 @@
 //! file encoding, storage writes, reads, checks and ingest. Everything stays under one
 //! directory, removed at the end unless `--keep`.
 
-use crate::shell::Shell;
+use crate::tools::shell::Shell;
 use backup::storage::real::RealStorageOptions;
 use backup::storage::url::ExternalIoSettings;
 use std::path::{Path, PathBuf};

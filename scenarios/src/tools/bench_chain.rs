@@ -8,8 +8,8 @@
 //!
 //! Both sides of each ratio are measured in the same run, on the same data.
 
-use crate::bench_local::{dir_bytes, payload};
-use crate::shell::Shell;
+use crate::tools::bench_local::{dir_bytes, payload};
+use crate::tools::shell::Shell;
 use backup::storage::real::RealStorageOptions;
 use backup::storage::url::ExternalIoSettings;
 use std::process::ExitCode;
