@@ -6,15 +6,15 @@
 use crate::check::{self, Observation};
 use crate::oracle::Oracle;
 use crate::property::Property;
-use crate::run::{draw_faults, draw_swarm, drive, setup, simulate, spawn_writers, start_world, wrap, Failure, RunOptions, RunReport, Scenario};
+use crate::run::{draw_faults, draw_swarm, drive, join_writers, setup, simulate, spawn_writers, start_world, wrap, Failure, RunOptions, RunReport, Scenario};
 use crate::sabotage::Sabotage;
-use crate::workload::{WriterStats, VIEW_BIG_ACCOUNTS};
+use crate::workload::{WorkloadError, WriterStats, VIEW_BIG_ACCOUNTS};
 use model::Timestamp;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::faults;
-use sim::Trace;
+use sim::{Trace, World};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,6 +54,9 @@ impl Scenario for ClusterScenario {
     }
 }
 
+/// One seed of the cluster scenario, in its four steps: setup, the safety phase (writers and an
+/// observer under the fault schedule) run until the writers finish, the final reads with faults
+/// off, and the verdict.
 async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
     let seed = opts.seed;
     let (mut world, trace, mut rng) = start_world(&opts, CLUSTER_RNG_SALT, &trace_slot);
@@ -74,105 +77,19 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
     let writers = spawn_writers(&mut world, &opts.workload, seed, &oracle, opts.sabotage);
     let stop = Arc::new(AtomicBool::new(false));
     let observations: Arc<Mutex<Vec<Observation>>> = Arc::default();
-    let observer = {
-        let client = world.add_client("observer");
-        let (o, stop, obs, sabotage) = (oracle.clone(), stop.clone(), observations.clone(), opts.sabotage);
-        client.spawn(move |kv| async move {
-            let kv = wrap(kv, sabotage, sabotage == Some(Sabotage::StaleReads));
-            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0b5e);
-            while !stop.load(Ordering::Relaxed) {
-                madsim::time::sleep(Duration::from_millis(rng.gen_range(200..1_000))).await;
-                let (table, ts) = {
-                    let oracle = o.lock().expect("oracle");
-                    let mut tables = oracle.tables();
-                    tables.push(VIEW_BIG_ACCOUNTS.into());
-                    let Some(table) = tables.choose(&mut rng).cloned() else { continue };
-                    let source = if table == VIEW_BIG_ACCOUNTS { "bank.accounts" } else { table.as_str() };
-                    let stamps = oracle.timestamps(source);
-                    let Some(first) = stamps.first().copied() else { continue };
-                    let now = kv.now();
-                    let ts = if rng.gen_ratio(1, 2) && !stamps.is_empty() {
-                        let t = stamps[rng.gen_range(0..stamps.len())];
-                        if rng.gen() {
-                            t
-                        } else {
-                            t.prev()
-                        }
-                    } else {
-                        Timestamp::from_nanos(rng.gen_range(first.wall..=now.wall.max(first.wall)))
-                    };
-                    (table, ts)
-                };
-                let ob = check::observe(&*kv, &table, ts).await;
-                obs.lock().expect("observations").push(ob);
-            }
-        })
-    };
-    let mut next = 0;
-    let liveness_deadline = opts.safety + Duration::from_secs(240);
-    let mut calmed = false;
-    loop {
-        madsim::time::sleep(Duration::from_millis(50)).await;
-        let elapsed = safety_start.elapsed();
-        while next < plan.len() && plan[next].at <= elapsed {
-            faults::inject(&mut world, &plan[next].fault);
-            next += 1;
-        }
-        if !calmed && elapsed >= opts.safety {
-            sim::trace_event!(trace, "runner", sim::event::LIVENESS_PHASE, "faults stop; nodes restart; network heals");
-            world.calm();
-            calmed = true;
-        }
-        world.tick();
-        if writers.iter().all(|w| w.is_finished()) {
-            break;
-        }
-        if elapsed > liveness_deadline {
-            report.failure = Some(Failure {
-                property: Property::Liveness,
-                message: format!("writers did not finish within {:?} of simulated time after faults stopped", liveness_deadline - opts.safety),
-            });
-            return report;
-        }
-    }
-    if !calmed {
-        world.calm();
+    let observer = spawn_observer(&mut world, &oracle, &stop, &observations, seed, opts.sabotage);
+    if let Err(f) = run_until_writers_finish(&mut world, &trace, &plan, &opts, safety_start, &writers).await {
+        report.failure = Some(f);
+        return report;
     }
     stop.store(true, Ordering::Relaxed);
     let _ = observer.await;
-    for w in writers {
-        match w.await.expect("writer task") {
-            Ok(WriterStats { committed, aborted }) => {
-                report.committed += committed;
-                report.aborted += aborted;
-            }
-            Err(e) => {
-                report.failure = Some(Failure { property: Property::Workload, message: e.to_string() });
-                return report;
-            }
-        }
+    if let Err(f) = join_writers(writers, &mut report).await {
+        report.failure = Some(f);
+        return report;
     }
 
-    // Final reads at commit boundaries of every table, faults off.
-    let checker = world.add_client("checker");
-    let (o, obs, sabotage) = (oracle.clone(), observations.clone(), opts.sabotage);
-    let final_reads = checker.spawn(move |kv| async move {
-        let kv = wrap(kv, sabotage, sabotage == Some(Sabotage::StaleReads));
-        let tables = {
-            let mut t = o.lock().expect("oracle").tables();
-            t.push(VIEW_BIG_ACCOUNTS.into());
-            t
-        };
-        for table in tables {
-            let source = if table == VIEW_BIG_ACCOUNTS { "bank.accounts".to_string() } else { table.clone() };
-            let times = check::boundary_times(&o.lock().expect("oracle"), &source, 9);
-            for ts in times {
-                let ob = check::observe(&*kv, &table, ts).await;
-                obs.lock().expect("observations").push(ob);
-            }
-        }
-    });
-    drive(&mut world, final_reads).await;
+    final_reads(&mut world, &oracle, &observations, opts.sabotage).await;
     report.sim_seconds = start.elapsed().as_secs_f64();
     let observations = observations.lock().expect("observations").clone();
     match check::verify(&oracle.lock().expect("oracle"), &observations) {
@@ -190,4 +107,115 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
         report.failure.as_ref().map(|f| format!("FAIL {}: {}", f.property, f.message.lines().next().unwrap_or(""))).unwrap_or_else(|| "ok".into())
     );
     report
+}
+
+/// The observer: reads a random table (or the view) at a random past time, now and then, until
+/// `stop`, recording what it saw for the verdict.
+fn spawn_observer(
+    world: &mut World,
+    oracle: &Arc<Mutex<Oracle>>,
+    stop: &Arc<AtomicBool>,
+    observations: &Arc<Mutex<Vec<Observation>>>,
+    seed: u64,
+    sabotage: Option<Sabotage>,
+) -> madsim::task::JoinHandle<()> {
+    let client = world.add_client("observer");
+    let (o, stop, obs) = (oracle.clone(), stop.clone(), observations.clone());
+    client.spawn(move |kv| async move {
+        let kv = wrap(kv, sabotage, sabotage == Some(Sabotage::StaleReads));
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0b5e);
+        while !stop.load(Ordering::Relaxed) {
+            madsim::time::sleep(Duration::from_millis(rng.gen_range(200..1_000))).await;
+            let (table, ts) = {
+                let oracle = o.lock().expect("oracle");
+                let mut tables = oracle.tables();
+                tables.push(VIEW_BIG_ACCOUNTS.into());
+                let Some(table) = tables.choose(&mut rng).cloned() else { continue };
+                let source = if table == VIEW_BIG_ACCOUNTS { "bank.accounts" } else { table.as_str() };
+                let stamps = oracle.timestamps(source);
+                let Some(first) = stamps.first().copied() else { continue };
+                let now = kv.now();
+                let ts = if rng.gen_ratio(1, 2) && !stamps.is_empty() {
+                    let t = stamps[rng.gen_range(0..stamps.len())];
+                    if rng.gen() {
+                        t
+                    } else {
+                        t.prev()
+                    }
+                } else {
+                    Timestamp::from_nanos(rng.gen_range(first.wall..=now.wall.max(first.wall)))
+                };
+                (table, ts)
+            };
+            let ob = check::observe(&*kv, &table, ts).await;
+            obs.lock().expect("observations").push(ob);
+        }
+    })
+}
+
+/// Injects the schedule while the writers run, switches to the liveness phase when the safety
+/// time is up, and returns when every writer has finished — or a liveness failure if they have
+/// not within the bound after faults stopped.
+async fn run_until_writers_finish(
+    world: &mut World,
+    trace: &Trace,
+    plan: &faults::Schedule,
+    opts: &RunOptions,
+    safety_start: madsim::time::Instant,
+    writers: &[madsim::task::JoinHandle<Result<WriterStats, WorkloadError>>],
+) -> Result<(), Failure> {
+    let mut next = 0;
+    let liveness_deadline = opts.safety + Duration::from_secs(240);
+    let mut calmed = false;
+    loop {
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        let elapsed = safety_start.elapsed();
+        while next < plan.len() && plan[next].at <= elapsed {
+            faults::inject(world, &plan[next].fault);
+            next += 1;
+        }
+        if !calmed && elapsed >= opts.safety {
+            sim::trace_event!(trace, "runner", sim::event::LIVENESS_PHASE, "faults stop; nodes restart; network heals");
+            world.calm();
+            calmed = true;
+        }
+        world.tick();
+        if writers.iter().all(|w| w.is_finished()) {
+            break;
+        }
+        if elapsed > liveness_deadline {
+            return Err(Failure {
+                property: Property::Liveness,
+                message: format!("writers did not finish within {:?} of simulated time after faults stopped", liveness_deadline - opts.safety),
+            });
+        }
+    }
+    if !calmed {
+        world.calm();
+    }
+    Ok(())
+}
+
+/// Reads every table (and the view) at its commit boundaries with faults off, recording what it
+/// saw for the verdict.
+async fn final_reads(world: &mut World, oracle: &Arc<Mutex<Oracle>>, observations: &Arc<Mutex<Vec<Observation>>>, sabotage: Option<Sabotage>) {
+    let checker = world.add_client("checker");
+    let (o, obs) = (oracle.clone(), observations.clone());
+    let reads = checker.spawn(move |kv| async move {
+        let kv = wrap(kv, sabotage, sabotage == Some(Sabotage::StaleReads));
+        let tables = {
+            let mut t = o.lock().expect("oracle").tables();
+            t.push(VIEW_BIG_ACCOUNTS.into());
+            t
+        };
+        for table in tables {
+            let source = if table == VIEW_BIG_ACCOUNTS { "bank.accounts".to_string() } else { table.clone() };
+            let times = check::boundary_times(&o.lock().expect("oracle"), &source, 9);
+            for ts in times {
+                let ob = check::observe(&*kv, &table, ts).await;
+                obs.lock().expect("observations").push(ob);
+            }
+        }
+    });
+    drive(world, reads).await;
 }
