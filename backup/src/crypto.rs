@@ -439,6 +439,7 @@ impl fmt::Debug for JobEncryption {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::test_support::CountingRuntime;
 
     fn key(b: u8) -> EncryptionKey {
         EncryptionKey::from_bytes([b; KEY_LEN])
@@ -683,23 +684,6 @@ mod tests {
             let e = open("x/y", &key(1), &bytes).unwrap_err();
             proptest::prop_assert!(e.to_string().starts_with("x/y: "));
             proptest::prop_assert!(open("x/y", &key(1), &tail).is_err());
-        }
-    }
-
-    /// A runtime whose randomness is a counter, that never sleeps for real.
-    struct CountingRuntime(std::sync::Mutex<u8>);
-
-    impl Runtime for CountingRuntime {
-        fn sleep(&self, _d: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
-            Box::pin(async {})
-        }
-        fn spawn(&self, _fut: futures::future::BoxFuture<'static, ()>) {}
-        fn fill_random(&self, buf: &mut [u8]) {
-            let mut n = self.0.lock().unwrap();
-            for b in buf.iter_mut() {
-                *n = n.wrapping_add(1);
-                *b = *n;
-            }
         }
     }
 

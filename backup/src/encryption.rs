@@ -119,26 +119,8 @@ pub async fn cipher_for_reading(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::Runtime;
+    use crate::env::test_support::CountingRuntime;
     use crate::storage::MemStorage;
-    use std::time::Duration;
-
-    /// A runtime whose randomness is a counter, that never sleeps for real.
-    struct CountingRuntime(std::sync::Mutex<u8>);
-
-    impl Runtime for CountingRuntime {
-        fn sleep(&self, _d: Duration) -> futures::future::BoxFuture<'static, ()> {
-            Box::pin(async {})
-        }
-        fn spawn(&self, _fut: futures::future::BoxFuture<'static, ()>) {}
-        fn fill_random(&self, buf: &mut [u8]) {
-            let mut n = self.0.lock().unwrap();
-            for b in buf.iter_mut() {
-                *n = n.wrapping_add(1);
-                *b = *n;
-            }
-        }
-    }
 
     #[test]
     fn encryption_info_is_written_once_and_never_overwritten() {

@@ -113,3 +113,27 @@ impl Env {
         self.runtime.sleep(d).await
     }
 }
+
+/// Test helpers shared by the unit tests of several modules.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::Runtime;
+
+    /// A runtime whose randomness is a counter (1, 2, 3, ...), that never sleeps for real and
+    /// drops what is spawned: what the cipher's and `ENCRYPTION-INFO`'s tests draw from.
+    pub(crate) struct CountingRuntime(pub(crate) std::sync::Mutex<u8>);
+
+    impl Runtime for CountingRuntime {
+        fn sleep(&self, _d: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
+            Box::pin(async {})
+        }
+        fn spawn(&self, _fut: futures::future::BoxFuture<'static, ()>) {}
+        fn fill_random(&self, buf: &mut [u8]) {
+            let mut n = self.0.lock().unwrap();
+            for b in buf.iter_mut() {
+                *n = n.wrapping_add(1);
+                *b = *n;
+            }
+        }
+    }
+}

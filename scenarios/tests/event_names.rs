@@ -2,19 +2,9 @@
 //! `backup::event`: no emitter spells an event name as a string literal, so the probes and the
 //! trace summary, which read the same constants, cannot name an event nothing emits.
 
-use std::path::{Path, PathBuf};
+mod source_tree;
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.expect("dir entry").path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
+use source_tree::{rust_files, src_dir};
 
 /// The argument `index` (0-based) of each call of `call` in `code`, trimmed (top-level commas
 /// only; good enough for the calls checked here, whose first arguments are plain expressions).
@@ -49,9 +39,8 @@ fn call_arguments(code: &str, call: &str, index: usize) -> Vec<String> {
 }
 
 fn literal_event_names(krate: &str, call: &str, index: usize) -> Vec<String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(krate).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    let src = src_dir(krate);
+    let files = rust_files(&src);
     let mut bad = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read source");

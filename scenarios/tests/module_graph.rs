@@ -10,21 +10,11 @@
 //! `cargo test -p scenarios --test module_graph`; a failure prints every cycle and its edges.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+mod source_tree;
+
+use source_tree::{rust_files, src_dir};
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.expect("dir entry").path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
 
 /// The code of a file that counts for layering: no comment lines, nothing from its unit-test
 /// module on.
@@ -65,9 +55,8 @@ fn crate_paths(code: &str) -> BTreeSet<String> {
 }
 
 fn graph(krate: &str) -> Graph {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(krate).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    let src = src_dir(krate);
+    let files = rust_files(&src);
     let mut g = Graph::new();
     for f in &files {
         let rel = f.strip_prefix(&src).expect("under src");
