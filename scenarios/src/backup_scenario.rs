@@ -8,9 +8,10 @@
 //! trusts the system: the manifest is read straight from the simulated storage, the restored
 //! rows are compared with what the workload itself recorded.
 
-use crate::check::{self, Observation};
+use crate::job_client::{is_conflict, is_damage, run_and_follow, JobEnd, Kind};
 use crate::oracle::Oracle;
 use crate::property::Property;
+use crate::restore_check::{compare_with_oracle, RestoreProbe};
 use crate::run::{
     draw_swarm, drive, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, FaultMix, RunOptions, RunReport,
 };
@@ -18,14 +19,13 @@ use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
 use model::sql::Session;
-use model::{Datum, Kv};
+use model::Kv;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::faults;
 use sim::storage::SimStorage;
-use sim::{SimKv, Trace, World};
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use sim::Trace;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -101,33 +101,6 @@ impl crate::run::Scenario for StandardScenario {
     }
 }
 
-/// What is backed up: the seed picks one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Cluster,
-    Database,
-    Tables,
-}
-
-impl Kind {
-    pub(crate) fn targets(self) -> &'static str {
-        match self {
-            Kind::Cluster => "",
-            Kind::Database => "DATABASE bank ",
-            Kind::Tables => "bank.customers, bank.accounts, bank.big_accounts ",
-        }
-    }
-}
-
-/// How the backup job ended, as its client saw it.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum JobEnd {
-    Succeeded,
-    Failed(String),
-    /// CANCEL JOB took effect.
-    Canceled,
-}
-
 /// When the backup started, and on which gateway.
 type Started = Arc<Mutex<Option<(model::NodeId, madsim::time::Instant)>>>;
 
@@ -137,135 +110,6 @@ pub(crate) fn destination(rng: &mut ChaCha8Rng, seed: u64) -> String {
         1 => format!("s3://acme-co/backups/seed-{seed}?AWS_ACCESS_KEY_ID=AKIAEXAMPLE&AWS_SECRET_ACCESS_KEY=sim-secret-{seed}"),
         2 => format!("gs://acme-co-backup/seed-{seed}?AUTH=implicit"),
         _ => format!("azure://backups/seed-{seed}?AZURE_ACCOUNT_NAME=acme&AZURE_ACCOUNT_KEY=sim-secret-{seed}"),
-    }
-}
-
-/// True for a statement error that is a verdict, not a reason to retry: the planner refused the
-/// backup (a GC threshold, a chain that does not line up, another backup at the destination)
-/// and will refuse it again.
-fn is_refusal(e: &str) -> bool {
-    [
-        "GC threshold",
-        "invalid previous backups",
-        "listed out of order",
-        "does not contain table",
-        "no longer among the targets",
-        "new full backup is needed",
-        "belongs to cluster",
-        "is not after the end time",
-    ]
-    .iter()
-    .any(|p| e.contains(p))
-        || is_conflict(e)
-        || is_damage(e)
-}
-
-/// True for an error that names a backup file storage damaged: refused now, refused again.
-fn is_damage(e: &str) -> bool {
-    ["checksum mismatch", "truncated (", "bad magic", "undecodable payload", "bytes beyond the length"].iter().any(|p| e.contains(p))
-}
-
-/// True for the refusal of a backup because another backup holds or held its destination (a
-/// manifest already there, another job's lock, targets that do not match the backup there).
-pub(crate) fn is_conflict(e: &str) -> bool {
-    // A backup at the destination that this one cannot build on is a conflict too: one of
-    // other targets (refused as an incremental of it), or one newer than this one's time.
-    [
-        "already contains",
-        "another backup",
-        "another incremental backup",
-        "BACKUP-LOCK",
-        "cannot append",
-        "do not match",
-        "no longer among the targets",
-        "does not contain table",
-        "is not after the end time",
-    ]
-    .iter()
-    .any(|p| e.contains(p))
-}
-
-/// The newest BACKUP job's row in SHOW JOBS that is not among `known` and, when `description`
-/// is given, was recorded for that statement: (id, status, error). Two clients backing up at
-/// once each follow their own job.
-fn backup_job(rows: &[Vec<Datum>], known: &BTreeSet<i64>, description: Option<&str>) -> Option<(i64, String, String)> {
-    let ours = |r: &Vec<Datum>| description.is_none_or(|d| matches!(r.get(2), Some(Datum::String(t)) if t == d));
-    rows.iter()
-        .rev()
-        .find(|r| matches!(r.get(1), Some(Datum::String(t)) if t == "BACKUP") && !matches!(r.first(), Some(Datum::Int(i)) if known.contains(i)) && ours(r))
-        .map(|r| {
-            let id = match r.first() {
-                Some(Datum::Int(i)) => *i,
-                _ => 0,
-            };
-            let text = |i: usize| match r.get(i) {
-                Some(Datum::String(s)) => s.clone(),
-                _ => String::new(),
-            };
-            (id, text(5), text(12))
-        })
-}
-
-/// Runs the BACKUP statement on `gateway` and follows the job until it ends, whatever happens to
-/// the gateway: if the statement's connection fails or the job is paused, it watches SHOW JOBS
-/// through any reachable node until the job succeeds, fails or is canceled. A paused job is
-/// resumed once `calm` is set (the liveness phase: the operator lets jobs finish).
-pub(crate) async fn run_and_follow(kv: &SimKv, gateway: model::NodeId, nodes: u32, sql: &str, calm: &AtomicBool) -> JobEnd {
-    // The jobs that exist before this statement: following must never mistake one of them
-    // (an earlier backup of a chain) for this statement's job.
-    let mut known: BTreeSet<i64> = BTreeSet::new();
-    for n in (0..nodes * 3).map(|i| (gateway + i - 1) % nodes + 1) {
-        if let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(5)).await {
-            known = rows
-                .iter()
-                .filter_map(|r| match r.first() {
-                    Some(Datum::Int(i)) => Some(*i),
-                    _ => None,
-                })
-                .collect();
-            break;
-        }
-    }
-    // The job's description is the statement, redacted: what tells this statement's job apart
-    // from another client's.
-    let description = backup::statement::parse(sql).ok().map(|s| s.redacted());
-    let description = description.as_deref();
-    // A gateway that dies never answers (there is no connection to reset): stop waiting after
-    // a while and follow the job through SHOW JOBS instead.
-    match kv.bulk(gateway, sql, "root", "defaultdb", Duration::from_secs(20)).await {
-        Ok(_) => return JobEnd::Succeeded,
-        Err(e) if is_refusal(&e) => return JobEnd::Failed(e),
-        Err(_) => {}
-    }
-    let mut n = gateway;
-    let mut without_job = 0;
-    loop {
-        madsim::time::sleep(Duration::from_secs(1)).await;
-        n = n % nodes + 1;
-        let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(30)).await else { continue };
-        if backup_job(&rows, &known, description).is_none() {
-            // The gateway died before it recorded the job: nothing ran, so run the statement
-            // again elsewhere, as a client whose connection broke would.
-            without_job += 1;
-            if without_job >= 10 {
-                without_job = 0;
-                match kv.bulk(n, sql, "root", "defaultdb", Duration::from_secs(20)).await {
-                    Ok(_) => return JobEnd::Succeeded,
-                    Err(e) if is_refusal(&e) => return JobEnd::Failed(e),
-                    Err(_) => {}
-                }
-            }
-            continue;
-        }
-        match backup_job(&rows, &known, description) {
-            Some((_, status, _)) if status == "succeeded" => return JobEnd::Succeeded,
-            Some((_, status, _)) if status == "canceled" => return JobEnd::Canceled,
-            Some((_, status, error)) if status == "failed" => return JobEnd::Failed(format!("{status}: {error}")),
-            Some((id, status, _)) if status == "paused" && calm.load(Ordering::Relaxed) => {
-                let _ = kv.bulk(n, &format!("RESUME JOB {id}"), "root", "defaultdb", Duration::from_secs(30)).await;
-            }
-            _ => {}
-        }
     }
 }
 
@@ -767,91 +611,6 @@ fn settle_rivals(job: (Kind, JobEnd), rival: (Kind, JobEnd)) -> Result<(Kind, Jo
     }
 }
 
-/// Restores of this run's backup into fresh clusters that share its storage.
-pub(crate) struct RestoreProbe<'a> {
-    pub(crate) opts: &'a RunOptions,
-    pub(crate) trace: &'a Trace,
-    pub(crate) storage: &'a SimStorage,
-    pub(crate) kind: Kind,
-    pub(crate) restore_sql: &'a str,
-    pub(crate) tables: &'a [String],
-}
-
-/// What a RESTORE (and optional SHOW BACKUP) in a fresh cluster did: the statements' results,
-/// and what reading every relation afterwards found.
-type Attempt = (Result<(), String>, Option<Result<(), String>>, Vec<Observation>);
-
-impl RestoreProbe<'_> {
-    /// Runs the RESTORE in a fresh cluster on `network` (and `show`, a SHOW BACKUP, first), then
-    /// reads every relation of the backup there.
-    pub(crate) async fn attempt(&self, network: u8, show: Option<&str>) -> Result<Attempt, String> {
-        let mut world =
-            World::start_with(self.opts.world_config(network), self.opts.seed ^ 0x7a_46e7 ^ network as u64, self.trace.clone(), self.storage.clone());
-        let client = world.add_client("restorer");
-        let (kind, restore_sql, tables, show) = (self.kind, self.restore_sql.to_string(), self.tables.to_vec(), show.map(str::to_string));
-        let task = client.spawn(move |kv| async move {
-            let shared: Arc<dyn Kv> = Arc::new(kv.clone());
-            model::catalog::bootstrap(&*shared).await.map_err(|e| format!("bootstrap of the restore target: {e}"))?;
-            if kind == Kind::Tables {
-                let mut s = Session::root(shared.clone());
-                s.execute("CREATE DATABASE bank").await.map_err(|e| format!("CREATE DATABASE bank: {e}"))?;
-            }
-            let shown = match show {
-                Some(sql) => Some(kv.bulk(1, &sql, "root", "defaultdb", Duration::from_secs(300)).await.map(|_| ())),
-                None => None,
-            };
-            let restored = kv.bulk(1, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await.map(|_| ());
-            let now = kv.now();
-            let mut obs = Vec::new();
-            for t in &tables {
-                obs.push(check::observe(&*shared, t, now).await);
-            }
-            Ok::<_, String>((restored, shown, obs))
-        });
-        drive(&mut world, task).await
-    }
-
-    /// A RESTORE that must be refused — with an error naming one of `names` (any error when
-    /// empty) — publishing nothing; with `show`, SHOW BACKUP must be refused the same way.
-    /// Returns the RESTORE's error.
-    /// A damaged manifest: RESTORE and `show_sql` (SHOW BACKUP) must both refuse it naming it;
-    /// the refusal goes into the trace.
-    async fn manifest_refused(&self, show_sql: &str, cause: &str) -> Result<(), Failure> {
-        let refusal = self.refused(1, &[MANIFEST_NAME.to_string()], Some(show_sql), cause).await?;
-        sim::trace_event!(self.trace, "runner", sim::event::DAMAGE_DETECTED, "{MANIFEST_NAME} ({cause}): {refusal}");
-        Ok(())
-    }
-
-    pub(crate) async fn refused(&self, network: u8, names: &[String], show: Option<&str>, why: &str) -> Result<String, Failure> {
-        let fail = |message: String| Failure { property: Property::DamageDetected, message };
-        let (restored, shown, observations) = self.attempt(network, show).await.map_err(fail)?;
-        let names_one = |e: &str| names.is_empty() || names.iter().any(|n| names_file(e, n));
-        let error = match restored {
-            Err(e) if names_one(&e) => e,
-            other => return Err(fail(format!("after a {why} of {names:?}, RESTORE gave {other:?} instead of an error naming the file"))),
-        };
-        if let Some(shown) = shown {
-            match shown {
-                Err(e) if names_one(&e) => {}
-                other => return Err(fail(format!("after a {why} of {names:?}, SHOW BACKUP gave {other:?} instead of an error naming the file"))),
-            }
-        }
-        let visible: Vec<&str> = observations.iter().filter(|o| o.result.is_ok()).map(|o| o.table.as_str()).collect();
-        if !visible.is_empty() {
-            return Err(fail(format!("a refused RESTORE ({why}) published {visible:?}")));
-        }
-        Ok(error)
-    }
-}
-
-/// True when error text `e` names the backup file at `path` (relative to the destination): its
-/// last path segment appears as a whole word (`BACKUP` is not named by `BACKUP-CHECKPOINT`).
-pub(crate) fn names_file(e: &str, path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let part = |c: Option<char>| matches!(c, Some(c) if c.is_alphanumeric() || c == '-' || c == '_');
-    e.match_indices(name).any(|(i, _)| !part(e[i + name.len()..].chars().next()) && !part(e[..i].chars().next_back()))
-}
-
 /// Restores the backup into a fresh cluster and compares every relation with the oracle at the
 /// manifest's end time; then flips one bit of one of its files (the seed picks which) and checks
 /// that a RESTORE into a third cluster refuses naming it (and SHOW BACKUP, for the manifest).
@@ -879,44 +638,13 @@ async fn verify_restore(
         paths.push(MANIFEST_NAME.to_string());
         let victim = paths[rng.gen_range(0..paths.len())].clone();
         let bit = rng.gen::<u64>();
-        probe.storage.corrupt(&SimStorage::key(url, gateway, &victim), |bytes| {
-            if !bytes.is_empty() {
-                let at = (bit as usize / 8) % bytes.len();
-                bytes[at] ^= 1 << (bit % 8);
-            }
-        });
+        crate::restore_check::flip_bit(probe.storage, &SimStorage::key(url, gateway, &victim), bit);
         let show = (victim == MANIFEST_NAME).then(|| probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets()), "SHOW BACKUP", 1));
         probe
             .refused(2, std::slice::from_ref(&victim), show.as_deref(), "flipped bit")
             .await
             .map_err(|f| Failure { property: Property::CorruptionDetected, ..f })?;
         sim::trace_event!(probe.trace, "runner", sim::event::BIT_ROT_DETECTED, "{victim}");
-    }
-    Ok((rows, observations.len()))
-}
-
-/// Compares every observed relation of a restored cluster with the oracle at `ts`; returns
-/// (rows, relations) matched. `what` says what was restored (for the message).
-pub(crate) fn compare_with_oracle(observations: &[Observation], oracle: &Oracle, ts: model::Timestamp, what: &str) -> Result<(usize, usize), Failure> {
-    let mut rows = 0;
-    for ob in observations {
-        let want = check::expected(oracle, &ob.table, ts);
-        match (&ob.result, want) {
-            (Ok((columns, got)), Some(want)) => {
-                if let Some(d) = crate::oracle::diff(&ob.table, ts, &want, columns, got) {
-                    return Err(Failure { property: Property::RestoreMatchesOracle, message: format!("after restoring {what} {ts}: {d}") });
-                }
-                rows += got.len();
-            }
-            (Err(model::sql::SqlError::UndefinedRelation(_)), None) => {}
-            (Ok(_), None) => {
-                return Err(Failure {
-                    property: Property::RestoreMatchesOracle,
-                    message: format!("{} was restored but did not exist at {ts} ({what})", ob.table),
-                })
-            }
-            (Err(e), _) => return Err(Failure { property: Property::RestoreMatchesOracle, message: format!("reading restored {}: {e}", ob.table) }),
-        }
     }
     Ok((rows, observations.len()))
 }

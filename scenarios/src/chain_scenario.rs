@@ -13,10 +13,12 @@
 //! - a chain with a member missing, out of order or corrupted is refused, naming the problem,
 //!   and publishes nothing.
 
-use crate::backup_scenario::{compare_with_oracle, destination, is_conflict, names_file, run_and_follow, JobEnd, Kind, RestoreProbe};
+use crate::backup_scenario::destination;
 use crate::check::{self, Observation};
+use crate::job_client::{is_conflict, run_and_follow, JobEnd, Kind};
 use crate::oracle::{Event, Oracle};
 use crate::property::Property;
+use crate::restore_check::{compare_with_oracle, names_file, RestoreProbe};
 use crate::run::{
     draw_swarm, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, FaultMix, RunOptions, RunReport,
 };
@@ -539,12 +541,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
             paths.push(MANIFEST_NAME.to_string());
             let victim = paths[rng.gen_range(0..paths.len())].clone();
             let bit: u64 = rng.gen();
-            storage.corrupt(&key_of(&subdirs[l], &victim), |b| {
-                if !b.is_empty() {
-                    let at = (bit / 8) as usize % b.len();
-                    b[at] ^= 1 << (bit % 8);
-                }
-            });
+            crate::restore_check::flip_bit(&storage, &key_of(&subdirs[l], &victim), bit);
             Some((restore_sql.clone(), vec![victim], "flipped bit"))
         }
         _ => None,

@@ -42,12 +42,14 @@ pub mod backup_scenario;
 pub mod chain_scenario;
 pub mod check;
 pub mod cluster_scenario;
+pub mod job_client;
 #[cfg(feature = "planted-bugs")]
 pub mod mutants;
 pub mod oracle;
 pub mod probes;
 pub mod property;
 pub mod registry;
+pub mod restore_check;
 pub mod run;
 pub mod sabotage;
 pub mod shrink;

@@ -1,0 +1,138 @@
+//! The restore checks shared by the scenarios that back up: a RESTORE (and SHOW BACKUP) into a
+//! fresh simulated cluster on the same storage, what it published compared with the oracle, and
+//! the refusals a damaged backup must get, naming the file.
+
+use crate::check::{self, Observation};
+use crate::job_client::Kind;
+use crate::oracle::Oracle;
+use crate::property::Property;
+use crate::run::{drive, Failure, RunOptions};
+use backup::format::manifest::MANIFEST_NAME;
+use model::sql::Session;
+use model::Kv;
+use sim::storage::SimStorage;
+use sim::{Trace, World};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Restores of this run's backup into fresh clusters that share its storage.
+pub(crate) struct RestoreProbe<'a> {
+    pub(crate) opts: &'a RunOptions,
+    pub(crate) trace: &'a Trace,
+    pub(crate) storage: &'a SimStorage,
+    pub(crate) kind: Kind,
+    pub(crate) restore_sql: &'a str,
+    pub(crate) tables: &'a [String],
+}
+
+/// What a RESTORE (and optional SHOW BACKUP) in a fresh cluster did: the statements' results,
+/// and what reading every relation afterwards found.
+type Attempt = (Result<(), String>, Option<Result<(), String>>, Vec<Observation>);
+
+impl RestoreProbe<'_> {
+    /// Runs the RESTORE in a fresh cluster on `network` (and `show`, a SHOW BACKUP, first), then
+    /// reads every relation of the backup there.
+    pub(crate) async fn attempt(&self, network: u8, show: Option<&str>) -> Result<Attempt, String> {
+        let mut world =
+            World::start_with(self.opts.world_config(network), self.opts.seed ^ 0x7a_46e7 ^ network as u64, self.trace.clone(), self.storage.clone());
+        let client = world.add_client("restorer");
+        let (kind, restore_sql, tables, show) = (self.kind, self.restore_sql.to_string(), self.tables.to_vec(), show.map(str::to_string));
+        let task = client.spawn(move |kv| async move {
+            let shared: Arc<dyn Kv> = Arc::new(kv.clone());
+            model::catalog::bootstrap(&*shared).await.map_err(|e| format!("bootstrap of the restore target: {e}"))?;
+            if kind == Kind::Tables {
+                let mut s = Session::root(shared.clone());
+                s.execute("CREATE DATABASE bank").await.map_err(|e| format!("CREATE DATABASE bank: {e}"))?;
+            }
+            let shown = match show {
+                Some(sql) => Some(kv.bulk(1, &sql, "root", "defaultdb", Duration::from_secs(300)).await.map(|_| ())),
+                None => None,
+            };
+            let restored = kv.bulk(1, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await.map(|_| ());
+            let now = kv.now();
+            let mut obs = Vec::new();
+            for t in &tables {
+                obs.push(check::observe(&*shared, t, now).await);
+            }
+            Ok::<_, String>((restored, shown, obs))
+        });
+        drive(&mut world, task).await
+    }
+
+    /// A RESTORE that must be refused — with an error naming one of `names` (any error when
+    /// empty) — publishing nothing; with `show`, SHOW BACKUP must be refused the same way.
+    /// Returns the RESTORE's error.
+    /// A damaged manifest: RESTORE and `show_sql` (SHOW BACKUP) must both refuse it naming it;
+    /// the refusal goes into the trace.
+    pub(crate) async fn manifest_refused(&self, show_sql: &str, cause: &str) -> Result<(), Failure> {
+        let refusal = self.refused(1, &[MANIFEST_NAME.to_string()], Some(show_sql), cause).await?;
+        sim::trace_event!(self.trace, "runner", sim::event::DAMAGE_DETECTED, "{MANIFEST_NAME} ({cause}): {refusal}");
+        Ok(())
+    }
+
+    pub(crate) async fn refused(&self, network: u8, names: &[String], show: Option<&str>, why: &str) -> Result<String, Failure> {
+        let fail = |message: String| Failure { property: Property::DamageDetected, message };
+        let (restored, shown, observations) = self.attempt(network, show).await.map_err(fail)?;
+        let names_one = |e: &str| names.is_empty() || names.iter().any(|n| names_file(e, n));
+        let error = match restored {
+            Err(e) if names_one(&e) => e,
+            other => return Err(fail(format!("after a {why} of {names:?}, RESTORE gave {other:?} instead of an error naming the file"))),
+        };
+        if let Some(shown) = shown {
+            match shown {
+                Err(e) if names_one(&e) => {}
+                other => return Err(fail(format!("after a {why} of {names:?}, SHOW BACKUP gave {other:?} instead of an error naming the file"))),
+            }
+        }
+        let visible: Vec<&str> = observations.iter().filter(|o| o.result.is_ok()).map(|o| o.table.as_str()).collect();
+        if !visible.is_empty() {
+            return Err(fail(format!("a refused RESTORE ({why}) published {visible:?}")));
+        }
+        Ok(error)
+    }
+}
+
+/// True when error text `e` names the backup file at `path` (relative to the destination): its
+/// last path segment appears as a whole word (`BACKUP` is not named by `BACKUP-CHECKPOINT`).
+pub(crate) fn names_file(e: &str, path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let part = |c: Option<char>| matches!(c, Some(c) if c.is_alphanumeric() || c == '-' || c == '_');
+    e.match_indices(name).any(|(i, _)| !part(e[i + name.len()..].chars().next()) && !part(e[..i].chars().next_back()))
+}
+
+/// Compares every observed relation of a restored cluster with the oracle at `ts`; returns
+/// (rows, relations) matched. `what` says what was restored (for the message).
+pub(crate) fn compare_with_oracle(observations: &[Observation], oracle: &Oracle, ts: model::Timestamp, what: &str) -> Result<(usize, usize), Failure> {
+    let mut rows = 0;
+    for ob in observations {
+        let want = check::expected(oracle, &ob.table, ts);
+        match (&ob.result, want) {
+            (Ok((columns, got)), Some(want)) => {
+                if let Some(d) = crate::oracle::diff(&ob.table, ts, &want, columns, got) {
+                    return Err(Failure { property: Property::RestoreMatchesOracle, message: format!("after restoring {what} {ts}: {d}") });
+                }
+                rows += got.len();
+            }
+            (Err(model::sql::SqlError::UndefinedRelation(_)), None) => {}
+            (Ok(_), None) => {
+                return Err(Failure {
+                    property: Property::RestoreMatchesOracle,
+                    message: format!("{} was restored but did not exist at {ts} ({what})", ob.table),
+                })
+            }
+            (Err(e), _) => return Err(Failure { property: Property::RestoreMatchesOracle, message: format!("reading restored {}: {e}", ob.table) }),
+        }
+    }
+    Ok((rows, observations.len()))
+}
+
+/// Flips bit `bit` (modulo the object's size) of the stored object `key`: bit rot after the
+/// fact, which a RESTORE must refuse naming the file.
+pub(crate) fn flip_bit(storage: &SimStorage, key: &str, bit: u64) {
+    storage.corrupt(key, |bytes| {
+        if !bytes.is_empty() {
+            let at = (bit / 8) as usize % bytes.len();
+            bytes[at] ^= 1 << (bit % 8);
+        }
+    });
+}
