@@ -12,7 +12,7 @@ use crate::crypto::{appears_encrypted, EncryptionError, EncryptionInfo, FileCiph
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::manifest::{ENCRYPTION_INFO_NAME, MANIFEST_NAME};
-use crate::location::{join as shown_path, open as open_location};
+use crate::location;
 use crate::retry::read_retrying;
 use crate::statement::Secret;
 use crate::storage::ExternalStorage;
@@ -24,8 +24,8 @@ use crate::storage::ExternalStorage;
 /// no I/O, no randomness.
 pub async fn plan_backup_encryption(env: &Env, passphrase: Option<&Secret>, info_location: &str) -> Result<Option<JobEncryption>, BackupError> {
     let Some(passphrase) = passphrase else { return Ok(None) };
-    let (url, storage) = open_location(env, info_location)?;
-    let path = shown_path(&url.redacted(), ENCRYPTION_INFO_NAME);
+    let (url, storage) = location::open(env, info_location)?;
+    let path = location::join(&url.redacted(), ENCRYPTION_INFO_NAME);
     let info = ensure_info(env, &*storage, &path, passphrase).await?;
     let key = info.key(&path, passphrase)?;
     Ok(Some(JobEncryption { key, info_location: info_location.to_string() }))
@@ -72,8 +72,8 @@ async fn ensure_info(env: &Env, storage: &dyn ExternalStorage, path: &str, passp
 /// never reported done while its key can no longer be derived. Nothing for an unencrypted job.
 pub async fn check_before_manifest(env: &Env, encryption: Option<&JobEncryption>) -> Result<(), BackupError> {
     let Some(enc) = encryption else { return Ok(()) };
-    let (url, storage) = open_location(env, &enc.info_location)?;
-    let path = shown_path(&url.redacted(), ENCRYPTION_INFO_NAME);
+    let (url, storage) = location::open(env, &enc.info_location)?;
+    let path = location::join(&url.redacted(), ENCRYPTION_INFO_NAME);
     let bytes = read_retrying(env, &*storage, ENCRYPTION_INFO_NAME).await.map_err(|e| match e {
         e if e.is_not_found() => BackupError::Encryption(EncryptionError::InfoMissing { path: path.clone() }),
         e => e.into(),
@@ -100,7 +100,7 @@ pub async fn cipher_for_reading(
     passphrase: Option<&Secret>,
 ) -> Result<FileCipher, BackupError> {
     let Some(passphrase) = passphrase else { return Ok(FileCipher::plaintext()) };
-    let info_path = shown_path(location_redacted, ENCRYPTION_INFO_NAME);
+    let info_path = location::join(location_redacted, ENCRYPTION_INFO_NAME);
     match read_retrying(env, storage, ENCRYPTION_INFO_NAME).await {
         Ok(bytes) => {
             let info = EncryptionInfo::decode(&info_path, &bytes)?;
@@ -108,7 +108,7 @@ pub async fn cipher_for_reading(
         }
         Err(e) if e.is_not_found() => match read_retrying(env, storage, MANIFEST_NAME).await {
             Ok(manifest) if appears_encrypted(&manifest) => Err(EncryptionError::InfoMissing { path: info_path }.into()),
-            Ok(_) => Err(EncryptionError::NotEncrypted { path: shown_path(location_redacted, MANIFEST_NAME) }.into()),
+            Ok(_) => Err(EncryptionError::NotEncrypted { path: location::join(location_redacted, MANIFEST_NAME) }.into()),
             Err(e) if e.is_not_found() => Ok(FileCipher::plaintext()),
             Err(e) => Err(e.into()),
         },

@@ -383,8 +383,9 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             // the job found it damaged under its own claim, exported again (below the threshold
             // by now) and, failing, removed that manifest as its own: nothing is left to restore.
             let manifest_key = key_of(MANIFEST_NAME);
-            let rotted = trace.lines().iter().any(|l| l.contains(&format!(" bit-rot {manifest_key} ")));
-            let removed = trace.lines().iter().any(|l| l.ends_with(&format!(" delete {manifest_key}")));
+            let lines = trace.lines();
+            let rotted = lines.iter().any(|l| l.contains(&format!(" bit-rot {manifest_key} ")));
+            let removed = lines.iter().any(|l| l.ends_with(&format!(" delete {manifest_key}")));
             report.detail = if rotted && removed {
                 format!("backup of {kind:?} failed as it must after its manifest was damaged by bit rot, and removed that manifest as its own: {e}")
             } else {
