@@ -25,7 +25,8 @@ use rand_chacha::ChaCha8Rng;
 use sim::faults;
 use sim::storage::SimStorage;
 use sim::Trace;
-use std::sync::atomic::Ordering;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -211,6 +212,9 @@ pub fn seed_schedule(opts: &RunOptions) -> faults::Schedule {
     choose(opts, &opts.world_config(0), &mut rng).schedule
 }
 
+/// One seed of the backup scenario, in its steps: setup (and the standard scenario's preload),
+/// the backup under faults run on to liveness, the verdict on what the destination holds, and
+/// the refusals at planning with faults off.
 async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario: &'static str) -> RunReport {
     let seed = opts.seed;
     let cfg = opts.world_config(0);
@@ -223,7 +227,6 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let cancel_planned = plan.iter().any(|f| f.fault == faults::Fault::Job { action: faults::JobAction::Cancel });
     world.storage.set_faults(storage_faults);
     let sql_template = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME ", kind.targets());
-    let sql = format!("{sql_template}'-1s'");
     sim::trace_event!(trace, "runner", sim::event::BACKUP_PLAN, "at={backup_at:?} gateway=n{gateway} kind={kind:?}");
     let mut report = RunReport::new(scenario, seed);
     report.faults = plan.len();
@@ -235,30 +238,156 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         report.failure = Some(f);
         return report;
     }
-    if preload > 0 {
-        let client = world.add_client("loader");
-        let o = oracle.clone();
-        let load = client.spawn(move |kv| async move {
-            let mut s = Session::root(Arc::new(kv.clone()));
-            workload::preload(&mut s, &kv, &o, preload, seed).await
-        });
-        if let Err(e) = drive(&mut world, load).await {
-            report.failure = Some(Failure { property: Property::Workload, message: format!("preload: {e}") });
-            return report;
+    let job = Job { dest, backup_at, gateway, exact_time, rival_kind, sql_template, cancel_planned, nodes: cfg.nodes as u32 };
+    let mut run = Run { opts, world, trace, oracle, report, start };
+    if let Err(f) = run.preload().await {
+        return run.fail(f);
+    }
+    let (end, rival_end) = match run.under_faults(&job, &plan).await {
+        Ok(ends) => ends,
+        Err(f) => return run.fail(f),
+    };
+    // With a rival, the verdict follows whichever backup holds the destination.
+    let (kind, end) = match rival_end {
+        None => (kind, end),
+        Some(rival) => {
+            sim::trace_event!(run.trace, "runner", sim::event::RIVAL_ENDED, "{rival:?}");
+            match settle_rivals((kind, end), (rival_kind, rival)) {
+                Ok(winner) => winner,
+                Err(f) => return run.fail(f),
+            }
         }
+    };
+    if let Err(f) = exports_from_leaseholders(&run.trace) {
+        return run.fail(f);
+    }
+    match run.verdict(&job, kind, &end, &mut rng).await {
+        Ok(Next::Refusals) => {}
+        Ok(Next::Done) => return run.finish(),
+        Err(f) => return run.fail(f),
+    }
+    if let Err(f) = run.refusals().await {
+        return run.fail(f);
+    }
+    run.finish()
+}
+
+/// One seed's run, as its steps share it.
+struct Run {
+    opts: RunOptions,
+    world: sim::World,
+    trace: Trace,
+    oracle: Arc<Mutex<Oracle>>,
+    report: RunReport,
+    /// When the run began: the report gives its simulated length.
+    start: madsim::time::Instant,
+}
+
+/// What the seed chose for the backup job that the steps after setup need. Not its kind: with a
+/// rival, the verdict judges whichever backup holds the destination.
+struct Job {
+    dest: String,
+    backup_at: Duration,
+    gateway: model::NodeId,
+    exact_time: bool,
+    rival_kind: Kind,
+    /// The job's statement up to its `AS OF SYSTEM TIME` value.
+    sql_template: String,
+    /// Whether the schedule cancels the job: otherwise a canceled job is a failure.
+    cancel_planned: bool,
+    /// The cluster's size: a client whose gateway fails follows its job through the others.
+    nodes: u32,
+}
+
+/// What follows once the destination is judged.
+enum Next {
+    /// The refusal checks.
+    Refusals,
+    /// Nothing: the job failed as it must, and that is the run's verdict.
+    Done,
+}
+
+impl Run {
+    /// Ends the run with a failure (whose report, as always, leaves out the simulated length).
+    fn fail(mut self, f: Failure) -> RunReport {
+        self.report.failure = Some(f);
+        self.report
     }
 
-    // Safety phase: writers, the backup (and its controller), the fault schedule.
-    let safety_start = madsim::time::Instant::now();
-    let wc = WorkloadConfig { ops_per_writer: opts.workload.ops_per_writer.min(80), ..opts.workload.clone() };
-    let writers = spawn_writers(&mut world, &wc, seed, &oracle, None);
-    let started: Started = Arc::default();
-    let mut driver = FaultDriver::new(&plan, opts.safety);
-    let calm = driver.calm.clone();
-    let nodes = cfg.nodes as u32;
-    let backup_client = {
-        let client = world.add_client("backup-client");
-        let (sql, started, o, calm) = (sql.clone(), started.clone(), oracle.clone(), calm.clone());
+    /// Ends the run with every property held, and its simulated length.
+    fn finish(mut self) -> RunReport {
+        self.report.sim_seconds = self.start.elapsed().as_secs_f64();
+        self.report
+    }
+
+    /// The standard scenario's rows, loaded before any fault: the bulk of what it backs up.
+    async fn preload(&mut self) -> Result<(), Failure> {
+        let (preload, seed) = (self.opts.workload.preload_rows, self.opts.seed);
+        if preload > 0 {
+            let client = self.world.add_client("loader");
+            let o = self.oracle.clone();
+            let load = client.spawn(move |kv| async move {
+                let mut s = Session::root(Arc::new(kv.clone()));
+                workload::preload(&mut s, &kv, &o, preload, seed).await
+            });
+            if let Err(e) = drive(&mut self.world, load).await {
+                return Err(Failure { property: Property::Workload, message: format!("preload: {e}") });
+            }
+        }
+        Ok(())
+    }
+
+    /// The safety phase and the liveness phase after it: the writers, the backup (and its
+    /// controller) and a rival backup if the schedule starts one, under the fault schedule, then
+    /// with faults off until all of them have finished. Returns how the job and the rival ended.
+    async fn under_faults(&mut self, job: &Job, plan: &faults::Schedule) -> Result<(JobEnd, Option<JobEnd>), Failure> {
+        let safety_start = madsim::time::Instant::now();
+        let wc = WorkloadConfig { ops_per_writer: self.opts.workload.ops_per_writer.min(80), ..self.opts.workload.clone() };
+        let writers = spawn_writers(&mut self.world, &wc, self.opts.seed, &self.oracle, None);
+        let started: Started = Arc::default();
+        let mut driver = FaultDriver::new(plan, self.opts.safety);
+        let backup_client = self.spawn_backup(job, &started, &driver.calm);
+        let rival_go: Arc<Mutex<Option<model::NodeId>>> = Arc::default();
+        let rival_client = plan.iter().any(|f| matches!(f.fault, faults::Fault::RivalBackup { .. })).then(|| self.spawn_rival(job, &rival_go, &driver.calm));
+        let deadline = self.opts.safety + Duration::from_secs(600);
+        let (trace, gateway, rival_kind) = (&self.trace, job.gateway, job.rival_kind);
+        let before_fault = |fault: &faults::Fault| {
+            if *fault == (faults::Fault::Crash { node: gateway }) && started.lock().expect("started").is_some() && !backup_client.is_finished() {
+                sim::trace_event!(trace, "runner", sim::event::GATEWAY_CRASH, "the backup's gateway n{gateway} crashes with the statement in flight");
+            }
+            if let faults::Fault::RivalBackup { node } = fault {
+                sim::trace_event!(trace, "runner", sim::event::RIVAL_BACKUP, "a second client backs up {rival_kind:?} to the same destination via n{node}");
+                *rival_go.lock().expect("rival") = Some(*node);
+            }
+        };
+        let all_done = || backup_client.is_finished() && rival_client.as_ref().is_none_or(|r| r.is_finished()) && writers.iter().all(|w| w.is_finished());
+        if !driver.run_until(&mut self.world, safety_start, deadline, all_done, before_fault).await {
+            return Err(Failure {
+                property: Property::Liveness,
+                message: format!(
+                    "the backup job or the writers did not finish within {:?} of simulated time after faults stopped",
+                    deadline - self.opts.safety
+                ),
+            });
+        }
+        driver.end(&mut self.world);
+        join_writers(writers, &mut self.report).await?;
+        let end = backup_client.await.expect("backup client");
+        sim::trace_event!(self.trace, "runner", sim::event::BACKUP_ENDED, "{end:?}");
+        let rival_end = match rival_client {
+            Some(r) => r.await.expect("rival client"),
+            None => None,
+        };
+        Ok((end, rival_end))
+    }
+
+    /// The backup's client: at the seed's time it backs up as of a second ago, or (for half the
+    /// seeds) as of exactly the newest commit the workload knows of, so that a write at the very
+    /// end of the window must be in the backup; then it follows the job to its end.
+    fn spawn_backup(&mut self, job: &Job, started: &Started, calm: &Arc<AtomicBool>) -> madsim::task::JoinHandle<JobEnd> {
+        let client = self.world.add_client("backup-client");
+        let (sql_template, started, o, calm) = (job.sql_template.clone(), started.clone(), self.oracle.clone(), calm.clone());
+        let (backup_at, exact_time, gateway, nodes) = (job.backup_at, job.exact_time, job.gateway, job.nodes);
         client.spawn(move |kv| async move {
             madsim::time::sleep(backup_at).await;
             let newest = {
@@ -270,19 +399,20 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
                     kv.hlc().update(ts);
                     format!("{sql_template}'{ts}'")
                 }
-                _ => sql,
+                _ => format!("{sql_template}'-1s'"),
             };
             *started.lock().expect("started") = Some((gateway, madsim::time::Instant::now()));
             run_and_follow(&kv, gateway, nodes, &sql, &calm).await
         })
-    };
-    // The rival backup, when the schedule holds one: its client waits for the fault to name the
-    // node it goes through (or for the liveness phase, if the fault never came).
-    let rival_go: Arc<Mutex<Option<model::NodeId>>> = Arc::default();
-    let rival_client = plan.iter().any(|f| matches!(f.fault, faults::Fault::RivalBackup { .. })).then(|| {
-        let client = world.add_client("rival-client");
-        let (go, calm) = (rival_go.clone(), calm.clone());
-        let sql = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME '-1s'", rival_kind.targets());
+    }
+
+    /// The rival backup's client: it waits for the fault to name the node it goes through (or
+    /// for the liveness phase, if the fault never came), then backs up other targets than the
+    /// job's to the same destination.
+    fn spawn_rival(&mut self, job: &Job, go: &Arc<Mutex<Option<model::NodeId>>>, calm: &Arc<AtomicBool>) -> madsim::task::JoinHandle<Option<JobEnd>> {
+        let client = self.world.add_client("rival-client");
+        let (go, calm, nodes) = (go.clone(), calm.clone(), job.nodes);
+        let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-1s'", job.rival_kind.targets(), job.dest);
         client.spawn(move |kv| async move {
             let node = loop {
                 if let Some(n) = *go.lock().expect("rival") {
@@ -295,283 +425,237 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             };
             Some(run_and_follow(&kv, node, nodes, &sql, &calm).await)
         })
-    });
-    let deadline = opts.safety + Duration::from_secs(600);
-    let before_fault = |fault: &faults::Fault| {
-        if *fault == (faults::Fault::Crash { node: gateway }) && started.lock().expect("started").is_some() && !backup_client.is_finished() {
-            sim::trace_event!(trace, "runner", sim::event::GATEWAY_CRASH, "the backup's gateway n{gateway} crashes with the statement in flight");
-        }
-        if let faults::Fault::RivalBackup { node } = fault {
-            sim::trace_event!(trace, "runner", sim::event::RIVAL_BACKUP, "a second client backs up {rival_kind:?} to the same destination via n{node}");
-            *rival_go.lock().expect("rival") = Some(*node);
-        }
-    };
-    let all_done = || backup_client.is_finished() && rival_client.as_ref().is_none_or(|r| r.is_finished()) && writers.iter().all(|w| w.is_finished());
-    if !driver.run_until(&mut world, safety_start, deadline, all_done, before_fault).await {
-        report.failure = Some(Failure {
-            property: Property::Liveness,
-            message: format!("the backup job or the writers did not finish within {:?} of simulated time after faults stopped", deadline - opts.safety),
-        });
-        return report;
-    }
-    driver.end(&mut world);
-    if let Err(f) = join_writers(writers, &mut report).await {
-        report.failure = Some(f);
-        return report;
-    }
-    let end = backup_client.await.expect("backup client");
-    sim::trace_event!(trace, "runner", sim::event::BACKUP_ENDED, "{end:?}");
-    let rival_end = match rival_client {
-        Some(r) => r.await.expect("rival client"),
-        None => None,
-    };
-    // With a rival, the verdict follows whichever backup holds the destination.
-    let (kind, end) = match rival_end {
-        None => (kind, end),
-        Some(rival) => {
-            sim::trace_event!(trace, "runner", sim::event::RIVAL_ENDED, "{rival:?}");
-            match settle_rivals((kind, end), (rival_kind, rival)) {
-                Ok(winner) => winner,
-                Err(f) => {
-                    report.failure = Some(f);
-                    return report;
-                }
-            }
-        }
-    };
-    // Every export was answered by the range's leaseholder of the moment.
-    if let Some(line) = trace.lines().into_iter().find(|l| l.contains(" export-served ") && l.ends_with("as-leaseholder=false")) {
-        report.failure = Some(Failure {
-            property: Property::ExportsFromLeaseholders,
-            message: format!("an export was answered by a node not holding the range's lease: {}", line.trim()),
-        });
-        return report;
     }
 
-    // Verify the destination, straight from storage.
-    let url = match StorageUrl::parse(&dest) {
-        Ok(u) => u,
-        Err(e) => {
-            report.failure = Some(Failure { property: Property::Workload, message: format!("scenario destination does not parse: {e}") });
-            return report;
+    /// The verdict on the destination, read straight from storage: a failed job must have failed
+    /// as it must; a canceled one must have left nothing RESTORE takes; a finished manifest must
+    /// restore to the oracle, unless storage damaged it and RESTORE refuses naming the damage.
+    async fn verdict(&mut self, job: &Job, kind: Kind, end: &JobEnd, rng: &mut ChaCha8Rng) -> Result<Next, Failure> {
+        let url =
+            StorageUrl::parse(&job.dest).map_err(|e| Failure { property: Property::Workload, message: format!("scenario destination does not parse: {e}") })?;
+        let storage = self.world.storage.clone();
+        let tables = self.restored_tables(kind);
+        let restore_sql = format!("RESTORE {}FROM '{}'", kind.targets(), job.dest);
+        let probe = RestoreProbe { opts: &self.opts, trace: &self.trace, storage: &storage, kind, restore_sql: &restore_sql, tables: &tables };
+        let key_of = |path: &str| SimStorage::key(&url, job.gateway, path);
+        let manifest = storage.get(&key_of(MANIFEST_NAME));
+        let checkpoint_left = storage.get(&key_of(CHECKPOINT_NAME)).is_some();
+        let damaged = storage.damaged();
+        let show_sql = format!("SHOW BACKUP '{}'", job.dest);
+        let dest = Destination { probe, url, gateway: job.gateway, show_sql, manifest, checkpoint_left, damaged };
+        match (end, &dest.manifest) {
+            (JobEnd::Failed(e), _) => {
+                self.report.detail = dest.failed(e).await?;
+                Ok(Next::Done)
+            }
+            (JobEnd::Canceled, _) if !job.cancel_planned => {
+                Err(Failure { property: Property::BackupJobSucceeds, message: "the backup job ended canceled, and nobody canceled it".into() })
+            }
+            (JobEnd::Canceled, None) => {
+                // Canceled before its manifest: whatever it left must be refused, nothing published.
+                let e = dest.probe.refused(1, &[], None, "a canceled backup").await?;
+                self.report.detail = format!("{kind:?} backup canceled; RESTORE refused what it left: {e}");
+                Ok(Next::Refusals)
+            }
+            (JobEnd::Succeeded, None) => {
+                Err(Failure { property: Property::BackupComplete, message: "the job succeeded but the destination holds no BACKUP manifest".into() })
+            }
+            (JobEnd::Succeeded | JobEnd::Canceled, Some(bytes)) => {
+                dest.finished(bytes, &self.oracle, rng, &mut self.report).await?;
+                Ok(Next::Refusals)
+            }
         }
-    };
-    let storage = world.storage.clone();
-    let key_of = |path: &str| SimStorage::key(&url, gateway, path);
-    let tables: Vec<String> = {
-        let oracle = oracle.lock().expect("oracle");
+    }
+
+    /// The relations a restore of a `kind` backup must bring back, the view among them.
+    fn restored_tables(&self, kind: Kind) -> Vec<String> {
+        let oracle = self.oracle.lock().expect("oracle");
         let mut t: Vec<String> = match kind {
             Kind::Cluster => oracle.tables().into_iter().filter(|t| t != VIEW_BIG_ACCOUNTS).collect(),
             Kind::Database | Kind::Tables => vec!["bank.customers".into(), "bank.accounts".into()],
         };
-        if preload > 0 && kind != Kind::Cluster {
+        if self.opts.workload.preload_rows > 0 && kind != Kind::Cluster {
             t.push(workload::LEDGER.into());
         }
         t.push(VIEW_BIG_ACCOUNTS.into());
         t
-    };
-    let restore_sql = format!("RESTORE {}FROM '{dest}'", kind.targets());
-    let show_sql = format!("SHOW BACKUP '{dest}'");
-    let probe = RestoreProbe { opts: &opts, trace: &trace, storage: &storage, kind, restore_sql: &restore_sql, tables: &tables };
-    let manifest_bytes = storage.get(&key_of(MANIFEST_NAME));
-    let checkpoint_left = storage.get(&key_of(CHECKPOINT_NAME)).is_some();
-    let damaged = storage.damaged();
-    match (&end, &manifest_bytes) {
-        (JobEnd::Failed(e), None) if e.contains("GC threshold") => {
-            // The GC threshold passed the backup's time mid-job: the job must fail, and did. If
-            // storage rotted the manifest a dead coordinator had written, the run that adopted
-            // the job found it damaged under its own claim, exported again (below the threshold
-            // by now) and, failing, removed that manifest as its own: nothing is left to restore.
-            let manifest_key = key_of(MANIFEST_NAME);
-            let lines = trace.lines();
-            let rotted = lines.iter().any(|l| l.contains(&format!(" bit-rot {manifest_key} ")));
-            let removed = lines.iter().any(|l| l.ends_with(&format!(" delete {manifest_key}")));
-            report.detail = if rotted && removed {
-                format!("backup of {kind:?} failed as it must after its manifest was damaged by bit rot, and removed that manifest as its own: {e}")
-            } else {
-                format!("backup of {kind:?} failed as it must: {e}")
-            };
-            report.sim_seconds = start.elapsed().as_secs_f64();
-            return report;
-        }
-        (JobEnd::Failed(e), Some(_)) if e.contains("GC threshold") && damaged.contains_key(&key_of(MANIFEST_NAME)) => {
-            // The coordinator wrote the manifest and died before recording success; storage then
-            // damaged that manifest, so the node that adopted the job found no backup of its own
-            // and exported again, by now below the GC threshold. The job must fail, and RESTORE
-            // and SHOW BACKUP must refuse the damaged manifest naming it.
-            let cause = damaged[&key_of(MANIFEST_NAME)];
-            if let Err(f) = probe.manifest_refused(&show_sql, cause).await {
-                report.failure = Some(f);
-                return report;
+    }
+
+    /// Refusals, in the source cluster with faults off: a backup missing a dependency, and one
+    /// below a GC threshold, must be refused at planning, before any job exists.
+    async fn refusals(&mut self) -> Result<(), Failure> {
+        let seed = self.opts.seed;
+        let refusals = self.world.add_client("refusals");
+        // The table to garbage-collect (set by the client), and whether the GC ran (set here).
+        let gc_table: Arc<Mutex<Option<u32>>> = Arc::default();
+        let gc_done = Arc::new(AtomicBool::new(false));
+        let (gc_t, gc_d) = (gc_table.clone(), gc_done.clone());
+        let refusal_checks = refusals.spawn(move |kv| async move {
+            let dep =
+                kv.bulk(1, &format!("BACKUP bank.accounts TO 'nodelocal://1/refusals/{seed}/dependency'"), "root", "defaultdb", Duration::from_secs(300)).await;
+            match &dep {
+                Err(e) if e.contains("cannot back up") && e.contains("bank.customers") => {}
+                other => return Err(format!("BACKUP of bank.accounts without bank.customers was not refused for its missing dependency: {other:?}")),
             }
-            report.detail =
-                format!("backup of {kind:?} failed as it must after its manifest was damaged by a {cause}: {e}; RESTORE and SHOW BACKUP refused the manifest");
-            report.sim_seconds = start.elapsed().as_secs_f64();
-            return report;
-        }
-        (JobEnd::Failed(e), _) if e.contains("cannot prove that the BACKUP is its own") && damaged.contains_key(&key_of(backup::lock::MANIFEST_CLAIM)) => {
-            // Storage damaged the job's claim on its manifest path, and a run that adopted the
-            // job found a manifest there it could not prove its own (its own, torn by a run that
-            // died writing it): it must refuse rather than replace what might be another
-            // backup's, and what is there must not restore.
-            if manifest_bytes.is_some() {
-                if let Err(f) = probe.refused(1, &[MANIFEST_NAME.to_string()], None, "a damaged claim").await {
-                    report.failure = Some(f);
-                    return report;
-                }
+            let catalog = model::catalog::Catalog::read(&kv, kv.now()).await.map_err(|e| format!("catalog: {e}"))?;
+            let id = catalog.table_by_name("bank", "customers").map(|t| t.id).ok_or("bank.customers is gone")?;
+            *gc_t.lock().expect("gc table") = Some(id);
+            while !gc_d.load(Ordering::Relaxed) {
+                madsim::time::sleep(Duration::from_millis(100)).await;
             }
-            report.detail =
-                format!("backup of {kind:?} refused as it must after storage damaged its claim ({}): {e}", damaged[&key_of(backup::lock::MANIFEST_CLAIM)]);
-            report.sim_seconds = start.elapsed().as_secs_f64();
-            return report;
-        }
-        (JobEnd::Failed(e), _) => {
-            report.failure = Some(Failure { property: Property::BackupJobSucceeds, message: format!("the backup job failed: {e}") });
-            return report;
-        }
-        (JobEnd::Canceled, _) if !cancel_planned => {
-            report.failure = Some(Failure { property: Property::BackupJobSucceeds, message: "the backup job ended canceled, and nobody canceled it".into() });
-            return report;
-        }
-        (JobEnd::Canceled, None) => {
-            // Canceled before its manifest: whatever it left must be refused, nothing published.
-            match probe.refused(1, &[], None, "a canceled backup").await {
-                Ok(e) => report.detail = format!("{kind:?} backup canceled; RESTORE refused what it left: {e}"),
-                Err(f) => {
-                    report.failure = Some(f);
-                    return report;
-                }
+            madsim::time::sleep(Duration::from_millis(500)).await;
+            let gc = kv
+                .bulk(
+                    1,
+                    &format!("BACKUP bank.customers TO 'nodelocal://1/refusals/{seed}/gc' AS OF SYSTEM TIME '-5s'"),
+                    "root",
+                    "defaultdb",
+                    Duration::from_secs(300),
+                )
+                .await;
+            match &gc {
+                Err(e) if e.contains("must be after replica GC threshold") && !e.starts_with("job ") => Ok(()),
+                other => Err(format!("BACKUP AS OF SYSTEM TIME below the GC threshold was not refused at planning: {other:?}")),
             }
-        }
-        (JobEnd::Succeeded, None) => {
-            report.failure =
-                Some(Failure { property: Property::BackupComplete, message: "the job succeeded but the destination holds no BACKUP manifest".into() });
-            return report;
-        }
-        (JobEnd::Succeeded | JobEnd::Canceled, Some(bytes)) => {
-            // A finished manifest (a CANCEL that came too late finds one too): either it and
-            // every file it lists are intact and restore to the oracle, or storage damaged one
-            // of them and RESTORE (and SHOW BACKUP, for the manifest) must refuse naming it.
-            if let Some(cause) = damaged.get(&key_of(MANIFEST_NAME)) {
-                if let Err(f) = probe.manifest_refused(&show_sql, cause).await {
-                    report.failure = Some(f);
-                    return report;
-                }
-                report.detail = format!("{kind:?} backup's manifest damaged by a {cause}; RESTORE and SHOW BACKUP refused it");
-            } else {
-                let manifest = match Manifest::decode(MANIFEST_NAME, bytes) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        report.failure = Some(Failure { property: Property::BackupComplete, message: format!("the manifest does not decode: {e}") });
-                        return report;
-                    }
-                };
-                if checkpoint_left {
-                    report.failure = Some(Failure {
-                        property: Property::BackupComplete,
-                        message: "BACKUP-CHECKPOINT is still present next to the finished manifest".into(),
-                    });
-                    return report;
-                }
-                let hurt: Vec<(String, &str)> = manifest.files.iter().filter_map(|f| damaged.get(&key_of(&f.path)).map(|c| (f.path.clone(), *c))).collect();
-                for f in &manifest.files {
-                    if storage.get(&key_of(&f.path)).is_none() && !damaged.contains_key(&key_of(&f.path)) {
-                        report.failure = Some(Failure {
-                            property: Property::BackupComplete,
-                            message: format!("the manifest lists {} but storage has no such file", f.path),
-                        });
-                        return report;
-                    }
-                }
-                if !hurt.is_empty() {
-                    let names: Vec<String> = hurt.iter().map(|(p, _)| p.clone()).collect();
-                    match probe.refused(1, &names, None, hurt[0].1).await {
-                        Ok(e) => {
-                            sim::trace_event!(trace, "runner", sim::event::DAMAGE_DETECTED, "{hurt:?}: {e}");
-                            report.detail = format!("{kind:?} backup with {} damaged file(s) ({}): RESTORE refused it", hurt.len(), hurt[0].1);
-                        }
-                        Err(f) => {
-                            report.failure = Some(f);
-                            return report;
+        });
+        while !refusal_checks.is_finished() {
+            madsim::time::sleep(Duration::from_millis(50)).await;
+            self.world.tick();
+            if !gc_done.load(Ordering::Relaxed) {
+                let table = *gc_table.lock().expect("gc table");
+                if let Some(id) = table {
+                    // GC the table's range with a one-second TTL, as a zone config of 1 s would.
+                    if let Some(desc) = self.world.directory.lookup(&model::encoding::table_span(id).start) {
+                        if self.world.gc_now(desc.range_id, Duration::from_secs(1)) {
+                            madsim::time::sleep(Duration::from_millis(300)).await;
+                            gc_done.store(true, Ordering::Relaxed);
                         }
                     }
+                }
+            }
+        }
+        refusal_checks.await.expect("refusal task").map_err(|message| Failure { property: Property::Refusals, message })
+    }
+}
+
+/// Every export was answered by the range's leaseholder of the moment.
+fn exports_from_leaseholders(trace: &Trace) -> Result<(), Failure> {
+    match trace.lines().into_iter().find(|l| l.contains(" export-served ") && l.ends_with("as-leaseholder=false")) {
+        Some(line) => Err(Failure {
+            property: Property::ExportsFromLeaseholders,
+            message: format!("an export was answered by a node not holding the range's lease: {}", line.trim()),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The destination as storage holds it once the job has ended, and the probe that restores
+/// from it: what the verdict judges, never the system's own account of what it wrote.
+struct Destination<'a> {
+    probe: RestoreProbe<'a>,
+    url: StorageUrl,
+    gateway: model::NodeId,
+    show_sql: String,
+    /// The manifest's bytes, if there is one.
+    manifest: Option<Vec<u8>>,
+    checkpoint_left: bool,
+    /// What storage damaged, by key, and how.
+    damaged: BTreeMap<String, &'static str>,
+}
+
+impl Destination<'_> {
+    /// The storage key of `path` in the destination.
+    fn key(&self, path: &str) -> String {
+        SimStorage::key(&self.url, self.gateway, path)
+    }
+
+    /// A job that failed, as it may only where the run's faults left it no backup to make: the
+    /// GC threshold passed the backup's time mid-job, or storage damaged its claim on the
+    /// manifest's path. Returns the report's detail.
+    async fn failed(&self, e: &str) -> Result<String, Failure> {
+        let kind = self.probe.kind;
+        match &self.manifest {
+            None if e.contains("GC threshold") => {
+                // The GC threshold passed the backup's time mid-job: the job must fail, and did. If
+                // storage rotted the manifest a dead coordinator had written, the run that adopted
+                // the job found it damaged under its own claim, exported again (below the threshold
+                // by now) and, failing, removed that manifest as its own: nothing is left to restore.
+                let manifest_key = self.key(MANIFEST_NAME);
+                let lines = self.probe.trace.lines();
+                let rotted = lines.iter().any(|l| l.contains(&format!(" bit-rot {manifest_key} ")));
+                let removed = lines.iter().any(|l| l.ends_with(&format!(" delete {manifest_key}")));
+                Ok(if rotted && removed {
+                    format!("backup of {kind:?} failed as it must after its manifest was damaged by bit rot, and removed that manifest as its own: {e}")
                 } else {
-                    match verify_restore(&probe, &url, gateway, &manifest, &oracle, &mut rng).await {
-                        Ok((rows, relations)) => {
-                            report.reads_matched = relations;
-                            report.detail = format!(
-                                "{kind:?} backup at {} ({} files) restored: {rows} rows in {relations} relations match the oracle",
-                                manifest.end_time,
-                                manifest.files.len()
-                            );
-                        }
-                        Err(f) => {
-                            report.failure = Some(f);
-                            return report;
-                        }
-                    }
-                }
+                    format!("backup of {kind:?} failed as it must: {e}")
+                })
             }
+            Some(_) if e.contains("GC threshold") && self.damaged.contains_key(&self.key(MANIFEST_NAME)) => {
+                // The coordinator wrote the manifest and died before recording success; storage then
+                // damaged that manifest, so the node that adopted the job found no backup of its own
+                // and exported again, by now below the GC threshold. The job must fail, and RESTORE
+                // and SHOW BACKUP must refuse the damaged manifest naming it.
+                let cause = self.damaged[&self.key(MANIFEST_NAME)];
+                self.probe.manifest_refused(&self.show_sql, cause).await?;
+                Ok(format!(
+                    "backup of {kind:?} failed as it must after its manifest was damaged by a {cause}: {e}; RESTORE and SHOW BACKUP refused the manifest"
+                ))
+            }
+            manifest if e.contains("cannot prove that the BACKUP is its own") && self.damaged.contains_key(&self.key(backup::lock::MANIFEST_CLAIM)) => {
+                // Storage damaged the job's claim on its manifest path, and a run that adopted the
+                // job found a manifest there it could not prove its own (its own, torn by a run that
+                // died writing it): it must refuse rather than replace what might be another
+                // backup's, and what is there must not restore.
+                if manifest.is_some() {
+                    self.probe.refused(1, &[MANIFEST_NAME.to_string()], None, "a damaged claim").await?;
+                }
+                Ok(format!(
+                    "backup of {kind:?} refused as it must after storage damaged its claim ({}): {e}",
+                    self.damaged[&self.key(backup::lock::MANIFEST_CLAIM)]
+                ))
+            }
+            _ => Err(Failure { property: Property::BackupJobSucceeds, message: format!("the backup job failed: {e}") }),
         }
     }
 
-    // Refusals, in the source cluster with faults off: a backup missing a dependency, and one
-    // below a GC threshold, must be refused at planning, before any job exists.
-    let refusals = world.add_client("refusals");
-    // The table to garbage-collect (set by the client), and whether the GC ran (set here).
-    let gc_table: Arc<Mutex<Option<u32>>> = Arc::default();
-    let gc_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (gc_t, gc_d) = (gc_table.clone(), gc_done.clone());
-    let refusal_checks = refusals.spawn(move |kv| async move {
-        let dep =
-            kv.bulk(1, &format!("BACKUP bank.accounts TO 'nodelocal://1/refusals/{seed}/dependency'"), "root", "defaultdb", Duration::from_secs(300)).await;
-        match &dep {
-            Err(e) if e.contains("cannot back up") && e.contains("bank.customers") => {}
-            other => return Err(format!("BACKUP of bank.accounts without bank.customers was not refused for its missing dependency: {other:?}")),
+    /// A finished manifest (a CANCEL that came too late finds one too): either it and every file
+    /// it lists are intact and restore to the oracle, or storage damaged one of them and RESTORE
+    /// (and SHOW BACKUP, for the manifest) must refuse naming it. Sets the report's detail, and
+    /// the relations matched.
+    async fn finished(&self, bytes: &[u8], oracle: &Arc<Mutex<Oracle>>, rng: &mut ChaCha8Rng, report: &mut RunReport) -> Result<(), Failure> {
+        let kind = self.probe.kind;
+        if let Some(cause) = self.damaged.get(&self.key(MANIFEST_NAME)) {
+            self.probe.manifest_refused(&self.show_sql, cause).await?;
+            report.detail = format!("{kind:?} backup's manifest damaged by a {cause}; RESTORE and SHOW BACKUP refused it");
+            return Ok(());
         }
-        let catalog = model::catalog::Catalog::read(&kv, kv.now()).await.map_err(|e| format!("catalog: {e}"))?;
-        let id = catalog.table_by_name("bank", "customers").map(|t| t.id).ok_or("bank.customers is gone")?;
-        *gc_t.lock().expect("gc table") = Some(id);
-        while !gc_d.load(std::sync::atomic::Ordering::Relaxed) {
-            madsim::time::sleep(Duration::from_millis(100)).await;
+        let manifest = Manifest::decode(MANIFEST_NAME, bytes)
+            .map_err(|e| Failure { property: Property::BackupComplete, message: format!("the manifest does not decode: {e}") })?;
+        if self.checkpoint_left {
+            return Err(Failure { property: Property::BackupComplete, message: "BACKUP-CHECKPOINT is still present next to the finished manifest".into() });
         }
-        madsim::time::sleep(Duration::from_millis(500)).await;
-        let gc = kv
-            .bulk(
-                1,
-                &format!("BACKUP bank.customers TO 'nodelocal://1/refusals/{seed}/gc' AS OF SYSTEM TIME '-5s'"),
-                "root",
-                "defaultdb",
-                Duration::from_secs(300),
-            )
-            .await;
-        match &gc {
-            Err(e) if e.contains("must be after replica GC threshold") && !e.starts_with("job ") => Ok(()),
-            other => Err(format!("BACKUP AS OF SYSTEM TIME below the GC threshold was not refused at planning: {other:?}")),
-        }
-    });
-    while !refusal_checks.is_finished() {
-        madsim::time::sleep(Duration::from_millis(50)).await;
-        world.tick();
-        if !gc_done.load(std::sync::atomic::Ordering::Relaxed) {
-            let table = *gc_table.lock().expect("gc table");
-            if let Some(id) = table {
-                // GC the table's range with a one-second TTL, as a zone config of 1 s would.
-                if let Some(desc) = world.directory.lookup(&model::encoding::table_span(id).start) {
-                    if world.gc_now(desc.range_id, Duration::from_secs(1)) {
-                        madsim::time::sleep(Duration::from_millis(300)).await;
-                        gc_done.store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
+        let hurt: Vec<(String, &str)> = manifest.files.iter().filter_map(|f| self.damaged.get(&self.key(&f.path)).map(|c| (f.path.clone(), *c))).collect();
+        for f in &manifest.files {
+            if self.probe.storage.get(&self.key(&f.path)).is_none() && !self.damaged.contains_key(&self.key(&f.path)) {
+                return Err(Failure { property: Property::BackupComplete, message: format!("the manifest lists {} but storage has no such file", f.path) });
             }
         }
+        if !hurt.is_empty() {
+            let names: Vec<String> = hurt.iter().map(|(p, _)| p.clone()).collect();
+            let e = self.probe.refused(1, &names, None, hurt[0].1).await?;
+            sim::trace_event!(self.probe.trace, "runner", sim::event::DAMAGE_DETECTED, "{hurt:?}: {e}");
+            report.detail = format!("{kind:?} backup with {} damaged file(s) ({}): RESTORE refused it", hurt.len(), hurt[0].1);
+        } else {
+            let (rows, relations) = verify_restore(&self.probe, &self.url, self.gateway, &manifest, oracle, rng).await?;
+            report.reads_matched = relations;
+            report.detail = format!(
+                "{kind:?} backup at {} ({} files) restored: {rows} rows in {relations} relations match the oracle",
+                manifest.end_time,
+                manifest.files.len()
+            );
+        }
+        Ok(())
     }
-    if let Err(message) = refusal_checks.await.expect("refusal task") {
-        report.failure = Some(Failure { property: Property::Refusals, message });
-        return report;
-    }
-    report.sim_seconds = start.elapsed().as_secs_f64();
-    report
 }
 
 /// Two BACKUPs to one destination, of different targets (so neither may build on the other):
