@@ -157,9 +157,8 @@ struct Taken {
     subdir: Option<String>,
 }
 
-// A conflict refusal is judged by its own arm and must not fall through to the next one, which
-// collapsing its `if` into the match guard would do.
-#[allow(clippy::collapsible_match)]
+/// One seed of the chain scenario, in its steps: setup, the chain taken under faults and run on
+/// to liveness, every job's end judged, then the verdict on the chain as storage holds it.
 async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
     let seed = opts.seed;
     let cfg = opts.world_config(0);
@@ -188,22 +187,153 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         let o = oracle.lock().expect("oracle");
         o.tables().iter().flat_map(|t| o.timestamps(t)).max().unwrap_or_default()
     };
-    let safety_start = madsim::time::Instant::now();
-    let wc = WorkloadConfig { ops_per_writer: opts.workload.ops_per_writer.min(100), ..opts.workload.clone() };
-    let writers = spawn_writers(&mut world, &wc, seed, &oracle, None);
-    let mut driver = FaultDriver::new(&plan, opts.safety);
-    let calm = driver.calm.clone();
-    let nodes = cfg.nodes as u32;
-    let with = if revision_history { " WITH revision_history" } else { "" };
-    let targets = kind.targets().to_string();
-    // Set once the chain's full backup exists: a rival incremental needs one to build on.
-    let full_done = Arc::new(AtomicBool::new(false));
-    let rival_go: Arc<Mutex<Option<model::NodeId>>> = Arc::default();
-    let rival_client = plan.iter().any(|f| matches!(f.fault, faults::Fault::RivalBackup { .. })).then(|| {
-        let client = world.add_client("rival-client");
-        let (go, calm, full_done) = (rival_go.clone(), calm.clone(), full_done.clone());
+    let chain = Chain { kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during, nodes: cfg.nodes as u32 };
+    let mut run = Run { opts, world, trace, oracle, report, start };
+    let outcome = match run.under_faults(&chain, &plan).await {
+        Ok(o) => o,
+        Err(f) => return run.fail(f),
+    };
+    let rival_layers = match run.judge_ends(&outcome) {
+        Ok(n) => n,
+        Err(f) => return run.fail(f),
+    };
+    if outcome.taken.is_empty() {
+        run.report.detail = format!("{kind:?} chain: the full backup failed as it must ({:?})", outcome.ends);
+        return run.finish();
+    }
+    match run.verdict(&chain, &outcome, rival_layers, schema_ready, &mut rng).await {
+        Ok(()) => run.finish(),
+        Err(f) => run.fail(f),
+    }
+}
+
+/// One seed's run, as its steps share it.
+struct Run {
+    opts: RunOptions,
+    world: sim::World,
+    trace: Trace,
+    oracle: Arc<Mutex<Oracle>>,
+    report: RunReport,
+    /// When the run began: the report gives its simulated length.
+    start: madsim::time::Instant,
+}
+
+/// What the seed chose for the chain that the steps after setup need (as [`Choices`] has it).
+struct Chain {
+    kind: Kind,
+    dest: String,
+    first_at: Duration,
+    gaps: Vec<Duration>,
+    gateway: model::NodeId,
+    automatic: bool,
+    revision_history: bool,
+    damage: u8,
+    restore_during: Option<(usize, Duration)>,
+    /// The cluster's size: a client whose gateway fails follows its job through the others.
+    nodes: u32,
+}
+
+impl Chain {
+    /// The clause every backup of the chain (and the rival's) ends with.
+    fn with(&self) -> &'static str {
+        if self.revision_history {
+            " WITH revision_history"
+        } else {
+            ""
+        }
+    }
+}
+
+/// What the chain's client and the rival's came back with at the end of the liveness phase.
+struct Outcome {
+    /// The backups of the chain that succeeded, in order.
+    taken: Vec<Taken>,
+    /// Every job's end, the failed ones too.
+    ends: Vec<JobEnd>,
+    /// How the mid-chain restore went, if there was one.
+    restore: Option<RestoreDuring>,
+    /// How the rival incremental ended, if it ran.
+    rival: Option<JobEnd>,
+}
+
+impl Run {
+    /// Ends the run with a failure, its simulated length left unset as the scenario always left it.
+    fn fail(mut self, f: Failure) -> RunReport {
+        self.report.failure = Some(f);
+        self.report
+    }
+
+    /// Ends the run with every property held, and its simulated length.
+    fn finish(mut self) -> RunReport {
+        self.report.sim_seconds = self.start.elapsed().as_secs_f64();
+        self.report
+    }
+
+    /// The safety phase and the liveness phase after it: the writers, the chain's client and a
+    /// rival incremental if the schedule starts one, under the fault schedule, then with faults
+    /// off until all of them have finished.
+    async fn under_faults(&mut self, chain: &Chain, plan: &faults::Schedule) -> Result<Outcome, Failure> {
+        let safety_start = madsim::time::Instant::now();
+        let wc = WorkloadConfig { ops_per_writer: self.opts.workload.ops_per_writer.min(100), ..self.opts.workload.clone() };
+        let writers = spawn_writers(&mut self.world, &wc, self.opts.seed, &self.oracle, None);
+        let mut driver = FaultDriver::new(plan, self.opts.safety);
+        // Set once the chain's full backup exists: a rival incremental needs one to build on.
+        let full_done = Arc::new(AtomicBool::new(false));
+        let rival_go: Arc<Mutex<Option<model::NodeId>>> = Arc::default();
+        let rival_client =
+            plan.iter().any(|f| matches!(f.fault, faults::Fault::RivalBackup { .. })).then(|| self.spawn_rival(chain, &rival_go, &full_done, &driver.calm));
+        let taker = self.spawn_taker(chain, &full_done, &driver.calm);
+        let deadline = self.opts.safety + Duration::from_secs(900);
+        let trace = &self.trace;
+        let before_fault = |fault: &faults::Fault| {
+            if let faults::Fault::RivalBackup { node } = fault {
+                sim::trace_event!(trace, "runner", sim::event::RIVAL_BACKUP, "a second client takes an automatic incremental of the chain via n{node}");
+                *rival_go.lock().expect("rival") = Some(*node);
+            }
+        };
+        let all_done = || taker.is_finished() && rival_client.as_ref().is_none_or(|r| r.is_finished()) && writers.iter().all(|w| w.is_finished());
+        if !driver.run_until(&mut self.world, safety_start, deadline, all_done, before_fault).await {
+            return Err(Failure {
+                property: Property::Liveness,
+                message: format!("the backup chain or the writers did not finish within {:?} after faults stopped", deadline - self.opts.safety),
+            });
+        }
+        driver.end(&mut self.world);
+        join_writers(writers, &mut self.report).await?;
+        let (taken, ends, restore) = taker.await.expect("backup client");
+        if let Some(r) = &restore {
+            sim::trace_event!(
+                self.trace,
+                "runner",
+                sim::event::MID_CHAIN_RESTORE,
+                "issued at {} returned at {:?}: {}",
+                r.issued,
+                r.returned,
+                r.error.as_deref().unwrap_or("ok")
+            );
+        }
+        sim::trace_event!(self.trace, "runner", sim::event::CHAIN_TAKEN, "{} of {} backups: {ends:?}", taken.len(), chain.gaps.len() + 1);
+        let rival = match rival_client {
+            Some(r) => r.await.expect("rival client"),
+            None => None,
+        };
+        Ok(Outcome { taken, ends, restore, rival })
+    }
+
+    /// The rival's client: once the chain's full backup exists and the fault names the node it
+    /// goes through (or not at all, if the liveness phase comes first), it takes an automatic
+    /// incremental of the same chain.
+    fn spawn_rival(
+        &mut self,
+        chain: &Chain,
+        go: &Arc<Mutex<Option<model::NodeId>>>,
+        full_done: &Arc<AtomicBool>,
+        calm: &Arc<AtomicBool>,
+    ) -> madsim::task::JoinHandle<Option<JobEnd>> {
+        let client = self.world.add_client("rival-client");
+        let (go, calm, full_done, nodes) = (go.clone(), calm.clone(), full_done.clone(), chain.nodes);
         // '-2s', not the chain's '-1s': its job's description tells it apart from the chain's.
-        let sql = format!("BACKUP {targets}TO '{dest}' AS OF SYSTEM TIME '-2s'{with}");
+        let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-2s'{}", chain.kind.targets(), chain.dest, chain.with());
         client.spawn(move |kv| async move {
             let node = loop {
                 if let (Some(n), true) = (*go.lock().expect("rival"), full_done.load(Ordering::Relaxed)) {
@@ -216,10 +346,22 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
             };
             Some(run_and_follow(&kv, node, nodes, &sql, &calm).await)
         })
-    });
-    let taker = {
-        let client = world.add_client("backup-client");
-        let (calm, dest, gaps, full_done) = (calm.clone(), dest.clone(), gaps.clone(), full_done.clone());
+    }
+
+    /// The chain's client: the full backup at the seed's time, then each incremental after its
+    /// gap — automatic, or `INCREMENTAL FROM` the backups taken so far — with the mid-chain
+    /// restore started just before the incremental the seed picked. Returns the backups taken,
+    /// every job's end, and how the mid-chain restore went.
+    fn spawn_taker(
+        &mut self,
+        chain: &Chain,
+        full_done: &Arc<AtomicBool>,
+        calm: &Arc<AtomicBool>,
+    ) -> madsim::task::JoinHandle<(Vec<Taken>, Vec<JobEnd>, Option<RestoreDuring>)> {
+        let client = self.world.add_client("backup-client");
+        let (calm, dest, gaps, full_done) = (calm.clone(), chain.dest.clone(), chain.gaps.clone(), full_done.clone());
+        let (first_at, restore_during, gateway, nodes, automatic) = (chain.first_at, chain.restore_during, chain.gateway, chain.nodes, chain.automatic);
+        let (targets, with) = (chain.kind.targets().to_string(), chain.with());
         client.spawn(move |kv| async move {
             let mut taken: Vec<Taken> = Vec::new();
             let mut ends = Vec::new();
@@ -267,106 +409,155 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
             };
             (taken, ends, restore)
         })
-    };
-    let deadline = opts.safety + Duration::from_secs(900);
-    let before_fault = |fault: &faults::Fault| {
-        if let faults::Fault::RivalBackup { node } = fault {
-            sim::trace_event!(trace, "runner", sim::event::RIVAL_BACKUP, "a second client takes an automatic incremental of the chain via n{node}");
-            *rival_go.lock().expect("rival") = Some(*node);
-        }
-    };
-    let all_done = || taker.is_finished() && rival_client.as_ref().is_none_or(|r| r.is_finished()) && writers.iter().all(|w| w.is_finished());
-    if !driver.run_until(&mut world, safety_start, deadline, all_done, before_fault).await {
-        report.failure = Some(Failure {
-            property: Property::Liveness,
-            message: format!("the backup chain or the writers did not finish within {:?} after faults stopped", deadline - opts.safety),
-        });
-        return report;
-    }
-    driver.end(&mut world);
-    if let Err(f) = join_writers(writers, &mut report).await {
-        report.failure = Some(f);
-        return report;
-    }
-    let (taken, ends, restore) = taker.await.expect("backup client");
-    if let Some(r) = &restore {
-        sim::trace_event!(
-            trace,
-            "runner",
-            sim::event::MID_CHAIN_RESTORE,
-            "issued at {} returned at {:?}: {}",
-            r.issued,
-            r.returned,
-            r.error.as_deref().unwrap_or("ok")
-        );
-    }
-    sim::trace_event!(trace, "runner", sim::event::CHAIN_TAKEN, "{} of {} backups: {ends:?}", taken.len(), gaps.len() + 1);
-    let rival_end = match rival_client {
-        Some(r) => r.await.expect("rival client"),
-        None => None,
-    };
-    let rival_layers = usize::from(rival_end == Some(JobEnd::Succeeded));
-    if let Some(r) = &rival_end {
-        sim::trace_event!(trace, "runner", sim::event::RIVAL_ENDED, "{r:?}");
-        if let JobEnd::Failed(e) = r {
-            if !(is_conflict(e) || e.contains("GC threshold") || e.contains("new full backup is needed")) {
-                report.failure = Some(Failure {
-                    property: Property::OneBackupPerLocation,
-                    message: format!("the rival incremental failed for another reason than the chain's own incremental holding the destination: {e}"),
-                });
-                return report;
-            }
-        }
-    }
-    for end in &ends {
-        match end {
-            // Refused because the rival held the destination: only if the rival's backup is
-            // there now (one refused, the other intact).
-            JobEnd::Failed(e) if is_conflict(e) => {
-                // (A rival that then failed for its own reason — a GC threshold — or was
-                // canceled leaves nothing to lose; two refusing each other leave nothing either.)
-                if matches!(&rival_end, Some(JobEnd::Failed(r)) if is_conflict(r)) || rival_end.is_none() {
-                    report.failure = Some(Failure {
-                        property: Property::OneBackupPerLocation,
-                        message: format!(
-                            "an incremental of the chain was refused for a conflict, and the rival incremental did not succeed either ({rival_end:?}): {e}"
-                        ),
-                    });
-                    return report;
-                }
-            }
-            JobEnd::Failed(e) if !(e.contains("GC threshold") || e.contains("new full backup is needed")) => {
-                report.failure = Some(Failure { property: Property::BackupJobSucceeds, message: format!("a backup of the chain failed: {e}") });
-                return report;
-            }
-            JobEnd::Canceled => {
-                report.failure =
-                    Some(Failure { property: Property::BackupJobSucceeds, message: "a backup of the chain ended canceled, and nobody canceled it".into() });
-                return report;
-            }
-            _ => {}
-        }
-    }
-    if taken.is_empty() {
-        report.detail = format!("{kind:?} chain: the full backup failed as it must ({ends:?})");
-        report.sim_seconds = start.elapsed().as_secs_f64();
-        return report;
     }
 
-    // The layers, straight from storage.
-    let url = match StorageUrl::parse(&dest) {
-        Ok(u) => u,
-        Err(e) => {
-            report.failure = Some(Failure { property: Property::Workload, message: format!("scenario destination does not parse: {e}") });
-            return report;
+    /// Every job ended as the run allows: the rival refused only for the chain's own incremental
+    /// holding the destination (or a GC threshold), the chain's refused for a conflict only
+    /// where the rival's backup is there now, none failed for another reason or canceled with
+    /// nobody canceling it. Returns the layers the rival added (none or one).
+    // A conflict refusal is judged by its own arm and must not fall through to the next one, which
+    // collapsing its `if` into the match guard would do.
+    #[allow(clippy::collapsible_match)]
+    fn judge_ends(&self, outcome: &Outcome) -> Result<usize, Failure> {
+        let rival_end = &outcome.rival;
+        let rival_layers = usize::from(*rival_end == Some(JobEnd::Succeeded));
+        if let Some(r) = rival_end {
+            sim::trace_event!(self.trace, "runner", sim::event::RIVAL_ENDED, "{r:?}");
+            if let JobEnd::Failed(e) = r {
+                if !(is_conflict(e) || e.contains("GC threshold") || e.contains("new full backup is needed")) {
+                    return Err(Failure {
+                        property: Property::OneBackupPerLocation,
+                        message: format!("the rival incremental failed for another reason than the chain's own incremental holding the destination: {e}"),
+                    });
+                }
+            }
         }
-    };
-    let storage = world.storage.clone();
-    let key_of =
-        |sub: &str, path: &str| if sub.is_empty() { SimStorage::key(&url, gateway, path) } else { SimStorage::key(&url, gateway, &format!("{sub}/{path}")) };
-    // Automatic incrementals' directories, from storage (the client does not learn them).
+        for end in &outcome.ends {
+            match end {
+                // Refused because the rival held the destination: only if the rival's backup is
+                // there now (one refused, the other intact).
+                JobEnd::Failed(e) if is_conflict(e) => {
+                    // (A rival that then failed for its own reason — a GC threshold — or was
+                    // canceled leaves nothing to lose; two refusing each other leave nothing either.)
+                    if matches!(rival_end, Some(JobEnd::Failed(r)) if is_conflict(r)) || rival_end.is_none() {
+                        return Err(Failure {
+                            property: Property::OneBackupPerLocation,
+                            message: format!(
+                                "an incremental of the chain was refused for a conflict, and the rival incremental did not succeed either ({rival_end:?}): {e}"
+                            ),
+                        });
+                    }
+                }
+                JobEnd::Failed(e) if !(e.contains("GC threshold") || e.contains("new full backup is needed")) => {
+                    return Err(Failure { property: Property::BackupJobSucceeds, message: format!("a backup of the chain failed: {e}") });
+                }
+                JobEnd::Canceled => {
+                    return Err(Failure {
+                        property: Property::BackupJobSucceeds,
+                        message: "a backup of the chain ended canceled, and nobody canceled it".into(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(rival_layers)
+    }
+
+    /// The verdict on the chain, read straight from storage: its layers line up and each holds
+    /// exactly its window's changes; the whole chain and a point in time restore to the oracle,
+    /// the mid-chain restore's copy with them; a damaged chain is refused. Sets the report's
+    /// detail and the relations matched.
+    async fn verdict(&mut self, chain: &Chain, outcome: &Outcome, rival_layers: usize, schema_ready: Timestamp, rng: &mut ChaCha8Rng) -> Result<(), Failure> {
+        let layers = self.read_layers(chain, &outcome.taken, rival_layers)?;
+        let oracle_now = self.oracle.lock().expect("oracle").clone();
+        layers.check_windows(&oracle_now)?;
+
+        // The mid-chain restore's copy, as the source cluster holds it now: what the restored chain
+        // must hold wherever the copy was published by then. It must be bank.customers as the
+        // oracle has it at the end of one of the chain's backups (the restore read the chain).
+        let copy = match &outcome.restore {
+            None => None,
+            Some(during) => Some(restored_copy(&mut self.world, during, &oracle_now, &layers.manifests).await?),
+        };
+
+        // Restores: the whole chain, and a point in time.
+        let tables = restored_tables(chain.kind, &oracle_now, copy.is_some());
+        let from_list: Vec<String> = if chain.automatic { vec![chain.dest.clone()] } else { outcome.taken.iter().map(|t| t.location.clone()).collect() };
+        let last_end = layers.manifests.last().map(|m| m.end_time).unwrap_or_default();
+        let restore_sql = format!("RESTORE {}FROM {}", chain.kind.targets(), quoted(&from_list));
+        let probe =
+            RestoreProbe { opts: &self.opts, trace: &self.trace, storage: &layers.storage, kind: chain.kind, restore_sql: &restore_sql, tables: &tables };
+        let restores = Restores { probe, chain, layers: &layers, oracle: &oracle_now, copy: copy.as_ref(), from_list };
+        let (rows, relations) = restore_and_compare(&restores.probe, &oracle_now, copy.as_ref(), last_end, 1, "the chain up to").await?;
+        let pit = restores.point_in_time(schema_ready, rng).await?;
+        restores.damaged_refused(rng).await?;
+        self.report.reads_matched = relations;
+        self.report.detail = format!(
+            "{:?} chain of {} ({}{}) restored: {rows} rows in {relations} relations match the oracle{}",
+            chain.kind,
+            layers.manifests.len(),
+            if chain.automatic { "automatic" } else { "INCREMENTAL FROM" },
+            if chain.revision_history { ", revision history" } else { "" },
+            pit.map(|t| format!("; restored as of {t} too")).unwrap_or_default()
+        );
+        Ok(())
+    }
+
+    /// The layers, straight from storage (the client's account aside): a manifest for every
+    /// backup that succeeded, the rival's too, each decoding and starting where the one before
+    /// it ended.
+    fn read_layers(&self, chain: &Chain, taken: &[Taken], rival_layers: usize) -> Result<Layers, Failure> {
+        let url = StorageUrl::parse(&chain.dest)
+            .map_err(|e| Failure { property: Property::Workload, message: format!("scenario destination does not parse: {e}") })?;
+        let storage = self.world.storage.clone();
+        let subdirs = layer_dirs(&storage, &url, chain, taken);
+        if subdirs.len() != taken.len() + rival_layers {
+            return Err(Failure {
+                property: Property::BackupComplete,
+                message: format!("{} backups succeeded but storage holds {} manifests ({subdirs:?})", taken.len() + rival_layers, subdirs.len()),
+            });
+        }
+        let mut layers = Layers { url, gateway: chain.gateway, storage, subdirs, manifests: Vec::new() };
+        for sub in &layers.subdirs {
+            let Some(bytes) = layers.storage.get(&layers.key(sub, MANIFEST_NAME)) else {
+                return Err(Failure { property: Property::BackupComplete, message: format!("no manifest in {sub:?}") });
+            };
+            let m = Manifest::decode(MANIFEST_NAME, &bytes)
+                .map_err(|e| Failure { property: Property::BackupComplete, message: format!("the manifest in {sub:?} does not decode: {e}") })?;
+            sim::trace_event!(
+                self.trace,
+                "runner",
+                sim::event::CHAIN_LAYER,
+                "{sub:?} ({}, {}] {:?} files={} rows={} descriptor_changes={} revision_start={} introduced={}",
+                m.start_time,
+                m.end_time,
+                m.mvcc_filter,
+                m.files.len(),
+                m.entry_counts.rows,
+                m.descriptor_changes.len(),
+                m.revision_start_time,
+                m.introduced_spans.len()
+            );
+            layers.manifests.push(m);
+        }
+        for w in layers.manifests.windows(2) {
+            if w[1].start_time != w[0].end_time {
+                return Err(Failure {
+                    property: Property::ChainContiguous,
+                    message: format!("an incremental starts at {} but the backup before it ends at {}", w[1].start_time, w[0].end_time),
+                });
+            }
+        }
+        Ok(layers)
+    }
+}
+
+/// Each backup's directory under the destination, the full backup's (empty) first: automatic
+/// incrementals' from storage (the client does not learn them), the others' as the client chose
+/// them.
+fn layer_dirs(storage: &SimStorage, url: &StorageUrl, chain: &Chain, taken: &[Taken]) -> Vec<String> {
     let auto_dirs: Vec<String> = {
-        let prefix = SimStorage::key(&url, gateway, "");
+        let prefix = SimStorage::key(url, chain.gateway, "");
         let mut d: Vec<String> = storage
             .list_all()
             .into_iter()
@@ -376,214 +567,180 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         d.sort_by_key(|d| backup::chain::subdir_time(d));
         d
     };
-    let subdirs: Vec<String> = std::iter::once(String::new())
-        .chain(if automatic { auto_dirs.clone() } else { taken.iter().skip(1).filter_map(|t| t.subdir.clone()).collect() })
-        .collect();
-    if subdirs.len() != taken.len() + rival_layers {
-        report.failure = Some(Failure {
-            property: Property::BackupComplete,
-            message: format!("{} backups succeeded but storage holds {} manifests ({subdirs:?})", taken.len() + rival_layers, subdirs.len()),
-        });
-        return report;
-    }
-    let mut layers: Vec<Manifest> = Vec::new();
-    for sub in &subdirs {
-        let Some(bytes) = storage.get(&key_of(sub, MANIFEST_NAME)) else {
-            report.failure = Some(Failure { property: Property::BackupComplete, message: format!("no manifest in {sub:?}") });
-            return report;
-        };
-        match Manifest::decode(MANIFEST_NAME, &bytes) {
-            Ok(m) => {
-                sim::trace_event!(
-                    trace,
-                    "runner",
-                    sim::event::CHAIN_LAYER,
-                    "{sub:?} ({}, {}] {:?} files={} rows={} descriptor_changes={} revision_start={} introduced={}",
-                    m.start_time,
-                    m.end_time,
-                    m.mvcc_filter,
-                    m.files.len(),
-                    m.entry_counts.rows,
-                    m.descriptor_changes.len(),
-                    m.revision_start_time,
-                    m.introduced_spans.len()
-                );
-                layers.push(m)
-            }
-            Err(e) => {
-                report.failure = Some(Failure { property: Property::BackupComplete, message: format!("the manifest in {sub:?} does not decode: {e}") });
-                return report;
-            }
-        }
-    }
-    for w in layers.windows(2) {
-        if w[1].start_time != w[0].end_time {
-            report.failure = Some(Failure {
-                property: Property::ChainContiguous,
-                message: format!("an incremental starts at {} but the backup before it ends at {}", w[1].start_time, w[0].end_time),
-            });
-            return report;
-        }
-    }
-    let oracle_now = oracle.lock().expect("oracle").clone();
+    std::iter::once(String::new())
+        .chain(if chain.automatic { auto_dirs.clone() } else { taken.iter().skip(1).filter_map(|t| t.subdir.clone()).collect() })
+        .collect()
+}
 
-    // Each incremental holds exactly its window's changes.
-    for (l, (m, sub)) in layers.iter().zip(&subdirs).enumerate().skip(1) {
-        if let Err(f) = check_window(&oracle_now, m, |path| storage.get(&key_of(sub, path))) {
-            report.failure = Some(Failure {
-                property: Property::IncrementalHoldsItsChanges,
-                message: format!("incremental #{l} ({} to {}): {}", m.start_time, m.end_time, f),
-            });
-            return report;
+/// The relations a restore of a `kind` chain must bring back: the view among them, and the
+/// mid-chain restore's copy where there is one.
+fn restored_tables(kind: Kind, oracle: &Oracle, copy: bool) -> Vec<String> {
+    let mut t: Vec<String> = match kind {
+        Kind::Cluster => oracle.tables().into_iter().filter(|t| t != VIEW_BIG_ACCOUNTS).collect(),
+        Kind::Database | Kind::Tables => vec!["bank.customers".into(), "bank.accounts".into()],
+    };
+    t.push(VIEW_BIG_ACCOUNTS.into());
+    if copy {
+        t.push(RESTORED_TABLE.into());
+    }
+    t
+}
+
+/// Backup locations as a RESTORE or an `INCREMENTAL FROM` lists them.
+fn quoted(list: &[String]) -> String {
+    list.iter().map(|l| format!("'{l}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// The chain as storage holds it: each backup's directory under the destination (the full
+/// backup's is empty) and its manifest, in the chain's order.
+struct Layers {
+    url: StorageUrl,
+    gateway: model::NodeId,
+    storage: SimStorage,
+    subdirs: Vec<String>,
+    manifests: Vec<Manifest>,
+}
+
+impl Layers {
+    /// The storage key of `path` in the layer whose directory is `sub`.
+    fn key(&self, sub: &str, path: &str) -> String {
+        if sub.is_empty() {
+            SimStorage::key(&self.url, self.gateway, path)
+        } else {
+            SimStorage::key(&self.url, self.gateway, &format!("{sub}/{path}"))
         }
     }
 
-    // The mid-chain restore's copy, as the source cluster holds it now: what the restored chain
-    // must hold wherever the copy was published by then. It must be bank.customers as the
-    // oracle has it at the end of one of the chain's backups (the restore read the chain).
-    let copy = match &restore {
-        None => None,
-        Some(during) => match restored_copy(&mut world, during, &oracle_now, &layers).await {
-            Ok(c) => Some(c),
-            Err(f) => {
-                report.failure = Some(f);
-                return report;
-            }
-        },
-    };
-
-    // Restores: the whole chain, and a point in time.
-    let tables: Vec<String> = {
-        let mut t: Vec<String> = match kind {
-            Kind::Cluster => oracle_now.tables().into_iter().filter(|t| t != VIEW_BIG_ACCOUNTS).collect(),
-            Kind::Database | Kind::Tables => vec!["bank.customers".into(), "bank.accounts".into()],
-        };
-        t.push(VIEW_BIG_ACCOUNTS.into());
-        if copy.is_some() {
-            t.push(RESTORED_TABLE.into());
-        }
-        t
-    };
-    let from_list: Vec<String> = if automatic { vec![dest.clone()] } else { taken.iter().map(|t| t.location.clone()).collect() };
-    let from = |list: &[String]| list.iter().map(|l| format!("'{l}'")).collect::<Vec<_>>().join(", ");
-    let last_end = layers.last().map(|m| m.end_time).unwrap_or_default();
-    let restore_sql = format!("RESTORE {}FROM {}", kind.targets(), from(&from_list));
-    let probe = RestoreProbe { opts: &opts, trace: &trace, storage: &storage, kind, restore_sql: &restore_sql, tables: &tables };
-    let (rows, relations) = match restore_and_compare(&probe, &oracle_now, copy.as_ref(), last_end, 1, "the chain up to").await {
-        Ok(r) => r,
-        Err(f) => {
-            report.failure = Some(f);
-            return report;
-        }
-    };
-    // A point in time: inside a revision-history layer's window, or an earlier layer's end.
-    let pit = if revision_history {
-        let l = rng.gen_range(0..layers.len());
-        let m = &layers[l];
-        // A layer's history starts at its window's start, or later where it exported a span
-        // from time zero (a full backup; an incremental's introduced tables): from the GC
-        // threshold such an export met, which RESTORE rightly refuses to go below.
-        let lo = if l == 0 { m.revision_start_time.wall.max(schema_ready.wall) } else { m.start_time.wall.max(m.revision_start_time.wall) };
-        Some(Timestamp::from_nanos(rng.gen_range(lo + 1..=m.end_time.wall)))
-    } else if layers.len() > 1 {
-        Some(layers[rng.gen_range(0..layers.len() - 1)].end_time)
-    } else {
-        None
-    };
-    if let Some(t) = pit {
-        let sql = format!("RESTORE {}FROM {} AS OF SYSTEM TIME '{t}'", kind.targets(), from(&from_list));
-        let probe = RestoreProbe { restore_sql: &sql, ..probe };
-        match restore_and_compare(&probe, &oracle_now, copy.as_ref(), t, 2, "the chain as of").await {
-            Ok(_) => sim::trace_event!(trace, "runner", sim::event::POINT_IN_TIME_RESTORED, "{t}"),
-            Err(f) => {
-                report.failure = Some(Failure { property: Property::PointInTimeRestore, ..f });
-                return report;
+    /// Each incremental holds exactly its window's changes.
+    fn check_windows(&self, oracle: &Oracle) -> Result<(), Failure> {
+        for (l, (m, sub)) in self.manifests.iter().zip(&self.subdirs).enumerate().skip(1) {
+            if let Err(f) = check_window(oracle, m, |path| self.storage.get(&self.key(sub, path))) {
+                return Err(Failure {
+                    property: Property::IncrementalHoldsItsChanges,
+                    message: format!("incremental #{l} ({} to {}): {}", m.start_time, m.end_time, f),
+                });
             }
         }
+        Ok(())
     }
+}
 
-    // A damaged chain is refused and publishes nothing.
-    let damaged = match damage {
-        1 | 2 if layers.len() >= 3 && !automatic => {
-            // A member left out, or two listed out of order.
-            let mut list = from_list.clone();
-            if damage == 1 {
-                list.remove(rng.gen_range(1..list.len() - 1));
-            } else {
-                let i = rng.gen_range(1..list.len() - 1);
-                list.swap(i, i + 1);
-            }
-            Some((format!("RESTORE {}FROM {}", kind.targets(), from(&list)), Vec::new(), if damage == 1 { "missing member" } else { "reordered members" }))
-        }
-        1 if layers.len() >= 3 => {
-            // An automatic incremental lost from the destination.
-            let gone = &subdirs[rng.gen_range(1..subdirs.len() - 1)];
-            storage.lose(&key_of(gone, MANIFEST_NAME));
-            Some((restore_sql.clone(), Vec::new(), "missing member"))
-        }
-        3 => {
+/// The restores of the chain, each into a fresh cluster on its storage, and what they must
+/// match.
+struct Restores<'a> {
+    /// The whole chain's RESTORE (the others change its statement).
+    probe: RestoreProbe<'a>,
+    chain: &'a Chain,
+    layers: &'a Layers,
+    /// The oracle at the end of the run.
+    oracle: &'a Oracle,
+    copy: Option<&'a RestoredCopy>,
+    /// The chain's backups, as a RESTORE lists them.
+    from_list: Vec<String>,
+}
+
+impl Restores<'_> {
+    /// A point in time — inside a revision-history layer's window, or an earlier layer's end —
+    /// restored must equal the oracle at that time. Returns the time, if the chain has one.
+    async fn point_in_time(&self, schema_ready: Timestamp, rng: &mut ChaCha8Rng) -> Result<Option<Timestamp>, Failure> {
+        let layers = &self.layers.manifests;
+        let pit = if self.chain.revision_history {
             let l = rng.gen_range(0..layers.len());
-            // Only files the restore reads: those of tables that exist at the chain's end (a
-            // dropped table's history is kept for point-in-time restores, not read by this one).
-            let live: Vec<model::Span> = layers
-                .last()
-                .map(|m| {
-                    m.descriptors
-                        .iter()
-                        .filter_map(|d| match d {
-                            Descriptor::Table(t) if t.is_public() && !t.is_view() => Some(t.span()),
-                            _ => None,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut paths: Vec<String> = layers[l].files.iter().filter(|f| live.iter().any(|s| s.contains(&f.span))).map(|f| f.path.clone()).collect();
-            paths.push(MANIFEST_NAME.to_string());
-            let victim = paths[rng.gen_range(0..paths.len())].clone();
-            let bit: u64 = rng.gen();
-            crate::restore_check::flip_bit(&storage, &key_of(&subdirs[l], &victim), bit);
-            Some((restore_sql.clone(), vec![victim], "flipped bit"))
+            let m = &layers[l];
+            // A layer's history starts at its window's start, or later where it exported a span
+            // from time zero (a full backup; an incremental's introduced tables): from the GC
+            // threshold such an export met, which RESTORE rightly refuses to go below.
+            let lo = if l == 0 { m.revision_start_time.wall.max(schema_ready.wall) } else { m.start_time.wall.max(m.revision_start_time.wall) };
+            Some(Timestamp::from_nanos(rng.gen_range(lo + 1..=m.end_time.wall)))
+        } else if layers.len() > 1 {
+            Some(layers[rng.gen_range(0..layers.len() - 1)].end_time)
+        } else {
+            None
+        };
+        if let Some(t) = pit {
+            let sql = format!("RESTORE {}FROM {} AS OF SYSTEM TIME '{t}'", self.chain.kind.targets(), quoted(&self.from_list));
+            let probe = RestoreProbe { restore_sql: &sql, ..self.probe };
+            match restore_and_compare(&probe, self.oracle, self.copy, t, 2, "the chain as of").await {
+                Ok(_) => sim::trace_event!(self.probe.trace, "runner", sim::event::POINT_IN_TIME_RESTORED, "{t}"),
+                Err(f) => return Err(Failure { property: Property::PointInTimeRestore, ..f }),
+            }
         }
-        _ => None,
-    };
-    if let Some((sql, names, why)) = damaged {
-        let probe = RestoreProbe { restore_sql: &sql, ..probe };
-        match probe.refused(3, &names, None, why).await {
-            Ok(e) => {
-                if names.is_empty()
-                    && !(e.contains("out of order")
-                        || e.contains("invalid previous backups")
-                        || e.contains("is missing")
-                        || e.contains("an incomplete incremental backup"))
-                {
-                    report.failure =
-                        Some(Failure { property: Property::DamageDetected, message: format!("a chain with a {why} was refused for another reason: {e}") });
-                    return report;
+        Ok(pit)
+    }
+
+    /// Damages the chain as the seed picks: a member left out of the list or two listed out of
+    /// order, an automatic incremental lost from the destination, or one bit flipped in a file
+    /// the restore reads. Returns the RESTORE to try, the file its refusal must name (none for a
+    /// broken list), and the damage; `None` if the seed picked none this chain can take.
+    fn inflict_damage(&self, rng: &mut ChaCha8Rng) -> Option<(String, Vec<String>, &'static str)> {
+        let (layers, kind) = (&self.layers.manifests, self.chain.kind);
+        match self.chain.damage {
+            1 | 2 if layers.len() >= 3 && !self.chain.automatic => {
+                // A member left out, or two listed out of order.
+                let mut list = self.from_list.clone();
+                if self.chain.damage == 1 {
+                    list.remove(rng.gen_range(1..list.len() - 1));
+                } else {
+                    let i = rng.gen_range(1..list.len() - 1);
+                    list.swap(i, i + 1);
                 }
-                if let Some(n) = names.first() {
-                    if !names_file(&e, n) {
-                        report.failure = Some(Failure { property: Property::DamageDetected, message: format!("the refusal does not name {n}: {e}") });
-                        return report;
-                    }
-                }
-                sim::trace_event!(trace, "runner", sim::event::DAMAGED_CHAIN_REFUSED, "{why}: {e}");
+                let why = if self.chain.damage == 1 { "missing member" } else { "reordered members" };
+                Some((format!("RESTORE {}FROM {}", kind.targets(), quoted(&list)), Vec::new(), why))
             }
-            Err(f) => {
-                report.failure = Some(f);
-                return report;
+            1 if layers.len() >= 3 => {
+                // An automatic incremental lost from the destination.
+                let gone = &self.layers.subdirs[rng.gen_range(1..self.layers.subdirs.len() - 1)];
+                self.layers.storage.lose(&self.layers.key(gone, MANIFEST_NAME));
+                Some((self.probe.restore_sql.to_string(), Vec::new(), "missing member"))
             }
+            3 => {
+                let l = rng.gen_range(0..layers.len());
+                // Only files the restore reads: those of tables that exist at the chain's end (a
+                // dropped table's history is kept for point-in-time restores, not read by this one).
+                let live: Vec<model::Span> = layers
+                    .last()
+                    .map(|m| {
+                        m.descriptors
+                            .iter()
+                            .filter_map(|d| match d {
+                                Descriptor::Table(t) if t.is_public() && !t.is_view() => Some(t.span()),
+                                _ => None,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut paths: Vec<String> = layers[l].files.iter().filter(|f| live.iter().any(|s| s.contains(&f.span))).map(|f| f.path.clone()).collect();
+                paths.push(MANIFEST_NAME.to_string());
+                let victim = paths[rng.gen_range(0..paths.len())].clone();
+                let bit: u64 = rng.gen();
+                crate::restore_check::flip_bit(&self.layers.storage, &self.layers.key(&self.layers.subdirs[l], &victim), bit);
+                Some((self.probe.restore_sql.to_string(), vec![victim], "flipped bit"))
+            }
+            _ => None,
         }
     }
-    report.reads_matched = relations;
-    report.sim_seconds = start.elapsed().as_secs_f64();
-    report.detail = format!(
-        "{kind:?} chain of {} ({}{}) restored: {rows} rows in {relations} relations match the oracle{}",
-        layers.len(),
-        if automatic { "automatic" } else { "INCREMENTAL FROM" },
-        if revision_history { ", revision history" } else { "" },
-        pit.map(|t| format!("; restored as of {t} too")).unwrap_or_default()
-    );
-    report
+
+    /// A damaged chain is refused, naming the problem, and publishes nothing.
+    async fn damaged_refused(&self, rng: &mut ChaCha8Rng) -> Result<(), Failure> {
+        let Some((sql, names, why)) = self.inflict_damage(rng) else { return Ok(()) };
+        let probe = RestoreProbe { restore_sql: &sql, ..self.probe };
+        let e = probe.refused(3, &names, None, why).await?;
+        if names.is_empty()
+            && !(e.contains("out of order")
+                || e.contains("invalid previous backups")
+                || e.contains("is missing")
+                || e.contains("an incomplete incremental backup"))
+        {
+            return Err(Failure { property: Property::DamageDetected, message: format!("a chain with a {why} was refused for another reason: {e}") });
+        }
+        if let Some(n) = names.first() {
+            if !names_file(&e, n) {
+                return Err(Failure { property: Property::DamageDetected, message: format!("the refusal does not name {n}: {e}") });
+            }
+        }
+        sim::trace_event!(self.probe.trace, "runner", sim::event::DAMAGED_CHAIN_REFUSED, "{why}: {e}");
+        Ok(())
+    }
 }
 
 /// Restores in a fresh cluster on `network` and compares with the oracle at `ts`; the copy a
