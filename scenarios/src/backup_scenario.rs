@@ -308,7 +308,7 @@ enum Next {
 }
 
 impl Run {
-    /// Ends the run with a failure (whose report, as always, leaves out the simulated length).
+    /// Ends the run with a failure, its simulated length left unset as the scenario always left it.
     fn fail(mut self, f: Failure) -> RunReport {
         self.report.failure = Some(f);
         self.report
