@@ -480,7 +480,7 @@ impl Run {
             Some(during) => Some(restored_copy(&mut self.world, during, &oracle_now, &layers.manifests).await?),
         };
 
-        // Restores: the whole chain, and a point in time.
+        // Restores: the whole chain, a point in time, and a damaged chain that must be refused.
         let tables = restored_tables(chain.kind, &oracle_now, copy.is_some());
         let from_list: Vec<String> = if chain.automatic { vec![chain.dest.clone()] } else { outcome.taken.iter().map(|t| t.location.clone()).collect() };
         let last_end = layers.manifests.last().map(|m| m.end_time).unwrap_or_default();
@@ -567,9 +567,7 @@ fn layer_dirs(storage: &SimStorage, url: &StorageUrl, chain: &Chain, taken: &[Ta
         d.sort_by_key(|d| backup::chain::subdir_time(d));
         d
     };
-    std::iter::once(String::new())
-        .chain(if chain.automatic { auto_dirs.clone() } else { taken.iter().skip(1).filter_map(|t| t.subdir.clone()).collect() })
-        .collect()
+    std::iter::once(String::new()).chain(if chain.automatic { auto_dirs } else { taken.iter().skip(1).filter_map(|t| t.subdir.clone()).collect() }).collect()
 }
 
 /// The relations a restore of a `kind` chain must bring back: the view among them, and the
