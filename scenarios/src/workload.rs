@@ -146,15 +146,13 @@ pub async fn writer(
     oracle: &Mutex<Oracle>,
     shared: &Arc<Mutex<Shared>>,
 ) -> Result<WriterStats, WorkloadError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (0xa11ce + w as u64));
+    let rng = ChaCha8Rng::seed_from_u64(seed ^ (0xa11ce + w as u64));
+    let mut writer = Writer { s, clock, w, cfg, rng, next_id: 1 + w as i64, stride: cfg.writers as i64, oracle, shared };
     let mut stats = WriterStats::default();
-    let mut next_id = 1 + w as i64;
-    let stride = cfg.writers as i64;
     for op in 0..cfg.ops_per_writer {
-        let think = rng.gen_range(cfg.think_ms.0..=cfg.think_ms.1.max(cfg.think_ms.0));
+        let think = writer.rng.gen_range(cfg.think_ms.0..=cfg.think_ms.1.max(cfg.think_ms.0));
         madsim::time::sleep(Duration::from_millis(think)).await;
-        let committed = step(s, clock, w, op, cfg, &mut rng, &mut next_id, stride, oracle, shared).await?;
-        if committed {
+        if writer.step(op).await? {
             stats.committed += 1;
         } else {
             stats.aborted += 1;
@@ -170,199 +168,305 @@ fn pick(rng: &mut ChaCha8Rng, v: &[(i64, Timestamp)]) -> Option<(i64, Timestamp)
     v.choose(rng).copied()
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn step(
-    s: &mut Session,
-    clock: &sim::clock::Hlc,
+/// One writer between operations: its session, its random stream and the next id it inserts.
+/// Every operation draws from `rng` in a fixed order (targets, then the operation, then its
+/// values), which is what makes a seed's workload, and so its trace, the same on every run.
+struct Writer<'a> {
+    s: &'a mut Session,
+    clock: &'a sim::clock::Hlc,
     w: usize,
-    op: usize,
-    cfg: &WorkloadConfig,
-    rng: &mut ChaCha8Rng,
-    next_id: &mut i64,
+    cfg: &'a WorkloadConfig,
+    rng: ChaCha8Rng,
+    next_id: i64,
     stride: i64,
-    oracle: &Mutex<Oracle>,
-    shared: &Arc<Mutex<Shared>>,
-) -> Result<bool, WorkloadError> {
-    let record = |t: &str, ts: Timestamp, e: Event| oracle.lock().expect("oracle").record(t, ts, e);
-    let (customer, account, account2, order, has_note, reviews) = {
-        let sh = shared.lock().expect("shared");
-        (pick(rng, &sh.customers), pick(rng, &sh.accounts), pick(rng, &sh.accounts), pick(rng, &sh.orders), sh.orders_have_note, sh.reviews_created)
-    };
-    for token in [customer, account, account2, order].into_iter().flatten() {
-        clock.update(token.1);
-    }
-    if let Some(ts) = reviews {
-        clock.update(ts);
-    }
-    let reviews = reviews.is_some();
-    let (customer, account, account2, order) = (customer.map(|c| c.0), account.map(|c| c.0), account2.map(|c| c.0), order.map(|c| c.0));
-    // Writer 0 owns the shop's schema changes, at fixed points of its run.
-    if w == 0 {
-        let third = cfg.ops_per_writer / 3;
+    oracle: &'a Mutex<Oracle>,
+    shared: &'a Arc<Mutex<Shared>>,
+}
+
+/// The known rows an operation may act on. They are drawn before the operation is chosen, and
+/// all of them every time, so that which operation comes up never shifts the draws after it.
+struct Targets {
+    customer: Option<i64>,
+    account: Option<i64>,
+    account2: Option<i64>,
+    order: Option<i64>,
+    has_note: bool,
+    reviews: bool,
+}
+
+/// A schema change writer 0 makes at a fixed point of its run, so every seed changes the
+/// schema while the other writers are writing.
+#[derive(Clone, Copy)]
+enum SchemaChange {
+    AddOrderNote,
+    IndexOrdersByItem,
+    CreateReviews,
+    TruncateOrders,
+}
+
+impl SchemaChange {
+    /// The change due at operation `op` of `ops`: ADD COLUMN at a third of the run, CREATE INDEX
+    /// right after, CREATE TABLE at two thirds, TRUNCATE five operations before the end. When a
+    /// short run makes two coincide, the earlier in that list wins.
+    fn at(op: usize, ops: usize) -> Option<SchemaChange> {
+        let third = ops / 3;
         if op == third {
-            let ts = ok_ts(s, "ALTER TABLE shop.orders ADD COLUMN note STRING DEFAULT 'none'").await?;
-            if let Some(ts) = ts {
-                record("shop.orders", ts, Event::AddColumn { name: "note".into(), default: Datum::String("none".into()) });
-                shared.lock().expect("shared").orders_have_note = true;
-            }
-            return Ok(ts.is_some());
-        }
-        if op == third + 1 {
-            return Ok(ok_ts(s, "CREATE INDEX orders_by_item ON shop.orders (item)").await?.is_some());
-        }
-        if op == 2 * third {
-            let ts = ok_ts(s, "CREATE TABLE shop.reviews (id INT PRIMARY KEY, stars INT NOT NULL)").await?;
-            if let Some(ts) = ts {
-                record("shop.reviews", ts, Event::Created { columns: cols(&["id", "stars"]) });
-                shared.lock().expect("shared").reviews_created = Some(ts);
-            }
-            return Ok(ts.is_some());
-        }
-        if op + 5 == cfg.ops_per_writer {
-            let ts = ok_ts(s, "TRUNCATE shop.orders").await?;
-            if let Some(ts) = ts {
-                record("shop.orders", ts, Event::Truncate);
-                shared.lock().expect("shared").orders.clear();
-            }
-            return Ok(ts.is_some());
+            Some(SchemaChange::AddOrderNote)
+        } else if op == third + 1 {
+            Some(SchemaChange::IndexOrdersByItem)
+        } else if op == 2 * third {
+            Some(SchemaChange::CreateReviews)
+        } else if op + 5 == ops {
+            Some(SchemaChange::TruncateOrders)
+        } else {
+            None
         }
     }
-    let roll = rng.gen_range(0..100);
-    match roll {
-        0..=14 => {
-            let id = *next_id;
-            *next_id += stride;
-            let region = format!("region-{}", rng.gen_range(0..4));
-            let sql = format!("INSERT INTO bank.customers VALUES ({id}, 'c{id}', '{region}')");
-            let ts = ok_ts(s, &sql).await?;
-            if let Some(ts) = ts {
-                record("bank.customers", ts, Event::Put { row: vec![Datum::Int(id), Datum::String(format!("c{id}")), Datum::String(region)] });
-                shared.lock().expect("shared").customers.push((id, ts));
+}
+
+impl Writer<'_> {
+    /// One operation; whether it committed. Writer 0 makes its schema change when one is due;
+    /// otherwise an operation is drawn by weight (writer 0 alone writes the shop's orders).
+    async fn step(&mut self, op: usize) -> Result<bool, WorkloadError> {
+        let t = self.draw_targets();
+        if self.w == 0 {
+            if let Some(change) = SchemaChange::at(op, self.cfg.ops_per_writer) {
+                return self.schema_change(change).await;
             }
-            Ok(ts.is_some())
         }
-        15..=24 => {
-            let Some(c) = customer else { return Ok(false) };
-            let region = format!("region-{}", rng.gen_range(0..4));
-            let done = ok_rows(s, &format!("UPDATE bank.customers SET region = '{region}' WHERE id = {c}")).await?;
-            if let Some((ts, 1)) = done {
-                record("bank.customers", ts, Event::Put { row: vec![Datum::Int(c), Datum::String(format!("c{c}")), Datum::String(region)] });
-            }
-            Ok(done.is_some())
+        let roll = self.rng.gen_range(0..100);
+        match roll {
+            0..=14 => self.insert_customer().await,
+            15..=24 => self.move_customer(t.customer).await,
+            25..=44 => self.open_account(t.customer).await,
+            45..=64 => self.adjust_balance(t.account).await,
+            65..=74 => self.transfer(t.account, t.account2).await,
+            75..=81 => self.close_account(t.account).await,
+            82..=93 if self.w == 0 => self.upsert_order(t.order, t.has_note).await,
+            94..=96 if self.w == 0 => self.delete_order(t.order).await,
+            _ if t.reviews => self.insert_review().await,
+            _ => Ok(false),
         }
-        25..=44 => {
-            let Some(c) = customer else { return Ok(false) };
-            let id = *next_id;
-            *next_id += stride;
-            let balance = rng.gen_range(0..2_000);
-            let ts = ok_ts(s, &format!("INSERT INTO bank.accounts VALUES ({id}, {c}, {balance})")).await?;
-            if let Some(ts) = ts {
-                record("bank.accounts", ts, Event::Put { row: vec![Datum::Int(id), Datum::Int(c), Datum::Int(balance)] });
-                shared.lock().expect("shared").accounts.push((id, ts));
-            }
-            Ok(ts.is_some())
+    }
+
+    /// Draws the operation's candidate rows from what the writers have committed so far, and
+    /// moves this writer's clock past each one's commit (their causality tokens, see [`pick`]).
+    fn draw_targets(&mut self) -> Targets {
+        let rng = &mut self.rng;
+        let (customer, account, account2, order, has_note, reviews) = {
+            let sh = self.shared.lock().expect("shared");
+            (pick(rng, &sh.customers), pick(rng, &sh.accounts), pick(rng, &sh.accounts), pick(rng, &sh.orders), sh.orders_have_note, sh.reviews_created)
+        };
+        for token in [customer, account, account2, order].into_iter().flatten() {
+            self.clock.update(token.1);
         }
-        45..=64 => {
-            let Some(a) = account else { return Ok(false) };
-            let delta = rng.gen_range(-300..=300);
-            let done = ok_rows(s, &format!("UPDATE bank.accounts SET balance = balance + {delta} WHERE id = {a}")).await?;
-            if let Some((ts, 1)) = done {
-                record("bank.accounts", ts, Event::Add { pk: Datum::Int(a), column: 2, delta });
-            }
-            Ok(done.is_some())
+        if let Some(ts) = reviews {
+            self.clock.update(ts);
         }
-        65..=74 => {
-            let (Some(a), Some(b)) = (account, account2) else { return Ok(false) };
-            if a == b {
-                return Ok(false);
-            }
-            let x = rng.gen_range(1..=200);
-            let stmts = [
-                format!("UPDATE bank.accounts SET balance = balance - {x} WHERE id = {a}"),
-                format!("UPDATE bank.accounts SET balance = balance + {x} WHERE id = {b}"),
-            ];
-            let done = transaction(s, &stmts).await?;
-            if let Some((ts, affected)) = &done {
-                if affected[0] == 1 {
-                    record("bank.accounts", *ts, Event::Add { pk: Datum::Int(a), column: 2, delta: -x });
-                }
-                if affected[1] == 1 {
-                    record("bank.accounts", *ts, Event::Add { pk: Datum::Int(b), column: 2, delta: x });
-                }
-            }
-            Ok(done.is_some())
+        Targets {
+            customer: customer.map(|c| c.0),
+            account: account.map(|c| c.0),
+            account2: account2.map(|c| c.0),
+            order: order.map(|c| c.0),
+            has_note,
+            reviews: reviews.is_some(),
         }
-        75..=81 => {
-            let Some(a) = account else { return Ok(false) };
-            let done = ok_rows(s, &format!("DELETE FROM bank.accounts WHERE id = {a}")).await?;
-            if let Some((ts, 1)) = done {
-                record("bank.accounts", ts, Event::Delete { pk: Datum::Int(a) });
-                shared.lock().expect("shared").accounts.retain(|(x, _)| *x != a);
+    }
+
+    /// Records a committed change in the oracle.
+    fn record(&self, table: &str, ts: Timestamp, event: Event) {
+        self.oracle.lock().expect("oracle").record(table, ts, event);
+    }
+
+    /// This writer's next row id: its own residue class, so no two writers insert the same id.
+    fn new_id(&mut self) -> i64 {
+        let id = self.next_id;
+        self.next_id += self.stride;
+        id
+    }
+
+    /// Writer 0's schema change, recorded in the oracle (and in the shared state the other
+    /// writers read) only if it committed.
+    async fn schema_change(&mut self, change: SchemaChange) -> Result<bool, WorkloadError> {
+        let sql = match change {
+            SchemaChange::AddOrderNote => "ALTER TABLE shop.orders ADD COLUMN note STRING DEFAULT 'none'",
+            SchemaChange::IndexOrdersByItem => "CREATE INDEX orders_by_item ON shop.orders (item)",
+            SchemaChange::CreateReviews => "CREATE TABLE shop.reviews (id INT PRIMARY KEY, stars INT NOT NULL)",
+            SchemaChange::TruncateOrders => "TRUNCATE shop.orders",
+        };
+        let Some(ts) = ok_ts(self.s, sql).await? else { return Ok(false) };
+        match change {
+            SchemaChange::AddOrderNote => {
+                self.record("shop.orders", ts, Event::AddColumn { name: "note".into(), default: Datum::String("none".into()) });
+                self.shared.lock().expect("shared").orders_have_note = true;
             }
-            Ok(done.is_some())
+            // An index changes no row the oracle follows.
+            SchemaChange::IndexOrdersByItem => {}
+            SchemaChange::CreateReviews => {
+                self.record("shop.reviews", ts, Event::Created { columns: cols(&["id", "stars"]) });
+                self.shared.lock().expect("shared").reviews_created = Some(ts);
+            }
+            SchemaChange::TruncateOrders => {
+                self.record("shop.orders", ts, Event::Truncate);
+                self.shared.lock().expect("shared").orders.clear();
+            }
         }
-        82..=93 if w == 0 => {
-            let qty = rng.gen_range(1..10);
-            let item = format!("item-{}", rng.gen_range(0..50));
-            let id = match order.filter(|_| rng.gen_ratio(1, 3)) {
-                Some(existing) => existing,
-                None => match exec(s, "SELECT nextval('shop.order_ids')").await? {
-                    Ok(r) => match r.rows.first().and_then(|row| row.first()) {
-                        Some(Datum::Int(v)) => *v,
-                        other => {
-                            return Err(WorkloadError::Statement {
-                                sql: "SELECT nextval('shop.order_ids')".into(),
-                                error: SqlError::Type(format!("returned {other:?}")),
-                            })
-                        }
-                    },
-                    Err(_) => return Ok(false),
-                },
-            };
-            let (sql, mut row) =
-                (format!("UPSERT INTO shop.orders (id, item, qty) VALUES ({id}, '{item}', {qty})"), vec![Datum::Int(id), Datum::String(item), Datum::Int(qty)]);
-            if has_note {
-                row.push(Datum::String("none".into()));
-            }
-            let ts = ok_ts(s, &sql).await?;
-            if let Some(ts) = ts {
-                // UPSERT of an existing row keeps the columns it does not name.
-                let prior_note = oracle
-                    .lock()
-                    .expect("oracle")
-                    .state_at("shop.orders", ts.prev())
-                    .and_then(|st| st.rows.get(&Datum::Int(id)).and_then(|r| r.get(3).cloned()));
-                if let (Some(note), true) = (prior_note, has_note) {
-                    row[3] = note;
-                }
-                record("shop.orders", ts, Event::Put { row });
-                let mut sh = shared.lock().expect("shared");
-                if !sh.orders.iter().any(|(o, _)| *o == id) {
-                    sh.orders.push((id, ts));
-                }
-            }
-            Ok(ts.is_some())
+        Ok(true)
+    }
+
+    /// INSERT a customer with a new id, in a random region.
+    async fn insert_customer(&mut self) -> Result<bool, WorkloadError> {
+        let id = self.new_id();
+        let region = format!("region-{}", self.rng.gen_range(0..4));
+        let sql = format!("INSERT INTO bank.customers VALUES ({id}, 'c{id}', '{region}')");
+        let ts = ok_ts(self.s, &sql).await?;
+        if let Some(ts) = ts {
+            self.record("bank.customers", ts, Event::Put { row: vec![Datum::Int(id), Datum::String(format!("c{id}")), Datum::String(region)] });
+            self.shared.lock().expect("shared").customers.push((id, ts));
         }
-        94..=96 if w == 0 => {
-            let Some(o) = order else { return Ok(false) };
-            let done = ok_rows(s, &format!("DELETE FROM shop.orders WHERE id = {o}")).await?;
-            if let Some((ts, 1)) = done {
-                record("shop.orders", ts, Event::Delete { pk: Datum::Int(o) });
-                shared.lock().expect("shared").orders.retain(|(x, _)| *x != o);
-            }
-            Ok(done.is_some())
+        Ok(ts.is_some())
+    }
+
+    /// UPDATE a known customer's region (an update that contends with the other writers).
+    async fn move_customer(&mut self, customer: Option<i64>) -> Result<bool, WorkloadError> {
+        let Some(c) = customer else { return Ok(false) };
+        let region = format!("region-{}", self.rng.gen_range(0..4));
+        let done = ok_rows(self.s, &format!("UPDATE bank.customers SET region = '{region}' WHERE id = {c}")).await?;
+        if let Some((ts, 1)) = done {
+            self.record("bank.customers", ts, Event::Put { row: vec![Datum::Int(c), Datum::String(format!("c{c}")), Datum::String(region)] });
         }
-        _ if reviews => {
-            let id = *next_id;
-            *next_id += stride;
-            let stars = rng.gen_range(1..=5);
-            let ts = ok_ts(s, &format!("INSERT INTO shop.reviews VALUES ({id}, {stars})")).await?;
-            if let Some(ts) = ts {
-                record("shop.reviews", ts, Event::Put { row: vec![Datum::Int(id), Datum::Int(stars)] });
-            }
-            Ok(ts.is_some())
+        Ok(done.is_some())
+    }
+
+    /// INSERT an account for a known customer (a foreign key that must hold after RESTORE).
+    async fn open_account(&mut self, customer: Option<i64>) -> Result<bool, WorkloadError> {
+        let Some(c) = customer else { return Ok(false) };
+        let id = self.new_id();
+        let balance = self.rng.gen_range(0..2_000);
+        let ts = ok_ts(self.s, &format!("INSERT INTO bank.accounts VALUES ({id}, {c}, {balance})")).await?;
+        if let Some(ts) = ts {
+            self.record("bank.accounts", ts, Event::Put { row: vec![Datum::Int(id), Datum::Int(c), Datum::Int(balance)] });
+            self.shared.lock().expect("shared").accounts.push((id, ts));
         }
-        _ => Ok(false),
+        Ok(ts.is_some())
+    }
+
+    /// UPDATE a known account's balance by a random amount, recorded as a delta so concurrent
+    /// updates of one row add up in the oracle.
+    async fn adjust_balance(&mut self, account: Option<i64>) -> Result<bool, WorkloadError> {
+        let Some(a) = account else { return Ok(false) };
+        let delta = self.rng.gen_range(-300..=300);
+        let done = ok_rows(self.s, &format!("UPDATE bank.accounts SET balance = balance + {delta} WHERE id = {a}")).await?;
+        if let Some((ts, 1)) = done {
+            self.record("bank.accounts", ts, Event::Add { pk: Datum::Int(a), column: 2, delta });
+        }
+        Ok(done.is_some())
+    }
+
+    /// Moves money between two known accounts in one transaction: both updates commit at one
+    /// timestamp or neither does, which a restore must not tear apart.
+    async fn transfer(&mut self, from: Option<i64>, to: Option<i64>) -> Result<bool, WorkloadError> {
+        let (Some(a), Some(b)) = (from, to) else { return Ok(false) };
+        if a == b {
+            return Ok(false);
+        }
+        let x = self.rng.gen_range(1..=200);
+        let stmts = [
+            format!("UPDATE bank.accounts SET balance = balance - {x} WHERE id = {a}"),
+            format!("UPDATE bank.accounts SET balance = balance + {x} WHERE id = {b}"),
+        ];
+        let done = transaction(self.s, &stmts).await?;
+        if let Some((ts, affected)) = &done {
+            if affected[0] == 1 {
+                self.record("bank.accounts", *ts, Event::Add { pk: Datum::Int(a), column: 2, delta: -x });
+            }
+            if affected[1] == 1 {
+                self.record("bank.accounts", *ts, Event::Add { pk: Datum::Int(b), column: 2, delta: x });
+            }
+        }
+        Ok(done.is_some())
+    }
+
+    /// DELETE a known account.
+    async fn close_account(&mut self, account: Option<i64>) -> Result<bool, WorkloadError> {
+        let Some(a) = account else { return Ok(false) };
+        let done = ok_rows(self.s, &format!("DELETE FROM bank.accounts WHERE id = {a}")).await?;
+        if let Some((ts, 1)) = done {
+            self.record("bank.accounts", ts, Event::Delete { pk: Datum::Int(a) });
+            self.shared.lock().expect("shared").accounts.retain(|(x, _)| *x != a);
+        }
+        Ok(done.is_some())
+    }
+
+    /// UPSERT an order (writer 0): a third of the time over a known order, else under a new id
+    /// from the sequence, so the sequence and the orders table both change under the backup.
+    async fn upsert_order(&mut self, order: Option<i64>, has_note: bool) -> Result<bool, WorkloadError> {
+        let qty = self.rng.gen_range(1..10);
+        let item = format!("item-{}", self.rng.gen_range(0..50));
+        let id = match order.filter(|_| self.rng.gen_ratio(1, 3)) {
+            Some(existing) => existing,
+            None => match self.next_order_id().await? {
+                Some(id) => id,
+                None => return Ok(false),
+            },
+        };
+        let (sql, mut row) =
+            (format!("UPSERT INTO shop.orders (id, item, qty) VALUES ({id}, '{item}', {qty})"), vec![Datum::Int(id), Datum::String(item), Datum::Int(qty)]);
+        if has_note {
+            row.push(Datum::String("none".into()));
+        }
+        let ts = ok_ts(self.s, &sql).await?;
+        if let Some(ts) = ts {
+            // UPSERT of an existing row keeps the columns it does not name.
+            if let (Some(note), true) = (self.prior_note(id, ts), has_note) {
+                row[3] = note;
+            }
+            self.record("shop.orders", ts, Event::Put { row });
+            let mut sh = self.shared.lock().expect("shared");
+            if !sh.orders.iter().any(|(o, _)| *o == id) {
+                sh.orders.push((id, ts));
+            }
+        }
+        Ok(ts.is_some())
+    }
+
+    /// A new order id from `shop.order_ids`, or `None` if the statement was refused as retryable.
+    async fn next_order_id(&mut self) -> Result<Option<i64>, WorkloadError> {
+        const NEXTVAL: &str = "SELECT nextval('shop.order_ids')";
+        match exec(self.s, NEXTVAL).await? {
+            Ok(r) => match r.rows.first().and_then(|row| row.first()) {
+                Some(Datum::Int(v)) => Ok(Some(*v)),
+                other => Err(WorkloadError::Statement { sql: NEXTVAL.into(), error: SqlError::Type(format!("returned {other:?}")) }),
+            },
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The note order `id` had just before `ts`, as the oracle knows it (an UPSERT keeps it).
+    fn prior_note(&self, id: i64, ts: Timestamp) -> Option<Datum> {
+        self.oracle.lock().expect("oracle").state_at("shop.orders", ts.prev()).and_then(|st| st.rows.get(&Datum::Int(id)).and_then(|r| r.get(3).cloned()))
+    }
+
+    /// DELETE a known order (writer 0).
+    async fn delete_order(&mut self, order: Option<i64>) -> Result<bool, WorkloadError> {
+        let Some(o) = order else { return Ok(false) };
+        let done = ok_rows(self.s, &format!("DELETE FROM shop.orders WHERE id = {o}")).await?;
+        if let Some((ts, 1)) = done {
+            self.record("shop.orders", ts, Event::Delete { pk: Datum::Int(o) });
+            self.shared.lock().expect("shared").orders.retain(|(x, _)| *x != o);
+        }
+        Ok(done.is_some())
+    }
+
+    /// INSERT a review, once writer 0 has created `shop.reviews` (a table new during the run).
+    async fn insert_review(&mut self) -> Result<bool, WorkloadError> {
+        let id = self.new_id();
+        let stars = self.rng.gen_range(1..=5);
+        let ts = ok_ts(self.s, &format!("INSERT INTO shop.reviews VALUES ({id}, {stars})")).await?;
+        if let Some(ts) = ts {
+            self.record("shop.reviews", ts, Event::Put { row: vec![Datum::Int(id), Datum::Int(stars)] });
+        }
+        Ok(ts.is_some())
     }
 }
 
