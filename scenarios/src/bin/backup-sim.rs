@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sim::faults::FaultKind;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Once, OnceLock};
 use std::time::Instant;
@@ -184,133 +185,161 @@ fn main() -> ExitCode {
         Command::BenchChain(args) => scenarios::tools::bench_chain::main(&args),
         Command::Mutants { budget, jobs } => mutants(budget, jobs),
         Command::Bench { seeds, jobs } => bench(seeds, jobs),
-        Command::List => {
-            println!("scenarios:");
-            for s in registry::REGISTRY {
-                let default = if s.in_default_sweep() { "(default sweep) " } else { "" };
-                println!("  {:<10} {default}{}", s.name(), s.description());
-            }
-            println!("fault kinds (cluster, drawn by the swarm):");
-            for k in FaultKind::ALL {
-                println!("  {k:?}");
-            }
-            println!("fault kinds (aimed at a backup job, timed from its start):");
-            for k in FaultKind::JOB {
-                println!("  {k:?}");
-            }
-            println!("coverage probes:");
-            for p in scenarios::probes::PROBES {
-                println!("  {}", p.name);
-            }
-            ExitCode::SUCCESS
-        }
+        Command::List => list(),
         Command::Replay { scenario, seed, faults, trace, schedule, print_schedule } => {
-            let mut opts = RunOptions { faults: faults.into(), ..RunOptions::new(seed) };
-            plant(&mut opts);
-            if let Some(path) = &schedule {
-                match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| scenarios::shrink::RunFile::parse(&t)) {
-                    Ok(f) => scenarios::shrink::apply(&f, &mut opts),
-                    Err(e) => {
-                        eprintln!("error: schedule {}: {e}", path.display());
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-            if print_schedule {
-                if registry::find(&scenario).is_none() {
-                    eprintln!("error: unknown scenario {scenario:?}; `backup-sim list` shows them");
-                    return ExitCode::from(2);
-                }
-                println!("{}", serde_json::to_string_pretty(&registry::schedule_of(&scenario, &opts)).unwrap_or_default());
-                return ExitCode::SUCCESS;
-            }
-            let report = match run_named(&scenario, &opts) {
-                Some(r) => r,
-                None => {
-                    eprintln!("error: unknown scenario {scenario:?}; `backup-sim list` shows them");
-                    return ExitCode::from(2);
-                }
-            };
-            let written = match &trace {
-                Some(path) => std::fs::write(path, &report.trace).map_err(|e| format!("cannot write {}: {e}", path.display())),
-                None => std::io::stdout().write_all(report.trace.as_bytes()).map_err(|e| e.to_string()),
-            };
-            if let Err(e) = written {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-            eprintln!("seed {seed}: trace crc32 {:08x}, {} lines", report.digest(), report.trace.lines().count());
-            match report.failure {
-                None => {
-                    eprintln!("seed {seed}: ok");
-                    ExitCode::SUCCESS
-                }
-                Some(f) => {
-                    eprintln!("seed {seed}: FAILED {}: {}", f.property, f.message);
-                    ExitCode::FAILURE
-                }
-            }
+            replay(&scenario, seed, faults, trace.as_deref(), schedule.as_deref(), print_schedule)
         }
         Command::SweepMerge { files } => merge(&files),
-        Command::Shrink { scenario, seed, faults, out } => {
-            let mut opts = RunOptions { faults: faults.into(), ..RunOptions::new(seed) };
-            plant(&mut opts);
-            std::panic::set_hook(Box::new(|_| {}));
-            let result = scenarios::shrink::shrink(&scenario, &opts);
-            let _ = std::panic::take_hook();
-            match result {
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
-                Ok(s) => {
-                    let path = out.unwrap_or_else(|| format!("shrunk-{scenario}-{seed}.json").into());
-                    if let Err(e) = std::fs::write(&path, serde_json::to_string_pretty(&s.run_file()).unwrap_or_default()) {
-                        eprintln!("error: cannot write {}: {e}", path.display());
-                        return ExitCode::from(2);
-                    }
-                    println!(
-                        "seed {seed} fails {}: its schedule of {} faults shrinks to {}, its workload from {} writers x {} ops to {} x {}, in {} runs:",
-                        s.property,
-                        s.original.len(),
-                        s.schedule.len(),
-                        s.original_workload.writers,
-                        s.original_workload.ops_per_writer,
-                        s.workload.writers,
-                        s.workload.ops_per_writer,
-                        s.runs
-                    );
-                    for f in &s.schedule {
-                        println!("  at {:>9.3}s  {}", f.at.as_secs_f64(), f.fault);
-                    }
-                    println!("written to {}; replay it with:", path.display());
-                    println!("  {} --schedule {}", replay_line(&scenario, seed, faults.into()), path.display());
-                    ExitCode::SUCCESS
-                }
+        Command::Shrink { scenario, seed, faults, out } => shrink(&scenario, seed, faults, out),
+        Command::Sweep { scenario, first, seeds, faults, jobs, json, shard } => sweep_named(&scenario, first, seeds, faults, jobs, json, shard.as_deref()),
+    }
+}
+
+/// The error for a scenario name the registry does not know (exit status 2, a usage error).
+fn unknown_scenario(name: &str) -> ExitCode {
+    eprintln!("error: unknown scenario {name:?}; `backup-sim list` shows them");
+    ExitCode::from(2)
+}
+
+/// `list`: what the other subcommands accept by name (scenarios, fault kinds) and what a sweep's
+/// summary reports (coverage probes), read from the registries so the list cannot go stale.
+fn list() -> ExitCode {
+    println!("scenarios:");
+    for s in registry::REGISTRY {
+        let default = if s.in_default_sweep() { "(default sweep) " } else { "" };
+        println!("  {:<10} {default}{}", s.name(), s.description());
+    }
+    println!("fault kinds (cluster, drawn by the swarm):");
+    for k in FaultKind::ALL {
+        println!("  {k:?}");
+    }
+    println!("fault kinds (aimed at a backup job, timed from its start):");
+    for k in FaultKind::JOB {
+        println!("  {k:?}");
+    }
+    println!("coverage probes:");
+    for p in scenarios::probes::PROBES {
+        println!("  {}", p.name);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The options `replay` runs with: the seed's, the planted bug `BACKUP_SIM_PLANTED` names, and
+/// the fault schedule of `schedule` in place of the drawn one. A schedule that cannot be read
+/// is a usage error (exit status 2), before anything runs.
+fn replay_options(seed: u64, faults: Faults, schedule: Option<&Path>) -> Result<RunOptions, ExitCode> {
+    let mut opts = RunOptions { faults: faults.into(), ..RunOptions::new(seed) };
+    plant(&mut opts);
+    if let Some(path) = schedule {
+        match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| scenarios::shrink::RunFile::parse(&t)) {
+            Ok(f) => scenarios::shrink::apply(&f, &mut opts),
+            Err(e) => {
+                eprintln!("error: schedule {}: {e}", path.display());
+                return Err(ExitCode::from(2));
             }
-        }
-        Command::Sweep { scenario, first, seeds, faults, jobs, json, shard } => {
-            let shard = match shard.as_deref().map(parse_shard).transpose() {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let names: Vec<&str> = if scenario == "all" { registry::default_names() } else { vec![scenario.as_str()] };
-            if let Some(bad) = names.iter().find(|n| registry::find(n).is_none()) {
-                eprintln!("error: unknown scenario {bad:?}; `backup-sim list` shows them");
-                return ExitCode::from(2);
-            }
-            let mut code = ExitCode::SUCCESS;
-            for name in names {
-                if sweep(name, first, seeds, faults, jobs, json, shard) != ExitCode::SUCCESS {
-                    code = ExitCode::FAILURE;
-                }
-            }
-            code
         }
     }
+    Ok(opts)
+}
+
+/// `replay`: one seed, its whole trace to `trace` or standard output and its CRC and verdict
+/// on stderr, so that two builds' runs of a seed can be compared byte for byte; with
+/// `print_schedule`, only the fault schedule it would run.
+fn replay(scenario: &str, seed: u64, faults: Faults, trace: Option<&Path>, schedule: Option<&Path>, print_schedule: bool) -> ExitCode {
+    let opts = match replay_options(seed, faults, schedule) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    if print_schedule {
+        if registry::find(scenario).is_none() {
+            return unknown_scenario(scenario);
+        }
+        println!("{}", serde_json::to_string_pretty(&registry::schedule_of(scenario, &opts)).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    let Some(report) = run_named(scenario, &opts) else { return unknown_scenario(scenario) };
+    let written = match trace {
+        Some(path) => std::fs::write(path, &report.trace).map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => std::io::stdout().write_all(report.trace.as_bytes()).map_err(|e| e.to_string()),
+    };
+    if let Err(e) = written {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    eprintln!("seed {seed}: trace crc32 {:08x}, {} lines", report.digest(), report.trace.lines().count());
+    match report.failure {
+        None => {
+            eprintln!("seed {seed}: ok");
+            ExitCode::SUCCESS
+        }
+        Some(f) => {
+            eprintln!("seed {seed}: FAILED {}: {}", f.property, f.message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `shrink`: reduces a failing seed's schedule and workload, writes the result where `replay
+/// --schedule` reads it, and prints what shrank and the command that replays it.
+fn shrink(scenario: &str, seed: u64, faults: Faults, out: Option<PathBuf>) -> ExitCode {
+    let mut opts = RunOptions { faults: faults.into(), ..RunOptions::new(seed) };
+    plant(&mut opts);
+    // The shrinker runs failing seeds on purpose: their panics are its input, not news.
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = scenarios::shrink::shrink(scenario, &opts);
+    let _ = std::panic::take_hook();
+    let s = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let path = out.unwrap_or_else(|| format!("shrunk-{scenario}-{seed}.json").into());
+    if let Err(e) = std::fs::write(&path, serde_json::to_string_pretty(&s.run_file()).unwrap_or_default()) {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    println!(
+        "seed {seed} fails {}: its schedule of {} faults shrinks to {}, its workload from {} writers x {} ops to {} x {}, in {} runs:",
+        s.property,
+        s.original.len(),
+        s.schedule.len(),
+        s.original_workload.writers,
+        s.original_workload.ops_per_writer,
+        s.workload.writers,
+        s.workload.ops_per_writer,
+        s.runs
+    );
+    for f in &s.schedule {
+        println!("  at {:>9.3}s  {}", f.at.as_secs_f64(), f.fault);
+    }
+    println!("written to {}; replay it with:", path.display());
+    println!("  {} --schedule {}", replay_line(scenario, seed, faults.into()), path.display());
+    ExitCode::SUCCESS
+}
+
+/// `sweep`: checks the arguments (shard, scenario names) before any seed runs, then sweeps each
+/// scenario (`all`: the default sweep's) in turn; fails if any seed of any of them failed.
+fn sweep_named(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<usize>, json: bool, shard: Option<&str>) -> ExitCode {
+    let shard = match shard.map(parse_shard).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let names: Vec<&str> = if scenario == "all" { registry::default_names() } else { vec![scenario] };
+    if let Some(bad) = names.iter().find(|n| registry::find(n).is_none()) {
+        return unknown_scenario(bad);
+    }
+    let mut code = ExitCode::SUCCESS;
+    for name in names {
+        if sweep(name, first, seeds, faults, jobs, json, shard) != ExitCode::SUCCESS {
+            code = ExitCode::FAILURE;
+        }
+    }
+    code
 }
 
 /// One seed's outcome as a JSON line: what `--json` prints and `sweep-merge` reads back.
