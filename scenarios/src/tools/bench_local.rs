@@ -52,7 +52,6 @@ pub(crate) fn dir_bytes(p: &Path) -> u64 {
     n
 }
 
-/// Peak resident memory of this process (VmHWM), in KiB.
 /// Reads every file under `p` (into the page cache) and throws the bytes away.
 fn read_all(p: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(p)? {
@@ -66,6 +65,7 @@ fn read_all(p: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Peak resident memory of this process (VmHWM), in KiB.
 fn peak_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -119,6 +119,8 @@ pub fn main(args: &BenchLocalArgs) -> ExitCode {
     }
 }
 
+/// The benchmark: the table is loaded (timed apart), then BACKUP and RESTORE, then `cp` and
+/// restic on the backup's own files, so every figure of the table moves the same bytes.
 fn bench(args: &BenchLocalArgs) -> Result<(), String> {
     if args.row_bytes == 0 || args.mib == 0 {
         return Err("--mib and --row-bytes must be positive".into());
@@ -128,10 +130,37 @@ fn bench(args: &BenchLocalArgs) -> Result<(), String> {
     let ext = dir.join("extern");
     let io = ExternalIoSettings { external_io_dir: Some(ext.clone()), ..ExternalIoSettings::default() };
     let mut shell = Shell::new(io, RealStorageOptions::default()).map_err(|e| e.to_string())?;
-    let mut sink = std::io::sink();
-    let exec = |shell: &mut Shell, sql: &str| shell.execute_script(sql, &mut std::io::sink()).map_err(|e| format!("{}: {e}", &sql[..sql.len().min(80)]));
     exec(&mut shell, "CREATE DATABASE bench; CREATE TABLE bench.t (id INT PRIMARY KEY, payload STRING NOT NULL); CREATE DATABASE restored")?;
+    let (rows, load_secs) = load(&mut shell, args)?;
+    let after_load = peak_kib();
+    let backup_dir = ext.join("bench");
+    let (mut steps, memory) = backup_and_restore(&mut shell, &backup_dir, rows)?;
+    let stored = steps[0].bytes; // what BACKUP stored: the bytes every other tool copies
+    steps.extend(copy_with_other_tools(&dir, &backup_dir, stored)?);
 
+    println!("table: {rows} rows x {} payload bytes = {} MiB; loaded through SQL in {load_secs:.1} s (not counted)", args.row_bytes, args.mib);
+    println!("{:<40} {:>10} {:>9} {:>9}", "step", "MiB", "seconds", "MiB/s");
+    for s in &steps {
+        let mib = s.bytes as f64 / (1024.0 * 1024.0);
+        println!("{:<40} {:>10.1} {:>9.2} {:>9.1}", s.what, mib, s.secs, mib / s.secs.max(1e-9));
+    }
+    memory.print(after_load);
+    if args.keep {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// Runs `sql` on the shell, its output discarded; an error names the statement's start.
+fn exec(shell: &mut Shell, sql: &str) -> Result<(), String> {
+    shell.execute_script(sql, &mut std::io::sink()).map_err(|e| format!("{}: {e}", &sql[..sql.len().min(80)]))
+}
+
+/// Fills `bench.t` with `--mib` of payload through SQL INSERTs of about 1 MB each; the rows
+/// loaded and the seconds it took (reported, never counted in a figure).
+fn load(shell: &mut Shell, args: &BenchLocalArgs) -> Result<(u64, f64), String> {
     let rows = (args.mib * 1024 * 1024) / args.row_bytes as u64;
     let batch = (1_000_000 / args.row_bytes).clamp(1, 1000) as u64;
     eprintln!("loading {rows} rows of {} bytes ({} MiB) through SQL…", args.row_bytes, args.mib);
@@ -148,29 +177,60 @@ fn bench(args: &BenchLocalArgs) -> Result<(), String> {
             }
             sql.push_str(&format!("({}, '{}')", id + i, payload(&mut state, args.row_bytes)));
         }
-        shell.execute_script(&sql, &mut sink).map_err(|e| format!("insert: {e}"))?;
+        shell.execute_script(&sql, &mut std::io::sink()).map_err(|e| format!("insert: {e}"))?;
         id += n;
     }
-    let load_secs = load.elapsed().as_secs_f64();
-    let after_load = peak_kib();
+    Ok((rows, load.elapsed().as_secs_f64()))
+}
 
+/// Resident memory around BACKUP and RESTORE, in KiB (`None` where /proc does not say).
+struct Memory {
+    before_backup: Option<u64>,
+    backup_peak: Option<u64>,
+    before_restore: Option<u64>,
+    restore_peak: Option<u64>,
+    after_restore: Option<u64>,
+}
+
+impl Memory {
+    /// Prints the process's peaks, and what BACKUP and RESTORE themselves take above the
+    /// in-memory database they read or fill (the restored table is itself data: the rise in
+    /// resident memory it leaves is not overhead).
+    fn print(&self, after_load: Option<u64>) {
+        let kib = |k: Option<u64>| k.map(|k| format!("{:.0} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "unknown".into());
+        println!("peak memory (VmHWM): {} after the load, {} at the end", kib(after_load), kib(peak_kib()));
+        let over = |peak: Option<u64>, base: Option<u64>| match (peak, base) {
+            (Some(p), Some(b)) => format!("{:.0} MiB", p.saturating_sub(b) as f64 / 1024.0),
+            _ => "unknown".into(),
+        };
+        println!(
+            "memory above the database: BACKUP peak +{} over the resident size before it; RESTORE peak +{} over the size before it, of which +{} stays as the restored table",
+            over(self.backup_peak, self.before_backup),
+            over(self.restore_peak, self.before_restore),
+            over(self.after_restore, self.before_restore)
+        );
+    }
+}
+
+/// BACKUP of `bench.t` to `nodelocal://1/bench` (`backup_dir` on disk) and RESTORE of it into
+/// `restored`, each timed and with its own memory peak; the restored row count must be `rows`.
+fn backup_and_restore(shell: &mut Shell, backup_dir: &Path, rows: u64) -> Result<(Vec<Step>, Memory), String> {
     let mut steps = Vec::new();
     let before_backup = rss_kib();
     reset_peak();
     let t = Instant::now();
-    exec(&mut shell, "BACKUP TABLE bench.t TO 'nodelocal://1/bench'")?;
+    exec(shell, "BACKUP TABLE bench.t TO 'nodelocal://1/bench'")?;
     let backup_peak = peak_kib();
-    let backup_dir = ext.join("bench");
-    let stored = dir_bytes(&backup_dir);
+    let stored = dir_bytes(backup_dir);
     steps.push(Step { what: "BACKUP to nodelocal (fsynced)".into(), bytes: stored, secs: t.elapsed().as_secs_f64() });
     // BACKUP writes its data files past the page cache (O_DIRECT); read them once, untimed, so
     // that RESTORE, cp and restic all start from the page cache, as restic's restore does from
     // the repository its backup has just written.
-    read_all(&backup_dir).map_err(|e| format!("reading {}: {e}", backup_dir.display()))?;
+    read_all(backup_dir).map_err(|e| format!("reading {}: {e}", backup_dir.display()))?;
     let before_restore = rss_kib();
     reset_peak();
     let t = Instant::now();
-    exec(&mut shell, "RESTORE TABLE bench.t FROM 'nodelocal://1/bench' WITH into_db = 'restored'")?;
+    exec(shell, "RESTORE TABLE bench.t FROM 'nodelocal://1/bench' WITH into_db = 'restored'")?;
     let restore_peak = peak_kib();
     let after_restore = rss_kib();
     steps.push(Step { what: "RESTORE from nodelocal".into(), bytes: stored, secs: t.elapsed().as_secs_f64() });
@@ -178,15 +238,19 @@ fn bench(args: &BenchLocalArgs) -> Result<(), String> {
     if !check.contains(&format!("\n{rows}\n")) {
         return Err(format!("restored row count differs: {check}"));
     }
+    Ok((steps, Memory { before_backup, backup_peak, before_restore, restore_peak, after_restore }))
+}
 
-    // The same bytes with cp (then sync, since BACKUP fsyncs every file).
+/// The yardsticks on the backup's own files (`stored` bytes) under `dir`: `cp -r` (with and without a sync, as
+/// BACKUP fsyncs every file), then restic's backup and restore if restic is installed.
+fn copy_with_other_tools(dir: &Path, backup_dir: &Path, stored: u64) -> Result<Vec<Step>, String> {
+    let mut steps = Vec::new();
     let copy = dir.join("cp-copy");
-    let secs = run(Command::new("cp").arg("-r").arg(&backup_dir).arg(&copy))? + run(&mut Command::new("sync"))?;
+    let secs = run(Command::new("cp").arg("-r").arg(backup_dir).arg(&copy))? + run(&mut Command::new("sync"))?;
     steps.push(Step { what: "cp -r of the backup's files + sync".into(), bytes: stored, secs });
     let secs = run(Command::new("cp").arg("-r").arg(&copy).arg(dir.join("cp-copy-2")))?;
     steps.push(Step { what: "cp -r (no sync, page cache)".into(), bytes: stored, secs });
 
-    // restic, if installed.
     let repo = dir.join("restic-repo");
     let restic = |sub: &[&str]| {
         let mut c = Command::new("restic");
@@ -203,31 +267,5 @@ fn bench(args: &BenchLocalArgs) -> Result<(), String> {
         }
         Err(e) => eprintln!("restic skipped ({e}); scripts/bench-local.sh installs it"),
     }
-
-    println!("table: {rows} rows x {} payload bytes = {} MiB; loaded through SQL in {load_secs:.1} s (not counted)", args.row_bytes, args.mib);
-    println!("{:<40} {:>10} {:>9} {:>9}", "step", "MiB", "seconds", "MiB/s");
-    for s in &steps {
-        let mib = s.bytes as f64 / (1024.0 * 1024.0);
-        println!("{:<40} {:>10.1} {:>9.2} {:>9.1}", s.what, mib, s.secs, mib / s.secs.max(1e-9));
-    }
-    let kib = |k: Option<u64>| k.map(|k| format!("{:.0} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "unknown".into());
-    println!("peak memory (VmHWM): {} after the load, {} at the end", kib(after_load), kib(peak_kib()));
-    // What BACKUP and RESTORE themselves take above the in-memory database they read or fill
-    // (the restored table is itself data: the rise in resident memory it leaves is not overhead).
-    let over = |peak: Option<u64>, base: Option<u64>| match (peak, base) {
-        (Some(p), Some(b)) => format!("{:.0} MiB", p.saturating_sub(b) as f64 / 1024.0),
-        _ => "unknown".into(),
-    };
-    println!(
-        "memory above the database: BACKUP peak +{} over the resident size before it; RESTORE peak +{} over the size before it, of which +{} stays as the restored table",
-        over(backup_peak, before_backup),
-        over(restore_peak, before_restore),
-        over(after_restore, before_restore)
-    );
-    if args.keep {
-        println!("kept {}", dir.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    Ok(())
+    Ok(steps)
 }
