@@ -3,17 +3,16 @@
 //! selects one by name: without the feature [`crate::env::Env::planted`] is constant `false`,
 //! so every planted branch is dead code and a default build runs none of them.
 //!
-//! Each is modelled on a real class of backup bug. `backup-sim mutants` sweeps every scenario
-//! with each one in turn and reports how many seeds it took to catch it.
+//! Each is modelled on a real class of backup bug. The simulated node has a planted bug of its
+//! own (`sim::planted`), where `sim::planted::Planted` lists all of them for `backup-sim
+//! mutants`, which sweeps the scenarios with each one in turn and reports how many seeds it took
+//! to catch it.
 
 use serde::{Deserialize, Serialize};
 
 /// One planted bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum PlantedBug {
-    /// A node answers an export for a range it holds a replica of but does not lease: a stale
-    /// leaseholder, whose replica may lag the range (planted in the simulated node).
-    ExportFromStaleLeaseholder,
     /// A resumed job treats the first span still to do as done: a span is skipped.
     ResumeSkipsSpan,
     /// A resumed job exports a span it already finished again: a span repeated.
@@ -40,8 +39,7 @@ pub enum PlantedBug {
 
 impl PlantedBug {
     /// Every planted bug, in a fixed order.
-    pub const ALL: [PlantedBug; 10] = [
-        PlantedBug::ExportFromStaleLeaseholder,
+    pub const ALL: [PlantedBug; 9] = [
         PlantedBug::ResumeSkipsSpan,
         PlantedBug::ResumeRepeatsSpan,
         PlantedBug::ManifestBeforeLastFile,
@@ -56,7 +54,6 @@ impl PlantedBug {
     /// The bug's name on the command line (`resume-skips-span`).
     pub fn name(self) -> &'static str {
         match self {
-            PlantedBug::ExportFromStaleLeaseholder => "export-from-stale-leaseholder",
             PlantedBug::ResumeSkipsSpan => "resume-skips-span",
             PlantedBug::ResumeRepeatsSpan => "resume-repeats-span",
             PlantedBug::ManifestBeforeLastFile => "manifest-before-last-file",
@@ -67,10 +64,5 @@ impl PlantedBug {
             PlantedBug::IncrementalStartFromFirstBase => "incremental-start-from-first-base",
             PlantedBug::IntroducedSpanFromBaseTime => "introduced-span-from-base-time",
         }
-    }
-
-    /// The bug with this name.
-    pub fn by_name(name: &str) -> Option<PlantedBug> {
-        PlantedBug::ALL.into_iter().find(|b| b.name() == name)
     }
 }

@@ -1,5 +1,6 @@
-//! `backup-sim mutants`: how strong is the test bed? Each planted bug (`backup::planted`, built
-//! only with the `planted-bugs` feature) is switched on in turn and the backup and chain
+//! `backup-sim mutants`: how strong is the test bed? Each planted bug (`sim::planted::Planted`:
+//! the backup code's and the simulated node's, built only with the `planted-bugs` feature) is
+//! switched on in turn and the backup and chain
 //! scenarios are swept, seed by seed, until one fails; the report gives, per bug, the seeds it
 //! took and the scenario and property that caught it. A bug the budget does not catch is
 //! reported as escaped.
@@ -8,13 +9,13 @@ use crate::backup_scenario::BACKUP;
 use crate::chain_scenario::CHAIN;
 use crate::registry::sweep_with;
 use crate::run::{FaultMix, RunOptions};
-use backup::planted::PlantedBug;
+use sim::planted::Planted;
 
 /// How one planted bug fared.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MutantResult {
     /// The bug.
-    pub bug: PlantedBug,
+    pub bug: Planted,
     /// The first failing seed and the property that failed (`scenario/property`), or `None`
     /// if it escaped.
     pub caught: Option<(u64, String)>,
@@ -24,7 +25,7 @@ pub struct MutantResult {
 
 /// Sweeps the backup and chain scenarios with `bug` planted, `jobs` seeds at a time, until a
 /// seed of either fails or `budget` seeds of each have run.
-pub fn hunt(bug: PlantedBug, budget: u64, jobs: usize) -> MutantResult {
+pub fn hunt(bug: Planted, budget: u64, jobs: usize) -> MutantResult {
     let mut first = 0;
     let step = (jobs.max(1) * 2) as u64;
     while first < budget {

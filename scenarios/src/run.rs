@@ -66,7 +66,7 @@ pub struct RunOptions {
     pub schedule: Option<faults::Schedule>,
     /// The planted bug to run with (an effect only with the `planted-bugs` feature; `backup-sim
     /// mutants`).
-    pub planted: Option<backup::planted::PlantedBug>,
+    pub planted: Option<sim::planted::Planted>,
 }
 
 impl RunOptions {

@@ -4,8 +4,8 @@
 //! command); a plain build has no planted bugs and this file compiles to nothing.
 #![cfg(feature = "planted-bugs")]
 
-use backup::planted::PlantedBug;
 use scenarios::mutants::hunt;
+use sim::planted::Planted;
 
 /// Seeds each planted bug may take before the test bed counts as too weak. The slowest are the
 /// stale-leaseholder export, caught at backup seed 75 (45 before issue #11 added the rival
@@ -17,7 +17,7 @@ const BUDGET: u64 = 96;
 fn every_planted_bug_is_caught_within_its_budget() {
     let mut table = Vec::new();
     let mut escaped = Vec::new();
-    for bug in PlantedBug::ALL {
+    for bug in Planted::ALL {
         let r = hunt(bug, BUDGET, 2);
         match r.caught {
             Some((seed, property)) => table.push(format!("{:<32} caught at seed {seed:>3} by {property}", bug.name())),

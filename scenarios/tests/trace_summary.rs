@@ -17,7 +17,7 @@ fn opts(seed: u64, faults: FaultMix) -> RunOptions {
     let mut o = RunOptions { faults, ..RunOptions::new(seed) };
     #[cfg(feature = "planted-bugs")]
     if let Ok(name) = std::env::var("BACKUP_SIM_PLANTED") {
-        o.planted = backup::planted::PlantedBug::by_name(&name);
+        o.planted = sim::planted::Planted::by_name(&name);
     }
     o
 }

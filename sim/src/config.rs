@@ -33,9 +33,11 @@ pub struct WorldConfig {
     /// Second octet of every address in this world (`10.<network>.0.<node>`), so that two
     /// worlds — a source cluster and a restore target — can share one simulation.
     pub network: u8,
-    /// The planted bug this world runs with (an effect only with the `planted-bugs` feature).
+    /// The planted bug this world runs with (an effect only with the `planted-bugs` feature):
+    /// a backup bug goes to every node's `Env`, and the node asks for a simulator bug with the
+    /// method [`WorldConfig::planted()`].
     #[serde(default)]
-    pub planted: Option<backup::planted::PlantedBug>,
+    pub planted: Option<crate::planted::Planted>,
 }
 
 impl Default for WorldConfig {
@@ -60,6 +62,13 @@ impl Default for WorldConfig {
 }
 
 impl WorldConfig {
+    /// True when this world planted `bug` in the simulated node. Constant `false` without the
+    /// `planted-bugs` feature, so a default build's planted branches in the node are dead code
+    /// the compiler removes.
+    pub fn planted(&self, bug: crate::planted::SimBug) -> bool {
+        cfg!(feature = "planted-bugs") && self.planted == Some(crate::planted::Planted::Sim(bug))
+    }
+
     /// Quorum size of a range.
     pub fn quorum(&self) -> usize {
         self.replication.min(self.nodes) / 2 + 1

@@ -17,6 +17,7 @@ pub mod faults;
 pub mod kv_client;
 pub mod messages;
 pub mod node;
+pub mod planted;
 pub mod replica;
 pub mod run_file;
 pub mod storage;

@@ -116,7 +116,7 @@ pub async fn start(ctx: NodeContext) {
         cluster_id: ctx.cluster_id.clone(),
         jobs: backup::env::JobSettings::default(),
         log: Arc::new(crate::storage::TraceEventLog { trace: ctx.trace.clone(), who: name.clone() }),
-        planted: ctx.cfg.planted,
+        planted: ctx.cfg.planted.and_then(crate::planted::Planted::in_backup),
     };
     let server = Arc::new(NodeServer {
         id: ctx.id,
@@ -267,10 +267,7 @@ impl NodeServer {
             other => {
                 if let NodeRequest::Export { range, req } = &other {
                     // Planted: answer an export from any replica, leaseholder or not.
-                    if cfg!(feature = "planted-bugs")
-                        && self.cfg.planted == Some(backup::planted::PlantedBug::ExportFromStaleLeaseholder)
-                        && self.serving_epoch(*range).is_none()
-                        && self.has_replica(*range)
+                    if self.cfg.planted(crate::planted::SimBug::ExportFromStaleLeaseholder) && self.serving_epoch(*range).is_none() && self.has_replica(*range)
                     {
                         let export =
                             self.read(*range, &req.span, req.end, |r| r.engine.export_paged(&req.span, req.start, req.end, req.filter, req.target_bytes))?;

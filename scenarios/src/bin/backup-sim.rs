@@ -544,7 +544,7 @@ fn mutants(budget: u64, jobs: Option<usize>) -> ExitCode {
     let started = Instant::now();
     println!("{:<32} {:>8} {:>12}  caught by", "planted bug", "seeds", "first seed");
     let mut escaped = 0;
-    for bug in backup::planted::PlantedBug::ALL {
+    for bug in sim::planted::Planted::ALL {
         let r = scenarios::mutants::hunt(bug, budget, jobs);
         match r.caught {
             Some((seed, property)) => println!("{:<32} {:>8} {:>12}  {property}", bug.name(), r.seeds_run, seed),
@@ -557,8 +557,8 @@ fn mutants(budget: u64, jobs: Option<usize>) -> ExitCode {
     let _ = std::panic::take_hook();
     println!(
         "{} of {} planted bugs caught in {:.1}s",
-        backup::planted::PlantedBug::ALL.len() - escaped,
-        backup::planted::PlantedBug::ALL.len(),
+        sim::planted::Planted::ALL.len() - escaped,
+        sim::planted::Planted::ALL.len(),
         started.elapsed().as_secs_f64()
     );
     if escaped == 0 {
@@ -595,7 +595,7 @@ fn warn_once(message: impl FnOnce() -> String) {
 #[cfg(feature = "planted-bugs")]
 fn plant(opts: &mut RunOptions) {
     if let Ok(name) = std::env::var("BACKUP_SIM_PLANTED") {
-        match backup::planted::PlantedBug::by_name(&name) {
+        match sim::planted::Planted::by_name(&name) {
             Some(bug) => opts.planted = Some(bug),
             None => warn_once(|| format!("BACKUP_SIM_PLANTED={name:?} names no planted bug; running without one")),
         }
