@@ -34,8 +34,6 @@ use publish::publish;
 pub struct RestoreOutcome {
     /// Totals of the data ingested.
     pub totals: JobTotals,
-    /// The commit time at which the restored objects became visible.
-    pub published_at: Timestamp,
 }
 
 /// Runs a RESTORE statement to completion.
@@ -69,6 +67,6 @@ pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Res
     } else {
         ingest_at(env, layers, &cipher, &rewrite, ts, restore_ts).await?
     };
-    let published_at = publish(env, &plan, &rewrite, &manifest, stmt).await?;
-    Ok(RestoreOutcome { totals, published_at })
+    publish(env, &plan, &rewrite, &manifest).await?;
+    Ok(RestoreOutcome { totals })
 }

@@ -4,16 +4,15 @@
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::manifest::Manifest;
-use crate::statement::RestoreStmt;
 use model::catalog::{self, Catalog, DefaultExpr, Descriptor, DescriptorState, TableKind, DEFAULT_DATABASE, POSTGRES_DATABASE};
-use model::{KvError, Timestamp, WriteOp};
+use model::{KvError, WriteOp};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::plan::{RestorePlan, Rewrite, Target};
 
 /// Writes every restored descriptor (and, for a cluster restore, users, roles and zones) in one
 /// commit: the moment the restore becomes visible.
-pub(super) async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, manifest: &Manifest, stmt: &RestoreStmt) -> Result<Timestamp, BackupError> {
+pub(super) async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, manifest: &Manifest) -> Result<(), BackupError> {
     let ids = &rewrite.ids;
     let map = |id: u32| ids.get(&id).copied().unwrap_or(id);
     // Where each restored relation lands (database name, relation name), by backup id: a view's
@@ -92,7 +91,6 @@ pub(super) async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, ma
             }
         }
     }
-    let _ = stmt;
     // Publish only if nothing appeared meanwhile that the restored objects would collide with:
     // re-check names against a fresh catalog, and re-write the descriptor-id counter that every
     // DDL statement writes, so a concurrent CREATE or RESTORE makes this commit conflict.
@@ -103,7 +101,7 @@ pub(super) async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, ma
         let mut all = writes.clone();
         all.push(catalog::descriptor_id_gen_write(catalog.next_descriptor_id()));
         match env.kv.commit(all, Some(now)).await {
-            Ok(ts) => return Ok(ts),
+            Ok(_) => return Ok(()),
             Err(KvError::TxnAborted(_)) => continue,
             Err(e) => return Err(e.into()),
         }
