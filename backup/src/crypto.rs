@@ -388,11 +388,6 @@ impl FileCipher {
         FileCipher { key: Some(key) }
     }
 
-    /// True when files are encrypted.
-    pub fn is_encrypted(&self) -> bool {
-        self.key.is_some()
-    }
-
     /// The bytes to store for `plaintext` at `path`: unchanged without a key (and no
     /// randomness drawn), otherwise sealed under a fresh IV from `rt`.
     pub fn seal(&self, rt: &dyn Runtime, path: &str, plaintext: Vec<u8>) -> Result<Vec<u8>, EncryptionError> {

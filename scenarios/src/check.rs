@@ -10,7 +10,6 @@ use crate::oracle::{diff, Oracle, TableState};
 use crate::workload::VIEW_BIG_ACCOUNTS;
 use model::sql::{read_table, SqlError};
 use model::{Datum, Kv, KvError, MvccError, Timestamp};
-use std::collections::BTreeMap;
 
 /// One read of one table at one time, as the database answered it.
 #[derive(Clone, Debug)]
@@ -97,13 +96,4 @@ pub fn boundary_times(oracle: &Oracle, table: &str, stride: usize) -> Vec<Timest
         v.push(t);
     }
     v
-}
-
-/// Groups observations by table for reporting.
-pub fn by_table(observations: &[Observation]) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
-    for o in observations {
-        *m.entry(o.table.clone()).or_insert(0) += 1;
-    }
-    m
 }

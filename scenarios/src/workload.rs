@@ -79,8 +79,6 @@ pub const VIEW_BIG_ACCOUNTS: &str = "bank.big_accounts";
 async fn exec(s: &mut Session, sql: &str) -> Result<Result<model::sql::ExecResult, SqlError>, WorkloadError> {
     let result = s.execute(sql).await;
     if let Some(trace) = TRACE.with(|t| t.borrow().clone()) {
-        let who = s.user().to_string();
-        let _ = who;
         match &result {
             Ok(r) => {
                 sim::trace_event!(trace, "sql", sim::event::OK, "{sql} -> {} ts={}", r.tag, r.commit_ts.map(|t| t.to_string()).unwrap_or_else(|| "-".into()))

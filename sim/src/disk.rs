@@ -47,11 +47,6 @@ impl RangeLog {
         self.entries.get(index as usize - 1).map(|e| e.epoch)
     }
 
-    /// (epoch, index) of the last entry: how up to date the log is, compared as in Raft.
-    pub fn last_position(&self) -> (u64, u64) {
-        (self.entries.last().map(|e| e.epoch).unwrap_or(0), self.last_index())
-    }
-
     /// Drops entries after `index` (only ever uncommitted ones).
     pub fn truncate_after(&mut self, index: u64) {
         self.entries.truncate(index as usize);

@@ -94,7 +94,6 @@ struct State {
     objects: BTreeMap<String, Object>,
     faults: StorageFaults,
     rng: ChaCha8Rng,
-    ops: u64,
     traps: Vec<Trap>,
     /// Objects whose bytes are not what their writer last wrote, and why.
     damaged: BTreeMap<String, &'static str>,
@@ -125,7 +124,6 @@ impl SimStorage {
                 objects: BTreeMap::new(),
                 faults: StorageFaults::default(),
                 rng: ChaCha8Rng::seed_from_u64(seed),
-                ops: 0,
                 traps: Vec::new(),
                 damaged: BTreeMap::new(),
                 doomed: None,
@@ -256,7 +254,6 @@ impl SimStorage {
     /// Draws the fate of one operation: its latency and whether it fails.
     fn draw(&self) -> (Duration, Fate) {
         let mut s = self.state.lock().expect("storage");
-        s.ops += 1;
         let f = s.faults.clone();
         let mut latency = Duration::from_micros(s.rng.gen_range(500..5_000));
         if s.rng.gen_range(0..1000) < f.slow_per_mille {

@@ -496,14 +496,6 @@ impl World {
         self.heal();
         self.set_network(Duration::from_millis(1)..Duration::from_millis(10), 0.0);
     }
-
-    /// True when every range is served by an up leaseholder that reaches a quorum.
-    pub fn all_ranges_served(&self) -> bool {
-        self.directory
-            .all()
-            .iter()
-            .all(|d| self.reaches_quorum(d.lease.holder, &d.replicas) && self.server(d.lease.holder).is_some_and(|s| s.is_serving(d.range_id)))
-    }
 }
 
 /// A machine outside the cluster that runs clients.
