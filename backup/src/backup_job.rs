@@ -272,6 +272,22 @@ async fn resolve(env: &Env, spans: &[Span]) -> Result<BTreeMap<NodeId, Vec<Span>
     Ok(by_node)
 }
 
+/// The refusal of a job that finds a damaged manifest at its destination while its claim on the
+/// manifest path cannot be read: it cannot tell its own torn manifest from another backup's.
+fn unprovable_manifest(details: &BackupDetails) -> BackupError {
+    let url = &details.destination_redacted;
+    BackupError::DestinationInUse {
+        url: url.clone(),
+        file: MANIFEST_NAME.to_string(),
+        detail: format!(
+            "its {claim} cannot be read (damaged), so this job cannot prove that the BACKUP is its own (written by an earlier run of it that died mid-write) rather than another backup's; both are left untouched: if no other backup uses this location, delete {} and {} and run the backup again",
+            crate::storage::join_path(url, MANIFEST_NAME),
+            crate::storage::join_path(url, crate::lock::MANIFEST_CLAIM),
+            claim = crate::lock::MANIFEST_CLAIM,
+        ),
+    }
+}
+
 async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
     let (_, storage) = crate::location::open(env, &details.destination)?;
     // A previous coordinator may have finished the manifest and died before recording success.
@@ -288,7 +304,13 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         Some(_) => (&*lock_storage, &append_claim),
         None => (&*storage, crate::lock::MANIFEST_CLAIM),
     };
-    crate::lock::acquire(env, &*lock_storage, &lock_url.redacted(), &details.lock_file(id), Some(claim)).await?;
+    // A job exports only once it holds the location: files of its own under `data/<id>/` prove an
+    // earlier run of it held the location and went on, so this run keeps it (a job that arrived
+    // since, seeing this one's lock, stands aside; if both stood aside, neither backup would be
+    // taken). A listing that misses them only costs the job its precedence.
+    let data = format!("data/{id}/");
+    let went_on = crate::retry::retrying(env, || storage.list(&data)).await.is_ok_and(|files| !files.is_empty());
+    crate::lock::acquire(env, &*lock_storage, &lock_url.redacted(), &details.lock_file(id), Some(claim), went_on).await?;
     // A manifest that is not this job's, found with the lock held: a backup that finished
     // between this one's planning and its lock. Refuse before exporting anything — unless this
     // job's claim is there, in which case it is this job's own manifest, torn by a run that died
@@ -311,17 +333,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         // A claim that storage damaged cannot say whose the manifest is: the job refuses rather
         // than risk replacing another backup's, and says what it could not tell.
         if crate::lock::claim_state(env, &*storage, crate::lock::MANIFEST_CLAIM, &details.lock_file(id)).await == crate::lock::ClaimState::Unreadable {
-            let url = &details.destination_redacted;
-            return Err(BackupError::DestinationInUse {
-                url: url.clone(),
-                file: MANIFEST_NAME.to_string(),
-                detail: format!(
-                    "its {claim} cannot be read (damaged), so this job cannot prove that the BACKUP is its own (written by an earlier run of it that died mid-write) rather than another backup's; both are left untouched: if no other backup uses this location, delete {} and {} and run the backup again",
-                    crate::storage::join_path(url, MANIFEST_NAME),
-                    crate::storage::join_path(url, crate::lock::MANIFEST_CLAIM),
-                    claim = crate::lock::MANIFEST_CLAIM,
-                ),
-            });
+            return Err(unprovable_manifest(details));
         }
         return Err(BackupError::DestinationNotEmpty {
             url: details.destination_redacted.clone(),
@@ -586,6 +598,10 @@ async fn write_verified(
                     // torn write of its own (an earlier run died mid-write). Anyone else's
                     // damaged manifest stays as it is, for RESTORE to refuse naming it.
                     if !owns_manifest_claim(env, storage, lock_storage, id, details).await {
+                        // Storage may have damaged the claim since this run last read it.
+                        if crate::lock::claim_state(env, storage, crate::lock::MANIFEST_CLAIM, &details.lock_file(id)).await == crate::lock::ClaimState::Unreadable {
+                            return Err(unprovable_manifest(details));
+                        }
                         return Err(BackupError::Job(format!(
                             "job {id}: {} holds a damaged {path} that this job did not claim: not replacing another backup's manifest",
                             details.destination_redacted

@@ -292,12 +292,17 @@ pub async fn leftover_checkpoint(env: &Env, shown: &str, bytes: Option<Vec<u8>>)
 /// RESUME) keeps the location whatever other locks it finds: no other job can publish there
 /// while the claim stands, so standing aside would only leave both refused (a smaller-id job
 /// that arrived while this one's coordinator was dead waits for this lock and gives up).
+/// `went_on` says the same of a job whose earlier run exported files under this lock (it is
+/// resuming past the point where it held the location): it keeps the location too. Without it,
+/// a smaller-id job that waited out [`LOCK_WAIT`] for this one's lock and this one's adoption can
+/// meet, each stand aside for the other, and neither backup is taken (swarm seed 50657).
 pub async fn acquire(
     env: &Env,
     storage: &dyn ExternalStorage,
     shown: &str,
     mine: &LockFile,
     claim: Option<(&dyn ExternalStorage, &str)>,
+    went_on: bool,
 ) -> Result<(), BackupError> {
     let name = mine.name();
     match retrying(env, || storage.write_new(&name, mine.encode())).await {
@@ -331,6 +336,9 @@ pub async fn acquire(
         let others: Vec<Found> = found_locks(env, storage).await?.into_iter().filter(|f| f.name != name && f.is_live()).collect();
         let Some(first) = others.iter().min_by_key(|f| f.job_id) else { return Ok(()) };
         if first.job_id < mine.job_id || waited >= LOCK_WAIT {
+            if went_on {
+                return Ok(());
+            }
             if let Some((claim_storage, claim_name)) = claim {
                 if owns_claim(env, claim_storage, claim_name, mine).await {
                     return Ok(());

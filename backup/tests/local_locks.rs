@@ -289,28 +289,28 @@ fn when_two_jobs_see_each_others_locks_the_smaller_id_goes_on() {
     block_on(store.write_new(&small.name(), small.encode())).unwrap();
     block_on(store.write_new(&large.name(), large.encode())).unwrap();
     // The larger sees the smaller and gives up at once, naming it.
-    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &large, None)).unwrap_err().to_string();
+    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &large, None, false)).unwrap_err().to_string();
     assert!(e.starts_with("nodelocal://1/locks already contains a BACKUP-LOCK-10 file (is another operation already in progress?): it belongs to job 10, which does not exist in this cluster"), "{e}");
     // The smaller waits for the larger's lock to go; while it stays (the larger went on
     // first), it gives up after LOCK_WAIT, naming it.
     let slept = c.runtime.slept.lock().unwrap().len();
-    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small, None)).unwrap_err().to_string();
+    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small, None, false)).unwrap_err().to_string();
     assert!(e.contains("a BACKUP-LOCK-20 file"), "{e}");
     let waited: Duration = c.runtime.slept.lock().unwrap()[slept..].iter().sum();
     assert!(waited >= lock::LOCK_WAIT, "{waited:?}");
     // Once the larger has given up and removed its lock, the smaller goes on; its own lock
     // (from an earlier run of the same job) is taken as is.
     block_on(store.delete(&large.name())).unwrap();
-    block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small, None)).unwrap();
+    block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small, None, false)).unwrap();
     assert_eq!(LockFile::decode(&read_obj(&store, &small.name())), Some(small.clone()));
     // A lock with this job's name but another backup's id (another cluster's job with the same
     // id) is not taken over.
     let twin = LockFile { cluster_id: "elsewhere".into(), backup_id: "other".into(), ..small.clone() };
-    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &twin, None)).unwrap_err().to_string();
+    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &twin, None, false)).unwrap_err().to_string();
     assert!(e.contains("a BACKUP-LOCK-10 file") && e.contains("does not exist in this cluster"), "{e}");
     // A torn lock of its own is written whole again.
     write_obj(&store, &small.name(), b"{\"job_i".to_vec());
-    block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small, None)).unwrap();
+    block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small, None, false)).unwrap();
     assert_eq!(LockFile::decode(&read_obj(&store, &small.name())), Some(small));
 }
 
@@ -326,17 +326,36 @@ fn a_job_that_already_holds_its_manifest_claim_keeps_the_location_against_a_smal
     block_on(store.write_new(&large.name(), large.encode())).unwrap();
     let claim: (&dyn ExternalStorage, &str) = (&store, lock::MANIFEST_CLAIM);
     // Without its claim it gives up, naming the smaller one.
-    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &large, Some(claim))).unwrap_err().to_string();
+    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &large, Some(claim), false)).unwrap_err().to_string();
     assert!(e.contains("a BACKUP-LOCK-10 file"), "{e}");
     // Another job's claim does not count as its own.
     block_on(store.write_new(lock::MANIFEST_CLAIM, small.encode())).unwrap();
-    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &large, Some(claim))).unwrap_err().to_string();
+    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &large, Some(claim), false)).unwrap_err().to_string();
     assert!(e.contains("a BACKUP-LOCK-10 file"), "{e}");
     // With its own claim it goes on.
     write_obj(&store, lock::MANIFEST_CLAIM, large.encode());
-    block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &large, Some(claim))).unwrap();
+    block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &large, Some(claim), false)).unwrap();
     // And the smaller one, which cannot publish there, still gives up after its wait.
-    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small, Some(claim))).unwrap_err().to_string();
+    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small, Some(claim), false)).unwrap_err().to_string();
+    assert!(e.contains("a BACKUP-LOCK-20 file"), "{e}");
+}
+
+#[test]
+fn a_job_whose_earlier_run_exported_keeps_the_location_against_a_smaller_id() {
+    // Swarm seed 50657: the larger-id job took the location, exported a file and its coordinator
+    // died; a smaller-id job arrived, waited LOCK_WAIT for the larger's lock, and gave up just as
+    // the larger was adopted, saw the smaller's lock and stood aside too: neither backup taken.
+    // A run that exported under its lock went on before the smaller arrived: it keeps the
+    // location, while the smaller one still stands aside after its wait.
+    let c = bank();
+    let store = c.store("nodelocal://1/locks");
+    let (small, large) = (lock_of(&c, 10, "b10"), lock_of(&c, 20, "b20"));
+    block_on(store.write_new(&large.name(), large.encode())).unwrap();
+    block_on(store.write_new(&small.name(), small.encode())).unwrap();
+    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &large, None, false)).unwrap_err().to_string();
+    assert!(e.contains("a BACKUP-LOCK-10 file"), "a fresh larger-id job stands aside: {e}");
+    block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &large, None, true)).unwrap();
+    let e = block_on(lock::acquire(&c.env, &store, "nodelocal://1/locks", &small, None, false)).unwrap_err().to_string();
     assert!(e.contains("a BACKUP-LOCK-20 file"), "{e}");
 }
 
