@@ -9,21 +9,21 @@
 //! rows are compared with what the workload itself recorded.
 
 use crate::job_client::{is_conflict, is_damage, run_and_follow, JobEnd, Kind};
+use crate::knobs::RunKnobs;
 use crate::oracle::Oracle;
 use crate::property::Property;
 use crate::restore_check::{compare_with_oracle, RestoreProbe};
-use crate::run::{
-    draw_swarm, drive, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, FaultMix, RunOptions, RunReport,
-};
+use crate::run::{drive, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
 use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
 use model::sql::Session;
 use model::Kv;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use sim::faults;
+use sim::faults::{self, FaultKind, JobTarget};
 use sim::storage::SimStorage;
+use sim::SeedTree;
 use sim::Trace;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,13 +32,6 @@ use std::time::Duration;
 
 /// The scenario's name.
 pub const BACKUP: &str = "backup";
-
-/// Salt of the scenario's random stream (seed ^ salt).
-pub const RNG_SALT: u64 = 0xbac4_0bac;
-
-/// Salt of the stream that draws the rival backup (a stream of its own, so that adding it left
-/// every other draw of a seed as it was).
-pub const RIVAL_SALT: u64 = 0x41fa_1bac;
 
 /// Runs the backup scenario for one seed in a fresh simulator.
 pub fn run_backup(opts: &RunOptions) -> RunReport {
@@ -114,102 +107,75 @@ pub(crate) fn destination(rng: &mut ChaCha8Rng, seed: u64) -> String {
     }
 }
 
-/// Everything the seed decides about a run before it starts, drawn in a fixed order from the
-/// scenario's stream (so [`seed_schedule`] and the run agree).
+/// Everything the seed decides about a run before it starts: the run's knobs (swarm, storage
+/// dice, schedule) and the scenario's own, each from its stream of the seed's tree (so
+/// [`seed_schedule`] and the run agree).
 struct Choices {
-    swarm: faults::Swarm,
-    /// The seed's whole schedule: the swarm's cluster faults and the faults aimed at the job.
-    schedule: faults::Schedule,
+    knobs: RunKnobs,
     kind: Kind,
     dest: String,
     backup_at: Duration,
     gateway: model::NodeId,
-    storage_faults: sim::storage::StorageFaults,
     exact_time: bool,
     /// What a rival backup (if the schedule starts one) backs up: other targets than the job's,
     /// to the same destination.
     rival_kind: Kind,
 }
 
-fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, rng: &mut ChaCha8Rng) -> Choices {
-    let faulty = opts.faults != FaultMix::None;
-    let (swarm, mut schedule) = draw_swarm(cfg, opts.faults, opts.safety, rng);
+/// The phases a coordinator kill is armed for in the backup scenario.
+const KILL_PHASES: [faults::JobPhase; 3] = [faults::JobPhase::Exporting, faults::JobPhase::BeforeManifest, faults::JobPhase::WritingManifest];
+
+/// The fault kinds the backup scenario offers: every cluster kind and every kind aimed at its
+/// job — its gateway crashed mid-statement, its coordinator killed at a chosen phase, PAUSE /
+/// RESUME / CANCEL, torn and lost writes, bit rot, flaky storage, a rival backup. The standard
+/// scenario leaves the rival out (the benchmark's unit of work is one backup and one restore).
+fn menu(opts: &RunOptions) -> Vec<FaultKind> {
+    let mut menu: Vec<FaultKind> = FaultKind::CLUSTER.into_iter().chain(FaultKind::JOB).collect();
+    if opts.workload.preload_rows > 0 {
+        menu.retain(|k| *k != FaultKind::ConcurrentBackup);
+    }
+    menu
+}
+
+fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
+    let tree = SeedTree::new(opts.seed);
+    let mut rng = tree.stream("backup/job");
     let kind = [Kind::Cluster, Kind::Database, Kind::Tables][rng.gen_range(0..3)];
-    let dest = destination(rng, opts.seed);
+    // The bulk table is not among the explicit table list: back up its database instead.
+    let kind = if opts.workload.preload_rows > 0 && kind == Kind::Tables { Kind::Database } else { kind };
+    let dest = destination(&mut rng, opts.seed);
     let backup_at = Duration::from_millis(rng.gen_range(6_000..24_000));
     let gateway = rng.gen_range(1..=cfg.nodes as u32);
-    let storage_faults = if faulty {
-        sim::storage::StorageFaults {
-            transient_per_mille: rng.gen_range(0..80),
-            slow_per_mille: rng.gen_range(0..40),
-            lands_but_fails_per_mille: rng.gen_range(0..40),
-            stale_list_per_mille: rng.gen_range(0..200),
-        }
-    } else {
-        sim::storage::StorageFaults::default()
-    };
     // Half the seeds back up as of exactly the newest commit the workload knows of when the
     // backup starts: a write at the very end of the window must be in the backup.
     let exact_time = rng.gen_ratio(1, 2);
-    if faulty {
-        schedule.extend(job_faults(rng, backup_at, gateway));
-    }
-    // A rival: a second client backs up other targets to the same destination, from just
-    // before the job to a few seconds into it — concurrent with it, or after it. Not in the
-    // standard scenario (the benchmark's unit of work is one backup and one restore).
-    let mut rival_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ RIVAL_SALT);
+    // A rival (when the swarm has one) backs up other targets to the same destination, from
+    // just before the job to a few seconds into it — concurrent with it, or after it.
+    let mut rng = tree.stream("backup/rival");
     let others: Vec<Kind> = [Kind::Cluster, Kind::Database, Kind::Tables].into_iter().filter(|k| *k != kind).collect();
-    let rival_kind = others[rival_rng.gen_range(0..others.len())];
-    let rival_at = backup_at.saturating_sub(Duration::from_millis(500)) + Duration::from_millis(rival_rng.gen_range(0..4_000));
-    let rival_node = rival_rng.gen_range(1..=cfg.nodes as u32);
-    if faulty && opts.workload.preload_rows == 0 && rival_rng.gen_ratio(1, 4) {
-        schedule.push(faults::ScheduledFault { at: rival_at, fault: faults::Fault::RivalBackup { node: rival_node } });
-    }
-    schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| format!("{:?}", a.fault).cmp(&format!("{:?}", b.fault))));
-    Choices { swarm, schedule, kind, dest, backup_at, gateway, storage_faults, exact_time, rival_kind }
-}
-
-/// The faults aimed at the backup job, timed from its start: its gateway crashed mid-statement,
-/// its coordinator killed at a chosen phase, PAUSE / RESUME / CANCEL, torn and lost writes, bit
-/// rot. Each is on for a share of the seeds (swarm testing at the job's level).
-fn job_faults(rng: &mut ChaCha8Rng, backup_at: Duration, gateway: model::NodeId) -> faults::Schedule {
-    use faults::{Fault, JobAction, JobPhase, ScheduledFault};
-    let ms = |rng: &mut ChaCha8Rng, lo: u64, hi: u64| Duration::from_millis(rng.gen_range(lo..hi));
-    let mut out = Vec::new();
-    if rng.gen_ratio(1, 2) {
-        let at = backup_at + ms(rng, 20, 1_500);
-        out.push(ScheduledFault { at, fault: Fault::Crash { node: gateway } });
-        out.push(ScheduledFault { at: at + ms(rng, 1_000, 8_000), fault: Fault::Restart { node: gateway } });
-    }
-    if rng.gen_ratio(1, 2) {
-        let at = backup_at + ms(rng, 0, 2_000);
-        out.push(ScheduledFault { at, fault: Fault::Job { action: JobAction::Pause } });
-        out.push(ScheduledFault { at: at + ms(rng, 200, 5_000), fault: Fault::Job { action: JobAction::Resume } });
-    }
-    if rng.gen_ratio(1, 5) {
-        out.push(ScheduledFault { at: backup_at + ms(rng, 0, 1_500), fault: Fault::Job { action: JobAction::Cancel } });
-    }
-    if rng.gen_ratio(1, 3) {
-        let phase = [JobPhase::Exporting, JobPhase::BeforeManifest, JobPhase::WritingManifest][rng.gen_range(0..3)];
-        // While exporting, let it write a few files first, so that it dies with a checkpoint.
-        let skip = if phase == JobPhase::Exporting { rng.gen_range(0..4) } else { 0 };
-        out.push(ScheduledFault { at: backup_at, fault: Fault::KillCoordinator { phase, skip, down_ms: rng.gen_range(1_000..6_000) } });
-    }
-    if rng.gen_ratio(1, 4) {
-        let fault = if rng.gen() { Fault::TornWrite } else { Fault::LostWrite };
-        out.push(ScheduledFault { at: backup_at + ms(rng, 0, 3_000), fault });
-    }
-    if rng.gen_ratio(1, 4) {
-        out.push(ScheduledFault { at: backup_at + ms(rng, 0, 15_000), fault: Fault::BitRot { pick: rng.gen(), bit: rng.gen() } });
-    }
-    out
+    let rival_kind = others[rng.gen_range(0..others.len())];
+    let job = JobTarget {
+        start: backup_at,
+        gateway,
+        nodes: cfg.nodes,
+        kill_phases: &KILL_PHASES,
+        kill_window: (backup_at, backup_at),
+        rival_window: (backup_at.saturating_sub(Duration::from_millis(500)), backup_at + Duration::from_millis(3_500)),
+    };
+    let mut knobs = RunKnobs::draw(opts, &menu(opts), Some(&job));
+    knobs.knob("backup.targets", format!("{kind:?}"));
+    knobs.knob("backup.destination", dest.split(':').next().unwrap_or("?"));
+    knobs.knob("backup.start", format!("{}ms", backup_at.as_millis()));
+    knobs.knob("backup.gateway", format!("n{gateway}"));
+    knobs.knob("backup.as_of_newest_commit", exact_time);
+    knobs.knob("backup.rival_targets", format!("{rival_kind:?}"));
+    Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind }
 }
 
 /// The schedule `opts.seed` draws for this scenario (what `replay --print-schedule` prints and
 /// `shrink` starts from).
 pub fn seed_schedule(opts: &RunOptions) -> faults::Schedule {
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ RNG_SALT);
-    choose(opts, &opts.world_config(0), &mut rng).schedule
+    choose(opts, &opts.world_config(0)).knobs.schedule
 }
 
 /// One seed of the backup scenario, in its steps: setup (and the standard scenario's preload),
@@ -218,19 +184,16 @@ pub fn seed_schedule(opts: &RunOptions) -> faults::Schedule {
 async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario: &'static str) -> RunReport {
     let seed = opts.seed;
     let cfg = opts.world_config(0);
-    let (mut world, trace, mut rng) = start_world(&opts, RNG_SALT, &trace_slot);
-    let Choices { swarm, schedule, kind, dest, backup_at, gateway, storage_faults, exact_time, rival_kind } = choose(&opts, &cfg, &mut rng);
-    let preload = opts.workload.preload_rows;
-    // The bulk table is not among the explicit table list: back up its database instead.
-    let kind = if preload > 0 && kind == Kind::Tables { Kind::Database } else { kind };
-    let plan = settle_schedule(&world, &swarm, schedule, opts.schedule.as_ref());
+    let (mut world, trace, mut rng) = start_world(&opts, "backup/verify", &trace_slot);
+    let Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind } = choose(&opts, &cfg);
+    let plan = settle_schedule(&world, &opts, &knobs);
     let cancel_planned = plan.iter().any(|f| f.fault == faults::Fault::Job { action: faults::JobAction::Cancel });
-    world.storage.set_faults(storage_faults);
+    world.storage.set_faults(knobs.storage.clone());
     let sql_template = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME ", kind.targets());
     sim::trace_event!(trace, "runner", sim::event::BACKUP_PLAN, "at={backup_at:?} gateway=n{gateway} kind={kind:?}");
     let mut report = RunReport::new(scenario, seed);
     report.faults = plan.len();
-    report.swarm = swarm.to_string();
+    report.swarm = knobs.swarm.to_string();
     let oracle: Arc<Mutex<Oracle>> = Arc::default();
     let start = madsim::time::Instant::now();
 

@@ -16,22 +16,22 @@
 use crate::backup_scenario::destination;
 use crate::check::{self, Observation};
 use crate::job_client::{is_conflict, run_and_follow, JobEnd, Kind};
+use crate::knobs::RunKnobs;
 use crate::oracle::{Event, Oracle};
 use crate::property::Property;
 use crate::restore_check::{compare_with_oracle, names_file, RestoreProbe};
-use crate::run::{
-    draw_swarm, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, FaultMix, RunOptions, RunReport,
-};
+use crate::run::{join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
 use crate::workload::{WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::data::DataFile;
 use backup::format::manifest::{Manifest, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
 use model::catalog::Descriptor;
 use model::{Datum, Kv, Timestamp};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use sim::faults;
+use sim::faults::{self, FaultKind, JobTarget};
 use sim::storage::SimStorage;
+use sim::SeedTree;
 use sim::Trace;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,16 +40,6 @@ use std::time::Duration;
 
 /// The scenario's name.
 pub const CHAIN: &str = "chain";
-
-/// Salt of the scenario's random stream.
-pub const RNG_SALT: u64 = 0xc4a1_2bac;
-
-/// Salt of the stream that draws the rival incremental (its own stream, so that adding it left
-/// every other draw of a seed as it was).
-pub const RIVAL_SALT: u64 = 0x41fa_1c4a;
-
-/// Salt of the stream that draws when a cluster chain restores a table mid-chain.
-pub const RESTORE_SALT: u64 = 0x2e57_0c4a;
 
 /// Where the mid-chain restore puts its copy of `bank.customers`.
 const RESTORED_TABLE: &str = "restored.customers";
@@ -80,10 +70,10 @@ impl crate::run::Scenario for ChainScenario {
     }
 }
 
-/// What the seed decides before the run.
+/// What the seed decides before the run: the run's knobs (swarm, schedule) and the scenario's
+/// own, each from its stream of the seed's tree.
 struct Choices {
-    swarm: faults::Swarm,
-    schedule: faults::Schedule,
+    knobs: RunKnobs,
     kind: Kind,
     dest: String,
     first_at: Duration,
@@ -104,12 +94,26 @@ struct Choices {
     restore_during: Option<(usize, Duration)>,
 }
 
-fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, rng: &mut ChaCha8Rng) -> Choices {
-    let (swarm, mut schedule) = draw_swarm(cfg, opts.faults, opts.safety, rng);
+/// The fault kinds the chain scenario offers: every cluster kind, a coordinator killed
+/// mid-export in one of the incrementals, and — in a chain of automatic incrementals — a rival
+/// client taking an automatic incremental of the same chain at a moment of the chain's life
+/// (racing one of its incrementals, or between two): never a fork.
+fn menu(automatic: bool) -> Vec<FaultKind> {
+    let mut menu: Vec<FaultKind> = FaultKind::CLUSTER.to_vec();
+    menu.push(FaultKind::CoordinatorKill);
+    if automatic {
+        menu.push(FaultKind::ConcurrentBackup);
+    }
+    menu
+}
+
+fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
+    let tree = SeedTree::new(opts.seed);
+    let mut rng = tree.stream("chain/plan");
     // Cluster backups carry new and truncated tables as introduced spans; the bank database's
     // table set never changes, so its explicit lists chain too.
     let kind = [Kind::Cluster, Kind::Cluster, Kind::Database, Kind::Tables][rng.gen_range(0..4)];
-    let dest = destination(rng, opts.seed);
+    let dest = destination(&mut rng, opts.seed);
     let first_at = Duration::from_millis(rng.gen_range(3_000..8_000));
     let gaps: Vec<Duration> = (0..rng.gen_range(1..=5)).map(|_| Duration::from_millis(rng.gen_range(1_500..5_000))).collect();
     let gateway = rng.gen_range(1..=cfg.nodes as u32);
@@ -117,35 +121,38 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, rng: &mut ChaCha8Rng) -> Ch
     let revision_history = rng.gen();
     let damage = rng.gen_range(0..4);
     let restore_mid = kind == Kind::Cluster && rng.gen_ratio(3, 4);
-    let mut restore_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ RESTORE_SALT);
     // Before an incremental that has another after it where there is one, so that a copy still
     // offline at the first one's end is introduced by the next.
-    let restore_during = (restore_mid && !gaps.is_empty())
-        .then(|| (restore_rng.gen_range(1..=gaps.len().saturating_sub(1).max(1)), Duration::from_millis(restore_rng.gen_range(0..1_500))));
-    if opts.faults != FaultMix::None && rng.gen_ratio(1, 3) {
-        // A coordinator killed mid-export in one of the incrementals.
-        let at = first_at + Duration::from_millis(rng.gen_range(2_000..10_000));
-        schedule.push(faults::ScheduledFault {
-            at,
-            fault: faults::Fault::KillCoordinator { phase: faults::JobPhase::Exporting, skip: rng.gen_range(0..3), down_ms: rng.gen_range(1_000..5_000) },
-        });
+    let mut rng = tree.stream("chain/restore-during");
+    let restore_during =
+        (restore_mid && !gaps.is_empty()).then(|| (rng.gen_range(1..=gaps.len().saturating_sub(1).max(1)), Duration::from_millis(rng.gen_range(0..1_500))));
+    let job = JobTarget {
+        start: first_at,
+        gateway,
+        nodes: cfg.nodes,
+        kill_phases: &[faults::JobPhase::Exporting],
+        kill_window: (first_at + Duration::from_secs(2), first_at + Duration::from_secs(10)),
+        rival_window: (first_at + Duration::from_secs(1), first_at + Duration::from_secs(15)),
+    };
+    let mut knobs = RunKnobs::draw(opts, &menu(automatic), Some(&job));
+    knobs.knob("chain.targets", format!("{kind:?}"));
+    knobs.knob("chain.destination", dest.split(':').next().unwrap_or("?"));
+    knobs.knob("chain.full_backup_at", format!("{}ms", first_at.as_millis()));
+    let gaps_ms: Vec<String> = gaps.iter().map(|g| format!("{}ms", g.as_millis())).collect();
+    knobs.knob("chain.incremental_gaps", gaps_ms.join(","));
+    knobs.knob("chain.gateway", format!("n{gateway}"));
+    knobs.knob("chain.automatic_incrementals", automatic);
+    knobs.knob("chain.revision_history", revision_history);
+    knobs.knob("chain.damage", ["none", "drop-member", "swap-two", "flip-bit"][damage as usize]);
+    if let Some((i, delay)) = restore_during {
+        knobs.knob("chain.restore_during", format!("incremental#{i}+{}ms", delay.as_millis()));
     }
-    // A rival: a second client takes an automatic incremental of the same chain at a moment
-    // of the chain's life (racing one of its incrementals, or between two): never a fork.
-    let mut rival_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ RIVAL_SALT);
-    let rival_at = first_at + Duration::from_millis(rival_rng.gen_range(1_000..15_000));
-    let rival_node = rival_rng.gen_range(1..=cfg.nodes as u32);
-    if opts.faults != FaultMix::None && automatic && rival_rng.gen_ratio(1, 3) {
-        schedule.push(faults::ScheduledFault { at: rival_at, fault: faults::Fault::RivalBackup { node: rival_node } });
-    }
-    schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| format!("{:?}", a.fault).cmp(&format!("{:?}", b.fault))));
-    Choices { swarm, schedule, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during }
+    Choices { knobs, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during }
 }
 
 /// The schedule `opts.seed` draws for this scenario.
 pub fn seed_schedule(opts: &RunOptions) -> faults::Schedule {
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ RNG_SALT);
-    choose(opts, &opts.world_config(0), &mut rng).schedule
+    choose(opts, &opts.world_config(0)).knobs.schedule
 }
 
 /// One backup of the chain as the client took it.
@@ -162,9 +169,9 @@ struct Taken {
 async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
     let seed = opts.seed;
     let cfg = opts.world_config(0);
-    let (mut world, trace, mut rng) = start_world(&opts, RNG_SALT, &trace_slot);
-    let Choices { swarm, schedule, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during } = choose(&opts, &cfg, &mut rng);
-    let plan = settle_schedule(&world, &swarm, schedule, opts.schedule.as_ref());
+    let (mut world, trace, mut rng) = start_world(&opts, "chain/verify", &trace_slot);
+    let Choices { knobs, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during } = choose(&opts, &cfg);
+    let plan = settle_schedule(&world, &opts, &knobs);
     sim::trace_event!(
         trace,
         "runner",
@@ -174,7 +181,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     );
     let mut report = RunReport::new(CHAIN, seed);
     report.faults = plan.len();
-    report.swarm = swarm.to_string();
+    report.swarm = knobs.swarm.to_string();
     let oracle: Arc<Mutex<Oracle>> = Arc::default();
     let start = madsim::time::Instant::now();
     if let Err(f) = setup(&mut world, &oracle).await {

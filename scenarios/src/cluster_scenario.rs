@@ -4,16 +4,16 @@
 //! which every other scenario stands on.
 
 use crate::check::{self, Observation};
+use crate::knobs::RunKnobs;
 use crate::oracle::Oracle;
 use crate::property::Property;
-use crate::run::{draw_faults, draw_swarm, drive, join_writers, setup, simulate, spawn_writers, start_world, wrap, Failure, RunOptions, RunReport, Scenario};
+use crate::run::{drive, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, wrap, Failure, RunOptions, RunReport, Scenario};
 use crate::sabotage::Sabotage;
 use crate::workload::{WorkloadError, WriterStats, VIEW_BIG_ACCOUNTS};
 use model::Timestamp;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use sim::faults;
+use rand::Rng;
+use sim::faults::{self, FaultKind};
 use sim::{Trace, World};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,9 +27,6 @@ pub const CLUSTER: &str = "cluster";
 pub fn run_cluster(opts: &RunOptions) -> RunReport {
     simulate(opts, CLUSTER, cluster)
 }
-
-/// Salt of the cluster scenario's random stream.
-pub const CLUSTER_RNG_SALT: u64 = 0x5c4e_d01e;
 
 /// The cluster scenario in the registry.
 pub struct ClusterScenario;
@@ -48,9 +45,7 @@ impl Scenario for ClusterScenario {
         run_cluster(opts)
     }
     fn seed_schedule(&self, opts: &RunOptions) -> faults::Schedule {
-        let cfg = opts.world_config(0);
-        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ CLUSTER_RNG_SALT);
-        draw_swarm(&cfg, opts.faults, opts.safety, &mut rng).1
+        RunKnobs::draw(opts, &FaultKind::CLUSTER, None).schedule
     }
 }
 
@@ -59,8 +54,10 @@ impl Scenario for ClusterScenario {
 /// off, and the verdict.
 async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunReport {
     let seed = opts.seed;
-    let (mut world, trace, mut rng) = start_world(&opts, CLUSTER_RNG_SALT, &trace_slot);
-    let (swarm, plan) = draw_faults(&world, opts.faults, opts.safety, opts.schedule.as_ref(), &mut rng);
+    let (mut world, trace, _) = start_world(&opts, "cluster/run", &trace_slot);
+    let knobs = RunKnobs::draw(&opts, &FaultKind::CLUSTER, None);
+    let plan = settle_schedule(&world, &opts, &knobs);
+    let swarm = &knobs.swarm;
     let mut report = RunReport::new(CLUSTER, seed);
     report.faults = plan.len();
     report.swarm = swarm.to_string();
@@ -123,7 +120,7 @@ fn spawn_observer(
     let (o, stop, obs) = (oracle.clone(), stop.clone(), observations.clone());
     client.spawn(move |kv| async move {
         let kv = wrap(kv, sabotage, sabotage == Some(Sabotage::StaleReads));
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0b5e);
+        let mut rng = sim::SeedTree::new(seed).stream("workload/observer");
         while !stop.load(Ordering::Relaxed) {
             madsim::time::sleep(Duration::from_millis(rng.gen_range(200..1_000))).await;
             let (table, ts) = {

@@ -5,16 +5,16 @@
 //! and the workload must finish within a bound). Everything it decides comes from the seed, so a
 //! failing seed replays exactly with [`replay_command`].
 
+use crate::knobs::RunKnobs;
 use crate::oracle::Oracle;
 use crate::property::Property;
 use crate::sabotage::{Sabotage, SabotagedKv};
 use crate::workload::{self, Shared, WorkloadConfig, WorkloadError, WriterStats};
 use model::sql::Session;
 use model::Kv;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sim::faults::{self, Swarm};
-use sim::{Trace, World, WorldConfig};
+use sim::faults;
+use sim::{SeedTree, Trace, World, WorldConfig};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,16 +35,7 @@ pub trait Scenario: Sync {
     fn seed_schedule(&self, opts: &RunOptions) -> faults::Schedule;
 }
 
-/// Which faults a run draws.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultMix {
-    /// Every kind on at a moderate rate (the pinned test seeds).
-    Everything,
-    /// Swarm testing: the seed draws which kinds are on and how often.
-    Swarm,
-    /// No faults (a baseline).
-    None,
-}
+pub use sim::faults::FaultMix;
 
 /// How to run one seed.
 #[derive(Clone, Debug)]
@@ -309,27 +300,17 @@ pub fn spawn_writers(
         .collect()
 }
 
-/// The seed's swarm and the schedule it expands to over the safety phase, drawn from `rng`.
-pub fn draw_swarm(cfg: &WorldConfig, faults: FaultMix, safety: Duration, rng: &mut ChaCha8Rng) -> (Swarm, faults::Schedule) {
-    let swarm = match faults {
-        FaultMix::Everything => Swarm::everything(),
-        FaultMix::Swarm => Swarm::draw(rng),
-        FaultMix::None => Swarm::none(),
-    };
-    let plan = faults::schedule(&swarm, cfg.nodes, cfg.max_clock_offset, safety, rng);
-    (swarm, plan)
-}
-
 /// The schedule a run executes — `explicit` when given (a shrunk or edited one), else the
-/// seed's `drawn` — written into the trace with the swarm it came from.
-pub fn settle_schedule(world: &World, swarm: &Swarm, drawn: faults::Schedule, explicit: Option<&faults::Schedule>) -> faults::Schedule {
-    sim::trace_event!(world.trace, "runner", sim::event::SWARM, "{swarm}");
-    let plan = match explicit {
+/// seed's — written into the trace after every knob the seed drew.
+pub fn settle_schedule(world: &World, opts: &RunOptions, knobs: &RunKnobs) -> faults::Schedule {
+    knobs.print(world, opts);
+    sim::trace_event!(world.trace, "runner", sim::event::SWARM, "{}", knobs.swarm);
+    let plan = match opts.schedule.as_ref() {
         Some(explicit) => {
-            sim::trace_event!(world.trace, "runner", sim::event::EXPLICIT_SCHEDULE, "{} faults instead of the seed's {}", explicit.len(), drawn.len());
+            sim::trace_event!(world.trace, "runner", sim::event::EXPLICIT_SCHEDULE, "{} faults instead of the seed's {}", explicit.len(), knobs.schedule.len());
             explicit.clone()
         }
-        None => drawn,
+        None => knobs.schedule.clone(),
     };
     for f in &plan {
         sim::trace_event!(world.trace, "runner", sim::event::SCHEDULE, "at={:?} {}", f.at, f.fault);
@@ -337,24 +318,15 @@ pub fn settle_schedule(world: &World, swarm: &Swarm, drawn: faults::Schedule, ex
     plan
 }
 
-/// The seed's swarm and fault schedule over the safety phase, both written into the trace.
-/// With `explicit`, that schedule runs instead — drawn from the same stream first, so that every
-/// other choice the seed makes stays the same.
-pub fn draw_faults(world: &World, faults: FaultMix, safety: Duration, explicit: Option<&faults::Schedule>, rng: &mut ChaCha8Rng) -> (Swarm, faults::Schedule) {
-    let (swarm, drawn) = draw_swarm(&world.cfg, faults, safety, rng);
-    let plan = settle_schedule(world, &swarm, drawn, explicit);
-    (swarm, plan)
-}
-
 /// The start every scenario shares: the source world on network 0 (its trace handed to the
-/// runner through `trace_slot` and to the workload's statement log), and the scenario's own
-/// random stream (`seed ^ salt`).
-pub fn start_world(opts: &RunOptions, salt: u64, trace_slot: &Mutex<Option<Trace>>) -> (World, Trace, ChaCha8Rng) {
+/// runner through `trace_slot` and to the workload's statement log), and the stream `stream` of
+/// the seed's tree for what the scenario draws while it runs.
+pub fn start_world(opts: &RunOptions, stream: &str, trace_slot: &Mutex<Option<Trace>>) -> (World, Trace, ChaCha8Rng) {
     let world = World::start(opts.world_config(0), opts.seed, opts.echo_trace);
     let trace = world.trace.clone();
     *trace_slot.lock().expect("trace slot") = Some(trace.clone());
     workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));
-    (world, trace, ChaCha8Rng::seed_from_u64(opts.seed ^ salt))
+    (world, trace, SeedTree::new(opts.seed).stream(stream))
 }
 
 /// The safety phase's fault injection and the switch to the liveness phase, shared by the

@@ -11,7 +11,7 @@ use crate::oracle::{Event, Oracle, Row};
 use model::sql::{Session, SqlError};
 use model::{Datum, KvError, Timestamp};
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -144,7 +144,7 @@ pub async fn writer(
     oracle: &Mutex<Oracle>,
     shared: &Arc<Mutex<Shared>>,
 ) -> Result<WriterStats, WorkloadError> {
-    let rng = ChaCha8Rng::seed_from_u64(seed ^ (0xa11ce + w as u64));
+    let rng = sim::SeedTree::new(seed).stream(&format!("workload/writer/{w}"));
     let mut writer = Writer { s, clock, w, cfg, rng, next_id: 1 + w as i64, stride: cfg.writers as i64, oracle, shared };
     let mut stats = WriterStats::default();
     for op in 0..cfg.ops_per_writer {
@@ -531,7 +531,7 @@ pub async fn preload(s: &mut Session, kv: &dyn model::ClusterKv, oracle: &Mutex<
     oracle.lock().expect("oracle").record(LEDGER, created, Event::Created { columns: cols(&["id", "account", "amount", "memo"]) });
     let catalog = model::catalog::Catalog::read(kv, kv.now()).await.map_err(|e| WorkloadError::Unavailable(format!("catalog: {e}")))?;
     let desc = catalog.table_by_name("bank", "ledger").cloned().ok_or_else(|| WorkloadError::Unavailable("bank.ledger vanished after CREATE".into()))?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1ed9e5);
+    let mut rng = sim::SeedTree::new(seed).stream("workload/preload");
     let all: Vec<Row> = (1..=rows as i64)
         .map(|id| vec![Datum::Int(id), Datum::Int(rng.gen_range(1..500)), Datum::Int(rng.gen_range(-10_000..10_000)), Datum::String(format!("entry {id}"))])
         .collect();

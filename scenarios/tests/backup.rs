@@ -84,10 +84,12 @@ fn passing_swarm_seed(seed: u64) -> scenarios::run::RunReport {
 /// recorded the cancel and left `BACKUP-CHECKPOINT` next to the finished manifest. It now
 /// removes it first (`backup_job::tidy_before_cancel`). (Seeds 11181, then 10928, reached the
 /// same state until lock files, claims and the rival backup added storage operations and moved
-/// their schedules; a sweep of swarm seeds 10000..12500 found 11902 and 12262 reaching it.)
+/// their schedules; a sweep of swarm seeds 10000..12500 found 11902 and 12262 reaching it. Since
+/// issue #12 gave every random choice its own stream of the seed's tree, 10784 is the one seed of
+/// 10000..12500 that does.)
 #[test]
 fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
-    for seed in [11902, 12262] {
+    for seed in [10784] {
         let r = passing_swarm_seed(seed);
         assert!(r.trace.contains("canceled with the backup complete"), "seed {seed} no longer reaches the state it pins:\n{}", r.detail);
     }
@@ -101,11 +103,13 @@ fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
 /// (`a_job_that_fails_after_its_own_manifest_rotted_removes_it`) pins it deterministically. The
 /// state the sweeps reach instead is its sibling: bit rot damaged the job's claim, so the run that
 /// adopted the job cannot prove the manifest there its own. It must refuse (replacing it might
-/// destroy another backup) and what is there must not restore. Seeds 50394 and 52600 reach it
-/// (13 seeds in 50000..58000 do).
+/// destroy another backup) and what is there must not restore. Since issue #12 reshuffled the
+/// seeds, 50674 reaches it when the adopting run plans, and 51557 when storage damages the claim
+/// after the adopting run read it, just before it rewrites its torn manifest (that path used to
+/// refuse saying only that the job "did not claim" the manifest, and the verdict failed the seed).
 #[test]
 fn a_rerun_that_cannot_prove_its_manifest_its_own_refuses_and_nothing_restores() {
-    for seed in [50394, 52600] {
+    for seed in [50674, 51557] {
         let r = passing_swarm_seed(seed);
         assert!(r.detail.contains("refused as it must after storage damaged its claim"), "seed {seed} no longer reaches the state it pins: {}", r.detail);
         assert!(r.detail.contains("cannot prove that the BACKUP is its own"), "seed {seed}: the refusal does not say why: {}", r.detail);

@@ -39,10 +39,12 @@ fn chain_scenario_is_deterministic() {
 /// time zero. The planted bug `introduced-span-from-base-time` (exporting it from the base's end)
 /// fails this seed, and its whole-chain restore loses the copy's rows. (The seed the widened
 /// chains pinned until issue #11 item 4 refused appending a cluster backup to a database
-/// backup; that refusal is pinned in backup/tests/local_incremental.rs.)
+/// backup; that refusal is pinned in backup/tests/local_incremental.rs. Seed 52 pinned it until
+/// issue #12 gave every random choice its own stream of the seed's tree; seeds 18, 22, 55 and 59
+/// of 0..100 reach it since.)
 #[test]
 fn a_table_restored_mid_chain_is_introduced_by_the_next_incremental_from_time_zero() {
-    let seed = 52;
+    let seed = 18;
     let r = run_chain(&RunOptions { faults: FaultMix::Swarm, ..RunOptions::new(seed) });
     if let Some(f) = r.failure {
         panic!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(CHAIN, seed, FaultMix::Swarm));

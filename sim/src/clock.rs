@@ -11,8 +11,7 @@
 //! traces and snapshots are the same on every run.
 
 use model::Timestamp;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,7 +21,7 @@ pub const BASE_WALL_NANOS: u64 = 1_585_303_200_000_000_000;
 
 /// How a node's clock offset evolves over simulated time. Offsets are in nanoseconds, positive
 /// meaning the node's clock runs ahead; every value is clamped to ±max_offset/2.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ClockShape {
     /// A fixed offset.
     Constant { offset_ns: i64 },
@@ -74,7 +73,7 @@ impl ClockShape {
             ClockShape::Steps { steps } => steps.iter().take_while(|(at, _)| *at <= ms).last().map(|(_, o)| *o).unwrap_or(0),
             ClockShape::Noise { amplitude_ns, bucket_ms, seed } => {
                 let bucket = ms / (*bucket_ms).max(1);
-                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ bucket.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let mut rng = crate::seed_tree::SeedTree::new(*seed).indexed("bucket", bucket);
                 let a = (*amplitude_ns).max(0);
                 rng.gen_range(-a..=a)
             }

@@ -65,6 +65,8 @@ pub const INGESTED: &str = "ingested";
 pub const INJECT: &str = "inject";
 /// `job-control`
 pub const JOB_CONTROL: &str = "job-control";
+/// `knob`: one drawn setting of the run, `name=value` with its unit, at the top of the trace.
+pub const KNOB: &str = "knob";
 /// `lease-acquire-retry`
 pub const LEASE_ACQUIRE_RETRY: &str = "lease-acquire-retry";
 /// `lease-acquired`

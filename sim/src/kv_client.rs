@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use madsim::net::Endpoint;
 use madsim::time::Instant;
 use model::{ClusterKv, Entry, ExportRequest, ExportResponse, Key, Kv, KvError, NodeId, RangeInfo, Span, Timestamp, TxnId, Value, WriteOp};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -92,7 +92,7 @@ impl SimKv {
                 trace,
                 cfg,
                 cache: Mutex::new(BTreeMap::new()),
-                rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ incarnation.wrapping_mul(0x2545_F491_4F6C_DD1D))),
+                rng: Mutex::new(crate::seed_tree::SeedTree::new(seed).indexed("incarnation", incarnation)),
                 txn_seq: Mutex::new(0),
                 machine,
                 incarnation,

@@ -20,11 +20,13 @@ pub mod node;
 pub mod planted;
 pub mod replica;
 pub mod run_file;
+pub mod seed_tree;
 pub mod storage;
 pub mod trace;
 pub mod world;
 
 pub use config::WorldConfig;
 pub use kv_client::SimKv;
+pub use seed_tree::SeedTree;
 pub use trace::Trace;
 pub use world::{ClientMachine, NodeLife, World};

@@ -25,7 +25,7 @@ use crate::trace_event;
 use futures::lock::Mutex as AsyncMutex;
 use madsim::net::Endpoint;
 use model::{encoding, Key, MvccError, NodeId, RangeId, Span, Timestamp};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -103,7 +103,7 @@ pub async fn start(ctx: NodeContext) {
         ctx.directory.clone(),
         ctx.trace.clone(),
         ctx.cfg.clone(),
-        ctx.seed ^ 0x6b76,
+        crate::seed_tree::SeedTree::new(ctx.seed).subtree("kv").seed(),
         incarnation,
     );
     // The real backup implementation, as this node runs it: this node's KV client, the shared
@@ -129,7 +129,7 @@ pub async fn start(ctx: NodeContext) {
         directory: ctx.directory.clone(),
         trace: ctx.trace.clone(),
         ep: ep.clone(),
-        rng: Mutex::new(ChaCha8Rng::seed_from_u64(ctx.seed.wrapping_add(incarnation.wrapping_mul(0x9E37_79B9)))),
+        rng: Mutex::new(crate::seed_tree::SeedTree::new(ctx.seed).indexed("incarnation", incarnation)),
         kv,
         ttl_source: ctx.ttl_source.clone(),
         env: env.clone(),

@@ -1,9 +1,9 @@
 //! The simulated deployment: nodes, their disks and clocks, the directory, the network's
 //! partitions, the lease manager — and the verbs a scenario or fault injector uses to disturb it.
 //!
-//! One seed feeds one `rand_chacha` stream here ([`World::rng`]); every decision the world makes
-//! (topology, clock shapes, replica placement, lease targets) is drawn from it, in a fixed order,
-//! so one seed is one world.
+//! One stream of the seed's tree feeds the world ([`World::rng`], `world/<network>`, see
+//! [`crate::seed_tree`]); every decision the world makes (topology, clock shapes, replica
+//! placement, lease targets) is drawn from it, in a fixed order, so one seed is one world.
 
 use crate::addr::{client_addr, node_addr};
 use crate::clock::{ClockShape, Hlc, PhysicalClock};
@@ -13,6 +13,7 @@ use crate::directory::{key_max, Directory};
 use crate::disk::{NodeDisk, RangeLog};
 use crate::kv_client::SimKv;
 use crate::node::{self, NodeContext, NodeServer};
+use crate::seed_tree::SeedTree;
 use crate::storage::SimStorage;
 use crate::trace::Trace;
 use crate::trace_event;
@@ -21,7 +22,7 @@ use madsim::runtime::{Handle, NodeHandle};
 use madsim::time::Instant;
 use model::{encoding, Key, NodeId, RangeId, Span};
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -113,7 +114,7 @@ impl World {
     /// every trace line is also printed to stderr as it happens.
     pub fn start(cfg: WorldConfig, seed: u64, echo_trace: bool) -> World {
         let trace = Trace::new(echo_trace);
-        let storage = SimStorage::new(seed ^ 0x5707_a6e5, trace.clone());
+        let storage = SimStorage::new(SeedTree::new(seed).subtree("storage").seed(), trace.clone());
         World::start_with(cfg, seed, trace, storage)
     }
 
@@ -123,7 +124,7 @@ impl World {
     pub fn start_with(cfg: WorldConfig, seed: u64, trace: Trace, storage: SimStorage) -> World {
         let ttl_source = Some(node::zone_config_ttls());
         assert!((1..=9).contains(&cfg.nodes), "a world has 1 to 9 nodes");
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = SeedTree::new(seed).stream(&format!("world/{}", cfg.network));
         let cluster_id = format!("sim-{seed:x}-{}", cfg.network);
         let node_ids: Vec<NodeId> = (1..=cfg.nodes as NodeId).collect();
         let rf = cfg.replication.min(cfg.nodes).max(1);
@@ -533,17 +534,6 @@ impl ClientMachine {
         let port = self.addr.port() + (incarnation - 1) as u16;
         let ep = Endpoint::bind(SocketAddr::new(self.addr.ip(), port)).await.expect("bind client address");
         let hlc = Hlc::new(self.clock.clone());
-        SimKv::new(
-            self.name.clone(),
-            0,
-            self.machine,
-            ep,
-            hlc,
-            self.directory.clone(),
-            self.trace.clone(),
-            self.cfg.clone(),
-            self.seed ^ incarnation,
-            incarnation,
-        )
+        SimKv::new(self.name.clone(), 0, self.machine, ep, hlc, self.directory.clone(), self.trace.clone(), self.cfg.clone(), self.seed, incarnation)
     }
 }

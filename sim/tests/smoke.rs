@@ -2,10 +2,9 @@
 //! while every fault kind fires, then every committed write is read back at past timestamps.
 
 use model::{encoding, ClusterKv, Datum, Key, Kv, KvError, MvccError, Span, Timestamp, WriteOp};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use sim::faults::{self, Swarm};
-use sim::{World, WorldConfig};
+use sim::{SeedTree, World, WorldConfig};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,13 +25,12 @@ fn run(seed: u64) -> (String, usize) {
     rt.block_on(async move {
         let cfg = WorldConfig::default();
         let mut world = World::start(cfg.clone(), seed, std::env::var("ECHO").is_ok());
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 1);
-        let plan = faults::schedule(&Swarm::everything(), cfg.nodes, cfg.max_clock_offset, Duration::from_secs(30), &mut rng);
+        let plan = Swarm::everything().schedule(&SeedTree::new(seed), cfg.nodes, cfg.max_clock_offset, Duration::from_secs(30));
         let client = world.add_client("client");
         let history: Arc<Mutex<History>> = Arc::default();
         let h = history.clone();
         let workload = client.spawn(move |kv| async move {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 2);
+            let mut rng = SeedTree::new(seed).stream("workload");
             let mut commits = 0;
             for _ in 0..150 {
                 let n = rng.gen_range(1..4);

@@ -210,10 +210,10 @@ fn list() -> ExitCode {
         println!("  {:<10} {default}{}", s.name(), s.description());
     }
     println!("fault kinds (cluster, drawn by the swarm):");
-    for k in FaultKind::ALL {
+    for k in FaultKind::CLUSTER {
         println!("  {k:?}");
     }
-    println!("fault kinds (aimed at a backup job, timed from its start):");
+    println!("fault kinds (aimed at a running job, on or off per seed, timed from its start):");
     for k in FaultKind::JOB {
         println!("  {k:?}");
     }
