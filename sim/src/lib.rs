@@ -14,6 +14,7 @@ pub mod directory;
 pub mod disk;
 pub mod event;
 pub mod faults;
+pub mod host;
 pub mod kv_client;
 pub mod messages;
 pub mod node;

@@ -108,16 +108,7 @@ pub async fn start(ctx: NodeContext) {
     );
     // The real backup implementation, as this node runs it: this node's KV client, the shared
     // storage backend, simulated time.
-    let env = backup::env::Env {
-        kv: Arc::new(kv.clone()),
-        storage: Arc::new(ctx.storage.provider()),
-        runtime: Arc::new(crate::storage::MadsimRuntime),
-        io: backup::storage::url::ExternalIoSettings::default(),
-        cluster_id: ctx.cluster_id.clone(),
-        jobs: backup::env::JobSettings::default(),
-        log: Arc::new(crate::storage::TraceEventLog { trace: ctx.trace.clone(), who: name.clone() }),
-        planted: ctx.cfg.planted.and_then(crate::planted::Planted::in_backup),
-    };
+    let env = crate::host::node_env(&kv, &ctx.storage, &ctx.cluster_id, &ctx.trace, &name, &ctx.cfg);
     let server = Arc::new(NodeServer {
         id: ctx.id,
         name: name.clone(),
