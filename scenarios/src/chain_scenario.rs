@@ -70,30 +70,6 @@ impl crate::run::Scenario for ChainScenario {
     }
 }
 
-/// What the seed decides before the run: the run's knobs (swarm, schedule) and the scenario's
-/// own, each from its stream of the seed's tree.
-struct Choices {
-    knobs: RunKnobs,
-    kind: Kind,
-    dest: String,
-    first_at: Duration,
-    /// Pause before each incremental.
-    gaps: Vec<Duration>,
-    gateway: model::NodeId,
-    automatic: bool,
-    revision_history: bool,
-    /// Which damage to try on the finished chain: 0 none, 1 drop a member, 2 swap two, 3 flip a bit.
-    damage: u8,
-    /// A cluster chain that restores a table into the cluster while one of its incrementals
-    /// is taken: before incremental #.0, database `restored` is created and a RESTORE of
-    /// `bank.customers` into it starts, and the incremental follows .1 later, with no `AS OF SYSTEM TIME`,
-    /// so that its end time often falls between the restore's ingest and its publication. The
-    /// next incremental then meets a table whose rows are older than its base: an introduced
-    /// span, which must be exported from time zero (CockroachDB's restored and imported tables
-    /// in incrementals).
-    restore_during: Option<(usize, Duration)>,
-}
-
 /// The fault kinds the chain scenario offers: every cluster kind, a coordinator killed
 /// mid-export in one of the incrementals, and — in a chain of automatic incrementals — a rival
 /// client taking an automatic incremental of the same chain at a moment of the chain's life
@@ -107,7 +83,9 @@ fn menu(automatic: bool) -> Vec<FaultKind> {
     menu
 }
 
-fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
+/// What the seed decides before the run: the run's knobs (swarm, schedule) and the chain's own,
+/// each from its stream of the seed's tree.
+fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> (RunKnobs, Chain) {
     let tree = SeedTree::new(opts.seed);
     let mut rng = tree.stream("chain/plan");
     // Cluster backups carry new and truncated tables as introduced spans; the bank database's
@@ -147,12 +125,12 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
     if let Some((i, delay)) = restore_during {
         knobs.knob("chain.restore_during", format!("incremental#{i}+{}ms", delay.as_millis()));
     }
-    Choices { knobs, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during }
+    (knobs, Chain { kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during, nodes: cfg.nodes as u32 })
 }
 
 /// The schedule `opts.seed` draws for this scenario.
 pub fn seed_schedule(opts: &RunOptions) -> faults::Schedule {
-    choose(opts, &opts.world_config(0)).knobs.schedule
+    choose(opts, &opts.world_config(0)).0.schedule
 }
 
 /// One backup of the chain as the client took it.
@@ -170,14 +148,19 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let seed = opts.seed;
     let cfg = opts.world_config(0);
     let (mut world, trace, mut rng) = start_world(&opts, "chain/verify", &trace_slot);
-    let Choices { knobs, kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during } = choose(&opts, &cfg);
+    let (knobs, chain) = choose(&opts, &cfg);
     let plan = settle_schedule(&world, &opts, &knobs);
     sim::trace_event!(
         trace,
         "runner",
         sim::event::CHAIN_PLAN,
-        "kind={kind:?} incrementals={} automatic={automatic} revision_history={revision_history} restore_during={restore_during:?} gateway=n{gateway}",
-        gaps.len()
+        "kind={:?} incrementals={} automatic={} revision_history={} restore_during={:?} gateway=n{}",
+        chain.kind,
+        chain.gaps.len(),
+        chain.automatic,
+        chain.revision_history,
+        chain.restore_during,
+        chain.gateway
     );
     let mut report = RunReport::new(CHAIN, seed);
     report.faults = plan.len();
@@ -194,7 +177,6 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         let o = oracle.lock().expect("oracle");
         o.tables().iter().flat_map(|t| o.timestamps(t)).max().unwrap_or_default()
     };
-    let chain = Chain { kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during, nodes: cfg.nodes as u32 };
     let mut run = Run { opts, world, trace, oracle, report, start };
     let outcome = match run.under_faults(&chain, &plan).await {
         Ok(o) => o,
@@ -205,7 +187,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         Err(f) => return run.fail(f),
     };
     if outcome.taken.is_empty() {
-        run.report.detail = format!("{kind:?} chain: the full backup failed as it must ({:?})", outcome.ends);
+        run.report.detail = format!("{:?} chain: the full backup failed as it must ({:?})", chain.kind, outcome.ends);
         return run.finish();
     }
     match run.verdict(&chain, &outcome, rival_layers, schema_ready, &mut rng).await {
@@ -225,16 +207,25 @@ struct Run {
     start: madsim::time::Instant,
 }
 
-/// What the seed chose for the chain that the steps after setup need (as [`Choices`] has it).
+/// What the seed chose for the chain (its knobs are printed from it at the top of the trace).
 struct Chain {
     kind: Kind,
     dest: String,
     first_at: Duration,
+    /// Pause before each incremental.
     gaps: Vec<Duration>,
     gateway: model::NodeId,
     automatic: bool,
     revision_history: bool,
+    /// Which damage to try on the finished chain: 0 none, 1 drop a member, 2 swap two, 3 flip a bit.
     damage: u8,
+    /// A cluster chain that restores a table into the cluster while one of its incrementals
+    /// is taken: before incremental #.0, database `restored` is created and a RESTORE of
+    /// `bank.customers` into it starts, and the incremental follows .1 later, with no `AS OF SYSTEM TIME`,
+    /// so that its end time often falls between the restore's ingest and its publication. The
+    /// next incremental then meets a table whose rows are older than its base: an introduced
+    /// span, which must be exported from time zero (CockroachDB's restored and imported tables
+    /// in incrementals).
     restore_during: Option<(usize, Duration)>,
     /// The cluster's size: a client whose gateway fails follows its job through the others.
     nodes: u32,
