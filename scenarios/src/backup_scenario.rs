@@ -9,11 +9,11 @@
 //! rows are compared with what the workload itself recorded.
 
 use crate::job_client::{is_conflict, is_damage, run_and_follow, JobEnd, Kind};
-use crate::knobs::RunKnobs;
+use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::Oracle;
 use crate::property::Property;
 use crate::restore_check::{compare_with_oracle, RestoreProbe};
-use crate::run::{drive, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
+use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
 use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;

@@ -16,11 +16,11 @@
 use crate::backup_scenario::destination;
 use crate::check::{self, Observation};
 use crate::job_client::{is_conflict, run_and_follow, JobEnd, Kind};
-use crate::knobs::RunKnobs;
+use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::{Event, Oracle};
 use crate::property::Property;
 use crate::restore_check::{compare_with_oracle, names_file, RestoreProbe};
-use crate::run::{join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
+use crate::run::{join_writers, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
 use crate::workload::{WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::data::DataFile;
 use backup::format::manifest::{Manifest, MANIFEST_NAME};

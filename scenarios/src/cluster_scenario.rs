@@ -4,10 +4,10 @@
 //! which every other scenario stands on.
 
 use crate::check::{self, Observation};
-use crate::knobs::RunKnobs;
+use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::Oracle;
 use crate::property::Property;
-use crate::run::{drive, join_writers, settle_schedule, setup, simulate, spawn_writers, start_world, wrap, Failure, RunOptions, RunReport, Scenario};
+use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world, wrap, Failure, RunOptions, RunReport, Scenario};
 use crate::sabotage::Sabotage;
 use crate::workload::{WorkloadError, WriterStats, VIEW_BIG_ACCOUNTS};
 use model::Timestamp;

@@ -86,3 +86,21 @@ impl RunKnobs {
         }
     }
 }
+
+/// The schedule a run executes — `explicit` when given (a shrunk or edited one), else the
+/// seed's — written into the trace after every knob the seed drew.
+pub fn settle_schedule(world: &World, opts: &RunOptions, knobs: &RunKnobs) -> faults::Schedule {
+    knobs.print(world, opts);
+    sim::trace_event!(world.trace, "runner", sim::event::SWARM, "{}", knobs.swarm);
+    let plan = match opts.schedule.as_ref() {
+        Some(explicit) => {
+            sim::trace_event!(world.trace, "runner", sim::event::EXPLICIT_SCHEDULE, "{} faults instead of the seed's {}", explicit.len(), knobs.schedule.len());
+            explicit.clone()
+        }
+        None => knobs.schedule.clone(),
+    };
+    for f in &plan {
+        sim::trace_event!(world.trace, "runner", sim::event::SCHEDULE, "at={:?} {}", f.at, f.fault);
+    }
+    plan
+}

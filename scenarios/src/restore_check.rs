@@ -59,9 +59,6 @@ impl RestoreProbe<'_> {
         drive(&mut world, task).await
     }
 
-    /// A RESTORE that must be refused — with an error naming one of `names` (any error when
-    /// empty) — publishing nothing; with `show`, SHOW BACKUP must be refused the same way.
-    /// Returns the RESTORE's error.
     /// A damaged manifest: RESTORE and `show_sql` (SHOW BACKUP) must both refuse it naming it;
     /// the refusal goes into the trace.
     pub(crate) async fn manifest_refused(&self, show_sql: &str, cause: &str) -> Result<(), Failure> {
@@ -70,6 +67,9 @@ impl RestoreProbe<'_> {
         Ok(())
     }
 
+    /// A RESTORE that must be refused — with an error naming one of `names` (any error when
+    /// empty) — publishing nothing; with `show`, SHOW BACKUP must be refused the same way.
+    /// Returns the RESTORE's error.
     pub(crate) async fn refused(&self, network: u8, names: &[String], show: Option<&str>, why: &str) -> Result<String, Failure> {
         let fail = |message: String| Failure { property: Property::DamageDetected, message };
         let (restored, shown, observations) = self.attempt(network, show).await.map_err(fail)?;

@@ -5,7 +5,6 @@
 //! and the workload must finish within a bound). Everything it decides comes from the seed, so a
 //! failing seed replays exactly with [`replay_command`].
 
-use crate::knobs::RunKnobs;
 use crate::oracle::Oracle;
 use crate::property::Property;
 use crate::sabotage::{Sabotage, SabotagedKv};
@@ -298,24 +297,6 @@ pub fn spawn_writers(
             })
         })
         .collect()
-}
-
-/// The schedule a run executes — `explicit` when given (a shrunk or edited one), else the
-/// seed's — written into the trace after every knob the seed drew.
-pub fn settle_schedule(world: &World, opts: &RunOptions, knobs: &RunKnobs) -> faults::Schedule {
-    knobs.print(world, opts);
-    sim::trace_event!(world.trace, "runner", sim::event::SWARM, "{}", knobs.swarm);
-    let plan = match opts.schedule.as_ref() {
-        Some(explicit) => {
-            sim::trace_event!(world.trace, "runner", sim::event::EXPLICIT_SCHEDULE, "{} faults instead of the seed's {}", explicit.len(), knobs.schedule.len());
-            explicit.clone()
-        }
-        None => knobs.schedule.clone(),
-    };
-    for f in &plan {
-        sim::trace_event!(world.trace, "runner", sim::event::SCHEDULE, "at={:?} {}", f.at, f.fault);
-    }
-    plan
 }
 
 /// The start every scenario shares: the source world on network 0 (its trace handed to the
