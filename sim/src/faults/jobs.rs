@@ -41,8 +41,18 @@ fn newest_backup(rows: &[Vec<Datum>]) -> Option<i64> {
     })
 }
 
+/// How long the operator watches SHOW JOBS for the backup job to appear before giving up, and
+/// how often it looks.
+const WAIT_FOR_JOB: Duration = Duration::from_secs(30);
+const LOOK_EVERY: Duration = Duration::from_millis(100);
+
 /// Sends `action` for the newest backup job from the world's operator machine, trying live
 /// nodes in turn; the outcome goes into the trace. Returns false when no node is up.
+///
+/// An operator acts on a job they can see: when the statement has not created its job yet (it
+/// is still in flight to its gateway, or being planned), the operator watches SHOW JOBS until
+/// the job appears, for up to [`WAIT_FOR_JOB`], rather than wasting the fault. Without this
+/// wait most PAUSE and CANCEL faults arrived before the job existed and did nothing.
 pub fn control(world: &mut World, action: JobAction) -> bool {
     let nodes: Vec<_> = world.node_ids().into_iter().filter(|n| world.life(*n) == Some(crate::NodeLife::Up)).collect();
     if nodes.is_empty() {
@@ -51,18 +61,26 @@ pub fn control(world: &mut World, action: JobAction) -> bool {
     let operator = world.operator();
     let trace = world.trace.clone();
     operator.spawn(move |kv| async move {
-        for n in nodes {
-            let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(5)).await else { continue };
-            let Some(id) = newest_backup(&rows) else {
-                crate::trace_event!(trace, "operator", crate::event::JOB_CONTROL, "{} JOB: no backup job yet", action.verb());
+        let deadline = madsim::time::Instant::now() + WAIT_FOR_JOB;
+        loop {
+            let mut listed = false;
+            for &n in &nodes {
+                let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(5)).await else { continue };
+                listed = true;
+                let Some(id) = newest_backup(&rows) else { break };
+                let outcome = match kv.bulk(n, &format!("{} JOB {id}", action.verb()), "root", "defaultdb", Duration::from_secs(5)).await {
+                    Ok(_) => "ok".to_string(),
+                    Err(e) => format!("refused: {e}"),
+                };
+                crate::trace_event!(trace, "operator", crate::event::JOB_CONTROL, "{} JOB {id} via n{n}: {outcome}", action.verb());
                 return;
-            };
-            let outcome = match kv.bulk(n, &format!("{} JOB {id}", action.verb()), "root", "defaultdb", Duration::from_secs(5)).await {
-                Ok(_) => "ok".to_string(),
-                Err(e) => format!("refused: {e}"),
-            };
-            crate::trace_event!(trace, "operator", crate::event::JOB_CONTROL, "{} JOB {id} via n{n}: {outcome}", action.verb());
-            return;
+            }
+            if madsim::time::Instant::now() >= deadline {
+                let why = if listed { "no backup job appeared" } else { "no node answered SHOW JOBS" };
+                crate::trace_event!(trace, "operator", crate::event::JOB_CONTROL, "{} JOB: gave up after {WAIT_FOR_JOB:?}: {why}", action.verb());
+                return;
+            }
+            madsim::time::sleep(LOOK_EVERY).await;
         }
     });
     true
