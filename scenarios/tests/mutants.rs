@@ -7,11 +7,14 @@
 use scenarios::mutants::hunt;
 use sim::planted::Planted;
 
-/// Seeds each planted bug may take before the test bed counts as too weak. The slowest are the
-/// stale-leaseholder export, caught at backup seed 75 (45 before issue #11 added the rival
-/// backup to the backup scenario's draws, which moved every seed's schedule), and the introduced
-/// span exported from the base's end, caught at chain seed 52 by the mid-chain restore.
-const BUDGET: u64 = 96;
+/// Seeds each planted bug may take before the test bed counts as too weak. The slowest is the
+/// stale-leaseholder export: it needs a lease to move off a range while the job exports it, and
+/// which seed first lines that up is luck. It was caught at backup seed 45, then 75 after issue #11
+/// added the rival backup (every seed's schedule moved), 81 after issue #12's seed tree, and 143
+/// since job-control faults wait for the job (a PAUSE or CANCEL now lands in a quarter of the
+/// seeds, and a canceled backup exports less). The introduced span exported from the base's end
+/// is caught at chain seed 8 by the mid-chain restore.
+const BUDGET: u64 = 160;
 
 #[test]
 fn every_planted_bug_is_caught_within_its_budget() {

@@ -54,6 +54,9 @@ enum Command {
     /// incremental's bytes after changing 1% of the rows, and restoring a chain of five against
     /// restoring the equivalent full backup.
     BenchChain(scenarios::tools::bench_chain::BenchChainArgs),
+    /// The report of a cargo-mutants run over backup/src (`scripts/mutants.sh`): `collect` one
+    /// shard's outcomes, `render` every shard into MUTANTS.md.
+    MutationReport(scenarios::tools::mutation_report::MutationReportArgs),
     /// Run a scenario over a range of seeds on all cores and print a summary. Exits non-zero if
     /// any seed fails, printing the command that replays it.
     Sweep {
@@ -175,7 +178,7 @@ fn main() -> ExitCode {
         die_quietly_on_closed_pipe();
     }
     scenarios::no_transparent_huge_pages();
-    if !matches!(cli.command, Command::Shell(_) | Command::BenchLocal(_) | Command::BenchChain(_)) {
+    if !matches!(cli.command, Command::Shell(_) | Command::BenchLocal(_) | Command::BenchChain(_) | Command::MutationReport(_)) {
         // The simulation's subcommands: seed after seed of allocating and freeing whole clusters.
         scenarios::keep_freed_memory();
     }
@@ -183,6 +186,7 @@ fn main() -> ExitCode {
         Command::Shell(args) => scenarios::tools::shell::main(&args, matches.subcommand_matches("shell")),
         Command::BenchLocal(args) => scenarios::tools::bench_local::main(&args),
         Command::BenchChain(args) => scenarios::tools::bench_chain::main(&args),
+        Command::MutationReport(args) => scenarios::tools::mutation_report::main(&args),
         Command::Mutants { budget, jobs } => mutants(budget, jobs),
         Command::Bench { seeds, jobs } => bench(seeds, jobs),
         Command::List => list(),

@@ -1,0 +1,412 @@
+//! The mutation report (`backup-sim mutation-report`): what cargo-mutants' mutants of
+//! `backup/src` tell about the test bed. A planted bug measures the test bed against a bug its
+//! authors thought of; a generated mutant is a bug nobody chose, so the share of them some test
+//! fails is the honest measure. The share the *simulation* fails, apart from the in-process tests
+//! written next to the code, is the claim the project makes.
+//!
+//! Two steps, so that the report grows shard by shard across machines and sessions:
+//! `collect` turns one cargo-mutants output directory into one JSON line per mutant (its file,
+//! its outcome, and which test targets failed, read from cargo's `--no-fail-fast` summary in the
+//! mutant's log); `render` folds every shard's lines and the hand-written triage of the missed
+//! mutants into `MUTANTS.md`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The test target that is the simulation's half of a mutation run.
+pub const SIMULATION_TARGET: &str = "-p scenarios --test mutation_sweep";
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    /// A file is not what it should be.
+    #[error("{path}: {why}")]
+    Malformed { path: String, why: String },
+}
+
+/// What cargo-mutants concluded about one mutant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Some test failed.
+    Caught,
+    /// Every test passed: a bug the test bed does not see, or a change nobody could see.
+    Missed,
+    /// The tests ran past the time limit (counted apart: neither caught nor missed).
+    Timeout,
+    /// The mutant does not build (counted apart).
+    Unviable,
+}
+
+/// One mutant's record, as a shard file holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MutantRecord {
+    /// cargo-mutants' name: file, line, column and the change.
+    pub name: String,
+    /// The mutated file, relative to the workspace.
+    pub file: String,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The test targets that failed (`-p backup --test local_backup`), for a caught mutant.
+    pub failed: Vec<String>,
+}
+
+/// Who caught a mutant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Catcher {
+    /// Only `backup`'s own tests (or other unit tests): the bug was foreseen next to the code.
+    InProcessOnly,
+    /// Only the simulation's sweep: a bug nobody wrote a test for.
+    SimulationOnly,
+    /// Both.
+    Both,
+    /// Caught, but the log names no failed target (a crash of the test harness itself).
+    Unknown,
+}
+
+impl MutantRecord {
+    /// Who caught this mutant, if it was caught.
+    pub fn catcher(&self) -> Option<Catcher> {
+        if self.outcome != Outcome::Caught {
+            return None;
+        }
+        let sim = self.failed.iter().any(|t| t == SIMULATION_TARGET);
+        let other = self.failed.iter().any(|t| t != SIMULATION_TARGET);
+        Some(match (sim, other) {
+            (true, true) => Catcher::Both,
+            (true, false) => Catcher::SimulationOnly,
+            (false, true) => Catcher::InProcessOnly,
+            (false, false) => Catcher::Unknown,
+        })
+    }
+}
+
+/// The failed test targets a cargo test log names: cargo's `--no-fail-fast` summary (`error: 2
+/// targets failed:` then one backquoted `-p … --test …` per line) or its single-target hint
+/// (`error: test failed, to rerun pass `-p … --lib``).
+pub fn failed_targets(log: &str) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    let mut in_summary = false;
+    for line in log.lines() {
+        let t = line.trim();
+        if t.starts_with("error:") && t.contains("targets failed") {
+            in_summary = true;
+            continue;
+        }
+        if in_summary {
+            match t.strip_prefix('`').and_then(|r| r.strip_suffix('`')) {
+                Some(target) if target.starts_with("-p ") => {
+                    out.insert(target.to_string());
+                    continue;
+                }
+                _ => in_summary = false,
+            }
+        }
+        if let Some(rest) = t.strip_prefix("error: test failed, to rerun pass `") {
+            if let Some(target) = rest.strip_suffix('`') {
+                out.insert(target.to_string());
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn read(path: &Path) -> Result<String, ReportError> {
+    std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.display().to_string(), source })
+}
+
+/// The records of one cargo-mutants output directory (`mutants.out`): one per mutant tested,
+/// the baseline left out.
+pub fn collect(out_dir: &Path) -> Result<Vec<MutantRecord>, ReportError> {
+    let outcomes_path = out_dir.join("outcomes.json");
+    let malformed = |why: String| ReportError::Malformed { path: outcomes_path.display().to_string(), why };
+    let json: serde_json::Value = serde_json::from_str(&read(&outcomes_path)?).map_err(|e| malformed(e.to_string()))?;
+    let outcomes = json.get("outcomes").and_then(|o| o.as_array()).ok_or_else(|| malformed("no `outcomes` array".into()))?;
+    let mut records = Vec::new();
+    for o in outcomes {
+        let Some(mutant) = o.get("scenario").and_then(|s| s.get("Mutant")) else { continue };
+        let field = |v: Option<&serde_json::Value>, what: &str| {
+            v.and_then(|v| v.as_str()).map(str::to_string).ok_or_else(|| malformed(format!("a mutant without `{what}`")))
+        };
+        let name = field(mutant.get("name"), "name")?;
+        let file = field(mutant.get("file"), "file")?;
+        let summary = field(o.get("summary"), "summary")?;
+        let outcome = match summary.as_str() {
+            "CaughtMutant" => Outcome::Caught,
+            "MissedMutant" => Outcome::Missed,
+            "Timeout" => Outcome::Timeout,
+            "Unviable" => Outcome::Unviable,
+            other => return Err(malformed(format!("mutant {name}: unexpected summary {other:?}"))),
+        };
+        let failed = match (outcome, o.get("log_path").and_then(|p| p.as_str())) {
+            (Outcome::Caught, Some(log)) => failed_targets(&read(&out_dir.join(log))?),
+            _ => Vec::new(),
+        };
+        records.push(MutantRecord { name, file, outcome, failed });
+    }
+    Ok(records)
+}
+
+/// The triage of missed mutants, from a text file of blocks separated by blank lines: the
+/// mutant's name on the first line, then `equivalent: why` or `blind spot: what would see it`.
+pub fn parse_triage(text: &str, path: &str) -> Result<BTreeMap<String, String>, ReportError> {
+    let mut out = BTreeMap::new();
+    for block in text.split("\n\n").map(str::trim).filter(|b| !b.is_empty() && !b.starts_with('#')) {
+        let mut lines = block.lines();
+        let name = lines.next().unwrap_or_default().trim().to_string();
+        let verdict: Vec<&str> = lines.map(str::trim).collect();
+        let verdict = verdict.join(" ");
+        if !(verdict.starts_with("equivalent:") || verdict.starts_with("blind spot:")) {
+            return Err(ReportError::Malformed { path: path.into(), why: format!("{name}: the verdict must start with `equivalent:` or `blind spot:`") });
+        }
+        out.insert(name, verdict);
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Tally {
+    tried: usize,
+    in_process_only: usize,
+    simulation_only: usize,
+    both: usize,
+    unknown: usize,
+    missed: usize,
+    timeout: usize,
+    unviable: usize,
+}
+
+impl Tally {
+    fn add(&mut self, r: &MutantRecord) {
+        self.tried += 1;
+        match (r.outcome, r.catcher()) {
+            (_, Some(Catcher::InProcessOnly)) => self.in_process_only += 1,
+            (_, Some(Catcher::SimulationOnly)) => self.simulation_only += 1,
+            (_, Some(Catcher::Both)) => self.both += 1,
+            (_, Some(Catcher::Unknown)) => self.unknown += 1,
+            (Outcome::Missed, _) => self.missed += 1,
+            (Outcome::Timeout, _) => self.timeout += 1,
+            _ => self.unviable += 1,
+        }
+    }
+    fn caught(&self) -> usize {
+        self.in_process_only + self.simulation_only + self.both + self.unknown
+    }
+    /// Caught and missed: the mutants that built and finished.
+    fn decided(&self) -> usize {
+        self.caught() + self.missed
+    }
+    fn row(&self, name: &str) -> String {
+        format!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+            self.tried, self.in_process_only, self.simulation_only, self.both, self.missed, self.timeout, self.unviable
+        )
+    }
+}
+
+fn percent(n: usize, d: usize) -> String {
+    if d == 0 {
+        "–".into()
+    } else {
+        format!("{:.0}%", 100.0 * n as f64 / d as f64)
+    }
+}
+
+/// The headline: caught and caught-by-the-simulation shares of the mutants that built and
+/// finished, with the counts behind them.
+pub fn headline(records: &[MutantRecord]) -> String {
+    let mut t = Tally::default();
+    records.iter().for_each(|r| t.add(r));
+    format!(
+        "{} mutants of backup/src tried: {} caught ({} of {} that built and finished), {} by the simulation ({}), {} missed, {} timed out, {} unviable",
+        t.tried,
+        t.caught(),
+        percent(t.caught(), t.decided()),
+        t.decided(),
+        t.simulation_only + t.both,
+        percent(t.simulation_only + t.both, t.decided()),
+        t.missed,
+        t.timeout,
+        t.unviable
+    )
+}
+
+/// `MUTANTS.md`: the headline, a table per file of `backup/src`, and every missed mutant with its
+/// triage (or `not yet triaged`). `shards` names the shard files the records came from.
+pub fn render(records: &[MutantRecord], triage: &BTreeMap<String, String>, shards: &[String]) -> String {
+    let mut by_file: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut total = Tally::default();
+    for r in records {
+        by_file.entry(&r.file).or_default().add(r);
+        total.add(r);
+    }
+    let mut s = String::new();
+    let _ = writeln!(s, "# Mutation report: backup/src against the test bed\n");
+    let _ = writeln!(s, "Generated by `backup-sim mutation-report render` from {}; do not edit by hand (edit `mutants/triage.txt`).\n", shards.join(", "));
+    let _ = writeln!(s, "**{}**\n", headline(records));
+    let _ = writeln!(
+        s,
+        "\"In-process\" is `backup`'s own tests (written next to the code, so they catch what their authors foresaw); \"simulation\" is \
+         `scenarios/tests/mutation_sweep.rs` (a fixed swarm sweep of the backup and chain scenarios, checking only their properties). \
+         Percentages are over the mutants that built and finished (caught + missed).\n"
+    );
+    let _ = writeln!(s, "| file | tried | in-process only | simulation only | both | missed | timed out | unviable |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    for (file, t) in &by_file {
+        let _ = writeln!(s, "{}", t.row(&format!("`{file}`")));
+    }
+    let _ = writeln!(s, "{}", total.row("**all**"));
+    let missed: Vec<&MutantRecord> = records.iter().filter(|r| r.outcome == Outcome::Missed).collect();
+    let _ = writeln!(s, "\n## Missed mutants ({})\n", missed.len());
+    for r in missed {
+        let verdict = triage.get(&r.name).map(String::as_str).unwrap_or("not yet triaged");
+        let _ = writeln!(s, "- `{}` — {verdict}", r.name);
+    }
+    s
+}
+
+/// Reads every `*.jsonl` shard file of `dir`, in name order. A mutant recorded by two shards
+/// (shard k of 36 is half of shard k mod 18 of 18) counts once, as the later file has it.
+pub fn read_shards(dir: &Path) -> Result<(Vec<MutantRecord>, Vec<String>), ReportError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ReportError::Read { path: dir.display().to_string(), source })?;
+    let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+    files.sort();
+    let mut records = Vec::new();
+    let mut names = Vec::new();
+    for f in files {
+        let text = read(&f)?;
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let r: MutantRecord =
+                serde_json::from_str(line).map_err(|e| ReportError::Malformed { path: f.display().to_string(), why: format!("line {}: {e}", i + 1) })?;
+            records.push(r);
+        }
+        names.push(format!("`{}`", f.file_name().unwrap_or_default().to_string_lossy()));
+    }
+    let mut seen = BTreeSet::new();
+    let mut unique: Vec<MutantRecord> = records.into_iter().rev().filter(|r| seen.insert(r.name.clone())).collect();
+    unique.reverse();
+    Ok((unique, names))
+}
+
+/// `backup-sim mutation-report`: what `scripts/mutants.sh` calls after each shard.
+#[derive(clap::Args)]
+pub struct MutationReportArgs {
+    #[command(subcommand)]
+    action: ReportAction,
+}
+
+#[derive(clap::Subcommand)]
+enum ReportAction {
+    /// Turn a cargo-mutants output directory into one JSON line per mutant (standard output).
+    Collect {
+        /// cargo-mutants' output directory.
+        #[arg(default_value = "mutants.out")]
+        out_dir: std::path::PathBuf,
+    },
+    /// Fold every shard file (`*.jsonl`) of a directory and its `triage.txt` into the report
+    /// (standard output; `scripts/mutants.sh` writes it to MUTANTS.md).
+    Render {
+        /// The directory of shard files.
+        #[arg(default_value = "mutants")]
+        dir: std::path::PathBuf,
+    },
+}
+
+/// Runs `mutation-report`; a failure names the file at fault.
+pub fn main(args: &MutationReportArgs) -> std::process::ExitCode {
+    let result = match &args.action {
+        ReportAction::Collect { out_dir } => {
+            collect(out_dir).map(|records| records.iter().map(|r| serde_json::to_string(r).expect("a record serializes") + "\n").collect::<String>())
+        }
+        ReportAction::Render { dir } => read_shards(dir).and_then(|(records, shards)| {
+            let path = dir.join("triage.txt");
+            let triage = match std::fs::read_to_string(&path) {
+                Ok(text) => parse_triage(&text, &path.display().to_string())?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+                Err(source) => return Err(ReportError::Read { path: path.display().to_string(), source }),
+            };
+            Ok(render(&records, &triage, &shards))
+        }),
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mutation-report: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(file: &str, outcome: Outcome, failed: &[&str]) -> MutantRecord {
+        MutantRecord { name: format!("{file}:1:1: replace x"), file: file.into(), outcome, failed: failed.iter().map(|s| s.to_string()).collect() }
+    }
+
+    #[test]
+    fn the_no_fail_fast_summary_names_every_failed_target() {
+        let log = "test result: FAILED. 0 passed\nerror: 2 targets failed:\n    `-p backup --test local_backup`\n    `-p scenarios --test mutation_sweep`\nsomething else `-p nope`\n";
+        assert_eq!(failed_targets(log), vec!["-p backup --test local_backup".to_string(), SIMULATION_TARGET.to_string()]);
+        let one = "error: test failed, to rerun pass `-p backup --lib`\n";
+        assert_eq!(failed_targets(one), vec!["-p backup --lib".to_string()]);
+        assert!(failed_targets("test result: ok. 3 passed\n").is_empty());
+    }
+
+    #[test]
+    fn catchers_tell_the_simulation_from_the_unit_tests() {
+        assert_eq!(rec("a", Outcome::Caught, &[SIMULATION_TARGET]).catcher(), Some(Catcher::SimulationOnly));
+        assert_eq!(rec("a", Outcome::Caught, &["-p backup --lib"]).catcher(), Some(Catcher::InProcessOnly));
+        assert_eq!(rec("a", Outcome::Caught, &["-p backup --lib", SIMULATION_TARGET]).catcher(), Some(Catcher::Both));
+        assert_eq!(rec("a", Outcome::Caught, &[]).catcher(), Some(Catcher::Unknown));
+        assert_eq!(rec("a", Outcome::Missed, &[]).catcher(), None);
+    }
+
+    #[test]
+    fn the_report_counts_per_file_and_lists_missed_mutants_with_their_triage() {
+        let records = vec![
+            rec("backup/src/a.rs", Outcome::Caught, &[SIMULATION_TARGET]),
+            rec("backup/src/a.rs", Outcome::Caught, &["-p backup --test local_backup"]),
+            rec("backup/src/a.rs", Outcome::Missed, &[]),
+            rec("backup/src/b.rs", Outcome::Unviable, &[]),
+            rec("backup/src/b.rs", Outcome::Timeout, &[]),
+        ];
+        let triage = parse_triage("backup/src/a.rs:1:1: replace x\n  equivalent: the value is never read\n", "triage.txt").unwrap();
+        let md = render(&records, &triage, &["`s.jsonl`".into()]);
+        assert!(md.contains("| `backup/src/a.rs` | 3 | 1 | 1 | 0 | 1 | 0 | 0 |"), "{md}");
+        assert!(md.contains("| `backup/src/b.rs` | 2 | 0 | 0 | 0 | 0 | 1 | 1 |"), "{md}");
+        assert!(md.contains("5 mutants of backup/src tried: 2 caught (67% of 3 that built and finished), 1 by the simulation (33%)"), "{md}");
+        assert!(md.contains("`backup/src/a.rs:1:1: replace x` — equivalent: the value is never read"), "{md}");
+    }
+
+    #[test]
+    fn a_triage_without_a_verdict_is_refused_by_name() {
+        let e = parse_triage("backup/src/a.rs:1:1: replace x\n  maybe fine\n", "triage.txt").unwrap_err();
+        assert!(e.to_string().contains("backup/src/a.rs:1:1: replace x"), "{e}");
+    }
+
+    #[test]
+    fn collect_reads_outcomes_and_logs() {
+        let dir = std::env::temp_dir().join(format!("mutation-report-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("log")).unwrap();
+        std::fs::write(dir.join("log/m1.log"), "error: test failed, to rerun pass `-p scenarios --test mutation_sweep`\n").unwrap();
+        let outcomes = r#"{"outcomes":[
+            {"scenario":"Baseline","summary":"Success","log_path":"log/baseline.log"},
+            {"scenario":{"Mutant":{"name":"backup/src/a.rs:3:5: replace f -> bool with true","file":"backup/src/a.rs"}},"summary":"CaughtMutant","log_path":"log/m1.log"},
+            {"scenario":{"Mutant":{"name":"backup/src/a.rs:9:5: replace g with ()","file":"backup/src/a.rs"}},"summary":"MissedMutant","log_path":"log/m2.log"}]}"#;
+        std::fs::write(dir.join("outcomes.json"), outcomes).unwrap();
+        let records = collect(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].catcher(), Some(Catcher::SimulationOnly));
+        assert_eq!(records[1].outcome, Outcome::Missed);
+    }
+}
