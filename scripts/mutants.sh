@@ -3,16 +3,24 @@
 # is tested by backup's own tests and by the simulation's fixed sweep), its records written to
 # mutants/shard-K-of-N.jsonl, and MUTANTS.md rendered again from every shard recorded so far.
 #
-#   scripts/mutants.sh 0/15      # shard 0 of 15 (about 100 mutants) on this machine
-#   scripts/mutants.sh /15       # the shard JOB_COMPLETION_INDEX names (Kubernetes Indexed Job, CI matrix)
+#   scripts/mutants.sh 0/36      # shard 0 of 36 (about 50 mutants) on this machine
+#   scripts/mutants.sh /36       # the shard JOB_COMPLETION_INDEX names (Kubernetes Indexed Job, CI matrix)
 #
 # Shards are round-robin over cargo-mutants' list, which is ordered by file, so every shard
-# samples every file of backup/src. MUTANTS_ARGS adds cargo-mutants options (`--in-place` on a
-# throwaway checkout saves copying the tree; `-j 2` on a machine with four or more cores).
-# Installs cargo-mutants if missing. Exits non-zero only if the run itself broke (bad usage, or
-# the unmutated tree failing its tests); missed mutants are the report's business.
+# samples every file of backup/src (shard k of 36 is half of shard k mod 18 of 18).
+#
+# The mutants are made in a throwaway git worktree of HEAD (committed code only; your checkout
+# is never touched), built with the `mutants` profile in this checkout's target directory (so
+# dependencies build once per machine). cargo-mutants' own baseline tests only the mutated
+# package, where the simulation's test target does not exist, so this script runs the baseline
+# itself — the same test targets on the unmutated tree — and fails if that does not pass.
+# MUTANTS_ARGS adds cargo-mutants options (`-j 2` on four or more cores); MUTANTS_TIMEOUT is
+# the seconds a mutant's tests may take (default 300, about four times the baseline).
+# Installs cargo-mutants if missing. Exits non-zero only if the run itself broke; missed
+# mutants are the report's business.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 shard=${1:?usage: scripts/mutants.sh K/N (or /N with JOB_COMPLETION_INDEX set)}
 case "$shard" in
     /*) shard="${JOB_COMPLETION_INDEX:?shard /N needs JOB_COMPLETION_INDEX}$shard" ;;
@@ -21,20 +29,38 @@ k=${shard%/*}
 n=${shard#*/}
 [[ "$k" =~ ^[0-9]+$ && "$n" =~ ^[0-9]+$ && "$k" -lt "$n" ]] || { echo "mutants.sh: shard must be K/N with K < N, got $shard" >&2; exit 1; }
 command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked --version 27.1.0
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+
+tree=$(mktemp -d)
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+git worktree add --quiet --detach "$tree" HEAD
+cleanup() { git -C "$root" worktree remove --force "$tree"; rm -rf "$out"; }
+trap cleanup EXIT
+
+# The test targets .cargo/mutants.toml selects (additional_cargo_args), for the baseline.
+mapfile -t selection < <(sed -n '/^additional_cargo_args/,/^]/p' .cargo/mutants.toml | grep -o '"[^"]*"' | tr -d '"')
+echo "mutants.sh: baseline (unmutated $(git rev-parse --short HEAD)): cargo test --profile mutants -p backup -p scenarios ${selection[*]}"
+(cd "$tree" && cargo test --profile mutants -p backup -p scenarios "${selection[@]}" --no-fail-fast -q) > "$out/baseline.log" 2>&1 || {
+    echo "mutants.sh: the unmutated tree fails its tests; no mutant can be judged (log: $out/baseline.log, kept)" >&2
+    trap - EXIT
+    git -C "$root" worktree remove --force "$tree"
+    exit 1
+}
+
 status=0
 # shellcheck disable=SC2086 # MUTANTS_ARGS is a list of options
-cargo mutants --shard "$shard" --sharding round-robin --output "$out" ${MUTANTS_ARGS:-} || status=$?
+(cd "$tree" && cargo mutants --in-place --baseline skip --timeout "${MUTANTS_TIMEOUT:-300}" \
+    --shard "$shard" --sharding round-robin --output "$out" ${MUTANTS_ARGS:-}) || status=$?
 # 2: some mutants missed, 3: some timed out: both are results. Anything else is a broken run.
 if [[ $status -ne 0 && $status -ne 2 && $status -ne 3 ]]; then
-    echo "mutants.sh: cargo mutants exited $status (the logs are in $out/mutants.out; kept)" >&2
+    echo "mutants.sh: cargo mutants exited $status (logs: $out/mutants.out, kept)" >&2
     trap - EXIT
+    git -C "$root" worktree remove --force "$tree"
     exit "$status"
 fi
 mkdir -p mutants
 record="mutants/shard-$(printf %02d "$k")-of-$n.jsonl"
 cargo run --release -q -p scenarios -- mutation-report collect "$out/mutants.out" > "$record"
 cargo run --release -q -p scenarios -- mutation-report render mutants > MUTANTS.md
-echo "mutants.sh: recorded $(wc -l < "$record") mutants in $record; MUTANTS.md:"
+echo "mutants.sh: recorded $(wc -l < "$record") mutants of $(git rev-parse --short HEAD) in $record; MUTANTS.md:"
 grep -m1 '^\*\*' MUTANTS.md

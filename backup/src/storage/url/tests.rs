@@ -282,7 +282,9 @@ proptest! {
     fn redacted_never_contains_a_secret(
         secret in secret_text(),
         which in 0usize..4,
-        extra in "[A-Za-z_]{0,8}",
+        // Another parameter's name: never the secret's marker, or the check below would
+        // take the name for a leaked secret (proptest found `ZqX=1`).
+        extra in "[A-Za-z_]{0,8}".prop_filter("the name is not the secret's marker", |e| !e.contains("ZqX")),
     ) {
         let s = enc(&secret);
         let text = match which {
