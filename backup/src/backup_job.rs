@@ -102,11 +102,19 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
     let mine = details.lock_file(id);
     let Ok((_, lock_storage)) = crate::location::open(env, details.lock_location()) else { return };
     // Without its lock (a lock write that never landed, or one an operator deleted) the job
-    // still removes what is provably its own — its data directory, a checkpoint and claims
-    // carrying its backup id — and nothing else.
+    // still removes what is provably its own — its data directory unless another backup stands
+    // there ([`another_backup_there`]), a checkpoint and claims carrying its backup id — and
+    // nothing else.
     // Storage that does not answer (a server gone) gets no round of retried removals: what the
-    // job wrote stays, named by the next job's refusal.
-    let Some(holds) = crate::lock::holds_or_unreachable(env, &*lock_storage, &mine).await else { return };
+    // job wrote stays, named by the next job's refusal. A lock of its name that is another
+    // cluster's job's (the same clock-derived id) means this job never got the location: its
+    // "own" data directory there is that job's, and removing it lost a finished backup's files
+    // (backup/tests/real_nodelocal_locks.rs, two clusters started in the same microsecond).
+    let holds = match crate::lock::lock_state(env, &*lock_storage, &mine).await {
+        crate::lock::LockState::Mine => true,
+        crate::lock::LockState::Absent => false,
+        crate::lock::LockState::Another | crate::lock::LockState::Unreachable => return,
+    };
     let Ok((_, storage)) = crate::location::open(env, &details.destination) else { return };
     let finished = match complete {
         Some(known) => known,
@@ -125,9 +133,11 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
     } else {
         env.event(crate::event::JOB_CLEANUP, format!("job {id}: removing its lock, checkpoint and data files"));
         let data = format!("data/{id}/");
-        if let Ok(files) = crate::retry::retrying(env, || storage.list(&data)).await {
-            for f in files {
-                crate::lock::remove(env, &*storage, &f).await;
+        if holds || !another_backup_there(env, &*storage, details, &mine).await {
+            if let Ok(files) = crate::retry::retrying(env, || storage.list(&data)).await {
+                for f in files {
+                    crate::lock::remove(env, &*storage, &f).await;
+                }
             }
         }
         if let Ok(Some(_)) = read_checkpoint(env, &*storage, details).await {
@@ -149,6 +159,23 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
     }
     if holds {
         crate::lock::remove(env, &*lock_storage, &mine.name()).await;
+    }
+}
+
+/// True when the destination holds a backup that is not provably this job's: a finished
+/// manifest of another backup, a damaged one under no claim of this job's, or one that cannot be
+/// read. Asked only by a job that no longer finds its lock: its data directory `data/<id>/` is
+/// its own only if no other job used that id there, and ids are clock-derived, so a job of
+/// another cluster started in the same microsecond has this one's id, and its finished backup
+/// lists files in that directory.
+async fn another_backup_there(env: &Env, storage: &dyn ExternalStorage, details: &BackupDetails, mine: &crate::lock::LockFile) -> bool {
+    match crate::retry::read_retrying(env, storage, MANIFEST_NAME).await {
+        Ok(bytes) => match whose_manifest(details, bytes) {
+            Whose::Ours => false,
+            Whose::Another(_) => true,
+            Whose::Damaged => !crate::lock::owns_claim(env, storage, crate::lock::MANIFEST_CLAIM, mine).await,
+        },
+        Err(e) => !e.is_not_found(),
     }
 }
 

@@ -355,17 +355,32 @@ pub async fn acquire(
 /// remove what it wrote there). A lock with this job's name that cannot be read (torn or
 /// rotted) is taken for its own, as [`acquire`] does.
 pub async fn holds(env: &Env, storage: &dyn ExternalStorage, mine: &LockFile) -> bool {
-    holds_or_unreachable(env, storage, mine).await == Some(true)
+    lock_state(env, storage, mine).await == LockState::Mine
 }
 
-/// [`holds`], or `None` when storage does not answer (other than "not found"): a location that
-/// cannot be read is not worth a round of retried removals.
-pub async fn holds_or_unreachable(env: &Env, storage: &dyn ExternalStorage, mine: &LockFile) -> Option<bool> {
+/// Whose the lock file named after a job is, as [`lock_state`] reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockState {
+    /// This job's (or unreadable, torn or rotted, which [`acquire`] also takes for its own).
+    Mine,
+    /// No lock file of that name.
+    Absent,
+    /// Another backup's lock under the same name: a job of another cluster whose id is this
+    /// job's (ids are clock-derived, so two clusters starting a job in the same microsecond
+    /// share one). This job never got the location, and nothing there is its own.
+    Another,
+    /// Storage did not answer (other than "not found"): not worth a round of retried removals.
+    Unreachable,
+}
+
+/// Whose the lock named after `mine` is, in one read.
+pub async fn lock_state(env: &Env, storage: &dyn ExternalStorage, mine: &LockFile) -> LockState {
     let name = mine.name();
     match retrying(env, || storage.read(&name)).await {
-        Ok(bytes) => Some(LockFile::decode(&bytes).is_none_or(|l| l.backup_id == mine.backup_id)),
-        Err(e) if e.is_not_found() => Some(false),
-        Err(_) => None,
+        Ok(bytes) if LockFile::decode(&bytes).is_none_or(|l| l.backup_id == mine.backup_id) => LockState::Mine,
+        Ok(_) => LockState::Another,
+        Err(e) if e.is_not_found() => LockState::Absent,
+        Err(_) => LockState::Unreachable,
     }
 }
 

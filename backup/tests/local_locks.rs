@@ -551,3 +551,46 @@ fn a_damaged_manifest_of_another_backup_is_never_replaced() {
         no_leftovers(&storage, loc);
     }
 }
+
+#[test]
+fn a_job_of_another_cluster_with_the_same_id_removes_nothing_of_the_backup_there() {
+    // Job ids are clock-derived, so two clusters that start a BACKUP in the same microsecond
+    // give their jobs one id (backup/tests/real_nodelocal_locks.rs did, on real nodelocal). The
+    // loser never got the location; on ending it used to remove "its" data directory
+    // data/<id>/ — the winner's — and the winner's backup lost its files.
+    let storage = Arc::new(MemStorageProvider::new());
+    let a = cluster(&storage, "cluster-a", "UPDATE bank.customers SET name = 'from-a' WHERE id = 1", false);
+    let b = cluster(&storage, "cluster-b", "UPDATE bank.customers SET name = 'from-b' WHERE id = 1", false);
+    let sql = "BACKUP DATABASE bank, employees TO 'nodelocal://1/twin'";
+    let ia = planned(&a, sql);
+    assert!(matches!(outcome(&a, ia), RunOutcome::Succeeded(_)));
+    let Statement::Backup(stmt) = statement::parse(sql).unwrap() else { panic!("{sql}") };
+    let twin = block_on(plan::plan_backup(&b.env, &SessionContext::root(), &stmt));
+    // Planning already refuses a location that holds a finished backup; the twin got its plan
+    // in before A's manifest landed, so plan it against the empty location's details.
+    let details = match twin {
+        Ok(d) => d,
+        Err(_) => {
+            let other = Arc::new(MemStorageProvider::new());
+            let c = cluster(&other, "cluster-b", "UPDATE bank.customers SET name = 'from-b' WHERE id = 1", false);
+            block_on(plan::plan_backup(&c.env, &SessionContext::root(), &stmt)).unwrap()
+        }
+    };
+    let url = StorageUrl::parse("nodelocal://1/twin").unwrap();
+    let before = storage.store(&url, 1).unwrap().at(url.path()).unwrap().snapshot();
+    // A lock of A's job under the shared name stands for A holding the location (A removed its
+    // own when it ended; a twin's cleanup can also run while A still holds it).
+    let store = b.store("nodelocal://1/twin");
+    let a_lock = LockFile { job_id: ia, cluster_id: "cluster-a".into(), backup_id: "a's backup".into(), subdir: String::new() };
+    block_on(store.write_new(&a_lock.name(), a_lock.encode())).unwrap();
+    block_on(backup_job::clean_up(&b.env, ia, &details, Some(false)));
+    block_on(store.delete(&a_lock.name())).unwrap();
+    let after = storage.store(&url, 1).unwrap().at(url.path()).unwrap().snapshot();
+    assert_eq!(after.keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>(), "the twin's cleanup, A's lock there, changed the location");
+    // A ended and removed its lock first (what the real race did): the twin finds no lock of
+    // its name, and A's finished manifest tells it the data directory is not its own.
+    block_on(backup_job::clean_up(&b.env, ia, &details, Some(false)));
+    let after = storage.store(&url, 1).unwrap().at(url.path()).unwrap().snapshot();
+    assert_eq!(after.keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>(), "the twin's cleanup, no lock there, changed the location");
+    restores_winner(&storage, &a, ia, "nodelocal://1/twin");
+}
