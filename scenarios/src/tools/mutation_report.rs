@@ -183,15 +183,17 @@ struct Tally {
 impl Tally {
     fn add(&mut self, r: &MutantRecord) {
         self.tried += 1;
-        match (r.outcome, r.catcher()) {
-            (_, Some(Catcher::InProcessOnly)) => self.in_process_only += 1,
-            (_, Some(Catcher::SimulationOnly)) => self.simulation_only += 1,
-            (_, Some(Catcher::Both)) => self.both += 1,
-            (_, Some(Catcher::Unknown)) => self.unknown += 1,
-            (Outcome::Missed, _) => self.missed += 1,
-            (Outcome::Timeout, _) => self.timeout += 1,
-            _ => self.unviable += 1,
-        }
+        let count = match (r.outcome, r.catcher()) {
+            (_, Some(Catcher::InProcessOnly)) => &mut self.in_process_only,
+            (_, Some(Catcher::SimulationOnly)) => &mut self.simulation_only,
+            (_, Some(Catcher::Both)) => &mut self.both,
+            // catcher() is Some for every caught mutant; a None here would be a bug in it.
+            (_, Some(Catcher::Unknown)) | (Outcome::Caught, None) => &mut self.unknown,
+            (Outcome::Missed, None) => &mut self.missed,
+            (Outcome::Timeout, None) => &mut self.timeout,
+            (Outcome::Unviable, None) => &mut self.unviable,
+        };
+        *count += 1;
     }
     fn caught(&self) -> usize {
         self.in_process_only + self.simulation_only + self.both + self.unknown
