@@ -443,7 +443,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     }
     let sealed = details.cipher().seal(&*env.runtime, MANIFEST_NAME, manifest.encode())?;
     write_verified(env, &*storage, &*lock_storage, id, details, sealed).await?;
-    env.event(crate::event::JOB_MANIFEST_WRITTEN, format!("job {id}: {} files", manifest.files.len()));
+    env.event(crate::event::JOB_MANIFEST_WRITTEN, format!("job {id}: {} files for {} spans", manifest.files.len(), manifest.spans.len()));
     remove_checkpoint(env, &*storage).await;
     Ok(RunOutcome::Succeeded(totals(&manifest)))
 }
@@ -497,14 +497,19 @@ async fn export_pieces(
         let introduced = introduced && !env.planted(crate::planted::PlantedBug::IntroducedSpanFromBaseTime);
         let start = if introduced { Timestamp::ZERO } else { details.start_time };
         // The piece is exported page by page, a data file per page of at most about
-        // TARGET_FILE_BYTES, so a large range never sits in memory whole.
+        // the settings' file_target_bytes, so a large range never sits in memory whole.
         let mut files = Vec::new();
         let mut revision_start = Timestamp::ZERO;
         let mut cursor = piece.start.clone();
         let mut page = 0u32;
         let retry_piece = loop {
-            let req =
-                ExportRequest { span: Span::new(cursor.clone(), piece.end.clone()), start, end, filter: details.mvcc_filter, target_bytes: TARGET_FILE_BYTES };
+            let req = ExportRequest {
+                span: Span::new(cursor.clone(), piece.end.clone()),
+                start,
+                end,
+                filter: details.mvcc_filter,
+                target_bytes: env.jobs.file_target_bytes,
+            };
             let resp = match env.kv.export(node, req).await {
                 Ok(r) => r,
                 Err(e) if e.is_retryable() => {
@@ -574,11 +579,6 @@ async fn export_pieces(
     }
     Ok(())
 }
-
-/// About how many bytes of keys and values one data file holds (CockroachDB's
-/// `bulkio.backup.file_size` is 128 MiB; smaller here keeps the coordinator's memory — a page,
-/// its encoding and its sealed copy — well under a gigabyte whatever the range's size).
-pub const TARGET_FILE_BYTES: u64 = 64 << 20;
 
 /// Publishes the manifest: a create-only write of `bytes`, read back until the stored bytes are
 /// exactly those, so a backup never replaces another backup's manifest.

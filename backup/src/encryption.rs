@@ -31,26 +31,31 @@ pub async fn plan_backup_encryption(env: &Env, passphrase: Option<&Secret>, info
     Ok(Some(JobEncryption { key, info_location: info_location.to_string() }))
 }
 
-/// The chain's `ENCRYPTION-INFO` in `storage`, written first if absent. Written only where no
-/// file stands (a file that is there but damaged is an error, never replaced), and read back
-/// until it is intact: a write that failed, or landed torn, is written again. Two plans racing
-/// to create it end with one file; a job whose key is not the surviving one's fails before
-/// writing its manifest ([`check_before_manifest`]).
+/// The chain's `ENCRYPTION-INFO` in `storage`, written first if absent. Written create-only
+/// ([`ExternalStorage::write_new`]): a file that is there is never replaced, unless this call
+/// wrote it and it landed torn; one that is there but damaged from before is an error. Read
+/// back until it is intact. Two plans racing to create it end with one file, the first
+/// writer's, and both take their key from it: a plain write here let the second replace the
+/// first's salt, so that the first's job (already running under its lock) found another salt
+/// before its manifest and failed, and the second was refused by that job's lock — neither
+/// backup was made (found by the simulation's rival backups once its scenarios encrypted).
+/// A job whose key is not the surviving one's still fails before writing its manifest
+/// ([`check_before_manifest`]).
 async fn ensure_info(env: &Env, storage: &dyn ExternalStorage, path: &str, passphrase: &Secret) -> Result<EncryptionInfo, BackupError> {
     let mut ours: Option<Vec<u8>> = None;
     let mut backoff = crate::retry::Backoff::new();
     for _ in 0..30 {
-        match read_retrying(env, storage, ENCRYPTION_INFO_NAME).await {
+        let torn = match read_retrying(env, storage, ENCRYPTION_INFO_NAME).await {
             Ok(bytes) => match EncryptionInfo::decode(path, &bytes) {
                 Ok(info) => return Ok(info),
                 // Not ours: an existing chain's file is damaged. Never overwrite it.
                 Err(e) if ours.is_none() => return Err(e.into()),
                 // Ours, landed torn: write it again.
-                Err(_) => {}
+                Err(_) => true,
             },
-            Err(e) if e.is_not_found() => {}
+            Err(e) if e.is_not_found() => false,
             Err(e) => return Err(e.into()),
-        }
+        };
         let bytes = ours
             .get_or_insert_with(|| {
                 let mut salt = [0u8; SALT_LEN];
@@ -58,8 +63,12 @@ async fn ensure_info(env: &Env, storage: &dyn ExternalStorage, path: &str, passp
                 EncryptionInfo::new(passphrase, salt).0.encode()
             })
             .clone();
-        match storage.write(ENCRYPTION_INFO_NAME, bytes).await {
+        let written = if torn { storage.write(ENCRYPTION_INFO_NAME, bytes).await } else { storage.write_new(ENCRYPTION_INFO_NAME, bytes).await };
+        match written {
+            // Written, or another plan's (or this one's, landed but reported failed) is there:
+            // read what stands.
             Ok(()) => continue,
+            Err(e) if e.is_already_exists() => continue,
             Err(e) if !e.is_retryable() => return Err(e.into()),
             Err(_) => backoff.wait(env).await,
         }

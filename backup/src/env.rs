@@ -48,6 +48,12 @@ impl EventLog for NoEventLog {
     fn event(&self, _what: &str, _detail: String) {}
 }
 
+/// The default of [`JobSettings::file_target_bytes`]: about how many bytes of keys
+/// and values one data file holds (CockroachDB's
+/// `bulkio.backup.file_size` is 128 MiB; smaller here keeps the coordinator's memory — a page,
+/// its encoding and its sealed copy — well under a gigabyte whatever the range's size).
+pub const TARGET_FILE_BYTES: u64 = 64 << 20;
+
 /// Tunables of the job system.
 #[derive(Clone, Debug)]
 pub struct JobSettings {
@@ -59,11 +65,29 @@ pub struct JobSettings {
     /// How long a job keeps retrying an export, ingest or storage operation that fails with a
     /// retryable error before it gives up and fails.
     pub retry_budget: Duration,
+    /// About how many bytes of keys and values one data file holds: a range larger than this is
+    /// exported in pages, one file each, resuming where the last page stopped. A setting rather
+    /// than a constant so that a test (the simulation draws it per seed) can make it small
+    /// enough for ranges to cross it often.
+    pub file_target_bytes: u64,
+    /// How many times one storage operation (a read, listing, existence check, lock-file
+    /// operation) is retried after a transient failure before the failure is the statement's.
+    pub storage_retries: u32,
+    /// How many entries RESTORE hands the cluster in one ingest when it merges an incremental
+    /// chain.
+    pub ingest_batch: usize,
 }
 
 impl Default for JobSettings {
     fn default() -> Self {
-        JobSettings { lease: Duration::from_secs(10), adopt_interval: Duration::from_secs(3), retry_budget: Duration::from_secs(600) }
+        JobSettings {
+            lease: Duration::from_secs(10),
+            adopt_interval: Duration::from_secs(3),
+            retry_budget: Duration::from_secs(600),
+            file_target_bytes: TARGET_FILE_BYTES,
+            storage_retries: 20,
+            ingest_batch: 1_000,
+        }
     }
 }
 

@@ -62,7 +62,7 @@ where
     let mut attempts = 0;
     loop {
         match op().await {
-            Err(e) if e.is_retryable() && attempts < 20 => {
+            Err(e) if e.is_retryable() && attempts < env.jobs.storage_retries => {
                 attempts += 1;
                 backoff.wait(env).await;
             }

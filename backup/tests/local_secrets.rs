@@ -126,6 +126,7 @@ fn an_endpoints_user_info_prints_as_redacted_in_the_job_description() {
 #[cfg(feature = "real-storage")]
 #[test]
 fn a_backup_to_an_unreachable_endpoint_with_user_info_fails_without_showing_it() {
+    use backup::env::JobSettings;
     use backup::storage::real::{RealStorageOptions, RequestRetry};
     use common::real::{quick_jobs, tokio_runtime, RealCluster};
     // A port nothing listens on.
@@ -135,7 +136,7 @@ fn a_backup_to_an_unreachable_endpoint_with_user_info_fails_without_showing_it()
     let retry = RequestRetry { max_retries: 0, retry_timeout: Duration::from_millis(500), ..RequestRetry::default() };
     let options = RealStorageOptions { retry, ..RealStorageOptions::default() };
     let io = backup::storage::ExternalIoSettings { external_io_dir: Some(dir.clone()), ..Default::default() };
-    let c = RealCluster::new(&rt, io, options, quick_jobs(Duration::from_secs(2))).with_bank();
+    let c = RealCluster::new(&rt, io, options, JobSettings { storage_retries: 1, ..quick_jobs(Duration::from_secs(2)) }).with_bank();
     let endpoint = format!("http%3A%2F%2Fminio-user%3AS3CR3T-endpoint%40127.0.0.1%3A{port}");
     let url = format!("s3://bucket/p?AWS_ACCESS_KEY_ID=id&AWS_SECRET_ACCESS_KEY=S3CR3T-key&AWS_ENDPOINT={endpoint}");
     let e = c.err(&format!("BACKUP DATABASE bank TO '{url}'"));

@@ -12,10 +12,10 @@ use crate::job_client::{is_conflict, is_damage, run_and_follow, JobEnd, Kind};
 use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::Oracle;
 use crate::property::Property;
-use crate::restore_check::{compare_with_oracle, RestoreProbe};
+use crate::restore_check::{compare_with_oracle, names_file, RestoreProbe};
 use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
 use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
-use backup::format::manifest::{Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
+use backup::format::manifest::{Manifest, CHECKPOINT_NAME, ENCRYPTION_INFO_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
 use model::sql::Session;
 use model::Kv;
@@ -120,6 +120,26 @@ struct Choices {
     /// What a rival backup (if the schedule starts one) backs up: other targets than the job's,
     /// to the same destination.
     rival_kind: Kind,
+    /// The backup's encryption passphrase, when the seed encrypts it.
+    passphrase: Option<String>,
+}
+
+/// One in three seeds encrypts its backups (`WITH encryption_passphrase`), with a passphrase
+/// the seed makes up; the standard scenario never does (the benchmark's unit of work stays one
+/// plain backup and restore). RESTORE and SHOW BACKUP then need it, and nothing may show it.
+pub(crate) fn draw_passphrase(tree: &SeedTree, scenario: &str, opts: &RunOptions) -> Option<String> {
+    let mut rng = tree.stream(&format!("{scenario}/encryption"));
+    (opts.workload.preload_rows == 0 && rng.gen_ratio(1, 3)).then(|| format!("sim-passphrase-{}-{:08x}", opts.seed, rng.gen::<u32>()))
+}
+
+/// The `WITH` clause that gives a statement the passphrase (empty without one).
+pub(crate) fn with_passphrase(passphrase: &Option<String>) -> String {
+    passphrase.as_ref().map(|p| format!(" WITH encryption_passphrase = '{p}'")).unwrap_or_default()
+}
+
+/// The run's secrets: the destination's credentials (`sim-secret-<seed>`) and the passphrase.
+pub(crate) fn run_secrets(seed: u64, passphrase: &Option<String>) -> Vec<String> {
+    std::iter::once(format!("sim-secret-{seed}")).chain(passphrase.iter().cloned()).collect()
 }
 
 /// The phases a coordinator kill is armed for in the backup scenario.
@@ -169,7 +189,9 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
     knobs.knob("backup.gateway", format!("n{gateway}"));
     knobs.knob("backup.as_of_newest_commit", exact_time);
     knobs.knob("backup.rival_targets", format!("{rival_kind:?}"));
-    Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind }
+    let passphrase = draw_passphrase(&tree, BACKUP, opts);
+    knobs.knob("backup.encrypted", passphrase.is_some());
+    Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase }
 }
 
 /// The schedule `opts.seed` draws for this scenario (what `replay --print-schedule` prints and
@@ -185,7 +207,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let seed = opts.seed;
     let cfg = opts.world_config(0);
     let (mut world, trace, mut rng) = start_world(&opts, "backup/verify", &trace_slot);
-    let Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind } = choose(&opts, &cfg);
+    let Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase } = choose(&opts, &cfg);
     let plan = settle_schedule(&world, &opts, &knobs);
     let cancel_planned = plan.iter().any(|f| f.fault == faults::Fault::Job { action: faults::JobAction::Cancel });
     world.storage.set_faults(knobs.storage.clone());
@@ -201,8 +223,9 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         report.failure = Some(f);
         return report;
     }
-    let job = Job { dest, backup_at, gateway, exact_time, rival_kind, sql_template, cancel_planned, nodes: cfg.nodes as u32 };
-    let mut run = Run { opts, world, trace, oracle, report, start };
+    let secrets = run_secrets(seed, &passphrase);
+    let job = Job { dest, backup_at, gateway, exact_time, rival_kind, sql_template, cancel_planned, nodes: cfg.nodes as u32, passphrase };
+    let mut run = Run { opts, world, trace, oracle, report, start, secrets };
     if let Err(f) = run.preload().await {
         return run.fail(f);
     }
@@ -244,6 +267,8 @@ struct Run {
     report: RunReport,
     /// When the run began: the report gives its simulated length.
     start: madsim::time::Instant,
+    /// What must never show ([`crate::secrets`]).
+    secrets: Vec<String>,
 }
 
 /// What the seed chose for the backup job that the steps after setup need. Not its kind: with a
@@ -258,6 +283,8 @@ struct Job {
     sql_template: String,
     /// Whether the schedule cancels the job: otherwise a canceled job is a failure.
     cancel_planned: bool,
+    /// The encryption passphrase every statement on the destination gives, if the seed encrypts.
+    passphrase: Option<String>,
     /// The cluster's size: a client whose gateway fails follows its job through the others.
     nodes: u32,
 }
@@ -274,12 +301,14 @@ impl Run {
     /// Ends the run with a failure, its simulated length left unset as the scenario always left it.
     fn fail(mut self, f: Failure) -> RunReport {
         self.report.failure = Some(f);
+        crate::secrets::check(&mut self.report, &self.trace, &self.secrets);
         self.report
     }
 
-    /// Ends the run with every property held, and its simulated length.
+    /// Ends the run with every property held (the secrets checked last), and its simulated length.
     fn finish(mut self) -> RunReport {
         self.report.sim_seconds = self.start.elapsed().as_secs_f64();
+        crate::secrets::check(&mut self.report, &self.trace, &self.secrets);
         self.report
     }
 
@@ -350,6 +379,7 @@ impl Run {
     fn spawn_backup(&mut self, job: &Job, started: &Started, calm: &Arc<AtomicBool>) -> madsim::task::JoinHandle<JobEnd> {
         let client = self.world.add_client("backup-client");
         let (sql_template, started, o, calm) = (job.sql_template.clone(), started.clone(), self.oracle.clone(), calm.clone());
+        let with = with_passphrase(&job.passphrase);
         let (backup_at, exact_time, gateway, nodes) = (job.backup_at, job.exact_time, job.gateway, job.nodes);
         client.spawn(move |kv| async move {
             madsim::time::sleep(backup_at).await;
@@ -360,9 +390,9 @@ impl Run {
             let sql = match newest {
                 Some(ts) if exact_time => {
                     kv.hlc().update(ts);
-                    format!("{sql_template}'{ts}'")
+                    format!("{sql_template}'{ts}'{with}")
                 }
-                _ => format!("{sql_template}'-1s'"),
+                _ => format!("{sql_template}'-1s'{with}"),
             };
             *started.lock().expect("started") = Some((gateway, madsim::time::Instant::now()));
             run_and_follow(&kv, gateway, nodes, &sql, &calm).await
@@ -375,7 +405,7 @@ impl Run {
     fn spawn_rival(&mut self, job: &Job, go: &Arc<Mutex<Option<model::NodeId>>>, calm: &Arc<AtomicBool>) -> madsim::task::JoinHandle<Option<JobEnd>> {
         let client = self.world.add_client("rival-client");
         let (go, calm, nodes) = (go.clone(), calm.clone(), job.nodes);
-        let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-1s'", job.rival_kind.targets(), job.dest);
+        let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-1s'{}", job.rival_kind.targets(), job.dest, with_passphrase(&job.passphrase));
         client.spawn(move |kv| async move {
             let node = loop {
                 if let Some(n) = *go.lock().expect("rival") {
@@ -398,14 +428,16 @@ impl Run {
             StorageUrl::parse(&job.dest).map_err(|e| Failure { property: Property::Workload, message: format!("scenario destination does not parse: {e}") })?;
         let storage = self.world.storage.clone();
         let tables = self.restored_tables(kind);
-        let restore_sql = format!("RESTORE {}FROM '{}'", kind.targets(), job.dest);
+        let with = with_passphrase(&job.passphrase);
+        let restore_sql = format!("RESTORE {}FROM '{}'{with}", kind.targets(), job.dest);
         let probe = RestoreProbe { opts: &self.opts, trace: &self.trace, storage: &storage, kind, restore_sql: &restore_sql, tables: &tables };
         let key_of = |path: &str| SimStorage::key(&url, job.gateway, path);
         let manifest = storage.get(&key_of(MANIFEST_NAME));
         let checkpoint_left = storage.get(&key_of(CHECKPOINT_NAME)).is_some();
         let damaged = storage.damaged();
-        let show_sql = format!("SHOW BACKUP '{}'", job.dest);
-        let dest = Destination { probe, url, gateway: job.gateway, show_sql, manifest, checkpoint_left, damaged };
+        let show_sql = format!("SHOW BACKUP '{}'{with}", job.dest);
+        let passphrase = job.passphrase.clone();
+        let dest = Destination { probe, url, gateway: job.gateway, show_sql, manifest, checkpoint_left, damaged, passphrase };
         match (end, &dest.manifest) {
             (JobEnd::Failed(e), _) => {
                 self.report.detail = dest.failed(e).await?;
@@ -524,6 +556,8 @@ struct Destination<'a> {
     checkpoint_left: bool,
     /// What storage damaged, by key, and how.
     damaged: BTreeMap<String, &'static str>,
+    /// The backup's passphrase, if it is encrypted.
+    passphrase: Option<String>,
 }
 
 impl Destination<'_> {
@@ -564,6 +598,15 @@ impl Destination<'_> {
                     "backup of {kind:?} failed as it must after its manifest was damaged by a {cause}: {e}; RESTORE and SHOW BACKUP refused the manifest"
                 ))
             }
+            manifest if names_file(e, ENCRYPTION_INFO_NAME) && self.damaged.contains_key(&self.key(ENCRYPTION_INFO_NAME)) => {
+                // Storage damaged the backup's ENCRYPTION-INFO (torn, lost, rotted) while the job
+                // ran: no key could be derived again, so the job must fail rather than publish a
+                // backup nobody can read, naming the file; whatever is there must not restore.
+                let cause = self.damaged[&self.key(ENCRYPTION_INFO_NAME)];
+                let names = if manifest.is_some() { vec![ENCRYPTION_INFO_NAME.to_string()] } else { Vec::new() };
+                self.probe.refused(1, &names, None, cause).await?;
+                Ok(format!("backup of {kind:?} failed as it must after storage damaged its {ENCRYPTION_INFO_NAME} ({cause}): {e}"))
+            }
             manifest if e.contains("cannot prove that the BACKUP is its own") && self.damaged.contains_key(&self.key(backup::lock::MANIFEST_CLAIM)) => {
                 // Storage damaged the job's claim on its manifest path, and a run that adopted the
                 // job found a manifest there it could not prove its own (its own, torn by a run that
@@ -592,7 +635,19 @@ impl Destination<'_> {
             report.detail = format!("{kind:?} backup's manifest damaged by a {cause}; RESTORE and SHOW BACKUP refused it");
             return Ok(());
         }
-        let manifest = Manifest::decode(MANIFEST_NAME, bytes)
+        if self.passphrase.is_some() {
+            if let Some(cause) = self.damaged.get(&self.key(ENCRYPTION_INFO_NAME)) {
+                // Without ENCRYPTION-INFO intact no key can be derived: both statements must say so.
+                let e = self.probe.refused(1, &[ENCRYPTION_INFO_NAME.to_string()], Some(&self.show_sql), cause).await?;
+                sim::trace_event!(self.probe.trace, "runner", sim::event::DAMAGE_DETECTED, "{ENCRYPTION_INFO_NAME} ({cause}): {e}");
+                report.detail = format!("{kind:?} backup's {ENCRYPTION_INFO_NAME} damaged by a {cause}; RESTORE and SHOW BACKUP refused it");
+                return Ok(());
+            }
+        }
+        let plain = crate::restore_check::backup_key(self.probe.storage, &self.key(ENCRYPTION_INFO_NAME), self.passphrase.as_deref())
+            .and_then(|key| crate::restore_check::plaintext(key.as_ref(), MANIFEST_NAME, bytes))
+            .map_err(|message| Failure { property: Property::BackupComplete, message })?;
+        let manifest = Manifest::decode(MANIFEST_NAME, &plain)
             .map_err(|e| Failure { property: Property::BackupComplete, message: format!("the manifest does not decode: {e}") })?;
         if self.checkpoint_left {
             return Err(Failure { property: Property::BackupComplete, message: "BACKUP-CHECKPOINT is still present next to the finished manifest".into() });
@@ -609,7 +664,7 @@ impl Destination<'_> {
             sim::trace_event!(self.probe.trace, "runner", sim::event::DAMAGE_DETECTED, "{hurt:?}: {e}");
             report.detail = format!("{kind:?} backup with {} damaged file(s) ({}): RESTORE refused it", hurt.len(), hurt[0].1);
         } else {
-            let (rows, relations) = verify_restore(&self.probe, &self.url, self.gateway, &manifest, oracle, rng).await?;
+            let (rows, relations) = verify_restore(&self.probe, &self.url, self.gateway, &manifest, self.passphrase.is_some(), oracle, rng).await?;
             report.reads_matched = relations;
             report.detail = format!(
                 "{kind:?} backup at {} ({} files) restored: {rows} rows in {relations} relations match the oracle",
@@ -668,6 +723,7 @@ async fn verify_restore(
     url: &StorageUrl,
     gateway: model::NodeId,
     manifest: &Manifest,
+    encrypted: bool,
     oracle: &Arc<Mutex<Oracle>>,
     rng: &mut ChaCha8Rng,
 ) -> Result<(usize, usize), Failure> {
@@ -679,15 +735,29 @@ async fn verify_restore(
     })?;
     let (rows, _) = compare_with_oracle(&observations, &oracle.lock().expect("oracle"), backup_time, "the backup taken at")?;
 
+    // An encrypted backup opens only with its passphrase: RESTORE without one, or with another,
+    // is refused at planning, publishing nothing.
+    if encrypted {
+        let plain = probe.restore_sql.split(" WITH encryption_passphrase").next().unwrap_or(probe.restore_sql).to_string();
+        let wrong = format!("{plain} WITH encryption_passphrase = 'not-the-passphrase'");
+        for (network, sql, why) in [(3, &plain, "RESTORE without the passphrase"), (4, &wrong, "RESTORE with a wrong passphrase")] {
+            RestoreProbe { restore_sql: sql, ..*probe }.refused(network, &[], None, why).await.map_err(|f| Failure { property: Property::Refusals, ..f })?;
+        }
+    }
+
     // Bit rot after the fact: one flipped bit in one file of the backup. (Not in the standard
     // scenario, whose unit of work is one backup and one restore: the backup scenario checks it.)
     if probe.opts.workload.preload_rows == 0 && (!manifest.files.is_empty() || rng.gen_ratio(1, 4)) {
         let mut paths: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
         paths.push(MANIFEST_NAME.to_string());
+        if encrypted {
+            paths.push(ENCRYPTION_INFO_NAME.to_string());
+        }
         let victim = paths[rng.gen_range(0..paths.len())].clone();
         let bit = rng.gen::<u64>();
         crate::restore_check::flip_bit(probe.storage, &SimStorage::key(url, gateway, &victim), bit);
-        let show = (victim == MANIFEST_NAME).then(|| probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets()), "SHOW BACKUP", 1));
+        let show = (victim == MANIFEST_NAME || victim == ENCRYPTION_INFO_NAME)
+            .then(|| probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets()), "SHOW BACKUP", 1));
         probe
             .refused(2, std::slice::from_ref(&victim), show.as_deref(), "flipped bit")
             .await

@@ -13,7 +13,7 @@
 //! - a chain with a member missing, out of order or corrupted is refused, naming the problem,
 //!   and publishes nothing.
 
-use crate::backup_scenario::destination;
+use crate::backup_scenario::{destination, draw_passphrase, run_secrets, with_passphrase};
 use crate::check::{self, Observation};
 use crate::job_client::{is_conflict, run_and_follow, JobEnd, Kind};
 use crate::knobs::{settle_schedule, RunKnobs};
@@ -23,7 +23,7 @@ use crate::restore_check::{compare_with_oracle, names_file, RestoreProbe};
 use crate::run::{join_writers, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
 use crate::workload::{WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::data::DataFile;
-use backup::format::manifest::{Manifest, MANIFEST_NAME};
+use backup::format::manifest::{Manifest, ENCRYPTION_INFO_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
 use model::catalog::Descriptor;
 use model::{Datum, Kv, Timestamp};
@@ -125,7 +125,9 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> (RunKnobs, Chain) {
     if let Some((i, delay)) = restore_during {
         knobs.knob("chain.restore_during", format!("incremental#{i}+{}ms", delay.as_millis()));
     }
-    (knobs, Chain { kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during, nodes: cfg.nodes as u32 })
+    let passphrase = draw_passphrase(&tree, CHAIN, opts);
+    knobs.knob("chain.encrypted", passphrase.is_some());
+    (knobs, Chain { kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during, nodes: cfg.nodes as u32, passphrase })
 }
 
 /// The schedule `opts.seed` draws for this scenario.
@@ -177,7 +179,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         let o = oracle.lock().expect("oracle");
         o.tables().iter().flat_map(|t| o.timestamps(t)).max().unwrap_or_default()
     };
-    let mut run = Run { opts, world, trace, oracle, report, start };
+    let secrets = run_secrets(seed, &chain.passphrase);
+    let mut run = Run { opts, world, trace, oracle, report, start, secrets };
     let outcome = match run.under_faults(&chain, &plan).await {
         Ok(o) => o,
         Err(f) => return run.fail(f),
@@ -205,6 +208,8 @@ struct Run {
     report: RunReport,
     /// When the run began: the report gives its simulated length.
     start: madsim::time::Instant,
+    /// What must never show ([`crate::secrets`]).
+    secrets: Vec<String>,
 }
 
 /// What the seed chose for the chain (its knobs are printed from it at the top of the trace).
@@ -229,16 +234,31 @@ struct Chain {
     restore_during: Option<(usize, Duration)>,
     /// The cluster's size: a client whose gateway fails follows its job through the others.
     nodes: u32,
+    /// The chain's encryption passphrase, when the seed encrypts it: every backup of the chain
+    /// and every RESTORE from it gives it.
+    passphrase: Option<String>,
 }
 
 impl Chain {
     /// The clause every backup of the chain (and the rival's) ends with.
-    fn with(&self) -> &'static str {
+    fn with(&self) -> String {
+        let mut options: Vec<String> = Vec::new();
         if self.revision_history {
-            " WITH revision_history"
-        } else {
-            ""
+            options.push("revision_history".into());
         }
+        if let Some(p) = &self.passphrase {
+            options.push(format!("encryption_passphrase = '{p}'"));
+        }
+        if options.is_empty() {
+            String::new()
+        } else {
+            format!(" WITH {}", options.join(", "))
+        }
+    }
+
+    /// The clause every RESTORE from the chain ends with.
+    fn restore_with(&self) -> String {
+        with_passphrase(&self.passphrase)
     }
 }
 
@@ -258,12 +278,14 @@ impl Run {
     /// Ends the run with a failure, its simulated length left unset as the scenario always left it.
     fn fail(mut self, f: Failure) -> RunReport {
         self.report.failure = Some(f);
+        crate::secrets::check(&mut self.report, &self.trace, &self.secrets);
         self.report
     }
 
-    /// Ends the run with every property held, and its simulated length.
+    /// Ends the run with every property held (the secrets checked last), and its simulated length.
     fn finish(mut self) -> RunReport {
         self.report.sim_seconds = self.start.elapsed().as_secs_f64();
+        crate::secrets::check(&mut self.report, &self.trace, &self.secrets);
         self.report
     }
 
@@ -359,7 +381,7 @@ impl Run {
         let client = self.world.add_client("backup-client");
         let (calm, dest, gaps, full_done) = (calm.clone(), chain.dest.clone(), chain.gaps.clone(), full_done.clone());
         let (first_at, restore_during, gateway, nodes, automatic) = (chain.first_at, chain.restore_during, chain.gateway, chain.nodes, chain.automatic);
-        let (targets, with) = (chain.kind.targets().to_string(), chain.with());
+        let (targets, with, restore_with) = (chain.kind.targets().to_string(), chain.with(), chain.restore_with());
         client.spawn(move |kv| async move {
             let mut taken: Vec<Taken> = Vec::new();
             let mut ends = Vec::new();
@@ -373,7 +395,7 @@ impl Run {
                 let mut as_of = " AS OF SYSTEM TIME '-1s'";
                 if let Some((_, delay)) = restore_during.filter(|(before, _)| *before == i && !taken.is_empty()) {
                     create_restored_database(&kv).await;
-                    restore = Some(start_restore(&kv, gateway, &taken[0].location));
+                    restore = Some(start_restore(&kv, gateway, &taken[0].location, &restore_with));
                     madsim::time::sleep(delay).await;
                     as_of = "";
                 }
@@ -482,7 +504,7 @@ impl Run {
         let tables = restored_tables(chain.kind, &oracle_now, copy.is_some());
         let from_list: Vec<String> = if chain.automatic { vec![chain.dest.clone()] } else { outcome.taken.iter().map(|t| t.location.clone()).collect() };
         let last_end = layers.manifests.last().map(|m| m.end_time).unwrap_or_default();
-        let restore_sql = format!("RESTORE {}FROM {}", chain.kind.targets(), quoted(&from_list));
+        let restore_sql = format!("RESTORE {}FROM {}{}", chain.kind.targets(), quoted(&from_list), chain.restore_with());
         let probe =
             RestoreProbe { opts: &self.opts, trace: &self.trace, storage: &layers.storage, kind: chain.kind, restore_sql: &restore_sql, tables: &tables };
         let restores = Restores { probe, chain, layers: &layers, oracle: &oracle_now, copy: copy.as_ref(), from_list };
@@ -515,13 +537,31 @@ impl Run {
                 message: format!("{} backups succeeded but storage holds {} manifests ({subdirs:?})", taken.len() + rival_layers, subdirs.len()),
             });
         }
-        let mut layers = Layers { url, gateway: chain.gateway, storage, subdirs, manifests: Vec::new() };
+        let mut layers = Layers { url, gateway: chain.gateway, storage, subdirs, manifests: Vec::new(), key: None };
+        if let Some(base) = layers.subdirs.first() {
+            let info_key = layers.key(base, ENCRYPTION_INFO_NAME);
+            layers.key = crate::restore_check::backup_key(&layers.storage, &info_key, chain.passphrase.as_deref())
+                .map_err(|message| Failure { property: Property::BackupComplete, message })?;
+        }
         for sub in &layers.subdirs {
             let Some(bytes) = layers.storage.get(&layers.key(sub, MANIFEST_NAME)) else {
                 return Err(Failure { property: Property::BackupComplete, message: format!("no manifest in {sub:?}") });
             };
+            let bytes = layers
+                .plaintext(MANIFEST_NAME, &bytes)
+                .map_err(|message| Failure { property: Property::BackupComplete, message: format!("{sub:?}: {message}") })?;
             let m = Manifest::decode(MANIFEST_NAME, &bytes)
                 .map_err(|e| Failure { property: Property::BackupComplete, message: format!("the manifest in {sub:?} does not decode: {e}") })?;
+            if chain.automatic && !sub.is_empty() && *sub != expected_subdir(m.end_time) {
+                return Err(Failure {
+                    property: Property::BackupComplete,
+                    message: format!(
+                        "the automatic incremental ending at {} is in {sub:?}, but its end time names {:?}",
+                        m.end_time,
+                        expected_subdir(m.end_time)
+                    ),
+                });
+            }
             sim::trace_event!(
                 self.trace,
                 "runner",
@@ -547,6 +587,18 @@ impl Run {
             }
         }
         Ok(layers)
+    }
+}
+
+/// The date-named subdirectory an automatic incremental ending at `end` belongs in — worked out
+/// here with chrono, not with the backup code's own calendar arithmetic: the UTC date and time of
+/// the end's wall clock, `YYYYMMDD/HHMMSS.nnnnnnnnn`, then `_<logical>` when it has a logical part.
+fn expected_subdir(end: Timestamp) -> String {
+    let nanos = end.wall % 1_000_000_000;
+    let logical = if end.logical == 0 { String::new() } else { format!("_{}", end.logical) };
+    match chrono::DateTime::from_timestamp((end.wall / 1_000_000_000) as i64, nanos as u32) {
+        Some(t) => format!("{}.{nanos:09}{logical}", t.format("%Y%m%d/%H%M%S")),
+        None => format!("(no date for {end})"),
     }
 }
 
@@ -595,6 +647,9 @@ struct Layers {
     storage: SimStorage,
     subdirs: Vec<String>,
     manifests: Vec<Manifest>,
+    /// The chain's key, if it is encrypted (from the passphrase and the full backup's
+    /// ENCRYPTION-INFO).
+    key: Option<backup::crypto::EncryptionKey>,
 }
 
 impl Layers {
@@ -607,10 +662,19 @@ impl Layers {
         }
     }
 
+    /// The plaintext of the stored bytes of a layer's file `path`.
+    fn plaintext(&self, path: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
+        crate::restore_check::plaintext(self.key.as_ref(), path, bytes)
+    }
+
     /// Each incremental holds exactly its window's changes.
     fn check_windows(&self, oracle: &Oracle) -> Result<(), Failure> {
         for (l, (m, sub)) in self.manifests.iter().zip(&self.subdirs).enumerate().skip(1) {
-            if let Err(f) = check_window(oracle, m, |path| self.storage.get(&self.key(sub, path))) {
+            let read = |path: &str| {
+                let bytes = self.storage.get(&self.key(sub, path)).ok_or_else(|| format!("{path} is missing"))?;
+                self.plaintext(path, &bytes)
+            };
+            if let Err(f) = check_window(oracle, m, read) {
                 return Err(Failure {
                     property: Property::IncrementalHoldsItsChanges,
                     message: format!("incremental #{l} ({} to {}): {}", m.start_time, m.end_time, f),
@@ -654,7 +718,7 @@ impl Restores<'_> {
             None
         };
         if let Some(t) = pit {
-            let sql = format!("RESTORE {}FROM {} AS OF SYSTEM TIME '{t}'", self.chain.kind.targets(), quoted(&self.from_list));
+            let sql = format!("RESTORE {}FROM {} AS OF SYSTEM TIME '{t}'{}", self.chain.kind.targets(), quoted(&self.from_list), self.chain.restore_with());
             let probe = RestoreProbe { restore_sql: &sql, ..self.probe };
             match restore_and_compare(&probe, self.oracle, self.copy, t, 2, "the chain as of").await {
                 Ok(_) => sim::trace_event!(self.probe.trace, "runner", sim::event::POINT_IN_TIME_RESTORED, "{t}"),
@@ -681,7 +745,7 @@ impl Restores<'_> {
                     list.swap(i, i + 1);
                 }
                 let why = if self.chain.damage == 1 { "missing member" } else { "reordered members" };
-                Some((format!("RESTORE {}FROM {}", kind.targets(), quoted(&list)), Vec::new(), why))
+                Some((format!("RESTORE {}FROM {}{}", kind.targets(), quoted(&list), self.chain.restore_with()), Vec::new(), why))
             }
             1 if layers.len() >= 3 => {
                 // An automatic incremental lost from the destination.
@@ -707,6 +771,9 @@ impl Restores<'_> {
                     .unwrap_or_default();
                 let mut paths: Vec<String> = layers[l].files.iter().filter(|f| live.iter().any(|s| s.contains(&f.span))).map(|f| f.path.clone()).collect();
                 paths.push(MANIFEST_NAME.to_string());
+                if l == 0 && self.chain.passphrase.is_some() {
+                    paths.push(ENCRYPTION_INFO_NAME.to_string());
+                }
                 let victim = paths[rng.gen_range(0..paths.len())].clone();
                 let bit: u64 = rng.gen();
                 crate::restore_check::flip_bit(&self.layers.storage, &self.layers.key(&self.layers.subdirs[l], &victim), bit);
@@ -787,9 +854,11 @@ async fn create_restored_database(kv: &sim::SimKv) {
 
 /// Starts restoring `bank.customers` from the chain's full
 /// backup location into it, on `gateway`, in a task of the calling client.
-fn start_restore(kv: &sim::SimKv, gateway: model::NodeId, location: &str) -> madsim::task::JoinHandle<RestoreDuring> {
+fn start_restore(kv: &sim::SimKv, gateway: model::NodeId, location: &str, with: &str) -> madsim::task::JoinHandle<RestoreDuring> {
     let kv = kv.clone();
-    let sql = format!("RESTORE TABLE bank.customers FROM '{location}' WITH into_db = 'restored'");
+    // `with` is the chain's own clause (` WITH encryption_passphrase = ...`) or empty.
+    let more = with.strip_prefix(" WITH ").map(|o| format!(", {o}")).unwrap_or_default();
+    let sql = format!("RESTORE TABLE bank.customers FROM '{location}' WITH into_db = 'restored'{more}");
     madsim::task::spawn(async move {
         let issued = kv.now();
         match kv.bulk(gateway, &sql, "root", "defaultdb", Duration::from_secs(120)).await {
@@ -872,7 +941,7 @@ async fn restored_copy(world: &mut sim::World, during: &RestoreDuring, oracle: &
 /// row differs between the window's two ends is in the layer, and every key in it had a change
 /// recorded in the window. Tables with a table-wide change in the window (created, truncated, a
 /// column added) and spans the layer introduces (exported from time zero) are not judged.
-fn check_window(oracle: &Oracle, m: &Manifest, read: impl Fn(&str) -> Option<Vec<u8>>) -> Result<(), String> {
+fn check_window(oracle: &Oracle, m: &Manifest, read: impl Fn(&str) -> Result<Vec<u8>, String>) -> Result<(), String> {
     let names: BTreeMap<u32, String> = {
         let dbs: BTreeMap<u32, String> = m.descriptors.iter().filter_map(|d| d.as_database().map(|db| (db.id, db.name.clone()))).collect();
         m.descriptors
@@ -888,7 +957,7 @@ fn check_window(oracle: &Oracle, m: &Manifest, read: impl Fn(&str) -> Option<Vec
         if f.start_time.is_some() {
             continue;
         }
-        let bytes = read(&f.path).ok_or_else(|| format!("{} is missing", f.path))?;
+        let bytes = read(&f.path)?;
         let data = DataFile::decode_listed(&f.path, f, &bytes).map_err(|e| e.to_string())?;
         for e in data.entries {
             let Ok((table, index, datums)) = model::encoding::decode_index_key(&e.key) else { continue };

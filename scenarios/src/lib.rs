@@ -53,6 +53,7 @@ pub mod registry;
 pub mod restore_check;
 pub mod run;
 pub mod sabotage;
+pub mod secrets;
 pub mod shrink;
 pub mod summary;
 pub mod tools;

@@ -22,6 +22,13 @@ fn any(_: &str) -> bool {
     true
 }
 
+/// A manifest-written line (`job 7: 12 files for 5 spans`) of a backup that split a span's export
+/// into pages (the drawn `world.file_target_bytes` crossed).
+fn more_files_than_spans(l: &str) -> bool {
+    let mut nums = l.rsplit(": ").next().unwrap_or("").split(' ').filter_map(|w| w.parse::<u64>().ok());
+    matches!((nums.next(), nums.next()), (Some(files), Some(spans)) if files > spans)
+}
+
 /// Every probe, in report order.
 pub const PROBES: &[Probe] = &[
     Probe { name: "lease moved off a failed leaseholder", event: sim::event::LEASE_EXPIRED, hit: any },
@@ -33,6 +40,7 @@ pub const PROBES: &[Probe] = &[
     Probe { name: "GC removed versions", event: sim::event::GC, hit: |l| !l.ends_with("removed=0") },
     Probe { name: "storage write landed but reported failure", event: sim::event::WRITE_LANDED_REPORTED_FAILED, hit: any },
     Probe { name: "backup export retried after a routing or node failure", event: backup::event::EXPORT_RETRIED, hit: any },
+    Probe { name: "a backup exported some span in several data files", event: backup::event::JOB_MANIFEST_WRITTEN, hit: more_files_than_spans },
     Probe { name: "backup job paused mid-run", event: backup::event::JOB_RUN_ENDED, hit: |l| l.ends_with(": Paused") },
     Probe { name: "backup job adopted and resumed from its checkpoint", event: backup::event::JOB_RESUMED_FROM_CHECKPOINT, hit: any },
     Probe { name: "coordinator died between writing the manifest and recording success", event: backup::event::JOB_FOUND_MANIFEST, hit: any },

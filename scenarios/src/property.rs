@@ -39,11 +39,14 @@ pub enum Property {
     IncrementalHoldsItsChanges,
     /// Each member of a chain starts where the one before ends.
     ChainContiguous,
+    /// No secret of the run (a storage credential, an encryption passphrase) appears in its
+    /// trace, its report or its failure message.
+    SecretsHidden,
 }
 
 impl Property {
     /// Every property, in a fixed order.
-    pub const ALL: [Property; 16] = [
+    pub const ALL: [Property; 17] = [
         Property::ReadsMatchOracle,
         Property::Liveness,
         Property::Workload,
@@ -60,6 +63,7 @@ impl Property {
         Property::PointInTimeRestore,
         Property::IncrementalHoldsItsChanges,
         Property::ChainContiguous,
+        Property::SecretsHidden,
     ];
 
     /// Its name in reports.
@@ -81,6 +85,7 @@ impl Property {
             Property::PointInTimeRestore => "point-in-time-restore",
             Property::IncrementalHoldsItsChanges => "incremental-holds-its-changes",
             Property::ChainContiguous => "chain-contiguous",
+            Property::SecretsHidden => "secrets-hidden",
         }
     }
 }

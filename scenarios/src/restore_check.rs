@@ -136,3 +136,26 @@ pub(crate) fn flip_bit(storage: &SimStorage, key: &str, bit: u64) {
         }
     });
 }
+
+/// The key of an encrypted backup: what `passphrase` and the ENCRYPTION-INFO stored at
+/// `info_key` give (`None` without a passphrase). Derived once per check: PBKDF2 is slow on
+/// purpose.
+pub(crate) fn backup_key(storage: &SimStorage, info_key: &str, passphrase: Option<&str>) -> Result<Option<backup::crypto::EncryptionKey>, String> {
+    use backup::format::manifest::ENCRYPTION_INFO_NAME;
+    let Some(passphrase) = passphrase else { return Ok(None) };
+    let info = storage.get(info_key).ok_or_else(|| format!("the backup is encrypted but the destination holds no {ENCRYPTION_INFO_NAME}"))?;
+    let info = backup::crypto::EncryptionInfo::decode(ENCRYPTION_INFO_NAME, &info).map_err(|e| e.to_string())?;
+    let key = info
+        .key(ENCRYPTION_INFO_NAME, &backup::statement::Secret::new(passphrase))
+        .map_err(|e| format!("the seed's passphrase does not open the backup: {e}"))?;
+    Ok(Some(key))
+}
+
+/// The plaintext of a stored backup file (`path` names it in errors): `bytes` as they are
+/// without a key. What the scenarios read manifests and data files through.
+pub(crate) fn plaintext(key: Option<&backup::crypto::EncryptionKey>, path: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    match key {
+        None => Ok(bytes.to_vec()),
+        Some(key) => backup::crypto::open(path, key, bytes).map_err(|e| format!("{path} does not decrypt with the backup's key: {e}")),
+    }
+}

@@ -68,7 +68,7 @@ pub(super) async fn ingest_at(
         let Some(key) = rewrite_key(key, &rewrite.ids) else { continue };
         count_entry(&mut totals, &key, &value);
         batch.push(Entry { key, ts: restore_ts, value: Some(value) });
-        if batch.len() >= 1_000 {
+        if batch.len() >= env.jobs.ingest_batch.max(1) {
             env.kv.ingest(std::mem::take(&mut batch)).await?;
         }
     }

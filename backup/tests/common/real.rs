@@ -30,7 +30,7 @@ pub fn tokio_runtime() -> Arc<tokio::runtime::Runtime> {
 /// Job settings for tests against real servers: a short retry budget so that a storage that
 /// stays down fails the job in seconds, not in ten minutes.
 pub fn quick_jobs(retry_budget: Duration) -> JobSettings {
-    JobSettings { lease: Duration::from_secs(10), adopt_interval: Duration::from_secs(3), retry_budget }
+    JobSettings { lease: Duration::from_secs(10), adopt_interval: Duration::from_secs(3), retry_budget, ..JobSettings::default() }
 }
 
 /// One in-process cluster writing to real storage.
