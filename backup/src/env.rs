@@ -54,8 +54,10 @@ impl EventLog for NoEventLog {
 /// its encoding and its sealed copy — well under a gigabyte whatever the range's size).
 pub const TARGET_FILE_BYTES: u64 = 64 << 20;
 
-/// Tunables of the job system.
-#[derive(Clone, Debug)]
+/// Tunables of the job system. Serializable so that a simulated world's configuration can
+/// carry the values its seed drew.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct JobSettings {
     /// How long a coordinator's claim on a job lasts without a heartbeat; after that any node
     /// may adopt the job and resume it from its checkpoint.

@@ -429,7 +429,8 @@ impl Run {
         let storage = self.world.storage.clone();
         let tables = self.restored_tables(kind);
         let with = with_passphrase(&job.passphrase);
-        let restore_sql = format!("RESTORE {}FROM '{}'{with}", kind.targets(), job.dest);
+        let unencrypted_sql = format!("RESTORE {}FROM '{}'", kind.targets(), job.dest);
+        let restore_sql = format!("{unencrypted_sql}{with}");
         let probe = RestoreProbe { opts: &self.opts, trace: &self.trace, storage: &storage, kind, restore_sql: &restore_sql, tables: &tables };
         let key_of = |path: &str| SimStorage::key(&url, job.gateway, path);
         let manifest = storage.get(&key_of(MANIFEST_NAME));
@@ -437,7 +438,8 @@ impl Run {
         let damaged = storage.damaged();
         let show_sql = format!("SHOW BACKUP '{}'{with}", job.dest);
         let passphrase = job.passphrase.clone();
-        let dest = Destination { probe, url, gateway: job.gateway, show_sql, manifest, checkpoint_left, damaged, passphrase };
+        let without_passphrase = passphrase.is_some().then_some(unencrypted_sql);
+        let dest = Destination { probe, url, gateway: job.gateway, show_sql, manifest, checkpoint_left, damaged, passphrase, without_passphrase };
         match (end, &dest.manifest) {
             (JobEnd::Failed(e), _) => {
                 self.report.detail = dest.failed(e).await?;
@@ -558,6 +560,8 @@ struct Destination<'a> {
     damaged: BTreeMap<String, &'static str>,
     /// The backup's passphrase, if it is encrypted.
     passphrase: Option<String>,
+    /// For an encrypted backup, its RESTORE without the passphrase (which must be refused).
+    without_passphrase: Option<String>,
 }
 
 impl Destination<'_> {
@@ -664,7 +668,7 @@ impl Destination<'_> {
             sim::trace_event!(self.probe.trace, "runner", sim::event::DAMAGE_DETECTED, "{hurt:?}: {e}");
             report.detail = format!("{kind:?} backup with {} damaged file(s) ({}): RESTORE refused it", hurt.len(), hurt[0].1);
         } else {
-            let (rows, relations) = verify_restore(&self.probe, &self.url, self.gateway, &manifest, self.passphrase.is_some(), oracle, rng).await?;
+            let (rows, relations) = verify_restore(&self.probe, &self.url, self.gateway, &manifest, self.without_passphrase.as_deref(), oracle, rng).await?;
             report.reads_matched = relations;
             report.detail = format!(
                 "{kind:?} backup at {} ({} files) restored: {rows} rows in {relations} relations match the oracle",
@@ -723,7 +727,7 @@ async fn verify_restore(
     url: &StorageUrl,
     gateway: model::NodeId,
     manifest: &Manifest,
-    encrypted: bool,
+    without_passphrase: Option<&str>,
     oracle: &Arc<Mutex<Oracle>>,
     rng: &mut ChaCha8Rng,
 ) -> Result<(usize, usize), Failure> {
@@ -737,10 +741,9 @@ async fn verify_restore(
 
     // An encrypted backup opens only with its passphrase: RESTORE without one, or with another,
     // is refused at planning, publishing nothing.
-    if encrypted {
-        let plain = probe.restore_sql.split(" WITH encryption_passphrase").next().unwrap_or(probe.restore_sql).to_string();
+    if let Some(plain) = without_passphrase {
         let wrong = format!("{plain} WITH encryption_passphrase = 'not-the-passphrase'");
-        for (network, sql, why) in [(3, &plain, "RESTORE without the passphrase"), (4, &wrong, "RESTORE with a wrong passphrase")] {
+        for (network, sql, why) in [(3, plain, "RESTORE without the passphrase"), (4, wrong.as_str(), "RESTORE with a wrong passphrase")] {
             RestoreProbe { restore_sql: sql, ..*probe }.refused(network, &[], None, why).await.map_err(|f| Failure { property: Property::Refusals, ..f })?;
         }
     }
@@ -750,7 +753,7 @@ async fn verify_restore(
     if probe.opts.workload.preload_rows == 0 && (!manifest.files.is_empty() || rng.gen_ratio(1, 4)) {
         let mut paths: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
         paths.push(MANIFEST_NAME.to_string());
-        if encrypted {
+        if without_passphrase.is_some() {
             paths.push(ENCRYPTION_INFO_NAME.to_string());
         }
         let victim = paths[rng.gen_range(0..paths.len())].clone();

@@ -62,8 +62,8 @@ pub struct RunOptions {
 impl RunOptions {
     /// The simulated world's configuration for this run, on network `10.<network>.0.0/16`.
     pub fn world_config(&self, network: u8) -> WorldConfig {
-        let backup = sim::config::BackupSettings::draw(&mut sim::SeedTree::new(self.seed).stream("world/backup"));
-        WorldConfig { network, planted: self.planted, backup, ..WorldConfig::default() }
+        let jobs = sim::config::draw_job_settings(&mut sim::SeedTree::new(self.seed).stream("world/backup"));
+        WorldConfig { network, planted: self.planted, jobs, ..WorldConfig::default() }
     }
 
     /// The defaults for `seed`.

@@ -33,10 +33,10 @@ pub struct WorldConfig {
     /// Second octet of every address in this world (`10.<network>.0.<node>`), so that two
     /// worlds — a source cluster and a restore target — can share one simulation.
     pub network: u8,
-    /// The sizes and counts the backup code decides on, drawn per seed small enough that runs
-    /// cross them (a range exported in many pages, an incremental restore in many batches).
+    /// The job settings of every node's backup code: the sizes and counts it decides on drawn
+    /// per seed ([`draw_job_settings`]), small enough that runs cross them.
     #[serde(default)]
-    pub backup: BackupSettings,
+    pub jobs: backup::env::JobSettings,
     /// The planted bug this world runs with (an effect only with the `planted-bugs` feature):
     /// a backup bug goes to every node's `Env`, and the node asks for a simulator bug with the
     /// method [`WorldConfig::planted()`].
@@ -60,7 +60,7 @@ impl Default for WorldConfig {
             txn_abandon_after: Duration::from_secs(2),
             request_deadline: Duration::from_secs(120),
             network: 0,
-            backup: BackupSettings::default(),
+            jobs: backup::env::JobSettings::default(),
             planted: None,
         }
     }
@@ -80,51 +80,20 @@ impl WorldConfig {
     }
 }
 
-/// The thresholds of `backup`'s [`backup::env::JobSettings`] a seed decides. A threshold fixed
-/// at its production value is one no simulated run crosses (a 64 MiB data file against 64 KiB
-/// ranges): the code on its far side would be guarded by unit tests alone. The swarm draws them
-/// instead, as FoundationDB's simulator randomises its knobs (`BUGGIFY`'s knob half).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct BackupSettings {
-    /// About how many bytes of keys and values one exported data file holds.
-    pub file_target_bytes: u64,
-    /// Retries of one storage operation after a transient failure.
-    pub storage_retries: u32,
-    /// Entries per ingest when RESTORE merges an incremental chain.
-    pub ingest_batch: usize,
-}
-
-impl Default for BackupSettings {
-    /// The production values.
-    fn default() -> Self {
-        let d = backup::env::JobSettings::default();
-        BackupSettings { file_target_bytes: d.file_target_bytes, storage_retries: d.storage_retries, ingest_batch: d.ingest_batch }
-    }
-}
-
-impl BackupSettings {
-    /// One seed's thresholds, each from a few values between tiny and the production value (a
-    /// quarter of the runs keep each production value). Storage retries stay at five or more:
-    /// with the flaky backend's worst dice (8% transient) six failures of one operation in a row
-    /// happen about once in four million operations, so a statement still fails only for a
-    /// reason worth reporting.
-    pub fn draw(rng: &mut impl rand::Rng) -> BackupSettings {
-        let d = BackupSettings::default();
-        BackupSettings {
-            file_target_bytes: [1 << 10, 8 << 10, 32 << 10, d.file_target_bytes][rng.gen_range(0..4)],
-            storage_retries: [5, 8, 12, d.storage_retries][rng.gen_range(0..4)],
-            ingest_batch: [1, 7, 64, d.ingest_batch][rng.gen_range(0..4)],
-        }
-    }
-
-    /// The job settings of a node of this world.
-    pub fn job_settings(&self) -> backup::env::JobSettings {
-        backup::env::JobSettings {
-            file_target_bytes: self.file_target_bytes,
-            storage_retries: self.storage_retries,
-            ingest_batch: self.ingest_batch,
-            ..backup::env::JobSettings::default()
-        }
+/// One seed's thresholds of `backup`'s [`backup::env::JobSettings`], each from a few values
+/// between tiny and the production value (a quarter of the runs keep each production value). A
+/// threshold fixed at its production value is one no simulated run crosses (a 64 MiB data file
+/// against 64 KiB ranges): the code on its far side would be guarded by unit tests alone. The
+/// swarm draws them instead, as FoundationDB's simulator randomises its knobs (`BUGGIFY`'s knob
+/// half). Storage retries stay at five or more: with the flaky backend's worst dice (8%
+/// transient) six failures of one operation in a row happen about once in four million
+/// operations, so a statement still fails only for a reason worth reporting.
+pub fn draw_job_settings(rng: &mut impl rand::Rng) -> backup::env::JobSettings {
+    let d = backup::env::JobSettings::default();
+    backup::env::JobSettings {
+        file_target_bytes: [1 << 10, 8 << 10, 32 << 10, d.file_target_bytes][rng.gen_range(0..4)],
+        storage_retries: [5, 8, 12, d.storage_retries][rng.gen_range(0..4)],
+        ingest_batch: [1, 7, 64, d.ingest_batch][rng.gen_range(0..4)],
+        ..d
     }
 }

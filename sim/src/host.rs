@@ -20,7 +20,7 @@ pub fn node_env(kv: &SimKv, storage: &SimStorage, cluster_id: &str, trace: &Trac
         runtime: Arc::new(MadsimRuntime),
         io: backup::storage::url::ExternalIoSettings::default(),
         cluster_id: cluster_id.to_string(),
-        jobs: cfg.backup.job_settings(),
+        jobs: cfg.jobs.clone(),
         log: Arc::new(TraceEventLog { trace: trace.clone(), who: who.to_string() }),
         planted: cfg.planted.and_then(crate::planted::Planted::in_backup),
     }
