@@ -35,9 +35,17 @@ pub fn prompt(dir: &Path, args: &[&str], timeout_ms: u64) -> PtySession {
     s
 }
 
-/// Types `line` and Enter, and waits for `expect` to appear; returns what came before it.
+/// What the line editor writes when it hands a line over (it turns bracketed paste off on leaving
+/// raw mode): everything after it is the shell's answer, not the editor echoing or redrawing
+/// what was typed.
+pub const LINE_ACCEPTED: &str = "\x1b[?2004l";
+
+/// Types `line` and Enter, and waits for `expect` to appear in what the shell answers (not in
+/// the editor's echo of the line: a CREATE TABLE line contains "CREATE TABLE", and the editor
+/// redraws a line that wraps, prompt included); returns what came before it.
 pub fn run(s: &mut PtySession, line: &str, expect: &str) -> String {
     s.send_line(line).expect("type");
+    s.exp_string(LINE_ACCEPTED).unwrap_or_else(|e| panic!("after typing {line:?}, the editor never handed the line over: {e}"));
     s.exp_string(expect).unwrap_or_else(|e| panic!("after typing {line:?}, no {expect:?}: {e}"))
 }
 
