@@ -16,14 +16,27 @@
 # over the workspace and both fuzz crates, and `cargo clippy --all-targets -D warnings` (a
 # warning is an error here). rustfmt and clippy come with the stable toolchain (rustup
 # component add installs them where a minimal profile left them out).
+#
+# The servers' install (pip and npm, about 100 s of downloads on a fresh machine) runs in the
+# background while clippy compiles; `test-servers.sh run` then finds them installed (or, if the
+# background install failed, installs again and says why it cannot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+servers=0
+if command -v python3 >/dev/null && command -v npm >/dev/null; then
+    servers=1
+    mkdir -p .tools
+    scripts/test-servers.sh install >.tools/install.log 2>&1 &
+    install_pid=$!
+fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all --check
 (cd backup/fuzz && cargo fmt --check)
 (cd sim/fuzz && cargo fmt --check)
 cargo clippy --workspace --all-targets -- -D warnings
-if command -v python3 >/dev/null && command -v npm >/dev/null; then
+if [ "$servers" = 1 ]; then
+    wait "$install_pid" || echo "test-all: the background server install failed (.tools/install.log); trying again" >&2
+    cat .tools/install.log >&2
     scripts/test-servers.sh run cargo test
 else
     echo "test-all: python3 or npm missing: the S3/Azure/http server tests will be skipped" >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local servers for the real-storage tests (backup/tests/real_backends.rs): an S3 server
+# Local servers for the real-storage tests (backup/tests/end_to_end/real_backends.rs): an S3 server
 # (moto, PyPI), an Azure Blob emulator (azurite, npm) and a WebDAV server for http://
 # (wsgidav + cheroot, PyPI), all on 127.0.0.1 only, all installed into the project-local
 # .tools/ directory by this script (nothing system-wide, nothing kept between machines).
@@ -10,7 +10,7 @@
 #   scripts/test-servers.sh stop             # stop what `start` started
 #   scripts/test-servers.sh run CMD ARGS...  # start, run CMD with the variables set, stop
 #
-#   scripts/test-servers.sh run cargo test -p backup --features real-storage --test real_backends
+#   scripts/test-servers.sh run cargo test -p backup --features real-storage --test end_to_end real_backends::
 #
 # The tests read BACKUP_SIM_S3_URL, BACKUP_SIM_AZURE_URL + BACKUP_SIM_AZURE_ENDPOINT and
 # BACKUP_SIM_HTTP_URL; `run` also sets BACKUP_SIM_REQUIRE_SERVERS=1 so that a server that did not

@@ -109,7 +109,7 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
     // job wrote stays, named by the next job's refusal. A lock of its name that is another
     // cluster's job's (the same clock-derived id) means this job never got the location: its
     // "own" data directory there is that job's, and removing it lost a finished backup's files
-    // (backup/tests/real_nodelocal_locks.rs, two clusters started in the same microsecond).
+    // (backup/tests/end_to_end/real_nodelocal_locks.rs, two clusters started in the same microsecond).
     let holds = match crate::lock::lock_state(env, &*lock_storage, &mine).await {
         crate::lock::LockState::Mine => true,
         crate::lock::LockState::Absent => false,

@@ -101,7 +101,7 @@ fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
 /// rot then damaged that manifest, and the node that adopted the job exported again below a GC
 /// threshold that had moved on. Since issue #11 the failing job removes that damaged manifest as
 /// its own (its claim proves it), so the state ends with nothing left to restore; no swarm seed in
-/// 50000..58000 reaches it any more, and `backup/tests/local_locks.rs`
+/// 50000..58000 reaches it any more, and `backup/tests/end_to_end/local_locks.rs`
 /// (`a_job_that_fails_after_its_own_manifest_rotted_removes_it`) pins it deterministically. The
 /// state the sweeps reach instead is its sibling: bit rot damaged the job's claim, so the run that
 /// adopted the job cannot prove the manifest there its own. It must refuse (replacing it might

@@ -39,7 +39,7 @@ fn chain_scenario_is_deterministic() {
 /// time zero. The planted bug `introduced-span-from-base-time` (exporting it from the base's end)
 /// fails this seed, and its whole-chain restore loses the copy's rows. (The seed the widened
 /// chains pinned until issue #11 item 4 refused appending a cluster backup to a database
-/// backup; that refusal is pinned in backup/tests/local_incremental.rs. Seed 52 pinned it until
+/// backup; that refusal is pinned in backup/tests/end_to_end/local_incremental.rs. Seed 52 pinned it until
 /// issue #12 gave every random choice its own stream of the seed's tree; seeds 18, 22, 55 and 59
 /// of 0..100 reach it since.)
 #[test]

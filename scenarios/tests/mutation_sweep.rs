@@ -34,10 +34,10 @@ fn a_fixed_sweep_of_the_backup_scenarios_keeps_every_property() {
 }
 
 /// `.cargo/mutants.toml` selects test targets by name (so that a mutant's build skips the rest of
-/// `scenarios`); a new test file in `backup/tests` that no pattern names would silently leave the
-/// mutation run.
+/// `scenarios`); a new test target in `backup/tests` (a `*.rs` file, or a directory with a
+/// `main.rs`, as cargo finds them) that no pattern names would silently leave the mutation run.
 #[test]
-fn the_mutation_run_selects_every_test_file_of_backup() {
+fn the_mutation_run_selects_every_test_target_of_backup() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let config = std::fs::read_to_string(root.join(".cargo/mutants.toml")).expect("read .cargo/mutants.toml");
     let patterns: Vec<String> = config
@@ -47,15 +47,15 @@ fn the_mutation_run_selects_every_test_file_of_backup() {
         .collect();
     assert!(patterns.contains(&"mutation_sweep".to_string()), "the simulation's sweep is not selected: {patterns:?}");
     let matches = |name: &str| patterns.iter().any(|p| p.strip_suffix('*').map_or(p == name, |prefix| name.starts_with(prefix)));
-    let mut unselected = Vec::new();
+    let mut targets = Vec::new();
     for entry in std::fs::read_dir(root.join("backup/tests")).expect("read backup/tests") {
         let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            let name = path.file_stem().unwrap().to_string_lossy().to_string();
-            if !matches(&name) {
-                unselected.push(name);
-            }
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        if path.extension().is_some_and(|e| e == "rs") || path.join("main.rs").is_file() {
+            targets.push(name);
         }
     }
-    assert!(unselected.is_empty(), "backup/tests files that .cargo/mutants.toml does not select: {unselected:?}");
+    assert!(!targets.is_empty(), "no test target found in backup/tests");
+    let unselected: Vec<&String> = targets.iter().filter(|name| !matches(name)).collect();
+    assert!(unselected.is_empty(), "backup/tests targets that .cargo/mutants.toml does not select: {unselected:?}");
 }

@@ -51,7 +51,7 @@ pub struct MutantRecord {
     pub file: String,
     /// The outcome.
     pub outcome: Outcome,
-    /// The test targets that failed (`-p backup --test local_backup`), for a caught mutant.
+    /// The test targets that failed (`-p backup --test end_to_end`), for a caught mutant.
     pub failed: Vec<String>,
 }
 
@@ -356,8 +356,8 @@ mod tests {
 
     #[test]
     fn the_no_fail_fast_summary_names_every_failed_target() {
-        let log = "test result: FAILED. 0 passed\nerror: 2 targets failed:\n    `-p backup --test local_backup`\n    `-p scenarios --test mutation_sweep`\nsomething else `-p nope`\n";
-        assert_eq!(failed_targets(log), vec!["-p backup --test local_backup".to_string(), SIMULATION_TARGET.to_string()]);
+        let log = "test result: FAILED. 0 passed\nerror: 2 targets failed:\n    `-p backup --test end_to_end`\n    `-p scenarios --test mutation_sweep`\nsomething else `-p nope`\n";
+        assert_eq!(failed_targets(log), vec!["-p backup --test end_to_end".to_string(), SIMULATION_TARGET.to_string()]);
         let one = "error: test failed, to rerun pass `-p backup --lib`\n";
         assert_eq!(failed_targets(one), vec!["-p backup --lib".to_string()]);
         assert!(failed_targets("test result: ok. 3 passed\n").is_empty());
@@ -376,7 +376,7 @@ mod tests {
     fn the_report_counts_per_file_and_lists_missed_mutants_with_their_triage() {
         let records = vec![
             rec("backup/src/a.rs", Outcome::Caught, &[SIMULATION_TARGET]),
-            rec("backup/src/a.rs", Outcome::Caught, &["-p backup --test local_backup"]),
+            rec("backup/src/a.rs", Outcome::Caught, &["-p backup --test end_to_end"]),
             rec("backup/src/a.rs", Outcome::Missed, &[]),
             rec("backup/src/b.rs", Outcome::Unviable, &[]),
             rec("backup/src/b.rs", Outcome::Timeout, &[]),

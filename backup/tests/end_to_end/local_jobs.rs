@@ -3,13 +3,11 @@
 //! retryably so its span is left for later) and resumed from its checkpoint, with every span
 //! exported exactly once into the finished backup.
 
-mod common;
-
+use crate::common::*;
 use backup::exec;
 use backup::jobs::{self, JobStatus, JobSummary};
 use backup::storage::MemStorageProvider;
 use backup::targets::SessionContext;
-use common::*;
 use futures::executor::block_on;
 use model::kv::KvError;
 use model::{Datum, Span};

@@ -15,15 +15,13 @@
 //!
 //!   scripts/test-servers.sh run cargo test -p backup --features real-storage --test real_backends
 
-mod common;
-
+use crate::common::proxy::Proxy;
+use crate::common::real::{quick_jobs, tokio_runtime, RealCluster};
+use crate::common::{result_row, BANK_TABLES};
 use backup::env::JobSettings;
 use backup::storage::real::{RealStorageOptions, RequestRetry};
 use backup::storage::url::ExternalIoSettings;
 use backup::storage::{StorageError, StorageProvider};
-use common::proxy::Proxy;
-use common::real::{quick_jobs, tokio_runtime, RealCluster};
-use common::{result_row, BANK_TABLES};
 use model::Datum;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;

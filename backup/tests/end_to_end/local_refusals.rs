@@ -1,10 +1,8 @@
 //! End-to-end, in-process: every refusal of BACKUP, RESTORE and SHOW BACKUP, each with its
 //! error text, and each leaving the cluster and the destination as they were.
 
-mod common;
-
+use crate::common::*;
 use backup::storage::MemStorageProvider;
-use common::*;
 use futures::executor::block_on;
 use model::catalog::Catalog;
 use model::kv::{ClusterKv, KvError};

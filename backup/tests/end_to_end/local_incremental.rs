@@ -17,14 +17,12 @@
 //!   nothing published; incrementals paused, resumed, canceled and adopted; encrypted chains
 //!   encrypted throughout.
 
-mod common;
-
+use crate::common::*;
 use backup::crypto::{self, EncryptionInfo};
 use backup::format::{DataFile, Manifest};
 use backup::jobs::{self, JobLease, JobStatus, JobSummary};
 use backup::statement::Secret;
 use backup::storage::MemStorageProvider;
-use common::*;
 use futures::executor::block_on;
 use model::catalog::{Catalog, Descriptor};
 use model::{Datum, Entry, Key, MvccFilter, Span, Timestamp};

@@ -12,13 +12,11 @@
 //! longer decode would leave the fuzzer starting from nothing. After a change to the format,
 //! rewrite them with `BACKUP_FUZZ_WRITE_SEEDS=1 cargo test -p backup --test fuzz_seeds`.
 
-mod common;
-
+use crate::common::*;
 use backup::crypto::{self, EncryptionInfo};
 use backup::format::envelope::frame;
 use backup::format::{peek_kind, Checkpoint, DataFile, FileKind, Manifest, FORMAT_VERSION};
 use backup::storage::MemStorageProvider;
-use common::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

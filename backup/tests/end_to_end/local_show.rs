@@ -3,12 +3,10 @@
 //! backup; and result tables whose cells or column names are wider than 65,535 characters
 //! (which made `format!`'s width argument panic and killed the shell).
 
-mod common;
-
+use crate::common::*;
 use backup::format::Manifest;
 use backup::show::{QueryResult, FILE_COLUMNS, RANGE_COLUMNS};
 use backup::storage::MemStorageProvider;
-use common::*;
 use model::{Datum, Key};
 use std::sync::Arc;
 use std::time::Duration;

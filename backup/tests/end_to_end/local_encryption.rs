@@ -6,14 +6,12 @@
 //! encrypting from its encrypted checkpoint with only what its job record holds; and the
 //! passphrase shows nowhere (SHOW JOBS, job records, errors, events).
 
-mod common;
-
+use crate::common::*;
 use backup::crypto::{self, EncryptionInfo};
 use backup::format::Manifest;
 use backup::jobs::{self, JobStatus};
 use backup::statement::Secret;
 use backup::storage::MemStorageProvider;
-use common::*;
 use futures::executor::block_on;
 use model::kv::KvError;
 use std::sync::Arc;

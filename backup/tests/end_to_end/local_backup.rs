@@ -1,10 +1,8 @@
 //! End-to-end, in-process: every BACKUP example of the seed page, `AS OF SYSTEM TIME '-10s'`,
 //! SHOW BACKUP's rows and SHOW JOBS (redaction included), through `backup::exec::execute`.
 
-mod common;
-
+use crate::common::*;
 use backup::storage::MemStorageProvider;
-use common::*;
 use model::{Datum, Timestamp};
 use std::collections::BTreeSet;
 use std::sync::Arc;

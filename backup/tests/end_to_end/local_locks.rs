@@ -5,8 +5,7 @@
 //! location), with listings that hide every lock file (a stale, eventually consistent
 //! listing) — and never do both succeed, and the location always restores the winner's data.
 
-mod common;
-
+use crate::common::*;
 use async_trait::async_trait;
 use backup::backup_job::{self, RunOutcome};
 use backup::jobs::{self, JobId, JobRecord, JobStatus, JobType};
@@ -16,7 +15,6 @@ use backup::statement::{self, Statement};
 use backup::storage::url::StorageUrl;
 use backup::storage::{ExternalStorage, MemStorageProvider, StorageError, StorageProvider};
 use backup::targets::SessionContext;
-use common::*;
 use futures::executor::block_on;
 use model::{NodeId, Timestamp};
 use std::sync::Arc;

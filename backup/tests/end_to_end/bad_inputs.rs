@@ -14,13 +14,11 @@
 //! [`FIXTURE_PASSPHRASE`]), `incomplete` (only a `BACKUP-CHECKPOINT`), `none` (nothing); a
 //! database `empty` with no tables.
 
-mod common;
-
+use crate::common::*;
 use backup::error::{BackupError, ErrorKind};
 use backup::jobs::{self, JobStatus};
 use backup::storage::{MemStorage, MemStorageProvider, StorageUrl};
 use backup::targets::SessionContext;
-use common::*;
 use futures::executor::block_on;
 use model::sql::SqlError;
 use std::collections::BTreeSet;

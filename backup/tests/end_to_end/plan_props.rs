@@ -43,13 +43,11 @@
 //! occurred, so that a generator gone vacuous fails too. Failures are persisted in
 //! `plan_props.proptest-regressions` next to this file.
 
-mod common;
-
+use crate::common::*;
 use backup::error::BackupError;
 use backup::plan::{plan_backup, BackupDetails};
 use backup::statement::{parse, Statement};
 use backup::targets::SessionContext;
-use common::*;
 use futures::executor::block_on;
 use model::catalog::{Catalog, DefaultExpr, TableDescriptor, TableKind};
 use model::encoding::table_span;

@@ -7,11 +7,9 @@
 //! With the `real-storage` feature, a BACKUP to an S3 endpoint that does not answer, whose
 //! user-info holds a password, fails without showing it.
 
-mod common;
-
+use crate::common::*;
 use backup::jobs;
 use backup::storage::MemStorageProvider;
-use common::*;
 use futures::executor::block_on;
 use model::kv::KvError;
 use std::sync::Arc;
@@ -126,9 +124,9 @@ fn an_endpoints_user_info_prints_as_redacted_in_the_job_description() {
 #[cfg(feature = "real-storage")]
 #[test]
 fn a_backup_to_an_unreachable_endpoint_with_user_info_fails_without_showing_it() {
+    use crate::common::real::{quick_jobs, tokio_runtime, RealCluster};
     use backup::env::JobSettings;
     use backup::storage::real::{RealStorageOptions, RequestRetry};
-    use common::real::{quick_jobs, tokio_runtime, RealCluster};
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let rt = tokio_runtime();

@@ -2,10 +2,8 @@
 //! and without `into_db`, full cluster) on a fresh one sharing the storage, then every restored
 //! relation read back and compared with the source as of the backup's time.
 
-mod common;
-
+use crate::common::*;
 use backup::storage::MemStorageProvider;
-use common::*;
 use model::catalog::DEFAULT_ZONE_ID;
 use model::Timestamp;
 use std::sync::Arc;

@@ -4,10 +4,8 @@
 //! never both succeed and the winner restores; a `BACKUP` that is a symlink or a directory is
 //! an error naming it, for the full backup and for an incremental alike.
 
-mod common;
-
+use crate::common::real::{tokio_runtime, RealCluster};
 use backup::storage::StorageError;
-use common::real::{tokio_runtime, RealCluster};
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 
