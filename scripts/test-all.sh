@@ -8,12 +8,12 @@
 #    come up is a failure. Without python3 and npm the servers cannot be installed: the script
 #    says so and those tests print "skipped" (everything else still runs).
 # 2. The planted-bug build: every planted bug must be caught within its seed budget.
-# 3. scripts/fuzz.sh: every fuzz target (backup/fuzz, sim/fuzz) for 10 s each after
+# 3. scripts/fuzz.sh: every fuzz target (fuzz/) for 10 s each, two at a time on 2 cores, after
 #    replaying its regression inputs; any panic, hang or runaway allocation fails. Needs the
 #    nightly toolchain; installs cargo-fuzz if missing. FUZZ_SECONDS changes the time per target.
 #
 # First, the house rules that need no test run: `cargo fmt --check` (rustfmt.toml: 160 columns)
-# over the workspace and both fuzz crates, and `cargo clippy --all-targets -D warnings` (a
+# over the workspace and the fuzz crate, and `cargo clippy --all-targets -D warnings` (a
 # warning is an error here). rustfmt and clippy come with the stable toolchain (rustup
 # component add installs them where a minimal profile left them out).
 #
@@ -31,8 +31,7 @@ if command -v python3 >/dev/null && command -v npm >/dev/null; then
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all --check
-(cd backup/fuzz && cargo fmt --check)
-(cd sim/fuzz && cargo fmt --check)
+(cd fuzz && cargo fmt --check)
 cargo clippy --workspace --all-targets -- -D warnings
 if [ "$servers" = 1 ]; then
     wait "$install_pid" || echo "test-all: the background server install failed (.tools/install.log); trying again" >&2

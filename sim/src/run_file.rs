@@ -1,7 +1,7 @@
 //! The run file: a fault schedule and, optionally, a workload size, as `shrink` writes it and
 //! `replay --schedule` reads it (or a bare JSON list of faults, as `--print-schedule` prints).
 //! It lives here, beside the schedule it holds, rather than in `scenarios`, so that its fuzz
-//! target (`sim/fuzz`) builds without the shell's storage stack.
+//! target (`fuzz/`) builds without the shell's storage stack.
 
 use crate::faults::Schedule;
 use serde::{Deserialize, Serialize};

@@ -273,7 +273,7 @@ pub fn encode_sized<T: Serialize + ?Sized>(kind: FileKind, version: u16, value: 
 }
 
 /// Builds the envelope around raw payload bytes: a well-framed file of any kind byte and
-/// version, whatever the payload. Public so that the fuzz targets (`backup/fuzz`) can hand the
+/// version, whatever the payload. Public so that the fuzz targets (`fuzz/`) can hand the
 /// payload decoders fuzzed payloads with a valid checksum, which random bytes almost never have.
 pub fn frame(kind: u8, version: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + TRAILER_LEN);

@@ -1,4 +1,4 @@
-//! The seed files of the fuzz targets (`backup/fuzz/seeds/<target>/`): real files of real
+//! The seed files of the fuzz targets (`fuzz/seeds/<target>/`): real files of real
 //! backups, made here in process by the real job — a backup of two databases, a full cluster
 //! backup with revision history and an incremental on top of it (introduced spans, descriptor
 //! changes), an encrypted backup, and a backup paused mid-way (its `BACKUP-CHECKPOINT`).
@@ -25,7 +25,7 @@ const WRITE: &str = "BACKUP_FUZZ_WRITE_SEEDS";
 
 /// The seed directory of a target.
 fn dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds").join(target)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds").join(target)
 }
 
 /// The targets whose seeds this test makes.

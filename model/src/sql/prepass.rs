@@ -441,7 +441,7 @@ mod tests {
             vec!["CREATE DATABASE \"bank\"\"quote\"", "BACKUP DATABASE \"bank\"\"quote\" TO 'nodelocal://1/q'"]
         );
         assert_eq!(split_statements("SELECT N'it''s', U&'d\\0061t''a'").unwrap(), vec!["SELECT N'it''s', U&'d\\0061t''a'"]);
-        // Found by fuzzing (backup/fuzz/regressions/sql): re-rendering from tokens changed these.
+        // Found by fuzzing (fuzz/regressions/sql): re-rendering from tokens changed these.
         assert_eq!(
             split_statements("SELECT N'it''s', B'0''1';\n  SELECT ?abc1 ;SELECT a &>b").unwrap(),
             vec!["SELECT N'it''s', B'0''1'", "SELECT ?abc1", "SELECT a &>b"]

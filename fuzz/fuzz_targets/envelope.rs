@@ -6,7 +6,7 @@
 
 use backup::crypto::EncryptionInfo;
 use backup::format::{file_checksum, peek_kind, Checkpoint, DataFile, FileKind, Manifest};
-use backup_fuzz::{assert_names_file, PATH};
+use backup_sim_fuzz::{assert_names_file, PATH};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,7 +9,7 @@
 #![no_main]
 
 use backup::crypto::{open, seal, EncryptionKey, CHUNK_SIZE, IV_LEN};
-use backup_fuzz::{assert_names_file, PATH};
+use backup_sim_fuzz::{assert_names_file, PATH};
 use libfuzzer_sys::fuzz_target;
 
 fn key() -> EncryptionKey {

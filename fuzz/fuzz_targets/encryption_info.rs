@@ -6,7 +6,7 @@
 
 use backup::crypto::EncryptionInfo;
 use backup::format::FileKind;
-use backup_fuzz::{assert_names_file, frame, PATH};
+use backup_sim_fuzz::{assert_names_file, frame, PATH};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|payload: &[u8]| {

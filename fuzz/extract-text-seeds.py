@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # How the text seeds (seeds/statement, storage_url, as_of, sql) were made, once: the string
 # literals of the unit tests of each parser, filtered to those that look like its input. Run
-# from anywhere; it writes into backup/fuzz/seeds/ next to this file. The binary seeds (real
+# from anywhere; it writes into fuzz/seeds/ next to this file. The binary seeds (real
 # backup files) come from backup/tests/fuzz_seeds.rs instead.
 import re, sys, os, hashlib
 def literals(path):
@@ -22,7 +22,7 @@ def literals(path):
         out.append(s)
     return out
 def write(target, items, pred):
-    d = os.path.join(base, 'backup/fuzz/seeds', target)
+    d = os.path.join(base, 'fuzz/seeds', target)
     os.makedirs(d, exist_ok=True)
     seen = set(); n = 0
     for s in items:
@@ -32,7 +32,7 @@ def write(target, items, pred):
         name = hashlib.sha1(b).hexdigest()[:16]
         open(os.path.join(d, name), 'wb').write(b); n += 1
     print(target, n)
-base=os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+base=os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 kw = ('BACKUP','RESTORE','SHOW','PAUSE','RESUME','CANCEL','backup','restore','show','pause','resume','cancel')
 st = literals(f'{base}/backup/src/statement/tests.rs')
 write('statement', st, lambda s: s.lstrip().startswith(kw) or s.lstrip().upper().startswith(tuple(k.upper() for k in kw)))
