@@ -14,6 +14,7 @@ use crate::oracle::Oracle;
 use crate::property::Property;
 use crate::restore_check::{compare_with_oracle, names_file, RestoreProbe};
 use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
+use crate::show_check;
 use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, ENCRYPTION_INFO_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
@@ -219,7 +220,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let oracle: Arc<Mutex<Oracle>> = Arc::default();
     let start = madsim::time::Instant::now();
 
-    if let Err(f) = setup(&mut world, &oracle).await {
+    if let Err(f) = setup(&mut world, &oracle, opts.seed).await {
         report.failure = Some(f);
         return report;
     }
@@ -668,7 +669,8 @@ impl Destination<'_> {
             sim::trace_event!(self.probe.trace, "runner", sim::event::DAMAGE_DETECTED, "{hurt:?}: {e}");
             report.detail = format!("{kind:?} backup with {} damaged file(s) ({}): RESTORE refused it", hurt.len(), hurt[0].1);
         } else {
-            let (rows, relations) = verify_restore(&self.probe, &self.url, self.gateway, &manifest, self.without_passphrase.as_deref(), oracle, rng).await?;
+            let (rows, relations) =
+                verify_restore(&self.probe, &self.url, self.gateway, &manifest, &self.show_sql, self.without_passphrase.as_deref(), oracle, rng).await?;
             report.reads_matched = relations;
             report.detail = format!(
                 "{kind:?} backup at {} ({} files) restored: {rows} rows in {relations} relations match the oracle",
@@ -718,26 +720,38 @@ fn settle_rivals(job: (Kind, JobEnd), rival: (Kind, JobEnd)) -> Result<(Kind, Jo
     }
 }
 
-/// Restores the backup into a fresh cluster and compares every relation with the oracle at the
-/// manifest's end time; then flips one bit of one of its files (the seed picks which) and checks
+/// Lists the backup with SHOW BACKUP and restores it into a fresh cluster: the listing, the row
+/// count RESTORE reports and every restored relation are compared with the oracle at the
+/// manifest's end time. Then flips one bit of one of its files (the seed picks which) and checks
 /// that a RESTORE into a third cluster refuses naming it (and SHOW BACKUP, for the manifest).
 /// Returns (rows, relations) matched.
+#[allow(clippy::too_many_arguments)]
 async fn verify_restore(
     probe: &RestoreProbe<'_>,
     url: &StorageUrl,
     gateway: model::NodeId,
     manifest: &Manifest,
+    show_sql: &str,
     without_passphrase: Option<&str>,
     oracle: &Arc<Mutex<Oracle>>,
     rng: &mut ChaCha8Rng,
 ) -> Result<(usize, usize), Failure> {
     let backup_time = manifest.end_time;
-    let (restored, _, observations) = probe.attempt(1, None).await.map_err(|message| Failure { property: Property::RestoreSucceeds, message })?;
-    restored.map_err(|e| Failure {
+    let (restored, shown, observations) = probe.attempt(1, Some(show_sql)).await.map_err(|message| Failure { property: Property::RestoreSucceeds, message })?;
+    let shown = shown
+        .unwrap_or_else(|| Err("SHOW BACKUP was not run".into()))
+        .map_err(|e| Failure { property: Property::ShowMatchesOracle, message: format!("SHOW BACKUP of a finished backup failed: {e}") })?;
+    let restored = restored.map_err(|e| Failure {
         property: Property::RestoreSucceeds,
         message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())),
     })?;
-    let (rows, _) = compare_with_oracle(&observations, &oracle.lock().expect("oracle"), backup_time, "the backup taken at")?;
+    let (rows, _) = {
+        let oracle = oracle.lock().expect("oracle");
+        let want = show_check::Expected { tables: probe.tables, oracle: &oracle, end: backup_time, whole_databases: probe.kind != Kind::Tables };
+        show_check::show_matches(&shown, &want)?;
+        show_check::restore_rows_match(&restored, &shown, &want)?;
+        compare_with_oracle(&observations, &oracle, backup_time, "the backup taken at")?
+    };
 
     // An encrypted backup opens only with its passphrase: RESTORE without one, or with another,
     // is refused at planning, publishing nothing.

@@ -169,7 +169,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     report.swarm = knobs.swarm.to_string();
     let oracle: Arc<Mutex<Oracle>> = Arc::default();
     let start = madsim::time::Instant::now();
-    if let Err(f) = setup(&mut world, &oracle).await {
+    if let Err(f) = setup(&mut world, &oracle, opts.seed).await {
         report.failure = Some(f);
         return report;
     }

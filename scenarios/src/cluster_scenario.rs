@@ -64,7 +64,7 @@ async fn cluster(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> Run
     let oracle: Arc<Mutex<Oracle>> = Arc::default();
     let start = madsim::time::Instant::now();
 
-    if let Err(f) = setup(&mut world, &oracle).await {
+    if let Err(f) = setup(&mut world, &oracle, opts.seed).await {
         report.failure = Some(f);
         return report;
     }

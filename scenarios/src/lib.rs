@@ -54,6 +54,7 @@ pub mod restore_check;
 pub mod run;
 pub mod sabotage;
 pub mod secrets;
+pub mod show_check;
 pub mod shrink;
 pub mod summary;
 pub mod tools;

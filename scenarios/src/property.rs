@@ -42,11 +42,14 @@ pub enum Property {
     /// No secret of the run (a storage credential, an encryption passphrase) appears in its
     /// trace, its report or its failure message.
     SecretsHidden,
+    /// SHOW BACKUP of a finished backup lists what the oracle says it holds: every relation of
+    /// its targets, under its database and kind, each table with its row count then.
+    ShowMatchesOracle,
 }
 
 impl Property {
     /// Every property, in a fixed order.
-    pub const ALL: [Property; 17] = [
+    pub const ALL: [Property; 18] = [
         Property::ReadsMatchOracle,
         Property::Liveness,
         Property::Workload,
@@ -64,6 +67,7 @@ impl Property {
         Property::IncrementalHoldsItsChanges,
         Property::ChainContiguous,
         Property::SecretsHidden,
+        Property::ShowMatchesOracle,
     ];
 
     /// Its name in reports.
@@ -86,6 +90,7 @@ impl Property {
             Property::IncrementalHoldsItsChanges => "incremental-holds-its-changes",
             Property::ChainContiguous => "chain-contiguous",
             Property::SecretsHidden => "secrets-hidden",
+            Property::ShowMatchesOracle => "show-matches-oracle",
         }
     }
 }

@@ -25,9 +25,12 @@ pub(crate) struct RestoreProbe<'a> {
     pub(crate) tables: &'a [String],
 }
 
-/// What a RESTORE (and optional SHOW BACKUP) in a fresh cluster did: the statements' results,
+/// A statement's answer: its columns and rows.
+pub(crate) type Answer = (Vec<String>, Vec<Vec<model::Datum>>);
+
+/// What a RESTORE (and optional SHOW BACKUP) in a fresh cluster did: the statements' answers,
 /// and what reading every relation afterwards found.
-type Attempt = (Result<(), String>, Option<Result<(), String>>, Vec<Observation>);
+type Attempt = (Result<Answer, String>, Option<Result<Answer, String>>, Vec<Observation>);
 
 impl RestoreProbe<'_> {
     /// Runs the RESTORE in a fresh cluster on `network` (and `show`, a SHOW BACKUP, first), then
@@ -45,10 +48,10 @@ impl RestoreProbe<'_> {
                 s.execute("CREATE DATABASE bank").await.map_err(|e| format!("CREATE DATABASE bank: {e}"))?;
             }
             let shown = match show {
-                Some(sql) => Some(kv.bulk(1, &sql, "root", "defaultdb", Duration::from_secs(300)).await.map(|_| ())),
+                Some(sql) => Some(kv.bulk(1, &sql, "root", "defaultdb", Duration::from_secs(300)).await),
                 None => None,
             };
-            let restored = kv.bulk(1, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await.map(|_| ());
+            let restored = kv.bulk(1, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await;
             let now = kv.now();
             let mut obs = Vec::new();
             for t in &tables {

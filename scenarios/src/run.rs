@@ -263,15 +263,16 @@ pub async fn drive<T>(world: &mut World, task: madsim::task::JoinHandle<T>) -> T
     task.await.expect("client task")
 }
 
-/// Bootstraps the catalog and creates the workload's schema through a client, before any fault.
-pub async fn setup(world: &mut World, oracle: &Arc<Mutex<Oracle>>) -> Result<(), Failure> {
+/// Bootstraps the catalog and creates the workload's schema (seed `seed`'s) through a client,
+/// before any fault.
+pub async fn setup(world: &mut World, oracle: &Arc<Mutex<Oracle>>, seed: u64) -> Result<(), Failure> {
     let setup_client = world.add_client("setup");
     let o = oracle.clone();
     let setup = setup_client.spawn(move |kv| async move {
         let kv: Arc<dyn Kv> = Arc::new(kv);
         model::catalog::bootstrap(&*kv).await.map_err(|e| WorkloadError::Unavailable(format!("bootstrap: {e}")))?;
         let mut s = Session::root(kv);
-        workload::setup(&mut s, &o).await
+        workload::setup(&mut s, &o, seed).await
     });
     drive(world, setup).await.map_err(|e| Failure { property: Property::Workload, message: format!("setup: {e}") })
 }

@@ -4,7 +4,9 @@
 //! Setup → run → check, as FoundationDB's workloads do. The schema has what BACKUP's rules care
 //! about: two databases, foreign keys, secondary indexes, a sequence used by a column default, a
 //! view, a short GC TTL on one table, and schema changes (ADD COLUMN, CREATE INDEX, CREATE TABLE,
-//! TRUNCATE) while clients write. Clients record only what the database acknowledged, with the
+//! TRUNCATE) while clients write. A third database, the guest, has names the seed draws from
+//! identifiers that only work quoted (quotes, backslashes, spaces, tabs, upper case, non-ASCII
+//! letters, a keyword; see [`GuestNames`]), and rows whose strings carry the same characters. Clients record only what the database acknowledged, with the
 //! commit timestamp it reported; a statement that fails is known not to have committed.
 
 use crate::oracle::{Event, Oracle, Row};
@@ -76,6 +78,52 @@ thread_local! {
 /// The tables the oracle follows, and how a view maps to one of them.
 pub const VIEW_BIG_ACCOUNTS: &str = "bank.big_accounts";
 
+/// Identifiers a real schema may have and that every layer must carry through quoted: in
+/// statements, in the manifest, in SHOW BACKUP's output, in RESTORE's renames, in errors. None
+/// holds a dot: the oracle names a table `database.table`.
+const GUEST_IDENTIFIERS: [&str; 9] = ["guest", "Guest Book", "o'brien", "say \"hi\"", "back\\slash", "straße", "日本語", "select", "tab\there"];
+
+/// The guest database's names, drawn per seed from [`GUEST_IDENTIFIERS`] (stream
+/// `workload/names`): the setup and every writer draw the same ones from the seed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestNames {
+    /// The database.
+    pub database: String,
+    /// Its one table (`id INT PRIMARY KEY` and [`GuestNames::column`]).
+    pub table: String,
+    /// The table's string column.
+    pub column: String,
+}
+
+impl GuestNames {
+    /// The names seed `seed` uses.
+    pub fn draw(seed: u64) -> GuestNames {
+        let mut rng = sim::SeedTree::new(seed).stream("workload/names");
+        let mut pick = || GUEST_IDENTIFIERS[rng.gen_range(0..GUEST_IDENTIFIERS.len())].to_string();
+        GuestNames { database: pick(), table: pick(), column: pick() }
+    }
+
+    /// The table as the oracle names it.
+    pub fn oracle_table(&self) -> String {
+        format!("{}.{}", self.database, self.table)
+    }
+
+    /// The table as SQL names it: both parts quoted.
+    pub fn sql_table(&self) -> String {
+        format!("{}.{}", quote_ident(&self.database), quote_ident(&self.table))
+    }
+}
+
+/// `name` as a quoted SQL identifier (`"` doubled inside), which keeps its case and characters.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `text` as a SQL string literal (`'` doubled inside).
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 async fn exec(s: &mut Session, sql: &str) -> Result<Result<model::sql::ExecResult, SqlError>, WorkloadError> {
     let result = s.execute(sql).await;
     if let Some(trace) = TRACE.with(|t| t.borrow().clone()) {
@@ -112,8 +160,9 @@ fn cols(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-/// Creates the schema and records the tables' creation.
-pub async fn setup(s: &mut Session, oracle: &Mutex<Oracle>) -> Result<(), WorkloadError> {
+/// Creates the schema (the guest database's names are seed `seed`'s) and records the tables'
+/// creation.
+pub async fn setup(s: &mut Session, oracle: &Mutex<Oracle>, seed: u64) -> Result<(), WorkloadError> {
     let created = |o: &Mutex<Oracle>, t: &str, ts, c: &[&str]| o.lock().expect("oracle").record(t, ts, Event::Created { columns: cols(c) });
     must_commit(s, "CREATE DATABASE bank").await?;
     let ts = must_commit(s, "CREATE TABLE bank.customers (id INT PRIMARY KEY, name STRING NOT NULL, region STRING)").await?;
@@ -130,6 +179,10 @@ pub async fn setup(s: &mut Session, oracle: &Mutex<Oracle>) -> Result<(), Worklo
     let ts = must_commit(s, "CREATE TABLE shop.orders (id INT PRIMARY KEY DEFAULT nextval('shop.order_ids'), item STRING NOT NULL, qty INT NOT NULL)").await?;
     created(oracle, "shop.orders", ts, &["id", "item", "qty"]);
     must_commit(s, "ALTER TABLE shop.orders CONFIGURE ZONE USING gc.ttlseconds = 20").await?;
+    let guest = GuestNames::draw(seed);
+    must_commit(s, &format!("CREATE DATABASE {}", quote_ident(&guest.database))).await?;
+    let ts = must_commit(s, &format!("CREATE TABLE {} (id INT PRIMARY KEY, {} STRING NOT NULL)", guest.sql_table(), quote_ident(&guest.column))).await?;
+    created(oracle, &guest.oracle_table(), ts, &["id", &guest.column]);
     Ok(())
 }
 
@@ -145,7 +198,8 @@ pub async fn writer(
     shared: &Arc<Mutex<Shared>>,
 ) -> Result<WriterStats, WorkloadError> {
     let rng = sim::SeedTree::new(seed).stream(&format!("workload/writer/{w}"));
-    let mut writer = Writer { s, clock, w, cfg, rng, next_id: 1 + w as i64, stride: cfg.writers as i64, oracle, shared };
+    let guest = GuestNames::draw(seed);
+    let mut writer = Writer { s, clock, w, cfg, rng, next_id: 1 + w as i64, stride: cfg.writers as i64, oracle, shared, guest };
     let mut stats = WriterStats::default();
     for op in 0..cfg.ops_per_writer {
         let think = writer.rng.gen_range(cfg.think_ms.0..=cfg.think_ms.1.max(cfg.think_ms.0));
@@ -179,6 +233,7 @@ struct Writer<'a> {
     stride: i64,
     oracle: &'a Mutex<Oracle>,
     shared: &'a Arc<Mutex<Shared>>,
+    guest: GuestNames,
 }
 
 /// The known rows an operation may act on. They are drawn before the operation is chosen, and
@@ -242,6 +297,7 @@ impl Writer<'_> {
             75..=81 => self.close_account(t.account).await,
             82..=93 if self.w == 0 => self.upsert_order(t.order, t.has_note).await,
             94..=96 if self.w == 0 => self.delete_order(t.order).await,
+            97..=99 => self.write_guest().await,
             _ if t.reviews => self.insert_review().await,
             _ => Ok(false),
         }
@@ -454,6 +510,28 @@ impl Writer<'_> {
             self.shared.lock().expect("shared").orders.retain(|(x, _)| *x != o);
         }
         Ok(done.is_some())
+    }
+
+    /// UPSERT (three times in four) or DELETE one of the guest table's eight rows, which every
+    /// writer contends for; the string written carries the characters names are drawn from.
+    async fn write_guest(&mut self) -> Result<bool, WorkloadError> {
+        let id = self.rng.gen_range(0..8);
+        let table = self.guest.oracle_table();
+        if self.rng.gen_ratio(3, 4) {
+            let text = format!("{} #{}", GUEST_IDENTIFIERS[self.rng.gen_range(0..GUEST_IDENTIFIERS.len())], self.rng.gen_range(0..1000));
+            let sql = format!("UPSERT INTO {} (id, {}) VALUES ({id}, {})", self.guest.sql_table(), quote_ident(&self.guest.column), quote_literal(&text));
+            let ts = ok_ts(self.s, &sql).await?;
+            if let Some(ts) = ts {
+                self.record(&table, ts, Event::Put { row: vec![Datum::Int(id), Datum::String(text)] });
+            }
+            Ok(ts.is_some())
+        } else {
+            let done = ok_rows(self.s, &format!("DELETE FROM {} WHERE id = {id}", self.guest.sql_table())).await?;
+            if let Some((ts, 1)) = done {
+                self.record(&table, ts, Event::Delete { pk: Datum::Int(id) });
+            }
+            Ok(done.is_some())
+        }
     }
 
     /// INSERT a review, once writer 0 has created `shop.reviews` (a table new during the run).
