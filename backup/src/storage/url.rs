@@ -371,11 +371,6 @@ impl StorageUrl {
         &self.path
     }
 
-    /// All parameters, decoded, sorted by name. Holds secrets: never print it.
-    pub fn params(&self) -> &BTreeMap<String, String> {
-        &self.params
-    }
-
     /// One decoded parameter (a secret one too: this is how a backend gets its credentials).
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
