@@ -748,8 +748,7 @@ async fn verify_restore(
     let (rows, _) = {
         let oracle = oracle.lock().expect("oracle");
         let want = show_check::Expected { tables: probe.tables, oracle: &oracle, end: backup_time, whole_databases: probe.kind != Kind::Tables };
-        show_check::show_matches(&shown, &want)?;
-        show_check::restore_rows_match(&restored, &shown, &want)?;
+        show_check::show_and_restore_match(&shown, &restored, &want)?;
         compare_with_oracle(&observations, &oracle, backup_time, "the backup taken at")?
     };
 

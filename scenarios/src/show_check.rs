@@ -89,8 +89,21 @@ fn listing(answer: &Answer) -> Result<Listing, Failure> {
 /// kind, and each table with the number of rows it had then; nothing else of those databases
 /// that is a table or a view is listed (sequences, which the oracle does not follow, may be);
 /// whole databases are listed as databases; every row says the backup's end time.
-pub(crate) fn show_matches(answer: &Answer, want: &Expected) -> Result<(), Failure> {
-    let (listed, databases, ends) = listing(answer)?;
+#[cfg(test)]
+fn show_matches(answer: &Answer, want: &Expected) -> Result<(), Failure> {
+    show_matches_listing(&listing(answer)?, want)
+}
+
+/// SHOW BACKUP and RESTORE's reported rows of one backup, checked against the oracle: SHOW
+/// BACKUP's answer is read once for both checks (the listing's, described at [`show_matches`], and
+/// RESTORE's row count, at [`restore_rows_match`]).
+pub(crate) fn show_and_restore_match(shown: &Answer, restored: &Answer, want: &Expected) -> Result<(), Failure> {
+    let listed = listing(shown)?;
+    show_matches_listing(&listed, want)?;
+    restore_rows_match_listing(restored, &listed, want)
+}
+
+fn show_matches_listing((listed, databases, ends): &Listing, want: &Expected) -> Result<(), Failure> {
     let end = want.end.to_datetime_string();
     if let Some(other) = ends.iter().find(|e| **e != end) {
         return Err(fail(format!("SHOW BACKUP says end_time {other}, but the backup ends at {end}")));
@@ -119,7 +132,7 @@ pub(crate) fn show_matches(answer: &Answer, want: &Expected) -> Result<(), Failu
         }
         wanted.insert(key);
     }
-    for ((db, name), l) in &listed {
+    for ((db, name), l) in listed {
         if dbs.contains(db) && matches!(l.kind.as_str(), "table" | "view") && !wanted.contains(&(db.clone(), name.clone())) {
             return Err(fail(format!("SHOW BACKUP lists {} {db:?}.{name:?}, which the oracle does not know among the backup's targets", l.kind)));
         }
@@ -135,13 +148,17 @@ pub(crate) fn show_matches(answer: &Answer, want: &Expected) -> Result<(), Failu
 /// The `rows` a RESTORE of that backup must report: the oracle's rows of every restored table
 /// at the backup's end time, plus each sequence's (one value row, counted as SHOW BACKUP lists
 /// it: the oracle does not follow sequences).
-pub(crate) fn restore_rows_match(restored: &Answer, shown: &Answer, want: &Expected) -> Result<(), Failure> {
+#[cfg(test)]
+fn restore_rows_match(restored: &Answer, shown: &Answer, want: &Expected) -> Result<(), Failure> {
+    restore_rows_match_listing(restored, &listing(shown)?, want)
+}
+
+fn restore_rows_match_listing(restored: &Answer, (listed, _, _): &Listing, want: &Expected) -> Result<(), Failure> {
     let (columns, rows) = restored;
     let reported = columns.iter().position(|c| c == "rows").and_then(|i| rows.first().and_then(|r| r.get(i)));
     let Some(Datum::Int(reported)) = reported else {
         return Err(Failure { property: Property::RestoreMatchesOracle, message: format!("RESTORE reported no row count: {columns:?} {rows:?}") });
     };
-    let (listed, _, _) = listing(shown)?;
     let mut rows_wanted = 0i64;
     for t in want.tables.iter().filter(|t| *t != VIEW_BIG_ACCOUNTS) {
         rows_wanted += expected(want.oracle, t, want.end).map_or(0, |s| s.rows.len() as i64);

@@ -115,6 +115,8 @@ impl GuestNames {
 }
 
 /// `name` as a quoted SQL identifier (`"` doubled inside), which keeps its case and characters.
+/// Always quoted, even a plain name (unlike `model::sql::quote_ident`, which quotes only what
+/// needs it): the workload drives the quoted path on every seed, and writes its SQL itself.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
