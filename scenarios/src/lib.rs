@@ -58,6 +58,7 @@ pub mod show_check;
 pub mod shrink;
 pub mod summary;
 pub mod tools;
+pub mod transient;
 pub mod workload;
 
 #[cfg(test)]

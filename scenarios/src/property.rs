@@ -45,11 +45,14 @@ pub enum Property {
     /// SHOW BACKUP of a finished backup lists what the oracle says it holds: every relation of
     /// its targets, under its database and kind, each table with its row count then.
     ShowMatchesOracle,
+    /// No statement the cluster answers fails with a transient error the simulator injected
+    /// (an unreachable node, a range without quorum, a storage 503): the backup code retries those.
+    TransientErrorsRetried,
 }
 
 impl Property {
     /// Every property, in a fixed order.
-    pub const ALL: [Property; 18] = [
+    pub const ALL: [Property; 19] = [
         Property::ReadsMatchOracle,
         Property::Liveness,
         Property::Workload,
@@ -68,6 +71,7 @@ impl Property {
         Property::ChainContiguous,
         Property::SecretsHidden,
         Property::ShowMatchesOracle,
+        Property::TransientErrorsRetried,
     ];
 
     /// Its name in reports.
@@ -91,6 +95,7 @@ impl Property {
             Property::ChainContiguous => "chain-contiguous",
             Property::SecretsHidden => "secrets-hidden",
             Property::ShowMatchesOracle => "show-matches-oracle",
+            Property::TransientErrorsRetried => "transient-errors-retried",
         }
     }
 }

@@ -218,6 +218,7 @@ where
         Ok(mut report) => {
             report.trace = trace;
             report.probes = probes;
+            crate::transient::check(&mut report);
             report
         }
         Err(panic) => {

@@ -1,0 +1,111 @@
+//! The transient-errors-retried property: a statement the cluster answers never fails with a
+//! transient error — one the simulator itself injected (a node that is not the leaseholder or
+//! cannot be reached, a range without quorum, an aborted transaction, an intent in the way, a
+//! storage call that failed with a 503) and that the backup code is meant to retry.
+//!
+//! Why it is a property of its own: the scenarios' clients behave like real ones and re-issue a
+//! statement whose connection or answer failed, so a BACKUP whose planner gave up at the first
+//! unavailable range and a planner that retried look alike from the job's end. The trace records
+//! every statement's outcome on the node that ran it (`bulk-err`), whoever issued it (backup
+//! clients, the fault driver's PAUSE/RESUME/CANCEL, SHOW BACKUP and RESTORE probes), so the check
+//! reads the trace and is independent of which client saw the error.
+//!
+//! The texts are the simulator's own: the errors its nodes and its storage return when a fault
+//! strikes, not the backup code's classification of them (a test below holds each text to the
+//! error value it comes from, so a rewording fails loudly instead of weakening the check).
+
+use crate::property::Property;
+use crate::run::{Failure, RunReport};
+
+/// What the simulator's transient failures say, as their `Display` renders them: KV errors
+/// [`model::KvError::is_retryable`] calls retryable, and the simulated storage's 503.
+const TRANSIENT: [&str; 7] = [
+    "not leaseholder for r",
+    "does not lie in one range of n",
+    " unavailable: ",
+    "transaction aborted: ",
+    "conflicting intent on ",
+    "transient storage error",
+    "failure (503)",
+];
+
+/// The first statement outcome in `trace` (as [`sim::Trace::text`] renders it) that failed with a
+/// transient error: its line number (from 1) and the line.
+fn first_transient(trace: &str) -> Option<(usize, &str)> {
+    trace.lines().enumerate().find_map(|(i, line)| {
+        let mut words = line.split_whitespace();
+        let (_time, _who, what) = (words.next(), words.next(), words.next());
+        (what == Some(sim::event::BULK_ERR) && TRANSIENT.iter().any(|t| line.contains(t))).then_some((i + 1, line))
+    })
+}
+
+/// Fails `report` with [`Property::TransientErrorsRetried`] when a statement in its trace failed
+/// with a transient error. An earlier failure stands (it is what the run is about; a transient
+/// error after it may be its consequence).
+pub(crate) fn check(report: &mut RunReport) {
+    if report.failure.is_some() {
+        return;
+    }
+    if let Some((n, line)) = first_transient(&report.trace) {
+        let what = line.trim_start();
+        report.failure = Some(Failure {
+            property: Property::TransientErrorsRetried,
+            message: format!("a statement failed with a transient error the backup code should have retried (trace line {n}): {what}"),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::{KvError, MvccError, Span, Timestamp};
+
+    #[test]
+    fn every_text_is_what_the_simulator_says() {
+        let ts = Timestamp::from_nanos(5);
+        let errors = [
+            KvError::NotLeaseholder { range: 7, leaseholder: Some(2) }.to_string(),
+            KvError::RangeKeyMismatch { node: 3, span: Span::new(b"a".to_vec(), b"b".to_vec()) }.to_string(),
+            KvError::Unavailable { node: 3, reason: "partitioned".into() }.to_string(),
+            KvError::RangeUnavailable { range: 4, reason: "no quorum".into() }.to_string(),
+            KvError::TxnAborted("pushed".into()).to_string(),
+            KvError::Mvcc(MvccError::WriteIntent { key: b"k".to_vec().into(), txn: 9, ts }).to_string(),
+            backup::storage::StorageError::Transient { path: "b/p".into(), reason: "simulated write failure (503)".into() }.to_string(),
+        ];
+        for e in &errors {
+            assert!(TRANSIENT.iter().any(|t| e.contains(t)), "no pattern matches the simulator's error {e:?}");
+        }
+        // Each pattern is needed: it matches some error above.
+        for t in TRANSIENT {
+            assert!(errors.iter().any(|e| e.contains(t)), "pattern {t:?} matches none of the simulator's errors");
+        }
+        // Retryable, all of them (the KV ones by the cluster model's own word).
+        assert!(matches!(KvError::Unavailable { node: 1, reason: String::new() }, ref e if e.is_retryable()));
+    }
+
+    #[test]
+    fn a_transient_statement_error_fails_the_run_and_a_verdict_does_not() {
+        let verdict = "   52.238463s n1 bulk-err nodelocal://1/b: no BACKUP manifest found: not a backup location\n  53.9s n1 bulk-err batch timestamp 5 must be after replica GC threshold 6";
+        let mut r = RunReport::new("backup", 1);
+        r.trace = verdict.into();
+        check(&mut r);
+        assert!(r.failure.is_none(), "{:?}", r.failure);
+
+        r.trace = format!("{verdict}\n  60.000001s n4 bulk-err r12 unavailable: lost quorum\n  61.0s n4 bulk-ok 0 rows");
+        check(&mut r);
+        let f = r.failure.take().expect("a transient error fails");
+        assert_eq!(f.property, Property::TransientErrorsRetried);
+        assert!(f.message.contains("trace line 3") && f.message.contains("r12 unavailable"), "{}", f.message);
+
+        // The same text outside a statement's outcome (a node's own retry, logged) is not a failure.
+        r.trace = "  60.0s n4 export-retry r12 unavailable: lost quorum".into();
+        check(&mut r);
+        assert!(r.failure.is_none());
+
+        // An earlier failure stands.
+        r.trace = "  60.0s n4 bulk-err r12 unavailable: lost quorum".into();
+        r.failure = Some(Failure { property: Property::Liveness, message: "stuck".into() });
+        check(&mut r);
+        assert_eq!(r.failure.map(|f| f.property), Some(Property::Liveness));
+    }
+}
