@@ -212,7 +212,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let plan = settle_schedule(&world, &opts, &knobs);
     let cancel_planned = plan.iter().any(|f| f.fault == faults::Fault::Job { action: faults::JobAction::Cancel });
     world.storage.set_faults(knobs.storage.clone());
-    let sql_template = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME ", kind.targets());
+    let guest = workload::GuestNames::draw(seed);
+    let sql_template = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME ", kind.targets(&guest));
     sim::trace_event!(trace, "runner", sim::event::BACKUP_PLAN, "at={backup_at:?} gateway=n{gateway} kind={kind:?}");
     let mut report = RunReport::new(scenario, seed);
     report.faults = plan.len();
@@ -225,7 +226,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         return report;
     }
     let secrets = run_secrets(seed, &passphrase);
-    let job = Job { dest, backup_at, gateway, exact_time, rival_kind, sql_template, cancel_planned, nodes: cfg.nodes as u32, passphrase };
+    let job = Job { dest, backup_at, gateway, exact_time, rival_kind, sql_template, cancel_planned, nodes: cfg.nodes as u32, passphrase, guest };
     let mut run = Run { opts, world, trace, oracle, report, start, secrets };
     if let Err(f) = run.preload().await {
         return run.fail(f);
@@ -288,6 +289,8 @@ struct Job {
     passphrase: Option<String>,
     /// The cluster's size: a client whose gateway fails follows its job through the others.
     nodes: u32,
+    /// The guest database's names, which the DATABASE and table targets name too.
+    guest: workload::GuestNames,
 }
 
 /// What follows once the destination is judged.
@@ -406,7 +409,7 @@ impl Run {
     fn spawn_rival(&mut self, job: &Job, go: &Arc<Mutex<Option<model::NodeId>>>, calm: &Arc<AtomicBool>) -> madsim::task::JoinHandle<Option<JobEnd>> {
         let client = self.world.add_client("rival-client");
         let (go, calm, nodes) = (go.clone(), calm.clone(), job.nodes);
-        let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-1s'{}", job.rival_kind.targets(), job.dest, with_passphrase(&job.passphrase));
+        let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-1s'{}", job.rival_kind.targets(&job.guest), job.dest, with_passphrase(&job.passphrase));
         client.spawn(move |kv| async move {
             let node = loop {
                 if let Some(n) = *go.lock().expect("rival") {
@@ -428,19 +431,20 @@ impl Run {
         let url =
             StorageUrl::parse(&job.dest).map_err(|e| Failure { property: Property::Workload, message: format!("scenario destination does not parse: {e}") })?;
         let storage = self.world.storage.clone();
-        let tables = self.restored_tables(kind);
+        let tables = self.restored_tables(kind, &job.guest);
         let with = with_passphrase(&job.passphrase);
-        let unencrypted_sql = format!("RESTORE {}FROM '{}'", kind.targets(), job.dest);
+        let unencrypted_sql = format!("RESTORE {}FROM '{}'", kind.targets(&job.guest), job.dest);
         let restore_sql = format!("{unencrypted_sql}{with}");
-        let probe = RestoreProbe { opts: &self.opts, trace: &self.trace, storage: &storage, kind, restore_sql: &restore_sql, tables: &tables };
+        let probe =
+            RestoreProbe { opts: &self.opts, trace: &self.trace, storage: &storage, kind, guest: &job.guest, restore_sql: &restore_sql, tables: &tables };
         let key_of = |path: &str| SimStorage::key(&url, job.gateway, path);
         let manifest = storage.get(&key_of(MANIFEST_NAME));
         let checkpoint_left = storage.get(&key_of(CHECKPOINT_NAME)).is_some();
-        let damaged = storage.damaged();
+        let (damaged, ever_damaged) = (storage.damaged(), storage.ever_damaged());
         let show_sql = format!("SHOW BACKUP '{}'{with}", job.dest);
         let passphrase = job.passphrase.clone();
         let without_passphrase = passphrase.is_some().then_some(unencrypted_sql);
-        let dest = Destination { probe, url, gateway: job.gateway, show_sql, manifest, checkpoint_left, damaged, passphrase, without_passphrase };
+        let dest = Destination { probe, url, gateway: job.gateway, show_sql, manifest, checkpoint_left, damaged, ever_damaged, passphrase, without_passphrase };
         match (end, &dest.manifest) {
             (JobEnd::Failed(e), _) => {
                 self.report.detail = dest.failed(e).await?;
@@ -466,11 +470,11 @@ impl Run {
     }
 
     /// The relations a restore of a `kind` backup must bring back, the view among them.
-    fn restored_tables(&self, kind: Kind) -> Vec<String> {
+    fn restored_tables(&self, kind: Kind, guest: &workload::GuestNames) -> Vec<String> {
         let oracle = self.oracle.lock().expect("oracle");
         let mut t: Vec<String> = match kind {
             Kind::Cluster => oracle.tables().into_iter().filter(|t| t != VIEW_BIG_ACCOUNTS).collect(),
-            Kind::Database | Kind::Tables => vec!["bank.customers".into(), "bank.accounts".into()],
+            Kind::Database | Kind::Tables => vec!["bank.customers".into(), "bank.accounts".into(), guest.oracle_table()],
         };
         if self.opts.workload.preload_rows > 0 && kind != Kind::Cluster {
             t.push(workload::LEDGER.into());
@@ -559,6 +563,8 @@ struct Destination<'a> {
     checkpoint_left: bool,
     /// What storage damaged, by key, and how.
     damaged: BTreeMap<String, &'static str>,
+    /// What storage damaged at some moment of the run, repaired since or not.
+    ever_damaged: BTreeMap<String, &'static str>,
     /// The backup's passphrase, if it is encrypted.
     passphrase: Option<String>,
     /// For an encrypted backup, its RESTORE without the passphrase (which must be refused).
@@ -611,6 +617,14 @@ impl Destination<'_> {
                 let names = if manifest.is_some() { vec![ENCRYPTION_INFO_NAME.to_string()] } else { Vec::new() };
                 self.probe.refused(1, &names, None, cause).await?;
                 Ok(format!("backup of {kind:?} failed as it must after storage damaged its {ENCRYPTION_INFO_NAME} ({cause}): {e}"))
+            }
+            None if names_file(e, ENCRYPTION_INFO_NAME) && self.ever_damaged.contains_key(&self.key(ENCRYPTION_INFO_NAME)) => {
+                // Storage damaged the ENCRYPTION-INFO another plan (a rival's) was writing, this
+                // job's plan read it then and refused it, and the other plan wrote it again intact
+                // afterwards: the refusal was right when it was made, and no backup stands here.
+                let cause = self.ever_damaged[&self.key(ENCRYPTION_INFO_NAME)];
+                self.probe.refused(1, &[], None, cause).await?;
+                Ok(format!("backup of {kind:?} refused as it must: storage had damaged {ENCRYPTION_INFO_NAME} ({cause}) when its plan read it: {e}"))
             }
             manifest if e.contains("cannot prove that the BACKUP is its own") && self.damaged.contains_key(&self.key(backup::lock::MANIFEST_CLAIM)) => {
                 // Storage damaged the job's claim on its manifest path, and a run that adopted the
@@ -773,7 +787,7 @@ async fn verify_restore(
         let bit = rng.gen::<u64>();
         crate::restore_check::flip_bit(probe.storage, &SimStorage::key(url, gateway, &victim), bit);
         let show = (victim == MANIFEST_NAME || victim == ENCRYPTION_INFO_NAME)
-            .then(|| probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets()), "SHOW BACKUP", 1));
+            .then(|| probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets(probe.guest)), "SHOW BACKUP", 1));
         probe
             .refused(2, std::slice::from_ref(&victim), show.as_deref(), "flipped bit")
             .await

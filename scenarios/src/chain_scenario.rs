@@ -20,8 +20,8 @@ use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::{Event, Oracle};
 use crate::property::Property;
 use crate::restore_check::{compare_with_oracle, names_file, RestoreProbe};
-use crate::run::{join_writers, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
-use crate::workload::{WorkloadConfig, VIEW_BIG_ACCOUNTS};
+use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
+use crate::workload::{GuestNames, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::data::DataFile;
 use backup::format::manifest::{Manifest, ENCRYPTION_INFO_NAME, MANIFEST_NAME};
 use backup::storage::url::StorageUrl;
@@ -98,6 +98,9 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> (RunKnobs, Chain) {
     let automatic = rng.gen();
     let revision_history = rng.gen();
     let damage = rng.gen_range(0..4);
+    // Half the swaps become a member of a forked chain instead (from a stream of their own, so
+    // that the draws above stay what they were).
+    let damage = if damage == 2 && tree.stream("chain/fork").gen_ratio(1, 2) { 4 } else { damage };
     let restore_mid = kind == Kind::Cluster && rng.gen_ratio(3, 4);
     // Before an incremental that has another after it where there is one, so that a copy still
     // offline at the first one's end is introduced by the next.
@@ -121,13 +124,29 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> (RunKnobs, Chain) {
     knobs.knob("chain.gateway", format!("n{gateway}"));
     knobs.knob("chain.automatic_incrementals", automatic);
     knobs.knob("chain.revision_history", revision_history);
-    knobs.knob("chain.damage", ["none", "drop-member", "swap-two", "flip-bit"][damage as usize]);
+    knobs.knob("chain.damage", ["none", "drop-member", "swap-two", "flip-bit", "fork-member"][damage as usize]);
     if let Some((i, delay)) = restore_during {
         knobs.knob("chain.restore_during", format!("incremental#{i}+{}ms", delay.as_millis()));
     }
     let passphrase = draw_passphrase(&tree, CHAIN, opts);
     knobs.knob("chain.encrypted", passphrase.is_some());
-    (knobs, Chain { kind, dest, first_at, gaps, gateway, automatic, revision_history, damage, restore_during, nodes: cfg.nodes as u32, passphrase })
+    (
+        knobs,
+        Chain {
+            kind,
+            dest,
+            first_at,
+            gaps,
+            gateway,
+            automatic,
+            revision_history,
+            damage,
+            restore_during,
+            nodes: cfg.nodes as u32,
+            passphrase,
+            guest: GuestNames::draw(opts.seed),
+        },
+    )
 }
 
 /// The schedule `opts.seed` draws for this scenario.
@@ -222,7 +241,9 @@ struct Chain {
     gateway: model::NodeId,
     automatic: bool,
     revision_history: bool,
-    /// Which damage to try on the finished chain: 0 none, 1 drop a member, 2 swap two, 3 flip a bit.
+    /// Which damage to try on the finished chain: 0 none, 1 drop a member, 2 swap two, 3 flip a
+    /// bit, 4 list after the last member an incremental forked from the member before it (taken
+    /// once the chain is done: it starts inside the last member's window and ends after it).
     damage: u8,
     /// A cluster chain that restores a table into the cluster while one of its incrementals
     /// is taken: before incremental #.0, database `restored` is created and a RESTORE of
@@ -237,6 +258,8 @@ struct Chain {
     /// The chain's encryption passphrase, when the seed encrypts it: every backup of the chain
     /// and every RESTORE from it gives it.
     passphrase: Option<String>,
+    /// The guest database's names, which the DATABASE and table targets name too.
+    guest: GuestNames,
 }
 
 impl Chain {
@@ -353,7 +376,7 @@ impl Run {
         let client = self.world.add_client("rival-client");
         let (go, calm, full_done, nodes) = (go.clone(), calm.clone(), full_done.clone(), chain.nodes);
         // '-2s', not the chain's '-1s': its job's description tells it apart from the chain's.
-        let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-2s'{}", chain.kind.targets(), chain.dest, chain.with());
+        let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-2s'{}", chain.kind.targets(&chain.guest), chain.dest, chain.with());
         client.spawn(move |kv| async move {
             let node = loop {
                 if let (Some(n), true) = (*go.lock().expect("rival"), full_done.load(Ordering::Relaxed)) {
@@ -381,7 +404,7 @@ impl Run {
         let client = self.world.add_client("backup-client");
         let (calm, dest, gaps, full_done) = (calm.clone(), chain.dest.clone(), chain.gaps.clone(), full_done.clone());
         let (first_at, restore_during, gateway, nodes, automatic) = (chain.first_at, chain.restore_during, chain.gateway, chain.nodes, chain.automatic);
-        let (targets, with, restore_with) = (chain.kind.targets().to_string(), chain.with(), chain.restore_with());
+        let (targets, with, restore_with) = (chain.kind.targets(&chain.guest), chain.with(), chain.restore_with());
         client.spawn(move |kv| async move {
             let mut taken: Vec<Taken> = Vec::new();
             let mut ends = Vec::new();
@@ -500,14 +523,23 @@ impl Run {
             Some(during) => Some(restored_copy(&mut self.world, during, &oracle_now, &layers.manifests).await?),
         };
 
+        let fork = self.take_fork(chain, &outcome.taken).await;
+
         // Restores: the whole chain, a point in time, and a damaged chain that must be refused.
-        let tables = restored_tables(chain.kind, &oracle_now, copy.is_some());
+        let tables = restored_tables(chain.kind, &chain.guest, &oracle_now, copy.is_some());
         let from_list: Vec<String> = if chain.automatic { vec![chain.dest.clone()] } else { outcome.taken.iter().map(|t| t.location.clone()).collect() };
         let last_end = layers.manifests.last().map(|m| m.end_time).unwrap_or_default();
-        let restore_sql = format!("RESTORE {}FROM {}{}", chain.kind.targets(), quoted(&from_list), chain.restore_with());
-        let probe =
-            RestoreProbe { opts: &self.opts, trace: &self.trace, storage: &layers.storage, kind: chain.kind, restore_sql: &restore_sql, tables: &tables };
-        let restores = Restores { probe, chain, layers: &layers, oracle: &oracle_now, copy: copy.as_ref(), from_list };
+        let restore_sql = format!("RESTORE {}FROM {}{}", chain.kind.targets(&chain.guest), quoted(&from_list), chain.restore_with());
+        let probe = RestoreProbe {
+            opts: &self.opts,
+            trace: &self.trace,
+            storage: &layers.storage,
+            kind: chain.kind,
+            guest: &chain.guest,
+            restore_sql: &restore_sql,
+            tables: &tables,
+        };
+        let restores = Restores { probe, chain, layers: &layers, oracle: &oracle_now, copy: copy.as_ref(), from_list, fork };
         let (rows, relations) = restore_and_compare(&restores.probe, &oracle_now, copy.as_ref(), last_end, 1, "the chain up to").await?;
         let pit = restores.point_in_time(schema_ready, rng).await?;
         restores.damaged_refused(rng).await?;
@@ -521,6 +553,24 @@ impl Run {
             pit.map(|t| format!("; restored as of {t} too")).unwrap_or_default()
         );
         Ok(())
+    }
+
+    /// For a chain whose damage is a forked member (an explicit chain of three or more): an
+    /// incremental `INCREMENTAL FROM` every member but the last, taken now (faults are off) to
+    /// `<destination>/fork`. Returns its location, or `None` when the chain cannot take one or the
+    /// BACKUP was refused (its window may have fallen below a GC threshold by now).
+    async fn take_fork(&mut self, chain: &Chain, taken: &[Taken]) -> Option<String> {
+        if chain.damage != 4 || chain.automatic || taken.len() < 3 {
+            return None;
+        }
+        let location = backup::location::join(&chain.dest, "fork");
+        let base: Vec<String> = taken[..taken.len() - 1].iter().map(|t| t.location.clone()).collect();
+        let sql =
+            format!("BACKUP {}TO '{location}' AS OF SYSTEM TIME '-1s' INCREMENTAL FROM {}{}", chain.kind.targets(&chain.guest), quoted(&base), chain.with());
+        let gateway = chain.gateway;
+        let client = self.world.add_client("fork-client");
+        let task = client.spawn(move |kv| async move { kv.bulk(gateway, &sql, "root", "defaultdb", Duration::from_secs(300)).await });
+        drive(&mut self.world, task).await.ok().map(|_| location)
     }
 
     /// The layers, straight from storage (the client's account aside): a manifest for every
@@ -622,10 +672,10 @@ fn layer_dirs(storage: &SimStorage, url: &StorageUrl, chain: &Chain, taken: &[Ta
 
 /// The relations a restore of a `kind` chain must bring back: the view among them, and the
 /// mid-chain restore's copy where there is one.
-fn restored_tables(kind: Kind, oracle: &Oracle, copy: bool) -> Vec<String> {
+fn restored_tables(kind: Kind, guest: &GuestNames, oracle: &Oracle, copy: bool) -> Vec<String> {
     let mut t: Vec<String> = match kind {
         Kind::Cluster => oracle.tables().into_iter().filter(|t| t != VIEW_BIG_ACCOUNTS).collect(),
-        Kind::Database | Kind::Tables => vec!["bank.customers".into(), "bank.accounts".into()],
+        Kind::Database | Kind::Tables => vec!["bank.customers".into(), "bank.accounts".into(), guest.oracle_table()],
     };
     t.push(VIEW_BIG_ACCOUNTS.into());
     if copy {
@@ -633,6 +683,9 @@ fn restored_tables(kind: Kind, oracle: &Oracle, copy: bool) -> Vec<String> {
     }
     t
 }
+
+/// The damage of a list that ends with a member of another chain.
+const FORKED: &str = "member of a forked chain";
 
 /// Backup locations as a RESTORE or an `INCREMENTAL FROM` lists them.
 fn quoted(list: &[String]) -> String {
@@ -697,6 +750,8 @@ struct Restores<'a> {
     copy: Option<&'a RestoredCopy>,
     /// The chain's backups, as a RESTORE lists them.
     from_list: Vec<String>,
+    /// An incremental forked from all but the chain's last member, when the damage is one.
+    fork: Option<String>,
 }
 
 impl Restores<'_> {
@@ -718,7 +773,12 @@ impl Restores<'_> {
             None
         };
         if let Some(t) = pit {
-            let sql = format!("RESTORE {}FROM {} AS OF SYSTEM TIME '{t}'{}", self.chain.kind.targets(), quoted(&self.from_list), self.chain.restore_with());
+            let sql = format!(
+                "RESTORE {}FROM {} AS OF SYSTEM TIME '{t}'{}",
+                self.chain.kind.targets(&self.chain.guest),
+                quoted(&self.from_list),
+                self.chain.restore_with()
+            );
             let probe = RestoreProbe { restore_sql: &sql, ..self.probe };
             match restore_and_compare(&probe, self.oracle, self.copy, t, 2, "the chain as of").await {
                 Ok(_) => sim::trace_event!(self.probe.trace, "runner", sim::event::POINT_IN_TIME_RESTORED, "{t}"),
@@ -733,6 +793,15 @@ impl Restores<'_> {
     /// the restore reads. Returns the RESTORE to try, the file its refusal must name (none for a
     /// broken list), and the damage; `None` if the seed picked none this chain can take.
     fn inflict_damage(&self, rng: &mut ChaCha8Rng) -> Option<(String, Vec<String>, &'static str)> {
+        if let (4, Some(fork)) = (self.chain.damage, &self.fork) {
+            let mut list = self.from_list.clone();
+            list.push(fork.clone());
+            return Some((
+                format!("RESTORE {}FROM {}{}", self.chain.kind.targets(&self.chain.guest), quoted(&list), self.chain.restore_with()),
+                Vec::new(),
+                FORKED,
+            ));
+        }
         let (layers, kind) = (&self.layers.manifests, self.chain.kind);
         match self.chain.damage {
             1 | 2 if layers.len() >= 3 && !self.chain.automatic => {
@@ -745,7 +814,7 @@ impl Restores<'_> {
                     list.swap(i, i + 1);
                 }
                 let why = if self.chain.damage == 1 { "missing member" } else { "reordered members" };
-                Some((format!("RESTORE {}FROM {}{}", kind.targets(), quoted(&list), self.chain.restore_with()), Vec::new(), why))
+                Some((format!("RESTORE {}FROM {}{}", kind.targets(&self.chain.guest), quoted(&list), self.chain.restore_with()), Vec::new(), why))
             }
             1 if layers.len() >= 3 => {
                 // An automatic incremental lost from the destination.
@@ -788,12 +857,21 @@ impl Restores<'_> {
         let Some((sql, names, why)) = self.inflict_damage(rng) else { return Ok(()) };
         let probe = RestoreProbe { restore_sql: &sql, ..self.probe };
         let e = probe.refused(3, &names, None, why).await?;
-        if names.is_empty()
-            && !(e.contains("out of order")
-                || e.contains("invalid previous backups")
-                || e.contains("is missing")
-                || e.contains("an incomplete incremental backup"))
-        {
+        // Each broken list has its own reason: a user told "out of order" about a member of
+        // another chain looks for the wrong problem.
+        let explicit = !self.chain.automatic;
+        let reason_fits = match why {
+            "missing member" if explicit => e.contains("invalid previous backups") && e.contains("a backup between them is missing"),
+            "reordered members" => e.contains("out of order"),
+            FORKED => e.contains("invalid previous backups") && e.contains("different chains"),
+            _ => {
+                e.contains("out of order")
+                    || e.contains("invalid previous backups")
+                    || e.contains("is missing")
+                    || e.contains("an incomplete incremental backup")
+            }
+        };
+        if names.is_empty() && !reason_fits {
             return Err(Failure { property: Property::DamageDetected, message: format!("a chain with a {why} was refused for another reason: {e}") });
         }
         if let Some(n) = names.first() {

@@ -7,6 +7,7 @@ use crate::job_client::Kind;
 use crate::oracle::Oracle;
 use crate::property::Property;
 use crate::run::{drive, Failure, RunOptions};
+use crate::workload::{quote_ident, GuestNames};
 use backup::format::manifest::MANIFEST_NAME;
 use model::sql::Session;
 use model::Kv;
@@ -21,6 +22,8 @@ pub(crate) struct RestoreProbe<'a> {
     pub(crate) trace: &'a Trace,
     pub(crate) storage: &'a SimStorage,
     pub(crate) kind: Kind,
+    /// The guest database's names: a table restore needs its database, as the bank's.
+    pub(crate) guest: &'a GuestNames,
     pub(crate) restore_sql: &'a str,
     pub(crate) tables: &'a [String],
 }
@@ -40,12 +43,15 @@ impl RestoreProbe<'_> {
             World::start_with(self.opts.world_config(network), self.opts.seed ^ 0x7a_46e7 ^ network as u64, self.trace.clone(), self.storage.clone());
         let client = world.add_client("restorer");
         let (kind, restore_sql, tables, show) = (self.kind, self.restore_sql.to_string(), self.tables.to_vec(), show.map(str::to_string));
+        let guest_db = quote_ident(&self.guest.database);
         let task = client.spawn(move |kv| async move {
             let shared: Arc<dyn Kv> = Arc::new(kv.clone());
             model::catalog::bootstrap(&*shared).await.map_err(|e| format!("bootstrap of the restore target: {e}"))?;
             if kind == Kind::Tables {
                 let mut s = Session::root(shared.clone());
-                s.execute("CREATE DATABASE bank").await.map_err(|e| format!("CREATE DATABASE bank: {e}"))?;
+                for db in ["bank", guest_db.as_str()] {
+                    s.execute(&format!("CREATE DATABASE {db}")).await.map_err(|e| format!("CREATE DATABASE {db}: {e}"))?;
+                }
             }
             let shown = match show {
                 Some(sql) => Some(kv.bulk(1, &sql, "root", "defaultdb", Duration::from_secs(300)).await),

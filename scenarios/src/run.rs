@@ -218,7 +218,11 @@ where
         Ok(mut report) => {
             report.trace = trace;
             report.probes = probes;
-            crate::transient::check(&mut report);
+            if report.failure.is_none() {
+                if let Some(message) = crate::transient::violation(&report.trace) {
+                    report.failure = Some(Failure { property: Property::TransientErrorsRetried, message });
+                }
+            }
             report
         }
         Err(panic) => {

@@ -14,9 +14,6 @@
 //! strikes, not the backup code's classification of them (a test below holds each text to the
 //! error value it comes from, so a rewording fails loudly instead of weakening the check).
 
-use crate::property::Property;
-use crate::run::{Failure, RunReport};
-
 /// What the simulator's transient failures say, as their `Display` renders them: KV errors
 /// [`model::KvError::is_retryable`] calls retryable, and the simulated storage's 503.
 const TRANSIENT: [&str; 7] = [
@@ -39,20 +36,13 @@ fn first_transient(trace: &str) -> Option<(usize, &str)> {
     })
 }
 
-/// Fails `report` with [`Property::TransientErrorsRetried`] when a statement in its trace failed
-/// with a transient error. An earlier failure stands (it is what the run is about; a transient
-/// error after it may be its consequence).
-pub(crate) fn check(report: &mut RunReport) {
-    if report.failure.is_some() {
-        return;
-    }
-    if let Some((n, line)) = first_transient(&report.trace) {
-        let what = line.trim_start();
-        report.failure = Some(Failure {
-            property: Property::TransientErrorsRetried,
-            message: format!("a statement failed with a transient error the backup code should have retried (trace line {n}): {what}"),
-        });
-    }
+/// Why `trace` breaks the property, if it does: the first statement that failed with a
+/// transient error, quoted with its line number. (The runner turns it into the run's failure,
+/// unless the run had already failed: that failure is what the run is about, and a transient
+/// error after it may be its consequence.)
+pub(crate) fn violation(trace: &str) -> Option<String> {
+    first_transient(trace)
+        .map(|(n, line)| format!("a statement failed with a transient error the backup code should have retried (trace line {n}): {}", line.trim_start()))
 }
 
 #[cfg(test)]
@@ -63,15 +53,20 @@ mod tests {
     #[test]
     fn every_text_is_what_the_simulator_says() {
         let ts = Timestamp::from_nanos(5);
-        let errors = [
-            KvError::NotLeaseholder { range: 7, leaseholder: Some(2) }.to_string(),
-            KvError::RangeKeyMismatch { node: 3, span: Span::new(b"a".to_vec(), b"b".to_vec()) }.to_string(),
-            KvError::Unavailable { node: 3, reason: "partitioned".into() }.to_string(),
-            KvError::RangeUnavailable { range: 4, reason: "no quorum".into() }.to_string(),
-            KvError::TxnAborted("pushed".into()).to_string(),
-            KvError::Mvcc(MvccError::WriteIntent { key: b"k".to_vec().into(), txn: 9, ts }).to_string(),
-            backup::storage::StorageError::Transient { path: "b/p".into(), reason: "simulated write failure (503)".into() }.to_string(),
+        let kv = [
+            KvError::NotLeaseholder { range: 7, leaseholder: Some(2) },
+            KvError::RangeKeyMismatch { node: 3, span: Span::new(b"a".to_vec(), b"b".to_vec()) },
+            KvError::Unavailable { node: 3, reason: "partitioned".into() },
+            KvError::RangeUnavailable { range: 4, reason: "no quorum".into() },
+            KvError::TxnAborted("pushed".into()),
+            KvError::Mvcc(MvccError::WriteIntent { key: b"k".to_vec().into(), txn: 9, ts }),
         ];
+        // Retryable, every one, by the cluster model's own word.
+        for e in &kv {
+            assert!(e.is_retryable(), "{e:?}");
+        }
+        let storage = backup::storage::StorageError::Transient { path: "b/p".into(), reason: "simulated write failure (503)".into() };
+        let errors: Vec<String> = kv.iter().map(|e| e.to_string()).chain([storage.to_string()]).collect();
         for e in &errors {
             assert!(TRANSIENT.iter().any(|t| e.contains(t)), "no pattern matches the simulator's error {e:?}");
         }
@@ -79,33 +74,18 @@ mod tests {
         for t in TRANSIENT {
             assert!(errors.iter().any(|e| e.contains(t)), "pattern {t:?} matches none of the simulator's errors");
         }
-        // Retryable, all of them (the KV ones by the cluster model's own word).
-        assert!(matches!(KvError::Unavailable { node: 1, reason: String::new() }, ref e if e.is_retryable()));
     }
 
     #[test]
-    fn a_transient_statement_error_fails_the_run_and_a_verdict_does_not() {
+    fn a_transient_statement_error_is_a_violation_and_a_verdict_is_not() {
         let verdict = "   52.238463s n1 bulk-err nodelocal://1/b: no BACKUP manifest found: not a backup location\n  53.9s n1 bulk-err batch timestamp 5 must be after replica GC threshold 6";
-        let mut r = RunReport::new("backup", 1);
-        r.trace = verdict.into();
-        check(&mut r);
-        assert!(r.failure.is_none(), "{:?}", r.failure);
+        assert_eq!(violation(verdict), None);
 
-        r.trace = format!("{verdict}\n  60.000001s n4 bulk-err r12 unavailable: lost quorum\n  61.0s n4 bulk-ok 0 rows");
-        check(&mut r);
-        let f = r.failure.take().expect("a transient error fails");
-        assert_eq!(f.property, Property::TransientErrorsRetried);
-        assert!(f.message.contains("trace line 3") && f.message.contains("r12 unavailable"), "{}", f.message);
+        let broken = format!("{verdict}\n  60.000001s n4 bulk-err r12 unavailable: lost quorum\n  61.0s n4 bulk-ok 0 rows");
+        let v = violation(&broken).expect("a transient error is a violation");
+        assert!(v.contains("trace line 3") && v.contains("60.000001s n4 bulk-err r12 unavailable"), "{v}");
 
-        // The same text outside a statement's outcome (a node's own retry, logged) is not a failure.
-        r.trace = "  60.0s n4 export-retry r12 unavailable: lost quorum".into();
-        check(&mut r);
-        assert!(r.failure.is_none());
-
-        // An earlier failure stands.
-        r.trace = "  60.0s n4 bulk-err r12 unavailable: lost quorum".into();
-        r.failure = Some(Failure { property: Property::Liveness, message: "stuck".into() });
-        check(&mut r);
-        assert_eq!(r.failure.map(|f| f.property), Some(Property::Liveness));
+        // The same text outside a statement's outcome (a node's own retry, logged) is not.
+        assert_eq!(violation("  60.0s n4 export-retry r12 unavailable: lost quorum"), None);
     }
 }

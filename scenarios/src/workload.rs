@@ -201,6 +201,17 @@ pub async fn writer(
 ) -> Result<WriterStats, WorkloadError> {
     let rng = sim::SeedTree::new(seed).stream(&format!("workload/writer/{w}"));
     let guest = GuestNames::draw(seed);
+    // A writer starts once setup has finished, which it learns out of band: a causality token
+    // for every table setup created (the simulated cluster has no uncertainty intervals, so a
+    // clock a little behind the setup client's would not see its newest table yet: found by
+    // swarm seed 52228, whose first write went to the guest table created just before).
+    let newest = {
+        let o = oracle.lock().expect("oracle");
+        o.tables().iter().flat_map(|t| o.timestamps(t)).max()
+    };
+    if let Some(ts) = newest {
+        clock.update(ts);
+    }
     let mut writer = Writer { s, clock, w, cfg, rng, next_id: 1 + w as i64, stride: cfg.writers as i64, oracle, shared, guest };
     let mut stats = WriterStats::default();
     for op in 0..cfg.ops_per_writer {

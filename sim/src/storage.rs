@@ -97,8 +97,20 @@ struct State {
     traps: Vec<Trap>,
     /// Objects whose bytes are not what their writer last wrote, and why.
     damaged: BTreeMap<String, &'static str>,
+    /// Every object storage damaged at some moment of the run, and the last cause, repaired
+    /// since or not: a reader that met the damage before a later write repaired it was right
+    /// to refuse it.
+    ever_damaged: BTreeMap<String, &'static str>,
     /// A node a [`Trap::KillWriter`] caught, for the world to crash.
     doomed: Option<(NodeId, JobPhase)>,
+}
+
+impl State {
+    /// Records that storage damaged `key` (until a later write or delete repairs it).
+    fn damage(&mut self, key: String, cause: &'static str) {
+        self.ever_damaged.insert(key.clone(), cause);
+        self.damaged.insert(key, cause);
+    }
 }
 
 /// What a trap decided for one write.
@@ -126,6 +138,7 @@ impl SimStorage {
                 rng: ChaCha8Rng::seed_from_u64(seed),
                 traps: Vec::new(),
                 damaged: BTreeMap::new(),
+                ever_damaged: BTreeMap::new(),
                 doomed: None,
             })),
             trace,
@@ -160,6 +173,12 @@ impl SimStorage {
         self.state.lock().expect("storage").damaged.clone()
     }
 
+    /// Objects storage damaged at any moment of the run (torn, lost, rotted), repaired since or
+    /// not, by key, with the last cause.
+    pub fn ever_damaged(&self) -> BTreeMap<String, &'static str> {
+        self.state.lock().expect("storage").ever_damaged.clone()
+    }
+
     /// Bit rot at rest: flips bit `bit` (modulo its size) of the `pick`-th stored object (modulo
     /// their count, in key order). Returns the object's key, or `None` when nothing is stored.
     pub fn bit_rot(&self, pick: u32, bit: u64) -> Option<String> {
@@ -172,7 +191,7 @@ impl SimStorage {
         let o = s.objects.get_mut(&key).expect("picked from the map");
         let at = (bit / 8) as usize % o.data.len();
         o.data[at] ^= 1 << (bit % 8);
-        s.damaged.insert(key.clone(), "bit rot");
+        s.damage(key.clone(), "bit rot");
         trace_event!(self.trace, "storage", crate::event::BIT_ROT, "{key} byte {at} bit {}", bit % 8);
         Some(key)
     }
@@ -225,7 +244,7 @@ impl SimStorage {
             Some(o) => {
                 f(&mut o.data);
                 trace_event!(self.trace, "storage", crate::event::CORRUPT, "{key} now {} bytes", o.data.len());
-                s.damaged.insert(key.to_string(), "corrupted");
+                s.damage(key.to_string(), "corrupted");
                 true
             }
             None => false,
@@ -237,7 +256,7 @@ impl SimStorage {
         let mut s = self.state.lock().expect("storage");
         let removed = s.objects.remove(key).is_some();
         if removed {
-            s.damaged.insert(key.to_string(), "lost write");
+            s.damage(key.to_string(), "lost write");
         }
         drop(s);
         if removed {
@@ -348,7 +367,7 @@ impl SimBucket {
             Sprung::None => {}
             Sprung::Lost => {
                 trace_event!(self.storage.trace, "storage", crate::event::WRITE_LOST, "{key} {} bytes reported written, none landed", data.len());
-                self.storage.state.lock().expect("storage").damaged.insert(key, "lost write");
+                self.storage.state.lock().expect("storage").damage(key, "lost write");
                 return Ok(());
             }
             Sprung::Torn => {
@@ -357,7 +376,7 @@ impl SimBucket {
                 trace_event!(self.storage.trace, "storage", crate::event::WRITE_TORN, "{key} {keep} of {} bytes landed, reported written", data.len());
                 data.truncate(keep);
                 s.objects.insert(key.clone(), Object { data, written: Instant::now() });
-                s.damaged.insert(key, "torn write");
+                s.damage(key, "torn write");
                 return Ok(());
             }
             Sprung::Kill(phase) => {
@@ -367,7 +386,7 @@ impl SimBucket {
                         let keep = s.rng.gen_range(0..data.len().max(1));
                         data.truncate(keep);
                         s.objects.insert(key.clone(), Object { data, written: Instant::now() });
-                        s.damaged.insert(key.clone(), "torn write");
+                        s.damage(key.clone(), "torn write");
                     }
                     trace_event!(self.storage.trace, "storage", crate::event::WRITER_DOOMED, "n{} at {phase:?} writing {key}", self.node);
                     s.doomed = Some((self.node, phase));
