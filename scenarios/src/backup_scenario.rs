@@ -563,7 +563,8 @@ struct Destination<'a> {
     checkpoint_left: bool,
     /// What storage damaged, by key, and how.
     damaged: BTreeMap<String, &'static str>,
-    /// What storage damaged at some moment of the run, repaired since or not.
+    /// What storage damaged at some moment of the run, repaired since or not: a plan that read
+    /// another plan's torn file before that plan wrote it again was right to refuse it.
     ever_damaged: BTreeMap<String, &'static str>,
     /// The backup's passphrase, if it is encrypted.
     passphrase: Option<String>,
@@ -578,8 +579,9 @@ impl Destination<'_> {
     }
 
     /// A job that failed, as it may only where the run's faults left it no backup to make: the
-    /// GC threshold passed the backup's time mid-job, or storage damaged its claim on the
-    /// manifest's path. Returns the report's detail.
+    /// GC threshold passed the backup's time mid-job, storage damaged its ENCRYPTION-INFO (now,
+    /// or when its plan read it), or storage damaged its claim on the manifest's path. Returns
+    /// the report's detail.
     async fn failed(&self, e: &str) -> Result<String, Failure> {
         let kind = self.probe.kind;
         match &self.manifest {
@@ -618,7 +620,7 @@ impl Destination<'_> {
                 self.probe.refused(1, &names, None, cause).await?;
                 Ok(format!("backup of {kind:?} failed as it must after storage damaged its {ENCRYPTION_INFO_NAME} ({cause}): {e}"))
             }
-            None if names_file(e, ENCRYPTION_INFO_NAME) && self.ever_damaged.contains_key(&self.key(ENCRYPTION_INFO_NAME)) => {
+            None if is_damage(e) && names_file(e, ENCRYPTION_INFO_NAME) && self.ever_damaged.contains_key(&self.key(ENCRYPTION_INFO_NAME)) => {
                 // Storage damaged the ENCRYPTION-INFO another plan (a rival's) was writing, this
                 // job's plan read it then and refused it, and the other plan wrote it again intact
                 // afterwards: the refusal was right when it was made, and no backup stands here.

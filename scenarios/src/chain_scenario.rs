@@ -10,8 +10,8 @@
 //! - the whole chain restored into a fresh cluster equals the oracle at the last end time;
 //! - a point-in-time restore — any time a revision-history layer covers, or an earlier layer's
 //!   end time — equals the oracle at that time;
-//! - a chain with a member missing, out of order or corrupted is refused, naming the problem,
-//!   and publishes nothing.
+//! - a chain with a member missing, out of order, forked from another chain or corrupted is
+//!   refused, naming the problem, and publishes nothing.
 
 use crate::backup_scenario::{destination, draw_passphrase, run_secrets, with_passphrase};
 use crate::check::{self, Observation};
@@ -88,8 +88,9 @@ fn menu(automatic: bool) -> Vec<FaultKind> {
 fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> (RunKnobs, Chain) {
     let tree = SeedTree::new(opts.seed);
     let mut rng = tree.stream("chain/plan");
-    // Cluster backups carry new and truncated tables as introduced spans; the bank database's
-    // table set never changes, so its explicit lists chain too.
+    // Cluster backups carry new and truncated tables as introduced spans; the table set of the
+    // bank and guest databases (DATABASE and table targets) never changes, so their explicit
+    // lists chain too.
     let kind = [Kind::Cluster, Kind::Cluster, Kind::Database, Kind::Tables][rng.gen_range(0..4)];
     let dest = destination(&mut rng, opts.seed);
     let first_at = Duration::from_millis(rng.gen_range(3_000..8_000));
@@ -98,8 +99,8 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> (RunKnobs, Chain) {
     let automatic = rng.gen();
     let revision_history = rng.gen();
     let damage = rng.gen_range(0..4);
-    // Half the swaps become a member of a forked chain instead (from a stream of their own, so
-    // that the draws above stay what they were).
+    // Half the swaps become a member of a forked chain instead, decided from a stream of its
+    // own so that the later draws from `chain/plan` (restore_mid, ...) stay what they were.
     let damage = if damage == 2 && tree.stream("chain/fork").gen_ratio(1, 2) { 4 } else { damage };
     let restore_mid = kind == Kind::Cluster && rng.gen_ratio(3, 4);
     // Before an incremental that has another after it where there is one, so that a copy still
@@ -523,7 +524,7 @@ impl Run {
             Some(during) => Some(restored_copy(&mut self.world, during, &oracle_now, &layers.manifests).await?),
         };
 
-        let fork = self.take_fork(chain, &outcome.taken).await;
+        let fork = self.take_fork(chain, &outcome.taken, rng).await;
 
         // Restores: the whole chain, a point in time, and a damaged chain that must be refused.
         let tables = restored_tables(chain.kind, &chain.guest, &oracle_now, copy.is_some());
@@ -556,21 +557,27 @@ impl Run {
     }
 
     /// For a chain whose damage is a forked member (an explicit chain of three or more): an
-    /// incremental `INCREMENTAL FROM` every member but the last, taken now (faults are off) to
-    /// `<destination>/fork`. Returns its location, or `None` when the chain cannot take one or the
-    /// BACKUP was refused (its window may have fallen below a GC threshold by now).
-    async fn take_fork(&mut self, chain: &Chain, taken: &[Taken]) -> Option<String> {
+    /// incremental `INCREMENTAL FROM` the chain's first members (all but the last, or fewer; the
+    /// seed picks), taken now (faults are off) to `<destination>/fork`. Returns its location and
+    /// the damage it makes, or `None` when the chain cannot take one or the BACKUP was refused
+    /// (its window may have fallen below a GC threshold by now).
+    async fn take_fork(&mut self, chain: &Chain, taken: &[Taken], rng: &mut ChaCha8Rng) -> Option<(String, &'static str)> {
         if chain.damage != 4 || chain.automatic || taken.len() < 3 {
             return None;
         }
         let location = backup::location::join(&chain.dest, "fork");
-        let base: Vec<String> = taken[..taken.len() - 1].iter().map(|t| t.location.clone()).collect();
+        // Forked from all but the last member, it starts where the last one starts: a gap
+        // between chains. Forked earlier, it starts before the last one started: listed after
+        // it, out of order.
+        let cut = rng.gen_range(1..taken.len());
+        let why = if cut == taken.len() - 1 { FORKED } else { FORKED_EARLIER };
+        let base: Vec<String> = taken[..cut].iter().map(|t| t.location.clone()).collect();
         let sql =
             format!("BACKUP {}TO '{location}' AS OF SYSTEM TIME '-1s' INCREMENTAL FROM {}{}", chain.kind.targets(&chain.guest), quoted(&base), chain.with());
         let gateway = chain.gateway;
         let client = self.world.add_client("fork-client");
         let task = client.spawn(move |kv| async move { kv.bulk(gateway, &sql, "root", "defaultdb", Duration::from_secs(300)).await });
-        drive(&mut self.world, task).await.ok().map(|_| location)
+        drive(&mut self.world, task).await.ok().map(|_| (location, why))
     }
 
     /// The layers, straight from storage (the client's account aside): a manifest for every
@@ -684,8 +691,14 @@ fn restored_tables(kind: Kind, guest: &GuestNames, oracle: &Oracle, copy: bool) 
     t
 }
 
-/// The damage of a list that ends with a member of another chain.
+/// The damage of a list that ends with a member of another chain: the one broken list a
+/// RESTORE must call a gap ("different chains"), not a wrong order, although its member ends
+/// after the one listed before it.
 const FORKED: &str = "member of a forked chain";
+
+/// The damage of a list that ends with a member forked from an earlier member: it starts before
+/// the last listed member started, so it is listed out of order.
+const FORKED_EARLIER: &str = "member of a chain forked earlier";
 
 /// Backup locations as a RESTORE or an `INCREMENTAL FROM` lists them.
 fn quoted(list: &[String]) -> String {
@@ -750,8 +763,9 @@ struct Restores<'a> {
     copy: Option<&'a RestoredCopy>,
     /// The chain's backups, as a RESTORE lists them.
     from_list: Vec<String>,
-    /// An incremental forked from all but the chain's last member, when the damage is one.
-    fork: Option<String>,
+    /// An incremental forked from all but the chain's last member, when that is the damage:
+    /// taken by the verdict, since a fork made while the chain runs would be part of it.
+    fork: Option<(String, &'static str)>,
 }
 
 impl Restores<'_> {
@@ -789,17 +803,17 @@ impl Restores<'_> {
     }
 
     /// Damages the chain as the seed picks: a member left out of the list or two listed out of
-    /// order, an automatic incremental lost from the destination, or one bit flipped in a file
-    /// the restore reads. Returns the RESTORE to try, the file its refusal must name (none for a
+    /// order, a member of a forked chain listed after the last, an automatic incremental lost
+    /// from the destination, or one bit flipped in a file the restore reads. Returns the RESTORE to try, the file its refusal must name (none for a
     /// broken list), and the damage; `None` if the seed picked none this chain can take.
     fn inflict_damage(&self, rng: &mut ChaCha8Rng) -> Option<(String, Vec<String>, &'static str)> {
-        if let (4, Some(fork)) = (self.chain.damage, &self.fork) {
+        if let (4, Some((fork, why))) = (self.chain.damage, &self.fork) {
             let mut list = self.from_list.clone();
             list.push(fork.clone());
             return Some((
                 format!("RESTORE {}FROM {}{}", self.chain.kind.targets(&self.chain.guest), quoted(&list), self.chain.restore_with()),
                 Vec::new(),
-                FORKED,
+                why,
             ));
         }
         let (layers, kind) = (&self.layers.manifests, self.chain.kind);
@@ -857,13 +871,16 @@ impl Restores<'_> {
         let Some((sql, names, why)) = self.inflict_damage(rng) else { return Ok(()) };
         let probe = RestoreProbe { restore_sql: &sql, ..self.probe };
         let e = probe.refused(3, &names, None, why).await?;
-        // Each broken list has its own reason: a user told "out of order" about a member of
-        // another chain looks for the wrong problem.
+        // A left-out member, or one forked from the member before the last, is a gap ("invalid
+        // previous backups": the backup code has one message for both), never a wrong order; a
+        // swap, or a member forked from an earlier one (it starts before the last member
+        // started), is a wrong order. A user told the wrong one looks for the wrong problem.
         let explicit = !self.chain.automatic;
         let reason_fits = match why {
             "missing member" if explicit => e.contains("invalid previous backups") && e.contains("a backup between them is missing"),
             "reordered members" => e.contains("out of order"),
             FORKED => e.contains("invalid previous backups") && e.contains("different chains"),
+            FORKED_EARLIER => e.contains("out of order"),
             _ => {
                 e.contains("out of order")
                     || e.contains("invalid previous backups")

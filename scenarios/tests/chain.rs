@@ -56,3 +56,30 @@ fn a_table_restored_mid_chain_is_introduced_by_the_next_incremental_from_time_ze
     assert!(pinned, "seed {seed} no longer restores a table mid-chain that the next incremental introduces:\n{}", r.detail);
     assert!(r.detail.contains("match the oracle"), "seed {seed}: {}", r.detail);
 }
+
+/// A chain listed with a member of a forked chain after its last member (damage `fork-member`:
+/// an incremental INCREMENTAL FROM the chain's first members, taken once the chain is done) must
+/// be refused for the right reason. Forked from the member before the last, it starts where the
+/// last one starts and ends after it: a gap between chains, never "out of order" (a `validate`
+/// that says out of order, mutant chain.rs:263 `&&` -> `||`, fails 85 and 119). Forked from an
+/// earlier member, it starts before the last one started: out of order (a `validate` whose
+/// second test never holds, mutant chain.rs:263:41 `<` -> `==`, fails 52 and 97). Swarm seeds 85
+/// and 119, and 52 and 97, are the first two of 0..130 to draw each (`backup-sim replay chain
+/// --seed S | grep damaged-chain-refused`).
+#[test]
+fn a_member_of_a_forked_chain_is_refused_for_the_right_reason() {
+    for (seed, damage, reason) in [
+        (85, "member of a forked chain", "different chains"),
+        (119, "member of a forked chain", "different chains"),
+        (52, "member of a chain forked earlier", "out of order"),
+        (97, "member of a chain forked earlier", "out of order"),
+    ] {
+        let r = run_chain(&RunOptions { faults: FaultMix::Swarm, ..RunOptions::new(seed) });
+        if let Some(f) = &r.failure {
+            panic!("seed {seed} failed {}: {}\n  replay: {}", f.property, f.message, replay_command(CHAIN, seed, FaultMix::Swarm));
+        }
+        let line = format!("damaged-chain-refused {damage}:");
+        let refused = r.trace.lines().find(|l| l.contains(&line)).unwrap_or_else(|| panic!("seed {seed} no longer lists a {damage}: {}", r.detail));
+        assert!(refused.contains(reason), "seed {seed}: {refused}");
+    }
+}

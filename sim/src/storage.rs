@@ -16,7 +16,8 @@
 //! survive them unnoticed; the properties are that a write the backup verifies (the manifest) is
 //! repaired, and that RESTORE and SHOW BACKUP detect every other damaged file and name it, never
 //! restore wrong data. The store remembers which objects hold damage ([`SimStorage::damaged`]) so
-//! a scenario knows which verdict to expect.
+//! a scenario knows which verdict to expect, and which ever held it ([`SimStorage::ever_damaged`]):
+//! a reader that met damage a later write repaired was right to refuse what it read.
 //!
 //! A trap can also kill the node that makes a chosen write ([`Trap::KillWriter`]): the write
 //! hangs, half-landed or not at all, and the world crashes that node at its next tick. That is
