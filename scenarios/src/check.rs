@@ -49,7 +49,7 @@ pub fn expected(oracle: &Oracle, table: &str, ts: Timestamp) -> Option<TableStat
             .filter(|(_, r)| matches!(r.get(2), Some(Datum::Int(b)) if *b > 1000))
             .map(|(k, r)| (k, vec![r[0].clone(), r[2].clone()]))
             .collect();
-        return Some(TableState { columns: vec!["id".into(), "balance".into()], rows });
+        return Some(TableState { columns: vec!["id".into(), "balance".into()], rows, indexes: Vec::new() });
     }
     oracle.state_at(table, ts)
 }

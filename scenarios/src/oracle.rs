@@ -29,6 +29,10 @@ pub enum Event {
     AddColumn { name: String, default: Datum },
     /// Every row was removed (TRUNCATE).
     Truncate,
+    /// A secondary index was created (CREATE INDEX): from then on every row has one entry in
+    /// it, as in CockroachDB, NULLs included. The oracle knows no index's contents, only that
+    /// it exists, which is what a RESTORE's count of index entries needs.
+    IndexCreated { name: String },
     /// The table was dropped.
     Dropped,
 }
@@ -40,6 +44,15 @@ pub struct TableState {
     pub columns: Vec<String>,
     /// Rows by primary key (the first column).
     pub rows: BTreeMap<Datum, Row>,
+    /// Secondary indexes' names, in creation order.
+    pub indexes: Vec<String>,
+}
+
+impl TableState {
+    /// Index entries the table holds beside its rows: one per row per secondary index.
+    pub fn index_entries(&self) -> usize {
+        self.rows.len() * self.indexes.len()
+    }
 }
 
 /// Every table's history.
@@ -75,7 +88,7 @@ impl Oracle {
         let mut state: Option<TableState> = None;
         for (_, _, event) in events {
             match event {
-                Event::Created { columns } => state = Some(TableState { columns: columns.clone(), rows: BTreeMap::new() }),
+                Event::Created { columns } => state = Some(TableState { columns: columns.clone(), ..TableState::default() }),
                 Event::Dropped => state = None,
                 other => {
                     if let Some(s) = state.as_mut() {
@@ -136,6 +149,7 @@ fn apply(s: &mut TableState, event: &Event) {
             }
         }
         Event::Truncate => s.rows.clear(),
+        Event::IndexCreated { name } => s.indexes.push(name.clone()),
         Event::Created { .. } | Event::Dropped => {}
     }
 }
@@ -223,7 +237,7 @@ mod tests {
 
     #[test]
     fn diff_names_table_keys_expected_and_found() {
-        let want = TableState { columns: vec!["id".into()], rows: [(Datum::Int(1), vec![Datum::Int(1)])].into_iter().collect() };
+        let want = TableState { columns: vec!["id".into()], rows: [(Datum::Int(1), vec![Datum::Int(1)])].into_iter().collect(), ..TableState::default() };
         assert!(diff("d.t", t(3), &want, &["id".into()], &[vec![Datum::Int(1)]]).is_none());
         let d = diff("d.t", t(3), &want, &["id".into()], &[vec![Datum::Int(2)]]).expect("differs");
         let text = d.to_string();

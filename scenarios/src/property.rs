@@ -21,7 +21,8 @@ pub enum Property {
     BackupComplete,
     /// RESTORE of an intact backup succeeds.
     RestoreSucceeds,
-    /// What RESTORE publishes equals the oracle at the backup's time.
+    /// What RESTORE publishes equals the oracle at the backup's time, and so do the rows and
+    /// index entries it reports.
     RestoreMatchesOracle,
     /// RESTORE (and SHOW BACKUP) refuse a backup that storage damaged, naming the file.
     DamageDetected,

@@ -171,6 +171,23 @@ fn restore_rows_match_listing(restored: &Answer, (listed, _, _): &Listing, want:
             message: format!("RESTORE reported {reported} rows, but the restored tables held {rows_wanted} at the backup's end time {}", want.end),
         });
     }
+    // Index entries: one per row per secondary index (the oracle follows CREATE INDEX, not the
+    // indexes' contents; sequences and views have none).
+    let reported = columns.iter().position(|c| c == "index_entries").and_then(|i| rows.first().and_then(|r| r.get(i)));
+    let Some(Datum::Int(reported)) = reported else {
+        return Err(Failure { property: Property::RestoreMatchesOracle, message: format!("RESTORE reported no index_entries: {columns:?} {rows:?}") });
+    };
+    let entries_wanted: i64 =
+        want.tables.iter().filter(|t| *t != VIEW_BIG_ACCOUNTS).map(|t| expected(want.oracle, t, want.end).map_or(0, |s| s.index_entries() as i64)).sum();
+    if *reported != entries_wanted {
+        return Err(Failure {
+            property: Property::RestoreMatchesOracle,
+            message: format!(
+                "RESTORE reported {reported} index entries, but the restored tables' rows had {entries_wanted} in their secondary indexes at the backup's end time {}",
+                want.end
+            ),
+        });
+    }
     Ok(())
 }
 
@@ -189,6 +206,7 @@ mod tests {
         o.record("db.t", ts(10), Event::Created { columns: vec!["id".into()] });
         o.record("db.t", ts(11), Event::Put { row: vec![Datum::Int(1)] });
         o.record("db.t", ts(12), Event::Put { row: vec![Datum::Int(2)] });
+        o.record("db.t", ts(13), Event::IndexCreated { name: "t_by_id".into() });
         o.record("say \"hi\".tab\there", ts(10), Event::Created { columns: vec!["id".into()] });
         o.record("say \"hi\".tab\there", ts(11), Event::Put { row: vec![Datum::Int(7)] });
         o.record("db.later", ts(30), Event::Created { columns: vec!["id".into()] });
@@ -254,10 +272,14 @@ mod tests {
         let o = oracle();
         let tables = ["db.t".to_string(), "say \"hi\".tab\there".to_string()];
         let want = Expected { tables: &tables, oracle: &o, end: ts(20), whole_databases: true };
-        let restored = |n: i64| (vec!["job_id".to_string(), "rows".to_string()], vec![vec![Datum::Int(1), Datum::Int(n)]]);
-        // 2 + 1 rows, and the sequence's one.
-        assert_eq!(restore_rows_match(&restored(4), &answer(good()), &want).map_err(|f| f.message), Ok(()));
-        let e = restore_rows_match(&restored(3), &answer(good()), &want).unwrap_err();
+        let restored = |n: i64, entries: i64| {
+            (vec!["job_id".to_string(), "rows".to_string(), "index_entries".to_string()], vec![vec![Datum::Int(1), Datum::Int(n), Datum::Int(entries)]])
+        };
+        // 2 + 1 rows, and the sequence's one; db.t's index has an entry for each of its 2 rows.
+        assert_eq!(restore_rows_match(&restored(4, 2), &answer(good()), &want).map_err(|f| f.message), Ok(()));
+        let e = restore_rows_match(&restored(3, 2), &answer(good()), &want).unwrap_err();
         assert!(e.message.contains("reported 3 rows, but the restored tables held 4"), "{}", e.message);
+        let e = restore_rows_match(&restored(4, 0), &answer(good()), &want).unwrap_err();
+        assert!(e.message.contains("reported 0 index entries, but the restored tables' rows had 2"), "{}", e.message);
     }
 }

@@ -169,11 +169,13 @@ pub async fn setup(s: &mut Session, oracle: &Mutex<Oracle>, seed: u64) -> Result
     must_commit(s, "CREATE DATABASE bank").await?;
     let ts = must_commit(s, "CREATE TABLE bank.customers (id INT PRIMARY KEY, name STRING NOT NULL, region STRING)").await?;
     created(oracle, "bank.customers", ts, &["id", "name", "region"]);
-    must_commit(s, "CREATE INDEX customers_by_region ON bank.customers (region)").await?;
+    let ts = must_commit(s, "CREATE INDEX customers_by_region ON bank.customers (region)").await?;
+    oracle.lock().expect("oracle").record("bank.customers", ts, Event::IndexCreated { name: "customers_by_region".into() });
     let ts = must_commit(s, "CREATE TABLE bank.accounts (id INT PRIMARY KEY, customer_id INT NOT NULL REFERENCES bank.customers (id), balance INT NOT NULL)")
         .await?;
     created(oracle, "bank.accounts", ts, &["id", "customer_id", "balance"]);
-    must_commit(s, "CREATE INDEX accounts_by_customer ON bank.accounts (customer_id)").await?;
+    let ts = must_commit(s, "CREATE INDEX accounts_by_customer ON bank.accounts (customer_id)").await?;
+    oracle.lock().expect("oracle").record("bank.accounts", ts, Event::IndexCreated { name: "accounts_by_customer".into() });
     let ts = must_commit(s, "CREATE VIEW bank.big_accounts AS SELECT id, balance FROM bank.accounts WHERE balance > 1000").await?;
     created(oracle, VIEW_BIG_ACCOUNTS, ts, &["id", "balance"]);
     must_commit(s, "CREATE DATABASE shop").await?;
@@ -367,8 +369,7 @@ impl Writer<'_> {
                 self.record("shop.orders", ts, Event::AddColumn { name: "note".into(), default: Datum::String("none".into()) });
                 self.shared.lock().expect("shared").orders_have_note = true;
             }
-            // An index changes no row the oracle follows.
-            SchemaChange::IndexOrdersByItem => {}
+            SchemaChange::IndexOrdersByItem => self.record("shop.orders", ts, Event::IndexCreated { name: "orders_by_item".into() }),
             SchemaChange::CreateReviews => {
                 self.record("shop.reviews", ts, Event::Created { columns: cols(&["id", "stars"]) });
                 self.shared.lock().expect("shared").reviews_created = Some(ts);
