@@ -20,13 +20,40 @@ pub struct Observation {
     pub ts: Timestamp,
     /// The answer: columns and rows, or the refusal.
     pub result: Result<(Vec<String>, Vec<Vec<Datum>>), SqlError>,
+    /// What the catalog said of the table at that time, when the read was of a restore
+    /// ([`observe_restored`]): the rest of what a backup carries of a table beside its rows.
+    pub schema: Option<Schema>,
+}
+
+/// A table's secondary indexes and zone config, as a catalog holds them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schema {
+    /// Secondary indexes' names, by index id (creation order).
+    pub indexes: Vec<String>,
+    /// The GC TTL of the table's own zone config, if it has one.
+    pub zone_gc_ttl_seconds: Option<u64>,
 }
 
 /// Reads `table` (`db.name`) at `ts`.
 pub async fn observe(kv: &dyn Kv, table: &str, ts: Timestamp) -> Observation {
     let (db, name) = table.split_once('.').unwrap_or(("defaultdb", table));
     let result = read_table(kv, db, name, ts).await.map(|t| (t.columns, t.rows));
-    Observation { table: table.to_string(), ts, result }
+    Observation { table: table.to_string(), ts, result, schema: None }
+}
+
+/// [`observe`], plus the table's [`Schema`] from the catalog at `ts` (`None` if the catalog
+/// cannot be read or has no such table, which the read's own result then shows).
+pub async fn observe_restored(kv: &dyn Kv, table: &str, ts: Timestamp) -> Observation {
+    let mut ob = observe(kv, table, ts).await;
+    let (db, name) = table.split_once('.').unwrap_or(("defaultdb", table));
+    if let Ok(cat) = model::Catalog::read(kv, ts).await {
+        ob.schema = cat.table_by_name(db, name).map(|t| {
+            let mut secondary: Vec<&model::catalog::IndexDescriptor> = t.indexes.iter().filter(|i| i.id != model::encoding::PRIMARY_INDEX_ID).collect();
+            secondary.sort_by_key(|i| i.id);
+            Schema { indexes: secondary.into_iter().map(|i| i.name.clone()).collect(), zone_gc_ttl_seconds: cat.zone(t.id).map(|z| z.gc_ttl_seconds) }
+        });
+    }
+    ob
 }
 
 /// How the verification of observations went.
@@ -49,7 +76,7 @@ pub fn expected(oracle: &Oracle, table: &str, ts: Timestamp) -> Option<TableStat
             .filter(|(_, r)| matches!(r.get(2), Some(Datum::Int(b)) if *b > 1000))
             .map(|(k, r)| (k, vec![r[0].clone(), r[2].clone()]))
             .collect();
-        return Some(TableState { columns: vec!["id".into(), "balance".into()], rows, indexes: Vec::new() });
+        return Some(TableState { columns: vec!["id".into(), "balance".into()], rows, ..TableState::default() });
     }
     oracle.state_at(table, ts)
 }

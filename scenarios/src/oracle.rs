@@ -33,6 +33,9 @@ pub enum Event {
     /// it, as in CockroachDB, NULLs included. The oracle knows no index's contents, only that
     /// it exists, which is what a RESTORE's count of index entries needs.
     IndexCreated { name: String },
+    /// The table's zone config was set (`CONFIGURE ZONE USING gc.ttlseconds = ...`): it travels
+    /// with the table through a backup and its restore.
+    ZoneConfigured { gc_ttl_seconds: u64 },
     /// The table was dropped.
     Dropped,
 }
@@ -46,6 +49,8 @@ pub struct TableState {
     pub rows: BTreeMap<Datum, Row>,
     /// Secondary indexes' names, in creation order.
     pub indexes: Vec<String>,
+    /// The table's own zone config's GC TTL, if one was set on it.
+    pub zone_gc_ttl_seconds: Option<u64>,
 }
 
 impl TableState {
@@ -150,6 +155,7 @@ fn apply(s: &mut TableState, event: &Event) {
         }
         Event::Truncate => s.rows.clear(),
         Event::IndexCreated { name } => s.indexes.push(name.clone()),
+        Event::ZoneConfigured { gc_ttl_seconds } => s.zone_gc_ttl_seconds = Some(*gc_ttl_seconds),
         Event::Created { .. } | Event::Dropped => {}
     }
 }

@@ -7,7 +7,7 @@ use crate::job_client::Kind;
 use crate::oracle::Oracle;
 use crate::property::Property;
 use crate::run::{drive, Failure, RunOptions};
-use crate::workload::{quote_ident, GuestNames};
+use crate::workload::{quote_ident, GuestNames, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::MANIFEST_NAME;
 use model::sql::Session;
 use model::Kv;
@@ -61,7 +61,7 @@ impl RestoreProbe<'_> {
             let now = kv.now();
             let mut obs = Vec::new();
             for t in &tables {
-                obs.push(check::observe(&*shared, t, now).await);
+                obs.push(check::observe_restored(&*shared, t, now).await);
             }
             Ok::<_, String>((restored, shown, obs))
         });
@@ -119,6 +119,18 @@ pub(crate) fn compare_with_oracle(observations: &[Observation], oracle: &Oracle,
             (Ok((columns, got)), Some(want)) => {
                 if let Some(d) = crate::oracle::diff(&ob.table, ts, &want, columns, got) {
                     return Err(Failure { property: Property::RestoreMatchesOracle, message: format!("after restoring {what} {ts}: {d}") });
+                }
+                if let Some(schema) = ob.schema.as_ref().filter(|_| ob.table != VIEW_BIG_ACCOUNTS) {
+                    let wanted = check::Schema { indexes: want.indexes.clone(), zone_gc_ttl_seconds: want.zone_gc_ttl_seconds };
+                    if *schema != wanted {
+                        return Err(Failure {
+                            property: Property::RestoreMatchesOracle,
+                            message: format!(
+                                "after restoring {what} {ts}: {} has secondary indexes {:?} and zone GC TTL {:?}, but the oracle says {:?} and {:?} then",
+                                ob.table, schema.indexes, schema.zone_gc_ttl_seconds, wanted.indexes, wanted.zone_gc_ttl_seconds
+                            ),
+                        });
+                    }
                 }
                 rows += got.len();
             }

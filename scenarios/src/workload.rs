@@ -182,7 +182,8 @@ pub async fn setup(s: &mut Session, oracle: &Mutex<Oracle>, seed: u64) -> Result
     must_commit(s, "CREATE SEQUENCE shop.order_ids").await?;
     let ts = must_commit(s, "CREATE TABLE shop.orders (id INT PRIMARY KEY DEFAULT nextval('shop.order_ids'), item STRING NOT NULL, qty INT NOT NULL)").await?;
     created(oracle, "shop.orders", ts, &["id", "item", "qty"]);
-    must_commit(s, "ALTER TABLE shop.orders CONFIGURE ZONE USING gc.ttlseconds = 20").await?;
+    let ts = must_commit(s, "ALTER TABLE shop.orders CONFIGURE ZONE USING gc.ttlseconds = 20").await?;
+    oracle.lock().expect("oracle").record("shop.orders", ts, Event::ZoneConfigured { gc_ttl_seconds: 20 });
     let guest = GuestNames::draw(seed);
     must_commit(s, &format!("CREATE DATABASE {}", quote_ident(&guest.database))).await?;
     let ts = must_commit(s, &format!("CREATE TABLE {} (id INT PRIMARY KEY, {} STRING NOT NULL)", guest.sql_table(), quote_ident(&guest.column))).await?;
