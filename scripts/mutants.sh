@@ -39,7 +39,8 @@ trap cleanup EXIT
 
 # The test targets .cargo/mutants.toml selects (additional_cargo_args), for the baseline.
 mapfile -t selection < <(sed -n '/^additional_cargo_args/,/^]/p' .cargo/mutants.toml | grep -o '"[^"]*"' | tr -d '"')
-echo "mutants.sh: baseline (unmutated $(git rev-parse --short HEAD)): cargo test --profile mutants -p backup -p scenarios ${selection[*]}"
+tested=$(git -C "$tree" rev-parse --short HEAD)
+echo "mutants.sh: baseline (unmutated $tested): cargo test --profile mutants -p backup -p scenarios ${selection[*]}"
 (cd "$tree" && cargo test --profile mutants -p backup -p scenarios "${selection[@]}" --no-fail-fast -q) > "$out/baseline.log" 2>&1 || {
     echo "mutants.sh: the unmutated tree fails its tests; no mutant can be judged (log: $out/baseline.log, kept)" >&2
     trap - EXIT
@@ -62,5 +63,5 @@ mkdir -p mutants
 record="mutants/shard-$(printf %02d "$k")-of-$n.jsonl"
 cargo run --release -q -p scenarios -- mutation-report collect "$out/mutants.out" > "$record"
 cargo run --release -q -p scenarios -- mutation-report render mutants > MUTANTS.md
-echo "mutants.sh: recorded $(wc -l < "$record") mutants of $(git rev-parse --short HEAD) in $record; MUTANTS.md:"
+echo "mutants.sh: recorded $(wc -l < "$record") mutants of $tested (the commit the worktree was made from; HEAD may have moved since) in $record; MUTANTS.md:"
 grep -m1 '^\*\*' MUTANTS.md
