@@ -251,13 +251,13 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     }
     match run.verdict(&job, kind, &end, &mut rng).await {
         Ok(Next::Refusals) => {}
-        Ok(Next::Done) => return run.finish(),
+        Ok(Next::Done) => return run.audit_and_finish().await,
         Err(f) => return run.fail(f),
     }
     if let Err(f) = run.refusals().await {
         return run.fail(f);
     }
-    run.finish()
+    run.audit_and_finish().await
 }
 
 /// One seed's run, as its steps share it.
@@ -307,6 +307,15 @@ impl Run {
         self.report.failure = Some(f);
         crate::secrets::check(&mut self.report, &self.trace, &self.secrets);
         self.report
+    }
+
+    /// Ends the run once its last property, what the cluster says of its jobs, is checked
+    /// ([`crate::jobs_check`]): every job has ended by now.
+    async fn audit_and_finish(mut self) -> RunReport {
+        match crate::jobs_check::check_run(&mut self.world, &self.secrets).await {
+            Ok(()) => self.finish(),
+            Err(f) => self.fail(f),
+        }
     }
 
     /// Ends the run with every property held (the secrets checked last), and its simulated length.

@@ -211,10 +211,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     };
     if outcome.taken.is_empty() {
         run.report.detail = format!("{:?} chain: the full backup failed as it must ({:?})", chain.kind, outcome.ends);
-        return run.finish();
+        return run.audit_and_finish().await;
     }
     match run.verdict(&chain, &outcome, rival_layers, schema_ready, &mut rng).await {
-        Ok(()) => run.finish(),
+        Ok(()) => run.audit_and_finish().await,
         Err(f) => run.fail(f),
     }
 }
@@ -304,6 +304,15 @@ impl Run {
         self.report.failure = Some(f);
         crate::secrets::check(&mut self.report, &self.trace, &self.secrets);
         self.report
+    }
+
+    /// Ends the run once its last property, what the cluster says of its jobs, is checked
+    /// ([`crate::jobs_check`]): every job has ended by now.
+    async fn audit_and_finish(mut self) -> RunReport {
+        match crate::jobs_check::check_run(&mut self.world, &self.secrets).await {
+            Ok(()) => self.finish(),
+            Err(f) => self.fail(f),
+        }
     }
 
     /// Ends the run with every property held (the secrets checked last), and its simulated length.

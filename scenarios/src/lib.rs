@@ -43,6 +43,7 @@ pub mod chain_scenario;
 pub mod check;
 pub mod cluster_scenario;
 pub mod job_client;
+pub mod jobs_check;
 pub mod knobs;
 #[cfg(feature = "planted-bugs")]
 pub mod mutants;

@@ -49,11 +49,15 @@ pub enum Property {
     /// No statement the cluster answers fails with a transient error the simulator injected
     /// (an unreachable node, a range without quorum, a storage 503): the backup code retries those.
     TransientErrorsRetried,
+    /// What the cluster tells a user about a backup job is true: SHOW JOBS describes each by the
+    /// statement that started it (secrets redacted), and a refusal for a location in use names
+    /// the job that holds it, with a status and advice that fit ([`crate::jobs_check`]).
+    JobAccountsTrue,
 }
 
 impl Property {
     /// Every property, in a fixed order.
-    pub const ALL: [Property; 19] = [
+    pub const ALL: [Property; 20] = [
         Property::ReadsMatchOracle,
         Property::Liveness,
         Property::Workload,
@@ -73,6 +77,7 @@ impl Property {
         Property::SecretsHidden,
         Property::ShowMatchesOracle,
         Property::TransientErrorsRetried,
+        Property::JobAccountsTrue,
     ];
 
     /// Its name in reports.
@@ -97,6 +102,7 @@ impl Property {
             Property::SecretsHidden => "secrets-hidden",
             Property::ShowMatchesOracle => "show-matches-oracle",
             Property::TransientErrorsRetried => "transient-errors-retried",
+            Property::JobAccountsTrue => "job-accounts-true",
         }
     }
 }

@@ -27,6 +27,24 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Every statement text the run's clients sent, in the order sent, as written (secrets
+/// included: it is kept in memory for the checks that compare what the cluster says about a
+/// statement — a job's description in SHOW JOBS — with what was actually issued, and never
+/// printed or traced). Shared by a world's client machines; a node's own client keeps none.
+#[derive(Clone, Default)]
+pub struct StatementLog(Arc<Mutex<Vec<String>>>);
+
+impl StatementLog {
+    fn record(&self, sql: &str) {
+        self.0.lock().expect("statement log").push(sql.to_string());
+    }
+
+    /// Every statement sent so far, oldest first.
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().expect("statement log").clone()
+    }
+}
+
 /// A KV client bound to one simulated machine.
 #[derive(Clone)]
 pub struct SimKv {
@@ -45,6 +63,7 @@ struct Inner {
     rng: Mutex<ChaCha8Rng>,
     txn_seq: Mutex<u64>,
     machine: u8,
+    statements: StatementLog,
     incarnation: u64,
 }
 
@@ -81,6 +100,7 @@ impl SimKv {
         cfg: WorldConfig,
         seed: u64,
         incarnation: u64,
+        statements: StatementLog,
     ) -> Self {
         SimKv {
             inner: Arc::new(Inner {
@@ -95,6 +115,7 @@ impl SimKv {
                 rng: Mutex::new(crate::seed_tree::SeedTree::new(seed).indexed("incarnation", incarnation)),
                 txn_seq: Mutex::new(0),
                 machine,
+                statements,
                 incarnation,
             }),
         }
@@ -111,6 +132,7 @@ impl SimKv {
         database: &str,
         timeout: Duration,
     ) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
+        self.inner.statements.record(sql);
         let req = NodeRequest::Bulk { sql: sql.to_string(), user: user.to_string(), database: database.to_string() };
         let env = Envelope { sent_at: self.inner.hlc.now(), from: self.inner.name.clone(), req };
         match self.inner.ep.call_timeout(node_addr(self.inner.cfg.network, gateway), env, timeout).await {

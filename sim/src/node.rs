@@ -105,6 +105,7 @@ pub async fn start(ctx: NodeContext) {
         ctx.cfg.clone(),
         crate::seed_tree::SeedTree::new(ctx.seed).subtree("kv").seed(),
         incarnation,
+        crate::kv_client::StatementLog::default(),
     );
     // The real backup implementation, as this node runs it: this node's KV client, the shared
     // storage backend, simulated time.

@@ -11,7 +11,7 @@ use crate::command::{Command, LogEntry};
 use crate::config::WorldConfig;
 use crate::directory::{key_max, Directory};
 use crate::disk::{NodeDisk, RangeLog};
-use crate::kv_client::SimKv;
+use crate::kv_client::{SimKv, StatementLog};
 use crate::node::{self, NodeContext, NodeServer};
 use crate::seed_tree::SeedTree;
 use crate::storage::SimStorage;
@@ -73,6 +73,8 @@ pub struct World {
     pub storage: SimStorage,
     /// The machine job-control faults send their statements from (made on first use).
     operator: Option<ClientMachine>,
+    /// Every statement the client machines sent, as written.
+    pub statements: StatementLog,
     /// How long a node killed by a storage trap stays down.
     doomed_downtime: Duration,
     /// Nodes killed by a storage trap, and when to restart them.
@@ -209,6 +211,7 @@ impl World {
             client_nodes: Vec::new(),
             storage,
             operator: None,
+            statements: StatementLog::default(),
             doomed_downtime: Duration::from_secs(3),
             restart_due: BTreeMap::new(),
         }
@@ -262,6 +265,7 @@ impl World {
             seed: self.rng.gen(),
             machine: 100 + self.clients,
             connections: Arc::default(),
+            statements: self.statements.clone(),
         }
     }
 
@@ -513,6 +517,7 @@ pub struct ClientMachine {
     seed: u64,
     machine: u8,
     connections: Arc<std::sync::atomic::AtomicU64>,
+    statements: StatementLog,
 }
 
 impl ClientMachine {
@@ -534,6 +539,18 @@ impl ClientMachine {
         let port = self.addr.port() + (incarnation - 1) as u16;
         let ep = Endpoint::bind(SocketAddr::new(self.addr.ip(), port)).await.expect("bind client address");
         let hlc = Hlc::new(self.clock.clone());
-        SimKv::new(self.name.clone(), 0, self.machine, ep, hlc, self.directory.clone(), self.trace.clone(), self.cfg.clone(), self.seed, incarnation)
+        SimKv::new(
+            self.name.clone(),
+            0,
+            self.machine,
+            ep,
+            hlc,
+            self.directory.clone(),
+            self.trace.clone(),
+            self.cfg.clone(),
+            self.seed,
+            incarnation,
+            self.statements.clone(),
+        )
     }
 }
