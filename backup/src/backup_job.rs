@@ -62,7 +62,7 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     let lost = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
     spawn_heartbeat(env, id, run, lost.clone(), done.clone());
-    let result = coordinate(env, id, run, &details, &lost).await;
+    let result = coordinate_until_through(env, id, run, &details, &lost).await;
     done.store(true, Ordering::Relaxed);
     let outcome = match result {
         Ok(outcome) => outcome,
@@ -84,6 +84,30 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
         return Ok(RunOutcome::NotCoordinator);
     }
     Ok(outcome)
+}
+
+/// Runs [`coordinate`] again after a transient failure (a storage operation or a KV request that
+/// ran out of its own retries: an outage longer than they last), backing off, until a run gets
+/// through or the job's retry budget is spent: a job is not failed by an outage it can outlast,
+/// as CockroachDB's resumer retries every error that is not permanent. Exports already retry
+/// for the whole budget; this covers the rest of a run (reading the destination, the lock,
+/// the checkpoint, the manifest write). Each run resumes from the checkpoint and takes its own
+/// lock as it is. PAUSE and CANCEL are heeded between runs.
+async fn coordinate_until_through(env: &Env, id: JobId, run: u64, details: &BackupDetails, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
+    let first_failure = env.kv.now();
+    let mut backoff = Backoff::starting_at(Duration::from_millis(500));
+    loop {
+        match coordinate(env, id, run, details, lost).await {
+            Err(e) if e.is_transient() && env.kv.now().wall.saturating_sub(first_failure.wall) < env.jobs.retry_budget.as_nanos() as u64 => {
+                env.event(crate::event::JOB_RETRYING, format!("job {id}: {e}; running it again"));
+                backoff.wait(env).await;
+                if let Some(stop) = control_check(env, id, run, lost).await {
+                    return Ok(stop);
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 /// What a job that ended (succeeded, failed or canceled) removes from its location, best effort

@@ -193,6 +193,17 @@ pub enum ErrorKind {
 }
 
 impl BackupError {
+    /// True for an error a later attempt may not meet: a storage operation or a KV request that
+    /// failed transiently and ran out of its own retries (an outage longer than they last). A
+    /// job runs again after one, for as long as its retry budget allows, instead of failing.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BackupError::Storage(e) => e.is_retryable(),
+            BackupError::Kv(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+
     /// This error's class.
     pub fn kind(&self) -> ErrorKind {
         match self {

@@ -14,5 +14,7 @@ pub const JOB_FOUND_MANIFEST: &str = "job-found-manifest";
 pub const JOB_MANIFEST_WRITTEN: &str = "job-manifest-written";
 /// `job-resumed-from-checkpoint`
 pub const JOB_RESUMED_FROM_CHECKPOINT: &str = "job-resumed-from-checkpoint";
+/// `job-retrying`
+pub const JOB_RETRYING: &str = "job-retrying";
 /// `job-run-ended`
 pub const JOB_RUN_ENDED: &str = "job-run-ended";

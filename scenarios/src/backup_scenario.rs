@@ -148,12 +148,13 @@ const KILL_PHASES: [faults::JobPhase; 3] = [faults::JobPhase::Exporting, faults:
 
 /// The fault kinds the backup scenario offers: every cluster kind and every kind aimed at its
 /// job — its gateway crashed mid-statement, its coordinator killed at a chosen phase, PAUSE /
-/// RESUME / CANCEL, torn and lost writes, bit rot, flaky storage, a rival backup. The standard
-/// scenario leaves the rival out (the benchmark's unit of work is one backup and one restore).
+/// RESUME / CANCEL, torn and lost writes, bit rot, flaky storage, a storage outage, a rival
+/// backup. The standard scenario leaves the rival and the outage out (the benchmark's unit of
+/// work is one backup and one restore, not a wait for storage to come back).
 fn menu(opts: &RunOptions) -> Vec<FaultKind> {
     let mut menu: Vec<FaultKind> = FaultKind::CLUSTER.into_iter().chain(FaultKind::JOB).collect();
     if opts.workload.preload_rows > 0 {
-        menu.retain(|k| *k != FaultKind::ConcurrentBackup);
+        menu.retain(|k| !matches!(k, FaultKind::ConcurrentBackup | FaultKind::StorageOutage));
     }
     menu
 }
@@ -227,7 +228,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     }
     let secrets = run_secrets(seed, &passphrase);
     let job = Job { dest, backup_at, gateway, exact_time, rival_kind, sql_template, cancel_planned, nodes: cfg.nodes as u32, passphrase, guest };
-    let mut run = Run { opts, world, trace, oracle, report, start, secrets };
+    let mut run = Run { opts, world, trace, oracle, report, start, secrets, restore_networks: 0 };
     if let Err(f) = run.preload().await {
         return run.fail(f);
     }
@@ -250,6 +251,12 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         return run.fail(f);
     }
     match run.verdict(&job, kind, &end, &mut rng).await {
+        Ok(Next::Retake) => {
+            // The user's next step after a cancel: take the backup again, to the same place.
+            if let Err(f) = run.retake(&job, kind, &mut rng).await {
+                return run.fail(f);
+            }
+        }
         Ok(Next::Refusals) => {}
         Ok(Next::Done) => return run.audit_and_finish().await,
         Err(f) => return run.fail(f),
@@ -271,6 +278,9 @@ struct Run {
     start: madsim::time::Instant,
     /// What must never show ([`crate::secrets`]).
     secrets: Vec<String>,
+    /// Where the network numbers of the verdict's restore clusters start (see
+    /// [`RestoreProbe::network_offset`]): 0, then 10 for a backup taken again.
+    restore_networks: u8,
 }
 
 /// What the seed chose for the backup job that the steps after setup need. Not its kind: with a
@@ -297,6 +307,8 @@ struct Job {
 enum Next {
     /// The refusal checks.
     Refusals,
+    /// The job was canceled before its manifest: take the backup again, then the refusal checks.
+    Retake,
     /// Nothing: the job failed as it must, and that is the run's verdict.
     Done,
 }
@@ -444,8 +456,16 @@ impl Run {
         let with = with_passphrase(&job.passphrase);
         let unencrypted_sql = format!("RESTORE {}FROM '{}'", kind.targets(&job.guest), job.dest);
         let restore_sql = format!("{unencrypted_sql}{with}");
-        let probe =
-            RestoreProbe { opts: &self.opts, trace: &self.trace, storage: &storage, kind, guest: &job.guest, restore_sql: &restore_sql, tables: &tables };
+        let probe = RestoreProbe {
+            opts: &self.opts,
+            trace: &self.trace,
+            storage: &storage,
+            kind,
+            guest: &job.guest,
+            restore_sql: &restore_sql,
+            tables: &tables,
+            network_offset: self.restore_networks,
+        };
         let key_of = |path: &str| SimStorage::key(&url, job.gateway, path);
         let manifest = storage.get(&key_of(MANIFEST_NAME));
         let checkpoint_left = storage.get(&key_of(CHECKPOINT_NAME)).is_some();
@@ -466,7 +486,7 @@ impl Run {
                 // Canceled before its manifest: whatever it left must be refused, nothing published.
                 let e = dest.probe.refused(1, &[], None, "a canceled backup").await?;
                 self.report.detail = format!("{kind:?} backup canceled; RESTORE refused what it left: {e}");
-                Ok(Next::Refusals)
+                Ok(Next::Retake)
             }
             (JobEnd::Succeeded, None) => {
                 Err(Failure { property: Property::BackupComplete, message: "the job succeeded but the destination holds no BACKUP manifest".into() })
@@ -475,6 +495,55 @@ impl Run {
                 dest.finished(bytes, &self.oracle, rng, &mut self.report).await?;
                 Ok(Next::Refusals)
             }
+        }
+    }
+
+    /// After a canceled job: the same BACKUP again, to the same location, with faults off, as a
+    /// user whose cancel was a mistake would. It must succeed at once, or be refused for what the
+    /// canceled job left (its cleanup is best effort: a storage outage outlasts it) with advice
+    /// that frees the location — the files it names deleted, the BACKUP must then succeed. The
+    /// backup taken is then judged like any finished one (restored, compared with the oracle).
+    async fn retake(&mut self, job: &Job, kind: Kind, rng: &mut ChaCha8Rng) -> Result<(), Failure> {
+        let fail = |message: String| Failure { property: Property::BackupJobSucceeds, message };
+        // The canceled backup's own targets: with a rival, the verdict may be judging the rival's.
+        let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-1s'{}", kind.targets(&job.guest), job.dest, with_passphrase(&job.passphrase));
+        let (storage, gateway) = (self.world.storage.clone(), job.gateway);
+        // ENCRYPTION-INFO stays at a location once written (every backup there derives its key
+        // from it); if storage damaged it, the BACKUP must refuse it naming the file, as RESTORE does.
+        let info_damaged = StorageUrl::parse(&job.dest).is_ok_and(|url| storage.damaged().contains_key(&SimStorage::key(&url, gateway, ENCRYPTION_INFO_NAME)));
+        let client = self.world.add_client("retake");
+        let task = client.spawn(move |kv| async move {
+            let run = |sql: String| {
+                let kv = kv.clone();
+                async move { kv.bulk(1, &sql, "root", "defaultdb", Duration::from_secs(300)).await.map(|_| ()) }
+            };
+            let refusal = match run(sql.clone()).await {
+                Ok(()) => return Ok(Some("taken again at once".to_string())),
+                Err(e) if info_damaged && is_damage(&e) && names_file(&e, ENCRYPTION_INFO_NAME) => return Ok(None),
+                Err(e) => e,
+            };
+            let named = files_to_delete(&refusal).ok_or_else(|| format!("refused without advice that frees the location: {refusal}"))?;
+            for file in &named {
+                let url = StorageUrl::parse(file).map_err(|e| format!("the refusal names {file:?}, which is not a location ({e}): {refusal}"))?;
+                let key = SimStorage::key(&url, gateway, "");
+                let key = if file.split('?').next().is_some_and(|f| f.ends_with('/')) { key } else { key.trim_end_matches('/').to_string() };
+                storage.operator_delete(&key);
+            }
+            run(sql)
+                .await
+                .map(|()| Some(format!("taken again after deleting the {} files the refusal named ({refusal})", named.len())))
+                .map_err(|e| format!("refused again after deleting what the first refusal named ({refusal}): {e}"))
+        });
+        let detail = drive(&mut self.world, task).await.map_err(|e| fail(format!("a BACKUP to the location a canceled backup left, with faults off: {e}")))?;
+        let Some(detail) = detail else {
+            self.report.detail.push_str("; taking it again was refused for the ENCRYPTION-INFO storage damaged, naming it");
+            return Ok(());
+        };
+        sim::trace_event!(self.trace, "runner", sim::event::VERDICT, "canceled backup taken again: {detail}");
+        self.restore_networks = 10;
+        match self.verdict(job, kind, &JobEnd::Succeeded, rng).await? {
+            Next::Refusals => Ok(()),
+            Next::Done | Next::Retake => Err(fail("the backup taken again after a cancel was not judged finished".into())),
         }
     }
 
@@ -705,6 +774,24 @@ impl Destination<'_> {
         }
         Ok(())
     }
+}
+
+/// The locations a refusal for a location in use says are safe to delete ("it is safe to delete
+/// A, B and C" or "... A and the directory B"; "its data/ files" is the location's `data/`),
+/// or `None` if it says nothing is.
+fn files_to_delete(refusal: &str) -> Option<Vec<String>> {
+    let location = refusal.strip_prefix("job ").and_then(|r| r.split_once(" failed: ")).map_or(refusal, |(_, r)| r).split(" already contains a ").next()?;
+    let list = refusal.split("it is safe to delete ").nth(1)?.split(';').next()?;
+    let mut out = Vec::new();
+    for part in list.split(", ").flat_map(|p| p.split(" and ")) {
+        let part = part.trim().trim_start_matches("the directory ");
+        if part == "its data/ files" {
+            out.push(backup::storage::join_path(location, "data/"));
+        } else if !part.is_empty() {
+            out.push(part.to_string());
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Two BACKUPs to one destination, of different targets (so neither may build on the other):

@@ -548,6 +548,7 @@ impl Run {
             guest: &chain.guest,
             restore_sql: &restore_sql,
             tables: &tables,
+            network_offset: 0,
         };
         let restores = Restores { probe, chain, layers: &layers, oracle: &oracle_now, copy: copy.as_ref(), from_list, fork };
         let (rows, relations) = restore_and_compare(&restores.probe, &oracle_now, copy.as_ref(), last_end, 1, "the chain up to").await?;

@@ -26,6 +26,10 @@ pub(crate) struct RestoreProbe<'a> {
     pub(crate) guest: &'a GuestNames,
     pub(crate) restore_sql: &'a str,
     pub(crate) tables: &'a [String],
+    /// Added to every network number the probe's clusters take: a second round of restores in
+    /// one run (a backup taken again) must not reuse the first round's addresses, which madsim
+    /// keeps after their clusters are gone.
+    pub(crate) network_offset: u8,
 }
 
 /// A statement's answer: its columns and rows.
@@ -39,6 +43,7 @@ impl RestoreProbe<'_> {
     /// Runs the RESTORE in a fresh cluster on `network` (and `show`, a SHOW BACKUP, first), then
     /// reads every relation of the backup there.
     pub(crate) async fn attempt(&self, network: u8, show: Option<&str>) -> Result<Attempt, String> {
+        let network = network + self.network_offset;
         let mut world =
             World::start_with(self.opts.world_config(network), self.opts.seed ^ 0x7a_46e7 ^ network as u64, self.trace.clone(), self.storage.clone());
         let client = world.add_client("restorer");

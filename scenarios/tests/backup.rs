@@ -112,10 +112,12 @@ fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
 /// refuse saying only that the job "did not claim" the manifest, and the verdict failed the seed).
 /// Since the workload gained the guest database (issue #13), 50674 and 50723 of 50000..58000 were
 /// the first two that reach it; since that database rides every backup's targets, 50723 and 52562
-/// (`sweep --scenario backup --first 50000 --seeds 8000 --json`, then 52807, 53949, 54981).
+/// (`sweep --scenario backup --first 50000 --seeds 8000 --json`, then 52807, 53949, 54981). Since
+/// half the manifest-write kills let the manifest land whole (#13), 50723 and 54981 (52562, 52807
+/// and 53949 take other paths).
 #[test]
 fn a_rerun_that_cannot_prove_its_manifest_its_own_refuses_and_nothing_restores() {
-    for seed in [50723, 52562] {
+    for seed in [50723, 54981] {
         let r = passing_swarm_seed(seed);
         assert!(r.detail.contains("refused as it must after storage damaged its claim"), "seed {seed} no longer reaches the state it pins: {}", r.detail);
         assert!(r.detail.contains("cannot prove that the BACKUP is its own"), "seed {seed}: the refusal does not say why: {}", r.detail);

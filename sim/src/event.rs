@@ -85,6 +85,8 @@ pub const MID_CHAIN_RESTORE: &str = "mid-chain-restore";
 pub const NETWORK: &str = "network";
 /// `ok`
 pub const OK: &str = "ok";
+/// `outage`
+pub const OUTAGE: &str = "outage";
 /// `partition`
 pub const PARTITION: &str = "partition";
 /// `pause`

@@ -72,6 +72,9 @@ pub enum JobPhase {
     BeforeManifest,
     /// Halfway through the manifest write: a torn prefix of it lands.
     WritingManifest,
+    /// At the manifest write, once all of it has landed: the backup is published and its job
+    /// never hears so (the adopter must find it and record success).
+    AfterManifest,
 }
 
 /// A fault armed on the store that fires at the next write it matches.
@@ -104,6 +107,8 @@ struct State {
     ever_damaged: BTreeMap<String, &'static str>,
     /// A node a [`Trap::KillWriter`] caught, for the world to crash.
     doomed: Option<(NodeId, JobPhase)>,
+    /// Until when every operation fails with a 503 (an outage of the whole service).
+    outage_until: Option<Instant>,
 }
 
 impl State {
@@ -141,6 +146,7 @@ impl SimStorage {
                 damaged: BTreeMap::new(),
                 ever_damaged: BTreeMap::new(),
                 doomed: None,
+                outage_until: None,
             })),
             trace,
         }
@@ -153,8 +159,18 @@ impl SimStorage {
         let mut s = self.state.lock().expect("storage");
         if faults == StorageFaults::default() {
             s.traps.clear();
+            s.outage_until = None;
         }
         s.faults = faults;
+    }
+
+    /// Makes the whole service unavailable for `length` from now: every operation fails with
+    /// a 503 without taking effect, as an object store's regional outage does. Longer than the
+    /// backup code's retry budgets, unlike the flaky dice's isolated failures. Ended early by
+    /// [`SimStorage::set_faults`] with no faults (the liveness phase).
+    pub fn outage(&self, length: Duration) {
+        trace_event!(self.trace, "storage", crate::event::OUTAGE, "every operation fails for {} ms", length.as_millis());
+        self.state.lock().expect("storage").outage_until = Some(Instant::now() + length);
     }
 
     /// Arms `trap` for the next write it matches.
@@ -232,6 +248,24 @@ impl SimStorage {
         self.state.lock().expect("storage").objects.iter().map(|(k, o)| (k.clone(), o.data.len())).collect()
     }
 
+    /// Deletes, as an operator would with the store's own tools, the object `key` or, for a key
+    /// ending in `/`, every object under that directory. Returns how many it deleted.
+    pub fn operator_delete(&self, key: &str) -> usize {
+        let mut s = self.state.lock().expect("storage");
+        let doomed: Vec<String> = if key.ends_with('/') {
+            s.objects.range(key.to_string()..).take_while(|(k, _)| k.starts_with(key)).map(|(k, _)| k.clone()).collect()
+        } else {
+            s.objects.contains_key(key).then(|| key.to_string()).into_iter().collect()
+        };
+        for k in &doomed {
+            s.objects.remove(k);
+            s.damaged.remove(k);
+        }
+        drop(s);
+        trace_event!(self.trace, "storage", crate::event::DELETE, "{key} by the operator ({} objects)", doomed.len());
+        doomed.len()
+    }
+
     /// The bytes of an object by its full key.
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
         self.state.lock().expect("storage").objects.get(key).map(|o| o.data.clone())
@@ -288,6 +322,9 @@ impl SimStorage {
             Fate::Succeed
         };
         let stale = s.rng.gen_range(0..1000) < f.stale_list_per_mille;
+        if s.outage_until.is_some_and(|until| Instant::now() < until) {
+            return (latency, Fate::Fail);
+        }
         (latency, if stale && fate == Fate::Succeed { Fate::StaleList } else { fate })
     }
 }
@@ -388,6 +425,9 @@ impl SimBucket {
                         data.truncate(keep);
                         s.objects.insert(key.clone(), Object { data, written: Instant::now() });
                         s.damage(key.clone(), "torn write");
+                    } else if phase == JobPhase::AfterManifest {
+                        s.damaged.remove(&key);
+                        s.objects.insert(key.clone(), Object { data: std::mem::take(&mut data), written: Instant::now() });
                     }
                     trace_event!(self.storage.trace, "storage", crate::event::WRITER_DOOMED, "n{} at {phase:?} writing {key}", self.node);
                     s.doomed = Some((self.node, phase));

@@ -69,6 +69,8 @@ pub enum Fault {
     LostWrite,
     /// Flip bit `bit` of the `pick`-th stored object.
     BitRot { pick: u32, bit: u64 },
+    /// The storage service fails every operation for `ms` milliseconds.
+    StorageOutage { ms: u64 },
     /// PAUSE, RESUME or CANCEL the newest backup job, through SQL on any live node.
     Job { action: JobAction },
     /// Another client starts a second BACKUP to the running job's destination through node
@@ -95,6 +97,7 @@ impl fmt::Display for Fault {
             Fault::TornWrite => write!(f, "torn-write"),
             Fault::LostWrite => write!(f, "lost-write"),
             Fault::BitRot { pick, bit } => write!(f, "bit-rot object#{pick} bit#{bit}"),
+            Fault::StorageOutage { ms } => write!(f, "storage-outage {ms}ms"),
             Fault::Job { action } => write!(f, "job {action:?}"),
             Fault::RivalBackup { node } => write!(f, "rival-backup via n{node}"),
         }
@@ -133,6 +136,7 @@ pub fn inject(world: &mut World, fault: &Fault) -> bool {
         Fault::TornWrite => storage::torn_write(world),
         Fault::LostWrite => storage::lost_write(world),
         Fault::BitRot { pick, bit } => storage::bit_rot(world, *pick, *bit),
+        Fault::StorageOutage { ms } => storage::outage(world, Duration::from_millis(*ms)),
         Fault::Job { action } => jobs::control(world, *action),
         // The scenario runs the statement from its own client; see the variant's comment.
         Fault::RivalBackup { .. } => true,

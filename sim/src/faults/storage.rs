@@ -25,6 +25,12 @@ pub fn kill_coordinator(world: &mut World, phase: JobPhase, skip: u32, down: Dur
     true
 }
 
+/// The whole storage service fails every operation for `length`.
+pub fn outage(world: &mut World, length: Duration) -> bool {
+    world.storage.outage(length);
+    true
+}
+
 /// The next write lands torn and reports success.
 pub fn torn_write(world: &mut World) -> bool {
     world.storage.arm(Trap::TornWrite);

@@ -57,6 +57,10 @@ pub enum FaultKind {
     /// A second BACKUP to the destination the running job writes to, started by another client
     /// while it runs.
     ConcurrentBackup,
+    /// The storage service down for 15 to 60 s from early in the job: longer than every retry
+    /// budget of a storage operation, so the job's planning, its lock, its checkpoints or its
+    /// cleanup give up on it.
+    StorageOutage,
 }
 
 impl FaultKind {
@@ -72,7 +76,7 @@ impl FaultKind {
         FaultKind::Gc,
     ];
     /// Every kind aimed at a running job: on or off per seed, timed from the job's start.
-    pub const JOB: [FaultKind; 8] = [
+    pub const JOB: [FaultKind; 9] = [
         FaultKind::GatewayCrash,
         FaultKind::PauseResume,
         FaultKind::Cancel,
@@ -81,6 +85,7 @@ impl FaultKind {
         FaultKind::BitRot,
         FaultKind::FlakyStorage,
         FaultKind::ConcurrentBackup,
+        FaultKind::StorageOutage,
     ];
 
     /// True for the kinds aimed at a job.
@@ -96,6 +101,7 @@ impl FaultKind {
             FaultKind::CoordinatorKill => (1, 3),
             FaultKind::TornOrLostWrite | FaultKind::BitRot | FaultKind::ConcurrentBackup => (1, 4),
             FaultKind::FlakyStorage => (1, 1),
+            FaultKind::StorageOutage => (1, 6),
             _ => (3, 4),
         }
     }
@@ -278,13 +284,21 @@ impl Swarm {
                     let phase = job.kill_phases[rng.gen_range(0..job.kill_phases.len())];
                     // While exporting, let it write a few files first, so that it dies with a checkpoint.
                     let skip = if phase == JobPhase::Exporting { rng.gen_range(0..4) } else { 0 };
-                    out.push(ScheduledFault { at, fault: Fault::KillCoordinator { phase, skip, down_ms: rng.gen_range(1_000..6_000) } });
+                    let down_ms = rng.gen_range(1_000..6_000);
+                    // Half the kills at the manifest write let it land whole first: the window
+                    // between publishing and recording success, which a kill timed by the clock
+                    // almost never hits. (Drawn last, so every other draw of the stream stays.)
+                    let phase = if phase == JobPhase::WritingManifest && rng.gen_ratio(1, 2) { JobPhase::AfterManifest } else { phase };
+                    out.push(ScheduledFault { at, fault: Fault::KillCoordinator { phase, skip, down_ms } });
                 }
                 FaultKind::TornOrLostWrite => {
                     let fault = if rng.gen() { Fault::TornWrite } else { Fault::LostWrite };
                     out.push(ScheduledFault { at: start + ms(rng, 0, 3_000), fault });
                 }
                 FaultKind::BitRot => out.push(ScheduledFault { at: start + ms(rng, 0, 15_000), fault: Fault::BitRot { pick: rng.gen(), bit: rng.gen() } }),
+                FaultKind::StorageOutage => {
+                    out.push(ScheduledFault { at: start + ms(rng, 100, 3_000), fault: Fault::StorageOutage { ms: rng.gen_range(15_000..60_000) } })
+                }
                 FaultKind::ConcurrentBackup => {
                     let at = within(rng, job.rival_window);
                     out.push(ScheduledFault { at, fault: Fault::RivalBackup { node: rng.gen_range(1..=job.nodes as NodeId) } });
