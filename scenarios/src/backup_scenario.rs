@@ -8,6 +8,7 @@
 //! trusts the system: the manifest is read straight from the simulated storage, the restored
 //! rows are compared with what the workload itself recorded.
 
+use crate::credentials::{destination, DestinationUrl};
 use crate::job_client::{is_conflict, is_damage, run_and_follow, JobEnd, Kind};
 use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::Oracle;
@@ -99,22 +100,13 @@ impl crate::run::Scenario for StandardScenario {
 /// When the backup started, and on which gateway.
 type Started = Arc<Mutex<Option<(model::NodeId, madsim::time::Instant)>>>;
 
-pub(crate) fn destination(rng: &mut ChaCha8Rng, seed: u64) -> String {
-    match rng.gen_range(0..4) {
-        0 => format!("nodelocal://1/backups/seed-{seed}"),
-        1 => format!("s3://acme-co/backups/seed-{seed}?AWS_ACCESS_KEY_ID=AKIAEXAMPLE&AWS_SECRET_ACCESS_KEY=sim-secret-{seed}"),
-        2 => format!("gs://acme-co-backup/seed-{seed}?AUTH=implicit"),
-        _ => format!("azure://backups/seed-{seed}?AZURE_ACCOUNT_NAME=acme&AZURE_ACCOUNT_KEY=sim-secret-{seed}"),
-    }
-}
-
 /// Everything the seed decides about a run before it starts: the run's knobs (swarm, storage
 /// dice, schedule) and the scenario's own, each from its stream of the seed's tree (so
 /// [`seed_schedule`] and the run agree).
 struct Choices {
     knobs: RunKnobs,
     kind: Kind,
-    dest: String,
+    dest: DestinationUrl,
     backup_at: Duration,
     gateway: model::NodeId,
     exact_time: bool,
@@ -138,9 +130,10 @@ pub(crate) fn with_passphrase(passphrase: &Option<String>) -> String {
     passphrase.as_ref().map(|p| format!(" WITH encryption_passphrase = '{p}'")).unwrap_or_default()
 }
 
-/// The run's secrets: the destination's credentials (`sim-secret-<seed>`) and the passphrase.
-pub(crate) fn run_secrets(seed: u64, passphrase: &Option<String>) -> Vec<String> {
-    std::iter::once(format!("sim-secret-{seed}")).chain(passphrase.iter().cloned()).collect()
+/// The run's secrets: the destination's credentials (raw and escaped as its URL has them) and
+/// the passphrase.
+pub(crate) fn run_secrets(dest: &DestinationUrl, passphrase: &Option<String>) -> Vec<String> {
+    dest.secrets.iter().chain(passphrase.iter()).cloned().collect()
 }
 
 /// The phases a coordinator kill is armed for in the backup scenario.
@@ -165,7 +158,7 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
     let kind = [Kind::Cluster, Kind::Database, Kind::Tables][rng.gen_range(0..3)];
     // The bulk table is not among the explicit table list: back up its database instead.
     let kind = if opts.workload.preload_rows > 0 && kind == Kind::Tables { Kind::Database } else { kind };
-    let dest = destination(&mut rng, opts.seed);
+    let dest = destination(&mut rng, &tree, opts.seed);
     let backup_at = Duration::from_millis(rng.gen_range(6_000..24_000));
     let gateway = rng.gen_range(1..=cfg.nodes as u32);
     // Half the seeds back up as of exactly the newest commit the workload knows of when the
@@ -186,7 +179,7 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
     };
     let mut knobs = RunKnobs::draw(opts, &menu(opts), Some(&job));
     knobs.knob("backup.targets", format!("{kind:?}"));
-    knobs.knob("backup.destination", dest.split(':').next().unwrap_or("?"));
+    knobs.knob("backup.destination", dest.url.split(':').next().unwrap_or("?"));
     knobs.knob("backup.start", format!("{}ms", backup_at.as_millis()));
     knobs.knob("backup.gateway", format!("n{gateway}"));
     knobs.knob("backup.as_of_newest_commit", exact_time);
@@ -213,8 +206,9 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
     let plan = settle_schedule(&world, &opts, &knobs);
     let cancel_planned = plan.iter().any(|f| f.fault == faults::Fault::Job { action: faults::JobAction::Cancel });
     world.storage.set_faults(knobs.storage.clone());
+    dest.register(&world.storage);
     let guest = workload::GuestNames::draw(seed);
-    let sql_template = format!("BACKUP {}TO '{dest}' AS OF SYSTEM TIME ", kind.targets(&guest));
+    let sql_template = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME ", kind.targets(&guest), dest.url);
     sim::trace_event!(trace, "runner", sim::event::BACKUP_PLAN, "at={backup_at:?} gateway=n{gateway} kind={kind:?}");
     let mut report = RunReport::new(scenario, seed);
     report.faults = plan.len();
@@ -226,8 +220,20 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         report.failure = Some(f);
         return report;
     }
-    let secrets = run_secrets(seed, &passphrase);
-    let job = Job { dest, backup_at, gateway, exact_time, rival_kind, sql_template, cancel_planned, nodes: cfg.nodes as u32, passphrase, guest };
+    let secrets = run_secrets(&dest, &passphrase);
+    let job = Job {
+        dest: dest.url,
+        wrong_credentials: dest.wrong,
+        backup_at,
+        gateway,
+        exact_time,
+        rival_kind,
+        sql_template,
+        cancel_planned,
+        nodes: cfg.nodes as u32,
+        passphrase,
+        guest,
+    };
     let mut run = Run { opts, world, trace, oracle, report, start, secrets, restore_networks: 0 };
     if let Err(f) = run.preload().await {
         return run.fail(f);
@@ -261,7 +267,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         Ok(Next::Done) => return run.audit_and_finish().await,
         Err(f) => return run.fail(f),
     }
-    if let Err(f) = run.refusals().await {
+    if let Err(f) = run.refusals(&job).await {
         return run.fail(f);
     }
     run.audit_and_finish().await
@@ -287,6 +293,9 @@ struct Run {
 /// rival, the verdict judges whichever backup holds the destination.
 struct Job {
     dest: String,
+    /// The destination with a credential its bucket does not accept, and that credential's
+    /// secrets (none for nodelocal and implicit credentials).
+    wrong_credentials: Option<(String, Vec<String>)>,
     backup_at: Duration,
     gateway: model::NodeId,
     exact_time: bool,
@@ -562,9 +571,15 @@ impl Run {
     }
 
     /// Refusals, in the source cluster with faults off: a backup missing a dependency, and one
-    /// below a GC threshold, must be refused at planning, before any job exists.
-    async fn refusals(&mut self) -> Result<(), Failure> {
+    /// below a GC threshold, must be refused at planning, before any job exists; a SHOW BACKUP
+    /// of the destination with a credential its bucket does not accept must be refused for its
+    /// credentials, without showing them (the simulated cloud echoes what it was given).
+    async fn refusals(&mut self, job: &Job) -> Result<(), Failure> {
         let seed = self.opts.seed;
+        let wrong = job.wrong_credentials.clone();
+        if let Some((_, bad)) = &wrong {
+            self.secrets.extend(bad.iter().cloned());
+        }
         let refusals = self.world.add_client("refusals");
         // The table to garbage-collect (set by the client), and whether the GC ran (set here).
         let gc_table: Arc<Mutex<Option<u32>>> = Arc::default();
@@ -576,6 +591,22 @@ impl Run {
             match &dep {
                 Err(e) if e.contains("cannot back up") && e.contains("bank.customers") => {}
                 other => return Err(format!("BACKUP of bank.accounts without bank.customers was not refused for its missing dependency: {other:?}")),
+            }
+            if let Some((url, bad)) = &wrong {
+                let hide = |text: String| bad.iter().fold(text, |t, b| t.replace(b.as_str(), "<the wrong credential>"));
+                let show = kv.bulk(1, &format!("SHOW BACKUP '{url}'"), "root", "defaultdb", Duration::from_secs(300)).await;
+                match &show {
+                    Err(e) if e.contains("permission denied") || e.contains("authentication failed") => {
+                        if bad.iter().any(|b| e.contains(b.as_str())) {
+                            return Err(format!("SHOW BACKUP with a wrong credential was refused showing the credential: {}", hide(e.clone())));
+                        }
+                    }
+                    other => {
+                        return Err(hide(format!(
+                            "SHOW BACKUP with a credential the destination's bucket does not accept was not refused for its credentials: {other:?}"
+                        )))
+                    }
+                }
             }
             let catalog = model::catalog::Catalog::read(&kv, kv.now()).await.map_err(|e| format!("catalog: {e}"))?;
             let id = catalog.table_by_name("bank", "customers").map(|t| t.id).ok_or("bank.customers is gone")?;

@@ -13,8 +13,9 @@
 //! - a chain with a member missing, out of order, forked from another chain or corrupted is
 //!   refused, naming the problem, and publishes nothing.
 
-use crate::backup_scenario::{destination, draw_passphrase, run_secrets, with_passphrase};
+use crate::backup_scenario::{draw_passphrase, run_secrets, with_passphrase};
 use crate::check::{self, Observation};
+use crate::credentials::{destination, DestinationUrl};
 use crate::job_client::{is_conflict, run_and_follow, JobEnd, Kind};
 use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::{Event, Oracle};
@@ -92,7 +93,8 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> (RunKnobs, Chain) {
     // bank and guest databases (DATABASE and table targets) never changes, so their explicit
     // lists chain too.
     let kind = [Kind::Cluster, Kind::Cluster, Kind::Database, Kind::Tables][rng.gen_range(0..4)];
-    let dest = destination(&mut rng, opts.seed);
+    let access = destination(&mut rng, &tree, opts.seed);
+    let dest = access.url.clone();
     let first_at = Duration::from_millis(rng.gen_range(3_000..8_000));
     let gaps: Vec<Duration> = (0..rng.gen_range(1..=5)).map(|_| Duration::from_millis(rng.gen_range(1_500..5_000))).collect();
     let gateway = rng.gen_range(1..=cfg.nodes as u32);
@@ -136,6 +138,7 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> (RunKnobs, Chain) {
         Chain {
             kind,
             dest,
+            access,
             first_at,
             gaps,
             gateway,
@@ -172,6 +175,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
     let (mut world, trace, mut rng) = start_world(&opts, "chain/verify", &trace_slot);
     let (knobs, chain) = choose(&opts, &cfg);
     let plan = settle_schedule(&world, &opts, &knobs);
+    chain.access.register(&world.storage);
     sim::trace_event!(
         trace,
         "runner",
@@ -199,7 +203,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>) -> RunRep
         let o = oracle.lock().expect("oracle");
         o.tables().iter().flat_map(|t| o.timestamps(t)).max().unwrap_or_default()
     };
-    let secrets = run_secrets(seed, &chain.passphrase);
+    let secrets = run_secrets(&chain.access, &chain.passphrase);
     let mut run = Run { opts, world, trace, oracle, report, start, secrets };
     let outcome = match run.under_faults(&chain, &plan).await {
         Ok(o) => o,
@@ -236,6 +240,8 @@ struct Run {
 struct Chain {
     kind: Kind,
     dest: String,
+    /// The destination's bucket: what it accepts, and the secrets its URL holds.
+    access: DestinationUrl,
     first_at: Duration,
     /// Pause before each incremental.
     gaps: Vec<Duration>,

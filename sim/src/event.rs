@@ -43,6 +43,8 @@ pub const DAMAGE_DETECTED: &str = "damage-detected";
 pub const DAMAGED_CHAIN_REFUSED: &str = "damaged-chain-refused";
 /// `delete`
 pub const DELETE: &str = "delete";
+/// `denied`
+pub const DENIED: &str = "denied";
 /// `err`
 pub const ERR: &str = "err";
 /// `explicit-schedule`
@@ -57,6 +59,8 @@ pub const GATEWAY_CRASH: &str = "gateway-crash";
 pub const GC: &str = "gc";
 /// `gc-request`
 pub const GC_REQUEST: &str = "gc-request";
+/// `grant`
+pub const GRANT: &str = "grant";
 /// `heal`
 pub const HEAL: &str = "heal";
 /// `ingested`

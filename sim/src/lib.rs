@@ -8,8 +8,10 @@
 
 pub mod addr;
 pub mod clock;
+pub mod cloud;
 pub mod command;
 pub mod config;
+pub mod credential;
 pub mod directory;
 pub mod disk;
 pub mod event;

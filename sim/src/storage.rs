@@ -33,14 +33,16 @@
 //! create-only write fail before any trap springs. Stale listings may omit a lock file written
 //! in the last second: the create-only manifest is what must hold then.
 //!
-//! Objects are keyed by scheme, host and path; credentials play no part, and `nodelocal://self`
-//! resolves to the opening node's own directory.
+//! Objects are keyed by scheme, host and path, and `nodelocal://self` resolves to the opening
+//! node's own directory. The cloud schemes reach the store through [`crate::cloud`], which also
+//! checks a client's credentials against those registered for its bucket ([`SimStorage::grant`]).
 
+use crate::credential::Credential;
 use crate::trace::Trace;
 use crate::trace_event;
 use async_trait::async_trait;
 use backup::storage::url::{NodelocalTarget, StorageUrl};
-use backup::storage::{check_path, check_prefix, ExternalStorage, StorageError, StorageProvider};
+use backup::storage::{check_path, check_prefix, ExternalStorage, StorageError};
 use madsim::time::Instant;
 use model::NodeId;
 use rand::{Rng, SeedableRng};
@@ -109,6 +111,12 @@ struct State {
     doomed: Option<(NodeId, JobPhase)>,
     /// Until when every operation fails with a 503 (an outage of the whole service).
     outage_until: Option<Instant>,
+    /// The credentials each cloud bucket (`scheme://host`) accepts; a bucket not here serves
+    /// every client.
+    grants: BTreeMap<String, Vec<Credential>>,
+    /// How the next transient failure reaches a cloud client: a connection reset, or a 503
+    /// status (alternating, so both paths of the client's error reporting are taken).
+    transport_next: bool,
 }
 
 impl State {
@@ -147,6 +155,8 @@ impl SimStorage {
                 ever_damaged: BTreeMap::new(),
                 doomed: None,
                 outage_until: None,
+                grants: BTreeMap::new(),
+                transport_next: false,
             })),
             trace,
         }
@@ -171,6 +181,35 @@ impl SimStorage {
     pub fn outage(&self, length: Duration) {
         trace_event!(self.trace, "storage", crate::event::OUTAGE, "every operation fails for {} ms", length.as_millis());
         self.state.lock().expect("storage").outage_until = Some(Instant::now() + length);
+    }
+
+    /// Registers `credential` as one the cloud bucket `bucket` (`scheme://host`, see
+    /// [`crate::credential::bucket_of`]) accepts. A bucket with no credentials registered serves every
+    /// client; one with some refuses every request of a client presenting none of them.
+    pub fn grant(&self, bucket: &str, credential: Credential) {
+        trace_event!(self.trace, "storage", crate::event::GRANT, "{bucket} accepts {credential:?}");
+        self.state.lock().expect("storage").grants.entry(bucket.to_string()).or_default().push(credential);
+    }
+
+    /// Whether `bucket` accepts `presented`: the refusal its requests get, if not.
+    pub(crate) fn authorize(&self, bucket: &str, presented: &Credential) -> Result<(), String> {
+        let s = self.state.lock().expect("storage");
+        match crate::credential::refusal(bucket, s.grants.get(bucket), presented) {
+            None => Ok(()),
+            Some(why) => {
+                drop(s);
+                trace_event!(self.trace, "storage", crate::event::DENIED, "{bucket} refuses a client presenting {presented:?}");
+                Err(why)
+            }
+        }
+    }
+
+    /// True if the next transient failure a cloud client meets is a connection reset rather
+    /// than a 503 (they alternate).
+    pub(crate) fn next_failure_is_transport(&self) -> bool {
+        let mut s = self.state.lock().expect("storage");
+        s.transport_next = !s.transport_next;
+        !s.transport_next
     }
 
     /// Arms `trap` for the next write it matches.
@@ -236,11 +275,6 @@ impl SimStorage {
             Trap::LostWrite => Sprung::Lost,
             Trap::KillWriter(phase, _) => Sprung::Kill(phase),
         }
-    }
-
-    /// The provider nodes open URLs through.
-    pub fn provider(&self) -> SimStorageProvider {
-        SimStorageProvider { storage: self.clone() }
     }
 
     /// Every object key with its size, in key order (for checks and snapshots).
@@ -352,21 +386,10 @@ fn root_of(url: &StorageUrl, node: NodeId) -> String {
     }
 }
 
-/// Opens URLs on the shared backend.
-#[derive(Clone)]
-pub struct SimStorageProvider {
-    storage: SimStorage,
-}
-
-impl StorageProvider for SimStorageProvider {
-    fn open(&self, url: &StorageUrl, node: NodeId) -> Result<Arc<dyn ExternalStorage>, StorageError> {
-        Ok(Arc::new(SimBucket { storage: self.storage.clone(), root: root_of(url, node), shown: url.redacted(), node }))
-    }
-}
-
 /// One location on the backend.
-struct SimBucket {
-    storage: SimStorage,
+#[derive(Clone)]
+pub(crate) struct SimBucket {
+    pub(crate) storage: SimStorage,
     root: String,
     shown: String,
     /// The node that opened it (the one a kill trap kills).
@@ -374,6 +397,17 @@ struct SimBucket {
 }
 
 impl SimBucket {
+    /// The location `url` names, opened by `node`.
+    pub(crate) fn new(storage: SimStorage, url: &StorageUrl, node: NodeId) -> SimBucket {
+        SimBucket { storage, root: root_of(url, node), shown: url.redacted(), node }
+    }
+
+    /// One request's latency, with no effect (a request refused before it touches anything).
+    pub(crate) async fn round_trip(&self) {
+        let (latency, _) = self.storage.draw();
+        madsim::time::sleep(latency).await;
+    }
+
     fn key(&self, path: &str) -> String {
         format!("{}/{path}", self.root)
     }
@@ -387,7 +421,7 @@ impl SimBucket {
     /// moment it would land, in the same step as landing (nothing else runs in between), so it
     /// is atomic, and an existing object makes it fail with `AlreadyExists` before any trap is
     /// sprung or anything lands.
-    async fn put(&self, path: &str, data: Vec<u8>, create_only: bool) -> Result<(), StorageError> {
+    pub(crate) async fn put(&self, path: &str, data: Vec<u8>, create_only: bool) -> Result<(), StorageError> {
         check_path(path)?;
         let (latency, fate) = self.storage.draw();
         madsim::time::sleep(latency).await;

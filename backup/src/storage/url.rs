@@ -443,11 +443,15 @@ impl StorageUrl {
     }
 
     /// Every secret value the URL holds, so that text from elsewhere (a library's or a server's
-    /// error) can be scrubbed of them: secret parameters' values, and the user-info of
-    /// URL-valued parameters (name, password, and both as written, percent-encoded). Empty
-    /// values are left out.
+    /// error) can be scrubbed of them: secret parameters' values, the key inside gs
+    /// `CREDENTIALS` ([`json_key_secrets`]: a server may echo the key it was given, not its
+    /// base64), and the user-info of URL-valued parameters (name, password, and both as
+    /// written, percent-encoded). Empty values are left out.
     pub fn secret_values(&self) -> Vec<String> {
         let mut out: Vec<String> = SECRET_PARAMS.iter().filter_map(|p| self.param(p)).map(str::to_string).collect();
+        if let Some(json) = self.param("CREDENTIALS").and_then(decode_base64).and_then(|b| String::from_utf8(b).ok()) {
+            out.extend(json_key_secrets(&json));
+        }
         for value in URL_PARAMS.iter().filter_map(|p| self.param(p)) {
             let Ok(u) = url::Url::parse(value) else { continue };
             let (user, password) = (u.username(), u.password().unwrap_or(""));
@@ -581,33 +585,32 @@ pub(crate) fn check_components(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Standard base64 (RFC 4648, `+/`, padding optional) as CockroachDB expects for gs
-/// `CREDENTIALS`. Returns `None` on any invalid character or length.
-pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let body = text.trim_end_matches('=');
-    if text.len() - body.len() > 2 || body.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in body.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
+/// The secret values of a JSON service-account key (gs `CREDENTIALS`, the default-key setting):
+/// the key text itself, and its `private_key` and `private_key_id` both as the JSON spells them
+/// and unescaped (a PEM key's newlines are `\n` in JSON). Public fields (`client_email`,
+/// `project_id`) are not secrets. Text that is not a JSON object gives only itself.
+pub fn json_key_secrets(json: &str) -> Vec<String> {
+    let mut out = vec![json.to_string()];
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(json) {
+        for name in ["private_key", "private_key_id"] {
+            if let Some(serde_json::Value::String(v)) = fields.get(name) {
+                out.push(v.clone());
+                out.push(serde_json::Value::String(v.clone()).to_string().trim_matches('"').to_string());
+            }
         }
     }
-    Some(out)
+    out.retain(|v| !v.is_empty());
+    out
+}
+
+/// Standard base64 (RFC 4648, `+/`, padding optional) as CockroachDB expects for gs
+/// `CREDENTIALS`, by the `base64` crate. Returns `None` on any invalid character or length.
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine as _;
+    const STANDARD_PADDING_OPTIONAL: GeneralPurpose =
+        GeneralPurpose::new(&base64::alphabet::STANDARD, GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent));
+    STANDARD_PADDING_OPTIONAL.decode(text).ok()
 }
 
 /// `CREDENTIALS` must be base64 of a JSON key object. Only its shape is checked here (the

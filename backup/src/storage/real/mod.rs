@@ -12,7 +12,9 @@
 //! What this module must never do: put a credential in an error or a log line. Every message
 //! names paths and redacted URLs only, and text that comes from `object_store` or a server is
 //! passed through [`Secrets::scrub`] first, which replaces every secret value of the URL.
-//! Nothing here is ever used by the simulation (it runs real tokio networking and real files).
+//! The simulation runs [`ObjectStorage`] and [`builders`] for every cloud URL, over its own
+//! `ObjectStore` (`sim::cloud`) where a real process has the network; [`NodelocalStorage`] and
+//! [`RealStorageProvider`] (real files, real clients) it never runs.
 //!
 //! [`StorageUrl`]: super::StorageUrl
 //! [`ExternalIoSettings::check`]: super::ExternalIoSettings::check
@@ -97,9 +99,10 @@ impl Secrets {
     /// as `AWS_ENDPOINT`) plus `extra` values (e.g. the gs default key).
     pub fn of(url: &StorageUrl, extra: &[&str]) -> Secrets {
         let mut values: Vec<String> = url.secret_values();
-        values.extend(extra.iter().map(|s| s.to_string()));
-        // Percent-encoded forms can appear in request URLs; the decoded JSON inside gs
-        // CREDENTIALS can appear in a parse error.
+        // An extra value may be a JSON key (the gs default key): its private key too.
+        values.extend(extra.iter().flat_map(|s| super::url::json_key_secrets(s)));
+        // Percent-encoded forms can appear in request URLs (the key inside gs CREDENTIALS is
+        // among the URL's secret values already).
         let mut more = Vec::new();
         for v in &values {
             more.push(percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string());
