@@ -5,6 +5,7 @@
 #
 #   scripts/mutants.sh 0/36      # shard 0 of 36 (about 50 mutants) on this machine
 #   scripts/mutants.sh /36       # the shard JOB_COMPLETION_INDEX names (Kubernetes Indexed Job, CI matrix)
+#   scripts/mutants.sh file backup/src/storage/real/object.rs   # every mutant of one file
 #
 # Shards are round-robin over cargo-mutants' list, which is ordered by file, so every shard
 # samples every file of backup/src (shard k of 36 is half of shard k mod 18 of 18).
@@ -21,13 +22,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-shard=${1:?usage: scripts/mutants.sh K/N (or /N with JOB_COMPLETION_INDEX set)}
-case "$shard" in
-    /*) shard="${JOB_COMPLETION_INDEX:?shard /N needs JOB_COMPLETION_INDEX}$shard" ;;
-esac
-k=${shard%/*}
-n=${shard#*/}
-[[ "$k" =~ ^[0-9]+$ && "$n" =~ ^[0-9]+$ && "$k" -lt "$n" ]] || { echo "mutants.sh: shard must be K/N with K < N, got $shard" >&2; exit 1; }
+usage="usage: scripts/mutants.sh K/N (or /N with JOB_COMPLETION_INDEX set) | scripts/mutants.sh file backup/src/PATH.rs"
+if [[ "${1:-}" == file ]]; then
+    # Every mutant of one file: the census of a file the test bed was just extended to reach.
+    file=${2:?$usage}
+    [[ "$file" == backup/src/*.rs && -f "$file" ]] || { echo "mutants.sh: file must be an existing backup/src/*.rs, got $file" >&2; exit 1; }
+    selection_args=(-F "^${file//./\\.}:")
+    record_name="file-$(basename "$(dirname "$file")")-$(basename "$file" .rs).jsonl"
+else
+    shard=${1:?$usage}
+    case "$shard" in
+        /*) shard="${JOB_COMPLETION_INDEX:?shard /N needs JOB_COMPLETION_INDEX}$shard" ;;
+    esac
+    k=${shard%/*}
+    n=${shard#*/}
+    [[ "$k" =~ ^[0-9]+$ && "$n" =~ ^[0-9]+$ && "$k" -lt "$n" ]] || { echo "mutants.sh: shard must be K/N with K < N, got $shard" >&2; exit 1; }
+    selection_args=(--shard "$shard" --sharding round-robin)
+    record_name="shard-$(printf %02d "$k")-of-$n.jsonl"
+fi
 command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked --version 27.1.0
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 
@@ -51,7 +63,7 @@ echo "mutants.sh: baseline (unmutated $tested): cargo test --profile mutants -p 
 status=0
 # shellcheck disable=SC2086 # MUTANTS_ARGS is a list of options
 (cd "$tree" && cargo mutants --in-place --baseline skip --timeout "${MUTANTS_TIMEOUT:-300}" \
-    --shard "$shard" --sharding round-robin --output "$out" ${MUTANTS_ARGS:-}) || status=$?
+    "${selection_args[@]}" --output "$out" ${MUTANTS_ARGS:-}) || status=$?
 # 2: some mutants missed, 3: some timed out: both are results. Anything else is a broken run.
 if [[ $status -ne 0 && $status -ne 2 && $status -ne 3 ]]; then
     echo "mutants.sh: cargo mutants exited $status (logs: $out/mutants.out, kept)" >&2
@@ -60,7 +72,7 @@ if [[ $status -ne 0 && $status -ne 2 && $status -ne 3 ]]; then
     exit "$status"
 fi
 mkdir -p mutants
-record="mutants/shard-$(printf %02d "$k")-of-$n.jsonl"
+record="mutants/$record_name"
 cargo run --release -q -p scenarios -- mutation-report collect "$out/mutants.out" > "$record"
 cargo run --release -q -p scenarios -- mutation-report render mutants > MUTANTS.md
 echo "mutants.sh: recorded $(wc -l < "$record") mutants of $tested (the commit the worktree was made from; HEAD may have moved since) in $record; MUTANTS.md:"
