@@ -573,10 +573,16 @@ impl Run {
     /// Refusals, in the source cluster with faults off: a backup missing a dependency, and one
     /// below a GC threshold, must be refused at planning, before any job exists; a SHOW BACKUP
     /// of the destination with a credential its bucket does not accept must be refused for its
-    /// credentials, without showing them (the simulated cloud echoes what it was given).
+    /// credentials, without showing them (the simulated cloud echoes what it was given); one of
+    /// a location whose keys are too long for the service, with the service's permanent answer.
     async fn refusals(&mut self, job: &Job) -> Result<(), Failure> {
         let seed = self.opts.seed;
         let wrong = job.wrong_credentials.clone();
+        // A location of a cloud destination's bucket whose object keys are too long for it.
+        let too_long = (!job.dest.starts_with("nodelocal:")).then(|| match job.dest.split_once('?') {
+            Some((base, query)) => format!("{}/{}?{query}", base.trim_end_matches('/'), "k".repeat(1100)),
+            None => format!("{}/{}", job.dest.trim_end_matches('/'), "k".repeat(1100)),
+        });
         if let Some((_, bad)) = &wrong {
             self.secrets.extend(bad.iter().cloned());
         }
@@ -592,18 +598,33 @@ impl Run {
                 Err(e) if e.contains("cannot back up") && e.contains("bank.customers") => {}
                 other => return Err(format!("BACKUP of bank.accounts without bank.customers was not refused for its missing dependency: {other:?}")),
             }
+            if let Some(long) = &too_long {
+                // A permanent answer from the service (a key over its limit): refused at once as
+                // a storage error, never retried as a transient one.
+                let show = kv.bulk(1, &format!("SHOW BACKUP '{long}'"), "root", "defaultdb", Duration::from_secs(300)).await;
+                match &show {
+                    Err(e) if e.contains("KeyTooLongError") && e.contains("storage error") && !e.contains("transient") => {}
+                    other => {
+                        return Err(format!(
+                        "SHOW BACKUP of a location whose keys exceed the service's 1024 bytes was not refused with the service's permanent answer: {other:?}"
+                    ))
+                    }
+                }
+            }
             if let Some((url, bad)) = &wrong {
                 let hide = |text: String| bad.iter().fold(text, |t, b| t.replace(b.as_str(), "<the wrong credential>"));
                 let show = kv.bulk(1, &format!("SHOW BACKUP '{url}'"), "root", "defaultdb", Duration::from_secs(300)).await;
+                // A refused gs key fails its token exchange (401); s3 and azure refuse the request.
+                let reason = if url.starts_with("gs:") { "authentication failed" } else { "permission denied" };
                 match &show {
-                    Err(e) if e.contains("permission denied") || e.contains("authentication failed") => {
+                    Err(e) if e.contains(reason) => {
                         if bad.iter().any(|b| e.contains(b.as_str())) {
                             return Err(format!("SHOW BACKUP with a wrong credential was refused showing the credential: {}", hide(e.clone())));
                         }
                     }
                     other => {
                         return Err(hide(format!(
-                            "SHOW BACKUP with a credential the destination's bucket does not accept was not refused for its credentials: {other:?}"
+                            "SHOW BACKUP with a credential the destination's bucket does not accept was not refused for its credentials ({reason}): {other:?}"
                         )))
                     }
                 }

@@ -64,6 +64,10 @@ fn escaped(value: &str) -> String {
 pub(crate) fn destination(rng: &mut ChaCha8Rng, tree: &SeedTree, seed: u64) -> DestinationUrl {
     let scheme = rng.gen_range(0..4);
     let mut c = tree.stream("credentials");
+    // One cloud destination in four is a bucket's (container's) root, which CockroachDB allows
+    // and the seed page's own azure example uses: keys then have no prefix.
+    let path = if tree.stream("credentials/root").gen_ratio(1, 4) { String::new() } else { format!("/backups/seed-{seed}") };
+    let short_path = if path.is_empty() { String::new() } else { format!("/seed-{seed}") };
     let mut secrets = Vec::new();
     let secret = |raw: String, secrets: &mut Vec<String>| {
         secrets.push(raw.clone());
@@ -76,7 +80,7 @@ pub(crate) fn destination(rng: &mut ChaCha8Rng, tree: &SeedTree, seed: u64) -> D
             let key_id = format!("AKIA{}", chars(&mut c, UPPER_DIGITS, 16));
             let secret_key = secret(format!("sim-secret-{seed}/{}", chars(&mut c, SECRET_CHARS, 30)), &mut secrets);
             let token = c.gen_ratio(1, 3).then(|| secret(format!("sim-token-{seed}+{}", chars(&mut c, SECRET_CHARS, 40)), &mut secrets));
-            let mut url = format!("s3://acme-co/backups/seed-{seed}?AWS_ACCESS_KEY_ID={key_id}&AWS_SECRET_ACCESS_KEY={}", escaped(&secret_key));
+            let mut url = format!("s3://acme-co{path}?AWS_ACCESS_KEY_ID={key_id}&AWS_SECRET_ACCESS_KEY={}", escaped(&secret_key));
             if let Some(t) = &token {
                 url += &format!("&AWS_SESSION_TOKEN={}", escaped(t));
             }
@@ -89,7 +93,7 @@ pub(crate) fn destination(rng: &mut ChaCha8Rng, tree: &SeedTree, seed: u64) -> D
             DestinationUrl { url, grant: Some(("s3://acme-co".into(), credential)), secrets, wrong: Some(wrong) }
         }
         2 if c.gen_ratio(1, 2) => {
-            let url = format!("gs://acme-co-backup/seed-{seed}?AUTH=implicit");
+            let url = format!("gs://acme-co-backup{short_path}?AUTH=implicit");
             DestinationUrl { url, grant: Some(("gs://acme-co-backup".into(), Credential::NodeIdentity)), secrets, wrong: None }
         }
         2 => {
@@ -106,7 +110,7 @@ pub(crate) fn destination(rng: &mut ChaCha8Rng, tree: &SeedTree, seed: u64) -> D
                 base64::engine::general_purpose::STANDARD_NO_PAD.encode(&json)
             };
             let encoded = secret(encoded, &mut secrets);
-            let url = format!("gs://acme-co-backup/seed-{seed}?AUTH=specified&CREDENTIALS={}", escaped(&encoded));
+            let url = format!("gs://acme-co-backup{short_path}?AUTH=specified&CREDENTIALS={}", escaped(&encoded));
             let bad_key = format!("sim-wrong-{seed}-{}", chars(&mut c, KEY_CHARS, 40));
             let bad = base64::engine::general_purpose::STANDARD.encode(json.replace(&private_key, &bad_key));
             let wrong = (url.replace(&escaped(&encoded), &escaped(&bad)), vec![bad_key, bad.clone(), escaped(&bad)]);
@@ -119,7 +123,7 @@ pub(crate) fn destination(rng: &mut ChaCha8Rng, tree: &SeedTree, seed: u64) -> D
             // A storage account key is base64 (of 64 bytes in Azure, 32 here), led by the seed's
             // marker so a leak is easy to spot.
             let key = secret(format!("sim-secret-{seed}{}", base64::engine::general_purpose::STANDARD.encode(raw)), &mut secrets);
-            let url = format!("azure://backups/seed-{seed}?AZURE_ACCOUNT_NAME={account}&AZURE_ACCOUNT_KEY={}", escaped(&key));
+            let url = format!("azure://backups{short_path}?AZURE_ACCOUNT_NAME={account}&AZURE_ACCOUNT_KEY={}", escaped(&key));
             c.fill(&mut raw);
             let bad = format!("sim-wrong-{seed}{}", base64::engine::general_purpose::STANDARD.encode(raw));
             let wrong = (url.replace(&escaped(&key), &escaped(&bad)), vec![bad.clone(), escaped(&bad)]);
@@ -139,11 +143,13 @@ mod tests {
     #[test]
     fn every_drawn_url_carries_its_granted_credentials_and_shows_no_secret() {
         let mut schemes = std::collections::BTreeSet::new();
+        let mut roots = 0;
         for seed in 0..200 {
             let tree = SeedTree::new(seed);
             let d = destination(&mut ChaCha8Rng::seed_from_u64(seed), &tree, seed);
             let url = backup::storage::url::StorageUrl::parse(&d.url).unwrap_or_else(|e| panic!("seed {seed}: {}: {e}", d.url));
             schemes.insert(format!("{:?}", d.grant.as_ref().map(|(_, c)| std::mem::discriminant(c))));
+            roots += usize::from(url.path().trim_matches('/').is_empty());
             let shown = url.redacted();
             for s in &d.secrets {
                 assert!(!shown.contains(s.as_str()), "seed {seed}: {shown} shows a secret");
@@ -162,5 +168,6 @@ mod tests {
         }
         // nodelocal (no grant), an s3 key pair, a gs key, gs implicit, an azure key.
         assert_eq!(schemes.len(), 5, "{schemes:?}");
+        assert!(roots > 0, "no destination at a bucket's root");
     }
 }

@@ -15,9 +15,10 @@
 //!   backup that cannot reach its bucket. A denial echoes the credentials it was given, as a
 //!   careless server or proxy would: the backup code must scrub them from what it reports.
 //! - It answers with `object_store`'s own error shapes: a `404` is `NotFound`, a lost
-//!   conditional write `AlreadyExists`; a 503 arrives as the client's "Server returned non-2xx
-//!   status code" text, and every other transient failure as a connection reset (`HttpError`), so
-//!   both ways the client reports a retryable failure reach the backup's classification.
+//!   conditional write `AlreadyExists`; a transient failure arrives as the client's "Server
+//!   returned non-2xx status code" text with 503, 500, 429 or 408 in turn, or as a connection
+//!   reset (`HttpError`), so every way the client reports a retryable failure reaches the
+//!   backup's classification; a key over 1024 bytes gets a permanent `400 KeyTooLongError`.
 //! - `http` and `https` servers (WebDAV) have no conditional PUT, as in `object_store`: a
 //!   create-only write is `NotImplemented`, and the backup must fall back.
 //!
@@ -125,6 +126,14 @@ fn store_name(scheme: Scheme) -> &'static str {
     }
 }
 
+/// The longest object key the services accept, in bytes.
+const MAX_KEY_BYTES: usize = 1024;
+
+/// The statuses a service answers a transient failure with, in turn: S3's 503 SlowDown and
+/// 500 InternalError, GCS's 429 rate limit, a proxy's 408. (Every fifth failure is a
+/// connection reset instead.)
+const TRANSIENT_STATUSES: [&str; 4] = ["503 Service Unavailable", "500 Internal Server Error", "429 Too Many Requests", "408 Request Timeout"];
+
 /// One client's view of the service: the bucket, reached for one URL by one node.
 struct SimCloud {
     /// The store, rooted at the URL (scheme, host and path): keys below arrive relative to the
@@ -171,9 +180,14 @@ fn said(text: impl Into<String>) -> Box<dyn std::error::Error + Send + Sync> {
 }
 
 impl SimCloud {
-    /// The key relative to the URL's path, decoded as the server decodes a request's path.
+    /// The key relative to the URL's path, decoded as the server decodes a request's path. A
+    /// key longer than the services' limit (1024 bytes on S3, GCS and Azure) is refused with
+    /// S3's `400 KeyTooLongError`, a permanent answer the backup must not retry.
     fn relative(&self, location: &Path) -> Result<String, object_store::Error> {
         let key = percent_encoding::percent_decode_str(location.as_ref()).decode_utf8_lossy().into_owned();
+        if key.len() > MAX_KEY_BYTES {
+            return Err(self.bad_request(location, &format!("KeyTooLongError: your key is too long ({} bytes; the limit is {MAX_KEY_BYTES})", key.len())));
+        }
         let rel = if self.prefix.is_empty() { Some(key.as_str()) } else { key.strip_prefix(&self.prefix).and_then(|r| r.strip_prefix('/')) };
         match rel {
             Some(r) if !r.is_empty() => Ok(r.to_string()),
@@ -195,6 +209,12 @@ impl SimCloud {
     async fn check_access(&self, location: &Path) -> Result<(), object_store::Error> {
         match &self.denied {
             None => Ok(()),
+            // GCS refuses a bad key at its token exchange with a 401, which object_store reports
+            // as Unauthenticated; S3 and Azure answer the request itself with a 403.
+            Some(why) if self.store == "GCS" => {
+                self.bucket.round_trip().await;
+                Err(object_store::Error::Unauthenticated { path: location.to_string(), source: said(format!("401 Unauthorized: {why}")) })
+            }
             Some(why) => {
                 self.bucket.round_trip().await;
                 Err(object_store::Error::PermissionDenied { path: location.to_string(), source: said(format!("403 Forbidden: {why}")) })
@@ -211,13 +231,14 @@ impl SimCloud {
             StorageError::AlreadyExists { .. } => {
                 object_store::Error::AlreadyExists { path, source: said("412 Precondition Failed: an object already exists at this key") }
             }
-            StorageError::Transient { reason, .. } if self.bucket.storage.next_failure_is_transport() => object_store::Error::Generic {
-                store: self.store,
-                source: Box::new(HttpError::new(HttpErrorKind::Request, std::io::Error::new(std::io::ErrorKind::ConnectionReset, reason))),
-            },
-            StorageError::Transient { reason, .. } => object_store::Error::Generic {
-                store: self.store,
-                source: said(format!("Server returned non-2xx status code: 503 Service Unavailable: {reason}")),
+            StorageError::Transient { reason, .. } => match TRANSIENT_STATUSES.get(self.bucket.storage.next_failure_kind(TRANSIENT_STATUSES.len() + 1)) {
+                None => object_store::Error::Generic {
+                    store: self.store,
+                    source: Box::new(HttpError::new(HttpErrorKind::Request, std::io::Error::new(std::io::ErrorKind::ConnectionReset, reason))),
+                },
+                Some(status) => {
+                    object_store::Error::Generic { store: self.store, source: said(format!("Server returned non-2xx status code: {status}: {reason}")) }
+                }
             },
             StorageError::Permanent { reason, .. } => self.bad_request(location, &reason),
             StorageError::Refused(r) => self.bad_request(location, &r.to_string()),

@@ -114,9 +114,8 @@ struct State {
     /// The credentials each cloud bucket (`scheme://host`) accepts; a bucket not here serves
     /// every client.
     grants: BTreeMap<String, Vec<Credential>>,
-    /// How the next transient failure reaches a cloud client: a connection reset, or a 503
-    /// status (alternating, so both paths of the client's error reporting are taken).
-    transport_next: bool,
+    /// Transient failures reported to cloud clients so far ([`SimStorage::next_failure_kind`]).
+    failures_reported: usize,
 }
 
 impl State {
@@ -156,7 +155,7 @@ impl SimStorage {
                 doomed: None,
                 outage_until: None,
                 grants: BTreeMap::new(),
-                transport_next: false,
+                failures_reported: 0,
             })),
             trace,
         }
@@ -204,12 +203,12 @@ impl SimStorage {
         }
     }
 
-    /// True if the next transient failure a cloud client meets is a connection reset rather
-    /// than a 503 (they alternate).
-    pub(crate) fn next_failure_is_transport(&self) -> bool {
+    /// Which of `kinds` ways to report it the next transient failure a cloud client meets
+    /// takes: they take turns, so every way is met in any run with a few failures.
+    pub(crate) fn next_failure_kind(&self, kinds: usize) -> usize {
         let mut s = self.state.lock().expect("storage");
-        s.transport_next = !s.transport_next;
-        !s.transport_next
+        s.failures_reported += 1;
+        s.failures_reported % kinds.max(1)
     }
 
     /// Arms `trap` for the next write it matches.
