@@ -50,6 +50,7 @@ impl std::fmt::Debug for Credential {
 
 impl Credential {
     /// Every secret value in it, as a server echoing a request would show them.
+    #[cfg_attr(not(feature = "cloud"), allow(dead_code))] // used by the simulated cloud only
     fn echo(&self) -> String {
         match self {
             Credential::AwsKey { key_id, secret, token } => format!("AWSAccessKeyId={key_id} secret={secret} token={}", token.as_deref().unwrap_or("")),
@@ -68,6 +69,7 @@ pub fn bucket_of(url: &StorageUrl) -> String {
 
 /// Why `presented` may not use `bucket`, if it may not, given `granted` (none: a bucket nobody
 /// registered, which serves everyone, as a test bucket open to all).
+#[cfg_attr(not(feature = "cloud"), allow(dead_code))] // used by the simulated cloud only
 pub(crate) fn refusal(bucket: &str, granted: Option<&Vec<Credential>>, presented: &Credential) -> Option<String> {
     let granted = granted?;
     if granted.contains(presented) {

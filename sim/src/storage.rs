@@ -115,6 +115,7 @@ struct State {
     /// every client.
     grants: BTreeMap<String, Vec<Credential>>,
     /// Transient failures reported to cloud clients so far ([`SimStorage::next_failure_kind`]).
+    #[cfg_attr(not(feature = "cloud"), allow(dead_code))] // used by the simulated cloud only
     failures_reported: usize,
 }
 
@@ -191,6 +192,7 @@ impl SimStorage {
     }
 
     /// Whether `bucket` accepts `presented`: the refusal its requests get, if not.
+    #[cfg_attr(not(feature = "cloud"), allow(dead_code))] // used by the simulated cloud only
     pub(crate) fn authorize(&self, bucket: &str, presented: &Credential) -> Result<(), String> {
         let s = self.state.lock().expect("storage");
         match crate::credential::refusal(bucket, s.grants.get(bucket), presented) {
@@ -205,6 +207,7 @@ impl SimStorage {
 
     /// Which of `kinds` ways to report it the next transient failure a cloud client meets
     /// takes: they take turns, so every way is met in any run with a few failures.
+    #[cfg_attr(not(feature = "cloud"), allow(dead_code))] // used by the simulated cloud only
     pub(crate) fn next_failure_kind(&self, kinds: usize) -> usize {
         let mut s = self.state.lock().expect("storage");
         s.failures_reported += 1;
@@ -402,6 +405,7 @@ impl SimBucket {
     }
 
     /// One request's latency, with no effect (a request refused before it touches anything).
+    #[cfg_attr(not(feature = "cloud"), allow(dead_code))] // used by the simulated cloud only
     pub(crate) async fn round_trip(&self) {
         let (latency, _) = self.storage.draw();
         madsim::time::sleep(latency).await;
