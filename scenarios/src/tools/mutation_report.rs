@@ -271,12 +271,18 @@ pub fn render(records: &[MutantRecord], triage: &BTreeMap<String, String>, shard
     s
 }
 
-/// Reads every `*.jsonl` shard file of `dir`, in name order. A mutant recorded by two shards
-/// (shard k of 36 is half of shard k mod 18 of 18) counts once, as the later file has it.
+/// Reads every `*.jsonl` record file of `dir`: the round-robin shards in name order, then the
+/// whole-file censuses (`file-*.jsonl`, `scripts/mutants.sh file`) in name order. A mutant
+/// recorded twice (shard k of 36 is half of shard k mod 18 of 18; a census retakes a file's
+/// mutants the shards sampled) counts once, as the later file has it: a census is taken of a file
+/// the test bed was just extended to reach, after the shards that sampled it.
 pub fn read_shards(dir: &Path) -> Result<(Vec<MutantRecord>, Vec<String>), ReportError> {
     let entries = std::fs::read_dir(dir).map_err(|source| ReportError::Read { path: dir.display().to_string(), source })?;
     let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
-    files.sort();
+    files.sort_by_key(|p| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
+        (name.starts_with("file-"), name)
+    });
     let mut records = Vec::new();
     let mut names = Vec::new();
     for f in files {
@@ -393,6 +399,20 @@ mod tests {
     fn a_triage_without_a_verdict_is_refused_by_name() {
         let e = parse_triage("backup/src/a.rs:1:1: replace x\n  maybe fine\n", "triage.txt").unwrap_err();
         assert!(e.to_string().contains("backup/src/a.rs:1:1: replace x"), "{e}");
+    }
+
+    #[test]
+    fn a_census_overrides_the_shards_record_of_the_same_mutant() {
+        let dir = std::env::temp_dir().join(format!("mutation-report-census-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let line = |failed: &[&str]| serde_json::to_string(&rec("backup/src/a.rs", Outcome::Caught, failed)).unwrap() + "\n";
+        std::fs::write(dir.join("shard-00-of-36.jsonl"), line(&["-p backup --lib"])).unwrap();
+        std::fs::write(dir.join("file-src-a.jsonl"), line(&[SIMULATION_TARGET])).unwrap();
+        let (records, names) = read_shards(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(names, vec!["`shard-00-of-36.jsonl`".to_string(), "`file-src-a.jsonl`".to_string()]);
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].catcher(), Some(Catcher::SimulationOnly));
     }
 
     #[test]
