@@ -88,6 +88,7 @@ const MAX_KEY_BYTES: usize = 1024;
 const TRANSIENT_STATUSES: [&str; 4] = ["503 Service Unavailable", "500 Internal Server Error", "429 Too Many Requests", "408 Request Timeout"];
 
 /// One client's view of the service: the bucket, reached for one URL by one node.
+#[derive(Clone)]
 struct SimCloud {
     /// The store, rooted at the URL (scheme, host and path): keys below arrive relative to the
     /// bucket and are taken relative to the URL's path.
@@ -243,7 +244,7 @@ impl ObjectStore for SimCloud {
     }
 
     fn delete_stream(&self, locations: BoxStream<'static, object_store::Result<Path>>) -> BoxStream<'static, object_store::Result<Path>> {
-        let me = self.clone_view();
+        let me = Arc::new(self.clone());
         locations
             .then(move |location| {
                 let me = me.clone();
@@ -259,7 +260,7 @@ impl ObjectStore for SimCloud {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        let me = self.clone_view();
+        let me = Arc::new(self.clone());
         let prefix = prefix.cloned();
         stream::once(async move {
             // The listing's directory relative to the URL's path (empty: the whole location).
@@ -298,19 +299,5 @@ impl ObjectStore for SimCloud {
 
     async fn copy_opts(&self, _from: &Path, _to: &Path, _options: CopyOptions) -> object_store::Result<()> {
         Err(self.not_implemented("copy_opts"))
-    }
-}
-
-impl SimCloud {
-    /// A shared handle for the `'static` streams the trait's listing and batch delete return.
-    fn clone_view(&self) -> Arc<SimCloud> {
-        Arc::new(SimCloud {
-            bucket: self.bucket.clone(),
-            prefix: self.prefix.clone(),
-            name: self.name.clone(),
-            conditional_put: self.conditional_put,
-            denied: self.denied.clone(),
-            store: self.store,
-        })
     }
 }
