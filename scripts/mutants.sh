@@ -6,6 +6,7 @@
 #   scripts/mutants.sh 0/36      # shard 0 of 36 (about 50 mutants) on this machine
 #   scripts/mutants.sh /36       # the shard JOB_COMPLETION_INDEX names (Kubernetes Indexed Job, CI matrix)
 #   scripts/mutants.sh file backup/src/storage/real/object.rs   # every mutant of one file
+#   scripts/mutants.sh retake     # every recorded mutant the simulation did not catch, again
 #
 # Shards are round-robin over cargo-mutants' list, which is ordered by file, so every shard
 # samples every file of backup/src (shard k of 36 is half of shard k mod 18 of 18).
@@ -22,8 +23,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-usage="usage: scripts/mutants.sh K/N (or /N with JOB_COMPLETION_INDEX set) | scripts/mutants.sh file backup/src/PATH.rs"
-if [[ "${1:-}" == file ]]; then
+usage="usage: scripts/mutants.sh K/N (or /N with JOB_COMPLETION_INDEX set) | scripts/mutants.sh file backup/src/PATH.rs | scripts/mutants.sh retake"
+retake=
+if [[ "${1:-}" == retake ]]; then
+    # The recorded mutants the simulation did not catch (missed, or caught only by the
+    # in-process tests), tested again against the grown test bed. Each is found at HEAD by its
+    # rank among the same change in the same function at the commit it was recorded
+    # (mutants/commits.txt), so a moved line does not lose it; the plan is made below, once the
+    # worktrees exist.
+    retake=1
+    selection_args=()
+    record_name="retake-$(date -u +%Y%m%d%H%M)-$(git rev-parse --short HEAD).jsonl"
+elif [[ "${1:-}" == file ]]; then
     # Every mutant of one file: the census of a file the test bed was just extended to reach.
     file=${2:?$usage}
     [[ "$file" == backup/src/*.rs && -f "$file" ]] || { echo "mutants.sh: file must be an existing backup/src/*.rs, got $file" >&2; exit 1; }
@@ -49,6 +60,21 @@ git worktree add --quiet --detach "$tree" HEAD
 cleanup() { git -C "$root" worktree remove --force "$tree"; rm -rf "$out"; }
 trap cleanup EXIT
 
+if [[ -n "$retake" ]]; then
+    mkdir -p "$out/lists"
+    (cd "$tree" && cargo mutants --list) > "$out/lists/HEAD.txt"
+    for commit in $(awk '{print $2}' mutants/commits.txt | sort -u); do
+        then_tree=$(mktemp -d)
+        git worktree add --quiet --detach "$then_tree" "$commit"
+        (cd "$then_tree" && cargo mutants --list) > "$out/lists/$commit.txt"
+        git worktree remove --force "$then_tree"
+    done
+    cargo run --release -q -p scenarios -- mutation-report retake-plan mutants --lists "$out/lists" > "$out/plan.tsv"
+    [[ -s "$out/plan.tsv" ]] || { echo "mutants.sh: every recorded mutant the simulation did not catch is gone or caught; nothing to retake" >&2; exit 0; }
+    while IFS=$'\t' read -r pattern _ _; do selection_args+=(-F "$pattern"); done < "$out/plan.tsv"
+    echo "mutants.sh: retaking $(wc -l < "$out/plan.tsv") mutants the simulation did not catch"
+fi
+
 # The test targets .cargo/mutants.toml selects (additional_cargo_args), for the baseline.
 mapfile -t selection < <(sed -n '/^additional_cargo_args/,/^]/p' .cargo/mutants.toml | grep -o '"[^"]*"' | tr -d '"')
 tested=$(git -C "$tree" rev-parse --short HEAD)
@@ -73,7 +99,14 @@ if [[ $status -ne 0 && $status -ne 2 && $status -ne 3 ]]; then
 fi
 mkdir -p mutants
 record="mutants/$record_name"
-cargo run --release -q -p scenarios -- mutation-report collect "$out/mutants.out" > "$record"
+if [[ -n "$retake" ]]; then
+    cargo run --release -q -p scenarios -- mutation-report collect "$out/mutants.out" --retakes "$out/plan.tsv" > "$record"
+else
+    cargo run --release -q -p scenarios -- mutation-report collect "$out/mutants.out" > "$record"
+fi
+# The commit each record file was taken at: a later retake finds its mutants by it.
+{ grep -v "^$record_name " mutants/commits.txt 2>/dev/null || true; echo "$record_name $tested"; } | sort > mutants/commits.txt.new
+mv mutants/commits.txt.new mutants/commits.txt
 cargo run --release -q -p scenarios -- mutation-report render mutants > MUTANTS.md
 echo "mutants.sh: recorded $(wc -l < "$record") mutants of $tested (the commit the worktree was made from; HEAD may have moved since) in $record; MUTANTS.md:"
 grep -m1 '^\*\*' MUTANTS.md

@@ -53,6 +53,10 @@ pub struct MutantRecord {
     pub outcome: Outcome,
     /// The test targets that failed (`-p backup --test end_to_end`), for a caught mutant.
     pub failed: Vec<String>,
+    /// For a retake (`scripts/mutants.sh retake`): the name of the earlier record this one tests
+    /// again, at the line the mutated code had then; this record replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retakes: Option<String>,
 }
 
 /// Who caught a mutant.
@@ -146,7 +150,7 @@ pub fn collect(out_dir: &Path) -> Result<Vec<MutantRecord>, ReportError> {
             (Outcome::Caught, Some(log)) => failed_targets(&read(&out_dir.join(log))?),
             _ => Vec::new(),
         };
-        records.push(MutantRecord { name, file, outcome, failed });
+        records.push(MutantRecord { name, file, outcome, failed, retakes: None });
     }
     Ok(records)
 }
@@ -265,39 +269,177 @@ pub fn render(records: &[MutantRecord], triage: &BTreeMap<String, String>, shard
     let missed: Vec<&MutantRecord> = records.iter().filter(|r| r.outcome == Outcome::Missed).collect();
     let _ = writeln!(s, "\n## Missed mutants ({})\n", missed.len());
     for r in missed {
-        let verdict = triage.get(&r.name).map(String::as_str).unwrap_or("not yet triaged");
+        // A retake finds a mutant where its code is now; its triage was written where it was.
+        let verdict = triage
+            .get(&r.name)
+            .or_else(|| triage.iter().find(|(name, _)| identity(name) == identity(&r.name)).map(|(_, v)| v))
+            .map(String::as_str)
+            .unwrap_or("not yet triaged");
         let _ = writeln!(s, "- `{}` — {verdict}", r.name);
     }
     s
 }
 
-/// Reads every `*.jsonl` record file of `dir`: the round-robin shards in name order, then the
-/// whole-file censuses (`file-*.jsonl`, `scripts/mutants.sh file`) in name order. A mutant
-/// recorded twice (shard k of 36 is half of shard k mod 18 of 18; a census retakes a file's
-/// mutants the shards sampled) counts once, as the later file has it: a census is taken of a file
-/// the test bed was just extended to reach, after the shards that sampled it.
-pub fn read_shards(dir: &Path) -> Result<(Vec<MutantRecord>, Vec<String>), ReportError> {
+/// A mutant's identity across edits of its file: its name without the line and column
+/// (`backup/src/a.rs: replace < with <= in f`), which code moving elsewhere in the file keeps.
+pub fn identity(name: &str) -> String {
+    let Some((file, rest)) = name.split_once(':') else { return name.to_string() };
+    let mut parts = rest.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(line), Some(col), Some(change))
+            if !line.is_empty() && !col.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) && col.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{file}:{change}")
+        }
+        _ => name.to_string(),
+    }
+}
+
+/// Which kind of record file a name is, in the order they are read: round-robin shards, then
+/// whole-file censuses, then retakes.
+fn file_rank(name: &str) -> u8 {
+    if name.starts_with("retake-") {
+        2
+    } else if name.starts_with("file-") {
+        1
+    } else {
+        0
+    }
+}
+
+/// Every record file (`*.jsonl`) of `dir` with its records, in the order [`read_shards`] folds
+/// them.
+fn read_record_files(dir: &Path) -> Result<Vec<(String, Vec<MutantRecord>)>, ReportError> {
     let entries = std::fs::read_dir(dir).map_err(|source| ReportError::Read { path: dir.display().to_string(), source })?;
     let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
     files.sort_by_key(|p| {
         let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
-        (name.starts_with("file-"), name)
+        (file_rank(&name), name)
     });
-    let mut records = Vec::new();
-    let mut names = Vec::new();
+    let mut out = Vec::new();
     for f in files {
         let text = read(&f)?;
+        let mut records = Vec::new();
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let r: MutantRecord =
                 serde_json::from_str(line).map_err(|e| ReportError::Malformed { path: f.display().to_string(), why: format!("line {}: {e}", i + 1) })?;
             records.push(r);
         }
-        names.push(format!("`{}`", f.file_name().unwrap_or_default().to_string_lossy()));
+        out.push((f.file_name().unwrap_or_default().to_string_lossy().to_string(), records));
+    }
+    Ok(out)
+}
+
+/// The records of `dir` as the report counts them, each with the record file it came from.
+fn fold(files: Vec<(String, Vec<MutantRecord>)>) -> Vec<(String, MutantRecord)> {
+    let mut records: Vec<(String, MutantRecord)> = Vec::new();
+    for (file, these) in files {
+        let retaken: BTreeSet<String> = these.iter().filter_map(|r| r.retakes.clone()).collect();
+        records.retain(|(_, r)| !retaken.contains(&r.name));
+        records.extend(these.into_iter().map(|r| (file.clone(), r)));
     }
     let mut seen = BTreeSet::new();
-    let mut unique: Vec<MutantRecord> = records.into_iter().rev().filter(|r| seen.insert(r.name.clone())).collect();
+    let mut unique: Vec<(String, MutantRecord)> = records.into_iter().rev().filter(|(_, r)| seen.insert(r.name.clone())).collect();
     unique.reverse();
-    Ok((unique, names))
+    unique
+}
+
+/// Reads every `*.jsonl` record file of `dir`: the round-robin shards in name order, then the
+/// whole-file censuses (`file-*.jsonl`, `scripts/mutants.sh file`), then the retakes
+/// (`retake-*.jsonl`, `scripts/mutants.sh retake`), each kind in name order. A mutant recorded
+/// twice (shard k of 36 is half of shard k mod 18 of 18; a census retakes a file's mutants the
+/// shards sampled) counts once, as the later file has it: a census is taken of a file the test
+/// bed was just extended to reach, after the shards that sampled it. A retake's record replaces
+/// the earlier record it names in `retakes`, whose line may differ.
+pub fn read_shards(dir: &Path) -> Result<(Vec<MutantRecord>, Vec<String>), ReportError> {
+    let files = read_record_files(dir)?;
+    let names = files.iter().map(|(name, _)| format!("`{name}`")).collect();
+    Ok((fold(files).into_iter().map(|(_, r)| r).collect(), names))
+}
+
+/// Whether a retake tests this record again: it built, finished, and the simulation did not
+/// catch it (missed, or caught only by the in-process tests). Timed-out mutants are left out
+/// (each costs the whole timeout again and decides nothing); the ones the simulation caught stay
+/// caught by a test bed that only gains properties.
+fn wants_retake(r: &MutantRecord) -> bool {
+    match r.outcome {
+        Outcome::Missed => true,
+        Outcome::Caught => !matches!(r.catcher(), Some(Catcher::SimulationOnly | Catcher::Both)),
+        Outcome::Timeout | Outcome::Unviable => false,
+    }
+}
+
+/// The line of a cargo-mutants name (`file:LINE:COL: change`).
+fn line_of(name: &str) -> Option<u64> {
+    name.split(':').nth(1)?.parse().ok()
+}
+
+/// A retake's plan: (today's name, the record's name) for each mutant it tests, and the names
+/// of the records whose code is gone.
+pub type RetakePlan = (Vec<(String, String)>, Vec<String>);
+
+/// What a retake tests: for each recorded mutant it [wants](wants_retake), the mutant of today's
+/// list (`now`, cargo-mutants `--list` at HEAD) that is the same change to the same code. The
+/// names of the commit the record was taken at (`then`, by record file: `commits.txt` names the
+/// commit of each file) give its rank among the mutants of its [`identity`]; the one of the same
+/// rank today is it, when the count is unchanged; otherwise the one nearest its old line. A
+/// mutant whose code is gone is listed apart (its record stays as taken). Returns (today's
+/// name, the record's name) pairs and the gone records' names.
+pub fn retake_plan(
+    records: &[(String, MutantRecord)],
+    commits: &BTreeMap<String, String>,
+    then: &BTreeMap<String, Vec<String>>,
+    now: &[String],
+) -> Result<RetakePlan, ReportError> {
+    let same = |list: &[String], id: &str| -> Vec<String> { list.iter().filter(|n| identity(n) == id).cloned().collect() };
+    let mut plan = Vec::new();
+    let mut gone = Vec::new();
+    for (file, r) in records.iter().filter(|(_, r)| wants_retake(r)) {
+        let commit = commits.get(file).ok_or_else(|| ReportError::Malformed {
+            path: "mutants/commits.txt".into(),
+            why: format!("no commit recorded for {file}, whose mutant {} is to be retaken", r.name),
+        })?;
+        let list = then.get(commit).ok_or_else(|| ReportError::Malformed { path: commit.clone(), why: "no mutant list of that commit".into() })?;
+        let id = identity(&r.name);
+        let old = same(list, &id);
+        let new = same(now, &id);
+        let rank = old.iter().position(|n| *n == r.name);
+        let chosen = match rank {
+            Some(k) if old.len() == new.len() => new.get(k).cloned(),
+            _ => {
+                let at = line_of(&r.name).unwrap_or(0);
+                new.iter().min_by_key(|n| line_of(n).unwrap_or(0).abs_diff(at)).cloned()
+            }
+        };
+        match chosen {
+            Some(n) => plan.push((n, r.name.clone())),
+            None => gone.push(r.name.clone()),
+        }
+    }
+    Ok((plan, gone))
+}
+
+/// `mutants/commits.txt`: `record-file commit` per line, the commit each record file was taken
+/// at (written by `scripts/mutants.sh`).
+pub fn parse_commits(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.to_string(), w.next()?.to_string()))
+        })
+        .collect()
+}
+
+/// Escapes every character the `regex` crate (cargo-mutants' `--re`) treats as special.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `backup-sim mutation-report`: what `scripts/mutants.sh` calls after each shard.
@@ -314,6 +456,9 @@ enum ReportAction {
         /// cargo-mutants' output directory.
         #[arg(default_value = "mutants.out")]
         out_dir: std::path::PathBuf,
+        /// A retake's plan (`retake-plan`'s output): each record names the record it retakes.
+        #[arg(long)]
+        retakes: Option<std::path::PathBuf>,
     },
     /// Fold every shard file (`*.jsonl`) of a directory and its `triage.txt` into the report
     /// (standard output; `scripts/mutants.sh` writes it to MUTANTS.md).
@@ -322,14 +467,32 @@ enum ReportAction {
         #[arg(default_value = "mutants")]
         dir: std::path::PathBuf,
     },
+    /// What a retake tests (`scripts/mutants.sh retake`): one line per mutant, tab-separated: a
+    /// cargo-mutants `--re` pattern naming it today, its name today, the record it retakes.
+    RetakePlan {
+        /// The directory of shard files (and `commits.txt`).
+        #[arg(default_value = "mutants")]
+        dir: std::path::PathBuf,
+        /// A directory of cargo-mutants `--list` outputs: `HEAD.txt`, and `COMMIT.txt` for each
+        /// commit `commits.txt` names.
+        #[arg(long)]
+        lists: std::path::PathBuf,
+    },
 }
 
 /// Runs `mutation-report`; a failure names the file at fault.
 pub fn main(args: &MutationReportArgs) -> std::process::ExitCode {
     let result = match &args.action {
-        ReportAction::Collect { out_dir } => {
-            collect(out_dir).map(|records| records.iter().map(|r| serde_json::to_string(r).expect("a record serializes") + "\n").collect::<String>())
-        }
+        ReportAction::Collect { out_dir, retakes } => collect(out_dir).and_then(|mut records| {
+            if let Some(plan) = retakes {
+                let plan: BTreeMap<String, String> =
+                    read(plan)?.lines().filter_map(|l| l.split('\t').nth(1).zip(l.split('\t').nth(2))).map(|(n, o)| (n.to_string(), o.to_string())).collect();
+                for r in &mut records {
+                    r.retakes = plan.get(&r.name).cloned();
+                }
+            }
+            Ok(records.iter().map(|r| serde_json::to_string(r).expect("a record serializes") + "\n").collect::<String>())
+        }),
         ReportAction::Render { dir } => read_shards(dir).and_then(|(records, shards)| {
             let path = dir.join("triage.txt");
             let triage = match std::fs::read_to_string(&path) {
@@ -339,6 +502,21 @@ pub fn main(args: &MutationReportArgs) -> std::process::ExitCode {
             };
             Ok(render(&records, &triage, &shards))
         }),
+        ReportAction::RetakePlan { dir, lists } => (|| {
+            let commits = parse_commits(&read(&dir.join("commits.txt"))?);
+            let list = |name: &str| -> Result<Vec<String>, ReportError> { Ok(read(&lists.join(format!("{name}.txt")))?.lines().map(str::to_string).collect()) };
+            let mut then = BTreeMap::new();
+            for commit in commits.values() {
+                if !then.contains_key(commit) {
+                    then.insert(commit.clone(), list(commit)?);
+                }
+            }
+            let (plan, gone) = retake_plan(&fold(read_record_files(dir)?), &commits, &then, &list("HEAD")?)?;
+            for g in &gone {
+                eprintln!("mutation-report: {g}: its code is gone; its record stays as taken");
+            }
+            Ok(plan.iter().map(|(now, was)| format!("^{}$\t{now}\t{was}\n", regex_escape(now))).collect())
+        })(),
     };
     match result {
         Ok(text) => {
@@ -357,7 +535,13 @@ mod tests {
     use super::*;
 
     fn rec(file: &str, outcome: Outcome, failed: &[&str]) -> MutantRecord {
-        MutantRecord { name: format!("{file}:1:1: replace x"), file: file.into(), outcome, failed: failed.iter().map(|s| s.to_string()).collect() }
+        MutantRecord {
+            name: format!("{file}:1:1: replace x"),
+            file: file.into(),
+            outcome,
+            failed: failed.iter().map(|s| s.to_string()).collect(),
+            retakes: None,
+        }
     }
 
     #[test]
@@ -413,6 +597,53 @@ mod tests {
         assert_eq!(names, vec!["`shard-00-of-36.jsonl`".to_string(), "`file-src-a.jsonl`".to_string()]);
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].catcher(), Some(Catcher::SimulationOnly));
+    }
+
+    fn named(name: &str, outcome: Outcome, failed: &[&str]) -> MutantRecord {
+        let file = name.split(':').next().unwrap().to_string();
+        MutantRecord { name: name.into(), file, outcome, failed: failed.iter().map(|s| s.to_string()).collect(), retakes: None }
+    }
+
+    #[test]
+    fn a_retake_replaces_the_record_it_names_wherever_its_line_moved() {
+        let dir = std::env::temp_dir().join(format!("mutation-report-retake-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let line = |r: &MutantRecord| serde_json::to_string(r).unwrap() + "\n";
+        let old = named("backup/src/a.rs:10:7: replace < with <= in f", Outcome::Missed, &[]);
+        let twin = named("backup/src/a.rs:30:7: replace < with <= in f", Outcome::Missed, &[]);
+        let mut new = named("backup/src/a.rs:14:7: replace < with <= in f", Outcome::Caught, &[SIMULATION_TARGET]);
+        new.retakes = Some(old.name.clone());
+        std::fs::write(dir.join("shard-00-of-36.jsonl"), line(&old) + &line(&twin)).unwrap();
+        std::fs::write(dir.join("retake-202612040000-abc.jsonl"), line(&new)).unwrap();
+        let (records, names) = read_shards(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(names, vec!["`shard-00-of-36.jsonl`".to_string(), "`retake-202612040000-abc.jsonl`".to_string()]);
+        assert_eq!(records, vec![twin, new]);
+    }
+
+    #[test]
+    fn a_retake_finds_each_mutant_by_its_rank_among_the_same_change_or_else_by_nearest_line() {
+        let f = |line: u32, change: &str| format!("backup/src/a.rs:{line}:5: {change}");
+        let records = vec![
+            ("shard-00-of-36.jsonl".to_string(), named(&f(20, "replace == with != in g"), Outcome::Missed, &[])),
+            ("shard-00-of-36.jsonl".to_string(), named(&f(40, "replace + with * in h"), Outcome::Caught, &["-p backup --lib"])),
+            ("shard-00-of-36.jsonl".to_string(), named(&f(50, "delete ! in k"), Outcome::Caught, &["-p backup --lib", SIMULATION_TARGET])),
+            ("shard-00-of-36.jsonl".to_string(), named(&f(60, "replace x with y in gone"), Outcome::Missed, &[])),
+            ("shard-00-of-36.jsonl".to_string(), named(&f(70, "replace z in slow"), Outcome::Timeout, &[])),
+        ];
+        let commits = parse_commits("shard-00-of-36.jsonl abc123\n");
+        let then = BTreeMap::from([(
+            "abc123".to_string(),
+            vec![f(10, "replace == with != in g"), f(20, "replace == with != in g"), f(40, "replace + with * in h"), f(60, "replace x with y in gone")],
+        )]);
+        // The change at line 20 was the second of its kind in g; today's second is at 120 (a
+        // new line pushed it down), though 25 is nearer.
+        let now = vec![f(25, "replace == with != in g"), f(120, "replace == with != in g"), f(38, "replace + with * in h"), f(39, "replace + with * in h")];
+        let (plan, gone) = retake_plan(&records, &commits, &then, &now).unwrap();
+        assert_eq!(plan[0], (f(120, "replace == with != in g"), f(20, "replace == with != in g")));
+        assert_eq!(plan[1], (f(39, "replace + with * in h"), f(40, "replace + with * in h")), "one became two: the nearest line");
+        assert_eq!(plan.len(), 2, "sim-caught and timed-out records are not retaken: {plan:?}");
+        assert_eq!(gone, vec![f(60, "replace x with y in gone")]);
     }
 
     #[test]
