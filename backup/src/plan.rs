@@ -277,8 +277,13 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         complete_dbs: resolved.complete_dbs,
         is_full_cluster,
         cluster_data,
-        // Unique per statement: two BACKUPs with the same AS OF SYSTEM TIME still differ.
-        backup_id: format!("{}-{}-{}", env.cluster_id, end_time, env.kv.now()),
+        // Unique per statement, as CockroachDB's unique_rowid is: this node's clock reading and
+        // the node. The clock reading alone is not: two gateways whose clocks lag a third's
+        // both read the hybrid clock the third pushed them to, logical count and all, and two
+        // BACKUPs planned on them at once (AS OF the same '-1s') took each other's claim and
+        // manifest for their own — both succeeded at one location, one silently lost (swarm
+        // seed 1643 of the backup scenario, with a rival backup and clock skew).
+        backup_id: format!("{}-{}-{}-n{}", env.cluster_id, end_time, env.kv.now(), env.node()),
         depends_on,
         cluster_id: env.cluster_id.clone(),
         targets_description: describe_targets(&stmt.targets),
