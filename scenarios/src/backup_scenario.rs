@@ -13,7 +13,7 @@ use crate::job_client::{is_conflict, is_damage, run_and_follow, JobEnd, Kind};
 use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::Oracle;
 use crate::property::Property;
-use crate::restore_check::{compare_with_oracle, names_file, RestoreProbe};
+use crate::restore_check::{compare_cluster_state, compare_with_oracle, names_file, Attempt, RestoreProbe};
 use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
 use crate::show_check;
 use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
@@ -516,7 +516,7 @@ impl Run {
         let fail = |message: String| Failure { property: Property::BackupJobSucceeds, message };
         // The canceled backup's own targets: with a rival, the verdict may be judging the rival's.
         let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-1s'{}", kind.targets(&job.guest), job.dest, with_passphrase(&job.passphrase));
-        let (storage, gateway) = (self.world.storage.clone(), job.gateway);
+        let (storage, gateway, dest) = (self.world.storage.clone(), job.gateway, job.dest.clone());
         // ENCRYPTION-INFO stays at a location once written (every backup there derives its key
         // from it); if storage damaged it, the BACKUP must refuse it naming the file, as RESTORE does.
         let info_damaged = StorageUrl::parse(&job.dest).is_ok_and(|url| storage.damaged().contains_key(&SimStorage::key(&url, gateway, ENCRYPTION_INFO_NAME)));
@@ -533,15 +533,25 @@ impl Run {
             };
             let named = files_to_delete(&refusal).ok_or_else(|| format!("refused without advice that frees the location: {refusal}"))?;
             for file in &named {
-                let url = StorageUrl::parse(file).map_err(|e| format!("the refusal names {file:?}, which is not a location ({e}): {refusal}"))?;
+                // The advice shows each file's URL redacted (it must never show a credential): an
+                // operator deletes it with their own credentials, as this does, putting the
+                // destination's query on the named path. (A redacted gs CREDENTIALS is no JSON key.)
+                let own = match (file.split_once('?'), dest.split_once('?')) {
+                    (Some((path, _)), Some((_, query))) => format!("{path}?{query}"),
+                    _ => file.clone(),
+                };
+                let url = StorageUrl::parse(&own).map_err(|e| format!("the refusal names {file:?}, which is not a location ({e}): {refusal}"))?;
                 let key = SimStorage::key(&url, gateway, "");
                 let key = if file.split('?').next().is_some_and(|f| f.ends_with('/')) { key } else { key.trim_end_matches('/').to_string() };
                 storage.operator_delete(&key);
             }
-            run(sql)
-                .await
-                .map(|()| Some(format!("taken again after deleting the {} files the refusal named ({refusal})", named.len())))
-                .map_err(|e| format!("refused again after deleting what the first refusal named ({refusal}): {e}"))
+            // The first refusal may be for what the canceled job left, which the BACKUP checks
+            // before it reads ENCRYPTION-INFO: a damaged one is then the second refusal's.
+            match run(sql).await {
+                Ok(()) => Ok(Some(format!("taken again after deleting the {} files the refusal named ({refusal})", named.len()))),
+                Err(e) if info_damaged && is_damage(&e) && names_file(&e, ENCRYPTION_INFO_NAME) => Ok(None),
+                Err(e) => Err(format!("refused again after deleting what the first refusal named ({refusal}): {e}")),
+            }
         });
         let detail = drive(&mut self.world, task).await.map_err(|e| fail(format!("a BACKUP to the location a canceled backup left, with faults off: {e}")))?;
         let Some(detail) = detail else {
@@ -901,7 +911,8 @@ async fn verify_restore(
     rng: &mut ChaCha8Rng,
 ) -> Result<(usize, usize), Failure> {
     let backup_time = manifest.end_time;
-    let (restored, shown, observations) = probe.attempt(1, Some(show_sql)).await.map_err(|message| Failure { property: Property::RestoreSucceeds, message })?;
+    let Attempt { restored, shown, observations, cluster } =
+        probe.attempt(1, Some(show_sql)).await.map_err(|message| Failure { property: Property::RestoreSucceeds, message })?;
     let shown = shown
         .unwrap_or_else(|| Err("SHOW BACKUP was not run".into()))
         .map_err(|e| Failure { property: Property::ShowMatchesOracle, message: format!("SHOW BACKUP of a finished backup failed: {e}") })?;
@@ -913,7 +924,9 @@ async fn verify_restore(
         let oracle = oracle.lock().expect("oracle");
         let want = show_check::Expected { tables: probe.tables, oracle: &oracle, end: backup_time, whole_databases: probe.kind != Kind::Tables };
         show_check::show_and_restore_match(&shown, &restored, &want)?;
-        compare_with_oracle(&observations, &oracle, backup_time, "the backup taken at")?
+        let matched = compare_with_oracle(&observations, &oracle, backup_time, "the backup taken at")?;
+        compare_cluster_state(&cluster, &oracle, backup_time, "the backup taken at")?;
+        matched
     };
 
     // An encrypted backup opens only with its passphrase: RESTORE without one, or with another,

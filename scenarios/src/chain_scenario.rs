@@ -20,7 +20,7 @@ use crate::job_client::{is_conflict, run_and_follow, JobEnd, Kind};
 use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::{Event, Oracle};
 use crate::property::Property;
-use crate::restore_check::{compare_with_oracle, names_file, RestoreProbe};
+use crate::restore_check::{compare_cluster_state, compare_with_oracle, names_file, Attempt, RestoreProbe};
 use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
 use crate::workload::{GuestNames, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::data::DataFile;
@@ -927,7 +927,8 @@ async fn restore_and_compare(
     network: u8,
     what: &str,
 ) -> Result<(usize, usize), Failure> {
-    let (restored, _, observations) = probe.attempt(network, None).await.map_err(|message| Failure { property: Property::RestoreSucceeds, message })?;
+    let Attempt { restored, observations, cluster, .. } =
+        probe.attempt(network, None).await.map_err(|message| Failure { property: Property::RestoreSucceeds, message })?;
     restored.map_err(|e| Failure {
         property: Property::RestoreSucceeds,
         message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())),
@@ -936,6 +937,7 @@ async fn restore_and_compare(
     if let (Some(copy), Some(seen)) = (copy, copies.first()) {
         copy.check(seen, ts, what)?;
     }
+    compare_cluster_state(&cluster, oracle, ts, what)?;
     compare_with_oracle(&observations, oracle, ts, what)
 }
 

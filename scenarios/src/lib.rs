@@ -42,6 +42,7 @@ pub mod backup_scenario;
 pub mod chain_scenario;
 pub mod check;
 pub mod cluster_scenario;
+pub mod cluster_state;
 mod credentials;
 pub mod job_client;
 pub mod jobs_check;

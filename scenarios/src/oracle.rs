@@ -65,12 +65,25 @@ impl TableState {
 pub struct Oracle {
     tables: BTreeMap<String, Vec<(Timestamp, u64, Event)>>,
     seq: u64,
+    /// When the workload's cluster-wide state ([`crate::workload::cluster_state`]) was complete:
+    /// a restore to an earlier time rightly lacks some of it.
+    cluster_state_since: Option<Timestamp>,
 }
 
 impl Oracle {
     /// An empty oracle.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Records that the workload's cluster-wide state was complete at `ts`.
+    pub fn record_cluster_state(&mut self, ts: Timestamp) {
+        self.cluster_state_since = Some(ts);
+    }
+
+    /// When the workload's cluster-wide state was complete (`None`: it was never set up).
+    pub fn cluster_state_since(&self) -> Option<Timestamp> {
+        self.cluster_state_since
     }
 
     /// Records a committed change of `table` (`db.name`) at `ts`. Events with one timestamp are

@@ -69,8 +69,10 @@ pub fn sweep_with(
                 let Some(&seed) = seeds.get(i) else { break };
                 let opts = options(seed);
                 let Some(mut r) = run_named(scenario, &opts) else { break };
-                r.trace = String::new();
+                // `each` sees the whole trace (`sweep --reaching` searches it); the results
+                // keep none, or a long sweep would hold every seed's trace at once.
                 each(&r);
+                r.trace = String::new();
                 results.lock().expect("results").push(r);
             });
         }

@@ -3,16 +3,18 @@
 //! the refusals a damaged backup must get, naming the file.
 
 use crate::check::{self, Observation};
+use crate::cluster_state::ClusterState;
 use crate::job_client::Kind;
 use crate::oracle::Oracle;
 use crate::property::Property;
 use crate::run::{drive, Failure, RunOptions};
-use crate::workload::{quote_ident, GuestNames, VIEW_BIG_ACCOUNTS};
+use crate::workload::{quote_ident, GuestNames, CLUSTER_GRANTEES, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::MANIFEST_NAME;
 use model::sql::Session;
 use model::Kv;
 use sim::storage::SimStorage;
 use sim::{Trace, World};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,8 +38,14 @@ pub(crate) struct RestoreProbe<'a> {
 pub(crate) type Answer = (Vec<String>, Vec<Vec<model::Datum>>);
 
 /// What a RESTORE (and optional SHOW BACKUP) in a fresh cluster did: the statements' answers,
-/// and what reading every relation afterwards found.
-type Attempt = (Result<Answer, String>, Option<Result<Answer, String>>, Vec<Observation>);
+/// what reading every relation afterwards found, and (for a cluster backup) the cluster-wide
+/// state read from the restored catalog.
+pub(crate) struct Attempt {
+    pub(crate) restored: Result<Answer, String>,
+    pub(crate) shown: Option<Result<Answer, String>>,
+    pub(crate) observations: Vec<Observation>,
+    pub(crate) cluster: Option<Result<ClusterState, String>>,
+}
 
 impl RestoreProbe<'_> {
     /// Runs the RESTORE in a fresh cluster on `network` (and `show`, a SHOW BACKUP, first), then
@@ -64,11 +72,22 @@ impl RestoreProbe<'_> {
             };
             let restored = kv.bulk(1, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await;
             let now = kv.now();
-            let mut obs = Vec::new();
+            let mut observations = Vec::new();
             for t in &tables {
-                obs.push(check::observe_restored(&*shared, t, now).await);
+                observations.push(check::observe_restored(&*shared, t, now).await);
             }
-            Ok::<_, String>((restored, shown, obs))
+            let cluster = if kind == Kind::Cluster {
+                let grantees: BTreeSet<String> = CLUSTER_GRANTEES.iter().map(|g| g.to_string()).collect();
+                Some(
+                    model::Catalog::read(&*shared, now)
+                        .await
+                        .map(|c| ClusterState::read(&c, &grantees))
+                        .map_err(|e| format!("reading the restored catalog: {e}")),
+                )
+            } else {
+                None
+            };
+            Ok::<_, String>(Attempt { restored, shown, observations, cluster })
         });
         drive(&mut world, task).await
     }
@@ -86,7 +105,7 @@ impl RestoreProbe<'_> {
     /// Returns the RESTORE's error.
     pub(crate) async fn refused(&self, network: u8, names: &[String], show: Option<&str>, why: &str) -> Result<String, Failure> {
         let fail = |message: String| Failure { property: Property::DamageDetected, message };
-        let (restored, shown, observations) = self.attempt(network, show).await.map_err(fail)?;
+        let Attempt { restored, shown, observations, .. } = self.attempt(network, show).await.map_err(fail)?;
         let names_one = |e: &str| names.is_empty() || names.iter().any(|n| names_file(e, n));
         let error = match restored {
             Err(e) if names_one(&e) => e,
@@ -150,6 +169,25 @@ pub(crate) fn compare_with_oracle(observations: &[Observation], oracle: &Oracle,
         }
     }
     Ok((rows, observations.len()))
+}
+
+/// A cluster restore's cluster-wide state (users, roles, memberships, database and default
+/// zones, grants) against what the workload set up, which no backup taken after its setup may
+/// lose. `None` (not a cluster restore) passes, and so does a restore to a time before the
+/// workload had set it all up (a revision-history restore may go back that far).
+pub(crate) fn compare_cluster_state(cluster: &Option<Result<ClusterState, String>>, oracle: &Oracle, ts: model::Timestamp, what: &str) -> Result<(), Failure> {
+    let fail = |message: String| Failure { property: Property::RestoreMatchesOracle, message };
+    if oracle.cluster_state_since().is_none_or(|since| ts < since) {
+        return Ok(());
+    }
+    match cluster {
+        None => Ok(()),
+        Some(Err(e)) => Err(fail(format!("after restoring {what} {ts}: {e}"))),
+        Some(Ok(got)) => match got.diff(&crate::workload::cluster_state()) {
+            None => Ok(()),
+            Some(d) => Err(fail(format!("after restoring {what} {ts}, the restored cluster has {d}"))),
+        },
+    }
 }
 
 /// Flips bit `bit` (modulo the object's size) of the stored object `key`: bit rot after the

@@ -9,6 +9,7 @@
 //! letters, a keyword; see [`GuestNames`]), and rows whose strings carry the same characters. Clients record only what the database acknowledged, with the
 //! commit timestamp it reported; a statement that fails is known not to have committed.
 
+use crate::cluster_state::ClusterState;
 use crate::oracle::{Event, Oracle, Row};
 use model::sql::{Session, SqlError};
 use model::{Datum, KvError, Timestamp};
@@ -188,7 +189,52 @@ pub async fn setup(s: &mut Session, oracle: &Mutex<Oracle>, seed: u64) -> Result
     must_commit(s, &format!("CREATE DATABASE {}", quote_ident(&guest.database))).await?;
     let ts = must_commit(s, &format!("CREATE TABLE {} (id INT PRIMARY KEY, {} STRING NOT NULL)", guest.sql_table(), quote_ident(&guest.column))).await?;
     created(oracle, &guest.oracle_table(), ts, &["id", &guest.column]);
+    let mut last = ts;
+    for sql in CLUSTER_STATEMENTS {
+        last = must_commit(s, sql).await?;
+    }
+    oracle.lock().expect("oracle").record_cluster_state(last);
     Ok(())
+}
+
+/// Cluster-wide state the setup creates, which only a full cluster backup carries: a user and a
+/// role it belongs to, grants to both, and zone configurations of the two bootstrap databases
+/// (a cluster restore keeps the destination's own `defaultdb` and `postgres` and must carry
+/// their zones over to them). The bootstrap databases hold no workload table, so their zones
+/// change no GC the scenarios depend on.
+pub const CLUSTER_STATEMENTS: &[&str] = &[
+    "CREATE USER auditor",
+    "CREATE ROLE analysts",
+    "GRANT analysts TO auditor",
+    "GRANT SELECT ON TABLE bank.accounts TO analysts",
+    "GRANT CREATE ON DATABASE shop TO auditor",
+    "ALTER DATABASE defaultdb CONFIGURE ZONE USING gc.ttlseconds = 7200",
+    "ALTER DATABASE postgres CONFIGURE ZONE USING gc.ttlseconds = 5400",
+];
+
+/// The workload's own users and roles: the grants [`cluster_state`] follows.
+pub const CLUSTER_GRANTEES: &[&str] = &["auditor", "analysts"];
+
+/// What a cluster holds cluster-wide after [`setup`] (its bootstrap and
+/// [`CLUSTER_STATEMENTS`]), written out by hand from those statements: the oracle a restored
+/// cluster's [`ClusterState`] is held to.
+pub fn cluster_state() -> ClusterState {
+    let owned = |v: &[(&str, bool)]| v.iter().map(|(n, r)| (n.to_string(), *r)).collect();
+    ClusterState {
+        users: owned(&[("root", false), ("admin", true), ("auditor", false), ("analysts", true)]),
+        memberships: [("admin", "root", true), ("analysts", "auditor", false)].iter().map(|(r, m, a)| (r.to_string(), m.to_string(), *a)).collect(),
+        zones: [
+            (crate::cluster_state::DEFAULT_RANGE.to_string(), model::catalog::DEFAULT_GC_TTL_SECONDS),
+            ("DATABASE defaultdb".to_string(), 7200),
+            ("DATABASE postgres".to_string(), 5400),
+        ]
+        .into_iter()
+        .collect(),
+        grants: [("TABLE bank.accounts", "analysts", "SELECT"), ("DATABASE shop", "auditor", "CREATE")]
+            .iter()
+            .map(|(o, g, p)| (o.to_string(), g.to_string(), p.to_string()))
+            .collect(),
+    }
 }
 
 /// One writer's loop. Writer `w` inserts ids `w, w + writers, ...`, so inserts never collide,

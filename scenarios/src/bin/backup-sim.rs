@@ -82,6 +82,12 @@ enum Command {
         /// from JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job or a CI matrix sets it.
         #[arg(long)]
         shard: Option<String>,
+        /// Also list the seeds whose trace has a line matching this regular expression (`^` and
+        /// `$` match at line ends): how to find a seed that reaches a state. A regression test
+        /// pins one; a change to the workload or the schedule moves which seeds reach it, and
+        /// this finds them again.
+        #[arg(long)]
+        reaching: Option<String>,
     },
     /// Combine the `--json` output of several shards into one report.
     SweepMerge {
@@ -195,7 +201,9 @@ fn main() -> ExitCode {
         }
         Command::SweepMerge { files } => merge(&files),
         Command::Shrink { scenario, seed, faults, out } => shrink(&scenario, seed, faults, out),
-        Command::Sweep { scenario, first, seeds, faults, jobs, json, shard } => sweep_named(&scenario, first, seeds, faults, jobs, json, shard.as_deref()),
+        Command::Sweep { scenario, first, seeds, faults, jobs, json, shard, reaching } => {
+            sweep_named(&scenario, first, seeds, faults, jobs, json, shard.as_deref(), reaching.as_deref())
+        }
     }
 }
 
@@ -325,7 +333,17 @@ fn shrink(scenario: &str, seed: u64, faults: Faults, out: Option<PathBuf>) -> Ex
 
 /// `sweep`: checks the arguments (shard, scenario names) before any seed runs, then sweeps each
 /// scenario (`all`: the default sweep's) in turn; fails if any seed of any of them failed.
-fn sweep_named(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<usize>, json: bool, shard: Option<&str>) -> ExitCode {
+#[allow(clippy::too_many_arguments)]
+fn sweep_named(
+    scenario: &str,
+    first: u64,
+    seeds: u64,
+    faults: Faults,
+    jobs: Option<usize>,
+    json: bool,
+    shard: Option<&str>,
+    reaching: Option<&str>,
+) -> ExitCode {
     let shard = match shard.map(parse_shard).transpose() {
         Ok(s) => s,
         Err(e) => {
@@ -339,7 +357,7 @@ fn sweep_named(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Opt
     }
     let mut code = ExitCode::SUCCESS;
     for name in names {
-        if sweep(name, first, seeds, faults, jobs, json, shard) != ExitCode::SUCCESS {
+        if sweep(name, first, seeds, faults, jobs, json, shard, reaching) != ExitCode::SUCCESS {
             code = ExitCode::FAILURE;
         }
     }
@@ -406,7 +424,16 @@ fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<usize>, json: bool, shard: Option<(u64, u64)>) -> ExitCode {
+fn sweep(
+    scenario: &str,
+    first: u64,
+    seeds: u64,
+    faults: Faults,
+    jobs: Option<usize>,
+    json: bool,
+    shard: Option<(u64, u64)>,
+    reaching: Option<&str>,
+) -> ExitCode {
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let (index, count) = shard.unwrap_or((0, 1));
     let mine: Vec<u64> = (first..first + seeds).filter(|s| (s - first) % count == index).collect();
@@ -426,7 +453,18 @@ fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<us
         plant(&mut o);
         o
     };
+    let reaching = match reaching.map(|text| regex::RegexBuilder::new(text).multi_line(true).build()).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: --reaching: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let reached = std::sync::Mutex::new(Vec::new());
     let results = registry::sweep_with(scenario, mine, jobs, options, |r| {
+        if reaching.as_ref().is_some_and(|re| re.is_match(&r.trace)) {
+            reached.lock().expect("reached").push(r.seed);
+        }
         if let Some(f) = &r.failure {
             failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             bar.suspend(|| {
@@ -444,6 +482,12 @@ fn sweep(scenario: &str, first: u64, seeds: u64, faults: Faults, jobs: Option<us
     });
     let _ = std::panic::take_hook();
     bar.finish_and_clear();
+    if let Some(re) = &reaching {
+        let mut seeds = reached.into_inner().expect("reached");
+        seeds.sort_unstable();
+        // On stderr: `--json` keeps standard output to its JSON lines.
+        eprintln!("{scenario}: {} seeds with a trace line matching {:?}: {seeds:?}", seeds.len(), re.as_str());
+    }
     let wall = started.elapsed().as_secs_f64();
     let lines: Vec<SweepLine> = results.iter().map(|r| SweepLine::from(r, faults)).collect();
     if json {
