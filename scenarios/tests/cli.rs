@@ -152,3 +152,22 @@ fn the_planted_bug_warning_prints_once() {
     assert!(o.status.success(), "{err}");
     assert_eq!(err.matches("warning: BACKUP_SIM_PLANTED=\"no-such-bug\"").count(), 1, "{err}");
 }
+
+/// `sweep --reaching` lists exactly the seeds whose trace has a matching line, and refuses an
+/// expression that does not parse before any seed runs.
+#[test]
+fn sweep_reaching_lists_the_seeds_whose_trace_matches() {
+    let sweep = |pattern: &str| {
+        run(&["sweep", "--scenario", "cluster", "--first", "3", "--seeds", "2", "--faults", "none", "--jobs", "1", "--json", "--reaching", pattern], false)
+    };
+    // Every trace begins with the world's knobs; `^` and `$` match at line ends.
+    let all = sweep(r"^\s+0\.000000s runner knob world\.nodes=\d+$");
+    assert!(all.status.success(), "{}", stderr(&all));
+    assert!(stderr(&all).contains("cluster: 2 seeds with a trace line matching") && stderr(&all).contains("[3, 4]"), "{}", stderr(&all));
+    assert_eq!(stdout(&all).lines().count(), 2, "--json keeps standard output to its lines: {}", stdout(&all));
+    let none = sweep("no trace has this line");
+    assert!(stderr(&none).contains("cluster: 0 seeds with a trace line matching") && stderr(&none).contains("[]"), "{}", stderr(&none));
+    let bad = sweep("(unclosed");
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--reaching") && stdout(&bad).is_empty(), "{}", stderr(&bad));
+}

@@ -59,36 +59,7 @@ enum Command {
     MutationReport(scenarios::tools::mutation_report::MutationReportArgs),
     /// Run a scenario over a range of seeds on all cores and print a summary. Exits non-zero if
     /// any seed fails, printing the command that replays it.
-    Sweep {
-        /// The scenario (see `list`), or `all` for every scenario in turn.
-        #[arg(long, default_value = "all")]
-        scenario: String,
-        /// First seed.
-        #[arg(long, default_value_t = 0)]
-        first: u64,
-        /// Number of seeds.
-        #[arg(long, default_value_t = 100)]
-        seeds: u64,
-        /// Which faults each seed injects.
-        #[arg(long, value_enum, default_value_t = Faults::Swarm)]
-        faults: Faults,
-        /// Worker threads (default: all cores). Each seed runs in its own simulator.
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Print one JSON object per seed instead of the table (`sweep-merge` combines them).
-        #[arg(long)]
-        json: bool,
-        /// Run only shard I of N (seeds whose offset from --first is I modulo N). `/N` reads I
-        /// from JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job or a CI matrix sets it.
-        #[arg(long)]
-        shard: Option<String>,
-        /// Also list the seeds whose trace has a line matching this regular expression (`^` and
-        /// `$` match at line ends): how to find a seed that reaches a state. A regression test
-        /// pins one; a change to the workload or the schedule moves which seeds reach it, and
-        /// this finds them again.
-        #[arg(long)]
-        reaching: Option<String>,
-    },
+    Sweep(SweepArgs),
     /// Combine the `--json` output of several shards into one report.
     SweepMerge {
         /// Files of JSON lines written by `sweep --json`.
@@ -201,9 +172,7 @@ fn main() -> ExitCode {
         }
         Command::SweepMerge { files } => merge(&files),
         Command::Shrink { scenario, seed, faults, out } => shrink(&scenario, seed, faults, out),
-        Command::Sweep { scenario, first, seeds, faults, jobs, json, shard, reaching } => {
-            sweep_named(&scenario, first, seeds, faults, jobs, json, shard.as_deref(), reaching.as_deref())
-        }
+        Command::Sweep(args) => sweep_named(&args),
     }
 }
 
@@ -331,33 +300,63 @@ fn shrink(scenario: &str, seed: u64, faults: Faults, out: Option<PathBuf>) -> Ex
     ExitCode::SUCCESS
 }
 
-/// `sweep`: checks the arguments (shard, scenario names) before any seed runs, then sweeps each
-/// scenario (`all`: the default sweep's) in turn; fails if any seed of any of them failed.
-#[allow(clippy::too_many_arguments)]
-fn sweep_named(
-    scenario: &str,
+/// `sweep`'s arguments: which seeds of which scenarios, and how to report them.
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// The scenario (see `list`), or `all` for every scenario in turn.
+    #[arg(long, default_value = "all")]
+    scenario: String,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
     first: u64,
+    /// Number of seeds.
+    #[arg(long, default_value_t = 100)]
     seeds: u64,
+    /// Which faults each seed injects.
+    #[arg(long, value_enum, default_value_t = Faults::Swarm)]
     faults: Faults,
+    /// Worker threads (default: all cores). Each seed runs in its own simulator.
+    #[arg(long)]
     jobs: Option<usize>,
+    /// Print one JSON object per seed instead of the table (`sweep-merge` combines them).
+    #[arg(long)]
     json: bool,
-    shard: Option<&str>,
-    reaching: Option<&str>,
-) -> ExitCode {
-    let shard = match shard.map(parse_shard).transpose() {
+    /// Run only shard I of N (seeds whose offset from --first is I modulo N). `/N` reads I
+    /// from JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job or a CI matrix sets it.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Also list the seeds whose trace has a line matching this regular expression (`^` and
+    /// `$` match at line ends): how to find a seed that reaches a state. A regression test
+    /// pins one; a change to the workload or the schedule moves which seeds reach it, and
+    /// this finds them again.
+    #[arg(long)]
+    reaching: Option<String>,
+}
+
+/// `sweep`: checks the arguments (shard, `--reaching`, scenario names) before any seed runs, then sweeps each
+/// scenario (`all`: the default sweep's) in turn; fails if any seed of any of them failed.
+fn sweep_named(args: &SweepArgs) -> ExitCode {
+    let shard = match args.shard.as_deref().map(parse_shard).transpose() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    let names: Vec<&str> = if scenario == "all" { registry::default_names() } else { vec![scenario] };
+    let reaching = match args.reaching.as_deref().map(|text| regex::RegexBuilder::new(text).multi_line(true).build()).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: --reaching: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let names: Vec<&str> = if args.scenario == "all" { registry::default_names() } else { vec![args.scenario.as_str()] };
     if let Some(bad) = names.iter().find(|n| registry::find(n).is_none()) {
         return unknown_scenario(bad);
     }
     let mut code = ExitCode::SUCCESS;
     for name in names {
-        if sweep(name, first, seeds, faults, jobs, json, shard, reaching) != ExitCode::SUCCESS {
+        if sweep(name, args, shard, reaching.as_ref()) != ExitCode::SUCCESS {
             code = ExitCode::FAILURE;
         }
     }
@@ -423,17 +422,9 @@ fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((i, n))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn sweep(
-    scenario: &str,
-    first: u64,
-    seeds: u64,
-    faults: Faults,
-    jobs: Option<usize>,
-    json: bool,
-    shard: Option<(u64, u64)>,
-    reaching: Option<&str>,
-) -> ExitCode {
+/// One scenario's sweep: `shard` and `reaching` as `sweep_named` parsed them from `args`.
+fn sweep(scenario: &str, args: &SweepArgs, shard: Option<(u64, u64)>, reaching: Option<&regex::Regex>) -> ExitCode {
+    let SweepArgs { first, seeds, faults, jobs, json, .. } = *args;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let (index, count) = shard.unwrap_or((0, 1));
     let mine: Vec<u64> = (first..first + seeds).filter(|s| (s - first) % count == index).collect();
@@ -453,16 +444,9 @@ fn sweep(
         plant(&mut o);
         o
     };
-    let reaching = match reaching.map(|text| regex::RegexBuilder::new(text).multi_line(true).build()).transpose() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: --reaching: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let reached = std::sync::Mutex::new(Vec::new());
     let results = registry::sweep_with(scenario, mine, jobs, options, |r| {
-        if reaching.as_ref().is_some_and(|re| re.is_match(&r.trace)) {
+        if reaching.is_some_and(|re| re.is_match(&r.trace)) {
             reached.lock().expect("reached").push(r.seed);
         }
         if let Some(f) = &r.failure {
@@ -482,7 +466,7 @@ fn sweep(
     });
     let _ = std::panic::take_hook();
     bar.finish_and_clear();
-    if let Some(re) = &reaching {
+    if let Some(re) = reaching {
         let mut seeds = reached.into_inner().expect("reached");
         seeds.sort_unstable();
         // On stderr: `--json` keeps standard output to its JSON lines.
