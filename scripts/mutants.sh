@@ -7,6 +7,7 @@
 #   scripts/mutants.sh /36       # the shard JOB_COMPLETION_INDEX names (Kubernetes Indexed Job, CI matrix)
 #   scripts/mutants.sh file backup/src/storage/real/object.rs   # every mutant of one file
 #   scripts/mutants.sh retake     # every recorded mutant the simulation did not catch, again
+#   RETAKE_ONLY='restore/publish' scripts/mutants.sh retake   # only those of matching names
 #
 # Shards are round-robin over cargo-mutants' list, which is ordered by file, so every shard
 # samples every file of backup/src (shard k of 36 is half of shard k mod 18 of 18).
@@ -70,6 +71,12 @@ if [[ -n "$retake" ]]; then
         git worktree remove --force "$then_tree"
     done
     cargo run --release -q -p scenarios -- mutation-report retake-plan mutants --lists "$out/lists" > "$out/plan.tsv"
+    # RETAKE_ONLY (an extended regular expression) keeps the mutants whose line of the plan
+    # matches it: a retake of the file a new property was aimed at, not of every file.
+    if [[ -n "${RETAKE_ONLY:-}" ]]; then
+        { grep -E -- "$RETAKE_ONLY" "$out/plan.tsv" || true; } > "$out/plan.only"
+        mv "$out/plan.only" "$out/plan.tsv"
+    fi
     [[ -s "$out/plan.tsv" ]] || { echo "mutants.sh: every recorded mutant the simulation did not catch is gone or caught; nothing to retake" >&2; exit 0; }
     while IFS=$'\t' read -r pattern _ _; do selection_args+=(-F "$pattern"); done < "$out/plan.tsv"
     echo "mutants.sh: retaking $(wc -l < "$out/plan.tsv") mutants the simulation did not catch"
