@@ -64,7 +64,7 @@ impl ClusterState {
             }
             let object = name_of(id).unwrap_or_else(|| format!("descriptor {id}"));
             for p in privileges {
-                s.grants.insert((object.clone(), grantee.clone(), format!("{p:?}").to_uppercase()));
+                s.grants.insert((object.clone(), grantee.clone(), p.to_string()));
             }
         }
         s

@@ -68,7 +68,7 @@ fn is_refusal(e: &str) -> bool {
 /// backup's lock, and the client gave up a BACKUP it should have re-issued (swarm seed 12559,
 /// found by `sweep --first 10000 --seeds 4000`).
 pub(crate) fn is_transient_storage(e: &str) -> bool {
-    e.contains("transient storage error")
+    e.contains(crate::transient::STORAGE_TRANSIENT)
 }
 
 /// True for an error that names a backup file storage damaged: refused now, refused again.

@@ -76,7 +76,8 @@ impl RestoreProbe<'_> {
             for t in &tables {
                 observations.push(check::observe_restored(&*shared, t, now).await);
             }
-            let cluster = if kind == Kind::Cluster {
+            // Only a cluster restore that succeeded is held to the cluster-wide state.
+            let cluster = if kind == Kind::Cluster && restored.is_ok() {
                 let grantees: BTreeSet<String> = CLUSTER_GRANTEES.iter().map(|g| g.to_string()).collect();
                 Some(
                     model::Catalog::read(&*shared, now)

@@ -40,7 +40,7 @@ const OUTAGE_SLACK: f64 = 3.0;
 
 /// What a statement that ran out of storage retries during an outage fails with (the job
 /// itself says `job N failed: ...` and is never excused).
-const STORAGE_TRANSIENT: &str = "transient storage error";
+pub(crate) const STORAGE_TRANSIENT: &str = "transient storage error";
 
 /// The seconds of a trace line's time stamp (`12.345678s`).
 fn seconds(word: &str) -> Option<f64> {

@@ -430,18 +430,6 @@ pub fn parse_commits(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Escapes every character the `regex` crate (cargo-mutants' `--re`) treats as special.
-fn regex_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// `backup-sim mutation-report`: what `scripts/mutants.sh` calls after each shard.
 #[derive(clap::Args)]
 pub struct MutationReportArgs {
@@ -515,7 +503,7 @@ pub fn main(args: &MutationReportArgs) -> std::process::ExitCode {
             for g in &gone {
                 eprintln!("mutation-report: {g}: its code is gone; its record stays as taken");
             }
-            Ok(plan.iter().map(|(now, was)| format!("^{}$\t{now}\t{was}\n", regex_escape(now))).collect())
+            Ok(plan.iter().map(|(now, was)| format!("^{}$\t{now}\t{was}\n", regex::escape(now))).collect())
         })(),
     };
     match result {
