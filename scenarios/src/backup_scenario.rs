@@ -221,9 +221,11 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         return report;
     }
     let secrets = run_secrets(&dest, &passphrase);
+    let malformed = crate::malformed::draw(&dest.url, &SeedTree::new(seed), seed);
     let job = Job {
         dest: dest.url,
         wrong_credentials: dest.wrong,
+        malformed,
         backup_at,
         gateway,
         exact_time,
@@ -296,6 +298,9 @@ struct Job {
     /// The destination with a credential its bucket does not accept, and that credential's
     /// secrets (none for nodelocal and implicit credentials).
     wrong_credentials: Option<(String, Vec<String>)>,
+    /// The destination spoiled in ways the URL rules forbid, each refused at planning for its
+    /// reason ([`crate::malformed`]).
+    malformed: Vec<crate::malformed::Malformed>,
     backup_at: Duration,
     gateway: model::NodeId,
     exact_time: bool,
@@ -596,6 +601,8 @@ impl Run {
         if let Some((_, bad)) = &wrong {
             self.secrets.extend(bad.iter().cloned());
         }
+        let malformed = job.malformed.clone();
+        self.secrets.extend(malformed.iter().flat_map(|m| m.secrets.iter().cloned()));
         let refusals = self.world.add_client("refusals");
         // The table to garbage-collect (set by the client), and whether the GC ran (set here).
         let gc_table: Arc<Mutex<Option<u32>>> = Arc::default();
@@ -607,6 +614,12 @@ impl Run {
             match &dep {
                 Err(e) if e.contains("cannot back up") && e.contains("bank.customers") => {}
                 other => return Err(format!("BACKUP of bank.accounts without bank.customers was not refused for its missing dependency: {other:?}")),
+            }
+            for m in &malformed {
+                let outcome = kv.bulk(1, &m.sql, "root", "defaultdb", Duration::from_secs(300)).await;
+                if let Some(why) = crate::malformed::judge(m, outcome.as_ref().map(|(_, rows)| rows.len()).map_err(String::as_str)) {
+                    return Err(why);
+                }
             }
             if let Some(long) = &too_long {
                 // A permanent answer from the service (a key over its limit): refused at once as
@@ -940,6 +953,10 @@ async fn verify_restore(
 
     // Bit rot after the fact: one flipped bit in one file of the backup. (Not in the standard
     // scenario, whose unit of work is one backup and one restore: the backup scenario checks it.)
+    // Or, one seed in four, a data file copied over the manifest (drawn from its own stream, so
+    // the bit flip's draws stay where they were).
+    let mut misplaced_rng = sim::SeedTree::new(probe.opts.seed).stream("backup/misplaced");
+    let misplaced = !manifest.files.is_empty() && misplaced_rng.gen_ratio(1, 4);
     if probe.opts.workload.preload_rows == 0 && (!manifest.files.is_empty() || rng.gen_ratio(1, 4)) {
         let mut paths: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
         paths.push(MANIFEST_NAME.to_string());
@@ -948,13 +965,37 @@ async fn verify_restore(
         }
         let victim = paths[rng.gen_range(0..paths.len())].clone();
         let bit = rng.gen::<u64>();
-        crate::restore_check::flip_bit(probe.storage, &SimStorage::key(url, gateway, &victim), bit);
+        if misplaced {
+            // A slip of an operator's copy, or a store that serves the wrong object: the refusal
+            // must say what the file it found is, and what it should have been.
+            let source = &manifest.files[misplaced_rng.gen_range(0..manifest.files.len())].path;
+            let bytes = probe.storage.get(&SimStorage::key(url, gateway, source)).unwrap_or_default();
+            probe.storage.corrupt(&SimStorage::key(url, gateway, MANIFEST_NAME), |b| *b = bytes);
+            let show = probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets(probe.guest)), "SHOW BACKUP", 1);
+            let names = [MANIFEST_NAME.to_string()];
+            let error =
+                probe.refused(2, &names, Some(&show), "data file copied over").await.map_err(|f| Failure { property: Property::CorruptionDetected, ..f })?;
+            if !(error.contains("data file") && error.contains("manifest")) {
+                return Err(Failure {
+                    property: Property::CorruptionDetected,
+                    message: format!(
+                        "a data file copied over {MANIFEST_NAME} was refused without saying it found a data file where a manifest belongs: {error}"
+                    ),
+                });
+            }
+            sim::trace_event!(probe.trace, "runner", sim::event::BIT_ROT_DETECTED, "{MANIFEST_NAME} {}", crate::probes::MISPLACED);
+            return Ok((rows, observations.len()));
+        }
+        let flip = crate::restore_check::flip_bit(probe.storage, &SimStorage::key(url, gateway, &victim), bit);
         let show = (victim == MANIFEST_NAME || victim == ENCRYPTION_INFO_NAME)
             .then(|| probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets(probe.guest)), "SHOW BACKUP", 1));
-        probe
+        let error = probe
             .refused(2, std::slice::from_ref(&victim), show.as_deref(), "flipped bit")
             .await
             .map_err(|f| Failure { property: Property::CorruptionDetected, ..f })?;
+        if let Some(wrong) = flip.and_then(|f| crate::restore_check::damage_misplaced(&error, f)) {
+            return Err(Failure { property: Property::CorruptionDetected, message: format!("{victim}: {wrong}") });
+        }
         sim::trace_event!(probe.trace, "runner", sim::event::BIT_ROT_DETECTED, "{victim}");
     }
     Ok((rows, observations.len()))

@@ -20,7 +20,7 @@ use crate::job_client::{is_conflict, run_and_follow, JobEnd, Kind};
 use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::{Event, Oracle};
 use crate::property::Property;
-use crate::restore_check::{compare_cluster_state, compare_with_oracle, names_file, Attempt, RestoreProbe};
+use crate::restore_check::{compare_cluster_state, compare_with_oracle, names_file, Attempt, Flip, RestoreProbe};
 use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
 use crate::workload::{GuestNames, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::data::DataFile;
@@ -820,9 +820,10 @@ impl Restores<'_> {
 
     /// Damages the chain as the seed picks: a member left out of the list or two listed out of
     /// order, a member of a forked chain listed after the last, an automatic incremental lost
-    /// from the destination, or one bit flipped in a file the restore reads. Returns the RESTORE to try, the file its refusal must name (none for a
-    /// broken list), and the damage; `None` if the seed picked none this chain can take.
-    fn inflict_damage(&self, rng: &mut ChaCha8Rng) -> Option<(String, Vec<String>, &'static str)> {
+    /// from the destination, or one bit flipped in a file the restore reads. Returns the RESTORE
+    /// to try, the file its refusal must name (none for a broken list), the damage, and where a
+    /// bit was flipped; `None` if the seed picked none this chain can take.
+    fn inflict_damage(&self, rng: &mut ChaCha8Rng) -> Option<(String, Vec<String>, &'static str, Option<Flip>)> {
         if let (4, Some((fork, why))) = (self.chain.damage, &self.fork) {
             let mut list = self.from_list.clone();
             list.push(fork.clone());
@@ -830,6 +831,7 @@ impl Restores<'_> {
                 format!("RESTORE {}FROM {}{}", self.chain.kind.targets(&self.chain.guest), quoted(&list), self.chain.restore_with()),
                 Vec::new(),
                 why,
+                None,
             ));
         }
         let (layers, kind) = (&self.layers.manifests, self.chain.kind);
@@ -844,13 +846,13 @@ impl Restores<'_> {
                     list.swap(i, i + 1);
                 }
                 let why = if self.chain.damage == 1 { "missing member" } else { "reordered members" };
-                Some((format!("RESTORE {}FROM {}{}", kind.targets(&self.chain.guest), quoted(&list), self.chain.restore_with()), Vec::new(), why))
+                Some((format!("RESTORE {}FROM {}{}", kind.targets(&self.chain.guest), quoted(&list), self.chain.restore_with()), Vec::new(), why, None))
             }
             1 if layers.len() >= 3 => {
                 // An automatic incremental lost from the destination.
                 let gone = &self.layers.subdirs[rng.gen_range(1..self.layers.subdirs.len() - 1)];
                 self.layers.storage.lose(&self.layers.key(gone, MANIFEST_NAME));
-                Some((self.probe.restore_sql.to_string(), Vec::new(), "missing member"))
+                Some((self.probe.restore_sql.to_string(), Vec::new(), "missing member", None))
             }
             3 => {
                 let l = rng.gen_range(0..layers.len());
@@ -875,8 +877,8 @@ impl Restores<'_> {
                 }
                 let victim = paths[rng.gen_range(0..paths.len())].clone();
                 let bit: u64 = rng.gen();
-                crate::restore_check::flip_bit(&self.layers.storage, &self.layers.key(&self.layers.subdirs[l], &victim), bit);
-                Some((self.probe.restore_sql.to_string(), vec![victim], "flipped bit"))
+                let flip = crate::restore_check::flip_bit(&self.layers.storage, &self.layers.key(&self.layers.subdirs[l], &victim), bit);
+                Some((self.probe.restore_sql.to_string(), vec![victim], "flipped bit", flip))
             }
             _ => None,
         }
@@ -884,9 +886,12 @@ impl Restores<'_> {
 
     /// A damaged chain is refused, naming the problem, and publishes nothing.
     async fn damaged_refused(&self, rng: &mut ChaCha8Rng) -> Result<(), Failure> {
-        let Some((sql, names, why)) = self.inflict_damage(rng) else { return Ok(()) };
+        let Some((sql, names, why, flip)) = self.inflict_damage(rng) else { return Ok(()) };
         let probe = RestoreProbe { restore_sql: &sql, ..self.probe };
         let e = probe.refused(3, &names, None, why).await?;
+        if let Some(wrong) = flip.and_then(|f| crate::restore_check::damage_misplaced(&e, f)) {
+            return Err(Failure { property: Property::DamageDetected, message: format!("{names:?}: {wrong}") });
+        }
         // A left-out member, or one forked from the member before the last, is a gap ("invalid
         // previous backups": the backup code has one message for both), never a wrong order; a
         // swap, or a member forked from an earlier one (it starts before the last member

@@ -47,6 +47,7 @@ mod credentials;
 pub mod job_client;
 pub mod jobs_check;
 pub mod knobs;
+mod malformed;
 #[cfg(feature = "planted-bugs")]
 pub mod mutants;
 pub mod oracle;

@@ -59,12 +59,16 @@ pub const PROBES: &[Probe] = &[
     Probe { name: "lost write reported as success", event: sim::event::WRITE_LOST, hit: any },
     Probe { name: "bit rot at rest during the job", event: sim::event::BIT_ROT, hit: any },
     Probe { name: "storage damage to a finished backup refused by RESTORE", event: sim::event::DAMAGE_DETECTED, hit: any },
-    Probe { name: "a flipped bit in a backup file refused by RESTORE", event: sim::event::BIT_ROT_DETECTED, hit: any },
+    Probe { name: "a flipped bit in a backup file refused by RESTORE", event: sim::event::BIT_ROT_DETECTED, hit: |l| !l.ends_with(MISPLACED) },
+    Probe { name: "a data file copied over the manifest refused", event: sim::event::BIT_ROT_DETECTED, hit: |l| l.ends_with(MISPLACED) },
     Probe { name: "an incremental introduced a table, exported from time zero", event: sim::event::CHAIN_LAYER, hit: |l| !l.ends_with("introduced=0") },
     Probe { name: "an automatic incremental in a date-named subdirectory", event: sim::event::CHAIN_LAYER, hit: |l| l.contains("\"2020") },
     Probe { name: "a point-in-time restore matched the oracle", event: sim::event::POINT_IN_TIME_RESTORED, hit: any },
     Probe { name: "a chain with a missing, reordered or corrupted member refused", event: sim::event::DAMAGED_CHAIN_REFUSED, hit: any },
 ];
+
+/// How the bit-rot-detected event marks a data file found in the manifest's place.
+pub(crate) const MISPLACED: &str = "(a data file in its place)";
 
 /// How often each probe fired in `trace`.
 pub fn count(trace: &str) -> BTreeMap<&'static str, u64> {

@@ -191,15 +191,58 @@ pub(crate) fn compare_cluster_state(cluster: &Option<Result<ClusterState, String
     }
 }
 
+/// Where a bit was flipped: the byte's offset and the file's length.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Flip {
+    pub at: usize,
+    pub len: usize,
+}
+
 /// Flips bit `bit` (modulo the object's size) of the stored object `key`: bit rot after the
-/// fact, which a RESTORE must refuse naming the file.
-pub(crate) fn flip_bit(storage: &SimStorage, key: &str, bit: u64) {
+/// fact, which a RESTORE must refuse naming the file (and, where it says where, saying truly).
+pub(crate) fn flip_bit(storage: &SimStorage, key: &str, bit: u64) -> Option<Flip> {
+    let mut flip = None;
     storage.corrupt(key, |bytes| {
         if !bytes.is_empty() {
             let at = (bit / 8) as usize % bytes.len();
             bytes[at] ^= 1 << (bit % 8);
+            flip = Some(Flip { at, len: bytes.len() });
         }
     });
+    flip
+}
+
+/// CockroachDB's chunked encryption format as REFERENCE.md gives it, written out here rather
+/// than taken from the backup's constants: a 20-byte header (the 7-byte preamble `encrypt`, a
+/// version byte, a 12-byte IV), then chunks of 64 KiB of ciphertext and a 16-byte tag each, the
+/// last always shorter.
+const ENCRYPTED_HEADER: usize = 7 + 1 + 12;
+/// One full chunk as stored: 64 KiB of ciphertext and its tag.
+const ENCRYPTED_CHUNK: usize = (64 << 10) + 16;
+
+/// What is untrue in `error`, a refusal after the flip `flip`, where it says where the damage
+/// is: an encrypted file's refusal names the chunk that failed, its byte range and how many
+/// chunks the file has. The chunk must be the one holding the flipped byte (the first for a
+/// flip in the header's IV, which every chunk's nonce comes from), its range must hold that
+/// byte, and the count must be what the file's length makes. An operator who is told the wrong
+/// place looks at the wrong bytes, or concludes a cut where there was a flip.
+pub(crate) fn damage_misplaced(error: &str, flip: Flip) -> Option<String> {
+    let re = regex::Regex::new(r"chunk (\d+) of (\d+) \(bytes (\d+) to (\d+)\)").expect("a valid pattern");
+    let c = re.captures(error)?;
+    let n = |i: usize| c[i].parse::<usize>().unwrap_or(usize::MAX);
+    let (chunk, chunks, start, end) = (n(1), n(2), n(3), n(4));
+    let want_chunks = flip.len.saturating_sub(ENCRYPTED_HEADER) / ENCRYPTED_CHUNK + 1;
+    let want_chunk = if flip.at < ENCRYPTED_HEADER { 1 } else { (flip.at - ENCRYPTED_HEADER) / ENCRYPTED_CHUNK + 1 };
+    let want_start = ENCRYPTED_HEADER + (want_chunk - 1) * ENCRYPTED_CHUNK;
+    let want_end = (want_start + ENCRYPTED_CHUNK).min(flip.len);
+    if (chunk, chunks, start, end) != (want_chunk, want_chunks, want_start, want_end) {
+        return Some(format!(
+            "a bit flipped at byte {} of a {}-byte encrypted file was refused as damage in chunk {chunk} of {chunks} (bytes {start} to {end}); \
+             the file's length makes {want_chunks} chunks and the flip lies in chunk {want_chunk} (bytes {want_start} to {want_end})",
+            flip.at, flip.len
+        ));
+    }
+    None
 }
 
 /// The key of an encrypted backup: what `passphrase` and the ENCRYPTION-INFO stored at
@@ -222,5 +265,31 @@ pub(crate) fn plaintext(key: Option<&backup::crypto::EncryptionKey>, path: &str,
     match key {
         None => Ok(bytes.to_vec()),
         Some(key) => backup::crypto::open(path, key, bytes).map_err(|e| format!("{path} does not decrypt with the backup's key: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(chunk: usize, chunks: usize, start: usize, end: usize) -> String {
+        format!("data/1.sst: file is damaged: chunk {chunk} of {chunks} (bytes {start} to {end}) fails its authentication check")
+    }
+
+    #[test]
+    fn a_damage_refusal_must_place_the_flip_truly() {
+        // A one-chunk file of 500 bytes: any flip from the IV on is chunk 1, bytes 20 to 500.
+        for at in [8, 19, 20, 499] {
+            assert_eq!(damage_misplaced(&refusal(1, 1, 20, 500), Flip { at, len: 500 }), None, "flip at {at}");
+        }
+        assert!(damage_misplaced(&refusal(1, 0, 20, 500), Flip { at: 30, len: 500 }).is_some(), "a wrong chunk count");
+        assert!(damage_misplaced(&refusal(1, 1, 0, 500), Flip { at: 30, len: 500 }).is_some(), "a wrong start");
+        // Three chunks: two full ones (65,552 bytes stored each) and a short last one.
+        let len = 20 + 2 * 65_552 + 100;
+        assert_eq!(damage_misplaced(&refusal(2, 3, 65_572, 131_124), Flip { at: 70_000, len }), None);
+        assert_eq!(damage_misplaced(&refusal(3, 3, 131_124, len), Flip { at: len - 1, len }), None);
+        assert!(damage_misplaced(&refusal(1, 3, 20, 65_572), Flip { at: 70_000, len }).is_some(), "the wrong chunk");
+        // A refusal that does not say where (an envelope's checksum) is not judged here.
+        assert_eq!(damage_misplaced("BACKUP_MANIFEST: checksum mismatch (expected 0x1, found 0x2)", Flip { at: 3, len: 9 }), None);
     }
 }

@@ -241,9 +241,20 @@ pub fn headline(records: &[MutantRecord]) -> String {
     )
 }
 
+/// The records of mutants whose code is gone (`retired.txt`, one name per line, which a retake
+/// writes): they describe code that no longer exists, so they leave the counts and are listed
+/// apart. A mutant of code that was rewritten is neither caught nor missed by today's test bed.
+pub fn parse_retired(text: &str) -> BTreeSet<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect()
+}
+
 /// `MUTANTS.md`: the headline, a table per file of `backup/src`, and every missed mutant with its
-/// triage (or `not yet triaged`). `shards` names the shard files the records came from.
-pub fn render(records: &[MutantRecord], triage: &BTreeMap<String, String>, shards: &[String]) -> String {
+/// triage (or `not yet triaged`). `shards` names the shard files the records came from; the
+/// `retired` records are left out of the counts and listed apart.
+pub fn render(records: &[MutantRecord], triage: &BTreeMap<String, String>, shards: &[String], retired: &BTreeSet<String>) -> String {
+    let (gone, records): (Vec<&MutantRecord>, Vec<&MutantRecord>) = records.iter().partition(|r| retired.contains(&r.name));
+    let records: Vec<MutantRecord> = records.into_iter().cloned().collect();
+    let records = &records[..];
     let mut by_file: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut total = Tally::default();
     for r in records {
@@ -276,6 +287,16 @@ pub fn render(records: &[MutantRecord], triage: &BTreeMap<String, String>, shard
             .map(String::as_str)
             .unwrap_or("not yet triaged");
         let _ = writeln!(s, "- `{}` — {verdict}", r.name);
+    }
+    if !gone.is_empty() {
+        let _ = writeln!(s, "\n## Retired: code gone since ({})\n", gone.len());
+        let _ = writeln!(
+            s,
+            "A retake found no mutant of today's code that is these (the code was rewritten or removed); they are left out of every count above.\n"
+        );
+        for r in gone {
+            let _ = writeln!(s, "- `{}` — was {:?}{}", r.name, r.outcome, r.catcher().map(|c| format!(" ({c:?})")).unwrap_or_default());
+        }
     }
     s
 }
@@ -488,7 +509,12 @@ pub fn main(args: &MutationReportArgs) -> std::process::ExitCode {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
                 Err(source) => return Err(ReportError::Read { path: path.display().to_string(), source }),
             };
-            Ok(render(&records, &triage, &shards))
+            let retired = match std::fs::read_to_string(dir.join("retired.txt")) {
+                Ok(text) => parse_retired(&text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+                Err(source) => return Err(ReportError::Read { path: dir.join("retired.txt").display().to_string(), source }),
+            };
+            Ok(render(&records, &triage, &shards, &retired))
         }),
         ReportAction::RetakePlan { dir, lists } => (|| {
             let commits = parse_commits(&read(&dir.join("commits.txt"))?);
@@ -500,8 +526,20 @@ pub fn main(args: &MutationReportArgs) -> std::process::ExitCode {
                 }
             }
             let (plan, gone) = retake_plan(&fold(read_record_files(dir)?), &commits, &then, &list("HEAD")?)?;
-            for g in &gone {
-                eprintln!("mutation-report: {g}: its code is gone; its record stays as taken");
+            if !gone.is_empty() {
+                // Retired: the report leaves them out of its counts from now on.
+                let path = dir.join("retired.txt");
+                let mut retired = std::fs::read_to_string(&path).map(|t| parse_retired(&t)).unwrap_or_default();
+                for g in &gone {
+                    eprintln!("mutation-report: {g}: its code is gone; retired (mutants/retired.txt)");
+                }
+                retired.extend(gone.iter().cloned());
+                let text: String = retired.iter().map(|n| format!("{n}\n")).collect();
+                std::fs::write(
+                    &path,
+                    format!("# Records of mutants whose code is gone (written by `mutation-report retake-plan`); MUTANTS.md lists them apart.\n{text}"),
+                )
+                .map_err(|source| ReportError::Read { path: path.display().to_string(), source })?;
             }
             Ok(plan.iter().map(|(now, was)| format!("^{}$\t{now}\t{was}\n", regex::escape(now))).collect())
         })(),
@@ -560,11 +598,27 @@ mod tests {
             rec("backup/src/b.rs", Outcome::Timeout, &[]),
         ];
         let triage = parse_triage("backup/src/a.rs:1:1: replace x\n  equivalent: the value is never read\n", "triage.txt").unwrap();
-        let md = render(&records, &triage, &["`s.jsonl`".into()]);
+        let md = render(&records, &triage, &["`s.jsonl`".into()], &BTreeSet::new());
         assert!(md.contains("| `backup/src/a.rs` | 3 | 1 | 1 | 0 | 1 | 0 | 0 |"), "{md}");
         assert!(md.contains("| `backup/src/b.rs` | 2 | 0 | 0 | 0 | 0 | 1 | 1 |"), "{md}");
         assert!(md.contains("5 mutants of backup/src tried: 2 caught (67% of 3 that built and finished), 1 by the simulation (33%)"), "{md}");
         assert!(md.contains("`backup/src/a.rs:1:1: replace x` — equivalent: the value is never read"), "{md}");
+    }
+
+    #[test]
+    fn retired_records_leave_the_counts_and_are_listed_apart() {
+        let mut gone = rec("backup/src/c.rs", Outcome::Caught, &["-p backup --lib"]);
+        gone.name = "backup/src/c.rs:9:9: replace - with + in old_decoder".into();
+        let records = vec![rec("backup/src/a.rs", Outcome::Caught, &[SIMULATION_TARGET]), gone.clone()];
+        let retired = parse_retired(&format!("# a comment\n{}\n\n", gone.name));
+        let md = render(&records, &BTreeMap::new(), &["`s.jsonl`".into()], &retired);
+        assert!(md.contains("1 mutants of backup/src tried: 1 caught (100% of 1 that built and finished), 1 by the simulation (100%)"), "{md}");
+        assert!(!md.contains("`backup/src/c.rs` |"), "{md}");
+        assert!(
+            md.contains("## Retired: code gone since (1)")
+                && md.contains("`backup/src/c.rs:9:9: replace - with + in old_decoder` — was Caught (InProcessOnly)"),
+            "{md}"
+        );
     }
 
     #[test]
