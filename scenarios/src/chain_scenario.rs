@@ -333,7 +333,7 @@ impl Run {
     /// off until all of them have finished.
     async fn under_faults(&mut self, chain: &Chain, plan: &faults::Schedule) -> Result<Outcome, Failure> {
         let safety_start = madsim::time::Instant::now();
-        let wc = WorkloadConfig { ops_per_writer: self.opts.workload.ops_per_writer.min(100), ..self.opts.workload.clone() };
+        let wc = WorkloadConfig { ops_per_writer: self.opts.workload.ops_per_writer.min(100), scratch_database: true, ..self.opts.workload.clone() };
         let writers = spawn_writers(&mut self.world, &wc, self.opts.seed, &self.oracle, None);
         let mut driver = FaultDriver::new(plan, self.opts.safety);
         // Set once the chain's full backup exists: a rival incremental needs one to build on.
@@ -795,8 +795,24 @@ impl Restores<'_> {
             // A layer's history starts at its window's start, or later where it exported a span
             // from time zero (a full backup; an incremental's introduced tables): from the GC
             // threshold such an export met, which RESTORE rightly refuses to go below.
-            let lo = if l == 0 { m.revision_start_time.wall.max(schema_ready.wall) } else { m.start_time.wall.max(m.revision_start_time.wall) };
-            Some(Timestamp::from_nanos(rng.gen_range(lo + 1..=m.end_time.wall)))
+            let lo = |l: usize| {
+                let m = &layers[l];
+                if l == 0 {
+                    m.revision_start_time.wall.max(schema_ready.wall)
+                } else {
+                    m.start_time.wall.max(m.revision_start_time.wall)
+                }
+            };
+            let drawn = Timestamp::from_nanos(rng.gen_range(lo(l) + 1..=m.end_time.wall));
+            // Half the time (its own stream, so the draws above stay where they were), a schema
+            // change's commit time inside some layer's history, the instant before it or the
+            // instant after: the boundaries a descriptor history is decided on, which a time
+            // drawn to the nanosecond almost never meets. The times are the oracle's, not the
+            // manifests'.
+            let mut edge = sim::SeedTree::new(self.probe.opts.seed).stream("chain/pit-edge");
+            let inside = |t: &Timestamp| (0..layers.len()).any(|l| *t >= Timestamp::from_nanos(lo(l) + 1) && *t <= layers[l].end_time);
+            let changes: Vec<Timestamp> = self.oracle.schema_change_times().into_iter().flat_map(|t| [t.prev(), t, t.next()]).filter(inside).collect();
+            Some(if !changes.is_empty() && edge.gen_ratio(1, 2) { changes[edge.gen_range(0..changes.len())] } else { drawn })
         } else if layers.len() > 1 {
             Some(layers[rng.gen_range(0..layers.len() - 1)].end_time)
         } else {

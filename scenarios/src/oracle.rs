@@ -126,6 +126,22 @@ impl Oracle {
         Some(events.into_iter().map(|(_, _, e)| e).collect())
     }
 
+    /// The commit time of every change to a table's descriptor (creation, a column or an index
+    /// added, TRUNCATE, a zone config, a drop), over every table, sorted: the times a
+    /// point-in-time restore's descriptor history turns on.
+    pub fn schema_change_times(&self) -> Vec<Timestamp> {
+        let mut v: Vec<Timestamp> = self
+            .tables
+            .values()
+            .flatten()
+            .filter(|(_, _, e)| !matches!(e, Event::Put { .. } | Event::Delete { .. } | Event::Add { .. }))
+            .map(|(t, _, _)| *t)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// Every commit timestamp recorded for `table`, sorted.
     pub fn timestamps(&self, table: &str) -> Vec<Timestamp> {
         let mut v: Vec<Timestamp> = self.tables.get(table).map(|e| e.iter().map(|(t, _, _)| *t).collect()).unwrap_or_default();

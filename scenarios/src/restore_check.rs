@@ -159,7 +159,7 @@ pub(crate) fn compare_with_oracle(observations: &[Observation], oracle: &Oracle,
                 }
                 rows += got.len();
             }
-            (Err(model::sql::SqlError::UndefinedRelation(_)), None) => {}
+            (Err(model::sql::SqlError::UndefinedRelation(_) | model::sql::SqlError::UndefinedDatabase(_)), None) => {}
             (Ok(_), None) => {
                 return Err(Failure {
                     property: Property::RestoreMatchesOracle,

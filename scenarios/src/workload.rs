@@ -30,13 +30,22 @@ pub struct WorkloadConfig {
     pub think_ms: (u64, u64),
     /// Rows bulk-loaded into [`LEDGER`] before the writers start (0: no ledger table).
     pub preload_rows: usize,
+    /// Whether writer 0 also creates a database mid-run ([`SCRATCH_TABLE`]'s, at a sixth of its
+    /// operations), writes a table in it, and drops it with CASCADE (at half): a database whose
+    /// whole life lies inside the run, which a cluster backup's descriptor history must keep
+    /// for a restore to a time inside that life and leave out after. On in the chain scenario,
+    /// whose point-in-time restores turn on it.
+    pub scratch_database: bool,
 }
 
 impl Default for WorkloadConfig {
     fn default() -> Self {
-        WorkloadConfig { writers: 2, ops_per_writer: 120, think_ms: (0, 250), preload_rows: 0 }
+        WorkloadConfig { writers: 2, ops_per_writer: 120, think_ms: (0, 250), preload_rows: 0, scratch_database: false }
     }
 }
+
+/// The table of the database created and dropped mid-run ([`WorkloadConfig::scratch_database`]).
+pub const SCRATCH_TABLE: &str = "scratch.notes";
 
 /// Why the workload itself failed (not a refused transaction, which is normal).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -69,6 +78,9 @@ pub struct Shared {
     orders: Vec<(i64, Timestamp)>,
     orders_have_note: bool,
     reviews_created: Option<Timestamp>,
+    /// Where the scratch database's life is: 0 not created, 1 created, 2 its table created and
+    /// written, 3 dropped.
+    scratch: u8,
 }
 
 thread_local! {
@@ -317,14 +329,20 @@ enum SchemaChange {
     IndexOrdersByItem,
     CreateReviews,
     TruncateOrders,
+    CreateScratch,
+    FillScratch,
+    DropScratch,
 }
 
 impl SchemaChange {
     /// The change due at operation `op` of `ops`: ADD COLUMN at a third of the run, CREATE INDEX
-    /// right after, CREATE TABLE at two thirds, TRUNCATE five operations before the end. When a
-    /// short run makes two coincide, the earlier in that list wins.
-    fn at(op: usize, ops: usize) -> Option<SchemaChange> {
+    /// right after, CREATE TABLE at two thirds, TRUNCATE five operations before the end; with a
+    /// scratch database, CREATE DATABASE at a sixth, its table and rows in the two operations
+    /// after, DROP DATABASE ... CASCADE at half. When a short run makes two coincide, the earlier
+    /// in that list wins.
+    fn at(op: usize, ops: usize, scratch: bool) -> Option<SchemaChange> {
         let third = ops / 3;
+        let sixth = ops / 6;
         if op == third {
             Some(SchemaChange::AddOrderNote)
         } else if op == third + 1 {
@@ -333,6 +351,12 @@ impl SchemaChange {
             Some(SchemaChange::CreateReviews)
         } else if op + 5 == ops {
             Some(SchemaChange::TruncateOrders)
+        } else if scratch && op == sixth {
+            Some(SchemaChange::CreateScratch)
+        } else if scratch && (op == sixth + 1 || op == sixth + 2) {
+            Some(SchemaChange::FillScratch)
+        } else if scratch && op == ops / 2 {
+            Some(SchemaChange::DropScratch)
         } else {
             None
         }
@@ -345,7 +369,7 @@ impl Writer<'_> {
     async fn step(&mut self, op: usize) -> Result<bool, WorkloadError> {
         let t = self.draw_targets();
         if self.w == 0 {
-            if let Some(change) = SchemaChange::at(op, self.cfg.ops_per_writer) {
+            if let Some(change) = SchemaChange::at(op, self.cfg.ops_per_writer, self.cfg.scratch_database) {
                 return self.schema_change(change).await;
             }
         }
@@ -404,13 +428,27 @@ impl Writer<'_> {
     /// Writer 0's schema change, recorded in the oracle (and in the shared state the other
     /// writers read) only if it committed.
     async fn schema_change(&mut self, change: SchemaChange) -> Result<bool, WorkloadError> {
+        let scratch = self.shared.lock().expect("shared").scratch;
+        let notes = if matches!(change, SchemaChange::FillScratch) && scratch == 2 { Some((self.new_id(), self.new_id())) } else { None };
+        let fill;
         let sql = match change {
             SchemaChange::AddOrderNote => "ALTER TABLE shop.orders ADD COLUMN note STRING DEFAULT 'none'",
             SchemaChange::IndexOrdersByItem => "CREATE INDEX orders_by_item ON shop.orders (item)",
             SchemaChange::CreateReviews => "CREATE TABLE shop.reviews (id INT PRIMARY KEY, stars INT NOT NULL)",
             SchemaChange::TruncateOrders => "TRUNCATE shop.orders",
+            SchemaChange::CreateScratch => "CREATE DATABASE scratch",
+            // Its table first (once the database is there), then rows.
+            SchemaChange::FillScratch if scratch == 1 => "CREATE TABLE scratch.notes (id INT PRIMARY KEY, body STRING NOT NULL)",
+            SchemaChange::FillScratch if scratch == 2 => {
+                let (a, b) = notes.unwrap_or_default();
+                fill = format!("INSERT INTO scratch.notes VALUES ({a}, 'note {a}'), ({b}, 'note {b}')");
+                fill.as_str()
+            }
+            SchemaChange::FillScratch => return Ok(false),
+            SchemaChange::DropScratch => "DROP DATABASE scratch CASCADE",
         };
-        let Some(ts) = ok_ts(self.s, sql).await? else { return Ok(false) };
+        let Some(ts) = ok_rows(self.s, sql).await? else { return Ok(false) };
+        let (ts, rows) = ts;
         match change {
             SchemaChange::AddOrderNote => {
                 self.record("shop.orders", ts, Event::AddColumn { name: "note".into(), default: Datum::String("none".into()) });
@@ -424,6 +462,23 @@ impl Writer<'_> {
             SchemaChange::TruncateOrders => {
                 self.record("shop.orders", ts, Event::Truncate);
                 self.shared.lock().expect("shared").orders.clear();
+            }
+            SchemaChange::CreateScratch => self.shared.lock().expect("shared").scratch = 1,
+            SchemaChange::FillScratch if scratch == 1 => {
+                self.record(SCRATCH_TABLE, ts, Event::Created { columns: cols(&["id", "body"]) });
+                self.shared.lock().expect("shared").scratch = 2;
+            }
+            SchemaChange::FillScratch => {
+                let (a, b) = notes.unwrap_or_default();
+                for id in [a, b].into_iter().take(rows as usize) {
+                    self.record(SCRATCH_TABLE, ts, Event::Put { row: vec![Datum::Int(id), Datum::String(format!("note {id}"))] });
+                }
+            }
+            SchemaChange::DropScratch => {
+                if scratch == 2 {
+                    self.record(SCRATCH_TABLE, ts, Event::Dropped);
+                }
+                self.shared.lock().expect("shared").scratch = 3;
             }
         }
         Ok(true)
