@@ -61,6 +61,9 @@ struct Inner {
     cfg: WorldConfig,
     cache: Mutex<BTreeMap<Key, RangeDesc>>,
     rng: Mutex<ChaCha8Rng>,
+    /// The statement dress's draws ([`crate::dress`]): a stream of their own, so dressing a
+    /// statement shifts no other choice of the client.
+    dress: Mutex<ChaCha8Rng>,
     txn_seq: Mutex<u64>,
     machine: u8,
     statements: StatementLog,
@@ -113,6 +116,7 @@ impl SimKv {
                 cfg,
                 cache: Mutex::new(BTreeMap::new()),
                 rng: Mutex::new(crate::seed_tree::SeedTree::new(seed).indexed("incarnation", incarnation)),
+                dress: Mutex::new(crate::seed_tree::SeedTree::new(seed).indexed("dress", incarnation)),
                 txn_seq: Mutex::new(0),
                 machine,
                 statements,
@@ -132,8 +136,9 @@ impl SimKv {
         database: &str,
         timeout: Duration,
     ) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
-        self.inner.statements.record(sql);
-        let req = NodeRequest::Bulk { sql: sql.to_string(), user: user.to_string(), database: database.to_string() };
+        let sql = crate::dress::dress(&mut self.inner.dress.lock().expect("dress"), sql);
+        self.inner.statements.record(&sql);
+        let req = NodeRequest::Bulk { sql, user: user.to_string(), database: database.to_string() };
         let env = Envelope { sent_at: self.inner.hlc.now(), from: self.inner.name.clone(), req };
         match self.inner.ep.call_timeout(node_addr(self.inner.cfg.network, gateway), env, timeout).await {
             Ok(reply) => {

@@ -14,6 +14,7 @@ pub mod config;
 pub mod credential;
 pub mod directory;
 pub mod disk;
+pub mod dress;
 pub mod event;
 pub mod faults;
 pub mod host;

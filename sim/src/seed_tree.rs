@@ -26,7 +26,8 @@
 //! ├── incarnation/<n>                   the node's own choices in its n-th life
 //! └── kv/incarnation/<n>                the node's internal KV client's choices in its n-th life
 //! client seed (drawn from world/<network>)
-//! └── incarnation/<n>                   a client's KV choices in its n-th life
+//! ├── incarnation/<n>                   a client's KV choices in its n-th life
+//! └── dress/<n>                         the surface form of its statements in its n-th life (crate::dress)
 //! clock noise seed (drawn with the clock's shape)
 //! └── bucket/<b>                        the offset of time bucket b
 //! ```
