@@ -525,11 +525,14 @@ pub fn main(args: &MutationReportArgs) -> std::process::ExitCode {
                     then.insert(commit.clone(), list(commit)?);
                 }
             }
-            let (plan, gone) = retake_plan(&fold(read_record_files(dir)?), &commits, &then, &list("HEAD")?)?;
+            // Records already retired are not looked for again.
+            let retired = std::fs::read_to_string(dir.join("retired.txt")).map(|t| parse_retired(&t)).unwrap_or_default();
+            let records: Vec<(String, MutantRecord)> = fold(read_record_files(dir)?).into_iter().filter(|(_, r)| !retired.contains(&r.name)).collect();
+            let (plan, gone) = retake_plan(&records, &commits, &then, &list("HEAD")?)?;
             if !gone.is_empty() {
                 // Retired: the report leaves them out of its counts from now on.
                 let path = dir.join("retired.txt");
-                let mut retired = std::fs::read_to_string(&path).map(|t| parse_retired(&t)).unwrap_or_default();
+                let mut retired = retired;
                 for g in &gone {
                     eprintln!("mutation-report: {g}: its code is gone; retired (mutants/retired.txt)");
                 }
