@@ -31,7 +31,8 @@ pub struct WorkloadConfig {
     /// Rows bulk-loaded into [`LEDGER`] before the writers start (0: no ledger table).
     pub preload_rows: usize,
     /// Whether writer 0 also creates a database mid-run ([`SCRATCH_TABLE`]'s, at a sixth of its
-    /// operations), writes a table in it, and drops it with CASCADE (at half): a database whose
+    /// operations), writes a table in it, and drops it with CASCADE (at half; a run too short to
+    /// keep the steps apart, as a shrunk one may be, loses some of them): a database whose
     /// whole life lies inside the run, which a cluster backup's descriptor history must keep
     /// for a restore to a time inside that life and leave out after. On in the chain scenario,
     /// whose point-in-time restores turn on it.
@@ -78,8 +79,8 @@ pub struct Shared {
     orders: Vec<(i64, Timestamp)>,
     orders_have_note: bool,
     reviews_created: Option<Timestamp>,
-    /// Where the scratch database's life is: 0 not created, 1 created, 2 its table created and
-    /// written, 3 dropped.
+    /// Where the scratch database's life is: 0 not created, 1 created, 2 its table created (rows
+    /// follow), 3 dropped.
     scratch: u8,
 }
 
@@ -445,6 +446,9 @@ impl Writer<'_> {
                 fill.as_str()
             }
             SchemaChange::FillScratch => return Ok(false),
+            // Nothing to drop if the CREATE was refused (a refusal is final for the workload:
+            // the database does not exist, and DROP would fail as no refusal may).
+            SchemaChange::DropScratch if scratch == 0 => return Ok(false),
             SchemaChange::DropScratch => "DROP DATABASE scratch CASCADE",
         };
         let Some(ts) = ok_rows(self.s, sql).await? else { return Ok(false) };

@@ -69,19 +69,21 @@ mod tests {
                 let dressed = dress(&mut rng, sql);
                 let want = backup::statement::parse(sql).expect("the plain form parses");
                 let got = backup::statement::parse(&dressed).unwrap_or_else(|e| panic!("{dressed:?}: {e}"));
-                assert_eq!(format!("{got:?}"), format!("{want:?}"), "{dressed:?}");
+                assert!(got == want, "{dressed:?} parses to another statement");
                 assert!(dressed.contains("'nodelocal://1/backups/Seed 1?x=It''s'") || !sql.contains("Seed 1"), "{dressed:?}");
-                for (i, gap) in GAPS.iter().enumerate().skip(1) {
+                // The distinctive gaps (a plain run of blanks, a newline or a tab alone are
+                // parts of the others), and lower case outside the literals.
+                for (i, gap) in GAPS.iter().enumerate().skip(4) {
                     if dressed.contains(gap) {
                         seen.insert(i);
                     }
                 }
-                if dressed.contains("backup") || dressed.contains("restore") || dressed.contains("show") || dressed.contains("pause") {
+                if dressed.starts_with(&sql[..4].to_lowercase()) {
                     seen.insert(100);
                 }
             }
         }
-        assert_eq!(seen.len(), GAPS.len(), "{seen:?}");
+        assert_eq!(seen.len(), GAPS.len() - 4 + 1, "{seen:?}");
     }
 
     #[test]
