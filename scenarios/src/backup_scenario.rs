@@ -965,16 +965,19 @@ async fn verify_restore(
         }
         let victim = paths[rng.gen_range(0..paths.len())].clone();
         let bit = rng.gen::<u64>();
+        // The same backup listed rather than restored, for a damaged manifest or ENCRYPTION-INFO.
+        let show_sql = probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets(probe.guest)), "SHOW BACKUP", 1);
         if misplaced {
             // A slip of an operator's copy, or a store that serves the wrong object: the refusal
             // must say what the file it found is, and what it should have been.
             let source = &manifest.files[misplaced_rng.gen_range(0..manifest.files.len())].path;
             let bytes = probe.storage.get(&SimStorage::key(url, gateway, source)).unwrap_or_default();
             probe.storage.corrupt(&SimStorage::key(url, gateway, MANIFEST_NAME), |b| *b = bytes);
-            let show = probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets(probe.guest)), "SHOW BACKUP", 1);
             let names = [MANIFEST_NAME.to_string()];
-            let error =
-                probe.refused(2, &names, Some(&show), "data file copied over").await.map_err(|f| Failure { property: Property::CorruptionDetected, ..f })?;
+            let error = probe
+                .refused(2, &names, Some(&show_sql), "data file copied over")
+                .await
+                .map_err(|f| Failure { property: Property::CorruptionDetected, ..f })?;
             if !(error.contains("data file") && error.contains("manifest")) {
                 return Err(Failure {
                     property: Property::CorruptionDetected,
@@ -987,8 +990,7 @@ async fn verify_restore(
             return Ok((rows, observations.len()));
         }
         let flip = crate::restore_check::flip_bit(probe.storage, &SimStorage::key(url, gateway, &victim), bit);
-        let show = (victim == MANIFEST_NAME || victim == ENCRYPTION_INFO_NAME)
-            .then(|| probe.restore_sql.replacen(&format!("RESTORE {}FROM", probe.kind.targets(probe.guest)), "SHOW BACKUP", 1));
+        let show = (victim == MANIFEST_NAME || victim == ENCRYPTION_INFO_NAME).then_some(show_sql);
         let error = probe
             .refused(2, std::slice::from_ref(&victim), show.as_deref(), "flipped bit")
             .await
