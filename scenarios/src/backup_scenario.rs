@@ -14,7 +14,7 @@ use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::Oracle;
 use crate::property::Property;
 use crate::restore_check::{compare_cluster_state, compare_with_oracle, names_file, Attempt, RestoreProbe};
-use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world, Failure, FaultDriver, RunOptions, RunReport};
+use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world_with, Failure, FaultDriver, RunOptions, RunReport};
 use crate::show_check;
 use crate::workload::{self, WorkloadConfig, VIEW_BIG_ACCOUNTS};
 use backup::format::manifest::{Manifest, CHECKPOINT_NAME, ENCRYPTION_INFO_NAME, MANIFEST_NAME};
@@ -115,6 +115,8 @@ struct Choices {
     rival_kind: Kind,
     /// The backup's encryption passphrase, when the seed encrypts it.
     passphrase: Option<String>,
+    /// The nodes' flags ([`crate::malformed::draw_io_flags`]).
+    io: backup::storage::url::ExternalIoSettings,
 }
 
 /// One in three seeds encrypts its backups (`WITH encryption_passphrase`), with a passphrase
@@ -186,7 +188,10 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
     knobs.knob("backup.rival_targets", format!("{rival_kind:?}"));
     let passphrase = draw_passphrase(&tree, BACKUP, opts);
     knobs.knob("backup.encrypted", passphrase.is_some());
-    Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase }
+    let io = crate::malformed::draw_io_flags(&dest.url, &tree);
+    knobs.knob("nodes.external_io_disable_http", io.disable_http);
+    knobs.knob("nodes.external_io_disable_implicit_credentials", io.disable_implicit_credentials);
+    Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase, io }
 }
 
 /// The schedule `opts.seed` draws for this scenario (what `replay --print-schedule` prints and
@@ -200,9 +205,10 @@ pub fn seed_schedule(opts: &RunOptions) -> faults::Schedule {
 /// the refusals at planning with faults off.
 async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario: &'static str) -> RunReport {
     let seed = opts.seed;
-    let cfg = opts.world_config(0);
-    let (mut world, trace, mut rng) = start_world(&opts, "backup/verify", &trace_slot);
-    let Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase } = choose(&opts, &cfg);
+    let mut cfg = opts.world_config(0);
+    let Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase, io } = choose(&opts, &cfg);
+    cfg.io = io;
+    let (mut world, trace, mut rng) = start_world_with(&opts, cfg.clone(), "backup/verify", &trace_slot);
     let plan = settle_schedule(&world, &opts, &knobs);
     let cancel_planned = plan.iter().any(|f| f.fault == faults::Fault::Job { action: faults::JobAction::Cancel });
     world.storage.set_faults(knobs.storage.clone());
@@ -221,7 +227,8 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         return report;
     }
     let secrets = run_secrets(&dest, &passphrase);
-    let malformed = crate::malformed::draw(&dest.url, &SeedTree::new(seed), seed);
+    let mut malformed = crate::malformed::draw(&dest.url, &SeedTree::new(seed), seed);
+    malformed.extend(crate::malformed::forbidden_by_flags(&cfg.io, &SeedTree::new(seed), seed));
     let job = Job {
         dest: dest.url,
         wrong_credentials: dest.wrong,
@@ -826,6 +833,7 @@ impl Destination<'_> {
         if self.checkpoint_left {
             return Err(Failure { property: Property::BackupComplete, message: "BACKUP-CHECKPOINT is still present next to the finished manifest".into() });
         }
+        crate::manifest_check::dump_shows_every_list(&format!("the {kind:?} backup"), &manifest)?;
         let hurt: Vec<(String, &str)> = manifest.files.iter().filter_map(|f| self.damaged.get(&self.key(&f.path)).map(|c| (f.path.clone(), *c))).collect();
         for f in &manifest.files {
             if self.probe.storage.get(&self.key(&f.path)).is_none() && !self.damaged.contains_key(&self.key(&f.path)) {

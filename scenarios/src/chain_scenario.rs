@@ -649,6 +649,14 @@ impl Run {
                 m.revision_start_time,
                 m.introduced_spans.len()
             );
+            let what = format!("the chain's backup in {sub:?}");
+            crate::manifest_check::dump_shows_every_list(&what, &m)?;
+            let databases = ["bank".to_string(), chain.guest.database.clone()];
+            match chain.kind {
+                Kind::Cluster => {}
+                Kind::Database => crate::manifest_check::history_within_targets(&what, &m, &databases, true)?,
+                Kind::Tables => crate::manifest_check::history_within_targets(&what, &m, &databases, false)?,
+            }
             layers.manifests.push(m);
         }
         for w in layers.manifests.windows(2) {

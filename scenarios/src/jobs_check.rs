@@ -18,6 +18,11 @@
 //!   race for one location), RESUME for a paused one, waiting or CANCEL for a running one; and
 //!   a claim's holder must be named with the subdirectory it writes, inside the location. A job
 //!   it calls nonexistent must not be a backup to that location.
+//! - **An operator's PAUSE, RESUME or CANCEL JOB is refused only for what the job's status
+//!   forbids.** The operator names a job SHOW JOBS listed, in a well-formed statement (dressed
+//!   as any client's), so a refusal as malformed or for an unknown job is untrue; a refusal for
+//!   the job's status must name that job and action and a status that forbids it, and a final
+//!   status it gives must be the job's final status. (Outages may refuse any statement.)
 //!
 //! Locations are compared as URLs (scheme, host, path, and query parameters as a set), with the
 //! `url` crate, not the backup code's URL parser: the description of an Azure URL sorts its
@@ -34,14 +39,14 @@ use std::time::Duration;
 const REDACTED: &str = "redacted";
 
 /// Reads SHOW JOBS once through any node that answers (faults are off when this runs).
-pub(crate) async fn final_jobs(world: &mut sim::World) -> Result<Vec<Vec<Datum>>, Failure> {
+pub(crate) async fn final_jobs(world: &mut sim::World) -> Result<(Vec<String>, Vec<Vec<Datum>>), Failure> {
     let nodes = world.cfg.nodes as u32;
     let client = world.add_client("auditor");
     let task = client.spawn(move |kv| async move {
         let mut last = String::new();
         for attempt in 0..nodes * 5 {
             match kv.bulk(attempt % nodes + 1, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(10)).await {
-                Ok((_, rows)) => return Ok(rows),
+                Ok(answer) => return Ok(answer),
                 Err(e) => last = e,
             }
             madsim::time::sleep(Duration::from_secs(1)).await;
@@ -56,7 +61,8 @@ pub(crate) async fn final_jobs(world: &mut sim::World) -> Result<Vec<Vec<Datum>>
 /// Reads SHOW JOBS at the end of a run and holds every account of a job to the truth (see the
 /// module comment). `secrets` are the run's; `trace` its lines so far.
 pub(crate) async fn check_run(world: &mut sim::World, secrets: &[String]) -> Result<(), Failure> {
-    let rows = final_jobs(world).await?;
+    let (columns, rows) = final_jobs(world).await?;
+    crate::render_check::answer_prints_true("SHOW JOBS", &columns, &rows)?;
     check(&rows, &world.statements.all(), &world.trace.lines(), secrets)
 }
 
@@ -112,20 +118,75 @@ pub(crate) fn check(rows: &[Vec<Datum>], issued: &[String], lines: &[String], se
     }
 
     for (n, line) in lines.iter().enumerate() {
-        let Some(error) = statement_error(line) else { continue };
-        if let Some(why) = refusal_is_false(error, &jobs) {
-            return Err(fail(format!("trace line {}: a refusal for a location in use {why}: {}", n + 1, line.trim_start())));
+        if let Some(error) = statement_error(line) {
+            if let Some(why) = refusal_is_false(error, &jobs) {
+                return Err(fail(format!("trace line {}: a refusal for a location in use {why}: {}", n + 1, line.trim_start())));
+            }
+        }
+        if let Some(control) = event_text(line, sim::event::JOB_CONTROL) {
+            if let Some(why) = control_refusal_is_false(control, &jobs) {
+                return Err(fail(format!("trace line {}: the operator's {why}: {}", n + 1, line.trim_start())));
+            }
         }
     }
     Ok(())
 }
 
-/// The error of a statement outcome line (`<time> <node> bulk-err <error>`), if it is one.
-fn statement_error(line: &str) -> Option<&str> {
+/// What is false in the outcome of an operator's `PAUSE` / `RESUME` / `CANCEL JOB` (the text of
+/// a job-control trace event: `<VERB> JOB <id> via n<node>: ok | refused: <error>`), if it was
+/// refused for anything but the job's status (or the cluster being unreachable, which any
+/// statement may meet). The operator names a job SHOW JOBS listed, in a well-formed statement,
+/// so a refusal as malformed or for an unknown job is false; a refusal for the job's status
+/// must name that job, the action, and a status CockroachDB refuses that action in (PAUSE:
+/// cancel-requested or ended; RESUME: the same; CANCEL: ended), and a status it calls final
+/// must be the job's final status.
+fn control_refusal_is_false(text: &str, jobs: &BTreeMap<i64, JobRow>) -> Option<String> {
+    let (verb, rest) = text.split_once(" JOB ")?;
+    let (id, rest) = rest.split_once(" via ")?;
+    let id: i64 = id.parse().ok()?;
+    let (_, error) = rest.split_once(": refused: ")?;
+    let statement = format!("{verb} JOB {id}");
+    if error.contains("syntax error") {
+        return Some(format!("{statement} was refused as malformed: {error}"));
+    }
+    if let Some(named) = error.strip_prefix("job with ID ").and_then(|r| r.strip_suffix(" does not exist")) {
+        if named != id.to_string() {
+            return Some(format!("{statement} was refused as though it named job {named}"));
+        }
+        return jobs.contains_key(&id).then(|| format!("{statement} was refused for a job that does not exist, but SHOW JOBS lists job {id}"));
+    }
+    let (named, rest) = error.strip_prefix("job ")?.split_once(": cannot ")?;
+    let (action, status) = rest.split_once(" a job whose status is ")?;
+    if named != id.to_string() || !action.eq_ignore_ascii_case(verb) {
+        return Some(format!("{statement} was refused as though it were {action} of job {named}"));
+    }
+    let ended = matches!(status, "succeeded" | "failed" | "canceled");
+    let refusable = match verb {
+        "PAUSE" | "RESUME" => ended || status == "cancel-requested",
+        _ => ended,
+    };
+    if !refusable {
+        return Some(format!("{statement} was refused for status {status}, which allows it"));
+    }
+    match jobs.get(&id) {
+        Some(job) if ended && job.status != status => {
+            Some(format!("{statement} was refused because job {id} had ended as {status}, but SHOW JOBS ends it as {}", job.status))
+        }
+        _ => None,
+    }
+}
+
+/// The text of a trace line of event `event` (`<time> <who> <event> <text>`), if it is one.
+fn event_text<'a>(line: &'a str, event: &str) -> Option<&'a str> {
     let rest = line.trim_start();
     let (_time, rest) = rest.split_once(' ')?;
     let (_who, rest) = rest.split_once(' ')?;
-    rest.strip_prefix(sim::event::BULK_ERR)?.strip_prefix(' ')
+    rest.strip_prefix(event)?.strip_prefix(' ')
+}
+
+/// The error of a statement outcome line (`<time> <node> bulk-err <error>`), if it is one.
+fn statement_error(line: &str) -> Option<&str> {
+    event_text(line, sim::event::BULK_ERR)
 }
 
 /// True if `a` (sent, with secrets) and `b` (a description, secrets redacted) are one statement.
@@ -315,6 +376,34 @@ mod tests {
         let elsewhere = [row(7, &SHOWN.replace("seed-1", "seed-3"), "succeeded")];
         let sent_elsewhere = [SENT.replace("seed-1", "seed-3")];
         assert!(check(&elsewhere, &sent_elsewhere, &[refusal(7, "running", wait)], &SECRETS.map(String::from)).is_err());
+    }
+
+    #[test]
+    fn an_operator_control_is_refused_only_for_what_the_status_forbids() {
+        let rows = [row(7, SHOWN, "succeeded")];
+        let control = |outcome: &str| format!("  4.2s operator job-control PAUSE JOB 7 via n3: {outcome}");
+        for outcome in [
+            "ok",
+            "refused: job 7: cannot pause a job whose status is succeeded",
+            "refused: job 7: cannot pause a job whose status is cancel-requested",
+            "refused: gateway n3 unreachable: timeout",
+        ] {
+            run(&rows, &[&control(outcome)]).unwrap();
+        }
+        for outcome in [
+            "refused: syntax error at or near \"7\" (line 1, column 11): expected the end of the statement",
+            "refused: job with ID 7 does not exist",
+            "refused: job with ID 8 does not exist",
+            "refused: job 8: cannot pause a job whose status is succeeded",
+            "refused: job 7: cannot resume a job whose status is succeeded",
+            "refused: job 7: cannot pause a job whose status is running",
+            "refused: job 7: cannot pause a job whose status is failed",
+        ] {
+            let e = run(&rows, &[&control(outcome)]).unwrap_err();
+            assert_eq!(e.property, Property::JobAccountsTrue, "{outcome}");
+        }
+        let cancel = "  4.2s operator job-control CANCEL JOB 7 via n3: refused: job 7: cannot cancel a job whose status is cancel-requested";
+        assert!(run(&rows, &[cancel]).is_err());
     }
 
     #[test]

@@ -48,12 +48,14 @@ pub mod job_client;
 pub mod jobs_check;
 pub mod knobs;
 mod malformed;
+mod manifest_check;
 #[cfg(feature = "planted-bugs")]
 pub mod mutants;
 pub mod oracle;
 pub mod probes;
 pub mod property;
 pub mod registry;
+mod render_check;
 pub mod restore_check;
 pub mod run;
 pub mod sabotage;

@@ -9,6 +9,7 @@
 //! percent-escape through (it would then quietly name another directory, or present another
 //! secret), or a redaction that shows a misspelt secret parameter's value, fails a seed.
 
+use backup::storage::url::ExternalIoSettings;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use sim::SeedTree;
@@ -86,18 +87,64 @@ pub(crate) fn draw(url: &str, tree: &SeedTree, seed: u64) -> Vec<Malformed> {
         menu.push(("a parameter given twice", format!("{base}?{q}&{last}"), "given more than once".into(), vec![]));
     }
     menu.shuffle(&mut rng);
-    menu.into_iter()
-        .take(2)
-        .map(|(what, url, phrase, secrets)| {
-            let sql = match rng.gen_range(0..3) {
-                0 => format!("BACKUP DATABASE bank TO '{url}'"),
-                // The spoiled location as the base of an incremental, the destination sound.
-                1 => format!("BACKUP DATABASE bank TO 'nodelocal://1/malformed/{seed}' INCREMENTAL FROM '{url}'"),
-                _ => format!("SHOW BACKUP '{url}'"),
-            };
-            Malformed { what, sql, phrase, secrets }
-        })
-        .collect()
+    menu.into_iter().take(2).map(|(what, url, phrase, secrets)| Malformed { what, sql: naming(&mut rng, &url, seed), phrase, secrets }).collect()
+}
+
+/// A statement naming `url`, drawn among BACKUP TO, BACKUP ... INCREMENTAL FROM (the location
+/// as the base, the destination sound) and SHOW BACKUP.
+fn naming(rng: &mut impl Rng, url: &str, seed: u64) -> String {
+    match rng.gen_range(0..3) {
+        0 => format!("BACKUP DATABASE bank TO '{url}'"),
+        1 => format!("BACKUP DATABASE bank TO 'nodelocal://1/malformed/{seed}' INCREMENTAL FROM '{url}'"),
+        _ => format!("SHOW BACKUP '{url}'"),
+    }
+}
+
+/// The node flags a backup seed starts its nodes with (stream `backup/io-flags`): http(s)
+/// locations and custom S3 endpoints refused one seed in two, implicit credentials one in three
+/// unless the seed's own destination (`dest`) uses them. The seed's own destination is never
+/// refused by them: the sim's cloud has no http store and no custom endpoints.
+pub(crate) fn draw_io_flags(dest: &str, tree: &SeedTree) -> ExternalIoSettings {
+    let mut rng = tree.stream("backup/io-flags");
+    let disable_http = rng.gen_ratio(1, 2);
+    let implicit = rng.gen_ratio(1, 3);
+    ExternalIoSettings { disable_http, disable_implicit_credentials: implicit && !dest.contains("AUTH=implicit"), ..ExternalIoSettings::default() }
+}
+
+/// Locations the nodes' flags `io` forbid, each in a statement that must be refused at planning
+/// with the flag's own message (CockroachDB's): an http(s) location or an S3 location with a
+/// custom endpoint under `--external-io-disable-http`, `AUTH=implicit` under
+/// `--external-io-disable-implicit-credentials`. None when no flag is set.
+pub(crate) fn forbidden_by_flags(io: &ExternalIoSettings, tree: &SeedTree, seed: u64) -> Vec<Malformed> {
+    let mut rng = tree.stream("backup/io-flags/statements");
+    let mut out = Vec::new();
+    if io.disable_http {
+        let secret = format!("sim-secret-{seed}-endpoint-{:08x}", rng.gen::<u32>());
+        let (what, url, phrase, secrets) = match rng.gen_range(0..3) {
+            0 => ("an http location on nodes that refuse http", format!("http://backups.acme.test/seed-{seed}"), "external http access disabled", vec![]),
+            1 => ("an https location on nodes that refuse http", format!("https://backups.acme.test/seed-{seed}"), "external http access disabled", vec![]),
+            _ => (
+                "an S3 location with a custom endpoint on nodes that refuse http",
+                format!(
+                    "s3://acme-co/seed-{seed}?AWS_ENDPOINT=http%3A%2F%2Fminio.acme.test%3A9000&AWS_ACCESS_KEY_ID=AKIAENDPOINT&AWS_SECRET_ACCESS_KEY={secret}"
+                ),
+                "custom endpoints disallowed",
+                vec![secret],
+            ),
+        };
+        out.push(Malformed { what, sql: naming(&mut rng, &url, seed), phrase: phrase.into(), secrets });
+    }
+    if io.disable_implicit_credentials {
+        let url =
+            if rng.gen_ratio(1, 2) { format!("gs://acme-co-backup/seed-{seed}?AUTH=implicit") } else { format!("s3://acme-co/seed-{seed}?AUTH=implicit") };
+        out.push(Malformed {
+            what: "implicit credentials on nodes that refuse them",
+            sql: naming(&mut rng, &url, seed),
+            phrase: "implicit credentials disallowed".into(),
+            secrets: vec![],
+        });
+    }
+    out
 }
 
 /// What is wrong with `outcome`, the answer to `m`'s statement, if anything: it must be an
@@ -152,5 +199,28 @@ mod tests {
         assert!(judge(&m, Err("job 7 failed: storage URL must not contain '#'")).is_some());
         assert!(judge(&m, Err("BACKUP-CHECKPOINT not found")).is_some());
         assert!(judge(&m, Ok(1)).is_some());
+    }
+
+    /// Each flag's statements name a location that flag refuses, with the phrase drawn, and
+    /// that nodes without the flags accept; the seed's own destination is never refused.
+    #[test]
+    fn the_flags_refuse_what_they_name_and_never_the_destination() {
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..60 {
+            let tree = SeedTree::new(seed);
+            for dest in ["nodelocal://1/backups/seed-1", "gs://acme-co-backup?AUTH=implicit", "s3://acme-co/p?AWS_ACCESS_KEY_ID=A&AWS_SECRET_ACCESS_KEY=k"] {
+                let io = draw_io_flags(dest, &tree);
+                io.check(&StorageUrl::parse(dest).unwrap()).unwrap_or_else(|e| panic!("{dest} refused by {io:?}: {e}"));
+                for m in forbidden_by_flags(&io, &tree, seed) {
+                    let located = m.sql.split('\'').rfind(|l| l.contains("://")).expect("a quoted location");
+                    let url = StorageUrl::parse(located).unwrap_or_else(|e| panic!("{located}: {e}"));
+                    let refusal = io.check(&url).expect_err(located).to_string();
+                    assert!(refusal.contains(&m.phrase), "{located}: {refusal} lacks {:?}", m.phrase);
+                    ExternalIoSettings::default().check(&url).unwrap_or_else(|e| panic!("{located} refused without flags: {e}"));
+                    seen.insert(m.what);
+                }
+            }
+        }
+        assert_eq!(seen.len(), 4, "{seen:?}");
     }
 }

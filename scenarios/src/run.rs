@@ -310,7 +310,12 @@ pub fn spawn_writers(
 /// runner through `trace_slot` and to the workload's statement log), and the stream `stream` of
 /// the seed's tree for what the scenario draws while it runs.
 pub fn start_world(opts: &RunOptions, stream: &str, trace_slot: &Mutex<Option<Trace>>) -> (World, Trace, ChaCha8Rng) {
-    let world = World::start(opts.world_config(0), opts.seed, opts.echo_trace);
+    start_world_with(opts, opts.world_config(0), stream, trace_slot)
+}
+
+/// [`start_world`] with a world configuration of the scenario's own (drawn from `opts`'s).
+pub fn start_world_with(opts: &RunOptions, cfg: WorldConfig, stream: &str, trace_slot: &Mutex<Option<Trace>>) -> (World, Trace, ChaCha8Rng) {
+    let world = World::start(cfg, opts.seed, opts.echo_trace);
     let trace = world.trace.clone();
     *trace_slot.lock().expect("trace slot") = Some(trace.clone());
     workload::TRACE.with(|t| *t.borrow_mut() = Some(trace.clone()));

@@ -94,10 +94,13 @@ fn show_matches(answer: &Answer, want: &Expected) -> Result<(), Failure> {
     show_matches_listing(&listing(answer)?, want)
 }
 
-/// SHOW BACKUP and RESTORE's reported rows of one backup, checked against the oracle: SHOW
+/// SHOW BACKUP and RESTORE's reported rows of one backup, checked against the oracle, and
+/// their printing as the shell shows it against them ([`crate::render_check`]): SHOW
 /// BACKUP's answer is read once for both checks (the listing's, described at [`show_matches`], and
 /// RESTORE's row count, at [`restore_rows_match`]).
 pub(crate) fn show_and_restore_match(shown: &Answer, restored: &Answer, want: &Expected) -> Result<(), Failure> {
+    crate::render_check::answer_prints_true("SHOW BACKUP", &shown.0, &shown.1)?;
+    crate::render_check::answer_prints_true("RESTORE", &restored.0, &restored.1)?;
     let listed = listing(shown)?;
     show_matches_listing(&listed, want)?;
     restore_rows_match_listing(restored, &listed, want)

@@ -42,6 +42,12 @@ pub struct WorldConfig {
     /// method [`WorldConfig::planted()`].
     #[serde(default)]
     pub planted: Option<crate::planted::Planted>,
+    /// The node flags that refuse some storage URLs (`--external-io-disable-http`,
+    /// `--external-io-disable-implicit-credentials`), the same on every node: a scenario draws
+    /// them so that the refusals they make are exercised, and kept clear of its own
+    /// destination.
+    #[serde(default)]
+    pub io: backup::storage::url::ExternalIoSettings,
 }
 
 impl Default for WorldConfig {
@@ -62,6 +68,7 @@ impl Default for WorldConfig {
             network: 0,
             jobs: backup::env::JobSettings::default(),
             planted: None,
+            io: backup::storage::url::ExternalIoSettings::default(),
         }
     }
 }

@@ -18,7 +18,7 @@ pub fn node_env(kv: &SimKv, storage: &SimStorage, cluster_id: &str, trace: &Trac
         kv: Arc::new(kv.clone()),
         storage: Arc::new(storage.provider()),
         runtime: Arc::new(MadsimRuntime),
-        io: backup::storage::url::ExternalIoSettings::default(),
+        io: cfg.io.clone(),
         cluster_id: cluster_id.to_string(),
         jobs: cfg.jobs.clone(),
         log: Arc::new(TraceEventLog { trace: trace.clone(), who: who.to_string() }),

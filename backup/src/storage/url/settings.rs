@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The node flags that refuse some URLs (CockroachDB's `--external-io-dir`,
 /// `--external-io-disable-http`, `--external-io-disable-implicit-credentials`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExternalIoSettings {
     /// The directory `nodelocal` paths live under; `None` when set to `disabled`.
     pub external_io_dir: Option<PathBuf>,
