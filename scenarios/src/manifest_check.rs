@@ -19,19 +19,20 @@ use backup::format::manifest::Manifest;
 use model::catalog::Descriptor;
 use std::collections::BTreeMap;
 
-/// The dump's list titles and how many items each list of `m` holds.
-fn lists(m: &Manifest) -> Vec<(&'static str, usize)> {
+/// The dump's list titles in the order it prints them, each with its indent (the cluster
+/// data's lists sit under `cluster data:`) and how many items that list of `m` holds.
+fn lists(m: &Manifest) -> Vec<(&'static str, usize, usize)> {
     let mut l = vec![
-        ("depends on", m.depends_on.len()),
-        ("spans", m.spans.len()),
-        ("introduced spans", m.introduced_spans.len()),
-        ("descriptors", m.descriptors.len()),
-        ("complete databases", m.complete_dbs.len()),
-        ("descriptor changes", m.descriptor_changes.len()),
-        ("files", m.files.len()),
+        ("depends on", 0, m.depends_on.len()),
+        ("spans", 0, m.spans.len()),
+        ("introduced spans", 0, m.introduced_spans.len()),
+        ("descriptors", 0, m.descriptors.len()),
+        ("complete databases", 0, m.complete_dbs.len()),
+        ("descriptor changes", 0, m.descriptor_changes.len()),
+        ("files", 0, m.files.len()),
     ];
     if let Some(cd) = &m.cluster_data {
-        l.extend([("users", cd.users.len()), ("role memberships", cd.role_memberships.len()), ("zones", cd.zones.len())]);
+        l.extend([("users", 2, cd.users.len()), ("role memberships", 2, cd.role_memberships.len()), ("zones", 2, cd.zones.len())]);
     }
     l
 }
@@ -45,11 +46,16 @@ pub(crate) fn dump_shows_every_list(what: &str, m: &Manifest) -> Result<(), Fail
     let dump = m.dump();
     let lines: Vec<&str> = dump.lines().collect();
     let bad = |why: String| Failure { property: Property::BackupComplete, message: format!("the manifest dump of {what} {why}\n{dump}") };
-    for (title, held) in lists(m) {
-        let Some(at) = lines.iter().position(|l| l.trim_start().strip_prefix(title).is_some_and(|r| r.starts_with(": "))) else {
-            return Err(bad(format!("has no {title:?} list")));
+    // Each title is looked for after the one before it, at its own indent: an item's detail
+    // line may read like a title (a view's `depends on: [..]`).
+    let mut from = 0;
+    for (title, depth, held) in lists(m) {
+        let heading = format!("{}{title}: ", " ".repeat(depth));
+        let Some(at) = lines[from..].iter().position(|l| l.starts_with(&heading)).map(|i| from + i) else {
+            return Err(bad(format!("has no {title:?} list after line {from}")));
         };
-        let (head, depth) = (lines[at], indent(lines[at]));
+        from = at + 1;
+        let head = lines[at];
         let count = head.trim_start()[title.len() + 2..].trim();
         let shown = if count == "none" { 0 } else { count.parse::<usize>().map_err(|_| bad(format!("counts its {title:?} as {count:?}")))? };
         if shown != held {

@@ -43,31 +43,35 @@ fn cell_lines(s: &str) -> Vec<String> {
     }
 }
 
-/// `line` cut into cells at `widths` (displayed columns), each with its padding trimmed.
+/// `line` cut into cells at `widths` (displayed columns), each with its padding trimmed. A
+/// cell other than the last ends where its text is exactly its column's width and ` | ` follows
+/// (the first such place: a cell's value may itself hold ` | `), or at the line's end when the
+/// printer trimmed it there (every later cell empty).
 fn cut(line: &str, widths: &[usize]) -> Result<Vec<String>, String> {
     let mut cells = Vec::with_capacity(widths.len());
-    let mut chars = line.chars().peekable();
+    let mut rest = line;
     for (i, &w) in widths.iter().enumerate() {
-        if i > 0 {
-            let sep: String = chars.by_ref().take(3).collect();
-            if !sep.is_empty() && sep != " | " && sep.trim_end() != " |" {
-                return Err(format!("column {} is not preceded by \" | \" (found {sep:?})", i + 1));
-            }
+        if i > 0 && !rest.is_empty() {
+            rest = match rest.strip_prefix(" | ") {
+                Some(r) => r,
+                // The separator before an empty last cell, trimmed with it.
+                None if rest == " |" => "",
+                None => return Err(format!("column {} is not preceded by \" | \" (found {:?})", i + 1, rest.chars().take(3).collect::<String>())),
+            };
         }
-        // The cell is the longest run of characters whose printed width fits the column's
-        // (measured as a whole string, as a terminal lays it out).
-        let mut cell = String::new();
-        while let Some(&c) = chars.peek() {
-            cell.push(c);
-            if cell.width() > w {
-                cell.pop();
-                break;
-            }
-            chars.next();
+        if i + 1 == widths.len() {
+            cells.push(rest.trim_end().to_string());
+            rest = "";
+            break;
         }
-        cells.push(cell.trim_end().to_string());
+        let end =
+            rest.match_indices(" | ").map(|(b, _)| b).chain(rest.strip_suffix(" |").map(str::len)).find(|&b| rest[..b].width() == w).unwrap_or(rest.len());
+        if rest[..end].width() > w {
+            return Err(format!("column {} is wider than its rule ({} columns): {:?}", i + 1, w, &rest[..end]));
+        }
+        cells.push(rest[..end].trim_end().to_string());
+        rest = &rest[end..];
     }
-    let rest: String = chars.collect();
     if !rest.is_empty() {
         return Err(format!("text past the last column: {rest:?}"));
     }
@@ -94,6 +98,9 @@ pub(crate) fn printed_matches(what: &str, printed: &str, columns: &[String], row
     if names != columns {
         return Err(bad(format!("its header reads {names:?}, not {columns:?}")));
     }
+    if let Some((r, row)) = rows.iter().enumerate().find(|(_, row)| row.len() != columns.len()) {
+        return Err(fail(format!("{what} answered row {} with {} values for its {} columns: {row:?}", r + 1, row.len(), columns.len())));
+    }
     let body = &lines[2..lines.len() - 1];
     let mut at = 0;
     for (r, row) in rows.iter().enumerate() {
@@ -107,7 +114,7 @@ pub(crate) fn printed_matches(what: &str, printed: &str, columns: &[String], row
             for (c, cell) in cells.iter().enumerate() {
                 let want = cell.get(k).map(String::as_str).unwrap_or("");
                 if read.get(c).map(String::as_str) != Some(want) {
-                    return Err(bad(format!("row {}, column {:?}, line {} reads {:?}, not {want:?}", r + 1, columns[c], k + 1, read.get(c))));
+                    return Err(bad(format!("row {}, column {:?}, line {} reads {:?}, not {want:?}", r + 1, columns.get(c), k + 1, read.get(c))));
                 }
             }
         }
@@ -144,10 +151,15 @@ mod tests {
             vec![s("bank"), s("日本"), Datum::Int(12), s("CREATE TABLE t (\n\ta INT8\n)")],
             vec![Datum::Null, s(""), Datum::Null, s("x | y")],
             vec![s("a  "), s("b"), Datum::Int(-1), s("")],
+            vec![s("x | y"), s("⌚ café"), Datum::Int(0), s("last")],
+            vec![s(""), s(""), Datum::Null, s("")],
         ];
         answer_prints_true("SHOW BACKUP", &columns, &rows).unwrap();
         answer_prints_true("SHOW BACKUP", &columns, &[]).unwrap();
         answer_prints_true("SHOW BACKUP", &cols(&["a"]), &[vec![s("only")]]).unwrap();
+        // A row of another length than the columns is the answer's own fault, named as such.
+        let e = answer_prints_true("SHOW BACKUP", &cols(&["a"]), &[vec![s("x"), s("")]]).unwrap_err();
+        assert!(e.message.contains("2 values for its 1 columns"), "{}", e.message);
     }
 
     #[test]

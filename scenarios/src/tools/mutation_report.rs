@@ -280,15 +280,41 @@ pub fn render(records: &[MutantRecord], triage: &BTreeMap<String, String>, shard
     }
     let _ = writeln!(s, "{}", total.row("**all**"));
     let missed: Vec<&MutantRecord> = records.iter().filter(|r| r.outcome == Outcome::Missed).collect();
-    let _ = writeln!(s, "\n## Missed mutants ({})\n", missed.len());
-    for r in missed {
-        // A retake finds a mutant where its code is now; its triage was written where it was.
-        let verdict = triage
+    // A retake finds a mutant where its code is now; its triage was written where it was.
+    let verdict = |r: &MutantRecord| {
+        triage
             .get(&r.name)
             .or_else(|| triage.iter().find(|(name, _)| identity(name) == identity(&r.name)).map(|(_, v)| v))
             .map(String::as_str)
-            .unwrap_or("not yet triaged");
-        let _ = writeln!(s, "- `{}` — {verdict}", r.name);
+            .unwrap_or("not yet triaged")
+    };
+    // Counted as equivalent only on a verdict that is surely its own: written under its exact
+    // name, or the only one for its change in its function (two mutants that differ only by
+    // line could otherwise share one's verdict).
+    let own_verdict = |r: &MutantRecord| match triage.get(&r.name) {
+        Some(v) => Some(v.as_str()),
+        None => {
+            let mut same = triage.iter().filter(|(name, _)| identity(name) == identity(&r.name));
+            match (same.next(), same.next()) {
+                (Some((_, v)), None) => Some(v.as_str()),
+                _ => None,
+            }
+        }
+    };
+    let equivalent = missed.iter().filter(|r| own_verdict(r).is_some_and(|v| v.starts_with("equivalent:"))).count();
+    if equivalent > 0 {
+        let (caught, sim, decided) = (total.caught(), total.simulation_only + total.both, total.decided() - equivalent);
+        let _ = writeln!(
+            s,
+            "\nLeaving out the {equivalent} missed mutants triaged equivalent (no behaviour changes, so there is no bug to catch; each with its reason \
+             below), as mutation scores usually do: {caught} of {decided} caught ({}), {sim} by the simulation ({}).",
+            percent(caught, decided),
+            percent(sim, decided)
+        );
+    }
+    let _ = writeln!(s, "\n## Missed mutants ({})\n", missed.len());
+    for r in missed {
+        let _ = writeln!(s, "- `{}` — {}", r.name, verdict(r));
     }
     if !gone.is_empty() {
         let _ = writeln!(s, "\n## Retired: code gone since ({})\n", gone.len());
@@ -614,6 +640,9 @@ mod tests {
         assert!(md.contains("| `backup/src/b.rs` | 2 | 0 | 0 | 0 | 0 | 1 | 1 |"), "{md}");
         assert!(md.contains("5 mutants of backup/src tried: 2 caught (67% of 3 that built and finished), 1 by the simulation (33%)"), "{md}");
         assert!(md.contains("`backup/src/a.rs:1:1: replace x` — equivalent: the value is never read"), "{md}");
+        assert!(md.contains("Leaving out the 1 missed mutants triaged equivalent") && md.contains("2 of 2 caught (100%), 1 by the simulation (50%)"), "{md}");
+        let md = render(&records, &BTreeMap::new(), &["`s.jsonl`".into()], &BTreeSet::new());
+        assert!(!md.contains("Leaving out"), "{md}");
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! through any live node, in any order, and more than once. A paused job must stop touching the
 //! destination and resume from its checkpoint; a cancelled job must end `canceled` and leave no
 //! manifest (a destination it touched is never taken for a finished backup); a statement that
-//! does not apply (resuming a running job, cancelling a finished one) must be refused with an
-//! error, changing nothing.
+//! does not apply to the job's status (pausing or cancelling a job that has ended, resuming one
+//! whose cancel was requested) must be refused with an error naming that status, changing
+//! nothing, and one that is already in effect (resuming a running job, pausing a paused one) is
+//! accepted and changes nothing, as CockroachDB does.
 
 use crate::world::World;
 use model::Datum;
