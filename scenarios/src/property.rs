@@ -17,7 +17,8 @@ pub enum Property {
     Invariant,
     /// A backup job the scenario expects to succeed does.
     BackupJobSucceeds,
-    /// A finished backup's manifest decodes, lists only files that exist, and leaves no checkpoint.
+    /// A finished backup's manifest decodes, lists only files that exist, and leaves no
+    /// checkpoint; its text dump shows every list whole (`scenarios/src/manifest_check.rs`).
     BackupComplete,
     /// RESTORE of an intact backup succeeds.
     RestoreSucceeds,
@@ -36,7 +37,8 @@ pub enum Property {
     ExportsFromLeaseholders,
     /// A restore to a time inside a revision-history window equals the oracle then.
     PointInTimeRestore,
-    /// Each incremental holds exactly the changes of its time window.
+    /// Each incremental holds exactly the changes of its time window, and a DATABASE or table
+    /// backup's descriptor history only its targets' (`scenarios/src/manifest_check.rs`).
     IncrementalHoldsItsChanges,
     /// Each member of a chain starts where the one before ends.
     ChainContiguous,
@@ -44,14 +46,17 @@ pub enum Property {
     /// trace, its report or its failure message.
     SecretsHidden,
     /// SHOW BACKUP of a finished backup lists what the oracle says it holds: every relation of
-    /// its targets, under its database and kind, each table with its row count then.
+    /// its targets, under its database and kind, each table with its row count then; and the
+    /// shell's printing of an answer reads back as the answer (`scenarios/src/render_check.rs`).
     ShowMatchesOracle,
     /// No statement the cluster answers fails with a transient error the simulator injected
     /// (an unreachable node, a range without quorum, a storage 503): the backup code retries those.
     TransientErrorsRetried,
     /// What the cluster tells a user about a backup job is true: SHOW JOBS describes each by the
     /// statement that started it (secrets redacted), and a refusal for a location in use names
-    /// the job that holds it, with a status and advice that fit ([`crate::jobs_check`]).
+    /// the job that holds it, with a status and advice that fit, and an operator's PAUSE /
+    /// RESUME / CANCEL JOB is refused only for what the job's status forbids
+    /// ([`crate::jobs_check`]).
     JobAccountsTrue,
 }
 
