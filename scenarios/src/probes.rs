@@ -29,6 +29,12 @@ fn more_files_than_spans(l: &str) -> bool {
     matches!((nums.next(), nums.next()), (Some(files), Some(spans)) if files > spans)
 }
 
+/// A statement error that is one of the node flags' refusals (`--external-io-disable-http`,
+/// `--external-io-disable-implicit-credentials`), in CockroachDB's words.
+fn refused_by_node_flags(l: &str) -> bool {
+    ["external http access disabled", "custom endpoints disallowed", "implicit credentials disallowed"].iter().any(|m| l.contains(m))
+}
+
 /// Every probe, in report order.
 pub const PROBES: &[Probe] = &[
     Probe { name: "lease moved off a failed leaseholder", event: sim::event::LEASE_EXPIRED, hit: any },
@@ -61,6 +67,7 @@ pub const PROBES: &[Probe] = &[
     Probe { name: "storage damage to a finished backup refused by RESTORE", event: sim::event::DAMAGE_DETECTED, hit: any },
     Probe { name: "a flipped bit in a backup file refused by RESTORE", event: sim::event::BIT_ROT_DETECTED, hit: |l| !l.ends_with(MISPLACED) },
     Probe { name: "a data file copied over the manifest refused", event: sim::event::BIT_ROT_DETECTED, hit: |l| l.ends_with(MISPLACED) },
+    Probe { name: "a URL the nodes' external-io flags forbid refused", event: sim::event::BULK_ERR, hit: refused_by_node_flags },
     Probe { name: "an incremental introduced a table, exported from time zero", event: sim::event::CHAIN_LAYER, hit: |l| !l.ends_with("introduced=0") },
     Probe { name: "an automatic incremental in a date-named subdirectory", event: sim::event::CHAIN_LAYER, hit: |l| l.contains("\"2020") },
     Probe { name: "a point-in-time restore matched the oracle", event: sim::event::POINT_IN_TIME_RESTORED, hit: any },
