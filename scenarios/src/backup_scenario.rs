@@ -227,8 +227,9 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         return report;
     }
     let secrets = run_secrets(&dest, &passphrase);
-    let mut malformed = crate::malformed::draw(&dest.url, &SeedTree::new(seed), seed);
-    malformed.extend(crate::malformed::forbidden_by_flags(&cfg.io, &SeedTree::new(seed), seed));
+    let tree = SeedTree::new(seed);
+    let mut malformed = crate::malformed::draw(&dest.url, &tree, seed);
+    malformed.extend(crate::malformed::forbidden_by_flags(&cfg.io, &tree, seed));
     let job = Job {
         dest: dest.url,
         wrong_credentials: dest.wrong,

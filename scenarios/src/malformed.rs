@@ -111,6 +111,10 @@ pub(crate) fn draw_io_flags(dest: &str, tree: &SeedTree) -> ExternalIoSettings {
     ExternalIoSettings { disable_http, disable_implicit_credentials: implicit && !dest.contains("AUTH=implicit"), ..ExternalIoSettings::default() }
 }
 
+/// The node flags' refusals in CockroachDB's words: http(s) refused, a custom S3 endpoint
+/// refused, implicit credentials refused.
+pub(crate) const FLAG_REFUSALS: [&str; 3] = ["external http access disabled", "custom endpoints disallowed", "implicit credentials disallowed"];
+
 /// Locations the nodes' flags `io` forbid, each in a statement that must be refused at planning
 /// with the flag's own message (CockroachDB's): an http(s) location or an S3 location with a
 /// custom endpoint under `--external-io-disable-http`, `AUTH=implicit` under
@@ -121,14 +125,14 @@ pub(crate) fn forbidden_by_flags(io: &ExternalIoSettings, tree: &SeedTree, seed:
     if io.disable_http {
         let secret = format!("sim-secret-{seed}-endpoint-{:08x}", rng.gen::<u32>());
         let (what, url, phrase, secrets) = match rng.gen_range(0..3) {
-            0 => ("an http location on nodes that refuse http", format!("http://backups.acme.test/seed-{seed}"), "external http access disabled", vec![]),
-            1 => ("an https location on nodes that refuse http", format!("https://backups.acme.test/seed-{seed}"), "external http access disabled", vec![]),
+            0 => ("an http location on nodes that refuse http", format!("http://backups.acme.test/seed-{seed}"), FLAG_REFUSALS[0], vec![]),
+            1 => ("an https location on nodes that refuse http", format!("https://backups.acme.test/seed-{seed}"), FLAG_REFUSALS[0], vec![]),
             _ => (
                 "an S3 location with a custom endpoint on nodes that refuse http",
                 format!(
                     "s3://acme-co/seed-{seed}?AWS_ENDPOINT=http%3A%2F%2Fminio.acme.test%3A9000&AWS_ACCESS_KEY_ID=AKIAENDPOINT&AWS_SECRET_ACCESS_KEY={secret}"
                 ),
-                "custom endpoints disallowed",
+                FLAG_REFUSALS[1],
                 vec![secret],
             ),
         };
@@ -140,7 +144,7 @@ pub(crate) fn forbidden_by_flags(io: &ExternalIoSettings, tree: &SeedTree, seed:
         out.push(Malformed {
             what: "implicit credentials on nodes that refuse them",
             sql: naming(&mut rng, &url, seed),
-            phrase: "implicit credentials disallowed".into(),
+            phrase: FLAG_REFUSALS[2].into(),
             secrets: vec![],
         });
     }

@@ -32,7 +32,7 @@ fn more_files_than_spans(l: &str) -> bool {
 /// A statement error that is one of the node flags' refusals (`--external-io-disable-http`,
 /// `--external-io-disable-implicit-credentials`), in CockroachDB's words.
 fn refused_by_node_flags(l: &str) -> bool {
-    ["external http access disabled", "custom endpoints disallowed", "implicit credentials disallowed"].iter().any(|m| l.contains(m))
+    crate::malformed::FLAG_REFUSALS.iter().any(|m| l.contains(m))
 }
 
 /// Every probe, in report order.
