@@ -122,8 +122,12 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     // Where it goes, and what it builds on.
     let passphrase = stmt.options.encryption_passphrase.as_ref();
     let (url, storage) = crate::location::open(env, &stmt.to[0])?;
+    // A leftover checkpoint is encrypted with the key of the chain's ENCRYPTION-INFO, which lives
+    // in its full backup's directory: the first location named, or the collection's root.
+    let first = stmt.incremental_from.first().unwrap_or(&stmt.to[0]);
+    let keyed = passphrase.map(|passphrase| KeySource { location: first, passphrase });
     let (base, target, chain_root) = if !stmt.incremental_from.is_empty() {
-        check_destination(env, &url, &*storage).await?;
+        check_destination(env, &url, &*storage, keyed).await?;
         (Some(crate::chain::base_chain(env, &stmt.incremental_from, passphrase).await?), stmt.to[0].clone(), None)
     } else if crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
         if matches!(url.scheme(), crate::storage::url::Scheme::Http | crate::storage::url::Scheme::Https) {
@@ -135,10 +139,10 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         let base = crate::chain::base_chain(env, &locations, passphrase).await?;
         let sub = crate::location::join(&stmt.to[0], &crate::chain::subdir_name(end_time));
         let (sub_url, sub_storage) = crate::location::open(env, &sub)?;
-        check_destination(env, &sub_url, &*sub_storage).await?;
+        check_destination(env, &sub_url, &*sub_storage, keyed).await?;
         (Some(base), sub, Some(stmt.to[0].clone()))
     } else {
-        check_destination(env, &url, &*storage).await?;
+        check_destination(env, &url, &*storage, keyed).await?;
         (None, stmt.to[0].clone(), None)
     };
 
@@ -461,16 +465,47 @@ pub async fn descriptor_history(
 /// Refuses a destination that already holds a backup, or a backup in progress (another job's
 /// lock file, or a checkpoint no lock explains: what a killed backup leaves), naming the job
 /// that holds it, its status and how to free the location (transient storage failures are
-/// retried, not taken for an answer).
-pub async fn check_destination(env: &Env, url: &StorageUrl, storage: &dyn ExternalStorage) -> Result<(), BackupError> {
+/// retried, not taken for an answer). An encrypted checkpoint is read with the statement's own
+/// passphrase (`keyed`), when it has one, so that the refusal can still name its job.
+pub async fn check_destination(env: &Env, url: &StorageUrl, storage: &dyn ExternalStorage, keyed: Option<KeySource<'_>>) -> Result<(), BackupError> {
     if crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
         return Err(BackupError::DestinationNotEmpty { url: url.redacted(), file: MANIFEST_NAME, hint: "" });
     }
     check_locks(env, &url.redacted(), storage).await?;
     match crate::retry::read_retrying(env, storage, CHECKPOINT_NAME).await {
-        Ok(bytes) => Err(crate::lock::leftover_checkpoint(env, &url.redacted(), Some(bytes)).await?),
+        Ok(bytes) => {
+            let bytes = match keyed {
+                Some(keyed) if crate::crypto::appears_encrypted(&bytes) => keyed.open_checkpoint(env, bytes).await,
+                _ => bytes,
+            };
+            Err(crate::lock::leftover_checkpoint(env, &url.redacted(), Some(bytes)).await?)
+        }
         Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Where the key of a BACKUP's destination comes from: the passphrase it was given and the
+/// location holding the chain's `ENCRYPTION-INFO`. Used only to read a leftover checkpoint, so
+/// that a user retrying an encrypted BACKUP is told whose job left it, as for a plaintext one.
+#[derive(Clone, Copy)]
+pub struct KeySource<'a> {
+    /// The location whose `ENCRYPTION-INFO` holds the salt (credentials included).
+    pub location: &'a str,
+    /// The statement's passphrase.
+    pub passphrase: &'a crate::statement::Secret,
+}
+
+impl KeySource<'_> {
+    /// `bytes` (an encrypted checkpoint) decrypted, or as they are when the key cannot be had
+    /// (another passphrase, a missing or damaged `ENCRYPTION-INFO`) or they do not open: the
+    /// refusal then says the checkpoint cannot be read, which is true for this statement.
+    async fn open_checkpoint(self, env: &Env, bytes: Vec<u8>) -> Vec<u8> {
+        let Ok((url, storage)) = crate::location::open(env, self.location) else { return bytes };
+        match crate::encryption::cipher_for_reading(env, &url.redacted(), &*storage, Some(self.passphrase)).await {
+            Ok(cipher) => cipher.open(CHECKPOINT_NAME, bytes.clone()).unwrap_or(bytes),
+            Err(_) => bytes,
+        }
     }
 }
 

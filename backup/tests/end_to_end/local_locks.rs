@@ -422,6 +422,34 @@ fn what_a_killed_backup_leaves_is_refused_naming_its_job_and_how_to_clear_it() {
 }
 
 #[test]
+fn an_encrypted_leftover_checkpoint_is_traced_to_its_job_with_the_statements_passphrase() {
+    let c = bank();
+    let loc = "nodelocal://1/left-encrypted";
+    control_mid_backup(&c, 1, &["PAUSE JOB {id}"]);
+    let e = c.err(&format!("BACKUP DATABASE bank, employees TO '{loc}' WITH encryption_passphrase = 'sesame-1'"));
+    c.kv.clear_hook();
+    c.runtime.drop_spawned();
+    assert!(e.contains("was paused"), "{e}");
+    let id = block_on(jobs::list(&*c.env.kv)).unwrap().iter().map(|j| j.id).max().unwrap();
+    let store = c.store(loc);
+    delete_obj(&store, &format!("BACKUP-LOCK-{id}"));
+    // The same passphrase opens the checkpoint: its job is named, as for a plaintext one.
+    assert_eq!(
+        c.err(&format!("BACKUP DATABASE bank TO '{loc}' WITH encryption_passphrase = 'sesame-1'")),
+        format!("{loc} already contains a BACKUP-CHECKPOINT file (is another operation already in progress?): it belongs to job {id} of this cluster, whose status is paused; RESUME JOB {id} to finish that backup, or CANCEL JOB {id} to discard it and free the location")
+    );
+    // Another passphrase, or none, cannot read it: said so, and no passphrase is echoed.
+    for with in [" WITH encryption_passphrase = 'sesame-2'", ""] {
+        let e = c.err(&format!("BACKUP DATABASE bank TO '{loc}'{with}"));
+        assert!(
+            e.starts_with(&format!("{loc} already contains a BACKUP-CHECKPOINT file (is another operation already in progress?): it cannot be read to tell which job it belongs to")),
+            "{with}: {e}"
+        );
+        assert!(!e.contains("sesame"), "{e}");
+    }
+}
+
+#[test]
 fn canceling_a_paused_backup_frees_its_location() {
     let c = bank();
     let loc = "nodelocal://1/cancel-paused";
