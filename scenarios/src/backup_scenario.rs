@@ -178,6 +178,7 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
         kill_phases: &KILL_PHASES,
         kill_window: (backup_at, backup_at),
         rival_window: (backup_at.saturating_sub(Duration::from_millis(500)), backup_at + Duration::from_millis(3_500)),
+        kill_cleaning_up_after_cancel: true,
     };
     let mut knobs = RunKnobs::draw(opts, &menu(opts), Some(&job));
     knobs.knob("backup.targets", format!("{kind:?}"));

@@ -15,7 +15,9 @@
 //!   JOBS shows writing to that same location; a status it calls final (succeeded, failed,
 //!   canceled) must be that job's final status; its advice must fit the status it gives: never
 //!   "safe to delete" while the job may still write (deleting a live job's lock lets two backups
-//!   race for one location), RESUME for a paused one, waiting or CANCEL for a running one; and
+//!   race for one location), RESUME for a paused one, waiting or CANCEL for a running one, and
+//!   for one that has ended, deleting its files without the condition an unknown holder's advice
+//!   carries ("if no backup is running there"); and
 //!   a claim's holder must be named with the subdirectory it writes, inside the location. A job
 //!   it calls nonexistent must not be a backup to that location.
 //! - **An operator's PAUSE, RESUME or CANCEL JOB is refused only for what the job's status
@@ -296,7 +298,9 @@ fn refusal_is_false(error: &str, jobs: &BTreeMap<i64, JobRow>) -> Option<String>
         }
         let deletes = advice.contains("safe to delete");
         let fits = match status {
-            _ if terminal => deletes && advice.contains(file),
+            // Known to have ended, it will never write again: deleting is safe without the
+            // condition an unknown holder's advice carries ("if no backup is running there").
+            _ if terminal => deletes && advice.contains(file) && !advice.split_whitespace().any(|w| w == "if"),
             "paused" | "pause-requested" => !deletes && advice.contains(&format!("RESUME JOB {id}")) && advice.contains(&format!("CANCEL JOB {id}")),
             _ => !deletes && advice.contains(&format!("wait for job {id}")) && advice.contains(&format!("CANCEL JOB {id}")),
         };
@@ -367,7 +371,15 @@ mod tests {
         for (status, advice) in [("running", wait), ("paused", resume), ("pause-requested", resume), ("succeeded", delete.as_str())] {
             run(&rows, &[&refusal(7, status, advice)]).unwrap();
         }
-        for (status, advice) in [("running", resume), ("running", delete.as_str()), ("paused", wait), ("succeeded", wait), ("failed", delete.as_str())] {
+        let hedged = format!("if no backup is running there any more (for example its process was killed), it is safe to delete {URL}/BACKUP-LOCK-7");
+        for (status, advice) in [
+            ("running", resume),
+            ("running", delete.as_str()),
+            ("paused", wait),
+            ("succeeded", wait),
+            ("failed", delete.as_str()),
+            ("succeeded", hedged.as_str()),
+        ] {
             let e = run(&rows, &[&refusal(7, status, advice)]).unwrap_err();
             assert_eq!(e.property, Property::JobAccountsTrue, "{status}: {advice}");
         }

@@ -58,6 +58,7 @@ pub const PROBES: &[Probe] = &[
         hit: |l| l.ends_with("coordinator killed at BeforeManifest"),
     },
     Probe { name: "coordinator killed while writing the manifest", event: sim::event::INJECT, hit: |l| l.ends_with("coordinator killed at WritingManifest") },
+    Probe { name: "coordinator killed removing its files after its end", event: sim::event::INJECT, hit: |l| l.ends_with("coordinator killed at CleaningUp") },
     Probe { name: "storage outage longer than a statement's retries", event: sim::event::OUTAGE, hit: any },
     Probe { name: "backup job ran again after a transient failure outlasted its retries", event: backup::event::JOB_RETRYING, hit: any },
     Probe { name: "backup job canceled mid-run", event: backup::event::JOB_RUN_ENDED, hit: |l| l.ends_with(": Canceled") },

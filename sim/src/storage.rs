@@ -22,7 +22,8 @@
 //! A trap can also kill the node that makes a chosen write ([`Trap::KillWriter`]): the write
 //! hangs, half-landed or not at all, and the world crashes that node at its next tick. That is
 //! how a schedule kills the job coordinator at a chosen phase of its job — while exporting,
-//! between its last checkpoint and the manifest, or in the middle of writing the manifest.
+//! between its last checkpoint and the manifest, in the middle of writing the manifest, or
+//! (matched by a delete instead) while removing its own files after its end.
 //!
 //! Create-only writes (`write_new`: lock files, manifests) are atomic here, as on the real
 //! backends: the existence check and the landing are one step. They take the same faults as
@@ -77,6 +78,11 @@ pub enum JobPhase {
     /// At the manifest write, once all of it has landed: the backup is published and its job
     /// never hears so (the adopter must find it and record success).
     AfterManifest,
+    /// At a delete of the job's own files (its checkpoint, a lock or claim, a data file), before
+    /// it lands: a job that has recorded its end (canceled, failed) dies while removing what it
+    /// wrote, or one that has published its manifest dies removing its checkpoint. What it left
+    /// must be named to whoever meets it, with advice that frees the location.
+    CleaningUp,
 }
 
 /// A fault armed on the store that fires at the next write it matches.
@@ -262,6 +268,7 @@ impl SimStorage {
         let Some(i) = s.traps.iter().position(|t| match t {
             Trap::TornWrite | Trap::LostWrite => true,
             Trap::KillWriter(JobPhase::Exporting, _) => data,
+            Trap::KillWriter(JobPhase::CleaningUp, _) => false,
             Trap::KillWriter(..) => manifest,
         }) else {
             return Sprung::None;
@@ -277,6 +284,23 @@ impl SimStorage {
             Trap::LostWrite => Sprung::Lost,
             Trap::KillWriter(phase, _) => Sprung::Kill(phase),
         }
+    }
+
+    /// True if a delete of `path` springs an armed [`JobPhase::CleaningUp`] kill: a job's own
+    /// file (its checkpoint, a lock or claim, a data file). Sets the doomed node.
+    fn spring_delete(&self, path: &str, node: NodeId) -> bool {
+        let mut s = self.state.lock().expect("storage");
+        let owned = path == backup::format::manifest::CHECKPOINT_NAME || path.starts_with("data/") || path.starts_with("BACKUP-");
+        let Some(i) = s.traps.iter().position(|t| owned && matches!(t, Trap::KillWriter(JobPhase::CleaningUp, _))) else { return false };
+        if let Trap::KillWriter(_, skip) = &mut s.traps[i] {
+            if *skip > 0 {
+                *skip -= 1;
+                return false;
+            }
+        }
+        s.traps.remove(i);
+        s.doomed = Some((node, JobPhase::CleaningUp));
+        true
     }
 
     /// Every object key with its size, in key order (for checks and snapshots).
@@ -535,6 +559,20 @@ impl ExternalStorage for SimBucket {
         madsim::time::sleep(latency).await;
         if fate == Fate::Fail {
             return Err(self.transient(path, "delete"));
+        }
+        if self.storage.spring_delete(path, self.node) {
+            trace_event!(
+                self.storage.trace,
+                "storage",
+                crate::event::WRITER_DOOMED,
+                "n{} at {:?} deleting {}",
+                self.node,
+                JobPhase::CleaningUp,
+                self.key(path)
+            );
+            // The node dies before this delete lands or returns.
+            std::future::pending::<()>().await;
+            unreachable!("a pending future never completes");
         }
         {
             let mut s = self.storage.state.lock().expect("storage");

@@ -278,7 +278,16 @@ impl Swarm {
                     out.push(ScheduledFault { at, fault: Fault::Job { action: JobAction::Pause } });
                     out.push(ScheduledFault { at: at + ms(rng, 200, 5_000), fault: Fault::Job { action: JobAction::Resume } });
                 }
-                FaultKind::Cancel => out.push(ScheduledFault { at: start + ms(rng, 0, 1_500), fault: Fault::Job { action: JobAction::Cancel } }),
+                FaultKind::Cancel => {
+                    let at = start + ms(rng, 0, 1_500);
+                    out.push(ScheduledFault { at, fault: Fault::Job { action: JobAction::Cancel } });
+                    // Drawn from a stream of its own, so that every other draw stays.
+                    let kill = &mut tree.stream("faults/Cancel/cleaning-up");
+                    if job.kill_cleaning_up_after_cancel && kill.gen_ratio(1, 2) {
+                        let down_ms = kill.gen_range(1_000..6_000);
+                        out.push(ScheduledFault { at, fault: Fault::KillCoordinator { phase: JobPhase::CleaningUp, skip: 0, down_ms } });
+                    }
+                }
                 FaultKind::CoordinatorKill if !job.kill_phases.is_empty() => {
                     let at = within(rng, job.kill_window);
                     let phase = job.kill_phases[rng.gen_range(0..job.kill_phases.len())];
@@ -342,6 +351,11 @@ pub struct JobTarget {
     pub kill_window: (Duration, Duration),
     /// When a rival backup starts: between these two times.
     pub rival_window: (Duration, Duration),
+    /// Whether half the CANCELs also kill the coordinator at its next delete of its own files
+    /// ([`JobPhase::CleaningUp`]): the job has recorded its end and dies removing what it wrote,
+    /// so whoever comes next meets the leftovers of a job that has ended. A kill timed by the
+    /// clock almost never lands in that window.
+    pub kill_cleaning_up_after_cancel: bool,
 }
 
 impl fmt::Display for Swarm {
