@@ -117,6 +117,7 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> (RunKnobs, Chain) {
         kill_phases: &[faults::JobPhase::Exporting],
         kill_window: (first_at + Duration::from_secs(2), first_at + Duration::from_secs(10)),
         rival_window: (first_at + Duration::from_secs(1), first_at + Duration::from_secs(15)),
+        kill_cleaning_up_after_cancel: false,
     };
     let mut knobs = RunKnobs::draw(opts, &menu(automatic), Some(&job));
     knobs.knob("chain.targets", format!("{kind:?}"));
@@ -584,8 +585,9 @@ impl Run {
         let location = backup::location::join(&chain.dest, "fork");
         // Forked from all but the last member, it starts where the last one starts: a gap
         // between chains. Forked earlier, it starts before the last one started: listed after
-        // it, out of order.
-        let cut = rng.gen_range(1..taken.len());
+        // it, out of order. Each kind half the time (a uniform cut would make the gap rarer the
+        // longer the chain, and it is the subtler of the two: nothing is out of order).
+        let cut = if rng.gen_ratio(1, 2) { taken.len() - 1 } else { rng.gen_range(1..taken.len() - 1) };
         let why = if cut == taken.len() - 1 { FORKED } else { FORKED_EARLIER };
         let base: Vec<String> = taken[..cut].iter().map(|t| t.location.clone()).collect();
         let sql =
