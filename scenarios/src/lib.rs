@@ -63,6 +63,7 @@ pub mod secrets;
 pub mod show_check;
 pub mod shrink;
 pub mod summary;
+pub mod testfile;
 pub mod tools;
 pub mod transient;
 pub mod workload;

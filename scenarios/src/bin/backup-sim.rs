@@ -66,6 +66,19 @@ enum Command {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
+    /// Run a scenario file (`scenarios/testdata/`, datadriven format) in the simulated cluster
+    /// with a seed; prints the first directive whose output differs, with a diff. `REWRITE=1`
+    /// rewrites the file's expected outputs instead.
+    Run {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write the simulated cluster's trace to this file.
+        #[arg(long)]
+        trace: Option<std::path::PathBuf>,
+    },
     /// Run one seed and print its whole trace (the same bytes on every run).
     Replay {
         /// The scenario (see `list`).
@@ -171,8 +184,34 @@ fn main() -> ExitCode {
             replay(&scenario, seed, faults, trace.as_deref(), schedule.as_deref(), print_schedule)
         }
         Command::SweepMerge { files } => merge(&files),
+        Command::Run { file, seed, trace } => run_file(&file, seed, trace.as_deref()),
         Command::Shrink { scenario, seed, faults, out } => shrink(&scenario, seed, faults, out),
         Command::Sweep(args) => sweep_named(&args),
+    }
+}
+
+/// `run`: one scenario file with one seed.
+fn run_file(file: &std::path::Path, seed: u64, trace: Option<&std::path::Path>) -> ExitCode {
+    if !file.is_file() {
+        eprintln!("error: {}: no such file", file.display());
+        return ExitCode::from(2);
+    }
+    let run = scenarios::testfile::run_file(file, seed);
+    if let Some(path) = trace {
+        if let Err(e) = std::fs::write(path, &run.trace) {
+            eprintln!("error: cannot write the trace to {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    match run.failure_report() {
+        None => {
+            println!("{}: ok (seed {seed}, trace crc32 {:08x}, {} lines)", file.display(), crc32fast::hash(run.trace.as_bytes()), run.trace.lines().count());
+            ExitCode::SUCCESS
+        }
+        Some(report) => {
+            eprintln!("{report}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,0 +1,251 @@
+//! Scenarios as data: test files in CockroachDB's datadriven format (`scenarios/testdata/`), run
+//! in the simulated cluster with a seed, so that a backup bug met in the field can be written down
+//! without learning the runner.
+//!
+//! A file is a list of directives, each with its input and, after `----`, its expected output
+//! (the `datadriven` crate reads the file and, with `REWRITE=1`, rewrites the expected outputs):
+//!
+//! ```text
+//! exec-sql
+//! CREATE DATABASE d; CREATE TABLE d.t (k INT PRIMARY KEY); INSERT INTO d.t VALUES (1)
+//! ----
+//!
+//! query-sql
+//! SELECT * FROM d.t
+//! ----
+//! k
+//! ---
+//! 1
+//! (1 row)
+//! ```
+//!
+//! The directives and their arguments are listed in [`directives`] and documented, each with an
+//! example, in `scenarios/testdata/README.md`. A mismatch is reported with the file and line of
+//! the directive, a line diff of the expected and actual output, and the command that replays
+//! the file with its seed (`backup-sim run FILE --seed N`).
+
+pub mod directives;
+mod session;
+
+use crate::run::drive;
+use directives::Outcome;
+use sim::{World, WorldConfig};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// What running one file gave: its trace, and the first directive whose output differed from
+/// the file's, if any.
+#[derive(Debug)]
+pub struct FileRun {
+    /// The file.
+    pub path: PathBuf,
+    /// The seed it ran with.
+    pub seed: u64,
+    /// The simulated cluster's whole trace (byte-identical on every run of the same file and seed).
+    pub trace: String,
+    /// The first mismatch or broken directive; `None` when every output matched.
+    pub failure: Option<FileFailure>,
+}
+
+/// A directive whose output was not the expected one (or that could not run: an unknown
+/// directive, a bad argument).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFailure {
+    /// The directive's line in the file (from 1).
+    pub line: usize,
+    /// The directive line as written.
+    pub directive: String,
+    /// A line diff of expected (`-`) against actual (`+`), or why the directive could not run.
+    pub diff: String,
+}
+
+impl FileRun {
+    /// The command that runs this file again with its seed.
+    pub fn replay_command(&self) -> String {
+        format!("cargo run --release -p scenarios -- run {} --seed {}", self.path.display(), self.seed)
+    }
+
+    /// The report a test prints for a failure: file:line, the directive, the diff, the replay
+    /// command and, for an expected change, how to rewrite the file.
+    pub fn failure_report(&self) -> Option<String> {
+        let f = self.failure.as_ref()?;
+        Some(format!(
+            "{}:{}: {}\n{}\nreplay: {}\n(if the new output is right: REWRITE=1 {})",
+            self.path.display(),
+            f.line,
+            f.directive,
+            f.diff.trim_end(),
+            self.replay_command(),
+            self.replay_command()
+        ))
+    }
+}
+
+/// Runs the file at `path` in a fresh simulated cluster with seed `seed`. With the `REWRITE`
+/// environment variable set, the file's expected outputs are replaced by the actual ones (the
+/// `datadriven` crate's rewrite); a directive that cannot run still fails the file.
+pub fn run_file(path: &Path, seed: u64) -> FileRun {
+    quiet_file_failures();
+    let broken: Arc<Mutex<Option<FileFailure>>> = Arc::new(Mutex::new(None));
+    // The input and output of the case run last: the crate stops at the first mismatch, so the
+    // case its report names is this one.
+    let last: Arc<Mutex<(String, String)>> = Arc::default();
+    let trace_text = Arc::new(Mutex::new(String::new()));
+    let file = path.to_string_lossy().to_string();
+    let (broken_in, last_in, trace_in, file_in) = (broken.clone(), last.clone(), trace_text.clone(), file.clone());
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        rt.block_on(async move {
+            let world = World::start(WorldConfig::default(), seed, false);
+            let state = Arc::new(futures::lock::Mutex::new(directives::State::new(world).await));
+            let st = state.clone();
+            let trace_out = trace_in.clone();
+            let walked = async move {
+                datadriven::walk_async(&file_in, move |mut f| {
+                    let (st, broken, last) = (st.clone(), broken_in.clone(), last_in.clone());
+                    async move {
+                        f.run_async(move |case| {
+                            let (st, broken, last) = (st.clone(), broken.clone(), last.clone());
+                            async move {
+                                if broken.lock().expect("broken").is_some() {
+                                    return String::new();
+                                }
+                                let input = case.input.clone();
+                                let directive = directive_line(&case);
+                                let actual = match st.lock().await.run(case).await {
+                                    Outcome::Output(text) => text,
+                                    Outcome::Broken(why) => {
+                                        let line = 0;
+                                        *broken.lock().expect("broken") = Some(FileFailure { line, directive, diff: why.clone() });
+                                        // Never written into the file: a rewrite stops here,
+                                        // before the crate writes anything.
+                                        if std::env::var_os("REWRITE").is_some() {
+                                            panic!("cannot run: {why}");
+                                        }
+                                        format!("cannot run: {why}\n")
+                                    }
+                                };
+                                *last.lock().expect("last") = (input, actual.clone());
+                                actual
+                            }
+                        })
+                        .await;
+                        f
+                    }
+                })
+                .await;
+            };
+            walked.await;
+            *trace_out.lock().expect("trace") = state.lock().await.world.trace.text();
+        });
+    }));
+    let trace = std::mem::take(&mut *trace_text.lock().expect("trace"));
+    let mut failure = broken.lock().expect("broken").take();
+    if let Err(panic) = outcome {
+        let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+        let (input, actual) = last.lock().expect("last").clone();
+        let parsed = parse_crate_failure(&message, &file, &input, &actual);
+        failure = Some(match (failure, parsed) {
+            // A directive that could not run: its line from the crate's report.
+            (Some(b), Some((line, _))) => FileFailure { line, ..b },
+            (None, Some((line, expected))) => FileFailure { line, directive: directive_at(path, line), diff: line_diff(&expected, &actual) },
+            (b, None) => b.unwrap_or(FileFailure { line: 0, directive: String::new(), diff: message }),
+        });
+    }
+    FileRun { path: path.to_path_buf(), seed, trace, failure }
+}
+
+/// The `datadriven` crate reports a mismatch by panicking, and [`run_file`] turns that panic
+/// into its own report (a diff, the replay command): keep the default hook's copy of the crate's
+/// report, with its backtrace, off standard error. Every other panic is printed as before.
+fn quiet_file_failures() {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied()).unwrap_or("");
+            if !(message.starts_with("failure:\n") || message.starts_with("cannot run: ")) {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// A directive as a file shows it (the crate keeps its own line private).
+fn directive_line(case: &datadriven::TestCase) -> String {
+    let mut args: Vec<String> = case
+        .args
+        .iter()
+        .map(|(k, v)| match v.len() {
+            0 => k.clone(),
+            1 => format!("{k}={}", v[0]),
+            _ => format!("{k}=({})", v.join(",")),
+        })
+        .collect();
+    args.sort();
+    std::iter::once(case.directive.clone()).chain(args).collect::<Vec<_>>().join(" ")
+}
+
+/// Line `line` of the file at `path` (the directive the crate's report points at).
+fn directive_at(path: &Path, line: usize) -> String {
+    std::fs::read_to_string(path).ok().and_then(|t| t.lines().nth(line.saturating_sub(1)).map(str::to_string)).unwrap_or_default()
+}
+
+/// The line and expected output of the `datadriven` crate's failure report
+/// (`failure:\n<file>:<line>:\n<input>\nexpected:\n<expected>\nactual:\n<actual>`), given
+/// the file, the input and the actual output of the case that failed (all known here, so the
+/// expected output is what lies between them, whatever it holds).
+fn parse_crate_failure(message: &str, file: &str, input: &str, actual: &str) -> Option<(usize, String)> {
+    let body = message.strip_suffix('\n').unwrap_or(message);
+    let body = body.strip_suffix(actual)?.strip_suffix("\nactual:\n")?;
+    let rest = body.strip_prefix("failure:\n")?.strip_prefix(file)?.strip_prefix(':')?;
+    let (line, rest) = rest.split_once(":\n")?;
+    let expected = rest.strip_prefix(input)?.strip_prefix("\nexpected:\n")?;
+    Some((line.parse().ok()?, expected.to_string()))
+}
+
+/// Every `.txt` file under `dir`, recursively, in path order (the order `cargo test` lists them).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "txt") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A line diff of `expected` against `actual`: `-` lines only expected, `+` lines only actual,
+/// two spaces for lines both have (the `similar` crate's, as insta's snapshots show theirs).
+pub fn line_diff(expected: &str, actual: &str) -> String {
+    let diff = similar::TextDiff::from_lines(expected, actual);
+    let mut out = String::from("--- expected\n+++ actual\n");
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+            similar::ChangeTag::Equal => ' ',
+        };
+        out.push(sign);
+        out.push(' ');
+        out.push_str(change.value());
+        if !change.value().ends_with('\n') {
+            out.push_str("\n\\ no newline\n");
+        }
+    }
+    out
+}
+
+/// Drives the world until `task` ends (re-exported for the directives).
+pub(crate) async fn until_done<T>(world: &mut World, task: madsim::task::JoinHandle<T>) -> T {
+    drive(world, task).await
+}

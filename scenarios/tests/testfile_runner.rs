@@ -1,0 +1,63 @@
+//! The scenario-file runner itself: a wrong expected output fails with the directive's line, a
+//! readable diff and the replay command; a directive that cannot run says why; a file run twice
+//! with one seed gives the same trace.
+
+use scenarios::testfile::run_file;
+use std::path::PathBuf;
+
+fn file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("backup-sim-testfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const SESSION: &str = "exec-sql
+CREATE DATABASE d;
+CREATE TABLE d.t (k INT PRIMARY KEY, v STRING);
+INSERT INTO d.t VALUES (1, 'one'), (2, 'two');
+----
+
+query-sql
+SELECT * FROM d.t;
+----
+k | v
+--+----
+1 | one
+2 | three
+(2 rows)
+";
+
+#[test]
+fn a_wrong_expected_output_fails_with_its_line_a_diff_and_the_replay_command() {
+    let path = file("wrong.txt", SESSION);
+    let run = run_file(&path, 7);
+    let failure = run.failure.as_ref().expect("the wrong row must fail the file");
+    assert_eq!(failure.line, 7, "{failure:?}");
+    assert!(failure.diff.contains("- 2 | three\n") && failure.diff.contains("+ 2 | two\n"), "{}", failure.diff);
+    let report = run.failure_report().unwrap();
+    assert!(report.starts_with(&format!("{}:7: query-sql", path.display())), "{report}");
+    assert!(report.contains(&format!("replay: cargo run --release -p scenarios -- run {} --seed 7", path.display())), "{report}");
+    // Fixed, it passes; the file is the same on every run with a seed.
+    let fixed = file("fixed.txt", &SESSION.replace("2 | three", "2 | two"));
+    let (a, b) = (run_file(&fixed, 7), run_file(&fixed, 7));
+    assert!(a.failure.is_none(), "{:?}", a.failure_report());
+    assert!(!a.trace.is_empty());
+    assert_eq!(a.trace, b.trace, "the same file and seed must give the same trace");
+}
+
+#[test]
+fn a_directive_that_cannot_run_says_why() {
+    for (text, why) in [
+        ("explode\n----\n", "unknown directive \"explode\""),
+        ("crash node=12\n----\n", "there is no node n12"),
+        ("advance-time d=soon\n----\n", "advance-time: d=soon"),
+        ("heal bogus=1\n----\n", "heal"),
+        ("exec-sql expect-error-regex=nothing\nCREATE DATABASE e;\n----\n", "every statement succeeded"),
+    ] {
+        let run = run_file(&file("broken.txt", text), 0);
+        let failure = run.failure.unwrap_or_else(|| panic!("{text:?} must fail"));
+        assert!(failure.diff.contains(why), "{text:?}: {}", failure.diff);
+    }
+}
