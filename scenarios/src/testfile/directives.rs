@@ -2,12 +2,18 @@
 //! (`pkg/ccl/backupccl/testdata/backup-restore`). Each is documented, with an example, in
 //! `scenarios/testdata/README.md`.
 //!
-//! - `exec-sql [user=NAME] [node=N] [expect-error-regex=RE]`: runs the input's statements (SQL,
+//! - `exec-sql [user=NAME] [node=N] [aost=TAG] [expect-error-regex=RE]`: runs the input's statements (SQL,
 //!   BACKUP, RESTORE, SHOW, job control) in order through node `N`'s gateway as `NAME` (root by
 //!   default); prints nothing on success, `ERROR: <message>` for the first statement that fails.
 //!   With `expect-error-regex`, a statement must fail with a message the regex matches (the output
 //!   is the error), or the directive fails.
-//! - `query-sql [user=NAME] [node=N]`: the same, printing each statement's rows as the shell does.
+//!   With `aost=TAG`, `AS OF SYSTEM TIME TAG` in the input reads the time `save-cluster-ts` saved.
+//! - `query-sql [user=NAME] [node=N] [aost=TAG]`: the same, printing each statement's rows as the
+//!   shell does.
+//! - `save-cluster-ts tag=TAG`: saves the cluster's current time under `TAG`.
+//! - `corrupt-backup [file=NAME]`: flips a bit in the middle of file `NAME` (the `BACKUP`
+//!   manifest by default) at the location the input names.
+//! - `storage-outage d=DURATION`: every storage operation fails with a 503 for that long.
 //! - `advance-time d=DURATION`: lets simulated time pass (`10s`, `2h`, `3days`), the cluster ticking:
 //!   GC, leases and jobs go on.
 //! - `crash node=N`, `restart node=N`: a node dies (its unsynced state lost) or comes back.
@@ -29,13 +35,16 @@ pub enum Outcome {
 }
 
 /// The directives, for the error naming an unknown one.
-pub const DIRECTIVES: [&str; 8] = ["exec-sql", "query-sql", "advance-time", "crash", "restart", "partition", "heal", "#"];
+pub const DIRECTIVES: [&str; 10] =
+    ["exec-sql", "query-sql", "advance-time", "save-cluster-ts", "corrupt-backup", "storage-outage", "crash", "restart", "partition", "heal"];
 
 /// The cluster a file runs in and its open connections.
 pub struct State {
     /// The simulated cluster.
     pub world: World,
     connections: BTreeMap<String, Connection>,
+    /// Timestamps saved by `save-cluster-ts`, by tag.
+    tags: BTreeMap<String, String>,
     /// Why the catalog could not be bootstrapped (every directive then fails saying so).
     bootstrap: Option<String>,
 }
@@ -56,7 +65,7 @@ impl State {
             madsim::time::sleep(Duration::from_millis(50)).await;
             world.tick();
         }
-        State { world, connections: BTreeMap::new(), bootstrap: bootstrapped.err() }
+        State { world, connections: BTreeMap::new(), tags: BTreeMap::new(), bootstrap: bootstrapped.err() }
     }
 
     /// Runs one directive.
@@ -81,11 +90,23 @@ impl State {
                 let user: String = case.try_take_arg("user").map_err(arg)?.unwrap_or_else(|| "root".into());
                 let node: NodeId = case.try_take_arg("node").map_err(arg)?.unwrap_or(1);
                 let expect: Option<String> = case.try_take_arg("expect-error-regex").map_err(arg)?;
+                let aost: Option<String> = case.try_take_arg("aost").map_err(arg)?;
+                let sql = match aost {
+                    None => case.input.clone(),
+                    Some(tag) => {
+                        let ts = self.tags.get(&tag).ok_or_else(|| format!("aost={tag}: no save-cluster-ts tag={tag} before this"))?;
+                        let re = regex::Regex::new(&format!(r"(?i)(AS\s+OF\s+SYSTEM\s+TIME\s+){}\b", regex::escape(&tag))).expect("a literal tag");
+                        if !re.is_match(&case.input) {
+                            return Err(format!("aost={tag}: no AS OF SYSTEM TIME {tag} in the input"));
+                        }
+                        re.replace_all(&case.input, format!("${{1}}'{ts}'")).into_owned()
+                    }
+                };
                 let expect = expect.map(|re| regex::Regex::new(&re).map_err(|e| format!("expect-error-regex: {e}"))).transpose()?;
                 self.check_node(node)?;
                 let world = &mut self.world;
                 let conn = self.connections.entry(user.clone()).or_insert_with(|| Connection::open(world, &user));
-                let results = conn.run(&mut self.world, &case.input, node).await.ok_or("the connection's task ended")?;
+                let results = conn.run(&mut self.world, &sql, node).await.ok_or("the connection's task ended")?;
                 print(name == "query-sql", &results, expect.as_ref())
             }
             "advance-time" => {
@@ -111,11 +132,42 @@ impl State {
                 self.world.partition(a, b);
                 Ok(String::new())
             }
+            "save-cluster-ts" => {
+                let tag: String = case.take_arg("tag").map_err(arg)?;
+                let client = self.world.add_client("clock");
+                let now = super::until_done(&mut self.world, client.spawn(|kv| async move { model::Kv::now(&kv) })).await;
+                self.tags.insert(tag, now.to_string());
+                Ok(String::new())
+            }
+            "corrupt-backup" => {
+                let file: String = case.try_take_arg("file").map_err(arg)?.unwrap_or_else(|| backup::format::manifest::MANIFEST_NAME.to_string());
+                let location = case.input.trim();
+                let url =
+                    backup::storage::url::StorageUrl::parse(location).map_err(|e| format!("corrupt-backup: the input must be a backup's location: {e}"))?;
+                let key = sim::storage::SimStorage::key(&url, 1, &file);
+                let mut at = 0;
+                let flipped = self.world.storage.corrupt(&key, |bytes| {
+                    at = bytes.len() / 2;
+                    if let Some(b) = bytes.get_mut(at) {
+                        *b ^= 1;
+                    }
+                });
+                if !flipped {
+                    return Err(format!("corrupt-backup: {location} holds no {file}"));
+                }
+                Ok(format!("flipped bit 0 of byte {at} of {file}\n"))
+            }
+            "storage-outage" => {
+                let d: String = case.take_arg("d").map_err(arg)?;
+                let d = humantime::parse_duration(&d).map_err(|e| format!("storage-outage: d={d}: {e}"))?;
+                self.world.storage.outage(d);
+                Ok(String::new())
+            }
             "heal" => {
                 self.world.heal();
                 Ok(String::new())
             }
-            other => Err(format!("unknown directive {other:?}; the directives are {}", DIRECTIVES[..7].join(", "))),
+            other => Err(format!("unknown directive {other:?}; the directives are {}", DIRECTIVES.join(", "))),
         }
     }
 
