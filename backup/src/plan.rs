@@ -212,10 +212,15 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
             Descriptor::Database(db) => db.name != "system",
             Descriptor::Table(t) => t.id >= model::encoding::FIRST_USER_TABLE_ID,
         };
+        // A table target names a table, not an id: the table its name held earlier in the
+        // window (one TRUNCATE replaced with a new id, or one dropped and created again under
+        // the name) is what the statement meant at those times, and a restore to one of them
+        // needs its descriptor and rows (cockroachdb/cockroach#22459).
+        let predecessor = |t: &model::catalog::TableDescriptor| resolved.tables.iter().any(|x| x.parent_id == t.parent_id && x.name == t.name);
         let relevant = |d: &Descriptor| match d {
             _ if is_full_cluster => user_object(d),
             Descriptor::Database(db) => resolved.databases.iter().any(|x| x.id == db.id) || resolved.complete_dbs.contains(&db.id),
-            Descriptor::Table(t) => resolved.tables.iter().any(|x| x.id == t.id) || resolved.complete_dbs.contains(&t.parent_id),
+            Descriptor::Table(t) => resolved.tables.iter().any(|x| x.id == t.id) || resolved.complete_dbs.contains(&t.parent_id) || predecessor(t),
         };
         let mut changes = descriptor_history(env, start_time, end_time, &relevant).await?;
         // An incremental that introduces objects (a cluster chain whose base held less) records
@@ -234,7 +239,7 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         }
         for c in &changes {
             if let Some(Descriptor::Table(t)) = &c.desc {
-                if (is_full_cluster || resolved.complete_dbs.contains(&t.parent_id)) && !t.is_view() {
+                if (is_full_cluster || resolved.complete_dbs.contains(&t.parent_id) || predecessor(t)) && !t.is_view() {
                     spans.push(t.span());
                 }
             }
