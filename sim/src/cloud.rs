@@ -44,12 +44,21 @@ pub use service::presented;
 #[derive(Clone)]
 pub struct SimStorageProvider {
     storage: SimStorage,
+    /// The cluster's node count: `nodelocal://N` names node N's external-io directory, and a
+    /// node the cluster does not have cannot be reached (CockroachDB fails to dial it). `None`
+    /// accepts every node number.
+    nodes: Option<usize>,
 }
 
 impl SimStorage {
-    /// The provider nodes open URLs through.
+    /// The provider nodes open URLs through, for a cluster of any size.
     pub fn provider(&self) -> SimStorageProvider {
-        SimStorageProvider { storage: self.clone() }
+        SimStorageProvider { storage: self.clone(), nodes: None }
+    }
+
+    /// The provider the nodes of a cluster of `nodes` nodes open URLs through.
+    pub fn provider_for(&self, nodes: usize) -> SimStorageProvider {
+        SimStorageProvider { storage: self.clone(), nodes: Some(nodes) }
     }
 }
 
@@ -57,6 +66,16 @@ impl StorageProvider for SimStorageProvider {
     /// `nodelocal` straight onto the store (its real backend is a file system); every cloud
     /// scheme through the backup's own object-store adapter onto the simulated cloud service.
     fn open(&self, url: &StorageUrl, node: NodeId) -> Result<Arc<dyn ExternalStorage>, StorageError> {
+        if let (Some(nodes), Some(backup::storage::url::NodelocalTarget::Node(n))) = (self.nodes, url.nodelocal_target()) {
+            if n as usize > nodes {
+                return Err(StorageError::Permanent {
+                    path: url.redacted(),
+                    reason: format!(
+                        "there is no node n{n} in this cluster (its nodes are n1..n{nodes}): nodelocal://{n} names that node's external-io directory"
+                    ),
+                });
+            }
+        }
         match url.scheme() {
             Scheme::Nodelocal => Ok(Arc::new(SimBucket::new(self.storage.clone(), url, node))),
             #[cfg(feature = "cloud")]

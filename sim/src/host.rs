@@ -16,7 +16,7 @@ use std::time::Duration;
 pub fn node_env(kv: &SimKv, storage: &SimStorage, cluster_id: &str, trace: &Trace, who: &str, cfg: &WorldConfig) -> backup::env::Env {
     backup::env::Env {
         kv: Arc::new(kv.clone()),
-        storage: Arc::new(storage.provider()),
+        storage: Arc::new(storage.provider_for(cfg.nodes)),
         runtime: Arc::new(MadsimRuntime),
         io: cfg.io.clone(),
         cluster_id: cluster_id.to_string(),
