@@ -136,9 +136,23 @@ impl SimKv {
         database: &str,
         timeout: Duration,
     ) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
+        self.bulk_in_session(gateway, sql, user, database, false, timeout).await
+    }
+
+    /// [`SimKv::bulk`] for a session that may be inside an open transaction (BEGIN without
+    /// COMMIT): the gateway refuses a BACKUP there, as CockroachDB does.
+    pub async fn bulk_in_session(
+        &self,
+        gateway: NodeId,
+        sql: &str,
+        user: &str,
+        database: &str,
+        in_transaction: bool,
+        timeout: Duration,
+    ) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
         let sql = crate::dress::dress(&mut self.inner.dress.lock().expect("dress"), sql);
         self.inner.statements.record(&sql);
-        let req = NodeRequest::Bulk { sql, user: user.to_string(), database: database.to_string() };
+        let req = NodeRequest::Bulk { sql, user: user.to_string(), database: database.to_string(), in_transaction };
         let env = Envelope { sent_at: self.inner.hlc.now(), from: self.inner.name.clone(), req };
         match self.inner.ep.call_timeout(node_addr(self.inner.cfg.network, gateway), env, timeout).await {
             Ok(reply) => {

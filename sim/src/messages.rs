@@ -55,8 +55,10 @@ pub enum NodeRequest {
     Append { range: RangeId, epoch: u64, prev_index: u64, prev_epoch: u64, entries: Vec<LogEntry>, commit: u64 },
     /// A new leaseholder asks a replica for its log.
     FetchLog { range: RangeId, epoch: u64 },
-    /// Run a BACKUP / RESTORE / SHOW BACKUP / job statement on this node as its SQL gateway.
-    Bulk { sql: String, user: String, database: String },
+    /// Run a BACKUP / RESTORE / SHOW BACKUP / job statement on this node as its SQL gateway,
+    /// for a session of `user` in `database`, inside an open transaction or not (BACKUP is
+    /// refused in one).
+    Bulk { sql: String, user: String, database: String, in_transaction: bool },
 }
 
 impl NodeRequest {

@@ -243,10 +243,10 @@ impl NodeServer {
     }
 
     async fn dispatch(self: Arc<Self>, req: NodeRequest) -> Result<NodeResponse, NodeError> {
-        if let NodeRequest::Bulk { sql, user, database } = req {
+        if let NodeRequest::Bulk { sql, user, database, in_transaction } = req {
             // Boxed: a bulk statement's future (a whole BACKUP or RESTORE) would otherwise size
             // every RPC's task, which madsim copies into place on each spawn.
-            return Ok(NodeResponse::Bulk(Box::pin(self.bulk(&sql, user, database)).await));
+            return Ok(NodeResponse::Bulk(Box::pin(self.bulk(&sql, user, database, in_transaction)).await));
         }
         let range = req.range();
         let lock = self.lock_for(range);
@@ -274,8 +274,8 @@ impl NodeServer {
     }
 
     /// Runs a bulk statement with this node as the gateway.
-    async fn bulk(&self, sql: &str, user: String, database: String) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
-        let ctx = backup::targets::SessionContext { user, database, in_transaction: false };
+    async fn bulk(&self, sql: &str, user: String, database: String, in_transaction: bool) -> Result<(Vec<String>, Vec<Vec<model::Datum>>), String> {
+        let ctx = backup::targets::SessionContext { user, database, in_transaction };
         trace_event!(
             self.trace,
             self.name,

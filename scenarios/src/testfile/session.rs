@@ -45,13 +45,15 @@ impl Connection {
                     Ok(stmts) => {
                         for sql in stmts.iter().filter(|s| !s.trim().is_empty()) {
                             let printed = if backup::exec::is_bulk_statement(sql) {
-                                kv.bulk(req.gateway, sql, session.user(), session.database(), BULK_TIMEOUT).await.map(|(columns, rows)| {
-                                    if columns.is_empty() {
-                                        String::new()
-                                    } else {
-                                        backup::show::QueryResult { columns, rows }.render()
-                                    }
-                                })
+                                kv.bulk_in_session(req.gateway, sql, session.user(), session.database(), session.in_transaction(), BULK_TIMEOUT).await.map(
+                                    |(columns, rows)| {
+                                        if columns.is_empty() {
+                                            String::new()
+                                        } else {
+                                            backup::show::QueryResult { columns, rows }.render()
+                                        }
+                                    },
+                                )
                             } else {
                                 session.execute(sql).await.map_err(|e| e.to_string()).map(|r| {
                                     if r.columns.is_empty() {
