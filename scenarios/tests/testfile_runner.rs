@@ -61,3 +61,34 @@ fn a_directive_that_cannot_run_says_why() {
         assert!(failure.diff.contains(why), "{text:?}: {}", failure.diff);
     }
 }
+
+#[test]
+fn check_reports_the_rows_that_differ() {
+    // d.t now is not d.t as of t1: the check must say so, row by row, and fail the file.
+    let text = "exec-sql
+CREATE DATABASE d;
+CREATE TABLE d.t (k INT PRIMARY KEY, v STRING);
+INSERT INTO d.t VALUES (1, 'one');
+----
+
+advance-time d=1s
+----
+
+save-cluster-ts tag=t1
+----
+
+exec-sql
+UPDATE d.t SET v = 'uno';
+----
+
+check restored=d.t original=d.t aost=t1
+----
+d.t equals d.t as of t1 (1 row)
+";
+    let run = run_file(&file("check.txt", text), 0);
+    let failure = run.failure.expect("a table that changed is not equal to its past");
+    assert_eq!(failure.line, 17, "{failure:?}");
+    assert!(failure.diff.contains("+ d.t differs from d.t as of t1:"), "{}", failure.diff);
+    assert!(failure.diff.contains("+ --- d.t as of t1\n+ +++ d.t\n"), "{}", failure.diff);
+    assert!(failure.diff.contains("+ - 1 | one\n") && failure.diff.contains("+ + 1 | uno\n"), "{}", failure.diff);
+}

@@ -10,6 +10,10 @@
 //!   With `aost=TAG`, `AS OF SYSTEM TIME TAG` in the input reads the time `save-cluster-ts` saved.
 //! - `query-sql [user=NAME] [node=N] [aost=TAG]`: the same, printing each statement's rows as the
 //!   shell does.
+//! - `check restored=DB.TABLE original=DB.TABLE [aost=TAG]`: compares a restored table, row for
+//!   row and column for column, with the original as of a saved time (the cluster's own MVCC
+//!   history, which the backup code does not compute: an oracle independent of it). Prints
+//!   `<restored> equals <original> ... (N rows)`, or the differing rows.
 //! - `save-cluster-ts tag=TAG`: saves the cluster's current time under `TAG`.
 //! - `corrupt-backup [file=NAME]`: flips a bit in the middle of file `NAME` (the `BACKUP`
 //!   manifest by default) at the location the input names.
@@ -35,8 +39,8 @@ pub enum Outcome {
 }
 
 /// The directives, for the error naming an unknown one.
-pub const DIRECTIVES: [&str; 10] =
-    ["exec-sql", "query-sql", "advance-time", "save-cluster-ts", "corrupt-backup", "storage-outage", "crash", "restart", "partition", "heal"];
+pub const DIRECTIVES: [&str; 11] =
+    ["exec-sql", "query-sql", "check", "advance-time", "save-cluster-ts", "corrupt-backup", "storage-outage", "crash", "restart", "partition", "heal"];
 
 /// The cluster a file runs in and its open connections.
 pub struct State {
@@ -131,6 +135,39 @@ impl State {
                 self.check_node(b)?;
                 self.world.partition(a, b);
                 Ok(String::new())
+            }
+            "check" => {
+                let restored: String = case.take_arg("restored").map_err(arg)?;
+                let original: String = case.take_arg("original").map_err(arg)?;
+                let aost: Option<String> = case.try_take_arg("aost").map_err(arg)?;
+                let as_of = match &aost {
+                    None => String::new(),
+                    Some(tag) => {
+                        let ts = self.tags.get(tag).ok_or_else(|| format!("aost={tag}: no save-cluster-ts tag={tag} before this"))?;
+                        format!(" AS OF SYSTEM TIME '{ts}'")
+                    }
+                };
+                let world = &mut self.world;
+                let conn = self.connections.entry("root".into()).or_insert_with(|| Connection::open(world, "root"));
+                let mut read = Vec::new();
+                for sql in [format!("SELECT * FROM {original}{as_of}"), format!("SELECT * FROM {restored}")] {
+                    let out = conn.run(&mut self.world, &sql, 1).await.ok_or("the connection's task ended")?;
+                    match out.into_iter().next() {
+                        Some(Ok(table)) => read.push(table),
+                        Some(Err(e)) => return Ok(format!("ERROR: {sql}: {e}\n")),
+                        None => return Err(format!("check: {sql} gave no result")),
+                    }
+                }
+                let when = aost.map(|t| format!(" as of {t}")).unwrap_or_default();
+                if read[0] == read[1] {
+                    let rows = read[0].lines().last().unwrap_or_default().to_string();
+                    Ok(format!("{restored} equals {original}{when} {rows}\n"))
+                } else {
+                    Ok(format!(
+                        "{restored} differs from {original}{when}:\n{}",
+                        super::labelled_diff(&format!("{original}{when}"), &restored, &read[0], &read[1])
+                    ))
+                }
             }
             "save-cluster-ts" => {
                 let tag: String = case.take_arg("tag").map_err(arg)?;

@@ -227,8 +227,14 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// A line diff of `expected` against `actual`: `-` lines only expected, `+` lines only actual,
 /// two spaces for lines both have (the `similar` crate's, as insta's snapshots show theirs).
 pub fn line_diff(expected: &str, actual: &str) -> String {
+    labelled_diff("expected", "actual", expected, actual)
+}
+
+/// [`line_diff`] with its two sides named (`---` for `old`, `+++` for `new`).
+pub fn labelled_diff(old_label: &str, new_label: &str, old: &str, new: &str) -> String {
+    let (expected, actual) = (old, new);
     let diff = similar::TextDiff::from_lines(expected, actual);
-    let mut out = String::from("--- expected\n+++ actual\n");
+    let mut out = format!("--- {old_label}\n+++ {new_label}\n");
     for change in diff.iter_all_changes() {
         let sign = match change.tag() {
             similar::ChangeTag::Delete => '-',
