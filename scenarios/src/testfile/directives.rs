@@ -24,10 +24,10 @@
 //! - `partition a=N b=M`, `heal`: cut the network between two nodes; restore every link.
 
 use super::session::{Connection, Printed};
+use crate::run::{drive, pass_time};
 use model::kv::NodeId;
 use sim::World;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// What a directive gave: its output, or why it could not run (an unknown directive or argument,
 /// a bad value).
@@ -59,14 +59,14 @@ impl State {
         let setup = world.add_client("setup");
         let task = setup.spawn(move |kv| async move { model::catalog::bootstrap(&kv).await.map_err(|e| e.to_string()) });
         // A fresh cluster always bootstraps; if it did not, the first statement says why.
-        let bootstrapped = super::until_done(&mut world, task).await;
+        let bootstrapped = drive(&mut world, task).await;
         // Another client's clock may lag the bootstrap's commit by up to the clocks' offset (the
         // simulated cluster has no uncertainty intervals): wait it out before the file's first
         // statement, so that every connection sees the bootstrapped catalog.
         let settle = world.cfg.max_clock_offset * 2;
         let until = madsim::time::Instant::now() + settle;
         while madsim::time::Instant::now() < until {
-            madsim::time::sleep(Duration::from_millis(50)).await;
+            madsim::time::sleep(std::time::Duration::from_millis(50)).await;
             world.tick();
         }
         State { world, connections: BTreeMap::new(), tags: BTreeMap::new(), bootstrap: bootstrapped.err() }
@@ -116,11 +116,7 @@ impl State {
             "advance-time" => {
                 let d: String = case.take_arg("d").map_err(arg)?;
                 let d = humantime::parse_duration(&d).map_err(|e| format!("advance-time: d={d}: {e}"))?;
-                let until = madsim::time::Instant::now() + d;
-                while madsim::time::Instant::now() < until {
-                    madsim::time::sleep(Duration::from_millis(50).min(until - madsim::time::Instant::now())).await;
-                    self.world.tick();
-                }
+                pass_time(&mut self.world, d).await;
                 Ok(String::new())
             }
             "crash" | "restart" => {
@@ -172,7 +168,7 @@ impl State {
             "save-cluster-ts" => {
                 let tag: String = case.take_arg("tag").map_err(arg)?;
                 let client = self.world.add_client("clock");
-                let now = super::until_done(&mut self.world, client.spawn(|kv| async move { model::Kv::now(&kv) })).await;
+                let now = drive(&mut self.world, client.spawn(|kv| async move { model::Kv::now(&kv) })).await;
                 self.tags.insert(tag, now.to_string());
                 Ok(String::new())
             }

@@ -27,7 +27,6 @@
 pub mod directives;
 mod session;
 
-use crate::run::drive;
 use directives::Outcome;
 use sim::{World, WorldConfig};
 use std::path::{Path, PathBuf};
@@ -146,8 +145,8 @@ pub fn run_file(path: &Path, seed: u64) -> FileRun {
         let (input, actual) = last.lock().expect("last").clone();
         let parsed = parse_crate_failure(&message, &file, &input, &actual);
         failure = Some(match (failure, parsed) {
-            // A directive that could not run: its line from the crate's report.
-            (Some(b), Some((line, _))) => FileFailure { line, ..b },
+            // A directive that could not run: its line, as written, from the crate's report.
+            (Some(b), Some((line, _))) => FileFailure { line, directive: directive_at(path, line), ..b },
             (None, Some((line, expected))) => FileFailure { line, directive: directive_at(path, line), diff: line_diff(&expected, &actual) },
             (b, None) => b.unwrap_or(FileFailure { line: 0, directive: String::new(), diff: message }),
         });
@@ -232,8 +231,7 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
 
 /// [`line_diff`] with its two sides named (`---` for `old`, `+++` for `new`).
 pub fn labelled_diff(old_label: &str, new_label: &str, old: &str, new: &str) -> String {
-    let (expected, actual) = (old, new);
-    let diff = similar::TextDiff::from_lines(expected, actual);
+    let diff = similar::TextDiff::from_lines(old, new);
     let mut out = format!("--- {old_label}\n+++ {new_label}\n");
     for change in diff.iter_all_changes() {
         let sign = match change.tag() {
@@ -249,9 +247,4 @@ pub fn labelled_diff(old_label: &str, new_label: &str, old: &str, new: &str) -> 
         }
     }
     out
-}
-
-/// Drives the world until `task` ends (re-exported for the directives).
-pub(crate) async fn until_done<T>(world: &mut World, task: madsim::task::JoinHandle<T>) -> T {
-    drive(world, task).await
 }
