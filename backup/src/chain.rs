@@ -121,8 +121,10 @@ type SubdirTime = (u32, u32, u32, u32);
 /// holds files but no `BACKUP` manifest (or whose `BACKUP` is a directory) is an incremental
 /// that failed, was canceled or killed before it finished, or a damaged one, and skipping it
 /// would silently restore older data than the location claims to hold. It is refused, naming
-/// it and saying what to do — unless a live lock at the location names it: then it is an
-/// incremental still running (or paused), not part of the chain yet, and left out as before.
+/// it and saying what to do — unless a lock at the location names it: a live one's is an
+/// incremental still running (or paused), not part of the chain yet, and one of this cluster's
+/// jobs that failed or was canceled left it behind when its cleanup was cut short; both are
+/// left out.
 /// (A failed or canceled incremental removes its own subdirectory, so only a killed process or
 /// damage leaves one behind.)
 pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage, shown: &str) -> Result<Vec<String>, BackupError> {
@@ -134,24 +136,48 @@ pub async fn auto_subdirs(env: &Env, storage: &dyn ExternalStorage, shown: &str)
         }
     }
     let incomplete: Vec<&str> = dirs.iter().filter(|(_, rest)| !rest.contains(&MANIFEST_NAME)).map(|((_, d), _)| *d).collect();
-    let running: BTreeSet<String> = if incomplete.is_empty() {
-        BTreeSet::new()
-    } else {
+    // The subdirectories a lock names: a live job's (running or paused: not part of the chain
+    // yet), and one of this cluster's jobs that failed or was canceled and whose cleanup did not
+    // finish (its process died removing its files): its record proves that it never published
+    // and never will (a job publishes before it records success, and a fenced run cannot write
+    // after its end), so the directory is its leftover, not a layer.
+    let (mut running, mut abandoned) = (BTreeSet::new(), BTreeSet::new());
+    if !incomplete.is_empty() {
         let locks = paths.iter().map(String::as_str).filter(|p| p.starts_with(crate::lock::LOCK_PREFIX));
-        crate::lock::read_locks(env, storage, locks).await?.into_iter().filter(|f| f.is_live()).filter_map(|f| f.lock.map(|l| l.subdir)).collect()
-    };
+        for found in crate::lock::read_locks(env, storage, locks).await? {
+            let ended_unpublished = matches!(found.owner, crate::lock::Owner::ThisCluster(crate::jobs::JobStatus::Failed | crate::jobs::JobStatus::Canceled));
+            if let Some(lock) = found.lock.as_ref().filter(|l| !l.subdir.is_empty()) {
+                if found.is_live() {
+                    running.insert(lock.subdir.clone());
+                } else if ended_unpublished {
+                    abandoned.insert(lock.subdir.clone());
+                }
+            }
+        }
+    }
     let mut out = Vec::new();
     for ((_, dir), rest) in &dirs {
         if rest.contains(&MANIFEST_NAME) {
             out.push(dir.to_string());
-        } else if !running.contains(*dir) {
-            // A manifest the listing cannot show (a directory on nodelocal) is named as such.
+        } else if !running.contains(*dir) && !abandoned.contains(*dir) {
+            // Asked for by name before the subdirectory is called incomplete: a listing may be
+            // stale (an eventually consistent store, or one answered from a lagging replica)
+            // and miss a manifest written a moment ago, and a complete incremental must not be
+            // refused for it. A manifest that cannot be read (a directory on nodelocal) is
+            // named as such.
             let manifest = format!("{dir}/{MANIFEST_NAME}");
-            if let Err(e @ crate::storage::StorageError::Permanent { .. }) = retrying(env, || storage.exists(&manifest)).await {
-                return Err(BackupError::NotABackup {
-                    url: location::join(shown, dir),
-                    reason: format!("its {MANIFEST_NAME} manifest cannot be read: {}", e.to_string().replacen(&format!("{dir}/"), "", 1)),
-                });
+            match retrying(env, || storage.exists(&manifest)).await {
+                Ok(true) if !rest.iter().any(|r| r.starts_with(&format!("{MANIFEST_NAME}/"))) => {
+                    out.push(dir.to_string());
+                    continue;
+                }
+                Err(e @ crate::storage::StorageError::Permanent { .. }) => {
+                    return Err(BackupError::NotABackup {
+                        url: location::join(shown, dir),
+                        reason: format!("its {MANIFEST_NAME} manifest cannot be read: {}", e.to_string().replacen(&format!("{dir}/"), "", 1)),
+                    });
+                }
+                _ => {}
             }
             return Err(incomplete_layer(shown, dir, rest));
         }
@@ -217,6 +243,74 @@ pub async fn expand(env: &Env, from: &[String]) -> Result<Vec<String>, BackupErr
         }
         many => Ok(many.to_vec()),
     }
+}
+
+/// The chain the statement's locations name, read: [`expand`] then [`read_chain`], and for a
+/// single location, linked member to member by the incrementals' claims, which also finds
+/// the members its listing did not show (see [`link_by_claims`]).
+pub async fn read_location(env: &Env, from: &[String], passphrase: Option<&Secret>) -> Result<(Vec<Layer>, FileCipher), BackupError> {
+    let locations = expand(env, from).await?;
+    let (layers, cipher) = read_chain(env, &locations, passphrase).await?;
+    let layers = match from {
+        [root] => link_by_claims(env, root, layers, &cipher).await?,
+        _ => layers,
+    };
+    Ok((layers, cipher))
+}
+
+/// An automatic chain put in order link by link, with the members a listing missed. A listing
+/// may be stale (an eventually consistent store, a caching proxy) and leave out an incremental
+/// written a moment ago — every one of its files — and a chain built from it alone stops before
+/// that member, or leaves a gap: it restores older data than the location holds, silently, or
+/// is refused. Each incremental's create-only claim on its base (`BACKUP-APPENDED-<base end
+/// time>`, at the root) names its subdirectory and is read by name, not listed: from the full
+/// backup, the claim on the last member's end time leads to the next one. Where there is no
+/// claim (a chain written before claims), the listed member that starts where the last one
+/// ends is next. The walk ends at a member with no successor, or at a claimed subdirectory with
+/// no manifest yet (an incremental still running, or one that died before it finished: not
+/// part of the chain, as when listed). Listed members the walk did not reach follow it, in
+/// their listed order, so that [`validate`] names a fork or a gap as before.
+async fn link_by_claims(env: &Env, root: &str, listed: Vec<Layer>, cipher: &FileCipher) -> Result<Vec<Layer>, BackupError> {
+    let (_, storage) = location::open(env, root)?;
+    let mut rest: Vec<Option<Layer>> = listed.into_iter().map(Some).collect();
+    let Some(first) = rest.first_mut().and_then(Option::take) else { return Ok(Vec::new()) };
+    let mut chain = vec![first];
+    loop {
+        let end = chain.last().expect("the chain starts with its first member").manifest.end_time;
+        let claim = crate::lock::append_claim_name(end);
+        let claimed = match retrying(env, || storage.read(&claim)).await {
+            Ok(bytes) => crate::lock::LockFile::decode(&bytes).map(|c| c.subdir).filter(|d| !d.is_empty()),
+            Err(crate::storage::StorageError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let next = match claimed {
+            Some(subdir) => {
+                let at = location::join(root, &subdir);
+                if chain.iter().any(|l| l.location == at) {
+                    break;
+                }
+                if let Some(slot) = rest.iter_mut().find(|l| l.as_ref().is_some_and(|l| l.location == at)) {
+                    slot.take()
+                } else {
+                    let (url, sub) = location::open(env, &at)?;
+                    if !retrying(env, || sub.exists(MANIFEST_NAME)).await? {
+                        None
+                    } else {
+                        let shown = url.redacted();
+                        let manifest = read_manifest(env, &shown, &*sub, cipher).await?;
+                        Some(Layer { location: at, shown, storage: sub, manifest })
+                    }
+                }
+            }
+            None => rest.iter_mut().find(|l| l.as_ref().is_some_and(|l| l.manifest.start_time == end)).and_then(Option::take),
+        };
+        match next {
+            Some(layer) => chain.push(layer),
+            None => break,
+        }
+    }
+    chain.extend(rest.into_iter().flatten());
+    Ok(chain)
 }
 
 /// Reads every manifest of a chain. The chain's `ENCRYPTION-INFO` is in its first (full)

@@ -135,8 +135,8 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         }
         // Another job appending to this chain (running or paused) holds the root.
         check_locks(env, &url.redacted(), &*storage).await?;
-        let locations = crate::chain::expand(env, std::slice::from_ref(&stmt.to[0])).await?;
-        let base = crate::chain::base_chain(env, &locations, passphrase).await?;
+        let (base, _) = crate::chain::read_location(env, std::slice::from_ref(&stmt.to[0]), passphrase).await?;
+        crate::chain::validate(&base)?;
         let sub = crate::location::join(&stmt.to[0], &crate::chain::subdir_name(end_time));
         let (sub_url, sub_storage) = crate::location::open(env, &sub)?;
         check_destination(env, &sub_url, &*sub_storage, keyed).await?;

@@ -254,8 +254,7 @@ pub fn range_rows(m: &Manifest) -> QueryResult {
 /// or misplaced member is refused.
 pub async fn show_backup(env: &Env, ctx: &SessionContext, stmt: &ShowBackupStmt) -> Result<QueryResult, BackupError> {
     check_session(env, ctx, "SHOW BACKUP").await?;
-    let locations = crate::chain::expand(env, std::slice::from_ref(&stmt.location)).await?;
-    let (layers, _) = crate::chain::read_chain(env, &locations, stmt.encryption_passphrase.as_ref()).await?;
+    let (layers, _) = crate::chain::read_location(env, std::slice::from_ref(&stmt.location), stmt.encryption_passphrase.as_ref()).await?;
     if layers.len() > 1 {
         crate::chain::validate(&layers)?;
     }

@@ -46,8 +46,7 @@ pub struct RestoreOutcome {
 /// the chain's layers up to it, and the descriptors are those of that time.
 pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result<RestoreOutcome, BackupError> {
     let current = check_session(env, ctx, "RESTORE").await?;
-    let locations = crate::chain::expand(env, &stmt.from).await?;
-    let (layers, cipher) = crate::chain::read_chain(env, &locations, stmt.options.encryption_passphrase.as_ref()).await?;
+    let (layers, cipher) = crate::chain::read_location(env, &stmt.from, stmt.options.encryption_passphrase.as_ref()).await?;
     crate::chain::validate(&layers)?;
     let wanted_time = match &stmt.as_of {
         Some(a) => Some(Timestamp::parse_as_of(&a.0, env.kv.now())?),

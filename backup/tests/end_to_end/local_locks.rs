@@ -620,3 +620,67 @@ fn a_job_of_another_cluster_with_the_same_id_removes_nothing_of_the_backup_there
     assert_eq!(after.keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>(), "the twin's cleanup, no lock there, changed the location");
     restores_winner(&storage, &a, ia, "nodelocal://1/twin");
 }
+
+#[test]
+fn an_incremental_that_failed_and_died_cleaning_up_is_its_leftover_not_a_layer() {
+    // Found by the chain scenario (seed 177 of `sweep --scenario chain`): an automatic
+    // incremental met a GC threshold, recorded its failure and was killed before it removed
+    // its subdirectory; every later BACKUP and RESTORE of the location was refused for "an
+    // incomplete incremental backup" with advice conditional on "if no backup job is running
+    // there", though the job's record says it ended without publishing.
+    let storage = Arc::new(MemStorageProvider::new());
+    let mut c = cluster(&storage, "cluster-a", "UPDATE bank.customers SET name = 'a' WHERE id = 1", false);
+    let loc = "nodelocal://1/leftover";
+    c.ok(&format!("BACKUP DATABASE bank, employees TO '{loc}'"));
+    c.sql("UPDATE bank.customers SET name = 'b' WHERE id = 1");
+    c.advance(Duration::from_secs(1));
+    // The incremental as its job left it: planned, its lock taken, a data file and a checkpoint
+    // in its subdirectory, its record failed; no manifest, nothing removed.
+    let sql = format!("BACKUP DATABASE bank, employees TO '{loc}'");
+    let id = planned(&c, &sql);
+    let details: plan::BackupDetails = serde_json::from_value(job(&c, id).payload).unwrap();
+    let lock = details.lock_file(id);
+    assert!(!lock.subdir.is_empty(), "an automatic incremental");
+    let root = c.store(loc);
+    for (path, bytes) in [
+        (lock.name(), lock.encode()),
+        (format!("{}/data/{id}/n1-0.sst", lock.subdir), b"partial".to_vec()),
+        (format!("{}/BACKUP-CHECKPOINT", lock.subdir), b"partial".to_vec()),
+    ] {
+        block_on(root.write(&path, bytes)).unwrap();
+    }
+    let failed = block_on(jobs::update::<serde_json::Value, _>(&*c.env.kv, id, |r, now| {
+        r.status = JobStatus::Failed;
+        r.error = Some("export below the GC threshold".into());
+        r.finished = Some(now);
+        r.lease = None;
+        Ok(())
+    }))
+    .unwrap();
+    assert!(failed.is_ok());
+    // This cluster, which sees the job's record, leaves the leftover out: SHOW BACKUP shows the
+    // full backup alone, RESTORE restores it, and the next incremental goes on from the full
+    // backup into a subdirectory of its own. (Another cluster cannot see the job's status and
+    // leaves it out as it leaves out a running one.)
+    let full_end = c.manifest(loc).end_time;
+    let shown = c.ok(&format!("SHOW BACKUP '{loc}'")).render();
+    assert!(!shown.contains("incremental"), "{shown}");
+    c.sql("CREATE DATABASE copy");
+    c.ok(&format!("RESTORE TABLE bank.customers FROM '{loc}' WITH into_db = 'copy'"));
+    let (want, got) = (c.read("bank", "customers", full_end), c.read_now("copy", "customers"));
+    assert_eq!(got.rows, want.rows, "the full backup restores");
+    c.advance(Duration::from_secs(1));
+    c.ok(&sql);
+    let shown = c.ok(&format!("SHOW BACKUP '{loc}'")).render();
+    assert!(shown.contains("incremental"), "{shown}");
+    // A leftover whose job's record says it succeeded is not: its manifest is missing, which
+    // is damage.
+    let succeeded = block_on(jobs::update::<serde_json::Value, _>(&*c.env.kv, id, |r, _| {
+        r.status = JobStatus::Succeeded;
+        Ok(())
+    }))
+    .unwrap();
+    assert!(succeeded.is_ok());
+    let e = c.err(&format!("SHOW BACKUP '{loc}'"));
+    assert!(e.contains("an incomplete incremental backup"), "{e}");
+}
