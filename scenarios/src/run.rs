@@ -268,16 +268,6 @@ pub async fn drive<T>(world: &mut World, task: madsim::task::JoinHandle<T>) -> T
     task.await.expect("client task")
 }
 
-/// Lets `d` of simulated time pass, keeping the world's lease manager ticking every 50 ms (the
-/// last step shorter, so that exactly `d` passes).
-pub async fn pass_time(world: &mut World, d: Duration) {
-    let until = madsim::time::Instant::now() + d;
-    while madsim::time::Instant::now() < until {
-        madsim::time::sleep(Duration::from_millis(50).min(until - madsim::time::Instant::now())).await;
-        world.tick();
-    }
-}
-
 /// Bootstraps the catalog and creates the workload's schema (seed `seed`'s) through a client,
 /// before any fault.
 pub async fn setup(world: &mut World, oracle: &Arc<Mutex<Oracle>>, seed: u64) -> Result<(), Failure> {

@@ -92,3 +92,39 @@ d.t equals d.t as of t1 (1 row)
     assert!(failure.diff.contains("+ --- d.t as of t1\n+ +++ d.t\n"), "{}", failure.diff);
     assert!(failure.diff.contains("+ - 1 | one\n") && failure.diff.contains("+ + 1 | uno\n"), "{}", failure.diff);
 }
+
+#[test]
+fn a_swept_file_runs_under_background_faults_and_a_failing_seed_names_its_replay_with_faults() {
+    use scenarios::testfile::{run_file_with, sweep_declared, sweep_file, FileOptions, SweepSpec};
+    use sim::faults::FaultMix;
+    let swept = format!("sweep seeds=3 faults=swarm safety=20s\n----\n\n{}", SESSION.replace("2 | three", "2 | two"));
+    let path = file("swept.txt", &swept);
+    let spec = sweep_declared(&path).unwrap().expect("the file declares a sweep");
+    assert_eq!(spec, SweepSpec { seeds: 3, faults: FaultMix::Swarm, safety: std::time::Duration::from_secs(20) });
+    // Every seed holds the file's output with faults in the background, and the faults are
+    // really there: the trace records the seed's swarm and schedule.
+    let runs = sweep_file(&path, 0..spec.seeds, spec.faults, spec.safety, 1, |_| {});
+    assert_eq!(runs.len(), 3);
+    for r in &runs {
+        assert!(r.failure.is_none(), "{:?}", r.failure_report());
+    }
+    let one = run_file_with(&path, FileOptions { seed: 1, faults: FaultMix::Swarm, safety: spec.safety });
+    assert!(one.trace.contains("runner swarm ") && one.trace.contains("file.spared_gateways=n1"), "no background faults in the trace");
+    assert_eq!(
+        one.trace,
+        run_file_with(&path, FileOptions { seed: 1, faults: FaultMix::Swarm, safety: spec.safety }).trace,
+        "a seed with faults replays byte for byte"
+    );
+    // A wrong expectation fails every seed, each with the command that replays it with its faults,
+    // and no advice to rewrite (the expected output is the fault-free one).
+    let wrong = file("swept-wrong.txt", &format!("sweep seeds=2 faults=swarm\n----\n\n{SESSION}"));
+    for r in sweep_file(&wrong, 0..2, FaultMix::Swarm, spec.safety, 1, |_| {}) {
+        let report = r.failure_report().expect("a wrong row fails under faults too");
+        assert!(report.contains(&format!("run {} --seed {} --faults swarm", wrong.display(), r.seed)), "{report}");
+        assert!(!report.contains("REWRITE=1"), "{report}");
+    }
+    // A bad sweep line is an error naming it.
+    let bad = file("swept-bad.txt", "sweep seeds=many\n----\n");
+    assert!(sweep_declared(&bad).unwrap_err().contains("seeds=many"));
+    assert!(run_file(&bad, 0).failure.unwrap().diff.contains("seeds=many"));
+}

@@ -68,15 +68,32 @@ enum Command {
     },
     /// Run a scenario file (`scenarios/testdata/`, datadriven format) in the simulated cluster
     /// with a seed; prints the first directive whose output differs, with a diff. `REWRITE=1`
-    /// rewrites the file's expected outputs instead.
+    /// rewrites the file's expected outputs instead. With `--seeds N`, runs it across N seeds
+    /// (from `--first`) with swarm faults in the background (or the file's `sweep` directive's),
+    /// every seed held to the file's fault-free output.
     Run {
         /// The file.
         file: std::path::PathBuf,
-        /// The seed.
-        #[arg(long, default_value_t = 0)]
+        /// The seed (of a single run).
+        #[arg(long, default_value_t = 0, conflicts_with = "seeds")]
         seed: u64,
-        /// Write the simulated cluster's trace to this file.
+        /// Run across this many seeds instead of one (with `--faults swarm` unless told).
         #[arg(long)]
+        seeds: Option<u64>,
+        /// The first seed of `--seeds`.
+        #[arg(long, default_value_t = 0, requires = "seeds")]
+        first: u64,
+        /// Faults in the background: `none` for a single run, `swarm` for `--seeds`, unless told.
+        #[arg(long, value_enum)]
+        faults: Option<Faults>,
+        /// How long background faults go on, in simulated time (then the cluster heals).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        safety: Option<std::time::Duration>,
+        /// Threads for `--seeds` (all cores by default).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Write the simulated cluster's trace to this file (a single run).
+        #[arg(long, conflicts_with = "seeds")]
         trace: Option<std::path::PathBuf>,
     },
     /// Run one seed and print its whole trace (the same bytes on every run).
@@ -184,19 +201,26 @@ fn main() -> ExitCode {
             replay(&scenario, seed, faults, trace.as_deref(), schedule.as_deref(), print_schedule)
         }
         Command::SweepMerge { files } => merge(&files),
-        Command::Run { file, seed, trace } => run_file(&file, seed, trace.as_deref()),
+        Command::Run { file, seed, seeds: None, faults, safety, trace, .. } => {
+            let faults = faults.map(FaultMix::from).unwrap_or(FaultMix::None);
+            let opts = scenarios::testfile::FileOptions { seed, faults, safety: safety.unwrap_or(scenarios::testfile::DEFAULT_SAFETY) };
+            run_file(&file, opts, trace.as_deref())
+        }
+        Command::Run { file, seeds: Some(seeds), first, faults, safety, jobs, .. } => {
+            sweep_file(&file, first..first.saturating_add(seeds), faults.map(FaultMix::from), safety, jobs)
+        }
         Command::Shrink { scenario, seed, faults, out } => shrink(&scenario, seed, faults, out),
         Command::Sweep(args) => sweep_named(&args),
     }
 }
 
 /// `run`: one scenario file with one seed.
-fn run_file(file: &std::path::Path, seed: u64, trace: Option<&std::path::Path>) -> ExitCode {
+fn run_file(file: &std::path::Path, opts: scenarios::testfile::FileOptions, trace: Option<&std::path::Path>) -> ExitCode {
     if !file.is_file() {
         eprintln!("error: {}: no such file", file.display());
         return ExitCode::from(2);
     }
-    let run = scenarios::testfile::run_file(file, seed);
+    let run = scenarios::testfile::run_file_with(file, opts);
     if let Some(path) = trace {
         if let Err(e) = std::fs::write(path, &run.trace) {
             eprintln!("error: cannot write the trace to {}: {e}", path.display());
@@ -205,13 +229,71 @@ fn run_file(file: &std::path::Path, seed: u64, trace: Option<&std::path::Path>) 
     }
     match run.failure_report() {
         None => {
-            println!("{}: ok (seed {seed}, trace crc32 {:08x}, {} lines)", file.display(), crc32fast::hash(run.trace.as_bytes()), run.trace.lines().count());
+            println!(
+                "{}: ok (seed {}, trace crc32 {:08x}, {} lines)",
+                file.display(),
+                opts.seed,
+                crc32fast::hash(run.trace.as_bytes()),
+                run.trace.lines().count()
+            );
             ExitCode::SUCCESS
         }
         Some(report) => {
             eprintln!("{report}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `run --seeds N`: one scenario file across seeds, each held to the file's expected output
+/// with faults in the background; prints every failing seed's report and a summary.
+fn sweep_file(
+    file: &std::path::Path,
+    seeds: std::ops::Range<u64>,
+    faults: Option<FaultMix>,
+    safety: Option<std::time::Duration>,
+    jobs: Option<usize>,
+) -> ExitCode {
+    if !file.is_file() {
+        eprintln!("error: {}: no such file", file.display());
+        return ExitCode::from(2);
+    }
+    if std::env::var_os("REWRITE").is_some() {
+        eprintln!("error: REWRITE rewrites a file from one fault-free run: drop --seeds");
+        return ExitCode::from(2);
+    }
+    let declared = match scenarios::testfile::sweep_declared(file) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let faults = faults.or(declared.as_ref().map(|d| d.faults)).unwrap_or(FaultMix::Swarm);
+    let safety = safety.or(declared.as_ref().map(|d| d.safety)).unwrap_or(scenarios::testfile::DEFAULT_SAFETY);
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let started = std::time::Instant::now();
+    let runs = scenarios::testfile::sweep_file(file, seeds.clone(), faults, safety, jobs, |r| {
+        if let Some(report) = r.failure_report() {
+            eprintln!("seed {} FAILED\n{report}\n", r.seed);
+        }
+    });
+    let failed: Vec<u64> = runs.iter().filter(|r| r.failure.is_some()).map(|r| r.seed).collect();
+    println!(
+        "{}: {} seeds ({}..{}), {} passed, {} failed, {:.1}s on {jobs} threads",
+        file.display(),
+        runs.len(),
+        seeds.start,
+        seeds.end,
+        runs.len() - failed.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        println!("failed seeds: {}", failed.iter().map(u64::to_string).collect::<Vec<_>>().join(" "));
+        ExitCode::FAILURE
     }
 }
 

@@ -23,8 +23,9 @@
 //! - `crash node=N`, `restart node=N`: a node dies (its unsynced state lost) or comes back.
 //! - `partition a=N b=M`, `heal`: cut the network between two nodes; restore every link.
 
+use super::cluster::Cluster;
 use super::session::{Connection, Printed};
-use crate::run::{drive, pass_time};
+use crate::run::drive;
 use model::kv::NodeId;
 use sim::World;
 use std::collections::BTreeMap;
@@ -39,13 +40,13 @@ pub enum Outcome {
 }
 
 /// The directives, for the error naming an unknown one.
-pub const DIRECTIVES: [&str; 11] =
-    ["exec-sql", "query-sql", "check", "advance-time", "save-cluster-ts", "corrupt-backup", "storage-outage", "crash", "restart", "partition", "heal"];
+pub const DIRECTIVES: [&str; 12] =
+    ["exec-sql", "query-sql", "check", "advance-time", "save-cluster-ts", "corrupt-backup", "storage-outage", "crash", "restart", "partition", "heal", "sweep"];
 
 /// The cluster a file runs in and its open connections.
 pub struct State {
     /// The simulated cluster.
-    pub world: World,
+    pub cluster: Cluster,
     connections: BTreeMap<String, Connection>,
     /// Timestamps saved by `save-cluster-ts`, by tag.
     tags: BTreeMap<String, String>,
@@ -69,7 +70,7 @@ impl State {
             madsim::time::sleep(std::time::Duration::from_millis(50)).await;
             world.tick();
         }
-        State { world, connections: BTreeMap::new(), tags: BTreeMap::new(), bootstrap: bootstrapped.err() }
+        State { cluster: Cluster::new(world), connections: BTreeMap::new(), tags: BTreeMap::new(), bootstrap: bootstrapped.err() }
     }
 
     /// Runs one directive.
@@ -108,28 +109,28 @@ impl State {
                 };
                 let expect = expect.map(|re| regex::Regex::new(&re).map_err(|e| format!("expect-error-regex: {e}"))).transpose()?;
                 self.check_node(node)?;
-                let world = &mut self.world;
+                let world = &mut self.cluster.world;
                 let conn = self.connections.entry(user.clone()).or_insert_with(|| Connection::open(world, &user));
-                let results = conn.run(&mut self.world, &sql, node).await.ok_or("the connection's task ended")?;
+                let results = conn.run(&mut self.cluster, &sql, node).await.ok_or("the connection's task ended")?;
                 print(name == "query-sql", &results, expect.as_ref())
             }
             "advance-time" => {
                 let d: String = case.take_arg("d").map_err(arg)?;
                 let d = humantime::parse_duration(&d).map_err(|e| format!("advance-time: d={d}: {e}"))?;
-                pass_time(&mut self.world, d).await;
+                self.cluster.pass(d).await;
                 Ok(String::new())
             }
             "crash" | "restart" => {
                 let node: NodeId = case.take_arg("node").map_err(arg)?;
                 self.check_node(node)?;
-                let done = if name == "crash" { self.world.crash(node) } else { self.world.restart(node) };
+                let done = if name == "crash" { self.cluster.world.crash(node) } else { self.cluster.world.restart(node) };
                 Ok(if done { String::new() } else { format!("n{node} was already {}\n", if name == "crash" { "down" } else { "up" }) })
             }
             "partition" => {
                 let (a, b): (NodeId, NodeId) = (case.take_arg("a").map_err(arg)?, case.take_arg("b").map_err(arg)?);
                 self.check_node(a)?;
                 self.check_node(b)?;
-                self.world.partition(a, b);
+                self.cluster.world.partition(a, b);
                 Ok(String::new())
             }
             "check" => {
@@ -143,11 +144,11 @@ impl State {
                         format!(" AS OF SYSTEM TIME '{ts}'")
                     }
                 };
-                let world = &mut self.world;
+                let world = &mut self.cluster.world;
                 let conn = self.connections.entry("root".into()).or_insert_with(|| Connection::open(world, "root"));
                 let mut read = Vec::new();
                 for sql in [format!("SELECT * FROM {original}{as_of}"), format!("SELECT * FROM {restored}")] {
-                    let out = conn.run(&mut self.world, &sql, 1).await.ok_or("the connection's task ended")?;
+                    let out = conn.run(&mut self.cluster, &sql, 1).await.ok_or("the connection's task ended")?;
                     match out.into_iter().next() {
                         Some(Ok(table)) => read.push(table),
                         Some(Err(e)) => return Ok(format!("ERROR: {sql}: {e}\n")),
@@ -167,8 +168,8 @@ impl State {
             }
             "save-cluster-ts" => {
                 let tag: String = case.take_arg("tag").map_err(arg)?;
-                let client = self.world.add_client("clock");
-                let now = drive(&mut self.world, client.spawn(|kv| async move { model::Kv::now(&kv) })).await;
+                let client = self.cluster.world.add_client("clock");
+                let now = self.cluster.wait(client.spawn(|kv| async move { model::Kv::now(&kv) })).await;
                 self.tags.insert(tag, now.to_string());
                 Ok(String::new())
             }
@@ -179,7 +180,7 @@ impl State {
                     backup::storage::url::StorageUrl::parse(location).map_err(|e| format!("corrupt-backup: the input must be a backup's location: {e}"))?;
                 let key = sim::storage::SimStorage::key(&url, 1, &file);
                 let mut at = 0;
-                let flipped = self.world.storage.corrupt(&key, |bytes| {
+                let flipped = self.cluster.world.storage.corrupt(&key, |bytes| {
                     at = bytes.len() / 2;
                     if let Some(b) = bytes.get_mut(at) {
                         *b ^= 1;
@@ -193,11 +194,19 @@ impl State {
             "storage-outage" => {
                 let d: String = case.take_arg("d").map_err(arg)?;
                 let d = humantime::parse_duration(&d).map_err(|e| format!("storage-outage: d={d}: {e}"))?;
-                self.world.storage.outage(d);
+                self.cluster.world.storage.outage(d);
+                Ok(String::new())
+            }
+            "sweep" => {
+                // Read by the harness and `backup-sim run` before the file runs (see
+                // [`super::sweep_declared`]); here only checked.
+                let mut args: Vec<(String, String)> = std::mem::take(&mut case.args).into_iter().map(|(k, v)| (k, v.join(","))).collect();
+                args.sort();
+                super::SweepSpec::parse(&args)?;
                 Ok(String::new())
             }
             "heal" => {
-                self.world.heal();
+                self.cluster.world.heal();
                 Ok(String::new())
             }
             other => Err(format!("unknown directive {other:?}; the directives are {}", DIRECTIVES.join(", "))),
@@ -205,10 +214,10 @@ impl State {
     }
 
     fn check_node(&self, node: NodeId) -> Result<(), String> {
-        if self.world.node_ids().contains(&node) {
+        if self.cluster.world.node_ids().contains(&node) {
             Ok(())
         } else {
-            Err(format!("there is no node n{node}; the cluster has n1..n{}", self.world.cfg.nodes))
+            Err(format!("there is no node n{node}; the cluster has n1..n{}", self.cluster.world.cfg.nodes))
         }
     }
 }

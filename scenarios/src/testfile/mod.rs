@@ -24,10 +24,14 @@
 //! the directive, a line diff of the expected and actual output, and the command that replays
 //! the file with its seed (`backup-sim run FILE --seed N`).
 
+mod cluster;
 pub mod directives;
 mod session;
 
+pub use cluster::FILE_FAULTS;
+
 use directives::Outcome;
+use sim::faults::FaultMix;
 use sim::{World, WorldConfig};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -40,6 +44,8 @@ pub struct FileRun {
     pub path: PathBuf,
     /// The seed it ran with.
     pub seed: u64,
+    /// The faults drawn in its background.
+    pub faults: FaultMix,
     /// The simulated cluster's whole trace (byte-identical on every run of the same file and seed).
     pub trace: String,
     /// The first mismatch or broken directive; `None` when every output matched.
@@ -59,9 +65,14 @@ pub struct FileFailure {
 }
 
 impl FileRun {
-    /// The command that runs this file again with its seed.
+    /// The command that runs this file again with its seed (and its background faults).
     pub fn replay_command(&self) -> String {
-        format!("cargo run --release -p scenarios -- run {} --seed {}", self.path.display(), self.seed)
+        let faults = match self.faults {
+            FaultMix::None => "",
+            FaultMix::Swarm => " --faults swarm",
+            FaultMix::Everything => " --faults everything",
+        };
+        format!("cargo run --release -p scenarios -- run {} --seed {}{faults}", self.path.display(), self.seed)
     }
 
     /// The report a test prints for a failure: file:line, the directive, the diff, the replay
@@ -69,36 +80,170 @@ impl FileRun {
     pub fn failure_report(&self) -> Option<String> {
         let f = self.failure.as_ref()?;
         Some(format!(
-            "{}:{}: {}\n{}\nreplay: {}\n(if the new output is right: REWRITE=1 {})",
+            "{}:{}: {}\n{}\nreplay: {}\n{}",
             self.path.display(),
             f.line,
             f.directive,
             f.diff.trim_end(),
             self.replay_command(),
-            self.replay_command()
+            match self.faults {
+                // Under faults the file's output is the fault-free one: a difference is the
+                // finding, never a reason to rewrite.
+                FaultMix::None => format!("(if the new output is right: REWRITE=1 {})", self.replay_command()),
+                _ => "(the expected output is the file's fault-free output: this seed's background faults changed what a statement gave, a finding to debug with the replay, not a reason to rewrite)".to_string(),
+            }
         ))
     }
+}
+
+/// How to run one file.
+#[derive(Clone, Copy, Debug)]
+pub struct FileOptions {
+    /// The seed: the cluster's clocks, latencies and job settings, and the background faults.
+    pub seed: u64,
+    /// The faults drawn in the background while the file's directives run
+    /// ([`FaultMix::None`]: none; [`FaultMix::Swarm`]: the seed's swarm over [`FILE_FAULTS`]).
+    pub faults: FaultMix,
+    /// How long the background faults go on (simulated time from the file's first directive);
+    /// then every fault ends and the rest of the file runs on a healed cluster.
+    pub safety: std::time::Duration,
+}
+
+impl FileOptions {
+    /// Seed `seed`, no faults.
+    pub fn new(seed: u64) -> FileOptions {
+        FileOptions { seed, faults: FaultMix::None, safety: DEFAULT_SAFETY }
+    }
+}
+
+/// How long background faults go on by default: a minute of simulated time.
+pub const DEFAULT_SAFETY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A file's `sweep` directive: run it across `seeds` seeds with `faults` in the background.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepSpec {
+    /// How many seeds (0..seeds).
+    pub seeds: u64,
+    /// Which faults.
+    pub faults: FaultMix,
+    /// How long the faults go on.
+    pub safety: std::time::Duration,
+}
+
+impl SweepSpec {
+    /// Reads a `sweep` directive's arguments (`seeds=N`, `faults=swarm|none`, `safety=DURATION`).
+    pub fn parse(args: &[(String, String)]) -> Result<SweepSpec, String> {
+        let mut spec = SweepSpec { seeds: 0, faults: FaultMix::Swarm, safety: DEFAULT_SAFETY };
+        let mut seeds = None;
+        for (k, v) in args {
+            match k.as_str() {
+                "seeds" => seeds = Some(v.parse::<u64>().map_err(|e| format!("sweep: seeds={v}: {e}"))?),
+                "faults" => {
+                    spec.faults = match v.as_str() {
+                        "swarm" => FaultMix::Swarm,
+                        "none" => FaultMix::None,
+                        other => return Err(format!("sweep: faults={other}: expected swarm or none")),
+                    }
+                }
+                "safety" => spec.safety = humantime::parse_duration(v).map_err(|e| format!("sweep: safety={v}: {e}"))?,
+                other => return Err(format!("sweep: unknown argument {other:?}; the arguments are seeds=N, faults=swarm|none, safety=DURATION")),
+            }
+        }
+        spec.seeds = seeds.ok_or("sweep: seeds=N is required")?;
+        Ok(spec)
+    }
+}
+
+/// The file's `sweep` directive, if it has one (read from its text: a line `sweep ...` followed
+/// by the `----` line), or why its arguments are wrong.
+pub fn sweep_declared(path: &Path) -> Result<Option<SweepSpec>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("sweep") || lines.get(i + 1).map(|l| l.trim_end()) != Some("----") {
+            continue;
+        }
+        let args = words
+            .map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("sweep: {w:?} is not key=value")))
+            .collect::<Result<Vec<_>, _>>()?;
+        return SweepSpec::parse(&args).map(Some).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1));
+    }
+    Ok(None)
+}
+
+/// Runs the file across `seeds` on `jobs` threads (each seed its own simulator), in seed order;
+/// calls `each` as seeds finish.
+pub fn sweep_file(
+    path: &Path,
+    seeds: std::ops::Range<u64>,
+    faults: FaultMix,
+    safety: std::time::Duration,
+    jobs: usize,
+    each: impl Fn(&FileRun) + Sync,
+) -> Vec<FileRun> {
+    let seeds: Vec<u64> = seeds.collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let out: Mutex<Vec<FileRun>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&seed) = seeds.get(i) else { break };
+                let mut run = run_file_with(path, FileOptions { seed, faults, safety });
+                each(&run);
+                run.trace = String::new();
+                out.lock().expect("runs").push(run);
+            });
+        }
+    });
+    let mut runs = out.into_inner().expect("runs");
+    runs.sort_by_key(|r| r.seed);
+    runs
 }
 
 /// Runs the file at `path` in a fresh simulated cluster with seed `seed`. With the `REWRITE`
 /// environment variable set, the file's expected outputs are replaced by the actual ones (the
 /// `datadriven` crate's rewrite); a directive that cannot run still fails the file.
 pub fn run_file(path: &Path, seed: u64) -> FileRun {
+    run_file_with(path, FileOptions::new(seed))
+}
+
+/// [`run_file`] with background faults. Under faults the expected outputs are still the file's
+/// (the fault-free ones): the cluster must hide its faults from the file's statements.
+pub fn run_file_with(path: &Path, opts: FileOptions) -> FileRun {
+    let FileOptions { seed, faults, safety } = opts;
+    if faults != FaultMix::None && std::env::var_os("REWRITE").is_some() {
+        // A rewrite takes the fault-free output; never one a fault changed.
+        let diff = "REWRITE rewrites a file from its fault-free run: run it without background faults".to_string();
+        return FileRun {
+            path: path.to_path_buf(),
+            seed,
+            faults,
+            trace: String::new(),
+            failure: Some(FileFailure { line: 0, directive: String::new(), diff }),
+        };
+    }
     quiet_file_failures();
     let broken: Arc<Mutex<Option<FileFailure>>> = Arc::new(Mutex::new(None));
     // The input and output of the case run last: the crate stops at the first mismatch, so the
     // case its report names is this one.
     let last: Arc<Mutex<(String, String)>> = Arc::default();
-    let trace_text = Arc::new(Mutex::new(String::new()));
+    // The trace is kept out here, so that a failing file (the crate reports a mismatch with a
+    // panic, which ends the simulation) still has its trace.
+    let trace_slot: Arc<Mutex<Option<sim::Trace>>> = Arc::default();
     let file = path.to_string_lossy().to_string();
-    let (broken_in, last_in, trace_in, file_in) = (broken.clone(), last.clone(), trace_text.clone(), file.clone());
+    let (broken_in, last_in, trace_in, file_in) = (broken.clone(), last.clone(), trace_slot.clone(), file.clone());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
         rt.block_on(async move {
             let world = World::start(WorldConfig::default(), seed, false);
-            let state = Arc::new(futures::lock::Mutex::new(directives::State::new(world).await));
+            let mut first = directives::State::new(world).await;
+            *trace_in.lock().expect("trace") = Some(first.cluster.world.trace.clone());
+            let (spared, owns_nodes) = spared_by(&file_in);
+            first.cluster.start_faults(seed, faults, safety, &spared, owns_nodes);
+            let state = Arc::new(futures::lock::Mutex::new(first));
             let st = state.clone();
-            let trace_out = trace_in.clone();
             let walked = async move {
                 datadriven::walk_async(&file_in, move |mut f| {
                     let (st, broken, last) = (st.clone(), broken_in.clone(), last_in.clone());
@@ -135,10 +280,9 @@ pub fn run_file(path: &Path, seed: u64) -> FileRun {
                 .await;
             };
             walked.await;
-            *trace_out.lock().expect("trace") = state.lock().await.world.trace.text();
         });
     }));
-    let trace = std::mem::take(&mut *trace_text.lock().expect("trace"));
+    let trace = trace_slot.lock().expect("trace").take().map(|t| t.text()).unwrap_or_default();
     let mut failure = broken.lock().expect("broken").take();
     if let Err(panic) = outcome {
         let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
@@ -151,7 +295,26 @@ pub fn run_file(path: &Path, seed: u64) -> FileRun {
             (b, None) => b.unwrap_or(FileFailure { line: 0, directive: String::new(), diff: message }),
         });
     }
-    FileRun { path: path.to_path_buf(), seed, trace, failure }
+    FileRun { path: path.to_path_buf(), seed, faults, trace, failure }
+}
+
+/// The nodes background faults leave alone, as the file's text names them: n1 (the default
+/// gateway) and every node a directive names (`node=N` of a statement's gateway or of `crash`,
+/// `a=` and `b=` of `partition`); and whether the file crashes, pauses or cuts off nodes itself.
+fn spared_by(file: &str) -> (std::collections::BTreeSet<model::kv::NodeId>, bool) {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let named = regex::Regex::new(r"\b(?:node|a|b)=(\d+)").expect("a literal regex");
+    let mut spared: std::collections::BTreeSet<model::kv::NodeId> = [1].into();
+    // Directive lines only (a directive starts with a lowercase letter; comments with `#`).
+    for line in text.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase())) {
+        for c in named.captures_iter(line) {
+            if let Ok(n) = c[1].parse() {
+                spared.insert(n);
+            }
+        }
+    }
+    let owns = text.lines().any(|l| matches!(l.split_whitespace().next(), Some("partition" | "crash" | "restart")));
+    (spared, owns)
 }
 
 /// The `datadriven` crate reports a mismatch by panicking, and [`run_file`] turns that panic

@@ -2,6 +2,7 @@
 //! holds the user's session (its current database, its open transaction) across directives, as
 //! a `cockroach sql` connection would.
 
+use super::cluster::Cluster;
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
 use model::kv::NodeId;
@@ -77,9 +78,9 @@ impl Connection {
         Connection { requests: tx }
     }
 
-    /// Runs the statements of `sql` in order through gateway `gateway`, ticking the world while
+    /// Runs the statements of `sql` in order through gateway `gateway`, ticking the cluster while
     /// they run; stops at the first error. `None` if the connection's task is gone.
-    pub(crate) async fn run(&self, world: &mut World, sql: &str, gateway: NodeId) -> Option<Vec<Printed>> {
+    pub(crate) async fn run(&self, cluster: &mut Cluster, sql: &str, gateway: NodeId) -> Option<Vec<Printed>> {
         let (reply, mut answer) = oneshot::channel();
         self.requests.unbounded_send(Request { sql: sql.to_string(), gateway, reply }).ok()?;
         loop {
@@ -89,7 +90,7 @@ impl Connection {
                 Err(_) => return None,
             }
             madsim::time::sleep(Duration::from_millis(50)).await;
-            world.tick();
+            cluster.tick();
         }
     }
 }
