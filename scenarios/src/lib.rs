@@ -52,6 +52,7 @@ mod manifest_check;
 #[cfg(feature = "planted-bugs")]
 pub mod mutants;
 pub mod oracle;
+pub mod parts;
 pub mod probes;
 pub mod property;
 pub mod registry;

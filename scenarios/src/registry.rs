@@ -3,6 +3,7 @@
 //! implements [`Scenario`] (copy `cluster_scenario.rs`) plus one line in [`REGISTRY`]. The trait
 //! lives in [`crate::run`], below the scenarios, so that no scenario imports the registry.
 
+use crate::parts::{Composition, Operation};
 use crate::run::{FaultMix, RunOptions, RunReport, Scenario};
 use sim::faults;
 use std::sync::Mutex;
@@ -14,6 +15,27 @@ pub const REGISTRY: &[&dyn Scenario] = &[
     &crate::chain_scenario::ChainScenario,
     &crate::backup_scenario::StandardScenario,
 ];
+
+/// Each registered scenario as the parts it is made of ([`crate::parts`]): what a scenario
+/// file's `compose` stanza names to run it (the standard scenario is the backup scenario's
+/// preloaded variant, not a composition of its own).
+pub fn compositions() -> Vec<(&'static str, Composition)> {
+    vec![
+        (crate::cluster_scenario::CLUSTER, Composition::cluster()),
+        (crate::backup_scenario::BACKUP, Composition::backup()),
+        (crate::chain_scenario::CHAIN, Composition::chain()),
+    ]
+}
+
+/// Runs a composition for one seed in a fresh simulator: the parts of the cluster scenario in
+/// any combination, or a whole part (the backup or chain scenario).
+pub fn run_composition(parts: &Composition, opts: &RunOptions) -> RunReport {
+    match parts.operation {
+        Operation::PastReads => crate::cluster_scenario::run_composed(parts, opts),
+        Operation::Backup => crate::backup_scenario::run_backup(opts),
+        Operation::Chain => crate::chain_scenario::run_chain(opts),
+    }
+}
 
 /// The scenario called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Scenario> {

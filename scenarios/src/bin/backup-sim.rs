@@ -311,6 +311,14 @@ fn list() -> ExitCode {
         let default = if s.in_default_sweep() { "(default sweep) " } else { "" };
         println!("  {:<10} {default}{}", s.name(), s.description());
     }
+    println!("scenarios as parts (a scenario file's `compose` stanza names them):");
+    for (name, parts) in registry::compositions() {
+        println!("  {name:<10} {parts}");
+    }
+    println!("parts:");
+    for (kind, names) in scenarios::parts::catalogue() {
+        println!("  {kind:<12} {}", names.join(", "));
+    }
     println!("fault kinds (cluster, drawn by the swarm):");
     for k in FaultKind::CLUSTER {
         println!("  {k:?}");

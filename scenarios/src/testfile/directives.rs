@@ -22,6 +22,10 @@
 //!   GC, leases and jobs go on.
 //! - `crash node=N`, `restart node=N`: a node dies (its unsynced state lost) or comes back.
 //! - `partition a=N b=M`, `heal`: cut the network between two nodes; restore every link.
+//! - `sweep seeds=N [faults=swarm|none] [safety=DURATION]`: the file also runs across seeds with
+//!   background faults (read before the file runs: [`super::sweep_declared`]).
+//! - `compose workload= faults= operation= checks=`: the file is a scenario of named parts
+//!   ([`crate::parts`]), run by [`super::run_file_with`] in a simulator of its own.
 
 use super::cluster::Cluster;
 use super::session::{Connection, Printed};

@@ -225,6 +225,9 @@ pub fn run_file_with(path: &Path, opts: FileOptions) -> FileRun {
         };
     }
     quiet_file_failures();
+    if is_composition(path) {
+        return run_composition_file(path, opts);
+    }
     let broken: Arc<Mutex<Option<FileFailure>>> = Arc::new(Mutex::new(None));
     // The input and output of the case run last: the crate stops at the first mismatch, so the
     // case its report names is this one.
@@ -283,10 +286,19 @@ pub fn run_file_with(path: &Path, opts: FileOptions) -> FileRun {
         });
     }));
     let trace = trace_slot.lock().expect("trace").take().map(|t| t.text()).unwrap_or_default();
-    let mut failure = broken.lock().expect("broken").take();
+    let failure = file_failure(path, outcome, broken.lock().expect("broken").take(), &last.lock().expect("last"));
+    FileRun { path: path.to_path_buf(), seed, faults, trace, failure }
+}
+
+/// The file's failure, from the `datadriven` crate's outcome (a mismatch is its panic) and the
+/// directive that could not run, if one could not; `last` is the input and output of the case
+/// run last (the crate stops at the first mismatch, so its report names that case).
+fn file_failure(path: &Path, outcome: std::thread::Result<()>, broken: Option<FileFailure>, last: &(String, String)) -> Option<FileFailure> {
+    let file = path.to_string_lossy().to_string();
+    let mut failure = broken;
     if let Err(panic) = outcome {
         let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-        let (input, actual) = last.lock().expect("last").clone();
+        let (input, actual) = last.clone();
         let parsed = parse_crate_failure(&message, &file, &input, &actual);
         failure = Some(match (failure, parsed) {
             // A directive that could not run: its line, as written, from the crate's report.
@@ -295,6 +307,69 @@ pub fn run_file_with(path: &Path, opts: FileOptions) -> FileRun {
             (b, None) => b.unwrap_or(FileFailure { line: 0, directive: String::new(), diff: message }),
         });
     }
+    failure
+}
+
+/// True for a file that composes a scenario from named parts (a `compose` stanza): it runs the
+/// composition, in a simulator of its own, instead of a session of statements.
+pub fn is_composition(path: &Path) -> bool {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines.iter().enumerate().any(|(i, l)| l.split_whitespace().next() == Some("compose") && lines.get(i + 1).map(|l| l.trim_end()) == Some("----"))
+}
+
+/// A file of a `compose` stanza (and, if it likes, a `sweep` one): the composition runs for the
+/// seed with the file's background faults as a registered scenario runs in a sweep
+/// (`RunOptions` with the seed and the faults, everything else the scenarios' defaults), so the
+/// file and the scenario it names give the same run, trace for trace. Its output is `ok`, or
+/// `FAIL <property>: <message's first line>`.
+fn run_composition_file(path: &Path, opts: FileOptions) -> FileRun {
+    let FileOptions { seed, faults, .. } = opts;
+    let trace = Arc::new(Mutex::new(String::new()));
+    let broken: Arc<Mutex<Option<FileFailure>>> = Arc::default();
+    let last: Arc<Mutex<(String, String)>> = Arc::default();
+    let (trace_in, broken_in, last_in) = (trace.clone(), broken.clone(), last.clone());
+    let file = path.to_string_lossy().to_string();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        datadriven::walk(&file, |f| {
+            f.run(|case| {
+                if broken_in.lock().expect("broken").is_some() {
+                    return String::new();
+                }
+                let mut args: Vec<(String, Vec<String>)> = case.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                args.sort();
+                let out = match case.directive.as_str() {
+                    "compose" => crate::parts::Composition::parse(&args).map(|parts| {
+                        let report = crate::registry::run_composition(&parts, &crate::run::RunOptions { faults, ..crate::run::RunOptions::new(seed) });
+                        *trace_in.lock().expect("trace") = report.trace.clone();
+                        match &report.failure {
+                            None => "ok\n".to_string(),
+                            Some(f) => format!("FAIL {}: {}\n", f.property, f.message.lines().next().unwrap_or_default()),
+                        }
+                    }),
+                    "sweep" => {
+                        let flat: Vec<(String, String)> = args.iter().map(|(k, v)| (k.clone(), v.join(","))).collect();
+                        SweepSpec::parse(&flat).map(|_| String::new())
+                    }
+                    other => Err(format!("a compose file holds compose and sweep stanzas only, not {other:?}")),
+                };
+                let out = match out {
+                    Ok(text) => text,
+                    Err(why) => {
+                        *broken_in.lock().expect("broken") = Some(FileFailure { line: 0, directive: directive_line(case), diff: why.clone() });
+                        if std::env::var_os("REWRITE").is_some() {
+                            panic!("cannot run: {why}");
+                        }
+                        format!("cannot run: {why}\n")
+                    }
+                };
+                *last_in.lock().expect("last") = (case.input.clone(), out.clone());
+                out
+            })
+        })
+    }));
+    let failure = file_failure(path, outcome, broken.lock().expect("broken").take(), &last.lock().expect("last"));
+    let trace = std::mem::take(&mut *trace.lock().expect("trace"));
     FileRun { path: path.to_path_buf(), seed, faults, trace, failure }
 }
 
