@@ -55,6 +55,8 @@ fn a_directive_that_cannot_run_says_why() {
         ("advance-time d=soon\n----\n", "advance-time: d=soon"),
         ("heal bogus=1\n----\n", "heal"),
         ("exec-sql expect-error-regex=nothing\nCREATE DATABASE e;\n----\n", "every statement succeeded"),
+        ("query-sql columns=(nope)\nSHOW JOBS;\n----\n", "no column \"nope\"; the columns are job_id"),
+        ("exec-sql columns=(job_id)\nSHOW JOBS;\n----\n", "columns= is for query-sql"),
     ] {
         let run = run_file(&file("broken.txt", text), 0);
         let failure = run.failure.unwrap_or_else(|| panic!("{text:?} must fail"));

@@ -8,8 +8,9 @@
 //!   With `expect-error-regex`, a statement must fail with a message the regex matches (the output
 //!   is the error), or the directive fails.
 //!   With `aost=TAG`, `AS OF SYSTEM TIME TAG` in the input reads the time `save-cluster-ts` saved.
-//! - `query-sql [user=NAME] [node=N] [aost=TAG]`: the same, printing each statement's rows as the
-//!   shell does.
+//! - `query-sql [user=NAME] [node=N] [aost=TAG] [columns=(A,B)]`: the same, printing each
+//!   statement's rows as the shell does (only columns `A` and `B`, in that order, with
+//!   `columns`: a summary that holds across seeds, e.g. SHOW BACKUP without its times).
 //! - `check restored=DB.TABLE original=DB.TABLE [aost=TAG]`: compares a restored table, row for
 //!   row and column for column, with the original as of a saved time (the cluster's own MVCC
 //!   history, which the backup code does not compute: an oracle independent of it). Prints
@@ -100,6 +101,10 @@ impl State {
                 let node: NodeId = case.try_take_arg("node").map_err(arg)?.unwrap_or(1);
                 let expect: Option<String> = case.try_take_arg("expect-error-regex").map_err(arg)?;
                 let aost: Option<String> = case.try_take_arg("aost").map_err(arg)?;
+                let columns: Option<Vec<String>> = case.try_take_args("columns").map_err(arg)?;
+                if columns.is_some() && name != "query-sql" {
+                    return Err(format!("{name}: columns= is for query-sql"));
+                }
                 let sql = match aost {
                     None => case.input.clone(),
                     Some(tag) => {
@@ -116,7 +121,7 @@ impl State {
                 let world = &mut self.cluster.world;
                 let conn = self.connections.entry(user.clone()).or_insert_with(|| Connection::open(world, &user));
                 let results = conn.run(&mut self.cluster, &sql, node).await.ok_or("the connection's task ended")?;
-                print(name == "query-sql", &results, expect.as_ref())
+                print(name == "query-sql", &results, expect.as_ref(), columns.as_deref())
             }
             "advance-time" => {
                 let d: String = case.take_arg("d").map_err(arg)?;
@@ -154,7 +159,8 @@ impl State {
                 for sql in [format!("SELECT * FROM {original}{as_of}"), format!("SELECT * FROM {restored}")] {
                     let out = conn.run(&mut self.cluster, &sql, 1).await.ok_or("the connection's task ended")?;
                     match out.into_iter().next() {
-                        Some(Ok(table)) => read.push(table),
+                        Some(Ok(Some(table))) => read.push(table.render()),
+                        Some(Ok(None)) => return Err(format!("check: {sql} returned no rows to compare")),
                         Some(Err(e)) => return Ok(format!("ERROR: {sql}: {e}\n")),
                         None => return Err(format!("check: {sql} gave no result")),
                     }
@@ -226,14 +232,15 @@ impl State {
     }
 }
 
-/// The output of `exec-sql` (`rows` false) or `query-sql`: each statement's rows for a query,
+/// The output of `exec-sql` (`rows` false) or `query-sql`: each statement's rows for a query
+/// (only the `columns` named, in their order, when given: a summary that holds across seeds),
 /// and the first error as `ERROR: <message>`. With `expect`, that error must exist and match.
-fn print(rows: bool, results: &[Printed], expect: Option<&regex::Regex>) -> Result<String, String> {
+fn print(rows: bool, results: &[Printed], expect: Option<&regex::Regex>, columns: Option<&[String]>) -> Result<String, String> {
     let mut out = String::new();
     let mut error = None;
     for r in results {
         match r {
-            Ok(table) if rows => out.push_str(table),
+            Ok(Some(table)) if rows => out.push_str(&project(table, columns)?.render()),
             Ok(_) => {}
             Err(e) => error = Some(e.clone()),
         }
@@ -245,4 +252,18 @@ fn print(rows: bool, results: &[Printed], expect: Option<&regex::Regex>) -> Resu
         (Some(e), None) => Ok(format!("{out}ERROR: {e}\n")),
         (None, None) => Ok(out),
     }
+}
+
+/// `table` with only the columns named (all of them for `None`); a name the table does not have
+/// is an error naming the ones it has.
+fn project(table: &backup::show::QueryResult, columns: Option<&[String]>) -> Result<backup::show::QueryResult, String> {
+    let Some(names) = columns else { return Ok(table.clone()) };
+    let at = names
+        .iter()
+        .map(|n| table.columns.iter().position(|c| c == n).ok_or_else(|| format!("columns: no column {n:?}; the columns are {}", table.columns.join(", "))))
+        .collect::<Result<Vec<usize>, String>>()?;
+    Ok(backup::show::QueryResult {
+        columns: at.iter().map(|&i| table.columns[i].clone()).collect(),
+        rows: table.rows.iter().map(|r| at.iter().map(|&i| r[i].clone()).collect()).collect(),
+    })
 }

@@ -282,9 +282,12 @@ pub fn run_file_with(path: &Path, opts: FileOptions) -> FileRun {
                 })
                 .await;
             };
-            walked.await;
-        });
-    }));
+            // The crate's mismatch panic is caught here, inside the simulation, rather than
+            // by madsim's task runner (which prints its own context line for every panic).
+            futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(walked)).await
+        })
+    }))
+    .and_then(|inner| inner);
     let trace = trace_slot.lock().expect("trace").take().map(|t| t.text()).unwrap_or_default();
     let failure = file_failure(path, outcome, broken.lock().expect("broken").take(), &last.lock().expect("last"));
     FileRun { path: path.to_path_buf(), seed, faults, trace, failure }

@@ -15,8 +15,8 @@ use std::time::Duration;
 /// How long a BACKUP, RESTORE or other bulk statement of a file may take, in simulated time.
 const BULK_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// One statement's result as the shell prints it: a table for rows, the command tag otherwise.
-pub(crate) type Printed = Result<String, String>;
+/// One statement's result: its rows (`None` for a statement that returns none), or its error.
+pub(crate) type Printed = Result<Option<backup::show::QueryResult>, String>;
 
 struct Request {
     sql: String,
@@ -47,22 +47,14 @@ impl Connection {
                         for sql in stmts.iter().filter(|s| !s.trim().is_empty()) {
                             let printed = if backup::exec::is_bulk_statement(sql) {
                                 kv.bulk_in_session(req.gateway, sql, session.user(), session.database(), session.in_transaction(), BULK_TIMEOUT).await.map(
-                                    |(columns, rows)| {
-                                        if columns.is_empty() {
-                                            String::new()
-                                        } else {
-                                            backup::show::QueryResult { columns, rows }.render()
-                                        }
-                                    },
+                                    |(columns, rows)| (!columns.is_empty()).then_some(backup::show::QueryResult { columns, rows }),
                                 )
                             } else {
-                                session.execute(sql).await.map_err(|e| e.to_string()).map(|r| {
-                                    if r.columns.is_empty() {
-                                        String::new()
-                                    } else {
-                                        backup::show::QueryResult { columns: r.columns, rows: r.rows }.render()
-                                    }
-                                })
+                                session
+                                    .execute(sql)
+                                    .await
+                                    .map_err(|e| e.to_string())
+                                    .map(|r| (!r.columns.is_empty()).then_some(backup::show::QueryResult { columns: r.columns, rows: r.rows }))
                             };
                             let failed = printed.is_err();
                             out.push(printed);
