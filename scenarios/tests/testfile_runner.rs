@@ -57,6 +57,9 @@ fn a_directive_that_cannot_run_says_why() {
         ("exec-sql expect-error-regex=nothing\nCREATE DATABASE e;\n----\n", "every statement succeeded"),
         ("query-sql columns=(nope)\nSHOW JOBS;\n----\n", "no column \"nope\"; the columns are job_id"),
         ("exec-sql columns=(job_id)\nSHOW JOBS;\n----\n", "columns= is for query-sql"),
+        ("split table=nodb.t\n----\n", "table nodb.t does not exist"),
+        ("gc table=orders ttl=1s\n----\n", "name a table as DB.TABLE"),
+        ("transfer-lease table=d.t to=9\n----\n", "there is no node n9"),
     ] {
         let run = run_file(&file("broken.txt", text), 0);
         let failure = run.failure.unwrap_or_else(|| panic!("{text:?} must fail"));

@@ -23,6 +23,10 @@
 //!   GC, leases and jobs go on.
 //! - `crash node=N`, `restart node=N`: a node dies (its unsynced state lost) or comes back.
 //! - `partition a=N b=M`, `heal`: cut the network between two nodes; restore every link.
+//! - `split table=DB.T [at=K]`: splits the range holding the table's start (or its primary key
+//!   `K`) there; `transfer-lease table=DB.T to=N`: moves the lease of the table's first range
+//!   to node `N`; `gc table=DB.T ttl=DURATION`: garbage-collects the table's ranges now, up to
+//!   `now - ttl`; `sleep d=DURATION`: as `advance-time`.
 //! - `sweep seeds=N [faults=swarm|none] [safety=DURATION]`: the file also runs across seeds with
 //!   background faults (read before the file runs: [`super::sweep_declared`]).
 //! - `compose workload= faults= operation= checks=`: the file is a scenario of named parts
@@ -123,7 +127,7 @@ impl State {
                 let results = conn.run(&mut self.cluster, &sql, node).await.ok_or("the connection's task ended")?;
                 print(name == "query-sql", &results, expect.as_ref(), columns.as_deref())
             }
-            "advance-time" => {
+            "advance-time" | "sleep" => {
                 let d: String = case.take_arg("d").map_err(arg)?;
                 let d = humantime::parse_duration(&d).map_err(|e| format!("advance-time: d={d}: {e}"))?;
                 self.cluster.pass(d).await;
@@ -219,8 +223,87 @@ impl State {
                 self.cluster.world.heal();
                 Ok(String::new())
             }
+            "split" => {
+                let table: String = case.take_arg("table").map_err(arg)?;
+                let at: Option<i64> = case.try_take_arg("at").map_err(arg)?;
+                let span = self.table_span(&table).await?;
+                let key = match at {
+                    Some(v) => model::encoding::encode_index_key(span.0, 1, &[model::Datum::Int(v)]),
+                    None => span.1.start.clone(),
+                };
+                let desc = self.cluster.world.directory.lookup(&key).ok_or_else(|| format!("split: no range holds {key}"))?;
+                if desc.span.start == key {
+                    return Ok(format!("{table}: a range already starts at {key}\n"));
+                }
+                if !self.cluster.world.split(desc.range_id, key.clone()) {
+                    return Ok(format!("{table}: the range holding {key} has no live leaseholder to split it\n"));
+                }
+                let applied = self.wait_for(|w| w.directory.lookup(&key).is_some_and(|d| d.span.start == key)).await;
+                Ok(if applied { String::new() } else { format!("{table}: the split at {key} did not apply within 10s\n") })
+            }
+            "transfer-lease" => {
+                let table: String = case.take_arg("table").map_err(arg)?;
+                let to: NodeId = case.take_arg("to").map_err(arg)?;
+                self.check_node(to)?;
+                let (_, span) = self.table_span(&table).await?;
+                let desc = self.cluster.world.directory.lookup(&span.start).ok_or_else(|| format!("transfer-lease: no range holds {table}"))?;
+                if desc.lease.holder == to {
+                    return Ok(format!("n{to} already holds the lease of {table}'s first range\n"));
+                }
+                if !desc.replicas.contains(&to) {
+                    let on: Vec<String> = desc.replicas.iter().map(|n| format!("n{n}")).collect();
+                    return Ok(format!("n{to} holds no replica of {table}'s first range (its replicas: {})\n", on.join(", ")));
+                }
+                if !self.cluster.world.transfer_lease(desc.range_id, to) {
+                    return Ok(format!("n{to} cannot take the lease of {table}'s first range now (down, or cut off from a quorum)\n"));
+                }
+                let moved = self.wait_for(|w| w.directory.get(desc.range_id).is_some_and(|d| d.lease.holder == to)).await;
+                Ok(if moved { String::new() } else { format!("the lease of {table}'s first range did not reach n{to} within 10s\n") })
+            }
+            "gc" => {
+                let table: String = case.take_arg("table").map_err(arg)?;
+                let ttl: String = case.take_arg("ttl").map_err(arg)?;
+                let ttl = humantime::parse_duration(&ttl).map_err(|e| format!("gc: ttl={ttl}: {e}"))?;
+                let (_, span) = self.table_span(&table).await?;
+                let mut cursor = span.start.clone();
+                let mut asked = 0;
+                while cursor < span.end {
+                    let Some(desc) = self.cluster.world.directory.lookup(&cursor) else { break };
+                    if self.cluster.world.gc_now(desc.range_id, ttl) {
+                        asked += 1;
+                    }
+                    cursor = desc.span.end.clone();
+                }
+                // The GC runs through each range's consensus: let it apply.
+                self.cluster.pass(std::time::Duration::from_secs(1)).await;
+                Ok(if asked == 0 { format!("{table}: no range had a live leaseholder to collect it\n") } else { String::new() })
+            }
             other => Err(format!("unknown directive {other:?}; the directives are {}", DIRECTIVES.join(", "))),
         }
+    }
+
+    /// The id and key span of the table named `DB.TABLE`, read from the catalog now.
+    async fn table_span(&mut self, table: &str) -> Result<(u32, model::Span), String> {
+        let (db, name) = table.split_once('.').ok_or_else(|| format!("{table:?}: name a table as DB.TABLE"))?;
+        let (db, name) = (db.to_string(), name.to_string());
+        let client = self.cluster.world.add_client("catalog");
+        let read = client.spawn(move |kv| async move {
+            let catalog = model::Catalog::read(&kv, model::Kv::now(&kv)).await.map_err(|e| e.to_string())?;
+            catalog.table_by_name(&db, &name).map(|t| (t.id, t.span())).ok_or_else(|| format!("table {db}.{name} does not exist"))
+        });
+        self.cluster.wait(read).await
+    }
+
+    /// Ticks the cluster until `done` holds, for up to 10 s of simulated time; whether it did.
+    async fn wait_for(&mut self, done: impl Fn(&World) -> bool) -> bool {
+        let until = madsim::time::Instant::now() + std::time::Duration::from_secs(10);
+        while madsim::time::Instant::now() < until {
+            if done(&self.cluster.world) {
+                return true;
+            }
+            self.cluster.pass(std::time::Duration::from_millis(50)).await;
+        }
+        done(&self.cluster.world)
     }
 
     fn check_node(&self, node: NodeId) -> Result<(), String> {

@@ -46,9 +46,9 @@ impl Connection {
                     Ok(stmts) => {
                         for sql in stmts.iter().filter(|s| !s.trim().is_empty()) {
                             let printed = if backup::exec::is_bulk_statement(sql) {
-                                kv.bulk_in_session(req.gateway, sql, session.user(), session.database(), session.in_transaction(), BULK_TIMEOUT).await.map(
-                                    |(columns, rows)| (!columns.is_empty()).then_some(backup::show::QueryResult { columns, rows }),
-                                )
+                                kv.bulk_in_session(req.gateway, sql, session.user(), session.database(), session.in_transaction(), BULK_TIMEOUT)
+                                    .await
+                                    .map(|(columns, rows)| (!columns.is_empty()).then_some(backup::show::QueryResult { columns, rows }))
                             } else {
                                 session
                                     .execute(sql)
