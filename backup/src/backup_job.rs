@@ -392,7 +392,11 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
             hint: " (written by another backup after this one was planned)",
         });
     }
-    let checkpoint = match read_checkpoint(env, &*storage, details).await? {
+    let resumed = read_checkpoint(env, &*storage, details).await?;
+    // The job's first checkpoint is behind it when a run resumes from one: the pausepoint after
+    // it holds there too (CockroachDB checks it on every run, after writing its checkpoint).
+    let mut first_checkpoint = resumed.is_none();
+    let checkpoint = match resumed {
         Some(c) => {
             env.event(
                 crate::event::JOB_RESUMED_FROM_CHECKPOINT,
@@ -407,6 +411,12 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     let mut seq: u64 = 0;
     let mut last_progress = env.kv.now();
     let mut backoff = Backoff::new();
+    if pausepoint(env, id, "backup.before.flow").await {
+        return Ok(RunOutcome::Paused);
+    }
+    if !first_checkpoint && pausepoint(env, id, "backup.after.write_first_checkpoint").await {
+        return Ok(RunOutcome::Paused);
+    }
     loop {
         if lost.load(Ordering::Relaxed) {
             return Ok(RunOutcome::NotCoordinator);
@@ -440,6 +450,9 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
             last_progress = env.kv.now();
             backoff.reset();
             update_progress(env, id, run, &cp).await;
+            if std::mem::take(&mut first_checkpoint) && pausepoint(env, id, "backup.after.write_first_checkpoint").await {
+                return Ok(RunOutcome::Paused);
+            }
         } else {
             if env.kv.now().wall.saturating_sub(last_progress.wall) > env.jobs.retry_budget.as_nanos() as u64 {
                 return Err(BackupError::Job(format!("job {id}: no progress for {:?}; giving up", env.jobs.retry_budget)));
@@ -724,6 +737,16 @@ async fn read_checkpoint(env: &Env, storage: &dyn ExternalStorage, details: &Bac
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// True when the cluster setting `jobs.debug.pausepoints` lists `point`: the job then pauses
+/// there, as if PAUSE JOB had been run (CockroachDB's pausepoints; see [`crate::settings`]).
+async fn pausepoint(env: &Env, id: JobId, point: &str) -> bool {
+    let hit = crate::settings::pauses_at(&*env.kv, point).await;
+    if hit {
+        env.event(crate::event::JOB_PAUSEPOINT, format!("job {id}: pausing at {point}"));
+    }
+    hit
 }
 
 async fn update_progress(env: &Env, id: JobId, run: u64, cp: &Checkpoint) {

@@ -139,6 +139,14 @@ pub enum BackupError {
     /// A job cannot do what was asked.
     #[error("{0}")]
     Job(String),
+    /// `SET` / `SHOW CLUSTER SETTING` of a setting this crate does not know.
+    #[error("unknown cluster setting {name:?}; the settings are {known}")]
+    UnknownSetting {
+        /// The name given.
+        name: String,
+        /// The settings there are.
+        known: String,
+    },
     /// Something that should not happen; the message says what.
     #[error("internal error: {0}")]
     Internal(String),
@@ -229,6 +237,7 @@ impl BackupError {
             BackupError::Kv(_) => ErrorKind::Kv,
             BackupError::Catalog(_) => ErrorKind::Catalog,
             BackupError::Job(_) => ErrorKind::Job,
+            BackupError::UnknownSetting { .. } => ErrorKind::Option,
             BackupError::Internal(_) => ErrorKind::Internal,
         }
     }

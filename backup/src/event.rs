@@ -12,6 +12,8 @@ pub const JOB_CLEANUP: &str = "job-cleanup";
 pub const JOB_FOUND_MANIFEST: &str = "job-found-manifest";
 /// `job-manifest-written`
 pub const JOB_MANIFEST_WRITTEN: &str = "job-manifest-written";
+/// `job-pausepoint`
+pub const JOB_PAUSEPOINT: &str = "job-pausepoint";
 /// `job-resumed-from-checkpoint`
 pub const JOB_RESUMED_FROM_CHECKPOINT: &str = "job-resumed-from-checkpoint";
 /// `job-retrying`

@@ -2,7 +2,8 @@
 //! JOB statement, as a SQL gateway node would, and the adoption loop every node runs.
 //!
 //! BACKUP plans, records a job and coordinates it on this node, returning CockroachDB's result
-//! row (job_id, status, fraction_completed, rows, index_entries, bytes) when the job succeeds. If
+//! row (job_id, status, fraction_completed, rows, index_entries, bytes) when the job succeeds;
+//! `WITH detached` returns the job's id once the job is recorded and lets it run on. If
 //! another node ends up coordinating it (this one lost its lease), the statement waits for the
 //! job's outcome. RESTORE runs to completion the same way.
 
@@ -45,6 +46,14 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
         Statement::Backup(b) => {
             let details = plan::plan_backup(env, ctx, b).await?;
             let id = jobs::create(&*env.kv, JobRecord::new(JobType::Backup, stmt.redacted(), &ctx.user, details)).await?;
+            if b.options.detached {
+                // The job runs on without the statement; if this node dies, another adopts it.
+                let env2 = env.clone();
+                env.runtime.spawn(Box::pin(async move {
+                    let _ = backup_job::run(&env2, id).await;
+                }));
+                return Ok(QueryResult { columns: vec!["job_id".into()], rows: vec![vec![Datum::Int(id)]] });
+            }
             // Once the job exists, a failure to coordinate it here (the cluster did not answer a
             // lease update) is not the job's failure: another node adopts it; follow it.
             let outcome = backup_job::run(env, id).await.unwrap_or(RunOutcome::NotCoordinator);
@@ -82,6 +91,17 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
         Statement::PauseJob(id) => control(env, ctx, *id as JobId, ControlOp::Pause).await,
         Statement::ResumeJob(id) => control(env, ctx, *id as JobId, ControlOp::Resume).await,
         Statement::CancelJob(id) => control(env, ctx, *id as JobId, ControlOp::Cancel).await,
+        Statement::SetClusterSetting { name, value } => {
+            // CockroachDB requires MODIFYCLUSTERSETTING, which admins hold.
+            crate::settings::check_name(name)?;
+            check_session(env, ctx, "SET CLUSTER SETTING").await?;
+            crate::settings::set(&*env.kv, name, value).await?;
+            Ok(QueryResult { columns: Vec::new(), rows: Vec::new() })
+        }
+        Statement::ShowClusterSetting(name) => {
+            let value = crate::settings::get(&*env.kv, name).await?;
+            Ok(QueryResult { columns: vec![name.clone()], rows: vec![vec![Datum::String(value)]] })
+        }
     }
 }
 

@@ -23,6 +23,7 @@ pub mod plan;
 pub mod planted;
 pub mod restore;
 pub mod retry;
+pub mod settings;
 pub mod show;
 pub mod statement;
 pub mod storage;

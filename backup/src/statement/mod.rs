@@ -35,6 +35,15 @@ pub enum Statement {
     ResumeJob(u64),
     /// `CANCEL JOB id`.
     CancelJob(u64),
+    /// `SET CLUSTER SETTING name = 'value'` (or `TO`), for the settings of [`crate::settings`].
+    SetClusterSetting {
+        /// The setting's dotted name, lower case.
+        name: String,
+        /// The value ('' resets it).
+        value: String,
+    },
+    /// `SHOW CLUSTER SETTING name`.
+    ShowClusterSetting(String),
 }
 
 /// `BACKUP targets TO locations [AS OF SYSTEM TIME t] [INCREMENTAL FROM …] [WITH …]`.
@@ -89,6 +98,10 @@ pub struct BackupOptions {
     pub revision_history: bool,
     /// `encryption_passphrase = '…'`.
     pub encryption_passphrase: Option<Secret>,
+    /// `detached`: the statement returns the job's id as soon as the job is recorded, and the
+    /// job runs on in the background (CockroachDB's `WITH detached`), to be followed with SHOW
+    /// JOBS and controlled with PAUSE / RESUME / CANCEL JOB.
+    pub detached: bool,
 }
 
 /// `RESTORE targets FROM locations [AS OF SYSTEM TIME t] [WITH …]`.
@@ -234,7 +247,8 @@ pub fn is_bulk_statement(sql: &str) -> bool {
     let second = words.get(1).map(String::as_str).unwrap_or("");
     match first {
         "BACKUP" | "RESTORE" => true,
-        "SHOW" => matches!(second, "BACKUP" | "BACKUPS" | "JOB" | "JOBS"),
+        "SHOW" => matches!(second, "BACKUP" | "BACKUPS" | "JOB" | "JOBS" | "CLUSTER"),
+        "SET" => second == "CLUSTER",
         "PAUSE" | "RESUME" | "CANCEL" => matches!(second, "JOB" | "JOBS"),
         _ => false,
     }

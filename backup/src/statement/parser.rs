@@ -153,6 +153,27 @@ impl Parser {
         }
     }
 
+    /// A cluster setting's name: words joined by periods (`jobs.debug.pausepoints`), lower case.
+    fn setting_name(&mut self) -> Result<String> {
+        let mut parts = vec![self.setting_word()?];
+        while self.eat(&Token::Period) {
+            parts.push(self.setting_word()?);
+        }
+        Ok(parts.join("."))
+    }
+
+    /// One word of a setting's name: any unquoted word, keywords included (`debug`, `to`...).
+    fn setting_word(&mut self) -> Result<String> {
+        match self.peek() {
+            Some(Token::Word(w)) if w.quote_style.is_none() => {
+                let v = w.value.to_lowercase();
+                self.pos += 1;
+                Ok(v)
+            }
+            _ => Err(self.error("expected a cluster setting's name")),
+        }
+    }
+
     /// A string literal's contents.
     fn string(&mut self, what: &str) -> Result<String> {
         match self.peek() {
@@ -201,7 +222,18 @@ impl Parser {
                     _ => Statement::CancelJob(id),
                 }
             }
-            _ => return Err(self.error("expected BACKUP, RESTORE, SHOW BACKUP, SHOW JOBS, PAUSE JOB, RESUME JOB or CANCEL JOB")),
+            Some("SET") => {
+                self.pos += 1;
+                self.expect_kw("CLUSTER", "expected CLUSTER SETTING after SET")?;
+                self.expect_kw("SETTING", "expected SETTING after SET CLUSTER")?;
+                let name = self.setting_name()?;
+                if !self.eat(&Token::Eq) {
+                    self.expect_kw("TO", "expected = or TO and the setting's value")?;
+                }
+                let value = self.string("the setting's value")?;
+                Statement::SetClusterSetting { name, value }
+            }
+            _ => return Err(self.error("expected BACKUP, RESTORE, SHOW BACKUP, SHOW JOBS, PAUSE JOB, RESUME JOB, CANCEL JOB or SET CLUSTER SETTING")),
         };
         while self.eat(&Token::SemiColon) {}
         if self.pos < self.toks.len() {
@@ -228,10 +260,11 @@ impl Parser {
             self.expect_kw("FROM", "expected FROM after INCREMENTAL")?;
             incremental_from = self.string_list("a previous backup's URL")?;
         }
-        let mut opts = self.with_options(&[("revision_history", OptKind::Flag), ("encryption_passphrase", OptKind::Value)])?;
+        let mut opts = self.with_options(&[("revision_history", OptKind::Flag), ("encryption_passphrase", OptKind::Value), ("detached", OptKind::Flag)])?;
         let options = BackupOptions {
             revision_history: opts.remove("revision_history").is_some(),
             encryption_passphrase: take_str(&mut opts, "encryption_passphrase").map(Secret),
+            detached: opts.remove("detached").is_some(),
         };
         Ok(BackupStmt { targets, to, as_of, incremental_from, options })
     }
@@ -264,6 +297,10 @@ impl Parser {
     fn show(&mut self) -> Result<Statement> {
         if self.eat_kw("JOBS") {
             return Ok(Statement::ShowJobs);
+        }
+        if self.eat_kw("CLUSTER") {
+            self.expect_kw("SETTING", "expected SETTING after SHOW CLUSTER")?;
+            return Ok(Statement::ShowClusterSetting(self.setting_name()?));
         }
         if self.is_kw("BACKUPS") {
             return Err(self.error("SHOW BACKUPS IN is not supported; use SHOW BACKUP 'location'"));

@@ -33,6 +33,9 @@ pub(super) fn redacted(stmt: &Statement) -> String {
             if b.options.encryption_passphrase.is_some() {
                 opts.push(format!("encryption_passphrase = {REDACTED_LITERAL}"));
             }
+            if b.options.detached {
+                opts.push("detached".to_string());
+            }
             out.push_str(&with(opts));
             out
         }
@@ -81,6 +84,8 @@ pub(super) fn redacted(stmt: &Statement) -> String {
         Statement::PauseJob(id) => format!("PAUSE JOB {id}"),
         Statement::ResumeJob(id) => format!("RESUME JOB {id}"),
         Statement::CancelJob(id) => format!("CANCEL JOB {id}"),
+        Statement::SetClusterSetting { name, value } => format!("SET CLUSTER SETTING {name} = {}", literal(value)),
+        Statement::ShowClusterSetting(name) => format!("SHOW CLUSTER SETTING {name}"),
     }
 }
 

@@ -166,6 +166,8 @@ fn errors_name_the_offending_token() {
         ("BACKUP TO 'x' WITH encryption_passphrase", "EOF", "requires a value"),
         ("BACKUP TO 'x' WITH encryption_passphrase, revision_history", ",", "requires a value"),
         ("BACKUP TO 'x' WITH revision_history = 'yes'", "=", "takes no value"),
+        ("BACKUP TO 'x' WITH detached = 'true'", "=", "takes no value"),
+        ("RESTORE FROM 'x' WITH detached", "detached", "unknown option"),
         ("RESTORE FROM 'x' WITH skip_missing_views = 'true'", "=", "takes no value"),
         ("RESTORE FROM 'x' WITH into_db", "EOF", "requires a value"),
         ("RESTORE FROM 'x' WITH into_db = newdb", "newdb", "requires a string value"),
@@ -449,4 +451,13 @@ proptest! {
             Err(e) => prop_assert!(!e.to_string().contains(&secret), "{}", e),
         }
     }
+}
+
+#[test]
+fn detached_is_a_backup_flag_kept_in_the_description() {
+    let b = backup("BACKUP DATABASE bank TO 'nodelocal://1/b' WITH detached, revision_history");
+    assert!(b.options.detached && b.options.revision_history);
+    let stmt = parse("BACKUP DATABASE bank TO 'nodelocal://1/b' WITH detached").unwrap();
+    assert_eq!(stmt.redacted(), "BACKUP DATABASE bank TO 'nodelocal://1/b' WITH detached");
+    assert!(!backup("BACKUP DATABASE bank TO 'nodelocal://1/b'").options.detached);
 }

@@ -233,3 +233,77 @@ fn a_corrupted_checkpoint_makes_the_resumed_job_start_over_without_duplicates() 
         assert_eq!(dst.read_now("bank", t).rows, c.read("bank", t, m.end_time).rows, "{t}");
     }
 }
+
+#[test]
+fn a_detached_backup_returns_its_job_id_at_once_and_runs_on() {
+    let c = bank();
+    let r = c.ok("BACKUP DATABASE bank TO 'nodelocal://1/detached' WITH detached");
+    assert_eq!(r.columns, vec!["job_id".to_string()]);
+    let [Datum::Int(id)] = r.rows[0][..] else { panic!("{:?}", r.rows) };
+    // Recorded, not yet run: no manifest; the job is pending in SHOW JOBS, described with its
+    // option.
+    let j = job(&c, id);
+    assert_eq!(j.status, JobStatus::Pending, "{j:?}");
+    assert!(j.description.ends_with("WITH detached"), "{}", j.description);
+    assert!(!c.store("nodelocal://1/detached").snapshot().contains_key("BACKUP"));
+    // The job runs on in the background, to its end, as a plain BACKUP would.
+    c.runtime.run_spawned();
+    assert_eq!(job(&c, id).status, JobStatus::Succeeded);
+    let end = c.manifest("nodelocal://1/detached").end_time;
+    let dst = c.fresh_destination();
+    dst.ok("RESTORE DATABASE bank FROM 'nodelocal://1/detached'");
+    for t in ["customers", "accounts"] {
+        assert_eq!(dst.read_now("bank", t).rows, c.read("bank", t, end).rows, "bank.{t}");
+    }
+}
+
+#[test]
+fn pausepoints_pause_a_backup_at_a_named_step_until_it_is_resumed() {
+    let c = bank();
+    assert_eq!(c.ok("SHOW CLUSTER SETTING jobs.debug.pausepoints").rows, vec![vec![s("")]]);
+    c.ok("SET CLUSTER SETTING jobs.debug.pausepoints = 'backup.after.write_first_checkpoint'");
+    assert_eq!(c.ok("SHOW CLUSTER SETTING jobs.debug.pausepoints").rows, vec![vec![s("backup.after.write_first_checkpoint")]]);
+    // The job pauses itself after its first checkpoint: some spans done, no manifest.
+    let r = c.ok("BACKUP DATABASE bank TO 'nodelocal://1/pp' WITH detached");
+    let [Datum::Int(id)] = r.rows[0][..] else { panic!("{:?}", r.rows) };
+    c.runtime.run_spawned();
+    let j = job(&c, id);
+    assert_eq!(j.status, JobStatus::Paused, "{j:?}");
+    assert!(j.progress_millis > 0 && j.progress_millis < 1000, "{j:?}");
+    assert_eq!(c.log.named("job-pausepoint").len(), 1);
+    let files = c.store("nodelocal://1/pp").snapshot();
+    assert!(files.contains_key("BACKUP-CHECKPOINT") && !files.contains_key("BACKUP"), "{files:?}");
+    // Resumed with the pausepoint still set, its run resumed from the checkpoint pauses there
+    // again (as CockroachDB's do); cleared and resumed, it runs on to success.
+    c.ok(&format!("RESUME JOB {id}"));
+    c.runtime.run_spawned();
+    assert_eq!(job(&c, id).status, JobStatus::Paused);
+    assert_eq!(c.log.named("job-pausepoint").len(), 2);
+    c.ok("SET CLUSTER SETTING jobs.debug.pausepoints = ''");
+    c.ok(&format!("RESUME JOB {id}"));
+    c.runtime.run_spawned();
+    assert_eq!(job(&c, id).status, JobStatus::Succeeded);
+    assert_eq!(c.log.named("job-resumed-from-checkpoint").len(), 2);
+    let dst = c.fresh_destination();
+    dst.ok("RESTORE DATABASE bank FROM 'nodelocal://1/pp'");
+    // `backup.before.flow` stops a job before it exports anything.
+    c.ok("SET CLUSTER SETTING jobs.debug.pausepoints TO 'other.point, backup.before.flow'");
+    let r = c.ok("BACKUP DATABASE bank TO 'nodelocal://1/pp2' WITH detached");
+    let [Datum::Int(id2)] = r.rows[0][..] else { panic!("{:?}", r.rows) };
+    c.runtime.run_spawned();
+    assert_eq!((job(&c, id2).status, job(&c, id2).progress_millis), (JobStatus::Paused, 0));
+    // Only admins set it; an unknown setting is named; a setting inside a transaction refused.
+    let e = exec_err(&c, &as_user("maxroach"), "SET CLUSTER SETTING jobs.debug.pausepoints = ''");
+    assert!(e.contains("admin"), "{e}");
+    let e = c.err("SET CLUSTER SETTING jobs.debug.nope = 'x'");
+    assert!(e.contains("unknown cluster setting \"jobs.debug.nope\"") && e.contains("jobs.debug.pausepoints"), "{e}");
+    let e = exec_err(&c, &in_txn(), "SET CLUSTER SETTING jobs.debug.pausepoints = ''");
+    assert!(e.contains("inside a transaction"), "{e}");
+}
+
+fn exec_err(c: &Cluster, ctx: &SessionContext, sql: &str) -> String {
+    match block_on(exec::execute(&c.env, ctx, sql)) {
+        Ok(r) => panic!("{sql}: expected an error, got {}", r.render()),
+        Err(e) => e.to_string(),
+    }
+}
