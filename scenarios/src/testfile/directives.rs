@@ -23,6 +23,10 @@
 //!   GC, leases and jobs go on.
 //! - `crash node=N`, `restart node=N`: a node dies (its unsynced state lost) or comes back.
 //! - `partition a=N b=M`, `heal`: cut the network between two nodes; restore every link.
+//! - `backup tag=TAG [node=N] [aost=TAG]`: runs the input's BACKUP (with `WITH detached`, it returns at
+//!   once and the job runs on) and saves its job's id under `TAG`; `job tag=TAG
+//!   pause|resume|cancel` runs PAUSE / RESUME / CANCEL JOB on it; `job tag=TAG
+//!   wait-for-state=STATE` waits (up to ten simulated minutes) for SHOW JOBS to show it `STATE`.
 //! - `split table=DB.T [at=K]`: splits the range holding the table's start (or its primary key
 //!   `K`) there; `transfer-lease table=DB.T to=N`: moves the lease of the table's first range
 //!   to node `N`; `gc table=DB.T ttl=DURATION`: garbage-collects the table's ranges now, up to
@@ -59,6 +63,8 @@ pub struct State {
     connections: BTreeMap<String, Connection>,
     /// Timestamps saved by `save-cluster-ts`, by tag.
     tags: BTreeMap<String, String>,
+    /// Job ids saved by `backup tag=`, by tag.
+    jobs: BTreeMap<String, i64>,
     /// Why the catalog could not be bootstrapped (every directive then fails saying so).
     bootstrap: Option<String>,
 }
@@ -79,7 +85,7 @@ impl State {
             madsim::time::sleep(std::time::Duration::from_millis(50)).await;
             world.tick();
         }
-        State { cluster: Cluster::new(world), connections: BTreeMap::new(), tags: BTreeMap::new(), bootstrap: bootstrapped.err() }
+        State { cluster: Cluster::new(world), connections: BTreeMap::new(), tags: BTreeMap::new(), jobs: BTreeMap::new(), bootstrap: bootstrapped.err() }
     }
 
     /// Runs one directive.
@@ -109,17 +115,7 @@ impl State {
                 if columns.is_some() && name != "query-sql" {
                     return Err(format!("{name}: columns= is for query-sql"));
                 }
-                let sql = match aost {
-                    None => case.input.clone(),
-                    Some(tag) => {
-                        let ts = self.tags.get(&tag).ok_or_else(|| format!("aost={tag}: no save-cluster-ts tag={tag} before this"))?;
-                        let re = regex::Regex::new(&format!(r"(?i)(AS\s+OF\s+SYSTEM\s+TIME\s+){}\b", regex::escape(&tag))).expect("a literal tag");
-                        if !re.is_match(&case.input) {
-                            return Err(format!("aost={tag}: no AS OF SYSTEM TIME {tag} in the input"));
-                        }
-                        re.replace_all(&case.input, format!("${{1}}'{ts}'")).into_owned()
-                    }
-                };
+                let sql = self.with_aost(aost, &case.input)?;
                 let expect = expect.map(|re| regex::Regex::new(&re).map_err(|e| format!("expect-error-regex: {e}"))).transpose()?;
                 self.check_node(node)?;
                 let world = &mut self.cluster.world;
@@ -223,6 +219,71 @@ impl State {
                 self.cluster.world.heal();
                 Ok(String::new())
             }
+            "backup" => {
+                let tag: String = case.take_arg("tag").map_err(arg)?;
+                let node: NodeId = case.try_take_arg("node").map_err(arg)?.unwrap_or(1);
+                self.check_node(node)?;
+                let aost: Option<String> = case.try_take_arg("aost").map_err(arg)?;
+                let sql = self.with_aost(aost, &case.input)?;
+                let world = &mut self.cluster.world;
+                let conn = self.connections.entry("root".into()).or_insert_with(|| Connection::open(world, "root"));
+                let results = conn.run(&mut self.cluster, &sql, node).await.ok_or("the connection's task ended")?;
+                match results.as_slice() {
+                    [Ok(Some(table))] => match (table.columns.first().map(String::as_str), table.rows.first().and_then(|r| r.first())) {
+                        (Some("job_id"), Some(model::Datum::Int(id))) => {
+                            self.jobs.insert(tag, *id);
+                            Ok(String::new())
+                        }
+                        _ => Err(format!("backup: {:?} did not return a job id", case.input.trim())),
+                    },
+                    [Err(e)] => Ok(format!("ERROR: {e}\n")),
+                    _ => Err("backup: the input must be one BACKUP statement".into()),
+                }
+            }
+            "job" => {
+                let tag: String = case.take_arg("tag").map_err(arg)?;
+                let id = *self.jobs.get(&tag).ok_or_else(|| format!("job: no backup tag={tag} before this"))?;
+                let wait: Option<String> = case.try_take_arg("wait-for-state").map_err(arg)?;
+                let mut ops = Vec::new();
+                for op in ["pause", "resume", "cancel"] {
+                    if case.take_flag(op).map_err(arg)? {
+                        ops.push(op);
+                    }
+                }
+                let world = &mut self.cluster.world;
+                let conn = self.connections.entry("root".into()).or_insert_with(|| Connection::open(world, "root"));
+                match (ops.as_slice(), wait) {
+                    ([op], None) => {
+                        let sql = format!("{} JOB {id}", op.to_uppercase());
+                        match conn.run(&mut self.cluster, &sql, 1).await.ok_or("the connection's task ended")?.into_iter().next() {
+                            Some(Err(e)) => Ok(format!("ERROR: {}\n", e.replace(&id.to_string(), &tag))),
+                            _ => Ok(String::new()),
+                        }
+                    }
+                    ([], Some(want)) => {
+                        // SHOW JOBS every second of simulated time, for up to ten minutes.
+                        let mut status = String::from("unknown");
+                        for _ in 0..600 {
+                            let out = conn.run(&mut self.cluster, "SHOW JOBS", 1).await.ok_or("the connection's task ended")?;
+                            if let Some(Ok(Some(table))) = out.into_iter().next() {
+                                let col = table.columns.iter().position(|c| c == "status").ok_or("SHOW JOBS has no status column")?;
+                                if let Some(row) = table.rows.iter().find(|r| r.first() == Some(&model::Datum::Int(id))) {
+                                    status = match &row[col] {
+                                        model::Datum::String(s) => s.clone(),
+                                        other => format!("{other:?}"),
+                                    };
+                                }
+                            }
+                            if status == want {
+                                return Ok(String::new());
+                            }
+                            self.cluster.pass(std::time::Duration::from_secs(1)).await;
+                        }
+                        Ok(format!("job {tag} is {status} after 10 minutes, not {want}\n"))
+                    }
+                    _ => Err("job: give one of pause, resume, cancel, or wait-for-state=STATE".into()),
+                }
+            }
             "split" => {
                 let table: String = case.take_arg("table").map_err(arg)?;
                 let at: Option<i64> = case.try_take_arg("at").map_err(arg)?;
@@ -235,11 +296,16 @@ impl State {
                 if desc.span.start == key {
                     return Ok(format!("{table}: a range already starts at {key}\n"));
                 }
-                if !self.cluster.world.split(desc.range_id, key.clone()) {
-                    return Ok(format!("{table}: the range holding {key} has no live leaseholder to split it\n"));
+                // Asked again every 10 s for up to a minute: a leaseholder that dies (or loses its
+                // lease) with the request in hand drops it.
+                for _ in 0..6 {
+                    let Some(desc) = self.cluster.world.directory.lookup(&key) else { break };
+                    self.cluster.world.split(desc.range_id, key.clone());
+                    if self.wait_for(|w| w.directory.lookup(&key).is_some_and(|d| d.span.start == key)).await {
+                        return Ok(String::new());
+                    }
                 }
-                let applied = self.wait_for(|w| w.directory.lookup(&key).is_some_and(|d| d.span.start == key)).await;
-                Ok(if applied { String::new() } else { format!("{table}: the split at {key} did not apply within 10s\n") })
+                Ok(format!("{table}: the split at {key} did not apply within a minute\n"))
             }
             "transfer-lease" => {
                 let table: String = case.take_arg("table").map_err(arg)?;
@@ -280,6 +346,18 @@ impl State {
             }
             other => Err(format!("unknown directive {other:?}; the directives are {}", DIRECTIVES.join(", "))),
         }
+    }
+
+    /// `input` with `AS OF SYSTEM TIME TAG` reading the time `save-cluster-ts tag=TAG` saved
+    /// (`aost` names the tag); `input` as it is without one.
+    fn with_aost(&self, aost: Option<String>, input: &str) -> Result<String, String> {
+        let Some(tag) = aost else { return Ok(input.to_string()) };
+        let ts = self.tags.get(&tag).ok_or_else(|| format!("aost={tag}: no save-cluster-ts tag={tag} before this"))?;
+        let re = regex::Regex::new(&format!(r"(?i)(AS\s+OF\s+SYSTEM\s+TIME\s+){}\b", regex::escape(&tag))).expect("a literal tag");
+        if !re.is_match(input) {
+            return Err(format!("aost={tag}: no AS OF SYSTEM TIME {tag} in the input"));
+        }
+        Ok(re.replace_all(input, format!("${{1}}'{ts}'")).into_owned())
     }
 
     /// The id and key span of the table named `DB.TABLE`, read from the catalog now.
