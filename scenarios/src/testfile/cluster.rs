@@ -27,11 +27,14 @@ pub const FILE_FAULTS: [FaultKind; 8] = [
     FaultKind::FlakyStorage,
 ];
 
-/// The cluster and, in a sweep, the faults in its background.
+/// The cluster and, in a sweep, the faults in its background; and the other clusters a file
+/// made with `new-cluster`, which share its storage service (and tick with it, fault-free).
 pub struct Cluster {
     /// The simulated cluster.
     pub world: World,
     background: Option<Background>,
+    /// Clusters made by `new-cluster`, by name.
+    pub others: std::collections::BTreeMap<String, World>,
 }
 
 struct Background {
@@ -87,7 +90,7 @@ impl Background {
 impl Cluster {
     /// A cluster with no faults.
     pub fn new(world: World) -> Cluster {
-        Cluster { world, background: None }
+        Cluster { world, background: None, others: std::collections::BTreeMap::new() }
     }
 
     /// Draws the seed's swarm over [`FILE_FAULTS`] (nothing for [`FaultMix::None`]) and starts its
@@ -142,6 +145,22 @@ impl Cluster {
             b.step(&mut self.world);
         }
         self.world.tick();
+        for w in self.others.values_mut() {
+            w.tick();
+        }
+    }
+
+    /// The cluster named `name` (`None`: the file's first one).
+    pub fn named(&mut self, name: Option<&str>) -> Result<&mut World, String> {
+        match name {
+            None => Ok(&mut self.world),
+            Some(n) => {
+                let known: Vec<String> = self.others.keys().cloned().collect();
+                self.others.get_mut(n).ok_or_else(|| {
+                    format!("there is no cluster {n:?}; new-cluster made {}", if known.is_empty() { "none".to_string() } else { known.join(", ") })
+                })
+            }
+        }
     }
 
     /// Waits for a client task, ticking every 50 ms of simulated time; returns its output.

@@ -2,7 +2,10 @@
 //! (`pkg/ccl/backupccl/testdata/backup-restore`). Each is documented, with an example, in
 //! `scenarios/testdata/README.md`.
 //!
-//! - `exec-sql [user=NAME] [node=N] [aost=TAG] [expect-error-regex=RE]`: runs the input's statements (SQL,
+//! - `new-cluster name=NAME [nodes=N]`: starts another cluster (its own nodes, catalog and
+//!   clocks) on the file's storage service, as a restore target: `exec-sql cluster=NAME` and
+//!   `query-sql cluster=NAME` run there.
+//! - `exec-sql [user=NAME] [node=N] [cluster=NAME] [aost=TAG] [expect-error-regex=RE]`: runs the input's statements (SQL,
 //!   BACKUP, RESTORE, SHOW, job control) in order through node `N`'s gateway as `NAME` (root by
 //!   default); prints nothing on success, `ERROR: <message>` for the first statement that fails.
 //!   With `expect-error-regex`, a statement must fail with a message the regex matches (the output
@@ -65,13 +68,15 @@ pub struct State {
     tags: BTreeMap<String, String>,
     /// Job ids saved by `backup tag=`, by tag.
     jobs: BTreeMap<String, i64>,
+    /// The file's seed (a `new-cluster`'s world draws from it).
+    seed: u64,
     /// Why the catalog could not be bootstrapped (every directive then fails saying so).
     bootstrap: Option<String>,
 }
 
 impl State {
     /// A started cluster with its catalog bootstrapped.
-    pub async fn new(mut world: World) -> State {
+    pub async fn new(mut world: World, seed: u64) -> State {
         let setup = world.add_client("setup");
         let task = setup.spawn(move |kv| async move { model::catalog::bootstrap(&kv).await.map_err(|e| e.to_string()) });
         // A fresh cluster always bootstraps; if it did not, the first statement says why.
@@ -85,7 +90,7 @@ impl State {
             madsim::time::sleep(std::time::Duration::from_millis(50)).await;
             world.tick();
         }
-        State { cluster: Cluster::new(world), connections: BTreeMap::new(), tags: BTreeMap::new(), jobs: BTreeMap::new(), bootstrap: bootstrapped.err() }
+        State { cluster: Cluster::new(world), connections: BTreeMap::new(), tags: BTreeMap::new(), jobs: BTreeMap::new(), seed, bootstrap: bootstrapped.err() }
     }
 
     /// Runs one directive.
@@ -112,14 +117,21 @@ impl State {
                 let expect: Option<String> = case.try_take_arg("expect-error-regex").map_err(arg)?;
                 let aost: Option<String> = case.try_take_arg("aost").map_err(arg)?;
                 let columns: Option<Vec<String>> = case.try_take_args("columns").map_err(arg)?;
+                let on: Option<String> = case.try_take_arg("cluster").map_err(arg)?;
                 if columns.is_some() && name != "query-sql" {
                     return Err(format!("{name}: columns= is for query-sql"));
                 }
                 let sql = self.with_aost(aost, &case.input)?;
                 let expect = expect.map(|re| regex::Regex::new(&re).map_err(|e| format!("expect-error-regex: {e}"))).transpose()?;
-                self.check_node(node)?;
-                let world = &mut self.cluster.world;
-                let conn = self.connections.entry(user.clone()).or_insert_with(|| Connection::open(world, &user));
+                let world = self.cluster.named(on.as_deref())?;
+                if !world.node_ids().contains(&node) {
+                    return Err(format!("there is no node n{node}; the cluster has n1..n{}", world.cfg.nodes));
+                }
+                let key = match &on {
+                    None => user.clone(),
+                    Some(c) => format!("{c}/{user}"),
+                };
+                let conn = self.connections.entry(key).or_insert_with(|| Connection::open(world, &user));
                 let results = conn.run(&mut self.cluster, &sql, node).await.ok_or("the connection's task ended")?;
                 print(name == "query-sql", &results, expect.as_ref(), columns.as_deref())
             }
@@ -283,6 +295,26 @@ impl State {
                     }
                     _ => Err("job: give one of pause, resume, cancel, or wait-for-state=STATE".into()),
                 }
+            }
+            "new-cluster" => {
+                let cname: String = case.take_arg("name").map_err(arg)?;
+                let nodes: usize = case.try_take_arg("nodes").map_err(arg)?.unwrap_or(sim::WorldConfig::default().nodes);
+                if cname == "default" || self.cluster.others.contains_key(&cname) {
+                    return Err(format!("new-cluster: a cluster named {cname:?} exists already"));
+                }
+                if !(1..=9).contains(&nodes) {
+                    return Err(format!("new-cluster: nodes={nodes}: from 1 to 9"));
+                }
+                let network = 1 + self.cluster.others.len() as u8;
+                let cfg = sim::WorldConfig { network, nodes, replication: sim::WorldConfig::default().replication.min(nodes), ..sim::WorldConfig::default() };
+                let main = &self.cluster.world;
+                let mut world = World::start_with(cfg, self.seed ^ 0x6e65_7763 ^ network as u64, main.trace.clone(), main.storage.clone());
+                let boot = world.add_client("setup").spawn(|kv| async move { model::catalog::bootstrap(&kv).await.map_err(|e| e.to_string()) });
+                let settle = world.cfg.max_clock_offset * 2;
+                self.cluster.others.insert(cname.clone(), world);
+                self.cluster.wait(boot).await.map_err(|e| format!("new-cluster: {cname} could not bootstrap its catalog: {e}"))?;
+                self.cluster.pass(settle).await;
+                Ok(String::new())
             }
             "split" => {
                 let table: String = case.take_arg("table").map_err(arg)?;

@@ -241,7 +241,7 @@ pub fn run_file_with(path: &Path, opts: FileOptions) -> FileRun {
         let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
         rt.block_on(async move {
             let world = World::start(WorldConfig::default(), seed, false);
-            let mut first = directives::State::new(world).await;
+            let mut first = directives::State::new(world, seed).await;
             *trace_in.lock().expect("trace") = Some(first.cluster.world.trace.clone());
             let (spared, owns_nodes) = spared_by(&file_in);
             first.cluster.start_faults(seed, faults, safety, &spared, owns_nodes);
