@@ -63,6 +63,7 @@ fn a_directive_that_cannot_run_says_why() {
         ("job tag=x pause\n----\n", "no backup tag=x before this"),
         ("exec-sql cluster=dr\nSHOW JOBS;\n----\n", "there is no cluster \"dr\"; new-cluster made none"),
         ("new-cluster name=dr nodes=12\n----\n", "nodes=12: from 1 to 9"),
+        ("exec-sql expect-error-regex=a|b\nSHOW JOBS;\n----\n", "the file does not parse here: expected argument name, got |"),
     ] {
         let run = run_file(&file("broken.txt", text), 0);
         let failure = run.failure.unwrap_or_else(|| panic!("{text:?} must fail"));

@@ -307,10 +307,22 @@ fn file_failure(path: &Path, outcome: std::thread::Result<()>, broken: Option<Fi
             // A directive that could not run: its line, as written, from the crate's report.
             (Some(b), Some((line, _))) => FileFailure { line, directive: directive_at(path, line), ..b },
             (None, Some((line, expected))) => FileFailure { line, directive: directive_at(path, line), diff: line_diff(&expected, &actual) },
-            (b, None) => b.unwrap_or(FileFailure { line: 0, directive: String::new(), diff: message }),
+            (b, None) => b.unwrap_or_else(|| match parse_error(&message) {
+                // The file itself does not parse (the crate's syntax): its line and why.
+                Some((line, why)) => FileFailure { line, directive: directive_at(path, line), diff: format!("the file does not parse here: {why}") },
+                None => FileFailure { line: 0, directive: String::new(), diff: message },
+            }),
         });
     }
     failure
+}
+
+/// The line and reason of the `datadriven` crate's parse error, from its panic message
+/// (`... WithContext { line: 34, filename: "...", inner: Parse("expected argument name, got |") }`).
+fn parse_error(message: &str) -> Option<(usize, String)> {
+    let re = regex::Regex::new(r#"WithContext \{ line: (\d+), filename: "[^"]*", inner: Parse\("(.*)"\) \}"#).expect("a literal regex");
+    let c = re.captures(message)?;
+    Some((c[1].parse().ok()?, c[2].replace("\\\"", "\"")))
 }
 
 /// True for a file that composes a scenario from named parts (a `compose` stanza): it runs the
@@ -405,7 +417,8 @@ fn quiet_file_failures() {
         std::panic::set_hook(Box::new(move |info| {
             let payload = info.payload();
             let message = payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied()).unwrap_or("");
-            if !(message.starts_with("failure:\n") || message.starts_with("cannot run: ")) {
+            let crate_parse_error = message.contains("WithContext {") && message.contains("inner: Parse(");
+            if !(message.starts_with("failure:\n") || message.starts_with("cannot run: ") || crate_parse_error) {
                 default(info);
             }
         }));
