@@ -6,7 +6,6 @@
 use crate::parts::{Composition, Operation};
 use crate::run::{FaultMix, RunOptions, RunReport, Scenario};
 use sim::faults;
-use std::sync::Mutex;
 
 /// Every scenario, in the order `list` prints them and `sweep` runs them.
 pub const REGISTRY: &[&dyn Scenario] = &[
@@ -81,25 +80,15 @@ pub fn sweep_with(
     options: impl Fn(u64) -> RunOptions + Sync,
     each: impl Fn(&RunReport) + Sync,
 ) -> Vec<RunReport> {
-    let seeds: Vec<u64> = seeds.into_iter().collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Mutex<Vec<RunReport>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&seed) = seeds.get(i) else { break };
-                let opts = options(seed);
-                let Some(mut r) = run_named(scenario, &opts) else { break };
-                // `each` sees the whole trace (`sweep --reaching` searches it); the results
-                // keep none, or a long sweep would hold every seed's trace at once.
-                each(&r);
-                r.trace = String::new();
-                results.lock().expect("results").push(r);
-            });
-        }
-    });
-    let mut results = results.into_inner().expect("results");
-    results.sort_by_key(|r| r.seed);
-    results
+    // `each` sees the whole trace (`sweep --reaching` searches it); the results keep none, or a
+    // long sweep would hold every seed's trace at once.
+    crate::run::on_threads(
+        seeds.into_iter().collect(),
+        jobs,
+        |seed| run_named(scenario, &options(seed)),
+        |r| {
+            each(r);
+            r.trace = String::new();
+        },
+    )
 }

@@ -259,6 +259,29 @@ impl RunReport {
     }
 }
 
+/// Runs `one` for each seed on `jobs` threads, each seed in its own simulator (threads run whole
+/// simulations, never inside one), calling `each` on every output as its seed finishes; returns
+/// the outputs in seed order (a seed whose `one` gives `None` is left out).
+pub fn on_threads<T: Send>(seeds: Vec<u64>, jobs: usize, one: impl Fn(u64) -> Option<T> + Sync, each: impl Fn(&mut T) + Sync) -> Vec<T> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let out: Mutex<Vec<(u64, T)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&seed) = seeds.get(i) else { break };
+                if let Some(mut t) = one(seed) {
+                    each(&mut t);
+                    out.lock().expect("outputs").push((seed, t));
+                }
+            });
+        }
+    });
+    let mut out = out.into_inner().expect("outputs");
+    out.sort_by_key(|(seed, _)| *seed);
+    out.into_iter().map(|(_, t)| t).collect()
+}
+
 /// Waits for a client task while keeping the world's lease manager ticking; returns its output.
 pub async fn drive<T>(world: &mut World, task: madsim::task::JoinHandle<T>) -> T {
     while !task.is_finished() {

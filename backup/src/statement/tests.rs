@@ -271,7 +271,7 @@ fn errors_point_at_line_and_column() {
     assert_eq!(
         e.to_string(),
         "syntax error at or near \"frobnicate\" (line 2, column 13): unknown option \"frobnicate\" \
-         (expected one of: revision_history, encryption_passphrase)"
+         (expected one of: revision_history, encryption_passphrase, detached)"
     );
     let e = err("BACKUP TO 'unterminated");
     assert!(e.near.is_empty());

@@ -182,24 +182,15 @@ pub fn sweep_file(
     jobs: usize,
     each: impl Fn(&FileRun) + Sync,
 ) -> Vec<FileRun> {
-    let seeds: Vec<u64> = seeds.collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let out: Mutex<Vec<FileRun>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&seed) = seeds.get(i) else { break };
-                let mut run = run_file_with(path, FileOptions { seed, faults, safety });
-                each(&run);
-                run.trace = String::new();
-                out.lock().expect("runs").push(run);
-            });
-        }
-    });
-    let mut runs = out.into_inner().expect("runs");
-    runs.sort_by_key(|r| r.seed);
-    runs
+    crate::run::on_threads(
+        seeds.collect(),
+        jobs,
+        |seed| Some(run_file_with(path, FileOptions { seed, faults, safety })),
+        |run| {
+            each(run);
+            run.trace = String::new();
+        },
+    )
 }
 
 /// Runs the file at `path` in a fresh simulated cluster with seed `seed`. With the `REWRITE`
