@@ -60,6 +60,7 @@ fn a_directive_that_cannot_run_says_why() {
         ("split table=nodb.t\n----\n", "table nodb.t does not exist"),
         ("gc table=orders ttl=1s\n----\n", "name a table as DB.TABLE"),
         ("transfer-lease table=d.t to=9\n----\n", "there is no node n9"),
+        ("transfer-lease table=d.t to=somewhere\n----\n", "to=somewhere: a node number or other"),
         ("job tag=x pause\n----\n", "no backup tag=x before this"),
         ("exec-sql cluster=dr\nSHOW JOBS;\n----\n", "there is no cluster \"dr\"; new-cluster made none"),
         ("new-cluster name=dr nodes=12\n----\n", "nodes=12: from 1 to 9"),

@@ -11,9 +11,10 @@
 //!   With `expect-error-regex`, a statement must fail with a message the regex matches (the output
 //!   is the error), or the directive fails.
 //!   With `aost=TAG`, `AS OF SYSTEM TIME TAG` in the input reads the time `save-cluster-ts` saved.
-//! - `query-sql [user=NAME] [node=N] [aost=TAG] [columns=(A,B)]`: the same, printing each
-//!   statement's rows as the shell does (only columns `A` and `B`, in that order, with
-//!   `columns`: a summary that holds across seeds, e.g. SHOW BACKUP without its times).
+//! - `query-sql [user=NAME] [node=N] [aost=TAG] [columns=(A,B)] [stable]`: the same, printing
+//!   each statement's rows as the shell does (only columns `A` and `B`, in that order, with
+//!   `columns`: a summary that holds across seeds, e.g. SHOW BACKUP without its times). With
+//!   `stable` (`exec-sql` too), times, job ids and cluster ids print as placeholders.
 //! - `check restored=DB.TABLE original=DB.TABLE [aost=TAG]`: compares a restored table, row for
 //!   row and column for column, with the original as of a saved time (the cluster's own MVCC
 //!   history, which the backup code does not compute: an oracle independent of it). Prints
@@ -31,8 +32,8 @@
 //!   pause|resume|cancel` runs PAUSE / RESUME / CANCEL JOB on it; `job tag=TAG
 //!   wait-for-state=STATE` waits (up to ten simulated minutes) for SHOW JOBS to show it `STATE`.
 //! - `split table=DB.T [at=K]`: splits the range holding the table's start (or its primary key
-//!   `K`) there; `transfer-lease table=DB.T to=N`: moves the lease of the table's first range
-//!   to node `N`; `gc table=DB.T ttl=DURATION`: garbage-collects the table's ranges now, up to
+//!   `K`) there; `transfer-lease table=DB.T to=N|other`: moves the lease of the table's first
+//!   range to node `N` (or to another of its replicas); `gc table=DB.T ttl=DURATION`: garbage-collects the table's ranges now, up to
 //!   `now - ttl`; `sleep d=DURATION`: as `advance-time`.
 //! - `sweep seeds=N [faults=swarm|none] [safety=DURATION]`: the file also runs across seeds with
 //!   background faults (read before the file runs: [`super::sweep_declared`]).
@@ -118,6 +119,7 @@ impl State {
                 let aost: Option<String> = case.try_take_arg("aost").map_err(arg)?;
                 let columns: Option<Vec<String>> = case.try_take_args("columns").map_err(arg)?;
                 let on: Option<String> = case.try_take_arg("cluster").map_err(arg)?;
+                let stable = case.take_flag("stable").map_err(arg)?;
                 if columns.is_some() && name != "query-sql" {
                     return Err(format!("{name}: columns= is for query-sql"));
                 }
@@ -133,7 +135,7 @@ impl State {
                 };
                 let conn = self.connections.entry(key).or_insert_with(|| Connection::open(world, &user));
                 let results = conn.run(&mut self.cluster, &sql, node).await.ok_or("the connection's task ended")?;
-                print(name == "query-sql", &results, expect.as_ref(), columns.as_deref())
+                print(name == "query-sql", &results, expect.as_ref(), columns.as_deref(), stable)
             }
             "advance-time" | "sleep" => {
                 let d: String = case.take_arg("d").map_err(arg)?;
@@ -341,10 +343,28 @@ impl State {
             }
             "transfer-lease" => {
                 let table: String = case.take_arg("table").map_err(arg)?;
-                let to: NodeId = case.take_arg("to").map_err(arg)?;
-                self.check_node(to)?;
+                let to: String = case.take_arg("to").map_err(arg)?;
+                let named: Option<NodeId> = match to.as_str() {
+                    "other" => None,
+                    n => Some(n.parse().map_err(|_| format!("transfer-lease: to={n}: a node number or other"))?),
+                };
+                if let Some(n) = named {
+                    self.check_node(n)?;
+                }
                 let (_, span) = self.table_span(&table).await?;
                 let desc = self.cluster.world.directory.lookup(&span.start).ok_or_else(|| format!("transfer-lease: no range holds {table}"))?;
+                // `to=other`: the lowest-numbered replica that does not hold the lease (which
+                // nodes hold replicas follows the seed).
+                let to: NodeId = match named {
+                    Some(n) => n,
+                    None => desc
+                        .replicas
+                        .iter()
+                        .copied()
+                        .filter(|&n| n != desc.lease.holder)
+                        .min()
+                        .ok_or_else(|| format!("transfer-lease: {table}'s first range has no other replica"))?,
+                };
                 if desc.lease.holder == to {
                     return Ok(format!("n{to} already holds the lease of {table}'s first range\n"));
                 }
@@ -428,13 +448,17 @@ impl State {
 /// The output of `exec-sql` (`rows` false) or `query-sql`: each statement's rows for a query
 /// (only the `columns` named, in their order, when given: a summary that holds across seeds),
 /// and the first error as `ERROR: <message>`. With `expect`, that error must exist and match.
-fn print(rows: bool, results: &[Printed], expect: Option<&regex::Regex>, columns: Option<&[String]>) -> Result<String, String> {
+fn print(rows: bool, results: &[Printed], expect: Option<&regex::Regex>, columns: Option<&[String]>, stable: bool) -> Result<String, String> {
     let mut out = String::new();
     let mut error = None;
     for r in results {
         match r {
-            Ok(Some(table)) if rows => out.push_str(&project(table, columns)?.render()),
+            Ok(Some(table)) if rows => {
+                let table = project(table, columns)?;
+                out.push_str(&if stable { stable_table(&table) } else { table }.render());
+            }
             Ok(_) => {}
+            Err(e) if stable => error = Some(stable_text(e)),
             Err(e) => error = Some(e.clone()),
         }
     }
@@ -445,6 +469,37 @@ fn print(rows: bool, results: &[Printed], expect: Option<&regex::Regex>, columns
         (Some(e), None) => Ok(format!("{out}ERROR: {e}\n")),
         (None, None) => Ok(out),
     }
+}
+
+/// `text` with what follows the seed's clocks and ids replaced by placeholders (`stable`): HLC
+/// timestamps as `<hlc>`, dates as `<time>`, job ids (microseconds of cluster time, 16 digits)
+/// as `<job>`, cluster ids as `<cluster>`. Regexes over shapes no other value of a file's
+/// output takes.
+fn stable_text(text: &str) -> String {
+    static PATTERNS: std::sync::OnceLock<Vec<(regex::Regex, &'static str)>> = std::sync::OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        [
+            (r"\b\d{19}\.\d{10}\b", "<hlc>"),
+            (r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?", "<time>"),
+            (r"\b\d{16}\b", "<job>"),
+            (r"\bsim-[0-9a-f]+-[0-9a-f]+\b", "<cluster>"),
+        ]
+        .into_iter()
+        .map(|(re, to)| (regex::Regex::new(re).expect("a literal regex"), to))
+        .collect()
+    });
+    patterns.iter().fold(text.to_string(), |t, (re, to)| re.replace_all(&t, *to).into_owned())
+}
+
+/// `table` with [`stable_text`] applied to every value (before it is laid out, so that the
+/// columns line up whatever the seed).
+fn stable_table(table: &backup::show::QueryResult) -> backup::show::QueryResult {
+    let stable = |d: &model::Datum| match d {
+        model::Datum::String(s) => model::Datum::String(stable_text(s)),
+        model::Datum::Int(i) if stable_text(&i.to_string()) != i.to_string() => model::Datum::String(stable_text(&i.to_string())),
+        other => other.clone(),
+    };
+    backup::show::QueryResult { columns: table.columns.clone(), rows: table.rows.iter().map(|r| r.iter().map(stable).collect()).collect() }
 }
 
 /// `table` with only the columns named (all of them for `None`); a name the table does not have
