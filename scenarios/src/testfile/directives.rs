@@ -34,7 +34,7 @@
 //! - `split table=DB.T [at=K]`: splits the range holding the table's start (or its primary key
 //!   `K`) there; `transfer-lease table=DB.T to=N|other`: moves the lease of the table's first
 //!   range to node `N` (or to another of its replicas); `gc table=DB.T ttl=DURATION`: garbage-collects the table's ranges now, up to
-//!   `now - ttl`; `sleep d=DURATION`: as `advance-time`.
+//!   `now - ttl`, and waits for every range's threshold to move; `sleep d=DURATION`: as `advance-time`.
 //! - `sweep seeds=N [faults=swarm|none] [safety=DURATION]`: the file also runs across seeds with
 //!   background faults (read before the file runs: [`super::sweep_declared`]).
 //! - `compose workload= faults= operation= checks=`: the file is a scenario of named parts
@@ -383,18 +383,34 @@ impl State {
                 let ttl: String = case.take_arg("ttl").map_err(arg)?;
                 let ttl = humantime::parse_duration(&ttl).map_err(|e| format!("gc: ttl={ttl}: {e}"))?;
                 let (_, span) = self.table_span(&table).await?;
-                let mut cursor = span.start.clone();
-                let mut asked = 0;
-                while cursor < span.end {
-                    let Some(desc) = self.cluster.world.directory.lookup(&cursor) else { break };
-                    if self.cluster.world.gc_now(desc.range_id, ttl) {
-                        asked += 1;
+                // Every range of the table must end with its threshold at least this high (the
+                // clocks may differ by up to their maximum offset).
+                let client = self.cluster.world.add_client("gc");
+                let slack = ttl + self.cluster.world.cfg.max_clock_offset;
+                let floor = self.cluster.wait(client.spawn(move |kv| async move { model::Kv::now(&kv).sub(slack) })).await;
+                // Asked again every few seconds for up to a minute: a leaseholder that dies (or
+                // loses its lease) with the request in hand drops it.
+                for _ in 0..12 {
+                    let mut behind = Vec::new();
+                    let mut cursor = span.start.clone();
+                    while cursor < span.end {
+                        let Some(desc) = self.cluster.world.directory.lookup(&cursor) else { break };
+                        let piece = model::Span::new(cursor.clone(), desc.span.end.clone().min(span.end.clone()));
+                        let read = client.spawn(move |kv| async move { model::ClusterKv::gc_threshold(&kv, &piece).await });
+                        if !self.cluster.wait(read).await.is_ok_and(|t| t >= floor) {
+                            behind.push(desc.range_id);
+                        }
+                        cursor = desc.span.end.clone();
                     }
-                    cursor = desc.span.end.clone();
+                    if behind.is_empty() {
+                        return Ok(String::new());
+                    }
+                    for range in behind {
+                        self.cluster.world.gc_now(range, ttl);
+                    }
+                    self.cluster.pass(std::time::Duration::from_secs(5)).await;
                 }
-                // The GC runs through each range's consensus: let it apply.
-                self.cluster.pass(std::time::Duration::from_secs(1)).await;
-                Ok(if asked == 0 { format!("{table}: no range had a live leaseholder to collect it\n") } else { String::new() })
+                Ok(format!("{table}: the GC threshold did not pass now - {} within a minute\n", humantime::format_duration(ttl)))
             }
             other => Err(format!("unknown directive {other:?}; the directives are {}", DIRECTIVES.join(", "))),
         }
