@@ -15,17 +15,10 @@ use std::time::Duration;
 /// from its clients. Left out: GC with a short TTL ([`FaultKind::Gc`]), which legitimately
 /// refuses a read or a backup below its threshold (a file shows that with `advance-time`), and
 /// the kinds aimed at one job (a file aims those itself, with `crash`, `job` and the storage
-/// directives).
-pub const FILE_FAULTS: [FaultKind; 8] = [
-    FaultKind::Crash,
-    FaultKind::Pause,
-    FaultKind::Partition,
-    FaultKind::Network,
-    FaultKind::Clock,
-    FaultKind::LeaseTransfer,
-    FaultKind::Split,
-    FaultKind::FlakyStorage,
-];
+/// directives) — except a flaky storage service, which it must ride out too.
+pub fn file_faults() -> Vec<FaultKind> {
+    FaultKind::CLUSTER.iter().copied().filter(|k| *k != FaultKind::Gc).chain([FaultKind::FlakyStorage]).collect()
+}
 
 /// The cluster and, in a sweep, the faults in its background; and the other clusters a file
 /// made with `new-cluster`, which share its storage service (and tick with it, fault-free).
@@ -93,7 +86,7 @@ impl Cluster {
         Cluster { world, background: None, others: std::collections::BTreeMap::new() }
     }
 
-    /// Draws the seed's swarm over [`FILE_FAULTS`] (nothing for [`FaultMix::None`]) and starts its
+    /// Draws the seed's swarm over [`file_faults`] (nothing for [`FaultMix::None`]) and starts its
     /// schedule now, over a safety phase of `safety`, after which every fault ends (the liveness
     /// phase: the rest of the file runs on a healed cluster). Writes the draw into the trace.
     ///
@@ -111,7 +104,7 @@ impl Cluster {
             return;
         }
         let opts = RunOptions { faults: mix, safety, ..RunOptions::new(seed) };
-        let mut knobs = RunKnobs::draw(&opts, &FILE_FAULTS, None);
+        let mut knobs = RunKnobs::draw(&opts, &file_faults(), None);
         knobs.schedule.retain(|f| match &f.fault {
             Fault::Crash { node } | Fault::Restart { node } | Fault::Pause { node } | Fault::Resume { node } => !file_owns_nodes && !spared.contains(node),
             Fault::Partition { group } => !file_owns_nodes && group.iter().all(|n| !spared.contains(n)),

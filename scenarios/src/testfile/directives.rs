@@ -224,9 +224,7 @@ impl State {
             "sweep" => {
                 // Read by the harness and `backup-sim run` before the file runs (see
                 // [`super::sweep_declared`]); here only checked.
-                let mut args: Vec<(String, String)> = std::mem::take(&mut case.args).into_iter().map(|(k, v)| (k, v.join(","))).collect();
-                args.sort();
-                super::SweepSpec::parse(&args)?;
+                super::SweepSpec::from_case(&std::mem::take(&mut case.args))?;
                 Ok(String::new())
             }
             "heal" => {

@@ -28,7 +28,7 @@ mod cluster;
 pub mod directives;
 mod session;
 
-pub use cluster::FILE_FAULTS;
+pub use cluster::file_faults;
 
 use directives::Outcome;
 use sim::faults::FaultMix;
@@ -102,7 +102,7 @@ pub struct FileOptions {
     /// The seed: the cluster's clocks, latencies and job settings, and the background faults.
     pub seed: u64,
     /// The faults drawn in the background while the file's directives run
-    /// ([`FaultMix::None`]: none; [`FaultMix::Swarm`]: the seed's swarm over [`FILE_FAULTS`]).
+    /// ([`FaultMix::None`]: none; [`FaultMix::Swarm`]: the seed's swarm over [`file_faults`]).
     pub faults: FaultMix,
     /// How long the background faults go on (simulated time from the file's first directive);
     /// then every fault ends and the rest of the file runs on a healed cluster.
@@ -131,6 +131,14 @@ pub struct SweepSpec {
 }
 
 impl SweepSpec {
+    /// Reads a `sweep` stanza's arguments as the `datadriven` crate gives them (a value list
+    /// per name), in name order.
+    pub fn from_case(args: &std::collections::HashMap<String, Vec<String>>) -> Result<SweepSpec, String> {
+        let mut flat: Vec<(String, String)> = args.iter().map(|(k, v)| (k.clone(), v.join(","))).collect();
+        flat.sort();
+        SweepSpec::parse(&flat)
+    }
+
     /// Reads a `sweep` directive's arguments (`seeds=N`, `faults=swarm|none`, `safety=DURATION`).
     pub fn parse(args: &[(String, String)]) -> Result<SweepSpec, String> {
         let mut spec = SweepSpec { seeds: 0, faults: FaultMix::Swarm, safety: DEFAULT_SAFETY };
@@ -353,10 +361,7 @@ fn run_composition_file(path: &Path, opts: FileOptions) -> FileRun {
                             Some(f) => format!("FAIL {}: {}\n", f.property, f.message.lines().next().unwrap_or_default()),
                         }
                     }),
-                    "sweep" => {
-                        let flat: Vec<(String, String)> = args.iter().map(|(k, v)| (k.clone(), v.join(","))).collect();
-                        SweepSpec::parse(&flat).map(|_| String::new())
-                    }
+                    "sweep" => SweepSpec::from_case(&case.args).map(|_| String::new()),
                     other => Err(format!("a compose file holds compose and sweep stanzas only, not {other:?}")),
                 };
                 let out = match out {
