@@ -12,6 +12,7 @@ use crate::credentials::{destination, DestinationUrl};
 use crate::job_client::{is_conflict, is_damage, run_and_follow, JobEnd, Kind};
 use crate::knobs::{settle_schedule, RunKnobs};
 use crate::oracle::Oracle;
+use crate::parts::{Check, Composition, Workload};
 use crate::property::Property;
 use crate::restore_check::{compare_cluster_state, compare_with_oracle, names_file, Attempt, RestoreProbe};
 use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world_with, Failure, FaultDriver, RunOptions, RunReport};
@@ -37,7 +38,15 @@ pub const BACKUP: &str = "backup";
 
 /// Runs the backup scenario for one seed in a fresh simulator.
 pub fn run_backup(opts: &RunOptions) -> RunReport {
-    simulate(opts, BACKUP, |o, t| body(o, t, BACKUP))
+    run_composed(&Composition::backup(), opts)
+}
+
+/// Runs a composition of the backup operation's parts for one seed in a fresh simulator (the
+/// backup scenario is [`Composition::backup`]): another workload, a smaller fault menu, fewer
+/// checks.
+pub fn run_composed(parts: &Composition, opts: &RunOptions) -> RunReport {
+    let parts = parts.clone();
+    simulate(opts, BACKUP, move |o, t| body(o, t, BACKUP, parts))
 }
 
 /// The standard scenario's name: the benchmark's unit of work.
@@ -52,7 +61,7 @@ pub const STANDARD_ROWS: usize = 10_000;
 pub fn run_standard(opts: &RunOptions) -> RunReport {
     let mut o = opts.clone();
     o.workload.preload_rows = STANDARD_ROWS;
-    simulate(&o, STANDARD, |o, t| body(o, t, STANDARD))
+    simulate(&o, STANDARD, |o, t| body(o, t, STANDARD, Composition::backup()))
 }
 
 /// The backup scenario in the registry.
@@ -154,7 +163,7 @@ fn menu(opts: &RunOptions) -> Vec<FaultKind> {
     menu
 }
 
-fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
+fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, parts: &Composition) -> Choices {
     let tree = SeedTree::new(opts.seed);
     let mut rng = tree.stream("backup/job");
     let kind = [Kind::Cluster, Kind::Database, Kind::Tables][rng.gen_range(0..3)];
@@ -180,7 +189,10 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
         rival_window: (backup_at.saturating_sub(Duration::from_millis(500)), backup_at + Duration::from_millis(3_500)),
         kill_cleaning_up_after_cancel: true,
     };
-    let mut knobs = RunKnobs::draw(opts, &menu(opts), Some(&job));
+    let mut knobs = RunKnobs::draw(opts, &parts.faults.kinds(&menu(opts)), Some(&job));
+    if *parts != Composition::backup() {
+        knobs.knob("backup.parts", parts);
+    }
     knobs.knob("backup.targets", format!("{kind:?}"));
     knobs.knob("backup.destination", dest.url.split(':').next().unwrap_or("?"));
     knobs.knob("backup.start", format!("{}ms", backup_at.as_millis()));
@@ -198,16 +210,20 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig) -> Choices {
 /// The schedule `opts.seed` draws for this scenario (what `replay --print-schedule` prints and
 /// `shrink` starts from).
 pub fn seed_schedule(opts: &RunOptions) -> faults::Schedule {
-    choose(opts, &opts.world_config(0)).knobs.schedule
+    choose(opts, &opts.world_config(0), &Composition::backup()).knobs.schedule
 }
 
 /// One seed of the backup scenario, in its steps: setup (and the standard scenario's preload),
 /// the backup under faults run on to liveness, the verdict on what the destination holds, and
 /// the refusals at planning with faults off.
-async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario: &'static str) -> RunReport {
+async fn body(mut opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario: &'static str, parts: Composition) -> RunReport {
     let seed = opts.seed;
+    if parts.workload == Workload::Idle {
+        // The rows the schema loads, then no writers: the backup of a cluster at rest.
+        opts.workload.writers = 0;
+    }
     let mut cfg = opts.world_config(0);
-    let Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase, io } = choose(&opts, &cfg);
+    let Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase, io } = choose(&opts, &cfg, &parts);
     cfg.io = io;
     let (mut world, trace, mut rng) = start_world_with(&opts, cfg.clone(), "backup/verify", &trace_slot);
     let plan = settle_schedule(&world, &opts, &knobs);
@@ -245,7 +261,7 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         passphrase,
         guest,
     };
-    let mut run = Run { opts, world, trace, oracle, report, start, secrets, restore_networks: 0 };
+    let mut run = Run { opts, world, trace, oracle, report, start, secrets, restore_networks: 0, parts };
     if let Err(f) = run.preload().await {
         return run.fail(f);
     }
@@ -264,10 +280,17 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
             }
         }
     };
-    if let Err(f) = exports_from_leaseholders(&run.trace) {
-        return run.fail(f);
+    if run.parts.judges(Check::ExportsFromLeaseholders) {
+        if let Err(f) = exports_from_leaseholders(&run.trace) {
+            return run.fail(f);
+        }
     }
-    match run.verdict(&job, kind, &end, &mut rng).await {
+    let verdict = match run.parts.judges(Check::RestoresMatchOracle) {
+        true => run.verdict(&job, kind, &end, &mut rng).await,
+        // Not judged: only how the job ended, as the operation always judges it.
+        false => run.judge_end(&job, &end).map(|()| Next::Refusals),
+    };
+    match verdict {
         Ok(Next::Retake) => {
             // The user's next step after a cancel: take the backup again, to the same place.
             if let Err(f) = run.retake(&job, kind, &mut rng).await {
@@ -278,8 +301,10 @@ async fn body(opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scenario:
         Ok(Next::Done) => return run.audit_and_finish().await,
         Err(f) => return run.fail(f),
     }
-    if let Err(f) = run.refusals(&job).await {
-        return run.fail(f);
+    if run.parts.judges(Check::PlanningRefusals) {
+        if let Err(f) = run.refusals(&job).await {
+            return run.fail(f);
+        }
     }
     run.audit_and_finish().await
 }
@@ -298,6 +323,8 @@ struct Run {
     /// Where the network numbers of the verdict's restore clusters start (see
     /// [`RestoreProbe::network_offset`]): 0, then 10 for a backup taken again.
     restore_networks: u8,
+    /// The parts the run is made of: which checks it judges.
+    parts: Composition,
 }
 
 /// What the seed chose for the backup job that the steps after setup need. Not its kind: with a
@@ -340,13 +367,36 @@ impl Run {
     /// Ends the run with a failure, its simulated length left unset as the scenario always left it.
     fn fail(mut self, f: Failure) -> RunReport {
         self.report.failure = Some(f);
-        crate::secrets::check(&mut self.report, &self.trace, &self.secrets);
+        self.check_secrets();
         self.report
+    }
+
+    /// The secrets check, last of all, if the run judges it.
+    fn check_secrets(&mut self) {
+        if self.parts.judges(Check::NoSecretsShown) {
+            crate::secrets::check(&mut self.report, &self.trace, &self.secrets);
+        }
+    }
+
+    /// How the job ended, when the destination is not judged: it may fail (the faults may leave
+    /// it no backup to make; whether for a good reason is the destination's verdict), and end
+    /// canceled only if the schedule canceled it.
+    fn judge_end(&mut self, job: &Job, end: &JobEnd) -> Result<(), Failure> {
+        self.report.detail = format!("the backup job ended {end:?}; the destination is not judged");
+        match end {
+            JobEnd::Canceled if !job.cancel_planned => {
+                Err(Failure { property: Property::BackupJobSucceeds, message: "the backup job ended canceled, and nobody canceled it".into() })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Ends the run once its last property, what the cluster says of its jobs, is checked
     /// ([`crate::jobs_check`]): every job has ended by now.
     async fn audit_and_finish(mut self) -> RunReport {
+        if !self.parts.judges(Check::JobsAudit) {
+            return self.finish();
+        }
         match crate::jobs_check::check_run(&mut self.world, &self.secrets).await {
             Ok(()) => self.finish(),
             Err(f) => self.fail(f),
@@ -356,7 +406,7 @@ impl Run {
     /// Ends the run with every property held (the secrets checked last), and its simulated length.
     fn finish(mut self) -> RunReport {
         self.report.sim_seconds = self.start.elapsed().as_secs_f64();
-        crate::secrets::check(&mut self.report, &self.trace, &self.secrets);
+        self.check_secrets();
         self.report
     }
 

@@ -61,7 +61,7 @@ impl Scenario for ClusterScenario {
         run_cluster(opts)
     }
     fn seed_schedule(&self, opts: &RunOptions) -> faults::Schedule {
-        RunKnobs::draw(opts, Composition::cluster().faults.cluster_kinds(), None).schedule
+        RunKnobs::draw(opts, &Composition::cluster().faults.cluster_kinds(), None).schedule
     }
 }
 
@@ -76,7 +76,7 @@ async fn cluster(parts: Composition, mut opts: RunOptions, trace_slot: Arc<Mutex
         opts.workload.preload_rows = opts.workload.preload_rows.max(IDLE_ROWS);
     }
     let (mut world, trace, _) = start_world(&opts, "cluster/run", &trace_slot);
-    let knobs = RunKnobs::draw(&opts, parts.faults.cluster_kinds(), None);
+    let knobs = RunKnobs::draw(&opts, &parts.faults.cluster_kinds(), None);
     let plan = settle_schedule(&world, &opts, &knobs);
     let swarm = &knobs.swarm;
     let mut report = RunReport::new(CLUSTER, seed);

@@ -13,10 +13,10 @@
 //!
 //! That file *is* the cluster scenario: `backup-sim run FILE --seeds N` and `backup-sim sweep
 //! --scenario cluster --seeds N` run the same seeds byte for byte (a test holds them to the same
-//! traces). The cluster scenario's parts combine freely (another workload, no faults, fewer
-//! checks). The backup and chain operations are whole parts today: their job, fault aim and
-//! verdict come as one, with their own workload and menu, so a file names them whole
-//! (`compose operation=backup`).
+//! traces), as the backup and chain scenarios' files run theirs. Each operation names the fault
+//! menus and checks it can run ([`Operation::menus`], [`Operation::checks`]); the registered
+//! scenario is the operation with its default workload, its own menu and every check, and a file
+//! recombines them: another workload, a smaller menu or none, fewer checks.
 //!
 //! This module is data only (names, parsing, the fault menus); running a composition is the
 //! registry's ([`crate::registry::run_composition`]), above the scenarios.
@@ -55,20 +55,47 @@ pub enum Operation {
     /// An observer reading random tables (and a view) at random past times while the writers
     /// run, then every table at its commit boundaries: the cluster scenario.
     PastReads,
-    /// The backup scenario whole: a BACKUP under faults aimed at its job, its verdict, restores
-    /// and refusals.
+    /// The backup scenario's operation: a BACKUP of a seed-chosen target to a seed-chosen
+    /// backend, as a job, while the workload writes (and, under its menu, faults aimed at the
+    /// job); how the job ended is always judged.
     Backup,
-    /// The chain scenario whole: a full backup and incrementals, their restores and damage.
+    /// The chain scenario's operation: a full backup and up to five incrementals (automatic or
+    /// `INCREMENTAL FROM`, with or without revision history), a restore during the chain, a
+    /// rival incremental; how every job ended is always judged.
     Chain,
 }
 
-/// A property judged at the end of a [`Operation::PastReads`] run.
+/// A property judged at the end of a run, each by the operations that can judge it
+/// ([`Operation::checks`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Check {
-    /// Every read at a past time equals the oracle's rows as of that time.
+    /// past-reads: every read at a past time equals the oracle's rows as of that time.
     ReadsMatchOracle,
-    /// Every writer finishes within four minutes of the faults' end.
+    /// past-reads: every writer finishes within four minutes of the faults' end.
     WritersFinish,
+    /// backup, chain: the destination as storage holds it (read straight from it, never through
+    /// the job's account) restores into a fresh cluster equal to the oracle at the backup's time;
+    /// a failed or canceled job left nothing RESTORE takes; storage damage is refused naming the
+    /// file. (For backup: then a canceled backup is taken again, and judged the same way.)
+    RestoresMatchOracle,
+    /// backup: every export was answered by the leaseholder of its moment (from the trace).
+    ExportsFromLeaseholders,
+    /// backup: with faults off, a backup missing a dependency, below a GC threshold, to a
+    /// malformed or forbidden URL, with a wrong credential or a key too long for the service is
+    /// refused at planning, each for its reason.
+    PlanningRefusals,
+    /// chain: each layer holds exactly the changes of its window, no more and no less.
+    LayersHoldTheirWindows,
+    /// chain: a restore `AS OF SYSTEM TIME` a random point inside the chain equals the oracle
+    /// then (revision history), or is refused for lacking it.
+    PointInTime,
+    /// chain: a chain with a member dropped, two swapped, a bit flipped or a forked member is
+    /// refused naming what is wrong.
+    DamageRefused,
+    /// backup, chain: SHOW JOBS tells what happened to every job, secrets redacted.
+    JobsAudit,
+    /// backup, chain: no secret (credential, passphrase) reaches the trace or any output.
+    NoSecretsShown,
 }
 
 /// A scenario as the parts it names.
@@ -135,51 +162,109 @@ impl Named for Operation {
 
 impl Named for Check {
     const KIND: &'static str = "check";
-    const ALL: &'static [Self] = &[Check::ReadsMatchOracle, Check::WritersFinish];
+    const ALL: &'static [Self] = &[
+        Check::ReadsMatchOracle,
+        Check::WritersFinish,
+        Check::RestoresMatchOracle,
+        Check::ExportsFromLeaseholders,
+        Check::PlanningRefusals,
+        Check::LayersHoldTheirWindows,
+        Check::PointInTime,
+        Check::DamageRefused,
+        Check::JobsAudit,
+        Check::NoSecretsShown,
+    ];
     fn name(self) -> &'static str {
         match self {
             Check::ReadsMatchOracle => "reads-match-oracle",
             Check::WritersFinish => "writers-finish",
+            Check::RestoresMatchOracle => "restores-match-oracle",
+            Check::ExportsFromLeaseholders => "exports-from-leaseholders",
+            Check::PlanningRefusals => "planning-refusals",
+            Check::LayersHoldTheirWindows => "layers-hold-their-windows",
+            Check::PointInTime => "point-in-time",
+            Check::DamageRefused => "damage-refused",
+            Check::JobsAudit => "jobs-audit",
+            Check::NoSecretsShown => "no-secrets-shown",
         }
     }
 }
 
-impl FaultMenu {
-    /// The kinds a [`FaultMenu::Cluster`] or [`FaultMenu::None`] swarm draws from (the backup and
-    /// chain menus are their scenarios' own, drawn by them).
-    pub fn cluster_kinds(self) -> &'static [FaultKind] {
+impl Operation {
+    /// The checks this operation can judge, in their fixed order; its registered scenario judges
+    /// them all.
+    pub fn checks(self) -> &'static [Check] {
         match self {
-            FaultMenu::None => &[],
-            _ => &FaultKind::CLUSTER,
+            Operation::PastReads => &[Check::ReadsMatchOracle, Check::WritersFinish],
+            Operation::Backup => {
+                &[Check::RestoresMatchOracle, Check::ExportsFromLeaseholders, Check::PlanningRefusals, Check::JobsAudit, Check::NoSecretsShown]
+            }
+            Operation::Chain => {
+                &[Check::RestoresMatchOracle, Check::LayersHoldTheirWindows, Check::PointInTime, Check::DamageRefused, Check::JobsAudit, Check::NoSecretsShown]
+            }
         }
+    }
+
+    /// The fault menus this operation can run under, its own first (a job's menu aims at a job
+    /// the operation runs: the backup menu at one BACKUP, the chain menu at a chain's
+    /// incrementals).
+    pub fn menus(self) -> &'static [FaultMenu] {
+        match self {
+            Operation::PastReads => &[FaultMenu::Cluster, FaultMenu::None],
+            Operation::Backup => &[FaultMenu::Backup, FaultMenu::Cluster, FaultMenu::None],
+            Operation::Chain => &[FaultMenu::Chain, FaultMenu::Cluster, FaultMenu::None],
+        }
+    }
+
+    /// Its registered scenario's parts: the bank workload, its own menu, every check.
+    pub fn whole(self) -> Composition {
+        Composition { workload: Workload::Bank, faults: self.menus()[0], operation: self, checks: self.checks().to_vec() }
+    }
+}
+
+impl FaultMenu {
+    /// The kinds a swarm under this menu draws from, out of `own`, the operation's own menu (the
+    /// backup and chain scenarios' menus depend on the seed's choices, so the operation passes
+    /// them): all of them, only the cluster-level ones, or none.
+    pub fn kinds(self, own: &[FaultKind]) -> Vec<FaultKind> {
+        match self {
+            FaultMenu::None => Vec::new(),
+            FaultMenu::Cluster => own.iter().copied().filter(|k| FaultKind::CLUSTER.contains(k)).collect(),
+            FaultMenu::Backup | FaultMenu::Chain => own.to_vec(),
+        }
+    }
+
+    /// The kinds a past-reads swarm draws from: the cluster-level ones, or none.
+    pub fn cluster_kinds(self) -> Vec<FaultKind> {
+        self.kinds(&FaultKind::CLUSTER)
     }
 }
 
 impl Composition {
     /// The cluster scenario's parts.
     pub fn cluster() -> Composition {
-        Composition {
-            workload: Workload::Bank,
-            faults: FaultMenu::Cluster,
-            operation: Operation::PastReads,
-            checks: vec![Check::ReadsMatchOracle, Check::WritersFinish],
-        }
+        Operation::PastReads.whole()
     }
 
-    /// The backup scenario, a whole part.
+    /// The backup scenario's parts.
     pub fn backup() -> Composition {
-        Composition { workload: Workload::Bank, faults: FaultMenu::Backup, operation: Operation::Backup, checks: Vec::new() }
+        Operation::Backup.whole()
     }
 
-    /// The chain scenario, a whole part.
+    /// The chain scenario's parts.
     pub fn chain() -> Composition {
-        Composition { workload: Workload::Bank, faults: FaultMenu::Chain, operation: Operation::Chain, checks: Vec::new() }
+        Operation::Chain.whole()
+    }
+
+    /// Whether the run judges `check`.
+    pub fn judges(&self, check: Check) -> bool {
+        self.checks.contains(&check)
     }
 
     /// Reads a `compose` stanza's arguments (`workload=`, `faults=`, `operation=`, `checks=` a
-    /// name or a list `(a,b)`); a part left out is the operation's own (for `past-reads`: the
-    /// bank workload, the cluster menu, both checks). Refuses an unknown name, and a whole part
-    /// (`backup`, `chain`) given other parts than its own.
+    /// name or a list `(a,b)`); a part left out is the operation's own ([`Operation::whole`]:
+    /// the bank workload, its own menu, every check it can judge). Refuses an unknown name, a
+    /// menu the operation cannot run under and a check it cannot judge, naming those it can.
     pub fn parse(args: &[(String, Vec<String>)]) -> Result<Composition, String> {
         let one = |k: &str, v: &[String]| match v {
             [one] => Ok(one.clone()),
@@ -201,22 +286,26 @@ impl Composition {
             }
         }
         let operation = operation.unwrap_or(Operation::PastReads);
-        let base = match operation {
-            Operation::PastReads => Composition::cluster(),
-            Operation::Backup => Composition::backup(),
-            Operation::Chain => Composition::chain(),
-        };
+        let base = operation.whole();
         let c = Composition {
             workload: workload.unwrap_or(base.workload),
             faults: faults.unwrap_or(base.faults),
             operation,
             checks: checks.unwrap_or(base.checks.clone()),
         };
-        if operation != Operation::PastReads && c != base {
-            return Err(format!("compose: operation={} is a whole part with its own workload, faults and checks ({}); name it alone", operation.name(), base));
+        let names = |list: &[&'static str]| list.join(", ");
+        if !operation.menus().contains(&c.faults) {
+            let menus: Vec<&str> = operation.menus().iter().map(|m| m.name()).collect();
+            return Err(format!(
+                "compose: operation={} cannot run under faults={} (it aims at another operation's job); its menus are {}",
+                operation.name(),
+                c.faults.name(),
+                names(&menus)
+            ));
         }
-        if operation == Operation::PastReads && matches!(c.faults, FaultMenu::Backup | FaultMenu::Chain) {
-            return Err(format!("compose: faults={} aims at a backup job, which operation=past-reads does not run", c.faults.name()));
+        if let Some(other) = c.checks.iter().find(|k| !operation.checks().contains(k)) {
+            let checks: Vec<&str> = operation.checks().iter().map(|k| k.name()).collect();
+            return Err(format!("compose: operation={} does not judge {}; its checks are {}", operation.name(), other.name(), names(&checks)));
         }
         Ok(c)
     }
@@ -243,6 +332,12 @@ pub fn catalogue() -> Vec<(&'static str, Vec<&'static str>)> {
     ]
 }
 
+/// Each operation's name with the names of the fault menus it can run under and the checks it
+/// can judge, for `backup-sim list`.
+pub fn operations() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
+    Operation::ALL.iter().map(|o| (o.name(), o.menus().iter().map(|m| m.name()).collect(), o.checks().iter().map(|c| c.name()).collect())).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,16 +353,24 @@ mod tests {
         assert_eq!(idle, Composition { workload: Workload::Idle, ..Composition::cluster() });
         assert_eq!(Composition::parse(&args(&[("operation", &["backup"])])).unwrap(), Composition::backup());
         assert_eq!(Composition::cluster().to_string(), "workload=bank faults=cluster operation=past-reads checks=(reads-match-oracle,writers-finish)");
+        // The backup scenario's parts recombine: no faults aimed at the job, fewer checks.
+        let lean =
+            Composition::parse(&args(&[("operation", &["backup"]), ("faults", &["cluster"]), ("checks", &["jobs-audit", "restores-match-oracle"])])).unwrap();
+        assert_eq!(lean.to_string(), "workload=bank faults=cluster operation=backup checks=(restores-match-oracle,jobs-audit)");
+        assert!(lean.judges(Check::RestoresMatchOracle) && !lean.judges(Check::PlanningRefusals));
+        assert_eq!(Composition::parse(&args(&[("operation", &["chain"])])).unwrap().checks.len(), 6);
     }
 
     #[test]
     fn unknown_names_and_impossible_combinations_are_refused_naming_them() {
         let e = Composition::parse(&args(&[("workload", &["tpcc"])])).unwrap_err();
         assert!(e.contains("unknown workload \"tpcc\"") && e.contains("bank, idle"), "{e}");
-        let e = Composition::parse(&args(&[("operation", &["backup"]), ("faults", &["none"])])).unwrap_err();
-        assert!(e.contains("whole part"), "{e}");
+        let e = Composition::parse(&args(&[("operation", &["backup"]), ("faults", &["chain"])])).unwrap_err();
+        assert!(e.contains("cannot run under faults=chain") && e.contains("backup, cluster, none"), "{e}");
         let e = Composition::parse(&args(&[("faults", &["chain"])])).unwrap_err();
-        assert!(e.contains("does not run"), "{e}");
+        assert!(e.contains("operation=past-reads cannot run under faults=chain"), "{e}");
+        let e = Composition::parse(&args(&[("operation", &["chain"]), ("checks", &["planning-refusals"])])).unwrap_err();
+        assert!(e.contains("does not judge planning-refusals") && e.contains("layers-hold-their-windows"), "{e}");
         let e = Composition::parse(&args(&[("seeds", &["3"])])).unwrap_err();
         assert!(e.contains("unknown argument \"seeds\""), "{e}");
     }

@@ -26,13 +26,13 @@ pub fn compositions() -> Vec<(&'static str, Composition)> {
     ]
 }
 
-/// Runs a composition for one seed in a fresh simulator: the parts of the cluster scenario in
-/// any combination, or a whole part (the backup or chain scenario).
+/// Runs a composition for one seed in a fresh simulator, by its operation: the registered
+/// scenario's parts run that scenario, seed for seed; other parts recombine it.
 pub fn run_composition(parts: &Composition, opts: &RunOptions) -> RunReport {
     match parts.operation {
         Operation::PastReads => crate::cluster_scenario::run_composed(parts, opts),
-        Operation::Backup => crate::backup_scenario::run_backup(opts),
-        Operation::Chain => crate::chain_scenario::run_chain(opts),
+        Operation::Backup => crate::backup_scenario::run_composed(parts, opts),
+        Operation::Chain => crate::chain_scenario::run_composed(parts, opts),
     }
 }
 

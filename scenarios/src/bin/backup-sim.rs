@@ -319,6 +319,10 @@ fn list() -> ExitCode {
     for (kind, names) in scenarios::parts::catalogue() {
         println!("  {kind:<12} {}", names.join(", "));
     }
+    println!("what each operation can run under and judge (a part left out is the first menu, every check):");
+    for (operation, menus, checks) in scenarios::parts::operations() {
+        println!("  {operation:<10} faults={} checks=({})", menus.join("|"), checks.join(","));
+    }
     println!("fault kinds (cluster, drawn by the swarm):");
     for k in FaultKind::CLUSTER {
         println!("  {k:?}");
