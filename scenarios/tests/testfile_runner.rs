@@ -65,6 +65,8 @@ fn a_directive_that_cannot_run_says_why() {
         ("exec-sql cluster=dr\nSHOW JOBS;\n----\n", "there is no cluster \"dr\"; new-cluster made none"),
         ("new-cluster name=dr nodes=12\n----\n", "nodes=12: from 1 to 9"),
         ("exec-sql expect-error-regex=a|b\nSHOW JOBS;\n----\n", "the file does not parse here: expected argument name, got |"),
+        ("replace\nno arrow here\n----\n", "replace: line 1 (\"no arrow here\") is not `REGEX => REPLACEMENT`"),
+        ("replace\n\nx( => y\n----\n", "replace: line 2: the regex \"x(\" does not compile"),
     ] {
         let run = run_file(&file("broken.txt", text), 0);
         let failure = run.failure.unwrap_or_else(|| panic!("{text:?} must fail"));
@@ -137,4 +139,58 @@ fn a_swept_file_runs_under_background_faults_and_a_failing_seed_names_its_replay
     let bad = file("swept-bad.txt", "sweep seeds=many\n----\n");
     assert!(sweep_declared(&bad).unwrap_err().contains("seeds=many"));
     assert!(run_file(&bad, 0).failure.unwrap().diff.contains("seeds=many"));
+}
+
+#[test]
+fn replace_rewrites_later_output_value_by_value_until_dropped() {
+    // A file's own regexes for what varies by seed: applied to each value before the table is
+    // laid out (the columns still line up), to errors and to other directives' output, in
+    // order; an empty `replace` drops them.
+    let text = "exec-sql
+CREATE DATABASE d;
+CREATE TABLE d.t (k INT PRIMARY KEY, v STRING);
+INSERT INTO d.t VALUES (1, 'one'), (22, 'twenty-two');
+----
+
+replace
+twenty-(\\w+) => 20+$1
+^(\\d)\\d$ => ${1}x
+----
+
+query-sql
+SELECT * FROM d.t;
+----
+k  | v
+---+-------
+1  | one
+2x | 20+two
+(2 rows)
+
+exec-sql
+SELECT * FROM d.nothing;
+----
+ERROR: relation \"nothing\" does not exist
+
+check restored=d.t original=d.t
+----
+d.t equals d.t (2 rows)
+
+replace
+----
+
+query-sql
+SELECT v FROM d.t WHERE k = 22;
+----
+v
+----------
+twenty-two
+(1 row)
+";
+    let run = run_file(&file("replace.txt", text), 0);
+    assert!(run.failure.is_none(), "{}", run.failure_report().unwrap_or_default());
+    // The rules apply to the errors too: a rule that rewrites one is seen in the output.
+    let wrong = text.replace("^(\\d)\\d$ => ${1}x", "^(\\d)\\d$ => ${1}x\nnothing => NOTHING");
+    let run = run_file(&file("replace-error.txt", &wrong), 0);
+    let failure = run.failure.expect("the error now reads NOTHING");
+    assert!(failure.diff.contains("+ ERROR: relation \"NOTHING\" does not exist"), "{}", failure.diff);
 }

@@ -35,6 +35,10 @@
 //!   `K`) there; `transfer-lease table=DB.T to=N|other`: moves the lease of the table's first
 //!   range to node `N` (or to another of its replicas); `gc table=DB.T ttl=DURATION`: garbage-collects the table's ranges now, up to
 //!   `now - ttl`, and waits for every range's threshold to move; `sleep d=DURATION`: as `advance-time`.
+//! - `replace`: each input line `REGEX => REPLACEMENT` rewrites what matches in every later
+//!   directive's output (each value of a table before it is laid out, so columns still line up;
+//!   `$1` names a group), in order, after `stable`: the file's own summary of what varies by seed.
+//!   With no lines, the file's replacements are dropped.
 //! - `sweep seeds=N [faults=swarm|none] [safety=DURATION]`: the file also runs across seeds with
 //!   background faults (read before the file runs: [`super::sweep_declared`]).
 //! - `compose workload= faults= operation= checks=`: the file is a scenario of named parts
@@ -57,8 +61,29 @@ pub enum Outcome {
 }
 
 /// The directives, for the error naming an unknown one.
-pub const DIRECTIVES: [&str; 12] =
-    ["exec-sql", "query-sql", "check", "advance-time", "save-cluster-ts", "corrupt-backup", "storage-outage", "crash", "restart", "partition", "heal", "sweep"];
+pub const DIRECTIVES: [&str; 21] = [
+    "new-cluster",
+    "exec-sql",
+    "query-sql",
+    "check",
+    "save-cluster-ts",
+    "backup",
+    "job",
+    "corrupt-backup",
+    "storage-outage",
+    "advance-time",
+    "sleep",
+    "crash",
+    "restart",
+    "partition",
+    "heal",
+    "split",
+    "transfer-lease",
+    "gc",
+    "replace",
+    "sweep",
+    "compose",
+];
 
 /// The cluster a file runs in and its open connections.
 pub struct State {
@@ -73,6 +98,31 @@ pub struct State {
     seed: u64,
     /// Why the catalog could not be bootstrapped (every directive then fails saying so).
     bootstrap: Option<String>,
+    /// The file's `replace` rules, in order.
+    replacements: Replacements,
+}
+
+/// A file's `replace` rules: regexes it supplies for output that varies by seed, applied in order.
+#[derive(Default)]
+struct Replacements(Vec<(regex::Regex, String)>);
+
+impl Replacements {
+    /// Reads a `replace` stanza's lines (`REGEX => REPLACEMENT`; blank lines skipped), refusing a
+    /// line without the arrow or with a regex that does not compile, naming it.
+    fn parse(input: &str) -> Result<Replacements, String> {
+        let mut rules = Vec::new();
+        for (i, line) in input.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let (re, to) = line.split_once(" => ").ok_or_else(|| format!("replace: line {} ({line:?}) is not `REGEX => REPLACEMENT`", i + 1))?;
+            let re = regex::Regex::new(re).map_err(|e| format!("replace: line {}: the regex {re:?} does not compile: {e}", i + 1))?;
+            rules.push((re, to.to_string()));
+        }
+        Ok(Replacements(rules))
+    }
+
+    /// `text` with every rule applied, in order.
+    fn apply(&self, text: &str) -> String {
+        self.0.iter().fold(text.to_string(), |t, (re, to)| re.replace_all(&t, to.as_str()).into_owned())
+    }
 }
 
 impl State {
@@ -91,7 +141,15 @@ impl State {
             madsim::time::sleep(std::time::Duration::from_millis(50)).await;
             world.tick();
         }
-        State { cluster: Cluster::new(world), connections: BTreeMap::new(), tags: BTreeMap::new(), jobs: BTreeMap::new(), seed, bootstrap: bootstrapped.err() }
+        State {
+            cluster: Cluster::new(world),
+            connections: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            seed,
+            bootstrap: bootstrapped.err(),
+            replacements: Replacements::default(),
+        }
     }
 
     /// Runs one directive.
@@ -99,7 +157,13 @@ impl State {
         if let Some(e) = &self.bootstrap {
             return Outcome::Broken(format!("the simulated cluster could not bootstrap its catalog: {e}"));
         }
+        let tidied = matches!(case.directive.as_str(), "exec-sql" | "query-sql");
         match self.dispatch(&mut case).await {
+            // exec-sql and query-sql applied the rules value by value, before laying out tables.
+            Ok(out) if !tidied => match case.expect_empty() {
+                Ok(()) => Outcome::Output(self.replacements.apply(&out)),
+                Err(e) => Outcome::Broken(format!("{}: {e}", case.directive)),
+            },
             Ok(out) => match case.expect_empty() {
                 Ok(()) => Outcome::Output(out),
                 Err(e) => Outcome::Broken(format!("{}: {e}", case.directive)),
@@ -135,7 +199,15 @@ impl State {
                 };
                 let conn = self.connections.entry(key).or_insert_with(|| Connection::open(world, &user));
                 let results = conn.run(&mut self.cluster, &sql, node).await.ok_or("the connection's task ended")?;
-                print(name == "query-sql", &results, expect.as_ref(), columns.as_deref(), stable)
+                let tidy = |text: &str| {
+                    let text = if stable { stable_text(text) } else { text.to_string() };
+                    self.replacements.apply(&text)
+                };
+                print(name == "query-sql", &results, expect.as_ref(), columns.as_deref(), &tidy)
+            }
+            "replace" => {
+                self.replacements = Replacements::parse(&case.input)?;
+                Ok(String::new())
             }
             "advance-time" | "sleep" => {
                 let d: String = case.take_arg("d").map_err(arg)?;
@@ -461,26 +533,27 @@ impl State {
 
 /// The output of `exec-sql` (`rows` false) or `query-sql`: each statement's rows for a query
 /// (only the `columns` named, in their order, when given: a summary that holds across seeds),
-/// and the first error as `ERROR: <message>`. With `expect`, that error must exist and match.
-fn print(rows: bool, results: &[Printed], expect: Option<&regex::Regex>, columns: Option<&[String]>, stable: bool) -> Result<String, String> {
+/// and the first error as `ERROR: <message>`, each value and the error passed through `tidy`
+/// (`stable` and the file's `replace` rules). With `expect`, the error (as the database gave it)
+/// must exist and match.
+fn print(rows: bool, results: &[Printed], expect: Option<&regex::Regex>, columns: Option<&[String]>, tidy: &dyn Fn(&str) -> String) -> Result<String, String> {
     let mut out = String::new();
     let mut error = None;
     for r in results {
         match r {
-            Ok(Some(table)) if rows => {
-                let table = project(table, columns)?;
-                out.push_str(&if stable { stable_table(&table) } else { table }.render());
-            }
+            Ok(Some(table)) if rows => out.push_str(&tidy_table(&project(table, columns)?, tidy).render()),
             Ok(_) => {}
-            Err(e) if stable => error = Some(stable_text(e)),
             Err(e) => error = Some(e.clone()),
         }
     }
-    match (error, expect) {
-        (Some(e), Some(re)) if re.is_match(&e) => Ok(format!("{out}ERROR: {e}\n")),
-        (Some(e), Some(re)) => Err(format!("expected an error matching {:?}, got: {e}", re.as_str())),
+    if let (Some(e), Some(re)) = (&error, expect) {
+        if !re.is_match(e) {
+            return Err(format!("expected an error matching {:?}, got: {e}", re.as_str()));
+        }
+    }
+    match (error.map(|e| tidy(&e)), expect) {
+        (Some(e), _) => Ok(format!("{out}ERROR: {e}\n")),
         (None, Some(re)) => Err(format!("expected an error matching {:?}, and every statement succeeded", re.as_str())),
-        (Some(e), None) => Ok(format!("{out}ERROR: {e}\n")),
         (None, None) => Ok(out),
     }
 }
@@ -505,15 +578,23 @@ fn stable_text(text: &str) -> String {
     patterns.iter().fold(text.to_string(), |t, (re, to)| re.replace_all(&t, *to).into_owned())
 }
 
-/// `table` with [`stable_text`] applied to every value (before it is laid out, so that the
-/// columns line up whatever the seed).
-fn stable_table(table: &backup::show::QueryResult) -> backup::show::QueryResult {
-    let stable = |d: &model::Datum| match d {
-        model::Datum::String(s) => model::Datum::String(stable_text(s)),
-        model::Datum::Int(i) if stable_text(&i.to_string()) != i.to_string() => model::Datum::String(stable_text(&i.to_string())),
-        other => other.clone(),
+/// `table` with `tidy` applied to every value as it prints (before it is laid out, so that the
+/// columns line up whatever the seed); a value `tidy` leaves alone keeps its type.
+fn tidy_table(table: &backup::show::QueryResult, tidy: &dyn Fn(&str) -> String) -> backup::show::QueryResult {
+    let tidied = |d: &model::Datum| {
+        let shown = match d {
+            model::Datum::Null => "NULL".to_string(),
+            model::Datum::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let t = tidy(&shown);
+        if t == shown {
+            d.clone()
+        } else {
+            model::Datum::String(t)
+        }
     };
-    backup::show::QueryResult { columns: table.columns.clone(), rows: table.rows.iter().map(|r| r.iter().map(stable).collect()).collect() }
+    backup::show::QueryResult { columns: table.columns.clone(), rows: table.rows.iter().map(|r| r.iter().map(tidied).collect()).collect() }
 }
 
 /// `table` with only the columns named (all of them for `None`); a name the table does not have
