@@ -168,6 +168,7 @@ mod tests {
             storage: std::sync::Arc::new(crate::storage::MemStorageProvider::new()),
             runtime: rt,
             io: Default::default(),
+            locality: Default::default(),
             cluster_id: "c".into(),
             jobs: Default::default(),
             log: std::sync::Arc::new(crate::env::NoEventLog),

@@ -104,6 +104,8 @@ pub struct Env {
     pub runtime: Arc<dyn Runtime>,
     /// Which URLs this node refuses (`--external-io-dir`, `--external-io-disable-http`, ...).
     pub io: ExternalIoSettings,
+    /// This node's `--locality` (none by default).
+    pub locality: crate::locality::Locality,
     /// Identifies the cluster in manifests (a chain from another cluster is refused).
     pub cluster_id: String,
     /// Job system tunables.

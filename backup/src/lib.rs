@@ -17,6 +17,7 @@ pub mod event;
 pub mod exec;
 pub mod format;
 pub mod jobs;
+pub mod locality;
 pub mod location;
 pub mod lock;
 pub mod plan;

@@ -132,6 +132,20 @@ fn errors_stop_a_script_with_a_message_and_exit_status_1() {
     assert!(!out.contains("hunter2") && !err.contains("hunter2"), "{err}");
 }
 
+#[test]
+fn the_node_reports_the_locality_it_was_started_with() {
+    let dir = TempDir::new("locality");
+    let o = shell(&dir.0, &["--locality", "region=us-east,zone=us-east-1a", "-e", "SHOW LOCALITY"], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("region=us-east,zone=us-east-1a"), "{out}");
+    // A malformed one is refused before the shell starts, naming the tier.
+    let o = shell(&dir.0, &["--locality", "region=us-east,zone", "-e", "SHOW LOCALITY"], None);
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("invalid locality tier \"zone\""), "{err}");
+}
+
 mod shell_support;
 
 use shell_support::http::Server;

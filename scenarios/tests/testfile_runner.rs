@@ -64,6 +64,8 @@ fn a_directive_that_cannot_run_says_why() {
         ("job tag=x pause\n----\n", "no backup tag=x before this"),
         ("exec-sql cluster=dr\nSHOW JOBS;\n----\n", "there is no cluster \"dr\"; new-cluster made none"),
         ("new-cluster name=dr nodes=12\n----\n", "nodes=12: from 1 to 9"),
+        ("new-cluster name=dr nodes=2 localities=(a,b,c)\n----\n", "3 localities for nodes=2: give one locality per node"),
+        ("new-cluster name=dr localities=(east.)\n----\n", "localities: \"east.\": invalid locality tier \"zone=\""),
         ("exec-sql expect-error-regex=a|b\nSHOW JOBS;\n----\n", "the file does not parse here: expected argument name, got |"),
         ("replace\nno arrow here\n----\n", "replace: line 1 (\"no arrow here\") is not `REGEX => REPLACEMENT`"),
         ("replace\n\nx( => y\n----\n", "replace: line 2: the regex \"x(\" does not compile"),

@@ -48,6 +48,10 @@ pub struct WorldConfig {
     /// destination.
     #[serde(default)]
     pub io: backup::storage::url::ExternalIoSettings,
+    /// Each node's `--locality`, node 1's first; a node past the list's end has none. Empty for
+    /// the scenarios' clusters; a scenario file's `new-cluster localities=` sets it.
+    #[serde(default)]
+    pub localities: Vec<backup::locality::Locality>,
 }
 
 impl Default for WorldConfig {
@@ -69,11 +73,17 @@ impl Default for WorldConfig {
             jobs: backup::env::JobSettings::default(),
             planted: None,
             io: backup::storage::url::ExternalIoSettings::default(),
+            localities: Vec::new(),
         }
     }
 }
 
 impl WorldConfig {
+    /// Node `node`'s locality (none if the list does not reach it).
+    pub fn locality_of(&self, node: model::NodeId) -> backup::locality::Locality {
+        self.localities.get((node as usize).wrapping_sub(1)).cloned().unwrap_or_default()
+    }
+
     /// True when this world planted `bug` in the simulated node. Constant `false` without the
     /// `planted-bugs` feature, so a default build's planted branches in the node are dead code
     /// the compiler removes.

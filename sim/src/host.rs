@@ -19,6 +19,7 @@ pub fn node_env(kv: &SimKv, storage: &SimStorage, cluster_id: &str, trace: &Trac
         storage: Arc::new(storage.provider_for(cfg.nodes)),
         runtime: Arc::new(MadsimRuntime),
         io: cfg.io.clone(),
+        locality: cfg.locality_of(model::kv::ClusterKv::node_id(kv)),
         cluster_id: cluster_id.to_string(),
         jobs: cfg.jobs.clone(),
         log: Arc::new(TraceEventLog { trace: trace.clone(), who: who.to_string() }),

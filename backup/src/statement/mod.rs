@@ -44,6 +44,8 @@ pub enum Statement {
     },
     /// `SHOW CLUSTER SETTING name`.
     ShowClusterSetting(String),
+    /// `SHOW LOCALITY`: the gateway node's `--locality`.
+    ShowLocality,
 }
 
 /// `BACKUP targets TO locations [AS OF SYSTEM TIME t] [INCREMENTAL FROM …] [WITH …]`.
@@ -247,7 +249,7 @@ pub fn is_bulk_statement(sql: &str) -> bool {
     let second = words.get(1).map(String::as_str).unwrap_or("");
     match first {
         "BACKUP" | "RESTORE" => true,
-        "SHOW" => matches!(second, "BACKUP" | "BACKUPS" | "JOB" | "JOBS" | "CLUSTER"),
+        "SHOW" => matches!(second, "BACKUP" | "BACKUPS" | "JOB" | "JOBS" | "CLUSTER" | "LOCALITY"),
         "SET" => second == "CLUSTER",
         "PAUSE" | "RESUME" | "CANCEL" => matches!(second, "JOB" | "JOBS"),
         _ => false,

@@ -298,6 +298,9 @@ impl Parser {
         if self.eat_kw("JOBS") {
             return Ok(Statement::ShowJobs);
         }
+        if self.eat_kw("LOCALITY") {
+            return Ok(Statement::ShowLocality);
+        }
         if self.eat_kw("CLUSTER") {
             self.expect_kw("SETTING", "expected SETTING after SHOW CLUSTER")?;
             return Ok(Statement::ShowClusterSetting(self.setting_name()?));
@@ -305,7 +308,7 @@ impl Parser {
         if self.is_kw("BACKUPS") {
             return Err(self.error("SHOW BACKUPS IN is not supported; use SHOW BACKUP 'location'"));
         }
-        self.expect_kw("BACKUP", "expected BACKUP or JOBS after SHOW")?;
+        self.expect_kw("BACKUP", "expected BACKUP, JOBS, CLUSTER SETTING or LOCALITY after SHOW")?;
         let kind = match self.kw().as_deref() {
             Some("SCHEMAS") => ShowBackupKind::Schemas,
             Some("FILES") => ShowBackupKind::Files,

@@ -86,6 +86,7 @@ pub(super) fn redacted(stmt: &Statement) -> String {
         Statement::CancelJob(id) => format!("CANCEL JOB {id}"),
         Statement::SetClusterSetting { name, value } => format!("SET CLUSTER SETTING {name} = {}", literal(value)),
         Statement::ShowClusterSetting(name) => format!("SHOW CLUSTER SETTING {name}"),
+        Statement::ShowLocality => "SHOW LOCALITY".to_string(),
     }
 }
 

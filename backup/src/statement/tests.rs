@@ -197,7 +197,7 @@ fn errors_name_the_offending_token() {
         ("RESTORE FROM ('a', 'b')", "(", "locality-aware"),
         ("SHOW BACKUP", "EOF", "the backup's location"),
         ("SHOW BACKUPS IN 'x'", "BACKUPS", "not supported"),
-        ("SHOW TABLES", "TABLES", "expected BACKUP or JOBS"),
+        ("SHOW TABLES", "TABLES", "expected BACKUP, JOBS, CLUSTER SETTING or LOCALITY"),
         ("PAUSE JOB", "EOF", "expected a job ID"),
         ("PAUSE JOBS 1", "JOBS", "expected JOB"),
         ("CANCEL JOB 1.5", "1.5", "non-negative integer"),
@@ -362,6 +362,7 @@ fn bulk_statements_are_recognised() {
         "CANCEL JOB 1",
         "  -- c\n BACKUP TO 'unterminated",
         "SHOW BACKUPS IN 'x'",
+        "show locality",
     ] {
         assert!(is_bulk_statement(sql), "{sql:?}");
     }

@@ -2,9 +2,10 @@
 //! (`pkg/ccl/backupccl/testdata/backup-restore`). Each is documented, with an example, in
 //! `scenarios/testdata/README.md`.
 //!
-//! - `new-cluster name=NAME [nodes=N]`: starts another cluster (its own nodes, catalog and
-//!   clocks) on the file's storage service, as a restore target: `exec-sql cluster=NAME` and
-//!   `query-sql cluster=NAME` run there.
+//! - `new-cluster name=NAME [nodes=N] [localities=(R1,R2.Z2,...)]`: starts another cluster (its
+//!   own nodes, catalog and clocks) on the file's storage service, as a restore target:
+//!   `exec-sql cluster=NAME` and `query-sql cluster=NAME` run there. With `localities`, a node
+//!   for each, node 1 first, started with `--locality=region=R1` (`region=R2,zone=Z2`).
 //! - `exec-sql [user=NAME] [node=N] [cluster=NAME] [aost=TAG] [expect-error-regex=RE]`: runs the input's statements (SQL,
 //!   BACKUP, RESTORE, SHOW, job control) in order through node `N`'s gateway as `NAME` (root by
 //!   default); prints nothing on success, `ERROR: <message>` for the first statement that fails.
@@ -370,7 +371,16 @@ impl State {
             }
             "new-cluster" => {
                 let cname: String = case.take_arg("name").map_err(arg)?;
-                let nodes: usize = case.try_take_arg("nodes").map_err(arg)?.unwrap_or(sim::WorldConfig::default().nodes);
+                let nodes: Option<usize> = case.try_take_arg("nodes").map_err(arg)?;
+                let localities: Vec<String> = case.try_take_args("localities").map_err(arg)?.unwrap_or_default();
+                let localities = localities.iter().map(|l| node_locality(l)).collect::<Result<Vec<_>, _>>()?;
+                // As CockroachDB's runner: a cluster of localities has a node for each.
+                let nodes = match (nodes, localities.len()) {
+                    (None, 0) => sim::WorldConfig::default().nodes,
+                    (None, n) => n,
+                    (Some(n), l) if l == 0 || l == n => n,
+                    (Some(n), l) => return Err(format!("new-cluster: {l} localities for nodes={n}: give one locality per node")),
+                };
                 if cname == "default" || self.cluster.others.contains_key(&cname) {
                     return Err(format!("new-cluster: a cluster named {cname:?} exists already"));
                 }
@@ -378,7 +388,13 @@ impl State {
                     return Err(format!("new-cluster: nodes={nodes}: from 1 to 9"));
                 }
                 let network = 1 + self.cluster.others.len() as u8;
-                let cfg = sim::WorldConfig { network, nodes, replication: sim::WorldConfig::default().replication.min(nodes), ..sim::WorldConfig::default() };
+                let cfg = sim::WorldConfig {
+                    network,
+                    nodes,
+                    replication: sim::WorldConfig::default().replication.min(nodes),
+                    localities,
+                    ..sim::WorldConfig::default()
+                };
                 let main = &self.cluster.world;
                 let mut world = World::start_with(cfg, self.seed ^ 0x6e65_7763 ^ network as u64, main.trace.clone(), main.storage.clone());
                 let boot = world.add_client("setup").spawn(|kv| async move { model::catalog::bootstrap(&kv).await.map_err(|e| e.to_string()) });
@@ -529,6 +545,16 @@ impl State {
             Err(format!("there is no node n{node}; the cluster has n1..n{}", self.cluster.world.cfg.nodes))
         }
     }
+}
+
+/// A node's locality as `new-cluster localities=` names it: `REGION` (`region=REGION`) or
+/// `REGION.ZONE` (`region=REGION,zone=ZONE`), since a datadriven argument cannot hold `=`.
+fn node_locality(name: &str) -> Result<backup::locality::Locality, String> {
+    let tiers = match name.split_once('.') {
+        None => format!("region={name}"),
+        Some((region, zone)) => format!("region={region},zone={zone}"),
+    };
+    tiers.parse().map_err(|e| format!("new-cluster: localities: {name:?}: {e}"))
 }
 
 /// The output of `exec-sql` (`rows` false) or `query-sql`: each statement's rows for a query

@@ -232,6 +232,7 @@ impl Cluster {
             storage: storage.clone(),
             runtime: runtime.clone(),
             io: ExternalIoSettings::default(),
+            locality: Default::default(),
             cluster_id: "test-cluster-id".into(),
             jobs: JobSettings::default(),
             log: log.clone(),

@@ -55,6 +55,7 @@ impl RealCluster {
             storage: storage.clone(),
             runtime: Arc::new(TokioRuntime::new(rt.handle().clone())),
             io,
+            locality: Default::default(),
             cluster_id: "real-test-cluster".into(),
             jobs,
             log: log.clone(),

@@ -32,6 +32,7 @@ pub mod redact;
 
 use backup::env::{Env, JobSettings};
 use backup::exec;
+use backup::locality::Locality;
 use backup::show::QueryResult;
 use backup::storage::real::{RealStorageOptions, RealStorageProvider};
 use backup::storage::url::ExternalIoSettings;
@@ -72,6 +73,10 @@ pub struct ShellArgs {
     /// How often the cluster's GC queue runs (e.g. `10s`, `500ms`; `0s` never runs it).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub gc_interval: Duration,
+    /// The node's locality, as `cockroach start --locality` takes it (`region=us-east,zone=a`):
+    /// what SHOW LOCALITY prints.
+    #[arg(long, value_name = "KEY=VALUE,...", default_value = "", value_parser = parse_locality)]
+    pub locality: Locality,
     /// Execute these statements (repeatable) and exit.
     #[arg(short = 'e', long = "execute", value_name = "SQL")]
     pub execute: Vec<String>,
@@ -157,6 +162,13 @@ pub struct ClusterOptions {
     pub cluster_id: String,
     /// How often its GC queue runs; `None` never (the benchmarks: nothing they measure expires).
     pub gc_interval: Option<Duration>,
+    /// Its one node's `--locality`.
+    pub locality: Locality,
+}
+
+/// `--locality`'s value, refused with the tier that is wrong.
+fn parse_locality(text: &str) -> Result<Locality, String> {
+    text.parse().map_err(|e: backup::locality::LocalityError| e.to_string())
 }
 
 /// An in-process cluster with real storage, and a SQL session on it.
@@ -174,7 +186,7 @@ impl Shell {
     /// A fresh one-node cluster with a random id and no GC queue, whose backups go to real
     /// storage (what the benchmarks use).
     pub fn new(io: ExternalIoSettings, options: RealStorageOptions) -> Result<Shell, ShellError> {
-        Shell::start(io, options, ClusterOptions { cluster_id: cluster_id::generate(os_random), gc_interval: None })
+        Shell::start(io, options, ClusterOptions { cluster_id: cluster_id::generate(os_random), gc_interval: None, locality: Locality::default() })
     }
 
     /// Bootstraps a fresh one-node cluster whose backups go to real storage, and starts its job
@@ -190,6 +202,7 @@ impl Shell {
             storage: Arc::new(storage),
             runtime: Arc::new(TokioRuntime::new(rt.handle().clone())),
             io,
+            locality: cluster.locality,
             cluster_id: cluster.cluster_id,
             jobs: JobSettings::default(),
             log: Arc::new(backup::env::NoEventLog),
@@ -229,7 +242,7 @@ impl Shell {
             disable_implicit_credentials: args.external_io_disable_implicit_credentials,
         };
         let options = RealStorageOptions { azure_endpoint: args.azure_endpoint.clone(), ..RealStorageOptions::default() };
-        let mut shell = Shell::start(io, options, ClusterOptions { cluster_id: id, gc_interval: Some(args.gc_interval) })?;
+        let mut shell = Shell::start(io, options, ClusterOptions { cluster_id: id, gc_interval: Some(args.gc_interval), locality: args.locality.clone() })?;
         shell.id_lock = id_lock;
         Ok((shell, origin))
     }
