@@ -21,15 +21,19 @@
 //!   history, which the backup code does not compute: an oracle independent of it). Prints
 //!   `<restored> equals <original> ... (N rows)`, or the differing rows.
 //! - `save-cluster-ts tag=TAG`: saves the cluster's current time under `TAG`.
-//! - `corrupt-backup [file=NAME]`: flips a bit in the middle of file `NAME` (the `BACKUP`
-//!   manifest by default) at the location the input names.
+//! - `corrupt-backup [file=NAME|random]`: flips a bit in the middle of file `NAME` (the `BACKUP`
+//!   manifest by default; `random`: one of the location's files, the seed's pick) at the
+//!   location the input names.
 //! - `storage-outage d=DURATION`: every storage operation fails with a 503 for that long.
+//! - `storage-faults [transient=N] [slow=N] [lands-but-fails=N] [stale-list=N]`: the storage
+//!   service's dice, out of 1000 operations, until the next `storage-faults` (none: all off).
 //! - `advance-time d=DURATION`: lets simulated time pass (`10s`, `2h`, `3days`), the cluster ticking:
 //!   GC, leases and jobs go on.
 //! - `crash node=N`, `restart node=N`: a node dies (its unsynced state lost) or comes back.
 //! - `partition a=N b=M`, `heal`: cut the network between two nodes; restore every link.
 //! - `backup tag=TAG [node=N] [aost=TAG]`: runs the input's BACKUP (with `WITH detached`, it returns at
-//!   once and the job runs on) and saves its job's id under `TAG`; `job tag=TAG
+//!   once and the job runs on) and saves its job's id under `TAG` (`restore tag=` the same for a
+//!   RESTORE); `job tag=TAG
 //!   pause|resume|cancel` runs PAUSE / RESUME / CANCEL JOB on it; `job tag=TAG
 //!   wait-for-state=STATE` waits (up to ten simulated minutes) for SHOW JOBS to show it `STATE`.
 //! - `split table=DB.T [at=K]`: splits the range holding the table's start (or its primary key
@@ -62,7 +66,7 @@ pub enum Outcome {
 }
 
 /// The directives, for the error naming an unknown one.
-pub const DIRECTIVES: [&str; 21] = [
+pub const DIRECTIVES: [&str; 23] = [
     "new-cluster",
     "exec-sql",
     "query-sql",
@@ -72,6 +76,8 @@ pub const DIRECTIVES: [&str; 21] = [
     "job",
     "corrupt-backup",
     "storage-outage",
+    "storage-faults",
+    "restore",
     "advance-time",
     "sleep",
     "crash",
@@ -97,6 +103,9 @@ pub struct State {
     jobs: BTreeMap<String, i64>,
     /// The file's seed (a `new-cluster`'s world draws from it).
     seed: u64,
+    /// How many random picks (`corrupt-backup file=random`) the file has made: each draws from a
+    /// stream of its own.
+    picks: u64,
     /// Why the catalog could not be bootstrapped (every directive then fails saying so).
     bootstrap: Option<String>,
     /// The file's `replace` rules, in order.
@@ -148,6 +157,7 @@ impl State {
             tags: BTreeMap::new(),
             jobs: BTreeMap::new(),
             seed,
+            picks: 0,
             bootstrap: bootstrapped.err(),
             replacements: Replacements::default(),
         }
@@ -275,6 +285,20 @@ impl State {
                 let location = case.input.trim();
                 let url =
                     backup::storage::url::StorageUrl::parse(location).map_err(|e| format!("corrupt-backup: the input must be a backup's location: {e}"))?;
+                let file = if file == "random" {
+                    // One of the location's files (its subdirectories' too), the seed's pick.
+                    let root = sim::storage::SimStorage::key(&url, 1, "");
+                    let files: Vec<String> =
+                        self.cluster.world.storage.list_all().into_iter().filter_map(|(k, _)| k.strip_prefix(&root).map(str::to_string)).collect();
+                    if files.is_empty() {
+                        return Err(format!("corrupt-backup: {location} holds no file"));
+                    }
+                    self.picks += 1;
+                    let mut rng = sim::SeedTree::new(self.seed).stream(&format!("file/corrupt-backup/{}", self.picks));
+                    files[rand::Rng::gen_range(&mut rng, 0..files.len())].clone()
+                } else {
+                    file
+                };
                 let key = sim::storage::SimStorage::key(&url, 1, &file);
                 let mut at = 0;
                 let flipped = self.cluster.world.storage.corrupt(&key, |bytes| {
@@ -287,6 +311,23 @@ impl State {
                     return Err(format!("corrupt-backup: {location} holds no {file}"));
                 }
                 Ok(format!("flipped bit 0 of byte {at} of {file}\n"))
+            }
+            "storage-faults" => {
+                let mut rate = |name: &str| -> Result<u32, String> {
+                    let r: Option<u32> = case.try_take_arg(name).map_err(arg)?;
+                    match r {
+                        Some(r) if r > 1000 => Err(format!("storage-faults: {name}={r}: a rate out of 1000 operations, at most 1000")),
+                        r => Ok(r.unwrap_or(0)),
+                    }
+                };
+                let faults = sim::storage::StorageFaults {
+                    transient_per_mille: rate("transient")?,
+                    slow_per_mille: rate("slow")?,
+                    lands_but_fails_per_mille: rate("lands-but-fails")?,
+                    stale_list_per_mille: rate("stale-list")?,
+                };
+                self.cluster.world.storage.set_faults(faults);
+                Ok(String::new())
             }
             "storage-outage" => {
                 let d: String = case.take_arg("d").map_err(arg)?;
@@ -304,8 +345,13 @@ impl State {
                 self.cluster.world.heal();
                 Ok(String::new())
             }
-            "backup" => {
+            "backup" | "restore" => {
                 let tag: String = case.take_arg("tag").map_err(arg)?;
+                let verb = name.to_uppercase();
+                let first = case.input.split_whitespace().next().unwrap_or_default().to_uppercase();
+                if first != verb {
+                    return Err(format!("{name}: the input must be one {verb} statement, not {:?}", case.input.trim()));
+                }
                 let node: NodeId = case.try_take_arg("node").map_err(arg)?.unwrap_or(1);
                 self.check_node(node)?;
                 let aost: Option<String> = case.try_take_arg("aost").map_err(arg)?;
@@ -319,15 +365,15 @@ impl State {
                             self.jobs.insert(tag, *id);
                             Ok(String::new())
                         }
-                        _ => Err(format!("backup: {:?} did not return a job id", case.input.trim())),
+                        _ => Err(format!("{name}: {:?} did not return a job id", case.input.trim())),
                     },
                     [Err(e)] => Ok(format!("ERROR: {e}\n")),
-                    _ => Err("backup: the input must be one BACKUP statement".into()),
+                    _ => Err(format!("{name}: the input must be one {verb} statement")),
                 }
             }
             "job" => {
                 let tag: String = case.take_arg("tag").map_err(arg)?;
-                let id = *self.jobs.get(&tag).ok_or_else(|| format!("job: no backup tag={tag} before this"))?;
+                let id = *self.jobs.get(&tag).ok_or_else(|| format!("job: no backup or restore tag={tag} before this"))?;
                 let wait: Option<String> = case.try_take_arg("wait-for-state").map_err(arg)?;
                 let mut ops = Vec::new();
                 for op in ["pause", "resume", "cancel"] {
