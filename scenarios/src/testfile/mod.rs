@@ -236,6 +236,10 @@ pub fn run_file_with(path: &Path, opts: FileOptions) -> FileRun {
     let trace_slot: Arc<Mutex<Option<sim::Trace>>> = Arc::default();
     let file = path.to_string_lossy().to_string();
     let (broken_in, last_in, trace_in, file_in) = (broken.clone(), last.clone(), trace_slot.clone(), file.clone());
+    // Where each stanza's directive is (the crate gives no line to a rewrite's callback), and
+    // how many have run.
+    let stanzas = stanza_lines(&std::fs::read_to_string(path).unwrap_or_default());
+    let ran = Arc::new(Mutex::new(0usize));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
         rt.block_on(async move {
@@ -248,20 +252,25 @@ pub fn run_file_with(path: &Path, opts: FileOptions) -> FileRun {
             let st = state.clone();
             let walked = async move {
                 datadriven::walk_async(&file_in, move |mut f| {
-                    let (st, broken, last) = (st.clone(), broken_in.clone(), last_in.clone());
+                    let (st, broken, last, stanzas, ran) = (st.clone(), broken_in.clone(), last_in.clone(), stanzas.clone(), ran.clone());
                     async move {
                         f.run_async(move |case| {
-                            let (st, broken, last) = (st.clone(), broken.clone(), last.clone());
+                            let (st, broken, last, stanzas, ran) = (st.clone(), broken.clone(), last.clone(), stanzas.clone(), ran.clone());
                             async move {
                                 if broken.lock().expect("broken").is_some() {
                                     return String::new();
                                 }
+                                let index = {
+                                    let mut n = ran.lock().expect("ran");
+                                    *n += 1;
+                                    *n - 1
+                                };
                                 let input = case.input.clone();
                                 let directive = directive_line(&case);
                                 let actual = match st.lock().await.run(case).await {
                                     Outcome::Output(text) => text,
                                     Outcome::Broken(why) => {
-                                        let line = 0;
+                                        let line = stanzas.get(index).copied().unwrap_or(0);
                                         *broken.lock().expect("broken") = Some(FileFailure { line, directive, diff: why.clone() });
                                         // Never written into the file: a rewrite stops here,
                                         // before the crate writes anything.
@@ -344,12 +353,16 @@ fn run_composition_file(path: &Path, opts: FileOptions) -> FileRun {
     let last: Arc<Mutex<(String, String)>> = Arc::default();
     let (trace_in, broken_in, last_in) = (trace.clone(), broken.clone(), last.clone());
     let file = path.to_string_lossy().to_string();
+    let stanzas = stanza_lines(&std::fs::read_to_string(path).unwrap_or_default());
+    let mut ran = 0usize;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         datadriven::walk(&file, |f| {
             f.run(|case| {
                 if broken_in.lock().expect("broken").is_some() {
                     return String::new();
                 }
+                ran += 1;
+                let line = stanzas.get(ran - 1).copied().unwrap_or(0);
                 let mut args: Vec<(String, Vec<String>)> = case.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                 args.sort();
                 let out = match case.directive.as_str() {
@@ -367,7 +380,7 @@ fn run_composition_file(path: &Path, opts: FileOptions) -> FileRun {
                 let out = match out {
                     Ok(text) => text,
                     Err(why) => {
-                        *broken_in.lock().expect("broken") = Some(FileFailure { line: 0, directive: directive_line(case), diff: why.clone() });
+                        *broken_in.lock().expect("broken") = Some(FileFailure { line, directive: directive_line(case), diff: why.clone() });
                         if std::env::var_os("REWRITE").is_some() {
                             panic!("cannot run: {why}");
                         }
@@ -436,6 +449,40 @@ fn directive_line(case: &datadriven::TestCase) -> String {
     std::iter::once(case.directive.clone()).chain(args).collect::<Vec<_>>().join(" ")
 }
 
+/// The line (1-based) of each stanza's directive in a datadriven file, in order: outside a
+/// stanza, blank lines and `#` comments are skipped and the next line is a directive; its input
+/// runs to `----`; its expected output to a blank line, or — after a second `----` — to a
+/// closing `----` pair (output that holds blank lines).
+fn stanza_lines(text: &str) -> Vec<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i].trim();
+        if l.is_empty() || l.starts_with('#') {
+            i += 1;
+            continue;
+        }
+        out.push(i + 1);
+        while i < lines.len() && lines[i].trim_end() != "----" {
+            i += 1;
+        }
+        i += 1;
+        if lines.get(i).map(|l| l.trim_end()) == Some("----") {
+            i += 1;
+            while i < lines.len() && !(lines[i].trim_end() == "----" && lines.get(i + 1).map(|l| l.trim_end()) == Some("----")) {
+                i += 1;
+            }
+            i += 2;
+        } else {
+            while i < lines.len() && !lines[i].trim().is_empty() {
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Line `line` of the file at `path` (the directive the crate's report points at).
 fn directive_at(path: &Path, line: usize) -> String {
     std::fs::read_to_string(path).ok().and_then(|t| t.lines().nth(line.saturating_sub(1)).map(str::to_string)).unwrap_or_default()
@@ -497,4 +544,33 @@ pub fn labelled_diff(old_label: &str, new_label: &str, old: &str, new: &str) -> 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stanza_lines_finds_each_directive_past_comments_and_blank_outputs() {
+        let text = "# header\n\nexec-sql\nCREATE DATABASE d;\n----\n\n# a comment\nquery-sql\nSHOW LOCALITY;\n----\n----\nlocality\n\n(1 row)\n----\n----\n\nheal\n----\nok\n";
+        assert_eq!(stanza_lines(text), vec![3, 8, 18]);
+    }
+
+    #[test]
+    fn every_stanza_of_every_file_starts_with_a_directive() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        let mut files = 0;
+        for dir in std::fs::read_dir(&root).unwrap().flatten().filter(|d| d.path().is_dir()) {
+            for f in std::fs::read_dir(dir.path()).unwrap().flatten().filter(|f| f.path().extension().is_some_and(|e| e == "txt")) {
+                let text = std::fs::read_to_string(f.path()).unwrap();
+                let lines: Vec<&str> = text.lines().collect();
+                for n in stanza_lines(&text) {
+                    let word = lines[n - 1].split_whitespace().next().unwrap_or_default();
+                    assert!(directives::DIRECTIVES.contains(&word), "{}:{n}: {:?} is not a directive", f.path().display(), lines[n - 1]);
+                }
+                files += 1;
+            }
+        }
+        assert!(files >= 40, "{files} files");
+    }
 }
