@@ -66,7 +66,10 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     done.store(true, Ordering::Relaxed);
     let outcome = match result {
         Ok(outcome) => outcome,
-        Err(e) => RunOutcome::Failed(e.to_string()),
+        Err(e) => match finished_after_all(env, id, &details).await {
+            Some(done) => done,
+            None => RunOutcome::Failed(e.to_string()),
+        },
     };
     let recorded = finish(env, id, run, &outcome).await?;
     // Only the run that recorded the end cleans up: one that lost the job leaves everything to
@@ -110,6 +113,18 @@ async fn coordinate_until_through(env: &Env, id: JobId, run: u64, details: &Back
     }
 }
 
+/// A run that failed after its manifest landed (the read-back and the job's retries outlasted
+/// by storage that stopped answering, storage that answers again now): the backup at the
+/// destination is complete and the job succeeded. A job recorded failed never has its finished
+/// manifest at its destination. `None` when the manifest is not this backup's, or cannot be read.
+async fn finished_after_all(env: &Env, id: JobId, details: &BackupDetails) -> Option<RunOutcome> {
+    let (_, storage) = crate::location::open(env, &details.destination).ok()?;
+    let manifest = read_manifest_if_ours(env, &*storage, details).await.ok()??;
+    env.event(crate::event::JOB_FOUND_MANIFEST, format!("job {id}: its manifest landed although this run failed; the backup is complete"));
+    remove_checkpoint(env, &*storage).await;
+    Some(RunOutcome::Succeeded(totals(&manifest)))
+}
+
 /// What a job that ended (succeeded, failed or canceled) removes from its location, best effort
 /// with retries: always its lock file (a paused job keeps it: it will be back). A backup that
 /// did not finish also removes what it wrote — its data files, its checkpoint and, for an
@@ -142,7 +157,12 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
     let Ok((_, storage)) = crate::location::open(env, &details.destination) else { return };
     let finished = match complete {
         Some(known) => known,
-        None => matches!(read_manifest_if_ours(env, &*storage, details).await, Ok(Some(_))),
+        None => match read_manifest_if_ours(env, &*storage, details).await {
+            Ok(found) => found.is_some(),
+            // Whether this backup finished is unknown: its data files may be a complete
+            // backup's, so nothing is removed (the next job's refusal names what is left).
+            Err(_) => return,
+        },
     };
     if finished {
         env.event(crate::event::JOB_CLEANUP, format!("job {id}: removing its lock"));
@@ -640,11 +660,15 @@ async fn write_verified(
     let path = MANIFEST_NAME;
     let mut backoff = Backoff::new();
     let mut replace = false;
+    // The last transient failure: what the run ends with if storage keeps failing, so that the
+    // job runs again once it answers (and finds its manifest, if the write landed).
+    let mut last_failure = None;
     for _ in 0..30 {
         let wrote = if replace { storage.write(path, bytes.clone()).await } else { storage.write_new(path, bytes.clone()).await };
         match wrote {
             Ok(()) => {}
-            Err(e) if e.is_retryable() || e.is_already_exists() => {}
+            Err(e) if e.is_already_exists() => {}
+            Err(e) if e.is_retryable() => last_failure = Some(e),
             Err(e) => return Err(e.into()),
         }
         match storage.read(path).await {
@@ -675,11 +699,18 @@ async fn write_verified(
                 }
             },
             Err(e) if !e.is_retryable() && !e.is_not_found() => return Err(e.into()),
+            Err(e) if e.is_retryable() => last_failure = Some(e),
             _ => {}
         }
         backoff.wait(env).await;
     }
-    Err(BackupError::Job(format!("could not write {path}: storage kept failing")))
+    // A write that may have landed while its read-back kept failing (a server that died just
+    // after the upload) is not a failed backup: a transient error runs the job again, and that
+    // run starts by looking for its manifest.
+    Err(match last_failure {
+        Some(e) => e.into(),
+        None => BackupError::Job(format!("could not write {path}: it kept disappearing after each write")),
+    })
 }
 
 /// True if this job holds the claim that guards its manifest path (the append claim at the

@@ -684,3 +684,137 @@ fn an_incremental_that_failed_and_died_cleaning_up_is_its_leftover_not_a_layer()
     let e = c.err(&format!("SHOW BACKUP '{loc}'"));
     assert!(e.contains("an incomplete incremental backup"), "{e}");
 }
+
+/// A storage service that dies just after a manifest upload lands: the upload's answer is lost
+/// (a transient error) and every request fails for `outage` of the test clock; then it is back.
+struct DiesAfterManifest {
+    inner: Arc<MemStorageProvider>,
+    clock: Arc<model::ManualClock>,
+    outage: Duration,
+    down_until: Arc<std::sync::Mutex<Option<u64>>>,
+}
+
+struct DiesAfterManifestStorage {
+    inner: Arc<dyn ExternalStorage>,
+    clock: Arc<model::ManualClock>,
+    outage: Duration,
+    down_until: Arc<std::sync::Mutex<Option<u64>>>,
+}
+
+impl StorageProvider for DiesAfterManifest {
+    fn open(&self, url: &StorageUrl, node: NodeId) -> Result<Arc<dyn ExternalStorage>, StorageError> {
+        Ok(Arc::new(DiesAfterManifestStorage {
+            inner: self.inner.open(url, node)?,
+            clock: self.clock.clone(),
+            outage: self.outage,
+            down_until: self.down_until.clone(),
+        }))
+    }
+}
+
+impl DiesAfterManifestStorage {
+    fn down(&self, path: &str) -> Result<(), StorageError> {
+        let now = model::local::Clock::now_nanos(&*self.clock);
+        match *self.down_until.lock().unwrap() {
+            Some(until) if now < until => Err(StorageError::Transient { path: path.into(), reason: "503 Service Unavailable".into() }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A manifest write that landed: the service goes down before it answers.
+    fn landed(&self, path: &str, r: Result<(), StorageError>) -> Result<(), StorageError> {
+        if r.is_ok() && path == backup::format::manifest::MANIFEST_NAME {
+            let mut until = self.down_until.lock().unwrap();
+            if until.is_none() {
+                *until = Some(model::local::Clock::now_nanos(&*self.clock) + self.outage.as_nanos() as u64);
+                return Err(StorageError::Transient { path: path.into(), reason: "connection reset".into() });
+            }
+        }
+        r
+    }
+}
+
+#[async_trait]
+impl ExternalStorage for DiesAfterManifestStorage {
+    async fn write(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.down(path)?;
+        let r = self.inner.write(path, data).await;
+        self.landed(path, r)
+    }
+    async fn write_new(&self, path: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.down(path)?;
+        let r = self.inner.write_new(path, data).await;
+        self.landed(path, r)
+    }
+    async fn read(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+        self.down(path)?;
+        self.inner.read(path).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.down(prefix)?;
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, path: &str) -> Result<(), StorageError> {
+        self.down(path)?;
+        self.inner.delete(path).await
+    }
+    async fn exists(&self, path: &str) -> Result<bool, StorageError> {
+        self.down(path)?;
+        self.inner.exists(path).await
+    }
+}
+
+/// A bank cluster whose storage dies for `outage` just after the BACKUP's manifest lands; the
+/// BACKUP's result, the cluster and the plain storage.
+fn backup_as_storage_dies(outage: Duration) -> (Result<backup::show::QueryResult, backup::error::BackupError>, Cluster, Arc<MemStorageProvider>) {
+    let storage = Arc::new(MemStorageProvider::new());
+    let mut c = bank_cluster(storage.clone());
+    let down_until = Arc::new(std::sync::Mutex::new(None));
+    c.env.storage = Arc::new(DiesAfterManifest { inner: storage.clone(), clock: c.clock.clone(), outage, down_until: down_until.clone() });
+    // This harness runs no heartbeat (spawned tasks wait for run_spawned): a lease that outlasts
+    // the outage keeps the run its job's coordinator, as heartbeats would.
+    c.env.jobs.lease = Duration::from_secs(3600);
+    let r = c.exec("BACKUP DATABASE bank TO 'nodelocal://1/dies'");
+    c.runtime.run_spawned();
+    assert!(down_until.lock().unwrap().is_some(), "the outage never started");
+    c.env.storage = storage.clone();
+    (r, c, storage)
+}
+
+#[test]
+fn a_manifest_that_landed_as_storage_went_down_ends_the_job_succeeded_once_storage_is_back() {
+    // The manifest upload lands and the service dies before answering, for longer than the
+    // manifest write's own retries last (2.5 minutes), or than the job's whole retry budget (10
+    // minutes, then the run's last look finds it). The job must find its complete backup when
+    // the service is back: succeeded, restorable, the location holding one finished backup —
+    // not a failed job beside a complete BACKUP, which refused every later full backup there.
+    for outage in [Duration::from_secs(150), Duration::from_secs(630)] {
+        let (r, mut c, _) = backup_as_storage_dies(outage);
+        let r = r.unwrap_or_else(|e| panic!("{outage:?}: the backup whose manifest landed failed: {e}"));
+        assert_eq!(r.rows[0][1], model::Datum::String("succeeded".into()), "{outage:?}: {:?}", r.rows);
+        // Found by the run started again (a shorter outage), or by the failed run's last look.
+        let found = c.log.named(backup::event::JOB_FOUND_MANIFEST);
+        let last_look = outage > Duration::from_secs(600);
+        assert!(found.len() == 1 && found[0].contains("although this run failed") == last_look, "{outage:?}: {found:?}");
+        let files = c.store("nodelocal://1/dies").snapshot();
+        assert!(files.contains_key("BACKUP") && !files.contains_key("BACKUP-CHECKPOINT"), "{outage:?}: {:?}", files.keys());
+        assert!(!files.keys().any(|k| k.starts_with("BACKUP-LOCK")), "{outage:?}: {:?}", files.keys());
+        c.sql("CREATE DATABASE copy");
+        c.ok("RESTORE bank.customers FROM 'nodelocal://1/dies' WITH into_db = 'copy'");
+        assert_eq!(c.rows("SELECT count(*) FROM copy.customers"), c.rows("SELECT count(*) FROM bank.customers"));
+    }
+}
+
+#[test]
+fn a_manifest_behind_an_outage_longer_than_the_job_removes_nothing_of_the_backup() {
+    // Down for longer than the job lasts: it fails with the storage error, and what it cannot
+    // see it leaves alone — the complete backup restores once storage is back.
+    let (r, mut c, _) = backup_as_storage_dies(Duration::from_secs(3000));
+    let e = r.expect_err("nothing could confirm the backup").to_string();
+    assert!(e.contains("transient storage error"), "{e}");
+    let files = c.store("nodelocal://1/dies").snapshot();
+    assert!(files.contains_key("BACKUP") && files.keys().any(|k| k.starts_with("data/")), "{:?}", files.keys());
+    c.sql("CREATE DATABASE copy");
+    c.ok("RESTORE bank.customers FROM 'nodelocal://1/dies' WITH into_db = 'copy'");
+    assert_eq!(c.rows("SELECT count(*) FROM copy.customers"), c.rows("SELECT count(*) FROM bank.customers"));
+}
