@@ -94,10 +94,11 @@ fn passing_swarm_seed(seed: u64) -> scenarios::run::RunReport {
 /// Since the workload set up users, roles, grants and the bootstrap databases' zones (#13), 10
 /// of 10000..14000: `sweep --scenario backup --first 10000 --seeds 4000 --reaching "canceled
 /// with the backup complete"` lists 10032, 10254, 10326, 10559, 10664, 10757, 11225, 12734,
-/// 12861 and 12975.)
+/// 12861 and 12975. Since writes commit on a quorum's acknowledgements, without waiting for a
+/// dead follower, 28 of 10000..14000 do, the first 10070.)
 #[test]
 fn cancel_after_a_dead_coordinators_manifest_leaves_one_finished_backup() {
-    let seed = 10032;
+    let seed = 10070;
     let r = passing_swarm_seed(seed);
     assert!(r.trace.contains("canceled with the backup complete"), "seed {seed} no longer reaches the state it pins:\n{}", r.detail);
 }
@@ -137,10 +138,11 @@ fn a_rerun_that_cannot_prove_its_manifest_its_own_refuses_and_nothing_restores()
 /// the first seeds where a second plan meets the first's file; since that database rides every
 /// backup's targets, 2419 and 4849 are the two of 0..5000; since the workload set up users,
 /// roles, grants and zones (#13), `sweep --scenario backup --seeds 3000 --reaching
-/// 'write-new-exists .*/ENCRYPTION-INFO$'` finds 2111 alone.)
+/// 'write-new-exists .*/ENCRYPTION-INFO$'` finds 2111 alone; since writes commit on a quorum,
+/// 1490 and 2083.)
 #[test]
 fn an_encrypted_rival_never_replaces_the_running_backups_encryption_info() {
-    let seed = 2111;
+    let seed = 1490;
     let r = passing_swarm_seed(seed);
     let refused_write = r.trace.lines().any(|l| l.contains("write-new-exists") && l.ends_with("/ENCRYPTION-INFO"));
     assert!(refused_write, "seed {seed} no longer has a second plan meet the first's ENCRYPTION-INFO: {}", r.detail);

@@ -463,12 +463,26 @@ impl NodeServer {
         self.commit_and_apply(range, index)
     }
 
-    /// Sends the log up to `upto` to every follower; returns how many have it synced.
+    /// Sends the log up to `upto` to every follower and returns as soon as enough of them have
+    /// it synced to make a quorum with this node (how many did), as Raft commits on a quorum's
+    /// acknowledgements: a dead or slow follower does not hold every write up for its RPC
+    /// timeout. The calls still in flight are dropped; a follower left behind is caught up by
+    /// the next proposal or the leaseholder's heartbeat, and a new leaseholder adopts the most
+    /// up-to-date log of a quorum, which holds every committed entry.
     async fn replicate(&self, range: RangeId, epoch: u64, upto: u64) -> usize {
+        use futures::StreamExt;
         let Some(desc) = self.directory.get(range) else { return 0 };
         let followers: Vec<NodeId> = desc.replicas.iter().copied().filter(|n| *n != self.id).collect();
-        let calls = followers.into_iter().map(|f| self.replicate_to(range, epoch, f, upto));
-        futures::future::join_all(calls).await.into_iter().filter(|ok| *ok).count()
+        let needed = self.cfg.quorum().saturating_sub(1);
+        let mut calls: futures::stream::FuturesUnordered<_> = followers.into_iter().map(|f| self.replicate_to(range, epoch, f, upto)).collect();
+        let mut acks = 0;
+        while let Some(ok) = calls.next().await {
+            acks += usize::from(ok);
+            if acks >= needed {
+                break;
+            }
+        }
+        acks
     }
 
     async fn replicate_to(&self, range: RangeId, epoch: u64, follower: NodeId, upto: u64) -> bool {
