@@ -66,10 +66,7 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     done.store(true, Ordering::Relaxed);
     let outcome = match result {
         Ok(outcome) => outcome,
-        Err(e) => match finished_after_all(env, id, &details).await {
-            Some(done) => done,
-            None => RunOutcome::Failed(e.to_string()),
-        },
+        Err(e) => RunOutcome::Failed(e.to_string()),
     };
     let recorded = finish(env, id, run, &outcome).await?;
     // Only the run that recorded the end cleans up: one that lost the job leaves everything to
@@ -111,18 +108,6 @@ async fn coordinate_until_through(env: &Env, id: JobId, run: u64, details: &Back
             other => return other,
         }
     }
-}
-
-/// A run that failed after its manifest landed (the read-back and the job's retries outlasted
-/// by storage that stopped answering, storage that answers again now): the backup at the
-/// destination is complete and the job succeeded. A job recorded failed never has its finished
-/// manifest at its destination. `None` when the manifest is not this backup's, or cannot be read.
-async fn finished_after_all(env: &Env, id: JobId, details: &BackupDetails) -> Option<RunOutcome> {
-    let (_, storage) = crate::location::open(env, &details.destination).ok()?;
-    let manifest = read_manifest_if_ours(env, &*storage, details).await.ok()??;
-    env.event(crate::event::JOB_FOUND_MANIFEST, format!("job {id}: its manifest landed although this run failed; the backup is complete"));
-    remove_checkpoint(env, &*storage).await;
-    Some(RunOutcome::Succeeded(totals(&manifest)))
 }
 
 /// What a job that ended (succeeded, failed or canceled) removes from its location, best effort
