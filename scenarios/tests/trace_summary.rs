@@ -49,7 +49,7 @@ fn backup_seed_12_swarm() {
 /// The coordinator is killed after one data file; another node adopts the job and resumes it
 /// from the checkpoint (one span done, one to go).
 #[test]
-fn backup_seed_16_swarm_coordinator_killed_mid_export() {
+fn backup_seed_16_swarm_gateway_crashes_then_bit_rot_is_refused() {
     check("trace_summary_backup_seed_16_swarm", run_backup(&opts(16, FaultMix::Swarm)));
 }
 
