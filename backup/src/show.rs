@@ -81,7 +81,9 @@ impl QueryResult {
     }
 }
 
-fn render_datum(d: &Datum) -> String {
+/// A value as a result table prints it (`NULL`, a string as it is, anything else by `Display`):
+/// what a scenario file's output rules see.
+pub fn render_datum(d: &Datum) -> String {
     match d {
         Datum::Null => "NULL".into(),
         Datum::String(s) => s.clone(),

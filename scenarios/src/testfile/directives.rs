@@ -204,11 +204,7 @@ impl State {
                 if !world.node_ids().contains(&node) {
                     return Err(format!("there is no node n{node}; the cluster has n1..n{}", world.cfg.nodes));
                 }
-                let key = match &on {
-                    None => user.clone(),
-                    Some(c) => format!("{c}/{user}"),
-                };
-                let conn = self.connections.entry(key).or_insert_with(|| Connection::open(world, &user));
+                let conn = connection(&mut self.connections, world, on.as_deref(), &user);
                 let results = conn.run(&mut self.cluster, &sql, node).await.ok_or("the connection's task ended")?;
                 let tidy = |text: &str| {
                     let text = if stable { stable_text(text) } else { text.to_string() };
@@ -250,8 +246,7 @@ impl State {
                         format!(" AS OF SYSTEM TIME '{ts}'")
                     }
                 };
-                let world = &mut self.cluster.world;
-                let conn = self.connections.entry("root".into()).or_insert_with(|| Connection::open(world, "root"));
+                let conn = connection(&mut self.connections, &mut self.cluster.world, None, "root");
                 let mut read = Vec::new();
                 for sql in [format!("SELECT * FROM {original}{as_of}"), format!("SELECT * FROM {restored}")] {
                     let out = conn.run(&mut self.cluster, &sql, 1).await.ok_or("the connection's task ended")?;
@@ -356,8 +351,7 @@ impl State {
                 self.check_node(node)?;
                 let aost: Option<String> = case.try_take_arg("aost").map_err(arg)?;
                 let sql = self.with_aost(aost, &case.input)?;
-                let world = &mut self.cluster.world;
-                let conn = self.connections.entry("root".into()).or_insert_with(|| Connection::open(world, "root"));
+                let conn = connection(&mut self.connections, &mut self.cluster.world, None, "root");
                 let results = conn.run(&mut self.cluster, &sql, node).await.ok_or("the connection's task ended")?;
                 match results.as_slice() {
                     [Ok(Some(table))] => match (table.columns.first().map(String::as_str), table.rows.first().and_then(|r| r.first())) {
@@ -381,8 +375,7 @@ impl State {
                         ops.push(op);
                     }
                 }
-                let world = &mut self.cluster.world;
-                let conn = self.connections.entry("root".into()).or_insert_with(|| Connection::open(world, "root"));
+                let conn = connection(&mut self.connections, &mut self.cluster.world, None, "root");
                 match (ops.as_slice(), wait) {
                     ([op], None) => {
                         let sql = format!("{} JOB {id}", op.to_uppercase());
@@ -593,6 +586,16 @@ impl State {
     }
 }
 
+/// `user`'s connection to the file's first cluster (`cluster` `None`) or to the cluster named,
+/// opened on first use and kept for the rest of the file (its session settings with it).
+fn connection<'a>(connections: &'a mut BTreeMap<String, Connection>, world: &mut World, cluster: Option<&str>, user: &str) -> &'a mut Connection {
+    let key = match cluster {
+        None => user.to_string(),
+        Some(c) => format!("{c}/{user}"),
+    };
+    connections.entry(key).or_insert_with(|| Connection::open(world, user))
+}
+
 /// A node's locality as `new-cluster localities=` names it: `REGION` (`region=REGION`) or
 /// `REGION.ZONE` (`region=REGION,zone=ZONE`), since a datadriven argument cannot hold `=`.
 fn node_locality(name: &str) -> Result<backup::locality::Locality, String> {
@@ -654,11 +657,7 @@ fn stable_text(text: &str) -> String {
 /// columns line up whatever the seed); a value `tidy` leaves alone keeps its type.
 fn tidy_table(table: &backup::show::QueryResult, tidy: &dyn Fn(&str) -> String) -> backup::show::QueryResult {
     let tidied = |d: &model::Datum| {
-        let shown = match d {
-            model::Datum::Null => "NULL".to_string(),
-            model::Datum::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+        let shown = backup::show::render_datum(d);
         let t = tidy(&shown);
         if t == shown {
             d.clone()
