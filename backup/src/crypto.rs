@@ -388,6 +388,12 @@ impl FileCipher {
         FileCipher { key: Some(key) }
     }
 
+    /// The key, if any: what a RESTORE job keeps in its payload so that a node adopting it
+    /// reads the backup without the passphrase.
+    pub fn checked_key(&self) -> Option<&EncryptionKey> {
+        self.key.as_ref()
+    }
+
     /// The bytes to store for `plaintext` at `path`: unchanged without a key (and no
     /// randomness drawn), otherwise sealed under a fresh IV from `rt`.
     pub fn seal(&self, rt: &dyn Runtime, path: &str, plaintext: Vec<u8>) -> Result<Vec<u8>, EncryptionError> {

@@ -20,3 +20,13 @@ pub const JOB_RESUMED_FROM_CHECKPOINT: &str = "job-resumed-from-checkpoint";
 pub const JOB_RETRYING: &str = "job-retrying";
 /// `job-run-ended`
 pub const JOB_RUN_ENDED: &str = "job-run-ended";
+/// `restore-offline`: a RESTORE's descriptors are written, offline.
+pub const RESTORE_OFFLINE: &str = "restore-offline";
+/// `restore-span-ingested`: a RESTORE recorded a span as done.
+pub const RESTORE_SPAN_INGESTED: &str = "restore-span-ingested";
+/// `restore-resumed`: a RESTORE run starts with spans already done.
+pub const RESTORE_RESUMED: &str = "restore-resumed";
+/// `restore-published`: a RESTORE's descriptors are public and the job succeeded, in one commit.
+pub const RESTORE_PUBLISHED: &str = "restore-published";
+/// `restore-removed`: a failed or canceled RESTORE's descriptors and data are gone.
+pub const RESTORE_REMOVED: &str = "restore-removed";

@@ -17,7 +17,6 @@ use crate::show::{self, QueryResult};
 use crate::statement::{self, Statement};
 use crate::targets::{check_session, SessionContext};
 use model::Datum;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// True when `sql` is a statement this crate handles (route it here, not to the SQL layer).
@@ -57,34 +56,17 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
             // Once the job exists, a failure to coordinate it here (the cluster did not answer a
             // lease update) is not the job's failure: another node adopts it; follow it.
             let outcome = backup_job::run(env, id).await.unwrap_or(RunOutcome::NotCoordinator);
-            backup_outcome(env, id, outcome).await
+            job_outcome(env, id, outcome).await
         }
         Statement::Restore(r) => {
-            // Who may run it and where are checked before a job exists, as for BACKUP: a refused
-            // session leaves no job record behind.
-            check_session(env, ctx, "RESTORE").await?;
-            let id = jobs::create(&*env.kv, JobRecord::new(JobType::Restore, stmt.redacted(), &ctx.user, RestorePayload { source: r.from.clone() })).await?;
-            let _ = jobs::update::<RestorePayload, _>(&*env.kv, id, |rec, now| jobs::claim(rec, now, env.node(), 0, Duration::from_secs(3600))).await?;
-            let result = restore::restore(env, ctx, r).await;
-            let _ = jobs::update::<RestorePayload, _>(&*env.kv, id, |rec, now| {
-                match &result {
-                    Ok(o) => {
-                        rec.status = JobStatus::Succeeded;
-                        rec.totals = o.totals;
-                        rec.progress_millis = 1000;
-                    }
-                    Err(e) => {
-                        rec.status = JobStatus::Failed;
-                        rec.error = Some(e.to_string());
-                    }
-                }
-                rec.finished = Some(now);
-                rec.lease = None;
-                Ok(())
-            })
-            .await?;
-            let o = result?;
-            Ok(result_row(id, "succeeded", 1.0, o.totals))
+            // Every check that can refuse the statement runs before a job exists, as for BACKUP:
+            // a refused RESTORE leaves no job record behind.
+            let details = restore::plan(env, ctx, r).await?;
+            let id = jobs::create(&*env.kv, JobRecord::new(JobType::Restore, stmt.redacted(), &ctx.user, details)).await?;
+            // The restore's own failure is reported as it is (naming the damaged file, the
+            // name taken meanwhile); anything else as BACKUP's outcome is.
+            let outcome = restore::job::run(env, id).await?;
+            job_outcome(env, id, outcome).await
         }
         Statement::ShowBackup(s) => show::show_backup(env, ctx, s).await,
         Statement::ShowJobs => show::show_jobs(env, ctx).await,
@@ -106,14 +88,7 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
     }
 }
 
-/// A restore job's payload: the locations (credentials included; never printed).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RestorePayload {
-    /// FROM locations.
-    pub source: Vec<String>,
-}
-
-async fn backup_outcome(env: &Env, id: JobId, outcome: RunOutcome) -> Result<QueryResult, BackupError> {
+async fn job_outcome(env: &Env, id: JobId, outcome: RunOutcome) -> Result<QueryResult, BackupError> {
     match outcome {
         RunOutcome::Succeeded(t) => Ok(result_row(id, "succeeded", 1.0, t)),
         RunOutcome::Paused => Err(BackupError::Job(format!("job {id} was paused before it completed; RESUME JOB {id} to continue it"))),
@@ -146,16 +121,16 @@ async fn control(env: &Env, ctx: &SessionContext, id: JobId, op: ControlOp) -> R
         Ok(r) => {
             // A paused backup canceled goes straight to canceled, with no coordinator to clean
             // up after it: its lock, checkpoint and data files go now.
-            if op == ControlOp::Cancel && r.job_type == JobType::Backup && r.status == JobStatus::Canceled {
-                backup_job::tidy_before_cancel(env, id).await;
+            if op == ControlOp::Cancel && r.status == JobStatus::Canceled {
+                match r.job_type {
+                    JobType::Backup => backup_job::tidy_before_cancel(env, id).await,
+                    JobType::Restore => restore::job::tidy_before_cancel(env, id).await,
+                }
             }
             // Resuming a paused job (its lease was released) starts a coordinator here; resuming
             // one whose pause was only requested leaves its coordinator running.
-            if op == ControlOp::Resume && r.job_type == JobType::Backup && r.status == JobStatus::Running && r.lease.is_none() {
-                let env2 = env.clone();
-                env.runtime.spawn(Box::pin(async move {
-                    let _ = backup_job::run(&env2, id).await;
-                }));
+            if op == ControlOp::Resume && r.status == JobStatus::Running && r.lease.is_none() {
+                spawn_run(env, r.job_type, id);
             }
             Ok(QueryResult { columns: Vec::new(), rows: Vec::new() })
         }
@@ -164,10 +139,20 @@ async fn control(env: &Env, ctx: &SessionContext, id: JobId, op: ControlOp) -> R
     }
 }
 
-/// Every node runs this forever: it adopts backup jobs whose coordinator's lease lapsed and
-/// resumes them from their checkpoint, finishes pause and cancel requests that a dead
-/// coordinator never saw, and fails restores whose coordinator died (a restore publishes
-/// nothing until its last step, so failing it leaves nothing half-visible).
+/// Starts a coordinator for job `id` on this node, in the background.
+fn spawn_run(env: &Env, job_type: JobType, id: JobId) {
+    let env2 = env.clone();
+    env.runtime.spawn(Box::pin(async move {
+        let _ = match job_type {
+            JobType::Backup => backup_job::run(&env2, id).await,
+            JobType::Restore => restore::job::run(&env2, id).await,
+        };
+    }));
+}
+
+/// Every node runs this forever: it adopts jobs (BACKUP and RESTORE) whose coordinator's lease
+/// lapsed and resumes them from their progress, and finishes pause and cancel requests that a
+/// dead coordinator never saw (a canceled job's leftovers removed first).
 pub async fn adopt_forever(env: Env) {
     loop {
         env.sleep(env.jobs.adopt_interval).await;
@@ -179,16 +164,12 @@ pub async fn adopt_forever(env: Env) {
                 continue;
             }
             match (j.job_type, j.status) {
-                (JobType::Backup, JobStatus::Running | JobStatus::Pending) => {
-                    let env2 = env.clone();
-                    let id = j.id;
-                    env.runtime.spawn(Box::pin(async move {
-                        let _ = backup_job::run(&env2, id).await;
-                    }));
-                }
+                (_, JobStatus::Running | JobStatus::Pending) => spawn_run(&env, j.job_type, j.id),
                 (_, JobStatus::PauseRequested | JobStatus::CancelRequested) => {
-                    if (j.job_type, j.status) == (JobType::Backup, JobStatus::CancelRequested) {
-                        backup_job::tidy_before_cancel(&env, j.id).await;
+                    match (j.job_type, j.status) {
+                        (JobType::Backup, JobStatus::CancelRequested) => backup_job::tidy_before_cancel(&env, j.id).await,
+                        (JobType::Restore, JobStatus::CancelRequested) => restore::job::tidy_before_cancel(&env, j.id).await,
+                        _ => {}
                     }
                     let _ = jobs::update::<serde_json::Value, _>(&*env.kv, j.id, |r, now| {
                         if r.lease.is_some_and(|l| l.expires > now) {
@@ -201,19 +182,6 @@ pub async fn adopt_forever(env: Env) {
                             JobStatus::CancelRequested => JobStatus::Canceled,
                             other => return Err(format!("already {}", other.as_str())),
                         };
-                        r.lease = None;
-                        Ok(())
-                    })
-                    .await;
-                }
-                (JobType::Restore, JobStatus::Running | JobStatus::Pending) => {
-                    let _ = jobs::update::<serde_json::Value, _>(&*env.kv, j.id, |r, now| {
-                        if r.lease.is_some_and(|l| l.expires > now) || r.status.is_terminal() {
-                            return Err("not lapsed".into());
-                        }
-                        r.status = JobStatus::Failed;
-                        r.error = Some("the node running this restore died; nothing was published: run the RESTORE again".into());
-                        r.finished = Some(now);
                         r.lease = None;
                         Ok(())
                     })

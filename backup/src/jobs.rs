@@ -204,6 +204,16 @@ fn decode<P: DeserializeOwned>(key: &Key, bytes: &[u8]) -> Result<JobRecord<P>, 
     serde_json::from_slice(bytes).map_err(|e| BackupError::Internal(format!("job record at {key} is corrupt: {e}")))
 }
 
+/// Job `id`'s record from its stored bytes.
+pub(crate) fn decode_record<P: DeserializeOwned>(id: JobId, bytes: &[u8]) -> Result<JobRecord<P>, BackupError> {
+    decode(&job_key(id), bytes)
+}
+
+/// The write that stores `r`: for a job step that commits its record with other writes.
+pub(crate) fn record_write<P: Serialize>(r: &JobRecord<P>) -> Result<WriteOp, BackupError> {
+    Ok(WriteOp::Put(job_key(r.id), encode(r)?))
+}
+
 /// The common part of every job record, whatever its payload: what SHOW JOBS lists.
 pub type JobSummary = JobRecord<serde_json::Value>;
 

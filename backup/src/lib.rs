@@ -16,6 +16,7 @@ pub mod error;
 pub mod event;
 pub mod exec;
 pub mod format;
+pub mod job_run;
 pub mod jobs;
 pub mod locality;
 pub mod location;

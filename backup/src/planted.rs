@@ -35,11 +35,18 @@ pub enum PlantedBug {
     /// A span an incremental introduces (a table new since the base) is exported from the
     /// base's end time instead of from time zero: the new table's older rows are lost.
     IntroducedSpanFromBaseTime,
+    /// A resumed RESTORE trusts a low-watermark: every span below the end of the highest span
+    /// it finished counts as done, though spans finish out of order (CockroachDB's restore lost
+    /// rows this way when it resumed after a pause or a node death).
+    RestoreResumeTrustsWatermark,
+    /// A RESTORE records a span as done before the ingest it describes has landed: a
+    /// coordinator that dies in between leaves a span its successor never ingests.
+    RestoreCheckpointBeforeIngest,
 }
 
 impl PlantedBug {
     /// Every planted bug, in a fixed order.
-    pub const ALL: [PlantedBug; 9] = [
+    pub const ALL: [PlantedBug; 11] = [
         PlantedBug::ResumeSkipsSpan,
         PlantedBug::ResumeRepeatsSpan,
         PlantedBug::ManifestBeforeLastFile,
@@ -49,6 +56,8 @@ impl PlantedBug {
         PlantedBug::RestoreIgnoresAFile,
         PlantedBug::IncrementalStartFromFirstBase,
         PlantedBug::IntroducedSpanFromBaseTime,
+        PlantedBug::RestoreResumeTrustsWatermark,
+        PlantedBug::RestoreCheckpointBeforeIngest,
     ];
 
     /// The bug's name on the command line (`resume-skips-span`).
@@ -63,6 +72,8 @@ impl PlantedBug {
             PlantedBug::RestoreIgnoresAFile => "restore-ignores-a-file",
             PlantedBug::IncrementalStartFromFirstBase => "incremental-start-from-first-base",
             PlantedBug::IntroducedSpanFromBaseTime => "introduced-span-from-base-time",
+            PlantedBug::RestoreResumeTrustsWatermark => "restore-resume-trusts-watermark",
+            PlantedBug::RestoreCheckpointBeforeIngest => "restore-checkpoint-before-ingest",
         }
     }
 }

@@ -78,7 +78,8 @@ pub fn resolve_targets(catalog: &Catalog, targets: &Targets, current_db: &str) -
     match targets {
         Targets::Cluster => {
             for db in catalog.databases() {
-                if db.name == "system" {
+                // A database a RESTORE is still creating is not the cluster's yet.
+                if db.name == "system" || db.offline {
                     continue;
                 }
                 complete.insert(db.id);
@@ -88,6 +89,9 @@ pub fn resolve_targets(catalog: &Catalog, targets: &Targets, current_db: &str) -
         Targets::Databases(names) => {
             for name in names {
                 let db = catalog.database_by_name(name).ok_or_else(|| BackupError::TargetNotFound(format!("database \"{name}\" does not exist")))?;
+                if db.offline {
+                    return Err(BackupError::TargetNotFound(format!("database \"{name}\" is offline: restoring")));
+                }
                 complete.insert(db.id);
                 table_ids.extend(public_in(db));
             }
@@ -97,10 +101,10 @@ pub fn resolve_targets(catalog: &Catalog, targets: &Targets, current_db: &str) -
                 match p {
                     TablePattern::Table { database, table } => {
                         let db = database.as_deref().unwrap_or(current_db);
-                        let t = catalog
-                            .table_by_name(db, table)
-                            .filter(|t| t.is_public())
-                            .ok_or_else(|| BackupError::TargetNotFound(format!("table \"{db}.{table}\" does not exist")))?;
+                        let t = catalog.table_by_name(db, table).filter(|t| t.is_public()).ok_or_else(|| match catalog.offline_table_by_name(db, table) {
+                            Some(_) => BackupError::TargetNotFound(format!("table \"{db}.{table}\" is offline: restoring")),
+                            None => BackupError::TargetNotFound(format!("table \"{db}.{table}\" does not exist")),
+                        })?;
                         table_ids.insert(t.id);
                     }
                     TablePattern::AllTablesIn(db) => {

@@ -119,7 +119,7 @@ mod tests {
     use model::{MvccFilter, Timestamp};
 
     fn db(id: u32, name: &str) -> Descriptor {
-        Descriptor::Database(DatabaseDescriptor { id, name: name.into(), privileges: Default::default() })
+        Descriptor::Database(DatabaseDescriptor { id, name: name.into(), privileges: Default::default(), offline: false })
     }
 
     fn manifest() -> Manifest {

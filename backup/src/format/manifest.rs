@@ -643,7 +643,8 @@ pub(crate) mod tests {
     pub(crate) fn sample_manifest() -> Manifest {
         let mut m = Manifest::new("b-1", "c-1", Timestamp::ZERO, Timestamp { wall: 1_585_000_000_000_000_000, logical: 2 }, MvccFilter::Latest);
         m.spans = vec![table_span(52)];
-        m.descriptors = vec![Descriptor::Database(DatabaseDescriptor { id: 50, name: "bank".into(), privileges: grants() }), Descriptor::Table(accounts())];
+        m.descriptors =
+            vec![Descriptor::Database(DatabaseDescriptor { id: 50, name: "bank".into(), privileges: grants(), offline: false }), Descriptor::Table(accounts())];
         m.complete_dbs = vec![50];
         m.targets_description = "DATABASE bank".into();
         let data = sample();

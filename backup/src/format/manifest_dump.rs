@@ -108,6 +108,7 @@ impl Manifest {
         let state = match t.state {
             DescriptorState::Public => "public",
             DescriptorState::Dropped => "dropped",
+            DescriptorState::Offline => "offline",
         };
         let _ = write!(o, "{} {} {}.{} ({state})", t.id, t.kind_name(), self.db_name(t.parent_id), clean(&t.name));
         let col_name = |id: u32| t.column(id).map(|c| clean(&c.name)).unwrap_or_else(|| format!("[{id}]"));

@@ -1,91 +1,176 @@
-//! RESTORE's ingest: every data file the restored tables need, read ahead, checked against its
-//! manifest, decrypted, re-keyed to the new ids and ingested at the restore's time.
+//! RESTORE's ingest, span by span: the restored tables' keys are cut into spans at the
+//! boundaries of the data files that hold them ([`units`]), and each span is restored on its own
+//! ([`ingest_span`]) — every file overlapping it read, checked against its manifest, decrypted,
+//! merged across the chain's layers, re-keyed to the new ids and ingested at the restore's
+//! time. A span is the job's unit of progress: the job records each one done after its ingest
+//! has landed, in whatever order they finish, and a resumed job restores exactly the spans not
+//! recorded. Re-ingesting a span is harmless (the same keys, values and timestamp), so a span
+//! ingested but not yet recorded is simply done again.
+//!
+//! Memory stays bounded by a span, never by the restore: a span holds at most what the files
+//! overlapping it hold, and a chain's newest versions are merged per span, not for the whole
+//! restore at once.
 
+use crate::chain::Layer;
 use crate::crypto::FileCipher;
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::data::DataFile;
-use crate::format::manifest::Manifest;
+use crate::format::manifest::FileInfo;
 use crate::jobs::JobTotals;
 use crate::storage::ExternalStorage;
-use model::{Entry, Key, Timestamp};
-use std::collections::BTreeMap;
+use model::{Entry, Key, MvccFilter, Span, Timestamp};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::retry::read_retrying;
 
-use super::plan::Rewrite;
+/// How many spans a restore works on at once: each reads and decodes its files on the runtime
+/// ([`Runtime::start`](crate::env::Runtime::start)) while the others ingest, so a real process
+/// keeps two cores busy; in the simulator they are tasks of the same node, finishing in an
+/// order the seed fixes — out of key order, as a real restore's spans do.
+pub(super) const SPANS_AT_ONCE: usize = 3;
 
-/// The chain's data as of `ts`: for every key of the restored tables, the newest version at or
-/// below `ts` across all layers (a tombstone: the key is absent), ingested at `restore_ts`.
-/// Every file read is checked against its manifest.
-pub(super) async fn ingest_at(
-    env: &Env,
-    layers: &[crate::chain::Layer],
-    cipher: &FileCipher,
-    rewrite: &Rewrite,
-    ts: Timestamp,
-    restore_ts: Timestamp,
-) -> Result<JobTotals, BackupError> {
-    let wanted: Vec<model::Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
+/// The restore's spans, in key order: the restored tables' key spans (`wanted`, in backup
+/// ids), cut at every boundary of a file of the chain that overlaps them. Parts no file
+/// overlaps hold nothing to restore and are left out.
+pub(super) fn units(layers: &[Layer], wanted: &[Span]) -> Vec<Span> {
+    let files: Vec<&Span> = layers.iter().flat_map(|l| l.manifest.files.iter().map(|f| &f.span)).filter(|s| wanted.iter().any(|w| w.overlaps(s))).collect();
+    cut(&files, wanted)
+}
+
+/// `wanted` cut at every start and end of `files` inside it, keeping the pieces some file
+/// overlaps.
+fn cut(files: &[&Span], wanted: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for w in model::key::merge_spans(wanted) {
+        let mut cuts: BTreeSet<Key> = BTreeSet::new();
+        for s in files {
+            for k in [&s.start, &s.end] {
+                if *k > w.start && *k < w.end {
+                    cuts.insert(k.clone());
+                }
+            }
+        }
+        let mut start = w.start.clone();
+        for end in cuts.into_iter().chain(std::iter::once(w.end.clone())) {
+            let piece = Span::new(start, end.clone());
+            if files.iter().any(|s| s.overlaps(&piece)) {
+                out.push(piece);
+            }
+            start = end;
+        }
+    }
+    out
+}
+
+/// What [`ingest_span`] restores from: the chain's layers up to the restored time.
+pub(super) struct Source<'a> {
+    /// The layers, oldest first.
+    pub(super) layers: &'a [Layer],
+    /// Their cipher.
+    pub(super) cipher: &'a FileCipher,
+    /// The restored time: the newest version at or below it wins.
+    pub(super) ts: Timestamp,
+    /// The timestamp the restored data is written at.
+    pub(super) restore_ts: Timestamp,
+    /// Backup id → new id of every restored relation.
+    pub(super) ids: Arc<BTreeMap<u32, u32>>,
+}
+
+impl Source<'_> {
+    /// True when the restore is of one backup's latest state (the common case): each key is in
+    /// one file once, and a span's entries are its files' live entries as they are.
+    fn latest_only(&self) -> bool {
+        matches!(self.layers, [only] if only.manifest.mvcc_filter == MvccFilter::Latest && only.manifest.end_time == self.ts)
+    }
+}
+
+/// Restores one span: reads every file of the chain overlapping it (on the runtime, so that
+/// decoding overlaps other spans' ingests), keeps for each key of the span the newest version
+/// at or below the restored time (none for a deleted key), and ingests those re-keyed at the
+/// restore's time. Returns what it ingested.
+pub(super) async fn ingest_span(env: &Env, source: &Source<'_>, span: &Span) -> Result<JobTotals, BackupError> {
     let skip_last = env.planted(crate::planted::PlantedBug::RestoreIgnoresAFile);
+    let mut reads = Vec::new();
+    for (l, layer) in source.layers.iter().enumerate() {
+        let last = layer.manifest.files.len().saturating_sub(1);
+        for (i, file) in layer.manifest.files.iter().enumerate() {
+            if !file.span.overlaps(span) || (skip_last && l + 1 == source.layers.len() && i == last) {
+                continue;
+            }
+            reads.push((l, start_read(env, layer, source.cipher, file)));
+        }
+    }
+    let latest_only = source.latest_only();
     let mut newest: BTreeMap<Key, (Timestamp, Option<Vec<u8>>)> = BTreeMap::new();
-    for (l, layer) in layers.iter().enumerate() {
-        // A span a layer introduces holds, in that layer, the whole history of a table that the
+    let mut batch: Vec<Entry> = Vec::new();
+    let mut seen_layer = 0;
+    for (l, (work, rx)) in reads {
+        work.await;
+        let data = rx.await.map_err(|_| BackupError::Internal("a data file's read task ended without an answer".into()))??;
+        if latest_only {
+            batch.extend(data.entries.into_iter().filter(|e| e.value.is_some() && span.contains_key(&e.key)));
+            continue;
+        }
+        // A span a later layer introduces holds, in that layer, the whole history of a table the
         // earlier layers did not back up: whatever they hold in it is not that table's (another
         // table that had its id, backed up by a shell session that shared the cluster id).
-        if l > 0 {
-            for span in &layer.manifest.introduced_spans {
-                let stale: Vec<Key> = newest.range(span.start.clone()..span.end.clone()).map(|(k, _)| k.clone()).collect();
+        if l != seen_layer {
+            seen_layer = l;
+            for introduced in source.layers[l].manifest.introduced_spans.iter().filter_map(|s| s.intersect(span)) {
+                let stale: Vec<Key> = newest.range(introduced.start.clone()..introduced.end.clone()).map(|(k, _)| k.clone()).collect();
                 for k in stale {
                     newest.remove(&k);
                 }
             }
         }
-        let last = layer.manifest.files.len().saturating_sub(1);
-        for (i, file) in layer.manifest.files.iter().enumerate() {
-            if !wanted.iter().any(|s| s.overlaps(&file.span)) || (skip_last && l + 1 == layers.len() && i == last) {
+        for e in data.entries {
+            if e.ts > source.ts || !span.contains_key(&e.key) {
                 continue;
             }
-            let data = read_data_file(env, &layer.shown, &*layer.storage, cipher, file).await?;
-            for e in data.entries {
-                if e.ts > ts {
-                    continue;
-                }
-                match newest.get(&e.key) {
-                    Some((seen, _)) if *seen >= e.ts => {}
-                    _ => {
-                        newest.insert(e.key, (e.ts, e.value));
-                    }
+            match newest.get(&e.key) {
+                Some((seen, _)) if *seen >= e.ts => {}
+                _ => {
+                    newest.insert(e.key, (e.ts, e.value));
                 }
             }
         }
     }
+    batch.extend(newest.into_iter().map(|(key, (ts, value))| Entry { key, ts, value }).filter(|e| e.value.is_some()));
     let mut totals = JobTotals::default();
-    let mut batch = Vec::new();
-    for (key, (_, value)) in newest {
-        let Some(value) = value else { continue };
-        let Some(key) = rewrite_key(key, &rewrite.ids) else { continue };
+    let mut out = Vec::with_capacity(batch.len().min(env.jobs.ingest_batch.max(1)));
+    for e in batch {
+        let Some(value) = e.value else { continue };
+        let Some(key) = rewrite_key(e.key, &source.ids) else { continue };
         count_entry(&mut totals, &key, &value);
-        batch.push(Entry { key, ts: restore_ts, value: Some(value) });
-        if batch.len() >= env.jobs.ingest_batch.max(1) {
-            env.kv.ingest(std::mem::take(&mut batch)).await?;
+        out.push(Entry { key, ts: source.restore_ts, value: Some(value) });
+        if out.len() >= env.jobs.ingest_batch.max(1) {
+            env.kv.ingest(std::mem::take(&mut out)).await?;
         }
     }
-    if !batch.is_empty() {
-        env.kv.ingest(batch).await?;
+    if !out.is_empty() {
+        env.kv.ingest(out).await?;
     }
     Ok(totals)
 }
 
+type Read = (futures::future::BoxFuture<'static, ()>, futures::channel::oneshot::Receiver<Result<DataFile, BackupError>>);
+
+/// Starts reading, checking and decoding one file on the runtime; the receiver gets the result.
+fn start_read(env: &Env, layer: &Layer, cipher: &FileCipher, file: &FileInfo) -> Read {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let (env2, location, storage, cipher, file) = (env.clone(), layer.shown.clone(), layer.storage.clone(), cipher.clone(), file.clone());
+    let work = env.runtime.start(Box::pin(async move {
+        let data = read_data_file(&env2, &location, &*storage, &cipher, &file).await;
+        // The restore may have failed meanwhile and dropped the receiver: nothing to do.
+        let _ = tx.send(data);
+    }));
+    (work, rx)
+}
+
 /// Reads one listed data file, decrypts it and checks it against the manifest's record.
-async fn read_data_file(
-    env: &Env,
-    location: &str,
-    storage: &dyn ExternalStorage,
-    cipher: &FileCipher,
-    file: &crate::format::manifest::FileInfo,
-) -> Result<DataFile, BackupError> {
+async fn read_data_file(env: &Env, location: &str, storage: &dyn ExternalStorage, cipher: &FileCipher, file: &FileInfo) -> Result<DataFile, BackupError> {
     let path = crate::location::join(location, &file.path);
     let bytes = read_retrying(env, storage, &file.path).await.map_err(|e| match e {
         e if e.is_not_found() => {
@@ -115,87 +200,24 @@ fn rewrite_key(mut key: Key, ids: &BTreeMap<u32, u32>) -> Option<Key> {
     Some(key)
 }
 
-/// How many data files RESTORE prepares ahead of the one it ingests.
-const READ_AHEAD: usize = 2;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// One data file ready to ingest: its live entries re-keyed to the new ids, and their totals.
-struct Prepared {
-    batch: Vec<Entry>,
-    totals: JobTotals,
-}
-
-/// Reads every data file the restored tables need, checking each against the manifest, and
-/// ingests its entries with rewritten keys at `ts`.
-///
-/// Reading, decrypting, checking and re-keying a file are started on the runtime
-/// ([`Runtime::start`](crate::env::Runtime::start)) up to [`READ_AHEAD`] files ahead, while this
-/// task ingests the previous one: in a real process the two sides keep two cores busy (the
-/// restore of one 1 GiB table went from one core to two). In the simulator they are tasks of
-/// the same node, in an order the seed fixes. Files are ingested
-/// in manifest order whatever order their reads finish in, and the first error stops the
-/// restore before anything later is ingested; files still in flight are dropped unread.
-pub(super) async fn ingest(
-    env: &Env,
-    location: &str,
-    storage: &Arc<dyn ExternalStorage>,
-    cipher: &FileCipher,
-    manifest: &Manifest,
-    rewrite: &Rewrite,
-    ts: Timestamp,
-) -> Result<JobTotals, BackupError> {
-    let wanted: Vec<model::Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
-    let skip_last = env.planted(crate::planted::PlantedBug::RestoreIgnoresAFile);
-    let last = manifest.files.len().saturating_sub(1);
-    let files: Vec<&crate::format::manifest::FileInfo> = manifest
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(i, file)| wanted.iter().any(|s| s.overlaps(&file.span)) && !(skip_last && *i == last))
-        .map(|(_, file)| file)
-        .collect();
-    let ids = Arc::new(rewrite.ids.clone());
-    let start = |file: &crate::format::manifest::FileInfo| {
-        let (tx, rx) = futures::channel::oneshot::channel();
-        let (env2, location, storage, cipher, file, ids) = (env.clone(), location.to_string(), storage.clone(), cipher.clone(), file.clone(), ids.clone());
-        let work = env.runtime.start(Box::pin(async move {
-            let prepared = read_data_file(&env2, &location, &*storage, &cipher, &file).await.map(|data| prepare(data, &ids, ts));
-            // The restore may have failed meanwhile and dropped the receiver: nothing to do.
-            let _ = tx.send(prepared);
-        }));
-        (work, rx)
-    };
-    let mut in_flight = std::collections::VecDeque::new();
-    let mut next = 0;
-    let mut totals = JobTotals::default();
-    loop {
-        while next < files.len() && in_flight.len() < READ_AHEAD {
-            in_flight.push_back(start(files[next]));
-            next += 1;
-        }
-        let Some((work, rx)) = in_flight.pop_front() else { break };
-        work.await;
-        let prepared = rx.await.map_err(|_| BackupError::Internal("a data file's read task ended without an answer".into()))??;
-        totals.rows += prepared.totals.rows;
-        totals.index_entries += prepared.totals.index_entries;
-        totals.bytes += prepared.totals.bytes;
-        if !prepared.batch.is_empty() {
-            env.kv.ingest(prepared.batch).await?;
-        }
+    fn k(b: u8) -> Key {
+        Key(vec![b])
     }
-    Ok(totals)
-}
 
-/// A data file's live entries (a full backup holds no tombstones worth restoring), re-keyed to
-/// the new ids and stamped `ts`.
-fn prepare(data: DataFile, ids: &BTreeMap<u32, u32>, ts: Timestamp) -> Prepared {
-    let mut totals = JobTotals::default();
-    let mut batch = Vec::with_capacity(data.entries.len());
-    for e in data.entries {
-        let Some(value) = e.value else { continue };
-        if let Some(key) = rewrite_key(e.key, ids) {
-            count_entry(&mut totals, &key, &value);
-            batch.push(Entry { key, ts, value: Some(value) });
-        }
+    fn span(a: u8, b: u8) -> Span {
+        Span::new(k(a), k(b))
     }
-    Prepared { batch, totals }
+
+    #[test]
+    fn spans_are_cut_at_every_file_boundary_and_empty_parts_left_out() {
+        let files = [span(1, 4), span(4, 6), span(2, 5)];
+        let files: Vec<&Span> = files.iter().collect();
+        assert_eq!(cut(&files, &[span(0, 9)]), vec![span(1, 2), span(2, 4), span(4, 5), span(5, 6)]);
+        // Two wanted spans are cut on their own; a wanted span no file touches has no piece.
+        assert_eq!(cut(&files, &[span(3, 5), span(7, 9)]), vec![span(3, 4), span(4, 5)]);
+    }
 }

@@ -1,6 +1,12 @@
 //! RESTORE: reads a backup's manifest, checks that what it would create does not collide with
-//! anything, gives every restored object a fresh id, ingests the data with keys rewritten to the
-//! new ids, and publishes all descriptors in one commit — so a restore is all or nothing to SQL.
+//! anything, gives every restored object a fresh id, and records a job that takes the restored
+//! names with offline descriptors, ingests the data span by span with keys rewritten to the new
+//! ids, and publishes all descriptors in one commit — so a restore is all or nothing to SQL.
+//!
+//! The job ([`job`]) is resumable like BACKUP's: it runs under a lease with a fencing token,
+//! records every span it finished (not a low-watermark: spans finish out of order), and a node
+//! that adopts it after its coordinator died, or a RESUME after a PAUSE, restores only the
+//! spans not recorded. CANCEL, or a failure, removes the offline descriptors and their data.
 //!
 //! Refusals: inside a transaction; not an admin; options and backup chains a later version
 //! implements; a missing, wrong or superfluous `encryption_passphrase` ([`crate::crypto`]); a
@@ -11,32 +17,108 @@
 //! into a cluster that holds user data.
 //!
 //! The stages live in their own files: [`plan`] (what the restore creates, checked against the
-//! cluster and the dependency rules; fresh ids), [`ingest`] (every data file read, checked,
-//! re-keyed and ingested at the restore's time), [`publish`] (every descriptor in one commit).
+//! cluster and the dependency rules; fresh ids), [`publish`] (the descriptors: offline, public,
+//! removed), [`ingest`] (the spans, each read, checked, merged, re-keyed and ingested), [`job`]
+//! (the job that runs them).
 
 mod ingest;
+pub mod job;
 mod plan;
 mod publish;
 
+use crate::chain::Layer;
+use crate::crypto::{EncryptionKey, FileCipher};
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::jobs::JobTotals;
 use crate::statement::RestoreStmt;
 use crate::targets::{check_session, SessionContext};
-use model::Timestamp;
+use model::{Span, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
 
-use ingest::{ingest, ingest_at};
 use plan::{allocate_ids, plan_restore};
-use publish::publish;
+pub use publish::Publication;
 
-/// What RESTORE produced.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RestoreOutcome {
-    /// Totals of the data ingested.
+/// A RESTORE job's payload: everything a coordinator needs to run or resume it, decided once
+/// when the statement is planned, and its progress. It holds credentials and the backup's key:
+/// never printed (its `Debug` leaves them out).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreDetails {
+    /// The chain's layers restored from, oldest first, up to the restored time.
+    pub layers: Vec<RestoreLayer>,
+    /// The chain's key, for an encrypted backup (never the passphrase).
+    pub key: Option<EncryptionKey>,
+    /// The restored time.
+    pub as_of: Timestamp,
+    /// The cluster time the data is written at: fixed, so that a span ingested twice (by a run
+    /// that died before recording it, and by its successor) writes the very same versions.
+    pub restore_ts: Timestamp,
+    /// Backup id → new id of every restored database and relation.
+    pub ids: BTreeMap<u32, u32>,
+    /// What the restore creates.
+    pub publication: Publication,
+    /// The spans to restore (backup ids), in key order.
+    pub spans: Vec<Span>,
+    /// The spans recorded done, merged: in any order, never a watermark.
+    pub done: Vec<Span>,
+    /// What the spans recorded done ingested.
     pub totals: JobTotals,
+    /// True once the offline descriptors are written.
+    pub offline: bool,
 }
 
-/// Runs a RESTORE statement to completion.
+/// One layer of the restored chain.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreLayer {
+    /// Its location, credentials included (to open it again on any node).
+    pub location: String,
+    /// Its backup's id: a location whose manifest is another backup's by the time a resumed
+    /// job reads it fails the job, rather than mixing two backups.
+    pub backup_id: String,
+}
+
+impl fmt::Debug for RestoreDetails {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestoreDetails")
+            .field("layers", &self.layers.iter().map(|l| crate::storage::url::redact_location(&l.location)).collect::<Vec<_>>())
+            .field("encrypted", &self.key.is_some())
+            .field("as_of", &self.as_of)
+            .field("restore_ts", &self.restore_ts)
+            .field("ids", &self.ids)
+            .field("spans", &self.spans.len())
+            .field("done", &self.done.len())
+            .field("totals", &self.totals)
+            .field("offline", &self.offline)
+            .finish()
+    }
+}
+
+impl RestoreDetails {
+    /// The cipher of the backup's files.
+    pub fn cipher(&self) -> FileCipher {
+        match &self.key {
+            Some(k) => FileCipher::with_checked_key(k.clone()),
+            None => FileCipher::plaintext(),
+        }
+    }
+
+    /// The spans not recorded done.
+    pub fn remaining(&self) -> Vec<Span> {
+        self.spans.iter().filter(|s| !self.done.iter().any(|d| d.contains(s))).cloned().collect()
+    }
+
+    /// Progress in thousandths: spans done over spans, short of 1000 until published.
+    pub fn progress_millis(&self) -> u32 {
+        let total = self.spans.len().max(1);
+        let left = self.remaining().len();
+        (((total - left.min(total)) * 1000 / total) as u32).min(999)
+    }
+}
+
+/// Plans a RESTORE statement: every check that can refuse it before a job exists, the new ids
+/// (reserved now), the descriptors it will create, and the spans it will ingest.
 ///
 /// The backups named by `FROM` form a chain ([`crate::chain`]: a full backup and its
 /// incrementals, listed or found in the location's date-named subdirectories), validated before
@@ -44,7 +126,7 @@ pub struct RestoreOutcome {
 /// one, of that time, which needs a backup ending exactly then or one with revision history
 /// covering it. The state at that time is the newest version of each key at or below it across
 /// the chain's layers up to it, and the descriptors are those of that time.
-pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result<RestoreOutcome, BackupError> {
+pub async fn plan(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result<RestoreDetails, BackupError> {
     let current = check_session(env, ctx, "RESTORE").await?;
     let (layers, cipher) = crate::chain::read_location(env, &stmt.from, stmt.options.encryption_passphrase.as_ref()).await?;
     crate::chain::validate(&layers)?;
@@ -53,19 +135,25 @@ pub async fn restore(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Res
         None => None,
     };
     let (cut, ts) = crate::chain::pick_time(&layers, wanted_time)?;
-    let layers = &layers[..cut];
-    let manifest = crate::chain::state_at(layers, ts);
+    let layers: Vec<Layer> = layers.into_iter().take(cut).collect();
+    let manifest = crate::chain::state_at(&layers, ts);
     let backup = manifest.catalog();
     let plan = plan_restore(&backup, &current, &manifest, stmt, ctx)?;
     let new_ids = allocate_ids(env, plan.count()).await?;
     let rewrite = plan.rewrite(new_ids);
-    let restore_ts = env.kv.now();
-    let totals = if layers.len() == 1 && ts == layers[0].manifest.end_time && layers[0].manifest.mvcc_filter == model::MvccFilter::Latest {
-        let only = &layers[0];
-        ingest(env, &only.shown, &only.storage, &cipher, &only.manifest, &rewrite, restore_ts).await?
-    } else {
-        ingest_at(env, layers, &cipher, &rewrite, ts, restore_ts).await?
-    };
-    publish(env, &plan, &rewrite, &manifest).await?;
-    Ok(RestoreOutcome { totals })
+    let publication = publish::prepare(env, &plan, &rewrite, &manifest).await?;
+    let wanted: Vec<Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
+    let spans = ingest::units(&layers, &wanted);
+    Ok(RestoreDetails {
+        layers: layers.iter().map(|l| RestoreLayer { location: l.location.clone(), backup_id: l.manifest.backup_id.clone() }).collect(),
+        key: cipher.checked_key().cloned(),
+        as_of: ts,
+        restore_ts: env.kv.now(),
+        ids: rewrite.ids,
+        publication,
+        spans,
+        done: Vec::new(),
+        totals: JobTotals::default(),
+        offline: false,
+    })
 }

@@ -1,18 +1,33 @@
-//! RESTORE's publish: every restored descriptor (and for a cluster restore users, roles and
-//! zones) written in one commit, after checking that no name was taken meanwhile.
+//! RESTORE's descriptors: everything it creates, decided when it is planned (a
+//! [`Publication`], kept in the job's payload), written offline before any data is ingested —
+//! the names are taken, nothing may read them — and made public in one commit at the end, after
+//! checking that no name was taken meanwhile. A restore that fails or is canceled removes them.
 
 use crate::env::Env;
 use crate::error::BackupError;
 use crate::format::manifest::Manifest;
 use model::catalog::{self, Catalog, DefaultExpr, Descriptor, DescriptorState, TableKind, DEFAULT_DATABASE, POSTGRES_DATABASE};
-use model::{KvError, WriteOp};
+use model::WriteOp;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::plan::{RestorePlan, Rewrite, Target};
 
-/// Writes every restored descriptor (and, for a cluster restore, users, roles and zones) in one
-/// commit: the moment the restore becomes visible.
-pub(super) async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, manifest: &Manifest) -> Result<(), BackupError> {
+/// Everything a RESTORE creates, in its final, public form under the new ids: what the job
+/// writes offline first and publishes last, and what it removes if it does not finish.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Publication {
+    /// The restored databases and relations.
+    pub descriptors: Vec<Descriptor>,
+    /// What else becomes visible with them: a cluster restore's users, role memberships and
+    /// zone configs; a restored table's zone config.
+    pub other: Vec<WriteOp>,
+}
+
+/// Decides every descriptor the restore creates (and, for a cluster restore, the users, roles
+/// and zones it writes): relations land in their target databases under their new ids, with
+/// their references (foreign keys, sequences, views, interleave parents) rewritten.
+pub(super) async fn prepare(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, manifest: &Manifest) -> Result<Publication, BackupError> {
     let ids = &rewrite.ids;
     let map = |id: u32| ids.get(&id).copied().unwrap_or(id);
     // Where each restored relation lands (database name, relation name), by backup id: a view's
@@ -23,11 +38,13 @@ pub(super) async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, ma
         Target::Existing(id) => current.database(*id).map(|d| d.name.clone()),
     };
     let landing: BTreeMap<u32, (String, String)> = plan.tables.iter().filter_map(|(t, target)| Some((t.id, (db_name(target)?, t.name.clone())))).collect();
+    let mut descriptors: Vec<Descriptor> = Vec::new();
     let mut writes: Vec<WriteOp> = Vec::new();
     for d in &plan.new_databases {
         let mut d = d.clone();
         d.id = map(d.id);
-        writes.push(catalog::descriptor_write(&Descriptor::Database(d)));
+        d.offline = false;
+        descriptors.push(Descriptor::Database(d));
     }
     for (t, target) in &plan.tables {
         let mut t = t.clone();
@@ -55,7 +72,7 @@ pub(super) async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, ma
             }
         }
         t.interleave_parent = t.interleave_parent.map(map);
-        writes.push(catalog::descriptor_write(&Descriptor::Table(t)));
+        descriptors.push(Descriptor::Table(t));
     }
     if plan.cluster {
         if let Some(data) = &manifest.cluster_data {
@@ -91,48 +108,68 @@ pub(super) async fn publish(env: &Env, plan: &RestorePlan, rewrite: &Rewrite, ma
             }
         }
     }
-    // Publish only if nothing appeared meanwhile that the restored objects would collide with:
-    // re-check names against a fresh catalog, and re-write the descriptor-id counter that every
-    // DDL statement writes, so a concurrent CREATE or RESTORE makes this commit conflict.
-    for _ in 0..50 {
-        let now = env.kv.now();
-        let catalog = Catalog::read(&*env.kv, now).await?;
-        check_no_collisions(&catalog, plan, rewrite)?;
-        let mut all = writes.clone();
-        all.push(catalog::descriptor_id_gen_write(catalog.next_descriptor_id()));
-        match env.kv.commit(all, Some(now)).await {
-            Ok(_) => return Ok(()),
-            Err(KvError::TxnAborted(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(BackupError::Internal("could not publish the restored descriptors: too many conflicting schema changes".into()))
+    Ok(Publication { descriptors, other: writes })
 }
 
-/// Refuses to publish objects whose names are taken now (by something created during the
-/// restore), or that collide with each other.
-fn check_no_collisions(current: &Catalog, plan: &RestorePlan, rewrite: &Rewrite) -> Result<(), BackupError> {
-    let mut names: BTreeSet<(u32, String)> = BTreeSet::new();
-    for d in &plan.new_databases {
-        if current.database_by_name(&d.name).is_some() {
-            return Err(BackupError::RestoreConflict(format!("database \"{}\" already exists", d.name)));
-        }
+impl Publication {
+    /// The writes that take the restored names with offline descriptors: nothing may read them
+    /// yet, and nothing else may take their names.
+    pub(super) fn offline_writes(&self) -> Vec<WriteOp> {
+        self.descriptors
+            .iter()
+            .map(|d| {
+                let mut d = d.clone();
+                match &mut d {
+                    Descriptor::Database(db) => db.offline = true,
+                    Descriptor::Table(t) => t.state = DescriptorState::Offline,
+                }
+                catalog::descriptor_write(&d)
+            })
+            .collect()
     }
-    for (t, target) in &plan.tables {
-        let parent = match target {
-            Target::NewDatabase(old) => rewrite.ids.get(old).copied().unwrap_or(*old),
-            Target::Existing(id) => *id,
-        };
-        if let Some(db) = current.database(parent) {
-            if current.table_by_name(&db.name, &t.name).is_some() {
-                return Err(BackupError::RestoreConflict(format!("relation \"{}.{}\" already exists", db.name, t.name)));
+
+    /// The writes that publish the restore: every descriptor public, and the rest.
+    pub(super) fn public_writes(&self) -> Vec<WriteOp> {
+        let mut writes: Vec<WriteOp> = self.descriptors.iter().map(catalog::descriptor_write).collect();
+        writes.extend(self.other.iter().cloned());
+        writes
+    }
+
+    /// The new ids of the restored relations: the key spans its data lands in.
+    pub(super) fn table_ids(&self) -> Vec<u32> {
+        self.descriptors.iter().filter_map(Descriptor::as_table).map(|t| t.id).collect()
+    }
+
+    /// Refuses to take or publish names that something else holds in `current` (created while
+    /// the restore was planned or ran), or that collide with each other; the restore's own
+    /// offline descriptors are no collision. A database the restore lands in that is gone
+    /// (dropped meanwhile) is refused too.
+    pub(super) fn check_no_collisions(&self, current: &Catalog) -> Result<(), BackupError> {
+        let ours: BTreeSet<u32> = self.descriptors.iter().map(Descriptor::id).collect();
+        let mut names: BTreeSet<(u32, String)> = BTreeSet::new();
+        for d in self.descriptors.iter().filter_map(Descriptor::as_database) {
+            if current.database_by_name(&d.name).is_some_and(|now| now.id != d.id) {
+                return Err(BackupError::RestoreConflict(format!("database \"{}\" already exists", d.name)));
             }
         }
-        if !names.insert((parent, t.name.clone())) {
-            return Err(BackupError::RestoreConflict(format!("two restored relations would both be named \"{}\"", t.name)));
+        for t in self.descriptors.iter().filter_map(Descriptor::as_table) {
+            let db_name = match self.descriptors.iter().filter_map(Descriptor::as_database).find(|d| d.id == t.parent_id) {
+                Some(d) => d.name.clone(),
+                None => match current.database(t.parent_id).filter(|d| !d.offline) {
+                    Some(d) => d.name.clone(),
+                    None => return Err(BackupError::RestoreConflict(format!("the database relation \"{}\" is restored into was dropped", t.name))),
+                },
+            };
+            let taken = current.table_by_name(&db_name, &t.name).or_else(|| current.offline_table_by_name(&db_name, &t.name));
+            if taken.is_some_and(|now| !ours.contains(&now.id)) {
+                return Err(BackupError::RestoreConflict(format!("relation \"{db_name}.{}\" already exists", t.name)));
+            }
+            if !names.insert((t.parent_id, t.name.clone())) {
+                return Err(BackupError::RestoreConflict(format!("two restored relations would both be named \"{}\"", t.name)));
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Rewrites the relation a view's query selects from to `src_db.src_name`, written the way

@@ -23,7 +23,7 @@ pub fn bootstrap_writes() -> Vec<WriteOp> {
     ];
     let mut id = FIRST_USER_DESCRIPTOR_ID;
     for name in [DEFAULT_DATABASE, POSTGRES_DATABASE] {
-        let db = DatabaseDescriptor { id, name: name.into(), privileges: PrivilegeDescriptor::default_for_new_object() };
+        let db = DatabaseDescriptor { id, name: name.into(), privileges: PrivilegeDescriptor::default_for_new_object(), offline: false };
         w.push(system::descriptor_write(&Descriptor::Database(db)));
         id += 1;
     }

@@ -149,6 +149,9 @@ pub enum DescriptorState {
     Public,
     /// Dropped: invisible by name, its rows tombstoned.
     Dropped,
+    /// Being restored: its name is taken, but nothing may read or write it until the RESTORE
+    /// that created it publishes it (or removes it, if the restore fails or is canceled).
+    Offline,
 }
 
 /// A database.
@@ -160,6 +163,12 @@ pub struct DatabaseDescriptor {
     pub name: String,
     /// Who may do what in it.
     pub privileges: PrivilegeDescriptor,
+    /// Being restored (see [`DescriptorState::Offline`]). Never serialized with the
+    /// descriptor: a backup's manifest holds only public databases in a fixed binary layout
+    /// that this flag must not change. The catalog stores it beside the descriptor instead
+    /// ([`super::encode_descriptor`]).
+    #[serde(skip)]
+    pub offline: bool,
 }
 
 /// A table, view or sequence.
@@ -233,9 +242,14 @@ impl TableDescriptor {
         matches!(self.kind, TableKind::Sequence { .. })
     }
 
-    /// True unless dropped.
+    /// True unless dropped or offline.
     pub fn is_public(&self) -> bool {
         self.state == DescriptorState::Public
+    }
+
+    /// True while a RESTORE is creating it.
+    pub fn is_offline(&self) -> bool {
+        self.state == DescriptorState::Offline
     }
 
     /// The word CockroachDB uses for this kind in messages ("table", "view", "sequence").

@@ -188,6 +188,13 @@ impl Catalog {
         self.tables_in(db.id).into_iter().find(|t| t.name == name)
     }
 
+    /// The relation named `name` in the database named `database` that a RESTORE is still
+    /// creating: its name is taken, but it may not be read yet.
+    pub fn offline_table_by_name(&self, database: &str, name: &str) -> Option<&TableDescriptor> {
+        let db = self.database_by_name(database)?;
+        self.descriptors.values().filter_map(Descriptor::as_table).find(|t| t.parent_id == db.id && t.is_offline() && t.name == name)
+    }
+
     /// The public relations of a database, by id.
     pub fn tables_in(&self, database_id: u32) -> Vec<&TableDescriptor> {
         self.descriptors.values().filter_map(Descriptor::as_table).filter(|t| t.parent_id == database_id && t.is_public()).collect()

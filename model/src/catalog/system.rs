@@ -132,14 +132,32 @@ pub fn decode_json<T: DeserializeOwned>(key: &Key, bytes: &[u8]) -> Result<T, Ca
     serde_json::from_slice(bytes).map_err(|e| CatalogError::Corrupt { key: key.to_string(), reason: e.to_string() })
 }
 
+/// The field of a stored database descriptor that marks it offline (being restored): absent
+/// for a public one, so every database stored before restores could be offline reads as it was.
+const OFFLINE_FIELD: &str = "offline";
+
 /// The encoded value of a descriptor.
 pub fn encode_descriptor(d: &Descriptor) -> Vec<u8> {
-    to_json(d)
+    match d {
+        Descriptor::Database(db) if db.offline => {
+            let mut v = serde_json::to_value(d).unwrap_or_default();
+            if let Some(inner) = v.get_mut("Database").and_then(|i| i.as_object_mut()) {
+                inner.insert(OFFLINE_FIELD.into(), serde_json::Value::Bool(true));
+            }
+            serde_json::to_vec(&v).unwrap_or_default()
+        }
+        _ => to_json(d),
+    }
 }
 
 /// Decodes a descriptor stored at `key`, checking that its id matches the key.
 pub fn decode_descriptor(key: &Key, bytes: &[u8]) -> Result<Descriptor, CatalogError> {
-    let d: Descriptor = decode_json(key, bytes)?;
+    let v: serde_json::Value = decode_json(key, bytes)?;
+    let offline = v.get("Database").and_then(|i| i.get(OFFLINE_FIELD)).and_then(|o| o.as_bool()).unwrap_or(false);
+    let mut d: Descriptor = serde_json::from_value(v).map_err(|e| CatalogError::Corrupt { key: key.to_string(), reason: e.to_string() })?;
+    if let Descriptor::Database(db) = &mut d {
+        db.offline = offline;
+    }
     if descriptor_key(d.id()) != *key {
         return Err(CatalogError::Corrupt { key: key.to_string(), reason: format!("descriptor id {} does not match its key", d.id()) });
     }

@@ -34,13 +34,21 @@ pub(crate) fn require_on_database(cat: &Catalog, user: &str, d: &DatabaseDescrip
 
 /// The database named `name`.
 pub(crate) fn database<'c>(cat: &'c Catalog, name: &str) -> Result<&'c DatabaseDescriptor, SqlError> {
-    cat.database_by_name(name).ok_or_else(|| SqlError::UndefinedDatabase(name.to_string()))
+    match cat.database_by_name(name) {
+        Some(d) if d.offline => Err(SqlError::Offline { kind: "database", name: name.to_string() }),
+        Some(d) => Ok(d),
+        None => Err(SqlError::UndefinedDatabase(name.to_string())),
+    }
 }
 
 /// The public relation `db.name` (the database must exist).
 pub(crate) fn relation<'c>(cat: &'c Catalog, db: &str, name: &str) -> Result<&'c TableDescriptor, SqlError> {
     database(cat, db)?;
-    cat.table_by_name(db, name).ok_or_else(|| SqlError::UndefinedRelation(name.to_string()))
+    match cat.table_by_name(db, name) {
+        Some(t) => Ok(t),
+        None if cat.offline_table_by_name(db, name).is_some() => Err(SqlError::Offline { kind: "relation", name: name.to_string() }),
+        None => Err(SqlError::UndefinedRelation(name.to_string())),
+    }
 }
 
 /// The public plain table `db.name` (not a view or sequence).

@@ -49,7 +49,7 @@ pub(crate) async fn create_database(ctx: &mut Ctx<'_>, name: &ObjectName, if_not
     let mut ids = IdAlloc::new(&cat);
     let mut privileges = PrivilegeDescriptor::default_for_new_object();
     privileges.grant(ctx.user, &[Privilege::All]);
-    schema::put_database(ctx.txn, &DatabaseDescriptor { id: ids.next(), name, privileges });
+    schema::put_database(ctx.txn, &DatabaseDescriptor { id: ids.next(), name, privileges, offline: false });
     ids.finish(ctx.txn);
     Ok(Outcome::write(ExecResult::tag("CREATE DATABASE")))
 }
@@ -66,7 +66,7 @@ fn new_relation_target(
     let (db, rel) = names::relation_of(name, db_default)?;
     let dbd = access::database(cat, &db)?.clone();
     access::require_on_database(cat, user, &dbd, Privilege::Create)?;
-    if cat.table_by_name(&db, &rel).is_some() {
+    if cat.table_by_name(&db, &rel).is_some() || cat.offline_table_by_name(&db, &rel).is_some() {
         if if_not_exists {
             return Ok(None);
         }

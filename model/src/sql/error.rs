@@ -36,6 +36,15 @@ pub enum SqlError {
     /// No table, view or sequence by that name.
     #[error("relation \"{0}\" does not exist")]
     UndefinedRelation(String),
+    /// A database or relation a RESTORE is still creating: its name is taken, its contents not
+    /// yet there (CockroachDB's "is offline: restoring").
+    #[error("{kind} \"{name}\" is offline: restoring")]
+    Offline {
+        /// "database" or "relation".
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
     /// No column by that name.
     #[error("column \"{0}\" does not exist")]
     UndefinedColumn(String),

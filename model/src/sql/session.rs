@@ -218,9 +218,7 @@ impl Session {
 async fn set_database(ctx: &mut Ctx<'_>, name: &ObjectName) -> Result<Outcome, SqlError> {
     let name = names::single(name)?;
     let cat = ctx.catalog().await?;
-    if cat.database_by_name(&name).is_none() {
-        return Err(SqlError::UndefinedDatabase(name));
-    }
+    super::access::database(&cat, &name)?;
     Ok(Outcome { result: ExecResult::tag("SET"), write: false, set_database: Some(name) })
 }
 
@@ -365,7 +363,7 @@ async fn exec(ctx: &mut Ctx<'_>, p: &Prepared) -> Result<Outcome, SqlError> {
                 return Err(SqlError::Unsupported("SHOW DATABASES IN / FROM".into()));
             }
             let cat = ctx.catalog().await?;
-            Ok(listing("database_name", cat.databases().iter().map(|d| d.name.clone()).collect()))
+            Ok(listing("database_name", cat.databases().iter().filter(|d| !d.offline).map(|d| d.name.clone()).collect()))
         }
         _ => Err(SqlError::Unsupported(format!("statement {head}"))),
     }

@@ -113,7 +113,14 @@ pub struct HookedKv {
     hook: Mutex<Option<(usize, ExportHook)>>,
     /// Every export asked for: its span and whether it succeeded.
     pub exports: Mutex<Vec<(Span, bool)>>,
+    ingest_hook: Mutex<Option<(usize, IngestHook)>>,
+    /// Every key ingested, in order (a restore's keys: counted to prove none went in twice).
+    pub ingested: Mutex<Vec<Key>>,
 }
+
+/// What an ingest hook decides, given how many ingests it saw before this one: `None` lets the
+/// ingest through; a future that never ends stands for the node dying mid-ingest.
+pub type IngestHook = Box<dyn FnMut(usize) -> BoxFuture<'static, Option<KvError>> + Send>;
 
 impl HookedKv {
     /// Runs `hook` before each export from now on; its first argument counts the exports it
@@ -124,6 +131,15 @@ impl HookedKv {
 
     pub fn clear_hook(&self) {
         *self.hook.lock().unwrap() = None;
+    }
+
+    /// Runs `hook` before each ingest from now on (0 for the first).
+    pub fn set_ingest_hook(&self, hook: IngestHook) {
+        *self.ingest_hook.lock().unwrap() = Some((0, hook));
+    }
+
+    pub fn clear_ingest_hook(&self) {
+        *self.ingest_hook.lock().unwrap() = None;
     }
 }
 
@@ -174,6 +190,19 @@ impl ClusterKv for HookedKv {
         result
     }
     async fn ingest(&self, entries: Vec<Entry>) -> Result<(), KvError> {
+        let decided = {
+            let mut hook = self.ingest_hook.lock().unwrap();
+            hook.as_mut().map(|(n, h)| {
+                *n += 1;
+                h(*n - 1)
+            })
+        };
+        if let Some(f) = decided {
+            if let Some(e) = f.await {
+                return Err(e);
+            }
+        }
+        self.ingested.lock().unwrap().extend(entries.iter().map(|e| e.key.clone()));
         self.inner.ingest(entries).await
     }
     async fn gc_threshold(&self, span: &Span) -> Result<Timestamp, KvError> {
@@ -218,7 +247,13 @@ impl Cluster {
         let clock = Arc::new(ManualClock::new(T0));
         let local = Arc::new(LocalKv::new(clock.clone()));
         block_on(catalog::bootstrap(&*local)).unwrap();
-        let kv = Arc::new(HookedKv { inner: local.clone(), hook: Mutex::new(None), exports: Mutex::new(Vec::new()) });
+        let kv = Arc::new(HookedKv {
+            inner: local.clone(),
+            hook: Mutex::new(None),
+            exports: Mutex::new(Vec::new()),
+            ingest_hook: Mutex::new(None),
+            ingested: Mutex::new(Vec::new()),
+        });
         let runtime = Arc::new(TestRuntime {
             clock: clock.clone(),
             queue: Mutex::new(VecDeque::new()),

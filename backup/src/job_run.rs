@@ -1,0 +1,154 @@
+//! What every job coordinator does whatever its kind (BACKUP's and RESTORE's): take the job
+//! under a fencing token, keep its lease alive, heed PAUSE and CANCEL, stop at pausepoints, and
+//! record how the run ended — only while it still holds the job, so that a coordinator that lost
+//! its lease (cut off, or outlived by an adopter) never speaks for the job again.
+//!
+//! The record's payload is read as raw JSON here: these steps touch only the common fields.
+
+use crate::env::Env;
+use crate::error::BackupError;
+use crate::jobs::{self, JobId, JobStatus, JobTotals};
+use crate::retry::Backoff;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a coordinator's run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Done and marked succeeded (a BACKUP's manifest is written; a RESTORE's descriptors are
+    /// published).
+    Succeeded(JobTotals),
+    /// Paused on request.
+    Paused,
+    /// Canceled on request.
+    Canceled,
+    /// Failed with this (redacted) error.
+    Failed(String),
+    /// Another node holds the job (this node never had it, or lost it).
+    NotCoordinator,
+}
+
+/// A fresh fencing token for a run on this node: the full HLC reading, unique on this node
+/// (two runs started in the same instant still differ in the logical part).
+pub(crate) fn fencing_token(env: &Env) -> u64 {
+    let now = env.kv.now();
+    now.wall.wrapping_mul(1 << 16).wrapping_add(now.logical as u64)
+}
+
+/// Records the outcome in the job record (only if this node still coordinates it); true if it
+/// did.
+pub(crate) async fn finish(env: &Env, id: JobId, run: u64, outcome: &RunOutcome) -> Result<bool, BackupError> {
+    let node = env.node();
+    let outcome = outcome.clone();
+    let recorded = jobs::update::<serde_json::Value, _>(&*env.kv, id, |r, now| {
+        if !jobs::holds(r, now, node, run) {
+            return Err("lease lost".into());
+        }
+        match &outcome {
+            RunOutcome::Succeeded(totals) => {
+                r.status = JobStatus::Succeeded;
+                r.totals = *totals;
+                r.progress_millis = 1000;
+                r.running_status.clear();
+                r.finished = Some(now);
+            }
+            RunOutcome::Paused => {
+                r.status = JobStatus::Paused;
+                r.running_status = "paused".into();
+            }
+            RunOutcome::Canceled => {
+                r.status = JobStatus::Canceled;
+                r.finished = Some(now);
+            }
+            RunOutcome::Failed(e) => {
+                r.status = JobStatus::Failed;
+                r.error = Some(e.clone());
+                r.finished = Some(now);
+            }
+            RunOutcome::NotCoordinator => return Err("not coordinator".into()),
+        }
+        r.lease = None;
+        Ok(())
+    })
+    .await?;
+    Ok(recorded.is_ok())
+}
+
+/// Renews the lease every third of its duration until `done`; sets `lost` if refused.
+pub(crate) fn spawn_heartbeat(env: &Env, id: JobId, run: u64, lost: Arc<AtomicBool>, done: Arc<AtomicBool>) {
+    let env2 = env.clone();
+    let fut = async move {
+        let node = env2.node();
+        let every = env2.jobs.lease / 3;
+        let mut last_renewed = env2.kv.now();
+        loop {
+            env2.sleep(every).await;
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            let renewed = jobs::update::<serde_json::Value, _>(&*env2.kv, id, |r, now| {
+                if !jobs::holds(r, now, node, run) {
+                    return Err("lease lost".into());
+                }
+                jobs::claim(r, now, node, run, env2.jobs.lease)
+            })
+            .await;
+            match renewed {
+                Ok(Ok(_)) => last_renewed = env2.kv.now(),
+                Ok(Err(_)) => {
+                    lost.store(true, Ordering::Relaxed);
+                    return;
+                }
+                // The cluster did not answer. Once the lease may have lapsed (two thirds of it
+                // gone without a renewal, leaving room for clock offsets), assume another node
+                // has adopted the job and stop touching the destination.
+                Err(_) => {
+                    if env2.kv.now().wall.saturating_sub(last_renewed.wall) > (env2.jobs.lease * 2 / 3).as_nanos() as u64 {
+                        lost.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    env.runtime.spawn(Box::pin(fut));
+}
+
+/// What the job record asks of the coordinator right now. A record that cannot be read is
+/// asked again (with backoff) rather than taken as "carry on": a coordinator cut off from the
+/// cluster must not keep writing on a lease it can no longer confirm.
+pub(crate) async fn control_check(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> Option<RunOutcome> {
+    let node = env.node();
+    let mut backoff = Backoff::starting_at(Duration::from_millis(100));
+    loop {
+        if lost.load(Ordering::Relaxed) {
+            return Some(RunOutcome::NotCoordinator);
+        }
+        match jobs::load::<serde_json::Value>(&*env.kv, id).await {
+            Ok(Some(r)) => {
+                let now = env.kv.now();
+                if !jobs::holds(&r, now, node, run) {
+                    return Some(RunOutcome::NotCoordinator);
+                }
+                return match r.status {
+                    JobStatus::PauseRequested => Some(RunOutcome::Paused),
+                    JobStatus::CancelRequested => Some(RunOutcome::Canceled),
+                    _ => None,
+                };
+            }
+            Ok(None) => return Some(RunOutcome::NotCoordinator),
+            Err(_) => backoff.wait(env).await,
+        }
+    }
+}
+
+/// True when the cluster setting `jobs.debug.pausepoints` lists `point`: the job then pauses
+/// there, as if PAUSE JOB had been run (CockroachDB's pausepoints; see [`crate::settings`]).
+pub(crate) async fn pausepoint(env: &Env, id: JobId, point: &str) -> bool {
+    let hit = crate::settings::pauses_at(&*env.kv, point).await;
+    if hit {
+        env.event(crate::event::JOB_PAUSEPOINT, format!("job {id}: pausing at {point}"));
+    }
+    hit
+}

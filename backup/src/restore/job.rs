@@ -1,0 +1,411 @@
+//! Running a RESTORE job: the coordinator that takes the restored names with offline
+//! descriptors, restores the spans not yet recorded done, and publishes — the descriptors made
+//! public and the job marked succeeded in one commit, so that no restore is ever visible without
+//! its job having succeeded, nor succeeded without being visible.
+//!
+//! Like BACKUP's, the coordinator runs on whichever node holds the job's lease, under a fencing
+//! token: a run that lost the lease records nothing more. Each span is recorded done after its
+//! ingest landed, in the order spans finish; a resumed run (an adopter after the coordinator
+//! died, or RESUME after PAUSE) restores exactly the spans not recorded. Every span is ingested
+//! at the job's fixed restore time, so a span ingested by a run that died before recording it
+//! is ingested again with the very same versions. PAUSE keeps everything for RESUME; CANCEL or
+//! a failure removes the offline descriptors and their data before the job is marked ended.
+
+use crate::chain::Layer;
+use crate::env::Env;
+use crate::error::BackupError;
+use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, RunOutcome};
+use crate::jobs::{self, JobId, JobRecord, JobStatus};
+use crate::retry::Backoff;
+use futures::StreamExt;
+use model::catalog::{self, Catalog, Descriptor};
+use model::{KvError, Span, WriteOp};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::ingest::{ingest_span, Source, SPANS_AT_ONCE};
+use super::RestoreDetails;
+
+/// Runs (or resumes) restore job `id` on this node until it ends or this node loses it.
+///
+/// `Err` is the restore's own failure, recorded in the job (the statement reports it as it
+/// is); anything this node could not do for want of the cluster is `NotCoordinator`: the job
+/// is another node's to adopt, and the statement waits for its end.
+pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
+    let node = env.node();
+    let run = fencing_token(env);
+    let claimed = match jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| jobs::claim(r, now, node, run, env.jobs.lease)).await {
+        Ok(Ok(r)) => r,
+        _ => return Ok(RunOutcome::NotCoordinator),
+    };
+    env.event(crate::event::JOB_CLAIMED, format!("job {id} by n{node}"));
+    let lost = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    spawn_heartbeat(env, id, run, lost.clone(), done.clone());
+    let result = coordinate_until_through(env, id, run, &lost).await;
+    let (outcome, error) = match result {
+        Ok(o) => (o, None),
+        Err(e) => (RunOutcome::Failed(e.to_string()), Some(e)),
+    };
+    // The lease stays renewed while the restore removes what it wrote.
+    if matches!(outcome, RunOutcome::Failed(_) | RunOutcome::Canceled) && !lost.load(Ordering::Relaxed) {
+        remove(env, id, Some(run), &lost).await;
+    }
+    let recorded = match &outcome {
+        // Publishing recorded it, in the same commit.
+        RunOutcome::Succeeded(_) => true,
+        RunOutcome::NotCoordinator => false,
+        other => finish(env, id, run, other).await.unwrap_or(false),
+    };
+    done.store(true, Ordering::Relaxed);
+    env.event(crate::event::JOB_RUN_ENDED, format!("job {id} on n{node}: {outcome:?}"));
+    drop(claimed);
+    if !recorded {
+        return Ok(RunOutcome::NotCoordinator);
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(outcome),
+    }
+}
+
+/// Runs [`coordinate`] again after a transient failure (storage or the cluster not answering
+/// for longer than one operation's retries), backing off, until a run gets through or the job's
+/// retry budget is spent; each run resumes from the spans recorded done. PAUSE and CANCEL are
+/// heeded between runs.
+async fn coordinate_until_through(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
+    let first_failure = env.kv.now();
+    let mut backoff = Backoff::starting_at(Duration::from_millis(500));
+    loop {
+        match coordinate(env, id, run, lost).await {
+            Err(e) if e.is_transient() && env.kv.now().wall.saturating_sub(first_failure.wall) < env.jobs.retry_budget.as_nanos() as u64 => {
+                env.event(crate::event::JOB_RETRYING, format!("job {id}: {e}; running it again"));
+                backoff.wait(env).await;
+                if let Some(stop) = control_check(env, id, run, lost).await {
+                    return Ok(stop);
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn coordinate(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
+    let Some(record) = jobs::load::<RestoreDetails>(&*env.kv, id).await? else { return Ok(RunOutcome::NotCoordinator) };
+    let mut details = record.payload;
+    let layers = open_layers(env, &details).await?;
+    if !details.offline {
+        match take_names(env, id, run).await? {
+            Some(d) => details = d,
+            None => return Ok(RunOutcome::NotCoordinator),
+        }
+        env.event(crate::event::RESTORE_OFFLINE, format!("job {id}: {} descriptors offline", details.publication.descriptors.len()));
+    }
+    if pausepoint(env, id, "restore.before_flow").await {
+        return Ok(RunOutcome::Paused);
+    }
+    let todo = planted_resume(env, &details);
+    if todo.len() < details.spans.len() {
+        env.event(crate::event::RESTORE_RESUMED, format!("job {id}: {} spans done, {} to go", details.spans.len() - todo.len(), todo.len()));
+    }
+    let source = Source { layers: &layers, cipher: &details.cipher(), ts: details.as_of, restore_ts: details.restore_ts, ids: Arc::new(details.ids.clone()) };
+    let stop: Mutex<Option<RunOutcome>> = Mutex::new(None);
+    let spans = futures::stream::iter(todo.into_iter().map(|span| restore_span(env, id, run, lost, &source, span, &stop))).buffer_unordered(SPANS_AT_ONCE);
+    let results: Vec<Result<(), BackupError>> = spans.collect().await;
+    for r in results {
+        r?;
+    }
+    if let Some(stop) = stop.lock().expect("not poisoned").take() {
+        return Ok(stop);
+    }
+    if lost.load(Ordering::Relaxed) {
+        return Ok(RunOutcome::NotCoordinator);
+    }
+    if let Some(stop) = control_check(env, id, run, lost).await {
+        return Ok(stop);
+    }
+    if pausepoint(env, id, "restore.before_publish").await {
+        return Ok(RunOutcome::Paused);
+    }
+    publish(env, id, run).await
+}
+
+/// Restores one span and records it done — unless the job is to stop (PAUSE, CANCEL, a lost
+/// lease), which the first span to see it records in `stop` for the rest to see.
+async fn restore_span(
+    env: &Env,
+    id: JobId,
+    run: u64,
+    lost: &AtomicBool,
+    source: &Source<'_>,
+    span: Span,
+    stop: &Mutex<Option<RunOutcome>>,
+) -> Result<(), BackupError> {
+    if stop.lock().expect("not poisoned").is_some() || lost.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    if let Some(s) = control_check(env, id, run, lost).await {
+        stop.lock().expect("not poisoned").get_or_insert(s);
+        return Ok(());
+    }
+    let early = env.planted(crate::planted::PlantedBug::RestoreCheckpointBeforeIngest);
+    if early && !record_done(env, id, run, &span, Default::default()).await {
+        lost.store(true, Ordering::Relaxed);
+        return Ok(());
+    }
+    let totals = ingest_span(env, source, &span).await?;
+    if !early && !record_done(env, id, run, &span, totals).await {
+        lost.store(true, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Records `span` done with what it ingested, if this run still holds the job; false if not.
+async fn record_done(env: &Env, id: JobId, run: u64, span: &Span, totals: crate::jobs::JobTotals) -> bool {
+    let node = env.node();
+    let updated = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
+        if !jobs::holds(r, now, node, run) {
+            return Err("lease lost".into());
+        }
+        let d = &mut r.payload;
+        if d.done.iter().any(|s| s.contains(span)) {
+            return Ok(());
+        }
+        let mut done = d.done.clone();
+        done.push(span.clone());
+        d.done = model::key::merge_spans(&done);
+        d.totals.rows += totals.rows;
+        d.totals.index_entries += totals.index_entries;
+        d.totals.bytes += totals.bytes;
+        r.progress_millis = r.payload.progress_millis();
+        let left = r.payload.remaining().len();
+        r.running_status = format!("restored {} of {} spans", r.payload.spans.len() - left, r.payload.spans.len());
+        Ok(())
+    })
+    .await;
+    let ok = matches!(updated, Ok(Ok(_)));
+    if ok {
+        env.event(crate::event::RESTORE_SPAN_INGESTED, format!("job {id}: {span}"));
+    }
+    ok
+}
+
+/// Opens the restored chain's layers again, from the payload (so an adopting node can), and
+/// checks each still holds the backup the restore was planned on.
+async fn open_layers(env: &Env, details: &RestoreDetails) -> Result<Vec<Layer>, BackupError> {
+    let cipher = details.cipher();
+    let mut layers = Vec::new();
+    for l in &details.layers {
+        let (url, storage) = crate::location::open(env, &l.location)?;
+        let shown = url.redacted();
+        let manifest = crate::location::read_manifest(env, &shown, &*storage, &cipher).await?;
+        if manifest.backup_id != l.backup_id {
+            return Err(BackupError::NotABackup {
+                url: shown,
+                reason: format!("it holds another backup ({}) than the one this restore began with ({})", manifest.backup_id, l.backup_id),
+            });
+        }
+        layers.push(Layer { location: l.location.clone(), shown, storage, manifest });
+    }
+    Ok(layers)
+}
+
+/// Reads the job record and the catalog at one time, lets `change` decide the job's new record
+/// and the writes that go with it, and commits both at once — refused if either changed since
+/// (first committer wins). `None` when this run no longer holds the job.
+async fn commit_with_record<F>(env: &Env, id: JobId, run: u64, mut change: F) -> Result<Option<JobRecord<RestoreDetails>>, BackupError>
+where
+    F: FnMut(&mut JobRecord<RestoreDetails>, &Catalog, model::Timestamp) -> Result<Vec<WriteOp>, BackupError>,
+{
+    let node = env.node();
+    for _ in 0..50 {
+        let now = env.kv.now();
+        let Some(bytes) = env.kv.get(&jobs::job_key(id), now).await? else { return Ok(None) };
+        let mut record: JobRecord<RestoreDetails> = jobs::decode_record(id, &bytes)?;
+        if !jobs::holds(&record, now, node, run) {
+            return Ok(None);
+        }
+        let catalog = Catalog::read(&*env.kv, now).await?;
+        let mut writes = change(&mut record, &catalog, now)?;
+        // Every DDL statement writes the descriptor-id counter: a CREATE or another RESTORE
+        // committed meanwhile makes this commit conflict, and it is decided again.
+        writes.push(catalog::descriptor_id_gen_write(catalog.next_descriptor_id()));
+        record.modified = now;
+        writes.push(jobs::record_write(&record)?);
+        match env.kv.commit(writes, Some(now)).await {
+            Ok(_) => return Ok(Some(record)),
+            Err(KvError::TxnAborted(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(BackupError::Internal(format!("job {id}: too many conflicting schema changes")))
+}
+
+/// Takes the restored names: every descriptor written offline, in the commit that records it.
+async fn take_names(env: &Env, id: JobId, run: u64) -> Result<Option<RestoreDetails>, BackupError> {
+    let record = commit_with_record(env, id, run, |r, catalog, _| {
+        r.payload.publication.check_no_collisions(catalog)?;
+        r.payload.offline = true;
+        r.running_status = "restoring: descriptors offline".into();
+        Ok(r.payload.publication.offline_writes())
+    })
+    .await?;
+    Ok(record.map(|r| r.payload))
+}
+
+/// Publishes the restore and records the job succeeded, in one commit — unless PAUSE or CANCEL
+/// was asked meanwhile, which then wins.
+async fn publish(env: &Env, id: JobId, run: u64) -> Result<RunOutcome, BackupError> {
+    let mut asked = None;
+    let record = commit_with_record(env, id, run, |r, catalog, now| {
+        asked = match r.status {
+            JobStatus::PauseRequested => Some(RunOutcome::Paused),
+            JobStatus::CancelRequested => Some(RunOutcome::Canceled),
+            _ => None,
+        };
+        if asked.is_some() {
+            return Err(BackupError::Internal("asked to stop".into()));
+        }
+        r.payload.publication.check_no_collisions(catalog)?;
+        r.status = JobStatus::Succeeded;
+        r.totals = r.payload.totals;
+        r.progress_millis = 1000;
+        r.running_status.clear();
+        r.finished = Some(now);
+        r.lease = None;
+        Ok(r.payload.publication.public_writes())
+    })
+    .await;
+    match (record, asked) {
+        (_, Some(stop)) => Ok(stop),
+        (Ok(Some(r)), None) => {
+            env.event(crate::event::RESTORE_PUBLISHED, format!("job {id}: {} descriptors public", r.payload.publication.descriptors.len()));
+            Ok(RunOutcome::Succeeded(r.totals))
+        }
+        (Ok(None), None) => Ok(RunOutcome::NotCoordinator),
+        (Err(e), None) => Err(e),
+    }
+}
+
+/// Removes what a restore that will not finish wrote: its data, then its offline descriptors
+/// (never a public one). First the job forgets its progress and takes a new restore time, in
+/// the commit that says so: a run that resumes it after a removal cut short starts over, and
+/// its versions land above the removal's tombstones. `run` fences a coordinator's removal; a
+/// job without one (paused, or whose coordinator died) passes `None`.
+async fn remove(env: &Env, id: JobId, run: Option<u64>, lost: &AtomicBool) {
+    let node = env.node();
+    let reset = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
+        match run {
+            Some(run) if !jobs::holds(r, now, node, run) => return Err("lease lost".into()),
+            None if r.lease.is_some_and(|l| l.expires > now) => return Err("coordinated".into()),
+            _ => {}
+        }
+        if !r.payload.offline && r.payload.done.is_empty() {
+            return Err("nothing written".into());
+        }
+        r.payload.offline = false;
+        r.payload.done.clear();
+        r.payload.totals = Default::default();
+        r.payload.restore_ts = now;
+        Ok(())
+    })
+    .await;
+    let details = match reset {
+        Ok(Ok(r)) => r.payload,
+        _ => return,
+    };
+    for table in details.publication.table_ids() {
+        if !tombstone_span(env, &model::encoding::table_span(table), lost).await {
+            return;
+        }
+    }
+    // Only descriptors still offline go: a public one is not this restore's to remove.
+    let mut backoff = Backoff::new();
+    for _ in 0..20 {
+        if lost.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = env.kv.now();
+        let Ok(current) = Catalog::read(&*env.kv, now).await else {
+            backoff.wait(env).await;
+            continue;
+        };
+        let deletes: Vec<WriteOp> = details
+            .publication
+            .descriptors
+            .iter()
+            .filter(|d| match current.descriptor(d.id()) {
+                Some(Descriptor::Database(db)) => db.offline,
+                Some(Descriptor::Table(t)) => t.is_offline(),
+                None => false,
+            })
+            .map(|d| WriteOp::Delete(catalog::descriptor_key(d.id())))
+            .collect();
+        if deletes.is_empty() {
+            break;
+        }
+        match env.kv.commit(deletes, Some(now)).await {
+            Ok(_) => break,
+            Err(_) => backoff.wait(env).await,
+        }
+    }
+    env.event(crate::event::RESTORE_REMOVED, format!("job {id}: offline descriptors and their data removed"));
+}
+
+/// Deletes every key of `span`, range by range and in batches; false if it had to give up
+/// (the cluster did not answer, or the lease was lost).
+async fn tombstone_span(env: &Env, span: &Span, lost: &AtomicBool) -> bool {
+    let mut backoff = Backoff::new();
+    for _ in 0..20 {
+        if lost.load(Ordering::Relaxed) {
+            return false;
+        }
+        let Ok(ranges) = env.kv.ranges(span).await else {
+            backoff.wait(env).await;
+            continue;
+        };
+        let mut all_done = true;
+        for range in ranges {
+            let Some(piece) = range.span.intersect(span) else { continue };
+            let Ok(rows) = env.kv.scan(&piece, env.kv.now()).await else {
+                all_done = false;
+                break;
+            };
+            for chunk in rows.chunks(env.jobs.ingest_batch.max(1)) {
+                if lost.load(Ordering::Relaxed) {
+                    return false;
+                }
+                let deletes = chunk.iter().map(|(k, _)| WriteOp::Delete(k.clone())).collect();
+                if env.kv.commit(deletes, None).await.is_err() {
+                    all_done = false;
+                    break;
+                }
+            }
+        }
+        if all_done {
+            return true;
+        }
+        backoff.wait(env).await;
+    }
+    false
+}
+
+/// Before a CANCEL is recorded for a restore with no coordinator (paused, or its coordinator
+/// died): [`remove`] what it wrote, as its coordinator would have. Best effort: what stays is
+/// offline, invisible to SQL.
+pub async fn tidy_before_cancel(env: &Env, id: JobId) {
+    remove(env, id, None, &AtomicBool::new(false)).await
+}
+
+/// The spans this run restores: those not recorded done — or, with the planted
+/// `RestoreResumeTrustsWatermark`, those above the end of the highest span recorded done.
+fn planted_resume(env: &Env, details: &RestoreDetails) -> Vec<Span> {
+    let remaining = details.remaining();
+    if env.planted(crate::planted::PlantedBug::RestoreResumeTrustsWatermark) {
+        if let Some(mark) = details.done.iter().map(|s| s.end.clone()).max() {
+            return remaining.into_iter().filter(|s| s.start >= mark).collect();
+        }
+    }
+    remaining
+}

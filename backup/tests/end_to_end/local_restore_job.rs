@@ -1,0 +1,225 @@
+//! End-to-end, in process: RESTORE as a resumable job. Paused mid-way (the PAUSE issued from
+//! inside an ingest) with its descriptors offline and refused to readers, resumed, canceled;
+//! its coordinator killed mid-ingest (its future dropped, as a node dying drops it) and the job
+//! resumed by the next run after the lease lapsed — every key ingested by a span recorded done
+//! is never ingested again, and the restore equals the source.
+
+use crate::common::*;
+use backup::jobs::{self, JobStatus, JobSummary, JobType};
+use backup::restore::RestoreDetails;
+use backup::storage::MemStorageProvider;
+use backup::targets::SessionContext;
+use futures::executor::block_on;
+use model::Key;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const LOC: &str = "nodelocal://1/restore-job";
+
+/// A bank backup in small files (several per table, so the restore has many spans), and a
+/// fresh cluster on the same storage to restore it into.
+fn backed_up() -> (Cluster, Cluster, model::Timestamp) {
+    let mut c = bank_cluster(Arc::new(MemStorageProvider::new()));
+    c.env.jobs.file_target_bytes = 40;
+    c.ok(&format!("BACKUP DATABASE bank TO '{LOC}'"));
+    let m = c.manifest(LOC);
+    assert!(m.files.len() >= 8, "small files: {}", m.files.len());
+    let dst = c.fresh_destination();
+    (c, dst, m.end_time)
+}
+
+fn restore_job(c: &Cluster) -> JobSummary {
+    let all: Vec<JobSummary> = block_on(jobs::list(&*c.local)).unwrap().into_iter().filter(|j| j.job_type == JobType::Restore).collect();
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.into_iter().next().unwrap()
+}
+
+fn details(c: &Cluster, id: i64) -> RestoreDetails {
+    block_on(jobs::load::<RestoreDetails>(&*c.local, id)).unwrap().unwrap().payload
+}
+
+/// Before ingest number `at` of the next restore, runs `sql` (with `{id}` the running restore's
+/// job id); every ingest goes through.
+fn control_mid_restore(c: &Cluster, at: usize, sql: &'static str) {
+    let env = c.env.clone();
+    c.kv.set_ingest_hook(Box::new(move |n| {
+        let env = env.clone();
+        Box::pin(async move {
+            if n == at {
+                let id = jobs::list(&*env.kv).await.unwrap().into_iter().find(|j| j.job_type == JobType::Restore).unwrap().id;
+                let sql = sql.replace("{id}", &id.to_string());
+                backup::exec::execute(&env, &SessionContext::root(), &sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            None
+        })
+    }));
+}
+
+/// How many times each key was ingested.
+fn ingest_counts(c: &Cluster) -> BTreeMap<Key, usize> {
+    let mut counts = BTreeMap::new();
+    for k in c.kv.ingested.lock().unwrap().iter() {
+        *counts.entry(k.clone()).or_default() += 1;
+    }
+    counts
+}
+
+fn assert_restored_equals_source(src: &Cluster, dst: &Cluster, ts: model::Timestamp) {
+    for (t, _) in BANK_TABLES {
+        assert_eq!(dst.read_now("bank", t).rows, src.read("bank", t, ts).rows, "{t}");
+    }
+}
+
+#[test]
+fn a_restore_paused_mid_way_is_offline_to_readers_and_resumes_ingesting_each_key_once() {
+    let (src, mut dst, ts) = backed_up();
+    control_mid_restore(&dst, 3, "PAUSE JOB {id}");
+    let e = dst.err(&format!("RESTORE DATABASE bank FROM '{LOC}'"));
+    dst.kv.clear_ingest_hook();
+    let j = restore_job(&dst);
+    let id = j.id;
+    assert_eq!(e, format!("job {id} was paused before it completed; RESUME JOB {id} to continue it"));
+    let d = details(&dst, id);
+    let (done, total) = (d.spans.len() - d.remaining().len(), d.spans.len());
+    assert!(done > 0 && done < total, "paused mid-way: {done} of {total} spans done");
+    assert_eq!((j.status, j.lease), (JobStatus::Paused, None));
+    assert_eq!(j.progress_millis as usize, done * 1000 / total);
+    // The restored names are taken but offline: reads are refused, naming why; nothing is
+    // listed; a CREATE of the same name is refused.
+    assert_eq!(dst.sql_err("SELECT * FROM bank.accounts"), "database \"bank\" is offline: restoring");
+    assert_eq!(dst.sql_err("USE bank"), "database \"bank\" is offline: restoring");
+    assert!(!dst.rows("SHOW DATABASES").iter().any(|r| r[0] == s("bank")));
+    assert!(dst.sql_err("CREATE DATABASE bank").contains("already exists"));
+    assert!(dst.err(&format!("RESTORE DATABASE bank FROM '{LOC}'")).contains("database \"bank\" already exists"));
+    assert!(dst.err("BACKUP DATABASE bank TO 'nodelocal://1/elsewhere'").contains("database \"bank\" is offline: restoring"));
+    let row = dst.ok("SHOW JOBS").rows.into_iter().find(|r| r[0] == i(id)).unwrap();
+    assert_eq!((&row[5], &row[11]), (&s("paused"), &f(j.progress_millis as f64 / 1000.0)));
+    // RESUME: the rest of the spans, and only them.
+    let before = ingest_counts(&dst);
+    dst.ok(&format!("RESUME JOB {id}"));
+    dst.runtime.run_spawned();
+    let j = restore_job(&dst);
+    assert_eq!((j.status, j.progress_millis), (JobStatus::Succeeded, 1000));
+    assert_eq!(dst.log.named("restore-resumed").len(), 1);
+    let after = ingest_counts(&dst);
+    assert!(after.values().all(|n| *n == 1), "a key ingested twice: {:?}", after.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>());
+    assert!(after.len() > before.len());
+    assert_restored_equals_source(&src, &dst, ts);
+    let tables: Vec<u32> = BANK_TABLES.iter().map(|(t, _)| src.table_id("bank", t)).collect();
+    let (rows, idx, bytes) = expected_totals(&src, &tables, ts);
+    assert_eq!((j.totals.rows as i64, j.totals.index_entries as i64, j.totals.bytes as i64), (rows, idx, bytes));
+    assert_eq!(dst.rows("SELECT count(*) FROM bank.accounts"), vec![vec![i(5)]]);
+}
+
+#[test]
+fn canceling_a_paused_restore_removes_its_descriptors_and_data_and_frees_the_names() {
+    let (src, mut dst, ts) = backed_up();
+    control_mid_restore(&dst, 2, "PAUSE JOB {id}");
+    dst.err(&format!("RESTORE DATABASE bank FROM '{LOC}'"));
+    dst.kv.clear_ingest_hook();
+    let id = restore_job(&dst).id;
+    let new_ids: Vec<u32> = details(&dst, id).publication.descriptors.iter().map(|d| d.id()).collect();
+    assert!(new_ids.iter().any(|t| !dst.table_kvs(*t, dst.now()).is_empty()), "some data ingested before the pause");
+    dst.ok(&format!("CANCEL JOB {id}"));
+    assert_eq!(restore_job(&dst).status, JobStatus::Canceled);
+    assert!(dst.log.named("restore-removed").len() == 1);
+    let cat = dst.catalog();
+    for id in &new_ids {
+        assert!(cat.descriptor(*id).is_none(), "descriptor {id} left behind");
+        assert!(dst.table_kvs(*id, dst.now()).is_empty(), "data of {id} left behind");
+    }
+    assert!(dst.sql_err("SELECT * FROM bank.accounts").contains("database \"bank\" does not exist"));
+    // The names are free again: the same restore runs to the end.
+    let before = ingest_counts(&dst).len();
+    dst.ok(&format!("RESTORE DATABASE bank FROM '{LOC}'"));
+    assert!(ingest_counts(&dst).len() > before);
+    assert_restored_equals_source(&src, &dst, ts);
+}
+
+#[test]
+fn canceling_a_running_restore_removes_what_it_wrote() {
+    let (_src, dst, _) = backed_up();
+    control_mid_restore(&dst, 2, "CANCEL JOB {id}");
+    let e = dst.err(&format!("RESTORE DATABASE bank FROM '{LOC}'"));
+    dst.kv.clear_ingest_hook();
+    let j = restore_job(&dst);
+    assert_eq!(e, format!("job {} was canceled", j.id));
+    assert_eq!(j.status, JobStatus::Canceled);
+    assert!(dst.catalog().database_by_name("bank").is_none());
+    let d = details(&dst, j.id);
+    for t in d.publication.descriptors.iter().map(|d| d.id()) {
+        assert!(dst.table_kvs(t, dst.now()).is_empty(), "data of {t} left behind");
+    }
+}
+
+#[test]
+fn a_restore_whose_coordinator_died_mid_ingest_is_resumed_by_the_next_run_without_reingesting_recorded_spans() {
+    let (src, dst, ts) = backed_up();
+    // The coordinator dies at its fourth ingest: the ingest never returns and the run's future
+    // is dropped, mid-flight, with other spans in flight too.
+    let dead = Arc::new(AtomicBool::new(false));
+    let dead2 = dead.clone();
+    dst.kv.set_ingest_hook(Box::new(move |n| {
+        if n >= 3 {
+            dead2.store(true, Ordering::SeqCst);
+            return Box::pin(futures::future::pending());
+        }
+        Box::pin(async { None })
+    }));
+    let stmt = backup::statement::parse(&format!("RESTORE DATABASE bank FROM '{LOC}'")).unwrap();
+    let backup::statement::Statement::Restore(r) = &stmt else { unreachable!() };
+    let planned = block_on(backup::restore::plan(&dst.env, &SessionContext::root(), r)).unwrap();
+    let id = block_on(jobs::create(&*dst.kv, jobs::JobRecord::new(JobType::Restore, stmt.redacted(), "root", planned))).unwrap();
+    {
+        let mut run = Box::pin(backup::restore::job::run(&dst.env, id));
+        block_on(futures::future::poll_fn(|cx| {
+            if run.as_mut().poll(cx).is_ready() {
+                panic!("the run ended although its coordinator died");
+            }
+            if dead.load(Ordering::SeqCst) {
+                std::task::Poll::Ready(())
+            } else {
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        }));
+    }
+    dst.runtime.drop_spawned();
+    dst.kv.clear_ingest_hook();
+    let d = details(&dst, id);
+    let recorded = d.spans.len() - d.remaining().len();
+    assert!(recorded > 0 && recorded < d.spans.len(), "{recorded} of {}", d.spans.len());
+    assert_eq!(restore_job(&dst).status, JobStatus::Running);
+    // Keys of the spans recorded done before the death.
+    let first_run = ingest_counts(&dst);
+    // A second run is refused while the dead one's lease holds, then takes the job.
+    assert_eq!(block_on(backup::restore::job::run(&dst.env, id)).unwrap(), backup::job_run::RunOutcome::NotCoordinator);
+    dst.advance(dst.env.jobs.lease + Duration::from_secs(1));
+    let outcome = block_on(backup::restore::job::run(&dst.env, id)).unwrap();
+    assert!(matches!(outcome, backup::job_run::RunOutcome::Succeeded(_)), "{outcome:?}");
+    assert_eq!(dst.log.named("restore-resumed").len(), 1);
+    let all = ingest_counts(&dst);
+    // The recorded spans' keys were ingested once; only the spans in flight at the death
+    // (ingested, not recorded) may have gone in twice.
+    let done_spans = &d.done;
+    for (k, n) in &all {
+        let old = backup_key(k, &d);
+        if done_spans.iter().any(|s| s.contains_key(&old)) {
+            assert_eq!(*n, 1, "{k} of a recorded span ingested again");
+        }
+    }
+    assert!(all.len() >= first_run.len());
+    assert_restored_equals_source(&src, &dst, ts);
+}
+
+/// The backup's key for a restored key: its table id mapped back.
+fn backup_key(k: &Key, d: &RestoreDetails) -> Key {
+    let new = u32::from_be_bytes(k.0[..4].try_into().unwrap());
+    let old = d.ids.iter().find(|(_, n)| **n == new).map(|(o, _)| *o).unwrap();
+    let mut k = k.clone();
+    k.0[..4].copy_from_slice(&old.to_be_bytes());
+    k
+}
