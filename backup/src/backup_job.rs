@@ -19,7 +19,7 @@ use crate::format::checkpoint::Checkpoint;
 use crate::format::data::DataFile;
 use crate::format::manifest::{FileInfo, Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 pub use crate::job_run::RunOutcome;
-use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat};
+use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, HeartbeatGuard};
 use crate::jobs::{self, JobId, JobTotals};
 use crate::plan::BackupDetails;
 use crate::retry::Backoff;
@@ -46,6 +46,7 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     let lost = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
     spawn_heartbeat(env, id, run, lost.clone(), done.clone());
+    let _heartbeat = HeartbeatGuard(done.clone());
     let result = coordinate_until_through(env, id, run, &details, &lost).await;
     done.store(true, Ordering::Relaxed);
     let outcome = match result {

@@ -30,3 +30,5 @@ pub const RESTORE_RESUMED: &str = "restore-resumed";
 pub const RESTORE_PUBLISHED: &str = "restore-published";
 /// `restore-removed`: a failed or canceled RESTORE's descriptors and data are gone.
 pub const RESTORE_REMOVED: &str = "restore-removed";
+/// `restore-publishing`: every span is recorded done; the restore publishes next.
+pub const RESTORE_PUBLISHING: &str = "restore-publishing";

@@ -63,6 +63,10 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
             // a refused RESTORE leaves no job record behind.
             let details = restore::plan(env, ctx, r).await?;
             let id = jobs::create(&*env.kv, JobRecord::new(JobType::Restore, stmt.redacted(), &ctx.user, details)).await?;
+            if r.options.detached {
+                spawn_run(env, JobType::Restore, id);
+                return Ok(QueryResult { columns: vec!["job_id".into()], rows: vec![vec![Datum::Int(id)]] });
+            }
             // The restore's own failure is reported as it is (naming the damaged file, the
             // name taken meanwhile); anything else as BACKUP's outcome is.
             let outcome = restore::job::run(env, id).await?;
@@ -116,16 +120,25 @@ pub async fn wait_for(env: &Env, id: JobId) -> Result<QueryResult, BackupError> 
 
 async fn control(env: &Env, ctx: &SessionContext, id: JobId, op: ControlOp) -> Result<QueryResult, BackupError> {
     check_session(env, ctx, "control jobs").await?;
+    // A paused restore canceled: its offline descriptors and data go before the job says
+    // canceled, so that whoever sees it canceled finds nothing of it left.
+    if op == ControlOp::Cancel {
+        if let Some(r) = jobs::load::<serde_json::Value>(&*env.kv, id).await? {
+            if (r.job_type, r.status) == (JobType::Restore, JobStatus::Paused) {
+                return match restore::job::cancel_paused(env, id).await {
+                    Ok(()) => Ok(QueryResult { columns: Vec::new(), rows: Vec::new() }),
+                    Err(why) => Err(BackupError::Job(why)),
+                };
+            }
+        }
+    }
     let updated = jobs::update::<serde_json::Value, _>(&*env.kv, id, |r, _| jobs::control(r, op)).await?;
     match updated {
         Ok(r) => {
             // A paused backup canceled goes straight to canceled, with no coordinator to clean
             // up after it: its lock, checkpoint and data files go now.
-            if op == ControlOp::Cancel && r.status == JobStatus::Canceled {
-                match r.job_type {
-                    JobType::Backup => backup_job::tidy_before_cancel(env, id).await,
-                    JobType::Restore => restore::job::tidy_before_cancel(env, id).await,
-                }
+            if op == ControlOp::Cancel && r.status == JobStatus::Canceled && r.job_type == JobType::Backup {
+                backup_job::tidy_before_cancel(env, id).await;
             }
             // Resuming a paused job (its lease was released) starts a coordinator here; resuming
             // one whose pause was only requested leaves its coordinator running.

@@ -75,6 +75,17 @@ pub(crate) async fn finish(env: &Env, id: JobId, run: u64, outcome: &RunOutcome)
     Ok(recorded.is_ok())
 }
 
+/// Ends a run's heartbeat when the run ends, however it ends: also when its future is dropped
+/// mid-flight (a shell's Ctrl-C stops a statement that way), which would otherwise leave the
+/// heartbeat renewing the lease of a run that no longer exists.
+pub(crate) struct HeartbeatGuard(pub(crate) Arc<AtomicBool>);
+
+impl Drop for HeartbeatGuard {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Renews the lease every third of its duration until `done`; sets `lost` if refused.
 pub(crate) fn spawn_heartbeat(env: &Env, id: JobId, run: u64, lost: Arc<AtomicBool>, done: Arc<AtomicBool>) {
     let env2 = env.clone();

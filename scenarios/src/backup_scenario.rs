@@ -153,12 +153,14 @@ const KILL_PHASES: [faults::JobPhase; 3] = [faults::JobPhase::Exporting, faults:
 /// The fault kinds the backup scenario offers: every cluster kind and every kind aimed at its
 /// job — its gateway crashed mid-statement, its coordinator killed at a chosen phase, PAUSE /
 /// RESUME / CANCEL, torn and lost writes, bit rot, flaky storage, a storage outage, a rival
-/// backup. The standard scenario leaves the rival and the outage out (the benchmark's unit of
-/// work is one backup and one restore, not a wait for storage to come back).
+/// backup — and every kind aimed at the restore of its backup (its coordinator killed, PAUSE /
+/// RESUME / CANCEL). The standard scenario leaves the rival, the outage and the restore's faults
+/// out (the benchmark's unit of work is one backup and one restore, not a wait for storage to
+/// come back or for a lease to lapse).
 fn menu(opts: &RunOptions) -> Vec<FaultKind> {
-    let mut menu: Vec<FaultKind> = FaultKind::CLUSTER.into_iter().chain(FaultKind::JOB).collect();
+    let mut menu: Vec<FaultKind> = FaultKind::CLUSTER.into_iter().chain(FaultKind::JOB).chain(FaultKind::RESTORE).collect();
     if opts.workload.preload_rows > 0 {
-        menu.retain(|k| !matches!(k, FaultKind::ConcurrentBackup | FaultKind::StorageOutage));
+        menu.retain(|k| !matches!(k, FaultKind::ConcurrentBackup | FaultKind::StorageOutage) && !FaultKind::RESTORE.contains(k));
     }
     menu
 }
@@ -261,7 +263,7 @@ async fn body(mut opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scena
         passphrase,
         guest,
     };
-    let mut run = Run { opts, world, trace, oracle, report, start, secrets, restore_networks: 0, parts };
+    let mut run = Run { opts, world, trace, oracle, report, start, secrets, restore_networks: 0, parts, restore_faults: knobs.restore.clone() };
     if let Err(f) = run.preload().await {
         return run.fail(f);
     }
@@ -325,6 +327,8 @@ struct Run {
     restore_networks: u8,
     /// The parts the run is made of: which checks it judges.
     parts: Composition,
+    /// The faults aimed at the restore of the verdict ([`crate::knobs::RunKnobs::restore`]).
+    restore_faults: faults::Schedule,
 }
 
 /// What the seed chose for the backup job that the steps after setup need. Not its kind: with a
@@ -538,6 +542,7 @@ impl Run {
             restore_sql: &restore_sql,
             tables: &tables,
             network_offset: self.restore_networks,
+            aimed: &self.restore_faults,
         };
         let key_of = |path: &str| SimStorage::key(&url, job.gateway, path);
         let manifest = storage.get(&key_of(MANIFEST_NAME));
@@ -984,8 +989,7 @@ async fn verify_restore(
     rng: &mut ChaCha8Rng,
 ) -> Result<(usize, usize), Failure> {
     let backup_time = manifest.end_time;
-    let Attempt { restored, shown, observations, cluster } =
-        probe.attempt(1, Some(show_sql)).await.map_err(|message| Failure { property: Property::RestoreSucceeds, message })?;
+    let Attempt { restored, shown, observations, cluster, .. } = probe.attempt_under_faults(1, Some(show_sql)).await?;
     let shown = shown
         .unwrap_or_else(|| Err("SHOW BACKUP was not run".into()))
         .map_err(|e| Failure { property: Property::ShowMatchesOracle, message: format!("SHOW BACKUP of a finished backup failed: {e}") })?;

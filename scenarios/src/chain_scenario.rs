@@ -83,10 +83,12 @@ impl crate::run::Scenario for ChainScenario {
 /// The fault kinds the chain scenario offers: every cluster kind, a coordinator killed
 /// mid-export in one of the incrementals, and — in a chain of automatic incrementals — a rival
 /// client taking an automatic incremental of the same chain at a moment of the chain's life
-/// (racing one of its incrementals, or between two): never a fork.
+/// (racing one of its incrementals, or between two): never a fork. And every kind aimed at the
+/// restore of the whole chain (its coordinator killed, PAUSE / RESUME / CANCEL).
 fn menu(automatic: bool) -> Vec<FaultKind> {
     let mut menu: Vec<FaultKind> = FaultKind::CLUSTER.to_vec();
     menu.push(FaultKind::CoordinatorKill);
+    menu.extend(FaultKind::RESTORE);
     if automatic {
         menu.push(FaultKind::ConcurrentBackup);
     }
@@ -221,7 +223,7 @@ async fn body(mut opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, parts
         o.tables().iter().flat_map(|t| o.timestamps(t)).max().unwrap_or_default()
     };
     let secrets = run_secrets(&chain.access, &chain.passphrase);
-    let mut run = Run { opts, world, trace, oracle, report, start, secrets, parts };
+    let mut run = Run { opts, world, trace, oracle, report, start, secrets, parts, restore_faults: knobs.restore.clone() };
     let outcome = match run.under_faults(&chain, &plan).await {
         Ok(o) => o,
         Err(f) => return run.fail(f),
@@ -253,6 +255,8 @@ struct Run {
     secrets: Vec<String>,
     /// The parts the run is made of: which checks it judges.
     parts: Composition,
+    /// The faults aimed at the restore of the whole chain ([`crate::knobs::RunKnobs::restore`]).
+    restore_faults: faults::Schedule,
 }
 
 /// What the seed chose for the chain (its knobs are printed from it at the top of the trace).
@@ -588,10 +592,11 @@ impl Run {
             restore_sql: &restore_sql,
             tables: &tables,
             network_offset: 0,
+            aimed: &self.restore_faults,
         };
         let restores = Restores { probe, chain, layers: &layers, oracle: &oracle_now, copy: copy.as_ref(), from_list, fork };
         let (rows, relations) =
-            if whole { restore_and_compare(&restores.probe, &oracle_now, copy.as_ref(), last_end, 1, "the chain up to").await? } else { (0, 0) };
+            if whole { restore_and_compare(&restores.probe, &oracle_now, copy.as_ref(), last_end, 1, "the chain up to", true).await? } else { (0, 0) };
         let pit = if pit { restores.point_in_time(schema_ready, rng).await? } else { None };
         if damage {
             restores.damaged_refused(rng).await?;
@@ -870,7 +875,7 @@ impl Restores<'_> {
                 self.chain.restore_with()
             );
             let probe = RestoreProbe { restore_sql: &sql, ..self.probe };
-            match restore_and_compare(&probe, self.oracle, self.copy, t, 2, "the chain as of").await {
+            match restore_and_compare(&probe, self.oracle, self.copy, t, 2, "the chain as of", false).await {
                 Ok(_) => sim::trace_event!(self.probe.trace, "runner", sim::event::POINT_IN_TIME_RESTORED, "{t}"),
                 Err(f) => return Err(Failure { property: Property::PointInTimeRestore, ..f }),
             }
@@ -982,8 +987,9 @@ impl Restores<'_> {
     }
 }
 
-/// Restores in a fresh cluster on `network` and compares with the oracle at `ts`; the copy a
-/// mid-chain restore made, with what the source cluster holds of it.
+/// Restores in a fresh cluster on `network` (under the faults aimed at the restore, when
+/// `under_faults`) and compares with the oracle at `ts`; the copy a mid-chain restore made,
+/// with what the source cluster holds of it.
 async fn restore_and_compare(
     probe: &RestoreProbe<'_>,
     oracle: &Oracle,
@@ -991,9 +997,14 @@ async fn restore_and_compare(
     ts: Timestamp,
     network: u8,
     what: &str,
+    under_faults: bool,
 ) -> Result<(usize, usize), Failure> {
-    let Attempt { restored, observations, cluster, .. } =
-        probe.attempt(network, None).await.map_err(|message| Failure { property: Property::RestoreSucceeds, message })?;
+    let attempt = if under_faults {
+        probe.attempt_under_faults(network, None).await?
+    } else {
+        probe.attempt(network, None).await.map_err(|message| Failure { property: Property::RestoreSucceeds, message })?
+    };
+    let Attempt { restored, observations, cluster, .. } = attempt;
     restored.map_err(|e| Failure {
         property: Property::RestoreSucceeds,
         message: format!("{}: {e}", backup::statement::parse(probe.restore_sql).map(|s| s.redacted()).unwrap_or_else(|_| "RESTORE".into())),

@@ -25,6 +25,10 @@ pub struct RunKnobs {
     /// The seed's whole schedule: the cluster faults over the safety phase and the faults aimed
     /// at the scenario's job, in their derived order.
     pub schedule: faults::Schedule,
+    /// The faults aimed at the scenario's RESTORE, timed from its statement, in the cluster it
+    /// restores into ([`Swarm::aimed_at_restore`]; not part of [`RunKnobs::schedule`], which the
+    /// shrinker reduces: these stay as the seed drew them).
+    pub restore: faults::Schedule,
     /// The scenario's own knobs, named with their units, in the order it drew them.
     pub scenario: Vec<(String, String)>,
 }
@@ -43,7 +47,8 @@ impl RunKnobs {
             schedule.sort();
         }
         let storage = swarm.storage_dice(&tree);
-        RunKnobs { tree, swarm, storage, schedule, scenario: Vec::new() }
+        let restore = swarm.aimed_at_restore(&tree);
+        RunKnobs { tree, swarm, storage, schedule, restore, scenario: Vec::new() }
     }
 
     /// Adds a scenario knob (`name` as `<scenario>.<knob>`, `value` with its unit).

@@ -22,6 +22,9 @@ pub enum Property {
     BackupComplete,
     /// RESTORE of an intact backup succeeds.
     RestoreSucceeds,
+    /// A RESTORE that does not finish (canceled, failed) publishes nothing and leaves no
+    /// descriptor, offline or not, and no data behind.
+    RestoreAllOrNothing,
     /// What RESTORE publishes equals the oracle at the backup's time, and so do the rows and
     /// index entries it reports.
     RestoreMatchesOracle,
@@ -62,7 +65,7 @@ pub enum Property {
 
 impl Property {
     /// Every property, in a fixed order.
-    pub const ALL: [Property; 20] = [
+    pub const ALL: [Property; 21] = [
         Property::ReadsMatchOracle,
         Property::Liveness,
         Property::Workload,
@@ -70,6 +73,7 @@ impl Property {
         Property::BackupJobSucceeds,
         Property::BackupComplete,
         Property::RestoreSucceeds,
+        Property::RestoreAllOrNothing,
         Property::RestoreMatchesOracle,
         Property::DamageDetected,
         Property::CorruptionDetected,
@@ -95,6 +99,7 @@ impl Property {
             Property::BackupJobSucceeds => "backup-job-succeeds",
             Property::BackupComplete => "backup-complete",
             Property::RestoreSucceeds => "restore-succeeds",
+            Property::RestoreAllOrNothing => "restore-all-or-nothing",
             Property::RestoreMatchesOracle => "restore-matches-oracle",
             Property::DamageDetected => "damage-detected",
             Property::CorruptionDetected => "corruption-detected",

@@ -12,6 +12,7 @@ use crate::workload::{quote_ident, GuestNames, CLUSTER_GRANTEES, VIEW_BIG_ACCOUN
 use backup::format::manifest::MANIFEST_NAME;
 use model::sql::Session;
 use model::Kv;
+use sim::faults::ScheduledFault;
 use sim::storage::SimStorage;
 use sim::{Trace, World};
 use std::collections::BTreeSet;
@@ -32,6 +33,9 @@ pub(crate) struct RestoreProbe<'a> {
     /// one run (a backup taken again) must not reuse the first round's addresses, which madsim
     /// keeps after their clusters are gone.
     pub(crate) network_offset: u8,
+    /// Faults aimed at the RESTORE of [`RestoreProbe::attempt_under_faults`], timed from its
+    /// statement ([`sim::faults::Swarm::aimed_at_restore`]); the other attempts run none.
+    pub(crate) aimed: &'a [ScheduledFault],
 }
 
 /// A statement's answer: its columns and rows.
@@ -45,16 +49,147 @@ pub(crate) struct Attempt {
     pub(crate) shown: Option<Result<Answer, String>>,
     pub(crate) observations: Vec<Observation>,
     pub(crate) cluster: Option<Result<ClusterState, String>>,
+    /// The restore ended canceled (a fault aimed at it asked so).
+    pub(crate) canceled: bool,
+    /// What a restore that did not finish left behind (offline descriptors, data), if anything.
+    pub(crate) left_behind: Option<String>,
+}
+
+/// Runs `task` like [`drive`], injecting `aimed` at their times from now.
+async fn drive_with<T>(world: &mut World, task: madsim::task::JoinHandle<T>, aimed: &[ScheduledFault]) -> T {
+    let start = madsim::time::Instant::now();
+    let mut next = 0;
+    while !task.is_finished() {
+        while next < aimed.len() && start.elapsed() >= aimed[next].at {
+            sim::faults::inject(world, &aimed[next].fault);
+            next += 1;
+        }
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        world.tick();
+    }
+    drive(world, task).await
+}
+
+/// How long a restore under faults may take to end once its statement returned.
+const FOLLOW_FOR: Duration = Duration::from_secs(600);
+
+/// Follows the newest RESTORE job (through any node that answers) until it ends: a success is
+/// its result row, as the statement would have returned it; a cancel is reported as such, with
+/// what it left behind checked ([`left_behind`]); any other end is the statement's error. A job
+/// still paused at `calm_at` (every fault in) is resumed.
+async fn follow_restore(
+    kv: &sim::kv_client::SimKv,
+    shared: &dyn Kv,
+    nodes: Vec<model::NodeId>,
+    statement: Result<Answer, String>,
+    calm_at: madsim::time::Instant,
+) -> (Result<Answer, String>, bool, Option<String>) {
+    let deadline = madsim::time::Instant::now() + FOLLOW_FOR;
+    while madsim::time::Instant::now() < deadline {
+        for &n in &nodes {
+            let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(5)).await else { continue };
+            let Some(id) = rows.iter().rev().find(|r| r.get(1) == Some(&model::Datum::String("RESTORE".into()))).and_then(|r| match r.first() {
+                Some(model::Datum::Int(i)) => Some(*i),
+                _ => None,
+            }) else {
+                // No job: the statement failed before it recorded one.
+                return (statement, false, None);
+            };
+            let Ok(Some(job)) = backup::jobs::load::<backup::restore::RestoreDetails>(shared, id).await else { break };
+            use backup::jobs::JobStatus;
+            match job.status {
+                JobStatus::Succeeded => {
+                    let t = job.totals;
+                    let columns = ["job_id", "status", "fraction_completed", "rows", "index_entries", "bytes"].iter().map(|c| c.to_string()).collect();
+                    let row = vec![
+                        model::Datum::Int(id),
+                        model::Datum::String("succeeded".into()),
+                        model::Datum::Float(1.0),
+                        model::Datum::Int(t.rows as i64),
+                        model::Datum::Int(t.index_entries as i64),
+                        model::Datum::Int(t.bytes as i64),
+                    ];
+                    return (Ok((columns, vec![row])), false, None);
+                }
+                JobStatus::Canceled | JobStatus::Failed => {
+                    let left = left_behind(shared, &job.payload).await;
+                    let canceled = job.status == JobStatus::Canceled;
+                    let end = format!("job {id} ended {}: {}", job.status.as_str(), job.error.unwrap_or_default());
+                    return (if canceled { Err(end) } else { statement.and(Err(end)) }, canceled, left);
+                }
+                JobStatus::Paused if madsim::time::Instant::now() >= calm_at => {
+                    let _ = kv.bulk(n, &format!("RESUME JOB {id}"), "root", "defaultdb", Duration::from_secs(5)).await;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        madsim::time::sleep(Duration::from_millis(500)).await;
+    }
+    (Err(format!("the RESTORE did not end within {FOLLOW_FOR:?} of its statement ({statement:?})")), false, None)
+}
+
+/// What a RESTORE that did not finish left behind: a descriptor of it (offline or not), or a
+/// key in a restored relation's span. `None` when it left no trace.
+async fn left_behind(kv: &dyn Kv, d: &backup::restore::RestoreDetails) -> Option<String> {
+    let now = kv.now();
+    let catalog = match model::Catalog::read(kv, now).await {
+        Ok(c) => c,
+        Err(e) => return Some(format!("the catalog after a canceled RESTORE could not be read: {e}")),
+    };
+    for desc in &d.publication.descriptors {
+        if catalog.descriptor(desc.id()).is_some() {
+            return Some(format!("a RESTORE that ended without finishing left descriptor {} behind", desc.id()));
+        }
+        if let Ok(rows) = kv.scan(&model::encoding::table_span(desc.id()), now).await {
+            if !rows.is_empty() {
+                return Some(format!("a RESTORE that ended without finishing left {} keys of relation {} behind", rows.len(), desc.id()));
+            }
+        }
+    }
+    None
 }
 
 impl RestoreProbe<'_> {
+    /// [`RestoreProbe::attempt`] with the faults aimed at the restore ([`RestoreProbe::aimed`]):
+    /// its coordinator killed, PAUSE / RESUME / CANCEL JOB. A statement that did not return the
+    /// restore's end (its gateway died, it was paused) is followed to the job's end. A restore
+    /// canceled must have published nothing and left no descriptor or data behind; it is then
+    /// run again without faults, and that run is what the caller judges.
+    pub(crate) async fn attempt_under_faults(&self, network: u8, show: Option<&str>) -> Result<Attempt, Failure> {
+        let fail = |message: String| Failure { property: Property::RestoreSucceeds, message };
+        let attempt = self.run(network, show, self.aimed).await;
+        self.storage.disarm_restore_kills();
+        let attempt = attempt.map_err(fail)?;
+        if let Some(left) = &attempt.left_behind {
+            return Err(Failure { property: Property::RestoreAllOrNothing, message: left.clone() });
+        }
+        if !attempt.canceled {
+            return Ok(attempt);
+        }
+        let visible: Vec<&str> = attempt.observations.iter().filter(|o| o.result.is_ok()).map(|o| o.table.as_str()).collect();
+        if !visible.is_empty() {
+            return Err(Failure { property: Property::RestoreAllOrNothing, message: format!("a canceled RESTORE published {visible:?}") });
+        }
+        sim::trace_event!(self.trace, "runner", sim::event::RESTORE_CANCELED_CLEANLY, "{}", self.tables.len());
+        self.run(network + 100, show, &[]).await.map_err(fail)
+    }
+
     /// Runs the RESTORE in a fresh cluster on `network` (and `show`, a SHOW BACKUP, first), then
     /// reads every relation of the backup there.
     pub(crate) async fn attempt(&self, network: u8, show: Option<&str>) -> Result<Attempt, String> {
+        self.run(network, show, &[]).await
+    }
+
+    async fn run(&self, network: u8, show: Option<&str>, aimed: &[ScheduledFault]) -> Result<Attempt, String> {
         let network = network + self.network_offset;
         let mut world =
             World::start_with(self.opts.world_config(network), self.opts.seed ^ 0x7a_46e7 ^ network as u64, self.trace.clone(), self.storage.clone());
         let client = world.add_client("restorer");
+        let (follow, nodes) = (!aimed.is_empty(), world.node_ids());
+        // Once every fault aimed at the restore is in, a restore left paused (a PAUSE that
+        // arrived after its RESUME) is resumed, as the liveness phase of a run does.
+        let calm_after = aimed.iter().map(|f| f.at).max().unwrap_or_default() + Duration::from_secs(2);
         let (kind, restore_sql, tables, show) = (self.kind, self.restore_sql.to_string(), self.tables.to_vec(), show.map(str::to_string));
         let guest_db = quote_ident(&self.guest.database);
         let task = client.spawn(move |kv| async move {
@@ -70,7 +205,15 @@ impl RestoreProbe<'_> {
                 Some(sql) => Some(kv.bulk(1, &sql, "root", "defaultdb", Duration::from_secs(300)).await),
                 None => None,
             };
-            let restored = kv.bulk(1, &restore_sql, "root", "defaultdb", Duration::from_secs(900)).await;
+            // A gateway that dies never answers: under faults aimed at the restore, stop waiting
+            // after a while and follow the job instead.
+            let wait = if follow { Duration::from_secs(20) } else { Duration::from_secs(900) };
+            let started = madsim::time::Instant::now();
+            let restored = kv.bulk(1, &restore_sql, "root", "defaultdb", wait).await;
+            // Under faults aimed at it, a statement that ended without the job's end (its gateway
+            // died; it was paused) is followed to the end the job records.
+            let (restored, canceled, left_behind) =
+                if follow && restored.is_err() { follow_restore(&kv, &*shared, nodes, restored, started + calm_after).await } else { (restored, false, None) };
             let now = kv.now();
             let mut observations = Vec::new();
             for t in &tables {
@@ -88,9 +231,9 @@ impl RestoreProbe<'_> {
             } else {
                 None
             };
-            Ok::<_, String>(Attempt { restored, shown, observations, cluster })
+            Ok::<_, String>(Attempt { restored, shown, observations, cluster, canceled, left_behind })
         });
-        drive(&mut world, task).await
+        drive_with(&mut world, task, aimed).await
     }
 
     /// A damaged manifest: RESTORE and `show_sql` (SHOW BACKUP) must both refuse it naming it;

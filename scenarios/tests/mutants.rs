@@ -4,6 +4,7 @@
 //! command); a plain build has no planted bugs and this file compiles to nothing.
 #![cfg(feature = "planted-bugs")]
 
+use backup::planted::PlantedBug;
 use scenarios::mutants::hunt;
 use sim::planted::Planted;
 
@@ -16,17 +17,28 @@ use sim::planted::Planted;
 /// is caught at chain seed 8 by the mid-chain restore.
 const BUDGET: u64 = 160;
 
+/// The resume path of RESTORE (issue #15): its planted bugs must be caught within 64 seeds. A
+/// resume that trusts a watermark needs a coordinator killed with spans recorded out of order;
+/// a span recorded before its ingest landed needs a kill between the two (backup seeds 0 and 5
+/// when they were planted).
+const RESTORE_RESUME_BUDGET: u64 = 64;
+
 #[test]
 fn every_planted_bug_is_caught_within_its_budget() {
     let mut table = Vec::new();
     let mut escaped = Vec::new();
     for bug in Planted::ALL {
-        let r = hunt(bug, BUDGET, 2);
+        let restore_resume = matches!(bug, Planted::Backup(PlantedBug::RestoreResumeTrustsWatermark | PlantedBug::RestoreCheckpointBeforeIngest));
+        let r = hunt(bug, if restore_resume { RESTORE_RESUME_BUDGET } else { BUDGET }, 2);
         match r.caught {
             Some((seed, property)) => table.push(format!("{:<32} caught at seed {seed:>3} by {property}", bug.name())),
             None => escaped.push(bug.name()),
         }
     }
     eprintln!("{}", table.join("\n"));
-    assert!(escaped.is_empty(), "escaped within {BUDGET} seeds: {escaped:?}\n{}", table.join("\n"));
+    assert!(
+        escaped.is_empty(),
+        "escaped within their budgets ({BUDGET} seeds; {RESTORE_RESUME_BUDGET} for the restore resume bugs): {escaped:?}\n{}",
+        table.join("\n")
+    );
 }

@@ -97,6 +97,9 @@ pub const PARTITION: &str = "partition";
 pub const PAUSE: &str = "pause";
 /// `point-in-time-restored`
 pub const POINT_IN_TIME_RESTORED: &str = "point-in-time-restored";
+/// `restore-canceled-cleanly`: a RESTORE canceled by a fault aimed at it published nothing and
+/// left nothing behind.
+pub const RESTORE_CANCELED_CLEANLY: &str = "restore-canceled-cleanly";
 /// `propose`
 pub const PROPOSE: &str = "propose";
 /// `range`

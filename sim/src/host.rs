@@ -22,7 +22,7 @@ pub fn node_env(kv: &SimKv, storage: &SimStorage, cluster_id: &str, trace: &Trac
         locality: cfg.locality_of(model::kv::ClusterKv::node_id(kv)),
         cluster_id: cluster_id.to_string(),
         jobs: cfg.jobs.clone(),
-        log: Arc::new(TraceEventLog { trace: trace.clone(), who: who.to_string() }),
+        log: Arc::new(TraceEventLog { trace: trace.clone(), who: who.to_string(), node: model::kv::ClusterKv::node_id(kv), storage: storage.clone() }),
         planted: cfg.planted.and_then(crate::planted::Planted::in_backup),
     }
 }
@@ -56,16 +56,22 @@ impl backup::env::Runtime for MadsimRuntime {
     }
 }
 
-/// `backup`'s job events, written into the trace as the node that had them.
+/// `backup`'s job events, written into the trace as the node that had them, and shown to the
+/// storage's armed kills that are timed by a job's events ([`SimStorage::on_job_event`]).
 pub struct TraceEventLog {
     /// The trace.
     pub trace: Trace,
     /// The node (`n3`).
     pub who: String,
+    /// Its id.
+    pub node: model::NodeId,
+    /// The storage whose traps may doom the node.
+    pub storage: SimStorage,
 }
 
 impl backup::env::EventLog for TraceEventLog {
     fn event(&self, what: &str, detail: String) {
         self.trace.event(&self.who, what, format_args!("{detail}"));
+        self.storage.on_job_event(what, self.node);
     }
 }

@@ -39,7 +39,7 @@ pub enum Planted {
 
 impl Planted {
     /// Every planted bug, in a fixed order (the order of `backup-sim mutants`' table).
-    pub const ALL: [Planted; 10] = [
+    pub const ALL: [Planted; 12] = [
         Planted::Sim(SimBug::ExportFromStaleLeaseholder),
         Planted::Backup(PlantedBug::ResumeSkipsSpan),
         Planted::Backup(PlantedBug::ResumeRepeatsSpan),
@@ -50,6 +50,8 @@ impl Planted {
         Planted::Backup(PlantedBug::RestoreIgnoresAFile),
         Planted::Backup(PlantedBug::IncrementalStartFromFirstBase),
         Planted::Backup(PlantedBug::IntroducedSpanFromBaseTime),
+        Planted::Backup(PlantedBug::RestoreResumeTrustsWatermark),
+        Planted::Backup(PlantedBug::RestoreCheckpointBeforeIngest),
     ];
 
     /// The bug's name on the command line (`resume-skips-span`).

@@ -83,6 +83,13 @@ pub enum JobPhase {
     /// wrote, or one that has published its manifest dies removing its checkpoint. What it left
     /// must be named to whoever meets it, with advice that frees the location.
     CleaningUp,
+    /// A RESTORE, once it has recorded a span done (after `skip` such spans): it dies with other
+    /// spans in flight, some ingested and not recorded. Timed by the job's events, not its
+    /// writes (a restore writes nothing to storage): the node dies at the world's next tick.
+    Restoring,
+    /// A RESTORE, once every span is recorded done and it is about to publish: it dies before
+    /// its publishing commit, or with it in flight, or just after it landed.
+    Publishing,
 }
 
 /// A fault armed on the store that fires at the next write it matches.
@@ -268,7 +275,7 @@ impl SimStorage {
         let Some(i) = s.traps.iter().position(|t| match t {
             Trap::TornWrite | Trap::LostWrite => true,
             Trap::KillWriter(JobPhase::Exporting, _) => data,
-            Trap::KillWriter(JobPhase::CleaningUp, _) => false,
+            Trap::KillWriter(JobPhase::CleaningUp | JobPhase::Restoring | JobPhase::Publishing, _) => false,
             Trap::KillWriter(..) => manifest,
         }) else {
             return Sprung::None;
@@ -301,6 +308,37 @@ impl SimStorage {
         s.traps.remove(i);
         s.doomed = Some((node, JobPhase::CleaningUp));
         true
+    }
+
+    /// Removes the armed RESTORE kills that nothing sprang (their restore ended first), so that
+    /// no later restore of the run meets them.
+    pub fn disarm_restore_kills(&self) {
+        self.state.lock().expect("storage").traps.retain(|t| !matches!(t, Trap::KillWriter(JobPhase::Restoring | JobPhase::Publishing, _)));
+    }
+
+    /// Springs an armed RESTORE kill ([`JobPhase::Restoring`], [`JobPhase::Publishing`]) that
+    /// the job event `what` of node `node` matches: the node is doomed, and the world crashes it
+    /// at its next tick.
+    pub fn on_job_event(&self, what: &str, node: NodeId) {
+        let phase = match what {
+            backup::event::RESTORE_SPAN_INGESTED => JobPhase::Restoring,
+            backup::event::RESTORE_PUBLISHING => JobPhase::Publishing,
+            _ => return,
+        };
+        let mut s = self.state.lock().expect("storage");
+        if s.doomed.is_some() {
+            return;
+        }
+        let Some(i) = s.traps.iter().position(|t| matches!(t, Trap::KillWriter(p, _) if *p == phase)) else { return };
+        if let Trap::KillWriter(_, skip) = &mut s.traps[i] {
+            if *skip > 0 {
+                *skip -= 1;
+                return;
+            }
+        }
+        s.traps.remove(i);
+        s.doomed = Some((node, phase));
+        trace_event!(self.trace, "storage", crate::event::WRITER_DOOMED, "n{node} at {phase:?} after {what}");
     }
 
     /// Every object key with its size, in key order (for checks and snapshots).

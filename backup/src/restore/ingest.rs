@@ -1,6 +1,6 @@
 //! RESTORE's ingest, span by span: the restored tables' keys are cut into spans at the
 //! boundaries of the data files that hold them ([`units`]), and each span is restored on its own
-//! ([`ingest_span`]) — every file overlapping it read, checked against its manifest, decrypted,
+//! ([`prepare_span`], then [`ingest_prepared`]) — every file overlapping it read, checked against its manifest, decrypted,
 //! merged across the chain's layers, re-keyed to the new ids and ingested at the restore's
 //! time. A span is the job's unit of progress: the job records each one done after its ingest
 //! has landed, in whatever order they finish, and a resumed job restores exactly the spans not
@@ -64,7 +64,7 @@ fn cut(files: &[&Span], wanted: &[Span]) -> Vec<Span> {
     out
 }
 
-/// What [`ingest_span`] restores from: the chain's layers up to the restored time.
+/// What [`prepare_span`] restores from: the chain's layers up to the restored time.
 pub(super) struct Source<'a> {
     /// The layers, oldest first.
     pub(super) layers: &'a [Layer],
@@ -86,11 +86,30 @@ impl Source<'_> {
     }
 }
 
-/// Restores one span: reads every file of the chain overlapping it (on the runtime, so that
+/// One span's entries, ready to ingest: re-keyed to the new ids and stamped with the restore's
+/// time, with their totals.
+pub(super) struct Prepared {
+    entries: Vec<Entry>,
+    /// What ingesting them restores.
+    pub(super) totals: JobTotals,
+}
+
+/// Ingests a prepared span, in batches of the settings' size.
+pub(super) async fn ingest_prepared(env: &Env, prepared: Prepared) -> Result<(), BackupError> {
+    let mut entries = prepared.entries;
+    let batch = env.jobs.ingest_batch.max(1);
+    while !entries.is_empty() {
+        let rest = entries.split_off(batch.min(entries.len()));
+        env.kv.ingest(std::mem::replace(&mut entries, rest)).await?;
+    }
+    Ok(())
+}
+
+/// Prepares one span: reads every file of the chain overlapping it (on the runtime, so that
 /// decoding overlaps other spans' ingests), keeps for each key of the span the newest version
-/// at or below the restored time (none for a deleted key), and ingests those re-keyed at the
-/// restore's time. Returns what it ingested.
-pub(super) async fn ingest_span(env: &Env, source: &Source<'_>, span: &Span) -> Result<JobTotals, BackupError> {
+/// at or below the restored time (none for a deleted key), re-keyed to the new ids and stamped
+/// with the restore's time.
+pub(super) async fn prepare_span(env: &Env, source: &Source<'_>, span: &Span) -> Result<Prepared, BackupError> {
     let skip_last = env.planted(crate::planted::PlantedBug::RestoreIgnoresAFile);
     let mut reads = Vec::new();
     for (l, layer) in source.layers.iter().enumerate() {
@@ -139,20 +158,14 @@ pub(super) async fn ingest_span(env: &Env, source: &Source<'_>, span: &Span) -> 
     }
     batch.extend(newest.into_iter().map(|(key, (ts, value))| Entry { key, ts, value }).filter(|e| e.value.is_some()));
     let mut totals = JobTotals::default();
-    let mut out = Vec::with_capacity(batch.len().min(env.jobs.ingest_batch.max(1)));
+    let mut entries = Vec::with_capacity(batch.len());
     for e in batch {
         let Some(value) = e.value else { continue };
         let Some(key) = rewrite_key(e.key, &source.ids) else { continue };
         count_entry(&mut totals, &key, &value);
-        out.push(Entry { key, ts: source.restore_ts, value: Some(value) });
-        if out.len() >= env.jobs.ingest_batch.max(1) {
-            env.kv.ingest(std::mem::take(&mut out)).await?;
-        }
+        entries.push(Entry { key, ts: source.restore_ts, value: Some(value) });
     }
-    if !out.is_empty() {
-        env.kv.ingest(out).await?;
-    }
-    Ok(totals)
+    Ok(Prepared { entries, totals })
 }
 
 type Read = (futures::future::BoxFuture<'static, ()>, futures::channel::oneshot::Receiver<Result<DataFile, BackupError>>);

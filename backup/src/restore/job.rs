@@ -14,7 +14,7 @@
 use crate::chain::Layer;
 use crate::env::Env;
 use crate::error::BackupError;
-use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, RunOutcome};
+use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, HeartbeatGuard, RunOutcome};
 use crate::jobs::{self, JobId, JobRecord, JobStatus};
 use crate::retry::Backoff;
 use futures::StreamExt;
@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::ingest::{ingest_span, Source, SPANS_AT_ONCE};
+use super::ingest::{ingest_prepared, prepare_span, Source, SPANS_AT_ONCE};
 use super::RestoreDetails;
 
 /// Runs (or resumes) restore job `id` on this node until it ends or this node loses it.
@@ -35,14 +35,14 @@ use super::RestoreDetails;
 pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     let node = env.node();
     let run = fencing_token(env);
-    let claimed = match jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| jobs::claim(r, now, node, run, env.jobs.lease)).await {
-        Ok(Ok(r)) => r,
-        _ => return Ok(RunOutcome::NotCoordinator),
-    };
+    if !matches!(jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| jobs::claim(r, now, node, run, env.jobs.lease)).await, Ok(Ok(_))) {
+        return Ok(RunOutcome::NotCoordinator);
+    }
     env.event(crate::event::JOB_CLAIMED, format!("job {id} by n{node}"));
     let lost = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
     spawn_heartbeat(env, id, run, lost.clone(), done.clone());
+    let _heartbeat = HeartbeatGuard(done.clone());
     let result = coordinate_until_through(env, id, run, &lost).await;
     let (outcome, error) = match result {
         Ok(o) => (o, None),
@@ -59,8 +59,7 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
         other => finish(env, id, run, other).await.unwrap_or(false),
     };
     done.store(true, Ordering::Relaxed);
-    env.event(crate::event::JOB_RUN_ENDED, format!("job {id} on n{node}: {outcome:?}"));
-    drop(claimed);
+    env.event(crate::event::JOB_RUN_ENDED, format!("restore job {id} on n{node}: {outcome:?}"));
     if !recorded {
         return Ok(RunOutcome::NotCoordinator);
     }
@@ -128,6 +127,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> Result
     if pausepoint(env, id, "restore.before_publish").await {
         return Ok(RunOutcome::Paused);
     }
+    env.event(crate::event::RESTORE_PUBLISHING, format!("job {id}: {} spans done", details.spans.len()));
     publish(env, id, run).await
 }
 
@@ -149,12 +149,14 @@ async fn restore_span(
         stop.lock().expect("not poisoned").get_or_insert(s);
         return Ok(());
     }
+    let prepared = prepare_span(env, source, &span).await?;
+    let totals = prepared.totals;
     let early = env.planted(crate::planted::PlantedBug::RestoreCheckpointBeforeIngest);
-    if early && !record_done(env, id, run, &span, Default::default()).await {
+    if early && !record_done(env, id, run, &span, totals).await {
         lost.store(true, Ordering::Relaxed);
         return Ok(());
     }
-    let totals = ingest_span(env, source, &span).await?;
+    ingest_prepared(env, prepared).await?;
     if !early && !record_done(env, id, run, &span, totals).await {
         lost.store(true, Ordering::Relaxed);
     }
@@ -396,6 +398,66 @@ async fn tombstone_span(env: &Env, span: &Span, lost: &AtomicBool) -> bool {
 /// offline, invisible to SQL.
 pub async fn tidy_before_cancel(env: &Env, id: JobId) {
     remove(env, id, None, &AtomicBool::new(false)).await
+}
+
+/// Cancels a restore whose coordinator this process has just stopped by dropping it (the
+/// shell's Ctrl-C does, as a node dying would): the stopped run's lease is released, what it
+/// wrote removed, and the job recorded canceled. `Err` says why it was not (it had ended).
+pub async fn cancel_stopped(env: &Env, id: JobId) -> Result<(), String> {
+    cancel_without_coordinator(env, id, false).await
+}
+
+/// CANCEL JOB of a paused restore: what it wrote is removed before the job is recorded
+/// canceled, so that whoever sees it canceled finds nothing of it. Refused (changing nothing)
+/// if it is no longer paused.
+pub async fn cancel_paused(env: &Env, id: JobId) -> Result<(), String> {
+    cancel_without_coordinator(env, id, true).await
+}
+
+async fn cancel_without_coordinator(env: &Env, id: JobId, only_paused: bool) -> Result<(), String> {
+    // This node takes the job while it removes what the job wrote, so that no adoption loop
+    // sees a cancel request without a coordinator and does the same meanwhile.
+    let (node, run) = (env.node(), fencing_token(env));
+    let released = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
+        if r.status.is_terminal() {
+            return Err(format!("job {id} is already {}", r.status.as_str()));
+        }
+        if only_paused && r.status != JobStatus::Paused {
+            return Err(format!("job {id}: cannot cancel it as a paused job: its status is {}", r.status.as_str()));
+        }
+        r.status = JobStatus::CancelRequested;
+        r.lease = Some(jobs::JobLease { node, run, expires: now.add(env.jobs.lease) });
+        Ok(())
+    })
+    .await;
+    match released {
+        Ok(Ok(_)) => {}
+        Ok(Err(jobs::UpdateRefused::Refused(why))) => return Err(why),
+        Ok(Err(jobs::UpdateRefused::NotFound)) => return Err(format!("job {id} no longer exists")),
+        Err(e) => return Err(e.to_string()),
+    }
+    remove(env, id, Some(run), &AtomicBool::new(false)).await;
+    let ended = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
+        match r.status {
+            JobStatus::CancelRequested => {}
+            // An adoption loop finished the cancel (this node's claim had lapsed).
+            JobStatus::Canceled => return Err(String::new()),
+            other => return Err(format!("job {id} is {}", other.as_str())),
+        }
+        r.status = JobStatus::Canceled;
+        r.running_status.clear();
+        r.finished = Some(now);
+        r.lease = None;
+        Ok(())
+    })
+    .await;
+    match ended {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(jobs::UpdateRefused::Refused(why))) if why.is_empty() => Ok(()),
+        Ok(Err(jobs::UpdateRefused::Refused(why))) => Err(why),
+        Ok(Err(jobs::UpdateRefused::NotFound)) => Err(format!("job {id} no longer exists")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The spans this run restores: those not recorded done — or, with the planted

@@ -133,6 +133,9 @@ pub struct RestoreOptions {
     pub skip_missing_views: bool,
     /// `encryption_passphrase = '…'`: the backup's passphrase.
     pub encryption_passphrase: Option<Secret>,
+    /// `detached`: the statement returns the job's id once the job is recorded, and the restore
+    /// runs on in the background, as BACKUP's `detached` does.
+    pub detached: bool,
 }
 
 /// Which listing SHOW BACKUP gives.

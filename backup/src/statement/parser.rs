@@ -283,6 +283,7 @@ impl Parser {
             ("skip_missing_sequences", OptKind::Flag),
             ("skip_missing_views", OptKind::Flag),
             ("encryption_passphrase", OptKind::Value),
+            ("detached", OptKind::Flag),
         ])?;
         let options = RestoreOptions {
             into_db: take_str(&mut opts, "into_db"),
@@ -290,6 +291,7 @@ impl Parser {
             skip_missing_sequences: opts.remove("skip_missing_sequences").is_some(),
             skip_missing_views: opts.remove("skip_missing_views").is_some(),
             encryption_passphrase: take_str(&mut opts, "encryption_passphrase").map(Secret),
+            detached: opts.remove("detached").is_some(),
         };
         Ok(RestoreStmt { targets, from, as_of, options })
     }

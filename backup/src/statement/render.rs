@@ -59,6 +59,9 @@ pub(super) fn redacted(stmt: &Statement) -> String {
             if o.encryption_passphrase.is_some() {
                 opts.push(format!("encryption_passphrase = {REDACTED_LITERAL}"));
             }
+            if o.detached {
+                opts.push("detached".to_string());
+            }
             out.push_str(&with(opts));
             out
         }

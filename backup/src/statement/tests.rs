@@ -125,7 +125,7 @@ fn restore_and_show_forms() {
     assert_eq!(r.as_of, Some(AsOf("-1h".into())));
     let r = restore(
         "RESTORE TABLE bank.customers FROM 'x' WITH into_db = 'newdb', skip_missing_foreign_keys, \
-         skip_missing_sequences, skip_missing_views, encryption_passphrase = 'pw'",
+         skip_missing_sequences, skip_missing_views, encryption_passphrase = 'pw', detached",
     );
     assert_eq!(r.targets, Targets::Tables(vec![table("bank", "customers")]));
     assert_eq!(
@@ -136,6 +136,7 @@ fn restore_and_show_forms() {
             skip_missing_sequences: true,
             skip_missing_views: true,
             encryption_passphrase: Some(Secret::new("pw")),
+            detached: true,
         }
     );
     let r = restore("RESTORE DATABASE bank, other FROM 'x'");
@@ -167,7 +168,7 @@ fn errors_name_the_offending_token() {
         ("BACKUP TO 'x' WITH encryption_passphrase, revision_history", ",", "requires a value"),
         ("BACKUP TO 'x' WITH revision_history = 'yes'", "=", "takes no value"),
         ("BACKUP TO 'x' WITH detached = 'true'", "=", "takes no value"),
-        ("RESTORE FROM 'x' WITH detached", "detached", "unknown option"),
+        ("RESTORE FROM 'x' WITH detached = 'on'", "=", "takes no value"),
         ("RESTORE FROM 'x' WITH skip_missing_views = 'true'", "=", "takes no value"),
         ("RESTORE FROM 'x' WITH into_db", "EOF", "requires a value"),
         ("RESTORE FROM 'x' WITH into_db = newdb", "newdb", "requires a string value"),

@@ -223,3 +223,17 @@ fn backup_key(k: &Key, d: &RestoreDetails) -> Key {
     k.0[..4].copy_from_slice(&old.to_be_bytes());
     k
 }
+
+#[test]
+fn a_detached_restore_returns_its_job_id_at_once_and_runs_on() {
+    let (src, dst, ts) = backed_up();
+    let r = dst.ok(&format!("RESTORE DATABASE bank FROM '{LOC}' WITH detached"));
+    assert_eq!(r.columns, vec!["job_id".to_string()]);
+    let j = restore_job(&dst);
+    assert_eq!(r.rows, vec![vec![i(j.id)]]);
+    assert_eq!(j.description, format!("RESTORE DATABASE bank FROM '{LOC}' WITH detached"));
+    assert!(!j.status.is_terminal());
+    dst.runtime.run_spawned();
+    assert_eq!(restore_job(&dst).status, JobStatus::Succeeded);
+    assert_restored_equals_source(&src, &dst, ts);
+}

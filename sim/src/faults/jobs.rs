@@ -35,9 +35,9 @@ impl JobAction {
     }
 }
 
-/// The newest BACKUP job's id in SHOW JOBS rows.
-fn newest_backup(rows: &[Vec<Datum>]) -> Option<i64> {
-    rows.iter().rev().find(|r| matches!(r.get(1), Some(Datum::String(t)) if t == "BACKUP")).and_then(|r| match r.first() {
+/// The newest job of type `job_type` (`BACKUP`, `RESTORE`) in SHOW JOBS rows.
+fn newest(rows: &[Vec<Datum>], job_type: &str) -> Option<i64> {
+    rows.iter().rev().find(|r| matches!(r.get(1), Some(Datum::String(t)) if t == job_type)).and_then(|r| match r.first() {
         Some(Datum::Int(i)) => Some(*i),
         _ => None,
     })
@@ -56,6 +56,16 @@ const LOOK_EVERY: Duration = Duration::from_millis(100);
 /// the job appears, for up to [`WAIT_FOR_JOB`], rather than wasting the fault. Without this
 /// wait most PAUSE and CANCEL faults arrived before the job existed and did nothing.
 pub fn control(world: &mut World, action: JobAction) -> bool {
+    control_newest(world, action, "BACKUP")
+}
+
+/// [`control`] of the newest RESTORE job instead: the faults a scenario aims at the restore of
+/// its backup.
+pub fn control_restore(world: &mut World, action: JobAction) -> bool {
+    control_newest(world, action, "RESTORE")
+}
+
+fn control_newest(world: &mut World, action: JobAction, job_type: &'static str) -> bool {
     let nodes: Vec<_> = world.node_ids().into_iter().filter(|n| world.life(*n) == Some(crate::NodeLife::Up)).collect();
     if nodes.is_empty() {
         return false;
@@ -69,7 +79,7 @@ pub fn control(world: &mut World, action: JobAction) -> bool {
             for &n in &nodes {
                 let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(5)).await else { continue };
                 listed = true;
-                let Some(id) = newest_backup(&rows) else { break };
+                let Some(id) = newest(&rows, job_type) else { break };
                 let outcome = match kv.bulk(n, &format!("{} JOB {id}", action.verb()), "root", "defaultdb", Duration::from_secs(5)).await {
                     Ok(_) => "ok".to_string(),
                     Err(e) => format!("refused: {e}"),
@@ -78,7 +88,7 @@ pub fn control(world: &mut World, action: JobAction) -> bool {
                 return;
             }
             if madsim::time::Instant::now() >= deadline {
-                let why = if listed { "no backup job appeared" } else { "no node answered SHOW JOBS" };
+                let why = if listed { format!("no {job_type} job appeared") } else { "no node answered SHOW JOBS".to_string() };
                 crate::trace_event!(trace, "operator", crate::event::JOB_CONTROL, "{} JOB: gave up after {WAIT_FOR_JOB:?}: {why}", action.verb());
                 return;
             }

@@ -73,6 +73,8 @@ pub enum Fault {
     StorageOutage { ms: u64 },
     /// PAUSE, RESUME or CANCEL the newest backup job, through SQL on any live node.
     Job { action: JobAction },
+    /// PAUSE, RESUME or CANCEL the newest restore job, through SQL on any live node.
+    RestoreJob { action: JobAction },
     /// Another client starts a second BACKUP to the running job's destination through node
     /// `node`. The scenario that scheduled it runs the statement (it alone knows the destination
     /// and the targets, and follows the job to judge the outcome); the world only records it.
@@ -99,6 +101,7 @@ impl fmt::Display for Fault {
             Fault::BitRot { pick, bit } => write!(f, "bit-rot object#{pick} bit#{bit}"),
             Fault::StorageOutage { ms } => write!(f, "storage-outage {ms}ms"),
             Fault::Job { action } => write!(f, "job {action:?}"),
+            Fault::RestoreJob { action } => write!(f, "restore-job {action:?}"),
             Fault::RivalBackup { node } => write!(f, "rival-backup via n{node}"),
         }
     }
@@ -138,6 +141,7 @@ pub fn inject(world: &mut World, fault: &Fault) -> bool {
         Fault::BitRot { pick, bit } => storage::bit_rot(world, *pick, *bit),
         Fault::StorageOutage { ms } => storage::outage(world, Duration::from_millis(*ms)),
         Fault::Job { action } => jobs::control(world, *action),
+        Fault::RestoreJob { action } => jobs::control_restore(world, *action),
         // The scenario runs the statement from its own client; see the variant's comment.
         Fault::RivalBackup { .. } => true,
     }

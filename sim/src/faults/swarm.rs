@@ -61,6 +61,14 @@ pub enum FaultKind {
     /// budget of a storage operation, so the job's planning, its lock, its checkpoints or its
     /// cleanup give up on it.
     StorageOutage,
+    /// The coordinator of the scenario's RESTORE killed: after it recorded some spans done (with
+    /// others in flight), or as it publishes.
+    RestoreKill,
+    /// PAUSE JOB, then RESUME JOB, of the scenario's running RESTORE.
+    RestorePauseResume,
+    /// CANCEL JOB of the scenario's running RESTORE (which must then leave no trace, and is run
+    /// again without faults to judge the backup).
+    RestoreCancel,
 }
 
 impl FaultKind {
@@ -88,9 +96,13 @@ impl FaultKind {
         FaultKind::StorageOutage,
     ];
 
-    /// True for the kinds aimed at a job.
+    /// Every kind aimed at the scenario's RESTORE: on or off per seed, timed from the restore's
+    /// statement, in the cluster it restores into.
+    pub const RESTORE: [FaultKind; 3] = [FaultKind::RestoreKill, FaultKind::RestorePauseResume, FaultKind::RestoreCancel];
+
+    /// True for the kinds aimed at a job (a backup's or a restore's).
     pub fn aimed_at_job(self) -> bool {
-        FaultKind::JOB.contains(&self)
+        FaultKind::JOB.contains(&self) || FaultKind::RESTORE.contains(&self)
     }
 
     /// The chance, as (numerator, denominator), that a seed turns this kind on.
@@ -102,6 +114,9 @@ impl FaultKind {
             FaultKind::TornOrLostWrite | FaultKind::BitRot | FaultKind::ConcurrentBackup => (1, 4),
             FaultKind::FlakyStorage => (1, 1),
             FaultKind::StorageOutage => (1, 6),
+            FaultKind::RestoreKill => (1, 2),
+            FaultKind::RestorePauseResume => (1, 3),
+            FaultKind::RestoreCancel => (1, 8),
             _ => (3, 4),
         }
     }
@@ -312,6 +327,35 @@ impl Swarm {
                     let at = within(rng, job.rival_window);
                     out.push(ScheduledFault { at, fault: Fault::RivalBackup { node: rng.gen_range(1..=job.nodes as NodeId) } });
                 }
+                _ => {}
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Expands the restore kinds that are on into faults aimed at the scenario's RESTORE, timed
+    /// from its statement: the coordinator killed after 0 to 3 spans recorded done or as it
+    /// publishes (down 1 to 6 s), PAUSE within 1.5 s and RESUME 0.2 to 4 s later, CANCEL within
+    /// 1.5 s.
+    pub fn aimed_at_restore(&self, tree: &SeedTree) -> Schedule {
+        let ms = |rng: &mut ChaCha8Rng, lo: u64, hi: u64| Duration::from_millis(rng.gen_range(lo..hi));
+        let mut out = Vec::new();
+        for &kind in self.aimed.iter().filter(|k| FaultKind::RESTORE.contains(k)) {
+            let rng = &mut tree.stream(&kind.path("faults"));
+            match kind {
+                FaultKind::RestoreKill => {
+                    let phase = if rng.gen_ratio(3, 4) { JobPhase::Restoring } else { JobPhase::Publishing };
+                    let skip = if phase == JobPhase::Restoring { rng.gen_range(0..4) } else { 0 };
+                    let down_ms = rng.gen_range(1_000..6_000);
+                    out.push(ScheduledFault { at: Duration::ZERO, fault: Fault::KillCoordinator { phase, skip, down_ms } });
+                }
+                FaultKind::RestorePauseResume => {
+                    let at = ms(rng, 0, 1_500);
+                    out.push(ScheduledFault { at, fault: Fault::RestoreJob { action: JobAction::Pause } });
+                    out.push(ScheduledFault { at: at + ms(rng, 200, 4_000), fault: Fault::RestoreJob { action: JobAction::Resume } });
+                }
+                FaultKind::RestoreCancel => out.push(ScheduledFault { at: ms(rng, 0, 1_500), fault: Fault::RestoreJob { action: JobAction::Cancel } }),
                 _ => {}
             }
         }

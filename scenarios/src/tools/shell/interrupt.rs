@@ -8,8 +8,10 @@
 //! - a BACKUP job: `CANCEL JOB` is issued for it and the statement keeps running until its
 //!   coordinator sees the request and ends the job `canceled`, cleaning up as CANCEL JOB does (a
 //!   second Ctrl-C gives up waiting and exits the shell);
-//! - a RESTORE job: a restore publishes nothing until its last step, so its future is dropped and
-//!   the job is recorded `canceled` at once.
+//! - a RESTORE job: a restore publishes nothing until its last step, so its future is dropped (its
+//!   coordinator stops mid-flight, as if its node died), the offline descriptors and data it
+//!   wrote are removed, and the job is recorded `canceled` at once
+//!   ([`backup::restore::job::cancel_stopped`]).
 //!
 //! Which job is the statement's: the one created after the statement started (the shell runs
 //! one statement at a time; background adoption creates no jobs). While the statement runs, [`Attended::run`] also prints what it waits for
@@ -24,7 +26,7 @@ use super::progress::Activity;
 use backup::env::Env;
 use backup::error::BackupError;
 use backup::exec;
-use backup::jobs::{self, JobId, JobStatus, JobType};
+use backup::jobs::{self, JobId, JobType};
 use backup::show::QueryResult;
 use backup::targets::SessionContext;
 use std::io::Write;
@@ -189,22 +191,9 @@ impl<'a> Notes<'a> {
 
 /// Records restore job `id` canceled (its statement's future is already dropped).
 async fn cancel_restore(env: &Env, id: JobId) -> String {
-    let r = jobs::update::<serde_json::Value, _>(&*env.kv, id, |r, now| {
-        if r.status.is_terminal() {
-            return Err(format!("job {id} is already {}", r.status.as_str()));
-        }
-        r.status = JobStatus::Canceled;
-        r.running_status.clear();
-        r.finished = Some(now);
-        r.lease = None;
-        Ok(())
-    })
-    .await;
-    match r {
-        Ok(Ok(_)) => format!("query canceled: job {id} was canceled; nothing was restored"),
-        Ok(Err(jobs::UpdateRefused::Refused(why))) => format!("query canceled; job {id} was not marked canceled: {why}"),
-        Ok(Err(jobs::UpdateRefused::NotFound)) => format!("query canceled; job {id} no longer exists"),
-        Err(e) => format!("query canceled; job {id} could not be marked canceled: {e}"),
+    match backup::restore::job::cancel_stopped(env, id).await {
+        Ok(()) => format!("query canceled: job {id} was canceled; nothing was restored"),
+        Err(why) => format!("query canceled; job {id} was not marked canceled: {why}"),
     }
 }
 
