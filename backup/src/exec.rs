@@ -120,20 +120,23 @@ pub async fn wait_for(env: &Env, id: JobId) -> Result<QueryResult, BackupError> 
 
 async fn control(env: &Env, ctx: &SessionContext, id: JobId, op: ControlOp) -> Result<QueryResult, BackupError> {
     check_session(env, ctx, "control jobs").await?;
-    // A paused restore canceled: its offline descriptors and data go before the job says
-    // canceled, so that whoever sees it canceled finds nothing of it left.
-    if op == ControlOp::Cancel {
-        if let Some(r) = jobs::load::<serde_json::Value>(&*env.kv, id).await? {
-            if (r.job_type, r.status) == (JobType::Restore, JobStatus::Paused) {
-                return match restore::job::cancel_paused(env, id).await {
-                    Ok(()) => Ok(QueryResult { columns: Vec::new(), rows: Vec::new() }),
-                    Err(why) => Err(BackupError::Job(why)),
-                };
+    let updated = jobs::update::<serde_json::Value, _>(&*env.kv, id, |r, _| {
+        jobs::control(r, op)?;
+        // A restore without a coordinator (paused) is not canceled at once: what it wrote goes
+        // first, so that whoever sees it canceled finds nothing of it left.
+        if r.job_type == JobType::Restore && r.status == JobStatus::Canceled {
+            r.status = JobStatus::CancelRequested;
+        }
+        Ok(())
+    })
+    .await?;
+    match updated {
+        Ok(r) if r.job_type == JobType::Restore && r.status == JobStatus::CancelRequested && r.lease.is_none() => {
+            match restore::job::cancel_paused(env, id).await {
+                Ok(()) => Ok(QueryResult { columns: Vec::new(), rows: Vec::new() }),
+                Err(why) => Err(BackupError::Job(why)),
             }
         }
-    }
-    let updated = jobs::update::<serde_json::Value, _>(&*env.kv, id, |r, _| jobs::control(r, op)).await?;
-    match updated {
         Ok(r) => {
             // A paused backup canceled goes straight to canceled, with no coordinator to clean
             // up after it: its lock, checkpoint and data files go now.

@@ -53,6 +53,9 @@ pub(crate) async fn finish(env: &Env, id: JobId, run: u64, outcome: &RunOutcome)
                 r.running_status.clear();
                 r.finished = Some(now);
             }
+            // A CANCEL that arrived after the run decided to pause stands: the job is left
+            // without a coordinator, asking to be canceled, for the adoption loop to finish.
+            RunOutcome::Paused if r.status == JobStatus::CancelRequested => {}
             RunOutcome::Paused => {
                 r.status = JobStatus::Paused;
                 r.running_status = "paused".into();

@@ -407,9 +407,9 @@ pub async fn cancel_stopped(env: &Env, id: JobId) -> Result<(), String> {
     cancel_without_coordinator(env, id, false).await
 }
 
-/// CANCEL JOB of a paused restore: what it wrote is removed before the job is recorded
-/// canceled, so that whoever sees it canceled finds nothing of it. Refused (changing nothing)
-/// if it is no longer paused.
+/// CANCEL JOB of a restore without a coordinator (paused, or asked to cancel with no live
+/// lease): what it wrote is removed before the job is recorded canceled, so that whoever sees it
+/// canceled finds nothing of it. Refused (changing nothing) if a coordinator has it meanwhile.
 pub async fn cancel_paused(env: &Env, id: JobId) -> Result<(), String> {
     cancel_without_coordinator(env, id, true).await
 }
@@ -422,8 +422,9 @@ async fn cancel_without_coordinator(env: &Env, id: JobId, only_paused: bool) -> 
         if r.status.is_terminal() {
             return Err(format!("job {id} is already {}", r.status.as_str()));
         }
-        if only_paused && r.status != JobStatus::Paused {
-            return Err(format!("job {id}: cannot cancel it as a paused job: its status is {}", r.status.as_str()));
+        // A coordinator that has the job meanwhile sees the cancel request itself.
+        if only_paused && (r.lease.is_some_and(|l| l.expires > now) || !matches!(r.status, JobStatus::Paused | JobStatus::CancelRequested)) {
+            return Err(String::new());
         }
         r.status = JobStatus::CancelRequested;
         r.lease = Some(jobs::JobLease { node, run, expires: now.add(env.jobs.lease) });
@@ -432,6 +433,7 @@ async fn cancel_without_coordinator(env: &Env, id: JobId, only_paused: bool) -> 
     .await;
     match released {
         Ok(Ok(_)) => {}
+        Ok(Err(jobs::UpdateRefused::Refused(why))) if why.is_empty() => return Ok(()),
         Ok(Err(jobs::UpdateRefused::Refused(why))) => return Err(why),
         Ok(Err(jobs::UpdateRefused::NotFound)) => return Err(format!("job {id} no longer exists")),
         Err(e) => return Err(e.to_string()),
