@@ -61,7 +61,7 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
         Statement::Restore(r) => {
             // Every check that can refuse the statement runs before a job exists, as for BACKUP:
             // a refused RESTORE leaves no job record behind.
-            let details = restore::plan(env, ctx, r).await?;
+            let (details, layers) = restore::plan_with_layers(env, ctx, r).await?;
             let id = jobs::create(&*env.kv, JobRecord::new(JobType::Restore, stmt.redacted(), &ctx.user, details)).await?;
             if r.options.detached {
                 spawn_run(env, JobType::Restore, id);
@@ -69,7 +69,7 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
             }
             // The restore's own failure is reported as it is (naming the damaged file, the
             // name taken meanwhile); anything else as BACKUP's outcome is.
-            let outcome = restore::job::run(env, id).await?;
+            let outcome = restore::job::run_planned(env, id, Some(layers)).await?;
             job_outcome(env, id, outcome).await
         }
         Statement::ShowBackup(s) => show::show_backup(env, ctx, s).await,
@@ -132,7 +132,7 @@ async fn control(env: &Env, ctx: &SessionContext, id: JobId, op: ControlOp) -> R
     .await?;
     match updated {
         Ok(r) if r.job_type == JobType::Restore && r.status == JobStatus::CancelRequested && r.lease.is_none() => {
-            match restore::job::cancel_paused(env, id).await {
+            match restore::job::cancel_uncoordinated(env, id).await {
                 Ok(()) => Ok(QueryResult { columns: Vec::new(), rows: Vec::new() }),
                 Err(why) => Err(BackupError::Job(why)),
             }
@@ -181,11 +181,15 @@ pub async fn adopt_forever(env: Env) {
             }
             match (j.job_type, j.status) {
                 (_, JobStatus::Running | JobStatus::Pending) => spawn_run(&env, j.job_type, j.id),
+                // A restore's cancel is finished by one node, under a claim it takes, which
+                // removes what the restore wrote and only then records it canceled (two nodes
+                // tidying at once let one record the end while the other still removed).
+                (JobType::Restore, JobStatus::CancelRequested) => {
+                    let _ = restore::job::cancel_uncoordinated(&env, j.id).await;
+                }
                 (_, JobStatus::PauseRequested | JobStatus::CancelRequested) => {
-                    match (j.job_type, j.status) {
-                        (JobType::Backup, JobStatus::CancelRequested) => backup_job::tidy_before_cancel(&env, j.id).await,
-                        (JobType::Restore, JobStatus::CancelRequested) => restore::job::tidy_before_cancel(&env, j.id).await,
-                        _ => {}
+                    if (j.job_type, j.status) == (JobType::Backup, JobStatus::CancelRequested) {
+                        backup_job::tidy_before_cancel(&env, j.id).await;
                     }
                     let _ = jobs::update::<serde_json::Value, _>(&*env.kv, j.id, |r, now| {
                         if r.lease.is_some_and(|l| l.expires > now) {

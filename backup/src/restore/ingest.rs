@@ -35,14 +35,65 @@ pub(super) const SPANS_AT_ONCE: usize = 3;
 /// ids), cut at every boundary of a file of the chain that overlaps them. Parts no file
 /// overlaps hold nothing to restore and are left out.
 pub(super) fn units(layers: &[Layer], wanted: &[Span]) -> Vec<Span> {
-    let files: Vec<&Span> = layers.iter().flat_map(|l| l.manifest.files.iter().map(|f| &f.span)).filter(|s| wanted.iter().any(|w| w.overlaps(s))).collect();
-    cut(&files, wanted)
+    let files: Vec<&FileInfo> = layers.iter().flat_map(|l| l.manifest.files.iter()).filter(|f| wanted.iter().any(|w| w.overlaps(&f.span))).collect();
+    let spans: Vec<&Span> = files.iter().map(|f| &f.span).collect();
+    let pieces = cut(&spans, wanted);
+    // A file's bytes count in the piece it starts in.
+    let mut starting: BTreeMap<&Key, u64> = BTreeMap::new();
+    for f in &files {
+        *starting.entry(&f.span.start).or_default() += f.data_size;
+    }
+    let bytes = |piece: &Span| starting.range::<Key, _>(&piece.start..&piece.end).map(|(_, b)| *b).sum::<u64>();
+    group(pieces, bytes)
+}
+
+/// At most this many pieces make one span of a restore...
+const PIECES_PER_SPAN: usize = 16;
+/// ...holding about at most this many bytes of the files overlapping them (a data file's
+/// default size: a span of full-size files is one file).
+const BYTES_PER_SPAN: u64 = crate::env::TARGET_FILE_BYTES;
+
+/// Adjacent pieces of one table joined into spans of at most [`PIECES_PER_SPAN`] pieces and
+/// about [`BYTES_PER_SPAN`] bytes: each span costs the job a progress record, which a backup of
+/// many small files (a small `file_target_bytes`) would otherwise pay per file. A span never
+/// holds two tables.
+fn group(pieces: Vec<Span>, bytes: impl Fn(&Span) -> u64) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    let (mut count, mut size) = (0usize, 0u64);
+    for piece in pieces {
+        let b = bytes(&piece);
+        match out.last_mut() {
+            Some(last)
+                if last.end == piece.start
+                    && model::encoding::table_of(&last.start) == model::encoding::table_of(&piece.start)
+                    && count < PIECES_PER_SPAN
+                    && size + b <= BYTES_PER_SPAN =>
+            {
+                last.end = piece.end;
+                count += 1;
+                size += b;
+            }
+            _ => {
+                out.push(piece);
+                count = 1;
+                size = b;
+            }
+        }
+    }
+    out
 }
 
 /// `wanted` cut at every start and end of `files` inside it, keeping the pieces some file
 /// overlaps.
 fn cut(files: &[&Span], wanted: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
+    // Where some file lies: a piece (between two boundaries) overlaps a file exactly when it
+    // lies inside this cover.
+    let cover = model::key::merge_spans(&files.iter().map(|s| (*s).clone()).collect::<Vec<_>>());
+    let covered = |piece: &Span| {
+        let i = cover.partition_point(|c| c.end <= piece.start);
+        cover.get(i).is_some_and(|c| c.overlaps(piece))
+    };
     for w in model::key::merge_spans(wanted) {
         let mut cuts: BTreeSet<Key> = BTreeSet::new();
         for s in files {
@@ -55,7 +106,7 @@ fn cut(files: &[&Span], wanted: &[Span]) -> Vec<Span> {
         let mut start = w.start.clone();
         for end in cuts.into_iter().chain(std::iter::once(w.end.clone())) {
             let piece = Span::new(start, end.clone());
-            if files.iter().any(|s| s.overlaps(&piece)) {
+            if covered(&piece) {
                 out.push(piece);
             }
             start = end;
@@ -90,14 +141,18 @@ impl Source<'_> {
 /// time, with their totals.
 pub(super) struct Prepared {
     entries: Vec<Entry>,
+    /// How many entries go to the cluster in one ingest: all of them for one backup's latest
+    /// state (a file's worth, as its export made it), the settings' `ingest_batch` for a
+    /// chain's merge.
+    batch: usize,
     /// What ingesting them restores.
     pub(super) totals: JobTotals,
 }
 
-/// Ingests a prepared span, in batches of the settings' size.
+/// Ingests a prepared span, in batches of its size.
 pub(super) async fn ingest_prepared(env: &Env, prepared: Prepared) -> Result<(), BackupError> {
     let mut entries = prepared.entries;
-    let batch = env.jobs.ingest_batch.max(1);
+    let batch = prepared.batch.max(1);
     while !entries.is_empty() {
         let rest = entries.split_off(batch.min(entries.len()));
         env.kv.ingest(std::mem::replace(&mut entries, rest)).await?;
@@ -165,7 +220,8 @@ pub(super) async fn prepare_span(env: &Env, source: &Source<'_>, span: &Span) ->
         count_entry(&mut totals, &key, &value);
         entries.push(Entry { key, ts: source.restore_ts, value: Some(value) });
     }
-    Ok(Prepared { entries, totals })
+    let batch = if latest_only { entries.len() } else { env.jobs.ingest_batch };
+    Ok(Prepared { entries, batch, totals })
 }
 
 type Read = (futures::future::BoxFuture<'static, ()>, futures::channel::oneshot::Receiver<Result<DataFile, BackupError>>);
@@ -232,5 +288,21 @@ mod tests {
         assert_eq!(cut(&files, &[span(0, 9)]), vec![span(1, 2), span(2, 4), span(4, 5), span(5, 6)]);
         // Two wanted spans are cut on their own; a wanted span no file touches has no piece.
         assert_eq!(cut(&files, &[span(3, 5), span(7, 9)]), vec![span(3, 4), span(4, 5)]);
+    }
+
+    #[test]
+    fn adjacent_pieces_are_grouped_up_to_a_count_and_a_size() {
+        // Seventeen adjacent small pieces: sixteen in one span, the last in another.
+        let pieces: Vec<Span> = (0..17).map(|i| span(i, i + 1)).collect();
+        assert_eq!(group(pieces, |_| 1), vec![span(0, 16), span(16, 17)]);
+        // A gap is never bridged; a piece as large as the limit stands alone.
+        assert_eq!(group(vec![span(0, 1), span(2, 3)], |_| 1), vec![span(0, 1), span(2, 3)]);
+        assert_eq!(
+            group(vec![span(0, 1), span(1, 2), span(2, 3)], |s| if s.start == k(1) { BYTES_PER_SPAN } else { 1 }),
+            vec![span(0, 1), span(1, 2), span(2, 3)]
+        );
+        // Two tables' adjacent pieces stay apart.
+        let t = model::encoding::table_span;
+        assert_eq!(group(vec![t(53), t(54)], |_| 1), vec![t(53), t(54)]);
     }
 }

@@ -33,6 +33,12 @@ use super::RestoreDetails;
 /// is); anything this node could not do for want of the cluster is `NotCoordinator`: the job
 /// is another node's to adopt, and the statement waits for its end.
 pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
+    run_planned(env, id, None).await
+}
+
+/// [`run`], starting from the chain's `layers` as planning read them (the statement's own run):
+/// a later run (an adopter, RESUME) reads them again.
+pub async fn run_planned(env: &Env, id: JobId, layers: Option<Vec<Layer>>) -> Result<RunOutcome, BackupError> {
     let node = env.node();
     let run = fencing_token(env);
     if !matches!(jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| jobs::claim(r, now, node, run, env.jobs.lease)).await, Ok(Ok(_))) {
@@ -43,7 +49,7 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     let done = Arc::new(AtomicBool::new(false));
     spawn_heartbeat(env, id, run, lost.clone(), done.clone());
     let _heartbeat = HeartbeatGuard(done.clone());
-    let result = coordinate_until_through(env, id, run, &lost).await;
+    let result = coordinate_until_through(env, id, run, &lost, layers).await;
     let (outcome, error) = match result {
         Ok(o) => (o, None),
         Err(e) => (RunOutcome::Failed(e.to_string()), Some(e)),
@@ -73,11 +79,11 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
 /// for longer than one operation's retries), backing off, until a run gets through or the job's
 /// retry budget is spent; each run resumes from the spans recorded done. PAUSE and CANCEL are
 /// heeded between runs.
-async fn coordinate_until_through(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
+async fn coordinate_until_through(env: &Env, id: JobId, run: u64, lost: &AtomicBool, mut layers: Option<Vec<Layer>>) -> Result<RunOutcome, BackupError> {
     let first_failure = env.kv.now();
     let mut backoff = Backoff::starting_at(Duration::from_millis(500));
     loop {
-        match coordinate(env, id, run, lost).await {
+        match coordinate(env, id, run, lost, layers.take()).await {
             Err(e) if e.is_transient() && env.kv.now().wall.saturating_sub(first_failure.wall) < env.jobs.retry_budget.as_nanos() as u64 => {
                 env.event(crate::event::JOB_RETRYING, format!("job {id}: {e}; running it again"));
                 backoff.wait(env).await;
@@ -90,10 +96,13 @@ async fn coordinate_until_through(env: &Env, id: JobId, run: u64, lost: &AtomicB
     }
 }
 
-async fn coordinate(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
+async fn coordinate(env: &Env, id: JobId, run: u64, lost: &AtomicBool, planned: Option<Vec<Layer>>) -> Result<RunOutcome, BackupError> {
     let Some(record) = jobs::load::<RestoreDetails>(&*env.kv, id).await? else { return Ok(RunOutcome::NotCoordinator) };
     let mut details = record.payload;
-    let layers = open_layers(env, &details).await?;
+    let layers = match planned {
+        Some(layers) => layers,
+        None => open_layers(env, &details).await?,
+    };
     if !details.offline {
         match take_names(env, id, run).await? {
             Some(d) => details = d,
@@ -104,14 +113,15 @@ async fn coordinate(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> Result
     if pausepoint(env, id, "restore.before_flow").await {
         return Ok(RunOutcome::Paused);
     }
-    let todo = planted_resume(env, &details);
-    if todo.len() < details.spans.len() {
-        env.event(crate::event::RESTORE_RESUMED, format!("job {id}: {} spans done, {} to go", details.spans.len() - todo.len(), todo.len()));
+    let spans = details.spans(&layers);
+    let todo = planted_resume(env, &details, &spans);
+    if todo.len() < spans.len() {
+        env.event(crate::event::RESTORE_RESUMED, format!("job {id}: {} spans done, {} to go", spans.len() - todo.len(), todo.len()));
     }
     let source = Source { layers: &layers, cipher: &details.cipher(), ts: details.as_of, restore_ts: details.restore_ts, ids: Arc::new(details.ids.clone()) };
     let stop: Mutex<Option<RunOutcome>> = Mutex::new(None);
-    let spans = futures::stream::iter(todo.into_iter().map(|span| restore_span(env, id, run, lost, &source, span, &stop))).buffer_unordered(SPANS_AT_ONCE);
-    let results: Vec<Result<(), BackupError>> = spans.collect().await;
+    let work = futures::stream::iter(todo.into_iter().map(|span| restore_span(env, id, run, lost, &source, span, &stop))).buffer_unordered(SPANS_AT_ONCE);
+    let results: Vec<Result<(), BackupError>> = work.collect().await;
     for r in results {
         r?;
     }
@@ -127,7 +137,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> Result
     if pausepoint(env, id, "restore.before_publish").await {
         return Ok(RunOutcome::Paused);
     }
-    env.event(crate::event::RESTORE_PUBLISHING, format!("job {id}: {} spans done", details.spans.len()));
+    env.event(crate::event::RESTORE_PUBLISHING, format!("job {id}: {} spans done", spans.len()));
     publish(env, id, run).await
 }
 
@@ -177,12 +187,12 @@ async fn record_done(env: &Env, id: JobId, run: u64, span: &Span, totals: crate:
         let mut done = d.done.clone();
         done.push(span.clone());
         d.done = model::key::merge_spans(&done);
+        d.done_count += 1;
         d.totals.rows += totals.rows;
         d.totals.index_entries += totals.index_entries;
         d.totals.bytes += totals.bytes;
         r.progress_millis = r.payload.progress_millis();
-        let left = r.payload.remaining().len();
-        r.running_status = format!("restored {} of {} spans", r.payload.spans.len() - left, r.payload.spans.len());
+        r.running_status = format!("restored {} of {} spans", r.payload.done_count, r.payload.span_count);
         Ok(())
     })
     .await;
@@ -308,6 +318,7 @@ async fn remove(env: &Env, id: JobId, run: Option<u64>, lost: &AtomicBool) {
         }
         r.payload.offline = false;
         r.payload.done.clear();
+        r.payload.done_count = 0;
         r.payload.totals = Default::default();
         r.payload.restore_ts = now;
         Ok(())
@@ -355,6 +366,9 @@ async fn remove(env: &Env, id: JobId, run: Option<u64>, lost: &AtomicBool) {
     env.event(crate::event::RESTORE_REMOVED, format!("job {id}: offline descriptors and their data removed"));
 }
 
+/// How many keys one commit of a removal deletes.
+const DELETE_BATCH: usize = 1_000;
+
 /// Deletes every key of `span`, range by range and in batches; false if it had to give up
 /// (the cluster did not answer, or the lease was lost).
 async fn tombstone_span(env: &Env, span: &Span, lost: &AtomicBool) -> bool {
@@ -374,7 +388,7 @@ async fn tombstone_span(env: &Env, span: &Span, lost: &AtomicBool) -> bool {
                 all_done = false;
                 break;
             };
-            for chunk in rows.chunks(env.jobs.ingest_batch.max(1)) {
+            for chunk in rows.chunks(DELETE_BATCH) {
                 if lost.load(Ordering::Relaxed) {
                     return false;
                 }
@@ -393,13 +407,6 @@ async fn tombstone_span(env: &Env, span: &Span, lost: &AtomicBool) -> bool {
     false
 }
 
-/// Before a CANCEL is recorded for a restore with no coordinator (paused, or its coordinator
-/// died): [`remove`] what it wrote, as its coordinator would have. Best effort: what stays is
-/// offline, invisible to SQL.
-pub async fn tidy_before_cancel(env: &Env, id: JobId) {
-    remove(env, id, None, &AtomicBool::new(false)).await
-}
-
 /// Cancels a restore whose coordinator this process has just stopped by dropping it (the
 /// shell's Ctrl-C does, as a node dying would): the stopped run's lease is released, what it
 /// wrote removed, and the job recorded canceled. `Err` says why it was not (it had ended).
@@ -410,7 +417,7 @@ pub async fn cancel_stopped(env: &Env, id: JobId) -> Result<(), String> {
 /// CANCEL JOB of a restore without a coordinator (paused, or asked to cancel with no live
 /// lease): what it wrote is removed before the job is recorded canceled, so that whoever sees it
 /// canceled finds nothing of it. Refused (changing nothing) if a coordinator has it meanwhile.
-pub async fn cancel_paused(env: &Env, id: JobId) -> Result<(), String> {
+pub async fn cancel_uncoordinated(env: &Env, id: JobId) -> Result<(), String> {
     cancel_without_coordinator(env, id, true).await
 }
 
@@ -464,8 +471,8 @@ async fn cancel_without_coordinator(env: &Env, id: JobId, only_paused: bool) -> 
 
 /// The spans this run restores: those not recorded done — or, with the planted
 /// `RestoreResumeTrustsWatermark`, those above the end of the highest span recorded done.
-fn planted_resume(env: &Env, details: &RestoreDetails) -> Vec<Span> {
-    let remaining = details.remaining();
+fn planted_resume(env: &Env, details: &RestoreDetails, spans: &[Span]) -> Vec<Span> {
+    let remaining = details.remaining(spans);
     if env.planted(crate::planted::PlantedBug::RestoreResumeTrustsWatermark) {
         if let Some(mark) = details.done.iter().map(|s| s.end.clone()).max() {
             return remaining.into_iter().filter(|s| s.start >= mark).collect();

@@ -59,10 +59,16 @@ pub struct RestoreDetails {
     pub ids: BTreeMap<u32, u32>,
     /// What the restore creates.
     pub publication: Publication,
-    /// The spans to restore (backup ids), in key order.
-    pub spans: Vec<Span>,
+    /// The restored tables' key spans (backup ids): cut at the chain's file boundaries, they
+    /// are the spans to restore ([`RestoreDetails::spans`]). Kept whole rather than cut, so that
+    /// the record every span's progress rewrites stays small whatever the file count.
+    pub wanted: Vec<Span>,
+    /// How many spans there are to restore.
+    pub span_count: usize,
     /// The spans recorded done, merged: in any order, never a watermark.
     pub done: Vec<Span>,
+    /// How many spans are recorded done.
+    pub done_count: usize,
     /// What the spans recorded done ingested.
     pub totals: JobTotals,
     /// True once the offline descriptors are written.
@@ -87,8 +93,8 @@ impl fmt::Debug for RestoreDetails {
             .field("as_of", &self.as_of)
             .field("restore_ts", &self.restore_ts)
             .field("ids", &self.ids)
-            .field("spans", &self.spans.len())
-            .field("done", &self.done.len())
+            .field("spans", &self.span_count)
+            .field("done", &self.done_count)
             .field("totals", &self.totals)
             .field("offline", &self.offline)
             .finish()
@@ -104,16 +110,21 @@ impl RestoreDetails {
         }
     }
 
-    /// The spans not recorded done.
-    pub fn remaining(&self) -> Vec<Span> {
-        self.spans.iter().filter(|s| !self.done.iter().any(|d| d.contains(s))).cloned().collect()
+    /// The spans to restore, in key order: the wanted spans cut at every boundary of a file of
+    /// `layers` (the chain as planned) that overlaps them.
+    pub fn spans(&self, layers: &[Layer]) -> Vec<Span> {
+        ingest::units(layers, &self.wanted)
+    }
+
+    /// Of `spans`, those not recorded done.
+    pub fn remaining(&self, spans: &[Span]) -> Vec<Span> {
+        spans.iter().filter(|s| !self.done.iter().any(|d| d.contains(s))).cloned().collect()
     }
 
     /// Progress in thousandths: spans done over spans, short of 1000 until published.
     pub fn progress_millis(&self) -> u32 {
-        let total = self.spans.len().max(1);
-        let left = self.remaining().len();
-        (((total - left.min(total)) * 1000 / total) as u32).min(999)
+        let total = self.span_count.max(1);
+        ((self.done_count.min(total) * 1000 / total) as u32).min(999)
     }
 }
 
@@ -127,6 +138,12 @@ impl RestoreDetails {
 /// covering it. The state at that time is the newest version of each key at or below it across
 /// the chain's layers up to it, and the descriptors are those of that time.
 pub async fn plan(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result<RestoreDetails, BackupError> {
+    Ok(plan_with_layers(env, ctx, stmt).await?.0)
+}
+
+/// [`plan`], with the chain's layers as it read them: the statement's own run of the job starts
+/// from them instead of reading every manifest again ([`job::run_planned`]).
+pub async fn plan_with_layers(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result<(RestoreDetails, Vec<Layer>), BackupError> {
     let current = check_session(env, ctx, "RESTORE").await?;
     let (layers, cipher) = crate::chain::read_location(env, &stmt.from, stmt.options.encryption_passphrase.as_ref()).await?;
     crate::chain::validate(&layers)?;
@@ -142,18 +159,21 @@ pub async fn plan(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result
     let new_ids = allocate_ids(env, plan.count()).await?;
     let rewrite = plan.rewrite(new_ids);
     let publication = publish::prepare(env, &plan, &rewrite, &manifest).await?;
-    let wanted: Vec<Span> = rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect();
-    let spans = ingest::units(&layers, &wanted);
-    Ok(RestoreDetails {
+    let wanted: Vec<Span> = model::key::merge_spans(&rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect::<Vec<_>>());
+    let span_count = ingest::units(&layers, &wanted).len();
+    let details = RestoreDetails {
         layers: layers.iter().map(|l| RestoreLayer { location: l.location.clone(), backup_id: l.manifest.backup_id.clone() }).collect(),
         key: cipher.checked_key().cloned(),
         as_of: ts,
         restore_ts: env.kv.now(),
         ids: rewrite.ids,
         publication,
-        spans,
+        wanted,
+        span_count,
         done: Vec::new(),
+        done_count: 0,
         totals: JobTotals::default(),
         offline: false,
-    })
+    };
+    Ok((details, layers))
 }
