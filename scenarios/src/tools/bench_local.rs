@@ -66,7 +66,7 @@ fn read_all(p: &Path) -> std::io::Result<()> {
 }
 
 /// Peak resident memory of this process (VmHWM), in KiB.
-pub(crate) fn peak_kib() -> Option<u64> {
+fn peak_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
@@ -74,12 +74,12 @@ pub(crate) fn peak_kib() -> Option<u64> {
 
 /// Resets the kernel's peak-memory mark to the current resident size (`/proc/self/clear_refs`,
 /// value 5), so the next [`peak_kib`] reports the peak of what ran since.
-pub(crate) fn reset_peak() {
+fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Resident memory now, in KiB.
-pub(crate) fn rss_kib() -> Option<u64> {
+fn rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
