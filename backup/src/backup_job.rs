@@ -19,7 +19,7 @@ use crate::format::checkpoint::Checkpoint;
 use crate::format::data::DataFile;
 use crate::format::manifest::{FileInfo, Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 pub use crate::job_run::RunOutcome;
-use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, HeartbeatGuard};
+use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, until_through, HeartbeatGuard};
 use crate::jobs::{self, JobId, JobTotals};
 use crate::plan::BackupDetails;
 use crate::retry::Backoff;
@@ -47,7 +47,10 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     let done = Arc::new(AtomicBool::new(false));
     spawn_heartbeat(env, id, run, lost.clone(), done.clone());
     let _heartbeat = HeartbeatGuard(done.clone());
-    let result = coordinate_until_through(env, id, run, &details, &lost).await;
+    // A run that an outage stopped runs again (from the checkpoint, taking its lock as it is)
+    // until it gets through: exports retry for the whole budget themselves; this covers the
+    // rest (reading the destination, the lock, the checkpoint, the manifest write).
+    let result = until_through(env, id, run, &lost, || coordinate(env, id, run, &details, &lost)).await;
     done.store(true, Ordering::Relaxed);
     let outcome = match result {
         Ok(outcome) => outcome,
@@ -69,30 +72,6 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
         return Ok(RunOutcome::NotCoordinator);
     }
     Ok(outcome)
-}
-
-/// Runs [`coordinate`] again after a transient failure (a storage operation or a KV request that
-/// ran out of its own retries: an outage longer than they last), backing off, until a run gets
-/// through or the job's retry budget is spent: a job is not failed by an outage it can outlast,
-/// as CockroachDB's resumer retries every error that is not permanent. Exports already retry
-/// for the whole budget; this covers the rest of a run (reading the destination, the lock,
-/// the checkpoint, the manifest write). Each run resumes from the checkpoint and takes its own
-/// lock as it is. PAUSE and CANCEL are heeded between runs.
-async fn coordinate_until_through(env: &Env, id: JobId, run: u64, details: &BackupDetails, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
-    let first_failure = env.kv.now();
-    let mut backoff = Backoff::starting_at(Duration::from_millis(500));
-    loop {
-        match coordinate(env, id, run, details, lost).await {
-            Err(e) if e.is_transient() && env.kv.now().wall.saturating_sub(first_failure.wall) < env.jobs.retry_budget.as_nanos() as u64 => {
-                env.event(crate::event::JOB_RETRYING, format!("job {id}: {e}; running it again"));
-                backoff.wait(env).await;
-                if let Some(stop) = control_check(env, id, run, lost).await {
-                    return Ok(stop);
-                }
-            }
-            other => return other,
-        }
-    }
 }
 
 /// What a job that ended (succeeded, failed or canceled) removes from its location, best effort

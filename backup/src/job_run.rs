@@ -78,6 +78,32 @@ pub(crate) async fn finish(env: &Env, id: JobId, run: u64, outcome: &RunOutcome)
     Ok(recorded.is_ok())
 }
 
+/// Runs `attempt` (one run of a coordinator's work) again after a transient failure (storage
+/// or the cluster not answering for longer than one operation's retries), backing off, until an
+/// attempt gets through or the job's retry budget is spent: a job is not failed by an outage it
+/// can outlast, as CockroachDB's resumer retries every error that is not permanent. Each
+/// attempt resumes from the job's recorded progress. PAUSE and CANCEL are heeded between them.
+pub(crate) async fn until_through<F, Fut>(env: &Env, id: JobId, run: u64, lost: &AtomicBool, mut attempt: F) -> Result<RunOutcome, BackupError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<RunOutcome, BackupError>>,
+{
+    let first_failure = env.kv.now();
+    let mut backoff = Backoff::starting_at(Duration::from_millis(500));
+    loop {
+        match attempt().await {
+            Err(e) if e.is_transient() && env.kv.now().wall.saturating_sub(first_failure.wall) < env.jobs.retry_budget.as_nanos() as u64 => {
+                env.event(crate::event::JOB_RETRYING, format!("job {id}: {e}; running it again"));
+                backoff.wait(env).await;
+                if let Some(stop) = control_check(env, id, run, lost).await {
+                    return Ok(stop);
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Ends a run's heartbeat when the run ends, however it ends: also when its future is dropped
 /// mid-flight (a shell's Ctrl-C stops a statement that way), which would otherwise leave the
 /// heartbeat renewing the lease of a run that no longer exists.

@@ -14,7 +14,7 @@
 use crate::chain::Layer;
 use crate::env::Env;
 use crate::error::BackupError;
-use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, HeartbeatGuard, RunOutcome};
+use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, until_through, HeartbeatGuard, RunOutcome};
 use crate::jobs::{self, JobId, JobRecord, JobStatus};
 use crate::retry::Backoff;
 use futures::StreamExt;
@@ -22,7 +22,6 @@ use model::catalog::{self, Catalog, Descriptor};
 use model::{KvError, Span, WriteOp};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use super::ingest::{ingest_prepared, prepare_span, Source, SPANS_AT_ONCE};
 use super::RestoreDetails;
@@ -49,7 +48,8 @@ pub async fn run_planned(env: &Env, id: JobId, layers: Option<Vec<Layer>>) -> Re
     let done = Arc::new(AtomicBool::new(false));
     spawn_heartbeat(env, id, run, lost.clone(), done.clone());
     let _heartbeat = HeartbeatGuard(done.clone());
-    let result = coordinate_until_through(env, id, run, &lost, layers).await;
+    let mut layers = layers;
+    let result = until_through(env, id, run, &lost, || coordinate(env, id, run, &lost, layers.take())).await;
     let (outcome, error) = match result {
         Ok(o) => (o, None),
         Err(e) => (RunOutcome::Failed(e.to_string()), Some(e)),
@@ -72,27 +72,6 @@ pub async fn run_planned(env: &Env, id: JobId, layers: Option<Vec<Layer>>) -> Re
     match error {
         Some(e) => Err(e),
         None => Ok(outcome),
-    }
-}
-
-/// Runs [`coordinate`] again after a transient failure (storage or the cluster not answering
-/// for longer than one operation's retries), backing off, until a run gets through or the job's
-/// retry budget is spent; each run resumes from the spans recorded done. PAUSE and CANCEL are
-/// heeded between runs.
-async fn coordinate_until_through(env: &Env, id: JobId, run: u64, lost: &AtomicBool, mut layers: Option<Vec<Layer>>) -> Result<RunOutcome, BackupError> {
-    let first_failure = env.kv.now();
-    let mut backoff = Backoff::starting_at(Duration::from_millis(500));
-    loop {
-        match coordinate(env, id, run, lost, layers.take()).await {
-            Err(e) if e.is_transient() && env.kv.now().wall.saturating_sub(first_failure.wall) < env.jobs.retry_budget.as_nanos() as u64 => {
-                env.event(crate::event::JOB_RETRYING, format!("job {id}: {e}; running it again"));
-                backoff.wait(env).await;
-                if let Some(stop) = control_check(env, id, run, lost).await {
-                    return Ok(stop);
-                }
-            }
-            other => return other,
-        }
     }
 }
 
