@@ -24,7 +24,9 @@ pub fn is_bulk_statement(sql: &str) -> bool {
     statement::is_bulk_statement(sql)
 }
 
-fn result_row(id: JobId, status: &str, fraction: f64, t: JobTotals) -> QueryResult {
+/// BACKUP's and RESTORE's result row (job_id, status, fraction_completed, rows, index_entries,
+/// bytes): also what a client that followed a job to its end reports for it.
+pub fn result_row(id: JobId, status: &str, fraction: f64, t: JobTotals) -> QueryResult {
     QueryResult {
         columns: ["job_id", "status", "fraction_completed", "rows", "index_entries", "bytes"].iter().map(|c| c.to_string()).collect(),
         rows: vec![vec![

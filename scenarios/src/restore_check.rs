@@ -88,10 +88,7 @@ async fn follow_restore(
     while madsim::time::Instant::now() < deadline {
         for &n in &nodes {
             let Ok((_, rows)) = kv.bulk(n, "SHOW JOBS", "root", "defaultdb", Duration::from_secs(5)).await else { continue };
-            let Some(id) = rows.iter().rev().find(|r| r.get(1) == Some(&model::Datum::String("RESTORE".into()))).and_then(|r| match r.first() {
-                Some(model::Datum::Int(i)) => Some(*i),
-                _ => None,
-            }) else {
+            let Some(id) = sim::faults::jobs::newest(&rows, "RESTORE") else {
                 // No job: the statement failed before it recorded one.
                 return (statement, false, None);
             };
@@ -99,17 +96,8 @@ async fn follow_restore(
             use backup::jobs::JobStatus;
             match job.status {
                 JobStatus::Succeeded => {
-                    let t = job.totals;
-                    let columns = ["job_id", "status", "fraction_completed", "rows", "index_entries", "bytes"].iter().map(|c| c.to_string()).collect();
-                    let row = vec![
-                        model::Datum::Int(id),
-                        model::Datum::String("succeeded".into()),
-                        model::Datum::Float(1.0),
-                        model::Datum::Int(t.rows as i64),
-                        model::Datum::Int(t.index_entries as i64),
-                        model::Datum::Int(t.bytes as i64),
-                    ];
-                    return (Ok((columns, vec![row])), false, None);
+                    let r = backup::exec::result_row(id, "succeeded", 1.0, job.totals);
+                    return (Ok((r.columns, r.rows)), false, None);
                 }
                 JobStatus::Canceled | JobStatus::Failed => {
                     let left = left_behind(shared, &job.payload).await;

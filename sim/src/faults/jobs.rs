@@ -35,8 +35,9 @@ impl JobAction {
     }
 }
 
-/// The newest job of type `job_type` (`BACKUP`, `RESTORE`) in SHOW JOBS rows.
-fn newest(rows: &[Vec<Datum>], job_type: &str) -> Option<i64> {
+/// The newest job of type `job_type` (`BACKUP`, `RESTORE`) in SHOW JOBS rows: whom an operator
+/// acts on, and which restore a scenario follows.
+pub fn newest(rows: &[Vec<Datum>], job_type: &str) -> Option<i64> {
     rows.iter().rev().find(|r| matches!(r.get(1), Some(Datum::String(t)) if t == job_type)).and_then(|r| match r.first() {
         Some(Datum::Int(i)) => Some(*i),
         _ => None,
