@@ -124,9 +124,9 @@ async fn control(env: &Env, ctx: &SessionContext, id: JobId, op: ControlOp) -> R
     check_session(env, ctx, "control jobs").await?;
     let updated = jobs::update::<serde_json::Value, _>(&*env.kv, id, |r, _| {
         jobs::control(r, op)?;
-        // A restore without a coordinator (paused) is not canceled at once: what it wrote goes
+        // A job without a coordinator (paused) is not canceled at once: what it wrote goes
         // first, so that whoever sees it canceled finds nothing of it left.
-        if r.job_type == JobType::Restore && r.status == JobStatus::Canceled {
+        if r.status == JobStatus::Canceled {
             r.status = JobStatus::CancelRequested;
         }
         Ok(())
@@ -140,10 +140,11 @@ async fn control(env: &Env, ctx: &SessionContext, id: JobId, op: ControlOp) -> R
             }
         }
         Ok(r) => {
-            // A paused backup canceled goes straight to canceled, with no coordinator to clean
-            // up after it: its lock, checkpoint and data files go now.
-            if op == ControlOp::Cancel && r.status == JobStatus::Canceled && r.job_type == JobType::Backup {
-                backup_job::tidy_before_cancel(env, id).await;
+            // A paused backup canceled has no coordinator to clean up after it: its lock,
+            // checkpoint and data files go now, then it is recorded canceled. A destination
+            // that does not answer leaves the cancel requested, for the adoption loop to finish.
+            if r.job_type == JobType::Backup && r.status == JobStatus::CancelRequested && r.lease.is_none() && backup_job::tidy_before_cancel(env, id).await {
+                finish_request(env, id).await;
             }
             // Resuming a paused job (its lease was released) starts a coordinator here; resuming
             // one whose pause was only requested leaves its coordinator running.
@@ -168,6 +169,24 @@ fn spawn_run(env: &Env, job_type: JobType, id: JobId) {
     }));
 }
 
+/// Records a pause or cancel requested of a job that no coordinator holds as done (paused,
+/// canceled), deciding on the record as read now: another node may have finished it already.
+async fn finish_request(env: &Env, id: JobId) {
+    let _ = jobs::update::<serde_json::Value, _>(&*env.kv, id, |r, now| {
+        if r.lease.is_some_and(|l| l.expires > now) {
+            return Err("coordinated".into());
+        }
+        r.status = match r.status {
+            JobStatus::PauseRequested => JobStatus::Paused,
+            JobStatus::CancelRequested => JobStatus::Canceled,
+            other => return Err(format!("already {}", other.as_str())),
+        };
+        r.lease = None;
+        Ok(())
+    })
+    .await;
+}
+
 /// Every node runs this forever: it adopts jobs (BACKUP and RESTORE) whose coordinator's lease
 /// lapsed and resumes them from their progress, and finishes pause and cancel requests that a
 /// dead coordinator never saw (a canceled job's leftovers removed first).
@@ -190,24 +209,10 @@ pub async fn adopt_forever(env: Env) {
                     let _ = restore::job::cancel_uncoordinated(&env, j.id).await;
                 }
                 (_, JobStatus::PauseRequested | JobStatus::CancelRequested) => {
-                    if (j.job_type, j.status) == (JobType::Backup, JobStatus::CancelRequested) {
-                        backup_job::tidy_before_cancel(&env, j.id).await;
+                    if (j.job_type, j.status) == (JobType::Backup, JobStatus::CancelRequested) && !backup_job::tidy_before_cancel(&env, j.id).await {
+                        continue;
                     }
-                    let _ = jobs::update::<serde_json::Value, _>(&*env.kv, j.id, |r, now| {
-                        if r.lease.is_some_and(|l| l.expires > now) {
-                            return Err("coordinated".into());
-                        }
-                        // Decide on the record as read now: another node may have finished
-                        // the request already.
-                        r.status = match r.status {
-                            JobStatus::PauseRequested => JobStatus::Paused,
-                            JobStatus::CancelRequested => JobStatus::Canceled,
-                            other => return Err(format!("already {}", other.as_str())),
-                        };
-                        r.lease = None;
-                        Ok(())
-                    })
-                    .await;
+                    finish_request(&env, j.id).await;
                 }
                 _ => {}
             }

@@ -817,3 +817,29 @@ fn a_manifest_behind_an_outage_longer_than_the_job_removes_nothing_of_the_backup
     c.ok("RESTORE bank.customers FROM 'nodelocal://1/dies' WITH into_db = 'copy'");
     assert_eq!(c.rows("SELECT count(*) FROM copy.customers"), c.rows("SELECT count(*) FROM bank.customers"));
 }
+
+#[test]
+fn a_cancel_of_a_paused_backup_while_its_destination_is_down_waits_for_it_and_then_tidies() {
+    // Recorded canceled at once, the job's tidy-up never ran again: a finished backup's
+    // checkpoint (or a paused one's lock and data) stayed for good (backup seed 2147 of
+    // `--faults everything`). The cancel stays requested until the destination answers.
+    let c = bank();
+    let loc = "nodelocal://1/cancel-down";
+    let id = paused_backup(&c, loc);
+    let before = c.store(loc).snapshot();
+    let storage = c.storage.clone();
+    let far = model::local::Clock::now_nanos(&*c.clock) + Duration::from_secs(10 * 3600).as_nanos() as u64;
+    let down_until = Arc::new(std::sync::Mutex::new(Some(far)));
+    let mut c = c;
+    c.env.storage = Arc::new(DiesAfterManifest { inner: storage.clone(), clock: c.clock.clone(), outage: Duration::ZERO, down_until: down_until.clone() });
+    c.ok(&format!("CANCEL JOB {id}"));
+    assert_eq!(job(&c, id).status, JobStatus::CancelRequested);
+    assert_eq!(c.store(loc).snapshot(), before, "nothing is removed while the destination cannot be read");
+    // Back: the next pass (the adoption loop's, or CANCEL again) removes what the job wrote,
+    // then records it canceled.
+    *down_until.lock().unwrap() = None;
+    c.ok(&format!("CANCEL JOB {id}"));
+    assert_eq!(job(&c, id).status, JobStatus::Canceled);
+    assert!(c.store(loc).snapshot().is_empty(), "{:?}", c.store(loc).snapshot());
+    c.ok(&format!("BACKUP DATABASE bank TO '{loc}'"));
+}
