@@ -255,6 +255,22 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     } else {
         Vec::new()
     };
+    // A revision-history cluster backup carries the history of users, role memberships and
+    // zone configs as data, as CockroachDB's backs up its system tables: a restore to a time
+    // inside its window restores them as of that time, not as of the backup's end.
+    // On a chain whose earlier backups lack them (written before this), they are introduced:
+    // exported whole, history and all.
+    if is_full_cluster && mvcc_filter == MvccFilter::AllRevisions {
+        let covered: Vec<Span> = base.iter().flatten().flat_map(|l| l.manifest.spans.iter().cloned()).collect();
+        for span in model::catalog::cluster_data_spans() {
+            if base.is_some() && !span.subtract(&model::key::merge_spans(&covered)).is_empty() {
+                introduced_spans.push(span.clone());
+            }
+            spans.push(span);
+        }
+        introduced_spans.sort();
+        introduced_spans.dedup();
+    }
     spans.sort();
     spans.dedup();
     // Again with the spans revision history added (tables dropped in the window).

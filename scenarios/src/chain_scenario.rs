@@ -454,6 +454,9 @@ impl Run {
         let (calm, dest, gaps, full_done) = (calm.clone(), chain.dest.clone(), chain.gaps.clone(), full_done.clone());
         let (first_at, restore_during, gateway, nodes, automatic) = (chain.first_at, chain.restore_during, chain.gateway, chain.nodes, chain.automatic);
         let (targets, with, restore_with) = (chain.kind.targets(&chain.guest), chain.with(), chain.restore_with());
+        // A revision-history cluster chain gets a user created between its full backup and its
+        // first incremental: point-in-time restores on either side of it must differ.
+        let late_user = (chain.kind == Kind::Cluster && chain.revision_history).then(|| self.oracle.clone());
         client.spawn(move |kv| async move {
             let mut taken: Vec<Taken> = Vec::new();
             let mut ends = Vec::new();
@@ -461,6 +464,9 @@ impl Run {
             madsim::time::sleep(first_at).await;
             for i in 0..=gaps.len() {
                 if i > 0 {
+                    if let Some(oracle) = late_user.as_ref().filter(|_| i == 1 && !taken.is_empty()) {
+                        create_late_user(&kv, oracle).await;
+                    }
                     madsim::time::sleep(gaps[i - 1]).await;
                 }
                 // The mid-chain restore starts, and this incremental follows it at once.
@@ -881,7 +887,16 @@ impl Restores<'_> {
             );
             let probe = RestoreProbe { restore_sql: &sql, ..self.probe };
             match restore_and_compare(&probe, self.oracle, self.copy, t, 2, "the chain as of", false).await {
-                Ok(_) => sim::trace_event!(self.probe.trace, "runner", sim::event::POINT_IN_TIME_RESTORED, "{t}"),
+                Ok(_) => {
+                    // Which side of the mid-chain user's creation the restore landed on.
+                    let user = match self.oracle.late_users().first() {
+                        Some((_, hi, u)) if t >= *hi => format!(" with {u} (created before)"),
+                        Some((lo, _, u)) if t < *lo => format!(" without {u} (created after)"),
+                        Some((_, _, u)) => format!(" with or without {u} (created about then)"),
+                        None => String::new(),
+                    };
+                    sim::trace_event!(self.probe.trace, "runner", sim::event::POINT_IN_TIME_RESTORED, "{t}{user}")
+                }
                 Err(f) => return Err(Failure { property: Property::PointInTimeRestore, ..f }),
             }
         }
@@ -1036,6 +1051,29 @@ struct RestoreDuring {
 
 /// Creates the database the mid-chain restore goes into (retrying a few times under faults;
 /// if it never succeeds, the RESTORE fails and publishes nothing, which the checks allow).
+/// The user [`create_late_user`] creates.
+const LATE_USER: &str = "chain_user";
+
+/// Creates [`LATE_USER`], a member of `analysts`, retrying through faults, and records in the
+/// oracle when it was surely absent (before the first attempt, less the clocks' maximum offset)
+/// and surely present (after the success, plus that offset); an ambiguous attempt may have
+/// committed anywhere in between. Never confirmed, it is uncertain for good.
+async fn create_late_user(kv: &sim::SimKv, oracle: &Mutex<Oracle>) {
+    let offset = Duration::from_secs(1);
+    let lo = kv.now().sub(offset);
+    let mut session = model::sql::Session::root(Arc::new(kv.clone()));
+    let mut hi = model::Timestamp::MAX;
+    for _ in 0..50 {
+        let created = session.execute(&format!("CREATE USER IF NOT EXISTS {LATE_USER}")).await.is_ok();
+        if created && session.execute(&format!("GRANT analysts TO {LATE_USER}")).await.is_ok() {
+            hi = kv.now().add(offset);
+            break;
+        }
+        madsim::time::sleep(Duration::from_millis(200)).await;
+    }
+    oracle.lock().expect("oracle").record_late_user(lo, hi, LATE_USER);
+}
+
 async fn create_restored_database(kv: &sim::SimKv) {
     let mut session = model::sql::Session::root(Arc::new(kv.clone()));
     for _ in 0..20 {

@@ -68,6 +68,9 @@ pub struct Oracle {
     /// When the workload's cluster-wide state ([`crate::workload::cluster_state`]) was complete:
     /// a restore to an earlier time rightly lacks some of it.
     cluster_state_since: Option<Timestamp>,
+    /// Users the run created after the setup, each a member of `analysts`: surely absent
+    /// before the first time, surely present (with the membership) from the second on.
+    late_users: Vec<(Timestamp, Timestamp, String)>,
 }
 
 impl Oracle {
@@ -79,6 +82,17 @@ impl Oracle {
     /// Records that the workload's cluster-wide state was complete at `ts`.
     pub fn record_cluster_state(&mut self, ts: Timestamp) {
         self.cluster_state_since = Some(ts);
+    }
+
+    /// Records a user created (and granted `analysts`) after the setup: absent before `lo`,
+    /// present from `hi` on; in between, its commit time is not known.
+    pub fn record_late_user(&mut self, lo: Timestamp, hi: Timestamp, name: &str) {
+        self.late_users.push((lo, hi, name.to_string()));
+    }
+
+    /// The users created after the setup: (surely absent before, surely present from, name).
+    pub fn late_users(&self) -> &[(Timestamp, Timestamp, String)] {
+        &self.late_users
     }
 
     /// When the workload's cluster-wide state was complete (`None`: it was never set up).

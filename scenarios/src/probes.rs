@@ -81,6 +81,16 @@ pub const PROBES: &[Probe] = &[
     Probe { name: "an incremental introduced a table, exported from time zero", event: sim::event::CHAIN_LAYER, hit: |l| !l.ends_with("introduced=0") },
     Probe { name: "an automatic incremental in a date-named subdirectory", event: sim::event::CHAIN_LAYER, hit: |l| l.contains("\"2020") },
     Probe { name: "a point-in-time restore matched the oracle", event: sim::event::POINT_IN_TIME_RESTORED, hit: any },
+    Probe {
+        name: "a point-in-time cluster restore left out a user created later",
+        event: sim::event::POINT_IN_TIME_RESTORED,
+        hit: |l| l.ends_with("(created after)"),
+    },
+    Probe {
+        name: "a point-in-time cluster restore kept a user created earlier",
+        event: sim::event::POINT_IN_TIME_RESTORED,
+        hit: |l| l.ends_with("(created before)"),
+    },
     Probe { name: "a chain with a missing, reordered or corrupted member refused", event: sim::event::DAMAGED_CHAIN_REFUSED, hit: any },
 ];
 

@@ -149,6 +149,13 @@ pub(super) struct Prepared {
     pub(super) totals: JobTotals,
 }
 
+impl Prepared {
+    /// The entries, re-keyed and stamped, for a caller that reads them rather than ingests them.
+    pub(super) fn into_entries(self) -> Vec<Entry> {
+        self.entries
+    }
+}
+
 /// Ingests a prepared span, in batches of its size.
 pub(super) async fn ingest_prepared(env: &Env, prepared: Prepared) -> Result<(), BackupError> {
     let mut entries = prepared.entries;

@@ -21,6 +21,7 @@
 //! removed), [`ingest`] (the spans, each read, checked, merged, re-keyed and ingested), [`job`]
 //! (the job that runs them).
 
+mod cluster_data;
 mod ingest;
 pub mod job;
 mod plan;
@@ -153,7 +154,10 @@ pub async fn plan_with_layers(env: &Env, ctx: &SessionContext, stmt: &RestoreStm
     };
     let (cut, ts) = crate::chain::pick_time(&layers, wanted_time)?;
     let layers: Vec<Layer> = layers.into_iter().take(cut).collect();
-    let manifest = crate::chain::state_at(&layers, ts);
+    let mut manifest = crate::chain::state_at(&layers, ts);
+    if let Some(data) = cluster_data::as_of(env, &layers, &cipher, ts).await? {
+        manifest.cluster_data = Some(data);
+    }
     let backup = manifest.catalog();
     let plan = plan_restore(&backup, &current, &manifest, stmt, ctx)?;
     let new_ids = allocate_ids(env, plan.count()).await?;

@@ -1305,26 +1305,51 @@ fn a_point_in_time_restore_of_a_cluster_chain_sees_databases_dropped_or_created_
 }
 
 #[test]
-#[ignore = "bug: a point-in-time cluster restore publishes the users, role memberships and zone configs of the last backup's end time, not of the requested time (the manifest keeps no history of them)"]
-fn a_point_in_time_cluster_restore_restores_users_and_zone_configs_as_of_that_time() {
-    // `state_at` replays descriptor changes up to the requested time but keeps the top
-    // layer's `cluster_data`, taken at its end time: a user created after the requested time
-    // is restored anyway, and a zone config changed after it is restored with its later value.
+fn a_point_in_time_cluster_restore_restores_users_roles_grants_and_zone_configs_as_of_that_time() {
+    // The manifest records users, role memberships and zone configs as of its end time only; a
+    // revision-history cluster backup carries their history as data (their system tables'
+    // spans), and a restore to a time inside its window reads them as of that time.
     let mut c = bank();
     let loc = "nodelocal://1/users-at";
+    c.sql("CREATE USER early_user; CREATE ROLE readers; GRANT readers TO early_user");
+    c.advance(Duration::from_secs(1));
     c.ok(&format!("BACKUP TO '{loc}' WITH revision_history"));
+    c.advance(Duration::from_secs(2));
+    c.sql("CREATE USER mid_user");
     c.advance(Duration::from_secs(2));
     let t = c.now();
     c.advance(Duration::from_secs(2));
-    c.sql("CREATE USER late_user; ALTER TABLE bank.customers CONFIGURE ZONE USING gc.ttlseconds = 3600");
+    c.sql("CREATE USER late_user; GRANT readers TO late_user; REVOKE readers FROM early_user; DROP USER mid_user");
+    c.sql("ALTER TABLE bank.customers CONFIGURE ZONE USING gc.ttlseconds = 3600; GRANT SELECT ON TABLE bank.customers TO early_user");
     c.advance(Duration::from_secs(2));
     c.ok(&format!("BACKUP TO '{loc}' WITH revision_history"));
+    let inc = c.manifest(&sub(loc, &dated_subdirs(&c, loc)[0]));
+    for span in model::catalog::cluster_data_spans() {
+        assert!(inc.spans.contains(&span), "the incremental carries {span}");
+    }
+    let roles = |cat: &model::catalog::Catalog, u: &str| cat.roles_of(u).contains("readers");
+    let select = |cat: &model::catalog::Catalog, u: &str| {
+        let id = cat.table_by_name("bank", "customers").unwrap().id;
+        cat.has_privilege(u, id, model::catalog::Privilege::Select)
+    };
+    // As of t: mid_user exists, late_user does not; early_user is a reader without SELECT;
+    // the zone config is the default one.
     let dst = c.fresh_destination();
     dst.ok(&format!("RESTORE FROM '{loc}' AS OF SYSTEM TIME '{t}'"));
     let cat = dst.catalog();
     assert!(cat.user("late_user").is_none(), "late_user was created after the requested time");
+    assert!(cat.user("mid_user").is_some() && cat.user("early_user").is_some());
+    assert!(roles(&cat, "early_user") && !select(&cat, "early_user"));
     let customers = cat.table_by_name("bank", "customers").unwrap().id;
     assert_eq!(cat.gc_ttl(customers), Duration::from_secs(model::catalog::DEFAULT_GC_TTL_SECONDS), "the zone config as of the requested time");
+    // As of the end: the other way round.
+    let dst = c.fresh_destination();
+    dst.ok(&format!("RESTORE FROM '{loc}'"));
+    let cat = dst.catalog();
+    assert!(cat.user("late_user").is_some() && cat.user("mid_user").is_none());
+    assert!(roles(&cat, "late_user") && !roles(&cat, "early_user") && select(&cat, "early_user"));
+    let customers = cat.table_by_name("bank", "customers").unwrap().id;
+    assert_eq!(cat.gc_ttl(customers), Duration::from_secs(3600));
 }
 
 #[test]

@@ -78,29 +78,14 @@ impl Catalog {
             cat.descriptors.insert(d.id(), d);
         }
         for (k, v) in kv.scan(&system::users_span(), ts).await? {
-            let u: UserRecord = system::decode_json(&k, &v)?;
-            if system::user_key(&u.name) != k {
-                return Err(CatalogError::Corrupt { key: k.to_string(), reason: format!("user {:?} does not match its key", u.name) });
-            }
+            let u = system::decode_user(&k, &v)?;
             cat.users.insert(u.name.clone(), u);
         }
         for (k, v) in kv.scan(&system::role_members_span(), ts).await? {
-            let m: RoleMembership = system::decode_json(&k, &v)?;
-            if system::role_member_key(&m.role, &m.member) != k {
-                return Err(CatalogError::Corrupt { key: k.to_string(), reason: "role membership does not match its key".into() });
-            }
-            cat.memberships.insert(m);
+            cat.memberships.insert(system::decode_role_member(&k, &v)?);
         }
         for (k, v) in kv.scan(&system::zones_span(), ts).await? {
-            let z: ZoneConfig = system::decode_json(&k, &v)?;
-            let id = match crate::encoding::decode_index_key(&k) {
-                Ok((_, _, ds)) => match ds.as_slice() {
-                    [crate::Datum::Int(i)] => u32::try_from(*i).ok(),
-                    _ => None,
-                },
-                Err(_) => None,
-            };
-            let id = id.ok_or_else(|| CatalogError::Corrupt { key: k.to_string(), reason: "zone key is not a descriptor id".into() })?;
+            let (id, z) = system::decode_zone(&k, &v)?;
             cat.zones.insert(id, z);
         }
         let gen_key = system::descriptor_id_gen_key();

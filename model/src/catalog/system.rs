@@ -108,6 +108,45 @@ pub fn role_members_span() -> Span {
     index_span(SYSTEM_ROLE_MEMBERS_TABLE_ID, PRIMARY_INDEX_ID)
 }
 
+/// The spans of what a cluster backup carries besides descriptors: users and roles, zone
+/// configs, role memberships (ascending). A revision-history cluster backup exports them with
+/// their history, so a restore to a time inside its window restores them as of that time.
+pub fn cluster_data_spans() -> [Span; 3] {
+    [users_span(), zones_span(), role_members_span()]
+}
+
+/// Decodes a user record, checking it is the one its key names.
+pub fn decode_user(key: &Key, bytes: &[u8]) -> Result<UserRecord, CatalogError> {
+    let u: UserRecord = decode_json(key, bytes)?;
+    if user_key(&u.name) != *key {
+        return Err(CatalogError::Corrupt { key: key.to_string(), reason: format!("user {:?} does not match its key", u.name) });
+    }
+    Ok(u)
+}
+
+/// Decodes a role membership, checking it is the one its key names.
+pub fn decode_role_member(key: &Key, bytes: &[u8]) -> Result<RoleMembership, CatalogError> {
+    let m: RoleMembership = decode_json(key, bytes)?;
+    if role_member_key(&m.role, &m.member) != *key {
+        return Err(CatalogError::Corrupt { key: key.to_string(), reason: "role membership does not match its key".into() });
+    }
+    Ok(m)
+}
+
+/// Decodes a zone config with the descriptor id its key names.
+pub fn decode_zone(key: &Key, bytes: &[u8]) -> Result<(u32, ZoneConfig), CatalogError> {
+    let z: ZoneConfig = decode_json(key, bytes)?;
+    let id = match encoding::decode_index_key(key) {
+        Ok((SYSTEM_ZONES_TABLE_ID, _, ds)) => match ds.as_slice() {
+            [Datum::Int(i)] => u32::try_from(*i).ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    let id = id.ok_or_else(|| CatalogError::Corrupt { key: key.to_string(), reason: "zone key is not a descriptor id".into() })?;
+    Ok((id, z))
+}
+
 /// The span of the jobs table.
 pub fn jobs_span() -> Span {
     encoding::table_span(SYSTEM_JOBS_TABLE_ID)
