@@ -159,8 +159,9 @@ const KILL_PHASES: [faults::JobPhase; 3] = [faults::JobPhase::Exporting, faults:
 /// come back or for a lease to lapse).
 fn menu(opts: &RunOptions) -> Vec<FaultKind> {
     let mut menu: Vec<FaultKind> = FaultKind::CLUSTER.into_iter().chain(FaultKind::JOB).chain(FaultKind::RESTORE).collect();
+    menu.push(FaultKind::LastingMinority);
     if opts.workload.preload_rows > 0 {
-        menu.retain(|k| !matches!(k, FaultKind::ConcurrentBackup | FaultKind::StorageOutage) && !FaultKind::RESTORE.contains(k));
+        menu.retain(|k| !matches!(k, FaultKind::ConcurrentBackup | FaultKind::StorageOutage | FaultKind::LastingMinority) && !FaultKind::RESTORE.contains(k));
     }
     menu
 }
@@ -263,7 +264,8 @@ async fn body(mut opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scena
         passphrase,
         guest,
     };
-    let mut run = Run { opts, world, trace, oracle, report, start, secrets, restore_networks: 0, parts, restore_faults: knobs.restore.clone() };
+    let mut run =
+        Run { opts, world, trace, oracle, report, start, secrets, restore_networks: 0, parts, restore_faults: knobs.restore.clone(), lasting: knobs.lasting };
     if let Err(f) = run.preload().await {
         return run.fail(f);
     }
@@ -329,6 +331,8 @@ struct Run {
     parts: Composition,
     /// The faults aimed at the restore of the verdict ([`crate::knobs::RunKnobs::restore`]).
     restore_faults: faults::Schedule,
+    /// What stays broken through the liveness phase.
+    lasting: Option<faults::Lasting>,
 }
 
 /// What the seed chose for the backup job that the steps after setup need. Not its kind: with a
@@ -439,7 +443,7 @@ impl Run {
         let wc = WorkloadConfig { ops_per_writer: self.opts.workload.ops_per_writer.min(80), ..self.opts.workload.clone() };
         let writers = spawn_writers(&mut self.world, &wc, self.opts.seed, &self.oracle, None);
         let started: Started = Arc::default();
-        let mut driver = FaultDriver::new(plan, self.opts.safety);
+        let mut driver = FaultDriver::new(plan, self.opts.safety).lasting(self.lasting);
         let backup_client = self.spawn_backup(job, &started, &driver.calm);
         let rival_go: Arc<Mutex<Option<model::NodeId>>> = Arc::default();
         let rival_client = plan.iter().any(|f| matches!(f.fault, faults::Fault::RivalBackup { .. })).then(|| self.spawn_rival(job, &rival_go, &driver.calm));

@@ -89,6 +89,7 @@ fn menu(automatic: bool) -> Vec<FaultKind> {
     let mut menu: Vec<FaultKind> = FaultKind::CLUSTER.to_vec();
     menu.push(FaultKind::CoordinatorKill);
     menu.extend(FaultKind::RESTORE);
+    menu.push(FaultKind::LastingMinority);
     if automatic {
         menu.push(FaultKind::ConcurrentBackup);
     }
@@ -223,7 +224,7 @@ async fn body(mut opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, parts
         o.tables().iter().flat_map(|t| o.timestamps(t)).max().unwrap_or_default()
     };
     let secrets = run_secrets(&chain.access, &chain.passphrase);
-    let mut run = Run { opts, world, trace, oracle, report, start, secrets, parts, restore_faults: knobs.restore.clone() };
+    let mut run = Run { opts, world, trace, oracle, report, start, secrets, parts, restore_faults: knobs.restore.clone(), lasting: knobs.lasting };
     let outcome = match run.under_faults(&chain, &plan).await {
         Ok(o) => o,
         Err(f) => return run.fail(f),
@@ -257,6 +258,8 @@ struct Run {
     parts: Composition,
     /// The faults aimed at the restore of the whole chain ([`crate::knobs::RunKnobs::restore`]).
     restore_faults: faults::Schedule,
+    /// What stays broken through the liveness phase.
+    lasting: Option<faults::Lasting>,
 }
 
 /// What the seed chose for the chain (its knobs are printed from it at the top of the trace).
@@ -368,7 +371,7 @@ impl Run {
         let safety_start = madsim::time::Instant::now();
         let wc = WorkloadConfig { ops_per_writer: self.opts.workload.ops_per_writer.min(100), scratch_database: true, ..self.opts.workload.clone() };
         let writers = spawn_writers(&mut self.world, &wc, self.opts.seed, &self.oracle, None);
-        let mut driver = FaultDriver::new(plan, self.opts.safety);
+        let mut driver = FaultDriver::new(plan, self.opts.safety).lasting(self.lasting);
         // Set once the chain's full backup exists: a rival incremental needs one to build on.
         let full_done = Arc::new(AtomicBool::new(false));
         let rival_go: Arc<Mutex<Option<model::NodeId>>> = Arc::default();

@@ -108,7 +108,7 @@ async fn cluster(parts: Composition, mut opts: RunOptions, trace_slot: Arc<Mutex
     let observations: Arc<Mutex<Vec<Observation>>> = Arc::default();
     let observer = spawn_observer(&mut world, &oracle, &stop, &observations, seed, opts.sabotage);
     let idle = parts.workload == Workload::Idle;
-    let finished = match run_until_writers_finish(&mut world, &trace, &plan, &opts, safety_start, &writers, idle).await {
+    let finished = match run_until_writers_finish(&mut world, &trace, (&plan, knobs.lasting), &opts, safety_start, &writers, idle).await {
         Ok(()) => true,
         Err(f) if parts.checks.contains(&Check::WritersFinish) => {
             report.failure = Some(f);
@@ -202,11 +202,11 @@ fn spawn_observer(
 /// Injects the schedule while the writers run, switches to the liveness phase when the safety
 /// time is up, and returns when every writer has finished (and, for an `idle` workload, the
 /// safety phase is over) — or a liveness failure if they have not within the bound after
-/// faults stopped.
+/// faults stopped. `lasting` stays broken through the liveness phase (the harder variant).
 async fn run_until_writers_finish(
     world: &mut World,
     trace: &Trace,
-    plan: &faults::Schedule,
+    (plan, lasting): (&faults::Schedule, Option<faults::Lasting>),
     opts: &RunOptions,
     safety_start: madsim::time::Instant,
     writers: &[madsim::task::JoinHandle<Result<WriterStats, WorkloadError>>],
@@ -223,8 +223,12 @@ async fn run_until_writers_finish(
             next += 1;
         }
         if !calmed && elapsed >= opts.safety {
-            sim::trace_event!(trace, "runner", sim::event::LIVENESS_PHASE, "faults stop; nodes restart; network heals");
+            let except = lasting.map(|l| format!("; except: {l}, for good")).unwrap_or_default();
+            sim::trace_event!(trace, "runner", sim::event::LIVENESS_PHASE, "faults stop; nodes restart; network heals{except}");
             world.calm();
+            if let Some(l) = lasting {
+                l.apply(world);
+            }
             calmed = true;
         }
         world.tick();

@@ -29,6 +29,9 @@ pub struct RunKnobs {
     /// restores into ([`Swarm::aimed_at_restore`]; not part of [`RunKnobs::schedule`], which the
     /// shrinker reduces: these stay as the seed drew them).
     pub restore: faults::Schedule,
+    /// What stays broken after the safety phase (the harder liveness variant), when
+    /// [`FaultKind::LastingMinority`] is on; not shrunk either.
+    pub lasting: Option<faults::Lasting>,
     /// The scenario's own knobs, named with their units, in the order it drew them.
     pub scenario: Vec<(String, String)>,
 }
@@ -48,7 +51,8 @@ impl RunKnobs {
         }
         let storage = swarm.storage_dice(&tree);
         let restore = swarm.aimed_at_restore(&tree);
-        RunKnobs { tree, swarm, storage, schedule, restore, scenario: Vec::new() }
+        let lasting = swarm.lasting(&tree, cfg.nodes);
+        RunKnobs { tree, swarm, storage, schedule, restore, lasting, scenario: Vec::new() }
     }
 
     /// Adds a scenario knob (`name` as `<scenario>.<knob>`, `value` with its unit).

@@ -229,14 +229,17 @@ impl FaultMenu {
     pub fn kinds(self, own: &[FaultKind]) -> Vec<FaultKind> {
         match self {
             FaultMenu::None => Vec::new(),
-            FaultMenu::Cluster => own.iter().copied().filter(|k| FaultKind::CLUSTER.contains(k)).collect(),
+            FaultMenu::Cluster => own.iter().copied().filter(|k| FaultKind::CLUSTER.contains(k) || *k == FaultKind::LastingMinority).collect(),
             FaultMenu::Backup | FaultMenu::Chain => own.to_vec(),
         }
     }
 
-    /// The kinds a past-reads swarm draws from: the cluster-level ones, or none.
+    /// The kinds a past-reads swarm draws from: the cluster-level ones and the lasting
+    /// minority, or none.
     pub fn cluster_kinds(self) -> Vec<FaultKind> {
-        self.kinds(&FaultKind::CLUSTER)
+        let mut own = FaultKind::CLUSTER.to_vec();
+        own.push(FaultKind::LastingMinority);
+        self.kinds(&own)
     }
 }
 

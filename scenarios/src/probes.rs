@@ -80,6 +80,10 @@ pub const PROBES: &[Probe] = &[
     Probe { name: "a URL the nodes' external-io flags forbid refused", event: sim::event::BULK_ERR, hit: refused_by_node_flags },
     Probe { name: "an incremental introduced a table, exported from time zero", event: sim::event::CHAIN_LAYER, hit: |l| !l.ends_with("introduced=0") },
     Probe { name: "an automatic incremental in a date-named subdirectory", event: sim::event::CHAIN_LAYER, hit: |l| l.contains("\"2020") },
+    Probe { name: "liveness phase with a node down for good", event: sim::event::LIVENESS_PHASE, hit: |l| l.contains("stays down") },
+    Probe { name: "liveness phase with a node cut off for good", event: sim::event::LIVENESS_PHASE, hit: |l| l.contains("stays cut off") },
+    Probe { name: "liveness phase with a node unable to send, for good", event: sim::event::LIVENESS_PHASE, hit: |l| l.contains("unable to send") },
+    Probe { name: "liveness phase with a node unable to receive, for good", event: sim::event::LIVENESS_PHASE, hit: |l| l.contains("unable to receive") },
     Probe { name: "a point-in-time restore matched the oracle", event: sim::event::POINT_IN_TIME_RESTORED, hit: any },
     Probe {
         name: "a point-in-time cluster restore left out a user created later",

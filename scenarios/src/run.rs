@@ -351,6 +351,8 @@ pub struct FaultDriver<'a> {
     plan: &'a faults::Schedule,
     next: usize,
     safety: Duration,
+    /// What stays broken in the liveness phase (none: everything heals).
+    lasting: Option<faults::Lasting>,
     /// Set when the liveness phase starts (clients that wait for it read it).
     pub calm: Arc<AtomicBool>,
 }
@@ -358,7 +360,14 @@ pub struct FaultDriver<'a> {
 impl<'a> FaultDriver<'a> {
     /// Drives `plan` over a safety phase of `safety`.
     pub fn new(plan: &'a faults::Schedule, safety: Duration) -> Self {
-        FaultDriver { plan, next: 0, safety, calm: Arc::default() }
+        FaultDriver { plan, next: 0, safety, lasting: None, calm: Arc::default() }
+    }
+
+    /// Leaves `lasting` broken through the liveness phase (TigerBeetle's harder variant): the
+    /// run must finish on the majority that remains.
+    pub fn lasting(mut self, lasting: Option<faults::Lasting>) -> Self {
+        self.lasting = lasting;
+        self
     }
 
     /// True once the liveness phase has started.
@@ -384,8 +393,12 @@ impl<'a> FaultDriver<'a> {
         if self.calmed() {
             return;
         }
-        sim::trace_event!(world.trace, "runner", sim::event::LIVENESS_PHASE, "faults stop; nodes restart; network heals; storage behaves");
+        let lasting = self.lasting.map(|l| format!("; except: {l}, for good")).unwrap_or_default();
+        sim::trace_event!(world.trace, "runner", sim::event::LIVENESS_PHASE, "faults stop; nodes restart; network heals; storage behaves{lasting}");
         self.end(world);
+        if let Some(l) = self.lasting {
+            l.apply(world);
+        }
     }
 
     /// The control loop of a scenario that runs jobs: every 50 ms of simulated time since
@@ -413,7 +426,8 @@ impl<'a> FaultDriver<'a> {
         }
     }
 
-    /// After a run that finished inside its safety phase: ends every fault before the checks.
+    /// After a run that finished inside its safety phase: ends every fault before the checks
+    /// (the lasting one never began: it belongs to the liveness phase).
     pub fn end(&mut self, world: &mut World) {
         if self.calmed() {
             return;

@@ -19,6 +19,11 @@
 //! statement's planning: it retries a transient failure for its whole retry budget (600 s),
 //! which outlasts every outage, so a job that fails with one fails this property.
 //!
+//! The harder liveness phase leaves one node cut off (or able to talk one way only) for good: a
+//! statement run on that node after it began cannot reach the cluster, however long it retries,
+//! as a client on the wrong side of a partition finds. Such a statement is excused; one run on
+//! another node is not, even if the error names the lost node (it should have gone elsewhere).
+//!
 //! The texts are the simulator's own: the errors its nodes and its storage return when a fault
 //! strikes, not the backup code's classification of them (a test below holds each text to the
 //! error value it comes from, so a rewording fails loudly instead of weakening the check).
@@ -51,9 +56,17 @@ fn seconds(word: &str) -> Option<f64> {
 /// transient error not excused by a storage outage: its line number (from 1) and the line.
 fn first_transient(trace: &str) -> Option<(usize, &str)> {
     let mut outages: Vec<(f64, f64)> = Vec::new();
+    let mut lost: Option<String> = None;
     trace.lines().enumerate().find_map(|(i, line)| {
         let mut words = line.split_whitespace();
         let (time, who, what) = (words.next().and_then(seconds), words.next(), words.next());
+        if who == Some("runner") && what == Some(sim::event::LIVENESS_PHASE) {
+            lost = line.split_once("except: ").and_then(|(_, rest)| rest.split_whitespace().next()).map(str::to_string);
+            return None;
+        }
+        if what == Some(sim::event::BULK_ERR) && who.is_some() && who == lost.as_deref() {
+            return None;
+        }
         if who == Some("storage") && what == Some(sim::event::OUTAGE) {
             let ms: Option<f64> = line.split_whitespace().rev().nth(1).and_then(|w| w.parse().ok());
             if let (Some(t), Some(ms)) = (time, ms) {
@@ -137,5 +150,17 @@ mod tests {
         assert!(violation(&job).is_some(), "a job outlasts an outage");
         let kv = format!("{outage}\n  25.0s n2 bulk-err r12 unavailable: lost quorum");
         assert!(violation(&kv).is_some(), "an outage of storage excuses no KV error");
+    }
+
+    #[test]
+    fn a_statement_on_the_node_lost_for_good_is_excused_and_one_elsewhere_is_not() {
+        let liveness = "  33.5s runner liveness-phase faults stop; nodes restart; network heals; storage behaves; except: n2 stays cut off, for good";
+        let on = |node: &str, t: &str| format!("{liveness}\n  {t}s {node} bulk-err n0 unavailable: n3: unreachable: RPC timeout");
+        assert_eq!(violation(&on("n2", "152.1")), None);
+        assert!(violation(&on("n4", "152.1")).is_some(), "another node must route around the lost one");
+        let before = format!("  20.0s n2 bulk-err n0 unavailable: n3: unreachable: RPC timeout\n{liveness}");
+        assert!(violation(&before).is_some(), "before the liveness phase the node was not lost");
+        let healed = on("n2", "152.1").replace("; except: n2 stays cut off, for good", "");
+        assert!(violation(&healed).is_some(), "a liveness phase that heals everything excuses nothing");
     }
 }

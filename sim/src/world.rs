@@ -65,6 +65,8 @@ pub struct World {
     nodes: BTreeMap<NodeId, NodeSlot>,
     registry: Arc<Mutex<BTreeMap<NodeId, Arc<NodeServer>>>>,
     cut: BTreeSet<(NodeId, NodeId)>,
+    /// Links cut in one direction only: (from, to).
+    one_way: BTreeSet<(NodeId, NodeId)>,
     unhealthy_since: BTreeMap<RangeId, Instant>,
     clients: u8,
     /// The madsim nodes of the client machines, killed with the world.
@@ -206,6 +208,7 @@ impl World {
             nodes,
             registry,
             cut: BTreeSet::new(),
+            one_way: BTreeSet::new(),
             unhealthy_since: BTreeMap::new(),
             clients: 0,
             client_nodes: Vec::new(),
@@ -347,6 +350,15 @@ impl World {
         trace_event!(self.trace, "world", crate::event::PARTITION, "n{a} <-/-> n{b}");
     }
 
+    /// Cuts the link from `from` to `to` only: `from`'s messages to `to` are lost, `to`'s reach
+    /// `from` (an asymmetric partition: a bad NIC queue, a one-way firewall rule).
+    pub fn cut_one_way(&mut self, from: NodeId, to: NodeId) {
+        let (Some(sa), Some(sb)) = (self.nodes.get(&from), self.nodes.get(&to)) else { return };
+        NetSim::current().clog_link(sa.handle.id(), sb.handle.id());
+        self.one_way.insert((from, to));
+        trace_event!(self.trace, "world", crate::event::PARTITION, "n{from} -/-> n{to}");
+    }
+
     /// Cuts every link between the two groups.
     pub fn partition_groups(&mut self, left: &[NodeId], right: &[NodeId]) {
         for a in left {
@@ -360,7 +372,7 @@ impl World {
 
     /// Restores every cut link.
     pub fn heal(&mut self) {
-        if self.cut.is_empty() {
+        if self.cut.is_empty() && self.one_way.is_empty() {
             return;
         }
         let net = NetSim::current();
@@ -369,12 +381,16 @@ impl World {
             net.unclog_link(ia, ib);
             net.unclog_link(ib, ia);
         }
+        for (a, b) in std::mem::take(&mut self.one_way) {
+            net.unclog_link(self.nodes[&a].handle.id(), self.nodes[&b].handle.id());
+        }
         trace_event!(self.trace, "world", crate::event::HEAL, "all links restored");
     }
 
     /// True when `a` and `b` can exchange messages.
     pub fn connected(&self, a: NodeId, b: NodeId) -> bool {
-        a == b || !self.cut.contains(&(a.min(b), a.max(b)))
+        // A link cut one way is no link: neither side's requests get answers.
+        a == b || !(self.cut.contains(&(a.min(b), a.max(b))) || self.one_way.contains(&(a, b)) || self.one_way.contains(&(b, a)))
     }
 
     /// Sets message latency and loss for the whole network.

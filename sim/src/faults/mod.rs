@@ -12,6 +12,7 @@
 
 pub mod clock;
 pub mod jobs;
+pub mod lasting;
 pub mod network;
 pub mod node;
 pub mod ranges;
@@ -22,6 +23,7 @@ use crate::clock::ClockShape;
 pub use crate::storage::JobPhase;
 use crate::world::World;
 pub use jobs::JobAction;
+pub use lasting::Lasting;
 use model::NodeId;
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -69,6 +69,9 @@ pub enum FaultKind {
     /// CANCEL JOB of the scenario's running RESTORE (which must then leave no trace, and is run
     /// again without faults to judge the backup).
     RestoreCancel,
+    /// The harder liveness phase: one node stays down, cut off, or cut off one way for good
+    /// after the safety phase ([`crate::faults::Lasting`]).
+    LastingMinority,
 }
 
 impl FaultKind {
@@ -105,6 +108,12 @@ impl FaultKind {
         FaultKind::JOB.contains(&self) || FaultKind::RESTORE.contains(&self)
     }
 
+    /// True for the kinds a seed turns on or off as a whole, with no rate: those aimed at a job,
+    /// and the lasting minority.
+    pub fn once_per_run(self) -> bool {
+        self.aimed_at_job() || self == FaultKind::LastingMinority
+    }
+
     /// The chance, as (numerator, denominator), that a seed turns this kind on.
     pub fn odds(self) -> (u32, u32) {
         match self {
@@ -117,6 +126,7 @@ impl FaultKind {
             FaultKind::RestoreKill => (1, 2),
             FaultKind::RestorePauseResume => (1, 3),
             FaultKind::RestoreCancel => (1, 8),
+            FaultKind::LastingMinority => (1, 4),
             _ => (3, 4),
         }
     }
@@ -174,7 +184,7 @@ impl Swarm {
             let mut rng = tree.stream(&kind.path("swarm"));
             let (num, den) = kind.odds();
             let on = rng.gen_ratio(num, den);
-            if kind.aimed_at_job() {
+            if kind.once_per_run() {
                 if on {
                     swarm.aimed.insert(kind);
                 }
@@ -271,6 +281,18 @@ impl Swarm {
         }
         out.sort();
         out
+    }
+
+    /// What stays broken after the safety phase when [`FaultKind::LastingMinority`] is on: a node
+    /// other than n1 (see [`crate::faults::lasting`]) and how, from the kind's own stream.
+    pub fn lasting(&self, tree: &SeedTree, nodes: usize) -> Option<crate::faults::Lasting> {
+        use crate::faults::Lasting;
+        if !self.has(FaultKind::LastingMinority) || nodes < 3 {
+            return None;
+        }
+        let rng = &mut tree.stream(&FaultKind::LastingMinority.path("faults"));
+        let node = rng.gen_range(2..=nodes as NodeId);
+        Some([Lasting::Down(node), Lasting::Partitioned(node), Lasting::CannotSend(node), Lasting::CannotReceive(node)][rng.gen_range(0..4)])
     }
 
     /// Expands the job kinds that are on into faults aimed at the job `job` describes.
