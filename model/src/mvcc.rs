@@ -96,7 +96,7 @@ pub enum MvccError {
 }
 
 /// The versioned store. See the module doc for the rules it enforces.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct MvccStore {
     /// Every key's versions, by timestamp.
     versions: BTreeMap<Key, Versions>,
@@ -368,7 +368,7 @@ impl MvccStore {
 /// One key's versions, oldest first. Most keys hold one to three versions, and a `BTreeMap` per
 /// key cost a whole B-tree node allocation each (the bulk ingest of a 10,000-row table into six
 /// replicas was dominated by it); a sorted vector holds them in one small allocation.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Versions(Vec<(Timestamp, Option<Value>)>);
 
 impl Versions {

@@ -159,9 +159,12 @@ const KILL_PHASES: [faults::JobPhase; 3] = [faults::JobPhase::Exporting, faults:
 /// come back or for a lease to lapse).
 fn menu(opts: &RunOptions) -> Vec<FaultKind> {
     let mut menu: Vec<FaultKind> = FaultKind::CLUSTER.into_iter().chain(FaultKind::JOB).chain(FaultKind::RESTORE).collect();
-    menu.push(FaultKind::LastingMinority);
+    menu.extend([FaultKind::Rebalance, FaultKind::LastingMinority]);
     if opts.workload.preload_rows > 0 {
-        menu.retain(|k| !matches!(k, FaultKind::ConcurrentBackup | FaultKind::StorageOutage | FaultKind::LastingMinority) && !FaultKind::RESTORE.contains(k));
+        menu.retain(|k| {
+            !matches!(k, FaultKind::ConcurrentBackup | FaultKind::StorageOutage | FaultKind::Rebalance | FaultKind::LastingMinority)
+                && !FaultKind::RESTORE.contains(k)
+        });
     }
     menu
 }

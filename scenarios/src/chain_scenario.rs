@@ -89,7 +89,7 @@ fn menu(automatic: bool) -> Vec<FaultKind> {
     let mut menu: Vec<FaultKind> = FaultKind::CLUSTER.to_vec();
     menu.push(FaultKind::CoordinatorKill);
     menu.extend(FaultKind::RESTORE);
-    menu.push(FaultKind::LastingMinority);
+    menu.extend([FaultKind::Rebalance, FaultKind::LastingMinority]);
     if automatic {
         menu.push(FaultKind::ConcurrentBackup);
     }

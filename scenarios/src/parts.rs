@@ -229,7 +229,9 @@ impl FaultMenu {
     pub fn kinds(self, own: &[FaultKind]) -> Vec<FaultKind> {
         match self {
             FaultMenu::None => Vec::new(),
-            FaultMenu::Cluster => own.iter().copied().filter(|k| FaultKind::CLUSTER.contains(k) || *k == FaultKind::LastingMinority).collect(),
+            FaultMenu::Cluster => {
+                own.iter().copied().filter(|k| FaultKind::CLUSTER.contains(k) || matches!(k, FaultKind::Rebalance | FaultKind::LastingMinority)).collect()
+            }
             FaultMenu::Backup | FaultMenu::Chain => own.to_vec(),
         }
     }
@@ -238,7 +240,7 @@ impl FaultMenu {
     /// minority, or none.
     pub fn cluster_kinds(self) -> Vec<FaultKind> {
         let mut own = FaultKind::CLUSTER.to_vec();
-        own.push(FaultKind::LastingMinority);
+        own.extend([FaultKind::Rebalance, FaultKind::LastingMinority]);
         self.kinds(&own)
     }
 }

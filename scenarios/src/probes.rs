@@ -80,6 +80,13 @@ pub const PROBES: &[Probe] = &[
     Probe { name: "a URL the nodes' external-io flags forbid refused", event: sim::event::BULK_ERR, hit: refused_by_node_flags },
     Probe { name: "an incremental introduced a table, exported from time zero", event: sim::event::CHAIN_LAYER, hit: |l| !l.ends_with("introduced=0") },
     Probe { name: "an automatic incremental in a date-named subdirectory", event: sim::event::CHAIN_LAYER, hit: |l| l.contains("\"2020") },
+    Probe { name: "a replica moved to another node, caught up from a snapshot", event: sim::event::REPLICA_ADDED, hit: any },
+    Probe {
+        name: "a follower that never had its range caught up from a snapshot",
+        event: sim::event::APPEND_FAILED,
+        hit: |l| l.contains("sending a snapshot"),
+    },
+    Probe { name: "a dead node's replicas replaced on the others", event: sim::event::REBALANCE, hit: |l| l.ends_with("down for 15s)") },
     Probe { name: "liveness phase with a node down for good", event: sim::event::LIVENESS_PHASE, hit: |l| l.contains("stays down") },
     Probe { name: "liveness phase with a node cut off for good", event: sim::event::LIVENESS_PHASE, hit: |l| l.contains("stays cut off") },
     Probe { name: "liveness phase with a node unable to send, for good", event: sim::event::LIVENESS_PHASE, hit: |l| l.contains("unable to send") },

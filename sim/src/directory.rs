@@ -40,6 +40,14 @@ pub struct RangeDesc {
 }
 
 impl RangeDesc {
+    /// A majority of its replicas. Replica sets change one replica at a time (three to four and
+    /// back to three when a replica moves), and a majority of the set before a change always
+    /// shares a replica with a majority of the set after it: a new leaseholder, gathering a
+    /// majority's logs, finds every committed entry (Raft's single-server membership changes).
+    pub fn quorum(&self) -> usize {
+        self.replicas.len() / 2 + 1
+    }
+
     /// The public view handed to clients.
     pub fn info(&self) -> RangeInfo {
         RangeInfo { range_id: self.range_id, span: self.span.clone(), replicas: self.replicas.clone(), leaseholder: self.lease.holder }
@@ -130,6 +138,32 @@ impl Directory {
         inner.by_start.insert(at.clone(), right);
         let high = inner.read_high_water.get(&range_id).copied().unwrap_or_default();
         inner.read_high_water.insert(new_range, high);
+        true
+    }
+
+    /// Adds `node` to the replicas of `range_id` (after it installed a snapshot); false if it
+    /// is already one or the range is gone.
+    pub fn add_replica(&self, range_id: RangeId, node: NodeId) -> bool {
+        let mut inner = self.inner.lock().expect("directory lock");
+        let Some(d) = inner.by_start.values_mut().find(|d| d.range_id == range_id) else { return false };
+        if d.replicas.contains(&node) {
+            return false;
+        }
+        d.replicas.push(node);
+        d.replicas.sort();
+        true
+    }
+
+    /// Takes `node` out of the replicas of `range_id`; never the leaseholder, never down to
+    /// fewer than `keep` replicas (a replica moves by an addition, then this removal, so that a
+    /// range never runs on fewer replicas than it should while one is on its way).
+    pub fn remove_replica(&self, range_id: RangeId, node: NodeId, keep: usize) -> bool {
+        let mut inner = self.inner.lock().expect("directory lock");
+        let Some(d) = inner.by_start.values_mut().find(|d| d.range_id == range_id) else { return false };
+        if d.lease.holder == node || !d.replicas.contains(&node) || d.replicas.len() <= keep {
+            return false;
+        }
+        d.replicas.retain(|n| *n != node);
         true
     }
 

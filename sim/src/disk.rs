@@ -31,6 +31,10 @@ pub struct RangeLog {
     pub commit: u64,
     /// Highest lease epoch this replica has seen; appends from older epochs are refused.
     pub max_epoch: u64,
+    /// For a replica added by rebalancing: the state it was given, as of its `applied` index
+    /// (the entries up to there are kept too, for their indexes and epochs, but never replayed:
+    /// the parent range's data a split carried is not in this range's log).
+    pub snapshot: Option<crate::replica::Replica>,
 }
 
 impl RangeLog {

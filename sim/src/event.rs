@@ -120,6 +120,17 @@ pub const SCHEDULE: &str = "schedule";
 pub const SEND: &str = "send";
 /// `split`
 pub const SPLIT: &str = "split";
+/// `snapshot-installed`: a node became a replica of a range from the leaseholder's snapshot.
+pub const SNAPSHOT_INSTALLED: &str = "snapshot-installed";
+/// `replica-added`: the leaseholder recorded a new replica after it installed its snapshot.
+pub const REPLICA_ADDED: &str = "replica-added";
+/// `rebalance`: a replica set to move from one node to another.
+pub const REBALANCE: &str = "rebalance";
+/// `replica-removed`: a replica taken out of a range's replica set (rebalancing, or a node
+/// down too long).
+pub const REPLICA_REMOVED: &str = "replica-removed";
+/// `replica-dropped`: a removed replica's node forgot the range.
+pub const REPLICA_DROPPED: &str = "replica-dropped";
 /// `split-request`
 pub const SPLIT_REQUEST: &str = "split-request";
 /// `start`

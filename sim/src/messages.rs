@@ -55,6 +55,9 @@ pub enum NodeRequest {
     Append { range: RangeId, epoch: u64, prev_index: u64, prev_epoch: u64, entries: Vec<LogEntry>, commit: u64 },
     /// A new leaseholder asks a replica for its log.
     FetchLog { range: RangeId, epoch: u64 },
+    /// The leaseholder gives a new replica the range's state as of `replica.applied` and the
+    /// log up to there (rebalancing: a snapshot, as Raft's InstallSnapshot).
+    InstallSnapshot { range: RangeId, epoch: u64, replica: Box<crate::replica::Replica>, entries: Vec<LogEntry> },
     /// Run a BACKUP / RESTORE / SHOW BACKUP / job statement on this node as its SQL gateway,
     /// for a session of `user` in `database`, inside an open transaction or not (BACKUP is
     /// refused in one).
@@ -75,6 +78,7 @@ impl NodeRequest {
             NodeRequest::GcThreshold { .. } => "gc-threshold",
             NodeRequest::Append { .. } => "append",
             NodeRequest::FetchLog { .. } => "fetch-log",
+            NodeRequest::InstallSnapshot { .. } => "install-snapshot",
             NodeRequest::Bulk { .. } => "bulk",
         }
     }
@@ -91,7 +95,8 @@ impl NodeRequest {
             | NodeRequest::Ingest { range, .. }
             | NodeRequest::GcThreshold { range, .. }
             | NodeRequest::Append { range, .. }
-            | NodeRequest::FetchLog { range, .. } => *range,
+            | NodeRequest::FetchLog { range, .. }
+            | NodeRequest::InstallSnapshot { range, .. } => *range,
             NodeRequest::Bulk { .. } => 0,
         }
     }
@@ -145,6 +150,11 @@ pub enum NodeError {
     /// An MVCC rule (GC threshold) refused the read.
     #[error(transparent)]
     Mvcc(#[from] MvccError),
+    /// A follower the directory lists for the range has no replica of it, and none that will
+    /// split into it: the leaseholder must send it a snapshot (it was moved off the range's
+    /// parent before it applied the split, or lost the range).
+    #[error("n{node} has no replica of r{range}")]
+    NoReplica { range: RangeId, node: NodeId },
     /// The leaseholder could not reach a quorum in time.
     #[error("r{range} could not reach a quorum")]
     NoQuorum { range: RangeId },
@@ -166,6 +176,7 @@ impl NodeError {
             NodeError::TxnAborted(t) => KvError::TxnAborted(format!("transaction {t} was aborted")),
             NodeError::Mvcc(m) => KvError::Mvcc(m),
             NodeError::NoQuorum { range } => KvError::RangeUnavailable { range, reason: "no quorum".into() },
+            NodeError::NoReplica { range, node } => KvError::RangeUnavailable { range, reason: format!("n{node} has no replica") },
             NodeError::Invalid(s) => KvError::Invalid(s),
         }
     }

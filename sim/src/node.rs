@@ -139,6 +139,13 @@ pub async fn start(ctx: NodeContext) {
         let s = s.clone();
         async move { s.handle(env).await }
     });
+    // Ranges this node was taken out of while it was down: forgotten now, as the removal would
+    // have had them forgotten (a stale parent kept would wait for ever for its split).
+    for id in server.replica_ids() {
+        if server.directory.get(id).is_some_and(|d| !d.replicas.contains(&server.id)) {
+            madsim::task::spawn(server.clone().drop_replica(id));
+        }
+    }
     // Leases this node held before a restart must be re-initialised under a new epoch.
     for d in server.directory.all() {
         if d.lease.holder == server.id && server.has_replica(d.range_id) {
@@ -160,7 +167,12 @@ fn replay(disk: &NodeDisk) -> Result<(BTreeMap<RangeId, Replica>, u64), String> 
     let mut replicas: BTreeMap<RangeId, Replica> = BTreeMap::new();
     let mut replayed = 0;
     for (&range, log) in &disk.logs {
-        let mut replica = replicas.remove(&range).unwrap_or_else(|| Replica::new(range, log.initial_span.clone()));
+        // A replica added by rebalancing starts from its snapshot, not from a parent's split.
+        let from_split = replicas.remove(&range);
+        let mut replica = match &log.snapshot {
+            Some(s) => s.clone(),
+            None => from_split.unwrap_or_else(|| Replica::new(range, log.initial_span.clone())),
+        };
         for entry in log.entries.iter().take(log.commit as usize) {
             if entry.index <= replica.applied {
                 continue;
@@ -256,6 +268,7 @@ impl NodeServer {
                 self.on_append(range, epoch, prev_index, prev_epoch, entries, commit).await
             }
             NodeRequest::FetchLog { range, epoch } => self.on_fetch_log(range, epoch),
+            NodeRequest::InstallSnapshot { range, epoch, replica, entries } => self.on_install_snapshot(range, epoch, *replica, entries).await,
             other => {
                 if let NodeRequest::Export { range, req } = &other {
                     // Planted: answer an export from any replica, leaseholder or not.
@@ -368,7 +381,7 @@ impl NodeServer {
                 self.propose(range, epoch, Command::Ingest { entries: std::sync::Arc::new(entries) }).await?;
                 Ok(NodeResponse::Ok)
             }
-            NodeRequest::Append { .. } | NodeRequest::FetchLog { .. } | NodeRequest::Bulk { .. } => {
+            NodeRequest::Append { .. } | NodeRequest::FetchLog { .. } | NodeRequest::InstallSnapshot { .. } | NodeRequest::Bulk { .. } => {
                 Err(NodeError::Invalid("request routed as a leaseholder request".into()))
             }
         }
@@ -453,8 +466,7 @@ impl NodeServer {
             if lease.map(|l| (l.holder, l.epoch)) != Some((self.id, epoch)) {
                 return Err(self.not_leaseholder(range));
             }
-            let acks = self.replicate(range, epoch, index).await;
-            if acks + 1 >= self.cfg.quorum() {
+            if self.replicate(range, epoch, index).await {
                 break;
             }
             madsim::time::sleep(backoff).await;
@@ -464,25 +476,25 @@ impl NodeServer {
     }
 
     /// Sends the log up to `upto` to every follower and returns as soon as enough of them have
-    /// it synced to make a quorum with this node (how many did), as Raft commits on a quorum's
+    /// it synced to make a quorum of the range's replicas with this node (true), as Raft commits on a quorum's
     /// acknowledgements: a dead or slow follower does not hold every write up for its RPC
     /// timeout. The calls still in flight are dropped; a follower left behind is caught up by
     /// the next proposal or the leaseholder's heartbeat, and a new leaseholder adopts the most
     /// up-to-date log of a quorum, which holds every committed entry.
-    async fn replicate(&self, range: RangeId, epoch: u64, upto: u64) -> usize {
+    async fn replicate(&self, range: RangeId, epoch: u64, upto: u64) -> bool {
         use futures::StreamExt;
-        let Some(desc) = self.directory.get(range) else { return 0 };
+        let Some(desc) = self.directory.get(range) else { return false };
         let followers: Vec<NodeId> = desc.replicas.iter().copied().filter(|n| *n != self.id).collect();
-        let needed = self.cfg.quorum().saturating_sub(1);
+        let needed = desc.quorum().saturating_sub(1);
         let mut calls: futures::stream::FuturesUnordered<_> = followers.into_iter().map(|f| self.replicate_to(range, epoch, f, upto)).collect();
         let mut acks = 0;
-        while let Some(ok) = calls.next().await {
-            acks += usize::from(ok);
-            if acks >= needed {
-                break;
+        while acks < needed {
+            match calls.next().await {
+                Some(ok) => acks += usize::from(ok),
+                None => break,
             }
         }
-        acks
+        acks >= needed
     }
 
     async fn replicate_to(&self, range: RangeId, epoch: u64, follower: NodeId, upto: u64) -> bool {
@@ -511,6 +523,17 @@ impl NodeServer {
                     trace_event!(self.trace, self.name, crate::event::APPEND_REJECTED, "r{range} -> n{follower} prev={prev_index} their_last={last_index}");
                     let next = prev_index.min(last_index + 1).max(1);
                     self.set_next_index(range, follower, next);
+                }
+                Err(NodeError::NoReplica { .. }) => {
+                    // The follower has no replica of the range although the directory lists it:
+                    // it was removed from the parent before it applied the split that made this
+                    // range (so it never had it), or lost it. It catches up from a snapshot, as
+                    // a Raft follower too far behind does.
+                    trace_event!(self.trace, self.name, crate::event::APPEND_FAILED, "r{range} -> n{follower}: no replica there; sending a snapshot");
+                    if let Some(index) = self.send_snapshot(range, epoch, follower).await {
+                        self.set_next_index(range, follower, index + 1);
+                    }
+                    return false;
                 }
                 other => {
                     trace_event!(self.trace, self.name, crate::event::APPEND_FAILED, "r{range} -> n{follower} {other:?}");
@@ -613,7 +636,14 @@ impl NodeServer {
         commit: u64,
     ) -> Result<NodeResponse, NodeError> {
         if !self.has_replica(range) {
-            return Err(NodeError::RangeKeyMismatch { range, span: Span::default() });
+            // A replica that will split into the range (its split entry not applied yet) holds
+            // its keys: the range comes with that split. Without one, only a snapshot brings it.
+            let start = self.directory.get(range).map(|d| d.span.start);
+            let pending = start.is_some_and(|k| self.replicas.lock().expect("replicas").values().any(|r| r.span.contains_key(&k)));
+            if pending {
+                return Err(NodeError::RangeKeyMismatch { range, span: Span::default() });
+            }
+            return Err(NodeError::NoReplica { range, node: self.id });
         }
         let applied = self.with_replica(range, |r| r.applied).unwrap_or(0);
         let last_new = {
@@ -662,6 +692,116 @@ impl NodeServer {
         Ok(NodeResponse::Log { entries: log.entries[..log.synced].to_vec(), max_epoch: log.max_epoch })
     }
 
+    /// Becomes a replica of `range` from the leaseholder's snapshot: its state as of
+    /// `replica.applied` and the log up to there, synced before the answer (the leaseholder adds
+    /// this node to the range's replicas only then). Whatever this node held of the range
+    /// before (a replica removed while it was down) is replaced. An older leaseholder's snapshot
+    /// is refused.
+    async fn on_install_snapshot(&self, range: RangeId, epoch: u64, mut replica: Replica, entries: Vec<LogEntry>) -> Result<NodeResponse, NodeError> {
+        let index = replica.applied;
+        {
+            let mut disk = self.disk.lock().expect("disk lock");
+            if disk.logs.get(&range).is_some_and(|l| epoch < l.max_epoch) {
+                return Ok(NodeResponse::Appended { success: false, last_index: 0 });
+            }
+            replica.serving_epoch = None;
+            replica.next_index.clear();
+            self.pin_replicas(&mut disk);
+            let synced = entries.len();
+            let log = RangeLog {
+                initial_span: replica.span.clone(),
+                synced,
+                commit: index.min(synced as u64),
+                max_epoch: epoch,
+                entries,
+                snapshot: Some(replica.clone()),
+            };
+            disk.logs.insert(range, log);
+            self.replicas.lock().expect("replicas").insert(range, replica);
+        }
+        // Answered once synced (a crash before leaves a replica the directory never names).
+        self.sync_delay().await;
+        trace_event!(self.trace, self.name, crate::event::SNAPSHOT_INSTALLED, "r{range} at index {index}");
+        Ok(NodeResponse::Appended { success: true, last_index: index })
+    }
+
+    /// Before a range's log is dropped or replaced: records every other replica's applied state
+    /// as its snapshot, so that a replay never needs that log. A range split off another starts
+    /// from the data its parent's split entry carried, which a replay finds only in the parent's
+    /// log: dropped, the replay rebuilt the child empty (cluster seed 115 lost the descriptors'
+    /// range that way, "database bank does not exist").
+    fn pin_replicas(&self, disk: &mut crate::disk::NodeDisk) {
+        let replicas = self.replicas.lock().expect("replicas");
+        for (id, log) in disk.logs.iter_mut() {
+            if let Some(r) = replicas.get(id) {
+                let mut r = r.clone();
+                r.serving_epoch = None;
+                r.next_index.clear();
+                log.snapshot = Some(r);
+            }
+        }
+    }
+
+    /// Adds `to` as a replica of `range`, which this node serves: under the range's lock (no
+    /// proposal in between), sends it a snapshot, and once it has synced it records `to` among
+    /// the range's replicas, replicating to it from the snapshot's index on.
+    pub async fn add_replica(self: Arc<Self>, range: RangeId, to: NodeId) -> bool {
+        let lock = self.lock_for(range);
+        let _guard = lock.lock().await;
+        let Some(epoch) = self.serving_epoch(range) else { return false };
+        let Some(desc) = self.directory.get(range) else { return false };
+        // A leaseholder the directory has moved on from (it has not applied its successor's
+        // LeaseStart yet) must not hand out its state.
+        if (desc.lease.holder, desc.lease.epoch) != (self.id, epoch) || desc.replicas.contains(&to) || desc.replicas.len() > self.cfg.replication {
+            return false;
+        }
+        let Some(index) = self.send_snapshot(range, epoch, to).await else { return false };
+        let still = self.directory.get(range).is_some_and(|d| (d.lease.holder, d.lease.epoch) == (self.id, epoch));
+        if self.serving_epoch(range) != Some(epoch) || !still || !self.directory.add_replica(range, to) {
+            return false;
+        }
+        self.set_next_index(range, to, index + 1);
+        trace_event!(self.trace, self.name, crate::event::REPLICA_ADDED, "r{range} n{to} from index {index}");
+        true
+    }
+
+    /// Sends `to` this node's state of `range` as of its applied index, with the log up to
+    /// there; the index once `to` has installed it.
+    async fn send_snapshot(&self, range: RangeId, epoch: u64, to: NodeId) -> Option<u64> {
+        let (replica, entries) = {
+            let disk = self.disk.lock().expect("disk lock");
+            let log = disk.logs.get(&range)?;
+            let replica = self.replica(range)?;
+            let applied = (replica.applied as usize).min(log.entries.len());
+            (replica, log.entries[..applied].to_vec())
+        };
+        let index = replica.applied;
+        match self.call(to, NodeRequest::InstallSnapshot { range, epoch, replica: Box::new(replica), entries }).await {
+            Ok(NodeResponse::Appended { success: true, .. }) => Some(index),
+            _ => None,
+        }
+    }
+
+    /// Drops this node's replica of `range` (its log too) if the directory no longer lists this
+    /// node among its replicas: a removed replica stops serving and forgets the range.
+    pub async fn drop_replica(self: Arc<Self>, range: RangeId) -> bool {
+        let lock = self.lock_for(range);
+        let _guard = lock.lock().await;
+        if self.directory.get(range).is_some_and(|d| d.replicas.contains(&self.id)) {
+            return false;
+        }
+        {
+            let mut disk = self.disk.lock().expect("disk lock");
+            self.pin_replicas(&mut disk);
+            disk.logs.remove(&range);
+        }
+        let dropped = self.replicas.lock().expect("replicas").remove(&range).is_some();
+        if dropped {
+            trace_event!(self.trace, self.name, crate::event::REPLICA_DROPPED, "r{range}");
+        }
+        dropped
+    }
+
     /// Takes up the lease of `range` under `epoch` (already recorded in the directory): gathers a
     /// quorum's logs, adopts the most up-to-date, and commits a `LeaseStart`. Gives up when the
     /// directory moves the lease elsewhere.
@@ -703,7 +843,7 @@ impl NodeServer {
                 _ => None,
             })
             .collect();
-        if logs.len() + 1 < self.cfg.quorum() {
+        if logs.len() + 1 < desc.quorum() {
             return Err(format!("heard from {} of {} replicas", logs.len() + 1, desc.replicas.len()));
         }
         let position = |entries: &[LogEntry]| (entries.last().map(|e| e.epoch).unwrap_or(0), entries.len() as u64);

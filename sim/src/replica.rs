@@ -4,10 +4,11 @@
 
 use crate::command::{Command, LogEntry, TxnStatus};
 use model::{Intent, Key, MvccStore, NodeId, RangeId, Span, Timestamp, TxnId, WriteOp};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A transaction record kept on the range that holds the transaction's anchor key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxnRecord {
     /// The anchor key (decides which range keeps the record after splits).
     pub anchor: Key,
@@ -16,7 +17,7 @@ pub struct TxnRecord {
 }
 
 /// One replica of a range on one node.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Replica {
     /// The range.
     pub range_id: RangeId,

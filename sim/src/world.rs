@@ -81,7 +81,19 @@ pub struct World {
     doomed_downtime: Duration,
     /// Nodes killed by a storage trap, and when to restart them.
     restart_due: BTreeMap<NodeId, Instant>,
+    /// When each node that is down went down (its replicas are replaced after
+    /// [`DEAD_AFTER`]).
+    down_since: BTreeMap<NodeId, Instant>,
+    /// Ranges with a replica being added, and since when (one addition at a time per range).
+    adding: BTreeMap<RangeId, Instant>,
+    /// Ranges with a replica moving away: the one to take out once its replacement is in.
+    moving: BTreeMap<RangeId, NodeId>,
 }
+
+/// How long a node stays down before its replicas are replaced elsewhere (CockroachDB's
+/// `server.time_until_store_dead`, scaled to the simulation: longer than any crash the safety
+/// phase injects, 0.5 to 8 s).
+pub const DEAD_AFTER: Duration = Duration::from_secs(15);
 
 /// The first keys of the initial ranges: system keyspace, then user tables from id 50.
 fn initial_splits(extra: usize) -> Vec<Key> {
@@ -156,6 +168,7 @@ impl World {
                     synced: 1,
                     commit: 1,
                     max_epoch: 1,
+                    snapshot: None,
                 };
                 disks.get_mut(n).expect("node exists").logs.insert(range, log);
             }
@@ -217,6 +230,9 @@ impl World {
             statements: StatementLog::default(),
             doomed_downtime: Duration::from_secs(3),
             restart_due: BTreeMap::new(),
+            down_since: BTreeMap::new(),
+            adding: BTreeMap::new(),
+            moving: BTreeMap::new(),
         }
     }
 
@@ -299,6 +315,7 @@ impl World {
         self.handle.kill(slot.handle.id());
         let lost = slot.disk.lock().expect("disk lock").crash();
         slot.life = NodeLife::Down;
+        self.down_since.insert(node, Instant::now());
         self.registry.lock().expect("registry").remove(&node);
         trace_event!(self.trace, "world", crate::event::CRASH, "n{node} unsynced_entries_lost={lost}");
         true
@@ -311,6 +328,7 @@ impl World {
             return false;
         }
         slot.life = NodeLife::Up;
+        self.down_since.remove(&node);
         trace_event!(self.trace, "world", crate::event::RESTART, "n{node}");
         self.handle.restart(slot.handle.id());
         true
@@ -416,7 +434,7 @@ impl World {
             return false;
         }
         let reachable = replicas.iter().filter(|r| **r == node || (self.life(**r) == Some(NodeLife::Up) && self.connected(node, **r))).count();
-        reachable >= self.cfg.quorum()
+        reachable > replicas.len() / 2
     }
 
     /// Moves the lease of `range` to `to` (a replica that is up and reaches a quorum).
@@ -430,6 +448,101 @@ impl World {
         trace_event!(self.trace, "world", crate::event::LEASE_TRANSFER, "r{range} n{} -> n{to} epoch={}", desc.lease.holder, lease.epoch);
         self.spawn_on(to, server.acquire_lease(range, lease.epoch));
         true
+    }
+
+    /// Moves a replica of `range` from `from` to `to` (rebalancing), as CockroachDB's
+    /// replicate queue does: the leaseholder sends `to` a snapshot and adds it (four replicas,
+    /// a majority of three), then [`World::tick`] takes `from` out (three again) and `from`
+    /// forgets the range. Only a range with its full replica set, whose leaseholder serves and
+    /// reaches a quorum, from a replica that is not the leaseholder's, to an up node that has
+    /// none.
+    pub fn rebalance(&mut self, range: RangeId, from: NodeId, to: NodeId) -> bool {
+        let Some(desc) = self.directory.get(range) else { return false };
+        let holder = desc.lease.holder;
+        let serving = self.server(holder).is_some_and(|s| s.is_serving(range));
+        if desc.replicas.len() != self.cfg.replication.min(self.nodes.len())
+            || from == holder
+            || !desc.replicas.contains(&from)
+            || desc.replicas.contains(&to)
+            || self.life(to) != Some(NodeLife::Up)
+            || !serving
+            || !self.reaches_quorum(holder, &desc.replicas)
+            || self.adding.contains_key(&range)
+        {
+            return false;
+        }
+        trace_event!(self.trace, "world", crate::event::REBALANCE, "r{range} n{from} -> n{to}");
+        self.moving.insert(range, from);
+        self.add_replica(range, to);
+        true
+    }
+
+    /// Has the leaseholder of `range` add a replica on `to`.
+    fn add_replica(&mut self, range: RangeId, to: NodeId) {
+        let Some(desc) = self.directory.get(range) else { return };
+        let Some(server) = self.server(desc.lease.holder) else { return };
+        self.adding.insert(range, Instant::now());
+        self.spawn_on(desc.lease.holder, server.add_replica(range, to));
+    }
+
+    /// The replicate queue, as CockroachDB's, one change per range at a time: a range with a
+    /// replica too many (a move's addition landed) loses the replica that was moving, or one on
+    /// a dead node; a range with a replica on a node down for [`DEAD_AFTER`], or short of
+    /// replicas, gets one on an up node that lacks it (one addition at a time per range, given
+    /// 5 s before another is tried); the dead one goes once the new one is in.
+    fn replicate_queue(&mut self, now: Instant) {
+        let want = self.cfg.replication.min(self.nodes.len());
+        let dead: BTreeSet<NodeId> = self.down_since.iter().filter(|(_, t)| now.duration_since(**t) >= DEAD_AFTER).map(|(n, _)| *n).collect();
+        for desc in self.directory.all() {
+            let range = desc.range_id;
+            let holder = desc.lease.holder;
+            if desc.replicas.len() > want {
+                let victim = self
+                    .moving
+                    .get(&range)
+                    .copied()
+                    .filter(|n| desc.replicas.contains(n) && *n != holder)
+                    .or_else(|| desc.replicas.iter().copied().find(|n| dead.contains(n) && *n != holder))
+                    // (An addition that landed after its move was called off.)
+                    .or_else(|| desc.replicas.iter().copied().rev().find(|n| *n != holder));
+                if let Some(victim) = victim {
+                    if self.directory.remove_replica(range, victim, want) {
+                        self.moving.remove(&range);
+                        self.adding.remove(&range);
+                        trace_event!(self.trace, "world", crate::event::REPLICA_REMOVED, "r{range} n{victim}");
+                        if let Some(server) = self.server(victim) {
+                            self.spawn_on(victim, server.drop_replica(range));
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some(t) = self.adding.get(&range) {
+                if now.duration_since(*t) < Duration::from_secs(5) {
+                    continue;
+                }
+                // The addition did not land: a move is called off; a short range tries again.
+                self.adding.remove(&range);
+                self.moving.remove(&range);
+            }
+            if !self.server(holder).is_some_and(|s| s.is_serving(range)) || !self.reaches_quorum(holder, &desc.replicas) {
+                continue;
+            }
+            if desc.replicas.len() < want || desc.replicas.iter().any(|n| dead.contains(n)) {
+                let candidates: Vec<NodeId> = self
+                    .node_ids()
+                    .into_iter()
+                    .filter(|n| !desc.replicas.contains(n) && self.life(*n) == Some(NodeLife::Up) && self.connected(holder, *n))
+                    .collect();
+                if let Some(&to) = candidates.choose(&mut self.rng) {
+                    if let Some(&gone) = desc.replicas.iter().find(|n| dead.contains(n) && **n != holder) {
+                        trace_event!(self.trace, "world", crate::event::REBALANCE, "r{range} n{gone} -> n{to} (n{gone} down for {DEAD_AFTER:?})");
+                        self.moving.insert(range, gone);
+                    }
+                    self.add_replica(range, to);
+                }
+            }
+        }
     }
 
     /// Asks the leaseholder of `range` to split it at `at`.
@@ -467,6 +580,7 @@ impl World {
             self.restart_due.remove(&node);
             self.restart(node);
         }
+        self.replicate_queue(now);
         for desc in self.directory.all() {
             let holder = desc.lease.holder;
             let serving = self.server(holder).is_some_and(|s| s.is_serving(desc.range_id));

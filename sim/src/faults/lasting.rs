@@ -2,9 +2,10 @@
 //! everything heals except one node, which stays down, cut off, or cut off in one direction for
 //! the rest of the run. The jobs and the writers must still finish on the majority that remains.
 //!
-//! Why one node: replica sets are fixed (no up-replication), each range has three replicas on
-//! five nodes, so any one node lost for good leaves every range a quorum; two could take a
-//! range's quorum with them. Why never n1: the checks after the run speak to n1 (they stand for
+//! Why one node: each range has three replicas on five nodes, so any one node lost for good
+//! leaves every range a quorum (and a node down for good has its replicas replaced after
+//! [`crate::world::DEAD_AFTER`]); two lost at once could take a range's quorum with them before
+//! anything is replaced. Why never n1: the checks after the run speak to n1 (they stand for
 //! an operator's console on a node that stays up); the scenario's own statements, its gateway
 //! and its writers may be anywhere, the lost node included.
 

@@ -57,6 +57,9 @@ pub enum Fault {
     Split { range_pick: u32, key_pick: u32 },
     /// Run GC on the `range_pick`-th range with a TTL of `ttl_ms`.
     Gc { range_pick: u32, ttl_ms: u64 },
+    /// Move the `from_pick`-th non-leaseholder replica of the `range_pick`-th range to the
+    /// `to_pick`-th up node that lacks one (rebalancing).
+    Rebalance { range_pick: u32, from_pick: u32, to_pick: u32 },
     /// Kill whichever node makes the storage write of `phase` after the next `skip` such writes
     /// (the job's coordinator), and restart it `down_ms` later.
     KillCoordinator {
@@ -97,6 +100,7 @@ impl fmt::Display for Fault {
             Fault::TransferLease { range_pick, to_pick } => write!(f, "lease-transfer range#{range_pick} to#{to_pick}"),
             Fault::Split { range_pick, key_pick } => write!(f, "split range#{range_pick} key#{key_pick}"),
             Fault::Gc { range_pick, ttl_ms } => write!(f, "gc range#{range_pick} ttl={ttl_ms}ms"),
+            Fault::Rebalance { range_pick, from_pick, to_pick } => write!(f, "rebalance range#{range_pick} from#{from_pick} to#{to_pick}"),
             Fault::KillCoordinator { phase, skip, down_ms } => write!(f, "kill-coordinator at={phase:?} skip={skip} down={down_ms}ms"),
             Fault::TornWrite => write!(f, "torn-write"),
             Fault::LostWrite => write!(f, "lost-write"),
@@ -137,6 +141,7 @@ pub fn inject(world: &mut World, fault: &Fault) -> bool {
         Fault::TransferLease { range_pick, to_pick } => ranges::transfer_lease(world, *range_pick, *to_pick),
         Fault::Split { range_pick, key_pick } => ranges::split(world, *range_pick, *key_pick),
         Fault::Gc { range_pick, ttl_ms } => ranges::gc(world, *range_pick, Duration::from_millis(*ttl_ms)),
+        Fault::Rebalance { range_pick, from_pick, to_pick } => ranges::rebalance(world, *range_pick, *from_pick, *to_pick),
         Fault::KillCoordinator { phase, skip, down_ms } => storage::kill_coordinator(world, *phase, *skip, Duration::from_millis(*down_ms)),
         Fault::TornWrite => storage::torn_write(world),
         Fault::LostWrite => storage::lost_write(world),

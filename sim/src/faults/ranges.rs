@@ -4,8 +4,11 @@
 //! (including mid-request: the old holder stops serving at once, its in-flight proposals fail or
 //! are adopted by the new holder), a range may split at any of its keys (clients with stale
 //! range caches are redirected), and the GC queue may run with a short TTL (seconds) so that it
-//! races reads and exports. The system must keep answering correctly; reads below the new GC
-//! threshold must fail with the GC threshold error, never return partial history.
+//! races reads and exports. A replica may move to another node (rebalancing): it leaves the
+//! range at once and the new one catches up from the leaseholder's snapshot. The system must
+//! keep answering correctly; reads below the new GC threshold must fail with the GC threshold
+//! error, never return partial history; an export is answered by the leaseholder of its moment
+//! wherever the replicas went.
 
 use crate::world::World;
 use model::{Key, NodeId};
@@ -42,6 +45,17 @@ pub fn split(world: &mut World, range_pick: u32, key_pick: u32) -> bool {
     }
     let at = keys[key_pick as usize % keys.len()].clone();
     world.split(desc.range_id, at)
+}
+
+/// Moves one of the picked range's non-leaseholder replicas to a node that has none.
+pub fn rebalance(world: &mut World, range_pick: u32, from_pick: u32, to_pick: u32) -> bool {
+    let Some(desc) = pick_range(world, range_pick) else { return false };
+    let from: Vec<NodeId> = desc.replicas.iter().copied().filter(|n| *n != desc.lease.holder).collect();
+    let to: Vec<NodeId> = world.node_ids().into_iter().filter(|n| !desc.replicas.contains(n)).collect();
+    if from.is_empty() || to.is_empty() {
+        return false;
+    }
+    world.rebalance(desc.range_id, from[from_pick as usize % from.len()], to[to_pick as usize % to.len()])
 }
 
 /// Runs GC on the picked range with a short TTL.

@@ -69,6 +69,9 @@ pub enum FaultKind {
     /// CANCEL JOB of the scenario's running RESTORE (which must then leave no trace, and is run
     /// again without faults to judge the backup).
     RestoreCancel,
+    /// Replica rebalancing: a range's replica moved to a node that has none, caught up from a
+    /// snapshot.
+    Rebalance,
     /// The harder liveness phase: one node stays down, cut off, or cut off one way for good
     /// after the safety phase ([`crate::faults::Lasting`]).
     LastingMinority,
@@ -275,6 +278,9 @@ impl Swarm {
                     FaultKind::LeaseTransfer => out.push(ScheduledFault { at, fault: Fault::TransferLease { range_pick: rng.gen(), to_pick: rng.gen() } }),
                     FaultKind::Split => out.push(ScheduledFault { at, fault: Fault::Split { range_pick: rng.gen(), key_pick: rng.gen() } }),
                     FaultKind::Gc => out.push(ScheduledFault { at, fault: Fault::Gc { range_pick: rng.gen(), ttl_ms: rng.gen_range(5_000..30_000) } }),
+                    FaultKind::Rebalance => {
+                        out.push(ScheduledFault { at, fault: Fault::Rebalance { range_pick: rng.gen(), from_pick: rng.gen(), to_pick: rng.gen() } })
+                    }
                     _ => {}
                 }
             }
