@@ -150,6 +150,11 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     // boundaries too): a data file then holds one table's keys, so SHOW BACKUP can give each
     // table its own size and row count.
     let mut spans: Vec<Span> = resolved.tables.iter().filter(|t| !t.is_view()).map(|t| t.span()).collect();
+    // What the chain's layers back up between them, merged.
+    let covered: Vec<Span> = match &base {
+        Some(layers) => model::key::merge_spans(&layers.iter().flat_map(|l| l.manifest.spans.iter().cloned()).collect::<Vec<_>>()),
+        None => Vec::new(),
+    };
     let (start_time, introduced_spans, depends_on) = match &base {
         None => (Timestamp::ZERO, Vec::new(), Vec::new()),
         Some(layers) => {
@@ -165,7 +170,6 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
             if !is_full_cluster {
                 check_same_tables(&catalog, &resolved, last)?;
             }
-            let covered: Vec<Span> = model::key::merge_spans(&layers.iter().flat_map(|l| l.manifest.spans.iter().cloned()).collect::<Vec<_>>());
             let introduced: Vec<Span> = spans.iter().filter(|s| !s.subtract(&covered).is_empty()).cloned().collect();
             (start, introduced, crate::chain::depends_on(layers))
         }
@@ -261,9 +265,8 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     // On a chain whose earlier backups lack them (written before this), they are introduced:
     // exported whole, history and all.
     if is_full_cluster && mvcc_filter == MvccFilter::AllRevisions {
-        let covered: Vec<Span> = base.iter().flatten().flat_map(|l| l.manifest.spans.iter().cloned()).collect();
         for span in model::catalog::cluster_data_spans() {
-            if base.is_some() && !span.subtract(&model::key::merge_spans(&covered)).is_empty() {
+            if base.is_some() && !span.subtract(&covered).is_empty() {
                 introduced_spans.push(span.clone());
             }
             spans.push(span);

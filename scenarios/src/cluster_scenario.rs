@@ -223,7 +223,7 @@ async fn run_until_writers_finish(
             next += 1;
         }
         if !calmed && elapsed >= opts.safety {
-            let except = lasting.map(|l| format!("; except: {l}, for good")).unwrap_or_default();
+            let except = crate::run::lasting_exception(lasting);
             sim::trace_event!(trace, "runner", sim::event::LIVENESS_PHASE, "faults stop; nodes restart; network heals{except}");
             world.calm();
             if let Some(l) = lasting {

@@ -345,6 +345,12 @@ pub fn start_world_with(opts: &RunOptions, cfg: WorldConfig, stream: &str, trace
     (world, trace, SeedTree::new(opts.seed).stream(stream))
 }
 
+/// What the liveness-phase trace line adds for a fault left in place (`; except: n4 stays
+/// down, for good`): the transient-errors property reads the node from it.
+pub fn lasting_exception(lasting: Option<faults::Lasting>) -> String {
+    lasting.map(|l| format!("; except: {l}, for good")).unwrap_or_default()
+}
+
 /// The safety phase's fault injection and the switch to the liveness phase, shared by the
 /// scenarios that run a job: call [`FaultDriver::step`] from the control loop.
 pub struct FaultDriver<'a> {
@@ -393,8 +399,8 @@ impl<'a> FaultDriver<'a> {
         if self.calmed() {
             return;
         }
-        let lasting = self.lasting.map(|l| format!("; except: {l}, for good")).unwrap_or_default();
-        sim::trace_event!(world.trace, "runner", sim::event::LIVENESS_PHASE, "faults stop; nodes restart; network heals; storage behaves{lasting}");
+        let except = lasting_exception(self.lasting);
+        sim::trace_event!(world.trace, "runner", sim::event::LIVENESS_PHASE, "faults stop; nodes restart; network heals; storage behaves{except}");
         self.end(world);
         if let Some(l) = self.lasting {
             l.apply(world);
