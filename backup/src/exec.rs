@@ -134,8 +134,10 @@ async fn control(env: &Env, ctx: &SessionContext, id: JobId, op: ControlOp) -> R
     .await?;
     match updated {
         Ok(r) if r.job_type == JobType::Restore && r.status == JobStatus::CancelRequested && r.lease.is_none() => {
+            // Not all removed yet (`Ok(false)`): the cancel stands, and the adoption loop
+            // finishes it, as CockroachDB's CANCEL JOB returns before the job has reverted.
             match restore::job::cancel_uncoordinated(env, id).await {
-                Ok(()) => Ok(QueryResult { columns: Vec::new(), rows: Vec::new() }),
+                Ok(_) => Ok(QueryResult { columns: Vec::new(), rows: Vec::new() }),
                 Err(why) => Err(BackupError::Job(why)),
             }
         }

@@ -54,14 +54,26 @@ pub async fn run_planned(env: &Env, id: JobId, layers: Option<Vec<Layer>>) -> Re
         Ok(o) => (o, None),
         Err(e) => (RunOutcome::Failed(e.to_string()), Some(e)),
     };
-    // The lease stays renewed while the restore removes what it wrote.
-    if matches!(outcome, RunOutcome::Failed(_) | RunOutcome::Canceled) && !lost.load(Ordering::Relaxed) {
-        remove(env, id, Some(run), &lost).await;
+    // The lease stays renewed while the restore removes what it wrote. A failed run records
+    // first that it is reverting, so that a node adopting it after this one dies finishes the
+    // removal instead of restoring again over half-removed data.
+    let mut reverting = matches!(outcome, RunOutcome::Failed(_) | RunOutcome::Canceled) && !lost.load(Ordering::Relaxed);
+    if let (true, RunOutcome::Failed(why)) = (reverting, &outcome) {
+        reverting = mark_reverting(env, id, run, why).await;
     }
+    let removed = reverting && remove(env, id, run, &lost).await;
     let recorded = match &outcome {
         // Publishing recorded it, in the same commit.
         RunOutcome::Succeeded(_) => true,
         RunOutcome::NotCoordinator => false,
+        // What it wrote is not all removed: the job stays asking to be canceled (with its
+        // error, if it failed), without a coordinator, for the adoption loop to finish.
+        RunOutcome::Failed(_) | RunOutcome::Canceled if !removed => {
+            if reverting {
+                release(env, id, run).await;
+            }
+            false
+        }
         other => finish(env, id, run, other).await.unwrap_or(false),
     };
     done.store(true, Ordering::Relaxed);
@@ -279,70 +291,101 @@ async fn publish(env: &Env, id: JobId, run: u64) -> Result<RunOutcome, BackupErr
     }
 }
 
+/// Records that failed run `run` of job `id` is reverting: asking to be canceled, with its
+/// error, which [`cancel_uncoordinated`] turns into `failed` once the removal is complete.
+/// False if this run no longer holds the job (its adopter runs it again: nothing was removed).
+async fn mark_reverting(env: &Env, id: JobId, run: u64, why: &str) -> bool {
+    let node = env.node();
+    let marked = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
+        if !jobs::holds(r, now, node, run) {
+            return Err("lease lost".into());
+        }
+        r.status = JobStatus::CancelRequested;
+        r.error = Some(why.to_string());
+        r.running_status = "reverting: removing what it restored".into();
+        Ok(())
+    })
+    .await;
+    matches!(marked, Ok(Ok(_)))
+}
+
+/// Lets go of job `id` (asking to be canceled) so that the adoption loop finishes its removal
+/// at once rather than after the lease lapses.
+async fn release(env: &Env, id: JobId, run: u64) {
+    let node = env.node();
+    let _ = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
+        if !jobs::holds(r, now, node, run) {
+            return Err("lease lost".into());
+        }
+        r.lease = None;
+        Ok(())
+    })
+    .await;
+}
+
 /// Removes what a restore that will not finish wrote: its data, then its offline descriptors
-/// (never a public one). First the job forgets its progress and takes a new restore time, in
-/// the commit that says so: a run that resumes it after a removal cut short starts over, and
-/// its versions land above the removal's tombstones. `run` fences a coordinator's removal; a
-/// job without one (paused, or whose coordinator died) passes `None`.
-async fn remove(env: &Env, id: JobId, run: Option<u64>, lost: &AtomicBool) {
+/// (never a public one), and says whether nothing of it is left. The job forgets its progress
+/// first; it stays `offline` (its descriptors may exist) until the commit that deletes them,
+/// so that a removal cut short and taken up again — by this node, or by the adoption loop
+/// after this one died — removes everything, never judging that nothing was written. A job
+/// being removed never runs its restore again: it is asking to be canceled. `run` fences it.
+async fn remove(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> bool {
     let node = env.node();
     let reset = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
-        match run {
-            Some(run) if !jobs::holds(r, now, node, run) => return Err("lease lost".into()),
-            None if r.lease.is_some_and(|l| l.expires > now) => return Err("coordinated".into()),
-            _ => {}
+        if !jobs::holds(r, now, node, run) {
+            return Err("lease lost".into());
         }
-        if !r.payload.offline && r.payload.done.is_empty() {
-            return Err("nothing written".into());
-        }
-        r.payload.offline = false;
         r.payload.done.clear();
         r.payload.done_count = 0;
         r.payload.totals = Default::default();
-        r.payload.restore_ts = now;
         Ok(())
     })
     .await;
     let details = match reset {
         Ok(Ok(r)) => r.payload,
-        _ => return,
+        _ => return false,
     };
+    if !details.offline {
+        // Nothing was written: the names are taken (offline) before any span is ingested.
+        return true;
+    }
     for table in details.publication.table_ids() {
         if !tombstone_span(env, &model::encoding::table_span(table), lost).await {
-            return;
+            return false;
         }
     }
-    // Only descriptors still offline go: a public one is not this restore's to remove.
+    // Only descriptors still offline go (a public one is not this restore's to remove), in the
+    // commit that records the job no longer offline.
     let mut backoff = Backoff::new();
     for _ in 0..20 {
         if lost.load(Ordering::Relaxed) {
-            return;
+            return false;
         }
-        let now = env.kv.now();
-        let Ok(current) = Catalog::read(&*env.kv, now).await else {
-            backoff.wait(env).await;
-            continue;
-        };
-        let deletes: Vec<WriteOp> = details
-            .publication
-            .descriptors
-            .iter()
-            .filter(|d| match current.descriptor(d.id()) {
-                Some(Descriptor::Database(db)) => db.offline,
-                Some(Descriptor::Table(t)) => t.is_offline(),
-                None => false,
-            })
-            .map(|d| WriteOp::Delete(catalog::descriptor_key(d.id())))
-            .collect();
-        if deletes.is_empty() {
-            break;
-        }
-        match env.kv.commit(deletes, Some(now)).await {
-            Ok(_) => break,
+        let deleted = commit_with_record(env, id, run, |r, current, _| {
+            r.payload.offline = false;
+            Ok(details
+                .publication
+                .descriptors
+                .iter()
+                .filter(|d| match current.descriptor(d.id()) {
+                    Some(Descriptor::Database(db)) => db.offline,
+                    Some(Descriptor::Table(t)) => t.is_offline(),
+                    None => false,
+                })
+                .map(|d| WriteOp::Delete(catalog::descriptor_key(d.id())))
+                .collect())
+        })
+        .await;
+        match deleted {
+            Ok(Some(_)) => {
+                env.event(crate::event::RESTORE_REMOVED, format!("job {id}: offline descriptors and their data removed"));
+                return true;
+            }
+            Ok(None) => return false,
             Err(_) => backoff.wait(env).await,
         }
     }
-    env.event(crate::event::RESTORE_REMOVED, format!("job {id}: offline descriptors and their data removed"));
+    false
 }
 
 /// How many keys one commit of a removal deletes.
@@ -388,19 +431,22 @@ async fn tombstone_span(env: &Env, span: &Span, lost: &AtomicBool) -> bool {
 
 /// Cancels a restore whose coordinator this process has just stopped by dropping it (the
 /// shell's Ctrl-C does, as a node dying would): the stopped run's lease is released, what it
-/// wrote removed, and the job recorded canceled. `Err` says why it was not (it had ended).
-pub async fn cancel_stopped(env: &Env, id: JobId) -> Result<(), String> {
+/// wrote removed, and the job recorded canceled. `Ok(false)`: the cluster did not let all of it
+/// be removed yet, and the job stays asking to be canceled, for the adoption loop to finish;
+/// `Err` says why it was not (it had ended).
+pub async fn cancel_stopped(env: &Env, id: JobId) -> Result<bool, String> {
     cancel_without_coordinator(env, id, false).await
 }
 
 /// CANCEL JOB of a restore without a coordinator (paused, or asked to cancel with no live
 /// lease): what it wrote is removed before the job is recorded canceled, so that whoever sees it
 /// canceled finds nothing of it. Refused (changing nothing) if a coordinator has it meanwhile.
-pub async fn cancel_uncoordinated(env: &Env, id: JobId) -> Result<(), String> {
+/// `Ok(false)` as for [`cancel_stopped`].
+pub async fn cancel_uncoordinated(env: &Env, id: JobId) -> Result<bool, String> {
     cancel_without_coordinator(env, id, true).await
 }
 
-async fn cancel_without_coordinator(env: &Env, id: JobId, only_paused: bool) -> Result<(), String> {
+async fn cancel_without_coordinator(env: &Env, id: JobId, only_paused: bool) -> Result<bool, String> {
     // This node takes the job while it removes what the job wrote, so that no adoption loop
     // sees a cancel request without a coordinator and does the same meanwhile.
     let (node, run) = (env.node(), fencing_token(env));
@@ -419,20 +465,32 @@ async fn cancel_without_coordinator(env: &Env, id: JobId, only_paused: bool) -> 
     .await;
     match released {
         Ok(Ok(_)) => {}
-        Ok(Err(jobs::UpdateRefused::Refused(why))) if why.is_empty() => return Ok(()),
+        Ok(Err(jobs::UpdateRefused::Refused(why))) if why.is_empty() => return Ok(true),
         Ok(Err(jobs::UpdateRefused::Refused(why))) => return Err(why),
         Ok(Err(jobs::UpdateRefused::NotFound)) => return Err(format!("job {id} no longer exists")),
         Err(e) => return Err(e.to_string()),
     }
-    remove(env, id, Some(run), &AtomicBool::new(false)).await;
+    // Renewed while it removes, as a coordinator's: a removal slower than a lease is not
+    // taken up by another node meanwhile.
+    let lost = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    spawn_heartbeat(env, id, run, lost.clone(), done.clone());
+    let _heartbeat = HeartbeatGuard(done);
+    if !remove(env, id, run, &lost).await {
+        // Still asking to be canceled: the adoption loop takes the removal up again.
+        release(env, id, run).await;
+        return Ok(false);
+    }
     let ended = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
         match r.status {
             JobStatus::CancelRequested => {}
             // An adoption loop finished the cancel (this node's claim had lapsed).
-            JobStatus::Canceled => return Err(String::new()),
+            JobStatus::Canceled | JobStatus::Failed => return Err(String::new()),
             other => return Err(format!("job {id} is {}", other.as_str())),
         }
-        r.status = JobStatus::Canceled;
+        // A run that failed and could not remove everything it wrote ends failed, with its
+        // error, as it would have had its removal finished at once.
+        r.status = if r.error.is_some() { JobStatus::Failed } else { JobStatus::Canceled };
         r.running_status.clear();
         r.finished = Some(now);
         r.lease = None;
@@ -440,8 +498,8 @@ async fn cancel_without_coordinator(env: &Env, id: JobId, only_paused: bool) -> 
     })
     .await;
     match ended {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(jobs::UpdateRefused::Refused(why))) if why.is_empty() => Ok(()),
+        Ok(Ok(_)) => Ok(true),
+        Ok(Err(jobs::UpdateRefused::Refused(why))) if why.is_empty() => Ok(true),
         Ok(Err(jobs::UpdateRefused::Refused(why))) => Err(why),
         Ok(Err(jobs::UpdateRefused::NotFound)) => Err(format!("job {id} no longer exists")),
         Err(e) => Err(e.to_string()),

@@ -273,3 +273,85 @@ fn an_incremental_after_a_restore_that_was_offline_in_its_base_backs_the_restore
     dst.ok(&format!("RESTORE DATABASE restored FROM '{CHAIN}'"));
     assert_eq!(dst.read_now("restored", "customers").rows, source.rows);
 }
+
+/// Refuses every commit that only deletes (a removal's tombstones) while `on` is set.
+fn refuse_tombstones(c: &Cluster) -> Arc<AtomicBool> {
+    let on = Arc::new(AtomicBool::new(true));
+    let on2 = on.clone();
+    c.kv.set_commit_hook(Box::new(move |writes| {
+        let tombstones = !writes.is_empty() && writes.iter().all(|w| matches!(w, model::WriteOp::Delete(_)));
+        (tombstones && on2.load(Ordering::SeqCst)).then(|| model::KvError::Unavailable { node: 1, reason: "test: the removal cannot reach the range".into() })
+    }));
+    on
+}
+
+/// Every descriptor the restore created is gone, and so is its data.
+fn assert_nothing_left(c: &Cluster, d: &RestoreDetails) {
+    let cat = c.catalog();
+    for t in d.publication.descriptors.iter().map(|d| d.id()) {
+        assert!(cat.descriptor(t).is_none(), "descriptor {t} left behind");
+        assert!(c.table_kvs(t, c.now()).is_empty(), "data of {t} left behind");
+    }
+}
+
+// Backup seed 1644 of a 3,000-seed `--faults everything` run: a cancel's removal that gave up
+// half-way (the cluster did not answer) had already recorded the job as having written
+// nothing, so the removal taken up again removed nothing and the restore's offline descriptors
+// stayed for good, behind a job recorded canceled.
+#[test]
+fn a_cancel_whose_removal_was_cut_short_stays_requested_and_the_next_attempt_removes_everything() {
+    let (_src, mut dst, _) = backed_up();
+    control_mid_restore(&dst, 2, "PAUSE JOB {id}");
+    dst.err(&format!("RESTORE DATABASE bank FROM '{LOC}'"));
+    dst.kv.clear_ingest_hook();
+    let id = restore_job(&dst).id;
+    let d = details(&dst, id);
+    assert!(d.publication.descriptors.iter().any(|t| !dst.table_kvs(t.id(), dst.now()).is_empty()), "some data ingested before the pause");
+    let refusing = refuse_tombstones(&dst);
+    // CANCEL JOB is accepted; what the job wrote cannot be removed yet, so it is not canceled.
+    dst.ok(&format!("CANCEL JOB {id}"));
+    let j = restore_job(&dst);
+    assert_eq!(j.status, JobStatus::CancelRequested);
+    assert!(j.lease.is_none_or(|l| l.expires <= dst.now()), "left for the adoption loop: {:?}", j.lease);
+    assert!(details(&dst, id).offline, "its descriptors are still there, offline");
+    assert_eq!(dst.sql_err("SELECT * FROM bank.accounts"), "database \"bank\" is offline: restoring");
+    // The cluster answers again: the adoption loop's attempt removes everything, then records
+    // the job canceled.
+    refusing.store(false, Ordering::SeqCst);
+    assert_eq!(block_on(backup::restore::job::cancel_uncoordinated(&dst.env, id)), Ok(true));
+    assert_eq!(restore_job(&dst).status, JobStatus::Canceled);
+    assert_nothing_left(&dst, &d);
+    assert!(dst.sql_err("SELECT * FROM bank.accounts").contains("database \"bank\" does not exist"));
+}
+
+// A failed restore records first that it is reverting (asking to be canceled, with its error):
+// a coordinator whose removal is cut short leaves it so, and the adoption loop finishes the
+// removal and records the job failed with the restore's own error — never a job that runs its
+// restore again over half-removed data, nor one that ends with its descriptors left offline.
+#[test]
+fn a_failed_restore_whose_removal_was_cut_short_is_finished_by_the_adoption_loop_and_ends_failed() {
+    let (_src, dst, _) = backed_up();
+    dst.kv.set_ingest_hook(Box::new(|n| Box::pin(async move { (n == 3).then(|| model::KvError::Invalid("test: the ingest is refused".into())) })));
+    let refusing = refuse_tombstones(&dst);
+    let stmt = backup::statement::parse(&format!("RESTORE DATABASE bank FROM '{LOC}'")).unwrap();
+    let backup::statement::Statement::Restore(r) = &stmt else { unreachable!() };
+    let planned = block_on(backup::restore::plan(&dst.env, &SessionContext::root(), r)).unwrap();
+    let id = block_on(jobs::create(&*dst.kv, jobs::JobRecord::new(JobType::Restore, stmt.redacted(), "root", planned))).unwrap();
+    let outcome = block_on(backup::restore::job::run(&dst.env, id)).unwrap();
+    assert_eq!(outcome, backup::job_run::RunOutcome::NotCoordinator, "not recorded failed: its removal is not done");
+    dst.kv.clear_ingest_hook();
+    let j = block_on(jobs::load::<RestoreDetails>(&*dst.kv, id)).unwrap().unwrap();
+    assert_eq!(j.status, JobStatus::CancelRequested);
+    assert!(j.lease.is_none_or(|l| l.expires <= dst.now()), "left for the adoption loop: {:?}", j.lease);
+    assert!(j.error.as_deref().is_some_and(|e| e.contains("the ingest is refused")), "{:?}", j.error);
+    assert!(j.payload.offline);
+    // RESUME is refused: a reverting job never restores again.
+    assert!(dst.err(&format!("RESUME JOB {id}")).contains("cannot resume a job whose status is cancel-requested"));
+    refusing.store(false, Ordering::SeqCst);
+    assert_eq!(block_on(backup::restore::job::cancel_uncoordinated(&dst.env, id)), Ok(true));
+    let j = block_on(jobs::load::<RestoreDetails>(&*dst.kv, id)).unwrap().unwrap();
+    assert_eq!(j.status, JobStatus::Failed);
+    assert_nothing_left(&dst, &j.payload);
+    let waited = block_on(backup::exec::wait_for(&dst.env, id)).unwrap_err().to_string();
+    assert!(waited.contains(&format!("job {id} failed")) && waited.contains("the ingest is refused"), "{waited}");
+}

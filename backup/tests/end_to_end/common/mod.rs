@@ -116,7 +116,11 @@ pub struct HookedKv {
     ingest_hook: Mutex<Option<(usize, IngestHook)>>,
     /// Every key ingested, in order (a restore's keys: counted to prove none went in twice).
     pub ingested: Mutex<Vec<Key>>,
+    commit_hook: Mutex<Option<CommitHook>>,
 }
+
+/// What a commit hook decides, given the commit's writes: `Some` refuses the commit with it.
+pub type CommitHook = Box<dyn FnMut(&[WriteOp]) -> Option<KvError> + Send>;
 
 /// What an ingest hook decides, given how many ingests it saw before this one: `None` lets the
 /// ingest through; a future that never ends stands for the node dying mid-ingest.
@@ -141,6 +145,15 @@ impl HookedKv {
     pub fn clear_ingest_hook(&self) {
         *self.ingest_hook.lock().unwrap() = None;
     }
+
+    /// Runs `hook` before each commit from now on.
+    pub fn set_commit_hook(&self, hook: CommitHook) {
+        *self.commit_hook.lock().unwrap() = Some(hook);
+    }
+
+    pub fn clear_commit_hook(&self) {
+        *self.commit_hook.lock().unwrap() = None;
+    }
 }
 
 #[async_trait]
@@ -155,6 +168,9 @@ impl Kv for HookedKv {
         self.inner.get(key, ts).await
     }
     async fn commit(&self, writes: Vec<WriteOp>, read_ts: Option<Timestamp>) -> Result<Timestamp, KvError> {
+        if let Some(e) = self.commit_hook.lock().unwrap().as_mut().and_then(|h| h(&writes)) {
+            return Err(e);
+        }
         self.inner.commit(writes, read_ts).await
     }
 }
@@ -253,6 +269,7 @@ impl Cluster {
             exports: Mutex::new(Vec::new()),
             ingest_hook: Mutex::new(None),
             ingested: Mutex::new(Vec::new()),
+            commit_hook: Mutex::new(None),
         });
         let runtime = Arc::new(TestRuntime {
             clock: clock.clone(),

@@ -192,7 +192,8 @@ impl<'a> Notes<'a> {
 /// Records restore job `id` canceled (its statement's future is already dropped).
 async fn cancel_restore(env: &Env, id: JobId) -> String {
     match backup::restore::job::cancel_stopped(env, id).await {
-        Ok(()) => format!("query canceled: job {id} was canceled; nothing was restored"),
+        Ok(true) => format!("query canceled: job {id} was canceled; nothing was restored"),
+        Ok(false) => format!("query canceled: job {id} is being canceled; what it restored could not all be removed yet, and the cluster's job loop will finish removing it"),
         Err(why) => format!("query canceled; job {id} was not marked canceled: {why}"),
     }
 }
