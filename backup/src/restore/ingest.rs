@@ -8,8 +8,8 @@
 //! ingested but not yet recorded is simply done again.
 //!
 //! Memory stays bounded by a span, never by the restore: a span holds at most what the files
-//! overlapping it hold, and a chain's newest versions are merged per span, not for the whole
-//! restore at once.
+//! overlapping it hold, and a chain's layers are merged key by key as the span is ingested
+//! ([`super::merge`]), holding one ingest batch beyond the files.
 
 use crate::chain::Layer;
 use crate::crypto::FileCipher;
@@ -22,6 +22,8 @@ use crate::storage::ExternalStorage;
 use model::{Entry, Key, MvccFilter, Span, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use super::merge::{Input, Merge};
 
 use crate::retry::read_retrying;
 
@@ -137,40 +139,86 @@ impl Source<'_> {
     }
 }
 
-/// One span's entries, ready to ingest: re-keyed to the new ids and stamped with the restore's
-/// time, with their totals.
+/// One span's entries, ready to ingest, re-keyed to the new ids and stamped with the restore's
+/// time as they go to the cluster.
 pub(super) struct Prepared {
-    entries: Vec<Entry>,
+    rows: Rows,
     /// How many entries go to the cluster in one ingest: all of them for one backup's latest
     /// state (a file's worth, as its export made it), the settings' `ingest_batch` for a
     /// chain's merge.
     batch: usize,
-    /// What ingesting them restores.
-    pub(super) totals: JobTotals,
+    ids: Arc<BTreeMap<u32, u32>>,
+    restore_ts: Timestamp,
+}
+
+/// Where a prepared span's entries come from.
+enum Rows {
+    /// One backup's latest state: the files' live entries as they are, in memory already.
+    Listed(Vec<Entry>),
+    /// A chain, or a point in time: the key-by-key merge of the files, run as it is ingested.
+    Merged(Merge),
 }
 
 impl Prepared {
     /// The entries, re-keyed and stamped, for a caller that reads them rather than ingests them.
     pub(super) fn into_entries(self) -> Vec<Entry> {
-        self.entries
+        let (ids, ts) = (self.ids, self.restore_ts);
+        let rows: Box<dyn Iterator<Item = Entry>> = match self.rows {
+            Rows::Listed(entries) => Box::new(entries.into_iter()),
+            Rows::Merged(merge) => Box::new(merge),
+        };
+        rows.filter_map(|e| restored(e, &ids, ts, &mut JobTotals::default())).collect()
+    }
+
+    /// The span's entries taken out of the merge into memory, with what ingesting them
+    /// restores: for a caller that must know it before the ingest.
+    pub(super) fn counted(self) -> (Prepared, JobTotals) {
+        let mut totals = JobTotals::default();
+        let ids = self.ids.clone();
+        let entries: Vec<Entry> = match self.rows {
+            Rows::Listed(entries) => entries,
+            Rows::Merged(merge) => merge.collect(),
+        };
+        for e in &entries {
+            if let (Some(value), Some(key)) = (&e.value, rewrite_key(e.key.clone(), &ids)) {
+                count_entry(&mut totals, &key, value);
+            }
+        }
+        (Prepared { rows: Rows::Listed(entries), ..self }, totals)
     }
 }
 
-/// Ingests a prepared span, in batches of its size.
-pub(super) async fn ingest_prepared(env: &Env, prepared: Prepared) -> Result<(), BackupError> {
-    let mut entries = prepared.entries;
+/// A backup's entry as the restore writes it: its table id rewritten, stamped with the
+/// restore's time, counted in `totals`; `None` for a deletion or a table not restored.
+fn restored(e: Entry, ids: &BTreeMap<u32, u32>, ts: Timestamp, totals: &mut JobTotals) -> Option<Entry> {
+    let value = e.value?;
+    let key = rewrite_key(e.key, ids)?;
+    count_entry(totals, &key, &value);
+    Some(Entry { key, ts, value: Some(value) })
+}
+
+/// Ingests a prepared span, in batches of its size; what it restored.
+pub(super) async fn ingest_prepared(env: &Env, prepared: Prepared) -> Result<JobTotals, BackupError> {
     let batch = prepared.batch.max(1);
-    while !entries.is_empty() {
-        let rest = entries.split_off(batch.min(entries.len()));
-        env.kv.ingest(std::mem::replace(&mut entries, rest)).await?;
+    let (ids, ts) = (prepared.ids, prepared.restore_ts);
+    let mut totals = JobTotals::default();
+    let mut rows: Box<dyn Iterator<Item = Entry> + Send> = match prepared.rows {
+        Rows::Listed(entries) => Box::new(entries.into_iter()),
+        Rows::Merged(merge) => Box::new(merge),
+    };
+    loop {
+        let chunk: Vec<Entry> = rows.by_ref().filter_map(|e| restored(e, &ids, ts, &mut totals)).take(batch).collect();
+        if chunk.is_empty() {
+            return Ok(totals);
+        }
+        env.kv.ingest(chunk).await?;
     }
-    Ok(())
 }
 
-/// Prepares one span: reads every file of the chain overlapping it (on the runtime, so that
-/// decoding overlaps other spans' ingests), keeps for each key of the span the newest version
-/// at or below the restored time (none for a deleted key), re-keyed to the new ids and stamped
-/// with the restore's time.
+/// Prepares one span: starts reading every file of the chain overlapping it (on the runtime,
+/// so that decoding overlaps other spans' ingests) and waits for them; the span's entries are
+/// each key's newest version at or below the restored time (none for a deleted key), merged
+/// key by key across the files as they are ingested ([`Merge`]).
 pub(super) async fn prepare_span(env: &Env, source: &Source<'_>, span: &Span) -> Result<Prepared, BackupError> {
     let skip_last = env.planted(crate::planted::PlantedBug::RestoreIgnoresAFile);
     let mut reads = Vec::new();
@@ -180,65 +228,48 @@ pub(super) async fn prepare_span(env: &Env, source: &Source<'_>, span: &Span) ->
             if !file.span.overlaps(span) || (skip_last && l + 1 == source.layers.len() && i == last) {
                 continue;
             }
-            reads.push((l, start_read(env, layer, source.cipher, file)));
+            reads.push((l, start_read(env, layer, source.cipher, file, span)));
         }
     }
     let latest_only = source.latest_only();
-    let mut newest: BTreeMap<Key, (Timestamp, Option<Vec<u8>>)> = BTreeMap::new();
-    let mut batch: Vec<Entry> = Vec::new();
-    let mut seen_layer = 0;
-    for (l, (work, rx)) in reads {
+    let mut listed: Vec<Entry> = Vec::new();
+    let mut inputs = Vec::new();
+    for (layer, (work, rx)) in reads {
         work.await;
         let data = rx.await.map_err(|_| BackupError::Internal("a data file's read task ended without an answer".into()))??;
         if latest_only {
-            batch.extend(data.entries.into_iter().filter(|e| e.value.is_some() && span.contains_key(&e.key)));
-            continue;
-        }
-        // A span a later layer introduces holds, in that layer, the whole history of a table the
-        // earlier layers did not back up: whatever they hold in it is not that table's (another
-        // table that had its id, backed up by a shell session that shared the cluster id).
-        if l != seen_layer {
-            seen_layer = l;
-            for introduced in source.layers[l].manifest.introduced_spans.iter().filter_map(|s| s.intersect(span)) {
-                let stale: Vec<Key> = newest.range(introduced.start.clone()..introduced.end.clone()).map(|(k, _)| k.clone()).collect();
-                for k in stale {
-                    newest.remove(&k);
-                }
-            }
-        }
-        for e in data.entries {
-            if e.ts > source.ts || !span.contains_key(&e.key) {
-                continue;
-            }
-            match newest.get(&e.key) {
-                Some((seen, _)) if *seen >= e.ts => {}
-                _ => {
-                    newest.insert(e.key, (e.ts, e.value));
-                }
-            }
+            listed.extend(data.entries.into_iter().filter(|e| e.value.is_some() && span.contains_key(&e.key)));
+        } else {
+            inputs.push(Input { layer, entries: data.entries.into_iter() });
         }
     }
-    batch.extend(newest.into_iter().map(|(key, (ts, value))| Entry { key, ts, value }).filter(|e| e.value.is_some()));
-    let mut totals = JobTotals::default();
-    let mut entries = Vec::with_capacity(batch.len());
-    for e in batch {
-        let Some(value) = e.value else { continue };
-        let Some(key) = rewrite_key(e.key, &source.ids) else { continue };
-        count_entry(&mut totals, &key, &value);
-        entries.push(Entry { key, ts: source.restore_ts, value: Some(value) });
+    let (ids, restore_ts) = (source.ids.clone(), source.restore_ts);
+    if latest_only {
+        let batch = listed.len();
+        return Ok(Prepared { rows: Rows::Listed(listed), batch, ids, restore_ts });
     }
-    let batch = if latest_only { entries.len() } else { env.jobs.ingest_batch };
-    Ok(Prepared { entries, batch, totals })
+    let introduced: Vec<&[Span]> = source.layers.iter().map(|l| l.manifest.introduced_spans.as_slice()).collect();
+    let merge = Merge::new(inputs, span.clone(), source.ts, &introduced);
+    Ok(Prepared { rows: Rows::Merged(merge), batch: env.jobs.ingest_batch, ids, restore_ts })
 }
 
 type Read = (futures::future::BoxFuture<'static, ()>, futures::channel::oneshot::Receiver<Result<DataFile, BackupError>>);
 
-/// Starts reading, checking and decoding one file on the runtime; the receiver gets the result.
-fn start_read(env: &Env, layer: &Layer, cipher: &FileCipher, file: &FileInfo) -> Read {
+/// Starts reading, checking and decoding one file on the runtime; the receiver gets its entries
+/// inside `span`. An incremental's file often reaches over many spans: only the part of it a
+/// span restores stays in memory while the span waits for its other files.
+fn start_read(env: &Env, layer: &Layer, cipher: &FileCipher, file: &FileInfo, span: &Span) -> Read {
     let (tx, rx) = futures::channel::oneshot::channel();
-    let (env2, location, storage, cipher, file) = (env.clone(), layer.shown.clone(), layer.storage.clone(), cipher.clone(), file.clone());
+    let (env2, location, storage, cipher, file, span) = (env.clone(), layer.shown.clone(), layer.storage.clone(), cipher.clone(), file.clone(), span.clone());
     let work = env.runtime.start(Box::pin(async move {
-        let data = read_data_file(&env2, &location, &*storage, &cipher, &file).await;
+        let data = read_data_file(&env2, &location, &*storage, &cipher, &file).await.map(|mut data| {
+            let all = data.entries.len();
+            data.entries.retain(|e| span.contains_key(&e.key));
+            if data.entries.len() < all / 2 {
+                data.entries.shrink_to_fit();
+            }
+            data
+        });
         // The restore may have failed meanwhile and dropped the receiver: nothing to do.
         let _ = tx.send(data);
     }));

@@ -150,14 +150,17 @@ async fn restore_span(
         stop.lock().expect("not poisoned").get_or_insert(s);
         return Ok(());
     }
-    let prepared = prepare_span(env, source, &span).await?;
-    let totals = prepared.totals;
+    let mut prepared = prepare_span(env, source, &span).await?;
     let early = env.planted(crate::planted::PlantedBug::RestoreCheckpointBeforeIngest);
-    if early && !record_done(env, id, run, &span, totals).await {
-        lost.store(true, Ordering::Relaxed);
-        return Ok(());
+    if early {
+        let (counted, totals) = prepared.counted();
+        prepared = counted;
+        if !record_done(env, id, run, &span, totals).await {
+            lost.store(true, Ordering::Relaxed);
+            return Ok(());
+        }
     }
-    ingest_prepared(env, prepared).await?;
+    let totals = ingest_prepared(env, prepared).await?;
     if !early && !record_done(env, id, run, &span, totals).await {
         lost.store(true, Ordering::Relaxed);
     }

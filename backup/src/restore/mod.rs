@@ -24,6 +24,7 @@
 mod cluster_data;
 mod ingest;
 pub mod job;
+mod merge;
 mod plan;
 mod publish;
 

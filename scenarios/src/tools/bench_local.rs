@@ -66,7 +66,7 @@ fn read_all(p: &Path) -> std::io::Result<()> {
 }
 
 /// Peak resident memory of this process (VmHWM), in KiB.
-fn peak_kib() -> Option<u64> {
+pub(crate) fn peak_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
@@ -79,7 +79,7 @@ fn reset_peak() {
 }
 
 /// Resident memory now, in KiB.
-fn rss_kib() -> Option<u64> {
+pub(crate) fn rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
