@@ -408,11 +408,15 @@ async fn export_pieces(
         let introduced = introduced && !env.planted(crate::planted::PlantedBug::IntroducedSpanFromBaseTime);
         let start = if introduced { Timestamp::ZERO } else { details.start_time };
         // The piece is exported page by page, a data file per page of at most about
-        // the settings' file_target_bytes, so a large range never sits in memory whole.
+        // the settings' file_target_bytes, so a large range never sits in memory whole. Each
+        // page is encoded, sealed and written on the runtime while the next one is exported
+        // (one write in flight, as RESTORE reads ahead); every exit waits for it to land.
         let mut files = Vec::new();
         let mut revision_start = Timestamp::ZERO;
         let mut cursor = piece.start.clone();
         let mut page = 0u32;
+        let mut in_flight: Option<PageWrite> = None;
+        let file_start = (start != details.start_time).then_some(start);
         let retry_piece = loop {
             let req = ExportRequest {
                 span: Span::new(cursor.clone(), piece.end.clone()),
@@ -425,17 +429,26 @@ async fn export_pieces(
                 Ok(r) => r,
                 Err(e) if e.is_retryable() => {
                     env.event(crate::event::EXPORT_RETRIED, format!("job {id}: export of {piece} from n{node}: {e}"));
+                    let _ = land(in_flight.take(), &mut files, file_start).await;
                     break true;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    let _ = land(in_flight.take(), &mut files, file_start).await;
+                    return Err(e.into());
+                }
             };
             revision_start = revision_start.max(resp.export.revision_start);
             let resume = resp.export.resume.clone();
             let file_span = Span::new(cursor.clone(), resume.clone().unwrap_or_else(|| piece.end.clone()));
             if !resp.export.entries.is_empty() {
                 let data = DataFile::from_export(file_span.clone(), resp.export)
-                    .map_err(|e| BackupError::Internal(format!("export of {file_span} from n{}: {e}", resp.served_by)))?;
-                let bytes = data.encode();
+                    .map_err(|e| BackupError::Internal(format!("export of {file_span} from n{}: {e}", resp.served_by)));
+                // The previous page's write has had this page's export to land in.
+                let landed = land(in_flight.take(), &mut files, file_start).await;
+                let data = data?;
+                if landed? {
+                    break true;
+                }
                 // Unique per job, coordinator attempt, serving node, piece and page: a file
                 // whose write failed is never overwritten by a different one, and no two nodes
                 // share a name.
@@ -445,28 +458,14 @@ async fn export_pieces(
                 } else {
                     format!("data/{id}/n{}-{attempt:x}-n{}-{seq}.{page}.sst", env.node(), resp.served_by)
                 };
-                // The manifest records the checksum of the plaintext envelope (checked after
-                // decryption); an encrypted backup stores the sealed bytes.
-                let mut info = FileInfo::new(path.clone(), &data, &bytes);
-                drop(data);
-                let stored = details.cipher().seal(&*env.runtime, &path, bytes)?;
-                if let Err(e) = storage.write(&path, stored).await {
-                    if e.is_retryable() {
-                        break true;
-                    }
-                    return Err(e.into());
-                }
-                if start != details.start_time {
-                    info.start_time = Some(start);
-                }
-                files.push(info);
+                in_flight = Some(PageWrite::start(env, storage.clone(), details.cipher(), path, data));
             }
             match resume {
                 Some(next) => {
                     cursor = next;
                     page += 1;
                 }
-                None => break false,
+                None => break land(in_flight.take(), &mut files, file_start).await?,
             }
         };
         if retry_piece {
@@ -489,6 +488,52 @@ async fn export_pieces(
         }
     }
     Ok(())
+}
+
+/// One page's data file being encoded, sealed and written on the runtime
+/// ([`Runtime::start`](crate::env::Runtime::start)) while the coordinator exports the next page.
+struct PageWrite {
+    work: futures::future::BoxFuture<'static, ()>,
+    done: futures::channel::oneshot::Receiver<Result<FileInfo, BackupError>>,
+}
+
+impl PageWrite {
+    fn start(env: &Env, storage: Arc<dyn ExternalStorage>, cipher: crate::crypto::FileCipher, path: String, data: DataFile) -> PageWrite {
+        let (tx, done) = futures::channel::oneshot::channel();
+        let env2 = env.clone();
+        let work = env.runtime.start(Box::pin(async move {
+            let written = async {
+                let bytes = data.encode();
+                // The manifest records the checksum of the plaintext envelope (checked after
+                // decryption); an encrypted backup stores the sealed bytes.
+                let info = FileInfo::new(path.clone(), &data, &bytes);
+                drop(data);
+                let stored = cipher.seal(&*env2.runtime, &path, bytes)?;
+                storage.write(&path, stored).await?;
+                Ok(info)
+            };
+            let _ = tx.send(written.await);
+        }));
+        PageWrite { work, done }
+    }
+}
+
+/// Waits for the page write in flight, if any, and lists its file in `files` (with the export's
+/// start time when it is not the backup's); `Ok(true)` when storage refused it for now and the
+/// piece is to be exported again.
+async fn land(write: Option<PageWrite>, files: &mut Vec<FileInfo>, start: Option<Timestamp>) -> Result<bool, BackupError> {
+    let Some(write) = write else { return Ok(false) };
+    write.work.await;
+    match write.done.await {
+        Ok(Ok(mut info)) => {
+            info.start_time = start;
+            files.push(info);
+            Ok(false)
+        }
+        Ok(Err(BackupError::Storage(e))) if e.is_retryable() => Ok(true),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(BackupError::Internal("a data file's write task ended without an answer".into())),
+    }
 }
 
 /// Publishes the manifest: a create-only write of `bytes`, read back until the stored bytes are
