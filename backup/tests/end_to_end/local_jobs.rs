@@ -320,3 +320,32 @@ fn show_locality_prints_the_gateway_nodes_own() {
     assert!(backup::exec::is_bulk_statement("SHOW LOCALITY"));
     assert!(c.err("SHOW LOCALITY now").contains("now"), "{}", c.err("SHOW LOCALITY now"));
 }
+
+/// Two gateways creating a job at one clock reading: gateway B reads the id free, gateway A
+/// writes it, then B commits. B's commit reads at its own read time (first committer wins),
+/// so it is refused and B takes the next id: neither record replaces the other.
+#[test]
+fn two_gateways_creating_a_job_at_one_clock_reading_never_share_an_id() {
+    let c = Cluster::alone();
+    let inner = c.local.clone();
+    let fired = std::sync::atomic::AtomicBool::new(false);
+    let jobs_key_prefix = jobs::job_key(0).0[..4].to_vec();
+    c.kv.set_commit_hook(Box::new(move |writes| {
+        let job_write = writes.iter().any(|w| matches!(w, model::WriteOp::Put(k, _) if k.0.starts_with(&jobs_key_prefix)));
+        if job_write && !fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // Gateway A, between B's read and B's commit.
+            // (The in-process cluster answers at once; a nested executor is not allowed.)
+            let created = futures::FutureExt::now_or_never(jobs::create(&*inner, jobs::JobRecord::new(jobs::JobType::Backup, "gateway A".into(), "root", serde_json::Value::Null)));
+            created.expect("in-process: ready at once").unwrap();
+        }
+        None
+    }));
+    let b = block_on(jobs::create(&*c.kv, jobs::JobRecord::new(jobs::JobType::Backup, "gateway B".into(), "root", serde_json::Value::Null))).unwrap();
+    c.kv.clear_commit_hook();
+    let all = block_on(jobs::list(&*c.local)).unwrap();
+    let described: Vec<(i64, &str)> = all.iter().map(|j| (j.id, j.description.as_str())).collect();
+    assert_eq!(described.len(), 2, "{described:?}");
+    let a = described.iter().find(|(_, d)| *d == "gateway A").expect("A's record kept").0;
+    assert_eq!(described.iter().find(|(_, d)| *d == "gateway B").map(|j| j.0), Some(b));
+    assert_eq!(b, a + 1, "B was refused A's id and took the next");
+}

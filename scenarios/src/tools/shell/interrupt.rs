@@ -193,7 +193,9 @@ impl<'a> Notes<'a> {
 async fn cancel_restore(env: &Env, id: JobId) -> String {
     match backup::restore::job::cancel_stopped(env, id).await {
         Ok(true) => format!("query canceled: job {id} was canceled; nothing was restored"),
-        Ok(false) => format!("query canceled: job {id} is being canceled; what it restored could not all be removed yet, and the cluster's job loop will finish removing it"),
+        Ok(false) => format!(
+            "query canceled: job {id} is being canceled; what it restored could not all be removed yet, and the cluster's job loop will finish removing it"
+        ),
         Err(why) => format!("query canceled; job {id} was not marked canceled: {why}"),
     }
 }
