@@ -50,7 +50,10 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
     // A run that an outage stopped runs again (from the checkpoint, taking its lock as it is)
     // until it gets through: exports retry for the whole budget themselves; this covers the
     // rest (reading the destination, the lock, the checkpoint, the manifest write).
-    let result = until_through(env, id, run, &lost, || coordinate(env, id, run, &details, &lost)).await;
+    // Once its manifest has been sent (by this run or an earlier one), the job waits out any
+    // outage: the manifest may be there, and a failed job beside a complete backup is wrong.
+    let patient = AtomicBool::new(details.manifest_sent);
+    let result = until_through(env, id, run, &lost, &patient, || coordinate(env, id, run, &details, &lost, &patient)).await;
     done.store(true, Ordering::Relaxed);
     let outcome = match result {
         Ok(outcome) => outcome,
@@ -211,7 +214,7 @@ fn unprovable_manifest(details: &BackupDetails) -> BackupError {
     }
 }
 
-async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, lost: &AtomicBool) -> Result<RunOutcome, BackupError> {
+async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, lost: &AtomicBool, patient: &AtomicBool) -> Result<RunOutcome, BackupError> {
     let (_, storage) = crate::location::open(env, &details.destination)?;
     // A previous coordinator may have finished the manifest and died before recording success.
     if let Some(manifest) = read_manifest_if_ours(env, &*storage, details).await? {
@@ -351,10 +354,33 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         crate::lock::claim_manifest(env, &*storage, &crate::storage::url::redact_location(&details.destination), &details.lock_file(id)).await?;
     }
     let sealed = details.cipher().seal(&*env.runtime, MANIFEST_NAME, manifest.encode())?;
+    if !patient.load(Ordering::Relaxed) {
+        if !mark_manifest_sent(env, id, run).await? {
+            return Ok(RunOutcome::NotCoordinator);
+        }
+        patient.store(true, Ordering::Relaxed);
+    }
     write_verified(env, &*storage, &*lock_storage, id, details, sealed).await?;
     env.event(crate::event::JOB_MANIFEST_WRITTEN, format!("job {id}: {} files for {} spans", manifest.files.len(), manifest.spans.len()));
     remove_checkpoint(env, &*storage).await;
     Ok(RunOutcome::Succeeded(totals(&manifest)))
+}
+
+/// Records in the job that its manifest is about to be sent ([`BackupDetails::manifest_sent`]),
+/// so that this run and any later one wait for storage rather than fail; false if this run no
+/// longer holds the job.
+async fn mark_manifest_sent(env: &Env, id: JobId, run: u64) -> Result<bool, BackupError> {
+    let node = env.node();
+    let marked = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| {
+        if !jobs::holds(r, now, node, run) {
+            return Err("lease lost".into());
+        }
+        r.payload.manifest_sent = true;
+        r.running_status = "writing its manifest".into();
+        Ok(())
+    })
+    .await?;
+    Ok(marked.is_ok())
 }
 
 /// Before a CANCEL is recorded for a backup whose coordinator died (or that was paused, so has

@@ -81,9 +81,18 @@ pub(crate) async fn finish(env: &Env, id: JobId, run: u64, outcome: &RunOutcome)
 /// Runs `attempt` (one run of a coordinator's work) again after a transient failure (storage
 /// or the cluster not answering for longer than one operation's retries), backing off, until an
 /// attempt gets through or the job's retry budget is spent: a job is not failed by an outage it
-/// can outlast, as CockroachDB's resumer retries every error that is not permanent. Each
-/// attempt resumes from the job's recorded progress. PAUSE and CANCEL are heeded between them.
-pub(crate) async fn until_through<F, Fut>(env: &Env, id: JobId, run: u64, lost: &AtomicBool, mut attempt: F) -> Result<RunOutcome, BackupError>
+/// can outlast, as CockroachDB's resumer retries every error that is not permanent. Once
+/// `patient` is set there is no budget: the job waits for as long as the outage lasts (PAUSE
+/// and CANCEL still stop it). Each attempt resumes from the job's recorded progress. PAUSE and
+/// CANCEL are heeded between them.
+pub(crate) async fn until_through<F, Fut>(
+    env: &Env,
+    id: JobId,
+    run: u64,
+    lost: &AtomicBool,
+    patient: &AtomicBool,
+    mut attempt: F,
+) -> Result<RunOutcome, BackupError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<RunOutcome, BackupError>>,
@@ -91,8 +100,11 @@ where
     let first_failure = env.kv.now();
     let mut backoff = Backoff::starting_at(Duration::from_millis(500));
     loop {
+        let within_budget = || env.kv.now().wall.saturating_sub(first_failure.wall) < env.jobs.retry_budget.as_nanos() as u64;
         match attempt().await {
-            Err(e) if e.is_transient() && env.kv.now().wall.saturating_sub(first_failure.wall) < env.jobs.retry_budget.as_nanos() as u64 => {
+            // Past the budget, a job that is `patient` (a backup whose manifest may have landed)
+            // still waits: failing would leave a failed job beside a complete backup.
+            Err(e) if e.is_transient() && (within_budget() || patient.load(Ordering::Relaxed)) => {
                 env.event(crate::event::JOB_RETRYING, format!("job {id}: {e}; running it again"));
                 backoff.wait(env).await;
                 if let Some(stop) = control_check(env, id, run, lost).await {

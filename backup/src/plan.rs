@@ -71,6 +71,12 @@ pub struct BackupDetails {
     /// lock is at its destination (and from a record written before locks existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_root: Option<String>,
+    /// A run has sent the manifest: it may be at the destination although no answer said so (a
+    /// server that died just after the upload). From then on the job waits for storage to
+    /// answer, however long, rather than end failed beside a complete backup. Left out of the
+    /// record until then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manifest_sent: bool,
 }
 
 impl BackupDetails {
@@ -324,6 +330,7 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         targets_description: describe_targets(&stmt.targets),
         encryption,
         chain_root: chain_root.map(|r| pin(&r)),
+        manifest_sent: false,
     })
 }
 

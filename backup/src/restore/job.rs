@@ -49,7 +49,7 @@ pub async fn run_planned(env: &Env, id: JobId, layers: Option<Vec<Layer>>) -> Re
     spawn_heartbeat(env, id, run, lost.clone(), done.clone());
     let _heartbeat = HeartbeatGuard(done.clone());
     let mut layers = layers;
-    let result = until_through(env, id, run, &lost, || coordinate(env, id, run, &lost, layers.take())).await;
+    let result = until_through(env, id, run, &lost, &AtomicBool::new(false), || coordinate(env, id, run, &lost, layers.take())).await;
     let (outcome, error) = match result {
         Ok(o) => (o, None),
         Err(e) => (RunOutcome::Failed(e.to_string()), Some(e)),

@@ -335,7 +335,10 @@ fn two_gateways_creating_a_job_at_one_clock_reading_never_share_an_id() {
         if job_write && !fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
             // Gateway A, between B's read and B's commit.
             // (The in-process cluster answers at once; a nested executor is not allowed.)
-            let created = futures::FutureExt::now_or_never(jobs::create(&*inner, jobs::JobRecord::new(jobs::JobType::Backup, "gateway A".into(), "root", serde_json::Value::Null)));
+            let created = futures::FutureExt::now_or_never(jobs::create(
+                &*inner,
+                jobs::JobRecord::new(jobs::JobType::Backup, "gateway A".into(), "root", serde_json::Value::Null),
+            ));
             created.expect("in-process: ready at once").unwrap();
         }
         None
