@@ -30,5 +30,8 @@ pub const RESTORE_RESUMED: &str = "restore-resumed";
 pub const RESTORE_PUBLISHED: &str = "restore-published";
 /// `restore-removed`: a failed or canceled RESTORE's descriptors and data are gone.
 pub const RESTORE_REMOVED: &str = "restore-removed";
+/// `restore-removal-unfinished`: a failed or canceled RESTORE's removal gave up (the cluster did
+/// not answer, or the run lost the job); the job stays asking to be canceled until one finishes.
+pub const RESTORE_REMOVAL_UNFINISHED: &str = "restore-removal-unfinished";
 /// `restore-publishing`: every span is recorded done; the restore publishes next.
 pub const RESTORE_PUBLISHING: &str = "restore-publishing";

@@ -333,6 +333,14 @@ async fn release(env: &Env, id: JobId, run: u64) {
 /// after this one died — removes everything, never judging that nothing was written. A job
 /// being removed never runs its restore again: it is asking to be canceled. `run` fences it.
 async fn remove(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> bool {
+    let removed = remove_all(env, id, run, lost).await;
+    if !removed {
+        env.event(crate::event::RESTORE_REMOVAL_UNFINISHED, format!("job {id}: left asking to be canceled"));
+    }
+    removed
+}
+
+async fn remove_all(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> bool {
     let node = env.node();
     let reset = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
         if !jobs::holds(r, now, node, run) {
