@@ -455,7 +455,9 @@ async fn export_pieces(
                 Ok(r) => r,
                 Err(e) if e.is_retryable() => {
                     env.event(crate::event::EXPORT_RETRIED, format!("job {id}: export of {piece} from n{node}: {e}"));
-                    let _ = land(in_flight.take(), &mut files, file_start).await;
+                    // The piece is exported again, but a page write storage refused for good
+                    // still fails the job, as it did when the write was not overlapped.
+                    land(in_flight.take(), &mut files, file_start).await?;
                     break true;
                 }
                 Err(e) => {

@@ -60,8 +60,10 @@ pub(crate) async fn finish(env: &Env, id: JobId, run: u64, outcome: &RunOutcome)
                 r.status = JobStatus::Paused;
                 r.running_status = "paused".into();
             }
+            // A restore reverting after a failure (asking to be canceled, with its error) ends
+            // failed, with that error, whichever run finishes its removal.
             RunOutcome::Canceled => {
-                r.status = JobStatus::Canceled;
+                r.status = if r.error.is_some() { JobStatus::Failed } else { JobStatus::Canceled };
                 r.finished = Some(now);
             }
             RunOutcome::Failed(e) => {

@@ -40,7 +40,13 @@ pub async fn run(env: &Env, id: JobId) -> Result<RunOutcome, BackupError> {
 pub async fn run_planned(env: &Env, id: JobId, layers: Option<Vec<Layer>>) -> Result<RunOutcome, BackupError> {
     let node = env.node();
     let run = fencing_token(env);
-    if !matches!(jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| jobs::claim(r, now, node, run, env.jobs.lease)).await, Ok(Ok(_))) {
+    // A job asking to be canceled (or reverting after a failure) is never restored again: its
+    // removal is `cancel_uncoordinated`'s, whatever a stale adoption pass decided.
+    let claim = |r: &mut JobRecord<RestoreDetails>, now| match r.status {
+        JobStatus::CancelRequested => Err(format!("job {id} is {}", r.status.as_str())),
+        _ => jobs::claim(r, now, node, run, env.jobs.lease),
+    };
+    if !matches!(jobs::update::<RestoreDetails, _>(&*env.kv, id, claim).await, Ok(Ok(_))) {
         return Ok(RunOutcome::NotCoordinator);
     }
     env.event(crate::event::JOB_CLAIMED, format!("job {id} by n{node}"));
@@ -457,6 +463,9 @@ pub async fn cancel_uncoordinated(env: &Env, id: JobId) -> Result<bool, String> 
     cancel_without_coordinator(env, id, true).await
 }
 
+/// Why [`cancel_without_coordinator`] did not record the end: its claim lapsed meanwhile.
+const LAPSED: &str = "the cancel's claim lapsed";
+
 async fn cancel_without_coordinator(env: &Env, id: JobId, only_paused: bool) -> Result<bool, String> {
     // This node takes the job while it removes what the job wrote, so that no adoption loop
     // sees a cancel request without a coordinator and does the same meanwhile.
@@ -493,6 +502,10 @@ async fn cancel_without_coordinator(env: &Env, id: JobId, only_paused: bool) -> 
         return Ok(false);
     }
     let ended = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
+        // Only while this claim holds: once it lapsed, another pass may be at work on the job.
+        if !jobs::holds(r, now, node, run) && r.status == JobStatus::CancelRequested {
+            return Err(LAPSED.into());
+        }
         match r.status {
             JobStatus::CancelRequested => {}
             // An adoption loop finished the cancel (this node's claim had lapsed).
@@ -511,6 +524,8 @@ async fn cancel_without_coordinator(env: &Env, id: JobId, only_paused: bool) -> 
     match ended {
         Ok(Ok(_)) => Ok(true),
         Ok(Err(jobs::UpdateRefused::Refused(why))) if why.is_empty() => Ok(true),
+        // Removed, but not recorded: the next pass finds nothing to remove and records it.
+        Ok(Err(jobs::UpdateRefused::Refused(why))) if why == LAPSED => Ok(false),
         Ok(Err(jobs::UpdateRefused::Refused(why))) => Err(why),
         Ok(Err(jobs::UpdateRefused::NotFound)) => Err(format!("job {id} no longer exists")),
         Err(e) => Err(e.to_string()),

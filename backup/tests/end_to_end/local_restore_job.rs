@@ -348,6 +348,11 @@ fn a_failed_restore_whose_removal_was_cut_short_is_finished_by_the_adoption_loop
     // RESUME is refused: a reverting job never restores again.
     assert!(dst.err(&format!("RESUME JOB {id}")).contains("cannot resume a job whose status is cancel-requested"));
     refusing.store(false, Ordering::SeqCst);
+    // Nor does a run started for it by a stale adoption pass (one that listed it running): it
+    // is refused the job, which stays reverting for the cancel pass to end it failed, not
+    // canceled with its error lost.
+    assert_eq!(block_on(backup::restore::job::run(&dst.env, id)).unwrap(), backup::job_run::RunOutcome::NotCoordinator);
+    assert_eq!(block_on(jobs::load::<RestoreDetails>(&*dst.kv, id)).unwrap().unwrap().status, JobStatus::CancelRequested);
     assert_eq!(block_on(backup::restore::job::cancel_uncoordinated(&dst.env, id)), Ok(true));
     let j = block_on(jobs::load::<RestoreDetails>(&*dst.kv, id)).unwrap().unwrap();
     assert_eq!(j.status, JobStatus::Failed);
