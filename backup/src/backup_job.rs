@@ -13,13 +13,13 @@
 //! no two nodes the same span; a not-leaseholder answer, a split, an unreachable node or a
 //! transient storage error sends the span back to be re-resolved and retried.
 
-use crate::env::Env;
+use crate::env::{Env, Started};
 use crate::error::BackupError;
 use crate::format::checkpoint::Checkpoint;
 use crate::format::data::DataFile;
 use crate::format::manifest::{FileInfo, Manifest, CHECKPOINT_NAME, MANIFEST_NAME};
 pub use crate::job_run::RunOutcome;
-use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, until_through, HeartbeatGuard};
+use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, until_through, update_held, HeartbeatGuard};
 use crate::jobs::{self, JobId, JobTotals};
 use crate::plan::BackupDetails;
 use crate::retry::Backoff;
@@ -370,11 +370,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
 /// so that this run and any later one wait for storage rather than fail; false if this run no
 /// longer holds the job.
 async fn mark_manifest_sent(env: &Env, id: JobId, run: u64) -> Result<bool, BackupError> {
-    let node = env.node();
-    let marked = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| {
-        if !jobs::holds(r, now, node, run) {
-            return Err("lease lost".into());
-        }
+    let marked = update_held::<BackupDetails, _>(env, id, run, |r, _| {
         r.payload.manifest_sent = true;
         r.running_status = "writing its manifest".into();
         Ok(())
@@ -443,6 +439,7 @@ async fn export_pieces(
         let mut page = 0u32;
         let mut in_flight: Option<PageWrite> = None;
         let file_start = (start != details.start_time).then_some(start);
+        let cipher = details.cipher();
         let retry_piece = loop {
             let req = ExportRequest {
                 span: Span::new(cursor.clone(), piece.end.clone()),
@@ -486,7 +483,7 @@ async fn export_pieces(
                 } else {
                     format!("data/{id}/n{}-{attempt:x}-n{}-{seq}.{page}.sst", env.node(), resp.served_by)
                 };
-                in_flight = Some(PageWrite::start(env, storage.clone(), details.cipher(), path, data));
+                in_flight = Some(start_page_write(env, storage.clone(), cipher.clone(), path, data));
             }
             match resume {
                 Some(next) => {
@@ -520,30 +517,20 @@ async fn export_pieces(
 
 /// One page's data file being encoded, sealed and written on the runtime
 /// ([`Runtime::start`](crate::env::Runtime::start)) while the coordinator exports the next page.
-struct PageWrite {
-    work: futures::future::BoxFuture<'static, ()>,
-    done: futures::channel::oneshot::Receiver<Result<FileInfo, BackupError>>,
-}
+type PageWrite = Started<Result<FileInfo, BackupError>>;
 
-impl PageWrite {
-    fn start(env: &Env, storage: Arc<dyn ExternalStorage>, cipher: crate::crypto::FileCipher, path: String, data: DataFile) -> PageWrite {
-        let (tx, done) = futures::channel::oneshot::channel();
-        let env2 = env.clone();
-        let work = env.runtime.start(Box::pin(async move {
-            let written = async {
-                let bytes = data.encode();
-                // The manifest records the checksum of the plaintext envelope (checked after
-                // decryption); an encrypted backup stores the sealed bytes.
-                let info = FileInfo::new(path.clone(), &data, &bytes);
-                drop(data);
-                let stored = cipher.seal(&*env2.runtime, &path, bytes)?;
-                storage.write(&path, stored).await?;
-                Ok(info)
-            };
-            let _ = tx.send(written.await);
-        }));
-        PageWrite { work, done }
-    }
+fn start_page_write(env: &Env, storage: Arc<dyn ExternalStorage>, cipher: crate::crypto::FileCipher, path: String, data: DataFile) -> PageWrite {
+    let env2 = env.clone();
+    Started::start(&*env.runtime, async move {
+        let bytes = data.encode();
+        // The manifest records the checksum of the plaintext envelope (checked after
+        // decryption); an encrypted backup stores the sealed bytes.
+        let info = FileInfo::new(path.clone(), &data, &bytes);
+        drop(data);
+        let stored = cipher.seal(&*env2.runtime, &path, bytes)?;
+        storage.write(&path, stored).await?;
+        Ok(info)
+    })
 }
 
 /// Waits for the page write in flight, if any, and lists its file in `files` (with the export's
@@ -551,16 +538,15 @@ impl PageWrite {
 /// piece is to be exported again.
 async fn land(write: Option<PageWrite>, files: &mut Vec<FileInfo>, start: Option<Timestamp>) -> Result<bool, BackupError> {
     let Some(write) = write else { return Ok(false) };
-    write.work.await;
-    match write.done.await {
-        Ok(Ok(mut info)) => {
+    match write.wait().await {
+        Some(Ok(mut info)) => {
             info.start_time = start;
             files.push(info);
             Ok(false)
         }
-        Ok(Err(BackupError::Storage(e))) if e.is_retryable() => Ok(true),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(BackupError::Internal("a data file's write task ended without an answer".into())),
+        Some(Err(BackupError::Storage(e))) if e.is_retryable() => Ok(true),
+        Some(Err(e)) => Err(e),
+        None => Err(BackupError::Internal("a data file's write task ended without an answer".into())),
     }
 }
 
@@ -701,12 +687,8 @@ async fn update_progress(env: &Env, id: JobId, run: u64, cp: &Checkpoint) {
     let total = cp.plan.spans.len().max(1) as u64;
     let left = cp.remaining_spans().len() as u64;
     let fraction = (total.saturating_sub(left.min(total)) * 1000 / total) as u32;
-    let node = env.node();
     let n = cp.completed.len();
-    let _ = jobs::update::<BackupDetails, _>(&*env.kv, id, |r, now| {
-        if !jobs::holds(r, now, node, run) {
-            return Err("lease lost".into());
-        }
+    let _ = update_held::<BackupDetails, _>(env, id, run, |r, _| {
         r.progress_millis = r.progress_millis.max(fraction.min(999));
         r.running_status = format!("exported {n} files");
         Ok(())

@@ -34,6 +34,31 @@ pub trait Runtime: Send + Sync {
     fn fill_random(&self, buf: &mut [u8]);
 }
 
+/// Work started with [`Runtime::start`] that answers with a value: RESTORE's read-ahead of a
+/// data file, BACKUP's write of a page while it exports the next.
+pub(crate) struct Started<T> {
+    work: BoxFuture<'static, ()>,
+    answer: futures::channel::oneshot::Receiver<T>,
+}
+
+impl<T: Send + 'static> Started<T> {
+    /// Starts `fut` on `runtime`.
+    pub(crate) fn start(runtime: &dyn Runtime, fut: impl std::future::Future<Output = T> + Send + 'static) -> Started<T> {
+        let (tx, answer) = futures::channel::oneshot::channel();
+        let work = runtime.start(Box::pin(async move {
+            // The caller may have given up meanwhile and dropped the receiver: nothing to do.
+            let _ = tx.send(fut.await);
+        }));
+        Started { work, answer }
+    }
+
+    /// Waits for the work's end; `None` if it ended without an answer (it panicked).
+    pub(crate) async fn wait(self) -> Option<T> {
+        self.work.await;
+        self.answer.await.ok()
+    }
+}
+
 /// Where a node reports what its jobs do (claimed, adopted, checkpointed, finished): the
 /// simulator's trace, a real process's log. Never given a secret.
 pub trait EventLog: Send + Sync {

@@ -13,6 +13,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// [`jobs::update`] as run `run` of this node: refused ("lease lost") once that run no longer
+/// holds the job, so that every write a coordinator makes to its job record is fenced.
+pub(crate) async fn update_held<P, F>(env: &Env, id: JobId, run: u64, mut change: F) -> Result<Result<jobs::JobRecord<P>, jobs::UpdateRefused>, BackupError>
+where
+    P: serde::Serialize + serde::de::DeserializeOwned + Clone,
+    F: FnMut(&mut jobs::JobRecord<P>, model::Timestamp) -> Result<(), String>,
+{
+    let node = env.node();
+    jobs::update::<P, _>(&*env.kv, id, |r, now| {
+        if !jobs::holds(r, now, node, run) {
+            return Err("lease lost".into());
+        }
+        change(r, now)
+    })
+    .await
+}
+
 /// How a coordinator's run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunOutcome {
@@ -39,12 +56,8 @@ pub(crate) fn fencing_token(env: &Env) -> u64 {
 /// Records the outcome in the job record (only if this node still coordinates it); true if it
 /// did.
 pub(crate) async fn finish(env: &Env, id: JobId, run: u64, outcome: &RunOutcome) -> Result<bool, BackupError> {
-    let node = env.node();
     let outcome = outcome.clone();
-    let recorded = jobs::update::<serde_json::Value, _>(&*env.kv, id, |r, now| {
-        if !jobs::holds(r, now, node, run) {
-            return Err("lease lost".into());
-        }
+    let recorded = update_held::<serde_json::Value, _>(env, id, run, |r, now| {
         match &outcome {
             RunOutcome::Succeeded(totals) => {
                 r.status = JobStatus::Succeeded;
@@ -141,13 +154,7 @@ pub(crate) fn spawn_heartbeat(env: &Env, id: JobId, run: u64, lost: Arc<AtomicBo
             if done.load(Ordering::Relaxed) {
                 return;
             }
-            let renewed = jobs::update::<serde_json::Value, _>(&*env2.kv, id, |r, now| {
-                if !jobs::holds(r, now, node, run) {
-                    return Err("lease lost".into());
-                }
-                jobs::claim(r, now, node, run, env2.jobs.lease)
-            })
-            .await;
+            let renewed = update_held::<serde_json::Value, _>(&env2, id, run, |r, now| jobs::claim(r, now, node, run, env2.jobs.lease)).await;
             match renewed {
                 Ok(Ok(_)) => last_renewed = env2.kv.now(),
                 Ok(Err(_)) => {

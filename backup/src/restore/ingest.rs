@@ -13,7 +13,7 @@
 
 use crate::chain::Layer;
 use crate::crypto::FileCipher;
-use crate::env::Env;
+use crate::env::{Env, Started};
 use crate::error::BackupError;
 use crate::format::data::DataFile;
 use crate::format::manifest::FileInfo;
@@ -159,29 +159,33 @@ enum Rows {
     Merged(Merge),
 }
 
+impl Rows {
+    /// The backup's entries, in key order.
+    fn into_iter(self) -> Box<dyn Iterator<Item = Entry> + Send> {
+        match self {
+            Rows::Listed(entries) => Box::new(entries.into_iter()),
+            Rows::Merged(merge) => Box::new(merge),
+        }
+    }
+}
+
 impl Prepared {
     /// The entries, re-keyed and stamped, for a caller that reads them rather than ingests them.
     pub(super) fn into_entries(self) -> Vec<Entry> {
         let (ids, ts) = (self.ids, self.restore_ts);
-        let rows: Box<dyn Iterator<Item = Entry>> = match self.rows {
-            Rows::Listed(entries) => Box::new(entries.into_iter()),
-            Rows::Merged(merge) => Box::new(merge),
-        };
-        rows.filter_map(|e| restored(e, &ids, ts, &mut JobTotals::default())).collect()
+        self.rows.into_iter().filter_map(|e| restored(e, &ids, ts, &mut JobTotals::default())).collect()
     }
 
     /// The span's entries taken out of the merge into memory, with what ingesting them
-    /// restores: for a caller that must know it before the ingest.
+    /// restores: for a caller that must know it before the ingest. (Re-keying keeps a key's
+    /// length and index id, so the backup's keys count as the restored ones will.)
     pub(super) fn counted(self) -> (Prepared, JobTotals) {
         let mut totals = JobTotals::default();
-        let ids = self.ids.clone();
-        let entries: Vec<Entry> = match self.rows {
-            Rows::Listed(entries) => entries,
-            Rows::Merged(merge) => merge.collect(),
-        };
-        for e in &entries {
-            if let (Some(value), Some(key)) = (&e.value, rewrite_key(e.key.clone(), &ids)) {
-                count_entry(&mut totals, &key, value);
+        let entries: Vec<Entry> = self.rows.into_iter().collect();
+        let restored_table = |k: &Key| model::encoding::table_of(k).is_some_and(|t| self.ids.contains_key(&t));
+        for e in entries.iter().filter(|e| restored_table(&e.key)) {
+            if let Some(value) = &e.value {
+                count_entry(&mut totals, &e.key, value);
             }
         }
         (Prepared { rows: Rows::Listed(entries), ..self }, totals)
@@ -202,10 +206,7 @@ pub(super) async fn ingest_prepared(env: &Env, prepared: Prepared) -> Result<Job
     let batch = prepared.batch.max(1);
     let (ids, ts) = (prepared.ids, prepared.restore_ts);
     let mut totals = JobTotals::default();
-    let mut rows: Box<dyn Iterator<Item = Entry> + Send> = match prepared.rows {
-        Rows::Listed(entries) => Box::new(entries.into_iter()),
-        Rows::Merged(merge) => Box::new(merge),
-    };
+    let mut rows = prepared.rows.into_iter();
     loop {
         let chunk: Vec<Entry> = rows.by_ref().filter_map(|e| restored(e, &ids, ts, &mut totals)).take(batch).collect();
         if chunk.is_empty() {
@@ -234,11 +235,11 @@ pub(super) async fn prepare_span(env: &Env, source: &Source<'_>, span: &Span) ->
     let latest_only = source.latest_only();
     let mut listed: Vec<Entry> = Vec::new();
     let mut inputs = Vec::new();
-    for (layer, (work, rx)) in reads {
-        work.await;
-        let data = rx.await.map_err(|_| BackupError::Internal("a data file's read task ended without an answer".into()))??;
+    for (layer, read) in reads {
+        let data = read.wait().await.ok_or_else(|| BackupError::Internal("a data file's read task ended without an answer".into()))??;
         if latest_only {
-            listed.extend(data.entries.into_iter().filter(|e| e.value.is_some() && span.contains_key(&e.key)));
+            // Already cut to the span by its read.
+            listed.extend(data.entries.into_iter().filter(|e| e.value.is_some()));
         } else {
             inputs.push(Input { layer, entries: data.entries.into_iter() });
         }
@@ -253,27 +254,21 @@ pub(super) async fn prepare_span(env: &Env, source: &Source<'_>, span: &Span) ->
     Ok(Prepared { rows: Rows::Merged(merge), batch: env.jobs.ingest_batch, ids, restore_ts })
 }
 
-type Read = (futures::future::BoxFuture<'static, ()>, futures::channel::oneshot::Receiver<Result<DataFile, BackupError>>);
-
-/// Starts reading, checking and decoding one file on the runtime; the receiver gets its entries
+/// Starts reading, checking and decoding one file on the runtime; the answer is its entries
 /// inside `span`. An incremental's file often reaches over many spans: only the part of it a
 /// span restores stays in memory while the span waits for its other files.
-fn start_read(env: &Env, layer: &Layer, cipher: &FileCipher, file: &FileInfo, span: &Span) -> Read {
-    let (tx, rx) = futures::channel::oneshot::channel();
+fn start_read(env: &Env, layer: &Layer, cipher: &FileCipher, file: &FileInfo, span: &Span) -> Started<Result<DataFile, BackupError>> {
     let (env2, location, storage, cipher, file, span) = (env.clone(), layer.shown.clone(), layer.storage.clone(), cipher.clone(), file.clone(), span.clone());
-    let work = env.runtime.start(Box::pin(async move {
-        let data = read_data_file(&env2, &location, &*storage, &cipher, &file).await.map(|mut data| {
+    Started::start(&*env.runtime, async move {
+        read_data_file(&env2, &location, &*storage, &cipher, &file).await.map(|mut data| {
             let all = data.entries.len();
             data.entries.retain(|e| span.contains_key(&e.key));
             if data.entries.len() < all / 2 {
                 data.entries.shrink_to_fit();
             }
             data
-        });
-        // The restore may have failed meanwhile and dropped the receiver: nothing to do.
-        let _ = tx.send(data);
-    }));
-    (work, rx)
+        })
+    })
 }
 
 /// Reads one listed data file, decrypts it and checks it against the manifest's record.

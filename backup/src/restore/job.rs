@@ -14,7 +14,7 @@
 use crate::chain::Layer;
 use crate::env::Env;
 use crate::error::BackupError;
-use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, until_through, HeartbeatGuard, RunOutcome};
+use crate::job_run::{control_check, fencing_token, finish, pausepoint, spawn_heartbeat, until_through, update_held, HeartbeatGuard, RunOutcome};
 use crate::jobs::{self, JobId, JobRecord, JobStatus};
 use crate::retry::Backoff;
 use futures::StreamExt;
@@ -175,11 +175,7 @@ async fn restore_span(
 
 /// Records `span` done with what it ingested, if this run still holds the job; false if not.
 async fn record_done(env: &Env, id: JobId, run: u64, span: &Span, totals: crate::jobs::JobTotals) -> bool {
-    let node = env.node();
-    let updated = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
-        if !jobs::holds(r, now, node, run) {
-            return Err("lease lost".into());
-        }
+    let updated = update_held::<RestoreDetails, _>(env, id, run, |r, _| {
         let d = &mut r.payload;
         if d.done.iter().any(|s| s.contains(span)) {
             return Ok(());
@@ -304,11 +300,7 @@ async fn publish(env: &Env, id: JobId, run: u64) -> Result<RunOutcome, BackupErr
 /// error, which [`cancel_uncoordinated`] turns into `failed` once the removal is complete.
 /// False if this run no longer holds the job (its adopter runs it again: nothing was removed).
 async fn mark_reverting(env: &Env, id: JobId, run: u64, why: &str) -> bool {
-    let node = env.node();
-    let marked = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
-        if !jobs::holds(r, now, node, run) {
-            return Err("lease lost".into());
-        }
+    let marked = update_held::<RestoreDetails, _>(env, id, run, |r, _| {
         r.status = JobStatus::CancelRequested;
         r.error = Some(why.to_string());
         r.running_status = "reverting: removing what it restored".into();
@@ -321,11 +313,7 @@ async fn mark_reverting(env: &Env, id: JobId, run: u64, why: &str) -> bool {
 /// Lets go of job `id` (asking to be canceled) so that the adoption loop finishes its removal
 /// at once rather than after the lease lapses.
 async fn release(env: &Env, id: JobId, run: u64) {
-    let node = env.node();
-    let _ = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
-        if !jobs::holds(r, now, node, run) {
-            return Err("lease lost".into());
-        }
+    let _ = update_held::<RestoreDetails, _>(env, id, run, |r, _| {
         r.lease = None;
         Ok(())
     })
@@ -347,11 +335,7 @@ async fn remove(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> bool {
 }
 
 async fn remove_all(env: &Env, id: JobId, run: u64, lost: &AtomicBool) -> bool {
-    let node = env.node();
-    let reset = jobs::update::<RestoreDetails, _>(&*env.kv, id, |r, now| {
-        if !jobs::holds(r, now, node, run) {
-            return Err("lease lost".into());
-        }
+    let reset = update_held::<RestoreDetails, _>(env, id, run, |r, _| {
         r.payload.done.clear();
         r.payload.done_count = 0;
         r.payload.totals = Default::default();
