@@ -57,6 +57,7 @@ pub mod probes;
 pub mod property;
 pub mod registry;
 mod render_check;
+pub mod report;
 pub mod restore_check;
 pub mod run;
 pub mod sabotage;

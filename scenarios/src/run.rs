@@ -182,7 +182,7 @@ impl Invocation {
 
 /// `word` as one word of a POSIX shell command: as it is if it holds only characters no shell
 /// treats specially, else in single quotes (an embedded quote as `'\''`).
-fn shell_word(word: &str) -> String {
+pub fn shell_word(word: &str) -> String {
     let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_-./+=:,@%".contains(c));
     if plain {
         word.to_string()
