@@ -171,3 +171,71 @@ fn sweep_reaching_lists_the_seeds_whose_trace_matches() {
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("--reaching") && stdout(&bad).is_empty(), "{}", stderr(&bad));
 }
+
+/// The text of the element of `html` that starts with `open`, up to its `close`.
+fn element<'a>(html: &'a str, open: &str, close: &str) -> &'a str {
+    let start = html.find(open).unwrap_or_else(|| panic!("no {open} in the page"));
+    let end = html[start..].find(close).map(|e| start + e).unwrap_or(html.len());
+    &html[start..end]
+}
+
+/// Standard output without the lines that hold wall-clock times (they differ run to run).
+fn timeless(o: &Output) -> String {
+    stdout(o).lines().filter(|l| !l.contains("wall time") && !l.contains("simulated time")).map(|l| format!("{l}\n")).collect()
+}
+
+/// `sweep --html FILE` writes one self-contained page with the sweep's counts and every probe,
+/// and prints the same text as without it; `--timelines` needs `--html`.
+#[test]
+fn sweep_html_writes_a_self_contained_report() {
+    let dir = TempDir::new("sweep-html");
+    let page = dir.0.join("report.html");
+    let args = ["sweep", "--scenario", "cluster", "--seeds", "3", "--jobs", "2"];
+    let with = run(&[&args[..], &["--html", page.to_str().unwrap()]].concat(), false);
+    assert!(with.status.success(), "{}", stderr(&with));
+    assert!(stderr(&with).contains(&format!("report written to {}", page.display())), "{}", stderr(&with));
+    let without = run(&args, false);
+    assert_eq!(timeless(&with), timeless(&without), "--html changes nothing on standard output");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(element(&html, "<div class=\"tile\" id=\"seeds\"", "</div>").contains(">3<"), "{html}");
+    assert!(element(&html, "<div class=\"tile good\" id=\"passed\"", "</div>").contains(">3<"), "{html}");
+    assert!(element(&html, "<div class=\"tile\" id=\"speed\"", "</div>").contains("seeds per second"));
+    assert_eq!(element(&html, "<table id=\"probes\"", "</table>").matches("<tr class=\"probe").count(), scenarios::probes::PROBES.len());
+    assert!(html.contains(&format!("{BIN} sweep --scenario cluster --seeds 3 --jobs 2 --html {}", page.display())), "the command that made it");
+    // Self-contained: nothing to fetch.
+    for outside in ["src=", "<link", "@import", "url(", "http://", "https://"] {
+        assert!(!html.contains(outside), "the page refers outside itself ({outside})");
+    }
+    assert!(!dir.0.join("report-timelines").exists(), "no failure, no timelines");
+    let lone = run(&[&args[..], &["--timelines", "5"]].concat(), false);
+    assert_eq!(lone.status.code(), Some(2), "{}", stderr(&lone));
+}
+
+/// `sweep-merge --html` reports merged shards: the failures of each with their escaped message
+/// and replay command, and seeds per second from the lines that carry their wall time.
+#[test]
+fn sweep_merge_html_reports_the_merged_shards() {
+    let dir = TempDir::new("merge-html");
+    let json = run(&["sweep", "--scenario", "cluster", "--seeds", "2", "--faults", "none", "--jobs", "1", "--json"], false);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let (a, b, page) = (dir.0.join("a.jsonl"), dir.0.join("b.jsonl"), dir.0.join("merged.html"));
+    std::fs::write(&a, &json.stdout).unwrap();
+    // A failing seed as a backup-sim from before `wall_seconds` wrote it, with a hostile message.
+    let old = r#"{"scenario":"backup","seed":7,"ok":false,"property":"liveness","message":"<script>alert(1)</script> stuck\nmore","replay":"backup-sim replay backup --seed 7 --faults swarm","sim_seconds":30.0,"committed":1,"aborted":0,"reads_matched":0,"gc_refused":0,"faults":2,"swarm":"","detail":"","probes":{}}"#;
+    std::fs::write(&b, format!("{old}\n")).unwrap();
+    let merged = run(&["sweep-merge", a.to_str().unwrap(), b.to_str().unwrap(), "--html", page.to_str().unwrap()], false);
+    assert_eq!(merged.status.code(), Some(1), "a failing seed fails the merge: {}", stderr(&merged));
+    assert!(stdout(&merged).starts_with("merged 2 files: 3 seeds of {\"backup\", \"cluster\"}\n"), "{}", stdout(&merged));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(element(&html, "<div class=\"tile\" id=\"seeds\"", "</div>").contains(">3<"), "{html}");
+    assert!(element(&html, "<div class=\"tile bad\" id=\"failed\"", "</div>").contains(">1<"), "{html}");
+    let failures = element(&html, "<table id=\"failures\"", "</table>");
+    assert!(failures.contains("&#60;script&#62;alert(1)&#60;/script&#62; stuck") && !failures.contains("more"), "{failures}");
+    assert!(failures.contains("backup-sim replay backup --seed 7 --faults swarm") && failures.contains("JSON lines carry no trace"), "{failures}");
+    assert!(element(&html, "<div class=\"muted\" id=\"speed-note\"", "</div>").contains("only 2 of 3 seeds carry a wall time"), "{html}");
+    // Only old lines: the speed is unknown.
+    let only_old = run(&["sweep-merge", b.to_str().unwrap(), "--html", page.to_str().unwrap()], false);
+    assert_eq!(only_old.status.code(), Some(1), "{}", stderr(&only_old));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(element(&html, "<div class=\"tile\" id=\"speed\"", "</div>").contains(">unknown<"), "{html}");
+}

@@ -2,12 +2,13 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use scenarios::registry::{self, run_named};
-use scenarios::run::{FaultMix, Invocation, RunOptions, RunReport};
+use scenarios::report::sweep_html::{self, LowestFailures, SweepReport, Throughput, TimelineDir};
+use scenarios::report::SweepLine;
+use scenarios::run::{FaultMix, Invocation, RunOptions};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 use sim::faults::FaultKind;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -65,6 +66,9 @@ enum Command {
         /// Files of JSON lines written by `sweep --json`.
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
+        /// Also write the report as one self-contained HTML page to this file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Run a scenario file (`scenarios/testdata/`, datadriven format) in the simulated cluster
     /// with a seed; prints the first directive whose output differs, with a diff. `REWRITE=1`
@@ -200,7 +204,7 @@ fn main() -> ExitCode {
         Command::Replay { scenario, seed, faults, trace, schedule, print_schedule } => {
             replay(&scenario, seed, faults, trace.as_deref(), schedule.as_deref(), print_schedule)
         }
-        Command::SweepMerge { files } => merge(&files),
+        Command::SweepMerge { files, html } => merge(&files, html.as_deref()),
         Command::Run { file, seed, seeds: None, faults, safety, trace, .. } => {
             let faults = faults.map(FaultMix::from).unwrap_or(FaultMix::None);
             let opts = scenarios::testfile::FileOptions { seed, faults, safety: safety.unwrap_or(scenarios::testfile::DEFAULT_SAFETY) };
@@ -464,6 +468,14 @@ struct SweepArgs {
     /// this finds them again.
     #[arg(long)]
     reaching: Option<String>,
+    /// Also write the report as one self-contained HTML page to this file, and the timeline of
+    /// each failing seed (the lowest `--timelines` of them) beside it, in FILE minus `.html`
+    /// plus `-timelines/`.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// How many failing seeds get a timeline with `--html` [default: 20].
+    #[arg(long, value_name = "N", requires = "html")]
+    timelines: Option<usize>,
 }
 
 /// `sweep`: checks the arguments (shard, `--reaching`, scenario names) before any seed runs, then sweeps each
@@ -487,55 +499,64 @@ fn sweep_named(args: &SweepArgs) -> ExitCode {
     if let Some(bad) = names.iter().find(|n| registry::find(n).is_none()) {
         return unknown_scenario(bad);
     }
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let mut timelines_left = if args.html.is_some() { args.timelines.unwrap_or(sweep_html::DEFAULT_TIMELINES) } else { 0 };
+    let (mut lines, mut wall, mut traces) = (Vec::new(), 0.0, Vec::new());
     let mut code = ExitCode::SUCCESS;
     for name in names {
-        if sweep(name, args, shard, reaching.as_ref()) != ExitCode::SUCCESS {
+        let swept = sweep(name, args, jobs, shard, reaching.as_ref(), timelines_left);
+        if swept.lines.iter().any(|l| !l.ok) {
             code = ExitCode::FAILURE;
+        }
+        timelines_left -= swept.traces.len();
+        traces.extend(swept.traces.into_iter().map(|(seed, trace)| (name.to_string(), seed, trace)));
+        wall += swept.wall_seconds;
+        if args.html.is_some() {
+            lines.extend(swept.lines);
+        }
+    }
+    if let Some(path) = &args.html {
+        let throughput = Throughput::Measured { wall_seconds: wall, threads: jobs };
+        let no_timeline = format!("not written (--timelines {})", args.timelines.unwrap_or(sweep_html::DEFAULT_TIMELINES));
+        if let Err(e) = write_report(path, "sweep", &lines, throughput, traces, &no_timeline) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
         }
     }
     code
 }
 
-/// One seed's outcome as a JSON line: what `--json` prints and `sweep-merge` reads back.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct SweepLine {
-    scenario: String,
-    seed: u64,
-    ok: bool,
-    property: Option<String>,
-    message: Option<String>,
-    replay: String,
-    sim_seconds: f64,
-    committed: usize,
-    aborted: usize,
-    reads_matched: usize,
-    gc_refused: usize,
-    faults: usize,
-    swarm: String,
-    detail: String,
-    probes: BTreeMap<String, u64>,
+/// Writes the HTML report of `lines` to `path`, and beside it the timeline of each seed of
+/// `traces` (scenario, seed, trace), linked from the report; says where on standard error.
+fn write_report(
+    path: &Path,
+    title: &str,
+    lines: &[SweepLine],
+    throughput: Throughput,
+    traces: Vec<(String, u64, String)>,
+    no_timeline: &str,
+) -> Result<(), String> {
+    let command =
+        std::iter::once(invocation().program(false)).chain(std::env::args().skip(1).map(|a| scenarios::run::shell_word(&a))).collect::<Vec<_>>().join(" ");
+    let report = SweepReport { title, command: &command, lines, throughput, timelines: BTreeMap::new(), no_timeline };
+    let written = report.write(path, traces, timeline_page)?;
+    match written {
+        0 => eprintln!("report written to {}", path.display()),
+        n => eprintln!("report written to {}, with {n} timelines in {}", path.display(), TimelineDir::for_report(path).dir.display()),
+    }
+    Ok(())
 }
 
-impl SweepLine {
-    fn from(r: &RunReport, faults: Faults) -> Self {
-        SweepLine {
-            scenario: r.scenario.to_string(),
-            seed: r.seed,
-            ok: r.failure.is_none(),
-            property: r.failure.as_ref().map(|f| f.property.to_string()),
-            message: r.failure.as_ref().map(|f| f.message.clone()),
-            replay: replay_line(r.scenario, r.seed, faults.into()),
-            sim_seconds: r.sim_seconds,
-            committed: r.committed,
-            aborted: r.aborted,
-            reads_matched: r.reads_matched,
-            gc_refused: r.gc_refused,
-            faults: r.faults,
-            swarm: r.swarm.clone(),
-            detail: r.detail.clone(),
-            probes: r.probes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-        }
-    }
+/// The timeline page of a failing seed's trace.
+fn timeline_page(trace: &str, l: &SweepLine) -> String {
+    let title = scenarios::timeline::Title {
+        scenario: l.scenario.clone(),
+        seed: l.seed,
+        replay: l.replay.clone(),
+        failure: l.property.clone().map(|p| (p, l.message.clone().unwrap_or_default())),
+        detail: l.detail.clone(),
+    };
+    scenarios::timeline::render(trace, &title)
 }
 
 /// Parses `--shard`: `I/N`, or `/N` (or `auto/N`) to read I from `JOB_COMPLETION_INDEX`, as a
@@ -555,10 +576,18 @@ fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((i, n))
 }
 
-/// One scenario's sweep: `shard` and `reaching` as `sweep_named` parsed them from `args`.
-fn sweep(scenario: &str, args: &SweepArgs, shard: Option<(u64, u64)>, reaching: Option<&regex::Regex>) -> ExitCode {
-    let SweepArgs { first, seeds, faults, jobs, json, .. } = *args;
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+/// What one scenario's sweep leaves for the report: each seed's line, its wall time, and the
+/// traces of its lowest failing seeds (as many as it was asked to keep).
+struct Swept {
+    lines: Vec<SweepLine>,
+    wall_seconds: f64,
+    traces: BTreeMap<u64, String>,
+}
+
+/// One scenario's sweep on `jobs` threads: `shard` and `reaching` as `sweep_named` parsed them
+/// from `args`; keeps the traces of the lowest `keep_traces` failing seeds.
+fn sweep(scenario: &str, args: &SweepArgs, jobs: usize, shard: Option<(u64, u64)>, reaching: Option<&regex::Regex>, keep_traces: usize) -> Swept {
+    let SweepArgs { first, seeds, faults, json, .. } = *args;
     let (index, count) = shard.unwrap_or((0, 1));
     let mine: Vec<u64> = (first..first + seeds).filter(|s| (s - first) % count == index).collect();
     let started = Instant::now();
@@ -572,17 +601,26 @@ fn sweep(scenario: &str, args: &SweepArgs, shard: Option<(u64, u64)>, reaching: 
     let failures = std::sync::atomic::AtomicUsize::new(0);
     // Silence madsim's panic messages: failures are reported below, with their replay command.
     std::panic::set_hook(Box::new(|_| {}));
+    // Each seed's wall time, from its options being made to its report (both on its thread).
+    let started_at = std::sync::Mutex::new(HashMap::new());
+    let took = std::sync::Mutex::new(HashMap::new());
     let options = |seed| {
         let mut o = RunOptions { faults: faults.into(), ..RunOptions::new(seed) };
         plant(&mut o);
+        started_at.lock().expect("started_at").insert(seed, Instant::now());
         o
     };
     let reached = std::sync::Mutex::new(Vec::new());
+    let kept = LowestFailures::new(keep_traces);
     let results = registry::sweep_with(scenario, mine, jobs, options, |r| {
+        if let Some(t) = started_at.lock().expect("started_at").remove(&r.seed) {
+            took.lock().expect("took").insert(r.seed, t.elapsed().as_secs_f64());
+        }
         if reaching.is_some_and(|re| re.is_match(&r.trace)) {
             reached.lock().expect("reached").push(r.seed);
         }
         if let Some(f) = &r.failure {
+            kept.offer(r.seed, &r.trace);
             failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             bar.suspend(|| {
                 eprintln!(
@@ -606,7 +644,8 @@ fn sweep(scenario: &str, args: &SweepArgs, shard: Option<(u64, u64)>, reaching: 
         eprintln!("{scenario}: {} seeds with a trace line matching {:?}: {seeds:?}", seeds.len(), re.as_str());
     }
     let wall = started.elapsed().as_secs_f64();
-    let lines: Vec<SweepLine> = results.iter().map(|r| SweepLine::from(r, faults)).collect();
+    let took = took.into_inner().expect("took");
+    let lines: Vec<SweepLine> = results.iter().map(|r| SweepLine::new(r, replay_line(r.scenario, r.seed, faults.into()), took.get(&r.seed).copied())).collect();
     if json {
         for l in &lines {
             println!("{}", serde_json::to_string(l).unwrap_or_default());
@@ -614,49 +653,16 @@ fn sweep(scenario: &str, args: &SweepArgs, shard: Option<(u64, u64)>, reaching: 
     } else {
         let shard_note = shard.map(|(i, n)| format!(", shard {i}/{n}")).unwrap_or_default();
         println!("scenario {scenario}: {} seeds ({first}..{}{shard_note}), faults {}", lines.len(), first + seeds, fault_name(faults));
-        summarize(&lines);
+        print!("{}", scenarios::report::summary_text(&lines));
         println!("  wall time         {wall:.1}s on {jobs} threads ({:.1} seeds/s)", lines.len() as f64 / wall.max(1e-9));
         let sim: f64 = lines.iter().map(|l| l.sim_seconds).sum();
         println!("  simulated time    {sim:.0}s ({:.0}x wall)", sim / wall.max(1e-9));
     }
-    if lines.iter().all(|l| l.ok) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    Swept { lines, wall_seconds: wall, traces: kept.into_traces() }
 }
 
-/// The summary table of a sweep (or of merged shards): failures by property, totals, probes,
-/// and the command that replays each failure.
-fn summarize(lines: &[SweepLine]) {
-    let failed: Vec<&SweepLine> = lines.iter().filter(|l| !l.ok).collect();
-    println!("  passed            {}", lines.len() - failed.len());
-    println!("  failed            {}", failed.len());
-    let mut by_property: BTreeMap<&str, usize> = BTreeMap::new();
-    for l in &failed {
-        *by_property.entry(l.property.as_deref().unwrap_or("?")).or_default() += 1;
-    }
-    for (p, n) in by_property {
-        println!("    {p:<22}{n}");
-    }
-    let sum = |f: fn(&SweepLine) -> usize| lines.iter().map(f).sum::<usize>();
-    println!("  commits           {}", sum(|l| l.committed));
-    println!("  reads checked     {}", sum(|l| l.reads_matched));
-    println!("  reads GC-refused  {}", sum(|l| l.gc_refused));
-    println!("  faults injected   {}", sum(|l| l.faults));
-    println!("  coverage probes   (seeds reaching it / total hits)");
-    for p in scenarios::probes::PROBES {
-        let seeds = lines.iter().filter(|l| l.probes.get(p.name).copied().unwrap_or(0) > 0).count();
-        let hits: u64 = lines.iter().map(|l| l.probes.get(p.name).copied().unwrap_or(0)).sum();
-        println!("    {:<70} {seeds:>5} {hits:>7}{}", p.name, if seeds == 0 { "   NOT REACHED" } else { "" });
-    }
-    for l in &failed {
-        println!("  FAILED {} seed {}: {}", l.scenario, l.seed, l.replay);
-    }
-}
-
-/// `sweep-merge`: one report from the JSON lines of several shards.
-fn merge(files: &[std::path::PathBuf]) -> ExitCode {
+/// `sweep-merge`: one report from the JSON lines of several shards; with `html`, also as a page.
+fn merge(files: &[std::path::PathBuf], html: Option<&Path>) -> ExitCode {
     let mut lines: Vec<SweepLine> = Vec::new();
     for f in files {
         let text = match std::fs::read_to_string(f) {
@@ -666,27 +672,30 @@ fn merge(files: &[std::path::PathBuf]) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            match serde_json::from_str::<SweepLine>(line) {
-                Ok(l) => lines.push(l),
-                Err(e) => {
-                    eprintln!("error: {}:{}: not a sweep JSON line: {e}", f.display(), n + 1);
-                    return ExitCode::from(2);
-                }
+        match scenarios::report::parse_lines(&text) {
+            Ok(l) => lines.extend(l),
+            Err((n, e)) => {
+                eprintln!("error: {}:{n}: not a sweep JSON line: {e}", f.display());
+                return ExitCode::from(2);
             }
         }
     }
-    lines.sort_by(|a, b| (a.scenario.as_str(), a.seed).cmp(&(b.scenario.as_str(), b.seed)));
-    let before = lines.len();
-    lines.dedup_by(|a, b| a.scenario == b.scenario && a.seed == b.seed);
+    let dropped = scenarios::report::sort_and_dedup(&mut lines);
     let scenarios: std::collections::BTreeSet<&str> = lines.iter().map(|l| l.scenario.as_str()).collect();
     println!(
         "merged {} files: {} seeds of {scenarios:?}{}",
         files.len(),
         lines.len(),
-        if before != lines.len() { format!(" ({} duplicates dropped)", before - lines.len()) } else { String::new() }
+        if dropped != 0 { format!(" ({dropped} duplicates dropped)") } else { String::new() }
     );
-    summarize(&lines);
+    print!("{}", scenarios::report::summary_text(&lines));
+    if let Some(path) = html {
+        let title = format!("sweep-merge of {} file{}", files.len(), if files.len() == 1 { "" } else { "s" });
+        if let Err(e) = write_report(path, &title, &lines, Throughput::FromLines, Vec::new(), "none: JSON lines carry no trace") {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     if lines.iter().all(|l| l.ok) {
         ExitCode::SUCCESS
     } else {
