@@ -6,7 +6,7 @@
 //! run; `gc.ttlseconds` takes effect; the history file keeps no secret and is written as
 //! statements are entered; Ctrl-C clears a half-typed line, cancels a running BACKUP (its job
 //! ends `canceled`) and stops a statement stuck on an unreachable endpoint, which says what it
-//! retries meanwhile.
+//! retries meanwhile; a bad `--ui` address stops the shell before it starts.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -555,4 +555,35 @@ fn ctrl_c_between_statements_still_ends_a_script() {
     };
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
     drop(stdin);
+}
+
+#[test]
+fn a_bad_ui_address_stops_the_shell_before_it_starts() {
+    let dir = TempDir::new("ui-flags");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    for (args, says) in [
+        (
+            vec!["--ui", "nonsense"],
+            "error: --ui \"nonsense\" is not an address to listen on: it has no port; give IP:PORT, e.g. --ui 127.0.0.1:8080".to_string(),
+        ),
+        (vec!["--ui", "127.0.0.1:http"], "\"http\" is not a port".to_string()),
+        (vec!["--ui", "0.0.0.0:0"], "error: --ui 0.0.0.0:0: 0.0.0.0 is not a loopback address, and the Jobs page has no login".to_string()),
+        (vec!["--ui", &format!("127.0.0.1:{port}")], format!("error: cannot serve the Jobs page on 127.0.0.1:{port}: the address is already in use")),
+    ] {
+        let mut all = args.clone();
+        all.extend(["-e", "SELECT 'ran' AS never"]);
+        let o = shell(&dir.0, &all, None);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: stdout:\n{out}\nstderr:\n{err}");
+        assert!(err.contains(&says), "{args:?}: {err}");
+        assert!(!out.contains("ran") && !err.contains("panicked"), "{args:?}: {out}{err}");
+    }
+    // Served elsewhere only when asked to, and the flag means nothing without --ui.
+    let o = shell(&dir.0, &["--ui", "0.0.0.0:0", "--ui-allow-remote", "-e", "SELECT 'ran' AS served"], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success() && out.contains("ran") && err.contains("note: the Jobs page is at http://0.0.0.0:"), "{out}{err}");
+    let o = shell(&dir.0, &["--ui-allow-remote", "-e", "SELECT 1"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+    assert!(text(&o).1.contains("--ui <ADDR>"), "{}", text(&o).1);
 }

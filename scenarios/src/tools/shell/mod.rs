@@ -17,7 +17,8 @@
 //! statements were not run; a script then exits with status 1, the prompt goes on. Ctrl-C
 //! cancels a running BACKUP / RESTORE / SHOW BACKUP ([`interrupt`]), which also print what they
 //! wait for when storage is slow to answer ([`progress`]); at the prompt Ctrl-C clears the line
-//! and Ctrl-D exits (on a half-typed statement it first warns).
+//! and Ctrl-D exits (on a half-typed statement it first warns). `--ui ADDR` serves a read-only
+//! Jobs page ([`ui`]).
 //!
 //! What it must never do: run inside the simulator (it uses real tokio and real files), or print
 //! or store a secret (job descriptions and errors carry redacted URLs only; history entries and
@@ -29,6 +30,7 @@ pub mod input;
 pub mod interrupt;
 pub mod progress;
 pub mod redact;
+pub mod ui;
 
 use backup::env::{Env, JobSettings};
 use backup::exec;
@@ -86,6 +88,15 @@ pub struct ShellArgs {
     /// The history file of the prompt (default ~/.backup-sim-history).
     #[arg(long)]
     pub history: Option<PathBuf>,
+    /// Serve a read-only Jobs page (every job, its progress, spans, files and SHOW BACKUP) at
+    /// this address while the shell runs, e.g. `127.0.0.1:8080` (port 0: any free port). Only
+    /// loopback addresses, unless --ui-allow-remote.
+    #[arg(long, value_name = "ADDR")]
+    pub ui: Option<String>,
+    /// Let --ui listen on an address other than loopback: the page has no login, so anyone who
+    /// can reach it sees every job.
+    #[arg(long, requires = "ui")]
+    pub ui_allow_remote: bool,
 }
 
 /// One piece of non-interactive input, in command-line order.
@@ -177,6 +188,9 @@ pub struct Shell {
     env: Env,
     session: Session,
     activity: Arc<Activity>,
+    /// The same node with storage calls that are not reported to `activity`: the Jobs page's
+    /// reads ([`ui`]) are not what a statement waits for.
+    ui_env: Env,
     interrupts: Option<Interrupts>,
     /// The lock on the external-io directory's cluster id file, held while the shell runs.
     id_lock: Option<cluster_id::IdLock>,
@@ -196,7 +210,8 @@ impl Shell {
         let local = Arc::new(LocalKv::with_system_clock());
         futures::executor::block_on(catalog::bootstrap(&*local)).map_err(|e| ShellError::Start(format!("bootstrap: {e}")))?;
         let activity = Arc::new(Activity::default());
-        let storage = WatchedProvider::new(Arc::new(RealStorageProvider::new(io.clone(), options)), activity.clone());
+        let real: Arc<dyn backup::storage::StorageProvider> = Arc::new(RealStorageProvider::new(io.clone(), options));
+        let storage = WatchedProvider::new(real.clone(), activity.clone());
         let env = Env {
             kv: local.clone(),
             storage: Arc::new(storage),
@@ -212,7 +227,8 @@ impl Shell {
         if let Some(every) = cluster.gc_interval.filter(|d| !d.is_zero()) {
             rt.spawn(gc_queue(local.clone(), every));
         }
-        Ok(Shell { rt, env, session: Session::root(local), activity, interrupts: None, id_lock: None })
+        let ui_env = Env { storage: real, ..env.clone() };
+        Ok(Shell { rt, env, session: Session::root(local), activity, ui_env, interrupts: None, id_lock: None })
     }
 
     /// The settings of `args`, and where the cluster id came from.
@@ -251,6 +267,15 @@ impl Shell {
     pub fn catch_interrupts(&mut self, between: Between) -> Result<(), ShellError> {
         self.interrupts = Some(Interrupts::install(self.rt.handle(), between).map_err(|e| ShellError::Start(format!("cannot catch Ctrl-C: {e}")))?);
         Ok(())
+    }
+
+    /// Serves the read-only Jobs page ([`ui`]) on `addr` for as long as the shell runs; returns
+    /// the address it listens on (the port chosen when `addr`'s is 0). Refused for an address
+    /// that is not loopback unless `allow_remote`, and when the address cannot be bound.
+    pub fn serve_ui(&self, addr: std::net::SocketAddr, allow_remote: bool) -> Result<std::net::SocketAddr, ui::UiError> {
+        ui::check_reach(addr, allow_remote)?;
+        let listener = ui::bind(addr)?;
+        ui::serve(self.rt.handle(), self.ui_env.clone(), listener, allow_remote)
     }
 
     /// The cluster's id.
@@ -546,6 +571,15 @@ pub fn main(args: &ShellArgs, matches: Option<&clap::ArgMatches>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(addr) = &args.ui {
+        match ui::parse_address(addr).and_then(|a| shell.serve_ui(a, args.ui_allow_remote)) {
+            Ok(bound) => eprintln!("note: the Jobs page is at http://{bound}/jobs (read-only; it closes when the shell exits)"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let inputs = ordered_inputs(args, matches);
     let interactive = inputs.is_empty() && std::io::stdin().is_terminal();
     if let Err(e) = shell.catch_interrupts(if interactive { Between::Ignore } else { Between::Terminate }) {
