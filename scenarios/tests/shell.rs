@@ -6,7 +6,8 @@
 //! run; `gc.ttlseconds` takes effect; the history file keeps no secret and is written as
 //! statements are entered; Ctrl-C clears a half-typed line, cancels a running BACKUP (its job
 //! ends `canceled`) and stops a statement stuck on an unreachable endpoint, which says what it
-//! retries meanwhile; a bad `--ui` address stops the shell before it starts.
+//! retries meanwhile; a running BACKUP draws its progress bar on a terminal, never in piped
+//! output; a bad `--ui` address stops the shell before it starts.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -555,6 +556,53 @@ fn ctrl_c_between_statements_still_ends_a_script() {
     };
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
     drop(stdin);
+}
+
+#[test]
+fn a_running_backup_draws_its_progress_bar_on_a_terminal_only() {
+    let dir = TempDir::new("progress-bar");
+    let server = Server::start();
+    let url = format!("http://127.0.0.1:{}/bar", server.port);
+    let mut s = prompt(&dir.0, &["--history", "hist"], 60_000);
+    run(&mut s, "CREATE DATABASE big; CREATE TABLE big.a (id INT PRIMARY KEY); CREATE TABLE big.b (id INT PRIMARY KEY);", "CREATE TABLE");
+    wait_prompt(&mut s);
+    run(&mut s, "INSERT INTO big.a VALUES (1), (2); INSERT INTO big.b VALUES (3);", "INSERT 1");
+    wait_prompt(&mut s);
+    // The server takes the first data file and refuses the second: after its first round the
+    // job's record says half done, and the job keeps retrying.
+    server.fail_data_uploads_after_the_first(true);
+    run(&mut s, &format!("BACKUP DATABASE big TO '{url}';"), "BACKUP job ");
+    s.exp_string("50.0% running").unwrap();
+    // The retry note is printed above the bar, and the bar goes on.
+    s.exp_string(&format!("note: still retrying {url}")).unwrap();
+    s.exp_string("50.0% running").unwrap();
+    s.send_control('c').unwrap();
+    s.exp_string("canceling job").unwrap();
+    let said = s.exp_string("root@backup-sim/").unwrap();
+    assert!(said.contains("ERROR: query canceled: job"), "{said}");
+    s.send_line("\\q").unwrap();
+    s.exp_eof().unwrap();
+
+    // Piped, the same backup draws nothing: standard error has the notes only.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
+        .current_dir(&dir.0)
+        .args(["shell", "-e", "CREATE DATABASE big; CREATE TABLE big.a (id INT PRIMARY KEY); CREATE TABLE big.b (id INT PRIMARY KEY)"])
+        .args(["-e", "INSERT INTO big.a VALUES (1), (2); INSERT INTO big.b VALUES (3)", "-e", &format!("BACKUP DATABASE big TO '{url}/piped'")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    wait_for(&err, &format!("note: still retrying {url}/piped"), Duration::from_secs(30));
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let (out, err) = (out.lock().unwrap().clone(), err.lock().unwrap().clone());
+    assert_eq!(status.code(), Some(130), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(!err.contains("BACKUP job") && !err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");
 }
 
 #[test]

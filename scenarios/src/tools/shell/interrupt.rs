@@ -15,13 +15,15 @@
 //!
 //! Which job is the statement's: the one created after the statement started (the shell runs
 //! one statement at a time; background adoption creates no jobs). While the statement runs, [`Attended::run`] also prints what it waits for
-//! ([`super::progress`]) every few seconds.
+//! ([`super::progress`]) every few seconds, and on a terminal draws its job's progress bar
+//! ([`super::job_bar`]), with those notes printed above it.
 //!
 //! Signals: the shell listens to SIGINT through tokio. A script (`-e`, `-f`, standard input)
 //! keeps SIGINT's default action — ending the process — whenever no bulk statement runs, so that
 //! Ctrl-C still stops a script that waits for input; the prompt never needs it (the line editor
 //! reads Ctrl-C as a key).
 
+use super::job_bar::{self, JobBar};
 use super::progress::Activity;
 use backup::env::Env;
 use backup::error::BackupError;
@@ -29,7 +31,6 @@ use backup::exec;
 use backup::jobs::{self, JobId, JobType};
 use backup::show::QueryResult;
 use backup::targets::SessionContext;
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +102,8 @@ pub struct Attended<'a> {
     pub interrupts: &'a mut Interrupts,
     /// What storage is doing.
     pub activity: &'a Activity,
+    /// Whether to draw the job's progress bar ([`super::job_bar`]: only on a terminal).
+    pub bar: bool,
 }
 
 impl Attended<'_> {
@@ -117,13 +120,18 @@ impl Attended<'_> {
         let started_at = self.env.kv.now();
         self.activity.forget_failures();
         let mut notes = Notes::new(self.activity);
+        // Cleared when this returns, before the caller prints the statement's result.
+        let mut bar = JobBar::new(self.bar, started_at);
+        let mut bar_ticks = tokio::time::interval_at(tokio::time::Instant::now() + job_bar::SHOW_AFTER, job_bar::REFRESH_EVERY);
+        bar_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         // Boxed, so that dropping it (a restore or a job-less statement being canceled) ends it.
         let mut statement = Box::pin(exec::execute(self.env, self.ctx, sql));
         loop {
             tokio::select! {
                 r = &mut statement => return Ended::Finished(r),
                 _ = self.interrupts.signal.recv() => break,
-                () = notes.next() => {}
+                () = notes.next(&bar) => {}
+                _ = bar_ticks.tick() => bar.refresh(&*self.env.kv).await,
             }
         }
         // Ctrl-C. Which job is the statement's?
@@ -138,10 +146,10 @@ impl Attended<'_> {
                 Ended::Canceled(cancel_restore(self.env, id).await)
             }
             Some((id, JobType::Backup, _)) => {
-                note(&format!("canceling job {id}: waiting for it to stop (Ctrl-C again exits the shell)"));
+                bar.note(&format!("canceling job {id}: waiting for it to stop (Ctrl-C again exits the shell)"));
                 if let Err(e) = exec::execute(self.env, self.ctx, &format!("CANCEL JOB {id}")).await {
                     // It ended meanwhile (succeeded or failed): the statement reports how.
-                    note(&format!("could not cancel job {id}: {e}"));
+                    bar.note(&format!("could not cancel job {id}: {e}"));
                 }
                 loop {
                     tokio::select! {
@@ -154,7 +162,8 @@ impl Attended<'_> {
                         )),
                         // The coordinator notices the cancel between storage calls: say what
                         // it is still waiting for.
-                        () = notes.next() => {}
+                        () = notes.next(&bar) => {}
+                        _ = bar_ticks.tick() => bar.refresh(&*self.env.kv).await,
                     }
                 }
             }
@@ -176,13 +185,13 @@ impl<'a> Notes<'a> {
         Notes { activity, ticks, last: None }
     }
 
-    /// Waits for the next tick and prints a note if one is due (cancel-safe: a tick not taken
-    /// is taken by the next call).
-    async fn next(&mut self) {
+    /// Waits for the next tick and prints a note if one is due, above `bar` (cancel-safe: a tick
+    /// not taken is taken by the next call).
+    async fn next(&mut self, bar: &JobBar) {
         let now = self.ticks.tick().await;
         if self.last.is_none_or(|t| now - t >= NOTE_EVERY) {
             if let Some(what) = self.activity.describe(now.into_std(), FIRST_NOTE_AFTER) {
-                note(&format!("{what} (Ctrl-C cancels)"));
+                bar.note(&format!("{what} (Ctrl-C cancels)"));
                 self.last = Some(now);
             }
         }
@@ -198,11 +207,4 @@ async fn cancel_restore(env: &Env, id: JobId) -> String {
         ),
         Err(why) => format!("query canceled; job {id} was not marked canceled: {why}"),
     }
-}
-
-/// A note on standard error, between the statement's output lines.
-fn note(text: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "note: {text}");
-    let _ = err.flush();
 }

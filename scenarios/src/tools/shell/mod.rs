@@ -16,9 +16,9 @@
 //! editing and history ([`history`]). A batch stops at its first error and says which of its
 //! statements were not run; a script then exits with status 1, the prompt goes on. Ctrl-C
 //! cancels a running BACKUP / RESTORE / SHOW BACKUP ([`interrupt`]), which also print what they
-//! wait for when storage is slow to answer ([`progress`]); at the prompt Ctrl-C clears the line
-//! and Ctrl-D exits (on a half-typed statement it first warns). `--ui ADDR` serves a read-only
-//! Jobs page ([`ui`]).
+//! wait for when storage is slow to answer ([`progress`]) and, on a terminal, draw their job's
+//! progress bar ([`job_bar`]); at the prompt Ctrl-C clears the line and Ctrl-D exits (on a
+//! half-typed statement it first warns). `--ui ADDR` serves a read-only Jobs page ([`ui`]).
 //!
 //! What it must never do: run inside the simulator (it uses real tokio and real files), or print
 //! or store a secret (job descriptions and errors carry redacted URLs only; history entries and
@@ -28,6 +28,7 @@ pub mod cluster_id;
 pub mod history;
 pub mod input;
 pub mod interrupt;
+pub mod job_bar;
 pub mod progress;
 pub mod redact;
 pub mod ui;
@@ -192,6 +193,9 @@ pub struct Shell {
     /// reads ([`ui`]) are not what a statement waits for.
     ui_env: Env,
     interrupts: Option<Interrupts>,
+    /// Draw a running BACKUP's or RESTORE's progress bar ([`job_bar`]): standard error is a
+    /// terminal.
+    progress_bar: bool,
     /// The lock on the external-io directory's cluster id file, held while the shell runs.
     id_lock: Option<cluster_id::IdLock>,
 }
@@ -228,7 +232,7 @@ impl Shell {
             rt.spawn(gc_queue(local.clone(), every));
         }
         let ui_env = Env { storage: real, ..env.clone() };
-        Ok(Shell { rt, env, session: Session::root(local), activity, ui_env, interrupts: None, id_lock: None })
+        Ok(Shell { rt, env, session: Session::root(local), activity, ui_env, interrupts: None, progress_bar: std::io::stderr().is_terminal(), id_lock: None })
     }
 
     /// The settings of `args`, and where the cluster id came from.
@@ -299,11 +303,13 @@ impl Shell {
             };
             let r = match self.interrupts.as_mut() {
                 None => self.rt.block_on(exec::execute(&self.env, &ctx, sql)),
-                Some(interrupts) => match self.rt.block_on(Attended { env: &self.env, ctx: &ctx, interrupts, activity: &self.activity }.run(sql)) {
-                    Ended::Finished(r) => r,
-                    Ended::Canceled(why) => return Err(ShellError::Canceled(why)),
-                    Ended::Abandoned(why) => return Err(ShellError::Abandoned(why)),
-                },
+                Some(interrupts) => {
+                    match self.rt.block_on(Attended { env: &self.env, ctx: &ctx, interrupts, activity: &self.activity, bar: self.progress_bar }.run(sql)) {
+                        Ended::Finished(r) => r,
+                        Ended::Canceled(why) => return Err(ShellError::Canceled(why)),
+                        Ended::Abandoned(why) => return Err(ShellError::Abandoned(why)),
+                    }
+                }
             };
             let r = r.map_err(|e| ShellError::Statement(e.to_string()))?;
             if r.columns.is_empty() {
