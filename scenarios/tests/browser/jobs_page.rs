@@ -1,0 +1,269 @@
+//! `backup-sim shell --ui`: the Jobs page in a real browser, on the real shell binary.
+//!
+//! A shell with its Jobs page on a free loopback port runs an encrypted BACKUP and its RESTORE
+//! to nodelocal, then a detached encrypted BACKUP to an http server that refuses every data file
+//! after the first, so the job keeps running with one span done and its checkpoint written. The
+//! page lists the three jobs with SHOW JOBS's words, a progress bar per job and the
+//! passphrases redacted; the running job's page shows its spans done and to do, its file and
+//! its checkpoint. Then the server recovers: the list page updates the row in place (no reload)
+//! as the job succeeds, and the job's page reloads itself and shows SHOW BACKUP's rows. No
+//! passphrase appears in any page's source nor in any /api answer, and the page saves
+//! screenshots (target/browser-screenshots/jobs.png, jobs-running.png, jobs-detail.png).
+
+use crate::object_server::Server;
+use crate::support::{free_port, http, save_screenshot, Browser, TempDir};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SECRET_1: &str = "jobs-page-passphrase-a91";
+const SECRET_2: &str = "jobs-page-passphrase-b72";
+
+/// `backup-sim shell` reading statements from a pipe (so it lives until the pipe closes), its
+/// output collected as it comes.
+struct ShellProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Arc<Mutex<String>>,
+    err: Arc<Mutex<String>>,
+}
+
+impl ShellProcess {
+    fn start(dir: &std::path::Path, args: &[&str]) -> ShellProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
+            .current_dir(dir)
+            .arg("shell")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("backup-sim runs");
+        let out = collect(child.stdout.take().unwrap());
+        let err = collect(child.stderr.take().unwrap());
+        ShellProcess { stdin: child.stdin.take(), child, out, err }
+    }
+
+    /// Sends `sql` and waits until the shell has printed `marker` (a `SELECT 'marker'` sent
+    /// after it): every statement before it has run.
+    fn run(&mut self, sql: &str, marker: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{sql}\nSELECT '{marker}' AS step;").unwrap();
+        stdin.flush().unwrap();
+        self.wait_out(marker, Duration::from_secs(60));
+    }
+
+    fn wait_out(&self, needle: &str, within: Duration) {
+        wait_for(&self.out, &self.err, needle, within)
+    }
+
+    fn wait_err(&self, needle: &str, within: Duration) {
+        wait_for(&self.err, &self.out, needle, within)
+    }
+
+    /// Closes standard input and waits for the shell to exit; returns its status, stdout and
+    /// stderr.
+    fn finish(mut self) -> (std::process::ExitStatus, String, String) {
+        drop(self.stdin.take());
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let (out, err) = (self.out.lock().unwrap().clone(), self.err.lock().unwrap().clone());
+        (status, out, err)
+    }
+}
+
+impl Drop for ShellProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn collect(pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
+    let buf = Arc::new(Mutex::new(String::new()));
+    let b = buf.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { return };
+            let mut b = b.lock().unwrap();
+            b.push_str(&line);
+            b.push('\n');
+        }
+    });
+    buf
+}
+
+fn wait_for(buf: &Arc<Mutex<String>>, other: &Arc<Mutex<String>>, needle: &str, within: Duration) {
+    let start = Instant::now();
+    while !buf.lock().unwrap().contains(needle) {
+        assert!(start.elapsed() < within, "no {needle:?} within {within:?} in:\n{}\n--- the other stream:\n{}", buf.lock().unwrap(), other.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `/api/jobs` as JSON.
+fn api_jobs(addr: SocketAddr) -> serde_json::Value {
+    let a = http(addr, "GET", "/api/jobs", "");
+    assert_eq!(a.status, 200, "{}", a.body);
+    serde_json::from_str(&a.body).unwrap()
+}
+
+/// Waits until `/api/jobs/ID` satisfies `ok`, and returns it.
+fn wait_detail(addr: SocketAddr, id: i64, what: &str, ok: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let a = http(addr, "GET", &format!("/api/jobs/{id}"), "");
+        let d: serde_json::Value = serde_json::from_str(&a.body).unwrap_or_default();
+        if a.status == 200 && ok(&d) {
+            return d;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "job {id} never {what}: {}", a.body);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_jobs_page_shows_jobs_redacted_with_progress_spans_files_and_show_backup() {
+    let Some(browser) = Browser::start_or_skip("jobs_page") else { return };
+    let dir = TempDir::new("jobs-page");
+    let server = Server::start();
+    let port = free_port();
+    let ui = format!("127.0.0.1:{port}");
+    let addr: SocketAddr = ui.parse().unwrap();
+    let mut shell = ShellProcess::start(&dir.0, &["--ui", &ui, "--external-io-dir", "extern", "--history", "hist"]);
+    shell.wait_err(&format!("note: the Jobs page is at http://{ui}/jobs"), Duration::from_secs(30));
+
+    // Two finished jobs: an encrypted backup and its restore.
+    shell.run(
+        &format!(
+            "CREATE DATABASE shop;
+             CREATE TABLE shop.items (id INT PRIMARY KEY, name STRING NOT NULL, price FLOAT);
+             CREATE INDEX items_by_name ON shop.items (name);
+             CREATE TABLE shop.orders (id INT PRIMARY KEY, item INT);
+             INSERT INTO shop.items VALUES (1, 'apple', 0.5), (2, 'pear', 0.75), (3, 'fig', 2.0);
+             INSERT INTO shop.orders VALUES (1, 1), (2, 3);
+             BACKUP DATABASE shop TO 'nodelocal://1/shop' WITH encryption_passphrase = '{SECRET_1}';
+             CREATE DATABASE copy;
+             RESTORE shop.* FROM 'nodelocal://1/shop' WITH encryption_passphrase = '{SECRET_1}', into_db = 'copy';"
+        ),
+        "step-1",
+    );
+    // A running one: the server takes its first data file and checkpoint, then answers 503.
+    server.fail_data_uploads_after_the_first(true);
+    let url = format!("http://127.0.0.1:{}/running", server.port);
+    shell.run(&format!("BACKUP DATABASE shop TO '{url}' WITH detached, encryption_passphrase = '{SECRET_2}';"), "step-2");
+    let list = api_jobs(addr);
+    let jobs = list["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 3, "{list}");
+    let ids: Vec<i64> = jobs.iter().map(|j| j["id"].as_i64().unwrap()).collect();
+    let (running_id, restore_id, backup_id) = (ids[0], ids[1], ids[2]);
+    // Its first round of exports ends with one of its two spans done: half way, by its record.
+    wait_detail(addr, running_id, "wrote its first file", |d| d["files"]["total"] == 1 && d["spans_todo"]["total"] == 1 && d["job"]["fraction"] == 0.5);
+
+    // The list: newest first, SHOW JOBS's words, a bar per job, no passphrase.
+    browser.goto(&format!("http://{ui}/jobs"));
+    assert_eq!(browser.count("#jobs tbody tr.job"), 3);
+    assert_eq!(browser.texts("#jobs tbody tr.job td.type"), ["BACKUP", "RESTORE", "BACKUP"]);
+    assert_eq!(browser.texts("#jobs tbody tr.job .badge"), ["running", "succeeded", "succeeded"]);
+    assert_eq!(browser.texts("#jobs tbody tr.job td.id"), ids.iter().map(|i| i.to_string()).collect::<Vec<_>>());
+    for id in [restore_id, backup_id] {
+        let row = format!("#job-{id}");
+        assert_eq!(browser.attr(&format!("{row} progress"), "value").as_deref(), Some("1000"), "{row}");
+        assert_eq!(browser.attr(&format!("{row} progress"), "data-fraction").as_deref(), Some("1"), "{row}");
+        assert_eq!(browser.text(&format!("{row} .pct")), "100.0%");
+        assert!(!browser.text(&format!("{row} td.finished")).is_empty(), "{row} has finished");
+    }
+    let running_row = format!("#job-{running_id}");
+    assert_eq!(browser.attr(&format!("{running_row} progress"), "value").as_deref(), Some("500"));
+    assert_eq!(browser.attr(&format!("{running_row} progress"), "data-fraction").as_deref(), Some("0.5"));
+    assert_eq!(browser.text(&format!("{running_row} .pct")), "50.0%");
+    assert_eq!(browser.text(&format!("{running_row} td.finished")), "");
+    // The bar is drawn: a visible element as wide as its column gives it.
+    let bar_width = browser.js(&format!("return document.querySelector('{running_row} progress').getBoundingClientRect().width;"), vec![]);
+    assert!(bar_width.as_f64().unwrap_or(0.0) > 50.0, "{bar_width}");
+    let descriptions = browser.texts("#jobs tbody tr.job td.description");
+    assert_eq!(descriptions[0], format!("BACKUP DATABASE shop TO '{url}' WITH encryption_passphrase = 'redacted', detached"));
+    assert_eq!(descriptions[1], "RESTORE TABLE shop.* FROM 'nodelocal://1/shop' WITH into_db = 'copy', encryption_passphrase = 'redacted'");
+    assert_eq!(descriptions[2], "BACKUP DATABASE shop TO 'nodelocal://1/shop' WITH encryption_passphrase = 'redacted'");
+    assert_eq!(browser.texts("#jobs tbody tr.job td.user"), ["root", "root", "root"]);
+    let mut served = browser.source();
+    // The page's script has polled /api/jobs and found nothing new to reload for.
+    browser.wait_js("the page's first poll", "return document.getElementById('live').textContent.indexOf('live') === 0;", Duration::from_secs(10));
+    assert_eq!(browser.count("#jobs tbody tr.job"), 3);
+    save_screenshot(&browser, "jobs.png", 1200);
+
+    // The running job's page: one span done and its file, the rest to do, the checkpoint.
+    browser.click(&format!("{running_row} td.id a"));
+    assert!(browser.url().ends_with(&format!("/jobs/{running_id}")), "{}", browser.url());
+    assert_eq!(browser.text("#spans-done .count"), "1");
+    let todo: usize = browser.text("#spans-todo .count").parse().unwrap();
+    assert!(todo >= 1, "{todo}");
+    assert_eq!(browser.text("#files .count"), "1");
+    assert!(browser.text("#files td.path").starts_with(&format!("data/{running_id}/")));
+    let checkpoint = browser.text("#checkpoint");
+    assert!(checkpoint.contains("BACKUP-CHECKPOINT lists 1 file and 1 of 2 planned spans done"), "{checkpoint}");
+    assert!(browser.text(".facts").contains("Encrypted\nyes"), "{}", browser.text(".facts"));
+    assert_eq!(browser.count("#show-backup"), 0, "no SHOW BACKUP before the backup finished");
+    assert_eq!(browser.text("#job .pct"), "50.0%");
+    served.push_str(&browser.source());
+    browser.wait_js("the page's first poll", "return document.getElementById('live').textContent.indexOf('live') === 0;", Duration::from_secs(10));
+    save_screenshot(&browser, "jobs-running.png", 1400);
+
+    // The list follows the job to its end in place: a marker set on the page survives.
+    browser.goto(&format!("http://{ui}/jobs"));
+    browser.js("window.stillThisPage = true; return null;", vec![]);
+    server.fail_data_uploads_after_the_first(false);
+    browser.wait_js(
+        "the running job's row to say succeeded",
+        &format!(
+            "var r = document.querySelector('{running_row}'); return !!r && r.dataset.status === 'succeeded' && r.querySelector('progress').value === 1000;"
+        ),
+        Duration::from_secs(90),
+    );
+    assert_eq!(browser.js("return window.stillThisPage === true;", vec![]), serde_json::Value::Bool(true), "the page was reloaded");
+    assert_eq!(browser.text(&format!("{running_row} .pct")), "100.0%");
+    assert!(!browser.text(&format!("{running_row} td.finished")).is_empty());
+
+    // The finished backup's page: its manifest's spans and files, and SHOW BACKUP's rows.
+    browser.click(&format!("{running_row} td.id a"));
+    assert_eq!(browser.text("#spans-done .count"), "2");
+    assert_eq!(browser.text("#spans-todo .count"), "0");
+    assert_eq!(browser.text("#files .count"), "2");
+    assert!(browser.text("#checkpoint").contains("the manifest replaced BACKUP-CHECKPOINT"));
+    let show: Vec<String> = browser.texts("#show-backup tbody tr");
+    assert_eq!(show.len(), 3, "{show:?}");
+    assert!(show[0].starts_with("NULL NULL shop database"), "{show:?}");
+    assert!(show.iter().any(|r| r.starts_with("shop public items table")) && show.iter().any(|r| r.starts_with("shop public orders table")), "{show:?}");
+    assert_eq!(browser.texts("#show-backup thead th")[..4], ["database_name", "parent_schema_name", "object_name", "object_type"]);
+    served.push_str(&browser.source());
+    save_screenshot(&browser, "jobs-detail.png", 1600);
+
+    // The restore's page: every span done, from its job record; its source named.
+    browser.goto(&format!("http://{ui}/jobs/{restore_id}"));
+    assert_eq!(browser.text("#spans-todo .count"), "0");
+    assert!(browser.text("#spans-done .count").parse::<usize>().unwrap() >= 1);
+    assert!(browser.text(".facts").contains("Backup 1 of 1 (full)\nnodelocal://1/shop"), "{}", browser.text(".facts"));
+    served.push_str(&browser.source());
+    browser.goto(&format!("http://{ui}/jobs/{backup_id}"));
+    assert_eq!(browser.count("#show-backup tbody tr"), 3);
+    served.push_str(&browser.source());
+
+    // Every JSON answer too; and the page is read-only.
+    served.push_str(&http(addr, "GET", "/api/jobs", "").body);
+    for id in &ids {
+        served.push_str(&http(addr, "GET", &format!("/api/jobs/{id}"), "").body);
+    }
+    assert_eq!(http(addr, "POST", "/api/jobs", "CANCEL JOB 1").status, 405);
+    assert_eq!(http(addr, "POST", &format!("/jobs/{running_id}"), "").status, 405);
+    for secret in [SECRET_1, SECRET_2] {
+        assert!(!served.contains(secret), "{secret} was served");
+    }
+    browser.shutdown();
+
+    let (status, out, err) = shell.finish();
+    assert!(status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    // The bar is a terminal's only: none in piped output.
+    assert!(!err.contains("BACKUP job") && !err.contains('\r'), "{err}");
+}

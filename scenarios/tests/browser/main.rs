@@ -1,0 +1,17 @@
+//! Pages checked in a real browser: headless Chromium driven through chromedriver
+//! ([`support`]). Each module is one page's story; a test where Chromium or chromedriver is not
+//! installed prints `skipped:` and passes, unless `BACKUP_SIM_REQUIRE_BROWSER=1`.
+//!
+//! `cargo test -p scenarios --test browser` runs them; screenshots land in
+//! `target/browser-screenshots/` (and, with `BACKUP_SIM_SCREENSHOTS_TO=docs/screenshots`, in the
+//! README's pictures as well).
+
+mod jobs_page;
+pub mod support;
+mod sweep_report;
+
+/// The shell tests' in-memory http object server (it can refuse data files after the first,
+/// which keeps a backup job running).
+#[path = "../shell_support/http.rs"]
+#[allow(dead_code)]
+mod object_server;
