@@ -66,6 +66,7 @@ pub mod show_check;
 pub mod shrink;
 pub mod summary;
 pub mod testfile;
+pub mod timeline;
 pub mod tools;
 pub mod transient;
 pub mod workload;

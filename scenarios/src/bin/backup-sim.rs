@@ -99,6 +99,9 @@ enum Command {
         /// Write the simulated cluster's trace to this file (a single run).
         #[arg(long, conflicts_with = "seeds")]
         trace: Option<std::path::PathBuf>,
+        /// Write the run's timeline to this file: one self-contained HTML page (a single run).
+        #[arg(long, conflicts_with = "seeds")]
+        html: Option<std::path::PathBuf>,
     },
     /// Run one seed and print its whole trace (the same bytes on every run).
     Replay {
@@ -121,6 +124,11 @@ enum Command {
         /// exit without running.
         #[arg(long)]
         print_schedule: bool,
+        /// Write the run's timeline to this file: one self-contained HTML page that draws the
+        /// trace (nodes, ranges, jobs, faults, storage) on a zoomable simulated-time axis. The
+        /// trace is then not printed; give `--trace FILE` to keep it as well.
+        #[arg(long, conflicts_with = "print_schedule")]
+        html: Option<std::path::PathBuf>,
     },
     /// Reduce a failing seed's fault schedule to a minimal one that still fails the same
     /// property, write it to a file, and print the command that replays it.
@@ -201,14 +209,14 @@ fn main() -> ExitCode {
         Command::Mutants { budget, jobs } => mutants(budget, jobs),
         Command::Bench { seeds, jobs } => bench(seeds, jobs),
         Command::List => list(),
-        Command::Replay { scenario, seed, faults, trace, schedule, print_schedule } => {
-            replay(&scenario, seed, faults, trace.as_deref(), schedule.as_deref(), print_schedule)
+        Command::Replay { scenario, seed, faults, trace, schedule, print_schedule, html } => {
+            replay(&scenario, seed, faults, trace.as_deref(), schedule.as_deref(), print_schedule, html.as_deref())
         }
         Command::SweepMerge { files, html } => merge(&files, html.as_deref()),
-        Command::Run { file, seed, seeds: None, faults, safety, trace, .. } => {
+        Command::Run { file, seed, seeds: None, faults, safety, trace, html, .. } => {
             let faults = faults.map(FaultMix::from).unwrap_or(FaultMix::None);
             let opts = scenarios::testfile::FileOptions { seed, faults, safety: safety.unwrap_or(scenarios::testfile::DEFAULT_SAFETY) };
-            run_file(&file, opts, trace.as_deref())
+            run_file(&file, opts, trace.as_deref(), html.as_deref())
         }
         Command::Run { file, seeds: Some(seeds), first, faults, safety, jobs, .. } => {
             sweep_file(&file, first..first.saturating_add(seeds), faults.map(FaultMix::from), safety, jobs)
@@ -219,7 +227,7 @@ fn main() -> ExitCode {
 }
 
 /// `run`: one scenario file with one seed.
-fn run_file(file: &std::path::Path, opts: scenarios::testfile::FileOptions, trace: Option<&std::path::Path>) -> ExitCode {
+fn run_file(file: &std::path::Path, opts: scenarios::testfile::FileOptions, trace: Option<&std::path::Path>, html: Option<&Path>) -> ExitCode {
     if !file.is_file() {
         eprintln!("error: {}: no such file", file.display());
         return ExitCode::from(2);
@@ -229,6 +237,18 @@ fn run_file(file: &std::path::Path, opts: scenarios::testfile::FileOptions, trac
         if let Err(e) = std::fs::write(path, &run.trace) {
             eprintln!("error: cannot write the trace to {}: {e}", path.display());
             return ExitCode::FAILURE;
+        }
+    }
+    if let Some(path) = html {
+        let title = scenarios::timeline::Title {
+            scenario: file.display().to_string(),
+            seed: opts.seed,
+            replay: run.replay_command(),
+            failure: run.failure.as_ref().map(|f| (format!("line {}: {}", f.line, f.directive), f.diff.clone())),
+            detail: "every directive's output matched".to_string(),
+        };
+        if let Err(code) = write_timeline(path, &run.trace, &title) {
+            return code;
         }
     }
     match run.failure_report() {
@@ -363,7 +383,7 @@ fn replay_options(seed: u64, faults: Faults, schedule: Option<&Path>) -> Result<
 /// `replay`: one seed, its whole trace to `trace` or standard output and its CRC and verdict
 /// on stderr, so that two builds' runs of a seed can be compared byte for byte; with
 /// `print_schedule`, only the fault schedule it would run.
-fn replay(scenario: &str, seed: u64, faults: Faults, trace: Option<&Path>, schedule: Option<&Path>, print_schedule: bool) -> ExitCode {
+fn replay(scenario: &str, seed: u64, faults: Faults, trace: Option<&Path>, schedule: Option<&Path>, print_schedule: bool, html: Option<&Path>) -> ExitCode {
     let opts = match replay_options(seed, faults, schedule) {
         Ok(o) => o,
         Err(code) => return code,
@@ -376,13 +396,23 @@ fn replay(scenario: &str, seed: u64, faults: Faults, trace: Option<&Path>, sched
         return ExitCode::SUCCESS;
     }
     let Some(report) = run_named(scenario, &opts) else { return unknown_scenario(scenario) };
-    let written = match trace {
-        Some(path) => std::fs::write(path, &report.trace).map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => std::io::stdout().write_all(report.trace.as_bytes()).map_err(|e| e.to_string()),
+    let written = match (trace, html) {
+        (Some(path), _) => std::fs::write(path, &report.trace).map_err(|e| format!("cannot write {}: {e}", path.display())),
+        (None, None) => std::io::stdout().write_all(report.trace.as_bytes()).map_err(|e| e.to_string()),
+        (None, Some(_)) => Ok(()),
     };
     if let Err(e) = written {
         eprintln!("error: {e}");
         return ExitCode::from(2);
+    }
+    if let Some(path) = html {
+        let mut replay = replay_line(scenario, seed, faults.into());
+        if let Some(schedule) = schedule {
+            replay.push_str(&format!(" --schedule {}", scenarios::run::shell_word(&schedule.display().to_string())));
+        }
+        if let Err(code) = write_timeline(path, &report.trace, &scenarios::timeline::Title::of(&report, replay)) {
+            return code;
+        }
     }
     eprintln!("seed {seed}: trace crc32 {:08x}, {} lines", report.digest(), report.trace.lines().count());
     match report.failure {
@@ -393,6 +423,20 @@ fn replay(scenario: &str, seed: u64, faults: Faults, trace: Option<&Path>, sched
         Some(f) => {
             eprintln!("seed {seed}: FAILED {}: {}", f.property, f.message);
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes the timeline page of `trace` to `path` and says where on stderr.
+fn write_timeline(path: &Path, trace: &str, title: &scenarios::timeline::Title) -> Result<(), ExitCode> {
+    match std::fs::write(path, scenarios::timeline::render(trace, title)) {
+        Ok(()) => {
+            eprintln!("timeline written to {}", path.display());
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the timeline to {}: {e}", path.display());
+            Err(ExitCode::from(2))
         }
     }
 }
