@@ -42,3 +42,37 @@ fn every_planted_bug_is_caught_within_its_budget() {
         table.join("\n")
     );
 }
+
+/// The README walkthrough's seed, as its timeline shows it (issue #16): with `resume-skips-span`
+/// the backup's coordinator is killed while exporting, the job resumes from its checkpoint with
+/// one span to go and writes no data file for it; the same seed without the bug writes one. The
+/// timeline's job story (what the page lists under the verdict and writes under the job's bars)
+/// says so without the trace being read.
+#[test]
+fn the_walkthrough_seeds_timeline_shows_the_resumed_job_writing_one_file_fewer() {
+    use scenarios::run::{FaultMix, RunOptions};
+    const SEED: u64 = 6;
+    let run = |planted: Option<Planted>| {
+        let opts = RunOptions { faults: FaultMix::Swarm, planted, ..RunOptions::new(SEED) };
+        scenarios::registry::run_named("backup", &opts).expect("the backup scenario")
+    };
+    let story = |r: &scenarios::run::RunReport| {
+        let picture = scenarios::timeline::lanes::build(&r.trace);
+        picture.job_stories.iter().find(|s| s.starts_with("BACKUP")).cloned().expect("a backup job's story")
+    };
+    let buggy = run(Some(Planted::Backup(PlantedBug::ResumeSkipsSpan)));
+    assert!(buggy.failure.is_some(), "seed {SEED} no longer fails with resume-skips-span: pick the walkthrough's seed again");
+    let clean = run(None);
+    assert!(clean.failure.is_none(), "seed {SEED} fails without a planted bug: {:?}", clean.failure);
+    let (b, c) = (story(&buggy), story(&clean));
+    for s in [&b, &c] {
+        assert!(s.contains("✕ coordinator killed at Exporting; then "), "the kill while exporting is in the story: {s}");
+        assert!(s.contains("resumed: 3 spans done, 1 to go"), "the resume from the checkpoint is in the story: {s}");
+    }
+    let after_resume = |s: &str| s.split("resumed: ").nth(1).map(str::to_string).unwrap_or_default();
+    assert!(after_resume(&b).contains("· 0 data files written"), "the buggy resume writes nothing: {b}");
+    // (This seed's storage tears that file after reporting it written: the story says so.)
+    assert!(after_resume(&c).contains("· 1 data file written"), "the correct resume writes the span's file: {c}");
+    let page = scenarios::timeline::render(&buggy.trace, &scenarios::timeline::Title::of(&buggy, "replay".into()));
+    assert!(page.contains(&b.replace('\'', "&#39;")) || page.contains(&b), "the page lists the story");
+}

@@ -161,6 +161,8 @@ struct Segment {
     start: f64,
     line: usize,
     files: u32,
+    /// Of those files, how many the storage damaged after reporting them written, by how.
+    damaged: BTreeMap<String, u32>,
     notes: Vec<String>,
 }
 
@@ -184,7 +186,9 @@ impl JobState {
         let mut story = vec![format!("n{}", s.node)];
         story.extend(s.notes.iter().cloned());
         if !self.restore {
-            story.push(format!("{} data file{} written", s.files, if s.files == 1 { "" } else { "s" }));
+            let damaged: Vec<String> = s.damaged.iter().map(|(how, n)| format!("{n} {how}")).collect();
+            let damaged = if damaged.is_empty() { String::new() } else { format!(" ({})", damaged.join(", ")) };
+            story.push(format!("{} data file{} written{damaged}", s.files, if s.files == 1 { "" } else { "s" }));
         }
         story.push(how.to_string());
         let label = story.join(" · ");
@@ -396,11 +400,15 @@ pub fn build(trace: &str) -> Picture {
                 let kind = file_kind(path);
                 storage.push(Mark::tick(l, &format!("st-{} {kind}", l.what), format!("{} {kind}: {}", l.what, l.detail)));
                 if l.what == s::WRITE {
-                    credit_write(&mut jobs, path, l);
+                    credit_write(&mut jobs, path, l, None);
                 }
             }
             ("storage", what) if DAMAGE.contains(&what) => {
                 storage.push(Mark::tick(l, "damage", format!("{what}: {}", l.detail)));
+                if what == s::WRITE_TORN || what == s::WRITE_LOST {
+                    // Reported written to the job, which goes on: its file, damaged.
+                    credit_write(&mut jobs, first, l, Some(what));
+                }
                 if what == s::WRITER_DOOMED {
                     if let Some(path) = words.iter().find(|w| w.contains("://")) {
                         if let Some(j) = job_of_path(path).and_then(|id| jobs.get_mut(&id)) {
@@ -435,7 +443,7 @@ pub fn build(trace: &str) -> Picture {
                         if j.statement.is_none() {
                             j.statement = last_statement.get(&j.restore).cloned();
                         }
-                        j.open = node.map(|node| Segment { node, start: l.t, line: l.index, files: 0, notes: Vec::new() });
+                        j.open = node.map(|node| Segment { node, start: l.t, line: l.index, files: 0, damaged: BTreeMap::new(), notes: Vec::new() });
                         j.marks.push(Mark::tick(l, "claim", format!("claimed: {}", l.detail)));
                     }
                     b::JOB_RUN_ENDED => {
@@ -586,13 +594,17 @@ fn job_of_path(path: &str) -> Option<u64> {
 }
 
 /// Counts a data file to the job segment that wrote it, and learns a job's destination from its lock.
-fn credit_write(jobs: &mut BTreeMap<u64, JobState>, path: &str, l: &Line) {
+/// `damage` names what the storage did to a write reported as done (`write-torn`, `write-lost`).
+fn credit_write(jobs: &mut BTreeMap<u64, JobState>, path: &str, l: &Line, damage: Option<&str>) {
     if let Some(id) = job_of_path(path) {
         if let Some(j) = jobs.get_mut(&id) {
             if path.contains("BACKUP-LOCK-") {
                 j.prefix = path.rsplit_once('/').map(|(p, _)| p.to_string());
             } else if let Some(seg) = j.open.as_mut() {
                 seg.files += 1;
+                if let Some(d) = damage {
+                    *seg.damaged.entry(d.trim_start_matches("write-").to_string()).or_default() += 1;
+                }
             }
             j.marks.push(Mark::tick(l, &format!("file {}", file_kind(path)), format!("wrote {}", l.detail)));
         }

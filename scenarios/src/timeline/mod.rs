@@ -280,10 +280,14 @@ fn page<'a>(p: &'a Picture, trace: &str, title: &'a Title) -> Page<'a> {
             tip: message.clone(),
         });
     }
-    // A failing run opens on the jobs through the failure; a passing one on the whole run.
+    // A failing run opens on its jobs through the failure; a passing one on the whole run.
     let first_job = p.lanes.iter().filter(|l| l.group == "jobs").flat_map(|l| l.marks.iter().map(|m| m.a)).fold(f64::INFINITY, f64::min);
-    let (view_a, view_b) =
-        if failed && first_job.is_finite() { ((first_job - 0.05 * p.end).max(0.0), (fail_t + 0.02 * p.end).min(p.end * 1.02)) } else { (0.0, p.end) };
+    // (A failing run without jobs opens on its last third, where the checks that failed ran.)
+    let (view_a, view_b) = match (failed, first_job.is_finite()) {
+        (true, true) => ((first_job - 0.05 * p.end).max(0.0), fail_t + 0.02 * p.end),
+        (true, false) => (fail_t * 2.0 / 3.0, fail_t + 0.02 * p.end),
+        (false, _) => (0.0, p.end),
+    };
 
     // The trace, for the hover and click panels: JSON inside a script element, with '<' escaped so
     // that no line can close the element.

@@ -9,6 +9,7 @@
 mod jobs_page;
 pub mod support;
 mod sweep_report;
+mod timeline;
 
 /// The shell tests' in-memory http object server (it can refuse data files after the first,
 /// which keeps a backup job running).
