@@ -188,7 +188,9 @@ impl JobState {
         if !self.restore {
             let damaged: Vec<String> = s.damaged.iter().map(|(how, n)| format!("{n} {how}")).collect();
             let damaged = if damaged.is_empty() { String::new() } else { format!(" ({})", damaged.join(", ")) };
-            story.push(format!("{} data file{} written{damaged}", s.files, if s.files == 1 { "" } else { "s" }));
+            // Right after where it started from (a resume's spans to go), before the manifest.
+            let at = if s.notes.first().is_some_and(|n| n.starts_with("resumed")) { 2 } else { 1 };
+            story.insert(at, format!("{} data file{} written{damaged}", s.files, if s.files == 1 { "" } else { "s" }));
         }
         story.push(how.to_string());
         let label = story.join(" · ");
@@ -716,7 +718,7 @@ mod tests {
         assert_eq!(p.job_stories.len(), 1, "{:?}", p.job_stories);
         let story = &p.job_stories[0];
         assert!(story.starts_with("BACKUP job 77 (succeeded): n2 · 1 data file written · ✕ coordinator killed at Exporting; then n3"), "{story}");
-        assert!(story.contains("resumed: 1 spans done, 1 to go · manifest: 1 files for 2 spans · 0 data files written · succeeded"), "{story}");
+        assert!(story.contains("resumed: 1 spans done, 1 to go · 0 data files written · manifest: 1 files for 2 spans · succeeded"), "{story}");
         let node2 = p.lanes.iter().find(|l| l.label == "n2").expect("n2 lane");
         let down = node2.marks.iter().find(|m| m.class == "down").expect("a down bar");
         assert_eq!((down.a, down.b), (1.5, 3.0));

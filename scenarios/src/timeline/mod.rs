@@ -184,6 +184,12 @@ fn page<'a>(p: &'a Picture, trace: &str, title: &'a Title) -> Page<'a> {
                     });
                     if !m.label.is_empty() {
                         let (ty, class) = if lane.tall { (y + 28.0, "m lbl story") } else { (y + 11.5, "m lbl") };
+                        // A job's story runs on under the lane until the next coordinator's bar.
+                        let fit_to = if lane.tall {
+                            lane.marks.iter().filter(|o| o.shape == Shape::Bar && o.a > m.a).map(|o| o.a).fold(p.end * 1.02, f64::min)
+                        } else {
+                            m.b
+                        };
                         els.push(El {
                             tag: "text",
                             class: class.into(),
@@ -192,7 +198,7 @@ fn page<'a>(p: &'a Picture, trace: &str, title: &'a Title) -> Page<'a> {
                             w: x_of(m.b) - x_of(m.a),
                             h: 0.0,
                             a: m.a,
-                            b: m.b,
+                            b: fit_to,
                             line,
                             text: m.label.clone(),
                             tip: m.tip.clone(),
