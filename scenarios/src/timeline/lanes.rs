@@ -164,6 +164,9 @@ struct Segment {
     /// Of those files, how many the storage damaged after reporting them written, by how.
     damaged: BTreeMap<String, u32>,
     notes: Vec<String>,
+    /// Where each phase began: `running` until the job's kind is known, then `exporting`,
+    /// `finishing`, `cleaning up` (a backup) or `planning`, `ingesting`, `publishing` (a restore).
+    phases: Vec<(f64, &'static str, usize)>,
 }
 
 #[derive(Default)]
@@ -183,6 +186,17 @@ impl JobState {
     /// Closes the open segment at `t` with `how` (`killed at Exporting`, `succeeded`, …).
     fn close(&mut self, t: f64, how: &str, class: &str) {
         let Some(s) = self.open.take() else { return };
+        // The phases, as a strip along the top of the bar.
+        for (i, &(a, phase, line)) in s.phases.iter().enumerate() {
+            let b = s.phases.get(i + 1).map(|p| p.0).unwrap_or(t).max(a);
+            let phase = match (phase, self.restore) {
+                ("running", true) => "planning",
+                ("running", false) => "exporting",
+                (p, _) => p,
+            };
+            let class = format!("phase ph-{}", phase.replace(' ', "-"));
+            self.marks.push(Mark { shape: Shape::Overlay, a, b, class, label: String::new(), tip: format!("n{}: {phase}", s.node), line });
+        }
         let mut story = vec![format!("n{}", s.node)];
         story.extend(s.notes.iter().cloned());
         if !self.restore {
@@ -445,7 +459,15 @@ pub fn build(trace: &str) -> Picture {
                         if j.statement.is_none() {
                             j.statement = last_statement.get(&j.restore).cloned();
                         }
-                        j.open = node.map(|node| Segment { node, start: l.t, line: l.index, files: 0, damaged: BTreeMap::new(), notes: Vec::new() });
+                        j.open = node.map(|node| Segment {
+                            node,
+                            start: l.t,
+                            line: l.index,
+                            files: 0,
+                            damaged: BTreeMap::new(),
+                            notes: Vec::new(),
+                            phases: vec![(l.t, "running", l.index)],
+                        });
                         j.marks.push(Mark::tick(l, "claim", format!("claimed: {}", l.detail)));
                     }
                     b::JOB_RUN_ENDED => {
@@ -472,8 +494,18 @@ pub fn build(trace: &str) -> Picture {
                             b::JOB_RETRYING => Some(format!("retrying: {note}")),
                             _ => None,
                         };
-                        if let (Some(tag), Some(seg)) = (tag, j.open.as_mut()) {
-                            seg.notes.push(tag);
+                        let phase = match what {
+                            b::JOB_MANIFEST_WRITTEN | b::JOB_FOUND_MANIFEST => Some("finishing"),
+                            b::JOB_CLEANUP => Some("cleaning up"),
+                            b::RESTORE_OFFLINE | b::RESTORE_RESUMED => Some("ingesting"),
+                            b::RESTORE_PUBLISHING => Some("publishing"),
+                            _ => None,
+                        };
+                        if let Some(seg) = j.open.as_mut() {
+                            seg.notes.extend(tag);
+                            if let Some(p) = phase.filter(|p| seg.phases.last().is_none_or(|last| last.1 != *p)) {
+                                seg.phases.push((l.t, p, l.index));
+                            }
                         }
                         j.marks.push(Mark::tick(l, what, format!("{what}: {}", l.detail)));
                     }
@@ -732,6 +764,8 @@ mod tests {
         // The checkpoint (no job id in its name) is credited through the job's lock's directory.
         assert!(job.marks.iter().any(|m| m.class == "file checkpoint"), "{:?}", job.marks);
         assert_eq!(p.density.commits.iter().sum::<u32>(), 1);
+        let phases: Vec<(f64, &str)> = job.marks.iter().filter(|m| m.class.starts_with("phase")).map(|m| (m.a, m.class.as_str())).collect();
+        assert_eq!(phases, [(1.1, "phase ph-exporting"), (4.0, "phase ph-exporting"), (4.3, "phase ph-finishing")]);
     }
 
     #[test]
