@@ -586,6 +586,7 @@ fn write_report(
     let written = report.write(path, traces, timeline_page)?;
     match written {
         0 => eprintln!("report written to {}", path.display()),
+        1 => eprintln!("report written to {}, with 1 timeline in {}", path.display(), TimelineDir::for_report(path).dir.display()),
         n => eprintln!("report written to {}, with {n} timelines in {}", path.display(), TimelineDir::for_report(path).dir.display()),
     }
     Ok(())
