@@ -136,6 +136,17 @@ pub struct RestoreOptions {
     /// `detached`: the statement returns the job's id once the job is recorded, and the restore
     /// runs on in the background, as BACKUP's `detached` does.
     pub detached: bool,
+    /// `new_db_name = 'x'` (CockroachDB v21.1): a `RESTORE DATABASE` of exactly one database
+    /// creates it under this name instead of its own, so a backup can be restored beside the
+    /// database it came from (for a comparison, or a validation that must not touch it).
+    pub new_db_name: Option<String>,
+    /// `schema_only` (CockroachDB v22.2): the restore creates every descriptor it would and
+    /// publishes them, but ingests no row: the fast check that a backup's schema restores.
+    pub schema_only: bool,
+    /// `verify_backup_table_data` (CockroachDB v22.2, only with `schema_only`): the restore also
+    /// reads, decrypts, checksums and decodes every data file it would ingest, and discards the
+    /// rows, so a damaged file fails it while still writing no row.
+    pub verify_backup_table_data: bool,
 }
 
 /// Which listing SHOW BACKUP gives.
@@ -152,7 +163,8 @@ pub enum ShowBackupKind {
     Ranges,
 }
 
-/// `SHOW BACKUP [SCHEMAS|FILES|RANGES] 'location' [WITH privileges, encryption_passphrase = '…']`.
+/// `SHOW BACKUP [SCHEMAS|FILES|RANGES] 'location' [WITH privileges, check_files,
+/// encryption_passphrase = '…']`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ShowBackupStmt {
     /// Which listing.
@@ -161,6 +173,10 @@ pub struct ShowBackupStmt {
     pub location: String,
     /// `WITH privileges`: add the grants column.
     pub with_privileges: bool,
+    /// `WITH check_files` (CockroachDB v22.2): read every data file the chain's manifests list
+    /// and refuse, naming them, files missing or not matching their recorded checksum; the
+    /// objects listing then carries each table's `file_bytes`.
+    pub check_files: bool,
     /// The backup's passphrase.
     pub encryption_passphrase: Option<Secret>,
 }
@@ -306,6 +322,7 @@ impl fmt::Debug for ShowBackupStmt {
             .field("kind", &self.kind)
             .field("location", &Locations(std::slice::from_ref(&self.location)))
             .field("with_privileges", &self.with_privileges)
+            .field("check_files", &self.check_files)
             .field("encryption_passphrase", &self.encryption_passphrase)
             .finish()
     }

@@ -284,6 +284,9 @@ impl Parser {
             ("skip_missing_views", OptKind::Flag),
             ("encryption_passphrase", OptKind::Value),
             ("detached", OptKind::Flag),
+            ("new_db_name", OptKind::Value),
+            ("schema_only", OptKind::Flag),
+            ("verify_backup_table_data", OptKind::Flag),
         ])?;
         let options = RestoreOptions {
             into_db: take_str(&mut opts, "into_db"),
@@ -292,6 +295,9 @@ impl Parser {
             skip_missing_views: opts.remove("skip_missing_views").is_some(),
             encryption_passphrase: take_str(&mut opts, "encryption_passphrase").map(Secret),
             detached: opts.remove("detached").is_some(),
+            new_db_name: take_str(&mut opts, "new_db_name"),
+            schema_only: opts.remove("schema_only").is_some(),
+            verify_backup_table_data: opts.remove("verify_backup_table_data").is_some(),
         };
         Ok(RestoreStmt { targets, from, as_of, options })
     }
@@ -321,11 +327,12 @@ impl Parser {
             self.pos += 1;
         }
         let location = self.string("the backup's location")?;
-        let mut opts = self.with_options(&[("privileges", OptKind::Flag), ("encryption_passphrase", OptKind::Value)])?;
+        let mut opts = self.with_options(&[("privileges", OptKind::Flag), ("check_files", OptKind::Flag), ("encryption_passphrase", OptKind::Value)])?;
         Ok(Statement::ShowBackup(ShowBackupStmt {
             kind,
             location,
             with_privileges: opts.remove("privileges").is_some(),
+            check_files: opts.remove("check_files").is_some(),
             encryption_passphrase: take_str(&mut opts, "encryption_passphrase").map(Secret),
         }))
     }
@@ -513,7 +520,7 @@ fn near_text(t: &Token) -> String {
 
 /// Refuses option values that are well-formed SQL but cannot be meant: an empty or blank
 /// passphrase (it would "encrypt" with a key anyone can derive from `''`) and an empty
-/// `into_db`. The message never contains the value.
+/// `into_db` or `new_db_name`. The message never contains the value.
 fn check_option_value(key: &str, value: &str) -> std::result::Result<(), String> {
     if value.trim().is_empty() {
         return Err(match key {

@@ -62,6 +62,15 @@ pub(super) fn redacted(stmt: &Statement) -> String {
             if o.detached {
                 opts.push("detached".to_string());
             }
+            if let Some(db) = &o.new_db_name {
+                opts.push(format!("new_db_name = {}", literal(db)));
+            }
+            if o.schema_only {
+                opts.push("schema_only".to_string());
+            }
+            if o.verify_backup_table_data {
+                opts.push("verify_backup_table_data".to_string());
+            }
             out.push_str(&with(opts));
             out
         }
@@ -76,6 +85,9 @@ pub(super) fn redacted(stmt: &Statement) -> String {
             let mut opts = Vec::new();
             if s.with_privileges {
                 opts.push("privileges".to_string());
+            }
+            if s.check_files {
+                opts.push("check_files".to_string());
             }
             if s.encryption_passphrase.is_some() {
                 opts.push(format!("encryption_passphrase = {REDACTED_LITERAL}"));

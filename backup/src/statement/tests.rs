@@ -137,6 +137,9 @@ fn restore_and_show_forms() {
             skip_missing_views: true,
             encryption_passphrase: Some(Secret::new("pw")),
             detached: true,
+            new_db_name: None,
+            schema_only: false,
+            verify_backup_table_data: false,
         }
     );
     let r = restore("RESTORE DATABASE bank, other FROM 'x'");
@@ -334,6 +337,8 @@ fn redacted_text_parses_back() {
          AS OF SYSTEM TIME 1585000000000000000.0000000001 INCREMENTAL FROM 'http://h:8080/full' WITH revision_history",
         "RESTORE DATABASE bank FROM 'gs://b/x', 'gs://b/y' WITH into_db = 'it''s', skip_missing_views",
         "SHOW BACKUP FILES 'nodelocal://1/x' WITH privileges",
+        "SHOW BACKUP 'nodelocal://1/x' WITH check_files, privileges",
+        "RESTORE DATABASE bank FROM 'gs://b/x' WITH new_db_name = 'Bank''s copy', schema_only, verify_backup_table_data",
         "SHOW JOBS",
         "CANCEL JOB 7",
     ] {
@@ -462,4 +467,50 @@ fn detached_is_a_backup_flag_kept_in_the_description() {
     let stmt = parse("BACKUP DATABASE bank TO 'nodelocal://1/b' WITH detached").unwrap();
     assert_eq!(stmt.redacted(), "BACKUP DATABASE bank TO 'nodelocal://1/b' WITH detached");
     assert!(!backup("BACKUP DATABASE bank TO 'nodelocal://1/b'").options.detached);
+}
+
+/// The later RESTORE and SHOW BACKUP options (issue #17): parsed into their fields, in any order
+/// and in the `WITH OPTIONS (…)` form, printed back in the job's description, and refused as
+/// options when misspelt, repeated, given a value they do not take or lacking one they need.
+#[test]
+fn later_restore_and_show_options() {
+    let r = restore("RESTORE DATABASE bank FROM 'x' WITH schema_only, new_db_name = 'bank2', verify_backup_table_data");
+    assert_eq!(r.options.new_db_name.as_deref(), Some("bank2"));
+    assert!(r.options.schema_only && r.options.verify_backup_table_data);
+    let r = restore("RESTORE DATABASE bank FROM 'x' WITH OPTIONS (new_db_name = 'Bank Copy')");
+    assert_eq!(r.options.new_db_name.as_deref(), Some("Bank Copy"), "kept as written: it is a string, not an identifier");
+    assert!(!r.options.schema_only && !r.options.verify_backup_table_data);
+    let plain = restore("RESTORE DATABASE bank FROM 'x'");
+    assert_eq!((plain.options.new_db_name, plain.options.schema_only, plain.options.verify_backup_table_data), (None, false, false));
+    // verify_backup_table_data without schema_only parses: planning refuses it, with
+    // CockroachDB's words, as CockroachDB's planner does.
+    assert!(restore("RESTORE DATABASE bank FROM 'x' WITH verify_backup_table_data").options.verify_backup_table_data);
+
+    let stmt = ok("RESTORE DATABASE bank FROM 'nodelocal://1/b' WITH verify_backup_table_data, new_db_name = 'b2', schema_only");
+    assert_eq!(stmt.redacted(), "RESTORE DATABASE bank FROM 'nodelocal://1/b' WITH new_db_name = 'b2', schema_only, verify_backup_table_data");
+
+    let show = match ok("SHOW BACKUP 'x' WITH check_files") {
+        Statement::ShowBackup(s) => s,
+        other => panic!("{other:?}"),
+    };
+    assert!(show.check_files && !show.with_privileges);
+    assert_eq!(ok("SHOW BACKUP 'nodelocal://1/b' WITH check_files").redacted(), "SHOW BACKUP 'nodelocal://1/b' WITH check_files");
+
+    for (sql, near, message) in [
+        ("RESTORE DATABASE bank FROM 'x' WITH new_db_name", "EOF", "option \"new_db_name\" requires a value"),
+        ("RESTORE DATABASE bank FROM 'x' WITH new_db_name = bank2", "bank2", "requires a string value"),
+        ("RESTORE DATABASE bank FROM 'x' WITH new_db_name = ''", "'…'", "option \"new_db_name\" must not be empty"),
+        ("RESTORE DATABASE bank FROM 'x' WITH schema_only = 'true'", "=", "option \"schema_only\" takes no value"),
+        ("RESTORE DATABASE bank FROM 'x' WITH schema_only, schema_only", "schema_only", "specified more than once"),
+        ("RESTORE DATABASE bank FROM 'x' WITH verify_backup_table_data = 'yes'", "=", "takes no value"),
+        ("RESTORE DATABASE bank FROM 'x' WITH check_files", "check_files", "unknown option \"check_files\""),
+        ("SHOW BACKUP 'x' WITH check_files = 'on'", "=", "option \"check_files\" takes no value"),
+        ("SHOW BACKUP 'x' WITH schema_only", "schema_only", "unknown option \"schema_only\""),
+        ("BACKUP TO 'x' WITH new_db_name = 'y'", "new_db_name", "unknown option"),
+    ] {
+        let e = err(sql);
+        assert_eq!(e.kind, ParseErrorKind::Option, "{sql}: {e}");
+        assert_eq!(e.near, near, "{sql}: {e}");
+        assert!(e.message.contains(message), "{sql}: {e}");
+    }
 }
