@@ -139,6 +139,22 @@ pub enum BackupError {
     /// A job cannot do what was asked.
     #[error("{0}")]
     Job(String),
+    /// `SHOW BACKUP … WITH check_files` found data files its manifests list missing from
+    /// storage or not matching their recorded checksum: each named by its redacted location
+    /// without query parameters and path, sorted, at most [`CHECK_FILES_MAX_NAMED`] in all
+    /// (CockroachDB's limit and wording for missing files).
+    #[error("{}", check_files_message(missing, damaged))]
+    FilesFailedCheck {
+        /// Listed files the storage does not have.
+        missing: Vec<String>,
+        /// Listed files that are there but damaged: the file, and why.
+        damaged: Vec<(String, String)>,
+    },
+    /// `WITH` options that parse but cannot go together or with these targets (`new_db_name`
+    /// on a table or cluster restore, `verify_backup_table_data` without `schema_only`), in
+    /// CockroachDB's words.
+    #[error("{0}")]
+    InvalidOptions(&'static str),
     /// `SET` / `SHOW CLUSTER SETTING` of a setting this crate does not know.
     #[error("unknown cluster setting {name:?}; the settings are {known}")]
     UnknownSetting {
@@ -237,8 +253,62 @@ impl BackupError {
             BackupError::Kv(_) => ErrorKind::Kv,
             BackupError::Catalog(_) => ErrorKind::Catalog,
             BackupError::Job(_) => ErrorKind::Job,
-            BackupError::UnknownSetting { .. } => ErrorKind::Option,
+            BackupError::UnknownSetting { .. } | BackupError::InvalidOptions(_) => ErrorKind::Option,
+            BackupError::FilesFailedCheck { .. } => ErrorKind::NotABackup,
             BackupError::Internal(_) => ErrorKind::Internal,
         }
+    }
+}
+
+/// How many files a [`BackupError::FilesFailedCheck`] names at most: CockroachDB's
+/// `maxMissingFiles`, after which it stops looking and says "including".
+pub const CHECK_FILES_MAX_NAMED: usize = 10;
+
+/// The message of [`BackupError::FilesFailedCheck`]: CockroachDB's for missing files ("The
+/// following files are missing from the backup:", or "Multiple files cannot be read from the
+/// backup including:" once the limit is reached), then in the same shape the files whose bytes
+/// do not check out (CockroachDB's check only asks the storage for each file's size).
+fn check_files_message(missing: &[String], damaged: &[(String, String)]) -> String {
+    let full = missing.len() + damaged.len() >= CHECK_FILES_MAX_NAMED;
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        let head = if full { "Multiple files cannot be read from the backup including:" } else { "The following files are missing from the backup:" };
+        parts.push(format!("{head}\n\t{}", missing.join("\n\t")));
+    }
+    if !damaged.is_empty() {
+        let head = if full && missing.is_empty() {
+            "Multiple files do not match the backup's manifest, including:"
+        } else {
+            "The following files do not match the backup's manifest:"
+        };
+        let lines: Vec<String> = damaged.iter().map(|(file, why)| format!("{file} ({why})")).collect();
+        parts.push(format!("{head}\n\t{}", lines.join("\n\t")));
+    }
+    parts.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Past [`CHECK_FILES_MAX_NAMED`] files the message says "including", as CockroachDB's does;
+    /// below it, it lists them all under its header.
+    #[test]
+    fn check_files_message_switches_to_including_at_the_limit() {
+        let names = |n: usize| (0..n).map(|i| format!("nodelocal://1/b/data/{i}.sst")).collect::<Vec<_>>();
+        let e = BackupError::FilesFailedCheck { missing: names(2), damaged: Vec::new() };
+        assert_eq!(e.to_string(), "The following files are missing from the backup:\n\tnodelocal://1/b/data/0.sst\n\tnodelocal://1/b/data/1.sst");
+        let e = BackupError::FilesFailedCheck { missing: names(CHECK_FILES_MAX_NAMED), damaged: Vec::new() };
+        assert!(e.to_string().starts_with("Multiple files cannot be read from the backup including:\n\t"), "{e}");
+        let damaged = vec![("nodelocal://1/b/data/9.sst".to_string(), "checksum 0x00000001, the manifest records 0x00000002".to_string())];
+        let e = BackupError::FilesFailedCheck { missing: names(1), damaged };
+        assert_eq!(
+            e.to_string(),
+            "The following files are missing from the backup:\n\tnodelocal://1/b/data/0.sst\n\
+             The following files do not match the backup's manifest:\n\tnodelocal://1/b/data/9.sst (checksum 0x00000001, the manifest records 0x00000002)"
+        );
+        let all_damaged = names(CHECK_FILES_MAX_NAMED).into_iter().map(|n| (n, "why".to_string())).collect();
+        let e = BackupError::FilesFailedCheck { missing: Vec::new(), damaged: all_damaged };
+        assert!(e.to_string().starts_with("Multiple files do not match the backup's manifest, including:\n\t"), "{e}");
     }
 }

@@ -7,14 +7,20 @@
 //! `FILES` lists the data files (`path, backup_type, start_pretty, end_pretty, start_key,
 //! end_key, size_bytes, rows`) and `RANGES` the spans (`start_pretty, end_pretty, start_key,
 //! end_key`), as CockroachDB's `backupShowerFiles` / `backupShowerRanges` do. Reading a
-//! location without a complete manifest is the same error RESTORE gives.
+//! location without a complete manifest is the same error RESTORE gives. `WITH check_files`
+//! (CockroachDB v22.2) first reads every listed data file and refuses, naming them, files that
+//! are missing or do not match their recorded checksum; the objects listing then ends with
+//! `file_bytes`.
 //!
 //! Nothing here may panic on what a backup holds: names and values of any length print.
 
+use crate::chain::Layer;
+use crate::crypto::FileCipher;
 use crate::env::Env;
-use crate::error::BackupError;
+use crate::error::{BackupError, CHECK_FILES_MAX_NAMED};
 use crate::format::manifest::Manifest;
 use crate::jobs::{self, JobSummary};
+use crate::retry::read_retrying;
 use crate::statement::{ShowBackupKind, ShowBackupStmt};
 use crate::storage::StorageUrl;
 use crate::targets::{check_session, SessionContext};
@@ -118,26 +124,32 @@ pub const RANGE_COLUMNS: [&str; 4] = ["start_pretty", "end_pretty", "start_key",
 
 /// The rows SHOW BACKUP prints for a manifest.
 pub fn backup_rows(m: &Manifest, with_privileges: bool) -> QueryResult {
-    object_rows(m, false, with_privileges)
+    object_rows(m, false, with_privileges, None)
 }
 
 /// The rows SHOW BACKUP SCHEMAS prints for a manifest: SHOW BACKUP's, plus each relation's
 /// CREATE statement (`create_statement`, NULL for a database), as CockroachDB adds it.
 pub fn schema_rows(m: &Manifest, with_privileges: bool) -> QueryResult {
-    object_rows(m, true, with_privileges)
+    object_rows(m, true, with_privileges, None)
 }
 
 fn backup_type(m: &Manifest) -> Datum {
     Datum::String(if m.is_full() { "full" } else { "incremental" }.into())
 }
 
-fn object_rows(m: &Manifest, schemas: bool, with_privileges: bool) -> QueryResult {
+/// The objects listing. `file_bytes` (from `WITH check_files`: the stored size of each file of
+/// `m.files`, in order) adds CockroachDB's `file_bytes` column: each table's files' bytes as
+/// stored (encrypted, framed), beside `size_bytes`, the keys and values they hold.
+fn object_rows(m: &Manifest, schemas: bool, with_privileges: bool, file_bytes: Option<&[u64]>) -> QueryResult {
     let mut cols = OBJECT_COLUMNS.to_vec();
     if schemas {
         cols.push("create_statement");
     }
     if with_privileges {
         cols.push("privileges");
+    }
+    if file_bytes.is_some() {
+        cols.push("file_bytes");
     }
     let mut out = QueryResult::new(&cols);
     let catalog = m.catalog();
@@ -208,6 +220,16 @@ fn object_rows(m: &Manifest, schemas: bool, with_privileges: bool) -> QueryResul
                 .join("; ");
             row.push(Datum::String(text));
         }
+        if let Some(sizes) = file_bytes {
+            row.push(match d {
+                Descriptor::Database(_) => Datum::Null,
+                Descriptor::Table(t) => {
+                    let span = t.span();
+                    let stored: u64 = m.files.iter().zip(sizes).filter(|(f, _)| span.contains(&f.span)).map(|(_, n)| *n).sum();
+                    Datum::Int(stored as i64)
+                }
+            });
+        }
         out.rows.push(row);
     }
     out
@@ -256,16 +278,18 @@ pub fn range_rows(m: &Manifest) -> QueryResult {
 /// or misplaced member is refused.
 pub async fn show_backup(env: &Env, ctx: &SessionContext, stmt: &ShowBackupStmt) -> Result<QueryResult, BackupError> {
     check_session(env, ctx, "SHOW BACKUP").await?;
-    let (layers, _) = crate::chain::read_location(env, std::slice::from_ref(&stmt.location), stmt.encryption_passphrase.as_ref()).await?;
+    let (layers, cipher) = crate::chain::read_location(env, std::slice::from_ref(&stmt.location), stmt.encryption_passphrase.as_ref()).await?;
     if layers.len() > 1 {
         crate::chain::validate(&layers)?;
     }
+    let file_bytes = if stmt.check_files { Some(check_files(env, &layers, &cipher).await?) } else { None };
     let base = StorageUrl::parse(&stmt.location)?;
     let mut out: Option<QueryResult> = None;
-    for layer in &layers {
+    for (i, layer) in layers.iter().enumerate() {
+        let sizes = file_bytes.as_ref().map(|all| all[i].as_slice());
         let rows = match stmt.kind {
-            ShowBackupKind::Objects => backup_rows(&layer.manifest, stmt.with_privileges),
-            ShowBackupKind::Schemas => schema_rows(&layer.manifest, stmt.with_privileges),
+            ShowBackupKind::Objects => object_rows(&layer.manifest, false, stmt.with_privileges, sizes),
+            ShowBackupKind::Schemas => object_rows(&layer.manifest, true, stmt.with_privileges, sizes),
             ShowBackupKind::Files => file_rows(&layer.manifest, &relative_dir(&base, &layer.location)?),
             ShowBackupKind::Ranges => range_rows(&layer.manifest),
         };
@@ -275,6 +299,54 @@ pub async fn show_backup(env: &Env, ctx: &SessionContext, stmt: &ShowBackupStmt)
         }
     }
     out.ok_or_else(|| BackupError::Internal("an empty chain".into()))
+}
+
+/// `WITH check_files`: reads every data file each layer's manifest lists and checks that it is
+/// there, decrypts, and has the checksum the manifest recorded — what a restore would find,
+/// without restoring. Returns each layer's files' stored sizes, in manifest order; refuses with
+/// every missing or damaged file named (up to [`CHECK_FILES_MAX_NAMED`], then it stops reading,
+/// as CockroachDB does). A storage error other than "not found" that outlasts the retries is
+/// the statement's error as it is: the file may well be there.
+async fn check_files(env: &Env, layers: &[Layer], cipher: &FileCipher) -> Result<Vec<Vec<u64>>, BackupError> {
+    let (mut missing, mut damaged) = (Vec::new(), Vec::new());
+    let mut sizes = Vec::new();
+    'layers: for layer in layers {
+        // CockroachDB names a missing file by its location without the query (where credentials
+        // may sit), joined with the file's path.
+        let location = layer.shown.split('?').next().unwrap_or_default();
+        let mut layer_sizes = Vec::new();
+        for file in &layer.manifest.files {
+            if missing.len() + damaged.len() >= CHECK_FILES_MAX_NAMED {
+                break 'layers;
+            }
+            let name = crate::location::join(location, &file.path);
+            let bytes = match read_retrying(env, &*layer.storage, &file.path).await {
+                Ok(bytes) => bytes,
+                Err(e) if e.is_not_found() => {
+                    missing.push(name);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            layer_sizes.push(bytes.len() as u64);
+            match cipher.open(&name, bytes) {
+                Err(e) => damaged.push((name, e.to_string())),
+                Ok(plain) => {
+                    let found = crate::format::envelope::file_checksum(&plain);
+                    if found != file.checksum {
+                        damaged.push((name, format!("checksum {found:#010x}, the manifest records {:#010x}", file.checksum)));
+                    }
+                }
+            }
+        }
+        sizes.push(layer_sizes);
+    }
+    if missing.is_empty() && damaged.is_empty() {
+        return Ok(sizes);
+    }
+    missing.sort();
+    damaged.sort();
+    Err(BackupError::FilesFailedCheck { missing, damaged })
 }
 
 /// Where `layer` (a location of the chain) lies under `base` (the location SHOW BACKUP was

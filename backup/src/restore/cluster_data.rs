@@ -29,7 +29,7 @@ pub(super) async fn as_of(env: &Env, layers: &[Layer], cipher: &FileCipher, ts: 
         return Ok(None);
     }
     let ids: BTreeMap<u32, u32> = [SYSTEM_USERS_TABLE_ID, SYSTEM_ZONES_TABLE_ID, SYSTEM_ROLE_MEMBERS_TABLE_ID].into_iter().map(|id| (id, id)).collect();
-    let source = Source { layers, cipher, ts, restore_ts: ts, ids: Arc::new(ids) };
+    let source = Source { layers, cipher, ts, restore_ts: ts, ids: Arc::new(ids), verify_only: false };
     let corrupt =
         |e: catalog::CatalogError| BackupError::NotABackup { url: top.shown.clone(), reason: format!("its users, roles or zone configs do not decode: {e}") };
     let mut data = ClusterData::default();

@@ -129,9 +129,16 @@ pub(super) struct Source<'a> {
     pub(super) restore_ts: Timestamp,
     /// Backup id → new id of every restored relation.
     pub(super) ids: Arc<BTreeMap<u32, u32>>,
+    /// `verify_backup_table_data`: the spans are read and checked, never ingested.
+    pub(super) verify_only: bool,
 }
 
 impl Source<'_> {
+    /// The restored chain's newest layer, redacted: where an error about its merged data points.
+    pub(super) fn shown(&self) -> &str {
+        self.layers.last().map(|l| l.shown.as_str()).unwrap_or("the backup")
+    }
+
     /// True when the restore is of one backup's latest state (the common case): each key is in
     /// one file once, and a span's entries are its files' live entries as they are.
     fn latest_only(&self) -> bool {
@@ -174,6 +181,22 @@ impl Prepared {
     pub(super) fn into_entries(self) -> Vec<Entry> {
         let (ids, ts) = (self.ids, self.restore_ts);
         self.rows.into_iter().filter_map(|e| restored(e, &ids, ts, &mut JobTotals::default())).collect()
+    }
+
+    /// What `verify_backup_table_data` does with a span it checks but does not restore: runs
+    /// the chain's merge to its end and decodes every live entry's key and value as a row or
+    /// index entry (the files' checksums and framing were checked when they were read), then
+    /// drops it. `Err` names the first key that does not decode: data the restore would have
+    /// written but no SQL read could use.
+    pub(super) fn verify(self) -> Result<(), String> {
+        for e in self.rows.into_iter() {
+            let Some(value) = &e.value else { continue };
+            let decoded = model::encoding::decode_index_key(&e.key).and_then(|_| model::encoding::decode_value(value));
+            if let Err(why) = decoded {
+                return Err(format!("the backup's entry at {} does not decode: {why}", e.key));
+            }
+        }
+        Ok(())
     }
 
     /// The span's entries taken out of the merge into memory, with what ingesting them

@@ -75,6 +75,14 @@ pub struct RestoreDetails {
     pub totals: JobTotals,
     /// True once the offline descriptors are written.
     pub offline: bool,
+    /// `schema_only`: the descriptors are published with no row ingested. Without
+    /// `verify_data` the restore has no span to restore (`wanted` is empty).
+    #[serde(default)]
+    pub schema_only: bool,
+    /// `verify_backup_table_data` (with `schema_only`): every span is read, checked and decoded
+    /// as for a restore, its rows counted and discarded, and recorded done; nothing is ingested.
+    #[serde(default)]
+    pub verify_data: bool,
 }
 
 /// One layer of the restored chain.
@@ -99,6 +107,8 @@ impl fmt::Debug for RestoreDetails {
             .field("done", &self.done_count)
             .field("totals", &self.totals)
             .field("offline", &self.offline)
+            .field("schema_only", &self.schema_only)
+            .field("verify_data", &self.verify_data)
             .finish()
     }
 }
@@ -146,6 +156,7 @@ pub async fn plan(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result
 /// [`plan`], with the chain's layers as it read them: the statement's own run of the job starts
 /// from them instead of reading every manifest again ([`job::run_planned`]).
 pub async fn plan_with_layers(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result<(RestoreDetails, Vec<Layer>), BackupError> {
+    check_options(stmt)?;
     let current = check_session(env, ctx, "RESTORE").await?;
     let (layers, cipher) = crate::chain::read_location(env, &stmt.from, stmt.options.encryption_passphrase.as_ref()).await?;
     crate::chain::validate(&layers)?;
@@ -164,7 +175,14 @@ pub async fn plan_with_layers(env: &Env, ctx: &SessionContext, stmt: &RestoreStm
     let new_ids = allocate_ids(env, plan.count()).await?;
     let rewrite = plan.rewrite(new_ids);
     let publication = publish::prepare(env, &plan, &rewrite, &manifest).await?;
-    let wanted: Vec<Span> = model::key::merge_spans(&rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect::<Vec<_>>());
+    let (schema_only, verify_data) = (stmt.options.schema_only, stmt.options.verify_backup_table_data);
+    // A schema-only restore has no span to restore unless it verifies the data it does not
+    // ingest: its job takes the names offline and publishes them empty.
+    let wanted: Vec<Span> = if schema_only && !verify_data {
+        Vec::new()
+    } else {
+        model::key::merge_spans(&rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect::<Vec<_>>())
+    };
     let span_count = ingest::units(&layers, &wanted).len();
     let details = RestoreDetails {
         layers: layers.iter().map(|l| RestoreLayer { location: l.location.clone(), backup_id: l.manifest.backup_id.clone() }).collect(),
@@ -179,6 +197,24 @@ pub async fn plan_with_layers(env: &Env, ctx: &SessionContext, stmt: &RestoreStm
         done_count: 0,
         totals: JobTotals::default(),
         offline: false,
+        schema_only,
+        verify_data,
     };
     Ok((details, layers))
+}
+
+/// Refuses option combinations before anything is read, with CockroachDB's messages (its
+/// restore planner checks the same two things first): `verify_backup_table_data` only with
+/// `schema_only` (a verifying restore that also ingested would be a plain restore), and
+/// `new_db_name` only for a `RESTORE DATABASE` of one database (a table restore names its
+/// destination with `into_db`; several databases cannot all take one name).
+fn check_options(stmt: &RestoreStmt) -> Result<(), BackupError> {
+    let opts = &stmt.options;
+    if opts.verify_backup_table_data && !opts.schema_only {
+        return Err(BackupError::InvalidOptions("to set the verify_backup_table_data option, the schema_only option must be set"));
+    }
+    if opts.new_db_name.is_some() && !matches!(&stmt.targets, crate::statement::Targets::Databases(dbs) if dbs.len() == 1) {
+        return Err(BackupError::InvalidOptions("new_db_name can only be used for RESTORE DATABASE with a single target database"));
+    }
+    Ok(())
 }

@@ -105,13 +105,18 @@ pub(super) fn plan_restore(
                     .database_by_name(name)
                     .filter(|d| manifest.complete_dbs.contains(&d.id))
                     .ok_or_else(|| BackupError::TargetNotFound(format!("database \"{name}\" not found in the backup (or not backed up whole)")))?;
-                if current.database_by_name(name).is_some() {
-                    return Err(BackupError::RestoreConflict(format!("database \"{name}\" already exists")));
+                // `new_db_name` (one database only: checked before planning) is the name it
+                // lands under, and so the name that must be free.
+                let landing = opts.new_db_name.as_deref().unwrap_or(name);
+                if current.database_by_name(landing).is_some() {
+                    return Err(BackupError::RestoreConflict(format!("database \"{landing}\" already exists")));
                 }
-                plan.new_databases.push(db.clone());
+                let mut db = db.clone();
+                db.name = landing.to_string();
                 for t in backup.tables_in(db.id).into_iter().filter(|t| backed_up(t)) {
                     plan.tables.push((t.clone(), Target::NewDatabase(db.id)));
                 }
+                plan.new_databases.push(db);
             }
         }
         Targets::Tables(_) => {

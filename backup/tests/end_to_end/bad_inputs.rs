@@ -77,6 +77,12 @@ const BULK: &[(&str, ErrorKind, &str)] = &[
     ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' WITH encryption_passphrase = ''", Option, "must not be empty"),
     ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' WITH into_db = newdb", Option, "requires a string value"),
     ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' WITH into_db = ''", Option, "\"into_db\" must not be empty"),
+    ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' WITH new_db_name = ''", Option, "\"new_db_name\" must not be empty"),
+    ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' WITH schema_only = 'yes'", Option, "takes no value"),
+    ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' WITH verify_backup_table_data", Option, "the schema_only option must be set"),
+    ("RESTORE TABLE bank.customers FROM 'nodelocal://1/plain' WITH new_db_name = 'b2'", Option, "single target database"),
+    ("RESTORE FROM 'nodelocal://1/plain' WITH new_db_name = 'b2', schema_only", Option, "single target database"),
+    ("SHOW BACKUP 'nodelocal://1/plain' WITH check_files = 'on'", Option, "takes no value"),
     ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' WITH skip_missing_views = 'true'", Option, "takes no value"),
     ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' WITH revision_history", Option, "unknown option"),
     ("SHOW BACKUP 'nodelocal://1/enc' WITH encryption_passphrase = ''", Option, "must not be empty"),
@@ -161,6 +167,7 @@ const BULK: &[(&str, ErrorKind, &str)] = &[
     ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' WITH encryption_passphrase = 'S3CR3T'", Encryption, "does not appear to be encrypted"),
     // Restores onto what exists.
     ("RESTORE DATABASE bank FROM 'nodelocal://1/plain'", Conflict, "already exists"),
+    ("RESTORE DATABASE bank FROM 'nodelocal://1/plain' WITH new_db_name = 'empty'", Conflict, "database \"empty\" already exists"),
     ("RESTORE TABLE bank.customers FROM 'nodelocal://1/plain'", Conflict, "already exists"),
     ("RESTORE bank.* FROM 'nodelocal://1/plain'", Conflict, "already exists"),
     // Who and where.

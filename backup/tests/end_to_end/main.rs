@@ -20,6 +20,7 @@ mod local_locks;
 mod local_refusals;
 mod local_restore;
 mod local_restore_job;
+mod local_restore_options;
 mod local_secrets;
 mod local_show;
 mod plan_props;
