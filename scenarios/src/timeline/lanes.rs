@@ -169,55 +169,101 @@ struct Segment {
     phases: Vec<(f64, &'static str, usize)>,
 }
 
+/// A coordinator's run once it ended: drawn when the whole trace is read, because whether the job
+/// is a RESTORE is only known from its later events (its claim does not say).
+struct Closed {
+    seg: Segment,
+    end: f64,
+    how: String,
+    class: &'static str,
+}
+
 #[derive(Default)]
 struct JobState {
+    /// Seen a restore event: the job is a RESTORE.
     restore: bool,
-    statement: Option<String>,
+    /// Wrote a data file or a lock: the job is a BACKUP.
+    backup: bool,
+    /// The last BACKUP and RESTORE statements sent before its first claim, and which was later.
+    statements: (Option<String>, Option<String>, Option<bool>),
     prefix: Option<String>,
     first: f64,
     open: Option<Segment>,
+    closed: Vec<Closed>,
     marks: Vec<Mark>,
-    stories: Vec<String>,
     paused: Option<(f64, usize)>,
     ended: Option<String>,
+    /// An operator's CANCEL JOB that was answered ok.
+    canceled: bool,
+    cleaned_up: bool,
 }
 
 impl JobState {
-    /// Closes the open segment at `t` with `how` (`killed at Exporting`, `succeeded`, …).
-    fn close(&mut self, t: f64, how: &str, class: &str) {
-        let Some(s) = self.open.take() else { return };
-        // The phases, as a strip along the top of the bar.
-        for (i, &(a, phase, line)) in s.phases.iter().enumerate() {
-            let b = s.phases.get(i + 1).map(|p| p.0).unwrap_or(t).max(a);
-            let phase = match (phase, self.restore) {
-                ("running", true) => "planning",
-                ("running", false) => "exporting",
-                (p, _) => p,
-            };
-            let class = format!("phase ph-{}", phase.replace(' ', "-"));
-            self.marks.push(Mark { shape: Shape::Overlay, a, b, class, label: String::new(), tip: format!("n{}: {phase}", s.node), line });
+    /// Ends the open segment at `t` with `how` (`killed at Exporting`, `succeeded`, …).
+    fn close(&mut self, t: f64, how: &str, class: &'static str) {
+        if let Some(seg) = self.open.take() {
+            self.closed.push(Closed { seg, end: t, how: how.to_string(), class });
         }
-        let mut story = vec![format!("n{}", s.node)];
-        story.extend(s.notes.iter().cloned());
-        if !self.restore {
-            let damaged: Vec<String> = s.damaged.iter().map(|(how, n)| format!("{n} {how}")).collect();
-            let damaged = if damaged.is_empty() { String::new() } else { format!(" ({})", damaged.join(", ")) };
-            // Right after where it started from (a resume's spans to go), before the manifest.
-            let at = if s.notes.first().is_some_and(|n| n.starts_with("resumed")) { 2 } else { 1 };
-            story.insert(at, format!("{} data file{} written{damaged}", s.files, if s.files == 1 { "" } else { "s" }));
+    }
+
+    /// The job's kind from what it did, else from the statement sent last before it was claimed.
+    fn kind(&self) -> Option<bool> {
+        match (self.restore, self.backup) {
+            (true, _) => Some(true),
+            (false, true) => Some(false),
+            (false, false) => self.statements.2,
         }
-        story.push(how.to_string());
-        let label = story.join(" · ");
-        self.stories.push(label.clone());
-        self.marks.push(Mark {
-            shape: Shape::Bar,
-            a: s.start,
-            b: t.max(s.start),
-            class: format!("job {class}"),
-            label,
-            tip: format!("coordinated by n{} from {:.3}s to {t:.3}s: {how}", s.node, s.start),
-            line: s.line,
-        });
+    }
+
+    /// Draws the ended segments (bars, phase strips, stories) now that the job's kind is known.
+    fn draw(&mut self) -> Vec<String> {
+        let restore = self.kind() == Some(true);
+        let mut stories = Vec::new();
+        for Closed { seg: s, end: t, how, class } in std::mem::take(&mut self.closed) {
+            for (i, &(a, phase, line)) in s.phases.iter().enumerate() {
+                let b = s.phases.get(i + 1).map(|p| p.0).unwrap_or(t).max(a);
+                let phase = match (phase, self.kind()) {
+                    ("running", Some(true)) => "planning",
+                    ("running", Some(false)) => "exporting",
+                    (p, _) => p,
+                };
+                let class = format!("phase ph-{}", phase.replace(' ', "-"));
+                self.marks.push(Mark { shape: Shape::Overlay, a, b, class, label: String::new(), tip: format!("n{}: {phase}", s.node), line });
+            }
+            let mut story = vec![format!("n{}", s.node)];
+            story.extend(s.notes.iter().cloned());
+            if !restore {
+                let damaged: Vec<String> = s.damaged.iter().map(|(how, n)| format!("{n} {how}")).collect();
+                let damaged = if damaged.is_empty() { String::new() } else { format!(" ({})", damaged.join(", ")) };
+                // Right after where it started from (a resume's spans to go), before the manifest.
+                let at = if s.notes.first().is_some_and(|n| n.starts_with("resumed")) { 2 } else { 1 };
+                story.insert(at, format!("{} data file{} written{damaged}", s.files, if s.files == 1 { "" } else { "s" }));
+            }
+            story.push(how.clone());
+            let label = story.join(" · ");
+            stories.push(label.clone());
+            self.marks.push(Mark {
+                shape: Shape::Bar,
+                a: s.start,
+                b: t.max(s.start),
+                class: format!("job {class}"),
+                label,
+                tip: format!("coordinated by n{} from {:.3}s to {t:.3}s: {how}", s.node, s.start),
+                line: s.line,
+            });
+        }
+        stories
+    }
+
+    /// How the job ended, as far as the trace says.
+    fn ending(&self) -> String {
+        match (&self.ended, self.canceled, self.paused.is_some()) {
+            (Some(e), _, _) => e.clone(),
+            (None, true, _) => "canceled by the operator".into(),
+            (None, false, true) => "paused".into(),
+            (None, false, false) if self.cleaned_up => "cleaned up, no end recorded in the trace".into(),
+            _ => "no end in the trace".into(),
+        }
     }
 }
 
@@ -234,7 +280,8 @@ pub fn build(trace: &str) -> Picture {
     let mut storage: Vec<Mark> = Vec::new();
     let mut statements: Vec<Mark> = Vec::new();
     let mut scenario: Vec<Mark> = Vec::new();
-    let mut last_statement: BTreeMap<bool, String> = BTreeMap::new();
+    // The last BACKUP and RESTORE statements sent in this cluster, and whether the later was a RESTORE.
+    let mut last_statement: (Option<String>, Option<String>, Option<bool>) = (None, None, None);
     let bin = end / DENSITY_BINS as f64;
     let mut density = Density { bin, commits: vec![0; DENSITY_BINS], aborts: vec![0; DENSITY_BINS] };
     let bin_of = |t: f64| ((t / bin) as usize).min(DENSITY_BINS - 1);
@@ -266,6 +313,7 @@ pub fn build(trace: &str) -> Picture {
                 for j in jobs.values_mut() {
                     j.close(l.t, "its cluster ended", "lost");
                 }
+                last_statement = (None, None, None);
                 let n = worlds.len() + 1;
                 let label = if n == 1 { "cluster 1".to_string() } else { format!("cluster {n} (a fresh cluster for the restore)") };
                 worlds.push(World { start: l.t, label, line: l.index });
@@ -280,7 +328,7 @@ pub fn build(trace: &str) -> Picture {
             }
             ("world", s::CLOCK) => {
                 if let Some(n) = node_of(first) {
-                    let shape = l.detail[first.len()..].trim();
+                    let shape = l.detail.strip_prefix(first).unwrap_or("").trim();
                     let kind = shape.split_whitespace().next().unwrap_or("");
                     nodes.entry(n).or_default().marks.push(Mark { label: format!("clock {kind}"), ..Mark::tick(l, "clock", format!("clock offset: {shape}")) });
                 }
@@ -353,10 +401,14 @@ pub fn build(trace: &str) -> Picture {
             }
             (who, s::SPLIT) => {
                 if let (Some(r), Some(new)) = (range_of(first), words.last().and_then(|w| range_of(w))) {
-                    ranges.entry(r).or_default().marks.push(Mark::tick(l, "split", format!("split: {}", l.detail)));
+                    let parent = ranges.entry(r).or_default();
+                    parent.marks.push(Mark::tick(l, "split", format!("split: {}", l.detail)));
+                    // The right-hand range starts under the left's lease (the node applying the
+                    // split may be a follower catching up).
+                    let holder = parent.holder.map(|h| h.0).or_else(|| node_of(who));
                     let child = ranges.entry(new).or_default();
                     child.marks.push(Mark::tick(l, "split", format!("created by a split of r{r}")));
-                    if let Some(n) = node_of(who) {
+                    if let Some(n) = holder {
                         set_lease(child, n, l);
                     }
                 }
@@ -387,6 +439,9 @@ pub fn build(trace: &str) -> Picture {
             ("operator", s::JOB_CONTROL) => {
                 if let Some(id) = job_of(l.detail) {
                     let j = jobs.entry(id).or_insert_with(|| JobState { first: l.t, ..JobState::default() });
+                    if first == "CANCEL" && l.detail.ends_with(": ok") {
+                        j.canceled = true;
+                    }
                     if first == "PAUSE" && l.detail.ends_with(": ok") {
                         j.paused.get_or_insert((l.t, l.index));
                     } else if first == "RESUME" && l.detail.ends_with(": ok") {
@@ -440,8 +495,12 @@ pub fn build(trace: &str) -> Picture {
             (_, s::TXN_ABORT) => density.aborts[bin_of(l.t)] += 1,
             (who, s::BULK) if node_of(who).is_some() => {
                 let upper = l.detail.to_ascii_uppercase();
-                if upper.starts_with("BACKUP") || upper.starts_with("RESTORE") {
-                    last_statement.insert(upper.starts_with("RESTORE"), l.detail.to_string());
+                if upper.starts_with("BACKUP") {
+                    last_statement.0 = Some(l.detail.to_string());
+                    last_statement.2 = Some(false);
+                } else if upper.starts_with("RESTORE") {
+                    last_statement.1 = Some(l.detail.to_string());
+                    last_statement.2 = Some(true);
                 }
                 statements.push(Mark::tick(l, "stmt", format!("{who} runs: {}", l.detail)));
             }
@@ -453,11 +512,14 @@ pub fn build(trace: &str) -> Picture {
                     j.restore = true;
                 }
                 let node = node_of(l.who);
+                // A run that lost its claim can still report (its end, a note): such a line is
+                // marked on the job, but it does not speak for the coordinator that holds it now.
+                let current = j.open.as_ref().is_some_and(|seg| Some(seg.node) == node);
                 match what {
                     b::JOB_CLAIMED => {
                         j.close(l.t, "handed to another coordinator", "handed");
-                        if j.statement.is_none() {
-                            j.statement = last_statement.get(&j.restore).cloned();
+                        if j.statements == (None, None, None) {
+                            j.statements = last_statement.clone();
                         }
                         j.open = node.map(|node| Segment {
                             node,
@@ -469,6 +531,9 @@ pub fn build(trace: &str) -> Picture {
                             phases: vec![(l.t, "running", l.index)],
                         });
                         j.marks.push(Mark::tick(l, "claim", format!("claimed: {}", l.detail)));
+                    }
+                    _ if !current && what != b::JOB_CLEANUP => {
+                        j.marks.push(Mark::tick(l, "stale", format!("from a run that no longer coordinates the job: {}", l.detail)));
                     }
                     b::JOB_RUN_ENDED => {
                         let outcome = l.detail.split(": ").nth(1).unwrap_or("");
@@ -501,7 +566,10 @@ pub fn build(trace: &str) -> Picture {
                             b::RESTORE_PUBLISHING => Some("publishing"),
                             _ => None,
                         };
-                        if let Some(seg) = j.open.as_mut() {
+                        if what == b::JOB_CLEANUP {
+                            j.cleaned_up = true;
+                        }
+                        if let Some(seg) = j.open.as_mut().filter(|_| current) {
                             seg.notes.extend(tag);
                             if let Some(p) = phase.filter(|p| seg.phases.last().is_none_or(|last| last.1 != *p)) {
                                 seg.phases.push((l.t, p, l.index));
@@ -538,13 +606,18 @@ pub fn build(trace: &str) -> Picture {
     let mut job_stories = Vec::new();
     let mut in_order: Vec<(u64, JobState)> = jobs.into_iter().collect();
     in_order.sort_by(|a, b| a.1.first.total_cmp(&b.1.first).then(a.0.cmp(&b.0)));
-    for (id, j) in in_order {
-        let kind = if j.restore { "RESTORE" } else { "BACKUP" };
-        let ended = j.ended.clone().unwrap_or_else(|| "not finished".into());
-        job_stories.push(format!("{kind} job {id} ({ended}): {}", j.stories.join("; then ")));
+    for (id, mut j) in in_order {
+        let (kind, statement) = match j.kind() {
+            Some(true) => ("RESTORE", j.statements.1.clone()),
+            Some(false) => ("BACKUP", j.statements.0.clone()),
+            None => ("JOB", None),
+        };
+        let stories = j.draw();
+        let ended = j.ending();
+        let told = if stories.is_empty() { "never claimed in the trace".to_string() } else { stories.join("; then ") };
+        job_stories.push(format!("{kind} job {id} ({ended}): {told}"));
         let label = format!("{kind} {id}");
-        let tip = j.statement.clone().unwrap_or_default();
-        lanes.push(Lane { group: "jobs", label, tip, marks: j.marks, tall: true });
+        lanes.push(Lane { group: "jobs", label, tip: statement.unwrap_or_default(), marks: j.marks, tall: true });
     }
     lanes.push(Lane { group: "faults", label: "injected".into(), marks: faults, tip: String::new(), tall: false });
     lanes.push(Lane { group: "storage", label: "operations".into(), marks: storage, tip: String::new(), tall: false });
@@ -603,16 +676,20 @@ const RUNNER_EVENTS: &[&str] = &[
     sim::event::INGESTED,
 ];
 
-/// What a stored file is, from its name (REFERENCE.md's file names).
+/// What a stored file is, from its name: the backup code's own file names.
 fn file_kind(path: &str) -> &'static str {
+    use backup::format::manifest::{CHECKPOINT_NAME, MANIFEST_NAME};
+    use backup::lock::{APPEND_PREFIX, LOCK_PREFIX, MANIFEST_CLAIM};
     let name = path.rsplit('/').next().unwrap_or(path);
     if path.contains("/data/") || name.ends_with(".sst") {
         "data"
-    } else if name.starts_with("BACKUP-CHECKPOINT") || name.starts_with("BACKUP-PROGRESS") {
+    } else if name == CHECKPOINT_NAME || name.starts_with(&format!("{CHECKPOINT_NAME}.")) {
         "checkpoint"
-    } else if name.starts_with("BACKUP-LOCK") || name.starts_with("BACKUP-CLAIM") {
+    } else if name.starts_with(LOCK_PREFIX) || name == MANIFEST_CLAIM {
         "lock"
-    } else if name.starts_with("BACKUP") {
+    } else if name.starts_with(APPEND_PREFIX) {
+        "appended"
+    } else if name == MANIFEST_NAME || name.starts_with(&format!("{MANIFEST_NAME}.")) {
         "manifest"
     } else {
         "other"
@@ -624,7 +701,7 @@ fn job_of_path(path: &str) -> Option<u64> {
     if let Some((_, rest)) = path.split_once("/data/") {
         return rest.split('/').next()?.parse().ok();
     }
-    path.rsplit_once("BACKUP-LOCK-")?.1.parse().ok()
+    path.rsplit_once(backup::lock::LOCK_PREFIX)?.1.parse().ok()
 }
 
 /// Counts a data file to the job segment that wrote it, and learns a job's destination from its lock.
@@ -632,9 +709,10 @@ fn job_of_path(path: &str) -> Option<u64> {
 fn credit_write(jobs: &mut BTreeMap<u64, JobState>, path: &str, l: &Line, damage: Option<&str>) {
     if let Some(id) = job_of_path(path) {
         if let Some(j) = jobs.get_mut(&id) {
-            if path.contains("BACKUP-LOCK-") {
+            j.backup = true;
+            if path.contains(backup::lock::LOCK_PREFIX) {
                 j.prefix = path.rsplit_once('/').map(|(p, _)| p.to_string());
-            } else if let Some(seg) = j.open.as_mut() {
+            } else if let Some(seg) = j.open.as_mut().filter(|seg| writer_of(path) == Some(seg.node)) {
                 seg.files += 1;
                 if let Some(d) = damage {
                     *seg.damaged.entry(d.trim_start_matches("write-").to_string()).or_default() += 1;
@@ -659,6 +737,12 @@ fn add_nodes(nodes: &mut BTreeMap<u32, NodeState>, words: &[&str]) {
             nodes.entry(n).or_default();
         }
     }
+}
+
+/// The coordinator a data file's name says wrote it (`data/<job>/n<coordinator>-<attempt>-n<server>-<n>.sst`).
+fn writer_of(path: &str) -> Option<u32> {
+    let name = path.rsplit('/').next()?;
+    node_of(name.split('-').next()?)
 }
 
 fn set_lease(st: &mut RangeState, node: u32, l: &Line) {
@@ -778,6 +862,61 @@ mod tests {
         let r1 = p.lanes.iter().find(|l| l.label == "r1").expect("r1 lane");
         let bars: Vec<(f64, f64, &str)> = r1.marks.iter().filter(|m| m.shape == Shape::Bar).map(|m| (m.a, m.b, m.label.as_str())).collect();
         assert_eq!(bars, [(0.0, 2.0, "n1"), (2.0, 6.0, "n3"), (6.0, 7.0, "n2")]);
+    }
+
+    #[test]
+    fn a_restore_is_told_as_a_restore_and_a_stale_run_does_not_speak_for_the_current_one() {
+        let trace = "\
+   0.000000s world config network=10.0.0.0/16 seed=0 nodes=3
+   1.000000s n1 bulk BACKUP TO 'nodelocal://1/b'
+   2.000000s n1 bulk RESTORE FROM 'nodelocal://1/b'
+   2.100000s n1 job-claimed job 9 by n1
+   3.000000s n2 job-claimed job 9 by n2
+   3.100000s n1 job-run-ended restore job 9 on n1: Failed(\"lost its claim\")
+   3.200000s n2 restore-offline job 9: 2 descriptors offline
+   4.000000s n2 job-run-ended restore job 9 on n2: Succeeded(JobTotals { rows: 1, index_entries: 0, bytes: 9 })
+   5.000000s n3 bulk BACKUP TO 'nodelocal://1/c'
+   5.100000s n3 job-claimed job 10 by n3
+   5.200000s operator job-control CANCEL JOB 10 via n3: ok
+";
+        let p = build(trace);
+        let lanes: Vec<(&str, &str)> = p.lanes.iter().filter(|l| l.group == "jobs").map(|l| (l.label.as_str(), l.tip.as_str())).collect();
+        assert_eq!(lanes, [("RESTORE 9", "RESTORE FROM 'nodelocal://1/b'"), ("BACKUP 10", "BACKUP TO 'nodelocal://1/c'")]);
+        assert_eq!(
+            p.job_stories[0], "RESTORE job 9 (succeeded): n1 · handed to another coordinator; then n2 · 2 descriptors offline · succeeded",
+            "n1's late end does not end n2's run"
+        );
+        assert!(p.job_stories[1].starts_with("BACKUP job 10 (canceled by the operator): n3 · 0 data files written"), "{}", p.job_stories[1]);
+        let job9 = p.lanes.iter().find(|l| l.label == "RESTORE 9").expect("lane");
+        assert!(job9.marks.iter().any(|m| m.class == "stale"), "the stale end is still marked");
+        assert!(job9.marks.iter().all(|m| m.class != "phase ph-exporting"), "a restore has no exporting phase");
+    }
+
+    #[test]
+    fn a_data_file_counts_for_the_coordinator_its_name_names() {
+        let trace = "\
+   0.000000s world config network=10.0.0.0/16 seed=0 nodes=3
+   1.000000s n1 job-claimed job 5 by n1
+   2.000000s n2 job-claimed job 5 by n2
+   2.100000s storage write nodelocal://1/b/data/5/n1-7-n3-0.sst 10 bytes
+   2.200000s storage write nodelocal://1/b/data/5/n2-8-n3-0.sst 10 bytes
+   3.000000s n2 job-run-ended job 5 on n2: Succeeded(x)
+";
+        let p = build(trace);
+        assert_eq!(
+            p.job_stories[0],
+            "BACKUP job 5 (succeeded): n1 · 0 data files written · handed to another coordinator; then n2 · 1 data file written · succeeded"
+        );
+    }
+
+    #[test]
+    fn file_kinds_follow_the_backup_codes_names() {
+        assert_eq!(file_kind("s3://b/p/BACKUP"), "manifest");
+        assert_eq!(file_kind("s3://b/p/BACKUP-CHECKPOINT"), "checkpoint");
+        assert_eq!(file_kind("s3://b/p/BACKUP-LOCK-12"), "lock");
+        assert_eq!(file_kind("s3://b/p/BACKUP-CLAIM"), "lock");
+        assert_eq!(file_kind("s3://b/p/BACKUP-APPENDED-12"), "appended");
+        assert_eq!(file_kind("s3://b/p/data/12/n1-2-n3-0.sst"), "data");
     }
 
     #[test]
