@@ -76,12 +76,15 @@ pub struct RestoreDetails {
     /// True once the offline descriptors are written.
     pub offline: bool,
     /// `schema_only`: the descriptors are published with no row ingested. Without
-    /// `verify_data` the restore has no span to restore (`wanted` is empty).
-    #[serde(default)]
+    /// `verify_data` the restore has no span to restore (`wanted` is empty). Left out of the
+    /// record when false (and read as false when absent), so that a plain restore's record is
+    /// byte for byte what it was before the option existed, and older records still load.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub schema_only: bool,
     /// `verify_backup_table_data` (with `schema_only`): every span is read, checked and decoded
-    /// as for a restore, its rows counted and discarded, and recorded done; nothing is ingested.
-    #[serde(default)]
+    /// as for a restore, its entries decoded and discarded, and recorded done; nothing is
+    /// ingested. Recorded only when true, as `schema_only`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub verify_data: bool,
 }
 

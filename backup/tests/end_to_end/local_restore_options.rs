@@ -324,3 +324,23 @@ fn check_files_names_an_incrementals_file_by_its_directory_and_hides_credentials
     let e = src.err(&format!("SHOW BACKUP '{loc}' WITH check_files, encryption_passphrase = 'pw-cfi'"));
     assert_eq!(e, format!("The following files are missing from the backup:\n\t{loc}/{inc_file}"));
 }
+
+/// The options ride in the RESTORE job's record only when set: a plain restore's record is what
+/// it was before they existed (so nothing a simulation records about it moves), and a record
+/// without them reads as a plain restore.
+#[test]
+fn the_job_record_carries_the_options_only_when_set() {
+    let src = bank_cluster(Arc::new(MemStorageProvider::new()));
+    src.ok("BACKUP DATABASE bank TO 'nodelocal://1/rec'");
+    let dst = src.fresh_destination();
+    let payload = |sql: &str| {
+        let id = result_row(&dst.ok(sql)).0;
+        futures::executor::block_on(backup::jobs::load::<serde_json::Value>(&*dst.local, id)).unwrap().unwrap().payload
+    };
+    let plain = payload("RESTORE DATABASE bank FROM 'nodelocal://1/rec'");
+    assert!(plain.get("schema_only").is_none() && plain.get("verify_data").is_none(), "{plain}");
+    let details: backup::restore::RestoreDetails = serde_json::from_value(plain).unwrap();
+    assert!(!details.schema_only && !details.verify_data);
+    let verified = payload("RESTORE DATABASE bank FROM 'nodelocal://1/rec' WITH schema_only, verify_backup_table_data, new_db_name = 'b2'");
+    assert_eq!((verified.get("schema_only"), verified.get("verify_data")), (Some(&serde_json::json!(true)), Some(&serde_json::json!(true))));
+}
