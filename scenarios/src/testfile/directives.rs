@@ -21,9 +21,10 @@
 //!   history, which the backup code does not compute: an oracle independent of it). Prints
 //!   `<restored> equals <original> ... (N rows)`, or the differing rows.
 //! - `save-cluster-ts tag=TAG`: saves the cluster's current time under `TAG`.
-//! - `corrupt-backup [file=NAME|random]`: flips a bit in the middle of file `NAME` (the `BACKUP`
-//!   manifest by default; `random`: one of the location's files, the seed's pick) at the
-//!   location the input names.
+//! - `corrupt-backup [file=NAME|random|data]`: flips a bit in the middle of file `NAME` (the
+//!   `BACKUP` manifest by default; `random`: one of the location's files, the seed's pick;
+//!   `data`: the first data file by name its manifest lists, whatever the seed called it)
+//!   at the location the input names.
 //! - `storage-outage d=DURATION`: every storage operation fails with a 503 for that long.
 //! - `storage-faults [transient=N] [slow=N] [lands-but-fails=N] [stale-list=N]`: the storage
 //!   service's dice, out of 1000 operations, until the next `storage-faults` (none: all off).
@@ -291,6 +292,15 @@ impl State {
                     self.picks += 1;
                     let mut rng = sim::SeedTree::new(self.seed).stream(&format!("file/corrupt-backup/{}", self.picks));
                     files[rand::Rng::gen_range(&mut rng, 0..files.len())].clone()
+                } else if file == "data" {
+                    // The first data file by name that the location's manifest lists: a file
+                    // every restore of the location reads, whatever its name on this seed (an
+                    // attempt the faults cut short may have left others, which nothing reads).
+                    let manifest_key = sim::storage::SimStorage::key(&url, 1, backup::format::manifest::MANIFEST_NAME);
+                    let bytes = self.cluster.world.storage.get(&manifest_key).ok_or_else(|| format!("corrupt-backup: {location} holds no manifest"))?;
+                    let manifest = backup::format::manifest::Manifest::decode(location, &bytes)
+                        .map_err(|e| format!("corrupt-backup file=data reads the manifest, unencrypted: {e}"))?;
+                    manifest.files.iter().map(|f| f.path.clone()).min().ok_or_else(|| format!("corrupt-backup: {location} lists no data file"))?
                 } else {
                     file
                 };
