@@ -7,7 +7,8 @@
 //! statements are entered; Ctrl-C clears a half-typed line, cancels a running BACKUP (its job
 //! ends `canceled`) and stops a statement stuck on an unreachable endpoint, which says what it
 //! retries meanwhile; a running BACKUP draws its progress bar on a terminal, never in piped
-//! output; a bad `--ui` address stops the shell before it starts.
+//! output; a bad `--ui` address stops the shell before it starts; issue #17's RESTORE and SHOW
+//! BACKUP options work on nodelocal files and a damaged one is named.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -103,6 +104,82 @@ fn backup_to_nodelocal_and_restore_into_another_database() {
     let (out3, err3) = text(&o);
     assert!(o.status.success(), "stdout:\n{out3}\nstderr:\n{err3}");
     assert!(out3.contains("count\n-----\n4\n(1 row)"), "{out3}");
+}
+
+/// Issue #17's options on real files: `new_db_name`, `SHOW BACKUP … WITH check_files`,
+/// `schema_only` and `verify_backup_table_data` on a nodelocal backup under `./extern`; then a
+/// data file damaged on disk is named by check_files and fails the verifying restore (exit
+/// status 1, nothing restored), while schema_only, which reads no data file, still restores.
+#[test]
+fn restore_options_on_nodelocal_files() {
+    let dir = TempDir::new("options");
+    std::fs::write(dir.0.join("setup.sql"), SETUP).unwrap();
+    let o = shell(
+        &dir.0,
+        &[
+            "-f",
+            "setup.sql",
+            "-e",
+            "BACKUP DATABASE shop TO 'nodelocal://1/opts'",
+            "-e",
+            "RESTORE DATABASE shop FROM 'nodelocal://1/opts' WITH new_db_name = 'shop_copy'",
+            "-e",
+            "SELECT * FROM shop.items",
+            "-e",
+            "SELECT * FROM shop_copy.items",
+            "-e",
+            "SHOW BACKUP 'nodelocal://1/opts' WITH check_files",
+            "-e",
+            "RESTORE DATABASE shop FROM 'nodelocal://1/opts' WITH schema_only, new_db_name = 'shop_schema'",
+            "-e",
+            "SELECT count(*) FROM shop_schema.items",
+            "-e",
+            "RESTORE DATABASE shop FROM 'nodelocal://1/opts' WITH schema_only, verify_backup_table_data, new_db_name = 'shop_verified'",
+            "-e",
+            "SELECT count(*) FROM shop_verified.items",
+        ],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    let header = "id | name               | price";
+    assert_eq!(nth_table(&out, header, 0), nth_table(&out, header, 1), "shop_copy equals shop");
+    assert!(out.lines().any(|l| l.starts_with("database_name ") && l.trim_end().ends_with("| file_bytes")), "{out}");
+    assert_eq!(out.matches("count\n-----\n0\n(1 row)").count(), 2, "the schema-only copies are empty:\n{out}");
+
+    // Damage the data file on disk (its name is the backup's own: find it).
+    let data = dir.0.join("extern/opts/data");
+    let mut files = Vec::new();
+    let mut dirs = vec![data];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "sst") {
+                files.push(p);
+            }
+        }
+    }
+    assert_eq!(files.len(), 1, "one data file: {files:?}");
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&files[0], bytes).unwrap();
+    let name = format!("nodelocal://1/opts/{}", files[0].strip_prefix(dir.0.join("extern/opts")).unwrap().to_string_lossy());
+
+    let o = shell(&dir.0, &["-e", "SHOW BACKUP 'nodelocal://1/opts' WITH check_files"], None);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains(&format!("The following files do not match the backup's manifest:\n\t{name} (checksum 0x")), "{err}");
+    let o = shell(&dir.0, &["-e", "RESTORE DATABASE shop FROM 'nodelocal://1/opts' WITH schema_only, verify_backup_table_data", "-e", "SELECT 1"], None);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains(&format!("{name}: checksum mismatch")), "{err}");
+    let o = shell(&dir.0, &["-e", "RESTORE DATABASE shop FROM 'nodelocal://1/opts' WITH schema_only", "-e", "SELECT count(*) FROM shop.items"], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("count\n-----\n0\n(1 row)"), "{out}");
 }
 
 #[test]
