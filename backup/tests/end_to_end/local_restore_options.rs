@@ -141,7 +141,11 @@ fn new_db_name_with_a_chain_and_a_point_in_time() {
 
 #[test]
 fn schema_only_restores_every_descriptor_and_no_row() {
-    let src = bank_cluster(Arc::new(MemStorageProvider::new()));
+    let mut src = bank_cluster(Arc::new(MemStorageProvider::new()));
+    src.sql(
+        "CREATE USER alice; GRANT SELECT ON TABLE bank.customers TO alice;
+         ALTER TABLE bank.accounts CONFIGURE ZONE USING gc.ttlseconds = 3600;",
+    );
     src.ok("BACKUP DATABASE bank TO 'nodelocal://1/so'");
     src.ok("BACKUP TO 'nodelocal://1/so-cluster'");
     let mut dst = src.fresh_destination();
@@ -165,12 +169,18 @@ fn schema_only_restores_every_descriptor_and_no_row() {
     // Beside the database it came from, with new_db_name, as CockroachDB's validation example.
     src.ok("RESTORE DATABASE bank FROM 'nodelocal://1/so' WITH schema_only, new_db_name = 'bank_schema'");
     empty_tables(&src, "bank_schema");
-    // A cluster restore with schema_only brings users and grants, no row.
+    // A cluster restore with schema_only brings users, grants and zone configs (the cluster's
+    // own records, as CockroachDB restores its system tables), no row of a user table.
     let fresh = src.fresh_destination();
     fresh.ok("RESTORE FROM 'nodelocal://1/so-cluster' WITH schema_only");
     empty_tables(&fresh, "bank");
     assert!(fresh.catalog().database_by_name("employees").is_some());
     assert_eq!(fresh.read_now("employees", "staff").rows.len(), 0);
+    let cat = fresh.catalog();
+    assert!(cat.user("alice").is_some(), "alice restored");
+    let customers = cat.table_by_name("bank", "customers").unwrap();
+    assert!(customers.privileges.users.iter().any(|u| u.user == "alice"), "{:?}", customers.privileges);
+    assert_eq!(cat.gc_ttl(cat.table_by_name("bank", "accounts").unwrap().id), Duration::from_secs(3600));
 }
 
 #[test]
