@@ -354,3 +354,49 @@ fn the_job_record_carries_the_options_only_when_set() {
     let verified = payload("RESTORE DATABASE bank FROM 'nodelocal://1/rec' WITH schema_only, verify_backup_table_data, new_db_name = 'b2'");
     assert_eq!((verified.get("schema_only"), verified.get("verify_data")), (Some(&serde_json::json!(true)), Some(&serde_json::json!(true))));
 }
+
+/// A verifying restore is a RESTORE job like any other: it ingests nothing at all (the cluster
+/// sees no ingest), records each span verified, pauses at a pausepoint with every span done
+/// and its names offline, and RESUME publishes the empty schema; CANCEL of a paused one leaves
+/// nothing behind.
+#[test]
+fn a_verifying_restore_ingests_nothing_pauses_resumes_and_cancels_as_a_job() {
+    let src = bank_cluster(Arc::new(MemStorageProvider::new()));
+    src.ok("BACKUP DATABASE bank TO 'nodelocal://1/vj'");
+    let mut dst = src.fresh_destination();
+    let before = catalog_state(&dst.catalog());
+    dst.ok("SET CLUSTER SETTING jobs.debug.pausepoints = 'restore.before_publish'");
+    let e = dst.err("RESTORE DATABASE bank FROM 'nodelocal://1/vj' WITH schema_only, verify_backup_table_data");
+    assert!(e.contains("was paused before it completed"), "{e}");
+    let jobs = dst.ok("SHOW JOBS");
+    let row = jobs.rows.last().unwrap().clone();
+    let id = match row[0] {
+        model::Datum::Int(id) => id,
+        ref other => panic!("{other:?}"),
+    };
+    let d = futures::executor::block_on(backup::jobs::load::<backup::restore::RestoreDetails>(&*dst.local, id)).unwrap().unwrap().payload;
+    assert!(d.span_count > 0 && d.done_count == d.span_count, "every span verified before publishing: {d:?}");
+    assert_eq!((&row[5], &row[11]), (&s("paused"), &f(0.999)), "all spans done, not yet published: {}", jobs.render());
+    assert_eq!(dst.sql_err("SELECT * FROM bank.accounts"), "database \"bank\" is offline: restoring");
+    dst.ok("SET CLUSTER SETTING jobs.debug.pausepoints = ''");
+    dst.ok(&format!("RESUME JOB {id}"));
+    dst.runtime.run_spawned();
+    assert_eq!(dst.ok("SHOW JOBS").rows.last().unwrap()[5], s("succeeded"));
+    empty_tables(&dst, "bank");
+    assert!(dst.kv.ingested.lock().unwrap().is_empty(), "a verifying restore ingests nothing");
+    // Paused again, then canceled: its offline names go, nothing is left.
+    dst.sql("DROP DATABASE bank CASCADE");
+    let dropped = catalog_state(&dst.catalog()).0;
+    dst.ok("SET CLUSTER SETTING jobs.debug.pausepoints = 'restore.before_publish'");
+    dst.err("RESTORE DATABASE bank FROM 'nodelocal://1/vj' WITH schema_only, verify_backup_table_data");
+    dst.ok("SET CLUSTER SETTING jobs.debug.pausepoints = ''");
+    let id = match dst.ok("SHOW JOBS").rows.last().unwrap()[0] {
+        model::Datum::Int(id) => id,
+        ref other => panic!("{other:?}"),
+    };
+    dst.ok(&format!("CANCEL JOB {id}"));
+    dst.runtime.run_spawned();
+    assert_eq!(dst.ok("SHOW JOBS").rows.last().unwrap()[5], s("canceled"));
+    assert_eq!(catalog_state(&dst.catalog()).0, dropped, "nothing of the canceled restore is left");
+    assert_ne!(dropped, before.0);
+}
