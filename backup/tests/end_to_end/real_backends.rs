@@ -83,7 +83,9 @@ fn show_row(r: &backup::show::QueryResult, table: &str) -> (i64, i64) {
 }
 
 /// BACKUP DATABASE bank to `loc`, SHOW BACKUP, list, RESTORE (the database, and tables
-/// `into_db`) into a second cluster, compare rows. `secrets` must appear in no output.
+/// `into_db`) into a second cluster, compare rows; then SHOW BACKUP WITH check_files, RESTORE
+/// WITH new_db_name, and WITH schema_only, verify_backup_table_data (issue #17) over the same
+/// backend. `secrets` must appear in no output.
 fn round_trip(src: &RealCluster, dst: &mut RealCluster, loc: &str, secrets: &[&str]) {
     let (_, rows, _, bytes) = result_row(&src.ok(&format!("BACKUP DATABASE bank TO '{loc}'")));
     assert_eq!(rows, expected_rows());
@@ -105,8 +107,24 @@ fn round_trip(src: &RealCluster, dst: &mut RealCluster, loc: &str, secrets: &[&s
     result_row(&dst.ok(&format!("RESTORE bank.customers, bank.accounts FROM '{loc}' WITH into_db = 'copy'")));
     same_tables(src, "bank", dst, "copy", &["customers", "accounts"]);
 
+    // Issue #17's options over the same backend: check_files reads every file back through it;
+    // new_db_name restores beside the database restored above; schema_only with
+    // verify_backup_table_data reads every file and restores no row.
+    let checked = src.ok(&format!("SHOW BACKUP '{loc}' WITH check_files"));
+    assert_eq!(checked.columns.last().map(String::as_str), Some("file_bytes"), "{}", checked.render());
+    assert_eq!(checked.rows.len(), show.rows.len());
+    result_row(&dst.ok(&format!("RESTORE DATABASE bank FROM '{loc}' WITH new_db_name = 'bank_copy'")));
+    same_tables(src, "bank", dst, "bank_copy", &BANK);
+    let (_, rows, _, _) =
+        result_row(&dst.ok(&format!("RESTORE DATABASE bank FROM '{loc}' WITH schema_only, verify_backup_table_data, new_db_name = 'bank_checked'")));
+    assert_eq!(rows, 0, "a verifying restore restores no row");
+    let now = dst.now();
+    for t in ["customers", "accounts"] {
+        assert!(dst.read("bank_checked", t, now).rows.is_empty(), "bank_checked.{t} is empty");
+    }
+
     // No secret in what a user or a log sees.
-    let mut seen = src.ok("SHOW JOBS").render() + &dst.ok("SHOW JOBS").render() + &show.render();
+    let mut seen = src.ok("SHOW JOBS").render() + &dst.ok("SHOW JOBS").render() + &show.render() + &checked.render();
     for c in [src, &*dst] {
         for (w, d) in c.log.events.lock().unwrap().iter() {
             seen.push_str(&format!("{w} {d}\n"));
