@@ -8,8 +8,15 @@
 //! that adopts it after its coordinator died, or a RESUME after a PAUSE, restores only the
 //! spans not recorded. CANCEL, or a failure, removes the offline descriptors and their data.
 //!
+//! CockroachDB's later options change only what lands and what is read: `new_db_name` the
+//! name of the one database restored ([`plan`]); `schema_only` leaves the job no span to
+//! restore, so it publishes the descriptors empty; `verify_backup_table_data` (with
+//! `schema_only`) keeps every span but reads, checks and decodes it instead of ingesting it
+//! ([`job`]), so a damaged file fails it as it would fail a restore.
+//!
 //! Refusals: inside a transaction; not an admin; options and backup chains a later version
-//! implements; a missing, wrong or superfluous `encryption_passphrase` ([`crate::crypto`]); a
+//! implements; `new_db_name` other than for one database, `verify_backup_table_data` without
+//! `schema_only` (both in CockroachDB's words, before anything is read); a missing, wrong or superfluous `encryption_passphrase` ([`crate::crypto`]); a
 //! location without a complete manifest (a lone `BACKUP-CHECKPOINT` is an
 //! incomplete backup); a corrupted manifest or data file (each error names the file; no row of
 //! a damaged backup is ever published); targets not in the backup; an object that already
