@@ -23,7 +23,7 @@ use askama::Template;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Json, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use backup::env::Env;
@@ -37,9 +37,9 @@ pub enum UiError {
     /// `--ui`'s value is not an address to listen on.
     #[error("--ui {given:?} is not an address to listen on: {reason}; give IP:PORT, e.g. --ui 127.0.0.1:8080")]
     BadAddress {
-        /// What was given.
+        /// As typed, so the message quotes what the user wrote rather than our reading of it.
         given: String,
-        /// What is wrong with it.
+        /// What to change, in words (no port, not an IP address, …).
         reason: String,
     },
     /// A non-loopback address without `--ui-allow-remote`.
@@ -54,15 +54,15 @@ pub enum UiError {
     /// Something else listens there.
     #[error("cannot serve the Jobs page on {addr}: the address is already in use (another program listens on port {port}); choose another port, or port 0 for any free one", port = addr.port())]
     InUse {
-        /// The address.
+        /// Named with its port, which is what the user has to change.
         addr: SocketAddr,
     },
     /// The address could not be bound for another reason (not this machine's, no permission).
     #[error("cannot serve the Jobs page on {addr}: {source}")]
     Bind {
-        /// The address.
+        /// Named in the message: the shell may have been given it by a script.
         addr: SocketAddr,
-        /// Why.
+        /// The system's reason (no permission, not this machine's address), kept as it is.
         source: std::io::Error,
     },
 }
@@ -107,7 +107,7 @@ pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, UiError> {
     Ok(listener)
 }
 
-/// What every request handler reads.
+/// What every request handler shares, behind one `Arc`: axum clones the state per request.
 struct Ui {
     /// The shell's node, with storage calls that are not reported as what a statement waits for.
     env: Env,
@@ -183,7 +183,8 @@ fn local_host(host: &[u8]) -> bool {
 struct JobsPage<'a> {
     cluster_id: &'a str,
     jobs: &'a [view::JobRow],
-    any_running: bool,
+    /// Some job can change by itself: the page polls every second (else every 10 s).
+    any_active: bool,
 }
 
 #[derive(Template)]
@@ -200,7 +201,8 @@ struct MessagePage<'a> {
     message: &'a str,
 }
 
-/// A small page saying `text`, with `status`.
+/// A small page saying `text`, with `status`: refusals (405, 403, 404) are pages too, so a
+/// user who followed a stale link reads why rather than a bare status.
 fn message(status: StatusCode, title: &str, text: &str) -> Response {
     (status, render(&MessagePage { title, message: text })).into_response()
 }
@@ -224,7 +226,7 @@ fn job_id(text: &str) -> Option<JobId> {
 
 async fn jobs_page(State(ui): State<Arc<Ui>>) -> Response {
     match view::list(&ui.env).await {
-        Ok(jobs) => render(&JobsPage { cluster_id: &ui.env.cluster_id, any_running: jobs.iter().any(|j| !j.terminal), jobs: &jobs }),
+        Ok(jobs) => render(&JobsPage { cluster_id: &ui.env.cluster_id, any_active: jobs.iter().any(|j| j.active), jobs: &jobs }),
         Err(e) => unavailable(e),
     }
 }
@@ -242,7 +244,7 @@ async fn job_page(State(ui): State<Arc<Ui>>, Path(id): Path<String>) -> Response
 /// The list as JSON (`{"cluster_id": …, "jobs": [JobRow…]}`), newest first.
 async fn api_jobs(State(ui): State<Arc<Ui>>) -> Response {
     match view::list(&ui.env).await {
-        Ok(jobs) => Json(serde_json::json!({ "cluster_id": ui.env.cluster_id, "jobs": jobs })).into_response(),
+        Ok(jobs) => json(StatusCode::OK, &serde_json::json!({ "cluster_id": ui.env.cluster_id, "jobs": jobs })),
         Err(e) => api_error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
 }
@@ -251,14 +253,28 @@ async fn api_jobs(State(ui): State<Arc<Ui>>) -> Response {
 async fn api_job(State(ui): State<Arc<Ui>>, Path(id): Path<String>) -> Response {
     let Some(n) = job_id(&id) else { return api_error(StatusCode::NOT_FOUND, &format!("no job {id}")) };
     match view::detail(&ui.env, &ui.manifests, n).await {
-        Ok(Some(d)) => Json(d).into_response(),
+        Ok(Some(d)) => json(StatusCode::OK, &d),
         Ok(None) => api_error(StatusCode::NOT_FOUND, &format!("no job {id}")),
         Err(e) => api_error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
 }
 
 fn api_error(status: StatusCode, error: &str) -> Response {
-    (status, Json(serde_json::json!({ "error": error }))).into_response()
+    json(status, &serde_json::json!({ "error": error }))
+}
+
+/// `value` as a JSON answer with `<`, `>` and `&` written as `\u003c`, `\u003e`, `\u0026`: the
+/// descriptions and errors are users' text (a table may be called `<script>…`), and an answer
+/// that a browser or a proxy ever took for HTML must hold no markup. Those characters occur in
+/// JSON only inside strings, where the escapes mean the same.
+fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
+    match serde_json::to_string(value) {
+        Ok(text) => {
+            let text = text.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
+            (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], text).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write the answer: {e}")).into_response(),
+    }
 }
 
 async fn not_found(req: Request) -> Response {

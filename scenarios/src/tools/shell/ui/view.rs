@@ -57,13 +57,19 @@ pub struct JobRow {
     pub running_status: String,
     /// `fraction_completed`, in [0, 1].
     pub fraction: f64,
+    /// The fraction in thousandths, the `<progress>` element's value (max 1000): computed here
+    /// once, so the page as served and the script that updates it from `/api/jobs` agree.
+    pub permille: u32,
+    /// The fraction as the bar's label (`42.1%`), for the same reason.
+    pub percent: String,
     /// `created` (UTC).
     pub created: String,
     /// `started` (empty when NULL).
     pub started: String,
     /// `finished` (empty when NULL).
     pub finished: String,
-    /// `modified`: changes whenever the record does (the pages reload on it).
+    /// `modified`: changes whenever the record does, including every lease heartbeat of its
+    /// coordinator, so the pages show it but do not reload on it.
     pub modified: String,
     /// `error` (empty when none).
     pub error: String,
@@ -71,18 +77,17 @@ pub struct JobRow {
     pub coordinator: String,
     /// True once the job will never run again (the page stops expecting changes).
     pub terminal: bool,
+    /// True while the job can change by itself (not finished, not paused): the list polls every
+    /// second while one is, and every 10 s otherwise.
+    pub active: bool,
 }
 
-impl JobRow {
-    /// The fraction in thousandths, the `<progress>` element's value (max 1000).
-    pub fn permille(&self) -> u32 {
-        (self.fraction.clamp(0.0, 1.0) * 1000.0).round() as u32
-    }
+fn permille(fraction: f64) -> u32 {
+    (fraction.clamp(0.0, 1.0) * 1000.0).round() as u32
+}
 
-    /// The fraction as a percentage with one decimal, as the bar's label.
-    pub fn percent(&self) -> String {
-        format!("{:.1}%", self.fraction.clamp(0.0, 1.0) * 100.0)
-    }
+fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction.clamp(0.0, 1.0) * 100.0)
 }
 
 /// The statuses after which a job never runs again, as SHOW JOBS words them.
@@ -118,6 +123,11 @@ pub fn rows_of(result: &QueryResult) -> Vec<JobRow> {
                 Some(d) => render_datum(d),
             };
             let status = text(status);
+            let fraction = match fraction.and_then(|i| row.get(i)) {
+                Some(model::Datum::Float(f)) if f.is_finite() => *f,
+                _ => 0.0,
+            };
+            let terminal = terminal_words().contains(&status.as_str());
             JobRow {
                 id: match id.and_then(|i| row.get(i)) {
                     Some(model::Datum::Int(v)) => *v,
@@ -126,13 +136,13 @@ pub fn rows_of(result: &QueryResult) -> Vec<JobRow> {
                 job_type: text(ty),
                 description: text(desc),
                 user: text(user),
-                terminal: terminal_words().contains(&status.as_str()),
+                terminal,
+                active: !terminal && status != JobStatus::Paused.as_str(),
                 status,
                 running_status: text(running),
-                fraction: match fraction.and_then(|i| row.get(i)) {
-                    Some(model::Datum::Float(f)) if f.is_finite() => *f,
-                    _ => 0.0,
-                },
+                fraction,
+                permille: permille(fraction),
+                percent: percent(fraction),
                 created: text(created),
                 started: text(started),
                 finished: text(finished),
@@ -393,6 +403,12 @@ fn restore_detail(record: &JobSummary, details: &RestoreDetails, d: &mut JobDeta
     });
 }
 
+/// `read` of storage at `shown` (a redacted location), given at most [`STORAGE_PATIENCE`]: a
+/// page waits for a destination that does not answer only that long, then names it.
+async fn patiently<T>(shown: &str, read: impl std::future::Future<Output = T>) -> Result<T, String> {
+    tokio::time::timeout(STORAGE_PATIENCE, read).await.map_err(|_| format!("{shown} did not answer within {} s", STORAGE_PATIENCE.as_secs()))
+}
+
 /// The succeeded backup's manifest, read once (with the job's key) and cached.
 async fn finished_manifest(env: &Env, cache: &ManifestCache, id: JobId, details: &BackupDetails) -> Result<Arc<Manifest>, String> {
     if let Some(m) = cache.get(id) {
@@ -401,11 +417,7 @@ async fn finished_manifest(env: &Env, cache: &ManifestCache, id: JobId, details:
     let (_, storage) = backup::location::open(env, &details.destination).map_err(|e| e.to_string())?;
     let cipher = details.cipher();
     let read = backup::location::read_manifest(env, &details.destination_redacted, &*storage, &cipher);
-    let m = match tokio::time::timeout(STORAGE_PATIENCE, read).await {
-        Err(_) => return Err(format!("{} did not answer within {} s", details.destination_redacted, STORAGE_PATIENCE.as_secs())),
-        Ok(Err(e)) => return Err(format!("cannot read the backup's manifest: {e}")),
-        Ok(Ok(m)) => m,
-    };
+    let m = patiently(&details.destination_redacted, read).await?.map_err(|e| format!("cannot read the backup's manifest: {e}"))?;
     if m.backup_id != details.backup_id {
         return Err(format!("the manifest at {} is another backup's now", details.destination_redacted));
     }
@@ -418,11 +430,10 @@ async fn finished_manifest(env: &Env, cache: &ManifestCache, id: JobId, details:
 /// retries, at most [`STORAGE_PATIENCE`].
 async fn read_checkpoint(env: &Env, details: &BackupDetails) -> Result<Option<Checkpoint>, String> {
     let (_, storage) = backup::location::open(env, &details.destination).map_err(|e| e.to_string())?;
-    let bytes = match tokio::time::timeout(STORAGE_PATIENCE, storage.read(CHECKPOINT_NAME)).await {
-        Err(_) => return Err(format!("{} did not answer within {} s", details.destination_redacted, STORAGE_PATIENCE.as_secs())),
-        Ok(Err(e)) if e.is_not_found() => return Ok(None),
-        Ok(Err(e)) => return Err(format!("cannot read the checkpoint: {e}")),
-        Ok(Ok(b)) => b,
+    let bytes = match patiently(&details.destination_redacted, storage.read(CHECKPOINT_NAME)).await? {
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(format!("cannot read the checkpoint: {e}")),
+        Ok(b) => b,
     };
     let plain = details.cipher().open(CHECKPOINT_NAME, bytes).map_err(|e| format!("cannot decrypt the checkpoint: {e}"))?;
     let cp = Checkpoint::decode(CHECKPOINT_NAME, &plain).map_err(|e| format!("the checkpoint does not decode: {e}"))?;
@@ -453,10 +464,10 @@ mod tests {
         let rows = rows_of(&show::job_rows(&[r, running]));
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].id, rows[0].job_type.as_str(), rows[0].status.as_str(), rows[0].terminal), (7, "BACKUP", "succeeded", true));
-        assert_eq!((rows[0].permille(), rows[0].percent().as_str()), (1000, "100.0%"));
+        assert_eq!((rows[0].permille, rows[0].percent.as_str(), rows[0].active), (1000, "100.0%", false));
         assert_eq!(rows[0].created, "2023-11-14 22:13:20.000000");
         assert_eq!(rows[0].finished, "2023-11-14 22:13:21.000000");
-        assert_eq!((rows[1].terminal, rows[1].permille(), rows[1].percent().as_str()), (false, 421, "42.1%"));
+        assert_eq!((rows[1].terminal, rows[1].active, rows[1].permille, rows[1].percent.as_str()), (false, true, 421, "42.1%"));
         assert_eq!((rows[1].finished.as_str(), rows[1].error.as_str(), rows[1].running_status.as_str()), ("", "boom", ""));
     }
 
