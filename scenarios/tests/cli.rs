@@ -5,28 +5,15 @@
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_backup-sim");
 
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
+#[allow(dead_code)] // the pseudo-terminal and HTTP helpers are tests/shell.rs's
+mod shell_support;
 
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!("backup-sim-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use shell_support::TempDir;
 
 /// The write end of a pipe whose read end is already closed: every write to it fails with
 /// EPIPE (and raises SIGPIPE), as `| head -1` does once head has exited.

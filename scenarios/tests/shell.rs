@@ -227,34 +227,9 @@ fn the_node_reports_the_locality_it_was_started_with() {
 mod shell_support;
 
 use shell_support::http::Server;
-use shell_support::{prompt, run, wait_prompt, TempDir};
-use std::io::{BufRead, BufReader, Write};
-use std::sync::{Arc, Mutex};
+use shell_support::{collect, prompt, run, wait_for, wait_prompt, TempDir};
+use std::io::Write;
 use std::time::{Duration, Instant};
-
-/// Reads a child's pipe on a thread into a buffer the test can look at while the child runs.
-fn collect(pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
-    let buf = Arc::new(Mutex::new(String::new()));
-    let b = buf.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { return };
-            let mut b = b.lock().unwrap();
-            b.push_str(&line);
-            b.push('\n');
-        }
-    });
-    buf
-}
-
-/// Waits until `buf` contains `needle` (or panics after `within`).
-fn wait_for(buf: &Arc<Mutex<String>>, needle: &str, within: Duration) {
-    let start = Instant::now();
-    while !buf.lock().unwrap().contains(needle) {
-        assert!(start.elapsed() < within, "no {needle:?} within {within:?} in:\n{}", buf.lock().unwrap());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn a_later_shell_adds_an_incremental_to_an_earlier_shells_backup() {

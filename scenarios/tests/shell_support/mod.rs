@@ -1,28 +1,18 @@
-//! Helpers for tests/shell.rs: the prompt in a pseudo-terminal, and a tiny HTTP object server.
+//! Helpers for the tests that run `backup-sim shell` (tests/shell.rs, and by `mod` or `#[path]`
+//! the browser, CLI and concurrent-backup tests): the prompt in a pseudo-terminal, a child's
+//! output collected as it comes, a tiny HTTP object server, and [`basics`].
 
+pub mod basics;
 pub mod http;
 
-/// A fresh directory under the system's temporary directory, removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let d = std::env::temp_dir().join(format!("backup-sim-shell-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use basics::TempDir;
 
 use rexpect::session::PtySession;
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// `backup-sim shell ARGS` at its prompt, in a pseudo-terminal, in `dir` (also its HOME, so the
 /// default history file lands there). `expect` calls fail after `timeout_ms`.
@@ -52,4 +42,28 @@ pub fn run(s: &mut PtySession, line: &str, expect: &str) -> String {
 /// Waits for the next main prompt.
 pub fn wait_prompt(s: &mut PtySession) -> String {
     s.exp_string("root@backup-sim/").expect("the prompt")
+}
+
+/// Reads a child's pipe on a thread into a buffer the test can look at while the child runs.
+pub fn collect(pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
+    let buf = Arc::new(Mutex::new(String::new()));
+    let b = buf.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { return };
+            let mut b = b.lock().unwrap();
+            b.push_str(&line);
+            b.push('\n');
+        }
+    });
+    buf
+}
+
+/// Waits until `buf` contains `needle` (or panics after `within`, showing `buf`).
+pub fn wait_for(buf: &Arc<Mutex<String>>, needle: &str, within: Duration) {
+    let start = Instant::now();
+    while !buf.lock().unwrap().contains(needle) {
+        assert!(start.elapsed() < within, "no {needle:?} within {within:?} in:\n{}", buf.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
