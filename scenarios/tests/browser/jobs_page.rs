@@ -7,12 +7,16 @@
 //! passphrases redacted; the running job's page shows its spans done and to do, its file and
 //! its checkpoint. Then the server recovers: the list page updates the row in place (no reload)
 //! as the job succeeds, and the job's page reloads itself and shows SHOW BACKUP's rows. No
-//! passphrase appears in any page's source nor in any /api answer, and the page saves
-//! screenshots (target/browser-screenshots/jobs.png, jobs-running.png, jobs-detail.png).
+//! passphrase appears in any page's source nor in any /api answer. Last, a backup of a table
+//! named `<script>alert(1)</script>`: its description is text on both pages, whose only script
+//! is their own, and no answer holds the markup unescaped. The test saves screenshots
+//! (target/browser-screenshots/jobs.png, jobs-running.png, jobs-detail.png). The shell is given
+//! `--ui 127.0.0.1:0` and the test reads the address it bound from its note.
 
-use crate::object_server::Server;
-use crate::support::{free_port, http, save_screenshot, Browser, TempDir};
-use std::io::{BufRead, BufReader, Write};
+use crate::shell_support::http::Server;
+use crate::shell_support::{collect, wait_for};
+use crate::support::{http, save_screenshot, Browser, TempDir};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -20,6 +24,8 @@ use std::time::{Duration, Instant};
 
 const SECRET_1: &str = "jobs-page-passphrase-a91";
 const SECRET_2: &str = "jobs-page-passphrase-b72";
+/// A table's name that a page which forgot to escape would run.
+const SCRIPT: &str = "<script>alert(1)</script>";
 
 /// `backup-sim shell` reading statements from a pipe (so it lives until the pipe closes), its
 /// output collected as it comes.
@@ -56,11 +62,15 @@ impl ShellProcess {
     }
 
     fn wait_out(&self, needle: &str, within: Duration) {
-        wait_for(&self.out, &self.err, needle, within)
+        wait_for(&self.out, needle, within)
     }
 
-    fn wait_err(&self, needle: &str, within: Duration) {
-        wait_for(&self.err, &self.out, needle, within)
+    /// Waits for `prefix` on standard error and returns the rest of its line.
+    fn wait_err_line(&self, prefix: &str, within: Duration) -> String {
+        wait_for(&self.err, prefix, within);
+        let err = self.err.lock().unwrap();
+        let at = err.find(prefix).unwrap() + prefix.len();
+        err[at..].lines().next().unwrap_or("").to_string()
     }
 
     /// Closes standard input and waits for the shell to exit; returns its status, stdout and
@@ -78,28 +88,6 @@ impl Drop for ShellProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn collect(pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
-    let buf = Arc::new(Mutex::new(String::new()));
-    let b = buf.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { return };
-            let mut b = b.lock().unwrap();
-            b.push_str(&line);
-            b.push('\n');
-        }
-    });
-    buf
-}
-
-fn wait_for(buf: &Arc<Mutex<String>>, other: &Arc<Mutex<String>>, needle: &str, within: Duration) {
-    let start = Instant::now();
-    while !buf.lock().unwrap().contains(needle) {
-        assert!(start.elapsed() < within, "no {needle:?} within {within:?} in:\n{}\n--- the other stream:\n{}", buf.lock().unwrap(), other.lock().unwrap());
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -129,11 +117,13 @@ fn the_jobs_page_shows_jobs_redacted_with_progress_spans_files_and_show_backup()
     let Some(browser) = Browser::start_or_skip("jobs_page") else { return };
     let dir = TempDir::new("jobs-page");
     let server = Server::start();
-    let port = free_port();
-    let ui = format!("127.0.0.1:{port}");
-    let addr: SocketAddr = ui.parse().unwrap();
-    let mut shell = ShellProcess::start(&dir.0, &["--ui", &ui, "--external-io-dir", "extern", "--history", "hist"]);
-    shell.wait_err(&format!("note: the Jobs page is at http://{ui}/jobs"), Duration::from_secs(30));
+    // Port 0: the shell binds any free port and says which (no port picked here and lost to
+    // another program before the shell binds it).
+    let mut shell = ShellProcess::start(&dir.0, &["--ui", "127.0.0.1:0", "--external-io-dir", "extern", "--history", "hist"]);
+    let rest = shell.wait_err_line("note: the Jobs page is at http://", Duration::from_secs(30));
+    let ui = rest.split_once("/jobs").unwrap_or_else(|| panic!("no address in {rest:?}")).0.to_string();
+    let addr: SocketAddr = ui.parse().unwrap_or_else(|e| panic!("{ui:?}: {e}"));
+    assert_ne!(addr.port(), 0, "{rest}");
 
     // Two finished jobs: an encrypted backup and its restore.
     shell.run(
@@ -250,7 +240,25 @@ fn the_jobs_page_shows_jobs_redacted_with_progress_spans_files_and_show_backup()
     assert_eq!(browser.count("#show-backup tbody tr"), 3);
     served.push_str(&browser.source());
 
+    // A table named like markup: its backup's description is text on the list and on its page,
+    // whose only script is their own.
+    shell.run(
+        &format!("CREATE DATABASE lab; CREATE TABLE lab.\"{SCRIPT}\" (id INT PRIMARY KEY); BACKUP TABLE lab.\"{SCRIPT}\" TO 'nodelocal://1/xss';"),
+        "step-3",
+    );
+    browser.goto(&format!("http://{ui}/jobs"));
+    assert_eq!(browser.count("#jobs tbody tr.job"), 4);
+    assert!(browser.texts("#jobs tbody tr.job td.description")[0].contains(SCRIPT), "{:?}", browser.texts("#jobs tbody tr.job td.description"));
+    assert_eq!(browser.count("script"), 1, "the list's own script only");
+    served.push_str(&browser.source());
+    browser.click("#jobs tbody tr.job td.id a");
+    assert!(browser.text(".facts").contains(SCRIPT), "{}", browser.text(".facts"));
+    assert_eq!(browser.count("script"), 1, "the job page's own script only");
+    served.push_str(&browser.source());
+
     // Every JSON answer too; and the page is read-only.
+    let list = api_jobs(addr);
+    let ids: Vec<i64> = list["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_i64().unwrap()).collect();
     served.push_str(&http(addr, "GET", "/api/jobs", "").body);
     for id in &ids {
         served.push_str(&http(addr, "GET", &format!("/api/jobs/{id}"), "").body);
@@ -260,6 +268,7 @@ fn the_jobs_page_shows_jobs_redacted_with_progress_spans_files_and_show_backup()
     for secret in [SECRET_1, SECRET_2] {
         assert!(!served.contains(secret), "{secret} was served");
     }
+    assert!(!served.contains(SCRIPT) && !served.contains("<script>alert"), "unescaped markup was served");
     browser.shutdown();
 
     let (status, out, err) = shell.finish();

@@ -11,8 +11,9 @@ pub mod support;
 mod sweep_report;
 mod timeline;
 
-/// The shell tests' in-memory http object server (it can refuse data files after the first,
-/// which keeps a backup job running).
-#[path = "../shell_support/http.rs"]
+/// The shell tests' helpers: the in-memory http object server (it can refuse data files after
+/// the first, which keeps a backup job running), a child's output collected as it comes, the
+/// temporary directory and the plain HTTP client.
+#[path = "../shell_support/mod.rs"]
 #[allow(dead_code)]
-mod object_server;
+mod shell_support;

@@ -12,15 +12,18 @@
 //! them): then a missing browser fails the test. A browser that is there but does not start is
 //! always a failure.
 //!
+//! Browsers run one at a time: each holds a lock for its life ([`ONE_AT_A_TIME`]), so a test's
+//! timings measure its own page, not another test's Chromium starting beside it.
+//!
 //! Every method panics with what went wrong (this is test code): a WebDriver error names the
 //! command and the element looked for. Dropping the [`Browser`] ends the session and stops
 //! chromedriver (which stops Chromium) and removes the profile.
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Chromium's flags: headless, and quiet on a machine whose network is closed (without the
@@ -39,26 +42,18 @@ pub const CHROMIUM_FLAGS: [&str; 8] = [
 /// The window a session starts with (screenshots are this wide).
 pub const WINDOW: (u32, u32) = (1400, 900);
 
-/// A fresh directory under the system's temporary directory, removed when dropped.
-pub struct TempDir(pub PathBuf);
+pub use crate::shell_support::basics::{http, HttpAnswer};
+pub use crate::shell_support::TempDir;
 
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let d = std::env::temp_dir().join(format!("backup-sim-browser-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-}
+/// Held by each [`Browser`] for its life: the browser tests run one at a time. Each starts its
+/// own Chromium, and the jobs page test runs a shell beside it; on 2 cores, in parallel with
+/// each other and with the simulation tests, they starve one another, and the sweep report's
+/// "renders in under a second" would measure the machine's load rather than the page.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A port on 127.0.0.1 that nothing listened on a moment ago.
-pub fn free_port() -> u16 {
+/// A port on 127.0.0.1 that nothing listened on a moment ago, for chromedriver (which cannot
+/// be given port 0 and say which it took; [`Browser::start`] tries again if it lost the race).
+fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port on 127.0.0.1")
 }
 
@@ -100,6 +95,9 @@ pub struct Browser {
     driver: Child,
     driver_log: PathBuf,
     _profile: TempDir,
+    /// [`ONE_AT_A_TIME`], released last (fields drop after [`Drop::drop`] has closed the
+    /// session and stopped chromedriver).
+    _turn: MutexGuard<'static, ()>,
 }
 
 impl Browser {
@@ -120,6 +118,8 @@ impl Browser {
 
     /// Starts chromedriver and a Chromium session (panics if either does not come up).
     pub fn start(chromium: &Path, driver: &Path) -> Browser {
+        // A test that panicked holding the turn poisons it; the next may still go.
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
         let profile = TempDir::new("profile");
         let mut last_error = String::new();
@@ -151,7 +151,7 @@ impl Browser {
                 ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps).connect(&format!("http://127.0.0.1:{port}")),
             );
             match connected {
-                Ok(client) => return Browser { rt, client: Some(client), driver: child, driver_log, _profile: profile },
+                Ok(client) => return Browser { rt, client: Some(client), driver: child, driver_log, _profile: profile, _turn: turn },
                 Err(e) => {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -327,38 +327,4 @@ pub fn save_screenshot(browser: &Browser, name: &str, max_height: u32) -> PathBu
         std::fs::copy(&path, to.join(name)).unwrap_or_else(|e| panic!("copying {name} to {}: {e}", to.display()));
     }
     path
-}
-
-/// An HTTP answer read by [`http`].
-pub struct HttpAnswer {
-    /// The status code.
-    pub status: u16,
-    /// Header lines, names lowercased.
-    pub headers: Vec<(String, String)>,
-    /// The body, as text.
-    pub body: String,
-}
-
-impl HttpAnswer {
-    /// The first header called `name` (lowercase).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Sends `method path` to `addr` over plain HTTP/1.0 (the answer is unchunked and the connection
-/// closed at its end) with an optional body, and reads the answer: for checking a server's
-/// answers beside what the browser shows.
-pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> HttpAnswer {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let headers = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
-    HttpAnswer { status, headers, body: body.to_string() }
 }
