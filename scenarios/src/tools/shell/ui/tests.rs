@@ -1,70 +1,66 @@
 //! The Jobs page's server in-process, through plain HTTP: a shell with an encrypted backup and
-//! its restore, every route read, every other method refused, and the passphrase nowhere.
+//! its restore, a backup of a table called `<script>alert(1)</script>`, and a failed job whose
+//! destination carried S3 credentials and whose error holds markup; every route read, every
+//! other method refused, and no secret nor unescaped markup in any answer, the "could not
+//! read" path of a destination that refuses included.
 
 use super::*;
 use crate::tools::shell::{ClusterOptions, Shell};
+use backup::jobs::{self, JobRecord, JobStatus, JobType};
 use backup::locality::Locality;
+use backup::plan::BackupDetails;
 use backup::storage::real::RealStorageOptions;
 use backup::storage::url::ExternalIoSettings;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::time::Duration;
 
-/// A fresh directory, removed when dropped.
-struct TempDir(PathBuf);
+/// The temporary directory and the plain HTTP client the integration tests use too.
+#[path = "../../../../tests/shell_support/basics.rs"]
+mod basics;
 
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let d = std::env::temp_dir().join(format!("backup-sim-ui-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-}
+use basics::{http, http_as, HttpAnswer, TempDir};
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// One answer: status, headers (names lowercased) and body.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Sends `method path` with `host` as its Host header over HTTP/1.0 (no chunking, closed at the
-/// end) and reads the whole answer.
-fn request(addr: SocketAddr, method: &str, path: &str, host: &str) -> Answer {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let body = if method == "POST" { "statement=DROP+DATABASE+shop" } else { "" };
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}", body.len())
-        .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let headers = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
-    Answer { status, headers, body: body.to_string() }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Answer {
-    request(addr, "GET", path, &addr.to_string())
+fn get(addr: SocketAddr, path: &str) -> HttpAnswer {
+    http(addr, "GET", path, "")
 }
 
 const SECRET: &str = "ui-test-passphrase-9f3";
+const AWS_SECRET: &str = "ui-test-aws-secret-7c1";
+const ENDPOINT_PASSWORD: &str = "ui-test-endpoint-password-5d2";
+const SCRIPT: &str = "<script>alert(1)</script>";
+
+/// Records a failed BACKUP job as if `BACKUP ... TO` an S3 URL with credentials (and an
+/// endpoint with a password, on a port that refuses) had been planned: the shell cannot plan
+/// one without an S3 service, and the page must still keep the URL's secrets out of every
+/// answer. Its payload is `like`'s (a real backup's plan) with the destination changed; its
+/// description is what the statement's own redaction makes of it; its error holds markup.
+fn record_s3_job(shell: &Shell, like: JobId) -> (JobId, String) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!(
+        "s3://bucket/p?AWS_ACCESS_KEY_ID=ui-test-key-id&AWS_SECRET_ACCESS_KEY={AWS_SECRET}&AWS_ENDPOINT=http%3A%2F%2Fuser%3A{ENDPOINT_PASSWORD}%40127.0.0.1%3A{closed}"
+    );
+    let sql = format!("BACKUP DATABASE lab TO '{url}' WITH detached");
+    let description = backup::statement::parse(&sql).unwrap().redacted();
+    assert!(!description.contains(AWS_SECRET) && !description.contains(ENDPOINT_PASSWORD), "{description}");
+    let kv = shell.env.kv.clone();
+    shell.rt.block_on(async move {
+        let mut details: BackupDetails = jobs::load(&*kv, like).await.unwrap().unwrap().payload;
+        let shown = backup::storage::url::redact_location(&url);
+        details.destination = url;
+        details.destination_redacted = shown.clone();
+        details.chain_root = None;
+        let mut r = JobRecord::new(JobType::Backup, description, "root", details);
+        r.status = JobStatus::Failed;
+        r.error = Some(format!("the destination refused the file {SCRIPT} & more"));
+        (jobs::create(&*kv, r).await.unwrap(), shown)
+    })
+}
+
+/// Asserts `text` (one answer) holds no secret and no markup it did not make itself.
+fn clean(what: &str, text: &str) {
+    for secret in [SECRET, AWS_SECRET, ENDPOINT_PASSWORD] {
+        assert!(!text.contains(secret), "{what}: {secret} was served:\n{text}");
+    }
+    assert!(!text.contains(SCRIPT) && !text.contains("<script>alert"), "{what}: unescaped markup was served:\n{text}");
+}
 
 #[test]
 fn the_jobs_page_lists_and_details_jobs_read_only_without_secrets() {
@@ -76,6 +72,9 @@ fn the_jobs_page_lists_and_details_jobs_read_only_without_secrets() {
         "CREATE DATABASE shop",
         "CREATE TABLE shop.items (id INT PRIMARY KEY, name STRING)",
         "INSERT INTO shop.items VALUES (1, 'apple'), (2, 'pear')",
+        "CREATE DATABASE lab",
+        &format!("CREATE TABLE lab.\"{SCRIPT}\" (id INT PRIMARY KEY)"),
+        &format!("BACKUP TABLE lab.\"{SCRIPT}\" TO 'nodelocal://1/xss'"),
         &format!("BACKUP DATABASE shop TO 'nodelocal://1/enc' WITH encryption_passphrase = '{SECRET}'"),
         "CREATE DATABASE copy",
         &format!("RESTORE shop.* FROM 'nodelocal://1/enc' WITH encryption_passphrase = '{SECRET}', into_db = 'copy'"),
@@ -83,7 +82,9 @@ fn the_jobs_page_lists_and_details_jobs_read_only_without_secrets() {
         shell.execute_one(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
     let addr = shell.serve_ui("127.0.0.1:0".parse().unwrap(), false).unwrap();
-    let mut seen = String::new();
+    let before: serde_json::Value = serde_json::from_str(&get(addr, "/api/jobs").body).unwrap();
+    let xss_id = before["jobs"][2]["id"].as_i64().unwrap();
+    let (s3_id, s3_shown) = record_s3_job(&shell, xss_id);
 
     // The list, as HTML and JSON: newest first, SHOW JOBS's words.
     for path in ["/", "/jobs"] {
@@ -97,19 +98,37 @@ fn the_jobs_page_lists_and_details_jobs_read_only_without_secrets() {
             page.body
         );
         assert!(page.body.contains(r#"<progress max="1000" value="1000""#), "{}", page.body);
-        seen.push_str(&page.body);
+        // The table's name and the failed job's error are text; the S3 URL is redacted.
+        assert!(
+            page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;") || page.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("AWS_SECRET_ACCESS_KEY=redacted") && page.body.contains("redacted%40127.0.0.1"), "{}", page.body);
+        clean(path, &page.body);
     }
     let api = get(addr, "/api/jobs");
     assert_eq!(api.status, 200);
     assert!(api.header("content-type").is_some_and(|t| t.starts_with("application/json")));
     let list: serde_json::Value = serde_json::from_str(&api.body).unwrap();
     let jobs = list["jobs"].as_array().unwrap();
-    assert_eq!(jobs.len(), 2, "{list}");
-    assert_eq!((jobs[0]["job_type"].as_str(), jobs[1]["job_type"].as_str()), (Some("RESTORE"), Some("BACKUP")));
-    assert!(jobs.iter().all(|j| j["status"] == "succeeded" && j["fraction"] == 1.0 && j["terminal"] == true), "{list}");
+    assert_eq!(jobs.len(), 4, "{list}");
+    assert_eq!(jobs.iter().map(|j| j["job_type"].as_str().unwrap()).collect::<Vec<_>>(), ["BACKUP", "RESTORE", "BACKUP", "BACKUP"]);
+    assert_eq!((jobs[0]["id"].as_i64(), jobs[0]["status"].as_str(), jobs[0]["active"].as_bool()), (Some(s3_id), Some("failed"), Some(false)));
+    assert_eq!(jobs[0]["error"].as_str().unwrap(), format!("the destination refused the file {SCRIPT} & more"), "markup in JSON is escaped, not lost");
+    assert!(
+        jobs[1..].iter().all(|j| j["status"] == "succeeded"
+            && j["fraction"] == 1.0
+            && j["permille"] == 1000
+            && j["percent"] == "100.0%"
+            && j["terminal"] == true),
+        "{list}"
+    );
+    assert!(jobs[3]["description"].as_str().unwrap().contains(SCRIPT), "{list}");
+    assert!(api.body.contains("\\u003cscript\\u003ealert(1)\\u003c/script\\u003e"), "{}", api.body);
     assert_eq!(list["cluster_id"], "ui-test");
-    seen.push_str(&api.body);
-    let (restore_id, backup_id) = (jobs[0]["id"].as_i64().unwrap(), jobs[1]["id"].as_i64().unwrap());
+    clean("/api/jobs", &api.body);
+    let (restore_id, backup_id) = (jobs[1]["id"].as_i64().unwrap(), jobs[2]["id"].as_i64().unwrap());
 
     // A finished backup's page: its manifest's spans and files, and SHOW BACKUP's rows.
     let detail = get(addr, &format!("/api/jobs/{backup_id}"));
@@ -122,17 +141,34 @@ fn the_jobs_page_lists_and_details_jobs_read_only_without_secrets() {
     let show = &d["show_backup"];
     assert_eq!(show["columns"][0], "database_name");
     assert!(show["rows"].as_array().unwrap().iter().any(|r| r[2] == "items" && r[7] == "2"), "{show}");
-    seen.push_str(&detail.body);
+    clean("the backup's /api page", &detail.body);
     let page = get(addr, &format!("/jobs/{backup_id}"));
     assert_eq!(page.status, 200);
     assert!(page.body.contains("SHOW BACKUP") && page.body.contains(">items<") && page.body.contains("data/"), "{}", page.body);
-    seen.push_str(&page.body);
+    clean("the backup's page", &page.body);
     // The restore's: its spans from the job record, its source redacted.
     let page = get(addr, &format!("/jobs/{restore_id}"));
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Backup 1 of 1 (full)") && page.body.contains("nodelocal://1/enc"), "{}", page.body);
-    seen.push_str(&page.body);
-    seen.push_str(&get(addr, &format!("/api/jobs/{restore_id}")).body);
+    clean("the restore's page", &page.body);
+    clean("the restore's /api page", &get(addr, &format!("/api/jobs/{restore_id}")).body);
+    // The backup of the table named like markup: its name in SHOW BACKUP is text too.
+    for path in [format!("/jobs/{xss_id}"), format!("/api/jobs/{xss_id}")] {
+        let a = get(addr, &path);
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        clean(&path, &a.body);
+    }
+    // The S3 job's: its destination does not answer, which the page says ("Could not read"),
+    // naming it redacted; its error is text.
+    let page = get(addr, &format!("/jobs/{s3_id}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"problems\"") && page.body.contains("class=\"error\""), "{}", page.body);
+    clean("the S3 job's page", &page.body);
+    let api = get(addr, &format!("/api/jobs/{s3_id}"));
+    clean("the S3 job's /api page", &api.body);
+    let d: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    assert_eq!(d["locations"][0], serde_json::json!(["Destination", s3_shown]));
+    assert_eq!(d["problems"].as_array().map(Vec::len), Some(1), "{d}");
 
     // Nothing else: no job, not a job id, not a page.
     for path in ["/jobs/12345", "/jobs/abc", "/api/jobs/12345", "/nothing", "/jobs/1/2"] {
@@ -140,18 +176,16 @@ fn the_jobs_page_lists_and_details_jobs_read_only_without_secrets() {
     }
     // Read-only: every other method is refused, whatever the path.
     for (method, path) in [("POST", "/jobs"), ("POST", "/api/jobs"), ("DELETE", &*format!("/api/jobs/{backup_id}")), ("PUT", "/"), ("POST", "/nothing")] {
-        let a = request(addr, method, path, &addr.to_string());
+        let a = http(addr, method, path, "statement=DROP+DATABASE+shop");
         assert_eq!(a.status, 405, "{method} {path}: {}", a.body);
         assert_eq!(a.header("allow"), Some("GET, HEAD"), "{method} {path}");
     }
-    assert_eq!(request(addr, "HEAD", "/jobs", &addr.to_string()).status, 200);
+    assert_eq!(http(addr, "HEAD", "/jobs", "").status, 200);
     // A request addressed to another name (DNS rebinding) is refused; loopback names are not.
-    assert_eq!(request(addr, "GET", "/api/jobs", "evil.example:80").status, 403);
-    assert_eq!(request(addr, "GET", "/api/jobs", &format!("localhost:{}", addr.port())).status, 200);
+    assert_eq!(http_as(addr, "evil.example:80", "GET", "/api/jobs", "").status, 403);
+    assert_eq!(http_as(addr, &format!("localhost:{}", addr.port()), "GET", "/api/jobs", "").status, 200);
     // The databases are untouched by all that.
     assert!(shell.execute_one("SELECT count(*) FROM shop.items").unwrap().contains('2'));
-
-    assert!(!seen.contains(SECRET), "the passphrase was served");
 }
 
 #[test]
