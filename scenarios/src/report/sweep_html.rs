@@ -37,7 +37,8 @@ pub enum Throughput {
     FromLines,
 }
 
-/// What the page is made of.
+/// Everything the page needs, gathered by the caller: `sweep` and `sweep-merge` know different
+/// things (a measured wall time, or only the lines' own), and the page must not care which.
 pub struct SweepReport<'a> {
     /// What was run, e.g. `sweep` or `sweep-merge of 3 files`.
     pub title: &'a str,
@@ -45,6 +46,8 @@ pub struct SweepReport<'a> {
     pub command: &'a str,
     /// Each seed, in the order the failures are listed.
     pub lines: &'a [SweepLine],
+    /// Where seeds per second comes from: merged shards ran on other machines, so only their
+    /// lines' own wall times can say.
     pub throughput: Throughput,
     /// The link to each failing seed's timeline that was written, by scenario and seed,
     /// relative to the report ([`SweepReport::write`] fills it in).
@@ -54,7 +57,8 @@ pub struct SweepReport<'a> {
 }
 
 impl SweepReport<'_> {
-    /// The page.
+    /// The whole page as one string: the report is a single self-contained file, written once,
+    /// so nothing is gained by streaming it.
     pub fn render(&self) -> String {
         let page = Page::of(self);
         // The template only writes to a String; its values' Display cannot fail.
