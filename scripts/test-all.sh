@@ -9,7 +9,8 @@
 #    says so and those tests print "skipped" (everything else still runs). The browser tests
 #    (scenarios/tests/browser/: the shell's Jobs page, the sweep report, in headless Chromium)
 #    run against Debian's chromium and chromium-driver, installed with apt-get when missing
-#    (needs root or password-less sudo); once they are there BACKUP_SIM_REQUIRE_BROWSER=1 makes a
+#    (needs root or password-less sudo); once `chromium --version` and `chromedriver --version`
+#    both answer (an Ubuntu snap stub installs but does not run), BACKUP_SIM_REQUIRE_BROWSER=1 makes a
 #    browser that does not start a failure, and where they cannot be installed the script says
 #    so and those tests print "skipped".
 # 2. The planted-bug build: every planted bug must be caught within its seed budget.
@@ -25,7 +26,8 @@
 # The servers' install (pip and npm, about 100 s of downloads on a fresh machine) and the
 # browser's (apt-get, 120 MB, about 20 s here) run in the background while clippy compiles;
 # `test-servers.sh run` then finds the servers installed (or, if the background install failed,
-# installs again and says why it cannot).
+# installs again and says why it cannot). A failure before then (fmt, clippy) stops both installs
+# on the way out (the EXIT trap), so no apt-get is left holding the dpkg lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +58,19 @@ install_browser() {
 mkdir -p .tools
 install_browser >.tools/browser-install.log 2>&1 &
 browser_pid=$!
+install_pid=
+# If fmt or clippy fails, set -e ends the script here and there: stop the background installs
+# with it rather than leave apt-get holding the dpkg lock (or pip and npm downloading) behind.
+stop_installs() {
+    local pid
+    for pid in "$browser_pid" "$install_pid"; do
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            pkill -TERM -P "$pid" 2>/dev/null || true
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+}
+trap stop_installs EXIT
 
 servers=0
 if command -v python3 >/dev/null && command -v npm >/dev/null; then
@@ -68,14 +83,18 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all --check
 (cd fuzz && cargo fmt --check)
 cargo clippy --workspace --all-targets -- -D warnings
-if wait "$browser_pid"; then
+# apt-get may succeed and still leave no browser that runs (Ubuntu's chromium packages are
+# stubs that ask for the snap): require both programs to answer --version.
+if wait "$browser_pid" && chromium --version >>.tools/browser-install.log 2>&1 && chromedriver --version >>.tools/browser-install.log 2>&1; then
     export BACKUP_SIM_REQUIRE_BROWSER=1
 else
-    echo "test-all: chromium and chromium-driver could not be installed (.tools/browser-install.log): the browser tests will say skipped" >&2
+    echo "test-all: chromium and chromium-driver could not be installed, or do not run (.tools/browser-install.log): the browser tests will say skipped" >&2
     tail -n 5 .tools/browser-install.log >&2
 fi
+browser_pid= # waited for: nothing for the trap to stop (its pid may be another's by now)
 if [ "$servers" = 1 ]; then
     wait "$install_pid" || echo "test-all: the background server install failed (.tools/install.log); trying again" >&2
+    install_pid=
     cat .tools/install.log >&2
     scripts/test-servers.sh run cargo test
 else
