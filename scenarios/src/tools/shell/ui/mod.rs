@@ -5,7 +5,8 @@
 //!
 //! Routes (GET and HEAD only; any other method is answered 405 before any route is looked at):
 //! `/` and `/jobs` (the list), `/jobs/{id}` (one job), `/api/jobs` and `/api/jobs/{id}` (the same
-//! as JSON, which the pages poll every second). Pages are self-contained: inline CSS and script,
+//! as JSON, which the list polls every second while a job runs and every 10 s otherwise, and a
+//! running job's page every second). Pages are self-contained: inline CSS and script,
 //! and a Content-Security-Policy that lets them fetch nothing but this server.
 //!
 //! Who can see it: it has no login, and the jobs' descriptions name the shell's backup
