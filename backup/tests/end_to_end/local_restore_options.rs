@@ -400,3 +400,27 @@ fn a_verifying_restore_ingests_nothing_pauses_resumes_and_cancels_as_a_job() {
     assert_eq!(catalog_state(&dst.catalog()).0, dropped, "nothing of the canceled restore is left");
     assert_ne!(dropped, before.0);
 }
+
+/// Past ten bad files check_files stops reading and names ten, as CockroachDB's does ("Multiple
+/// files cannot be read from the backup including:"), sorted.
+#[test]
+fn check_files_names_at_most_ten_files() {
+    let mut src = bank_cluster(Arc::new(MemStorageProvider::new()));
+    src.env.jobs.file_target_bytes = 40;
+    src.ok("BACKUP DATABASE bank TO 'nodelocal://1/cf10'");
+    let m = src.manifest("nodelocal://1/cf10");
+    assert!(m.files.len() > 10, "small files: {}", m.files.len());
+    let store = src.store("nodelocal://1/cf10");
+    for f in &m.files {
+        delete_obj(&store, &f.path);
+    }
+    let e = src.err("SHOW BACKUP 'nodelocal://1/cf10' WITH check_files");
+    let (head, names) = e.split_once("\n\t").expect(&e);
+    assert_eq!(head, "Multiple files cannot be read from the backup including:");
+    let names: Vec<&str> = names.split("\n\t").collect();
+    assert_eq!(names.len(), 10, "{e}");
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    assert!(names.iter().all(|n| n.starts_with("nodelocal://1/cf10/data/")), "{e}");
+}
