@@ -330,7 +330,12 @@ async fn check_files(env: &Env, layers: &[Layer], cipher: &FileCipher) -> Result
             };
             layer_sizes.push(bytes.len() as u64);
             match cipher.open(&name, bytes) {
-                Err(e) => damaged.push((name, e.to_string())),
+                Err(e) => {
+                    // The cipher's error starts with the file's name, which the list already shows.
+                    let why = e.to_string();
+                    let why = why.strip_prefix(&format!("{name}: ")).unwrap_or(&why).to_string();
+                    damaged.push((name, why));
+                }
                 Ok(plain) => {
                     let found = crate::format::envelope::file_checksum(&plain);
                     if found != file.checksum {
