@@ -86,6 +86,7 @@ pub const PROBES: &[Probe] = &[
         event: sim::event::APPEND_FAILED,
         hit: |l| l.contains("sending a snapshot"),
     },
+    Probe { name: "a lagging replica dropped a split-off range it was taken out of", event: sim::event::SPLIT_DISCARDED, hit: any },
     Probe { name: "a dead node's replicas replaced on the others", event: sim::event::REBALANCE, hit: |l| l.ends_with("down for 15s)") },
     Probe { name: "liveness phase with a node down for good", event: sim::event::LIVENESS_PHASE, hit: |l| l.contains("stays down") },
     Probe { name: "liveness phase with a node cut off for good", event: sim::event::LIVENESS_PHASE, hit: |l| l.contains("stays cut off") },

@@ -105,3 +105,32 @@ fn swarm_seeds_where_a_moved_off_range_took_its_split_children_with_it() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Found by `sweep --scenario cluster --seeds 10000` (swarm faults), failing liveness: n2 came
+/// back from a crash behind on r6, r16 (split off r6) moved its replica off n2 before n2 applied
+/// that split — so the removal found nothing to drop — and n2 then applied it and kept r16
+/// anyway: a replica nobody replicated to, which never applied r16's own splits and claimed their
+/// keys for good. r18, split off r16 while n2 was still among its replicas, was told by n2 "the
+/// split that makes this range is pending here" on every append instead of being asked for a
+/// snapshot, so when n3 stayed down for good (the lasting minority) r18 had no quorum and the
+/// writers never finished. A node now keeps a split-off range only while the directory lists it
+/// among that range's replicas (`sim/src/node.rs`, `keeps_split_off`); n2 gets r18 from a
+/// snapshot.
+#[test]
+fn swarm_seed_where_a_replica_taken_out_before_it_applied_the_split_kept_the_split_off_range() {
+    let seed = 7420;
+    let opts = RunOptions { faults: FaultMix::Swarm, ..RunOptions::new(seed) };
+    let r = run_cluster(&opts);
+    let replay = replay_command(CLUSTER, seed, FaultMix::Swarm);
+    if let Some(f) = r.failure {
+        panic!("seed {seed} failed {}: {}\n  replay: {replay}", f.property, f.message);
+    }
+    assert!(r.committed > 50, "seed {seed}: only {} commits", r.committed);
+    let discarded = format!("{} r16 split off r6", sim::event::SPLIT_DISCARDED);
+    assert!(r.trace.contains(&discarded), "seed {seed} no longer has n2 apply r6's split after leaving r16\n  replay: {replay}");
+    assert!(r.trace.contains("stays down, for good"), "seed {seed} no longer keeps a node down for good\n  replay: {replay}");
+    assert!(
+        r.trace.lines().any(|l| l.contains("append-failed r18 -> n2: no replica there; sending a snapshot")),
+        "seed {seed}: r18 no longer gives n2 a snapshot\n  replay: {replay}"
+    );
+}

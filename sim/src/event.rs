@@ -131,6 +131,9 @@ pub const REBALANCE: &str = "rebalance";
 pub const REPLICA_REMOVED: &str = "replica-removed";
 /// `replica-dropped`: a removed replica's node forgot the range.
 pub const REPLICA_DROPPED: &str = "replica-dropped";
+/// `split-discarded`: a node applied a split after it had been taken out of the range split
+/// off, and did not keep that half.
+pub const SPLIT_DISCARDED: &str = "split-discarded";
 /// `split-request`
 pub const SPLIT_REQUEST: &str = "split-request";
 /// `start`

@@ -596,15 +596,6 @@ impl NodeServer {
             // The split-off half moves into the node's replicas (it holds half the range's data:
             // never copied).
             if let Some(mut right) = applied.new_replica.take() {
-                let mut disk = self.disk.lock().expect("disk lock");
-                // The new range's log starts in the epoch the split was proposed in, on every
-                // replica alike, which is also the epoch of the lease it inherits.
-                disk.logs.entry(right.range_id).or_insert_with(|| RangeLog { initial_span: right.span.clone(), max_epoch: entry.epoch, ..Default::default() });
-                drop(disk);
-                let leads = right.serving_epoch.is_some() && self.directory.get(range).map(|d| d.lease.holder) == Some(self.id);
-                if !leads {
-                    right.serving_epoch = None;
-                }
                 // Whichever replica applies a split first records it: normally the leaseholder
                 // that proposed it, but a new leaseholder may apply it while catching up.
                 if let Command::Split { at, new_range } = &entry.cmd {
@@ -612,7 +603,22 @@ impl NodeServer {
                         trace_event!(self.trace, self.name, crate::event::SPLIT, "r{range} at {at} -> r{new_range}");
                     }
                 }
-                self.replicas.lock().expect("replicas").insert(right.range_id, right);
+                if self.keeps_split_off(range, &right) {
+                    let mut disk = self.disk.lock().expect("disk lock");
+                    // The new range's log starts in the epoch the split was proposed in, on every
+                    // replica alike, which is also the epoch of the lease it inherits.
+                    disk.logs.entry(right.range_id).or_insert_with(|| RangeLog {
+                        initial_span: right.span.clone(),
+                        max_epoch: entry.epoch,
+                        ..Default::default()
+                    });
+                    drop(disk);
+                    let leads = right.serving_epoch.is_some() && self.directory.get(range).map(|d| d.lease.holder) == Some(self.id);
+                    if !leads {
+                        right.serving_epoch = None;
+                    }
+                    self.replicas.lock().expect("replicas").insert(right.range_id, right);
+                }
             }
             if applied.gc_removed > 0 || matches!(entry.cmd, Command::Gc { .. }) {
                 if let Command::Gc { threshold } = &entry.cmd {
@@ -624,6 +630,35 @@ impl NodeServer {
             last = applied;
         }
         Ok(last)
+    }
+
+    /// Whether this node keeps the range split off `parent` as `right` when it applies the
+    /// split: only while the directory lists it among that range's replicas. A replica that lags
+    /// on the parent can be taken out of the new range before it applies the split (the
+    /// replicate queue moves the new range's replica off it; its [`NodeServer::drop_replica`]
+    /// then finds nothing to drop); keeping the half then would leave a replica nobody
+    /// replicates to, which never applies the new range's own splits and claims their keys for
+    /// good, so that a range split off it, which still lists this node, was told "its split is
+    /// pending here" for ever instead of sending a snapshot, and lost its quorum with one other
+    /// replica down (cluster seed 7420). CockroachDB's split trigger likewise throws away the
+    /// right-hand data on a store the right-hand range was already removed from. A later
+    /// addition brings the range back by snapshot; and since no log is made for it, a replay
+    /// after a crash drops the half too.
+    fn keeps_split_off(&self, parent: RangeId, right: &Replica) -> bool {
+        let listed = self.directory.get(right.range_id).map(|d| d.replicas);
+        if listed.as_ref().is_some_and(|r| r.contains(&self.id)) {
+            return true;
+        }
+        trace_event!(
+            self.trace,
+            self.name,
+            crate::event::SPLIT_DISCARDED,
+            "r{} split off r{parent}: n{} was taken out of it before applying the split (replicas={:?})",
+            right.range_id,
+            self.id,
+            listed.unwrap_or_default()
+        );
+        false
     }
 
     async fn on_append(

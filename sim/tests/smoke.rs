@@ -219,3 +219,91 @@ fn a_gc_threshold_asked_through_a_stale_range_cache_still_covers_the_whole_span(
         assert!(after > Timestamp::ZERO, "the new range's GC threshold was missed: {after}");
     });
 }
+
+/// Runs the world for `d` of simulated time, ticking it as a scenario's control loop does.
+async fn run_for(world: &mut World, d: Duration) {
+    let end = madsim::time::Instant::now() + d;
+    while madsim::time::Instant::now() < end {
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        world.tick();
+    }
+}
+
+/// Commits `writes` from `client`; true when it commits within `within` of simulated time.
+async fn commits_within(world: &mut World, client: &sim::ClientMachine, writes: Vec<WriteOp>, within: Duration) -> bool {
+    let task = client.spawn(move |kv| async move { kv.commit(writes, None).await });
+    let start = madsim::time::Instant::now();
+    while !task.is_finished() && start.elapsed() < within {
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        world.tick();
+    }
+    task.is_finished() && task.await.expect("commit task").is_ok()
+}
+
+#[test]
+fn a_replica_taken_out_of_a_split_off_range_before_it_applied_the_split_does_not_keep_it() {
+    // Found by cluster seed 7420 (swarm faults), failing liveness: a follower behind on a range
+    // was moved off the range split from it before it applied that split (so the removal had
+    // nothing to drop), then applied the split and kept the split-off range anyway: a replica
+    // nobody replicates to, which never applies that range's own splits and claims their keys
+    // for good. A range split off it while the follower was still a member, asking it to append,
+    // was told "the split that makes this range is pending here" for ever instead of sending a
+    // snapshot; with its third replica down it had no quorum.
+    let rt = madsim::runtime::Runtime::with_seed_and_config(11, madsim::Config::default());
+    rt.block_on(async {
+        let mut world = World::start(WorldConfig::default(), 11, false);
+        let client = world.add_client("client");
+        let keys: Vec<Key> = (0..40).step_by(3).map(key).collect();
+        let writes: Vec<WriteOp> = keys.iter().map(|k| WriteOp::Put(k.clone(), vec![1])).collect();
+        assert!(commits_within(&mut world, &client, writes, Duration::from_secs(10)).await, "the first writes did not commit");
+        run_for(&mut world, Duration::from_secs(5)).await; // the split queue cuts table 60 out
+        let parent = world.directory.lookup(&key(0)).expect("a range holds table 60");
+        assert!(parent.span.contains_key(&key(39)), "the test needs table 60 in one range: {parent:?}");
+        let holder = parent.lease.holder;
+        let lagging = *parent.replicas.iter().find(|n| **n != holder).expect("a follower");
+        let third = *parent.replicas.iter().find(|n| **n != holder && **n != lagging).expect("a third replica");
+        let elsewhere = *world.node_ids().iter().find(|n| !parent.replicas.contains(n)).expect("a node without the range");
+
+        // The follower falls behind: the range splits twice without it.
+        let others: Vec<_> = world.node_ids().into_iter().filter(|n| *n != lagging).collect();
+        world.partition_groups(&[lagging], &others);
+        assert!(world.split(parent.range_id, key(21)));
+        run_for(&mut world, Duration::from_secs(1)).await;
+        let middle = world.directory.lookup(&key(21)).expect("a range holds key 21");
+        assert_ne!(middle.range_id, parent.range_id, "the first split did not happen");
+        assert!(world.split(middle.range_id, key(30)));
+        run_for(&mut world, Duration::from_secs(1)).await;
+        let last = world.directory.lookup(&key(30)).expect("a range holds key 30");
+        assert_ne!(last.range_id, middle.range_id, "the second split did not happen");
+        assert!(last.replicas.contains(&lagging), "the last range must list the lagging follower: {last:?}");
+
+        // The middle range's replica moves off the follower, which has not applied the split
+        // that made it.
+        assert!(world.rebalance(middle.range_id, lagging, elsewhere));
+        run_for(&mut world, Duration::from_secs(2)).await;
+        let moved = world.directory.get(middle.range_id).expect("the middle range");
+        assert!(!moved.replicas.contains(&lagging), "the move did not take the follower out: {moved:?}");
+        let server = world.server(lagging).expect("the follower is up");
+        assert!(!server.has_replica(middle.range_id), "the follower has the middle range before it caught up");
+
+        // It catches up on the parent and applies the split: it must not keep the middle range.
+        world.heal();
+        run_for(&mut world, Duration::from_secs(3)).await;
+        for id in server.replica_ids() {
+            let desc = world.directory.get(id).expect("a range the directory knows");
+            assert!(desc.replicas.contains(&lagging), "n{lagging} kept r{id}, which it was taken out of: {desc:?}\n{}", world.trace.text());
+        }
+        let discarded = world.trace.text().lines().any(|l| l.split_whitespace().nth(2) == Some(sim::event::SPLIT_DISCARDED));
+        assert!(discarded, "the follower never applied the split after its removal");
+
+        // The last range, its third replica down, commits with the follower: given a snapshot.
+        world.crash(third);
+        assert!(
+            commits_within(&mut world, &client, vec![WriteOp::Put(key(33), vec![2])], Duration::from_secs(10)).await,
+            "the last range (r{}) cannot commit with n{third} down:\n{}",
+            last.range_id,
+            world.trace.text()
+        );
+        assert!(server.has_replica(last.range_id), "the follower did not become a replica of the last range");
+    });
+}
