@@ -9,7 +9,10 @@
 //! as the job succeeds, and the job's page reloads itself and shows SHOW BACKUP's rows. No
 //! passphrase appears in any page's source nor in any /api answer. Last, a backup of a table
 //! named `<script>alert(1)</script>`: its description is text on both pages, whose only script
-//! is their own, and no answer holds the markup unescaped. The test saves screenshots
+//! is their own, and no answer holds the markup unescaped. Then a backup to S3 (the same
+//! server answering as an S3 endpoint) whose URL carries a secret key and an endpoint password:
+//! redacted on the list and on its page, which reads its manifest through that URL for SHOW
+//! BACKUP; neither secret is in any page's source or /api answer. The test saves screenshots
 //! (target/browser-screenshots/jobs.png, jobs-running.png, jobs-detail.png). The shell is given
 //! `--ui 127.0.0.1:0` and the test reads the address it bound from its note.
 
@@ -24,6 +27,9 @@ use std::time::{Duration, Instant};
 
 const SECRET_1: &str = "jobs-page-passphrase-a91";
 const SECRET_2: &str = "jobs-page-passphrase-b72";
+/// Credentials in an S3 URL (the key, and the password of its endpoint's user-info).
+const AWS_SECRET: &str = "jobs-page-aws-secret-c3d";
+const ENDPOINT_PASSWORD: &str = "jobs-page-endpoint-password-e4f";
 /// A table's name that a page which forgot to escape would run.
 const SCRIPT: &str = "<script>alert(1)</script>";
 
@@ -256,6 +262,24 @@ fn the_jobs_page_shows_jobs_redacted_with_progress_spans_files_and_show_backup()
     assert_eq!(browser.count("script"), 1, "the job page's own script only");
     served.push_str(&browser.source());
 
+    // A backup to S3 (the same server, answering as an S3 endpoint) whose URL carries a secret
+    // key and an endpoint with a password: redacted in the list and on its page, which reads
+    // its manifest through that URL and shows SHOW BACKUP.
+    let s3 = format!(
+        "s3://bucket/creds?AWS_ACCESS_KEY_ID=jobs-page-key-id&AWS_SECRET_ACCESS_KEY={AWS_SECRET}&AWS_ENDPOINT=http%3A%2F%2Fuser%3A{ENDPOINT_PASSWORD}%40127.0.0.1%3A{}",
+        server.port
+    );
+    shell.run(&format!("BACKUP DATABASE lab TO '{s3}';"), "step-4");
+    browser.goto(&format!("http://{ui}/jobs"));
+    assert_eq!(browser.texts("#jobs tbody tr.job .badge")[0], "succeeded");
+    let description = browser.texts("#jobs tbody tr.job td.description").remove(0);
+    assert!(description.contains("AWS_SECRET_ACCESS_KEY=redacted") && description.contains("redacted%40127.0.0.1"), "{description}");
+    served.push_str(&browser.source());
+    browser.click("#jobs tbody tr.job td.id a");
+    assert_eq!(browser.count("#show-backup tbody tr"), 2, "SHOW BACKUP through the URL's credentials");
+    assert_eq!(browser.count("#problems"), 0);
+    served.push_str(&browser.source());
+
     // Every JSON answer too; and the page is read-only.
     let list = api_jobs(addr);
     let ids: Vec<i64> = list["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_i64().unwrap()).collect();
@@ -265,7 +289,7 @@ fn the_jobs_page_shows_jobs_redacted_with_progress_spans_files_and_show_backup()
     }
     assert_eq!(http(addr, "POST", "/api/jobs", "CANCEL JOB 1").status, 405);
     assert_eq!(http(addr, "POST", &format!("/jobs/{running_id}"), "").status, 405);
-    for secret in [SECRET_1, SECRET_2] {
+    for secret in [SECRET_1, SECRET_2, AWS_SECRET, ENDPOINT_PASSWORD] {
         assert!(!served.contains(secret), "{secret} was served");
     }
     assert!(!served.contains(SCRIPT) && !served.contains("<script>alert"), "unescaped markup was served");

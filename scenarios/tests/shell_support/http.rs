@@ -3,6 +3,11 @@
 //! uploads with 503 Service Unavailable, which keeps a BACKUP job retrying (a slow backup to
 //! interrupt) after its first data file and checkpoint landed, and data-file reads likewise (a
 //! slow RESTORE); or never answer such an upload (a backup that cannot even see a cancel).
+//!
+//! It also answers enough of S3 for an `s3://BUCKET/PATH?...&AWS_ENDPOINT=http://127.0.0.1:PORT`
+//! URL (path-style, signatures not checked): every answer carries an ETag (S3 clients require
+//! one on PUT), and `GET /BUCKET?list-type=2&prefix=P` lists the objects under it as
+//! ListObjectsV2 XML, in one page. So a test can run a real job whose URL carries credentials.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -108,8 +113,10 @@ fn serve(conn: TcpStream, st: &State) {
         if r.read_exact(&mut body).is_err() {
             return;
         }
-        let path = target.split('?').next().unwrap_or("").to_string();
+        let (path, query) = target.split_once('?').map_or((target.clone(), String::new()), |(p, q)| (p.to_string(), q.to_string()));
+        let param = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('='))).map(percent_decode);
         let (status, reply): (&str, Vec<u8>) = match method.as_str() {
+            "GET" if param("list-type").as_deref() == Some("2") => ("200 OK", s3_list(st, &path, &param("prefix").unwrap_or_default()).into_bytes()),
             "PUT" => {
                 let mut objects = st.objects.lock().unwrap();
                 let data_files = objects.keys().filter(|k| k.contains("/data/")).count();
@@ -139,7 +146,7 @@ fn serve(conn: TcpStream, st: &State) {
             }
             _ => ("404 Not Found", Vec::new()),
         };
-        let head = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n", reply.len());
+        let head = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\netag: \"{:x}\"\r\n\r\n", reply.len(), etag(&reply));
         if w.write_all(head.as_bytes()).is_err() {
             return;
         }
@@ -148,4 +155,46 @@ fn serve(conn: TcpStream, st: &State) {
         }
         let _ = w.flush();
     }
+}
+
+/// An entity tag for `bytes` (any value that changes with the content will do here).
+fn etag(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// `%XX` escapes (and `+`) in a query value decoded.
+fn percent_decode(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() && u8::from_str_radix(&v[i + 1..i + 3], 16).is_ok() => {
+                out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                i += 3;
+                continue;
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// S3's ListObjectsV2 answer for bucket `/BUCKET` and `prefix`: every object under it, keys
+/// relative to the bucket, in one page.
+fn s3_list(st: &State, bucket: &str, prefix: &str) -> String {
+    let under = format!("{}/{prefix}", bucket.trim_end_matches('/'));
+    let mut xml = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#);
+    for (key, data) in st.objects.lock().unwrap().iter().filter(|(k, _)| k.starts_with(&under)) {
+        let key = &key[bucket.trim_end_matches('/').len() + 1..];
+        xml.push_str(&format!(
+            "<Contents><Key>{key}</Key><Size>{}</Size><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>\"{:x}\"</ETag></Contents>",
+            data.len(),
+            etag(data)
+        ));
+    }
+    xml.push_str("<IsTruncated>false</IsTruncated></ListBucketResult>");
+    xml
 }
