@@ -205,6 +205,18 @@ fn the_jobs_page_shows_jobs_redacted_with_progress_spans_files_and_show_backup()
     assert_eq!(browser.text("#job .pct"), "50.0%");
     served.push_str(&browser.source());
     browser.wait_js("the page's first poll", "return document.getElementById('live').textContent.indexOf('live') === 0;", Duration::from_secs(10));
+    // The page stays put while only its coordinator's lease heartbeat rewrites the record (it
+    // reloaded on `modified`, every 3.3 s or so, reading the checkpoint again each time).
+    browser.js("window.stillThisPage = true; return null;", vec![]);
+    let modified = |list: serde_json::Value| list["jobs"][0]["modified"].as_str().unwrap_or("").to_string();
+    let before = modified(api_jobs(addr));
+    let start = Instant::now();
+    while modified(api_jobs(addr)) == before {
+        assert!(start.elapsed() < Duration::from_secs(20), "the running job's record was not rewritten in 20 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(browser.js("return window.stillThisPage === true;", vec![]), serde_json::Value::Bool(true), "the running job's page reloaded on a heartbeat");
     save_screenshot(&browser, "jobs-running.png", 1400);
 
     // The list follows the job to its end in place: a marker set on the page survives.
