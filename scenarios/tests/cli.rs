@@ -226,3 +226,39 @@ fn sweep_merge_html_reports_the_merged_shards() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(element(&html, "<div class=\"tile\" id=\"speed\"", "</div>").contains(">unknown<"), "{html}");
 }
+
+/// `replay --html` and `run FILE --html` write a run's timeline from the same trace `--trace`
+/// writes (nothing on standard output then), say where, and refuse an unwritable path with exit
+/// status 2 and the path named.
+#[test]
+fn replay_and_run_html_write_the_runs_timeline() {
+    let dir = TempDir::new("timeline-cli");
+    let page = dir.0.join("seed-3.html");
+    let trace = dir.0.join("seed-3.txt");
+    let args = ["replay", "cluster", "--seed", "3", "--faults", "none", "--html", page.to_str().unwrap(), "--trace", trace.to_str().unwrap()];
+    let o = run(&args, false);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "the trace went to its file, not standard output");
+    assert!(stderr(&o).contains(&format!("timeline written to {}", page.display())), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&page).expect("the page");
+    let trace = std::fs::read_to_string(&trace).expect("the trace");
+    assert!(html.starts_with("<!doctype html>") && html.contains("id=\"verdict\""), "a page with a verdict");
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "nothing is fetched");
+    // Every trace line is in the page, for the hover and click panels.
+    let last = trace.lines().last().expect("a trace").trim();
+    let last_json = serde_json::to_string(last).expect("json").replace('<', "\\u003c");
+    assert!(html.contains(&last_json[1..last_json.len() - 1]), "the trace's last line is in the page");
+    assert!(html.contains(&format!("{} trace lines", trace.lines().count())));
+
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/basics/full-backup-and-restore.txt");
+    let out = dir.0.join("file.html");
+    let o = run(&["run", file.to_str().unwrap(), "--html", out.to_str().unwrap()], false);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&out).expect("the file's page");
+    assert!(html.contains("every directive&#39;s output matched") || html.contains("every directive's output matched"), "the verdict of a file run");
+    assert!(html.contains(">jobs</text>") && html.contains(">BACKUP "), "the file's jobs are drawn");
+
+    let o = run(&["replay", "cluster", "--seed", "3", "--faults", "none", "--html", "/nonexistent-dir/x.html"], false);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot write the timeline to /nonexistent-dir/x.html"), "{}", stderr(&o));
+}
