@@ -139,7 +139,8 @@ impl LowestFailures {
         LowestFailures { cap, kept: Mutex::new(BTreeMap::new()) }
     }
 
-    /// Offers seed `seed`'s trace.
+    /// Keeps `trace` if `seed` is among the `cap` lowest failing seeds offered so far, so the
+    /// timelines written are the same whatever order the worker threads finish in.
     pub fn offer(&self, seed: u64, trace: &str) {
         if self.cap == 0 {
             return;

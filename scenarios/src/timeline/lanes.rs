@@ -178,14 +178,24 @@ struct Closed {
     class: &'static str,
 }
 
+/// The last BACKUP and RESTORE statements sent in a cluster: a job's lane is labelled with the one
+/// of its kind, and a job that never shows its kind is taken for the later one's.
+#[derive(Clone, Default, PartialEq)]
+struct Statements {
+    backup: Option<String>,
+    restore: Option<String>,
+    /// Whether the later of the two was the RESTORE.
+    restore_last: Option<bool>,
+}
+
 #[derive(Default)]
 struct JobState {
     /// Seen a restore event: the job is a RESTORE.
     restore: bool,
     /// Wrote a data file or a lock: the job is a BACKUP.
     backup: bool,
-    /// The last BACKUP and RESTORE statements sent before its first claim, and which was later.
-    statements: (Option<String>, Option<String>, Option<bool>),
+    /// The statements sent in its cluster before its first claim.
+    statements: Statements,
     prefix: Option<String>,
     first: f64,
     open: Option<Segment>,
@@ -211,7 +221,7 @@ impl JobState {
         match (self.restore, self.backup) {
             (true, _) => Some(true),
             (false, true) => Some(false),
-            (false, false) => self.statements.2,
+            (false, false) => self.statements.restore_last,
         }
     }
 
@@ -280,8 +290,7 @@ pub fn build(trace: &str) -> Picture {
     let mut storage: Vec<Mark> = Vec::new();
     let mut statements: Vec<Mark> = Vec::new();
     let mut scenario: Vec<Mark> = Vec::new();
-    // The last BACKUP and RESTORE statements sent in this cluster, and whether the later was a RESTORE.
-    let mut last_statement: (Option<String>, Option<String>, Option<bool>) = (None, None, None);
+    let mut last_statement = Statements::default();
     let bin = end / DENSITY_BINS as f64;
     let mut density = Density { bin, commits: vec![0; DENSITY_BINS], aborts: vec![0; DENSITY_BINS] };
     let bin_of = |t: f64| ((t / bin) as usize).min(DENSITY_BINS - 1);
@@ -313,7 +322,7 @@ pub fn build(trace: &str) -> Picture {
                 for j in jobs.values_mut() {
                     j.close(l.t, "its cluster ended", "lost");
                 }
-                last_statement = (None, None, None);
+                last_statement = Statements::default();
                 let n = worlds.len() + 1;
                 let label = if n == 1 { "cluster 1".to_string() } else { format!("cluster {n} (a fresh cluster for the restore)") };
                 worlds.push(World { start: l.t, label, line: l.index });
@@ -496,11 +505,11 @@ pub fn build(trace: &str) -> Picture {
             (who, s::BULK) if node_of(who).is_some() => {
                 let upper = l.detail.to_ascii_uppercase();
                 if upper.starts_with("BACKUP") {
-                    last_statement.0 = Some(l.detail.to_string());
-                    last_statement.2 = Some(false);
+                    last_statement.backup = Some(l.detail.to_string());
+                    last_statement.restore_last = Some(false);
                 } else if upper.starts_with("RESTORE") {
-                    last_statement.1 = Some(l.detail.to_string());
-                    last_statement.2 = Some(true);
+                    last_statement.restore = Some(l.detail.to_string());
+                    last_statement.restore_last = Some(true);
                 }
                 statements.push(Mark::tick(l, "stmt", format!("{who} runs: {}", l.detail)));
             }
@@ -518,7 +527,7 @@ pub fn build(trace: &str) -> Picture {
                 match what {
                     b::JOB_CLAIMED => {
                         j.close(l.t, "handed to another coordinator", "handed");
-                        if j.statements == (None, None, None) {
+                        if j.statements == Statements::default() {
                             j.statements = last_statement.clone();
                         }
                         j.open = node.map(|node| Segment {
@@ -608,8 +617,8 @@ pub fn build(trace: &str) -> Picture {
     in_order.sort_by(|a, b| a.1.first.total_cmp(&b.1.first).then(a.0.cmp(&b.0)));
     for (id, mut j) in in_order {
         let (kind, statement) = match j.kind() {
-            Some(true) => ("RESTORE", j.statements.1.clone()),
-            Some(false) => ("BACKUP", j.statements.0.clone()),
+            Some(true) => ("RESTORE", j.statements.restore.clone()),
+            Some(false) => ("BACKUP", j.statements.backup.clone()),
             None => ("JOB", None),
         };
         let stories = j.draw();
