@@ -12,6 +12,7 @@ mod error;
 mod privilege;
 mod snapshot;
 mod system;
+mod users_table;
 
 pub use bootstrap::{bootstrap, bootstrap_writes};
 pub use descriptor::{
@@ -21,3 +22,4 @@ pub use error::CatalogError;
 pub use privilege::{Privilege, PrivilegeDescriptor, RoleMembership, UserPrivileges, UserRecord, ZoneConfig};
 pub use snapshot::{Catalog, Dependency, DependencyReason};
 pub use system::*;
+pub use users_table::{system_database, user_from_row, user_row, users_table, SYSTEM_DATABASE, SYSTEM_DATABASE_ID, USERS_COLUMNS, USERS_TABLE};

@@ -116,6 +116,17 @@ impl Catalog {
         }
     }
 
+    /// This snapshot with the system database and `system.users` among its descriptors, for a
+    /// planner that resolves a statement's names as CockroachDB does (`BACKUP TABLE
+    /// system.users`). A plain snapshot leaves them out, so SHOW DATABASES, cluster backups and
+    /// every scan of descriptors see only what the descriptors table holds.
+    pub fn with_system_tables(mut self) -> Catalog {
+        for d in [Descriptor::Database(super::system_database()), Descriptor::Table(super::users_table())] {
+            self.descriptors.entry(d.id()).or_insert(d);
+        }
+        self
+    }
+
     /// The timestamp this snapshot was read at.
     pub fn ts(&self) -> Timestamp {
         self.ts

@@ -32,6 +32,21 @@ pub(crate) fn require_on_database(cat: &Catalog, user: &str, d: &DatabaseDescrip
     }
 }
 
+/// True when `db.name` is `system.users`, the one system table SQL names ([`crate::catalog::users_table`]).
+pub(crate) fn is_system_users(db: &str, name: &str) -> bool {
+    db == crate::catalog::SYSTEM_DATABASE && name == crate::catalog::USERS_TABLE
+}
+
+/// Fails unless `user` may use `privilege` on `system.users`: admins only, as CockroachDB grants
+/// the system tables to `admin` and `root` alone (the table lists every user and role).
+pub(crate) fn require_on_system_users(cat: &Catalog, user: &str, privilege: Privilege) -> Result<(), SqlError> {
+    if cat.is_admin(user) {
+        Ok(())
+    } else {
+        Err(SqlError::PrivilegeDenied { user: user.to_string(), privilege, object_kind: "relation", object: crate::catalog::USERS_TABLE.to_string() })
+    }
+}
+
 /// The database named `name`.
 pub(crate) fn database<'c>(cat: &'c Catalog, name: &str) -> Result<&'c DatabaseDescriptor, SqlError> {
     match cat.database_by_name(name) {

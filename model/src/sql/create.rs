@@ -40,7 +40,9 @@ pub(crate) async fn create_database(ctx: &mut Ctx<'_>, name: &ObjectName, if_not
     let cat = ctx.catalog().await?;
     access::require_admin(&cat, ctx.user, "CREATE DATABASE")?;
     let name = names::single(name)?;
-    if cat.database_by_name(&name).is_some() {
+    // `system` is taken even though the catalog lists no such database: SQL names
+    // `system.users` in it, and a user database of that name would be shadowed by it.
+    if cat.database_by_name(&name).is_some() || name == crate::catalog::SYSTEM_DATABASE {
         if if_not_exists {
             return Ok(Outcome::write(ExecResult::tag("CREATE DATABASE")));
         }
@@ -394,6 +396,11 @@ pub(crate) async fn create_view(ctx: &mut Ctx<'_>, name: &ObjectName, query: &Qu
     let Some((dbd, vname)) = new_relation_target(&cat, ctx.user, ctx.database, name, false)? else {
         return Err(SqlError::DuplicateObject { kind: "relation", name: name.to_string() });
     };
+    // A view records the one relation it selects from (its dependency, rewritten on restore);
+    // a subquery's relations would be neither recorded nor rewritten.
+    if select::has_subquery(query)? {
+        return Err(SqlError::Unsupported("subqueries in a view".into()));
+    }
     let mut q = query.clone();
     let mut depends_on = Vec::new();
     if let Some(from) = select::from_of(query)? {

@@ -12,6 +12,7 @@ use crate::catalog::ColumnType;
 use crate::datum::Datum;
 use sqlparser::ast::{BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator, Value};
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 /// Supplies `nextval` results during evaluation.
 pub(crate) trait NextVal {
@@ -28,14 +29,28 @@ impl NextVal for NoSequences {
     }
 }
 
-/// The columns visible to an expression and the current row's values.
+/// The values of a statement's uncorrelated `IN (SELECT …)` subqueries, keyed by the
+/// subquery's SQL text: evaluation is synchronous, so the statement reads them (at its own
+/// timestamp) before it evaluates any row, and each runs once however many rows it filters.
+pub(crate) type Subqueries = BTreeMap<String, Vec<Datum>>;
+
+/// For expressions with no subquery read beforehand: one met is an error, never a guess.
+pub(crate) static NO_SUBQUERIES: Subqueries = BTreeMap::new();
+
+/// The columns visible to an expression, the current row's values, and the subqueries' values.
 pub(crate) struct Scope<'a> {
     pub names: &'a [String],
     pub row: &'a [Datum],
+    pub subqueries: &'a Subqueries,
 }
 
-impl Scope<'_> {
-    pub const EMPTY: Scope<'static> = Scope { names: &[], row: &[] };
+impl<'a> Scope<'a> {
+    pub const EMPTY: Scope<'static> = Scope { names: &[], row: &[], subqueries: &NO_SUBQUERIES };
+
+    /// A row's scope, where no subquery was read.
+    pub fn row(names: &'a [String], row: &'a [Datum]) -> Scope<'a> {
+        Scope { names, row, subqueries: &NO_SUBQUERIES }
+    }
 
     fn lookup(&self, name: &str) -> Result<Datum, SqlError> {
         match self.names.iter().position(|n| n == name) {
@@ -178,7 +193,13 @@ pub(crate) fn nextval_names(e: &Expr, out: &mut Vec<Vec<String>>) -> Result<(), 
             nextval_names(left, out)?;
             nextval_names(right, out)
         }
-        Expr::UnaryOp { expr, .. } | Expr::Nested(expr) | Expr::IsNull(expr) | Expr::IsNotNull(expr) | Expr::Cast { expr, .. } => nextval_names(expr, out),
+        // A subquery runs with no sequences (it only reads): its own `nextval` is refused there.
+        Expr::UnaryOp { expr, .. }
+        | Expr::Nested(expr)
+        | Expr::IsNull(expr)
+        | Expr::IsNotNull(expr)
+        | Expr::Cast { expr, .. }
+        | Expr::InSubquery { expr, .. } => nextval_names(expr, out),
         Expr::InList { expr, list, .. } => {
             nextval_names(expr, out)?;
             list.iter().try_for_each(|x| nextval_names(x, out))
@@ -362,23 +383,18 @@ pub(crate) fn eval(e: &Expr, scope: &Scope<'_>, seqs: &mut dyn NextVal) -> Resul
             if x.is_null() {
                 return Ok(Datum::Null);
             }
-            let mut saw_null = false;
-            let mut found = false;
-            for item in list {
-                let y = eval(item, scope, seqs)?;
-                if y.is_null() {
-                    saw_null = true;
-                } else if compare(&x, &y, "IN")? == Ordering::Equal {
-                    found = true;
-                }
+            let items = list.iter().map(|item| eval(item, scope, seqs)).collect::<Result<Vec<_>, _>>()?;
+            membership(&x, &items, *negated)
+        }
+        Expr::InSubquery { expr, subquery, negated } => {
+            let Some(items) = scope.subqueries.get(&subquery.to_string()) else {
+                return Err(SqlError::Unsupported(format!("subquery ({subquery}) here")));
+            };
+            let x = eval(expr, scope, seqs)?;
+            if x.is_null() {
+                return Ok(Datum::Null);
             }
-            Ok(if found {
-                Datum::Bool(!negated)
-            } else if saw_null {
-                Datum::Null
-            } else {
-                Datum::Bool(*negated)
-            })
+            membership(&x, items, *negated)
         }
         Expr::Between { expr, negated, low, high } => {
             let x = eval(expr, scope, seqs)?;
@@ -402,6 +418,20 @@ pub(crate) fn eval(e: &Expr, scope: &Scope<'_>, seqs: &mut dyn NextVal) -> Resul
     }
 }
 
+/// `x [NOT] IN items` for a non-NULL `x`, with SQL's three-valued logic: NULL when `x` is not
+/// found but some item is NULL.
+fn membership(x: &Datum, items: &[Datum], negated: bool) -> Result<Datum, SqlError> {
+    let mut saw_null = false;
+    for y in items {
+        if y.is_null() {
+            saw_null = true;
+        } else if compare(x, y, "IN")? == Ordering::Equal {
+            return Ok(Datum::Bool(!negated));
+        }
+    }
+    Ok(if saw_null { Datum::Null } else { Datum::Bool(negated) })
+}
+
 /// Evaluates a WHERE clause: true keeps the row; NULL and false drop it.
 pub(crate) fn predicate(e: &Expr, scope: &Scope<'_>, seqs: &mut dyn NextVal) -> Result<bool, SqlError> {
     match eval(e, scope, seqs)? {
@@ -420,7 +450,7 @@ mod tests {
         let e = Parser::new(&super::super::prepass::DIALECT).try_with_sql(sql).unwrap().parse_expr().unwrap();
         let names = vec!["a".to_string(), "b".to_string()];
         let row = vec![Datum::Int(7), Datum::Null];
-        eval(&e, &Scope { names: &names, row: &row }, &mut NoSequences)
+        eval(&e, &Scope::row(&names, &row), &mut NoSequences)
     }
 
     #[test]

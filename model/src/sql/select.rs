@@ -9,7 +9,7 @@
 use super::access;
 use super::context::{Ctx, ExecResult, Outcome};
 use super::error::SqlError;
-use super::expr::{self, NextVal, NoSequences, Scope};
+use super::expr::{self, NextVal, NoSequences, Scope, Subqueries, NO_SUBQUERIES};
 use super::names;
 use super::prepass::DIALECT;
 use super::rows::{self, Row};
@@ -49,6 +49,8 @@ enum Source {
     Unit,
     Table(TableDescriptor),
     Sequence(TableDescriptor),
+    /// `system.users`: the user records, read as rows.
+    Users,
 }
 
 /// Parses a stored (or user) query text.
@@ -101,6 +103,12 @@ fn resolve(cat: &Catalog, db: &str, from: Option<&ObjectName>, user: Option<&str
     let Some(from) = from else { return Ok((Source::Unit, chain)) };
     let (mut d, mut n) = names::relation_of(from, db)?;
     for depth in 0..MAX_VIEW_DEPTH {
+        if access::is_system_users(&d, &n) {
+            if let Some(u) = user {
+                access::require_on_system_users(cat, u, Privilege::Select)?;
+            }
+            return Ok((Source::Users, chain));
+        }
         let t = access::relation(cat, &d, &n)?;
         if depth == 0 {
             if let Some(u) = user {
@@ -150,6 +158,14 @@ async fn read_base(kv: &dyn Kv, ts: Timestamp, src: &Source) -> Result<Relation,
             };
             Ok(Relation { names: vec!["last_value".into(), "log_cnt".into(), "is_called".into()], hidden: vec![false; 3], rows: vec![row] })
         }
+        Source::Users => {
+            let mut rows = Vec::new();
+            for (k, v) in kv.scan(&crate::catalog::users_span(), ts).await? {
+                rows.push(crate::catalog::user_row(&crate::catalog::decode_user(&k, &v)?));
+            }
+            let names: Vec<String> = crate::catalog::USERS_COLUMNS.iter().map(|c| c.to_string()).collect();
+            Ok(Relation { hidden: vec![false; names.len()], names, rows })
+        }
     }
 }
 
@@ -188,13 +204,13 @@ fn sort_cmp(a: &Datum, b: &Datum) -> Ordering {
 }
 
 /// Runs one SELECT over an input relation.
-pub(crate) fn apply(q: &Query, input: Relation, seqs: &mut dyn NextVal) -> Result<Relation, SqlError> {
+pub(crate) fn apply(q: &Query, input: Relation, seqs: &mut dyn NextVal, subqueries: &Subqueries) -> Result<Relation, SqlError> {
     let s = select_of(q)?;
     let names = input.names.clone();
     let mut rows = Vec::new();
     for r in input.rows {
         let keep = match &s.selection {
-            Some(w) => expr::predicate(w, &Scope { names: &names, row: &r }, seqs)?,
+            Some(w) => expr::predicate(w, &Scope { names: &names, row: &r, subqueries }, seqs)?,
             None => true,
         };
         if keep {
@@ -218,7 +234,7 @@ pub(crate) fn apply(q: &Query, input: Relation, seqs: &mut dyn NextVal) -> Resul
             for r in &rows {
                 let counted = match arg {
                     None => true,
-                    Some(x) => !expr::eval(x, &Scope { names: &names, row: r }, seqs)?.is_null(),
+                    Some(x) => !expr::eval(x, &Scope { names: &names, row: r, subqueries }, seqs)?.is_null(),
                 };
                 n += counted as i64;
             }
@@ -253,7 +269,7 @@ pub(crate) fn apply(q: &Query, input: Relation, seqs: &mut dyn NextVal) -> Resul
     let project = |r: &Row, seqs: &mut dyn NextVal, i: usize| -> Result<Datum, SqlError> {
         match out_exprs.get(i) {
             Some(Ok(p)) => Ok(r.get(*p).cloned().unwrap_or(Datum::Null)),
-            Some(Err(e)) => expr::eval(e, &Scope { names: &names, row: r }, seqs),
+            Some(Err(e)) => expr::eval(e, &Scope { names: &names, row: r, subqueries }, seqs),
             None => Err(SqlError::Invalid(format!("ORDER BY position {} is not in select list", i + 1))),
         }
     };
@@ -271,7 +287,7 @@ pub(crate) fn apply(q: &Query, input: Relation, seqs: &mut dyn NextVal) -> Resul
                         let pos = const_count(&it.expr, "ORDER BY")?;
                         project(&r, seqs, pos.wrapping_sub(1))?
                     }
-                    e => match expr::eval(e, &Scope { names: &names, row: &r }, seqs) {
+                    e => match expr::eval(e, &Scope { names: &names, row: &r, subqueries }, seqs) {
                         Err(SqlError::UndefinedColumn(c)) => match out_names.iter().position(|n| *n == c) {
                             Some(i) => project(&r, seqs, i)?,
                             None => return Err(SqlError::UndefinedColumn(c)),
@@ -353,9 +369,73 @@ pub(crate) async fn evaluate(
     let (src, chain) = resolve(cat, db, from_of(q)?, user)?;
     let mut rel = read_base(kv, ts, &src).await?;
     for vq in chain.iter().rev() {
-        rel = apply(vq, rel, &mut NoSequences)?;
+        rel = apply(vq, rel, &mut NoSequences, &NO_SUBQUERIES)?;
     }
-    apply(q, rel, seqs)
+    let subqueries = read_subqueries(kv, ts, cat, user, db, q).await?;
+    apply(q, rel, seqs, &subqueries)
+}
+
+/// The `IN (SELECT …)` subqueries of a query's projection and WHERE clause (not inside another
+/// subquery: each level reads its own).
+fn subqueries_of(q: &Query) -> Result<Vec<&Query>, SqlError> {
+    fn walk<'q>(e: &'q Expr, out: &mut Vec<&'q Query>) {
+        match e {
+            Expr::InSubquery { expr, subquery, .. } => {
+                walk(expr, out);
+                out.push(subquery);
+            }
+            Expr::BinaryOp { left, right, .. } => {
+                walk(left, out);
+                walk(right, out);
+            }
+            Expr::UnaryOp { expr, .. } | Expr::Nested(expr) | Expr::IsNull(expr) | Expr::IsNotNull(expr) | Expr::Cast { expr, .. } => walk(expr, out),
+            Expr::InList { expr, list, .. } => {
+                walk(expr, out);
+                list.iter().for_each(|x| walk(x, out));
+            }
+            Expr::Between { expr, low, high, .. } => {
+                walk(expr, out);
+                walk(low, out);
+                walk(high, out);
+            }
+            _ => {}
+        }
+    }
+    let s = select_of(q)?;
+    let mut out = Vec::new();
+    for item in &s.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            walk(e, &mut out);
+        }
+    }
+    if let Some(w) = &s.selection {
+        walk(w, &mut out);
+    }
+    Ok(out)
+}
+
+/// True when a query holds an `IN (SELECT …)` subquery.
+pub(crate) fn has_subquery(q: &Query) -> Result<bool, SqlError> {
+    Ok(!subqueries_of(q)?.is_empty())
+}
+
+/// Reads each uncorrelated subquery of `q` once, at the statement's timestamp through the same
+/// `kv`, as the user (who needs SELECT on what it reads). A subquery must give one column:
+/// `x IN (SELECT a, b …)` is PostgreSQL's and CockroachDB's error, not a guess.
+async fn read_subqueries(kv: &dyn Kv, ts: Timestamp, cat: &Catalog, user: Option<&str>, db: &str, q: &Query) -> Result<Subqueries, SqlError> {
+    let mut out = Subqueries::new();
+    for sub in subqueries_of(q)? {
+        let key = sub.to_string();
+        if out.contains_key(&key) {
+            continue;
+        }
+        let rel = Box::pin(evaluate(kv, ts, cat, user, db, sub, &mut NoSequences)).await?;
+        if rel.names.len() != 1 {
+            return Err(SqlError::Invalid(format!("subquery must return only one column, found {}", rel.names.len())));
+        }
+        out.insert(key, rel.rows.into_iter().map(|mut r| r.pop().unwrap_or(Datum::Null)).collect());
+    }
+    Ok(out)
 }
 
 /// Sequence names used by `nextval` in a query's projection and WHERE clause.

@@ -538,3 +538,129 @@ fn create_statements_read_back_the_schema() {
     partial.foreign_keys[0].referenced_table_id = 9_999;
     assert!(!create_statement(&cat, &partial).contains("FOREIGN KEY"));
 }
+
+#[test]
+fn insert_select_copies_rows_with_column_counts_and_types_checked() {
+    let env = Env::new();
+    let mut s = env.session("root");
+    block_on(s.execute_script(
+        "CREATE TABLE src (a INT, b STRING);
+         INSERT INTO src VALUES (1, 'one'), (2, 'two'), (3, NULL);
+         CREATE TABLE dst (a INT PRIMARY KEY, b STRING NOT NULL DEFAULT 'none')",
+    ))
+    .unwrap();
+    // A filtered copy, then the rest with an uncorrelated NOT IN subquery over the target.
+    assert_eq!(run(&mut s, "INSERT INTO dst SELECT a, b FROM src WHERE a = 1").tag, "INSERT 1");
+    assert_eq!(run(&mut s, "INSERT INTO dst (a) SELECT a FROM src WHERE a NOT IN (SELECT a FROM dst)").rows_affected, 2);
+    assert_eq!(rows(&mut s, "SELECT * FROM dst ORDER BY a"), vec![vec![i(1), st("one")], vec![i(2), st("none")], vec![i(3), st("none")]]);
+    // Again: every row is filtered out, nothing is written.
+    assert_eq!(run(&mut s, "INSERT INTO dst SELECT a, 'x' FROM src WHERE a NOT IN (SELECT a FROM dst)").tag, "INSERT 0");
+    // Column counts, whatever the SELECT returns (here: no rows at all).
+    assert_eq!(
+        err(&mut s, "INSERT INTO dst SELECT a, b, a FROM src WHERE a > 100").to_string(),
+        "INSERT has more expressions than target columns, 3 expressions for 2 targets"
+    );
+    assert_eq!(
+        err(&mut s, "INSERT INTO dst (a, b) SELECT a FROM src").to_string(),
+        "INSERT has more target columns than expressions, 1 expressions for 2 targets"
+    );
+    assert_eq!(err(&mut s, "INSERT INTO dst (a, b) VALUES (9)").to_string(), "INSERT has more target columns than expressions, 1 expressions for 2 targets");
+    // Types and constraints apply to selected values as to VALUES.
+    assert!(matches!(err(&mut s, "INSERT INTO dst SELECT b, a FROM src WHERE a = 2"), SqlError::Type(_)));
+    assert!(matches!(err(&mut s, "INSERT INTO dst SELECT a + 10, b FROM src WHERE a = 3"), SqlError::NotNullViolation(c) if c == "b"));
+    assert!(matches!(err(&mut s, "INSERT INTO dst SELECT a, b FROM src WHERE a = 1"), SqlError::UniqueViolation { .. }));
+    // A failed statement writes nothing, even the rows before the bad one.
+    assert_eq!(rows(&mut s, "SELECT count(*) FROM dst"), vec![vec![i(3)]]);
+    // A subquery gives one column; NOT IN over a list with NULL is NULL (the row is dropped).
+    assert_eq!(err(&mut s, "SELECT a FROM src WHERE a IN (SELECT a, b FROM dst)").to_string(), "subquery must return only one column, found 2");
+    assert!(err(&mut s, "SELECT a FROM src WHERE a NOT IN (SELECT b FROM src)").to_string().contains("<int> IN <string>"));
+    assert_eq!(rows(&mut s, "SELECT a FROM src WHERE 'four' NOT IN (SELECT b FROM src)"), Vec::<Vec<Datum>>::new());
+    assert_eq!(rows(&mut s, "SELECT a FROM src WHERE 'four' NOT IN (SELECT b FROM src WHERE b IS NOT NULL)").len(), 3);
+    assert_eq!(rows(&mut s, "SELECT a FROM src WHERE a IN (SELECT a FROM dst WHERE b = 'one')"), vec![vec![i(1)]]);
+    // The SELECT reads as the user: no SELECT privilege on the source, no copy.
+    run(&mut s, "CREATE USER alice");
+    run(&mut s, "GRANT INSERT ON TABLE dst TO alice");
+    let mut a = env.session("alice");
+    assert_eq!(err(&mut a, "INSERT INTO dst SELECT a + 10, 'x' FROM src").to_string(), "user alice does not have SELECT privilege on relation src");
+    assert_eq!(
+        err(&mut a, "INSERT INTO dst SELECT 50, 'x' WHERE 1 IN (SELECT a FROM src)").to_string(),
+        "user alice does not have SELECT privilege on relation src"
+    );
+    run(&mut s, "GRANT SELECT ON TABLE src TO alice");
+    assert_eq!(run(&mut a, "INSERT INTO dst SELECT a + 10, 'x' FROM src").rows_affected, 3);
+    // A view cannot hold a subquery (it records one relation it reads).
+    assert!(matches!(err(&mut s, "CREATE VIEW v AS SELECT a FROM src WHERE a IN (SELECT a FROM dst)"), SqlError::Unsupported(_)));
+}
+
+#[test]
+fn system_users_reads_and_writes_the_user_records() {
+    let env = Env::new();
+    let mut s = env.session("root");
+    block_on(s.execute_script("CREATE USER alice WITH PASSWORD 'hunter2'; CREATE ROLE readers")).unwrap();
+    let all = run(&mut s, "SELECT * FROM system.users ORDER BY username");
+    assert_eq!(all.columns, vec!["username", "hashedPassword", "isRole"]);
+    let b = Datum::Bool;
+    assert_eq!(
+        all.rows,
+        vec![
+            vec![st("admin"), Datum::Null, b(true)],
+            vec![st("alice"), b(true), b(false)],
+            vec![st("readers"), Datum::Null, b(true)],
+            vec![st("root"), Datum::Null, b(false)],
+        ]
+    );
+    assert_eq!(rows(&mut s, "SELECT username FROM system.users WHERE \"isRole\" AND username <> 'admin'"), vec![vec![st("readers")]]);
+    let before_bob = env.kv.now();
+    env.tick();
+    // INSERT writes user records: bob exists for everything that reads users.
+    assert_eq!(run(&mut s, "INSERT INTO system.users VALUES ('bob', true, false)").tag, "INSERT 1");
+    assert!(env.catalog().user("bob").is_some_and(|u| u.has_password && !u.is_role));
+    run(&mut s, "GRANT readers TO bob");
+    assert!(env.catalog().roles_of("bob").contains("readers"));
+    // Named columns take the defaults: no password, not a role.
+    run(&mut s, "INSERT INTO system.users (username) VALUES ('carol')");
+    assert_eq!(env.catalog().user("carol").cloned(), Some(catalog::UserRecord { name: "carol".into(), is_role: false, has_password: false }));
+    // History reads as of a time before bob.
+    let q = format!("SELECT username FROM system.users AS OF SYSTEM TIME '{before_bob}' WHERE username = 'bob'");
+    assert!(rows(&mut s, &q).is_empty());
+    // A name taken, before or within the statement, is the primary key's violation; nothing lands.
+    assert_eq!(
+        err(&mut s, "INSERT INTO system.users VALUES ('dave', NULL, false), ('root', NULL, false)").to_string(),
+        "duplicate key value violates unique constraint \"primary\": key (username)=('root') already exists"
+    );
+    assert!(matches!(err(&mut s, "INSERT INTO system.users VALUES ('erin', NULL, false), ('erin', NULL, true)"), SqlError::UniqueViolation { .. }));
+    assert!(env.catalog().user("dave").is_none() && env.catalog().user("erin").is_none());
+    // The documented procedure's copy back, from an ordinary table of the same shape.
+    block_on(s.execute_script(
+        "CREATE DATABASE newdb;
+         CREATE TABLE newdb.users (username STRING PRIMARY KEY, \"hashedPassword\" BOOL, \"isRole\" BOOL NOT NULL DEFAULT false);
+         INSERT INTO newdb.users VALUES ('root', NULL, false), ('admin', NULL, true), ('frank', NULL, false), ('auditors', NULL, true)",
+    ))
+    .unwrap();
+    assert!(matches!(err(&mut s, "INSERT INTO system.users SELECT * FROM newdb.users"), SqlError::UniqueViolation { .. }));
+    let copied = run(&mut s, "INSERT INTO system.users SELECT * FROM newdb.users WHERE username NOT IN (SELECT username FROM system.users)");
+    assert_eq!(copied.rows_affected, 2);
+    let cat = env.catalog();
+    assert!(cat.user("frank").is_some_and(|u| !u.is_role) && cat.user("auditors").is_some_and(|u| u.is_role));
+    // Bad rows: wrong width, wrong type, no name, no isRole.
+    assert_eq!(
+        err(&mut s, "INSERT INTO system.users SELECT username, \"isRole\", \"isRole\", 1 FROM newdb.users").to_string(),
+        "INSERT has more expressions than target columns, 4 expressions for 3 targets"
+    );
+    assert!(matches!(err(&mut s, "INSERT INTO system.users VALUES ('gina', 'secret', false)"), SqlError::Type(_)));
+    assert!(matches!(err(&mut s, "INSERT INTO system.users VALUES ('', NULL, false)"), SqlError::Invalid(_)));
+    assert!(matches!(err(&mut s, "INSERT INTO system.users VALUES (NULL, NULL, false)"), SqlError::NotNullViolation(c) if c == "username"));
+    assert!(matches!(err(&mut s, "INSERT INTO system.users VALUES ('gina', NULL, NULL)"), SqlError::NotNullViolation(c) if c == "isRole"));
+    assert!(matches!(err(&mut s, "UPSERT INTO system.users VALUES ('root', NULL, true)"), SqlError::Unsupported(_)));
+    // Admins only, for reading and writing.
+    let mut a = env.session("alice");
+    assert_eq!(err(&mut a, "SELECT * FROM system.users").to_string(), "user alice does not have SELECT privilege on relation users");
+    assert_eq!(
+        err(&mut a, "INSERT INTO system.users VALUES ('mallory', NULL, false)").to_string(),
+        "user alice does not have INSERT privilege on relation users"
+    );
+    // `system` is not a name a user database can take.
+    assert!(matches!(err(&mut s, "CREATE DATABASE system"), SqlError::DuplicateObject { kind: "database", .. }));
+    // No password material anywhere, as before.
+    assert!(env.kv.snapshot().all_versions().all(|e| !String::from_utf8_lossy(e.value.as_deref().unwrap_or_default()).contains("hunter2")));
+}
