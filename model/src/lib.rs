@@ -11,6 +11,7 @@ pub mod key;
 pub mod kv;
 pub mod local;
 pub mod mvcc;
+pub mod protected_ts;
 pub mod sql;
 pub mod timestamp;
 

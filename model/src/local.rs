@@ -134,10 +134,18 @@ impl LocalKv {
     /// configs of the catalog as of now. Nothing calls it on its own: tests call it when they
     /// mean to, and the shell from a background task every few seconds, as each leaseholder of
     /// the simulated cluster runs its GC queue. The store is locked one span at a time, so a
-    /// pass over a large store does not hold up statements for its whole length.
+    /// pass over a large store does not hold up statements for its whole length. No threshold
+    /// reaches the time of a protected timestamp record covering its span
+    /// ([`crate::protected_ts`]); records that cannot be read stop the pass (collect nothing
+    /// rather than what they may protect).
     pub async fn run_gc(&self) -> Result<GcStats, CatalogError> {
         let now = self.now();
         let cat = Catalog::read(self, now).await?;
+        let protected = match crate::protected_ts::read_all(self, now).await {
+            Ok(records) => records,
+            Err(crate::protected_ts::ReadError::Corrupt(e)) => return Err(e),
+            Err(crate::protected_ts::ReadError::Kv(e)) => return Err(e.into()),
+        };
         let mut plan: BTreeMap<Span, Timestamp> = BTreeMap::new();
         plan.insert(catalog::system_span(), now.sub(cat.gc_ttl(catalog::DEFAULT_ZONE_ID)));
         for t in cat.all_tables() {
@@ -148,6 +156,7 @@ impl LocalKv {
             if threshold.is_zero() {
                 continue;
             }
+            let threshold = crate::protected_ts::clamp(threshold, &span, &protected);
             total.versions_removed += self.store().gc(&span, threshold).versions_removed;
         }
         Ok(total)

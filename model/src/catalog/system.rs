@@ -30,6 +30,12 @@ pub const SYSTEM_JOBS_TABLE_ID: u32 = 15;
 /// System table of role memberships: key `[String(role), String(member)]`, value JSON
 /// [`RoleMembership`].
 pub const SYSTEM_ROLE_MEMBERS_TABLE_ID: u32 = 23;
+/// System table of protected timestamp records (CockroachDB's `system.protected_ts_records`):
+/// key `[Int(record id)]`, value [`crate::protected_ts::ProtectedRecord`]. Written by `backup`'s
+/// schedules, read by every GC queue.
+pub const SYSTEM_PROTECTED_TS_TABLE_ID: u32 = 32;
+/// System table of schedules (CockroachDB's `system.scheduled_jobs`), written by `backup`.
+pub const SYSTEM_SCHEDULED_JOBS_TABLE_ID: u32 = 37;
 /// Every system table id in use, ascending.
 pub const SYSTEM_TABLE_IDS: [u32; 5] =
     [SYSTEM_DESCRIPTOR_ID_GEN_TABLE_ID, SYSTEM_DESCRIPTORS_TABLE_ID, SYSTEM_USERS_TABLE_ID, SYSTEM_ZONES_TABLE_ID, SYSTEM_ROLE_MEMBERS_TABLE_ID];
@@ -150,6 +156,16 @@ pub fn decode_zone(key: &Key, bytes: &[u8]) -> Result<(u32, ZoneConfig), Catalog
 /// The span of the jobs table.
 pub fn jobs_span() -> Span {
     encoding::table_span(SYSTEM_JOBS_TABLE_ID)
+}
+
+/// The span of the protected timestamp records table.
+pub fn protected_ts_span() -> Span {
+    encoding::table_span(SYSTEM_PROTECTED_TS_TABLE_ID)
+}
+
+/// The span of the schedules table.
+pub fn scheduled_jobs_span() -> Span {
+    encoding::table_span(SYSTEM_SCHEDULED_JOBS_TABLE_ID)
 }
 
 /// Where a sequence keeps its current value: inside the sequence's own table span (so a backup
