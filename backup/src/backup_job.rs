@@ -220,6 +220,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     if let Some(manifest) = read_manifest_if_ours(env, &*storage, details).await? {
         env.event(crate::event::JOB_FOUND_MANIFEST, format!("job {id}: a previous coordinator wrote the manifest and died before recording success"));
         remove_checkpoint(env, &*storage).await;
+        publish_latest(env, details).await?;
         return Ok(RunOutcome::Succeeded(totals(&manifest)));
     }
     // The location is this job's alone from here on, or the job fails naming the one that has
@@ -363,7 +364,18 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     write_verified(env, &*storage, &*lock_storage, id, details, sealed).await?;
     env.event(crate::event::JOB_MANIFEST_WRITTEN, format!("job {id}: {} files for {} spans", manifest.files.len(), manifest.spans.len()));
     remove_checkpoint(env, &*storage).await;
+    publish_latest(env, details).await?;
     Ok(RunOutcome::Succeeded(totals(&manifest)))
+}
+
+/// A full backup into a collection makes the collection's LATEST name it, once its manifest is
+/// there and before the job records success: a statement that sees the backup succeed finds it
+/// as LATEST. A run that died in between finds its manifest and does this again.
+async fn publish_latest(env: &Env, details: &BackupDetails) -> Result<(), BackupError> {
+    match &details.latest {
+        Some(latest) => crate::collection::write_latest(env, &latest.collection, &latest.subdir).await,
+        None => Ok(()),
+    }
 }
 
 /// Records in the job that its manifest is about to be sent ([`BackupDetails::manifest_sent`]),

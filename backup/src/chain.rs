@@ -97,7 +97,7 @@ fn in_subdir(path: &str) -> Option<(&str, &str)> {
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's
 /// algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -249,12 +249,21 @@ pub async fn expand(env: &Env, from: &[String]) -> Result<Vec<String>, BackupErr
 /// single location, linked member to member by the incrementals' claims, which also finds
 /// the members its listing did not show (see [`link_by_claims`]).
 pub async fn read_location(env: &Env, from: &[String], passphrase: Option<&Secret>) -> Result<(Vec<Layer>, FileCipher), BackupError> {
-    let locations = expand(env, from).await?;
+    match from {
+        [root] => read_rooted(env, root, root, passphrase).await,
+        _ => read_chain(env, from, passphrase).await,
+    }
+}
+
+/// The chain of the full backup at `full` whose automatic incrementals (and their claims) are
+/// in the date-named subdirectories of `root`: `root` is `full` itself for `BACKUP … TO`, and a
+/// collection's `incrementals/<subdir>` for `BACKUP … INTO` ([`crate::collection`]).
+pub async fn read_rooted(env: &Env, full: &str, root: &str, passphrase: Option<&Secret>) -> Result<(Vec<Layer>, FileCipher), BackupError> {
+    let (url, storage) = location::open(env, root)?;
+    let mut locations = vec![full.to_string()];
+    locations.extend(auto_subdirs(env, &*storage, &url.redacted()).await?.iter().map(|d| location::join(root, d)));
     let (layers, cipher) = read_chain(env, &locations, passphrase).await?;
-    let layers = match from {
-        [root] => link_by_claims(env, root, layers, &cipher).await?,
-        _ => layers,
-    };
+    let layers = link_by_claims(env, root, layers, &cipher).await?;
     Ok((layers, cipher))
 }
 

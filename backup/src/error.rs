@@ -9,6 +9,42 @@ use crate::storage::StorageError;
 use model::catalog::CatalogError;
 use model::{KvError, Span, Timestamp, TimestampError};
 
+/// Why a statement naming a backup collection (`INTO`, `LATEST IN`, `'subdir' IN`, `SHOW
+/// BACKUPS IN`) cannot go ahead: one variant per cause, in CockroachDB's words where it has
+/// them, each naming the collection (redacted) and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CollectionError {
+    /// `LATEST` in a collection that no full backup has finished in.
+    #[error(
+        "path does not contain a completed latest backup: {collection} has no LATEST file (take a full backup into it first: BACKUP … INTO '{collection}')"
+    )]
+    NoLatest { collection: String },
+    /// A LATEST file that names no subdirectory a backup can be in.
+    #[error("malformed LATEST file {file}: it must name a full backup's subdirectory of the collection")]
+    MalformedLatest { file: String },
+    /// `INTO 'subdir' IN` a subdirectory holding no full backup (CockroachDB v22.2 refuses to
+    /// start a full backup there).
+    #[error(
+        "A full backup cannot be written to \"{subdir}\", a user defined subdirectory. To take a full backup, remove the subdirectory from the backup command (i.e. run 'BACKUP ... INTO <collectionURI>'). {collection} holds no backup in {subdir}"
+    )]
+    NoFullInSubdir { subdir: String, collection: String },
+    /// `INTO 'collection'` whose new subdirectory already holds a full backup.
+    #[error(
+        "A full backup already exists in {location}. Consider running an incremental backup to this full backup via `BACKUP INTO '{subdir}' IN '{collection}'`"
+    )]
+    FullExists { location: String, subdir: String, collection: String },
+    /// A subdirectory that is not a relative path inside the collection.
+    #[error("invalid subdirectory {subdir:?} of a collection: {reason}")]
+    BadSubdir { subdir: String, reason: String },
+    /// A chain whose incrementals are in both the full backup's directory (v20.2–v21.1) and
+    /// the collection's `incrementals/` directory (v21.2 on).
+    #[error("Incremental layers found in both old and new default locations: {old} and {new}; move one of them away (RESTORE and SHOW BACKUP cannot tell which chain is meant)")]
+    BothLayouts { old: String, new: String },
+    /// `INTO LATEST IN` (or `'subdir' IN`) a chain of other targets.
+    #[error("{reason}{hint}")]
+    TargetsDiffer { reason: String, hint: String },
+}
+
 /// Why a chain of backups cannot be built on or restored: one variant per cause, so that callers
 /// and tests match on the kind, and each message names the members involved and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,6 +145,9 @@ pub enum BackupError {
     /// A chain of backups that cannot be built on or restored ([`ChainError`] says which way).
     #[error(transparent)]
     Chain(#[from] ChainError),
+    /// A collection statement that cannot go ahead ([`CollectionError`] says why).
+    #[error(transparent)]
+    Collection(#[from] CollectionError),
     /// An `AS OF SYSTEM TIME` that the backups given to RESTORE do not cover.
     #[error("invalid RESTORE timestamp: {0}")]
     BadRestoreTime(String),
@@ -243,7 +282,10 @@ impl BackupError {
             BackupError::DestinationNotEmpty { .. } => ErrorKind::DestinationNotEmpty,
             BackupError::DestinationInUse { .. } => ErrorKind::DestinationInUse,
             BackupError::NotABackup { .. } => ErrorKind::NotABackup,
-            BackupError::Chain(_) => ErrorKind::Chain,
+            BackupError::Chain(_) | BackupError::Collection(CollectionError::TargetsDiffer { .. } | CollectionError::BothLayouts { .. }) => ErrorKind::Chain,
+            BackupError::Collection(CollectionError::FullExists { .. }) => ErrorKind::DestinationNotEmpty,
+            BackupError::Collection(CollectionError::BadSubdir { .. }) => ErrorKind::Url,
+            BackupError::Collection(_) => ErrorKind::NotABackup,
             BackupError::NotSupportedYet(_) => ErrorKind::Unsupported,
             BackupError::RestoreConflict(_) => ErrorKind::Conflict,
             BackupError::Format(_) => ErrorKind::Format,

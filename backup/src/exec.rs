@@ -14,7 +14,7 @@ use crate::jobs::{self, ControlOp, JobId, JobRecord, JobStatus, JobTotals, JobTy
 use crate::plan;
 use crate::restore;
 use crate::show::{self, QueryResult};
-use crate::statement::{self, Statement};
+use crate::statement::{self, BackupStmt, Statement};
 use crate::targets::{check_session, SessionContext};
 use model::Datum;
 use std::time::Duration;
@@ -44,22 +44,7 @@ pub fn result_row(id: JobId, status: &str, fraction: f64, t: JobTotals) -> Query
 pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<QueryResult, BackupError> {
     let stmt = statement::parse(sql)?;
     match &stmt {
-        Statement::Backup(b) => {
-            let details = plan::plan_backup(env, ctx, b).await?;
-            let id = jobs::create(&*env.kv, JobRecord::new(JobType::Backup, stmt.redacted(), &ctx.user, details)).await?;
-            if b.options.detached {
-                // The job runs on without the statement; if this node dies, another adopts it.
-                let env2 = env.clone();
-                env.runtime.spawn(Box::pin(async move {
-                    let _ = backup_job::run(&env2, id).await;
-                }));
-                return Ok(QueryResult { columns: vec!["job_id".into()], rows: vec![vec![Datum::Int(id)]] });
-            }
-            // Once the job exists, a failure to coordinate it here (the cluster did not answer a
-            // lease update) is not the job's failure: another node adopts it; follow it.
-            let outcome = backup_job::run(env, id).await.unwrap_or(RunOutcome::NotCoordinator);
-            job_outcome(env, id, outcome).await
-        }
+        Statement::Backup(b) => backup(env, ctx, b).await,
         Statement::Restore(r) => {
             // Every check that can refuse the statement runs before a job exists, as for BACKUP:
             // a refused RESTORE leaves no job record behind.
@@ -75,6 +60,7 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
             job_outcome(env, id, outcome).await
         }
         Statement::ShowBackup(s) => show::show_backup(env, ctx, s).await,
+        Statement::ShowBackups(collection) => show::show_backups(env, ctx, collection).await,
         Statement::ShowJobs => show::show_jobs(env, ctx).await,
         Statement::PauseJob(id) => control(env, ctx, *id as JobId, ControlOp::Pause).await,
         Statement::ResumeJob(id) => control(env, ctx, *id as JobId, ControlOp::Resume).await,
@@ -92,6 +78,59 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
         }
         Statement::ShowLocality => Ok(QueryResult { columns: vec!["locality".into()], rows: vec![vec![Datum::String(env.locality.to_string())]] }),
     }
+}
+
+/// Runs one BACKUP statement: plans it, records its job and coordinates it here (or, `WITH
+/// detached`, returns the job's id and lets it run on).
+pub async fn backup(env: &Env, ctx: &SessionContext, b: &BackupStmt) -> Result<QueryResult, BackupError> {
+    let details = plan::plan_backup(env, ctx, b).await?;
+    let description = Statement::Backup(b.clone()).redacted();
+    let id = jobs::create(&*env.kv, JobRecord::new(JobType::Backup, description, &ctx.user, details)).await?;
+    if b.options.detached {
+        // The job runs on without the statement; if this node dies, another adopts it.
+        let env2 = env.clone();
+        env.runtime.spawn(Box::pin(async move {
+            let _ = backup_job::run(&env2, id).await;
+        }));
+        return Ok(QueryResult { columns: vec!["job_id".into()], rows: vec![vec![Datum::Int(id)]] });
+    }
+    // Once the job exists, a failure to coordinate it here (the cluster did not answer a
+    // lease update) is not the job's failure: another node adopts it; follow it.
+    let outcome = backup_job::run(env, id).await.unwrap_or(RunOutcome::NotCoordinator);
+    job_outcome(env, id, outcome).await
+}
+
+/// Full or incremental, for [`backup_into_collection`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CollectionBackup {
+    /// `BACKUP … INTO 'c'`: a new chain, which LATEST then names.
+    Full,
+    /// `BACKUP … INTO LATEST IN 'c'`: an incremental onto the chain LATEST names (refused if
+    /// that chain backs up other targets, or none is there yet).
+    Incremental,
+}
+
+/// Backs `targets` up into the collection at `collection`, as a new full backup or as an
+/// incremental onto its LATEST chain, exactly as the statement `BACKUP … INTO` would (same
+/// planning, refusals, job and description): the one call a scheduler makes for each run
+/// (a full now and then, incrementals between). `as_of` is an `AS OF SYSTEM TIME` argument
+/// (a scheduler passes its run's time, so the backup is of the time it was due); `options` are
+/// the statement's `WITH` options (`detached` returns the job id at once).
+pub async fn backup_into_collection(
+    env: &Env,
+    ctx: &SessionContext,
+    targets: statement::Targets,
+    collection: &str,
+    kind: CollectionBackup,
+    as_of: Option<statement::AsOf>,
+    options: statement::BackupOptions,
+) -> Result<QueryResult, BackupError> {
+    let into = match kind {
+        CollectionBackup::Full => statement::BackupInto::NewFull,
+        CollectionBackup::Incremental => statement::BackupInto::Chain(statement::InCollection::Latest),
+    };
+    let stmt = BackupStmt { targets, to: vec![collection.to_string()], into: Some(into), as_of, incremental_from: Vec::new(), options };
+    backup(env, ctx, &stmt).await
 }
 
 async fn job_outcome(env: &Env, id: JobId, outcome: RunOutcome) -> Result<QueryResult, BackupError> {

@@ -9,6 +9,7 @@
 
 pub mod backup_job;
 pub mod chain;
+pub mod collection;
 pub mod crypto;
 pub mod encryption;
 pub mod env;

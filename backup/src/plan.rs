@@ -77,6 +77,11 @@ pub struct BackupDetails {
     /// record until then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub manifest_sent: bool,
+    /// A full backup into a collection (`BACKUP … INTO 'c'`): the collection and the
+    /// subdirectory its LATEST is to name once the manifest is written. Absent for every other
+    /// backup (an incremental leaves LATEST as it is), and left out of the record then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<crate::collection::LatestUpdate>,
 }
 
 impl BackupDetails {
@@ -127,25 +132,34 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
 
     // Where it goes, and what it builds on.
     let passphrase = stmt.options.encryption_passphrase.as_ref();
-    let (url, storage) = crate::location::open(env, &stmt.to[0])?;
+    // `INTO` a collection: where in it, decided here ([`crate::collection`]); the rest of the
+    // planning is that of a full backup at that subdirectory, or of an automatic incremental
+    // of that chain whose incrementals live under `root`.
+    let into = match &stmt.into {
+        Some(into) => Some(crate::collection::plan_destination(env, &stmt.to[0], into, end_time).await?),
+        None => None,
+    };
+    let location = match &into {
+        Some(crate::collection::Destination::Full { location, .. }) => location.clone(),
+        Some(crate::collection::Destination::Incremental { full, .. }) => full.clone(),
+        None => stmt.to[0].clone(),
+    };
+    let (url, storage) = crate::location::open(env, &location)?;
     // A leftover checkpoint is encrypted with the key of the chain's ENCRYPTION-INFO, which lives
     // in its full backup's directory: the first location named, or the collection's root.
-    let first = stmt.incremental_from.first().unwrap_or(&stmt.to[0]);
+    let first = stmt.incremental_from.first().unwrap_or(&location);
     let keyed = passphrase.map(|passphrase| KeySource { location: first, passphrase });
-    let (base, target, chain_root) = if !stmt.incremental_from.is_empty() {
+    let (base, target, chain_root) = if let Some(crate::collection::Destination::Incremental { full, root, .. }) = &into {
+        let (base, sub) = append_to(env, full, root, passphrase, keyed, end_time).await?;
+        (Some(base), sub, Some(root.clone()))
+    } else if into.is_some() {
+        check_destination(env, &url, &*storage, keyed).await?;
+        (None, location.clone(), None)
+    } else if !stmt.incremental_from.is_empty() {
         check_destination(env, &url, &*storage, keyed).await?;
         (Some(crate::chain::base_chain(env, &stmt.incremental_from, passphrase).await?), stmt.to[0].clone(), None)
     } else if crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
-        if matches!(url.scheme(), crate::storage::url::Scheme::Http | crate::storage::url::Scheme::Https) {
-            return Err(ChainError::AutoIncrementalOverHttp { location: url.redacted() }.into());
-        }
-        // Another job appending to this chain (running or paused) holds the root.
-        check_locks(env, &url.redacted(), &*storage).await?;
-        let (base, _) = crate::chain::read_location(env, std::slice::from_ref(&stmt.to[0]), passphrase).await?;
-        crate::chain::validate(&base)?;
-        let sub = crate::location::join(&stmt.to[0], &crate::chain::subdir_name(end_time));
-        let (sub_url, sub_storage) = crate::location::open(env, &sub)?;
-        check_destination(env, &sub_url, &*sub_storage, keyed).await?;
+        let (base, sub) = append_to(env, &stmt.to[0], &stmt.to[0], passphrase, keyed, end_time).await?;
         (Some(base), sub, Some(stmt.to[0].clone()))
     } else {
         check_destination(env, &url, &*storage, keyed).await?;
@@ -172,7 +186,15 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
             if last.manifest.cluster_id != env.cluster_id {
                 return Err(ChainError::OtherCluster { previous: last.shown.clone(), cluster: last.manifest.cluster_id.clone() }.into());
             }
-            check_same_targets(&stmt.targets, &catalog, &resolved, layers)?;
+            if let Err(e) = check_same_targets(&stmt.targets, &catalog, &resolved, layers) {
+                return Err(match (e, &into) {
+                    (BackupError::Chain(ChainError::TargetsDiffer(reason)), Some(_)) => {
+                        let hint = crate::collection::targets_hint(env, &stmt.to[0], &describe_targets(&stmt.targets), passphrase).await;
+                        crate::error::CollectionError::TargetsDiffer { reason, hint }.into()
+                    }
+                    (e, _) => e,
+                });
+            }
             if !is_full_cluster {
                 check_same_tables(&catalog, &resolved, last)?;
             }
@@ -331,7 +353,37 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         encryption,
         chain_root: chain_root.map(|r| pin(&r)),
         manifest_sent: false,
+        latest: match into {
+            Some(crate::collection::Destination::Full { subdir, .. }) => Some(crate::collection::LatestUpdate { collection: pin(&stmt.to[0]), subdir }),
+            _ => None,
+        },
     })
+}
+
+/// An automatic incremental of the chain of the full backup at `full`, whose incrementals are
+/// under `root` (the same location for `BACKUP … TO`; a collection's `incrementals/<subdir>`
+/// for `BACKUP … INTO`): refused over http (its incrementals cannot be listed) or while another
+/// job holds the root; otherwise the chain, validated, and the new incremental's location.
+async fn append_to(
+    env: &Env,
+    full: &str,
+    root: &str,
+    passphrase: Option<&crate::statement::Secret>,
+    keyed: Option<KeySource<'_>>,
+    end_time: Timestamp,
+) -> Result<(Vec<crate::chain::Layer>, String), BackupError> {
+    let (url, storage) = crate::location::open(env, root)?;
+    if matches!(url.scheme(), crate::storage::url::Scheme::Http | crate::storage::url::Scheme::Https) {
+        return Err(ChainError::AutoIncrementalOverHttp { location: url.redacted() }.into());
+    }
+    // Another job appending to this chain (running or paused) holds the root.
+    check_locks(env, &url.redacted(), &*storage).await?;
+    let (base, _) = crate::chain::read_rooted(env, full, root, passphrase).await?;
+    crate::chain::validate(&base)?;
+    let sub = crate::location::join(root, &crate::chain::subdir_name(end_time));
+    let (sub_url, sub_storage) = crate::location::open(env, &sub)?;
+    check_destination(env, &sub_url, &*sub_storage, keyed).await?;
+    Ok((base, sub))
 }
 
 /// Refuses a backup whose history is (or may be) garbage collected: a full backup (or a span

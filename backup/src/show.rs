@@ -278,7 +278,13 @@ pub fn range_rows(m: &Manifest) -> QueryResult {
 /// or misplaced member is refused.
 pub async fn show_backup(env: &Env, ctx: &SessionContext, stmt: &ShowBackupStmt) -> Result<QueryResult, BackupError> {
     check_session(env, ctx, "SHOW BACKUP").await?;
-    let (layers, cipher) = crate::chain::read_location(env, std::slice::from_ref(&stmt.location), stmt.encryption_passphrase.as_ref()).await?;
+    let (layers, cipher) = match &stmt.in_collection {
+        Some(which) => {
+            let (layers, cipher, _) = crate::collection::read_chain(env, &stmt.location, which, stmt.encryption_passphrase.as_ref()).await?;
+            (layers, cipher)
+        }
+        None => crate::chain::read_location(env, std::slice::from_ref(&stmt.location), stmt.encryption_passphrase.as_ref()).await?,
+    };
     if layers.len() > 1 {
         crate::chain::validate(&layers)?;
     }
@@ -362,6 +368,18 @@ fn relative_dir(base: &StorageUrl, layer: &str) -> Result<String, BackupError> {
         Some(rest) => Ok(rest.trim_start_matches('/').to_string()),
         None => Err(BackupError::Internal(format!("{} is not under {}", url.redacted(), base.redacted()))),
     }
+}
+
+/// SHOW BACKUPS IN 'collection': one row per full backup of the collection, column `path` (its
+/// subdirectory, as `BACKUP … INTO 'path' IN`, `RESTORE … FROM 'path' IN` and `SHOW BACKUP
+/// 'path' IN` take it), oldest first, as CockroachDB lists them.
+pub async fn show_backups(env: &Env, ctx: &SessionContext, collection: &str) -> Result<QueryResult, BackupError> {
+    check_session(env, ctx, "SHOW BACKUPS").await?;
+    let mut out = QueryResult::new(&["path"]);
+    for path in crate::collection::list_full_backups(env, collection).await? {
+        out.rows.push(vec![Datum::String(path)]);
+    }
+    Ok(out)
 }
 
 /// The rows SHOW JOBS prints.

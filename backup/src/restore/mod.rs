@@ -168,7 +168,14 @@ pub async fn plan(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result
 pub async fn plan_with_layers(env: &Env, ctx: &SessionContext, stmt: &RestoreStmt) -> Result<(RestoreDetails, Vec<Layer>), BackupError> {
     check_options(stmt)?;
     let current = check_session(env, ctx, "RESTORE").await?;
-    let (layers, cipher) = crate::chain::read_location(env, &stmt.from, stmt.options.encryption_passphrase.as_ref()).await?;
+    let passphrase = stmt.options.encryption_passphrase.as_ref();
+    let (layers, cipher) = match &stmt.in_collection {
+        Some(which) => {
+            let (layers, cipher, _) = crate::collection::read_chain(env, &stmt.from[0], which, passphrase).await?;
+            (layers, cipher)
+        }
+        None => crate::chain::read_location(env, &stmt.from, passphrase).await?,
+    };
     crate::chain::validate(&layers)?;
     let wanted_time = match &stmt.as_of {
         Some(a) => Some(Timestamp::parse_as_of(&a.0, env.kv.now())?),

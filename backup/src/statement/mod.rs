@@ -27,6 +27,8 @@ pub enum Statement {
     Restore(RestoreStmt),
     /// `SHOW BACKUP [SCHEMAS|FILES|RANGES] 'location'`.
     ShowBackup(ShowBackupStmt),
+    /// `SHOW BACKUPS IN 'collection'` (CockroachDB v20.2): the full backups of a collection.
+    ShowBackups(String),
     /// `SHOW JOBS`.
     ShowJobs,
     /// `PAUSE JOB id`.
@@ -48,19 +50,44 @@ pub enum Statement {
     ShowLocality,
 }
 
-/// `BACKUP targets TO locations [AS OF SYSTEM TIME t] [INCREMENTAL FROM …] [WITH …]`.
+/// `BACKUP targets TO locations [AS OF SYSTEM TIME t] [INCREMENTAL FROM …] [WITH …]`, or
+/// `BACKUP targets INTO [LATEST IN | 'subdir' IN] collection [AS OF SYSTEM TIME t] [WITH …]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BackupStmt {
     /// What to back up.
     pub targets: Targets,
-    /// The destination URL(s), unparsed: one, or several for a locality-aware backup.
+    /// The destination URL(s), unparsed: one, or several for a locality-aware backup. With
+    /// `INTO`, the collection's.
     pub to: Vec<String>,
+    /// `None` for `BACKUP … TO`; with `INTO`, where in the collection `to` names the backup
+    /// goes ([`crate::collection`]).
+    pub into: Option<BackupInto>,
     /// The backup's time; `None` means the statement's time.
     pub as_of: Option<AsOf>,
     /// Previous backups this one is incremental to, oldest first.
     pub incremental_from: Vec<String>,
     /// The `WITH` options.
     pub options: BackupOptions,
+}
+
+/// Where a `BACKUP … INTO` goes in its collection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackupInto {
+    /// `INTO 'collection'`: a new full backup in a new dated subdirectory.
+    NewFull,
+    /// `INTO LATEST IN` / `INTO 'subdir' IN`: an incremental onto that full backup's chain.
+    Chain(InCollection),
+}
+
+/// Which full backup of a collection (with its incrementals) a statement names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InCollection {
+    /// `LATEST IN 'collection'` (or the string `'LATEST'`, as CockroachDB reads it): the full
+    /// backup the collection's LATEST file names.
+    Latest,
+    /// `'subdir' IN 'collection'`: the full backup in that subdirectory, as SHOW BACKUPS IN
+    /// lists it (`/2024/05/01-120000.00`; the leading `/` is optional).
+    Subdir(String),
 }
 
 /// What a BACKUP or RESTORE covers.
@@ -111,8 +138,12 @@ pub struct BackupOptions {
 pub struct RestoreStmt {
     /// What to restore.
     pub targets: Targets,
-    /// The backups to restore from: a full backup then its incrementals, oldest first.
+    /// The backups to restore from: a full backup then its incrementals, oldest first. With
+    /// `in_collection`, the one collection.
     pub from: Vec<String>,
+    /// `FROM LATEST IN 'collection'` / `FROM 'subdir' IN 'collection'`: which chain of the
+    /// collection `from` names.
+    pub in_collection: Option<InCollection>,
     /// Restore to this time inside the backups (needs revision history unless it is a backup's
     /// end time).
     pub as_of: Option<AsOf>,
@@ -169,8 +200,11 @@ pub enum ShowBackupKind {
 pub struct ShowBackupStmt {
     /// Which listing.
     pub kind: ShowBackupKind,
-    /// The backup's URL, unparsed.
+    /// The backup's URL, unparsed (with `in_collection`, the collection's).
     pub location: String,
+    /// `SHOW BACKUP LATEST IN 'collection'` / `SHOW BACKUP 'subdir' IN 'collection'`: which
+    /// chain of the collection `location` names.
+    pub in_collection: Option<InCollection>,
     /// `WITH privileges`: add the grants column.
     pub with_privileges: bool,
     /// `WITH check_files` (CockroachDB v22.2): read every data file the chain's manifests list
@@ -298,6 +332,7 @@ impl fmt::Debug for BackupStmt {
         f.debug_struct("BackupStmt")
             .field("targets", &self.targets)
             .field("to", &Locations(&self.to))
+            .field("into", &self.into)
             .field("as_of", &self.as_of)
             .field("incremental_from", &Locations(&self.incremental_from))
             .field("options", &self.options)
@@ -310,6 +345,7 @@ impl fmt::Debug for RestoreStmt {
         f.debug_struct("RestoreStmt")
             .field("targets", &self.targets)
             .field("from", &Locations(&self.from))
+            .field("in_collection", &self.in_collection)
             .field("as_of", &self.as_of)
             .field("options", &self.options)
             .finish()
@@ -321,6 +357,7 @@ impl fmt::Debug for ShowBackupStmt {
         f.debug_struct("ShowBackupStmt")
             .field("kind", &self.kind)
             .field("location", &Locations(std::slice::from_ref(&self.location)))
+            .field("in_collection", &self.in_collection)
             .field("with_privileges", &self.with_privileges)
             .field("check_files", &self.check_files)
             .field("encryption_passphrase", &self.encryption_passphrase)

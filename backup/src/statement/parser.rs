@@ -5,9 +5,11 @@
 //! lower case; `str` a string literal):
 //! ```text
 //! statement  := (backup | restore | show | job) ';'*
-//! backup     := BACKUP targets? TO locations as_of? (INCREMENTAL FROM str (',' str)*)? with?
-//! restore    := RESTORE targets? FROM str (',' str)* as_of? with?
-//! show       := SHOW JOBS | SHOW BACKUP (SCHEMAS | FILES | RANGES)? str with?
+//! backup     := BACKUP targets? (TO locations as_of? (INCREMENTAL FROM str (',' str)*)?
+//!                                | INTO ((LATEST | str) IN)? locations as_of?) with?
+//! restore    := RESTORE targets? FROM ((LATEST | str) IN str | str (',' str)*) as_of? with?
+//! show       := SHOW JOBS | SHOW BACKUPS IN str
+//!             | SHOW BACKUP (SCHEMAS | FILES | RANGES)? ((LATEST | str) IN)? str with?
 //! job        := (PAUSE | RESUME | CANCEL) JOB integer
 //! targets    := DATABASE name (',' name)* | TABLE? pattern (',' pattern)*
 //! pattern    := name | name '.' name | name '.' '*' | name '.' public '.' (name | '*')
@@ -23,7 +25,7 @@ use sqlparser::tokenizer::Token;
 use std::collections::BTreeMap;
 
 /// Words that end a list or start a clause, so they cannot be bare identifiers.
-const RESERVED: [&str; 9] = ["TO", "FROM", "AS", "WITH", "INCREMENTAL", "DATABASE", "TABLE", "OPTIONS", "OF"];
+const RESERVED: [&str; 10] = ["TO", "FROM", "AS", "WITH", "INCREMENTAL", "DATABASE", "TABLE", "OPTIONS", "OF", "INTO"];
 
 /// Option names whose value (and anything right after them) is secret.
 const SECRET_OPTIONS: [&str; 1] = ["encryption_passphrase"];
@@ -243,8 +245,16 @@ impl Parser {
     }
 
     fn backup(&mut self) -> Result<BackupStmt> {
-        let targets = self.targets("TO")?;
-        self.expect_kw("TO", "expected TO and the backup's destination")?;
+        let targets = self.targets(&["TO", "INTO"])?;
+        let into = if self.eat_kw("INTO") {
+            Some(match self.in_collection()? {
+                Some(which) => BackupInto::Chain(which),
+                None => BackupInto::NewFull,
+            })
+        } else {
+            self.expect_kw("TO", "expected TO or INTO and the backup's destination")?;
+            None
+        };
         let to = if self.eat(&Token::LParen) {
             let list = self.string_list("a destination URL")?;
             if !self.eat(&Token::RParen) {
@@ -256,6 +266,9 @@ impl Parser {
         };
         let as_of = self.as_of()?;
         let mut incremental_from = Vec::new();
+        if into.is_some() && self.is_kw("INCREMENTAL") {
+            return Err(self.error("INCREMENTAL FROM cannot be used with BACKUP INTO: name the chain with INTO LATEST IN or INTO 'subdir' IN"));
+        }
         if self.eat_kw("INCREMENTAL") {
             self.expect_kw("FROM", "expected FROM after INCREMENTAL")?;
             incremental_from = self.string_list("a previous backup's URL")?;
@@ -266,16 +279,20 @@ impl Parser {
             encryption_passphrase: take_str(&mut opts, "encryption_passphrase").map(Secret),
             detached: opts.remove("detached").is_some(),
         };
-        Ok(BackupStmt { targets, to, as_of, incremental_from, options })
+        Ok(BackupStmt { targets, to, into, as_of, incremental_from, options })
     }
 
     fn restore(&mut self) -> Result<RestoreStmt> {
-        let targets = self.targets("FROM")?;
+        let targets = self.targets(&["FROM"])?;
         self.expect_kw("FROM", "expected FROM and the backup's location")?;
         if self.peek() == Some(&Token::LParen) {
             return Err(self.error("locality-aware RESTORE from a parenthesised list of URLs is not supported"));
         }
-        let from = self.string_list("a backup URL")?;
+        let in_collection = self.in_collection()?;
+        let from = match in_collection {
+            Some(_) => vec![self.string("the collection's URL")?],
+            None => self.string_list("a backup URL")?,
+        };
         let as_of = self.as_of()?;
         let mut opts = self.with_options(&[
             ("into_db", OptKind::Value),
@@ -299,7 +316,7 @@ impl Parser {
             schema_only: opts.remove("schema_only").is_some(),
             verify_backup_table_data: opts.remove("verify_backup_table_data").is_some(),
         };
-        Ok(RestoreStmt { targets, from, as_of, options })
+        Ok(RestoreStmt { targets, from, in_collection, as_of, options })
     }
 
     fn show(&mut self) -> Result<Statement> {
@@ -313,8 +330,9 @@ impl Parser {
             self.expect_kw("SETTING", "expected SETTING after SHOW CLUSTER")?;
             return Ok(Statement::ShowClusterSetting(self.setting_name()?));
         }
-        if self.is_kw("BACKUPS") {
-            return Err(self.error("SHOW BACKUPS IN is not supported; use SHOW BACKUP 'location'"));
+        if self.eat_kw("BACKUPS") {
+            self.expect_kw("IN", "expected IN and the collection's URL after SHOW BACKUPS")?;
+            return Ok(Statement::ShowBackups(self.string("the collection's URL")?));
         }
         self.expect_kw("BACKUP", "expected BACKUP, JOBS, CLUSTER SETTING or LOCALITY after SHOW")?;
         let kind = match self.kw().as_deref() {
@@ -326,11 +344,13 @@ impl Parser {
         if kind != ShowBackupKind::Objects {
             self.pos += 1;
         }
+        let in_collection = self.in_collection()?;
         let location = self.string("the backup's location")?;
         let mut opts = self.with_options(&[("privileges", OptKind::Flag), ("check_files", OptKind::Flag), ("encryption_passphrase", OptKind::Value)])?;
         Ok(Statement::ShowBackup(ShowBackupStmt {
             kind,
             location,
+            in_collection,
             with_privileges: opts.remove("privileges").is_some(),
             check_files: opts.remove("check_files").is_some(),
             encryption_passphrase: take_str(&mut opts, "encryption_passphrase").map(Secret),
@@ -352,9 +372,31 @@ impl Parser {
         }
     }
 
-    /// Targets up to `stop` (`TO` or `FROM`); none means the whole cluster.
-    fn targets(&mut self, stop: &str) -> Result<Targets> {
-        if self.is_kw(stop) {
+    /// `LATEST IN` or `'subdir' IN` before a collection's URL, if present (a string not followed
+    /// by `IN` is left for the caller: it is the location itself). The string `'LATEST'` means
+    /// LATEST, as in CockroachDB.
+    fn in_collection(&mut self) -> Result<Option<InCollection>> {
+        if self.eat_kw("LATEST") {
+            self.expect_kw("IN", "expected IN and the collection's URL after LATEST")?;
+            return Ok(Some(InCollection::Latest));
+        }
+        let subdir = match self.peek() {
+            Some(Token::SingleQuotedString(s)) | Some(Token::EscapedStringLiteral(s)) => s.clone(),
+            _ => return Ok(None),
+        };
+        if !matches!(self.toks.get(self.pos + 1).map(|t| &t.token), Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("IN")) {
+            return Ok(None);
+        }
+        if subdir.trim().is_empty() {
+            return Err(self.error("the subdirectory before IN must not be empty: name a full backup as SHOW BACKUPS IN lists it, or use LATEST"));
+        }
+        self.pos += 2;
+        Ok(Some(if subdir == "LATEST" { InCollection::Latest } else { InCollection::Subdir(subdir) }))
+    }
+
+    /// Targets up to one of `stop` (`TO`, `INTO` or `FROM`); none means the whole cluster.
+    fn targets(&mut self, stop: &[&str]) -> Result<Targets> {
+        if stop.iter().any(|k| self.is_kw(k)) {
             return Ok(Targets::Cluster);
         }
         if self.eat_kw("DATABASE") {

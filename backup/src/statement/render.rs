@@ -11,13 +11,17 @@ const REDACTED_LITERAL: &str = "'redacted'";
 
 /// Words the parser will not take as bare identifiers, plus a few SQL reserved words, quoted
 /// on output so the text parses back.
-const QUOTE_THESE: [&str; 14] =
-    ["to", "from", "as", "with", "incremental", "database", "table", "options", "of", "select", "public", "backup", "restore", "system"];
+const QUOTE_THESE: [&str; 15] =
+    ["to", "from", "as", "with", "incremental", "database", "table", "options", "of", "select", "public", "backup", "restore", "system", "into"];
 
 pub(super) fn redacted(stmt: &Statement) -> String {
     match stmt {
         Statement::Backup(b) => {
-            let mut out = format!("BACKUP{} TO ", targets(&b.targets));
+            let mut out = match &b.into {
+                None => format!("BACKUP{} TO ", targets(&b.targets)),
+                Some(BackupInto::NewFull) => format!("BACKUP{} INTO ", targets(&b.targets)),
+                Some(BackupInto::Chain(which)) => format!("BACKUP{} INTO {}", targets(&b.targets), in_collection(which)),
+            };
             match b.to.as_slice() {
                 [one] => out.push_str(&location(one)),
                 many => out.push_str(&format!("({})", locations(many))),
@@ -40,7 +44,8 @@ pub(super) fn redacted(stmt: &Statement) -> String {
             out
         }
         Statement::Restore(r) => {
-            let mut out = format!("RESTORE{} FROM {}", targets(&r.targets), locations(&r.from));
+            let which = r.in_collection.as_ref().map(in_collection).unwrap_or_default();
+            let mut out = format!("RESTORE{} FROM {which}{}", targets(&r.targets), locations(&r.from));
             out.push_str(&as_of(&r.as_of));
             let o = &r.options;
             let mut opts = Vec::new();
@@ -81,7 +86,8 @@ pub(super) fn redacted(stmt: &Statement) -> String {
                 ShowBackupKind::Files => "FILES ",
                 ShowBackupKind::Ranges => "RANGES ",
             };
-            let mut out = format!("SHOW BACKUP {kind}{}", location(&s.location));
+            let which = s.in_collection.as_ref().map(in_collection).unwrap_or_default();
+            let mut out = format!("SHOW BACKUP {kind}{which}{}", location(&s.location));
             let mut opts = Vec::new();
             if s.with_privileges {
                 opts.push("privileges".to_string());
@@ -95,6 +101,7 @@ pub(super) fn redacted(stmt: &Statement) -> String {
             out.push_str(&with(opts));
             out
         }
+        Statement::ShowBackups(collection) => format!("SHOW BACKUPS IN {}", location(collection)),
         Statement::ShowJobs => "SHOW JOBS".to_string(),
         Statement::PauseJob(id) => format!("PAUSE JOB {id}"),
         Statement::ResumeJob(id) => format!("RESUME JOB {id}"),
@@ -102,6 +109,14 @@ pub(super) fn redacted(stmt: &Statement) -> String {
         Statement::SetClusterSetting { name, value } => format!("SET CLUSTER SETTING {name} = {}", literal(value)),
         Statement::ShowClusterSetting(name) => format!("SHOW CLUSTER SETTING {name}"),
         Statement::ShowLocality => "SHOW LOCALITY".to_string(),
+    }
+}
+
+/// `LATEST IN ` or `'subdir' IN ` (a subdirectory is a path, not a secret).
+fn in_collection(which: &InCollection) -> String {
+    match which {
+        InCollection::Latest => "LATEST IN ".to_string(),
+        InCollection::Subdir(dir) => format!("{} IN ", literal(dir)),
     }
 }
 

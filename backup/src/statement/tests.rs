@@ -200,7 +200,12 @@ fn errors_name_the_offending_token() {
         ("BACKUP db. TO 'x'", "TO", "after '.'"),
         ("RESTORE FROM ('a', 'b')", "(", "locality-aware"),
         ("SHOW BACKUP", "EOF", "the backup's location"),
-        ("SHOW BACKUPS IN 'x'", "BACKUPS", "not supported"),
+        ("SHOW BACKUPS 'x'", "'…'", "expected IN"),
+        ("BACKUP INTO LATEST 'x'", "'…'", "expected IN"),
+        ("BACKUP INTO '' IN 'x'", "'…'", "must not be empty"),
+        ("BACKUP INTO 'x' INCREMENTAL FROM 'y'", "INCREMENTAL", "cannot be used with BACKUP INTO"),
+        ("RESTORE FROM LATEST IN 'a', 'b'", ",", "unexpected text"),
+        ("SHOW BACKUP LATEST 'x'", "'…'", "expected IN"),
         ("SHOW TABLES", "TABLES", "expected BACKUP, JOBS, CLUSTER SETTING or LOCALITY"),
         ("PAUSE JOB", "EOF", "expected a job ID"),
         ("PAUSE JOBS 1", "JOBS", "expected JOB"),
@@ -341,6 +346,14 @@ fn redacted_text_parses_back() {
         "RESTORE DATABASE bank FROM 'gs://b/x' WITH new_db_name = 'Bank''s copy', schema_only, verify_backup_table_data",
         "SHOW JOBS",
         "CANCEL JOB 7",
+        "BACKUP DATABASE bank INTO 'nodelocal://1/c' AS OF SYSTEM TIME '-1s' WITH revision_history, detached",
+        "BACKUP TABLE \"into\" INTO LATEST IN 's3://b/c' WITH revision_history",
+        "BACKUP INTO '/2024/05/01-120000.00' IN ('nodelocal://1/a', 'nodelocal://2/b')",
+        "RESTORE DATABASE bank FROM LATEST IN 'nodelocal://1/c' AS OF SYSTEM TIME '-5s' WITH new_db_name = 'b2'",
+        "RESTORE FROM 'it''s' IN 'nodelocal://1/c'",
+        "SHOW BACKUP FILES LATEST IN 'nodelocal://1/c' WITH check_files",
+        "SHOW BACKUP '/2024/05/01-120000.00' IN 'nodelocal://1/c'",
+        "SHOW BACKUPS IN 'gs://b/c'",
     ] {
         let s = ok(sql);
         let again = ok(&s.redacted());
@@ -513,4 +526,34 @@ fn later_restore_and_show_options() {
         assert_eq!(e.near, near, "{sql}: {e}");
         assert!(e.message.contains(message), "{sql}: {e}");
     }
+}
+
+#[test]
+fn collection_forms() {
+    let b = backup("BACKUP DATABASE bank INTO 'nodelocal://1/c' AS OF SYSTEM TIME '-10s' WITH revision_history");
+    assert_eq!((b.to.as_slice(), &b.into, b.as_of.is_some()), (&["nodelocal://1/c".to_string()][..], &Some(BackupInto::NewFull), true));
+    let b = backup("BACKUP INTO LATEST IN 'nodelocal://1/c'");
+    assert_eq!((b.targets, b.into), (Targets::Cluster, Some(BackupInto::Chain(InCollection::Latest))));
+    // CockroachDB takes the string 'LATEST' as LATEST.
+    let b = backup("BACKUP TABLE bank.t INTO 'LATEST' IN 'nodelocal://1/c'");
+    assert_eq!(b.into, Some(BackupInto::Chain(InCollection::Latest)));
+    let b = backup("backup database bank into '/2024/05/01-120000.00' in 'nodelocal://1/c' with detached");
+    assert_eq!(b.into, Some(BackupInto::Chain(InCollection::Subdir("/2024/05/01-120000.00".into()))));
+    assert!(b.options.detached);
+    assert_eq!(backup("BACKUP TO 'x'").into, None);
+    let r = restore("RESTORE DATABASE bank FROM LATEST IN 'nodelocal://1/c' AS OF SYSTEM TIME '-1s'");
+    assert_eq!((r.from, r.in_collection), (vec!["nodelocal://1/c".to_string()], Some(InCollection::Latest)));
+    let r = restore("RESTORE FROM '2024/05/01-120000.00' IN 'nodelocal://1/c'");
+    assert_eq!(r.in_collection, Some(InCollection::Subdir("2024/05/01-120000.00".into())));
+    assert_eq!(restore("RESTORE FROM 'a', 'b'").in_collection, None);
+    match ok("SHOW BACKUP SCHEMAS LATEST IN 'nodelocal://1/c'") {
+        Statement::ShowBackup(s) => {
+            assert_eq!((s.kind, s.in_collection, s.location.as_str()), (ShowBackupKind::Schemas, Some(InCollection::Latest), "nodelocal://1/c"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ok("show backups in 'nodelocal://1/c'"), Statement::ShowBackups("nodelocal://1/c".into()));
+    // A secret in the collection's URL is redacted in the description, as for TO.
+    let text = ok("BACKUP INTO LATEST IN 's3://b/c?AWS_ACCESS_KEY_ID=k&AWS_SECRET_ACCESS_KEY=S3CR3T'").redacted();
+    assert!(!text.contains("S3CR3T") && text.starts_with("BACKUP INTO LATEST IN 's3://b/c?"), "{text}");
 }

@@ -13,6 +13,7 @@ mod common;
 mod bad_inputs;
 mod fuzz_seeds;
 mod local_backup;
+mod local_collections;
 mod local_encryption;
 mod local_incremental;
 mod local_jobs;
