@@ -58,6 +58,9 @@ enum Command {
     /// The report of a cargo-mutants run over backup/src (`scripts/mutants.sh`): `collect` one
     /// shard's outcomes, `render` every shard into MUTANTS.md.
     MutationReport(scenarios::tools::mutation_report::MutationReportArgs),
+    /// The golden backups of every format version (scenarios/golden/): `write` adds this build's
+    /// missing ones, `check` restores each and compares with its source's recorded contents.
+    GoldenCorpus(scenarios::tools::golden_corpus::GoldenArgs),
     /// Run a scenario over a range of seeds on all cores and print a summary. Exits non-zero if
     /// any seed fails, printing the command that replays it.
     Sweep(SweepArgs),
@@ -197,7 +200,7 @@ fn main() -> ExitCode {
         die_quietly_on_closed_pipe();
     }
     scenarios::no_transparent_huge_pages();
-    if !matches!(cli.command, Command::Shell(_) | Command::BenchLocal(_) | Command::BenchChain(_) | Command::MutationReport(_)) {
+    if !matches!(cli.command, Command::Shell(_) | Command::BenchLocal(_) | Command::BenchChain(_) | Command::MutationReport(_) | Command::GoldenCorpus(_)) {
         // The simulation's subcommands: seed after seed of allocating and freeing whole clusters.
         scenarios::keep_freed_memory();
     }
@@ -206,6 +209,7 @@ fn main() -> ExitCode {
         Command::BenchLocal(args) => scenarios::tools::bench_local::main(&args),
         Command::BenchChain(args) => scenarios::tools::bench_chain::main(&args),
         Command::MutationReport(args) => scenarios::tools::mutation_report::main(&args),
+        Command::GoldenCorpus(args) => scenarios::tools::golden_corpus::main(&args),
         Command::Mutants { budget, jobs } => mutants(budget, jobs),
         Command::Bench { seeds, jobs } => bench(seeds, jobs),
         Command::List => list(),

@@ -5,5 +5,6 @@
 
 pub mod bench_chain;
 pub mod bench_local;
+pub mod golden_corpus;
 pub mod mutation_report;
 pub mod shell;

@@ -287,6 +287,12 @@ impl Shell {
         &self.env.cluster_id
     }
 
+    /// The cluster's current time, for an `AS OF SYSTEM TIME` that names a moment already
+    /// passed (the golden corpus marks the states it restores to).
+    pub fn now(&self) -> model::Timestamp {
+        self.env.kv.now()
+    }
+
     /// The session's current database (for the prompt).
     pub fn database(&self) -> &str {
         self.session.database()
