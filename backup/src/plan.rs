@@ -121,8 +121,17 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     }
     let now = env.kv.now();
     let end_time = resolve_as_of(stmt.as_of.as_ref().map(|a| a.0.as_str()), now)?;
-    let catalog = catalog_at(env, end_time).await?;
+    // With the system database and `system.users`, so that `BACKUP TABLE system.users` (the
+    // seed's way to keep users apart from a cluster backup) resolves as in CockroachDB: its
+    // table exports the user records' span as it is, and a RESTORE of it `WITH into_db` turns
+    // them into rows (`restore::system_users`). A cluster backup skips the system database.
+    let catalog = catalog_at(env, end_time).await?.with_system_tables();
     let resolved = resolve_targets(&catalog, &stmt.targets, &ctx.database)?;
+    if resolved.complete_dbs.contains(&model::catalog::SYSTEM_DATABASE_ID) {
+        return Err(BackupError::TargetNotFound(
+            "database \"system\" cannot be backed up whole: back up its table system.users (BACKUP TABLE system.users TO …), or the cluster".into(),
+        ));
+    }
     let skip_dependencies = env.planted(crate::planted::PlantedBug::DependencyNotChecked);
     if !skip_dependencies {
         check_dependencies(&catalog, &resolved.tables)?;
@@ -227,7 +236,7 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
     let mut introduced_spans = introduced_spans;
     if base.is_some() {
         check_gc_window(env, &[model::catalog::descriptors_span()], start_time, &[], checked_time, end_time).await?;
-        let then = catalog_at(env, start_time).await?;
+        let then = catalog_at(env, start_time).await?.with_system_tables();
         for t in resolved.tables.iter().filter(|t| !t.is_view() && !then.table(t.id).is_some_and(|t| t.is_public())) {
             let span = t.span();
             if !introduced_spans.contains(&span) {
@@ -267,10 +276,21 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         // they do not change in it.
         if let Some(layers) = &base {
             let before: BTreeSet<u32> = layers.last().map(|l| l.manifest.descriptors.iter().map(|d| d.id()).collect()).unwrap_or_default();
-            let at_start = catalog_at(env, start_time).await?;
+            let at_start = catalog_at(env, start_time).await?.with_system_tables();
             let mut initial: Vec<DescriptorChange> = at_start
                 .descriptors()
                 .filter(|d| !before.contains(&d.id()) && relevant(d))
+                .map(|d| DescriptorChange { time: start_time, id: d.id(), desc: Some(d.clone()) })
+                .collect();
+            initial.append(&mut changes);
+            changes = initial;
+        } else {
+            // The system database and `system.users` are in no descriptor history (the
+            // descriptors table does not hold them): a full backup records them as of its
+            // start, so a restore to any time in its window finds them.
+            let mut initial: Vec<DescriptorChange> = catalog
+                .descriptors()
+                .filter(|d| d.id() < model::catalog::FIRST_USER_DESCRIPTOR_ID && relevant(d))
                 .map(|d| DescriptorChange { time: start_time, id: d.id(), desc: Some(d.clone()) })
                 .collect();
             initial.append(&mut changes);

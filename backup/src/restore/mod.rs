@@ -34,6 +34,7 @@ pub mod job;
 mod merge;
 mod plan;
 mod publish;
+mod system_users;
 
 use crate::chain::Layer;
 use crate::crypto::{EncryptionKey, FileCipher};
@@ -191,14 +192,26 @@ pub async fn plan_with_layers(env: &Env, ctx: &SessionContext, stmt: &RestoreStm
     let plan = plan_restore(&backup, &current, &manifest, stmt, ctx)?;
     let new_ids = allocate_ids(env, plan.count()).await?;
     let rewrite = plan.rewrite(new_ids);
-    let publication = publish::prepare(env, &plan, &rewrite, &manifest).await?;
+    let mut publication = publish::prepare(env, &plan, &rewrite, &manifest).await?;
     let (schema_only, verify_data) = (stmt.options.schema_only, stmt.options.verify_backup_table_data);
+    // `system.users` restored into a user database: its records, read now, become rows written
+    // as the restore publishes (read and checked, but not written, for a schema-only restore).
+    let mut totals = JobTotals::default();
+    if let Some(users) = system_users::restored_users_table(&publication.descriptors, &rewrite.ids).cloned() {
+        let (rows, restored) = system_users::rows(env, &layers, &cipher, ts, &users).await?;
+        if !schema_only {
+            publication.other.extend(rows);
+            totals = restored;
+        }
+    }
     // A schema-only restore has no span to restore unless it verifies the data it does not
     // ingest: its job takes the names offline and publishes them empty.
     let wanted: Vec<Span> = if schema_only && !verify_data {
         Vec::new()
     } else {
-        model::key::merge_spans(&rewrite.ids.keys().map(|id| model::encoding::table_span(*id)).collect::<Vec<_>>())
+        model::key::merge_spans(
+            &rewrite.ids.keys().filter(|id| !system_users::is_system_table(**id)).map(|id| model::encoding::table_span(*id)).collect::<Vec<_>>(),
+        )
     };
     let span_count = ingest::units(&layers, &wanted).len();
     let details = RestoreDetails {
@@ -212,7 +225,7 @@ pub async fn plan_with_layers(env: &Env, ctx: &SessionContext, stmt: &RestoreStm
         span_count,
         done: Vec::new(),
         done_count: 0,
-        totals: JobTotals::default(),
+        totals,
         offline: false,
         schema_only,
         verify_data,

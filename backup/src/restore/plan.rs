@@ -126,6 +126,15 @@ pub(super) fn plan_restore(
             })?;
             for t in resolved.tables {
                 let source_db = backup.database(t.parent_id).map(|d| d.name.clone()).unwrap_or_default();
+                // A system table (`system.users` of a `BACKUP TABLE system.users`) exists in
+                // every cluster and cannot be replaced: CockroachDB refuses it as a name taken,
+                // and its documented procedure restores it elsewhere and copies the rows back.
+                if opts.into_db.is_none() && super::system_users::is_system_table(t.id) {
+                    return Err(BackupError::RestoreConflict(format!(
+                        "relation \"{source_db}.{}\" already exists: a system table cannot be restored into the system database; restore it into another database (WITH into_db = 'newdb'), then copy its rows with INSERT INTO {source_db}.{} SELECT … FROM newdb.{}",
+                        t.name, t.name, t.name
+                    )));
+                }
                 let into = opts.into_db.clone().unwrap_or(source_db);
                 let db = current.database_by_name(&into).ok_or_else(|| {
                     BackupError::TargetNotFound(format!("a database named \"{into}\" needs to exist to restore table \"{}\" into it", t.name))

@@ -24,6 +24,7 @@ mod local_restore_job;
 mod local_restore_options;
 mod local_secrets;
 mod local_show;
+mod local_users;
 mod plan_props;
 // The real backends (nodelocal on disk, S3/Azure/http servers) need the `real-storage` feature,
 // which the workspace build turns on through `scenarios`; `cargo test -p backup` alone leaves
