@@ -135,8 +135,88 @@ fn round_trip(src: &RealCluster, dst: &mut RealCluster, loc: &str, secrets: &[&s
     }
 }
 
+/// SHOW BACKUPS IN's `path` column.
+fn backup_paths(r: &backup::show::QueryResult) -> Vec<String> {
+    r.rows.iter().map(|row| backup::show::render_datum(&row[0])).collect()
+}
+
+/// How many layers (distinct `end_time`s) a SHOW BACKUP of a chain lists.
+fn layers(r: &backup::show::QueryResult) -> usize {
+    let col = r.columns.iter().position(|c| c == "end_time").unwrap();
+    r.rows.iter().map(|row| row[col].to_string()).collect::<std::collections::BTreeSet<_>>().len()
+}
+
+/// A backup collection (issue #17) over a real backend at `coll`: BACKUP INTO (a dated full
+/// backup and a LATEST file), INTO LATEST IN (an incremental under `incrementals/`), SHOW
+/// BACKUPS IN, SHOW BACKUP LATEST IN, RESTORE FROM LATEST IN and FROM '<subdir>' IN into a
+/// second cluster; a second full backup moves LATEST and the first chain stays restorable by its
+/// subdirectory; LATEST in an empty collection is refused. `secrets` appear in no output or
+/// error.
+fn collection_round_trip(src: &mut RealCluster, dst: &mut RealCluster, coll: &str, empty: &str, secrets: &[&str]) {
+    src.ok(&format!("BACKUP DATABASE bank INTO '{coll}'"));
+    let listed = backup_paths(&src.ok(&format!("SHOW BACKUPS IN '{coll}'")));
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let subdir = listed[0].clone();
+    assert!(backup::collection::is_full_subdir(subdir.trim_start_matches('/')), "{subdir}");
+    src.sql("UPDATE bank.accounts SET balance = balance + 7 WHERE id = 1; INSERT INTO bank.customers VALUES (9, 'ivy', NULL)");
+    src.ok(&format!("BACKUP DATABASE bank INTO LATEST IN '{coll}'"));
+    let files = src.list(coll).unwrap_or_else(|e| panic!("list: {e}"));
+    let latest: Vec<&String> = files.iter().filter(|f| f.starts_with("metadata/latest/LATEST-")).collect();
+    assert_eq!(latest.len(), 1, "{files:?}");
+    assert_eq!(src.rt.block_on(src.open(coll).read(latest[0])).unwrap(), subdir.as_bytes());
+    let incs = files.iter().filter(|f| f.starts_with(&format!("incrementals{subdir}/")) && f.ends_with("/BACKUP")).count();
+    assert_eq!(incs, 1, "the incremental goes under incrementals/<subdir>/: {files:?}");
+    assert_eq!(backup_paths(&src.ok(&format!("SHOW BACKUPS IN '{coll}'"))), vec![subdir.clone()]);
+    let show = src.ok(&format!("SHOW BACKUP LATEST IN '{coll}'"));
+    assert_eq!(layers(&show), 2, "{}", show.render());
+    assert_eq!(show.rows, src.ok(&format!("SHOW BACKUP '{subdir}' IN '{coll}'")).rows);
+
+    result_row(&dst.ok(&format!("RESTORE DATABASE bank FROM LATEST IN '{coll}'")));
+    same_tables(src, "bank", dst, "bank", &BANK);
+    let bare = subdir.trim_start_matches('/');
+    result_row(&dst.ok(&format!("RESTORE DATABASE bank FROM '{bare}' IN '{coll}' WITH new_db_name = 'bank_sub'")));
+    same_tables(src, "bank", dst, "bank_sub", &BANK);
+
+    // A newer full backup moves LATEST; the first chain is still there by its name.
+    src.sql("UPDATE bank.customers SET name = 'newer' WHERE id = 1");
+    src.ok(&format!("BACKUP DATABASE bank INTO '{coll}'"));
+    let listed = backup_paths(&src.ok(&format!("SHOW BACKUPS IN '{coll}'")));
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0], subdir, "oldest first");
+    assert_eq!(layers(&src.ok(&format!("SHOW BACKUP LATEST IN '{coll}'"))), 1);
+    assert_eq!(layers(&src.ok(&format!("SHOW BACKUP '{subdir}' IN '{coll}'"))), 2);
+    result_row(&dst.ok(&format!("RESTORE DATABASE bank FROM LATEST IN '{coll}' WITH new_db_name = 'bank_newer'")));
+    same_tables(src, "bank", dst, "bank_newer", &BANK);
+
+    let refused = src.err(&format!("RESTORE DATABASE bank FROM LATEST IN '{empty}'"));
+    assert!(refused.starts_with("path does not contain a completed latest backup"), "{refused}");
+
+    // No secret in what a user or a log sees.
+    let mut seen = src.ok("SHOW JOBS").render() + &dst.ok("SHOW JOBS").render() + &show.render() + &refused;
+    seen += &src.ok(&format!("SHOW BACKUPS IN '{coll}'")).render();
+    for c in [&*src, &*dst] {
+        for (w, d) in c.log.events.lock().unwrap().iter() {
+            seen.push_str(&format!("{w} {d}\n"));
+        }
+    }
+    assert!(seen.contains("INTO LATEST IN"), "the jobs are listed: {seen}");
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        assert!(!seen.contains(s), "a secret leaked into SHOW JOBS / SHOW BACKUP(S) / an error / the job log");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // nodelocal: always runs.
+
+#[test]
+fn nodelocal_collection_round_trip() {
+    let rt = tokio_runtime();
+    let dir = TempDir::new("nodelocal-coll");
+    let mut src = RealCluster::at_dir(&rt, &dir.0).with_bank();
+    let mut dst = RealCluster::at_dir(&rt, &dir.0);
+    collection_round_trip(&mut src, &mut dst, "nodelocal://1/coll", "nodelocal://1/empty", &[]);
+    assert!(dir.0.join("coll/metadata/latest").is_dir(), "the collection is where the URL says");
+}
 
 #[test]
 fn nodelocal_backup_show_list_restore() {
@@ -510,6 +590,26 @@ fn s3_server_back_within_the_retry_budget() {
 #[test]
 fn s3_503s_are_retried() {
     server_503s_are_retried(Target::s3());
+}
+
+fn server_collection_round_trip(t: Option<Target>) {
+    let Some(t) = t else { return };
+    let rt = tokio_runtime();
+    let mut src = t.cluster(&rt, JobSettings::default()).with_bank();
+    let mut dst = t.cluster(&rt, JobSettings::default());
+    let started = Instant::now();
+    collection_round_trip(&mut src, &mut dst, &t.location("coll"), &t.location("empty"), &t.secrets());
+    println!("{} collection round trip took {:?}", t.url.scheme(), started.elapsed());
+}
+
+#[test]
+fn s3_collection_round_trip() {
+    server_collection_round_trip(Target::s3());
+}
+
+#[test]
+fn azure_collection_round_trip() {
+    server_collection_round_trip(Target::azure());
 }
 
 #[test]
