@@ -8,7 +8,8 @@
 //! ends `canceled`) and stops a statement stuck on an unreachable endpoint, which says what it
 //! retries meanwhile; a running BACKUP draws its progress bar on a terminal, never in piped
 //! output; a bad `--ui` address stops the shell before it starts; issue #17's RESTORE and SHOW
-//! BACKUP options work on nodelocal files and a damaged one is named.
+//! BACKUP options work on nodelocal files and a damaged one is named; a collection (`BACKUP …
+//! INTO`, `INTO LATEST IN`, `SHOW BACKUPS IN`, `RESTORE … FROM LATEST IN`) spans three shells.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -284,6 +285,73 @@ fn a_later_shell_adds_an_incremental_to_an_earlier_shells_backup() {
     let o = shell(&dir.0, &["-e", "SELECT 1"], None);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains(".backup-sim-cluster-id does not hold a valid id"), "{}", text(&o).1);
+}
+
+/// Issue #17's collections on nodelocal files: a shell backs up INTO a collection; a later shell
+/// (the same cluster id, kept beside the backups) adds an incremental INTO LATEST, which SHOW
+/// BACKUPS IN does not list as a chain and SHOW BACKUP LATEST IN shows as a second layer; a third
+/// restores FROM LATEST IN and FROM the subdirectory IN, with the second shell's row.
+#[test]
+fn collections_on_nodelocal_files_across_shells() {
+    let dir = TempDir::new("collection");
+    std::fs::write(dir.0.join("setup.sql"), SETUP).unwrap();
+    let o = shell(&dir.0, &["-f", "setup.sql", "-e", "BACKUP DATABASE shop INTO 'nodelocal://1/coll'", "-e", "SHOW BACKUPS IN 'nodelocal://1/coll'"], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    let listed = |out: &str| -> Vec<String> { out.lines().filter(|l| l.starts_with('/') && l.contains('-')).map(|l| l.trim_end().to_string()).collect() };
+    let subdirs = listed(&out);
+    assert_eq!(subdirs.len(), 1, "one full backup listed:\n{out}");
+    let subdir = subdirs[0].clone();
+    assert!(dir.0.join(format!("extern/coll{subdir}/BACKUP")).is_file(), "the full backup is in its dated subdirectory");
+    assert!(dir.0.join("extern/coll/metadata/latest").is_dir(), "LATEST is written");
+
+    let o = shell(
+        &dir.0,
+        &[
+            "-e",
+            "RESTORE DATABASE shop FROM LATEST IN 'nodelocal://1/coll'",
+            "-e",
+            "INSERT INTO shop.items VALUES (5, 'kiwi', 1.25)",
+            "-e",
+            "BACKUP DATABASE shop INTO LATEST IN 'nodelocal://1/coll'",
+            "-e",
+            "SHOW BACKUPS IN 'nodelocal://1/coll'",
+            "-e",
+            "SHOW BACKUP LATEST IN 'nodelocal://1/coll'",
+        ],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(listed(&out), vec![subdir.clone()], "the incremental is not a chain of its own:\n{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("shop ") && l.contains("| items ")).count(), 2, "a full backup and an incremental:\n{out}");
+    assert!(dir.0.join(format!("extern/coll/incrementals{subdir}")).is_dir(), "the incremental is under incrementals/<subdir>/");
+
+    let o = shell(
+        &dir.0,
+        &[
+            "-e",
+            "RESTORE DATABASE shop FROM LATEST IN 'nodelocal://1/coll'",
+            "-e",
+            &format!("RESTORE DATABASE shop FROM '{subdir}' IN 'nodelocal://1/coll' WITH new_db_name = 'shop_sub'"),
+            "-e",
+            "SELECT id, name FROM shop.items ORDER BY id",
+            "-e",
+            "SELECT id, name FROM shop_sub.items ORDER BY id",
+        ],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    let header = "id | name";
+    assert!(nth_table(&out, header, 0).contains("5  | kiwi") && nth_table(&out, header, 0).contains("(5 rows)"), "{out}");
+    assert_eq!(nth_table(&out, header, 0), nth_table(&out, header, 1), "the subdirectory's chain is LATEST's");
+
+    // LATEST in a directory with no backup is refused with CockroachDB's words.
+    let o = shell(&dir.0, &["-e", "RESTORE DATABASE shop FROM LATEST IN 'nodelocal://1/nothing'"], None);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("path does not contain a completed latest backup"), "{err}");
 }
 
 #[test]
