@@ -178,6 +178,9 @@ pub enum BackupError {
     /// A job cannot do what was asked.
     #[error("{0}")]
     Job(String),
+    /// A schedule statement was refused ([`crate::schedule`]).
+    #[error(transparent)]
+    Schedule(#[from] crate::schedule::ScheduleError),
     /// `SHOW BACKUP … WITH check_files` found data files its manifests list missing from
     /// storage or not matching their recorded checksum: each named by its redacted location
     /// without query parameters and path, sorted, at most [`CHECK_FILES_MAX_NAMED`] in all
@@ -294,7 +297,9 @@ impl BackupError {
             BackupError::Storage(_) => ErrorKind::Storage,
             BackupError::Kv(_) => ErrorKind::Kv,
             BackupError::Catalog(_) => ErrorKind::Catalog,
-            BackupError::Job(_) => ErrorKind::Job,
+            BackupError::Job(_) | BackupError::Schedule(crate::schedule::ScheduleError::NotFound(_)) => ErrorKind::Job,
+            BackupError::Schedule(crate::schedule::ScheduleError::BackupsExist(_)) => ErrorKind::DestinationNotEmpty,
+            BackupError::Schedule(_) => ErrorKind::Option,
             BackupError::UnknownSetting { .. } | BackupError::InvalidOptions(_) => ErrorKind::Option,
             BackupError::FilesFailedCheck { .. } => ErrorKind::NotABackup,
             BackupError::Internal(_) => ErrorKind::Internal,

@@ -35,3 +35,11 @@ pub const RESTORE_REMOVED: &str = "restore-removed";
 pub const RESTORE_REMOVAL_UNFINISHED: &str = "restore-removal-unfinished";
 /// `restore-publishing`: every span is recorded done; the restore publishes next.
 pub const RESTORE_PUBLISHING: &str = "restore-publishing";
+/// `schedule-job-started`: a due schedule started its backup (one commit: the schedule's next
+/// run, the job, the job's protected timestamp record).
+pub const SCHEDULE_JOB_STARTED: &str = "schedule-job-started";
+/// `schedule-job-ended`: the scheduler handled the end of a backup a schedule started.
+pub const SCHEDULE_JOB_ENDED: &str = "schedule-job-ended";
+/// `schedule-run-failed`: a due schedule's backup could not be planned; its
+/// `on_execution_failure` applied.
+pub const SCHEDULE_RUN_FAILED: &str = "schedule-run-failed";

@@ -76,6 +76,7 @@ pub async fn execute(env: &Env, ctx: &SessionContext, sql: &str) -> Result<Query
             let value = crate::settings::get(&*env.kv, name).await?;
             Ok(QueryResult { columns: vec![name.clone()], rows: vec![vec![Datum::String(value)]] })
         }
+        Statement::Schedule(s) => crate::schedule::execute(env, ctx, s).await,
         Statement::ShowLocality => Ok(QueryResult { columns: vec!["locality".into()], rows: vec![vec![Datum::String(env.locality.to_string())]] }),
     }
 }

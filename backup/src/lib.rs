@@ -26,6 +26,7 @@ pub mod plan;
 pub mod planted;
 pub mod restore;
 pub mod retry;
+pub mod schedule;
 pub mod settings;
 pub mod show;
 pub mod statement;

@@ -12,10 +12,12 @@
 mod lexer;
 mod parser;
 mod render;
+mod schedule;
 
 #[cfg(test)]
 mod tests;
 
+pub use schedule::{CreateScheduleStmt, FullBackup, Recurring, ScheduleControl, ScheduleOptions, ScheduleStmt};
 use std::fmt;
 
 /// One parsed bulk-I/O statement.
@@ -48,6 +50,9 @@ pub enum Statement {
     ShowClusterSetting(String),
     /// `SHOW LOCALITY`: the gateway node's `--locality`.
     ShowLocality,
+    /// `CREATE SCHEDULE … FOR BACKUP`, `SHOW SCHEDULES`, `PAUSE / RESUME / DROP SCHEDULE`
+    /// (CockroachDB v21.1–v22.2).
+    Schedule(ScheduleStmt),
 }
 
 /// `BACKUP targets TO locations [AS OF SYSTEM TIME t] [INCREMENTAL FROM …] [WITH …]`, or
@@ -90,8 +95,8 @@ pub enum InCollection {
     Subdir(String),
 }
 
-/// What a BACKUP or RESTORE covers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a BACKUP or RESTORE covers (serializable: a backup schedule stores its targets).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Targets {
     /// No target list: the whole cluster.
     Cluster,
@@ -102,7 +107,7 @@ pub enum Targets {
 }
 
 /// One table pattern. Unquoted names are folded to lower case, quoted ones kept as written.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TablePattern {
     /// `t` or `db.t` (or `db.public.t`): one table, view or sequence.
     Table {
@@ -302,9 +307,11 @@ pub fn is_bulk_statement(sql: &str) -> bool {
     let second = words.get(1).map(String::as_str).unwrap_or("");
     match first {
         "BACKUP" | "RESTORE" => true,
-        "SHOW" => matches!(second, "BACKUP" | "BACKUPS" | "JOB" | "JOBS" | "CLUSTER" | "LOCALITY"),
+        "SHOW" => matches!(second, "BACKUP" | "BACKUPS" | "JOB" | "JOBS" | "CLUSTER" | "LOCALITY" | "SCHEDULE" | "SCHEDULES"),
         "SET" => second == "CLUSTER",
-        "PAUSE" | "RESUME" | "CANCEL" => matches!(second, "JOB" | "JOBS"),
+        "PAUSE" | "RESUME" => matches!(second, "JOB" | "JOBS" | "SCHEDULE" | "SCHEDULES"),
+        "CANCEL" => matches!(second, "JOB" | "JOBS"),
+        "CREATE" | "DROP" => matches!(second, "SCHEDULE" | "SCHEDULES"),
         _ => false,
     }
 }

@@ -19,6 +19,8 @@
 //! option     := (name | str) ('=' str)?
 //! ```
 
+mod schedule;
+
 use super::lexer::{Lexed, Tok};
 use super::*;
 use sqlparser::tokenizer::Token;
@@ -213,6 +215,19 @@ impl Parser {
                 self.pos += 1;
                 self.show()?
             }
+            Some("CREATE") => {
+                self.pos += 1;
+                self.create_schedule()?
+            }
+            Some("DROP") => {
+                self.pos += 1;
+                self.control_schedule(ScheduleControl::Drop)?
+            }
+            Some(k @ ("PAUSE" | "RESUME")) if matches!(self.toks.get(self.pos + 1).map(|t| &t.token), Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("SCHEDULE") || w.value.eq_ignore_ascii_case("SCHEDULES")) => {
+                let op = if k == "PAUSE" { ScheduleControl::Pause } else { ScheduleControl::Resume };
+                self.pos += 1;
+                self.control_schedule(op)?
+            }
             Some(k @ ("PAUSE" | "RESUME" | "CANCEL")) => {
                 let k = k.to_string();
                 self.pos += 1;
@@ -325,6 +340,9 @@ impl Parser {
         }
         if self.eat_kw("LOCALITY") {
             return Ok(Statement::ShowLocality);
+        }
+        if self.is_kw("SCHEDULES") || self.is_kw("SCHEDULE") {
+            return self.show_schedules();
         }
         if self.eat_kw("CLUSTER") {
             self.expect_kw("SETTING", "expected SETTING after SHOW CLUSTER")?;
@@ -471,15 +489,22 @@ impl Parser {
     /// `WITH option, …` or `WITH OPTIONS (option, …)`, checked against `spec`: unknown,
     /// duplicate, missing value and unexpected value are errors at the offending token.
     fn with_options(&mut self, spec: &[(&'static str, OptKind)]) -> Result<BTreeMap<&'static str, OptValue>> {
-        let mut out = BTreeMap::new();
         if !self.eat_kw("WITH") {
-            return Ok(out);
+            return Ok(BTreeMap::new());
         }
+        self.options_after_with(spec, false)
+    }
+
+    /// The options after `WITH` (or `WITH SCHEDULE`): `option, …` or `OPTIONS (option, …)`
+    /// (or `OPTIONS option, …` where `bare_options`, as `WITH SCHEDULE OPTIONS` takes them).
+    fn options_after_with(&mut self, spec: &[(&'static str, OptKind)], bare_options: bool) -> Result<BTreeMap<&'static str, OptValue>> {
+        let mut out = BTreeMap::new();
         let parens = if self.eat_kw("OPTIONS") {
-            if !self.eat(&Token::LParen) {
+            let open = self.eat(&Token::LParen);
+            if !open && !bare_options {
                 return Err(self.error("expected ( after WITH OPTIONS"));
             }
-            true
+            open
         } else {
             false
         };

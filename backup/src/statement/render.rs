@@ -4,6 +4,8 @@
 //!
 //! Never prints a [`Secret`]'s text or a location's raw text.
 
+mod schedule;
+
 use super::*;
 use crate::storage::url::redact_location;
 
@@ -109,6 +111,7 @@ pub(super) fn redacted(stmt: &Statement) -> String {
         Statement::SetClusterSetting { name, value } => format!("SET CLUSTER SETTING {name} = {}", literal(value)),
         Statement::ShowClusterSetting(name) => format!("SHOW CLUSTER SETTING {name}"),
         Statement::ShowLocality => "SHOW LOCALITY".to_string(),
+        Statement::Schedule(s) => schedule::redacted(s),
     }
 }
 

@@ -1,0 +1,254 @@
+//! The scheduler every node runs (CockroachDB's job scheduler with its backup executor): on each
+//! tick of the host's clock it handles the ends of backups schedules started, then starts the
+//! backups of schedules that are due.
+//!
+//! Both steps are read-modify-write transactions on the schedule's record (first committer
+//! wins), so whichever nodes tick at once, and whichever die half-way, one run of a schedule
+//! starts one backup: the commit that advances `next_run` also creates the job and its
+//! protected timestamp record, all or nothing. The job then runs on this node, and any node
+//! adopts it if this one dies ([`crate::exec::adopt_forever`]).
+//!
+//! A run that finds a backup of its schedule still running follows `on_previous_running`; a
+//! backup that fails (or cannot be planned) follows `on_execution_failure`; the first success of
+//! the full schedule unpauses its incremental one; each success moves the chain's protected
+//! timestamp record to the backup's end time (see [`crate::schedule`]).
+
+use super::cron::Recurrence;
+use super::statements::backup_statement;
+use super::*;
+use crate::env::Env;
+use crate::jobs::{self, JobRecord, JobStatus, JobType};
+use crate::plan::BackupDetails;
+use crate::statement::Statement;
+use crate::targets::SessionContext;
+use model::protected_ts::{self, Holder, ProtectedRecord};
+use model::KvError;
+use std::time::Duration;
+
+/// How long a schedule whose backup is still running waits before it looks again, and how soon
+/// `on_execution_failure = 'retry'` runs again (CockroachDB's `recheckRunningAfter` and
+/// `retryFailedJobAfter`).
+pub const RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// How often a node's scheduler ticks by default (CockroachDB's `jobs.scheduler.pace`).
+pub const DEFAULT_PACE: Duration = Duration::from_secs(60);
+
+/// What one tick did, for the host's log and the tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tick {
+    /// Backups started: (schedule, job).
+    pub started: Vec<(ScheduleId, JobId)>,
+    /// Ends handled: (schedule, job, the job's status).
+    pub ended: Vec<(ScheduleId, JobId, JobStatus)>,
+}
+
+/// Runs the scheduler for ever, one tick every `pace` of the host's time.
+pub async fn run_forever(env: Env, pace: Duration) {
+    loop {
+        env.sleep(pace).await;
+        // A cluster that does not answer now is asked again at the next tick.
+        let _ = tick(&env).await;
+    }
+}
+
+/// One pass: the ends first (so that a chain's protection has moved, and a waiting incremental
+/// schedule is unpaused, before anything due starts), then the due schedules.
+pub async fn tick(env: &Env) -> Result<Tick, BackupError> {
+    let mut out = Tick::default();
+    let now = env.kv.now();
+    for s in list_at(&*env.kv, now).await? {
+        for started in &s.started {
+            let Some(job) = jobs::load::<serde_json::Value>(&*env.kv, started.job).await? else { continue };
+            if job.status.is_terminal() && handle_end(env, s.id, started.job).await? {
+                env.event(crate::event::SCHEDULE_JOB_ENDED, format!("schedule {} job {} {}", s.id, started.job, job.status.as_str()));
+                out.ended.push((s.id, started.job, job.status));
+            }
+        }
+    }
+    let now = env.kv.now();
+    for s in list_at(&*env.kv, now).await? {
+        if !s.paused && s.next_run.is_some_and(|t| t <= now) {
+            if let Some(job) = run_due(env, s.id).await? {
+                out.started.push((s.id, job));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Commits `writes` read at `now`; `Ok(false)` when another transaction wrote one of the keys
+/// since (the caller reads again).
+async fn commit(env: &Env, writes: Vec<WriteOp>, now: Timestamp) -> Result<bool, BackupError> {
+    match env.kv.commit(writes, Some(now)).await {
+        Ok(_) => Ok(true),
+        Err(KvError::TxnAborted(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a failed run does to its schedule (CockroachDB's `DefaultHandleFailedRun`).
+fn failed_run(s: &mut ScheduleRecord, now: Timestamp, why: String) {
+    match s.on_error {
+        OnError::Retry => {
+            s.status = format!("retrying: {why}");
+            s.next_run = Some(now.add(RETRY_AFTER));
+        }
+        OnError::Pause => {
+            s.paused = true;
+            s.next_run = None;
+            s.status = format!("schedule paused: {why}");
+        }
+        // The next cron time was set when the run started.
+        OnError::Reschedule => s.status = format!("reschedule: {why}"),
+    }
+}
+
+/// Starts schedule `id`'s due run, if it is still due when read: returns the job started.
+async fn run_due(env: &Env, id: ScheduleId) -> Result<Option<JobId>, BackupError> {
+    for _ in 0..20 {
+        let now = env.kv.now();
+        let Some(mut s) = load_at(&*env.kv, id, now).await? else { return Ok(None) };
+        let Some(scheduled) = s.next_run.filter(|t| !s.paused && *t <= now) else { return Ok(None) };
+        let cron = Recurrence::parse(&s.cron)?;
+        let mut running = 0;
+        for j in &s.started {
+            if jobs::load::<serde_json::Value>(&*env.kv, j.job).await?.is_some_and(|r| !r.status.is_terminal()) {
+                running += 1;
+            }
+        }
+        if running > 0 && s.wait != Wait::Start {
+            if s.wait == Wait::Wait {
+                s.next_run = Some(now.add(RETRY_AFTER));
+                s.status = format!("delayed due to {running} already running");
+            } else {
+                s.next_run = cron.next_after(now);
+                s.status = format!("rescheduled due to {running} already running");
+            }
+            if commit(env, vec![record_write(&s)?], now).await? {
+                return Ok(None);
+            }
+            continue;
+        }
+        s.status.clear();
+        s.next_run = cron.next_after(now);
+        let stmt = backup_statement(&s.backup, s.kind, Some(scheduled));
+        let ctx = SessionContext { user: s.owner.clone(), database: model::catalog::DEFAULT_DATABASE.into(), in_transaction: false };
+        let details = match crate::plan::plan_backup(env, &ctx, &stmt).await {
+            Ok(d) => d,
+            Err(e) if is_transient(&e) => return Err(e),
+            Err(e) => {
+                failed_run(&mut s, now, format!("failed to create job for schedule {id}: err={e}"));
+                if commit(env, vec![record_write(&s)?], now).await? {
+                    env.event(crate::event::SCHEDULE_RUN_FAILED, format!("schedule {id}: {e}"));
+                    return Ok(None);
+                }
+                continue;
+            }
+        };
+        let job_id = fresh_id(&*env.kv, now, &[], jobs::job_key).await?;
+        let protection = fresh_id(&*env.kv, now, &[], protected_ts::record_key).await?;
+        let mut job = JobRecord::new(JobType::Backup, Statement::Backup(stmt).redacted(), &s.owner, details.clone());
+        (job.id, job.created, job.modified) = (job_id, now, now);
+        s.started.push(StartedJob { job: job_id, protection: Some(protection) });
+        let writes = vec![
+            record_write(&s)?,
+            jobs::record_write(&job)?,
+            protected_ts::record_write(&ProtectedRecord::new(protection, details.end_time, details.spans.clone(), Holder::Job(job_id))),
+        ];
+        if !commit(env, writes, now).await? {
+            continue;
+        }
+        env.event(crate::event::SCHEDULE_JOB_STARTED, format!("schedule {id} job {job_id} {:?} as of {scheduled}", s.kind));
+        let env2 = env.clone();
+        env.runtime.spawn(Box::pin(async move {
+            let _ = crate::backup_job::run(&env2, job_id).await;
+        }));
+        return Ok(Some(job_id));
+    }
+    Ok(None)
+}
+
+/// True for a planning error that says nothing about the schedule (the cluster did not answer):
+/// the run stays due and the next tick tries again.
+fn is_transient(e: &BackupError) -> bool {
+    matches!(e, BackupError::Kv(k) if k.is_retryable())
+}
+
+/// Handles the end of job `job` started by schedule `id`: releases the job's protection, moves
+/// the chain's on success, unpauses the incremental schedule after the first full, applies
+/// `on_execution_failure` otherwise. `Ok(false)` when another node handled it first.
+async fn handle_end(env: &Env, id: ScheduleId, job: JobId) -> Result<bool, BackupError> {
+    for _ in 0..20 {
+        let now = env.kv.now();
+        let Some(mut s) = load_at(&*env.kv, id, now).await? else { return Ok(false) };
+        let Some(at) = s.started.iter().position(|j| j.job == job) else { return Ok(false) };
+        let Some(record) = jobs::load::<BackupDetails>(&*env.kv, job).await? else { return Ok(false) };
+        let started = s.started.remove(at);
+        let mut writes = Vec::new();
+        if let Some(p) = started.protection {
+            writes.push(protected_ts::release_write(p));
+        }
+        // The incremental schedule of the pair holds the chain's record.
+        let mut chain_holder = match s.kind {
+            BackupKind::Incremental => None,
+            BackupKind::Full => match s.dependent {
+                Some(inc) => load_at(&*env.kv, inc, now).await?,
+                None => None,
+            },
+        };
+        let kind = s.kind;
+        if record.status == JobStatus::Succeeded {
+            let d = &record.payload;
+            let holder = chain_holder.as_mut().unwrap_or(&mut s);
+            if holder.kind == BackupKind::Incremental {
+                let current = match holder.chain_protection {
+                    Some(p) => read_record(env, p, now).await?,
+                    None => None,
+                };
+                // A full starts the chain anew; an incremental extends it only if it starts
+                // where the protected head ends (an incremental of an older chain finishing late
+                // must not move the record off the chain LATEST names).
+                let moves = match (&current, kind) {
+                    (None, _) => true,
+                    (Some(c), BackupKind::Full) => d.end_time > c.ts,
+                    (Some(c), BackupKind::Incremental) => d.start_time == c.ts && d.end_time > c.ts,
+                };
+                if moves {
+                    let taken: Vec<i64> = started.protection.into_iter().collect();
+                    let fresh = fresh_id(&*env.kv, now, &taken, protected_ts::record_key).await?;
+                    if let Some(old) = holder.chain_protection {
+                        writes.push(protected_ts::release_write(old));
+                    }
+                    writes.push(protected_ts::record_write(&ProtectedRecord::new(fresh, d.end_time, d.spans.clone(), Holder::Schedule(holder.id))));
+                    holder.chain_protection = Some(fresh);
+                }
+            }
+            if let Some(inc) = s.unpause_on_success.take() {
+                if let Some(h) = chain_holder.as_mut().filter(|h| h.id == inc) {
+                    h.paused = false;
+                    h.status.clear();
+                    h.next_run = Recurrence::parse(&h.cron)?.next_after(now);
+                }
+            }
+        } else {
+            let why = format!("backup job {job} scheduled by {id} failed with status {}", record.status.as_str());
+            failed_run(&mut s, now, format!("backup job {job} failed with err={why}"));
+        }
+        writes.push(record_write(&s)?);
+        if let Some(h) = &chain_holder {
+            writes.push(record_write(h)?);
+        }
+        if commit(env, writes, now).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+async fn read_record(env: &Env, id: i64, now: Timestamp) -> Result<Option<ProtectedRecord>, BackupError> {
+    let key = protected_ts::record_key(id);
+    match env.kv.get(&key, now).await? {
+        None => Ok(None),
+        Some(bytes) => protected_ts::decode(&key, &bytes).map(Some).map_err(|e| BackupError::Internal(e.to_string())),
+    }
+}
