@@ -52,6 +52,13 @@ pub struct WorldConfig {
     /// the scenarios' clusters; a scenario file's `new-cluster localities=` sets it.
     #[serde(default)]
     pub localities: Vec<backup::locality::Locality>,
+    /// How often each node's job scheduler looks for due backup schedules
+    /// ([`backup::schedule::executor`], CockroachDB's `jobs.scheduler.pace`); `None`: the nodes
+    /// run no scheduler, and their GC queues read no protected timestamp records, which only
+    /// schedules write. A world of a scenario from before schedules sends not one request more,
+    /// so its seeds replay as they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<Duration>,
 }
 
 impl Default for WorldConfig {
@@ -74,6 +81,7 @@ impl Default for WorldConfig {
             planted: None,
             io: backup::storage::url::ExternalIoSettings::default(),
             localities: Vec::new(),
+            scheduler: None,
         }
     }
 }

@@ -157,6 +157,9 @@ pub async fn start(ctx: NodeContext) {
     madsim::task::spawn(server.clone().heartbeat_loop());
     madsim::task::spawn(server.clone().gc_loop());
     madsim::task::spawn(server.clone().split_loop());
+    if let Some(pace) = server.cfg.scheduler {
+        madsim::task::spawn(backup::schedule::executor::run_forever(env.clone(), pace));
+    }
     madsim::task::spawn(backup::exec::adopt_forever(env));
     // madsim ends a node whose initial task returns: a node lives until it is killed.
     std::future::pending::<()>().await;
@@ -983,8 +986,14 @@ impl NodeServer {
             let Some(source) = self.ttl_source.clone() else { continue };
             for (range, _) in self.led_ranges() {
                 let Some(span) = self.with_replica(range, |r| r.span.clone()) else { continue };
-                let Some(ttl) = source(self.kv.clone(), span).await else { continue };
-                let threshold = self.hlc.now().sub(ttl);
+                let Some(ttl) = source(self.kv.clone(), span.clone()).await else { continue };
+                let mut threshold = self.hlc.now().sub(ttl);
+                if self.cfg.scheduler.is_some() {
+                    // Protected timestamps hold the threshold back; records that cannot be read
+                    // hold the whole pass back (collect nothing rather than what they protect).
+                    let Ok(records) = model::protected_ts::read_all(&self.kv, model::Kv::now(&self.kv)).await else { continue };
+                    threshold = model::protected_ts::clamp(threshold, &span, &records);
+                }
                 self.clone().gc_range(range, threshold).await;
             }
         }
