@@ -142,6 +142,7 @@ mod tests {
             is_full_cluster: false,
             cluster_data: Some(Default::default()),
             targets_description: "DATABASE bank".into(),
+            partitions: Vec::new(),
         }
     }
 

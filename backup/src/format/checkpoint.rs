@@ -14,8 +14,8 @@
 //! I/O, or panic on any input.
 
 use super::data::EntryCounts;
-use super::envelope::{self, FileKind, FormatError, FORMAT_VERSION};
-use super::manifest::{self, check_covered, check_files, check_spans, FileInfo, Manifest, ManifestError};
+use super::envelope::{self, FileKind, FormatError, LOCALITY_FORMAT_VERSION, MAX_READ_VERSION};
+use super::manifest::{self, check_covered, check_file_localities, check_files, check_spans, FileInfo, LocalityExtension, Manifest, ManifestError};
 use model::key::merge_spans;
 use model::Span;
 use serde::{Deserialize, Serialize};
@@ -113,7 +113,7 @@ impl Checkpoint {
     /// non-empty, sorted, disjoint and within the plan's spans; completed files valid as
     /// manifest files (paths, windows, counts, disjoint) and each within a completed span.
     pub fn validate(&self) -> Result<(), ManifestError> {
-        if !(envelope::MIN_READ_VERSION..=FORMAT_VERSION).contains(&self.plan.format_version) {
+        if !(envelope::MIN_READ_VERSION..=MAX_READ_VERSION).contains(&self.plan.format_version) {
             return Err(ManifestError::UnsupportedVersion(self.plan.format_version));
         }
         if !self.plan.files.is_empty() || self.plan.entry_counts != EntryCounts::default() {
@@ -123,6 +123,7 @@ impl Checkpoint {
         check_spans("completed spans", &self.completed_spans)?;
         check_covered("completed spans", &self.completed_spans, &self.plan.spans)?;
         check_files(&self.plan.spans, self.plan.start_time, self.plan.end_time, self.completed.iter())?;
+        check_file_localities(&self.plan.partitions, self.completed.iter())?;
         if let Some(f) = self.completed.iter().find(|f| manifest::containing(&self.completed_spans, &f.span).is_none()) {
             let span = self.completed_spans.iter().find(|s| s.overlaps(&f.span)).cloned().unwrap_or_default();
             return Err(ManifestError::FileOutsideCompleted { path: f.path.clone(), file_span: f.span.clone(), span });
@@ -130,18 +131,37 @@ impl Checkpoint {
         Ok(())
     }
 
-    /// The checkpoint's bytes, in a [`FileKind::Checkpoint`] envelope.
+    /// The checkpoint's bytes, in a [`FileKind::Checkpoint`] envelope: version 1, or for a
+    /// locality-aware backup version 2, whose extension after version 1's payload says where
+    /// each completed file went (as the manifest's does, [`LocalityExtension`]).
     pub fn encode(&self) -> Vec<u8> {
-        envelope::encode(FileKind::Checkpoint, self)
+        match LocalityExtension::of(&self.plan.partitions, self.completed.iter()) {
+            None => {
+                let plan = Manifest { format_version: envelope::FORMAT_VERSION, ..self.plan.clone() };
+                envelope::encode(FileKind::Checkpoint, &Checkpoint { plan, ..self.clone() })
+            }
+            Some(ext) => {
+                let plan = Manifest { format_version: LOCALITY_FORMAT_VERSION, ..self.plan.clone() };
+                envelope::encode_sized(FileKind::Checkpoint, LOCALITY_FORMAT_VERSION, &(&Checkpoint { plan, ..self.clone() }, &ext), 0)
+            }
+        }
     }
 
-    /// Reads a checkpoint: envelope checks (a manifest is refused as the wrong kind), then
-    /// [`Checkpoint::validate`].
+    /// Reads a checkpoint of any version this build reads: envelope checks (a manifest is
+    /// refused as the wrong kind), then [`Checkpoint::validate`].
     pub fn decode(path: &str, bytes: &[u8]) -> Result<Checkpoint, FormatError> {
-        let c: Checkpoint = envelope::decode(path, FileKind::Checkpoint, bytes)?;
         let invalid = |e: ManifestError| FormatError::Invalid { path: path.into(), kind: FileKind::Checkpoint, reason: e.to_string() };
-        if c.plan.format_version != FORMAT_VERSION {
-            return Err(invalid(ManifestError::VersionMismatch { field: c.plan.format_version, envelope: FORMAT_VERSION }));
+        let version = envelope::version_of(path, FileKind::Checkpoint, bytes)?;
+        let c = match version {
+            LOCALITY_FORMAT_VERSION => {
+                let (mut c, ext): (Checkpoint, LocalityExtension) = envelope::decode(path, FileKind::Checkpoint, bytes)?;
+                c.plan.partitions = ext.apply(c.completed.iter_mut()).map_err(invalid)?;
+                c
+            }
+            _ => envelope::decode::<Checkpoint>(path, FileKind::Checkpoint, bytes)?,
+        };
+        if c.plan.format_version != version {
+            return Err(invalid(ManifestError::VersionMismatch { field: c.plan.format_version, envelope: version }));
         }
         c.validate().map_err(invalid)?;
         Ok(c)
@@ -234,7 +254,7 @@ mod tests {
         assert_eq!(e.to_string(), "b/BACKUP: is a checkpoint, expected a manifest");
         let e = Checkpoint::decode("b/BACKUP-CHECKPOINT", &sample_manifest().encode()).unwrap_err();
         assert_eq!(e.to_string(), "b/BACKUP-CHECKPOINT: is a manifest, expected a checkpoint");
-        let e = Checkpoint::decode("b/c", &envelope::encode_version(FileKind::Checkpoint, FORMAT_VERSION + 1, &c)).unwrap_err();
+        let e = Checkpoint::decode("b/c", &envelope::encode_version(FileKind::Checkpoint, MAX_READ_VERSION + 1, &c)).unwrap_err();
         assert!(matches!(e, FormatError::UnsupportedVersion { .. }));
     }
 

@@ -50,10 +50,20 @@ use std::fmt;
 
 /// The first eight bytes of every backup-sim file.
 pub const MAGIC: [u8; 8] = *b"\x89BKPSIM\n";
-/// The format version this build writes.
+/// The format version this build writes every file in, except the manifest, checkpoint and
+/// partition descriptors of a locality-aware backup ([`LOCALITY_FORMAT_VERSION`]).
 pub const FORMAT_VERSION: u16 = 1;
+/// The format version of a locality-aware backup's manifest and checkpoint (version 1's payload
+/// followed by where each data file was written, [`super::manifest`]) and of its partition
+/// descriptors (a kind that exists from this version on). Everything version 1 can hold is still
+/// written as version 1, so a backup that is not locality-aware is byte for byte what earlier
+/// builds wrote, and they can still read it; a locality-aware one they refuse by its version
+/// rather than misread it.
+pub const LOCALITY_FORMAT_VERSION: u16 = 2;
 /// The oldest format version this build reads.
 pub const MIN_READ_VERSION: u16 = 1;
+/// The newest format version this build reads.
+pub const MAX_READ_VERSION: u16 = LOCALITY_FORMAT_VERSION;
 
 /// Bytes before the payload: magic, kind, version, length.
 pub(crate) const HEADER_LEN: usize = 8 + 1 + 2 + 8;
@@ -71,6 +81,9 @@ pub enum FileKind {
     Checkpoint = 3,
     /// `ENCRYPTION-INFO`: a chain's salt and key check ([`crate::crypto::EncryptionInfo`]).
     EncryptionInfo = 4,
+    /// `BACKUP_PART_…`: which files of a locality-aware backup one locality's destination holds
+    /// ([`super::partition::PartitionDescriptor`]); from format version 2.
+    Partition = 5,
 }
 
 impl FileKind {
@@ -86,6 +99,7 @@ impl FileKind {
             2 => Some(FileKind::Manifest),
             3 => Some(FileKind::Checkpoint),
             4 => Some(FileKind::EncryptionInfo),
+            5 => Some(FileKind::Partition),
             _ => None,
         }
     }
@@ -97,6 +111,7 @@ impl FileKind {
             FileKind::Manifest => "a manifest",
             FileKind::Checkpoint => "a checkpoint",
             FileKind::EncryptionInfo => "an encryption-info file",
+            FileKind::Partition => "a partition descriptor",
         }
     }
 }
@@ -108,6 +123,7 @@ impl fmt::Display for FileKind {
             FileKind::Manifest => "manifest",
             FileKind::Checkpoint => "checkpoint",
             FileKind::EncryptionInfo => "encryption-info file",
+            FileKind::Partition => "partition descriptor",
         })
     }
 }
@@ -122,10 +138,10 @@ fn kind_phrase(b: u8) -> String {
 
 /// The versions this build reads, for error messages.
 fn readable_versions() -> String {
-    if MIN_READ_VERSION == FORMAT_VERSION {
-        format!("{FORMAT_VERSION}")
+    if MIN_READ_VERSION == MAX_READ_VERSION {
+        format!("{MAX_READ_VERSION}")
     } else {
-        format!("{MIN_READ_VERSION} to {FORMAT_VERSION}")
+        format!("{MIN_READ_VERSION} to {MAX_READ_VERSION}")
     }
 }
 
@@ -353,7 +369,7 @@ fn open<'a>(path: &str, bytes: &'a [u8]) -> Result<Frame<'a>, FormatError> {
 }
 
 fn check_version(path: &str, version: u16) -> Result<(), FormatError> {
-    if (MIN_READ_VERSION..=FORMAT_VERSION).contains(&version) {
+    if (MIN_READ_VERSION..=MAX_READ_VERSION).contains(&version) {
         Ok(())
     } else {
         Err(FormatError::UnsupportedVersion { path: path.into(), version })
@@ -368,6 +384,18 @@ pub fn peek_kind(path: &str, bytes: &[u8]) -> Result<FileKind, FormatError> {
     let kind = FileKind::from_byte(frame.kind).ok_or(FormatError::UnknownKind { path: path.into(), kind: frame.kind })?;
     check_version(path, frame.version)?;
     Ok(kind)
+}
+
+/// The format version of an intact file of kind `kind` that this build reads, without decoding
+/// its payload: what a reader whose payload differs by version ([`super::Manifest::decode`])
+/// decodes by. Checks like [`decode`].
+pub fn version_of(path: &str, kind: FileKind, bytes: &[u8]) -> Result<u16, FormatError> {
+    let frame = open(path, bytes)?;
+    if frame.kind != kind.to_byte() {
+        return Err(FormatError::WrongKind { path: path.into(), found: frame.kind, expected: kind });
+    }
+    check_version(path, frame.version)?;
+    Ok(frame.version)
 }
 
 /// Unwraps and decodes a file that must be of kind `kind`. `path` only names the file in
@@ -488,9 +516,9 @@ mod tests {
 
     #[test]
     fn newer_and_zero_versions_are_refused() {
-        let bytes = encode_version(FileKind::Manifest, FORMAT_VERSION + 1, &small());
+        let bytes = encode_version(FileKind::Manifest, MAX_READ_VERSION + 1, &small());
         let e = decode::<Small>("b/BACKUP", FileKind::Manifest, &bytes).unwrap_err();
-        assert_eq!(e.to_string(), format!("b/BACKUP: unsupported format version {} (this build reads 1)", FORMAT_VERSION + 1));
+        assert_eq!(e.to_string(), format!("b/BACKUP: unsupported format version {} (this build reads 1 to {MAX_READ_VERSION})", MAX_READ_VERSION + 1));
         assert!(matches!(peek_kind("b", &bytes), Err(FormatError::UnsupportedVersion { .. })));
         let bytes = encode_version(FileKind::Manifest, 0, &small());
         assert!(matches!(decode::<Small>("b", FileKind::Manifest, &bytes), Err(FormatError::UnsupportedVersion { version: 0, .. })));

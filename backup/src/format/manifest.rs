@@ -15,7 +15,7 @@
 //! any input.
 
 use super::data::{DataFile, EntryCounts};
-use super::envelope::{self, FileKind, FormatError, FORMAT_VERSION, MIN_READ_VERSION};
+use super::envelope::{self, FileKind, FormatError, FORMAT_VERSION, LOCALITY_FORMAT_VERSION, MAX_READ_VERSION, MIN_READ_VERSION};
 use model::catalog::{Descriptor, RoleMembership, UserRecord, ZoneConfig};
 use model::{Catalog, MvccFilter, Span, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -65,6 +65,11 @@ pub struct FileInfo {
     pub start_time: Option<Timestamp>,
     /// The end of the file's time window when it differs from the manifest's.
     pub end_time: Option<Timestamp>,
+    /// The locality (`region=us-west`) of the destination a locality-aware backup wrote the file
+    /// to, one of the manifest's [`Manifest::partitions`]; `None`: the default destination,
+    /// beside the manifest. Not in version 1's encoding: it travels in [`LocalityExtension`].
+    #[serde(skip)]
+    pub locality: Option<String>,
 }
 
 impl FileInfo {
@@ -81,6 +86,7 @@ impl FileInfo {
             data_size: c.data_size,
             start_time: None,
             end_time: None,
+            locality: None,
         }
     }
 
@@ -146,6 +152,47 @@ pub struct Manifest {
     pub cluster_data: Option<ClusterData>,
     /// What was backed up, as the statement named it, secrets redacted.
     pub targets_description: String,
+    /// A locality-aware backup's localities other than the default, in its statement's order:
+    /// the `n`th (from 1) has its partition descriptor,
+    /// [`crate::locality::partition_file_name`]`(n, locality)`, at the destination its files
+    /// went to (CockroachDB's `PartitionDescriptorFilenames`). Empty for any other backup. Not in
+    /// version 1's encoding: it travels in [`LocalityExtension`].
+    #[serde(skip)]
+    pub partitions: Vec<String>,
+}
+
+/// What format version 2 adds to a manifest or a checkpoint's plan: where a locality-aware
+/// backup's files went. Encoded after version 1's payload (postcard concatenates a pair's
+/// encodings), so version 1's schema is untouched and a backup with no localities is still
+/// written, and read by older builds, as version 1.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LocalityExtension {
+    /// [`Manifest::partitions`].
+    pub partitions: Vec<String>,
+    /// [`FileInfo::locality`] of each file, in the order of the files it goes with.
+    pub file_localities: Vec<Option<String>>,
+}
+
+impl LocalityExtension {
+    /// The extension of `partitions` and `files`, or `None` when they need none (version 1).
+    pub(crate) fn of<'a>(partitions: &[String], files: impl Iterator<Item = &'a FileInfo>) -> Option<LocalityExtension> {
+        let file_localities: Vec<Option<String>> = files.map(|f| f.locality.clone()).collect();
+        if partitions.is_empty() && file_localities.iter().all(Option::is_none) {
+            return None;
+        }
+        Some(LocalityExtension { partitions: partitions.to_vec(), file_localities })
+    }
+
+    /// Puts the localities back on `files`; refused when the counts disagree.
+    pub(crate) fn apply<'a>(self, files: impl ExactSizeIterator<Item = &'a mut FileInfo>) -> Result<Vec<String>, ManifestError> {
+        if files.len() != self.file_localities.len() {
+            return Err(ManifestError::BadLocalities(format!("{} file localities for {} files", self.file_localities.len(), files.len())));
+        }
+        for (f, l) in files.zip(self.file_localities) {
+            f.locality = l;
+        }
+        Ok(self.partitions)
+    }
 }
 
 /// A broken invariant of a manifest or checkpoint. Each message says what is wrong and with
@@ -153,8 +200,13 @@ pub struct Manifest {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestError {
     /// The `format_version` field is not one this build reads.
-    #[error("format version {0} is not one this build reads ({MIN_READ_VERSION} to {FORMAT_VERSION})")]
+    #[error("format version {0} is not one this build reads ({MIN_READ_VERSION} to {MAX_READ_VERSION})")]
     UnsupportedVersion(u16),
+    /// A locality-aware backup's localities that do not add up: a file in a locality that is not
+    /// one of the partitions, a partition listed twice or malformed, or localities in a
+    /// version 1 manifest.
+    #[error("invalid localities: {0}")]
+    BadLocalities(String),
     /// The payload's `format_version` differs from the envelope's version.
     #[error("format version {field} disagrees with its envelope's version {envelope}")]
     VersionMismatch {
@@ -345,6 +397,7 @@ impl Manifest {
             is_full_cluster: false,
             cluster_data: None,
             targets_description: String::new(),
+            partitions: Vec::new(),
         }
     }
 
@@ -372,19 +425,45 @@ impl Manifest {
         Catalog::from_parts(self.end_time, self.descriptors.clone(), cd.users, cd.role_memberships, cd.zones)
     }
 
-    /// The manifest's bytes, in a [`FileKind::Manifest`] envelope.
-    pub fn encode(&self) -> Vec<u8> {
-        envelope::encode(FileKind::Manifest, self)
+    /// The format version this manifest is written in: [`LOCALITY_FORMAT_VERSION`] when it
+    /// records localities, else [`FORMAT_VERSION`].
+    pub fn needed_version(&self) -> u16 {
+        if LocalityExtension::of(&self.partitions, self.files.iter()).is_some() {
+            LOCALITY_FORMAT_VERSION
+        } else {
+            FORMAT_VERSION
+        }
     }
 
-    /// Reads a manifest: envelope checks, then [`Manifest::validate`].
+    /// The manifest's bytes, in a [`FileKind::Manifest`] envelope of the version it needs
+    /// ([`Manifest::needed_version`]; its `format_version` field says the same).
+    pub fn encode(&self) -> Vec<u8> {
+        match LocalityExtension::of(&self.partitions, self.files.iter()) {
+            None => envelope::encode(FileKind::Manifest, &Manifest { format_version: FORMAT_VERSION, ..self.clone() }),
+            Some(ext) => {
+                let m = Manifest { format_version: LOCALITY_FORMAT_VERSION, ..self.clone() };
+                envelope::encode_sized(FileKind::Manifest, LOCALITY_FORMAT_VERSION, &(&m, &ext), 0)
+            }
+        }
+    }
+
+    /// Reads a manifest of any version this build reads: envelope checks, then
+    /// [`Manifest::validate`].
     pub fn decode(path: &str, bytes: &[u8]) -> Result<Manifest, FormatError> {
-        let m: Manifest = envelope::decode(path, FileKind::Manifest, bytes)?;
         let invalid = |e: ManifestError| FormatError::Invalid { path: path.into(), kind: FileKind::Manifest, reason: e.to_string() };
-        // The envelope's version was checked; the payload must agree with it (this build writes
-        // only FORMAT_VERSION, so a disagreement is a foreign or buggy writer).
-        if m.format_version != FORMAT_VERSION {
-            return Err(invalid(ManifestError::VersionMismatch { field: m.format_version, envelope: FORMAT_VERSION }));
+        let version = envelope::version_of(path, FileKind::Manifest, bytes)?;
+        let m = match version {
+            LOCALITY_FORMAT_VERSION => {
+                let (mut m, ext): (Manifest, LocalityExtension) = envelope::decode(path, FileKind::Manifest, bytes)?;
+                m.partitions = ext.apply(m.files.iter_mut()).map_err(invalid)?;
+                m
+            }
+            _ => envelope::decode(path, FileKind::Manifest, bytes)?,
+        };
+        // The envelope's version was checked; the payload must agree with it (a disagreement is
+        // a foreign or buggy writer).
+        if m.format_version != version {
+            return Err(invalid(ManifestError::VersionMismatch { field: m.format_version, envelope: version }));
         }
         m.validate().map_err(invalid)?;
         Ok(m)
@@ -406,11 +485,12 @@ impl Manifest {
     ///   at most entries; the totals equal the files' sum;
     /// - cluster data present exactly for a full cluster backup, users and zone ids unique.
     pub fn validate(&self) -> Result<(), ManifestError> {
-        if !(MIN_READ_VERSION..=FORMAT_VERSION).contains(&self.format_version) {
+        if !(MIN_READ_VERSION..=MAX_READ_VERSION).contains(&self.format_version) {
             return Err(ManifestError::UnsupportedVersion(self.format_version));
         }
         self.validate_plan()?;
         check_files(&self.spans, self.start_time, self.end_time, self.files.iter())?;
+        check_file_localities(&self.partitions, self.files.iter())?;
         let mut sum = EntryCounts::default();
         for f in &self.files {
             sum.add(&f.counts());
@@ -424,6 +504,7 @@ impl Manifest {
     /// Every check of [`Manifest::validate`] except those on files and totals: what a
     /// checkpoint's plan must satisfy.
     pub(crate) fn validate_plan(&self) -> Result<(), ManifestError> {
+        check_partitions(&self.partitions)?;
         if self.backup_id.is_empty() {
             return Err(ManifestError::MissingId("backup id"));
         }
@@ -562,6 +643,30 @@ pub(crate) fn check_files<'a>(spans: &[Span], start: Timestamp, end: Timestamp, 
     for w in by_span.windows(2) {
         if w[0].span.overlaps(&w[1].span) {
             return Err(ManifestError::FilesOverlap { a: w[0].path.clone(), b: w[1].path.clone() });
+        }
+    }
+    Ok(())
+}
+
+/// A locality-aware backup's partitions: distinct `key=value` tiers.
+fn check_partitions(partitions: &[String]) -> Result<(), ManifestError> {
+    let mut seen = BTreeSet::new();
+    for p in partitions {
+        let well_formed = p.split_once('=').is_some_and(|(k, v)| !k.is_empty() && !v.is_empty() && !v.contains('='));
+        if !well_formed || !seen.insert(p.as_str()) {
+            return Err(ManifestError::BadLocalities(format!("partition {p:?} is malformed or listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Each file's locality is one of the backup's partitions (or none: the default destination).
+pub(crate) fn check_file_localities<'a>(partitions: &[String], files: impl Iterator<Item = &'a FileInfo>) -> Result<(), ManifestError> {
+    for f in files {
+        if let Some(l) = &f.locality {
+            if !partitions.contains(l) {
+                return Err(ManifestError::BadLocalities(format!("file {:?} is in locality {l:?}, which is not one of the backup's partitions", f.path)));
+            }
         }
     }
     Ok(())
@@ -846,7 +951,7 @@ cluster data: none
         assert_eq!(refused(&m).to_string(), "cluster data lists zone 0 twice");
 
         let mut m = sample_manifest();
-        m.format_version = FORMAT_VERSION + 1;
+        m.format_version = MAX_READ_VERSION + 1;
         assert!(matches!(refused(&m), ManifestError::UnsupportedVersion(_)));
     }
 
@@ -865,10 +970,42 @@ cluster data: none
         assert_eq!(e.to_string(), "b/BACKUP: invalid manifest: format version 2 disagrees with its envelope's version 1");
     }
 
+    /// A locality-aware manifest is written as version 2 and reads back with every file's
+    /// locality; the same manifest without localities is still version 1, byte for byte what
+    /// version 1's schema gives; a version 2 payload whose extension does not match its files is
+    /// refused.
+    #[test]
+    fn a_locality_aware_manifest_is_version_2_and_round_trips() {
+        let plain = sample_manifest();
+        assert_eq!(plain.needed_version(), 1);
+        assert_eq!(plain.encode(), envelope::encode(FileKind::Manifest, &plain), "no localities: version 1 as before");
+        let mut m = sample_manifest();
+        m.partitions = vec!["region=us-west".into(), "zone=b".into()];
+        m.files[0].locality = Some("region=us-west".into());
+        assert_eq!(m.needed_version(), LOCALITY_FORMAT_VERSION);
+        let bytes = m.encode();
+        assert_eq!(u16::from_le_bytes([bytes[9], bytes[10]]), LOCALITY_FORMAT_VERSION);
+        let back = Manifest::decode("b/BACKUP", &bytes).unwrap();
+        assert_eq!(back.partitions, m.partitions);
+        assert_eq!(back.files[0].locality.as_deref(), Some("region=us-west"));
+        assert!(back.dump().contains("locality=region=us-west"), "{}", back.dump());
+        let mut stray = m.clone();
+        stray.files[0].locality = Some("region=elsewhere".into());
+        let e = Manifest::decode("b/BACKUP", &stray.encode()).unwrap_err();
+        assert!(e.to_string().contains("not one of the backup's partitions"), "{e}");
+        let short = LocalityExtension { partitions: m.partitions.clone(), file_localities: Vec::new() };
+        let v2 = Manifest { format_version: LOCALITY_FORMAT_VERSION, ..m.clone() };
+        let e = Manifest::decode("b/BACKUP", &envelope::encode_version(FileKind::Manifest, LOCALITY_FORMAT_VERSION, &(&v2, &short))).unwrap_err();
+        assert!(e.to_string().contains("0 file localities for 1 files"), "{e}");
+        // A version 1 envelope around a payload that claims version 2 is refused as before.
+        let e = Manifest::decode("b/BACKUP", &envelope::encode(FileKind::Manifest, &v2)).unwrap_err();
+        assert!(e.to_string().contains("format version 2 disagrees with its envelope's version 1"), "{e}");
+    }
+
     #[test]
     fn newer_version_and_wrong_kind_are_refused() {
         let m = sample_manifest();
-        let e = Manifest::decode("b/BACKUP", &envelope::encode_version(FileKind::Manifest, FORMAT_VERSION + 1, &m)).unwrap_err();
+        let e = Manifest::decode("b/BACKUP", &envelope::encode_version(FileKind::Manifest, MAX_READ_VERSION + 1, &m)).unwrap_err();
         assert!(matches!(e, FormatError::UnsupportedVersion { .. }), "{e}");
         let e = Manifest::decode("b/BACKUP", &sample().encode()).unwrap_err();
         assert_eq!(e.to_string(), "b/BACKUP: is a data file, expected a manifest");

@@ -36,6 +36,12 @@ impl Manifest {
         let _ = writeln!(out, "revision start time: {}", time(self.revision_start_time));
         let _ = writeln!(out, "full cluster: {}", if self.is_full_cluster { "yes" } else { "no" });
         let _ = writeln!(out, "targets: {}", clean(&self.targets_description));
+        // Only a locality-aware backup has the line, so other dumps read as they always did.
+        if !self.partitions.is_empty() {
+            list(out, "partitions", &self.partitions, |o, p| {
+                let _ = write!(o, "{}", clean(p));
+            });
+        }
         list(out, "depends on", &self.depends_on, |o, l| {
             let _ = write!(o, "{}", clean(l));
         });
@@ -192,6 +198,9 @@ fn dump_file(o: &mut String, f: &FileInfo) {
     }
     if let Some(t) = f.end_time {
         let _ = write!(o, " end={t}");
+    }
+    if let Some(l) = &f.locality {
+        let _ = write!(o, " locality={}", clean(l));
     }
 }
 

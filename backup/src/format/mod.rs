@@ -7,6 +7,8 @@
 //! - [`manifest`]: [`Manifest`], what a finished backup holds, its invariants and its
 //!   human-readable [`Manifest::dump`].
 //! - [`checkpoint`]: [`Checkpoint`], the progress of a running backup job.
+//! - [`partition`]: [`partition::PartitionDescriptor`], which files of a locality-aware backup
+//!   one locality's destination holds.
 //!
 //! What this module must never do: perform I/O (callers read and write bytes through
 //! `ExternalStorage`), encrypt (encryption, [`crate::crypto`], wraps these bytes from
@@ -19,8 +21,9 @@ pub mod data;
 pub mod envelope;
 pub mod manifest;
 mod manifest_dump;
+pub mod partition;
 
 pub use checkpoint::Checkpoint;
 pub use data::{DataFile, DataFileError, EntryCounts};
-pub use envelope::{decode, encode, file_checksum, peek_kind, FileKind, FormatError, FORMAT_VERSION, MAGIC, MIN_READ_VERSION};
+pub use envelope::{decode, encode, file_checksum, peek_kind, FileKind, FormatError, FORMAT_VERSION, LOCALITY_FORMAT_VERSION, MAGIC, MAX_READ_VERSION, MIN_READ_VERSION};
 pub use manifest::{ClusterData, DescriptorChange, FileInfo, Manifest, ManifestError, CHECKPOINT_NAME, ENCRYPTION_INFO_NAME, MANIFEST_NAME};

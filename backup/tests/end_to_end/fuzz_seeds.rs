@@ -114,6 +114,7 @@ fn check_seed(target: &str, name: &str, bytes: &[u8]) -> Result<(), String> {
             FileKind::Checkpoint => Checkpoint::decode(&what, bytes).map(drop),
             FileKind::Data => DataFile::decode(&what, bytes).map(drop),
             FileKind::EncryptionInfo => EncryptionInfo::decode(&what, bytes).map(drop),
+            FileKind::Partition => backup::format::partition::PartitionDescriptor::decode(&what, bytes).map(drop),
         }
         .map_err(|x| e(&x)),
         "manifest" => Manifest::decode(&what, &frame(FileKind::Manifest.to_byte(), FORMAT_VERSION, bytes)).map(drop).map_err(|x| e(&x)),
