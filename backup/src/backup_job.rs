@@ -144,6 +144,9 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
                     crate::lock::remove(env, &*storage, &f).await;
                 }
             }
+            // A locality-aware backup's other destinations hold its files under the same
+            // directory, and perhaps its partition descriptors (written just before the manifest).
+            clean_up_partitions(env, details, &data).await;
         }
         if let Ok(Some(_)) = read_checkpoint(env, &*storage, details).await {
             remove_checkpoint(env, &*storage).await;
@@ -166,6 +169,32 @@ pub async fn clean_up(env: &Env, id: JobId, details: &BackupDetails, complete: O
         crate::lock::remove(env, &*lock_storage, &mine.name()).await;
     }
     true
+}
+
+/// Removes what an unfinished locality-aware backup wrote at its other destinations: its data
+/// directory there, and each partition descriptor that is provably this backup's (its backup
+/// id), best effort.
+async fn clean_up_partitions(env: &Env, details: &BackupDetails, data: &str) {
+    for (n, p) in details.partitions.iter().enumerate() {
+        let Ok((_, storage)) = crate::location::open(env, &p.location) else { continue };
+        if let Ok(files) = crate::retry::retrying(env, || storage.list(data)).await {
+            for f in files {
+                crate::lock::remove(env, &*storage, &f).await;
+            }
+        }
+        let name = p.file_name(n + 1);
+        if let Ok(bytes) = crate::retry::read_retrying(env, &*storage, &name).await {
+            let ours = details
+                .cipher()
+                .open(&name, bytes)
+                .ok()
+                .and_then(|b| crate::format::partition::PartitionDescriptor::decode(&name, &b).ok())
+                .is_some_and(|d| d.backup_id == details.backup_id);
+            if ours {
+                crate::lock::remove(env, &*storage, &name).await;
+            }
+        }
+    }
 }
 
 /// True when the destination holds a backup that is not provably this job's: a finished
@@ -283,6 +312,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         None => Checkpoint::new(plan_manifest(details)),
     };
     let attempt = run;
+    let sinks = crate::partitioned::Sinks::open(env, storage.clone(), &details.partitions)?;
     let checkpoint = Arc::new(AsyncMutex::new(checkpoint));
     let mut seq: u64 = 0;
     let mut last_progress = env.kv.now();
@@ -316,7 +346,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
         for (node, pieces) in by_node {
             let first_seq = seq;
             seq += pieces.len() as u64;
-            workers.push(export_pieces(env, id, details, storage.clone(), node, pieces, attempt, first_seq, checkpoint.clone(), lost));
+            workers.push(export_pieces(env, id, details, storage.clone(), &sinks, node, pieces, attempt, first_seq, checkpoint.clone(), lost));
         }
         for r in futures::future::join_all(workers).await {
             r?;
@@ -343,6 +373,7 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     let cp = if env.planted(crate::planted::PlantedBug::ManifestBeforeLastFile) { drop_last_file(cp) } else { cp };
     let manifest = cp.into_manifest().map_err(|e| BackupError::Internal(format!("job {id}: finished checkpoint is not a valid manifest: {e}")))?;
     crate::encryption::check_before_manifest(env, details.encryption.as_ref()).await?;
+    crate::partitioned::write_descriptors(env, &details.backup_id, &details.partitions, &manifest.files, &details.cipher()).await?;
     if details.chain_root.is_some() {
         // An automatic incremental publishes only onto the newest backup of its chain, and only
         // one incremental per base ever does.
@@ -424,6 +455,7 @@ async fn export_pieces(
     id: JobId,
     details: &BackupDetails,
     storage: Arc<dyn ExternalStorage>,
+    sinks: &crate::partitioned::Sinks,
     node: NodeId,
     pieces: Vec<Span>,
     attempt: u64,
@@ -495,7 +527,10 @@ async fn export_pieces(
                 } else {
                     format!("data/{id}/n{}-{attempt:x}-n{}-{seq}.{page}.sst", env.node(), resp.served_by)
                 };
-                in_flight = Some(start_page_write(env, storage.clone(), cipher.clone(), path, data));
+                // The file goes where the node that exported it writes: the destination of its
+                // locality in a locality-aware backup, else the default.
+                let (sink, locality) = sinks.pick(&resp.locality);
+                in_flight = Some(start_page_write(env, sink, cipher.clone(), path, data, locality));
             }
             match resume {
                 Some(next) => {
@@ -531,13 +566,21 @@ async fn export_pieces(
 /// ([`Runtime::start`](crate::env::Runtime::start)) while the coordinator exports the next page.
 type PageWrite = Started<Result<FileInfo, BackupError>>;
 
-fn start_page_write(env: &Env, storage: Arc<dyn ExternalStorage>, cipher: crate::crypto::FileCipher, path: String, data: DataFile) -> PageWrite {
+fn start_page_write(
+    env: &Env,
+    storage: Arc<dyn ExternalStorage>,
+    cipher: crate::crypto::FileCipher,
+    path: String,
+    data: DataFile,
+    locality: Option<String>,
+) -> PageWrite {
     let env2 = env.clone();
     Started::start(&*env.runtime, async move {
         let bytes = data.encode();
         // The manifest records the checksum of the plaintext envelope (checked after
         // decryption); an encrypted backup stores the sealed bytes.
-        let info = FileInfo::new(path.clone(), &data, &bytes);
+        let mut info = FileInfo::new(path.clone(), &data, &bytes);
+        info.locality = locality;
         drop(data);
         let stored = cipher.seal(&*env2.runtime, &path, bytes)?;
         storage.write(&path, stored).await?;
@@ -725,6 +768,7 @@ pub fn plan_manifest(details: &BackupDetails) -> Manifest {
     m.depends_on = details.depends_on.clone();
     m.targets_description = details.targets_description.clone();
     m.cluster_id = details.cluster_id.clone();
+    m.partitions = details.partitions.iter().map(|p| p.locality.clone()).collect();
     m
 }
 

@@ -37,9 +37,43 @@ pub struct Layer {
     pub storage: Arc<dyn ExternalStorage>,
     /// Its manifest.
     pub manifest: Manifest,
+    /// A locality-aware backup's partitions, where the URLs given with it hold them
+    /// ([`crate::partitioned::attach`]); empty until found, and for any other backup.
+    pub partitions: Vec<PartitionStore>,
+}
+
+/// One partition of a locality-aware layer: where its files are now.
+#[derive(Clone)]
+pub struct PartitionStore {
+    /// Its locality tier.
+    pub locality: String,
+    /// Its location, credentials included.
+    pub location: String,
+    /// Its location as printed.
+    pub shown: String,
+    /// Its storage.
+    pub storage: Arc<dyn ExternalStorage>,
 }
 
 impl Layer {
+    /// Where `file` of this layer is: the default location, or the partition of its locality
+    /// (refused, naming the partition, when none of the URLs given holds it).
+    pub fn file_store(&self, file: &crate::format::manifest::FileInfo) -> Result<(String, Arc<dyn ExternalStorage>), BackupError> {
+        let Some(locality) = &file.locality else { return Ok((self.shown.clone(), self.storage.clone())) };
+        match self.partitions.iter().find(|p| &p.locality == locality) {
+            Some(p) => Ok((p.shown.clone(), p.storage.clone())),
+            None => {
+                let n = self.manifest.partitions.iter().position(|p| p == locality).map_or(0, |i| i + 1);
+                Err(BackupError::MissingPartition {
+                    file: crate::locality::partition_file_name(n, locality),
+                    locality: locality.clone(),
+                    backup: self.shown.clone(),
+                    searched: self.shown.clone(),
+                })
+            }
+        }
+    }
+
     /// "full" or "incremental", as SHOW BACKUP prints it.
     pub fn kind(&self) -> &'static str {
         if self.manifest.start_time.is_zero() {
@@ -307,7 +341,7 @@ async fn link_by_claims(env: &Env, root: &str, listed: Vec<Layer>, cipher: &File
                     } else {
                         let shown = url.redacted();
                         let manifest = read_manifest(env, &shown, &*sub, cipher).await?;
-                        Some(Layer { location: at, shown, storage: sub, manifest })
+                        Some(Layer { location: at, shown, storage: sub, manifest, partitions: Vec::new() })
                     }
                 }
             }
@@ -334,7 +368,7 @@ pub async fn read_chain(env: &Env, locations: &[String], passphrase: Option<&Sec
         let (url, storage) = location::open(env, location)?;
         let shown = url.redacted();
         let manifest = read_manifest(env, &shown, &*storage, &cipher).await?;
-        layers.push(Layer { location: location.clone(), shown, storage, manifest });
+        layers.push(Layer { location: location.clone(), shown, storage, manifest, partitions: Vec::new() });
     }
     Ok((layers, cipher))
 }
@@ -531,7 +565,7 @@ mod tests {
 
     fn layer(name: &str, cluster: &str, start: u64, end: u64) -> Layer {
         let m = Manifest::new(name, cluster, Timestamp::from_nanos(start), Timestamp::from_nanos(end), model::MvccFilter::Latest);
-        Layer { location: name.into(), shown: name.into(), storage: Arc::new(crate::storage::MemStorage::new()), manifest: m }
+        Layer { location: name.into(), shown: name.into(), storage: Arc::new(crate::storage::MemStorage::new()), manifest: m, partitions: Vec::new() }
     }
 
     #[test]

@@ -205,6 +205,25 @@ pub enum BackupError {
         /// The settings there are.
         known: String,
     },
+    /// A locality-aware BACKUP's destination list that cannot be used
+    /// ([`crate::locality::DestinationError`] says why).
+    #[error(transparent)]
+    Locality(#[from] crate::locality::DestinationError),
+    /// A locality-aware backup's partition that none of the URLs given holds (CockroachDB's
+    /// text, then which locality's files are missing and where they were looked for).
+    #[error(
+        "expected manifest {file} not found in backup locations: the files the nodes of locality {locality} wrote for the backup at {backup} are in none of {searched}; list the URL that held COCKROACH_LOCALITY={locality} (or where its files were moved) with the backup's default URL"
+    )]
+    MissingPartition {
+        /// The partition descriptor's name.
+        file: String,
+        /// Its locality.
+        locality: String,
+        /// The backup (its default location), redacted.
+        backup: String,
+        /// The locations searched, redacted.
+        searched: String,
+    },
     /// Something that should not happen; the message says what.
     #[error("internal error: {0}")]
     Internal(String),
@@ -302,6 +321,9 @@ impl BackupError {
             BackupError::Schedule(_) => ErrorKind::Option,
             BackupError::UnknownSetting { .. } | BackupError::InvalidOptions(_) => ErrorKind::Option,
             BackupError::FilesFailedCheck { .. } => ErrorKind::NotABackup,
+            BackupError::Locality(crate::locality::DestinationError::PartitionExists { .. }) => ErrorKind::DestinationNotEmpty,
+            BackupError::Locality(_) => ErrorKind::Url,
+            BackupError::MissingPartition { .. } => ErrorKind::NotABackup,
             BackupError::Internal(_) => ErrorKind::Internal,
         }
     }

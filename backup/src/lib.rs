@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod locality;
 pub mod location;
 pub mod lock;
+pub mod partitioned;
 pub mod plan;
 pub mod planted;
 pub mod restore;

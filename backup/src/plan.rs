@@ -71,6 +71,10 @@ pub struct BackupDetails {
     /// lock is at its destination (and from a record written before locks existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_root: Option<String>,
+    /// A locality-aware backup's destinations other than the default, in its statement's order
+    /// ([`crate::partitioned`]). Empty, and left out of the record, for any other backup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<crate::partitioned::PartitionDestination>,
     /// A run has sent the manifest: it may be at the destination although no answer said so (a
     /// server that died just after the upload). From then on the job waits for storage to
     /// answer, however long, rather than end failed beside a complete backup. Left out of the
@@ -113,12 +117,20 @@ impl BackupDetails {
 ///
 /// A full backup, or an incremental: with `INCREMENTAL FROM` the listed chain is its base; a
 /// destination that already holds a full backup makes it an automatic incremental in a
-/// date-named subdirectory, chained onto everything there ([`crate::chain`]).
+/// date-named subdirectory, chained onto everything there ([`crate::chain`]). A locality-aware
+/// destination list is planned as a backup to its default URL, whose other URLs then receive
+/// the files of their localities' nodes in the same subdirectory ([`crate::partitioned`]).
 pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> Result<BackupDetails, BackupError> {
     check_session(env, ctx, "BACKUP").await?;
-    if stmt.to.len() != 1 {
-        return Err(BackupError::NotSupportedYet("BACKUP to a list of locality-aware destinations"));
-    }
+    let dests = crate::locality::Destinations::parse(&stmt.to)?;
+    let to_default = BackupStmt { to: vec![dests.default.clone()], ..stmt.clone() };
+    let mut details = plan_to(env, ctx, &to_default).await?;
+    details.partitions = crate::partitioned::plan(env, &dests, &details.destination).await?;
+    Ok(details)
+}
+
+/// [`plan_backup`] of a statement with one destination (its session already checked).
+async fn plan_to(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> Result<BackupDetails, BackupError> {
     let now = env.kv.now();
     let end_time = resolve_as_of(stmt.as_of.as_ref().map(|a| a.0.as_str()), now)?;
     // With the system database and `system.users`, so that `BACKUP TABLE system.users` (the
@@ -371,6 +383,7 @@ pub async fn plan_backup(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> 
         cluster_id: env.cluster_id.clone(),
         targets_description: describe_targets(&stmt.targets),
         encryption,
+        partitions: Vec::new(),
         chain_root: chain_root.map(|r| pin(&r)),
         manifest_sent: false,
         latest: match into {

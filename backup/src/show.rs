@@ -258,6 +258,18 @@ pub fn file_rows(m: &Manifest, dir: &str) -> QueryResult {
     out
 }
 
+/// [`file_rows`] of a locality-aware backup's chain, with a last column `locality`: the locality
+/// whose destination holds the file (`default`: the URL SHOW BACKUP was given), as CockroachDB's
+/// later versions show it. Other backups' listings keep their columns.
+pub fn locality_file_rows(m: &Manifest, dir: &str) -> QueryResult {
+    let mut out = file_rows(m, dir);
+    out.columns.push("locality".into());
+    for (row, f) in out.rows.iter_mut().zip(&m.files) {
+        row.push(Datum::String(f.locality.clone().unwrap_or_else(|| crate::locality::DEFAULT_LOCALITY.to_string())));
+    }
+    out
+}
+
 /// The rows SHOW BACKUP RANGES prints for a manifest: each span it backed up, readable and raw.
 pub fn range_rows(m: &Manifest) -> QueryResult {
     let mut out = QueryResult::new(&RANGE_COLUMNS);
@@ -288,6 +300,13 @@ pub async fn show_backup(env: &Env, ctx: &SessionContext, stmt: &ShowBackupStmt)
     if layers.len() > 1 {
         crate::chain::validate(&layers)?;
     }
+    // A locality-aware backup's partitions are needed only to read its files (and are checked
+    // when they were listed).
+    let mut layers = layers;
+    if stmt.check_files || !stmt.location_localities.is_empty() {
+        crate::partitioned::attach(env, &mut layers, std::slice::from_ref(&stmt.location_localities), &cipher).await?;
+    }
+    let partitioned = layers.iter().any(|l| !l.manifest.partitions.is_empty());
     let file_bytes = if stmt.check_files { Some(check_files(env, &layers, &cipher).await?) } else { None };
     let base = StorageUrl::parse(&stmt.location)?;
     let mut out: Option<QueryResult> = None;
@@ -296,6 +315,7 @@ pub async fn show_backup(env: &Env, ctx: &SessionContext, stmt: &ShowBackupStmt)
         let rows = match stmt.kind {
             ShowBackupKind::Objects => object_rows(&layer.manifest, false, stmt.with_privileges, sizes),
             ShowBackupKind::Schemas => object_rows(&layer.manifest, true, stmt.with_privileges, sizes),
+            ShowBackupKind::Files if partitioned => locality_file_rows(&layer.manifest, &relative_dir(&base, &layer.location)?),
             ShowBackupKind::Files => file_rows(&layer.manifest, &relative_dir(&base, &layer.location)?),
             ShowBackupKind::Ranges => range_rows(&layer.manifest),
         };
@@ -325,8 +345,11 @@ async fn check_files(env: &Env, layers: &[Layer], cipher: &FileCipher) -> Result
             if missing.len() + damaged.len() >= CHECK_FILES_MAX_NAMED {
                 break 'layers;
             }
+            // A locality-aware backup's file is in its locality's partition.
+            let (shown, storage) = layer.file_store(file)?;
+            let location = if file.locality.is_some() { shown.split('?').next().unwrap_or_default() } else { location };
             let name = crate::location::join(location, &file.path);
-            let bytes = match read_retrying(env, &*layer.storage, &file.path).await {
+            let bytes = match read_retrying(env, &*storage, &file.path).await {
                 Ok(bytes) => bytes,
                 Err(e) if e.is_not_found() => {
                     missing.push(name);

@@ -83,6 +83,12 @@ pub struct ExportResponse {
     pub range_id: RangeId,
     /// The versions.
     pub export: Export,
+    /// The serving node's locality tiers (its `--locality`, `(key, value)`, the widest first;
+    /// empty for none), as the node itself knows them: a locality-aware BACKUP writes what the
+    /// node exported to the destination matching them, as each CockroachDB node's backup
+    /// processor picks by its own locality.
+    #[serde(default)]
+    pub locality: Vec<(String, String)>,
 }
 
 /// Every way a KV request can fail. Callers match on these to decide on a retry.

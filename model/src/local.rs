@@ -80,6 +80,8 @@ pub struct LocalKv {
     store: Mutex<MvccStore>,
     clock: Arc<dyn Clock>,
     hlc: Mutex<Timestamp>,
+    /// The node's locality tiers, reported with each export ([`LocalKv::set_locality`]).
+    locality: Mutex<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for LocalKv {
@@ -92,7 +94,13 @@ impl LocalKv {
     /// An empty store whose HLC runs over `clock`. Call [`catalog::bootstrap`] to get a usable
     /// cluster.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        LocalKv { store: Mutex::new(MvccStore::new()), clock, hlc: Mutex::new(Timestamp::ZERO) }
+        LocalKv { store: Mutex::new(MvccStore::new()), clock, hlc: Mutex::new(Timestamp::ZERO), locality: Mutex::new(Vec::new()) }
+    }
+
+    /// Sets the node's locality tiers (`--locality`, the widest first), which its exports report
+    /// ([`ExportResponse::locality`]).
+    pub fn set_locality(&self, tiers: Vec<(String, String)>) {
+        *self.locality.lock().unwrap_or_else(|e| e.into_inner()) = tiers;
     }
 
     /// An empty store over the machine's wall clock (for the shell).
@@ -254,7 +262,8 @@ impl ClusterKv for LocalKv {
             return Err(KvError::RangeKeyMismatch { node, span: req.span });
         }
         let export = self.store().export_paged(&req.span, req.start, req.end, req.filter, req.target_bytes)?;
-        Ok(ExportResponse { served_by: LOCAL_NODE_ID, range_id: LOCAL_RANGE_ID, export })
+        let locality = self.locality.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Ok(ExportResponse { served_by: LOCAL_NODE_ID, range_id: LOCAL_RANGE_ID, export, locality })
     }
 
     async fn ingest(&self, entries: Vec<Entry>) -> Result<(), KvError> {

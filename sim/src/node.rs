@@ -280,13 +280,18 @@ impl NodeServer {
                         let export =
                             self.read(*range, &req.span, req.end, |r| r.engine.export_paged(&req.span, req.start, req.end, req.filter, req.target_bytes))?;
                         trace_event!(self.trace, self.name, crate::event::EXPORT_SERVED, "r{range} {} entries as-leaseholder=false", export.entries.len());
-                        return Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: *range, export }));
+                        return Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: *range, export, locality: self.locality() }));
                     }
                 }
                 let epoch = self.serving_epoch(range).ok_or_else(|| self.not_leaseholder(range))?;
                 self.serve(epoch, other).await
             }
         }
+    }
+
+    /// This node's `--locality` tiers, as its exports report them.
+    fn locality(&self) -> Vec<(String, String)> {
+        self.cfg.locality_of(self.id).tiers
     }
 
     /// Runs a bulk statement with this node as the gateway.
@@ -321,7 +326,7 @@ impl NodeServer {
                 // backup's claim).
                 let leaseholder = self.serving_epoch(range) == Some(epoch);
                 trace_event!(self.trace, self.name, crate::event::EXPORT_SERVED, "r{range} {} entries as-leaseholder={leaseholder}", export.entries.len());
-                Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: range, export }))
+                Ok(NodeResponse::Export(model::ExportResponse { served_by: self.id, range_id: range, export, locality: self.locality() }))
             }
             NodeRequest::GcThreshold { range, span } => {
                 let threshold = self

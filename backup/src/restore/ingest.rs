@@ -281,8 +281,11 @@ pub(super) async fn prepare_span(env: &Env, source: &Source<'_>, span: &Span) ->
 /// inside `span`. An incremental's file often reaches over many spans: only the part of it a
 /// span restores stays in memory while the span waits for its other files.
 fn start_read(env: &Env, layer: &Layer, cipher: &FileCipher, file: &FileInfo, span: &Span) -> Started<Result<DataFile, BackupError>> {
-    let (env2, location, storage, cipher, file, span) = (env.clone(), layer.shown.clone(), layer.storage.clone(), cipher.clone(), file.clone(), span.clone());
+    // A locality-aware backup's file is read from its locality's partition.
+    let store = layer.file_store(file);
+    let (env2, cipher, file, span) = (env.clone(), cipher.clone(), file.clone(), span.clone());
     Started::start(&*env.runtime, async move {
+        let (location, storage) = store?;
         read_data_file(&env2, &location, &*storage, &cipher, &file).await.map(|mut data| {
             let all = data.entries.len();
             data.entries.retain(|e| span.contains_key(&e.key));

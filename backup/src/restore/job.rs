@@ -232,7 +232,8 @@ async fn open_layers(env: &Env, details: &RestoreDetails) -> Result<Vec<Layer>, 
                 reason: format!("it holds another backup ({}) than the one this restore began with ({})", manifest.backup_id, l.backup_id),
             });
         }
-        layers.push(Layer { location: l.location.clone(), shown, storage, manifest });
+        let partitions = crate::partitioned::reopen(env, &l.partitions)?;
+        layers.push(Layer { location: l.location.clone(), shown, storage, manifest, partitions });
     }
     Ok(layers)
 }

@@ -104,6 +104,10 @@ pub struct RestoreLayer {
     /// Its backup's id: a location whose manifest is another backup's by the time a resumed
     /// job reads it fails the job, rather than mixing two backups.
     pub backup_id: String,
+    /// A locality-aware backup's partitions: each locality and where its files were found
+    /// (credentials included). Left out of the record for any other backup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<(String, String)>,
 }
 
 impl fmt::Debug for RestoreDetails {
@@ -178,6 +182,8 @@ pub async fn plan_with_layers(env: &Env, ctx: &SessionContext, stmt: &RestoreStm
         None => crate::chain::read_location(env, &stmt.from, passphrase).await?,
     };
     crate::chain::validate(&layers)?;
+    let mut layers = layers;
+    crate::partitioned::attach(env, &mut layers, &stmt.from_localities, &cipher).await?;
     let wanted_time = match &stmt.as_of {
         Some(a) => Some(Timestamp::parse_as_of(&a.0, env.kv.now())?),
         None => None,
@@ -215,7 +221,11 @@ pub async fn plan_with_layers(env: &Env, ctx: &SessionContext, stmt: &RestoreStm
     };
     let span_count = ingest::units(&layers, &wanted).len();
     let details = RestoreDetails {
-        layers: layers.iter().map(|l| RestoreLayer { location: l.location.clone(), backup_id: l.manifest.backup_id.clone() }).collect(),
+        layers: layers
+            .iter()
+            .zip(crate::partitioned::payload(&layers))
+            .map(|(l, partitions)| RestoreLayer { location: l.location.clone(), backup_id: l.manifest.backup_id.clone(), partitions })
+            .collect(),
         key: cipher.checked_key().cloned(),
         as_of: ts,
         restore_ts: env.kv.now(),

@@ -149,6 +149,11 @@ pub struct RestoreStmt {
     /// `FROM LATEST IN 'collection'` / `FROM 'subdir' IN 'collection'`: which chain of the
     /// collection `from` names.
     pub in_collection: Option<InCollection>,
+    /// `FROM ('default', 'other', …), …`: the URLs given with each backup of `from` besides it
+    /// (its first URL, which holds the manifest), among which a locality-aware backup's
+    /// partitions are found; one list for an automatic chain serves all its members. Empty
+    /// when no backup was given as a list ([`crate::partitioned`]).
+    pub from_localities: Vec<Vec<String>>,
     /// Restore to this time inside the backups (needs revision history unless it is a backup's
     /// end time).
     pub as_of: Option<AsOf>,
@@ -210,6 +215,10 @@ pub struct ShowBackupStmt {
     /// `SHOW BACKUP LATEST IN 'collection'` / `SHOW BACKUP 'subdir' IN 'collection'`: which
     /// chain of the collection `location` names.
     pub in_collection: Option<InCollection>,
+    /// `SHOW BACKUP ('default', 'other', …)`: the URLs given besides `location` (the first),
+    /// among which a locality-aware backup's partitions are found (needed to read its files,
+    /// `WITH check_files`).
+    pub location_localities: Vec<String>,
     /// `WITH privileges`: add the grants column.
     pub with_privileges: bool,
     /// `WITH check_files` (CockroachDB v22.2): read every data file the chain's manifests list
@@ -353,6 +362,7 @@ impl fmt::Debug for RestoreStmt {
             .field("targets", &self.targets)
             .field("from", &Locations(&self.from))
             .field("in_collection", &self.in_collection)
+            .field("from_localities", &self.from_localities.iter().map(|l| Locations(l)).collect::<Vec<_>>())
             .field("as_of", &self.as_of)
             .field("options", &self.options)
             .finish()
@@ -365,6 +375,7 @@ impl fmt::Debug for ShowBackupStmt {
             .field("kind", &self.kind)
             .field("location", &Locations(std::slice::from_ref(&self.location)))
             .field("in_collection", &self.in_collection)
+            .field("location_localities", &Locations(&self.location_localities))
             .field("with_privileges", &self.with_privileges)
             .field("check_files", &self.check_files)
             .field("encryption_passphrase", &self.encryption_passphrase)

@@ -300,13 +300,10 @@ impl Parser {
     fn restore(&mut self) -> Result<RestoreStmt> {
         let targets = self.targets(&["FROM"])?;
         self.expect_kw("FROM", "expected FROM and the backup's location")?;
-        if self.peek() == Some(&Token::LParen) {
-            return Err(self.error("locality-aware RESTORE from a parenthesised list of URLs is not supported"));
-        }
-        let in_collection = self.in_collection()?;
-        let from = match in_collection {
-            Some(_) => vec![self.string("the collection's URL")?],
-            None => self.string_list("a backup URL")?,
+        let in_collection = if self.peek() == Some(&Token::LParen) { None } else { self.in_collection()? };
+        let (from, from_localities) = match in_collection {
+            Some(_) => (vec![self.string("the collection's URL")?], Vec::new()),
+            None => self.backup_lists()?,
         };
         let as_of = self.as_of()?;
         let mut opts = self.with_options(&[
@@ -331,7 +328,34 @@ impl Parser {
             schema_only: opts.remove("schema_only").is_some(),
             verify_backup_table_data: opts.remove("verify_backup_table_data").is_some(),
         };
-        Ok(RestoreStmt { targets, from, in_collection, as_of, options })
+        Ok(RestoreStmt { targets, from, in_collection, from_localities, as_of, options })
+    }
+
+    /// RESTORE's backups: each a URL or a parenthesised locality-aware list of URLs (its first
+    /// holding the manifest), comma-separated. Returns the first URL of each, and the others of
+    /// each when some list had more than one URL (else none: `('a')` is `'a'`).
+    fn backup_lists(&mut self) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+        let (mut from, mut others) = (Vec::new(), Vec::new());
+        loop {
+            if self.eat(&Token::LParen) {
+                let mut list = self.string_list("a backup URL")?.into_iter();
+                if !self.eat(&Token::RParen) {
+                    return Err(self.error("expected , or ) in the locality-aware list of URLs"));
+                }
+                from.push(list.next().unwrap_or_default());
+                others.push(list.collect::<Vec<_>>());
+            } else {
+                from.push(self.string("a backup URL")?);
+                others.push(Vec::new());
+            }
+            if !self.eat(&Token::Comma) {
+                break;
+            }
+        }
+        if others.iter().all(Vec::is_empty) {
+            others.clear();
+        }
+        Ok((from, others))
     }
 
     fn show(&mut self) -> Result<Statement> {
@@ -362,13 +386,23 @@ impl Parser {
         if kind != ShowBackupKind::Objects {
             self.pos += 1;
         }
-        let in_collection = self.in_collection()?;
-        let location = self.string("the backup's location")?;
+        let in_collection = if self.peek() == Some(&Token::LParen) { None } else { self.in_collection()? };
+        let (location, location_localities) = match in_collection {
+            None if self.eat(&Token::LParen) => {
+                let mut list = self.string_list("the backup's location")?.into_iter();
+                if !self.eat(&Token::RParen) {
+                    return Err(self.error("expected , or ) in the locality-aware list of URLs"));
+                }
+                (list.next().unwrap_or_default(), list.collect())
+            }
+            _ => (self.string("the backup's location")?, Vec::new()),
+        };
         let mut opts = self.with_options(&[("privileges", OptKind::Flag), ("check_files", OptKind::Flag), ("encryption_passphrase", OptKind::Value)])?;
         Ok(Statement::ShowBackup(ShowBackupStmt {
             kind,
             location,
             in_collection,
+            location_localities,
             with_privileges: opts.remove("privileges").is_some(),
             check_files: opts.remove("check_files").is_some(),
             encryption_passphrase: take_str(&mut opts, "encryption_passphrase").map(Secret),

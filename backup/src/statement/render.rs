@@ -47,7 +47,8 @@ pub(super) fn redacted(stmt: &Statement) -> String {
         }
         Statement::Restore(r) => {
             let which = r.in_collection.as_ref().map(in_collection).unwrap_or_default();
-            let mut out = format!("RESTORE{} FROM {which}{}", targets(&r.targets), locations(&r.from));
+            let from = if r.from_localities.is_empty() { locations(&r.from) } else { backup_lists(&r.from, &r.from_localities) };
+            let mut out = format!("RESTORE{} FROM {which}{from}", targets(&r.targets));
             out.push_str(&as_of(&r.as_of));
             let o = &r.options;
             let mut opts = Vec::new();
@@ -89,7 +90,12 @@ pub(super) fn redacted(stmt: &Statement) -> String {
                 ShowBackupKind::Ranges => "RANGES ",
             };
             let which = s.in_collection.as_ref().map(in_collection).unwrap_or_default();
-            let mut out = format!("SHOW BACKUP {kind}{which}{}", location(&s.location));
+            let shown = if s.location_localities.is_empty() {
+                location(&s.location)
+            } else {
+                format!("({}, {})", location(&s.location), locations(&s.location_localities))
+            };
+            let mut out = format!("SHOW BACKUP {kind}{which}{shown}");
             let mut opts = Vec::new();
             if s.with_privileges {
                 opts.push("privileges".to_string());
@@ -171,6 +177,15 @@ fn location(text: &str) -> String {
 
 fn locations(list: &[String]) -> String {
     list.iter().map(|l| location(l)).collect::<Vec<_>>().join(", ")
+}
+
+/// RESTORE's backups with the URLs given with each: a parenthesised list where there are some.
+fn backup_lists(first: &[String], others: &[Vec<String>]) -> String {
+    let item = |i: usize, f: &String| match others.get(i) {
+        Some(more) if !more.is_empty() => format!("({}, {})", location(f), locations(more)),
+        _ => location(f),
+    };
+    first.iter().enumerate().map(|(i, f)| item(i, f)).collect::<Vec<_>>().join(", ")
 }
 
 /// A SQL string literal (`'` doubled).

@@ -117,6 +117,32 @@ fn backup_forms() {
     backup("BACKUP TO \\  \r\n'x' \\\r\nAS OF SYSTEM TIME '-10s'");
 }
 
+/// RESTORE and SHOW BACKUP take a locality-aware backup as a parenthesised list whose first
+/// URL holds the manifest; RESTORE's backups may mix lists and single URLs, and a list of one
+/// is that URL.
+#[test]
+fn locality_aware_lists() {
+    let r = restore("RESTORE FROM ('nodelocal://1/a', 'nodelocal://2/a'), 'nodelocal://1/b', ('nodelocal://1/c', 'nodelocal://2/c', 'nodelocal://3/c')");
+    assert_eq!(r.from, vec!["nodelocal://1/a", "nodelocal://1/b", "nodelocal://1/c"]);
+    assert_eq!(r.from_localities, vec![vec!["nodelocal://2/a".to_string()], vec![], vec!["nodelocal://2/c".to_string(), "nodelocal://3/c".to_string()]]);
+    let r = restore("RESTORE FROM ('nodelocal://1/a'), 'nodelocal://1/b'");
+    assert_eq!((r.from.len(), r.from_localities.len()), (2, 0));
+    let s = match ok("SHOW BACKUP FILES ('nodelocal://1/a', 'nodelocal://2/a') WITH check_files") {
+        Statement::ShowBackup(s) => s,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((s.location.as_str(), s.location_localities.clone()), ("nodelocal://1/a", vec!["nodelocal://2/a".to_string()]));
+    for sql in [
+        "RESTORE FROM ('nodelocal://1/a', 'nodelocal://2/a'), 'nodelocal://1/b'",
+        "SHOW BACKUP ('nodelocal://1/a', 'nodelocal://2/a')",
+        "BACKUP TO ('nodelocal://1/a?COCKROACH_LOCALITY=default', 'nodelocal://2/a?COCKROACH_LOCALITY=region%3Dus-west')",
+    ] {
+        let stmt = ok(sql);
+        assert_eq!(stmt.redacted(), sql, "renders as written");
+        assert_eq!(ok(&stmt.redacted()), stmt);
+    }
+}
+
 #[test]
 fn restore_and_show_forms() {
     let r = restore("RESTORE FROM 'gs://b/full', 'gs://b/inc' AS OF SYSTEM TIME '-1h'");
@@ -198,7 +224,8 @@ fn errors_name_the_offending_token() {
         ("BACKUP * TO 'x'", "*", "bare *"),
         ("BACKUP db.sch.t TO 'x'", "sch", "user-defined schemas"),
         ("BACKUP db. TO 'x'", "TO", "after '.'"),
-        ("RESTORE FROM ('a', 'b')", "(", "locality-aware"),
+        ("RESTORE FROM ('a' 'b')", "'…'", "expected , or ) in the locality-aware list"),
+        ("SHOW BACKUP ('a', 'b'", "EOF", "expected , or ) in the locality-aware list"),
         ("SHOW BACKUP", "EOF", "the backup's location"),
         ("SHOW BACKUPS 'x'", "'…'", "expected IN"),
         ("BACKUP INTO LATEST 'x'", "'…'", "expected IN"),

@@ -514,11 +514,43 @@ impl fmt::Debug for StorageUrl {
     }
 }
 
+/// The parameter of a locality-aware BACKUP's destination URLs that names the locality each is
+/// for ([`crate::locality`]): not a storage parameter, so a storage URL never holds it.
+pub const LOCALITY_URL_PARAM: &str = "COCKROACH_LOCALITY";
+
+/// A URL's `COCKROACH_LOCALITY` value (percent-decoded) and the URL without that parameter,
+/// every other parameter kept as written ([`crate::locality`] reads it; a storage URL has no
+/// such parameter). A text without a query string is returned whole.
+pub fn split_locality_param(text: &str) -> (Option<String>, String) {
+    let Some((base, query)) = text.split_once('?') else { return (None, text.to_string()) };
+    let mut locality = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
+        if name == LOCALITY_URL_PARAM {
+            locality = Some(percent_decode_str(&raw.replace('+', " ")).decode_utf8_lossy().into_owned());
+        } else {
+            kept.push(pair);
+        }
+    }
+    let url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+    (locality, url)
+}
+
 /// Redacts a location string that may or may not parse as a [`StorageUrl`]: the canonical
 /// redacted form if it does; otherwise, if the `url` crate can read it, the text with secret
 /// parameters and any user-info password replaced; otherwise just `redacted`. Used where a
 /// statement's raw text is printed (job descriptions, logs) before its URLs were validated.
 pub fn redact_location(text: &str) -> String {
+    // A locality-aware destination's `COCKROACH_LOCALITY` is no secret, and no storage
+    // parameter either: the rest is redacted, and the locality kept, so that a printed
+    // statement still says which URL is for which locality.
+    if let (Some(locality), rest) = split_locality_param(text) {
+        let value: String = url::form_urlencoded::byte_serialize(locality.as_bytes()).collect();
+        let rest = redact_location(&rest);
+        let sep = if rest.contains('?') { '&' } else { '?' };
+        return format!("{rest}{sep}{LOCALITY_URL_PARAM}={value}");
+    }
     if let Ok(u) = StorageUrl::parse(text) {
         return u.redacted();
     }

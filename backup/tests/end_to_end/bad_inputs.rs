@@ -11,7 +11,8 @@
 //! `S3CR3T`, which no message, job record or event may ever show.
 //!
 //! Fixtures, in `nodelocal://1/`: `plain` (a backup of `bank`), `enc` (one encrypted with
-//! [`FIXTURE_PASSPHRASE`]), `incomplete` (only a `BACKUP-CHECKPOINT`), `none` (nothing); a
+//! [`FIXTURE_PASSPHRASE`]), `incomplete` (only a `BACKUP-CHECKPOINT`), `none` (nothing), `lad`
+//! and `law` (a locality-aware backup's default and `region=us-west` destinations); a
 //! database `empty` with no tables.
 
 use crate::common::*;
@@ -53,7 +54,7 @@ const BULK: &[(&str, ErrorKind, &str)] = &[
     ("BACKUP DATABASE bank TO 'nodelocal://1/x' AS OF SYSTEM '-1s'", Syntax, "expected AS OF SYSTEM TIME"),
     ("BACKUP DATABASE bank TO 'nodelocal://1/x' INCREMENTAL 'nodelocal://1/plain'", Syntax, "expected FROM after INCREMENTAL"),
     ("RESTORE DATABASE bank", Syntax, "expected FROM"),
-    ("RESTORE DATABASE bank FROM ('nodelocal://1/a', 'nodelocal://1/b')", Syntax, "locality-aware"),
+    ("RESTORE DATABASE bank FROM ('nodelocal://1/a' 'nodelocal://1/b')", Syntax, "expected , or ) in the locality-aware list"),
     ("SHOW BACKUP", Syntax, "the backup's location"),
     ("SHOW BACKUPS 'nodelocal://1/plain'", Syntax, "expected IN"),
     ("BACKUP DATABASE bank INTO LATEST 'nodelocal://1/plain'", Syntax, "expected IN"),
@@ -197,6 +198,18 @@ const BULK: &[(&str, ErrorKind, &str)] = &[
     ("PAUSE JOB {job}", Job, "succeeded"),
     ("CANCEL JOB {job}", Job, "succeeded"),
     ("RESUME JOB {job}", Job, "succeeded"),
+    // Locality-aware destination lists, refused in CockroachDB's words.
+    ("BACKUP DATABASE bank TO ('nodelocal://1/l1', 'nodelocal://1/l2')", Url, "multiple URLs are provided for partitioned BACKUP, but COCKROACH_LOCALITY is not specified"),
+    ("BACKUP DATABASE bank TO ('nodelocal://1/l1?COCKROACH_LOCALITY=default', 'nodelocal://1/l2')", Url, "COCKROACH_LOCALITY is not specified (in nodelocal://1/l2)"),
+    ("BACKUP DATABASE bank TO ('nodelocal://1/l1?COCKROACH_LOCALITY=region%3Da', 'nodelocal://1/l2?COCKROACH_LOCALITY=region%3Db')", Url, "no default URL provided for partitioned backup"),
+    ("BACKUP DATABASE bank TO ('nodelocal://1/l1?COCKROACH_LOCALITY=default', 'nodelocal://1/l2?COCKROACH_LOCALITY=default')", Url, "multiple default URLs provided"),
+    ("BACKUP DATABASE bank TO ('nodelocal://1/l1?COCKROACH_LOCALITY=default', 'nodelocal://1/l2?COCKROACH_LOCALITY=region%3Da', 'nodelocal://1/l3?COCKROACH_LOCALITY=region%3Da')", Url, "duplicate URIs for locality region=a"),
+    ("BACKUP DATABASE bank TO ('nodelocal://1/l1?COCKROACH_LOCALITY=default', 'nodelocal://1/l2?COCKROACH_LOCALITY=us-west')", Url, "failed to parse backup locality: tier must be in the form \"key=value\" not \"us-west\""),
+    ("BACKUP DATABASE bank TO 'nodelocal://1/l1?COCKROACH_LOCALITY=region%3Da'", Url, "COCKROACH_LOCALITY region=a is invalid for a single BACKUP location"),
+    ("BACKUP DATABASE bank TO ('nodelocal://1/new?COCKROACH_LOCALITY=default', 'nodelocal://1/law?COCKROACH_LOCALITY=region%3Dus-west')", DestinationNotEmpty, "already contains a BACKUP_PART_1_region=us-west file"),
+    ("RESTORE DATABASE bank FROM 'nodelocal://1/lad'", NotABackup, "expected manifest BACKUP_PART_1_region=us-west not found in backup locations"),
+    ("RESTORE DATABASE bank FROM ('nodelocal://1/lad', 'nodelocal://1/none')", NotABackup, "locality region=us-west"),
+    ("SHOW BACKUP FILES 'nodelocal://1/lad' WITH check_files", NotABackup, "expected manifest BACKUP_PART_1_region=us-west not found"),
     // Backup schedules, refused in CockroachDB's words; nothing scheduled, nothing run.
     ("CREATE SCHEDULE 's' FOR BACKUP DATABASE bank INTO 'nodelocal://1/s' RECURRING 'every day'", Option, "error parsing schedule expression: \"every day\"; it must be a valid cron expression"),
     ("CREATE SCHEDULE 's' FOR BACKUP DATABASE bank INTO 'nodelocal://1/s' RECURRING '0 0 0 * * *'", Option, "it must be a valid cron expression"),
@@ -215,8 +228,6 @@ const BULK: &[(&str, ErrorKind, &str)] = &[
     ("DROP SCHEDULE 12345", Job, "schedule with ID 12345 does not exist"),
     ("SHOW SCHEDULE 12345", Job, "schedule with ID 12345 does not exist"),
     ("DROP SCHEDULE x", Syntax, "expected a schedule ID"),
-    // A locality-aware BACKUP (a list of destinations) is for a later version.
-    ("BACKUP DATABASE bank TO ('nodelocal://1/l1', 'nodelocal://1/l2')", Unsupported, "locality-aware"),
 ];
 
 /// SQL-layer statements: (statement, the error expected, a piece of the message).
@@ -254,6 +265,7 @@ fn fixture() -> (Cluster, i64) {
     let job = result_row(&c.ok("BACKUP DATABASE bank TO 'nodelocal://1/plain'")).0;
     c.ok(&format!("BACKUP DATABASE bank TO 'nodelocal://1/enc' WITH encryption_passphrase = '{FIXTURE_PASSPHRASE}'"));
     write_obj(&c.store("nodelocal://1/incomplete"), "BACKUP-CHECKPOINT", b"left over".to_vec());
+    c.ok("BACKUP DATABASE bank TO ('nodelocal://1/lad?COCKROACH_LOCALITY=default', 'nodelocal://1/law?COCKROACH_LOCALITY=region%3Dus-west')");
     c.advance(Duration::from_secs(1));
     (c, job)
 }
