@@ -146,6 +146,11 @@ const BULK: &[(&str, ErrorKind, &str)] = &[
     ("RESTORE DATABASE nosuch FROM 'nodelocal://1/plain'", TargetNotFound, "\"nosuch\""),
     ("RESTORE TABLE bank.nosuch FROM 'nodelocal://1/plain' WITH into_db = 'empty'", TargetNotFound, "bank.nosuch"),
     ("RESTORE TABLE bank.customers FROM 'nodelocal://1/plain' WITH into_db = 'nosuch'", TargetNotFound, "\"nosuch\" needs to exist"),
+    // system.users: backed up as a table, restored only into a user database.
+    ("BACKUP DATABASE system TO 'nodelocal://1/t5'", TargetNotFound, "database \"system\" cannot be backed up whole"),
+    ("RESTORE system.users FROM 'nodelocal://1/plain' WITH into_db = 'empty'", TargetNotFound, "table \"system.users\" does not exist in the backup"),
+    ("RESTORE system.users FROM 'nodelocal://1/users'", Conflict, "a system table cannot be restored into the system database"),
+    ("RESTORE TABLE system.* FROM 'nodelocal://1/users'", Conflict, "relation \"system.users\" already exists"),
     // Dependencies left out.
     ("BACKUP bank.accounts TO 'nodelocal://1/d1'", Dependency, "customers"),
     ("BACKUP bank.rich_accounts TO 'nodelocal://1/d2'", Dependency, "accounts"),
@@ -250,6 +255,15 @@ fn sql_rows() -> Vec<SqlRow> {
         ("CREATE USER u WITH PASSWORD 'S3CR3T' garbage", |e| matches!(e, SqlError::Parse { .. }), "syntax error"),
         ("INSERT INTO bank.customers VALUES (1, 'dup', NULL)", |e| matches!(e, SqlError::UniqueViolation { .. }), "duplicate"),
         ("INSERT INTO bank.customers (id) VALUES (77)", |e| matches!(e, SqlError::NotNullViolation(_)), "name"),
+        // INSERT … SELECT and system.users (issue #17's users procedure).
+        ("INSERT INTO bank.customers SELECT id, name, email, id FROM bank.customers", |e| matches!(e, SqlError::Invalid(_)), "4 expressions for 3 targets"),
+        ("INSERT INTO bank.customers (id, name) SELECT id FROM bank.customers", |e| matches!(e, SqlError::Invalid(_)), "more target columns than expressions"),
+        ("INSERT INTO bank.customers SELECT name, id FROM bank.customers", |e| matches!(e, SqlError::Type(_)), "id"),
+        ("SELECT * FROM bank.customers WHERE id IN (SELECT id, name FROM bank.customers)", |e| matches!(e, SqlError::Invalid(_)), "subquery must return only one column, found 2"),
+        ("INSERT INTO system.users SELECT * FROM system.users", |e| matches!(e, SqlError::UniqueViolation { .. }), "(username)=('admin') already exists"),
+        ("INSERT INTO system.users VALUES ('', NULL, false)", |e| matches!(e, SqlError::Invalid(_)), "username cannot be empty"),
+        ("UPSERT INTO system.users VALUES ('root', NULL, true)", |e| matches!(e, SqlError::Unsupported(_)), "UPSERT INTO system.users"),
+        ("CREATE DATABASE system", |e| matches!(e, SqlError::DuplicateObject { .. }), "database \"system\" already exists"),
         ("CREATE TABLE bank.c (a INT CHECK (a > 0))", |e| matches!(e, SqlError::Unsupported(_)), "CHECK"),
         ("SELECT * FROM bank.customers AS OF SYSTEM TIME 'nonsense'", |e| matches!(e, SqlError::AsOf(_)), "nonsense"),
         ("BACKUP DATABASE bank TO 'nodelocal://1/sql'", |e| matches!(e, SqlError::NotSqlLayer { .. }), "handled by the backup crate"),
@@ -264,6 +278,8 @@ fn fixture() -> (Cluster, i64) {
     c.advance(Duration::from_secs(1));
     let job = result_row(&c.ok("BACKUP DATABASE bank TO 'nodelocal://1/plain'")).0;
     c.ok(&format!("BACKUP DATABASE bank TO 'nodelocal://1/enc' WITH encryption_passphrase = '{FIXTURE_PASSPHRASE}'"));
+    // `users`: a backup of system.users.
+    c.ok("BACKUP TABLE system.users TO 'nodelocal://1/users'");
     write_obj(&c.store("nodelocal://1/incomplete"), "BACKUP-CHECKPOINT", b"left over".to_vec());
     c.ok("BACKUP DATABASE bank TO ('nodelocal://1/lad?COCKROACH_LOCALITY=default', 'nodelocal://1/law?COCKROACH_LOCALITY=region%3Dus-west')");
     c.advance(Duration::from_secs(1));
