@@ -225,6 +225,35 @@ fn the_node_reports_the_locality_it_was_started_with() {
     assert!(err.contains("invalid locality tier \"zone\""), "{err}");
 }
 
+/// A node started with `--locality=region=us-west,…` writes a locality-aware backup's data
+/// files to the `region=us-west` URL (on disk, under `./extern`) and the manifest to the default
+/// one; a later shell (another node, no locality) restores from the list, and is refused,
+/// naming the partition, from the default URL alone.
+#[test]
+fn a_locality_aware_backup_puts_the_nodes_files_in_its_localitys_directory() {
+    let dir = TempDir::new("locality-backup");
+    std::fs::write(dir.0.join("setup.sql"), SETUP).unwrap();
+    let to = "('nodelocal://1/east?COCKROACH_LOCALITY=default', 'nodelocal://1/west?COCKROACH_LOCALITY=region%3Dus-west')";
+    let o = shell(&dir.0, &["--locality", "region=us-west,zone=us-west-2a", "-f", "setup.sql", "-e", &format!("BACKUP DATABASE shop TO {to}")], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    let ext = dir.0.join("extern");
+    assert!(ext.join("east/BACKUP").is_file() && !ext.join("east/data").exists(), "the manifest only at the default URL");
+    assert!(ext.join("west/BACKUP_PART_1_region=us-west").is_file() && ext.join("west/data").is_dir());
+    assert!(!ext.join("west/BACKUP").exists());
+    let o = shell(&dir.0, &["-e", "RESTORE DATABASE shop FROM 'nodelocal://1/east'"], None);
+    let (_, err) = text(&o);
+    assert!(!o.status.success() && err.contains("expected manifest BACKUP_PART_1_region=us-west not found"), "{err}");
+    let o = shell(
+        &dir.0,
+        &["-e", "RESTORE DATABASE shop FROM ('nodelocal://1/east', 'nodelocal://1/west')", "-e", "SELECT id FROM shop.items ORDER BY id", "-e", "SHOW BACKUP FILES ('nodelocal://1/east', 'nodelocal://1/west') WITH check_files"],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("(4 rows)") && out.contains("region=us-west"), "{out}");
+}
+
 mod shell_support;
 
 use shell_support::http::Server;

@@ -212,6 +212,9 @@ impl Shell {
     pub fn start(io: ExternalIoSettings, options: RealStorageOptions, cluster: ClusterOptions) -> Result<Shell, ShellError> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| ShellError::Start(e.to_string()))?;
         let local = Arc::new(LocalKv::with_system_clock());
+        // The node reports its locality with each export: a locality-aware BACKUP picks its
+        // files' destination by it.
+        local.set_locality(cluster.locality.tiers.clone());
         futures::executor::block_on(catalog::bootstrap(&*local)).map_err(|e| ShellError::Start(format!("bootstrap: {e}")))?;
         let activity = Arc::new(Activity::default());
         let real: Arc<dyn backup::storage::StorageProvider> = Arc::new(RealStorageProvider::new(io.clone(), options));
