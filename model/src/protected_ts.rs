@@ -92,7 +92,10 @@ pub fn decode(key: &Key, bytes: &[u8]) -> Result<ProtectedRecord, CatalogError> 
     let v: serde_json::Value = catalog::decode_json(key, bytes)?;
     let version = v.get("version").and_then(|v| v.as_u64());
     if version != Some(RECORD_VERSION as u64) {
-        return Err(CatalogError::Corrupt { key: key.to_string(), reason: format!("protected timestamp record of version {version:?}; this build reads version {RECORD_VERSION}") });
+        return Err(CatalogError::Corrupt {
+            key: key.to_string(),
+            reason: format!("protected timestamp record of version {version:?}; this build reads version {RECORD_VERSION}"),
+        });
     }
     let r: ProtectedRecord = serde_json::from_value(v).map_err(|e| CatalogError::Corrupt { key: key.to_string(), reason: e.to_string() })?;
     if record_key(r.id) != *key {

@@ -6,7 +6,10 @@ use super::cron::{show_time, Recurrence};
 use super::*;
 use crate::env::Env;
 use crate::show::QueryResult;
-use crate::statement::{AsOf, BackupInto, BackupOptions, BackupStmt, CreateScheduleStmt, FullBackup, InCollection, Recurring, ScheduleControl, ScheduleStmt, Secret, Statement, TablePattern};
+use crate::statement::{
+    AsOf, BackupInto, BackupOptions, BackupStmt, CreateScheduleStmt, FullBackup, InCollection, Recurring, ScheduleControl, ScheduleStmt, Secret, Statement,
+    TablePattern,
+};
 use crate::targets::{check_session, SessionContext};
 use model::protected_ts;
 use std::time::Duration;

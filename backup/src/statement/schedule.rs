@@ -13,8 +13,8 @@ use std::fmt;
 /// A schedule statement.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ScheduleStmt {
-    /// `CREATE SCHEDULE … FOR BACKUP …`.
-    Create(CreateScheduleStmt),
+    /// `CREATE SCHEDULE … FOR BACKUP …` (boxed: it is many times the size of the others).
+    Create(Box<CreateScheduleStmt>),
     /// `SHOW SCHEDULES` (`None`) or `SHOW SCHEDULE id`.
     Show(Option<i64>),
     /// `PAUSE / RESUME / DROP SCHEDULE id`.

@@ -257,7 +257,10 @@ fn the_passphrase_is_redacted_everywhere_and_refusals_say_why() {
     assert!(!format!("{:?}", schedules(&c)).contains("S3CR3T"));
     // The collection now holds a backup: another schedule there is refused unless told.
     let e = c.err(&format!("CREATE SCHEDULE 'again' FOR BACKUP DATABASE bank INTO '{COLL}' WITH encryption_passphrase = 'pw-S3CR3T' RECURRING '@daily'"));
-    assert_eq!(e, format!("backups already created in {COLL}; to ignore existing backups, the schedule can be created with the 'ignore_existing_backups' option"));
+    assert_eq!(
+        e,
+        format!("backups already created in {COLL}; to ignore existing backups, the schedule can be created with the 'ignore_existing_backups' option")
+    );
     c.ok(&format!(
         "CREATE SCHEDULE 'again' FOR BACKUP DATABASE bank INTO '{COLL}' WITH encryption_passphrase = 'pw-S3CR3T' RECURRING '@daily' WITH SCHEDULE OPTIONS ignore_existing_backups"
     ));

@@ -67,12 +67,15 @@ impl Parser {
             if !self.is_kw("OPTIONS") {
                 return Err(self.error("expected OPTIONS after WITH SCHEDULE"));
             }
-            sched = self.options_after_with(&[
-                ("first_run", OptKind::Value),
-                ("on_execution_failure", OptKind::Value),
-                ("on_previous_running", OptKind::Value),
-                ("ignore_existing_backups", OptKind::Flag),
-            ], true)?;
+            sched = self.options_after_with(
+                &[
+                    ("first_run", OptKind::Value),
+                    ("on_execution_failure", OptKind::Value),
+                    ("on_previous_running", OptKind::Value),
+                    ("ignore_existing_backups", OptKind::Flag),
+                ],
+                true,
+            )?;
         }
         let options = ScheduleOptions {
             first_run: take_str(&mut sched, "first_run"),
@@ -80,7 +83,7 @@ impl Parser {
             on_previous_running: take_str(&mut sched, "on_previous_running"),
             ignore_existing_backups: sched.remove("ignore_existing_backups").is_some(),
         };
-        Ok(Statement::Schedule(ScheduleStmt::Create(CreateScheduleStmt {
+        Ok(Statement::Schedule(ScheduleStmt::Create(Box::new(CreateScheduleStmt {
             if_not_exists,
             label,
             targets,
@@ -89,7 +92,7 @@ impl Parser {
             recurring,
             full_backup,
             options,
-        })))
+        }))))
     }
 
     /// After `SHOW`, at `SCHEDULES` or `SCHEDULE`.
@@ -137,7 +140,7 @@ mod tests {
 
     fn create(sql: &str) -> CreateScheduleStmt {
         match parse(sql).unwrap_or_else(|e| panic!("{sql}: {e}")) {
-            Statement::Schedule(ScheduleStmt::Create(c)) => c,
+            Statement::Schedule(ScheduleStmt::Create(c)) => *c,
             other => panic!("{sql}: parsed as {other:?}"),
         }
     }
@@ -160,7 +163,7 @@ mod tests {
         assert_eq!(c.options.on_execution_failure.as_deref(), Some("pause"));
         assert_eq!(c.options.on_previous_running.as_deref(), Some("skip"));
         assert!(c.options.ignore_existing_backups);
-        let shown = Statement::Schedule(ScheduleStmt::Create(c.clone())).redacted();
+        let shown = Statement::Schedule(ScheduleStmt::Create(Box::new(c.clone()))).redacted();
         assert!(!shown.contains("S3CR3T"), "{shown}");
         assert!(!format!("{c:?}").contains("S3CR3T"));
         // The redacted text parses back to the same statement, secrets aside.

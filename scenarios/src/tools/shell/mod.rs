@@ -231,6 +231,8 @@ impl Shell {
             planted: None,
         };
         rt.spawn(exec::adopt_forever(env.clone()));
+        // Backup schedules fire on this process's clock, checked at CockroachDB's pace.
+        rt.spawn(backup::schedule::executor::run_forever(env.clone(), backup::schedule::executor::DEFAULT_PACE));
         if let Some(every) = cluster.gc_interval.filter(|d| !d.is_zero()) {
             rt.spawn(gc_queue(local.clone(), every));
         }
