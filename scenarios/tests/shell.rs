@@ -784,3 +784,65 @@ fn a_bad_ui_address_stops_the_shell_before_it_starts() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
     assert!(text(&o).1.contains("--ui <ADDR>"), "{}", text(&o).1);
 }
+
+/// Issue #17's users procedure on nodelocal files: one shell creates users and a role and backs
+/// up system.users; a later shell (a fresh cluster) restores it into a user database, refused
+/// without `into_db`, and copies the users back with INSERT … SELECT filtered on the names it
+/// has already: the restored user has its password flag, the role is a role, and the copy's
+/// temporary table goes.
+#[test]
+fn users_restored_from_a_system_users_backup_on_nodelocal_files() {
+    let dir = TempDir::new("users");
+    let o = shell(
+        &dir.0,
+        &["-e", "CREATE USER maxroach WITH PASSWORD 'hunter2'; CREATE ROLE tellers", "-e", "BACKUP TABLE system.users TO 'nodelocal://1/system_users'"],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    let o = shell(&dir.0, &["-e", "RESTORE system.users FROM 'nodelocal://1/system_users'"], None);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("relation \"system.users\" already exists: a system table cannot be restored into the system database"), "{err}");
+    let o = shell(
+        &dir.0,
+        &[
+            "-e",
+            "CREATE DATABASE newdb",
+            "-e",
+            "RESTORE system.users FROM 'nodelocal://1/system_users' WITH into_db = 'newdb'",
+            "-e",
+            "INSERT INTO system.users SELECT * FROM newdb.users WHERE username NOT IN (SELECT username FROM system.users)",
+            "-e",
+            "DROP TABLE newdb.users",
+            "-e",
+            "SELECT * FROM system.users ORDER BY username",
+        ],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    let users = nth_table(&out, "username | hashedPassword | isRole", 0);
+    let rows: Vec<Vec<&str>> = users.lines().skip(2).filter(|l| !l.starts_with('(')).map(|l| l.split('|').map(str::trim).collect()).collect();
+    assert_eq!(
+        rows,
+        vec![vec!["admin", "NULL", "true"], vec!["maxroach", "true", "false"], vec!["root", "NULL", "false"], vec!["tellers", "NULL", "true"]],
+        "{out}"
+    );
+    assert!(!out.contains("hunter2") && !err.contains("hunter2"));
+    // No file of the backup holds the password: the cluster never kept it.
+    let mut dirs = vec![dir.0.join("extern/system_users")];
+    let mut files = 0;
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files += 1;
+                assert!(!std::fs::read(&path).unwrap().windows(7).any(|w| w == b"hunter2"), "{}", path.display());
+            }
+        }
+    }
+    assert!(files >= 2, "a manifest and a data file at least");
+}
