@@ -188,6 +188,43 @@ pub async fn incrementals_root(env: &Env, collection: &str, subdir: &str) -> Res
     }
 }
 
+/// Refuses `BACKUP … TO '<collection>/<subdir>'` onto a collection's full backup whose chain
+/// already has incrementals in the collection layout (`<collection>/incrementals/<subdir>/`).
+/// The plain form appends inside the full backup's own directory (the v20.2–v21.1 layout): it
+/// would start a second chain from the full backup's end time beside the first, both would
+/// then be refused by every `… IN` statement as incrementals in both layouts, and the new one
+/// would silently leave out what the first one's incrementals hold. CockroachDB looks for the
+/// plain form's incrementals in `<location>/incrementals` and so forks the chain without a
+/// word; here it is refused at planning, before anything is written, naming the statement
+/// that appends to the chain. A location whose path does not end in a full backup's dated
+/// subdirectory, or over http (whose chains cannot be appended to automatically), is left
+/// alone; so is a chain whose incrementals are all in the old layout, which the collection
+/// statements append to there too.
+pub async fn refuse_plain_append_to_collection_chain(env: &Env, location: &str) -> Result<(), BackupError> {
+    let url = StorageUrl::parse(location)?;
+    if is_http(&url) {
+        return Ok(());
+    }
+    let mut parts = url.path().rsplitn(4, '/');
+    let (Some(day_time), Some(month), Some(year)) = (parts.next(), parts.next(), parts.next()) else { return Ok(()) };
+    let subdir = format!("{year}/{month}/{day_time}");
+    if !is_full_subdir(&subdir) {
+        return Ok(());
+    }
+    let collection = url.root().join(parts.next().unwrap_or(""))?;
+    let incrementals = collection.join(&format!("{INCREMENTALS_DIR}/{subdir}"))?;
+    if !has_incrementals(env, &incrementals.expose()).await? {
+        return Ok(());
+    }
+    Err(CollectionError::PlainAppendForksChain {
+        location: url.redacted(),
+        incrementals: incrementals.redacted(),
+        subdir: format!("/{subdir}"),
+        collection: collection.redacted(),
+    }
+    .into())
+}
+
 /// True if `root` holds anything in a date-named incremental subdirectory.
 async fn has_incrementals(env: &Env, root: &str) -> Result<bool, BackupError> {
     let (_, storage) = location::open(env, root)?;

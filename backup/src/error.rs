@@ -43,6 +43,12 @@ pub enum CollectionError {
     /// `INTO LATEST IN` (or `'subdir' IN`) a chain of other targets.
     #[error("{reason}{hint}")]
     TargetsDiffer { reason: String, hint: String },
+    /// `BACKUP … TO` a collection's full backup whose incrementals are in the collection layout:
+    /// appending inside the full's directory would fork its chain.
+    #[error(
+        "{location} is the full backup {subdir} of the collection {collection}, whose incrementals are in {incrementals}: BACKUP … TO this location would start a second chain of incrementals inside the full backup's directory, beside them (and the collection's statements would then refuse both); append to the chain with BACKUP … INTO '{subdir}' IN '{collection}'"
+    )]
+    PlainAppendForksChain { location: String, subdir: String, collection: String, incrementals: String },
 }
 
 /// Why a chain of backups cannot be built on or restored: one variant per cause, so that callers
@@ -304,7 +310,10 @@ impl BackupError {
             BackupError::DestinationNotEmpty { .. } => ErrorKind::DestinationNotEmpty,
             BackupError::DestinationInUse { .. } => ErrorKind::DestinationInUse,
             BackupError::NotABackup { .. } => ErrorKind::NotABackup,
-            BackupError::Chain(_) | BackupError::Collection(CollectionError::TargetsDiffer { .. } | CollectionError::BothLayouts { .. }) => ErrorKind::Chain,
+            BackupError::Chain(_)
+            | BackupError::Collection(
+                CollectionError::TargetsDiffer { .. } | CollectionError::BothLayouts { .. } | CollectionError::PlainAppendForksChain { .. },
+            ) => ErrorKind::Chain,
             BackupError::Collection(CollectionError::FullExists { .. }) => ErrorKind::DestinationNotEmpty,
             BackupError::Collection(CollectionError::BadSubdir { .. }) => ErrorKind::Url,
             BackupError::Collection(_) => ErrorKind::NotABackup,

@@ -180,6 +180,9 @@ async fn plan_to(env: &Env, ctx: &SessionContext, stmt: &BackupStmt) -> Result<B
         check_destination(env, &url, &*storage, keyed).await?;
         (Some(crate::chain::base_chain(env, &stmt.incremental_from, passphrase).await?), stmt.to[0].clone(), None)
     } else if crate::retry::retrying(env, || storage.exists(MANIFEST_NAME)).await? {
+        // A collection's full backup named by its own path: its chain may already go on in
+        // the collection's layout, which appending here would fork.
+        crate::collection::refuse_plain_append_to_collection_chain(env, &stmt.to[0]).await?;
         let (base, sub) = append_to(env, &stmt.to[0], &stmt.to[0], passphrase, keyed, end_time).await?;
         (Some(base), sub, Some(stmt.to[0].clone()))
     } else {

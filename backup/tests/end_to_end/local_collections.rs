@@ -11,6 +11,8 @@
 //! - the older layouts are read (incrementals inside the full's directory, the root `LATEST`),
 //!   both layouts at once refused; LATEST in an empty collection, a subdirectory without a
 //!   backup, another passphrase, a full backup where one is, refused with nothing written;
+//! - `BACKUP … TO '<collection>/<subdir>'` onto a chain whose incrementals are in the collection
+//!   layout (which would fork it) refused at planning, naming `INTO '<subdir>' IN`;
 //! - the function a scheduler calls ([`backup::exec::backup_into_collection`]) does the same.
 
 use crate::common::*;
@@ -233,6 +235,42 @@ fn older_layouts_are_read_and_appended_to_in_place() {
     }
     let e = c.err("RESTORE DATABASE bank FROM LATEST IN 'nodelocal://1/coll'");
     assert!(e.starts_with("Incremental layers found in both old and new default locations"), "{e}");
+}
+
+/// `BACKUP … TO '<collection>/<subdir>'` onto a full backup whose incrementals are in the
+/// collection layout would start a second chain inside the full's directory (CockroachDB forks
+/// it silently): refused at planning, naming the statement to use, with nothing written; the
+/// collection's chain goes on. Onto a full backup with no incrementals yet it appends in the
+/// old layout, as `older_layouts_are_read_and_appended_to_in_place` shows.
+#[test]
+fn backup_to_a_collection_full_whose_incrementals_are_in_the_collection_layout_is_refused() {
+    let mut c = bank();
+    c.ok("BACKUP DATABASE bank INTO 'nodelocal://1/coll'");
+    let subdir = paths(&c.ok("SHOW BACKUPS IN 'nodelocal://1/coll'"))[0].clone();
+    c.sql("UPDATE bank.customers SET name = 'inc1' WHERE id = 1");
+    c.advance(Duration::from_secs(1));
+    c.ok("BACKUP DATABASE bank INTO LATEST IN 'nodelocal://1/coll'");
+    c.sql("UPDATE bank.customers SET name = 'inc2' WHERE id = 1");
+    c.advance(Duration::from_secs(1));
+    let before = c.store(COLL).snapshot();
+    let e = c.exec(&format!("BACKUP DATABASE bank TO 'nodelocal://1/coll{subdir}'")).unwrap_err();
+    assert_eq!(e.kind(), backup::error::ErrorKind::Chain, "{e}");
+    let e = e.to_string();
+    assert!(e.starts_with(&format!("nodelocal://1/coll{subdir} is the full backup {subdir} of the collection nodelocal://1/coll")), "{e}");
+    assert!(e.contains(&format!("incrementals are in nodelocal://1/coll/incrementals{subdir}")), "{e}");
+    assert!(e.contains(&format!("BACKUP … INTO '{subdir}' IN 'nodelocal://1/coll'")), "names the statement to use: {e}");
+    assert_eq!(before.keys().collect::<Vec<_>>(), c.store(COLL).snapshot().keys().collect::<Vec<_>>(), "nothing written");
+    // The statement it names appends to the chain, which restores whole.
+    c.ok(&format!("BACKUP DATABASE bank INTO '{subdir}' IN 'nodelocal://1/coll'"));
+    assert_eq!(last_end(&c, "SHOW BACKUP LATEST IN 'nodelocal://1/coll'").0, 3);
+    let now = c.now();
+    restores_bank_at(&c, "RESTORE DATABASE bank FROM LATEST IN 'nodelocal://1/coll'", now);
+    // A plain location whose path merely looks dated but is no collection's full backup with
+    // collection-layout incrementals appends as before.
+    c.ok("BACKUP DATABASE bank TO 'nodelocal://1/plain/2020/01/02-030405.00'");
+    c.advance(Duration::from_secs(1));
+    c.ok("BACKUP DATABASE bank TO 'nodelocal://1/plain/2020/01/02-030405.00'");
+    assert_eq!(last_end(&c, "SHOW BACKUP 'nodelocal://1/plain/2020/01/02-030405.00'").0, 2);
 }
 
 /// What a scheduler calls: a full, then incrementals onto it, each a BACKUP job described as
