@@ -679,3 +679,39 @@ fn http_is_refused_when_disabled() {
     let e = c.err(&format!("BACKUP DATABASE bank TO '{}'", t.location("off")));
     assert!(e.contains("external http access disabled"), "{e}");
 }
+
+/// The seed's procedure for restoring users, with the backup of `system.users` on a server:
+/// back the table up, restore it into an ordinary database of another cluster, copy the rows
+/// the other cluster lacks back with INSERT … SELECT; the users and roles are then the source's.
+fn server_system_users_procedure(t: Option<Target>) {
+    let Some(t) = t else { return };
+    let rt = tokio_runtime();
+    let mut src = t.cluster(&rt, JobSettings::default());
+    let mut dst = t.cluster(&rt, JobSettings::default());
+    src.sql("CREATE USER maxroach WITH PASSWORD 'not-kept'; CREATE USER ana; CREATE ROLE tellers;");
+    let loc = t.location("system_users");
+    src.ok(&format!("BACKUP TABLE system.users TO '{loc}'"));
+    let users = |c: &mut RealCluster| -> Vec<Vec<model::Datum>> {
+        c.sql("SELECT username, \"hashedPassword\", \"isRole\" FROM system.users ORDER BY username").pop().unwrap().rows
+    };
+    let want = users(&mut src);
+    assert_eq!(want.len(), 5, "root, admin and the three made here: {want:?}");
+    assert_ne!(users(&mut dst), want);
+    dst.sql("CREATE DATABASE newdb");
+    let r = dst.ok(&format!("RESTORE system.users FROM '{loc}' WITH into_db = 'newdb'"));
+    for secret in t.secrets() {
+        assert!(secret.is_empty() || !r.render().contains(secret), "a secret in RESTORE's output");
+    }
+    dst.sql("INSERT INTO system.users SELECT * FROM newdb.users WHERE username NOT IN (SELECT username FROM system.users)");
+    assert_eq!(users(&mut dst), want);
+}
+
+#[test]
+fn s3_system_users_procedure() {
+    server_system_users_procedure(Target::s3());
+}
+
+#[test]
+fn azure_system_users_procedure() {
+    server_system_users_procedure(Target::azure());
+}
