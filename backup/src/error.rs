@@ -218,7 +218,7 @@ pub enum BackupError {
     /// A locality-aware backup's partition that none of the URLs given holds (CockroachDB's
     /// text, then which locality's files are missing and where they were looked for).
     #[error(
-        "expected manifest {file} not found in backup locations: the files the nodes of locality {locality} wrote for the backup at {backup} are in none of {searched}; list the URL that held COCKROACH_LOCALITY={locality} (or where its files were moved) with the backup's default URL"
+        "expected manifest {file} not found in backup locations: the files the nodes of locality {locality} wrote for the backup at {backup} are in none of {searched}; list the URL the backup was given for locality {locality} (or where its files were moved) with its default URL"
     )]
     MissingPartition {
         /// The partition descriptor's name.
