@@ -9,6 +9,35 @@ use crate::storage::StorageError;
 use model::catalog::CatalogError;
 use model::{KvError, Span, Timestamp, TimestampError};
 
+/// A schedule's id.
+pub type ScheduleId = i64;
+
+/// Why a schedule statement was refused, in CockroachDB's words where it has them.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// A cron expression that does not parse (or never fires).
+    #[error("error parsing schedule expression: {0:?}; it must be a valid cron expression")]
+    BadCron(String),
+    /// `on_execution_failure` other than retry, reschedule or pause.
+    #[error("{0:?} is not a valid on_execution_error; valid values are [retry|reschedule|pause]")]
+    BadOnError(String),
+    /// `on_previous_running` other than start, skip or wait.
+    #[error("{0:?} is not a valid on_previous_running; valid values are [start|skip|wait]")]
+    BadWait(String),
+    /// `first_run` that is not a time.
+    #[error("first_run: {0}")]
+    BadFirstRun(String),
+    /// `RECURRING NEVER`: a backup schedule must recur.
+    #[error("RECURRING clause required")]
+    RecurringRequired,
+    /// The collection already holds backups (another schedule's, perhaps).
+    #[error("backups already created in {0}; to ignore existing backups, the schedule can be created with the 'ignore_existing_backups' option")]
+    BackupsExist(String),
+    /// No schedule has that id.
+    #[error("schedule with ID {0} does not exist")]
+    NotFound(ScheduleId),
+}
+
 /// Why a statement naming a backup collection (`INTO`, `LATEST IN`, `'subdir' IN`, `SHOW
 /// BACKUPS IN`) cannot go ahead: one variant per cause, in CockroachDB's words where it has
 /// them, each naming the collection (redacted) and what to do.
@@ -186,7 +215,7 @@ pub enum BackupError {
     Job(String),
     /// A schedule statement was refused ([`crate::schedule`]).
     #[error(transparent)]
-    Schedule(#[from] crate::schedule::ScheduleError),
+    Schedule(#[from] ScheduleError),
     /// `SHOW BACKUP … WITH check_files` found data files its manifests list missing from
     /// storage or not matching their recorded checksum: each named by its redacted location
     /// without query parameters and path, sorted, at most [`CHECK_FILES_MAX_NAMED`] in all
@@ -325,8 +354,8 @@ impl BackupError {
             BackupError::Storage(_) => ErrorKind::Storage,
             BackupError::Kv(_) => ErrorKind::Kv,
             BackupError::Catalog(_) => ErrorKind::Catalog,
-            BackupError::Job(_) | BackupError::Schedule(crate::schedule::ScheduleError::NotFound(_)) => ErrorKind::Job,
-            BackupError::Schedule(crate::schedule::ScheduleError::BackupsExist(_)) => ErrorKind::DestinationNotEmpty,
+            BackupError::Job(_) | BackupError::Schedule(ScheduleError::NotFound(_)) => ErrorKind::Job,
+            BackupError::Schedule(ScheduleError::BackupsExist(_)) => ErrorKind::DestinationNotEmpty,
             BackupError::Schedule(_) => ErrorKind::Option,
             BackupError::UnknownSetting { .. } | BackupError::InvalidOptions(_) => ErrorKind::Option,
             BackupError::FilesFailedCheck { .. } => ErrorKind::NotABackup,

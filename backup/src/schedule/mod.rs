@@ -29,6 +29,9 @@ mod statements;
 pub use statements::execute;
 
 use crate::error::BackupError;
+/// Re-exported from [`crate::error`], where they live so that `BackupError` can carry them
+/// without the error module importing the scheduler (which imports nearly every module).
+pub use crate::error::{ScheduleError, ScheduleId};
 use crate::jobs::JobId;
 use crate::statement::Targets;
 use model::catalog::{scheduled_jobs_span, SYSTEM_SCHEDULED_JOBS_TABLE_ID};
@@ -36,37 +39,10 @@ use model::{encoding, Datum, Key, Kv, Timestamp, WriteOp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A schedule's id.
-pub type ScheduleId = i64;
 
 /// The version of the schedule record encoding this build writes and reads.
 pub const SCHEDULE_RECORD_VERSION: u32 = 1;
 
-/// Why a schedule statement was refused, in CockroachDB's words where it has them.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ScheduleError {
-    /// A cron expression that does not parse (or never fires).
-    #[error("error parsing schedule expression: {0:?}; it must be a valid cron expression")]
-    BadCron(String),
-    /// `on_execution_failure` other than retry, reschedule or pause.
-    #[error("{0:?} is not a valid on_execution_error; valid values are [retry|reschedule|pause]")]
-    BadOnError(String),
-    /// `on_previous_running` other than start, skip or wait.
-    #[error("{0:?} is not a valid on_previous_running; valid values are [start|skip|wait]")]
-    BadWait(String),
-    /// `first_run` that is not a time.
-    #[error("first_run: {0}")]
-    BadFirstRun(String),
-    /// `RECURRING NEVER`: a backup schedule must recur.
-    #[error("RECURRING clause required")]
-    RecurringRequired,
-    /// The collection already holds backups (another schedule's, perhaps).
-    #[error("backups already created in {0}; to ignore existing backups, the schedule can be created with the 'ignore_existing_backups' option")]
-    BackupsExist(String),
-    /// No schedule has that id.
-    #[error("schedule with ID {0} does not exist")]
-    NotFound(ScheduleId),
-}
 
 /// Whether a schedule's backups are full backups or incrementals onto the collection's LATEST.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
