@@ -342,10 +342,11 @@ impl Parser {
                 if !self.eat(&Token::RParen) {
                     return Err(self.error("expected , or ) in the locality-aware list of URLs"));
                 }
+                let mut list = default_first(list.collect()).into_iter();
                 from.push(list.next().unwrap_or_default());
                 others.push(list.collect::<Vec<_>>());
             } else {
-                from.push(self.string("a backup URL")?);
+                from.push(default_first(vec![self.string("a backup URL")?]).remove(0));
                 others.push(Vec::new());
             }
             if !self.eat(&Token::Comma) {
@@ -389,13 +390,14 @@ impl Parser {
         let in_collection = if self.peek() == Some(&Token::LParen) { None } else { self.in_collection()? };
         let (location, location_localities) = match in_collection {
             None if self.eat(&Token::LParen) => {
-                let mut list = self.string_list("the backup's location")?.into_iter();
+                let list = self.string_list("the backup's location")?;
                 if !self.eat(&Token::RParen) {
                     return Err(self.error("expected , or ) in the locality-aware list of URLs"));
                 }
+                let mut list = default_first(list).into_iter();
                 (list.next().unwrap_or_default(), list.collect())
             }
-            _ => (self.string("the backup's location")?, Vec::new()),
+            _ => (default_first(vec![self.string("the backup's location")?]).remove(0), Vec::new()),
         };
         let mut opts = self.with_options(&[("privileges", OptKind::Flag), ("check_files", OptKind::Flag), ("encryption_passphrase", OptKind::Value)])?;
         Ok(Statement::ShowBackup(ShowBackupStmt {
@@ -639,4 +641,21 @@ fn take_str(opts: &mut BTreeMap<&'static str, OptValue>, key: &str) -> Option<St
         Some(OptValue::Str(s)) => Some(s),
         _ => None,
     }
+}
+
+/// A backup's URLs as RESTORE and SHOW BACKUP are given them, each without its
+/// `COCKROACH_LOCALITY` parameter, the one marked `default` first: CockroachDB's docs give
+/// RESTORE the list exactly as BACKUP took it (`('…?COCKROACH_LOCALITY=default',
+/// '…?COCKROACH_LOCALITY=region%3Dus-west')`), and its restore reads the manifest at the URL
+/// marked default wherever it stands. The parameter names no storage, so opening a URL that
+/// kept it would be refused; where each partition is, the descriptors say.
+fn default_first(list: Vec<String>) -> Vec<String> {
+    let split: Vec<(Option<String>, String)> = list.iter().map(|u| crate::storage::url::split_locality_param(u)).collect();
+    let default = split.iter().position(|(l, _)| l.as_deref() == Some(crate::locality::DEFAULT_LOCALITY)).unwrap_or(0);
+    let mut urls: Vec<String> = split.into_iter().map(|(_, u)| u).collect();
+    if default < urls.len() {
+        let d = urls.remove(default);
+        urls.insert(0, d);
+    }
+    urls
 }

@@ -132,6 +132,15 @@ fn locality_aware_lists() {
         other => panic!("{other:?}"),
     };
     assert_eq!((s.location.as_str(), s.location_localities.clone()), ("nodelocal://1/a", vec!["nodelocal://2/a".to_string()]));
+    // The list as BACKUP took it (CockroachDB's docs restore from it so): the parameters are
+    // dropped and the URL marked default holds the manifest, wherever it stands.
+    let r = restore("RESTORE FROM ('s3://w/p?AUTH=implicit&COCKROACH_LOCALITY=region%3Dus-west', 's3://e/p?COCKROACH_LOCALITY=default&AUTH=implicit')");
+    assert_eq!((r.from, r.from_localities), (vec!["s3://e/p?AUTH=implicit".to_string()], vec![vec!["s3://w/p?AUTH=implicit".to_string()]]));
+    let s = match ok("SHOW BACKUP ('nodelocal://1/w?COCKROACH_LOCALITY=region%3Dus-west', 'nodelocal://1/e?COCKROACH_LOCALITY=default')") {
+        Statement::ShowBackup(s) => s,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((s.location.as_str(), s.location_localities.clone()), ("nodelocal://1/e", vec!["nodelocal://1/w".to_string()]));
     for sql in [
         "RESTORE FROM ('nodelocal://1/a', 'nodelocal://2/a'), 'nodelocal://1/b'",
         "SHOW BACKUP ('nodelocal://1/a', 'nodelocal://2/a')",
