@@ -42,7 +42,7 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_golden_backup_restores_to_its_recorded_contents() {
     let checked = check(&default_dir()).unwrap_or_else(|e| panic!("the golden corpus does not check: {e}"));
     let names: Vec<&str> = checked.entries.iter().map(|(e, _)| e.as_str()).collect();
-    for kind in ["v1/full", "v1/incremental", "v1/revision-history", "v1/encrypted", "v1/cluster"] {
+    for kind in ["v1/full", "v1/incremental", "v1/revision-history", "v1/encrypted", "v1/cluster", "v1/collection", "v2/locality-aware"] {
         assert!(names.contains(&kind), "{kind} missing from {names:?}");
     }
     assert!(checked.entries.iter().all(|(_, q)| *q > 0));

@@ -15,7 +15,10 @@
 //! the cluster moved on since, so the check compares a restore against an independent read of
 //! the source. A format change bumps `backup::format::envelope::FORMAT_VERSION`; the check then
 //! finds no `v<new>` directory and fails until `backup-sim golden-corpus write` adds it, so every
-//! version a build ever wrote stays in the corpus.
+//! version a build ever wrote stays in the corpus. Each entry lives in the directory of the
+//! newest version its files are written in: a locality-aware backup's manifest is version 2
+//! while every other backup is still written as version 1 (byte for byte what older builds
+//! read), so `v2/` holds the locality-aware entry and `v1/` the rest.
 //!
 //! `check.txt`'s language, one item per line group:
 //! - `# …` comments (the entry's story, written by the writer);
@@ -26,7 +29,7 @@
 //!   output exactly as the shell prints it.
 
 use crate::tools::shell::{ClusterOptions, Shell};
-use backup::format::envelope::{FORMAT_VERSION, MAGIC};
+use backup::format::envelope::{FORMAT_VERSION, LOCALITY_FORMAT_VERSION, MAGIC};
 use backup::locality::Locality;
 use backup::storage::real::RealStorageOptions;
 use backup::storage::url::ExternalIoSettings;
@@ -94,6 +97,11 @@ struct CheckGroup {
 /// One kind of backup the corpus keeps of each format version.
 struct Entry {
     name: &'static str,
+    /// The format version the entry's newest files are written in (a locality-aware backup's
+    /// manifest is version 2 while every other backup is still written as version 1).
+    version: u16,
+    /// The writing node's `--locality`.
+    locality: &'static str,
     about: &'static str,
     steps: &'static [Step],
     checks: &'static [CheckGroup],
@@ -114,12 +122,16 @@ const BY_OWNER: &str = "SELECT owner, id FROM bank.accounts {as_of} WHERE owner 
 const ENTRIES: &[Entry] = &[
     Entry {
         name: "full",
+        version: FORMAT_VERSION,
+        locality: "",
         about: "A full backup of one database (a table with a secondary index), restored whole.",
         steps: &[BANK_SCHEMA, Step::Sql("BACKUP DATABASE bank TO 'nodelocal://1/full';")],
         checks: &[CheckGroup { run: &["RESTORE DATABASE bank FROM 'nodelocal://1/full';"], queries: &[ACCOUNTS, BY_OWNER], source_as_of: None }],
     },
     Entry {
         name: "incremental",
+        version: FORMAT_VERSION,
+        locality: "",
         about: "A full backup and two incrementals (updates, a delete, inserts into two tables); restored from the full alone, then from the whole chain.",
         steps: &[
             BANK_SCHEMA,
@@ -143,6 +155,8 @@ const ENTRIES: &[Entry] = &[
     },
     Entry {
         name: "revision-history",
+        version: FORMAT_VERSION,
+        locality: "",
         about: "A full backup WITH revision_history over three states of a table; restored AS OF SYSTEM TIME the middle state, and at the end.",
         steps: &[
             BANK_SCHEMA,
@@ -160,6 +174,8 @@ const ENTRIES: &[Entry] = &[
     },
     Entry {
         name: "encrypted",
+        version: FORMAT_VERSION,
+        locality: "",
         about: "An encrypted full backup and an encrypted incremental (the fixture passphrase in golden_corpus.rs), restored with the passphrase.",
         steps: &[
             BANK_SCHEMA,
@@ -177,6 +193,8 @@ const ENTRIES: &[Entry] = &[
     },
     Entry {
         name: "cluster",
+        version: FORMAT_VERSION,
+        locality: "",
         about: "A cluster backup (two databases, a view, a sequence-backed default), restored into an empty cluster.",
         steps: &[
             BANK_SCHEMA,
@@ -191,6 +209,41 @@ const ENTRIES: &[Entry] = &[
         checks: &[CheckGroup {
             run: &["RESTORE FROM 'nodelocal://1/cluster';"],
             queries: &[ACCOUNTS, "SELECT id, item, qty FROM shop.orders {as_of} ORDER BY id;", "SELECT id, item FROM shop.big_orders {as_of} ORDER BY id;"],
+            source_as_of: None,
+        }],
+    },
+    Entry {
+        name: "collection",
+        version: FORMAT_VERSION,
+        locality: "",
+        about: "A collection: a full backup INTO it (a dated subdirectory and LATEST) and two incrementals INTO LATEST IN it; restored FROM LATEST IN it.",
+        steps: &[
+            BANK_SCHEMA,
+            Step::Sql("BACKUP DATABASE bank INTO 'nodelocal://1/coll';"),
+            Step::Sql("UPDATE bank.accounts SET balance = balance * 2 WHERE id IN (1, 4); DELETE FROM bank.accounts WHERE id = 2;"),
+            Step::Sql("BACKUP DATABASE bank INTO LATEST IN 'nodelocal://1/coll';"),
+            Step::Sql("INSERT INTO bank.accounts VALUES (8, 'hal', 8);"),
+            Step::Sql("BACKUP DATABASE bank INTO LATEST IN 'nodelocal://1/coll' WITH revision_history;"),
+        ],
+        checks: &[CheckGroup { run: &["RESTORE DATABASE bank FROM LATEST IN 'nodelocal://1/coll';"], queries: &[ACCOUNTS, BY_OWNER], source_as_of: None }],
+    },
+    Entry {
+        name: "locality-aware",
+        version: LOCALITY_FORMAT_VERSION,
+        locality: "region=us-west,zone=us-west-2a",
+        about: "A locality-aware full backup and incremental taken on a node in region=us-west (its data files in the west URL, the manifest in the default one); restored from the two lists (the default URL first in each, as CockroachDB's RESTORE reads the manifest there).",
+        steps: &[
+            BANK_SCHEMA,
+            Step::Sql("BACKUP DATABASE bank TO ('nodelocal://1/geo/default?COCKROACH_LOCALITY=default', 'nodelocal://1/geo/west?COCKROACH_LOCALITY=region%3Dus-west');"),
+            Step::Sql("UPDATE bank.accounts SET owner = 'brian2' WHERE id = 2; INSERT INTO bank.accounts VALUES (9, 'ida', 9);"),
+            Step::Sql(
+                "BACKUP DATABASE bank TO ('nodelocal://1/geo/inc/default?COCKROACH_LOCALITY=default', 'nodelocal://1/geo/inc/west?COCKROACH_LOCALITY=region%3Dus-west') \
+                 INCREMENTAL FROM 'nodelocal://1/geo/default';",
+            ),
+        ],
+        checks: &[CheckGroup {
+            run: &["RESTORE DATABASE bank FROM ('nodelocal://1/geo/default', 'nodelocal://1/geo/west'), ('nodelocal://1/geo/inc/default', 'nodelocal://1/geo/inc/west');"],
+            queries: &[ACCOUNTS, BY_OWNER],
             source_as_of: None,
         }],
     },
@@ -267,9 +320,10 @@ fn version_dir(dir: &Path, version: u16) -> PathBuf {
 }
 
 /// A fresh one-node cluster whose `nodelocal://1/` is `extern_dir`.
-fn cluster(extern_dir: &Path, id: &str) -> Result<Shell, GoldenError> {
+fn cluster(extern_dir: &Path, id: &str, locality: &str) -> Result<Shell, GoldenError> {
     let io = ExternalIoSettings { external_io_dir: Some(extern_dir.to_path_buf()), disable_http: true, disable_implicit_credentials: true };
-    let options = ClusterOptions { cluster_id: id.to_string(), gc_interval: None, locality: Locality::default() };
+    let locality: Locality = locality.parse().map_err(|e: backup::locality::LocalityError| GoldenError::Start(e.to_string()))?;
+    let options = ClusterOptions { cluster_id: id.to_string(), gc_interval: None, locality };
     Shell::start(io, RealStorageOptions::default(), options).map_err(|e| GoldenError::Start(e.to_string()))
 }
 
@@ -294,9 +348,9 @@ fn with_marks(sql: &str, marks: &[(&str, String)]) -> String {
 /// Writes the current format version's entries that are missing from `dir`; returns the names
 /// written.
 pub fn write(dir: &Path) -> Result<Vec<String>, GoldenError> {
-    let vdir = version_dir(dir, FORMAT_VERSION);
     let mut written = Vec::new();
     for entry in ENTRIES {
+        let vdir = version_dir(dir, entry.version);
         let edir = vdir.join(entry.name);
         if edir.exists() {
             continue;
@@ -312,15 +366,15 @@ pub fn write(dir: &Path) -> Result<Vec<String>, GoldenError> {
         let path = tmp.join("check.txt");
         std::fs::write(&path, check).map_err(io_err(&path))?;
         std::fs::rename(&tmp, &edir).map_err(io_err(&edir))?;
-        written.push(format!("v{FORMAT_VERSION}/{}", entry.name));
+        written.push(format!("v{}/{}", entry.version, entry.name));
     }
     Ok(written)
 }
 
 /// Takes an entry's backups into `ext` and returns its `check.txt`.
 fn write_entry(entry: &Entry, ext: &Path) -> Result<String, GoldenError> {
-    let label = format!("v{FORMAT_VERSION}/{}", entry.name);
-    let mut source = cluster(ext, &format!("golden-{}", entry.name))?;
+    let label = format!("v{}/{}", entry.version, entry.name);
+    let mut source = cluster(ext, &format!("golden-{}", entry.name), entry.locality)?;
     let mut marks: Vec<(&str, String)> = Vec::new();
     for step in entry.steps {
         match step {
@@ -378,7 +432,9 @@ fn parse_check(path: &Path, text: &str) -> Result<Vec<Item>, GoldenError> {
         let bad = |message: &str| GoldenError::Malformed { path: path.to_path_buf(), line: n + 1, message: message.to_string() };
         if let Some(Item::Query { want, .. }) = items.last_mut() {
             let item_start = line == "fresh-cluster" || line.starts_with("run: ") || line.starts_with("query: ") || line.starts_with('#');
-            if !item_start && !(line.is_empty() && want.is_empty()) {
+            // A blank line before any output is the gap after the query, not output.
+            let leading_blank = line.is_empty() && want.is_empty();
+            if !(item_start || leading_blank) {
                 want.push_str(line);
                 want.push('\n');
                 continue;
@@ -429,9 +485,12 @@ fn entries_in(dir: &Path) -> Result<Vec<(u16, String, PathBuf)>, GoldenError> {
     Ok(out)
 }
 
-/// Every envelope file under `ext` carries the version of its directory (encrypted files carry
-/// the cipher's header, not the envelope's, and are skipped).
-fn check_versions(ext: &Path, version: u16) -> Result<usize, GoldenError> {
+/// No envelope file under `ext` carries a version newer than its directory's (a build writes
+/// what an older version can hold in the older version, so older files sit in a newer entry),
+/// and the newest one found is the directory's: the entry holds what its label says. Returns
+/// the newest version found (encrypted files carry the cipher's header, not the envelope's, and
+/// are skipped).
+fn check_versions(ext: &Path, version: u16) -> Result<u16, GoldenError> {
     let mut seen = 0;
     let mut stack = vec![ext.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -444,10 +503,10 @@ fn check_versions(ext: &Path, version: u16) -> Result<usize, GoldenError> {
             let bytes = std::fs::read(&path).map_err(io_err(&path))?;
             if bytes.len() >= 11 && bytes[..8] == MAGIC {
                 let found = u16::from_le_bytes([bytes[9], bytes[10]]);
-                if found != version {
+                if found > version {
                     return Err(GoldenError::WrongVersion { path, found, dir: version });
                 }
-                seen += 1;
+                seen = seen.max(found);
             }
         }
     }
@@ -481,8 +540,8 @@ pub struct Checked {
 pub fn check(dir: &Path) -> Result<Checked, GoldenError> {
     let all = entries_in(dir)?;
     for entry in ENTRIES {
-        if !all.iter().any(|(v, n, _)| *v == FORMAT_VERSION && n == entry.name) {
-            return Err(GoldenError::Missing(format!("v{FORMAT_VERSION}/{}", entry.name)));
+        if !all.iter().any(|(v, n, _)| *v == entry.version && n == entry.name) {
+            return Err(GoldenError::Missing(format!("v{}/{}", entry.version, entry.name)));
         }
     }
     let scratch = tempdir()?;
@@ -490,8 +549,13 @@ pub fn check(dir: &Path) -> Result<Checked, GoldenError> {
     for (version, name, edir) in all {
         let label = format!("v{version}/{name}");
         let ext = edir.join("extern");
-        if check_versions(&ext, version)? == 0 {
-            return Err(GoldenError::Malformed { path: ext, line: 0, message: "no backup file in this entry".into() });
+        let newest = check_versions(&ext, version)?;
+        if newest != version {
+            return Err(GoldenError::Malformed {
+                path: ext,
+                line: 0,
+                message: format!("no file of format version {version} in this entry (newest: {newest})"),
+            });
         }
         let path = edir.join("check.txt");
         let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
@@ -504,14 +568,19 @@ pub fn check(dir: &Path) -> Result<Checked, GoldenError> {
                     drop(shell.take());
                     let copy = scratch.join(format!("{version}-{name}-{n}"));
                     copy_tree(&ext, &copy)?;
-                    shell = Some(cluster(&copy, &format!("golden-check-{name}"))?);
+                    shell = Some(cluster(&copy, &format!("golden-check-{name}"), "")?);
                 }
                 Item::Run(sql) => {
-                    let s = shell.as_mut().ok_or_else(|| GoldenError::Malformed { path: path.clone(), line: 0, message: "statement before fresh-cluster".into() })?;
+                    let s = shell.as_mut().ok_or_else(|| GoldenError::Malformed {
+                        path: path.clone(),
+                        line: 0,
+                        message: "statement before fresh-cluster".into(),
+                    })?;
                     run_sql(s, &label, sql)?;
                 }
                 Item::Query { sql, want } => {
-                    let s = shell.as_mut().ok_or_else(|| GoldenError::Malformed { path: path.clone(), line: 0, message: "query before fresh-cluster".into() })?;
+                    let s =
+                        shell.as_mut().ok_or_else(|| GoldenError::Malformed { path: path.clone(), line: 0, message: "query before fresh-cluster".into() })?;
                     let got = run_sql(s, &label, sql)?;
                     if got.trim_end() != want.trim_end() {
                         return Err(GoldenError::Mismatch { entry: label, query: sql.clone(), got, want: want.clone() });
@@ -546,7 +615,7 @@ pub fn main(args: &GoldenArgs) -> std::process::ExitCode {
     match args.action {
         Action::Write => match write(&args.dir) {
             Ok(w) if w.is_empty() => {
-                println!("the corpus already has every entry of format version {FORMAT_VERSION}; nothing written");
+                println!("the corpus already has every entry this build writes; nothing written");
                 std::process::ExitCode::SUCCESS
             }
             Ok(w) => {
