@@ -373,7 +373,6 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     let cp = if env.planted(crate::planted::PlantedBug::ManifestBeforeLastFile) { drop_last_file(cp) } else { cp };
     let manifest = cp.into_manifest().map_err(|e| BackupError::Internal(format!("job {id}: finished checkpoint is not a valid manifest: {e}")))?;
     crate::encryption::check_before_manifest(env, details.encryption.as_ref()).await?;
-    crate::partitioned::write_descriptors(env, &details.backup_id, &details.partitions, &manifest.files, &details.cipher()).await?;
     if details.chain_root.is_some() {
         // An automatic incremental publishes only onto the newest backup of its chain, and only
         // one incremental per base ever does.
@@ -385,6 +384,11 @@ async fn coordinate(env: &Env, id: JobId, run: u64, details: &BackupDetails, los
     } else {
         crate::lock::claim_manifest(env, &*storage, &crate::storage::url::redact_location(&details.destination), &details.lock_file(id)).await?;
     }
+    // The partition descriptors go after the claim, before the manifest: their names are the
+    // same for every backup to the list, so a backup that loses the claim to another must not
+    // have written over the winner's (and then removed them as its own when it cleaned up:
+    // backup-localities.txt seed 228, a rival to the same list).
+    crate::partitioned::write_descriptors(env, &details.backup_id, &details.partitions, &manifest.files, &details.cipher()).await?;
     let sealed = details.cipher().seal(&*env.runtime, MANIFEST_NAME, manifest.encode())?;
     if !patient.load(Ordering::Relaxed) {
         if !mark_manifest_sent(env, id, run).await? {

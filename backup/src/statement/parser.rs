@@ -338,7 +338,7 @@ impl Parser {
         let (mut from, mut others) = (Vec::new(), Vec::new());
         loop {
             if self.eat(&Token::LParen) {
-                let mut list = self.string_list("a backup URL")?.into_iter();
+                let list = self.string_list("a backup URL")?.into_iter();
                 if !self.eat(&Token::RParen) {
                     return Err(self.error("expected , or ) in the locality-aware list of URLs"));
                 }
