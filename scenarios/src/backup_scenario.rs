@@ -11,8 +11,9 @@
 use crate::credentials::{destination, DestinationUrl};
 use crate::job_client::{is_conflict, is_damage, run_and_follow, JobEnd, Kind};
 use crate::knobs::{settle_schedule, RunKnobs};
+use crate::locality_check::{self, LocalityPlan};
 use crate::oracle::Oracle;
-use crate::parts::{Check, Composition, Workload};
+use crate::parts::{Check, Composition, Localities, Workload};
 use crate::property::Property;
 use crate::restore_check::{compare_cluster_state, compare_with_oracle, names_file, Attempt, RestoreProbe};
 use crate::run::{drive, join_writers, setup, simulate, spawn_writers, start_world_with, Failure, FaultDriver, RunOptions, RunReport};
@@ -126,6 +127,9 @@ struct Choices {
     passphrase: Option<String>,
     /// The nodes' flags ([`crate::malformed::draw_io_flags`]).
     io: backup::storage::url::ExternalIoSettings,
+    /// With `localities=drawn`: the nodes' localities and the BACKUP's list of URLs, its default
+    /// the destination drawn above.
+    localities: Option<LocalityPlan>,
 }
 
 /// One in three seeds encrypts its backups (`WITH encryption_passphrase`), with a passphrase
@@ -210,7 +214,12 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, parts: &Composition) -> Cho
     let io = crate::malformed::draw_io_flags(&dest.url, &tree);
     knobs.knob("nodes.external_io_disable_http", io.disable_http);
     knobs.knob("nodes.external_io_disable_implicit_credentials", io.disable_implicit_credentials);
-    Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase, io }
+    // From its own stream, so no other draw moves.
+    let localities = (parts.localities == Localities::Drawn).then(|| LocalityPlan::draw(&tree, cfg.nodes as usize, &dest.url));
+    if let Some(plan) = &localities {
+        knobs.knob("backup.localities", plan.describe());
+    }
+    Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase, io, localities }
 }
 
 /// The schedule `opts.seed` draws for this scenario (what `replay --print-schedule` prints and
@@ -229,15 +238,20 @@ async fn body(mut opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scena
         opts.workload.writers = 0;
     }
     let mut cfg = opts.world_config(0);
-    let Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase, io } = choose(&opts, &cfg, &parts);
+    let Choices { knobs, kind, dest, backup_at, gateway, exact_time, rival_kind, passphrase, io, localities } = choose(&opts, &cfg, &parts);
     cfg.io = io;
+    if let Some(plan) = &localities {
+        cfg.localities = plan.nodes.clone();
+    }
+    // What every statement on the destination names: its URL, or the locality-aware list.
+    let to = localities.as_ref().map_or_else(|| format!("'{}'", dest.url), LocalityPlan::list_sql);
     let (mut world, trace, mut rng) = start_world_with(&opts, cfg.clone(), "backup/verify", &trace_slot);
     let plan = settle_schedule(&world, &opts, &knobs);
     let cancel_planned = plan.iter().any(|f| f.fault == faults::Fault::Job { action: faults::JobAction::Cancel });
     world.storage.set_faults(knobs.storage.clone());
     dest.register(&world.storage);
     let guest = workload::GuestNames::draw(seed);
-    let sql_template = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME ", kind.targets(&guest), dest.url);
+    let sql_template = format!("BACKUP {}TO {to} AS OF SYSTEM TIME ", kind.targets(&guest));
     sim::trace_event!(trace, "runner", sim::event::BACKUP_PLAN, "at={backup_at:?} gateway=n{gateway} kind={kind:?}");
     let mut report = RunReport::new(scenario, seed);
     report.faults = plan.len();
@@ -255,6 +269,8 @@ async fn body(mut opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scena
     malformed.extend(crate::malformed::forbidden_by_flags(&cfg.io, &tree, seed));
     let job = Job {
         dest: dest.url,
+        to,
+        localities,
         wrong_credentials: dest.wrong,
         malformed,
         backup_at,
@@ -267,8 +283,21 @@ async fn body(mut opts: RunOptions, trace_slot: Arc<Mutex<Option<Trace>>>, scena
         passphrase,
         guest,
     };
-    let mut run =
-        Run { opts, world, trace, oracle, report, start, secrets, restore_networks: 0, parts, restore_faults: knobs.restore.clone(), lasting: knobs.lasting };
+    let localities = job.localities.clone().map(|plan| (plan, gateway));
+    let mut run = Run {
+        opts,
+        world,
+        trace,
+        oracle,
+        report,
+        start,
+        secrets,
+        restore_networks: 0,
+        parts,
+        restore_faults: knobs.restore.clone(),
+        lasting: knobs.lasting,
+        localities,
+    };
     if let Err(f) = run.preload().await {
         return run.fail(f);
     }
@@ -336,12 +365,20 @@ struct Run {
     restore_faults: faults::Schedule,
     /// What stays broken through the liveness phase.
     lasting: Option<faults::Lasting>,
+    /// With `localities=drawn`, the plan where each data file must go, and the gateway (whose
+    /// node a `nodelocal://self` URL names).
+    localities: Option<(LocalityPlan, model::NodeId)>,
 }
 
 /// What the seed chose for the backup job that the steps after setup need. Not its kind: with a
 /// rival, the verdict judges whichever backup holds the destination.
 struct Job {
+    /// The destination's URL (with `localities=drawn`, the default URL of the list).
     dest: String,
+    /// What statements name as the backup's location: `'<dest>'`, or the locality-aware list.
+    to: String,
+    /// With `localities=drawn`: the nodes' localities and the list.
+    localities: Option<LocalityPlan>,
     /// The destination with a credential its bucket does not accept, and that credential's
     /// secrets (none for nodelocal and implicit credentials).
     wrong_credentials: Option<(String, Vec<String>)>,
@@ -405,6 +442,9 @@ impl Run {
     /// Ends the run once its last property, what the cluster says of its jobs, is checked
     /// ([`crate::jobs_check`]): every job has ended by now.
     async fn audit_and_finish(mut self) -> RunReport {
+        if let Err(f) = self.check_localities() {
+            return self.fail(f);
+        }
         if !self.parts.judges(Check::JobsAudit) {
             return self.finish();
         }
@@ -412,6 +452,17 @@ impl Run {
             Ok(()) => self.finish(),
             Err(f) => self.fail(f),
         }
+    }
+
+    /// With `localities=drawn`: every data file went where CockroachDB's rule sends the node
+    /// that exported it ([`locality_check`], from the trace); each file's placement goes into the
+    /// trace for the probes.
+    fn check_localities(&mut self) -> Result<(), Failure> {
+        let Some((plan, gateway)) = &self.localities else { return Ok(()) };
+        for placed in locality_check::check(&self.trace.lines(), plan, *gateway)? {
+            sim::trace_event!(self.trace, "runner", locality_check::LOCALITY_FILE_PLACED, "{placed}");
+        }
+        Ok(())
     }
 
     /// Ends the run with every property held (the secrets checked last), and its simulated length.
@@ -514,7 +565,7 @@ impl Run {
     fn spawn_rival(&mut self, job: &Job, go: &Arc<Mutex<Option<model::NodeId>>>, calm: &Arc<AtomicBool>) -> madsim::task::JoinHandle<Option<JobEnd>> {
         let client = self.world.add_client("rival-client");
         let (go, calm, nodes) = (go.clone(), calm.clone(), job.nodes);
-        let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-1s'{}", job.rival_kind.targets(&job.guest), job.dest, with_passphrase(&job.passphrase));
+        let sql = format!("BACKUP {}TO {} AS OF SYSTEM TIME '-1s'{}", job.rival_kind.targets(&job.guest), job.to, with_passphrase(&job.passphrase));
         client.spawn(move |kv| async move {
             let node = loop {
                 if let Some(n) = *go.lock().expect("rival") {
@@ -538,7 +589,7 @@ impl Run {
         let storage = self.world.storage.clone();
         let tables = self.restored_tables(kind, &job.guest);
         let with = with_passphrase(&job.passphrase);
-        let unencrypted_sql = format!("RESTORE {}FROM '{}'", kind.targets(&job.guest), job.dest);
+        let unencrypted_sql = format!("RESTORE {}FROM {}", kind.targets(&job.guest), job.to);
         let restore_sql = format!("{unencrypted_sql}{with}");
         let probe = RestoreProbe {
             opts: &self.opts,
@@ -555,10 +606,23 @@ impl Run {
         let manifest = storage.get(&key_of(MANIFEST_NAME));
         let checkpoint_left = storage.get(&key_of(CHECKPOINT_NAME)).is_some();
         let (damaged, ever_damaged) = (storage.damaged(), storage.ever_damaged());
-        let show_sql = format!("SHOW BACKUP '{}'{with}", job.dest);
+        let show_sql = format!("SHOW BACKUP {}{with}", job.to);
         let passphrase = job.passphrase.clone();
         let without_passphrase = passphrase.is_some().then_some(unencrypted_sql);
-        let dest = Destination { probe, url, gateway: job.gateway, show_sql, manifest, checkpoint_left, damaged, ever_damaged, passphrase, without_passphrase };
+        let localities = job.localities.clone();
+        let dest = Destination {
+            probe,
+            url,
+            gateway: job.gateway,
+            show_sql,
+            manifest,
+            checkpoint_left,
+            damaged,
+            ever_damaged,
+            passphrase,
+            without_passphrase,
+            localities,
+        };
         match (end, &dest.manifest) {
             (JobEnd::Failed(e), _) => {
                 self.report.detail = dest.failed(e).await?;
@@ -591,7 +655,7 @@ impl Run {
     async fn retake(&mut self, job: &Job, kind: Kind, rng: &mut ChaCha8Rng) -> Result<(), Failure> {
         let fail = |message: String| Failure { property: Property::BackupJobSucceeds, message };
         // The canceled backup's own targets: with a rival, the verdict may be judging the rival's.
-        let sql = format!("BACKUP {}TO '{}' AS OF SYSTEM TIME '-1s'{}", kind.targets(&job.guest), job.dest, with_passphrase(&job.passphrase));
+        let sql = format!("BACKUP {}TO {} AS OF SYSTEM TIME '-1s'{}", kind.targets(&job.guest), job.to, with_passphrase(&job.passphrase));
         let (storage, gateway, dest) = (self.world.storage.clone(), job.gateway, job.dest.clone());
         // ENCRYPTION-INFO stays at a location once written (every backup there derives its key
         // from it); if storage damaged it, the BACKUP must refuse it naming the file, as RESTORE does.
@@ -794,12 +858,25 @@ struct Destination<'a> {
     passphrase: Option<String>,
     /// For an encrypted backup, its RESTORE without the passphrase (which must be refused).
     without_passphrase: Option<String>,
+    /// With `localities=drawn`: where a file the manifest lists with a locality is.
+    localities: Option<LocalityPlan>,
 }
 
 impl Destination<'_> {
     /// The storage key of `path` in the destination.
     fn key(&self, path: &str) -> String {
         SimStorage::key(&self.url, self.gateway, path)
+    }
+
+    /// The storage key of a file the manifest lists: at its locality's URL, if it has one.
+    fn file_key(&self, path: &str, locality: Option<&str>) -> String {
+        match (&self.localities, locality) {
+            (Some(plan), Some(l)) => match StorageUrl::parse(plan.url_of(Some(l))) {
+                Ok(url) => SimStorage::key(&url, self.gateway, path),
+                Err(_) => self.key(path),
+            },
+            _ => self.key(path),
+        }
     }
 
     /// A job that failed, as it may only where the run's faults left it no backup to make: the
@@ -898,9 +975,23 @@ impl Destination<'_> {
             return Err(Failure { property: Property::BackupComplete, message: "BACKUP-CHECKPOINT is still present next to the finished manifest".into() });
         }
         crate::manifest_check::dump_shows_every_list(&format!("the {kind:?} backup"), &manifest)?;
-        let hurt: Vec<(String, &str)> = manifest.files.iter().filter_map(|f| self.damaged.get(&self.key(&f.path)).map(|c| (f.path.clone(), *c))).collect();
+        // A locality-aware backup's partition descriptors, each at its locality's URL: storage
+        // may tear one as it may a data file, and RESTORE must then refuse naming it.
+        let descriptors: Vec<(String, String)> =
+            manifest.partitions.iter().enumerate().map(|(i, l)| (backup::locality::partition_file_name(i + 1, l), l.clone())).collect();
+        let key_of = |path: &str| {
+            if let Some(f) = manifest.files.iter().find(|f| f.path == path) {
+                return self.file_key(&f.path, f.locality.as_deref());
+            }
+            match descriptors.iter().find(|(name, _)| name == path) {
+                Some((name, locality)) => self.file_key(name, Some(locality)),
+                None => self.key(path),
+            }
+        };
+        let listed = manifest.files.iter().map(|f| &f.path).chain(descriptors.iter().map(|(name, _)| name));
+        let hurt: Vec<(String, &str)> = listed.filter_map(|path| self.damaged.get(&key_of(path)).map(|c| (path.clone(), *c))).collect();
         for f in &manifest.files {
-            if self.probe.storage.get(&self.key(&f.path)).is_none() && !self.damaged.contains_key(&self.key(&f.path)) {
+            if self.probe.storage.get(&key_of(&f.path)).is_none() && !self.damaged.contains_key(&key_of(&f.path)) {
                 return Err(Failure { property: Property::BackupComplete, message: format!("the manifest lists {} but storage has no such file", f.path) });
             }
         }
@@ -911,7 +1002,8 @@ impl Destination<'_> {
             report.detail = format!("{kind:?} backup with {} damaged file(s) ({}): RESTORE refused it", hurt.len(), hurt[0].1);
         } else {
             let (rows, relations) =
-                verify_restore(&self.probe, &self.url, self.gateway, &manifest, &self.show_sql, self.without_passphrase.as_deref(), oracle, rng).await?;
+                verify_restore(&self.probe, &self.url, self.gateway, &key_of, &manifest, &self.show_sql, self.without_passphrase.as_deref(), oracle, rng)
+                    .await?;
             report.reads_matched = relations;
             report.detail = format!(
                 "{kind:?} backup at {} ({} files) restored: {rows} rows in {relations} relations match the oracle",
@@ -989,6 +1081,7 @@ async fn verify_restore(
     probe: &RestoreProbe<'_>,
     url: &StorageUrl,
     gateway: model::NodeId,
+    key_of: &dyn Fn(&str) -> String,
     manifest: &Manifest,
     show_sql: &str,
     without_passphrase: Option<&str>,
@@ -1031,6 +1124,8 @@ async fn verify_restore(
     if probe.opts.workload.preload_rows == 0 && (!manifest.files.is_empty() || rng.gen_ratio(1, 4)) {
         let mut paths: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
         paths.push(MANIFEST_NAME.to_string());
+        // A locality-aware backup's partition descriptors (none for any other backup).
+        paths.extend(manifest.partitions.iter().enumerate().map(|(i, l)| backup::locality::partition_file_name(i + 1, l)));
         if without_passphrase.is_some() {
             paths.push(ENCRYPTION_INFO_NAME.to_string());
         }
@@ -1042,7 +1137,7 @@ async fn verify_restore(
             // A slip of an operator's copy, or a store that serves the wrong object: the refusal
             // must say what the file it found is, and what it should have been.
             let source = &manifest.files[misplaced_rng.gen_range(0..manifest.files.len())].path;
-            let bytes = probe.storage.get(&SimStorage::key(url, gateway, source)).unwrap_or_default();
+            let bytes = probe.storage.get(&key_of(source)).unwrap_or_default();
             probe.storage.corrupt(&SimStorage::key(url, gateway, MANIFEST_NAME), |b| *b = bytes);
             let names = [MANIFEST_NAME.to_string()];
             let error = probe
@@ -1060,7 +1155,7 @@ async fn verify_restore(
             sim::trace_event!(probe.trace, "runner", sim::event::BIT_ROT_DETECTED, "{MANIFEST_NAME} {}", crate::probes::MISPLACED);
             return Ok((rows, observations.len()));
         }
-        let flip = crate::restore_check::flip_bit(probe.storage, &SimStorage::key(url, gateway, &victim), bit);
+        let flip = crate::restore_check::flip_bit(probe.storage, &key_of(&victim), bit);
         let show = (victim == MANIFEST_NAME || victim == ENCRYPTION_INFO_NAME).then_some(show_sql);
         let error = probe
             .refused(2, std::slice::from_ref(&victim), show.as_deref(), "flipped bit")

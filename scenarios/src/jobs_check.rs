@@ -221,8 +221,13 @@ impl Place {
     /// `text` as a place, with the values among `secrets` redacted; `None` if it is not a URL.
     fn of(text: &str, secrets: &[&str]) -> Option<Place> {
         let u = url::Url::parse(text).ok()?;
-        let params =
-            u.query_pairs().map(|(k, v)| (k.into_owned(), if secrets.contains(&v.as_ref()) { REDACTED.to_string() } else { v.into_owned() })).collect();
+        // A locality-aware BACKUP's `COCKROACH_LOCALITY` says which locality a URL of its list
+        // is for, not where it is: a refusal names the location without it.
+        let params = u
+            .query_pairs()
+            .filter(|(k, _)| k != backup::storage::url::LOCALITY_URL_PARAM)
+            .map(|(k, v)| (k.into_owned(), if secrets.contains(&v.as_ref()) { REDACTED.to_string() } else { v.into_owned() }))
+            .collect();
         Some(Place {
             origin: (u.scheme().to_string(), u.host_str().unwrap_or_default().to_string(), u.port()),
             path: u.path().trim_end_matches('/').to_string(),

@@ -47,6 +47,7 @@ mod credentials;
 pub mod job_client;
 pub mod jobs_check;
 pub mod knobs;
+pub mod locality_check;
 mod malformed;
 mod manifest_check;
 #[cfg(feature = "planted-bugs")]

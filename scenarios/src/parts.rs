@@ -109,6 +109,32 @@ pub struct Composition {
     pub operation: Operation,
     /// The checks, in a fixed order.
     pub checks: Vec<Check>,
+    /// Whether the nodes get localities and the backup operation's BACKUPs a locality-aware
+    /// list of URLs (`localities=drawn`), judged by where each data file went.
+    pub localities: Localities,
+}
+
+/// The nodes' localities in a composition: none (every registered scenario), or drawn from
+/// the seed with a locality-aware BACKUP list to match ([`crate::locality_check`]); a run then
+/// also judges [`crate::property::Property::WritesInTheirLocality`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Localities {
+    /// No node has a locality; BACKUP has one URL.
+    #[default]
+    None,
+    /// Each node in a drawn region (and zone), the BACKUP to a drawn list of URLs.
+    Drawn,
+}
+
+impl Named for Localities {
+    const KIND: &'static str = "localities value";
+    const ALL: &'static [Self] = &[Localities::None, Localities::Drawn];
+    fn name(self) -> &'static str {
+        match self {
+            Localities::None => "none",
+            Localities::Drawn => "drawn",
+        }
+    }
 }
 
 /// A part by its name, for parsing and printing.
@@ -218,7 +244,7 @@ impl Operation {
 
     /// Its registered scenario's parts: the bank workload, its own menu, every check.
     pub fn whole(self) -> Composition {
-        Composition { workload: Workload::Bank, faults: self.menus()[0], operation: self, checks: self.checks().to_vec() }
+        Composition { workload: Workload::Bank, faults: self.menus()[0], operation: self, checks: self.checks().to_vec(), localities: Localities::None }
     }
 }
 
@@ -276,6 +302,7 @@ impl Composition {
             _ => Err(format!("compose: {k}= takes one name")),
         };
         let (mut workload, mut faults, mut operation, mut checks) = (None, None, None, None);
+        let mut localities = Localities::None;
         for (k, v) in args {
             match k.as_str() {
                 "workload" => workload = Some(Workload::parse(&one(k, v)?)?),
@@ -287,7 +314,8 @@ impl Composition {
                     list.dedup();
                     checks = Some(list);
                 }
-                other => return Err(format!("compose: unknown argument {other:?}; the arguments are workload=, faults=, operation=, checks=")),
+                "localities" => localities = Localities::parse(&one(k, v)?)?,
+                other => return Err(format!("compose: unknown argument {other:?}; the arguments are workload=, faults=, operation=, checks=, localities=")),
             }
         }
         let operation = operation.unwrap_or(Operation::PastReads);
@@ -297,6 +325,7 @@ impl Composition {
             faults: faults.unwrap_or(base.faults),
             operation,
             checks: checks.unwrap_or(base.checks.clone()),
+            localities,
         };
         let names = |list: &[&'static str]| list.join(", ");
         if !operation.menus().contains(&c.faults) {
@@ -307,6 +336,16 @@ impl Composition {
                 c.faults.name(),
                 names(&menus)
             ));
+        }
+        if c.localities == Localities::Drawn {
+            // Only the backup operation's statements take the drawn list; its planning
+            // refusals are of single URLs, whose reasons a list would not change.
+            if operation != Operation::Backup {
+                return Err(format!("compose: localities=drawn is for operation=backup, not {}", operation.name()));
+            }
+            if c.judges(Check::PlanningRefusals) {
+                return Err("compose: localities=drawn does not judge planning-refusals (they refuse single URLs); leave it out of checks=".into());
+            }
         }
         if let Some(other) = c.checks.iter().find(|k| !operation.checks().contains(k)) {
             let checks: Vec<&str> = operation.checks().iter().map(|k| k.name()).collect();
@@ -323,6 +362,9 @@ impl fmt::Display for Composition {
             let names: Vec<&str> = self.checks.iter().map(|c| c.name()).collect();
             write!(f, " checks=({})", names.join(","))?;
         }
+        if self.localities != Localities::None {
+            write!(f, " localities={}", self.localities.name())?;
+        }
         Ok(())
     }
 }
@@ -334,6 +376,7 @@ pub fn catalogue() -> Vec<(&'static str, Vec<&'static str>)> {
         ("fault menus", FaultMenu::ALL.iter().map(|p| p.name()).collect()),
         ("operations", Operation::ALL.iter().map(|p| p.name()).collect()),
         ("checks", Check::ALL.iter().map(|p| p.name()).collect()),
+        ("localities", Localities::ALL.iter().map(|p| p.name()).collect()),
     ]
 }
 
@@ -364,6 +407,13 @@ mod tests {
         assert_eq!(lean.to_string(), "workload=bank faults=cluster operation=backup checks=(restores-match-oracle,jobs-audit)");
         assert!(lean.judges(Check::RestoresMatchOracle) && !lean.judges(Check::PlanningRefusals));
         assert_eq!(Composition::parse(&args(&[("operation", &["chain"])])).unwrap().checks.len(), 6);
+        // Drawn localities, for the backup operation without its planning refusals.
+        let geo = Composition::parse(&args(&[("operation", &["backup"]), ("checks", &["restores-match-oracle"]), ("localities", &["drawn"])])).unwrap();
+        assert_eq!(geo.to_string(), "workload=bank faults=backup operation=backup checks=(restores-match-oracle) localities=drawn");
+        let e = Composition::parse(&args(&[("operation", &["backup"]), ("localities", &["drawn"])])).unwrap_err();
+        assert!(e.contains("does not judge planning-refusals"), "{e}");
+        let e = Composition::parse(&args(&[("localities", &["drawn"])])).unwrap_err();
+        assert!(e.contains("is for operation=backup"), "{e}");
     }
 
     #[test]

@@ -104,6 +104,16 @@ pub const PROBES: &[Probe] = &[
         hit: |l| l.ends_with("(created before)"),
     },
     Probe { name: "a chain with a missing, reordered or corrupted member refused", event: sim::event::DAMAGED_CHAIN_REFUSED, hit: any },
+    Probe {
+        name: "a locality-aware backup wrote a data file to a locality's URL",
+        event: crate::locality_check::LOCALITY_FILE_PLACED,
+        hit: |l| !l.contains(" to default by "),
+    },
+    Probe {
+        name: "a node no URL matches wrote its data file to the default URL",
+        event: crate::locality_check::LOCALITY_FILE_PLACED,
+        hit: |l| l.ends_with("a node no URL matches"),
+    },
 ];
 
 /// How the bit-rot-detected event marks a data file found in the manifest's place.

@@ -61,11 +61,15 @@ pub enum Property {
     /// RESUME / CANCEL JOB is refused only for what the job's status forbids
     /// ([`crate::jobs_check`]).
     JobAccountsTrue,
+    /// Every data file of a locality-aware backup went to the URL CockroachDB's rule names for
+    /// the node that exported it: its most specific locality tier with a URL, else the default
+    /// (judged from the trace and the drawn localities: [`crate::locality_check`]).
+    WritesInTheirLocality,
 }
 
 impl Property {
     /// Every property, in a fixed order.
-    pub const ALL: [Property; 21] = [
+    pub const ALL: [Property; 22] = [
         Property::ReadsMatchOracle,
         Property::Liveness,
         Property::Workload,
@@ -87,6 +91,7 @@ impl Property {
         Property::ShowMatchesOracle,
         Property::TransientErrorsRetried,
         Property::JobAccountsTrue,
+        Property::WritesInTheirLocality,
     ];
 
     /// Its name in reports.
@@ -113,6 +118,7 @@ impl Property {
             Property::ShowMatchesOracle => "show-matches-oracle",
             Property::TransientErrorsRetried => "transient-errors-retried",
             Property::JobAccountsTrue => "job-accounts-true",
+            Property::WritesInTheirLocality => "writes-in-their-locality",
         }
     }
 }
