@@ -215,7 +215,7 @@ fn choose(opts: &RunOptions, cfg: &sim::WorldConfig, parts: &Composition) -> Cho
     knobs.knob("nodes.external_io_disable_http", io.disable_http);
     knobs.knob("nodes.external_io_disable_implicit_credentials", io.disable_implicit_credentials);
     // From its own stream, so no other draw moves.
-    let localities = (parts.localities == Localities::Drawn).then(|| LocalityPlan::draw(&tree, cfg.nodes as usize, &dest.url));
+    let localities = (parts.localities == Localities::Drawn).then(|| LocalityPlan::draw(&tree, cfg.nodes, &dest.url));
     if let Some(plan) = &localities {
         knobs.knob("backup.localities", plan.describe());
     }

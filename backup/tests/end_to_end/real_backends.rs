@@ -732,12 +732,11 @@ fn with_locality(location: &str, locality: &str) -> String {
 fn server_locality_round_trip(t: Option<Target>) {
     let Some(t) = t else { return };
     let rt = tokio_runtime();
-    let src = t.cluster(&rt, JobSettings::default()).with_bank();
+    let mut src = t.cluster(&rt, JobSettings::default()).with_bank();
     let locality: backup::locality::Locality = "region=us-west,zone=us-west-2a".parse().unwrap();
-    let mut src = src;
     src.env.locality = locality.clone();
     src.local.set_locality(locality.tiers);
-    let mut dst = t.cluster(&rt, JobSettings::default());
+    let dst = t.cluster(&rt, JobSettings::default());
     let (east, west) = (t.location("loc-east"), t.location("loc-west"));
     let list = format!("('{}', '{}')", with_locality(&east, "default"), with_locality(&west, "region=us-west"));
     let (_, rows, _, _) = result_row(&src.ok(&format!("BACKUP DATABASE bank TO {list}")));
