@@ -42,11 +42,15 @@ pub enum PlantedBug {
     /// A RESTORE records a span as done before the ingest it describes has landed: a
     /// coordinator that dies in between leaves a span its successor never ingests.
     RestoreCheckpointBeforeIngest,
+    /// A locality-aware backup sends every data file to the default URL, whatever the locality
+    /// of the node that exported it (a backup processor that never looks at its node's
+    /// locality): the backup still restores, but the data left the locality it was to stay in.
+    LocalityIgnored,
 }
 
 impl PlantedBug {
     /// Every planted bug, in a fixed order.
-    pub const ALL: [PlantedBug; 11] = [
+    pub const ALL: [PlantedBug; 12] = [
         PlantedBug::ResumeSkipsSpan,
         PlantedBug::ResumeRepeatsSpan,
         PlantedBug::ManifestBeforeLastFile,
@@ -58,6 +62,7 @@ impl PlantedBug {
         PlantedBug::IntroducedSpanFromBaseTime,
         PlantedBug::RestoreResumeTrustsWatermark,
         PlantedBug::RestoreCheckpointBeforeIngest,
+        PlantedBug::LocalityIgnored,
     ];
 
     /// The bug's name on the command line (`resume-skips-span`).
@@ -74,6 +79,7 @@ impl PlantedBug {
             PlantedBug::IntroducedSpanFromBaseTime => "introduced-span-from-base-time",
             PlantedBug::RestoreResumeTrustsWatermark => "restore-resume-trusts-watermark",
             PlantedBug::RestoreCheckpointBeforeIngest => "restore-checkpoint-before-ingest",
+            PlantedBug::LocalityIgnored => "locality-ignored",
         }
     }
 }

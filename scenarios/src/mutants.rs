@@ -26,6 +26,9 @@ pub struct MutantResult {
 /// Sweeps the backup and chain scenarios with `bug` planted, `jobs` seeds at a time, until a
 /// seed of either fails or `budget` seeds of each have run.
 pub fn hunt(bug: Planted, budget: u64, jobs: usize) -> MutantResult {
+    if bug == Planted::Backup(backup::planted::PlantedBug::LocalityIgnored) {
+        return hunt_localities(bug, budget);
+    }
     let mut first = 0;
     let step = (jobs.max(1) * 2) as u64;
     while first < budget {
@@ -39,6 +42,22 @@ pub fn hunt(bug: Planted, budget: u64, jobs: usize) -> MutantResult {
             }
         }
         first = end;
+    }
+    MutantResult { bug, caught: None, seeds_run: budget }
+}
+
+/// A bug only a locality-aware backup can show: swept over the composition of
+/// `testdata/compositions/backup-localities.txt` (the backup operation with drawn localities),
+/// seed by seed.
+fn hunt_localities(bug: Planted, budget: u64) -> MutantResult {
+    use crate::parts::{Check, Composition, Localities};
+    let checks = vec![Check::RestoresMatchOracle, Check::ExportsFromLeaseholders, Check::JobsAudit, Check::NoSecretsShown];
+    let parts = Composition { checks, localities: Localities::Drawn, ..Composition::backup() };
+    for seed in 0..budget {
+        let r = crate::backup_scenario::run_composed(&parts, &RunOptions { faults: FaultMix::Swarm, planted: Some(bug), ..RunOptions::new(seed) });
+        if let Some(f) = &r.failure {
+            return MutantResult { bug, caught: Some((seed, format!("backup-localities/{}", f.property.name()))), seeds_run: seed + 1 };
+        }
     }
     MutantResult { bug, caught: None, seeds_run: budget }
 }

@@ -76,3 +76,14 @@ fn the_walkthrough_seeds_timeline_shows_the_resumed_job_writing_one_file_fewer()
     let page = scenarios::timeline::render(&buggy.trace, &scenarios::timeline::Title::of(&buggy, "replay".into()));
     assert!(page.contains(&b.replace('\'', "&#39;")) || page.contains(&b), "the page lists the story");
 }
+
+/// Issue #17's planted bug: a locality-aware backup that sends every file to the default URL
+/// still restores, so only where the files went shows it: the sweep of
+/// `testdata/compositions/backup-localities.txt` catches it by writes-in-their-locality.
+#[test]
+fn a_backup_ignoring_localities_is_caught_by_where_its_files_went() {
+    let r = hunt(Planted::Backup(PlantedBug::LocalityIgnored), 16, 1);
+    let (seed, property) = r.caught.expect("locality-ignored escaped 16 seeds of backup-localities");
+    assert_eq!(property, "backup-localities/writes-in-their-locality", "seed {seed}");
+    eprintln!("locality-ignored caught at seed {seed} by {property}");
+}

@@ -39,7 +39,7 @@ pub enum Planted {
 
 impl Planted {
     /// Every planted bug, in a fixed order (the order of `backup-sim mutants`' table).
-    pub const ALL: [Planted; 12] = [
+    pub const ALL: [Planted; 13] = [
         Planted::Sim(SimBug::ExportFromStaleLeaseholder),
         Planted::Backup(PlantedBug::ResumeSkipsSpan),
         Planted::Backup(PlantedBug::ResumeRepeatsSpan),
@@ -52,6 +52,7 @@ impl Planted {
         Planted::Backup(PlantedBug::IntroducedSpanFromBaseTime),
         Planted::Backup(PlantedBug::RestoreResumeTrustsWatermark),
         Planted::Backup(PlantedBug::RestoreCheckpointBeforeIngest),
+        Planted::Backup(PlantedBug::LocalityIgnored),
     ];
 
     /// The bug's name on the command line (`resume-skips-span`).
