@@ -43,3 +43,9 @@ pub const SCHEDULE_JOB_ENDED: &str = "schedule-job-ended";
 /// `schedule-run-failed`: a due schedule's backup could not be planned; its
 /// `on_execution_failure` applied.
 pub const SCHEDULE_RUN_FAILED: &str = "schedule-run-failed";
+/// `schedule-run-delayed`: a due schedule found a backup it started still running and waited
+/// (`on_previous_running = 'wait'`) or skipped the run (`'skip'`).
+pub const SCHEDULE_RUN_DELAYED: &str = "schedule-run-delayed";
+/// `schedule-protection-moved`: a chain's protected timestamp record moved to a newer backup's
+/// end time, the superseded record released.
+pub const SCHEDULE_PROTECTION_MOVED: &str = "schedule-protection-moved";

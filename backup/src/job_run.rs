@@ -112,10 +112,18 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<RunOutcome, BackupError>>,
 {
-    let first_failure = env.kv.now();
+    // The budget runs from the first failure, not from the start of the run: a job that has
+    // exported for longer than the budget and then meets a brief outage is retried like any
+    // other (counted from the run's start, it failed at its first transient error: schedule
+    // scenario seed 0, a full backup still running when a day passed).
+    let mut first_failure: Option<model::Timestamp> = None;
     let mut backoff = Backoff::starting_at(Duration::from_millis(500));
     loop {
-        let within_budget = || env.kv.now().wall.saturating_sub(first_failure.wall) < env.jobs.retry_budget.as_nanos() as u64;
+        let mut within_budget = || {
+            let now = env.kv.now();
+            let since = *first_failure.get_or_insert(now);
+            now.wall.saturating_sub(since.wall) < env.jobs.retry_budget.as_nanos() as u64
+        };
         match attempt().await {
             // Past the budget, a job that is `patient` (a backup whose manifest may have landed)
             // still waits: failing would leave a failed job beside a complete backup.

@@ -125,6 +125,7 @@ async fn run_due(env: &Env, id: ScheduleId) -> Result<Option<JobId>, BackupError
                 s.status = format!("rescheduled due to {running} already running");
             }
             if commit(env, vec![record_write(&s)?], now).await? {
+                env.event(crate::event::SCHEDULE_RUN_DELAYED, format!("schedule {id}: {}", s.status));
                 return Ok(None);
             }
             continue;
@@ -153,7 +154,7 @@ async fn run_due(env: &Env, id: ScheduleId) -> Result<Option<JobId>, BackupError
         let writes = vec![
             record_write(&s)?,
             jobs::record_write(&job)?,
-            protected_ts::record_write(&ProtectedRecord::new(protection, details.end_time, details.spans.clone(), Holder::Job(job_id))),
+            protected_ts::record_write(&ProtectedRecord::new(protection, details.end_time, protected_spans(&details.spans), Holder::Job(job_id))),
         ];
         if !commit(env, writes, now).await? {
             continue;
@@ -197,6 +198,8 @@ async fn handle_end(env: &Env, id: ScheduleId, job: JobId) -> Result<bool, Backu
             },
         };
         let kind = s.kind;
+        // The chain's record moved, for the host's log once committed: (holder, old, new, time).
+        let mut moved = None;
         if record.status == JobStatus::Succeeded {
             let d = &record.payload;
             let holder = chain_holder.as_mut().unwrap_or(&mut s);
@@ -208,9 +211,14 @@ async fn handle_end(env: &Env, id: ScheduleId, job: JobId) -> Result<bool, Backu
                 // A full starts the chain anew; an incremental extends it only if it starts
                 // where the protected head ends (an incremental of an older chain finishing late
                 // must not move the record off the chain LATEST names).
+                // A full backup moves it unless a newer full already did: comparing with the
+                // record's time instead let an older chain's incremental that ended after this
+                // full's end time (it ran while the full did) keep the record on the older
+                // chain, and GC then passed the time the next incremental onto this full starts
+                // from (schedule scenario seeds 6, 36 and 39, on_previous_running = 'skip').
                 let moves = match (&current, kind) {
                     (None, _) => true,
-                    (Some(c), BackupKind::Full) => d.end_time > c.ts,
+                    (Some(_), BackupKind::Full) => holder.chain_full_end.is_none_or(|f| d.end_time > f),
                     (Some(c), BackupKind::Incremental) => d.start_time == c.ts && d.end_time > c.ts,
                 };
                 if moves {
@@ -219,8 +227,12 @@ async fn handle_end(env: &Env, id: ScheduleId, job: JobId) -> Result<bool, Backu
                     if let Some(old) = holder.chain_protection {
                         writes.push(protected_ts::release_write(old));
                     }
-                    writes.push(protected_ts::record_write(&ProtectedRecord::new(fresh, d.end_time, d.spans.clone(), Holder::Schedule(holder.id))));
+                    writes.push(protected_ts::record_write(&ProtectedRecord::new(fresh, d.end_time, protected_spans(&d.spans), Holder::Schedule(holder.id))));
+                    moved = Some((holder.id, holder.chain_protection, fresh, d.end_time));
                     holder.chain_protection = Some(fresh);
+                    if kind == BackupKind::Full {
+                        holder.chain_full_end = Some(d.end_time);
+                    }
                 }
             }
             if let Some(inc) = s.unpause_on_success.take() {
@@ -239,10 +251,28 @@ async fn handle_end(env: &Env, id: ScheduleId, job: JobId) -> Result<bool, Backu
             writes.push(record_write(h)?);
         }
         if commit(env, writes, now).await? {
+            if let Some((holder, old, fresh, at)) = moved {
+                let released = old.map(|o| format!(", record {o} released")).unwrap_or_default();
+                env.event(crate::event::SCHEDULE_PROTECTION_MOVED, format!("schedule {holder}: record {fresh} at {at}{released}"));
+            }
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// What a record protects for a backup over `spans`: those spans and the descriptor table, whose
+/// history since the previous backup's end every incremental reads (its descriptor changes) and
+/// whose GC threshold the planner checks like the data's. Without it, an incremental a day after
+/// its base met the descriptor table's GC threshold (schedule scenario seeds 0–15 of a run whose
+/// records held the data spans only).
+fn protected_spans(spans: &[model::Span]) -> Vec<model::Span> {
+    let descriptors = model::catalog::descriptors_span();
+    let mut out = spans.to_vec();
+    if !out.iter().any(|s| s.contains(&descriptors)) {
+        out.push(descriptors);
+    }
+    out
 }
 
 async fn read_record(env: &Env, id: i64, now: Timestamp) -> Result<Option<ProtectedRecord>, BackupError> {

@@ -158,6 +158,11 @@ pub struct ScheduleRecord {
     pub unpause_on_success: Option<ScheduleId>,
     /// The protected timestamp record of the chain (on the incremental schedule).
     pub chain_protection: Option<i64>,
+    /// The end time of the full backup the protected chain starts with: a full backup that
+    /// ends later starts a newer chain (LATEST names it), whatever an older chain's incremental
+    /// finishing meanwhile moved the record to. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_full_end: Option<Timestamp>,
     /// Backups started and not yet seen to end.
     pub started: Vec<StartedJob>,
 }

@@ -157,6 +157,7 @@ async fn create(env: &Env, ctx: &SessionContext, c: &CreateScheduleStmt) -> Resu
         dependent: None,
         unpause_on_success: None,
         chain_protection: None,
+        chain_full_end: None,
         started: Vec::new(),
     };
     let mut records = Vec::new();
