@@ -62,6 +62,7 @@ pub mod report;
 pub mod restore_check;
 pub mod run;
 pub mod sabotage;
+pub mod schedule_scenario;
 pub mod secrets;
 pub mod show_check;
 pub mod shrink;

@@ -104,6 +104,20 @@ pub const PROBES: &[Probe] = &[
         hit: |l| l.ends_with("(created before)"),
     },
     Probe { name: "a chain with a missing, reordered or corrupted member refused", event: sim::event::DAMAGED_CHAIN_REFUSED, hit: any },
+    Probe { name: "a schedule started a full backup", event: backup::event::SCHEDULE_JOB_STARTED, hit: |l| l.contains(" Full as of ") },
+    Probe { name: "a schedule started an incremental backup", event: backup::event::SCHEDULE_JOB_STARTED, hit: |l| l.contains(" Incremental as of ") },
+    Probe { name: "a scheduled run waited or was skipped: its previous backup still ran", event: backup::event::SCHEDULE_RUN_DELAYED, hit: any },
+    Probe {
+        name: "a scheduled run was rescheduled or retried after its backup failed",
+        event: backup::event::SCHEDULE_JOB_ENDED,
+        hit: |l| !l.ends_with(" succeeded"),
+    },
+    Probe {
+        name: "a schedule's protected timestamp moved on, the superseded record released",
+        event: backup::event::SCHEDULE_PROTECTION_MOVED,
+        hit: |l| l.contains(" released"),
+    },
+    Probe { name: "GC passed the end of a superseded chain, its protection released", event: sim::event::GC_PAST_RELEASED, hit: any },
     Probe {
         name: "a locality-aware backup wrote a data file to a locality's URL",
         event: crate::locality_check::LOCALITY_FILE_PLACED,

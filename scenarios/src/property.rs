@@ -61,6 +61,15 @@ pub enum Property {
     /// RESUME / CANCEL JOB is refused only for what the job's status forbids
     /// ([`crate::jobs_check`]).
     JobAccountsTrue,
+    /// No scheduled backup met a GC threshold: the protected timestamps of a backup schedule
+    /// kept every revision its chains' next incrementals (and its running backups) read, however
+    /// long the gap and however short the TTL (the schedule scenario).
+    GcKeptWhatChainsNeed,
+    /// Protected data does not grow without bound: at the end, the cluster's protected
+    /// timestamp records are one per schedule pair, at its newest backup's end time (every
+    /// superseded backup's record released), none left by an ended job, and none after
+    /// DROP SCHEDULE (the schedule scenario).
+    ProtectionBounded,
     /// Every data file of a locality-aware backup went to the URL CockroachDB's rule names for
     /// the node that exported it: its most specific locality tier with a URL, else the default
     /// (judged from the trace and the drawn localities: [`crate::locality_check`]).
@@ -69,7 +78,7 @@ pub enum Property {
 
 impl Property {
     /// Every property, in a fixed order.
-    pub const ALL: [Property; 22] = [
+    pub const ALL: [Property; 24] = [
         Property::ReadsMatchOracle,
         Property::Liveness,
         Property::Workload,
@@ -91,6 +100,8 @@ impl Property {
         Property::ShowMatchesOracle,
         Property::TransientErrorsRetried,
         Property::JobAccountsTrue,
+        Property::GcKeptWhatChainsNeed,
+        Property::ProtectionBounded,
         Property::WritesInTheirLocality,
     ];
 
@@ -118,6 +129,8 @@ impl Property {
             Property::ShowMatchesOracle => "show-matches-oracle",
             Property::TransientErrorsRetried => "transient-errors-retried",
             Property::JobAccountsTrue => "job-accounts-true",
+            Property::GcKeptWhatChainsNeed => "gc-kept-what-chains-need",
+            Property::ProtectionBounded => "protection-bounded",
             Property::WritesInTheirLocality => "writes-in-their-locality",
         }
     }

@@ -13,6 +13,7 @@ pub const REGISTRY: &[&dyn Scenario] = &[
     &crate::backup_scenario::BackupScenario,
     &crate::chain_scenario::ChainScenario,
     &crate::backup_scenario::StandardScenario,
+    &crate::schedule_scenario::ScheduleScenario,
 ];
 
 /// Each registered scenario as the parts it is made of ([`crate::parts`]): what a scenario

@@ -206,11 +206,21 @@ where
     F: FnOnce(RunOptions, Arc<Mutex<Option<Trace>>>) -> Fut,
     Fut: std::future::Future<Output = RunReport>,
 {
+    simulate_within(opts, scenario, opts.safety + Duration::from_secs(900), body)
+}
+
+/// [`simulate`] with the run's simulated time bounded by `limit` rather than the safety phase
+/// plus 15 minutes: a scenario that advances the clock over days (the schedule scenario).
+pub fn simulate_within<F, Fut>(opts: &RunOptions, scenario: &'static str, limit: Duration, body: F) -> RunReport
+where
+    F: FnOnce(RunOptions, Arc<Mutex<Option<Trace>>>) -> Fut,
+    Fut: std::future::Future<Output = RunReport>,
+{
     let trace_slot: Arc<Mutex<Option<Trace>>> = Arc::default();
     let slot = trace_slot.clone();
     let o = opts.clone();
     let mut rt = madsim::runtime::Runtime::with_seed_and_config(opts.seed, madsim::Config::default());
-    rt.set_time_limit(opts.safety + Duration::from_secs(900));
+    rt.set_time_limit(limit);
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || rt.block_on(body(o, slot))));
     let trace = trace_slot.lock().expect("trace slot").as_ref().map(|t| t.text()).unwrap_or_default();
     let probes = crate::probes::count(&trace);

@@ -57,6 +57,8 @@ pub const FAULTS: &str = "faults";
 pub const GATEWAY_CRASH: &str = "gateway-crash";
 /// `gc`
 pub const GC: &str = "gc";
+/// `gc-past-released`
+pub const GC_PAST_RELEASED: &str = "gc-past-released";
 /// `gc-request`
 pub const GC_REQUEST: &str = "gc-request";
 /// `grant`
@@ -102,6 +104,10 @@ pub const POINT_IN_TIME_RESTORED: &str = "point-in-time-restored";
 pub const RESTORE_CANCELED_CLEANLY: &str = "restore-canceled-cleanly";
 /// `propose`
 pub const PROPOSE: &str = "propose";
+/// `protected-records`
+pub const PROTECTED_RECORDS: &str = "protected-records";
+/// `protection-released`
+pub const PROTECTION_RELEASED: &str = "protection-released";
 /// `range`
 pub const RANGE: &str = "range";
 /// `recv`
@@ -116,6 +122,14 @@ pub const RIVAL_BACKUP: &str = "rival-backup";
 pub const RIVAL_ENDED: &str = "rival-ended";
 /// `schedule`
 pub const SCHEDULE: &str = "schedule";
+/// `schedule-chain`
+pub const SCHEDULE_CHAIN: &str = "schedule-chain";
+/// `schedule-created`
+pub const SCHEDULE_CREATED: &str = "schedule-created";
+/// `schedule-restored`
+pub const SCHEDULE_RESTORED: &str = "schedule-restored";
+/// `schedule-stall`
+pub const SCHEDULE_STALL: &str = "schedule-stall";
 /// `send`
 pub const SEND: &str = "send";
 /// `split`
@@ -140,6 +154,8 @@ pub const SPLIT_REQUEST: &str = "split-request";
 pub const START: &str = "start";
 /// `swarm`
 pub const SWARM: &str = "swarm";
+/// `time-jump`
+pub const TIME_JUMP: &str = "time-jump";
 /// `trap-armed`
 pub const TRAP_ARMED: &str = "trap-armed";
 /// `txn-abort`
