@@ -261,16 +261,19 @@ async fn handle_end(env: &Env, id: ScheduleId, job: JobId) -> Result<bool, Backu
     Ok(false)
 }
 
-/// What a record protects for a backup over `spans`: those spans and the descriptor table, whose
-/// history since the previous backup's end every incremental reads (its descriptor changes) and
-/// whose GC threshold the planner checks like the data's. Without it, an incremental a day after
-/// its base met the descriptor table's GC threshold (schedule scenario seeds 0–15 of a run whose
-/// records held the data spans only).
+/// What a record protects for a backup over `spans`: those spans and the catalog's tables
+/// (descriptors, users, role members, zones), which every incremental reads as of its base's end
+/// (the catalog then, and the descriptor changes since), and whose GC thresholds the planner
+/// checks like the data's. Without them, an incremental a day after its base met the descriptor
+/// table's GC threshold, or the users table's when it read the catalog at its base (schedule
+/// scenario seeds 0–19 of a run whose records held the data spans only).
 fn protected_spans(spans: &[model::Span]) -> Vec<model::Span> {
-    let descriptors = model::catalog::descriptors_span();
+    use model::catalog::{descriptors_span, role_members_span, users_span, zones_span};
     let mut out = spans.to_vec();
-    if !out.iter().any(|s| s.contains(&descriptors)) {
-        out.push(descriptors);
+    for catalog in [descriptors_span(), users_span(), role_members_span(), zones_span()] {
+        if !out.iter().any(|s| s.contains(&catalog)) {
+            out.push(catalog);
+        }
     }
     out
 }
