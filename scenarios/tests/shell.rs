@@ -246,7 +246,14 @@ fn a_locality_aware_backup_puts_the_nodes_files_in_its_localitys_directory() {
     assert!(!o.status.success() && err.contains("expected manifest BACKUP_PART_1_region=us-west not found"), "{err}");
     let o = shell(
         &dir.0,
-        &["-e", "RESTORE DATABASE shop FROM ('nodelocal://1/east', 'nodelocal://1/west')", "-e", "SELECT id FROM shop.items ORDER BY id", "-e", "SHOW BACKUP FILES ('nodelocal://1/east', 'nodelocal://1/west') WITH check_files"],
+        &[
+            "-e",
+            "RESTORE DATABASE shop FROM ('nodelocal://1/east', 'nodelocal://1/west')",
+            "-e",
+            "SELECT id FROM shop.items ORDER BY id",
+            "-e",
+            "SHOW BACKUP FILES ('nodelocal://1/east', 'nodelocal://1/west') WITH check_files",
+        ],
         None,
     );
     let (out, err) = text(&o);

@@ -25,5 +25,7 @@ pub mod partition;
 
 pub use checkpoint::Checkpoint;
 pub use data::{DataFile, DataFileError, EntryCounts};
-pub use envelope::{decode, encode, file_checksum, peek_kind, FileKind, FormatError, FORMAT_VERSION, LOCALITY_FORMAT_VERSION, MAGIC, MAX_READ_VERSION, MIN_READ_VERSION};
+pub use envelope::{
+    decode, encode, file_checksum, peek_kind, FileKind, FormatError, FORMAT_VERSION, LOCALITY_FORMAT_VERSION, MAGIC, MAX_READ_VERSION, MIN_READ_VERSION,
+};
 pub use manifest::{ClusterData, DescriptorChange, FileInfo, Manifest, ManifestError, CHECKPOINT_NAME, ENCRYPTION_INFO_NAME, MANIFEST_NAME};

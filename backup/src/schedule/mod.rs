@@ -39,10 +39,8 @@ use model::{encoding, Datum, Key, Kv, Timestamp, WriteOp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-
 /// The version of the schedule record encoding this build writes and reads.
 pub const SCHEDULE_RECORD_VERSION: u32 = 1;
-
 
 /// Whether a schedule's backups are full backups or incrementals onto the collection's LATEST.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -223,7 +223,8 @@ impl Parser {
                 self.pos += 1;
                 self.control_schedule(ScheduleControl::Drop)?
             }
-            Some(k @ ("PAUSE" | "RESUME")) if matches!(self.toks.get(self.pos + 1).map(|t| &t.token), Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("SCHEDULE") || w.value.eq_ignore_ascii_case("SCHEDULES")) => {
+            Some(k @ ("PAUSE" | "RESUME")) if matches!(self.toks.get(self.pos + 1).map(|t| &t.token), Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("SCHEDULE") || w.value.eq_ignore_ascii_case("SCHEDULES")) =>
+            {
                 let op = if k == "PAUSE" { ScheduleControl::Pause } else { ScheduleControl::Resume };
                 self.pos += 1;
                 self.control_schedule(op)?

@@ -259,7 +259,11 @@ fn sql_rows() -> Vec<SqlRow> {
         ("INSERT INTO bank.customers SELECT id, name, email, id FROM bank.customers", |e| matches!(e, SqlError::Invalid(_)), "4 expressions for 3 targets"),
         ("INSERT INTO bank.customers (id, name) SELECT id FROM bank.customers", |e| matches!(e, SqlError::Invalid(_)), "more target columns than expressions"),
         ("INSERT INTO bank.customers SELECT name, id FROM bank.customers", |e| matches!(e, SqlError::Type(_)), "id"),
-        ("SELECT * FROM bank.customers WHERE id IN (SELECT id, name FROM bank.customers)", |e| matches!(e, SqlError::Invalid(_)), "subquery must return only one column, found 2"),
+        (
+            "SELECT * FROM bank.customers WHERE id IN (SELECT id, name FROM bank.customers)",
+            |e| matches!(e, SqlError::Invalid(_)),
+            "subquery must return only one column, found 2",
+        ),
         ("INSERT INTO system.users SELECT * FROM system.users", |e| matches!(e, SqlError::UniqueViolation { .. }), "(username)=('admin') already exists"),
         ("INSERT INTO system.users VALUES ('', NULL, false)", |e| matches!(e, SqlError::Invalid(_)), "username cannot be empty"),
         ("UPSERT INTO system.users VALUES ('root', NULL, true)", |e| matches!(e, SqlError::Unsupported(_)), "UPSERT INTO system.users"),
