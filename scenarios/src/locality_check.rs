@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 /// The runner's event for each data file the check placed: `<key> to <tier or default> by
 /// n<node> (<its locality>)`, and `, a node no URL matches` for a file at the default URL.
 /// The probes count both kinds.
-pub const LOCALITY_FILE_PLACED: &str = "locality-file-placed";
+pub use sim::event::LOCALITY_FILE_PLACED;
 
 /// The regions the drawn nodes are in; a node may also have a zone `<region>-a` or `-b`.
 const REGIONS: [&str; 3] = ["us-east", "us-west", "eu-central"];

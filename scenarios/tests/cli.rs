@@ -94,7 +94,7 @@ fn list_names_every_scenario() {
     let listed: Vec<&str> =
         out.lines().skip_while(|l| *l != "scenarios:").skip(1).take_while(|l| l.starts_with("  ")).filter_map(|l| l.split_whitespace().next()).collect();
     // Written out here, not read from the registry: the list must be what users were told.
-    assert_eq!(listed, ["cluster", "backup", "chain", "standard"], "{out}");
+    assert_eq!(listed, ["cluster", "backup", "chain", "standard", "schedule"], "{out}");
     assert_eq!(listed, scenarios::registry::all_names(), "{out}");
     for name in ["cluster", "backup", "chain"] {
         assert!(out.lines().any(|l| l.trim_start().starts_with(name) && l.contains("default sweep")), "{name} not marked as in the default sweep:\n{out}");

@@ -83,6 +83,8 @@ pub const LEASE_EXPIRED: &str = "lease-expired";
 pub const LEASE_TRANSFER: &str = "lease-transfer";
 /// `liveness-phase`
 pub const LIVENESS_PHASE: &str = "liveness-phase";
+/// `locality-file-placed`
+pub const LOCALITY_FILE_PLACED: &str = "locality-file-placed";
 /// `lose`
 pub const LOSE: &str = "lose";
 /// `mid-chain-restore`
