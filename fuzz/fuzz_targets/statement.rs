@@ -10,7 +10,7 @@
 //! is dropped, which can make the shown text a valid URL.
 #![no_main]
 
-use backup::statement::{is_bulk_statement, parse, Secret, Statement};
+use backup::statement::{is_bulk_statement, parse, ScheduleStmt, Secret, Statement};
 use backup::storage::url::StorageUrl;
 use libfuzzer_sys::fuzz_target;
 
@@ -18,8 +18,10 @@ use libfuzzer_sys::fuzz_target;
 fn locations(s: &Statement) -> Vec<String> {
     match s {
         Statement::Backup(b) => b.to.iter().chain(&b.incremental_from).cloned().collect(),
-        Statement::Restore(r) => r.from.clone(),
-        Statement::ShowBackup(s) => vec![s.location.clone()],
+        Statement::Restore(r) => r.from.iter().chain(r.from_localities.iter().flatten()).cloned().collect(),
+        Statement::ShowBackup(s) => std::iter::once(&s.location).chain(&s.location_localities).cloned().collect(),
+        Statement::ShowBackups(c) => vec![c.clone()],
+        Statement::Schedule(ScheduleStmt::Create(c)) => c.collection.clone(),
         _ => Vec::new(),
     }
 }
@@ -30,6 +32,7 @@ fn passphrase(s: &Statement) -> Option<String> {
         Statement::Backup(b) => b.options.encryption_passphrase.as_ref(),
         Statement::Restore(r) => r.options.encryption_passphrase.as_ref(),
         Statement::ShowBackup(s) => s.encryption_passphrase.as_ref(),
+        Statement::Schedule(ScheduleStmt::Create(c)) => c.backup_options.encryption_passphrase.as_ref(),
         _ => None,
     };
     p.map(|p| p.expose().to_string())
@@ -48,11 +51,18 @@ fn shape(s: &Statement) -> Statement {
         }
         Statement::Restore(r) => {
             r.from = blank(&r.from);
+            r.from_localities = r.from_localities.iter().map(blank).collect();
             r.options.encryption_passphrase = secret(&r.options.encryption_passphrase);
         }
         Statement::ShowBackup(sb) => {
             sb.location = String::new();
+            sb.location_localities = blank(&sb.location_localities);
             sb.encryption_passphrase = secret(&sb.encryption_passphrase);
+        }
+        Statement::ShowBackups(c) => *c = String::new(),
+        Statement::Schedule(ScheduleStmt::Create(c)) => {
+            c.collection = blank(&c.collection);
+            c.backup_options.encryption_passphrase = secret(&c.backup_options.encryption_passphrase);
         }
         _ => {}
     }
