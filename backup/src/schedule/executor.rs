@@ -261,18 +261,20 @@ async fn handle_end(env: &Env, id: ScheduleId, job: JobId) -> Result<bool, Backu
     Ok(false)
 }
 
-/// What a record protects for a backup over `spans`: those spans and the catalog's tables
-/// (descriptors, users, role members, zones), which every incremental reads as of its base's end
-/// (the catalog then, and the descriptor changes since), and whose GC thresholds the planner
-/// checks like the data's. Without them, an incremental a day after its base met the descriptor
-/// table's GC threshold, or the users table's when it read the catalog at its base (schedule
-/// scenario seeds 0–19 of a run whose records held the data spans only).
+/// What a record protects for a backup over `spans`: those spans and every table the catalog is
+/// read from ([`model::catalog::SYSTEM_TABLE_IDS`]: the descriptor id generator, descriptors,
+/// users, zones, role members), which every incremental reads as of its base's end (the catalog
+/// then, and the descriptor changes since), and whose GC thresholds the planner checks like the
+/// data's. The whole list rather than the tables a reading was seen to touch: the schedule
+/// scenario met the descriptor table's threshold, then the users table's, then (seed 0) the id
+/// generator's at `/Table/1`, each time an incremental's planning read the catalog at a base a
+/// day old.
 fn protected_spans(spans: &[model::Span]) -> Vec<model::Span> {
-    use model::catalog::{descriptors_span, role_members_span, users_span, zones_span};
     let mut out = spans.to_vec();
-    for catalog in [descriptors_span(), users_span(), role_members_span(), zones_span()] {
-        if !out.iter().any(|s| s.contains(&catalog)) {
-            out.push(catalog);
+    for id in model::catalog::SYSTEM_TABLE_IDS {
+        let table = model::encoding::table_span(id);
+        if !out.iter().any(|s| s.contains(&table)) {
+            out.push(table);
         }
     }
     out
