@@ -3,27 +3,14 @@
 //! the contents its source cluster held, and the check fails when a backup, its recorded
 //! contents or its version label no longer agree.
 
-use scenarios::tools::golden_corpus::{check, default_dir, GoldenError};
+use scenarios::tools::golden_corpus::{check, copy_tree, default_dir, GoldenError};
 use std::path::{Path, PathBuf};
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let path = e.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_tree(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
 
 /// A copy of the corpus to damage.
 fn corpus_copy(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("golden-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    copy_tree(&default_dir(), &dir);
+    copy_tree(&default_dir(), &dir).unwrap();
     dir
 }
 

@@ -513,8 +513,9 @@ fn check_versions(ext: &Path, version: u16) -> Result<u16, GoldenError> {
     Ok(seen)
 }
 
-/// Copies a directory tree (the entry's backups, so that restoring never touches the corpus).
-fn copy_tree(from: &Path, to: &Path) -> Result<(), GoldenError> {
+/// Copies a directory tree (the entry's backups, so that restoring never touches the corpus;
+/// the corpus test's damaged copies).
+pub fn copy_tree(from: &Path, to: &Path) -> Result<(), GoldenError> {
     std::fs::create_dir_all(to).map_err(io_err(to))?;
     for e in std::fs::read_dir(from).map_err(io_err(from))? {
         let path = e.map_err(io_err(from))?.path();
