@@ -560,7 +560,7 @@ impl World {
         let Some(server) = self.server(desc.lease.holder) else { return false };
         let threshold = server.hlc().now().sub(ttl);
         trace_event!(self.trace, "world", crate::event::GC_REQUEST, "r{range} threshold={threshold}");
-        self.spawn_on(desc.lease.holder, server.gc_range(range, threshold));
+        self.spawn_on(desc.lease.holder, server.gc_protected(range, threshold));
         true
     }
 
