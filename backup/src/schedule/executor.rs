@@ -151,15 +151,25 @@ async fn run_due(env: &Env, id: ScheduleId) -> Result<Option<JobId>, BackupError
         let mut job = JobRecord::new(JobType::Backup, Statement::Backup(stmt).redacted(), &s.owner, details.clone());
         (job.id, job.created, job.modified) = (job_id, now, now);
         s.started.push(StartedJob { job: job_id, protection: Some(protection) });
-        let writes = vec![
-            record_write(&s)?,
-            jobs::record_write(&job)?,
-            protected_ts::record_write(&ProtectedRecord::new(protection, details.end_time, protected_spans(&details.spans), Holder::Job(job_id))),
-        ];
+        let record = ProtectedRecord::new(protection, job_reads_from(&details), protected_spans(&details), Holder::Job(job_id));
+        let writes = vec![record_write(&s)?, jobs::record_write(&job)?, protected_ts::record_write(&record)];
         if !commit(env, writes, now).await? {
             continue;
         }
         env.event(crate::event::SCHEDULE_JOB_STARTED, format!("schedule {id} job {job_id} {:?} as of {scheduled}", s.kind));
+        if let Some(why) = too_late(env, &record, &existing_spans(&details)).await? {
+            // The job runs only to end as canceled, with the reason; its end is handled like any
+            // failed run's (the schedule's on_execution_failure).
+            let canceled = jobs::update::<serde_json::Value, _>(&*env.kv, job_id, |r, _| {
+                jobs::control(r, jobs::ControlOp::Cancel)?;
+                r.error = Some(why.clone());
+                Ok(())
+            })
+            .await?;
+            if canceled.is_ok() {
+                env.event(crate::event::SCHEDULE_RUN_FAILED, format!("schedule {id}: job {job_id} canceled: {why}"));
+            }
+        }
         let env2 = env.clone();
         env.runtime.spawn(Box::pin(async move {
             let _ = crate::backup_job::run(&env2, job_id).await;
@@ -227,7 +237,7 @@ async fn handle_end(env: &Env, id: ScheduleId, job: JobId) -> Result<bool, Backu
                     if let Some(old) = holder.chain_protection {
                         writes.push(protected_ts::release_write(old));
                     }
-                    writes.push(protected_ts::record_write(&ProtectedRecord::new(fresh, d.end_time, protected_spans(&d.spans), Holder::Schedule(holder.id))));
+                    writes.push(protected_ts::record_write(&ProtectedRecord::new(fresh, d.end_time, protected_spans(d), Holder::Schedule(holder.id))));
                     moved = Some((holder.id, holder.chain_protection, fresh, d.end_time));
                     holder.chain_protection = Some(fresh);
                     if kind == BackupKind::Full {
@@ -261,16 +271,73 @@ async fn handle_end(env: &Env, id: ScheduleId, job: JobId) -> Result<bool, Backu
     Ok(false)
 }
 
-/// What a record protects for a backup over `spans`: those spans and every table the catalog is
-/// read from ([`model::catalog::SYSTEM_TABLE_IDS`]: the descriptor id generator, descriptors,
-/// users, zones, role members), which every incremental reads as of its base's end (the catalog
-/// then, and the descriptor changes since), and whose GC thresholds the planner checks like the
+/// Verifies a run's record after it committed: from then on no GC threshold of its spans can
+/// reach its time, but GC may have passed it between the planner's reads and the commit (a GC
+/// pass that read the records before this one existed). Such a record came too late: the
+/// backup could still succeed, but what it was to protect is gone — for a schedule's first full
+/// backup, whose record is the only one, the history of the catalog tables the next incremental
+/// reads as of the full's end, so the chain would be dead at birth. (CockroachDB verified new
+/// records the same way, v20.2–v21.2.) A run of a chain that holds a record is never too late:
+/// that record, older than the run's time, already holds every threshold below it. `spans` are
+/// the record's spans that hold data at its time ([`existing_spans`]).
+async fn too_late(env: &Env, record: &ProtectedRecord, spans: &[model::Span]) -> Result<Option<String>, BackupError> {
+    for span in spans {
+        let threshold = env.kv.gc_threshold(span).await?;
+        if threshold >= record.ts {
+            return Ok(Some(format!(
+                "protected timestamp record {} at {} came too late: the GC threshold {threshold} of {span} had already passed it",
+                record.id, record.ts
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// The time a running job's record protects: an incremental reads every change after its
+/// start, so its history from there must stay until it has exported it (CockroachDB's
+/// `protectTimestampForBackup` protects an incremental's start time too); a full reads as of
+/// its end. Protecting the end alone let a new full's end move the chain's record past an
+/// incremental of the older chain still exporting from its start (schedule seed 1, six-hourly
+/// incrementals under a daily full).
+fn job_reads_from(d: &BackupDetails) -> Timestamp {
+    if d.start_time.is_zero() {
+        d.end_time
+    } else {
+        d.start_time
+    }
+}
+
+/// What a record protects for backup `d`: its spans and every table the catalog is read from
+/// ([`model::catalog::SYSTEM_TABLE_IDS`]: the descriptor id generator, descriptors, users,
+/// zones, role members), which every incremental reads as of its base's end (the catalog then,
+/// and the descriptor changes since), and whose GC thresholds the planner checks like the
 /// data's. The whole list rather than the tables a reading was seen to touch: the schedule
 /// scenario met the descriptor table's threshold, then the users table's, then (seed 0) the id
 /// generator's at `/Table/1`, each time an incremental's planning read the catalog at a base a
 /// day old.
-fn protected_spans(spans: &[model::Span]) -> Vec<model::Span> {
-    let mut out = spans.to_vec();
+///
+/// A cluster or database chain also protects every table created after `d`: the next
+/// incremental backs them up too, and a revision-history one (or one planned before a table's
+/// creation and run after) reads their history from `d`'s end. CockroachDB protects such a
+/// chain by target (the cluster, the database descriptors) and resolves the target to spans
+/// whenever its GC asks; the model's GC queues read spans only, so the record names the span of
+/// every descriptor id above `d`'s highest — ids only grow, so every table created since is in
+/// it. That also holds back new tables of other databases until the record moves on: more
+/// protection than needed, never less. Without it schedule seed 0 lost `scratch.notes`, created
+/// a day after its chain's newest backup.
+fn protected_spans(d: &BackupDetails) -> Vec<model::Span> {
+    let mut out = existing_spans(d);
+    if d.is_full_cluster || !d.complete_dbs.is_empty() {
+        let highest = d.descriptors.iter().map(|d| d.id()).max().unwrap_or(0);
+        let first_new = highest.saturating_add(1).max(model::encoding::FIRST_USER_TABLE_ID);
+        out.push(model::Span::new(first_new.to_be_bytes().to_vec(), vec![0xff; 5]));
+    }
+    out
+}
+
+/// The spans of [`protected_spans`] that existed at `d`'s time: its own and the catalog's.
+fn existing_spans(d: &BackupDetails) -> Vec<model::Span> {
+    let mut out = d.spans.to_vec();
     for id in model::catalog::SYSTEM_TABLE_IDS {
         let table = model::encoding::table_span(id);
         if !out.iter().any(|s| s.contains(&table)) {
