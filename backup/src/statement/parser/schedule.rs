@@ -1,6 +1,6 @@
 //! The schedule statements' grammar (CockroachDB v21.1–v22.2):
 //! ```text
-//! create   := CREATE SCHEDULE (IF NOT EXISTS)? str? FOR BACKUP targets? INTO locations with?
+//! create   := CREATE SCHEDULE (IF NOT EXISTS)? (str | name)? FOR BACKUP targets? INTO locations with?
 //!             RECURRING (NEVER | str) (FULL BACKUP (ALWAYS | str))?
 //!             (WITH SCHEDULE OPTIONS ('(' option (',' option)* ')' | option (',' option)*))?
 //! show     := SHOW SCHEDULES | SHOW SCHEDULE integer
@@ -23,8 +23,12 @@ impl Parser {
             self.expect_kw("EXISTS", "expected IF NOT EXISTS")?;
             if_not_exists = true;
         }
+        // The label is CockroachDB's `non_reserved_word_or_sconst`: a string, or a name as its
+        // docs write it (`CREATE SCHEDULE schedule_label FOR BACKUP …`), folded to lower case
+        // unless double-quoted.
         let label = match self.peek() {
             Some(Token::SingleQuotedString(_)) | Some(Token::EscapedStringLiteral(_)) => Some(self.string("the schedule's label")?),
+            Some(Token::Word(w)) if w.quote_style.is_some() || !w.value.eq_ignore_ascii_case("FOR") => Some(self.ident("the schedule's label")?),
             _ if if_not_exists => return Err(self.error("CREATE SCHEDULE IF NOT EXISTS needs the schedule's label")),
             _ => None,
         };
@@ -181,6 +185,16 @@ mod tests {
         assert_eq!(c.recurring, Recurring::Never);
         assert_eq!(c.collection.len(), 2);
         assert_eq!(c.options.first_run.as_deref(), Some("2024-01-01 00:00:00"));
+        // A label written as a name, as CockroachDB's docs do: folded unless double-quoted.
+        for (sql, label) in [
+            ("CREATE SCHEDULE Schedule_Label FOR BACKUP INTO 'nodelocal://1/c' RECURRING '@daily'", "schedule_label"),
+            ("CREATE SCHEDULE IF NOT EXISTS \"Nightly Run\" FOR BACKUP INTO 'nodelocal://1/c' RECURRING '@daily'", "Nightly Run"),
+        ] {
+            let c = create(sql);
+            assert_eq!(c.label.as_deref(), Some(label), "{sql}");
+            let parsed = parse(sql).unwrap();
+            assert_eq!(parse(&parsed.redacted()).unwrap(), parsed, "{sql} renders and parses back");
+        }
         for (sql, want) in [
             ("SHOW SCHEDULES", ScheduleStmt::Show(None)),
             ("SHOW SCHEDULE 42", ScheduleStmt::Show(Some(42))),
