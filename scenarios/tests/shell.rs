@@ -9,7 +9,8 @@
 //! retries meanwhile; a running BACKUP draws its progress bar on a terminal, never in piped
 //! output; a bad `--ui` address stops the shell before it starts; issue #17's RESTORE and SHOW
 //! BACKUP options work on nodelocal files and a damaged one is named; a collection (`BACKUP …
-//! INTO`, `INTO LATEST IN`, `SHOW BACKUPS IN`, `RESTORE … FROM LATEST IN`) spans three shells.
+//! INTO`, `INTO LATEST IN`, `SHOW BACKUPS IN`, `RESTORE … FROM LATEST IN`) spans three shells; a backup
+//! schedule fires at the scheduler's tick and its backup restores.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -852,4 +853,82 @@ fn users_restored_from_a_system_users_backup_on_nodelocal_files() {
         }
     }
     assert!(files >= 2, "a manifest and a data file at least");
+}
+
+/// A backup schedule fires in the shell as it would in a cluster: `CREATE SCHEDULE nightly …
+/// first_run = 'now'` (the label written as a name, as CockroachDB's docs do) makes its full
+/// backup at the scheduler's next tick (every 200 ms here, `--scheduler-interval`), the job
+/// succeeds, the incremental schedule it was holding back turns ACTIVE, SHOW BACKUPS IN lists the
+/// dated full, RESTORE … FROM LATEST IN brings the rows back, and DROP SCHEDULE removes both.
+#[test]
+fn a_schedule_fires_and_its_backup_restores() {
+    let dir = TempDir::new("schedule");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
+        .current_dir(&dir.0)
+        .args(["shell", "--scheduler-interval", "200ms"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    let mut send = |sql: &str| {
+        stdin.write_all(sql.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    };
+    send(SETUP);
+    send("CREATE SCHEDULE nightly FOR BACKUP DATABASE shop INTO 'nodelocal://1/sched' RECURRING '@daily' WITH SCHEDULE OPTIONS first_run = 'now';\n");
+    wait_for(&out, "(2 rows)", Duration::from_secs(20));
+    let created = out.lock().unwrap().clone();
+    let ids: Vec<String> = created.lines().filter(|l| l.contains("| nightly |")).map(|l| l.split('|').next().unwrap().trim().to_string()).collect();
+    assert_eq!(ids.len(), 2, "CREATE SCHEDULE makes the full and the incremental schedule:\n{created}");
+    assert!(created.contains("PAUSED: Waiting for initial backup to complete"), "{created}");
+    // Nothing was run by hand: the job SHOW JOBS finds is the schedule's.
+    let start = Instant::now();
+    loop {
+        send("SHOW JOBS;\n");
+        std::thread::sleep(Duration::from_millis(300));
+        let now = out.lock().unwrap().clone();
+        if now.contains("| succeeded |") {
+            assert!(now.contains("BACKUP DATABASE shop INTO 'nodelocal://1/sched' AS OF SYSTEM TIME"), "{now}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the scheduled backup did not succeed:\n{now}\nstderr:\n{}", err.lock().unwrap());
+    }
+    // The scheduler handles the end at its next tick: the incremental schedule is released.
+    let start = Instant::now();
+    loop {
+        let before = out.lock().unwrap().len();
+        send("SHOW SCHEDULES;\n");
+        std::thread::sleep(Duration::from_millis(300));
+        let shown = out.lock().unwrap()[before..].to_string();
+        if shown.contains("(2 rows)") && !shown.contains("PAUSED") {
+            assert_eq!(shown.matches("| ACTIVE ").count(), 2, "{shown}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the incremental schedule stayed paused:\n{shown}");
+    }
+    send("SHOW BACKUPS IN 'nodelocal://1/sched';\n");
+    send("RESTORE DATABASE shop FROM LATEST IN 'nodelocal://1/sched' WITH new_db_name = 'shop2';\n");
+    send("SELECT * FROM shop.items;\nSELECT * FROM shop2.items;\n");
+    for id in &ids {
+        send(&format!("DROP SCHEDULE {id};\n"));
+    }
+    send("SHOW SCHEDULES;\n");
+    drop(stdin);
+    let status = child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let (out, err) = (out.lock().unwrap().clone(), err.lock().unwrap().clone());
+    assert!(status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    let listed: Vec<&str> = out.lines().filter(|l| l.starts_with("/20") && l.contains('-')).collect();
+    assert_eq!(listed.len(), 1, "one dated full backup:\n{out}");
+    assert!(dir.0.join(format!("extern/sched{}/BACKUP", listed[0].trim_end())).is_file(), "the full is on disk under its dated directory");
+    let header = "id | name               | price";
+    let (original, copy) = (nth_table(&out, header, 0), nth_table(&out, header, 1));
+    assert_eq!(original, copy, "the restored table equals the original");
+    assert!(original.contains("(4 rows)"), "{original}");
+    assert_eq!(out.matches("DROP SCHEDULE").count(), 2, "{out}");
+    assert!(out.trim_end().ends_with("(0 rows)"), "SHOW SCHEDULES after both drops:\n{out}");
 }

@@ -323,7 +323,7 @@ fn version_dir(dir: &Path, version: u16) -> PathBuf {
 fn cluster(extern_dir: &Path, id: &str, locality: &str) -> Result<Shell, GoldenError> {
     let io = ExternalIoSettings { external_io_dir: Some(extern_dir.to_path_buf()), disable_http: true, disable_implicit_credentials: true };
     let locality: Locality = locality.parse().map_err(|e: backup::locality::LocalityError| GoldenError::Start(e.to_string()))?;
-    let options = ClusterOptions { cluster_id: id.to_string(), gc_interval: None, locality };
+    let options = ClusterOptions { cluster_id: id.to_string(), gc_interval: None, locality, scheduler_interval: None };
     Shell::start(io, RealStorageOptions::default(), options).map_err(|e| GoldenError::Start(e.to_string()))
 }
 

@@ -76,6 +76,10 @@ pub struct ShellArgs {
     /// How often the cluster's GC queue runs (e.g. `10s`, `500ms`; `0s` never runs it).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub gc_interval: Duration,
+    /// How often the backup scheduler looks for due schedules and ended scheduled jobs (e.g.
+    /// `1m`, CockroachDB's pace; `0s` never runs it: schedules are created but never fire).
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub scheduler_interval: Duration,
     /// The node's locality, as `cockroach start --locality` takes it (`region=us-east,zone=a`):
     /// what SHOW LOCALITY prints.
     #[arg(long, value_name = "KEY=VALUE,...", default_value = "", value_parser = parse_locality)]
@@ -176,6 +180,8 @@ pub struct ClusterOptions {
     pub gc_interval: Option<Duration>,
     /// Its one node's `--locality`.
     pub locality: Locality,
+    /// How often its backup scheduler ticks; `None` never (schedules never fire).
+    pub scheduler_interval: Option<Duration>,
 }
 
 /// `--locality`'s value, refused with the tier that is wrong.
@@ -201,10 +207,14 @@ pub struct Shell {
 }
 
 impl Shell {
-    /// A fresh one-node cluster with a random id and no GC queue, whose backups go to real
-    /// storage (what the benchmarks use).
+    /// A fresh one-node cluster with a random id, no GC queue and no backup scheduler, whose
+    /// backups go to real storage (what the benchmarks use).
     pub fn new(io: ExternalIoSettings, options: RealStorageOptions) -> Result<Shell, ShellError> {
-        Shell::start(io, options, ClusterOptions { cluster_id: cluster_id::generate(os_random), gc_interval: None, locality: Locality::default() })
+        Shell::start(
+            io,
+            options,
+            ClusterOptions { cluster_id: cluster_id::generate(os_random), gc_interval: None, locality: Locality::default(), scheduler_interval: None },
+        )
     }
 
     /// Bootstraps a fresh one-node cluster whose backups go to real storage, and starts its job
@@ -231,8 +241,11 @@ impl Shell {
             planted: None,
         };
         rt.spawn(exec::adopt_forever(env.clone()));
-        // Backup schedules fire on this process's clock, checked at CockroachDB's pace.
-        rt.spawn(backup::schedule::executor::run_forever(env.clone(), backup::schedule::executor::DEFAULT_PACE));
+        // Backup schedules fire on this process's clock, checked every `--scheduler-interval`
+        // (CockroachDB's pace by default).
+        if let Some(every) = cluster.scheduler_interval.filter(|d| !d.is_zero()) {
+            rt.spawn(backup::schedule::executor::run_forever(env.clone(), every));
+        }
         if let Some(every) = cluster.gc_interval.filter(|d| !d.is_zero()) {
             rt.spawn(gc_queue(local.clone(), every));
         }
@@ -267,7 +280,16 @@ impl Shell {
             disable_implicit_credentials: args.external_io_disable_implicit_credentials,
         };
         let options = RealStorageOptions { azure_endpoint: args.azure_endpoint.clone(), ..RealStorageOptions::default() };
-        let mut shell = Shell::start(io, options, ClusterOptions { cluster_id: id, gc_interval: Some(args.gc_interval), locality: args.locality.clone() })?;
+        let mut shell = Shell::start(
+            io,
+            options,
+            ClusterOptions {
+                cluster_id: id,
+                gc_interval: Some(args.gc_interval),
+                locality: args.locality.clone(),
+                scheduler_interval: Some(args.scheduler_interval),
+            },
+        )?;
         shell.id_lock = id_lock;
         Ok((shell, origin))
     }

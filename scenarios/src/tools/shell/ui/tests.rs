@@ -66,7 +66,7 @@ fn clean(what: &str, text: &str) {
 fn the_jobs_page_lists_and_details_jobs_read_only_without_secrets() {
     let dir = TempDir::new("server");
     let io = ExternalIoSettings { external_io_dir: Some(dir.0.join("extern")), disable_http: false, disable_implicit_credentials: false };
-    let cluster = ClusterOptions { cluster_id: "ui-test".into(), gc_interval: None, locality: Locality::default() };
+    let cluster = ClusterOptions { cluster_id: "ui-test".into(), gc_interval: None, locality: Locality::default(), scheduler_interval: None };
     let mut shell = Shell::start(io, RealStorageOptions::default(), cluster).unwrap();
     for sql in [
         "CREATE DATABASE shop",
