@@ -132,6 +132,11 @@ pub const SCHEDULE_CREATED: &str = "schedule-created";
 pub const SCHEDULE_RESTORED: &str = "schedule-restored";
 /// `schedule-stall`
 pub const SCHEDULE_STALL: &str = "schedule-stall";
+/// `schedule-cancel`: the schedule scenario canceled a running scheduled backup.
+pub const SCHEDULE_CANCEL: &str = "schedule-cancel";
+/// `schedule-unprotected-refusal`: a schedule's run refused for a GC threshold before any
+/// record could protect it (its first full backup, read as of a due time a GC fault passed).
+pub const SCHEDULE_UNPROTECTED_REFUSAL: &str = "schedule-unprotected-refusal";
 /// `send`
 pub const SEND: &str = "send";
 /// `split`
