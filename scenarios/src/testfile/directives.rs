@@ -45,6 +45,13 @@
 //!   directive's output (each value of a table before it is laid out, so columns still line up;
 //!   `$1` names a group), in order, after `stable`: the file's own summary of what varies by seed.
 //!   With no lines, the file's replacements are dropped.
+//! - `scheduler every=DURATION`: the file's cluster runs backup schedules, each node's scheduler
+//!   looking for due runs every `DURATION` (CockroachDB's `jobs.scheduler.pace`), and its GC
+//!   queues honour protected timestamps (read before the file runs: [`super::scheduler_declared`];
+//!   without it the cluster has no scheduler, as every other file's).
+//! - `schedule label=LABEL pause|resume|drop`: runs PAUSE / RESUME / DROP SCHEDULE on every
+//!   schedule SHOW SCHEDULES lists under `LABEL` (a CREATE SCHEDULE's pair), whose ids vary by
+//!   seed; prints nothing, or each refusal with the id as `<schedule>`.
 //! - `sweep seeds=N [faults=swarm|none] [safety=DURATION]`: the file also runs across seeds with
 //!   background faults (read before the file runs: [`super::sweep_declared`]).
 //! - `compose workload= faults= operation= checks=`: the file is a scenario of named parts
@@ -67,7 +74,7 @@ pub enum Outcome {
 }
 
 /// The directives, for the error naming an unknown one.
-pub const DIRECTIVES: [&str; 23] = [
+pub const DIRECTIVES: [&str; 25] = [
     "new-cluster",
     "exec-sql",
     "query-sql",
@@ -91,6 +98,8 @@ pub const DIRECTIVES: [&str; 23] = [
     "replace",
     "sweep",
     "compose",
+    "scheduler",
+    "schedule",
 ];
 
 /// The cluster a file runs in and its open connections.
@@ -340,6 +349,13 @@ impl State {
                 self.cluster.world.storage.outage(d);
                 Ok(String::new())
             }
+            "scheduler" => {
+                // Read before the file runs (see [`super::scheduler_declared`]): the default
+                // cluster starts with it. Here only checked.
+                let every: String = case.take_arg("every").map_err(arg)?;
+                super::parse_scheduler_pace(&every)?;
+                Ok(String::new())
+            }
             "sweep" => {
                 // Read by the harness and `backup-sim run` before the file runs (see
                 // [`super::sweep_declared`]); here only checked.
@@ -374,6 +390,47 @@ impl State {
                     [Err(e)] => Ok(format!("ERROR: {e}\n")),
                     _ => Err(format!("{name}: the input must be one {verb} statement")),
                 }
+            }
+            "schedule" => {
+                let label: String = case.take_arg("label").map_err(arg)?;
+                let mut ops = Vec::new();
+                for op in ["pause", "resume", "drop"] {
+                    if case.take_flag(op).map_err(arg)? {
+                        ops.push(op);
+                    }
+                }
+                let [op] = ops.as_slice() else { return Err("schedule: give one of pause, resume, drop".into()) };
+                let conn = connection(&mut self.connections, &mut self.cluster.world, None, "root");
+                // The ids the label names, as SHOW SCHEDULES lists them (they vary by seed).
+                let out = conn.run(&mut self.cluster, "SHOW SCHEDULES", 1).await.ok_or("the connection's task ended")?;
+                let ids: Vec<i64> = match out.into_iter().next() {
+                    Some(Ok(Some(table))) => {
+                        let at = |name: &str| table.columns.iter().position(|c| c == name).ok_or(format!("SHOW SCHEDULES has no {name} column"));
+                        let (id_col, label_col) = (at("id")?, at("label")?);
+                        table
+                            .rows
+                            .iter()
+                            .filter(|r| r.get(label_col) == Some(&model::Datum::String(label.clone())))
+                            .filter_map(|r| match r.get(id_col) {
+                                Some(model::Datum::Int(id)) => Some(*id),
+                                _ => None,
+                            })
+                            .collect()
+                    }
+                    Some(Err(e)) => return Ok(format!("ERROR: {e}\n")),
+                    _ => Vec::new(),
+                };
+                if ids.is_empty() {
+                    return Ok(format!("no schedule labeled {label:?}\n"));
+                }
+                let mut printed = String::new();
+                for id in ids {
+                    let sql = format!("{} SCHEDULE {id}", op.to_uppercase());
+                    if let Some(Err(e)) = conn.run(&mut self.cluster, &sql, 1).await.ok_or("the connection's task ended")?.into_iter().next() {
+                        printed.push_str(&format!("ERROR: {}\n", e.replace(&id.to_string(), "<schedule>")));
+                    }
+                }
+                Ok(printed)
             }
             "job" => {
                 let tag: String = case.take_arg("tag").map_err(arg)?;

@@ -180,6 +180,32 @@ pub fn sweep_declared(path: &Path) -> Result<Option<SweepSpec>, String> {
     Ok(None)
 }
 
+/// The file's `scheduler every=DURATION` directive, if it has one (read from its text like
+/// [`sweep_declared`]): the default cluster is started with its nodes' backup schedulers on, at
+/// that pace. A file without one runs as before — no scheduler, no protected timestamps read —
+/// so that its traces, and every other file's, stay what they were.
+pub fn scheduler_declared(text: &str) -> Result<Option<std::time::Duration>, String> {
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("scheduler") || lines.get(i + 1).map(|l| l.trim_end()) != Some("----") {
+            continue;
+        }
+        let every = words.find_map(|w| w.strip_prefix("every=")).ok_or_else(|| format!("line {}: scheduler: every=DURATION is required", i + 1))?;
+        return parse_scheduler_pace(every).map(Some).map_err(|e| format!("line {}: {e}", i + 1));
+    }
+    Ok(None)
+}
+
+/// `scheduler every=`'s value: a duration from 1 s to 1 h.
+pub fn parse_scheduler_pace(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("scheduler: every={text}: {e}"))?;
+    if d < std::time::Duration::from_secs(1) || d > std::time::Duration::from_secs(3600) {
+        return Err(format!("scheduler: every={text}: give a pace from 1s to 1h"));
+    }
+    Ok(d)
+}
+
 /// Runs the file across `seeds` on `jobs` threads (each seed its own simulator), in seed order;
 /// calls `each` as seeds finish.
 pub fn sweep_file(
@@ -238,12 +264,25 @@ pub fn run_file_with(path: &Path, opts: FileOptions) -> FileRun {
     let (broken_in, last_in, trace_in, file_in) = (broken.clone(), last.clone(), trace_slot.clone(), file.clone());
     // Where each stanza's directive is (the crate gives no line to a rewrite's callback), and
     // how many have run.
-    let stanzas = stanza_lines(&std::fs::read_to_string(path).unwrap_or_default());
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let stanzas = stanza_lines(&text);
+    let scheduler = match scheduler_declared(&text) {
+        Ok(s) => s,
+        Err(diff) => {
+            return FileRun {
+                path: path.to_path_buf(),
+                seed,
+                faults,
+                trace: String::new(),
+                failure: Some(FileFailure { line: 0, directive: "scheduler".into(), diff }),
+            };
+        }
+    };
     let ran = Arc::new(Mutex::new(0usize));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
         rt.block_on(async move {
-            let world = World::start(WorldConfig::default(), seed, false);
+            let world = World::start(WorldConfig { scheduler, ..WorldConfig::default() }, seed, false);
             let mut first = directives::State::new(world, seed).await;
             *trace_in.lock().expect("trace") = Some(first.cluster.world.trace.clone());
             let (spared, owns_nodes) = spared_by(&file_in);
