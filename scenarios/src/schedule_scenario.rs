@@ -447,8 +447,18 @@ impl Run {
     async fn stretch(&mut self, driver: &mut FaultDriver<'_>, mut stall: bool, mut cancel: bool) -> Result<(), Failure> {
         let began = self.clock.active();
         let mut polled = began;
+        let mut canceling = None;
         loop {
             madsim::time::sleep(Duration::from_millis(50)).await;
+            if let Some((job, task)) = canceling.take_if(|(_, t): &mut (i64, madsim::task::JoinHandle<_>)| t.is_finished()) {
+                // Refused when the job ended meanwhile: either way the run goes on, and the
+                // trace says which.
+                let outcome = match task.await.expect("client task") {
+                    Ok(_) => "requested".to_string(),
+                    Err(e) => format!("not done: {e}"),
+                };
+                sim::trace_event!(self.trace, "runner", sim::event::SCHEDULE_CANCEL, "job {job}: {outcome}");
+            }
             let active = self.clock.active();
             driver.step(&mut self.world, active, |_| {});
             self.world.tick();
@@ -459,25 +469,23 @@ impl Run {
             polled = active;
             let task = self.monitor.spawn(|kv| async move { busy(&kv).await });
             match drive(&mut self.world, task).await {
-                Some(Busy { due: false, running: None }) => return Ok(()),
+                // A stretch ends once nothing runs, the operator's CANCEL included: a time jump
+                // over a statement still running on its gateway would time out every call it
+                // waits on at once (seed 166).
+                Some(Busy { due: false, running: None }) if canceling.is_none() => return Ok(()),
                 Some(Busy { running: Some(job), .. }) if cancel => {
                     cancel = false;
                     let gateway = self.plan.gateway;
                     let sql = format!("CANCEL JOB {job}");
-                    let task = self.monitor.spawn(move |kv| async move { kv.bulk(gateway, &sql, "root", "defaultdb", Duration::from_secs(30)).await });
-                    // Refused when the job ended meanwhile, or unanswered under faults: either
-                    // way the run goes on, and the trace says which.
-                    let outcome = match drive(&mut self.world, task).await {
-                        Ok(_) => "requested".to_string(),
-                        Err(e) => format!("not done: {e}"),
-                    };
-                    sim::trace_event!(self.trace, "runner", sim::event::SCHEDULE_CANCEL, "job {job}: {outcome}");
+                    // Run beside the fault driver, which must go on stepping (healing what it
+                    // broke) while the statement waits on the cluster.
+                    canceling = Some((job, self.monitor.spawn(move |kv| async move { kv.bulk(gateway, &sql, "root", "defaultdb", STATEMENT_WAIT).await })));
                 }
                 // Only a backup that runs is stalled: jumping past a run the scheduler has not
                 // started yet (a partition held it up) made it start hours late, as of its due
                 // time, which GC had passed — a schedule left unfired for longer than the TTL,
                 // not the overlap the stall is for (seed 370).
-                Some(Busy { running: Some(_), .. }) if stall => {
+                Some(Busy { running: Some(_), .. }) if stall && canceling.is_none() => {
                     stall = false;
                     let now = true_now(&self.trace);
                     if let Some(next) = self.plan.next_due(now, Timestamp::ZERO) {
@@ -866,6 +874,10 @@ async fn busy(kv: &sim::SimKv) -> Option<Busy> {
     let due = backup::schedule::list_at(kv, now).await.ok()?.iter().any(|s| !s.paused && s.next_run.is_some_and(|t| t <= now));
     Some(Busy { due, running: jobs.iter().find(|j| !j.status.is_terminal()).map(|j| j.id) })
 }
+
+/// How long the scenario's own statements (the operator's CANCEL JOB) may take: past the
+/// faults of the active time, which heal within it.
+const STATEMENT_WAIT: Duration = Duration::from_secs(300);
 
 /// What keeps a stretch of active time going.
 #[derive(Clone, Copy, Debug)]
