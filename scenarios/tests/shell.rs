@@ -266,6 +266,31 @@ mod shell_support;
 
 use shell_support::http::Server;
 use shell_support::{collect, prompt, run, wait_for, wait_prompt, TempDir};
+
+/// A `backup-sim shell` in `dir` with `args`, its standard input left open for the test to write
+/// as it goes, its standard output and error collected as they come.
+struct Piped {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+    err: std::sync::Arc<std::sync::Mutex<String>>,
+    stdin: std::process::ChildStdin,
+}
+
+fn spawn_piped(dir: &Path, args: &[&str]) -> Piped {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
+        .current_dir(dir)
+        .arg("shell")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    let stdin = child.stdin.take().unwrap();
+    Piped { child, out, err, stdin }
+}
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -397,17 +422,7 @@ fn standard_input_runs_as_it_arrives_and_gc_ttl_takes_effect() {
     // Two scripts, each ending with a statement the GC threshold refuses (a script stops at its
     // first error): an AS OF SYSTEM TIME read, and a BACKUP as of the same old time.
     for last in ["SELECT v FROM g.t AS OF SYSTEM TIME '-2s';", "BACKUP DATABASE g TO 'nodelocal://1/g' AS OF SYSTEM TIME '-2s';"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
-            .current_dir(&dir.0)
-            .args(["shell", "--gc-interval", "200ms"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = collect(child.stdout.take().unwrap());
-        let err = collect(child.stderr.take().unwrap());
-        let mut stdin = child.stdin.take().unwrap();
+        let Piped { mut child, out, err, mut stdin } = spawn_piped(&dir.0, &["--gc-interval", "200ms"]);
         stdin
             .write_all(
                 b"CREATE DATABASE g;\nCREATE TABLE g.t (id INT PRIMARY KEY, v STRING);\nINSERT INTO g.t VALUES (1, 'old');\n\
@@ -687,16 +702,7 @@ fn a_second_ctrl_c_exits_while_a_cancel_waits_on_storage() {
 fn ctrl_c_between_statements_still_ends_a_script() {
     use std::os::unix::process::ExitStatusExt;
     let dir = TempDir::new("ctrl-c-idle");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
-        .current_dir(&dir.0)
-        .arg("shell")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = collect(child.stdout.take().unwrap());
-    let mut stdin = child.stdin.take().unwrap();
+    let Piped { mut child, out, mut stdin, .. } = spawn_piped(&dir.0, &[]);
     stdin.write_all(b"SELECT 20 + 1 AS waiting;\n").unwrap();
     stdin.flush().unwrap();
     // The script now waits for more input, with the shell's SIGINT handling installed.
@@ -863,17 +869,7 @@ fn users_restored_from_a_system_users_backup_on_nodelocal_files() {
 #[test]
 fn a_schedule_fires_and_its_backup_restores() {
     let dir = TempDir::new("schedule");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
-        .current_dir(&dir.0)
-        .args(["shell", "--scheduler-interval", "200ms"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = collect(child.stdout.take().unwrap());
-    let err = collect(child.stderr.take().unwrap());
-    let mut stdin = child.stdin.take().unwrap();
+    let Piped { mut child, out, err, mut stdin } = spawn_piped(&dir.0, &["--scheduler-interval", "200ms"]);
     let mut send = |sql: &str| {
         stdin.write_all(sql.as_bytes()).unwrap();
         stdin.flush().unwrap();
