@@ -265,32 +265,7 @@ fn a_locality_aware_backup_puts_the_nodes_files_in_its_localitys_directory() {
 mod shell_support;
 
 use shell_support::http::Server;
-use shell_support::{collect, prompt, run, wait_for, wait_prompt, TempDir};
-
-/// A `backup-sim shell` in `dir` with `args`, its standard input left open for the test to write
-/// as it goes, its standard output and error collected as they come.
-struct Piped {
-    child: std::process::Child,
-    out: std::sync::Arc<std::sync::Mutex<String>>,
-    err: std::sync::Arc<std::sync::Mutex<String>>,
-    stdin: std::process::ChildStdin,
-}
-
-fn spawn_piped(dir: &Path, args: &[&str]) -> Piped {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
-        .current_dir(dir)
-        .arg("shell")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = collect(child.stdout.take().unwrap());
-    let err = collect(child.stderr.take().unwrap());
-    let stdin = child.stdin.take().unwrap();
-    Piped { child, out, err, stdin }
-}
+use shell_support::{collect, prompt, run, spawn_piped, wait_for, wait_prompt, Piped, TempDir};
 use std::io::Write;
 use std::time::{Duration, Instant};
 

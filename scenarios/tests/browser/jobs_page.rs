@@ -17,11 +17,11 @@
 //! `--ui 127.0.0.1:0` and the test reads the address it bound from its note.
 
 use crate::shell_support::http::Server;
-use crate::shell_support::{collect, wait_for};
+use crate::shell_support::wait_for;
 use crate::support::{http, save_screenshot, Browser, TempDir};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,18 +44,8 @@ struct ShellProcess {
 
 impl ShellProcess {
     fn start(dir: &std::path::Path, args: &[&str]) -> ShellProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
-            .current_dir(dir)
-            .arg("shell")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("backup-sim runs");
-        let out = collect(child.stdout.take().unwrap());
-        let err = collect(child.stderr.take().unwrap());
-        ShellProcess { stdin: child.stdin.take(), child, out, err }
+        let crate::shell_support::Piped { child, out, err, stdin } = crate::shell_support::spawn_piped(dir, args);
+        ShellProcess { stdin: Some(stdin), child, out, err }
     }
 
     /// Sends `sql` and waits until the shell has printed `marker` (a `SELECT 'marker'` sent

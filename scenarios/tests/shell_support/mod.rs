@@ -1,6 +1,7 @@
 //! Helpers for the tests that run `backup-sim shell` (tests/shell.rs, and by `mod` or `#[path]`
 //! the browser, CLI and concurrent-backup tests): the prompt in a pseudo-terminal, a child's
-//! output collected as it comes, a tiny HTTP object server, and [`basics`].
+//! output collected as it comes, a shell with piped input ([`spawn_piped`]), a tiny HTTP object
+//! server, and [`basics`].
 
 pub mod basics;
 pub mod http;
@@ -66,4 +67,29 @@ pub fn wait_for(buf: &Arc<Mutex<String>>, needle: &str, within: Duration) {
         assert!(start.elapsed() < within, "no {needle:?} within {within:?} in:\n{}", buf.lock().unwrap());
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A `backup-sim shell` in `dir` with `args`, its standard input left open for the test to write
+/// as it goes, its standard output and error collected as they come.
+pub struct Piped {
+    pub child: std::process::Child,
+    pub out: Arc<Mutex<String>>,
+    pub err: Arc<Mutex<String>>,
+    pub stdin: std::process::ChildStdin,
+}
+
+pub fn spawn_piped(dir: &Path, args: &[&str]) -> Piped {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backup-sim"))
+        .current_dir(dir)
+        .arg("shell")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    let stdin = child.stdin.take().unwrap();
+    Piped { child, out, err, stdin }
 }
