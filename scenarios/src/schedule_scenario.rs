@@ -79,7 +79,7 @@ impl crate::run::Scenario for ScheduleScenario {
         "weeks of a backup schedule (incrementals and fulls into a collection) under a GC TTL shorter than the gap between backups, the workload and faults; no backup may meet a GC threshold, restores of random chains to random times must equal the oracle, protected timestamp records must stay one per schedule and be released when superseded or dropped".into()
     }
     fn in_default_sweep(&self) -> bool {
-        // Seeds 0..1000 pass with swarm faults (issue #17's bar), about two seeds a second.
+        // Seeds 0..1000 pass with swarm faults (issue #17's bar), about three seeds a second.
         true
     }
     fn run(&self, opts: &RunOptions) -> RunReport {
