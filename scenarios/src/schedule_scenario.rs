@@ -408,7 +408,7 @@ impl Run {
                 Some(Refusal::Chain(e)) => {
                     return Err(Failure { property: Property::GcKeptWhatChainsNeed, message: format!("a scheduled run was refused for a GC threshold: {e}") })
                 }
-                Some(Refusal::Unprotected { schedule, status, paused }) => self.unprotected_refusal(schedule, status, paused).await?,
+                Some(Refusal::Unprotected { schedule, status }) => self.unprotected_refusal(schedule, status),
                 None => {}
             }
         }
@@ -527,21 +527,12 @@ impl Run {
     }
 
     /// A first full backup refused for a GC threshold no record could hold back (see
-    /// [`Refusal::Unprotected`]): traced once per status, and — as its operator would — a schedule
-    /// the refusal paused (`on_execution_failure = 'pause'`) is resumed, so that the run goes on
-    /// to make the chain the rest of the verdict judges.
-    async fn unprotected_refusal(&mut self, schedule: i64, status: String, paused: bool) -> Result<(), Failure> {
+    /// [`Refusal::Unprotected`]): traced once per status. The plan draws only `reschedule` and
+    /// `retry`, so the schedule runs again by itself.
+    fn unprotected_refusal(&mut self, schedule: i64, status: String) {
         if self.unprotected_seen.insert(status.clone()) {
             sim::trace_event!(self.trace, "runner", sim::event::SCHEDULE_UNPROTECTED_REFUSAL, "schedule {schedule}: {status}");
         }
-        if paused {
-            let gateway = self.plan.gateway;
-            self.query(move |kv| async move {
-                kv.bulk(gateway, &format!("RESUME SCHEDULE {schedule}"), "root", "defaultdb", Duration::from_secs(30)).await.map(|_| ())
-            })
-            .await?;
-        }
-        Ok(())
     }
 
     /// Gives the backed-up tables a GC TTL shorter than the gap between two backups, recorded in
@@ -896,19 +887,20 @@ enum Refusal {
     /// A full before any chain record exists: it reads as of its due time, which nothing could
     /// protect before its job was made (CockroachDB's executor does the same), so a GC fault
     /// with a TTL shorter than the scheduler's lag refuses it.
-    Unprotected { schedule: i64, status: String, paused: bool },
+    Unprotected { schedule: i64, status: String },
 }
 
 /// The status of a schedule whose last run was refused for a GC threshold, if one was.
 async fn gc_refusal(kv: &sim::SimKv) -> Result<Option<Refusal>, String> {
     let schedules = backup::schedule::list_at(kv, kv.now()).await.map_err(|e| e.to_string())?;
     let Some(s) = schedules.iter().find(|s| s.status.contains("GC threshold") || s.status.contains("new full backup is needed")) else { return Ok(None) };
-    let holder = match s.kind {
-        backup::schedule::BackupKind::Incremental => Some(s),
-        backup::schedule::BackupKind::Full => s.dependent.and_then(|d| schedules.iter().find(|x| x.id == d)),
+    // An incremental always has the chain's record; a full has it once its pair's first full
+    // succeeded (the incremental schedule holds it).
+    let chain = match s.kind {
+        backup::schedule::BackupKind::Incremental => true,
+        backup::schedule::BackupKind::Full => s.dependent.and_then(|d| schedules.iter().find(|x| x.id == d)).is_some_and(|h| h.chain_protection.is_some()),
     };
-    let chain = s.kind == backup::schedule::BackupKind::Incremental || holder.is_some_and(|h| h.chain_protection.is_some());
-    Ok(Some(if chain { Refusal::Chain(s.status.clone()) } else { Refusal::Unprotected { schedule: s.id, status: s.status.clone(), paused: s.paused } }))
+    Ok(Some(if chain { Refusal::Chain(s.status.clone()) } else { Refusal::Unprotected { schedule: s.id, status: s.status.clone() } }))
 }
 
 /// The earliest next run of a schedule that is not paused.

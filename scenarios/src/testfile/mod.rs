@@ -166,18 +166,23 @@ impl SweepSpec {
 /// by the `----` line), or why its arguments are wrong.
 pub fn sweep_declared(path: &Path) -> Result<Option<SweepSpec>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let Some((line, words)) = declared(&text, "sweep") else { return Ok(None) };
+    let args = words
+        .iter()
+        .map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("sweep: {w:?} is not key=value")))
+        .collect::<Result<Vec<_>, _>>()?;
+    SweepSpec::parse(&args).map(Some).map_err(|e| format!("{}:{line}: {e}", path.display()))
+}
+
+/// The first stanza of `directive` in a file's text (a line `directive ...` followed by the
+/// `----` line): its line number (from 1) and its arguments' words. What the harness reads
+/// before the file runs.
+fn declared<'a>(text: &'a str, directive: &str) -> Option<(usize, Vec<&'a str>)> {
     let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
+    lines.iter().enumerate().find_map(|(i, line)| {
         let mut words = line.split_whitespace();
-        if words.next() != Some("sweep") || lines.get(i + 1).map(|l| l.trim_end()) != Some("----") {
-            continue;
-        }
-        let args = words
-            .map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("sweep: {w:?} is not key=value")))
-            .collect::<Result<Vec<_>, _>>()?;
-        return SweepSpec::parse(&args).map(Some).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1));
-    }
-    Ok(None)
+        (words.next() == Some(directive) && lines.get(i + 1).map(|l| l.trim_end()) == Some("----")).then(|| (i + 1, words.collect()))
+    })
 }
 
 /// The file's `scheduler every=DURATION` directive, if it has one (read from its text like
@@ -185,16 +190,9 @@ pub fn sweep_declared(path: &Path) -> Result<Option<SweepSpec>, String> {
 /// that pace. A file without one runs as before — no scheduler, no protected timestamps read —
 /// so that its traces, and every other file's, stay what they were.
 pub fn scheduler_declared(text: &str) -> Result<Option<std::time::Duration>, String> {
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        let mut words = line.split_whitespace();
-        if words.next() != Some("scheduler") || lines.get(i + 1).map(|l| l.trim_end()) != Some("----") {
-            continue;
-        }
-        let every = words.find_map(|w| w.strip_prefix("every=")).ok_or_else(|| format!("line {}: scheduler: every=DURATION is required", i + 1))?;
-        return parse_scheduler_pace(every).map(Some).map_err(|e| format!("line {}: {e}", i + 1));
-    }
-    Ok(None)
+    let Some((line, words)) = declared(text, "scheduler") else { return Ok(None) };
+    let every = words.iter().find_map(|w| w.strip_prefix("every=")).ok_or_else(|| format!("line {line}: scheduler: every=DURATION is required"))?;
+    parse_scheduler_pace(every).map(Some).map_err(|e| format!("line {line}: {e}"))
 }
 
 /// `scheduler every=`'s value: a duration from 1 s to 1 h.
